@@ -1,0 +1,111 @@
+"""The cdbctl Typer application and the one place that maps errors to exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from cdbctl import __version__
+from cdbctl.errors import CdbctlError, ExitCode
+
+HELP = f"""cdbctl {__version__}: operations CLI for the Claire de Binare (CDB) back office.
+
+\b
+Examples:
+  cdbctl risk evaluate examples/signal.json --now 2026-01-01T12:00:05Z
+  cdbctl risk evaluate signals.jsonl --format jsonl --stateful
+  cdbctl scaffold --repo path/to/cdb --dry-run
+  cdbctl ci-harden --repo path/to/cdb --check
+  cdbctl verify --compose docker-compose.yml --wait
+
+\b
+Exit codes:
+  0  success: approved, healthy, nothing to change
+  1  negative result: a signal rejected, the stack unhealthy, --check found drift
+  2  usage or input error: bad flag, missing file, malformed JSON/YAML, invalid record
+  3  environment error: Docker unreachable, permission denied, unsafe edit
+  4  internal error (a bug; rerun with CDBCTL_DEBUG=1 for a traceback)
+  130 interrupted
+"""
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"cdbctl {__version__}\n")
+        raise typer.Exit(0)
+
+
+def build_app() -> typer.Typer:
+    """Build the Typer app with every command registered."""
+    app = typer.Typer(
+        name="cdbctl",
+        help=HELP,
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+
+    @app.callback()
+    def _root(
+        version: Annotated[
+            bool,
+            typer.Option("--version", callback=_version_callback, is_eager=True, help="Show the version."),
+        ] = False,
+    ) -> None:
+        """cdbctl: operations CLI for the CDB back office."""
+
+    from cdbctl.commands import ciharden, risk, scaffold, verify
+
+    for module in (risk, scaffold, ciharden, verify):
+        module.register(app)
+    return app
+
+
+def _report(err: CdbctlError) -> None:
+    sys.stderr.write(f"cdbctl: error: {err}\n")
+    if err.hint:
+        sys.stderr.write(f"hint: {err.hint}\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run cdbctl with argv and return the process exit code; never raises."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = os.environ.get("CDBCTL_DEBUG") == "1"
+    try:
+        rv = build_app()(args=args, prog_name="cdbctl", standalone_mode=False)
+    except CdbctlError as err:
+        if debug:
+            raise
+        _report(err)
+        return int(err.exit_code)
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        sys.stderr.write("cdbctl: interrupted\n")
+        return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`); silence the flush at exit too.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return int(ExitCode.OK)
+    except Exception as exc:
+        show = getattr(exc, "show", None)
+        if callable(show) and isinstance(getattr(exc, "exit_code", None), int):
+            # Typer's (vendored click's) usage errors: bad flag, missing argument, unknown command.
+            show()
+            return int(ExitCode.USAGE)
+        if debug:
+            raise
+        sys.stderr.write(f"cdbctl: error: internal error: {type(exc).__name__}: {exc}\n")
+        sys.stderr.write("hint: rerun with CDBCTL_DEBUG=1 for a traceback and report it\n")
+        return int(ExitCode.INTERNAL)
+    return rv if isinstance(rv, int) else int(ExitCode.OK)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    raise SystemExit(main())

@@ -1,0 +1,38 @@
+"""The CLI shell: version, help, usage errors and the error-to-exit-code mapping."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from cdbctl import __version__
+from cdbctl.cli import main
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"cdbctl {__version__}"
+
+
+def test_help_lists_commands_and_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for word in ("risk", "scaffold", "ci-harden", "verify", "Exit codes", "Examples"):
+        assert word in out
+
+
+def test_unknown_command_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["no-such-command"]) == 2
+    err = capsys.readouterr().err
+    assert "No such command" in err
+    assert "Traceback" not in err
+
+
+def test_python_dash_m_runs() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "cdbctl", "--version"], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0
+    assert proc.stdout.strip() == f"cdbctl {__version__}"
