@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Start the Docker engine for the end-to-end suite (tests/e2e), if it is not running already.
+#
+# The engine runs without a bridge and without iptables rules: every container of the suite uses host
+# networking, so all traffic stays on 127.0.0.1. dockerd is detached (setsid + nohup) so that it outlives
+# this script and the rest of .ci/setup.sh. Idempotent: a second run only checks the socket.
+# CDBCTL_E2E=skip turns this script (and the e2e suite) off.
+set -euo pipefail
+
+log() { printf '[50-docker] %s\n' "$*" >&2; }
+
+if [ "${CDBCTL_E2E:-}" = "skip" ]; then
+  log "CDBCTL_E2E=skip: not starting the Docker engine"
+  exit 0
+fi
+
+if docker info >/dev/null 2>&1; then
+  log "Docker engine already running"
+  exit 0
+fi
+
+if [ -n "${DOCKER_HOST:-}" ] && [ "${DOCKER_HOST#unix://}" = "${DOCKER_HOST}" ]; then
+  log "DOCKER_HOST=${DOCKER_HOST} points to a remote engine that does not answer; not starting a local one"
+  exit 1
+fi
+
+if ! command -v dockerd >/dev/null 2>&1; then
+  log "dockerd not found: install the docker.io package (bash .ci/setup.sh does)"
+  exit 1
+fi
+
+socket=/var/run/docker.sock
+logfile=/var/log/cdbctl-dockerd.log
+log "starting dockerd (log: ${logfile})"
+# A stale pid file from an engine that died would make dockerd refuse to start.
+if [ -f /var/run/docker.pid ] && ! kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; then
+  rm -f /var/run/docker.pid
+fi
+setsid nohup dockerd --bridge=none --iptables=false --ip-masq=false --host="unix://${socket}" \
+  >>"${logfile}" 2>&1 </dev/null &
+
+for _ in $(seq 1 120); do
+  if docker info >/dev/null 2>&1; then
+    log "Docker engine ready ($(docker version --format '{{.Server.Version}}'))"
+    exit 0
+  fi
+  sleep 0.5
+done
+
+log "the Docker engine did not come up within 60 s; last lines of ${logfile}:"
+tail -n 20 "${logfile}" >&2 || true
+exit 1
