@@ -1,15 +1,268 @@
-"""`cdbctl verify` (placeholder until its issue lands)."""
+"""`cdbctl verify`: check the running CDB stack (containers, HTTP, Redis, PostgreSQL) in parallel."""
 
 from __future__ import annotations
 
+import json
+import os
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
 import typer
 
-from cdbctl.errors import UsageError
+from cdbctl.errors import EnvironmentProblem, UsageError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from cdbctl.verify.model import Report
+    from cdbctl.verify.runner import Plan, RoundCallback
+
+HELP = """Check that the CDB stack is really up: containers, HTTP health, Redis and PostgreSQL, in parallel.
+
+\b
+Discovery: the compose file (compose.yaml / docker-compose.yml here, or --compose) gives the
+services and published ports: cdb_* services get GET http://127.0.0.1:<port>/health, Redis a
+PING, PostgreSQL `SELECT 1`, any other published port a TCP connect. The Docker engine
+(DOCKER_HOST honoured) gives every container of the compose project. --endpoint NAME=URL adds or
+replaces a probe (http, https, tcp, redis, postgresql).
+
+\b
+Examples:
+  cdbctl verify
+  cdbctl verify --compose docker-compose.yml --wait --wait-timeout 180
+  cdbctl verify --no-docker --endpoint risk=http://127.0.0.1:8002/health --format json
+  cdbctl verify --endpoint redis=redis://:secret@127.0.0.1:6379 --service redis
+
+\b
+Exit codes: 0 all healthy; 1 anything unhealthy, missing or still starting (or --wait timed
+out); 2 usage error (bad flag or URL, missing or malformed compose file); 3 environment error
+that prevents any check (e.g. Docker unreachable and no endpoint to probe).
+"""
+
+
+class VerifyFormat(StrEnum):
+    """Formats `verify` renders."""
+
+    table = "table"
+    json = "json"
+
+
+_STYLE = {
+    "healthy": "green",
+    "unhealthy": "red",
+    "starting": "yellow",
+    "missing": "red",
+    "unknown": "magenta",
+}
 
 
 def register(app: typer.Typer) -> None:
     """Add the command to the app."""
 
-    @app.command("verify", help="Not available yet in this build.")
-    def _cmd() -> None:
-        raise UsageError("'verify' is not available yet in this build")
+    @app.command("verify", help=HELP)
+    def verify(
+        *,
+        compose: Annotated[
+            list[Path] | None,
+            typer.Option(
+                "--compose", "-f", help="Compose file (repeatable, merged in order).", metavar="FILE"
+            ),
+        ] = None,
+        project: Annotated[
+            str | None, typer.Option("--project", "-p", help="Compose project name.", metavar="NAME")
+        ] = None,
+        no_docker: Annotated[bool, typer.Option("--no-docker", help="Skip the container checks.")] = False,
+        endpoint: Annotated[
+            list[str] | None,
+            typer.Option("--endpoint", "-e", help="Add or replace a probe (repeatable).", metavar="NAME=URL"),
+        ] = None,
+        service: Annotated[
+            list[str] | None,
+            typer.Option("--service", "-s", help="Only check these services (repeatable).", metavar="NAME"),
+        ] = None,
+        timeout: Annotated[float, typer.Option(help="Seconds each probe may take.", metavar="SECONDS")] = 3.0,
+        wait: Annotated[bool, typer.Option("--wait", help="Poll until healthy or --wait-timeout.")] = False,
+        wait_timeout: Annotated[
+            float, typer.Option(help="Give up waiting after this many seconds.", metavar="SECONDS")
+        ] = 120.0,
+        watch: Annotated[bool, typer.Option("--watch", help="Refresh the table until interrupted.")] = False,
+        interval: Annotated[
+            float | None,
+            typer.Option(help="Seconds between rounds (--wait: 1, --watch: 3).", metavar="SECONDS"),
+        ] = None,
+        fmt: Annotated[VerifyFormat, typer.Option("--format", help="Output format.")] = VerifyFormat.table,
+    ) -> None:
+        from cdbctl.verify import runner
+
+        for flag, value in (
+            ("--timeout", timeout),
+            ("--wait-timeout", wait_timeout),
+            ("--interval", interval),
+        ):
+            if value is not None and not 0 < value <= 86400:
+                raise UsageError(f"{flag} must be a number of seconds above 0, got {value:g}", where=flag)
+        if wait and watch:
+            raise UsageError("--wait and --watch cannot be combined", where="--watch")
+        plan = build_plan(compose or [], project, no_docker, endpoint or [], service or [])
+        if watch:
+            code = _watch(plan, timeout, interval or runner.WATCH_INTERVAL_S, fmt)
+            raise typer.Exit(code)
+        if wait:
+            result = runner.wait_until_healthy(
+                plan,
+                timeout,
+                wait_timeout,
+                interval=interval or runner.WAIT_INTERVAL_S,
+                on_round=_progress_callback(),
+            )
+            report = result.report
+            _finish(plan, report, fmt)
+            if result.reason == "failed":
+                names = ", ".join(f"{c.name} ({c.detail})" for c in report.terminal)
+                sys.stderr.write(f"verify: stopped waiting after {result.elapsed_s:.0f} s: {names}\n")
+            elif result.reason == "timed out":
+                sys.stderr.write(f"verify: still not healthy after {wait_timeout:g} s (--wait-timeout)\n")
+        else:
+            report = runner.run_round(plan, timeout)
+            _finish(plan, report, fmt)
+        raise typer.Exit(0 if report.healthy else 1)
+
+
+def build_plan(
+    compose: list[Path], project: str | None, no_docker: bool, endpoints: list[str], services: list[str]
+) -> Plan:
+    """Options -> what to check. Raises UsageError/InputError for bad input."""
+    from cdbctl.verify.compose import find_compose_files, load_project, normalize_project_name
+    from cdbctl.verify.containers import docker_source
+    from cdbctl.verify.discovery import active_services, plan_probes
+    from cdbctl.verify.runner import Plan
+    from cdbctl.verify.urls import parse_endpoint_option
+
+    env = dict(os.environ)
+    overrides = [parse_endpoint_option(e) for e in endpoints]
+    files = find_compose_files(Path.cwd(), compose)
+    if not files and not overrides and not project:
+        raise UsageError(
+            f"no compose file (compose.yaml, docker-compose.yml) in {Path.cwd()} and no --endpoint",
+            hint="pass --compose FILE, --project NAME or --endpoint NAME=URL",
+        )
+    loaded = load_project(files, env, project) if files else None
+    wanted = active_services(loaded, services) if loaded else list(dict.fromkeys(services))
+    probes = plan_probes(loaded, wanted, overrides)
+    source, container_services = None, tuple(wanted)
+    if not no_docker:
+        name = (
+            loaded.name if loaded else normalize_project_name(project or env.get("COMPOSE_PROJECT_NAME", ""))
+        )
+        if name:
+            source = docker_source(env, name, wanted if (loaded or services) else None)
+    plan = Plan(tuple(probes), source, container_services)
+    if not plan.probes and plan.containers is None:
+        raise UsageError(
+            "nothing to check: no published ports, no --endpoint, and container checks are off",
+            hint="add --endpoint NAME=URL or drop --no-docker",
+        )
+    return plan
+
+
+def _finish(plan: Plan, report: Report, fmt: VerifyFormat) -> None:
+    """Notes and hints to stderr, the report to stdout; exit 3 when the environment blocked every check."""
+    from cdbctl.output import dumps_json, stdout_console, write_stdout
+    from cdbctl.verify.model import Status
+    from cdbctl.verify.runner import summarize
+
+    if not plan.probes and report.checks and all(c.status is Status.unknown for c in report.checks):
+        raise EnvironmentProblem(report.checks[0].detail, hint=report.notes[0] if report.notes else None)
+    for note in report.notes:
+        sys.stderr.write(f"hint: {note}\n")
+    if fmt is VerifyFormat.json:
+        write_stdout(dumps_json(report.to_json()))
+    else:
+        console = _wide(stdout_console())
+        console.print(render_table(report))
+    sys.stderr.write(f"verify: {summarize(report.checks)}\n")
+
+
+def _wide(console: Console) -> Console:
+    if not console.is_terminal:
+        console.width = 4000  # a pipe gets whole lines, never wrapped cells
+    return console
+
+
+def render_table(report: Report) -> Table:
+    """The report as a Rich table (one row per check)."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for col in ("CHECK", "SERVICE", "KIND", "TARGET", "STATUS", "LATENCY", "DETAIL"):
+        table.add_column(col, justify="right" if col == "LATENCY" else "left", overflow="fold")
+    for c in report.checks:
+        latency = "" if c.latency_ms is None else f"{c.latency_ms:.0f} ms"
+        status = f"[{_STYLE[str(c.status)]}]{c.status}[/]"
+        table.add_row(c.name, c.service, str(c.kind), c.target, status, latency, c.detail, end_section=False)
+    return table
+
+
+def _progress_callback() -> RoundCallback | None:
+    """Live progress for --wait on stderr, only when stderr is a terminal."""
+    from cdbctl.output import is_terminal, stderr_console
+    from cdbctl.verify.runner import summarize
+
+    if not is_terminal(sys.stderr):
+        return None
+    console = stderr_console()
+
+    def on_round(report: Report, rounds: int, elapsed: float) -> None:
+        from cdbctl.verify.model import Status
+
+        waiting = [c.name for c in report.checks if c.status is not Status.healthy]
+        tail = (
+            f"; waiting for {', '.join(waiting[:4])}" + ("…" if len(waiting) > 4 else "") if waiting else ""
+        )
+        console.print(f"[dim]{elapsed:5.0f} s[/] round {rounds}: {summarize(report.checks)}{tail}")
+
+    return on_round
+
+
+def _watch(plan: Plan, timeout: float, interval: float, fmt: VerifyFormat) -> int:
+    """--watch: a live table on a terminal (a report per round otherwise) until Ctrl-C."""
+    from rich.live import Live
+
+    from cdbctl.output import is_terminal, stdout_console
+    from cdbctl.verify.runner import summarize, watch
+
+    last: list[Report] = []
+    live_table = fmt is VerifyFormat.table and is_terminal(sys.stdout)
+    console = _wide(stdout_console())
+    live = Live(console=console, auto_refresh=False) if live_table else None
+
+    def on_round(report: Report, rounds: int, elapsed: float) -> None:
+        last[:] = [report]
+        if live is not None:
+            caption = f"round {rounds}, {elapsed:.0f} s: {summarize(report.checks)} (Ctrl-C to stop)"
+            table = render_table(report)
+            table.caption = caption
+            live.update(table, refresh=True)
+        elif fmt is VerifyFormat.json:
+            sys.stdout.write(json.dumps(report.to_json()) + "\n")
+            sys.stdout.flush()
+        else:
+            console.print(render_table(report))
+            sys.stdout.flush()
+
+    try:
+        if live is not None:
+            with live:
+                watch(plan, timeout, interval=interval, on_round=on_round)
+        else:
+            watch(plan, timeout, interval=interval, on_round=on_round)
+    except KeyboardInterrupt:
+        pass
+    if not last:
+        return 130
+    sys.stderr.write(f"verify: {summarize(last[0].checks)}\n")
+    return 0 if last[0].healthy else 1

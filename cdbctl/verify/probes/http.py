@@ -1,0 +1,48 @@
+"""HTTP(S) probe: GET the URL, healthy on 2xx."""
+
+from __future__ import annotations
+
+import http.client
+import ssl
+
+from cdbctl.verify.model import Endpoint, Outcome, Status
+from cdbctl.verify.probes.base import Deadline, describe_error, watchdog
+
+USER_AGENT = "cdbctl-verify"
+
+
+def probe_http(endpoint: Endpoint, deadline: Deadline) -> Outcome:
+    """GET the endpoint's path; 2xx is healthy, anything else unhealthy with 'HTTP <code>'."""
+    conn: http.client.HTTPConnection
+    try:
+        if endpoint.scheme == "https":
+            conn = http.client.HTTPSConnection(
+                endpoint.host,
+                endpoint.port,
+                timeout=deadline.remaining(),
+                context=ssl.create_default_context(),
+            )
+        else:
+            conn = http.client.HTTPConnection(endpoint.host, endpoint.port, timeout=deadline.remaining())
+        try:
+            conn.connect()
+            sock = conn.sock
+            if sock is None:  # connect() always sets it; keeps the type checker honest
+                raise ConnectionAbortedError("no socket after connect")
+            with watchdog(sock, deadline):
+                sock.settimeout(deadline.remaining())
+                conn.request("GET", endpoint.path, headers={"User-Agent": USER_AGENT, "Connection": "close"})
+                response = conn.getresponse()
+                status = response.status
+                response.close()
+        finally:
+            conn.close()
+    except http.client.RemoteDisconnected:
+        return Outcome(Status.unhealthy, "connection closed by the server without an answer")
+    except http.client.HTTPException as exc:
+        return Outcome(Status.unhealthy, f"bad HTTP answer: {type(exc).__name__}")
+    except OSError as exc:
+        return describe_error(exc, deadline)
+    if 200 <= status < 300:
+        return Outcome(Status.healthy, f"HTTP {status}")
+    return Outcome(Status.unhealthy, f"HTTP {status}")

@@ -1,0 +1,74 @@
+"""Redis probe: RESP over a plain socket: optional AUTH, then PING must answer PONG."""
+
+from __future__ import annotations
+
+import socket
+
+from cdbctl.verify.model import Endpoint, Outcome, Status
+from cdbctl.verify.probes.base import Deadline, connect, describe_error
+
+_MAX_LINE = 64 * 1024
+
+
+def encode_command(*args: str) -> bytes:
+    """Encode a command as a RESP array of bulk strings."""
+    out = [f"*{len(args)}\r\n".encode()]
+    for arg in args:
+        data = arg.encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(out)
+
+
+def _read_line(sock: socket.socket, buf: bytearray, deadline: Deadline) -> str:
+    """Read one CRLF-terminated line (the first line of a reply)."""
+    while b"\r\n" not in buf:
+        if len(buf) > _MAX_LINE:
+            raise ValueError("reply line too long")
+        sock.settimeout(deadline.remaining())
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise ConnectionAbortedError("closed")
+        buf.extend(chunk)
+    line, _, rest = bytes(buf).partition(b"\r\n")
+    buf[:] = rest
+    return line.decode("utf-8", "replace")
+
+
+def _simple_reply(sock: socket.socket, buf: bytearray, deadline: Deadline) -> str:
+    """Read a reply; return '+...' / '-...' lines, and bulk strings as '+<text>'."""
+    line = _read_line(sock, buf, deadline)
+    if line.startswith("$") and line[1:].lstrip("-").isdigit() and int(line[1:]) >= 0:
+        return "+" + _read_line(sock, buf, deadline)
+    return line
+
+
+def probe_redis(endpoint: Endpoint, deadline: Deadline) -> Outcome:
+    """AUTH (when the URL carries a password), then PING; healthy on PONG."""
+    buf = bytearray()
+    try:
+        with connect(endpoint, deadline) as sock:
+            if endpoint.password is not None:
+                user = endpoint.username
+                auth = ("AUTH", user, endpoint.password) if user else ("AUTH", endpoint.password)
+                sock.sendall(encode_command(*auth))
+                reply = _simple_reply(sock, buf, deadline)
+                if not reply.startswith("+"):
+                    return Outcome(Status.unhealthy, f"AUTH failed: {_error_text(reply)}")
+            sock.sendall(encode_command("PING"))
+            reply = _simple_reply(sock, buf, deadline)
+    except ConnectionAbortedError:
+        return Outcome(Status.unhealthy, "connection closed by the server without an answer")
+    except ValueError as exc:
+        return Outcome(Status.unhealthy, f"not a Redis answer: {exc}")
+    except OSError as exc:
+        return describe_error(exc, deadline)
+    if reply == "+PONG":
+        return Outcome(Status.healthy, "PONG")
+    if reply.startswith("-"):
+        return Outcome(Status.unhealthy, _error_text(reply))
+    return Outcome(Status.unhealthy, f"unexpected answer to PING: {reply[:80]!r}")
+
+
+def _error_text(reply: str) -> str:
+    """'-NOAUTH Authentication required.' -> 'NOAUTH Authentication required.'"""
+    return reply[1:].strip() if reply.startswith("-") else f"unexpected answer {reply[:80]!r}"

@@ -1,0 +1,167 @@
+"""Running checks: one round runs every probe and the container query at once, bounded by one timeout.
+
+`wait_until_healthy` repeats rounds until all is healthy, a terminal failure shows up or the wait
+times out; `watch` repeats rounds until interrupted.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
+from dataclasses import dataclass, field
+from typing import Any
+
+from cdbctl.verify.model import Check, Kind, Outcome, ProbeSpec, Report, Status
+from cdbctl.verify.probes import REGISTRY, Deadline, Probe
+
+# A probe bounds itself by its deadline; the runner stops waiting a little later, so a probe's own
+# precise detail wins over the runner's generic "timed out" whenever the probe answers in time.
+GRACE_S = 0.25
+MAX_WORKERS = 512
+WAIT_INTERVAL_S = 1.0
+WATCH_INTERVAL_S = 3.0
+
+
+# Called with the timeout; returns container checks and notes (hints for stderr); never raises
+# for engine trouble (an unreachable engine is a check with status `unknown`).
+ContainerSource = Callable[[float], tuple[list[Check], list[str]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Everything one round checks."""
+
+    probes: tuple[ProbeSpec, ...] = ()
+    containers: ContainerSource | None = None
+    container_services: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class WaitResult:
+    """How a `--wait` ended: 'healthy', 'failed' (terminal check) or 'timed out'."""
+
+    report: Report
+    reason: str
+    rounds: int
+    elapsed_s: float
+    notes: tuple[str, ...] = field(default=())
+
+
+def run_probe(spec: ProbeSpec, deadline: Deadline, registry: Mapping[str, Probe] = REGISTRY) -> Check:
+    """Run one probe and time it; an unexpected exception becomes an unhealthy check, never a crash."""
+    probe = registry[spec.endpoint.scheme]
+    start = time.monotonic()
+    try:
+        outcome = probe(spec.endpoint, deadline)
+    except Exception as exc:  # a probe bug must not hide the other results
+        outcome = Outcome(Status.unhealthy, f"probe failed: {type(exc).__name__}: {exc}")
+    latency = round((time.monotonic() - start) * 1000, 1)
+    ep = spec.endpoint
+    return Check(spec.name, spec.service, ep.kind, ep.display, outcome.status, outcome.detail, latency)
+
+
+def _timed_out(spec: ProbeSpec, deadline: Deadline) -> Check:
+    ep = spec.endpoint
+    ms = round(deadline.timeout * 1000, 1)
+    return Check(spec.name, spec.service, ep.kind, ep.display, Status.unhealthy, deadline.timed_out, ms)
+
+
+def run_round(plan: Plan, timeout: float, registry: Mapping[str, Probe] = REGISTRY) -> Report:
+    """Run all checks of the plan concurrently; the round ends within about one timeout."""
+    tasks = len(plan.probes) + (1 if plan.containers is not None else 0)
+    if tasks == 0:
+        return Report(())
+    pool = ThreadPoolExecutor(max_workers=min(MAX_WORKERS, tasks), thread_name_prefix="cdbctl-verify")
+    try:
+        docker_future: Future[tuple[list[Check], list[str]]] | None = None
+        if plan.containers is not None:
+            docker_future = pool.submit(plan.containers, timeout)
+        started: list[tuple[ProbeSpec, Deadline, Future[Check]]] = []
+        for spec in plan.probes:
+            deadline = Deadline(timeout)
+            started.append((spec, deadline, pool.submit(run_probe, spec, deadline, registry)))
+        every: list[Future[Any]] = [f for _, _, f in started]
+        if docker_future is not None:
+            every.append(docker_future)
+        wait_futures(every, timeout=timeout + GRACE_S)
+        checks: list[Check] = []
+        notes: list[str] = []
+        if docker_future is not None:
+            if docker_future.done():
+                found, docker_notes = docker_future.result()
+                checks += found
+                notes += docker_notes
+            else:
+                detail = f"Docker engine did not answer within {timeout:.1f} s"
+                checks += [
+                    Check(s, s, Kind.container, "docker engine", Status.unknown, detail)
+                    for s in (plan.container_services or ("docker",))
+                ]
+        for spec, deadline, future in started:
+            checks.append(future.result() if future.done() else _timed_out(spec, deadline))
+        return Report(tuple(checks), tuple(dict.fromkeys(notes)))
+    finally:
+        # Never block on a straggler: each probe ends by its own deadline shortly after.
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+RoundCallback = Callable[[Report, int, float], None]
+
+
+def wait_until_healthy(
+    plan: Plan,
+    timeout: float,
+    wait_timeout: float,
+    *,
+    interval: float = WAIT_INTERVAL_S,
+    on_round: RoundCallback | None = None,
+    registry: Mapping[str, Probe] = REGISTRY,
+    sleep: Callable[[float], None] = time.sleep,
+) -> WaitResult:
+    """Repeat rounds until healthy, a terminal failure (exited or crash-looping container) or timeout."""
+    start = time.monotonic()
+    rounds = 0
+    while True:
+        report = run_round(plan, timeout, registry)
+        rounds += 1
+        elapsed = time.monotonic() - start
+        if on_round is not None:
+            on_round(report, rounds, elapsed)
+        if report.healthy:
+            return WaitResult(report, "healthy", rounds, elapsed)
+        if report.terminal:
+            return WaitResult(report, "failed", rounds, elapsed)
+        left = wait_timeout - elapsed
+        if left <= 0:
+            return WaitResult(report, "timed out", rounds, elapsed)
+        sleep(min(interval, left))
+
+
+def watch(
+    plan: Plan,
+    timeout: float,
+    *,
+    interval: float = WATCH_INTERVAL_S,
+    on_round: RoundCallback,
+    max_rounds: int | None = None,
+    registry: Mapping[str, Probe] = REGISTRY,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Report:
+    """Repeat rounds every `interval` seconds until interrupted (or `max_rounds`); return the last."""
+    start = time.monotonic()
+    rounds = 0
+    while True:
+        report = run_round(plan, timeout, registry)
+        rounds += 1
+        on_round(report, rounds, time.monotonic() - start)
+        if max_rounds is not None and rounds >= max_rounds:
+            return report
+        sleep(interval)
+
+
+def summarize(checks: Sequence[Check]) -> str:
+    """'3 healthy, 1 unhealthy, 1 missing' (only statuses that occur, in a fixed order)."""
+    counts = Report(tuple(checks)).counts()
+    return ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no checks"

@@ -1,0 +1,77 @@
+"""Parsing and validating `--endpoint NAME=URL` values into Endpoint records."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote, urlsplit
+
+from cdbctl.errors import UsageError
+from cdbctl.verify.model import Endpoint, ProbeSpec
+
+# Scheme aliases accepted on the command line, mapped to the probe registry key.
+SCHEMES: dict[str, str] = {
+    "http": "http",
+    "https": "https",
+    "tcp": "tcp",
+    "redis": "redis",
+    "postgres": "postgres",
+    "postgresql": "postgres",
+}
+DEFAULT_PORTS: dict[str, int] = {"http": 80, "https": 443, "redis": 6379, "postgres": 5432}
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]*")
+_HINT = "use NAME=URL with a scheme of http, https, tcp, redis or postgresql, e.g. api=http://127.0.0.1:8001/health"
+
+
+def parse_url(url: str, *, where: str = "--endpoint") -> Endpoint:
+    """Parse one endpoint URL; raise UsageError naming what is wrong."""
+    if not url or any(ch.isspace() for ch in url):
+        raise UsageError(f"malformed URL {url!r} (empty or contains whitespace)", where=where, hint=_HINT)
+    parts = urlsplit(url)
+    raw_scheme = parts.scheme.lower()
+    if "://" not in url or not raw_scheme:
+        raise UsageError(f"malformed URL {url!r} (no scheme://)", where=where, hint=_HINT)
+    scheme = SCHEMES.get(raw_scheme)
+    if scheme is None:
+        raise UsageError(f"unsupported URL scheme {parts.scheme!r} in {url!r}", where=where, hint=_HINT)
+    host = parts.hostname
+    if not host:
+        raise UsageError(f"malformed URL {url!r} (no host)", where=where, hint=_HINT)
+    try:
+        port = parts.port
+    except ValueError:
+        raise UsageError(f"malformed URL {url!r} (bad port)", where=where, hint=_HINT) from None
+    if port is None:
+        if scheme == "tcp":
+            raise UsageError(f"malformed URL {url!r} (tcp needs a port)", where=where, hint=_HINT)
+        port = DEFAULT_PORTS[scheme]
+    if port == 0:
+        raise UsageError(f"malformed URL {url!r} (port 0)", where=where, hint=_HINT)
+    username = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password is not None else None
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    database: str | None = None
+    if scheme == "redis":
+        db = parts.path.strip("/")
+        if db and not db.isdigit():
+            raise UsageError(f"malformed URL {url!r} (redis database must be a number)", where=where)
+        database = db or None
+    elif scheme == "postgres":
+        database = unquote(parts.path.lstrip("/")) or None
+    elif scheme == "tcp" and parts.path not in ("", "/"):
+        raise UsageError(f"malformed URL {url!r} (tcp takes no path)", where=where, hint=_HINT)
+    return Endpoint(scheme, host, port, path, username, password, database)
+
+
+def parse_endpoint_option(value: str) -> ProbeSpec:
+    """Parse `NAME=URL` from the command line into a probe spec."""
+    name, sep, url = value.partition("=")
+    name = name.strip()
+    if not sep or not name:
+        raise UsageError(f"bad --endpoint {value!r} (expected NAME=URL)", where="--endpoint", hint=_HINT)
+    if not _NAME.fullmatch(name):
+        raise UsageError(
+            f"bad endpoint name {name!r} (letters, digits and _.:@- only)", where=f"--endpoint {value}"
+        )
+    return ProbeSpec(name=name, service=name, endpoint=parse_url(url.strip(), where=f"--endpoint {name}"))
