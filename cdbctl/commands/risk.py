@@ -1,15 +1,278 @@
-"""`cdbctl risk` (placeholder until its issue lands)."""
+"""`cdbctl risk evaluate` and `cdbctl risk config`: load inputs, run the engine, render, exit code."""
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
+
 import typer
 
-from cdbctl.errors import UsageError
+from cdbctl.errors import InputError, UsageError
+
+if TYPE_CHECKING:
+    from cdbctl.risk.config import ResolvedConfig
+    from cdbctl.risk.model import Decision
+
+EVALUATE_HELP = """Evaluate trade signals against the pre-trade risk checks.
+
+INPUT is a file or - (stdin) holding one JSON object, a JSON array or JSONL (one signal per line);
+without INPUT, stdin is read. Configuration: defaults < --config file < environment < --set.
+
+\b
+Examples:
+  cdbctl risk evaluate examples/signal.json --now 2026-01-01T12:00:05Z
+  cdbctl risk evaluate examples/signals.jsonl --state examples/state.json --format jsonl
+  tail -f signals.jsonl | cdbctl risk evaluate - --format jsonl --stateful
+
+\b
+Exit codes: 0 all approved, 1 at least one rejected, 2 usage or input error
+(unreadable file, no signals, malformed JSON, an invalid record), 4 internal error.
+"""
+
+CONFIG_HELP = """Show the effective risk configuration, each value with its source.
+
+\b
+Example:
+  cdbctl risk config --set MAX_LEVERAGE=8 --format json
+"""
+
+StateOpt = Annotated[Path | None, typer.Option("--state", help="Risk state JSON (equity, daily_pnl, ...).")]
+MarketOpt = Annotated[Path | None, typer.Option("--market", help="Default market conditions JSON.")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML or TOML file of risk keys.")]
+SetOpt = Annotated[
+    list[str] | None, typer.Option("--set", metavar="KEY=VALUE", help="Override one risk key (repeatable).")
+]
+NowOpt = Annotated[
+    str | None, typer.Option("--now", metavar="ISO8601", help="Evaluation clock (default: the current time).")
+]
+FormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        metavar="table|json|jsonl",
+        help="Output format (default: table on a terminal, else json).",
+    ),
+]
+
+
+def _read_json_file(path: Path, what: str) -> Any:
+    import msgspec
+
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise InputError(f"cannot read {what} file: {err.strerror or err}", where=str(path)) from None
+    try:
+        return msgspec.json.decode(data)
+    except (msgspec.DecodeError, RecursionError) as err:
+        raise InputError(f"malformed {what} JSON: {err}", where=str(path)) from None
+
+
+def _read_config_file(path: Path) -> dict[str, object]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"cannot read config file: {err}", where=str(path)) from None
+    data: object
+    if path.suffix.lower() == ".toml":
+        import tomllib
+
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as err:
+            raise InputError(f"malformed TOML: {err}", where=str(path)) from None
+    else:
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            raise InputError(f"malformed YAML: {str(err).splitlines()[0]}", where=str(path)) from None
+    if data is None:
+        return {}
+    if isinstance(data, dict) and set(data) == {"risk"} and isinstance(data["risk"], dict):
+        data = data["risk"]
+    if not isinstance(data, dict) or any(isinstance(v, dict | list) for v in data.values()):
+        raise InputError("config file must be a mapping of KEY: scalar value", where=str(path))
+    return {str(k): v for k, v in data.items()}
+
+
+def _resolve(config: Path | None, sets: list[str] | None) -> ResolvedConfig:
+    from cdbctl.risk.config import resolve
+
+    layers: list[tuple[str, dict[str, object], bool]] = []
+    if config is not None:
+        layers.append((f"config file {config}", _read_config_file(config), True))
+    layers.append(("environment", dict(os.environ), False))
+    overrides: dict[str, object] = {}
+    for item in sets or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--set {item!r}: expected KEY=VALUE", hint="e.g. --set MAX_LEVERAGE=8")
+        overrides[key.strip()] = value
+    layers.append(("--set", overrides, True))
+    return resolve(layers)
+
+
+def _open_input(name: str) -> tuple[BinaryIO, str]:
+    if name == "-":
+        return sys.stdin.buffer, "<stdin>"
+    try:
+        return open(name, "rb"), name  # closed by the caller
+    except OSError as err:
+        raise InputError(f"cannot read input: {err.strerror or err}", where=name) from None
+
+
+def _render_table(decisions: list[Decision]) -> None:
+    from rich.table import Table
+
+    from cdbctl.output import stdout_console
+
+    console = stdout_console()
+    summary = Table(title="risk decisions")
+    for col in (
+        "signal",
+        "symbol",
+        "side",
+        "approved",
+        "reason",
+        "size USD",
+        "lev",
+        "stop",
+        "liq. price",
+        "regime",
+    ):
+        summary.add_column(col)
+    for d in decisions:
+        summary.add_row(
+            str(d.signal_id if d.signal_id is not None else "-"), d.symbol or "-", d.side or "-",
+            "yes" if d.approved else "NO", d.reason or "", f"{d.position_size_usd:,.2f}",
+            str(d.leverage or "-"), f"{d.stop_price:,.6g}" if d.stop_price is not None else "-",
+            f"{d.liquidation_price:,.6g}" if d.liquidation_price is not None else "-", d.regime or "-",
+        )  # fmt: skip
+    console.print(summary)
+    for d in decisions:
+        checks = Table(
+            title=f"checks: {d.signal_id if d.signal_id is not None else d.symbol}", title_justify="left"
+        )
+        for col in ("check", "passed", "value", "limit", "detail"):
+            checks.add_column(col)
+        for c in d.checks or []:
+            checks.add_row(c.name, "yes" if c.passed else "NO", _fmt(c.value), _fmt(c.limit), c.detail or "")
+        console.print(checks)
+
+
+def _fmt(v: object) -> str:
+    return f"{v:.6g}" if isinstance(v, float) else ("-" if v is None else str(v))
+
+
+def evaluate(  # noqa: PLR0917  # Typer maps parameters to options
+    inputs: Annotated[list[str] | None, typer.Argument(metavar="[INPUT ...]", show_default=False)] = None,
+    state: StateOpt = None,
+    market: MarketOpt = None,
+    config: ConfigOpt = None,
+    sets: SetOpt = None,
+    now: NowOpt = None,
+    fmt: FormatOpt = None,
+    trace: Annotated[bool, typer.Option("--trace", help="Add the per-check trace to jsonl output.")] = False,
+    stateful: Annotated[
+        bool,
+        typer.Option("--stateful", help="Approved signals add their exposure for the signals after them."),
+    ] = False,
+) -> None:
+    """Evaluate trade signals against the pre-trade risk checks."""
+    import msgspec
+
+    from cdbctl.output import is_terminal
+    from cdbctl.risk import load_market, load_state, resolve_now
+    from cdbctl.risk.engine import Engine
+    from cdbctl.risk.io import read_chunks
+    from cdbctl.risk.runner import Summary, collect, stream_jsonl
+
+    fmt = fmt or ("table" if is_terminal() else "json")
+    if fmt not in ("table", "json", "jsonl"):
+        raise UsageError(f"--format {fmt!r}: expected table, json or jsonl")
+    names = inputs or ["-"]
+    if names == ["-"] and not inputs and is_terminal(sys.stdin):
+        raise UsageError("no INPUT given and stdin is a terminal", hint="pass a file or pipe signals into -")
+    resolved = _resolve(config, sets)
+    st = load_state(_read_json_file(state, "state"), str(state)) if state else None
+    mk = load_market(_read_json_file(market, "market"), str(market)) if market else None
+    engine = Engine(
+        resolved.config, st, mk, now=resolve_now(now), trace=fmt != "jsonl" or trace, stateful=stateful
+    )
+    summary = Summary()
+
+    def report(msg: str) -> None:
+        sys.stderr.write(msg + "\n")
+
+    decisions: list[Decision] = []
+    single = True
+    out = sys.stdout.buffer
+    for name in names:
+        stream, label = _open_input(name)
+        try:
+            read = getattr(stream, "read1", stream.read)
+            chunks = read_chunks(read, label)
+            if fmt == "jsonl":
+                stream_jsonl(chunks, engine, label, out.write, out.flush, summary, report)
+            else:
+                got, one = collect(chunks, engine, label, summary, report)
+                decisions.extend(got)
+                single = single and one
+        finally:
+            if stream is not sys.stdin.buffer:
+                stream.close()
+    if summary.total == 0:
+        raise InputError("no signals", where=", ".join(n if n != "-" else "<stdin>" for n in names))
+    if fmt == "json":
+        body: object = decisions[0] if single and len(decisions) == 1 else decisions
+        out.write(msgspec.json.format(msgspec.json.encode(body), indent=2) + b"\n")
+    elif fmt == "table":
+        sys.stdout.flush()
+        _render_table(decisions)
+        sys.stderr.write(
+            f"{summary.total} signal(s): {summary.approved} approved, {summary.rejected} rejected"
+            f" ({summary.invalid} invalid)\n"
+        )
+    out.flush()
+    code = summary.exit_code()
+    if code:
+        raise typer.Exit(code)
+
+
+def show_config(
+    config: ConfigOpt = None,
+    sets: SetOpt = None,
+    fmt: Annotated[str, typer.Option("--format", metavar="table|json", help="Output format.")] = "table",
+) -> None:
+    """Show the effective risk configuration, each value with its source."""
+    import msgspec
+
+    if fmt not in ("table", "json"):
+        raise UsageError(f"--format {fmt!r}: expected table or json")
+    rows = _resolve(config, sets).as_rows()
+    if fmt == "json":
+        body = {"schema_version": 1, "keys": rows}
+        sys.stdout.buffer.write(msgspec.json.format(msgspec.json.encode(body), indent=2) + b"\n")
+        return
+    from rich.table import Table
+
+    from cdbctl.output import stdout_console
+
+    table = Table(title="risk configuration (defaults < --config < environment < --set)")
+    for col in ("key", "value", "source", "default", "aliases"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["key"], str(r["value"]), r["source"], str(r["default"]), ", ".join(r["aliases"]))
+    stdout_console().print(table)
 
 
 def register(app: typer.Typer) -> None:
-    """Add the command to the app."""
-
-    @app.command("risk", help="Not available yet in this build.")
-    def _cmd() -> None:
-        raise UsageError("'risk' is not available yet in this build")
+    """Add the `risk` sub-app (evaluate, config) to the app."""
+    sub = typer.Typer(name="risk", help="Pre-trade risk engine (K1).", no_args_is_help=True)
+    sub.command("evaluate", help=EVALUATE_HELP)(evaluate)
+    sub.command("config", help=CONFIG_HELP)(show_config)
+    app.add_typer(sub, name="risk")

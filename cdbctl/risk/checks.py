@@ -1,0 +1,367 @@
+"""The pre-trade checks: one pure function each, in the ordered registry ``CHECKS``.
+
+Each check reads the evaluation scratch ``Eval`` and the config, may set derived values on the
+scratch (size, liquidation price, ...), records ``value``/``limit``/``note`` for the trace and
+returns ``None`` when it passes or its reason code when it fails. ``Eval`` is one reused object per
+engine, so the hot path allocates nothing per check.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+from cdbctl.risk.config import RiskConfig
+from cdbctl.risk.timeparse import to_epoch
+
+INF = math.inf
+_SQRT_YEAR = math.sqrt(365.0)  # crypto trades every day: annualised vol / sqrt(365) = daily vol
+SIDES = {"long": True, "buy": True, "short": False, "sell": False}
+_MODES = frozenset(("isolated", "cross"))
+
+
+class Eval:
+    """Mutable scratch for one evaluation; the engine refills it per signal."""
+
+    __slots__ = (
+        "alert", "ask", "atr", "avg_loss", "avg_win", "bid", "cross", "daily_pnl", "depth", "dist",
+        "equity", "exposure", "fee_daily", "funding", "lev", "limit", "long", "lp", "margin_mode",
+        "mult", "note", "now", "peak", "price", "regime", "side_raw", "size_usd", "slip_bps",
+        "spread_bps", "stop", "stop_in", "target", "timestamp", "value", "vol", "win_rate",
+    )  # fmt: skip
+    # inputs (signal, state, market, clock)
+    side_raw: str
+    price: float
+    lev: int
+    margin_mode: str
+    target: float | None
+    stop_in: float | None
+    timestamp: str | int | float | None
+    now: float | None
+    equity: float
+    daily_pnl: float
+    exposure: float
+    peak: float | None
+    win_rate: float | None
+    avg_win: float | None
+    avg_loss: float | None
+    vol: float
+    funding: float
+    atr: float | None
+    depth: float | None
+    bid: float | None
+    ask: float | None
+    # derived by the checks
+    long: bool
+    cross: bool
+    regime: str | None
+    mult: float
+    size_usd: float
+    spread_bps: float | None
+    lp: float | None
+    dist: float | None
+    stop: float | None
+    fee_daily: float | None
+    alert: bool
+    slip_bps: float | None
+    # the last check's trace entry
+    value: float | int | None
+    limit: float | int | None
+    note: str | None
+
+    def __init__(self) -> None:
+        for name in self.__slots__:
+            setattr(self, name, None)
+
+
+def check_validity(e: Eval, c: RiskConfig) -> str | None:
+    """Semantics the typed decoder cannot express: side, margin mode, finite numbers, a sane book."""
+    e.value = e.limit = e.note = None
+    long = SIDES.get(e.side_raw)
+    if long is None:
+        long = SIDES.get(e.side_raw.lower())
+        if long is None:
+            e.note = f"side: {e.side_raw!r} is not long, short, buy or sell"
+            return "invalid_signal"
+    e.long = long
+    mode = e.margin_mode
+    if mode not in _MODES:
+        e.note = f"margin_mode: {mode!r} is not isolated or cross"
+        return "invalid_signal"
+    e.cross = mode == "cross"
+    if not e.price < INF:
+        e.note = "price: must be a finite number > 0"
+        return "invalid_signal"
+    for field in ("vol", "funding", "atr", "depth", "bid", "ask", "target", "stop_in"):
+        v = getattr(e, field)
+        if v is not None and not -INF < v < INF:
+            e.note = f"{_FIELD_NAMES[field]}: must be a finite number"
+            return "invalid_signal"
+    if e.bid is not None and e.ask is not None and e.bid > e.ask:
+        e.note = f"market.bid: {e.bid:g} is above market.ask {e.ask:g} (crossed book)"
+        return "invalid_signal"
+    return None
+
+
+_FIELD_NAMES = {
+    "vol": "market.volatility", "funding": "market.funding_rate", "atr": "market.atr",
+    "depth": "market.order_book_depth", "bid": "market.bid", "ask": "market.ask",
+    "target": "target_position_usd", "stop_in": "stop_price",
+}  # fmt: skip
+
+
+def check_staleness(e: Eval, c: RiskConfig) -> str | None:
+    """Age of the signal against DATA_STALE_TIMEOUT_SEC; unparseable or future timestamps fail."""
+    raw = e.timestamp
+    e.limit = c.DATA_STALE_TIMEOUT_SEC
+    if raw is None:
+        e.value = None
+        if c.REQUIRE_TIMESTAMP:
+            e.note = "timestamp: missing (REQUIRE_TIMESTAMP is true)"
+            return "invalid_signal"
+        e.note = "no timestamp"
+        return None
+    ts = to_epoch(raw)
+    if ts is None:
+        e.value = None
+        e.note = f"timestamp: {raw!r} is not ISO-8601 with Z/offset nor epoch s/ms"
+        return "invalid_timestamp_format"
+    now = e.now if e.now is not None else time.time()
+    age = now - ts
+    e.value = age
+    e.note = None
+    if age > c.DATA_STALE_TIMEOUT_SEC:
+        e.note = f"age={age:g}s > {c.DATA_STALE_TIMEOUT_SEC:g}s"
+        return "stale_data"
+    if -age > c.MAX_FUTURE_SKEW_SEC:
+        e.note = f"timestamp: {-age:g}s in the future (max skew {c.MAX_FUTURE_SKEW_SEC:g}s)"
+        return "invalid_signal"
+    return None
+
+
+def check_circuit_breaker(e: Eval, c: RiskConfig) -> str | None:
+    """Drawdown from peak_equity >= CIRCUIT_BREAKER_THRESHOLD_PCT halts trading."""
+    peak = e.peak
+    e.limit = c.CIRCUIT_BREAKER_THRESHOLD_PCT
+    e.note = None
+    dd = (peak - e.equity) / peak if peak is not None else 0.0
+    e.value = dd
+    if dd >= c.CIRCUIT_BREAKER_THRESHOLD_PCT:
+        e.note = f"drawdown {dd:.4%} from peak {peak:g} >= {c.CIRCUIT_BREAKER_THRESHOLD_PCT:.4%}"
+        return "circuit_breaker_triggered"
+    return None
+
+
+def check_daily_drawdown(e: Eval, c: RiskConfig) -> str | None:
+    """daily_pnl <= -equity x MAX_DAILY_DRAWDOWN_PCT stops new risk for the day."""
+    limit = -e.equity * c.MAX_DAILY_DRAWDOWN_PCT
+    e.value = e.daily_pnl
+    e.limit = limit
+    e.note = None
+    if e.daily_pnl <= limit:
+        e.note = f"daily_pnl {e.daily_pnl:g} <= {limit:g}"
+        return "max_daily_drawdown_exceeded"
+    return None
+
+
+def check_regime(e: Eval, c: RiskConfig) -> str | None:
+    """Volatility regime: > panic threshold rejects, > stressed threshold scales the size down."""
+    vol = e.vol
+    e.value = vol
+    e.note = None
+    if vol > c.REGIME_PANIC_VOLATILITY:
+        e.regime = "panic"
+        e.mult = 0.0
+        e.limit = c.REGIME_PANIC_VOLATILITY
+        e.note = f"volatility {vol:g} > {c.REGIME_PANIC_VOLATILITY:g}"
+        return "market_regime_panic"
+    e.limit = c.REGIME_STRESSED_VOLATILITY
+    if vol > c.REGIME_STRESSED_VOLATILITY:
+        e.regime = "stressed"
+        e.mult = c.REGIME_STRESSED_SIZE_MULTIPLIER
+        e.note = f"size x {e.mult:g}"
+    else:
+        e.regime = "normal"
+        e.mult = 1.0
+    return None
+
+
+def raw_size_usd(e: Eval, c: RiskConfig) -> float:
+    """Uncapped notional (USDT) for SIZING_METHOD; formulas in README `risk` section."""
+    method = c.SIZING_METHOD
+    equity = e.equity
+    if method == "fixed_fractional":
+        return equity * c.RISK_PER_TRADE_PCT / c.STOP_LOSS_PCT
+    if method == "vol_target":
+        return equity * c.TARGET_VOLATILITY / e.vol if e.vol > 0 else INF
+    if method == "kelly":
+        w, aw, al = e.win_rate, e.avg_win, e.avg_loss
+        if w is None or aw is None or not al:
+            return 0.0  # no track record: Kelly cannot size, fail closed
+        if aw == 0:
+            return 0.0
+        f = w - (1.0 - w) * al / aw  # Kelly (1956): f* = W - (1 - W) / R, R = avg_win / avg_loss
+        return equity * f * c.KELLY_FRACTION if f > 0 else 0.0
+    # atr: risk RISK_PER_TRADE_PCT of equity over a stop ATR_STOP_MULTIPLIER x ATR away
+    atr = e.atr
+    if not atr:
+        return 0.0
+    return equity * c.RISK_PER_TRADE_PCT / (c.ATR_STOP_MULTIPLIER * atr) * e.price
+
+
+def check_sizing(e: Eval, c: RiskConfig) -> str | None:
+    """min(method size, target_position_usd, equity x MAX_POSITION_PCT) x regime multiplier."""
+    size = raw_size_usd(e, c)
+    cap = e.equity * c.MAX_POSITION_PCT
+    size = min(size, cap)
+    target = e.target
+    if target is not None and size > target:
+        size = target
+    size *= e.mult
+    e.size_usd = size
+    e.value = size
+    e.limit = cap
+    e.note = None
+    if size > 0:
+        return None
+    e.size_usd = 0.0
+    e.note = _zero_note(e, c)
+    return "position_size_zero_after_sizing"
+
+
+def _zero_note(e: Eval, c: RiskConfig) -> str:
+    if e.mult == 0:
+        return f"{e.regime} regime"
+    if e.target is not None and e.target <= 0:
+        return "target_position_usd is 0"
+    if c.SIZING_METHOD == "kelly":
+        return "kelly: needs win_rate, avg_win, avg_loss in the state and a positive edge"
+    if c.SIZING_METHOD == "atr":
+        return "atr: needs market.atr > 0"
+    return f"{c.SIZING_METHOD} gives 0"
+
+
+def check_leverage(e: Eval, c: RiskConfig) -> str | None:
+    """Leverage above MAX_LEVERAGE is rejected."""
+    e.value = e.lev
+    e.limit = c.MAX_LEVERAGE
+    e.note = None
+    if e.lev > c.MAX_LEVERAGE:
+        e.note = f"leverage {e.lev} > {c.MAX_LEVERAGE}"
+        return "leverage_exceeds_max"
+    return None
+
+
+def check_exposure(e: Eval, c: RiskConfig) -> str | None:
+    """total_exposure_pct + notional / equity must stay <= MAX_TOTAL_EXPOSURE_PCT."""
+    after = e.exposure + e.size_usd / e.equity
+    e.value = after
+    e.limit = c.MAX_TOTAL_EXPOSURE_PCT
+    e.note = None
+    if after > c.MAX_TOTAL_EXPOSURE_PCT:
+        e.note = f"exposure after trade {after:.4f} > {c.MAX_TOTAL_EXPOSURE_PCT:g}"
+        return "max_exposure_reached"
+    return None
+
+
+def check_spread(e: Eval, c: RiskConfig) -> str | None:
+    """(ask - bid) / mid in basis points must stay <= MAX_SPREAD_BPS."""
+    bid, ask = e.bid, e.ask
+    e.limit = c.MAX_SPREAD_BPS
+    if bid is None or ask is None:
+        e.spread_bps = e.value = None
+        e.note = "no bid/ask"
+        return None
+    bps = (ask - bid) / (ask + bid) * 20000.0  # (ask - bid) / ((ask + bid) / 2) * 1e4
+    e.spread_bps = e.value = bps
+    e.note = None
+    if bps > c.MAX_SPREAD_BPS:
+        e.note = f"spread {bps:.2f}bps > {c.MAX_SPREAD_BPS:g}bps"
+        return "excessive_spread"
+    return None
+
+
+def check_liquidation(e: Eval, c: RiskConfig) -> str | None:
+    """MEXC liquidation price; distance below MIN_LIQUIDATION_DISTANCE or a stop beyond LP fails."""
+    mmr = c.MAINTENANCE_MARGIN_RATE
+    notional = e.size_usd
+    # margin backing the position: notional / L (isolated) or the account equity (cross)
+    back = e.equity / notional if e.cross and notional > 0 else 1.0 / e.lev
+    d = back - mmr  # MEXC: long LP = entry x (1 - 1/L + MMR), short LP = entry x (1 + 1/L - MMR)
+    price = e.price
+    if e.long:
+        d = min(d, 1.0)  # a long cannot be liquidated below a price of zero
+        lp = price * (1.0 - d)
+    else:
+        lp = price * (1.0 + d)
+    e.lp = lp
+    # the stop: the signal's own, else STOP_LOSS_PCT from entry (long below, short above)
+    stop = e.stop_in
+    if stop is None:
+        stop = price * (1.0 - c.STOP_LOSS_PCT) if e.long else price * (1.0 + c.STOP_LOSS_PCT)
+    e.stop = stop
+    e.dist = e.value = d
+    e.limit = c.MIN_LIQUIDATION_DISTANCE
+    e.note = None
+    if d < c.MIN_LIQUIDATION_DISTANCE:
+        e.note = f"liquidation distance {d:.4f} < {c.MIN_LIQUIDATION_DISTANCE:g}"
+        return "liquidation_risk_too_high"
+    if (stop <= lp) if e.long else (stop >= lp):
+        e.note = f"stop {stop:g} is beyond the liquidation price {lp:g}"
+        return "liquidation_risk_too_high"
+    return None
+
+
+def check_funding(e: Eval, c: RiskConfig) -> str | None:
+    """Daily funding fee = value x rate x 24 / FUNDING_SETTLEMENT_HOURS; longs pay a positive rate."""
+    rate = e.funding * (24.0 / c.FUNDING_SETTLEMENT_HOURS)
+    if not e.long:
+        rate = -rate
+    e.fee_daily = e.size_usd * rate
+    e.value = rate
+    e.limit = c.MAX_DAILY_FUNDING_FEE_PCT
+    e.note = None
+    e.alert = rate > c.FUNDING_ALERT_PCT
+    if rate > c.MAX_DAILY_FUNDING_FEE_PCT:
+        e.note = f"daily funding {rate:.4%} of value > {c.MAX_DAILY_FUNDING_FEE_PCT:.4%}"
+        return "excessive_funding_fees"
+    if e.alert:
+        e.note = f"funding alert: {rate:.4%} of value per day > {c.FUNDING_ALERT_PCT:.4%}"
+    return None
+
+
+def check_slippage(e: Eval, c: RiskConfig) -> str | None:
+    """Half spread + square-root impact Y x sigma_daily x sqrt(notional / depth), in bps."""
+    spread = e.spread_bps
+    slip = spread * 0.5 if spread is not None else 0.0
+    depth = e.depth
+    if depth is not None:
+        slip += c.SLIPPAGE_IMPACT_COEFFICIENT * e.vol / _SQRT_YEAR * math.sqrt(e.size_usd / depth) * 1e4
+        e.note = None
+    else:
+        e.note = "no order_book_depth: impact not estimated"
+    e.slip_bps = e.value = slip
+    e.limit = c.MAX_SLIPPAGE_BPS
+    if slip > c.MAX_SLIPPAGE_BPS:
+        e.note = f"expected slippage {slip:.2f}bps > {c.MAX_SLIPPAGE_BPS:g}bps"
+        return "excessive_slippage"
+    return None
+
+
+CheckFn = Callable[[Eval, RiskConfig], "str | None"]
+
+CHECKS: tuple[tuple[str, CheckFn], ...] = (
+    ("validity", check_validity),
+    ("staleness", check_staleness),
+    ("circuit_breaker", check_circuit_breaker),
+    ("daily_drawdown", check_daily_drawdown),
+    ("market_regime", check_regime),
+    ("sizing", check_sizing),
+    ("leverage", check_leverage),
+    ("exposure", check_exposure),
+    ("spread", check_spread),
+    ("liquidation", check_liquidation),
+    ("funding", check_funding),
+    ("slippage", check_slippage),
+)

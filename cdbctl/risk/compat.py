@@ -1,0 +1,135 @@
+"""The CDB services' existing API (seed K1): plain dicts in, the same engine underneath."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from cdbctl.errors import InputError
+from cdbctl.risk.config import RiskConfig, config_from
+from cdbctl.risk.engine import Engine
+from cdbctl.risk.io import describe, record_from_object
+from cdbctl.risk.model import Decision, MarketData, RiskState, Signal
+from cdbctl.risk.timeparse import parse_now
+
+_DEFAULTS = RiskConfig()
+REGIMEN_MULTIPLIERS = {"normal": 1.0, "stressed": 0.5, "panic": 0.0}
+
+
+def _get(obj: Any, key: str) -> Any:
+    """A field of a dict or an attribute of a position object (MexcPerpetualPosition)."""
+    if isinstance(obj, Mapping):
+        return obj.get(key)
+    return getattr(obj, key, None)
+
+
+def _num(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def validate_liquidation_safety(position: Any, min_distance: float = 0.15) -> dict[str, Any]:
+    """Liquidation distance of a position against min_distance: {approved, reason, distance}."""
+    distance = _num(_get(position, "liquidation_distance"))
+    if distance is None:
+        entry = _num(_get(position, "entry_price"))
+        lp = _num(_get(position, "liquidation_price"))
+        lev = _num(_get(position, "leverage"))
+        mmr = _num(_get(position, "maintenance_margin_rate"))
+        if entry and lp is not None:
+            distance = abs(lp - entry) / entry
+        elif lev and lev > 0:
+            distance = 1.0 / lev - (mmr if mmr is not None else _DEFAULTS.MAINTENANCE_MARGIN_RATE)
+    if distance is None or math.isnan(distance):
+        return {"approved": False, "reason": "liquidation_distance_unknown", "distance": None}
+    ok = distance >= min_distance
+    return {"approved": ok, "reason": None if ok else "liquidation_risk_too_high", "distance": distance}
+
+
+def check_funding_fee_impact(
+    position: Any,
+    market_conditions: Mapping[str, Any],
+    *,
+    max_daily_fee_pct: float = _DEFAULTS.MAX_DAILY_FUNDING_FEE_PCT,
+    alert_pct: float = _DEFAULTS.FUNDING_ALERT_PCT,
+    settlement_hours: float = _DEFAULTS.FUNDING_SETTLEMENT_HOURS,
+) -> dict[str, Any]:
+    """Daily funding fee of a position: {approved, daily_cost, alert, reason}; longs pay a positive rate."""
+    rate = _num(market_conditions.get("funding_rate"))
+    rate = _DEFAULTS.FUNDING_RATE if rate is None else rate
+    value = _num(_get(position, "position_value"))
+    if value is None:
+        size, price = _num(_get(position, "size")), _num(_get(position, "entry_price"))
+        value = size * price if size is not None and price is not None else 0.0
+    side = str(_get(position, "side") or "long").lower()
+    sign = -1.0 if side in ("short", "sell") else 1.0
+    daily_cost = abs(value) * rate * 24.0 / settlement_hours * sign
+    over = daily_cost > abs(value) * max_daily_fee_pct
+    return {
+        "approved": not over,
+        "daily_cost": daily_cost,
+        "alert": daily_cost > abs(value) * alert_pct,
+        "reason": "excessive_funding_fees" if over else None,
+    }
+
+
+def detect_market_regimen(
+    market_conditions: Mapping[str, Any],
+    *,
+    stressed: float = _DEFAULTS.REGIME_STRESSED_VOLATILITY,
+    panic: float = _DEFAULTS.REGIME_PANIC_VOLATILITY,
+) -> str:
+    """ "normal" | "stressed" | "panic" from annualised volatility (default 0.30)."""
+    vol = _num(market_conditions.get("volatility"))
+    vol = _DEFAULTS.DEFAULT_VOLATILITY if vol is None else vol
+    if math.isnan(vol) or vol > panic:  # NaN volatility is treated as panic: fail closed
+        return "panic"
+    return "stressed" if vol > stressed else "normal"
+
+
+def apply_market_regimen_adjustment(
+    position_size: float,
+    regimen: str,
+    *,
+    stressed_multiplier: float = _DEFAULTS.REGIME_STRESSED_SIZE_MULTIPLIER,
+) -> float:
+    """Position size scaled for the regimen: normal x1, stressed x multiplier, panic x0."""
+    if regimen == "stressed":
+        return position_size * stressed_multiplier
+    return position_size * REGIMEN_MULTIPLIERS.get(regimen, 0.0)
+
+
+def evaluate_signal_v2(
+    signal_event: Mapping[str, Any],
+    risk_state: Mapping[str, Any] | None,
+    risk_config: Mapping[str, Any] | RiskConfig | None,
+    market_conditions: Mapping[str, Any] | None,
+    *,
+    now: datetime | float | str | None = None,
+) -> Decision:
+    """The full engine on plain dicts; returns a Decision (approved, reason, position_size, ...)."""
+    config = risk_config if isinstance(risk_config, RiskConfig) else config_from(None, risk_config).config
+    epoch = parse_now(now)
+    if now is not None and epoch is None:
+        raise InputError(f"now: {now!r} is not an ISO-8601 time with Z/offset nor epoch seconds")
+    probe = Engine(config, trace=True, now=epoch)
+    try:
+        state = msgspec.convert(dict(risk_state or {}), RiskState)
+        market = msgspec.convert(dict(market_conditions or {}), MarketData)
+    except (msgspec.ValidationError, TypeError, ValueError) as err:
+        return probe.invalid(
+            f"state/market: {describe(err) if isinstance(err, msgspec.ValidationError) else err}"
+        )
+    engine = Engine(config, state, market, now=epoch, trace=True)
+    record = record_from_object(dict(signal_event))
+    if isinstance(record, Signal):
+        return engine.evaluate(record)
+    return engine.invalid(record.problem, record.signal_id, record.symbol, record.side)

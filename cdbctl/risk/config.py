@@ -1,0 +1,278 @@
+"""Risk configuration: the key table, value parsing and layered precedence.
+
+Precedence is built-in defaults < config file < environment variables < ``--set``; each layer is a
+plain mapping passed in by the caller (this module never reads ``os.environ`` or files itself).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from cdbctl.errors import ConfigError
+
+SIZING_METHODS = ("fixed_fractional", "vol_target", "kelly", "atr")
+MARGIN_MODES = ("isolated", "cross")
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+@dataclass(frozen=True, slots=True)
+class KeySpec:
+    """One configuration key: its type, default, aliases, accepted range and meaning."""
+
+    name: str
+    kind: str  # "float" | "int" | "bool" | "choice"
+    default: float | int | bool | str
+    help: str
+    aliases: tuple[str, ...] = ()
+    low: float | None = None  # inclusive lower bound
+    high: float | None = None  # inclusive upper bound
+    low_open: bool = False  # lower bound exclusive
+    choices: tuple[str, ...] = ()
+
+
+def _f(
+    name: str,
+    default: float,
+    help_: str,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    low_open: bool = False,
+    aliases: tuple[str, ...] = (),
+) -> KeySpec:
+    return KeySpec(name, "float", default, help_, aliases, low, high, low_open)
+
+
+KEYS: tuple[KeySpec, ...] = (
+    _f("ACCOUNT_EQUITY", 100000.0, "equity (USDT) when the state has none", 0, None, low_open=True),
+    _f("MAX_POSITION_PCT", 0.10, "cap on one position's notional, fraction of equity", 0, 1, low_open=True),
+    _f(
+        "MAX_DAILY_DRAWDOWN_PCT",
+        0.05,
+        "reject when daily_pnl <= -equity x this",
+        0,
+        1,
+        low_open=True,
+        aliases=("MAX_DRAWDOWN_PCT",),
+    ),
+    _f(
+        "CIRCUIT_BREAKER_THRESHOLD_PCT",
+        0.10,
+        "halt when drawdown from peak_equity >= this",
+        0,
+        1,
+        low_open=True,
+    ),
+    _f(
+        "MAX_TOTAL_EXPOSURE_PCT",
+        0.50,
+        "cap on total notional / equity after the trade",
+        0,
+        125,
+        low_open=True,
+        aliases=("MAX_EXPOSURE_PCT",),
+    ),
+    _f("DATA_STALE_TIMEOUT_SEC", 60.0, "reject signals older than this (seconds)", 0, None, low_open=True),
+    _f("MAX_FUTURE_SKEW_SEC", 5.0, "tolerated clock skew for timestamps in the future (seconds)", 0),
+    KeySpec("REQUIRE_TIMESTAMP", "bool", False, "reject signals without a timestamp"),
+    _f("STOP_LOSS_PCT", 0.02, "stop distance from entry, fraction of price", 0, 1, low_open=True),
+    _f("MAX_SPREAD_BPS", 50.0, "reject when (ask-bid)/mid in bps exceeds this", 0),
+    _f("MAX_SLIPPAGE_BPS", 100.0, "reject when the expected slippage in bps exceeds this", 0),
+    KeySpec(
+        "MARGIN_MODE", "choice", "isolated", "margin mode when the signal has none", choices=MARGIN_MODES
+    ),
+    KeySpec("DEFAULT_LEVERAGE", "int", 5, "leverage when the signal has none", low=1, high=125),
+    KeySpec("MAX_LEVERAGE", "int", 10, "reject leverage above this", low=1, high=125),
+    _f("MIN_LIQUIDATION_DISTANCE", 0.15, "reject when |LP-entry|/entry is below this", 0, 1),
+    _f("MAINTENANCE_MARGIN_RATE", 0.005, "MEXC maintenance margin rate (MMR)", 0, 1),
+    _f("FUNDING_RATE", 0.0001, "funding rate per settlement when the market has none", -1, 1),
+    _f("FUNDING_SETTLEMENT_HOURS", 8.0, "hours between funding settlements", 0, 24, low_open=True),
+    _f("MAX_DAILY_FUNDING_FEE_PCT", 0.001, "reject when daily funding fee / value exceeds this", 0, 1),
+    _f("FUNDING_ALERT_PCT", 0.0005, "set funding_alert when daily fee / value exceeds this", 0, 1),
+    _f("DEFAULT_VOLATILITY", 0.30, "annualised volatility when the market has none", 0),
+    _f("REGIME_STRESSED_VOLATILITY", 0.60, "volatility above this is the stressed regime", 0),
+    _f("REGIME_PANIC_VOLATILITY", 1.00, "volatility above this is the panic regime (reject)", 0),
+    _f("REGIME_STRESSED_SIZE_MULTIPLIER", 0.5, "size multiplier in the stressed regime", 0, 1),
+    KeySpec("SIZING_METHOD", "choice", "fixed_fractional", "position sizing formula", choices=SIZING_METHODS),
+    _f("RISK_PER_TRADE_PCT", 0.01, "equity fraction risked per trade (fixed_fractional, atr)", 0, 1),
+    _f("TARGET_VOLATILITY", 0.05, "annualised volatility budget per position (vol_target)", 0, None),
+    _f("KELLY_FRACTION", 0.5, "fraction of the full Kelly bet (kelly)", 0, 1),
+    _f("ATR_STOP_MULTIPLIER", 2.0, "stop distance in ATRs (atr)", 0, None, low_open=True),
+    _f("SLIPPAGE_IMPACT_COEFFICIENT", 1.0, "Y in the square-root impact law", 0),
+    _f("TAKER_FEE", 0.0006, "taker fee rate (market orders, exits)", 0, 0.1),
+    _f("MAKER_FEE", 0.0002, "maker fee rate (limit entries; negative is a rebate)", -0.1, 0.1),
+)
+
+KEY_BY_NAME: dict[str, KeySpec] = {k.name: k for k in KEYS}
+ALIASES: dict[str, str] = {a: k.name for k in KEYS for a in k.aliases}
+
+
+class RiskConfig(msgspec.Struct, frozen=True, gc=False):
+    """The effective risk configuration (one attribute per key)."""
+
+    ACCOUNT_EQUITY: float = 100000.0
+    MAX_POSITION_PCT: float = 0.10
+    MAX_DAILY_DRAWDOWN_PCT: float = 0.05
+    CIRCUIT_BREAKER_THRESHOLD_PCT: float = 0.10
+    MAX_TOTAL_EXPOSURE_PCT: float = 0.50
+    DATA_STALE_TIMEOUT_SEC: float = 60.0
+    MAX_FUTURE_SKEW_SEC: float = 5.0
+    REQUIRE_TIMESTAMP: bool = False
+    STOP_LOSS_PCT: float = 0.02
+    MAX_SPREAD_BPS: float = 50.0
+    MAX_SLIPPAGE_BPS: float = 100.0
+    MARGIN_MODE: str = "isolated"
+    DEFAULT_LEVERAGE: int = 5
+    MAX_LEVERAGE: int = 10
+    MIN_LIQUIDATION_DISTANCE: float = 0.15
+    MAINTENANCE_MARGIN_RATE: float = 0.005
+    FUNDING_RATE: float = 0.0001
+    FUNDING_SETTLEMENT_HOURS: float = 8.0
+    MAX_DAILY_FUNDING_FEE_PCT: float = 0.001
+    FUNDING_ALERT_PCT: float = 0.0005
+    DEFAULT_VOLATILITY: float = 0.30
+    REGIME_STRESSED_VOLATILITY: float = 0.60
+    REGIME_PANIC_VOLATILITY: float = 1.00
+    REGIME_STRESSED_SIZE_MULTIPLIER: float = 0.5
+    SIZING_METHOD: str = "fixed_fractional"
+    RISK_PER_TRADE_PCT: float = 0.01
+    TARGET_VOLATILITY: float = 0.05
+    KELLY_FRACTION: float = 0.5
+    ATR_STOP_MULTIPLIER: float = 2.0
+    SLIPPAGE_IMPACT_COEFFICIENT: float = 1.0
+    TAKER_FEE: float = 0.0006
+    MAKER_FEE: float = 0.0002
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedConfig:
+    """The effective configuration plus, for each key, the layer its value came from."""
+
+    config: RiskConfig
+    sources: dict[str, str]
+
+    def as_rows(self) -> list[dict[str, Any]]:
+        """One row per key: key, value, source, default, aliases, help (for `risk config`)."""
+        return [
+            {
+                "key": k.name,
+                "value": getattr(self.config, k.name),
+                "source": self.sources[k.name],
+                "default": k.default,
+                "aliases": list(k.aliases),
+                "help": k.help,
+            }
+            for k in KEYS
+        ]
+
+
+def canonical_key(name: str) -> str | None:
+    """The canonical key for a name or alias (case-insensitive), or None if unknown."""
+    upper = name.strip().upper().replace("-", "_")
+    if upper in KEY_BY_NAME:
+        return upper
+    return ALIASES.get(upper)
+
+
+def parse_value(spec: KeySpec, raw: object, source: str) -> float | int | bool | str:
+    """Parse one raw value (string from env/--set, or a YAML/TOML scalar) for a key; ConfigError if bad."""
+    where = f"{spec.name} from {source}"
+    if spec.kind == "bool":
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise ConfigError(f"{where}: {raw!r} is not a boolean", hint="use true or false")
+    if spec.kind == "choice":
+        text = str(raw).strip().lower()
+        if text not in spec.choices:
+            raise ConfigError(f"{where}: {raw!r} is not one of {', '.join(spec.choices)}")
+        return text
+    if isinstance(raw, bool):
+        raise ConfigError(f"{where}: {raw!r} is not a number")
+    value: float | int
+    try:
+        if spec.kind == "int":
+            if isinstance(raw, float) and raw.is_integer():
+                value = int(raw)
+            elif isinstance(raw, int | str):
+                value = int(str(raw).strip())
+            else:
+                raise ValueError
+        else:
+            if not isinstance(raw, int | float | str):
+                raise ValueError
+            value = float(raw)
+    except (ValueError, OverflowError):
+        kind = "an integer" if spec.kind == "int" else "a number"
+        raise ConfigError(f"{where}: {raw!r} is not {kind}") from None
+    if not math.isfinite(value):
+        raise ConfigError(f"{where}: {raw!r} is not a finite number")
+    if spec.low is not None and (value < spec.low or (spec.low_open and value == spec.low)):
+        op = ">" if spec.low_open else ">="
+        raise ConfigError(f"{where}: {raw!r} is out of range (must be {op} {spec.low:g})")
+    if spec.high is not None and value > spec.high:
+        raise ConfigError(f"{where}: {raw!r} is out of range (must be <= {spec.high:g})")
+    return value
+
+
+def _layer_values(layer: Mapping[str, object], source: str, *, strict: bool) -> dict[str, tuple[object, str]]:
+    """Canonicalise one layer's keys; a canonical name beats its alias within the layer."""
+    out: dict[str, tuple[object, str]] = {}
+    via_alias: set[str] = set()
+    for name, raw in layer.items():
+        key = canonical_key(str(name))
+        if key is None:
+            if strict:
+                raise ConfigError(f"unknown risk key {name!r} in {source}", hint="see `cdbctl risk config`")
+            continue
+        is_alias = key != str(name).strip().upper().replace("-", "_")
+        if key in out and is_alias and key not in via_alias:
+            continue
+        label = source if not source.startswith("environment") else f"environment variable {name}"
+        out[key] = (raw, label)
+        if is_alias:
+            via_alias.add(key)
+        else:
+            via_alias.discard(key)
+    return out
+
+
+def resolve(layers: Iterable[tuple[str, Mapping[str, object], bool]]) -> ResolvedConfig:
+    """Apply layers (source label, mapping, strict) over the defaults, lowest precedence first."""
+    values: dict[str, Any] = {k.name: k.default for k in KEYS}
+    sources = {k.name: "default" for k in KEYS}
+    for source, layer, strict in layers:
+        for key, (raw, label) in _layer_values(layer, source, strict=strict).items():
+            values[key] = parse_value(KEY_BY_NAME[key], raw, label)
+            sources[key] = label
+    if values["REGIME_PANIC_VOLATILITY"] < values["REGIME_STRESSED_VOLATILITY"]:
+        raise ConfigError(
+            "REGIME_PANIC_VOLATILITY must be >= REGIME_STRESSED_VOLATILITY "
+            f"(from {sources['REGIME_PANIC_VOLATILITY']} and {sources['REGIME_STRESSED_VOLATILITY']})"
+        )
+    return ResolvedConfig(RiskConfig(**values), sources)
+
+
+def env_layer(env: Mapping[str, str] | None) -> tuple[str, Mapping[str, object], bool]:
+    """The environment layer (unknown variables ignored)."""
+    return ("environment", dict(env or {}), False)
+
+
+def config_from(
+    env: Mapping[str, str] | None = None, overrides: Mapping[str, object] | None = None
+) -> ResolvedConfig:
+    """Defaults < env < overrides (a dict such as the services' risk_config)."""
+    layers = [env_layer(env)]
+    if overrides:
+        layers.append(("risk_config", dict(overrides), False))
+    return resolve(layers)

@@ -1,0 +1,202 @@
+"""Decoding signal input (one object, an array or JSONL) into typed records, chunk by chunk.
+
+JSONL is read in bounded chunks (flat memory, works on pipes as data arrives) and each chunk is
+decoded in one ``decode_lines`` call; only a chunk with a bad or blank line falls back to decoding
+line by line, so every invalid record still gets its own location and decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import msgspec
+
+from cdbctl.errors import InputError
+from cdbctl.risk.model import Signal
+
+CHUNK_SIZE = 1 << 20
+_TYPED = msgspec.json.Decoder(Signal)
+_ANY = msgspec.json.Decoder()
+_BOM = b"\xef\xbb\xbf"
+_DECODE_ERRORS = (msgspec.ValidationError, msgspec.DecodeError, RecursionError)
+
+
+class Invalid:
+    """A record that failed to decode: where it was, what is wrong, and what could be salvaged."""
+
+    __slots__ = ("problem", "side", "signal_id", "symbol")
+
+    def __init__(self, problem: str, raw: object = None) -> None:
+        self.problem = problem
+        fields = raw if isinstance(raw, dict) else {}
+        self.signal_id = fields.get("signal_id")
+        self.symbol = fields.get("symbol")
+        self.side = fields.get("side")
+
+
+Record = Signal | Invalid
+
+
+class Chunk:
+    """Decoded records of one chunk; ``locs`` None means record i sits at ``first + i``."""
+
+    __slots__ = ("first", "kind", "locs", "records")
+
+    def __init__(self, records: list[Record], first: int, locs: list[int] | None, kind: str) -> None:
+        self.records = records
+        self.first = first
+        self.locs = locs
+        self.kind = kind  # "line" | "item" | "object"
+
+    def where(self, i: int) -> str | None:
+        """The human location of record i: 'line 7', 'item 3' or None for a single object."""
+        if self.kind == "object":
+            return None
+        n = self.locs[i] if self.locs is not None else self.first + i
+        return f"{self.kind} {n}"
+
+
+def describe(err: BaseException) -> str:
+    """`field: problem` for a decode or validation error."""
+    if isinstance(err, RecursionError):
+        return "json: nested too deeply"
+    msg = str(err)
+    if isinstance(err, msgspec.DecodeError):
+        return f"json: {msg[0].lower()}{msg[1:]}" if msg else "json: malformed JSON"
+    field = "record"
+    if " - at `" in msg:
+        msg, path = msg.rsplit(" - at `", 1)
+        path = path.rstrip("`")
+        field = path[2:] if path.startswith("$.") else (path.lstrip("$") or "record")
+    elif msg.startswith("Object missing required field `"):
+        field = msg.split("`")[1]
+        msg = "missing required field"
+    msg = msg.replace("`", "")
+    return f"{field}: {msg[0].lower()}{msg[1:]}"
+
+
+def record_from_object(obj: object) -> Record:
+    """A typed Signal from an already-decoded JSON value, or the Invalid describing why not."""
+    try:
+        return msgspec.convert(obj, Signal)
+    except _DECODE_ERRORS as err:
+        return Invalid(describe(err), obj)
+
+
+def records_from_document(obj: object) -> Chunk:
+    """Records of a whole JSON document: an object is one signal, an array many."""
+    if isinstance(obj, list):
+        return Chunk([record_from_object(o) for o in obj], 1, None, "item")
+    if isinstance(obj, dict):
+        return Chunk([record_from_object(obj)], 1, None, "object")
+    raise InputError(f"expected a JSON object or array of signals, got {type(obj).__name__}")
+
+
+def _line_record(line: bytes) -> Record:
+    try:
+        return _TYPED.decode(line)
+    except _DECODE_ERRORS as err:
+        raw: object = None
+        if isinstance(err, msgspec.ValidationError):
+            try:
+                raw = _ANY.decode(line)
+            except _DECODE_ERRORS:
+                raw = None
+        return Invalid(describe(err), raw)
+
+
+def _slow_block(block: bytes, first: int) -> Chunk:
+    records: list[Record] = []
+    locs: list[int] = []
+    for n, line in enumerate(block.split(b"\n"), first):
+        if line.strip():
+            records.append(_line_record(line))
+            locs.append(n)
+    return Chunk(records, first, locs, "line")
+
+
+def _block(block: bytes, first: int) -> Chunk:
+    lines = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+    try:
+        records: list[Record] = list(_TYPED.decode_lines(block))
+    except _DECODE_ERRORS:
+        return _slow_block(block, first)
+    if len(records) != lines:  # blank lines or two objects on one line: locate exactly
+        return _slow_block(block, first)
+    return Chunk(records, first, None, "line")
+
+
+def _lines(buf: bytes, read: Callable[[int], bytes], size: int, eof: bool) -> Iterator[Chunk]:
+    first = 1
+    while True:
+        nl = buf.rfind(b"\n")
+        if nl >= 0:
+            block, buf = buf[: nl + 1], buf[nl + 1 :]
+            yield _block(block, first)
+            first += block.count(b"\n")
+        if eof:
+            if buf.strip():
+                yield _block(buf, first)
+            return
+        more = read(size)
+        if more:
+            buf += more
+        else:
+            eof = True
+
+
+def read_chunks(read: Callable[[int], bytes], name: str, size: int = CHUNK_SIZE) -> Iterator[Chunk]:
+    """Chunks of records from a byte reader (``read1`` of a file or stdin); InputError if not JSON."""
+    buf = b""
+    eof = False
+    # read until the first line is complete: that decides between JSONL and one JSON document
+    while not eof and b"\n" not in buf.lstrip():
+        more = read(size)
+        if more:
+            buf += more
+        else:
+            eof = True
+    if buf.startswith(_BOM):
+        buf = buf[len(_BOM) :]
+    head = buf.lstrip()
+    if not head:
+        return
+    if b"\x00" in buf[:4096]:
+        raise InputError("binary data, not JSON or JSONL", where=name)
+    if head[:1] == b"[" or (head[:1] == b"{" and not _first_line_is_json(head)):
+        while not eof:
+            more = read(size)
+            if more:
+                buf += more
+            else:
+                eof = True
+        try:
+            doc = _ANY.decode(buf)
+        except _DECODE_ERRORS as err:
+            if head[:1] == b"[":
+                raise InputError(f"malformed JSON array: {describe(err)}", where=name) from None
+        else:
+            yield records_from_document(doc)
+            return
+    yield from _lines(buf, read, size, eof)
+
+
+def _first_line_is_json(head: bytes) -> bool:
+    line = head.split(b"\n", 1)[0]
+    try:
+        _ANY.decode(line)
+    except _DECODE_ERRORS:
+        return False
+    return True
+
+
+def decode_payload(payload: bytes | str | dict[str, Any] | list[Any]) -> Chunk:
+    """Records of a service payload (one object or a list; bytes/str are JSON); InputError if malformed."""
+    obj: object = payload
+    if isinstance(payload, bytes | str):
+        try:
+            obj = _ANY.decode(payload)
+        except _DECODE_ERRORS as err:
+            raise InputError(f"malformed JSON payload: {describe(err)}") from None
+    return records_from_document(obj)

@@ -1,0 +1,105 @@
+"""Evaluate decoded chunks with an engine: locate invalid records, count outcomes, stream JSONL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import msgspec
+
+from cdbctl.errors import ExitCode
+from cdbctl.risk.engine import Engine
+from cdbctl.risk.io import Chunk, Invalid
+from cdbctl.risk.model import Decision
+
+_ENC = msgspec.json.Encoder()
+Reporter = Callable[[str], None]
+_LOCATED = frozenset(("invalid_signal", "internal_error"))
+
+
+@dataclass(slots=True)
+class Summary:
+    """Outcome counts of a run; ``exit_code`` follows the README table."""
+
+    approved: int = 0
+    rejected: int = 0
+    invalid: int = 0
+    internal: int = 0
+
+    @property
+    def total(self) -> int:
+        """Records evaluated."""
+        return self.approved + self.rejected
+
+    def exit_code(self) -> int:
+        """4 on an internal error, 2 on an invalid record, 1 on a rejection, else 0."""
+        if self.internal:
+            return int(ExitCode.INTERNAL)
+        if self.invalid:
+            return int(ExitCode.USAGE)
+        return int(ExitCode.NEGATIVE) if self.rejected else int(ExitCode.OK)
+
+
+def evaluate_chunk(
+    engine: Engine, chunk: Chunk, name: str, summary: Summary, report: Reporter
+) -> list[Decision]:
+    """Decisions for a chunk in input order; invalid records are located, counted and reported."""
+    evaluate = engine.evaluate
+    records = chunk.records
+    if chunk.locs is None and chunk.kind == "line":
+        decisions = [evaluate(r) for r in records]  # type: ignore[arg-type]  # fast path: all Signals
+    else:
+        decisions = [
+            engine.invalid(r.problem, r.signal_id, r.symbol, r.side)
+            if isinstance(r, Invalid)
+            else evaluate(r)
+            for r in records
+        ]
+    approved = 0
+    for i, d in enumerate(decisions):
+        if d.approved:
+            approved += 1
+            continue
+        if d.reason in _LOCATED:
+            where = chunk.where(i)
+            loc = (where[5:] if where.startswith("line ") else where) if where else None
+            report(f"{name}:{loc}: {d.detail}" if loc else f"{name}: {d.detail}")
+            if where:
+                d.detail = f"{where}: {d.detail}"
+            if d.reason == "internal_error":
+                summary.internal += 1
+            else:
+                summary.invalid += 1
+    summary.approved += approved
+    summary.rejected += len(decisions) - approved
+    return decisions
+
+
+def stream_jsonl(  # noqa: PLR0917
+    chunks: Iterable[Chunk],
+    engine: Engine,
+    name: str,
+    write: Callable[[bytes], object],
+    flush: Callable[[], object],
+    summary: Summary,
+    report: Reporter,
+) -> None:
+    """Evaluate and write one decision per line, chunk by chunk (flat memory, prompt on pipes)."""
+    encode_lines = _ENC.encode_lines
+    for chunk in chunks:
+        decisions = evaluate_chunk(engine, chunk, name, summary, report)
+        if decisions:
+            write(encode_lines(decisions))
+            flush()
+
+
+def collect(
+    chunks: Iterable[Chunk], engine: Engine, name: str, summary: Summary, report: Reporter
+) -> tuple[list[Decision], bool]:
+    """All decisions, and whether the input was a single signal (not an array) for `json` output."""
+    out: list[Decision] = []
+    array = False
+    for chunk in chunks:
+        array = array or chunk.kind == "item"
+        out.extend(evaluate_chunk(engine, chunk, name, summary, report))
+    return out, not array
