@@ -1,0 +1,140 @@
+"""Pure planning: service specs + template sources -> the files scaffold generates."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from cdbctl.errors import InternalError
+from cdbctl.scaffold.compose_patch import BuildTarget, Dependency
+from cdbctl.scaffold.spec import ServiceSpec
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
+SERVICES_ROOT = "backoffice/services"
+MANAGED = "managed"  # regenerated when unchanged since generation
+CREATE_ONLY = "create_only"  # written only when absent (a user's own file wins)
+_ROOT_FILES = {"dockerignore": ".dockerignore"}
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Everything rendering needs, loaded by the caller: templates, vendored engine, compose fragment."""
+
+    templates: Mapping[str, str]  # template-relative path -> text
+    vendor: Mapping[str, bytes]  # package-relative path (cdbctl/...) -> bytes
+    compose_fragment: str
+    reference_compose: bytes
+    version: str  # cdbctl version
+
+    @property
+    def fingerprint(self) -> str:
+        """A short hash of every template and vendored file (the template version)."""
+        h = hashlib.sha256()
+        for name in sorted(self.templates):
+            h.update(name.encode() + b"\0" + self.templates[name].encode() + b"\0")
+        for name in sorted(self.vendor):
+            h.update(name.encode() + b"\0" + self.vendor[name] + b"\0")
+        h.update(self.compose_fragment.encode())
+        return h.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    """One file scaffold wants in the repository."""
+
+    path: str  # repo-relative POSIX path
+    data: bytes
+    mode: int
+    policy: str
+    service: str | None
+
+
+def _env() -> Environment:
+    import jinja2
+
+    # Templates render code and config, not HTML: autoescape would corrupt them.
+    return jinja2.Environment(  # nosec B701
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # noqa: S701
+    )
+
+
+def _render(env: Environment, text: str, ctx: Mapping[str, Any], name: str) -> str:
+    import jinja2
+
+    try:
+        return env.from_string(text).render(**ctx)
+    except jinja2.TemplateError as exc:
+        raise InternalError(f"template {name} failed to render: {exc}") from None
+
+
+def service_dir(name: str) -> str:
+    """The repo-relative directory of a scaffolded service."""
+    return f"{SERVICES_ROOT}/{name}"
+
+
+def plan_files(
+    specs: Sequence[ServiceSpec], sources: Sources, *, has_shared_services: bool
+) -> list[PlannedFile]:
+    """Every file to generate, in a stable order."""
+    env = _env()
+    out: list[PlannedFile] = []
+    for spec in specs:
+        base = service_dir(spec.name)
+        ctx = {
+            "name": spec.name,
+            "port": spec.port,
+            "serves_risk": spec.serves_risk,
+            "version": sources.version,
+            "has_shared_services": has_shared_services,
+        }
+        for rel in sorted(sources.templates):
+            if not rel.startswith("service/"):
+                continue
+            target = rel.removeprefix("service/").removesuffix(".j2")
+            text = (
+                _render(env, sources.templates[rel], ctx, rel)
+                if rel.endswith(".j2")
+                else sources.templates[rel]
+            )
+            mode = 0o755 if target == "healthcheck.py" else 0o644
+            out.append(PlannedFile(f"{base}/{target}", text.encode(), mode, MANAGED, spec.name))
+        for rel in sorted(sources.vendor):
+            out.append(PlannedFile(f"{base}/vendor/{rel}", sources.vendor[rel], 0o644, MANAGED, spec.name))
+    for rel, target in _ROOT_FILES.items():
+        key = f"root/{rel}.j2"
+        if key in sources.templates:
+            text = _render(env, sources.templates[key], {"version": sources.version}, key)
+            out.append(PlannedFile(target, text.encode(), 0o644, CREATE_ONLY, None))
+    return out
+
+
+def render_service_block(
+    sources: Sources, target: BuildTarget, deps: Sequence[Dependency], indent: int, step: int
+) -> str:
+    """A compose service entry from the reference fragment, re-indented to the file's style."""
+    by_kind = {d.kind: d for d in deps}
+    text = _render(
+        _env(),
+        sources.compose_fragment,
+        {
+            "name": target.name,
+            "port": target.port,
+            "context": target.context,
+            "dockerfile": target.dockerfile,
+            "redis": by_kind.get("redis"),
+            "postgres": by_kind.get("postgres"),
+        },
+        "compose fragment",
+    )
+    lines = []
+    for line in text.splitlines():
+        stripped = line.lstrip(" ")
+        level = (len(line) - len(stripped)) // 2  # the fragment uses 2 spaces per level, service at 1
+        lines.append(" " * (indent + (level - 1) * step) + stripped if stripped else "")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,48 @@
+"""Load what scaffold renders from: the shipped templates, the compose fragment and the risk engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cdbctl import __version__
+from cdbctl.errors import InternalError
+from cdbctl.scaffold.plan import Sources
+
+_VENDOR_FILES = ("__init__.py", "errors.py")
+_VENDOR_DIRS = ("risk",)
+
+
+def load_templates(root: Path) -> dict[str, str]:
+    """Every template file under root by POSIX relative path (README.md excluded)."""
+    out: dict[str, str] = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if path.is_file() and rel != "README.md" and "__pycache__" not in path.parts:
+            out[rel] = path.read_text(encoding="utf-8")
+    return out
+
+
+def load_vendor(package_dir: Path) -> dict[str, bytes]:
+    """The risk engine sources the images vendor: cdbctl/__init__.py, errors.py and risk/**.py."""
+    out: dict[str, bytes] = {}
+    for name in _VENDOR_FILES:
+        out[f"cdbctl/{name}"] = (package_dir / name).read_bytes()
+    for sub in _VENDOR_DIRS:
+        for path in sorted((package_dir / sub).rglob("*.py")):
+            if "__pycache__" not in path.parts:
+                out[f"cdbctl/{path.relative_to(package_dir).as_posix()}"] = path.read_bytes()
+    return out
+
+
+def load_sources(templates_dir: Path, compose_dir: Path, package_dir: Path) -> Sources:
+    """Read every source scaffold needs; a missing one is a broken installation."""
+    try:
+        return Sources(
+            templates=load_templates(templates_dir),
+            vendor=load_vendor(package_dir),
+            compose_fragment=(compose_dir / "service.yaml.j2").read_text(encoding="utf-8"),
+            reference_compose=(compose_dir / "docker-compose.yml").read_bytes(),
+            version=__version__,
+        )
+    except OSError as exc:
+        raise InternalError(f"cdbctl installation is incomplete: {exc}") from None

@@ -1,0 +1,83 @@
+"""Service specifications: parse and validate ``NAME[:PORT]`` options."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cdbctl.errors import InputError
+
+NAME_RE = re.compile(r"[a-z][a-z0-9_]*\Z")
+MAX_NAME = 63  # a DNS label: compose uses the service name as a host name
+DEFAULT_SERVICES: tuple[tuple[str, int], ...] = (
+    ("cdb_core", 8001),
+    ("cdb_risk", 8002),
+    ("cdb_execution", 8003),
+)
+RISK_SERVICE = "cdb_risk"
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One service to scaffold."""
+
+    name: str
+    port: int
+
+    @property
+    def serves_risk(self) -> bool:
+        """True for the service that serves POST /evaluate."""
+        return self.name == RISK_SERVICE
+
+
+def _default_port(name: str) -> int | None:
+    return dict(DEFAULT_SERVICES).get(name)
+
+
+def parse_service(text: str) -> tuple[str, int | None]:
+    """Split ``NAME[:PORT]`` and validate both halves."""
+    name, sep, port_text = text.partition(":")
+    where = f"--service {text!r}"
+    if not NAME_RE.match(name) or len(name) > MAX_NAME:
+        raise InputError(
+            f"invalid service name {name!r}: must match [a-z][a-z0-9_]* (at most {MAX_NAME} characters)",
+            where=where,
+        )
+    if not sep:
+        return name, None
+    if not port_text.isdigit() or not port_text.isascii():
+        raise InputError(f"invalid port {port_text!r}: must be a number from 1 to 65535", where=where)
+    port = int(port_text)
+    if not 1 <= port <= 65535:
+        raise InputError(f"invalid port {port}: must be from 1 to 65535", where=where)
+    return name, port
+
+
+def build_specs(options: Sequence[str]) -> tuple[ServiceSpec, ...]:
+    """The services to scaffold: the defaults, or the --service options with unique names and ports."""
+    if not options:
+        return tuple(ServiceSpec(n, p) for n, p in DEFAULT_SERVICES)
+    parsed = [parse_service(o) for o in options]
+    used = {p for _, p in parsed if p is not None}
+    specs: list[ServiceSpec] = []
+    names: set[str] = set()
+    ports: dict[int, str] = {}
+    next_free = 8001
+    for name, given in parsed:
+        port = given
+        if name in names:
+            raise InputError(f"service {name!r} given twice", where="--service")
+        if port is None:
+            port = _default_port(name)
+            if port is None or port in used:
+                while next_free in used:
+                    next_free += 1
+                port = next_free
+            used.add(port)
+        if port in ports:
+            raise InputError(f"port {port} used by both {ports[port]!r} and {name!r}", where="--service")
+        names.add(name)
+        ports[port] = name
+        specs.append(ServiceSpec(name, port))
+    return tuple(specs)

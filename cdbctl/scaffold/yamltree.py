@@ -1,0 +1,124 @@
+"""A positional YAML tree built from ruamel.yaml parser events.
+
+Events (unlike composed nodes) keep aliases where they occur and give the exact character span
+of every scalar and flow collection, which is what splicing edits need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from cdbctl.errors import InputError
+
+
+@dataclass
+class YNode:
+    """One YAML node with its character span in the source text."""
+
+    kind: str  # "scalar" | "map" | "seq" | "alias"
+    start: int
+    end: int
+    line: int  # 0-based line of start
+    column: int
+    value: str | None = None  # scalar text, or alias target
+    style: str | None = None  # scalar quote style: None (plain), "'", '"', "|", ">"
+    anchor: str | None = None
+    flow: bool = False
+    tag: str | None = None
+    items: list[tuple[YNode, YNode]] = field(default_factory=list)  # mapping entries
+    children: list[YNode] = field(default_factory=list)  # sequence entries
+
+    def get(self, key: str) -> YNode | None:
+        """The value of a direct (non-merged) key of a mapping, or None."""
+        for k, v in self.items:
+            if k.kind == "scalar" and k.value == key:
+                return v
+        return None
+
+    def key_node(self, key: str) -> YNode | None:
+        """The key node of a direct key of a mapping, or None."""
+        for k, _ in self.items:
+            if k.kind == "scalar" and k.value == key:
+                return k
+        return None
+
+
+def _node(events: Iterator[Any], ev: Any) -> YNode:
+    name = type(ev).__name__
+    sm, em = ev.start_mark, ev.end_mark
+    if name == "AliasEvent":
+        return YNode("alias", sm.index, em.index, sm.line, sm.column, value=ev.anchor)
+    anchor = getattr(ev, "anchor", None)
+    tag = getattr(ev, "tag", None)
+    if name == "ScalarEvent":
+        return YNode(
+            "scalar",
+            sm.index,
+            em.index,
+            sm.line,
+            sm.column,
+            value=ev.value,
+            style=ev.style,
+            anchor=anchor,
+            tag=tag,
+        )
+    if name == "MappingStartEvent":
+        node = YNode("map", sm.index, em.index, sm.line, sm.column, anchor=anchor, flow=bool(ev.flow_style))
+        node.tag = tag
+        while True:
+            kev = next(events)
+            if type(kev).__name__ == "MappingEndEvent":
+                node.end = kev.end_mark.index
+                return node
+            key = _node(events, kev)
+            node.items.append((key, _node(events, next(events))))
+    if name == "SequenceStartEvent":
+        node = YNode("seq", sm.index, em.index, sm.line, sm.column, anchor=anchor, flow=bool(ev.flow_style))
+        while True:
+            sev = next(events)
+            if type(sev).__name__ == "SequenceEndEvent":
+                node.end = sev.end_mark.index
+                return node
+            node.children.append(_node(events, sev))
+    raise InputError(f"unexpected YAML event {name}")
+
+
+def parse_tree(text: str, where: str) -> YNode | None:
+    """Parse the first document of text into a YNode tree (None for an empty document)."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    try:
+        events = iter(list(YAML(typ="rt").parse(text)))
+        root: YNode | None = None
+        for ev in events:
+            name = type(ev).__name__
+            if name in {"StreamStartEvent", "DocumentStartEvent"}:
+                continue
+            if name in {"DocumentEndEvent", "StreamEndEvent"}:
+                break
+            root = _node(events, ev)
+        return root
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        loc = f"{where}:{mark.line + 1}:{mark.column + 1}" if mark else where
+        raise InputError(f"malformed YAML: {exc.problem or exc.context}", where=loc) from None
+    except YAMLError as exc:
+        raise InputError(f"malformed YAML: {exc}", where=where) from None
+
+
+def anchors(node: YNode | None, out: dict[str, YNode] | None = None) -> dict[str, YNode]:
+    """Every anchored node of the tree by anchor name (the last definition wins, as in YAML)."""
+    out = {} if out is None else out
+    if node is None:
+        return out
+    if node.anchor:
+        out[node.anchor] = node
+    for k, v in node.items:
+        anchors(k, out)
+        anchors(v, out)
+    for c in node.children:
+        anchors(c, out)
+    return out
