@@ -1,0 +1,1 @@
+"""Shared Claire de Binare code used by every back-office service."""
