@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import shlex
 from collections.abc import Sequence
@@ -14,8 +15,6 @@ from cdbctl.verify.model import Endpoint, ProbeSpec
 
 LOOPBACK = "127.0.0.1"
 HEALTH_PATH = "/health"
-# Wildcard host addresses of a published port: compared against, never bound.
-_ANY_ADDR = ("", "0.0.0.0", "::", "[::]")  # noqa: S104  # nosec B104
 _SHORT_PORT = re.compile(
     r"^(?:(?P<ip>\[[0-9a-fA-F:.]+\]|[0-9.]+|[A-Za-z0-9.-]+):)??"
     r"(?:(?P<host>\d+(?:-\d+)?)?:)?(?P<target>\d+(?:-\d+)?)(?:/(?P<proto>tcp|udp|sctp))?$"
@@ -29,6 +28,14 @@ class PortMapping:
     host_ip: str
     published: int | None  # None when Docker picks the host port
     target: int
+
+
+def _is_wildcard(ip: str) -> bool:
+    """True for a published port bound to every address (reachable on loopback)."""
+    try:
+        return not ip or ipaddress.ip_address(ip.strip("[]")).is_unspecified
+    except ValueError:
+        return False  # a host name: probe it as given
 
 
 def _range(text: str, where: str) -> list[int]:
@@ -99,12 +106,21 @@ def role(name: str, service: dict[str, Any], ports: Sequence[PortMapping]) -> st
 
 
 def _redis_password(service: dict[str, Any]) -> str | None:
-    command = service.get("command")
-    words = shlex.split(command) if isinstance(command, str) else [str(w) for w in command or []]
-    for i, word in enumerate(words):
-        if word == "--requirepass" and i + 1 < len(words):
-            return words[i + 1]
+    """The password from `--requirepass X` in the command (also inside `sh -c "..."`) or REDIS_PASSWORD."""
     env = environment_dict(service.get("environment"))
+    command = service.get("command")
+    parts = [command] if isinstance(command, str) else [str(w) for w in command or []]
+    words: list[str] = []
+    for part in parts:
+        try:
+            words += shlex.split(part)
+        except ValueError:
+            words.append(part)
+    for i, word in enumerate(words[:-1]):
+        if word == "--requirepass":
+            value = words[i + 1]
+            ref = re.fullmatch(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", value)
+            return env.get(ref.group(1)) or None if ref else value
     return env.get("REDIS_PASSWORD") or None
 
 
@@ -137,7 +153,7 @@ def service_probes(project: ComposeProject, name: str) -> list[ProbeSpec]:
         if host_net:  # published ports are ignored with host networking: the process listens directly
             reachable.append((LOOPBACK, p.target, p.target))
         elif p.published is not None:
-            host = LOOPBACK if p.host_ip in _ANY_ADDR else p.host_ip
+            host = LOOPBACK if _is_wildcard(p.host_ip) else p.host_ip
             reachable.append((host, p.published, p.target))
     reachable = list(dict.fromkeys(reachable))
     if not reachable:

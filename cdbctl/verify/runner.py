@@ -101,6 +101,12 @@ def run_round(plan: Plan, timeout: float, registry: Mapping[str, Probe] = REGIST
                 ]
         for spec, deadline, future in started:
             checks.append(future.result() if future.done() else _timed_out(spec, deadline))
+        # Group by service (first seen first); the sort is stable, so a container stays before its probes.
+        order = {
+            s: i
+            for i, s in enumerate(dict.fromkeys([*plan.container_services, *(c.service for c in checks)]))
+        }
+        checks.sort(key=lambda c: order[c.service])
         return Report(tuple(checks), tuple(dict.fromkeys(notes)))
     finally:
         # Never block on a straggler: each probe ends by its own deadline shortly after.

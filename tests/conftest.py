@@ -1,0 +1,63 @@
+"""Session fixtures shared by every test package: real Redis and PostgreSQL servers on 127.0.0.1.
+
+Each server starts on first use and stops at the end of the session. Use them from any test:
+
+    def test_x(redis_server, postgres_server):
+        redis_server.url        # redis://127.0.0.1:<port>/0  (no password)
+        postgres_server.url     # postgresql://cdb:<pw>@127.0.0.1:<port>/cdb
+        postgres_server.dsn(password="wrong")
+
+`redis_server_auth` requires a password (`.password`, and `.url` carries it). On a machine without
+the binaries the tests using them are skipped, except under CI (CI=true), where that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.servers import PostgresServer, RedisServer, ServerUnavailable
+
+
+def _unavailable(exc: ServerUnavailable) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{exc} (required in CI: run bash .ci/setup.sh)")
+    pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A redis-server on 127.0.0.1 without a password."""
+    try:
+        server = RedisServer.start()
+    except ServerUnavailable as exc:
+        _unavailable(exc)
+        raise
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server_auth() -> Iterator[RedisServer]:
+    """A redis-server on 127.0.0.1 with `requirepass` (test-only password in `.password`)."""
+    try:
+        server = RedisServer.start(password="cdb-redis-test-password")
+    except ServerUnavailable as exc:
+        _unavailable(exc)
+        raise
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL cluster on 127.0.0.1 with role/database `cdb` (password auth over TCP)."""
+    try:
+        server = PostgresServer.start()
+    except ServerUnavailable as exc:
+        _unavailable(exc)
+        raise
+    yield server
+    server.stop()
