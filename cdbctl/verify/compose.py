@@ -20,10 +20,8 @@ OVERRIDE_FILES = {
     "docker-compose.yaml": ("docker-compose.override.yaml", "docker-compose.override.yml"),
     "docker-compose.yml": ("docker-compose.override.yml", "docker-compose.override.yaml"),
 }
-_VAR = re.compile(
-    r"\$(?:(?P<esc>\$)|(?P<plain>[A-Za-z_][A-Za-z0-9_]*)|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)"
-    r"(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}|(?P<bad>\{?))"
-)
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_BRACED = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])(.*))?\Z", re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,29 +109,67 @@ def interpolate(value: Any, env: Mapping[str, str], where: str) -> Any:
 
 
 def _interpolate_str(text: str, env: Mapping[str, str], where: str) -> str:
-    def sub(m: re.Match[str]) -> str:
-        if m.group("esc"):
-            return "$"
-        if m.group("plain"):
-            return env.get(m.group("plain"), "")
-        name = m.group("braced")
-        if name is None:
-            raise InputError(f"invalid interpolation in {text!r} (field {where})")
-        op, arg = m.group("op"), m.group("arg") or ""
-        is_set = name in env
-        value = env.get(name, "")
-        present = bool(value) if op and op.startswith(":") else is_set
-        if op in (":-", "-"):
-            return value if present else _interpolate_str(arg, env, where)
-        if op in (":?", "?"):
-            if not present:
-                raise InputError(f"required variable {name} is missing a value: {arg or name}", where=where)
-            return value
-        if op in (":+", "+"):
-            return _interpolate_str(arg, env, where) if present else ""
-        return value
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch != "$":
+            out.append(ch)
+            i += 1
+            continue
+        nxt = text[i + 1 : i + 2]
+        if nxt == "$":
+            out.append("$")
+            i += 2
+        elif nxt == "{":
+            end = _closing_brace(text, i + 2)
+            if end < 0:
+                raise InputError(f"invalid interpolation in {text!r} (unclosed '${{')", where=where)
+            out.append(_expand(text[i + 2 : end], env, where, text))
+            i = end + 1
+        else:
+            m = _NAME.match(text, i + 1)
+            if not m:
+                raise InputError(f"invalid interpolation in {text!r} (write $$ for a literal $)", where=where)
+            out.append(env.get(m.group(0), ""))
+            i = m.end()
+    return "".join(out)
 
-    return _VAR.sub(sub, text)
+
+def _closing_brace(text: str, start: int) -> int:
+    """Index of the '}' closing a '${' whose body starts at `start` (nested '${...}' allowed), or -1."""
+    depth = 1
+    i = start
+    while i < len(text):
+        if text.startswith("${", i):
+            depth += 1
+            i += 2
+            continue
+        if text[i] == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return -1
+
+
+def _expand(body: str, env: Mapping[str, str], where: str, text: str) -> str:
+    """Expand the inside of one ${...}: NAME, then an optional operator and a (recursive) argument."""
+    m = _BRACED.match(body)
+    if not m:
+        raise InputError(f"invalid interpolation in {text!r}", where=where)
+    name, op, arg = m.group(1), m.group(2), m.group(3) or ""
+    value = env.get(name, "")
+    present = bool(value) if op and op.startswith(":") else name in env
+    if op in (":-", "-"):
+        return value if present else _interpolate_str(arg, env, where)
+    if op in (":?", "?"):
+        if not present:
+            raise InputError(f"required variable {name} is missing a value: {arg or name}", where=where)
+        return value
+    if op in (":+", "+"):
+        return _interpolate_str(arg, env, where) if present else ""
+    return value
 
 
 def load_file(path: Path) -> ComposeFile:

@@ -15,9 +15,10 @@ from cdbctl.verify.model import Endpoint, ProbeSpec
 
 LOOPBACK = "127.0.0.1"
 HEALTH_PATH = "/health"
+_PORTS = r"\d+(?:-\d+)?"
 _SHORT_PORT = re.compile(
-    r"^(?:(?P<ip>\[[0-9a-fA-F:.]+\]|[0-9.]+|[A-Za-z0-9.-]+):)??"
-    r"(?:(?P<host>\d+(?:-\d+)?)?:)?(?P<target>\d+(?:-\d+)?)(?:/(?P<proto>tcp|udp|sctp))?$"
+    rf"^(?:(?P<ip>\[[0-9a-fA-F:.]+\]|[0-9.]+):(?P<host>{_PORTS})?:|(?P<host2>{_PORTS}):)?"
+    rf"(?P<target>{_PORTS})(?:/(?P<proto>tcp|udp|sctp))?$"
 )
 
 
@@ -73,7 +74,7 @@ def parse_ports(entries: Any, where: str) -> list[PortMapping]:
             if (m.group("proto") or "tcp") != "tcp":
                 continue
             targets = _range(m.group("target"), at)
-            pub, ip = m.group("host"), (m.group("ip") or "").strip("[]")
+            pub, ip = m.group("host") or m.group("host2"), (m.group("ip") or "").strip("[]")
         else:
             raise InputError(f"malformed port {entry!r}", where=at)
         try:

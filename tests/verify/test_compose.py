@@ -1,0 +1,288 @@
+"""Discovery from compose files on disk: lookup, interpolation, project name, ports, roles, probes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cdbctl.errors import InputError, UsageError
+from cdbctl.resources import compose_dir
+from cdbctl.verify.compose import find_compose_files, interpolate, load_project, normalize_project_name
+from cdbctl.verify.discovery import PortMapping, active_services, parse_ports, plan_probes
+from cdbctl.verify.urls import parse_endpoint_option
+
+pytestmark = pytest.mark.unit
+
+SECRETS = {"REDIS_PASSWORD": "r3dis", "POSTGRES_PASSWORD": "pg-pw"}
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def probes_of(
+    files: list[Path], env: dict[str, str] | None = None, services: tuple[str, ...] = ()
+) -> list[tuple[str, str, str]]:
+    project = load_project(files, env or {})
+    return [
+        (p.name, p.service, p.endpoint.display)
+        for p in plan_probes(project, active_services(project, services), [])
+    ]
+
+
+def test_reference_stack_gets_the_documented_probes() -> None:
+    project = load_project([compose_dir() / "docker-compose.yml"], SECRETS)
+    assert project.name == "compose"
+    specs = plan_probes(project, active_services(project, ()), [])
+    assert [(s.name, s.endpoint.kind.value, s.endpoint.display) for s in specs] == [
+        ("redis", "redis", "redis://:***@127.0.0.1:6379"),
+        ("postgres", "postgres", "postgresql://cdb:***@127.0.0.1:5432/claire_de_binare"),
+        ("cdb_core", "http", "http://127.0.0.1:8001/health"),
+        ("cdb_risk", "http", "http://127.0.0.1:8002/health"),
+        ("cdb_execution", "http", "http://127.0.0.1:8003/health"),
+    ]
+    # the passwords come from the environment, through interpolation, into the probes
+    assert specs[0].endpoint.password == "r3dis"
+    assert specs[1].endpoint.password == "pg-pw"
+
+
+def test_reference_stack_without_secrets_is_an_input_error() -> None:
+    with pytest.raises(InputError, match="required variable REDIS_PASSWORD is missing a value"):
+        load_project([compose_dir() / "docker-compose.yml"], {"POSTGRES_PASSWORD": "x"})
+
+
+def test_dotenv_next_to_the_compose_file_is_used_and_the_environment_wins(tmp_path: Path) -> None:
+    f = write(
+        tmp_path / "stack" / "compose.yaml", "services:\n  cdb_core:\n    ports: ['${CORE_PORT}:8001']\n"
+    )
+    write(tmp_path / "stack" / ".env", "# ports\nexport CORE_PORT=8101\nCOMPOSE_PROJECT_NAME='from-dotenv'\n")
+    assert probes_of([f]) == [("cdb_core", "cdb_core", "http://127.0.0.1:8101/health")]
+    assert probes_of([f], {"CORE_PORT": "8201"}) == [("cdb_core", "cdb_core", "http://127.0.0.1:8201/health")]
+    assert load_project([f], {}).name == "from-dotenv"
+
+
+@pytest.mark.parametrize(
+    ("directory", "top_name", "env", "option", "expected"),
+    [
+        ("My.CDB Stack_01", None, {}, None, "mycdbstack_01"),
+        ("cdb", "Claire-de-Binare", {}, None, "claire-de-binare"),
+        ("cdb", "named", {"COMPOSE_PROJECT_NAME": "FromEnv"}, None, "fromenv"),
+        ("cdb", "named", {"COMPOSE_PROJECT_NAME": "fromenv"}, "CLI_wins", "cli_wins"),
+        ("_-leading", None, {}, None, "leading"),
+    ],
+)
+def test_project_name_is_derived_like_compose(  # noqa: PLR0917 - one argument per table column
+    tmp_path: Path,
+    directory: str,
+    top_name: str | None,
+    env: dict[str, str],
+    option: str | None,
+    expected: str,
+) -> None:
+    head = f"name: {top_name}\n" if top_name else ""
+    f = write(tmp_path / directory / "docker-compose.yml", head + "services:\n  redis:\n    image: redis\n")
+    assert load_project([f], env, option).name == expected
+
+
+def test_unusable_project_name_is_a_usage_error(tmp_path: Path) -> None:
+    f = write(tmp_path / "ok" / "compose.yaml", "services: {}\n")
+    with pytest.raises(UsageError, match="cannot derive a compose project name"):
+        load_project([f], {}, "???")
+
+
+def test_normalize_project_name() -> None:
+    assert normalize_project_name("CDB Stack!") == "cdbstack"
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        ("8001:8001", [PortMapping("", 8001, 8001)]),
+        ("127.0.0.1:9001:8001", [PortMapping("127.0.0.1", 9001, 8001)]),
+        ("0.0.0.0:9001:8001/tcp", [PortMapping("0.0.0.0", 9001, 8001)]),
+        ("[::1]:9001:8001", [PortMapping("::1", 9001, 8001)]),
+        ("127.0.0.1::8001", [PortMapping("127.0.0.1", None, 8001)]),
+        ("8001", [PortMapping("", None, 8001)]),
+        (8001, [PortMapping("", None, 8001)]),
+        ("9000-9001:8000-8001", [PortMapping("", 9000, 8000), PortMapping("", 9001, 8001)]),
+        ("9000-9009:80", [PortMapping("", 9000, 80)]),
+        ("5353:53/udp", []),
+        (
+            {"target": 8001, "published": "9001", "host_ip": "127.0.0.1"},
+            [PortMapping("127.0.0.1", 9001, 8001)],
+        ),
+        ({"target": 8001, "published": 9001, "protocol": "udp"}, []),
+        ({"target": 8001}, [PortMapping("", None, 8001)]),
+    ],
+)
+def test_port_syntax(entry: object, expected: list[PortMapping]) -> None:
+    assert parse_ports([entry], "f:1") == expected
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("80:abc", "malformed port"),
+        ("70000:80", "port out of range"),
+        ("9000-9001:8000-8002", "port ranges differ"),
+        ({"published": 80}, "needs a numeric 'target'"),
+        ([80], "malformed port"),
+    ],
+)
+def test_bad_port_syntax(entry: object, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        parse_ports([entry], "f:1")
+
+
+def test_roles_ports_and_host_networking(tmp_path: Path) -> None:
+    f = write(
+        tmp_path / "s" / "compose.yaml",
+        """\
+services:
+  cache:
+    image: docker.io/library/redis:7.4-alpine
+    command: redis-server --requirepass literal-pw
+    ports: ["6390:6379"]
+  db:
+    image: postgis/postgis:16
+    environment: [POSTGRES_USER=app, POSTGRES_PASSWORD=pw]
+    ports: ["127.0.0.1:5440:5432", "9187:9187"]
+  cdb_core:
+    network_mode: host
+    ports: ["9999:8001"]
+  broker:
+    image: rabbitmq:3
+    ports: ["5672:5672", "15672:15672"]
+  worker:
+    image: busybox
+  cdb_ephemeral:
+    ports: ["8005"]
+""",
+    )
+    assert probes_of([f]) == [
+        ("cache", "cache", "redis://:***@127.0.0.1:6390"),
+        ("db", "db", "postgresql://app:***@127.0.0.1:5440/app"),
+        ("db:9187", "db", "tcp://127.0.0.1:9187"),
+        # host networking: compose ignores published ports, the process listens on its own port
+        ("cdb_core", "cdb_core", "http://127.0.0.1:8001/health"),
+        ("broker", "broker", "tcp://127.0.0.1:5672"),
+        ("broker:15672", "broker", "tcp://127.0.0.1:15672"),
+    ]
+    project = load_project([f], {})
+    cache = plan_probes(project, ["cache"], [])[0]
+    assert cache.endpoint.password == "literal-pw"
+
+
+def test_default_file_lookup_merges_the_override_file(tmp_path: Path) -> None:
+    write(
+        tmp_path / "docker-compose.yml",
+        "services:\n  cdb_core:\n    ports: ['8001:8001']\n    environment: {A: '1'}\n",
+    )
+    write(
+        tmp_path / "docker-compose.override.yml",
+        "services:\n  cdb_core:\n    ports: ['9100:9100']\n  redis:\n    image: redis\n    ports: ['6379:6379']\n",
+    )
+    files = find_compose_files(tmp_path, [])
+    assert [p.name for p in files] == ["docker-compose.yml", "docker-compose.override.yml"]
+    project = load_project(files, {})
+    assert project.services["cdb_core"]["ports"] == ["8001:8001", "9100:9100"]
+    assert [n for n, _, _ in probes_of(files)] == ["cdb_core", "cdb_core:9100", "redis"]
+
+
+def test_compose_yaml_is_preferred_and_nothing_found_is_empty(tmp_path: Path) -> None:
+    assert find_compose_files(tmp_path, []) == []
+    write(tmp_path / "docker-compose.yml", "services: {}\n")
+    write(tmp_path / "compose.yaml", "services: {}\n")
+    assert find_compose_files(tmp_path, []) == [tmp_path / "compose.yaml"]
+
+
+def test_explicit_missing_file_is_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="compose file not found"):
+        find_compose_files(tmp_path, [tmp_path / "nope.yml"])
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "where"),
+    [
+        ("services:\n  redis: [\n", "malformed YAML", ":3:1"),
+        ("services:\n  redis:\n    image: redis\n   ports: x\n", "malformed YAML", ":4:"),
+        ("- a\n- b\n", "must be a mapping with a 'services' key", "compose.yaml"),
+        ("services:\n  redis: just-a-string\n", "service 'redis' must be a mapping", "compose.yaml:2"),
+        ("services: [a]\n", "'services' must be a mapping", "compose.yaml:1"),
+        ("other: 1\n", "no 'services' mapping", "compose.yaml"),
+        (
+            "services:\n  redis:\n    image: redis\n    ports:\n      - 'nope:1'\n",
+            "malformed port",
+            "compose.yaml:5",
+        ),
+        ("services:\n  redis:\n    image: $\n", "invalid interpolation", ""),
+    ],
+)
+def test_malformed_compose_files_name_file_and_line(
+    tmp_path: Path, text: str, message: str, where: str
+) -> None:
+    f = write(tmp_path / "compose.yaml", text)
+    with pytest.raises(InputError) as info:
+        project = load_project([f], {})
+        plan_probes(project, active_services(project, ()), [])
+    assert message in str(info.value)
+    assert where in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "expected"),
+    [
+        ("${A}", {"A": "x"}, "x"),
+        ("$A-$B", {"A": "x"}, "x-"),
+        ("${A:-d}", {"A": ""}, "d"),
+        ("${A-d}", {"A": ""}, ""),
+        ("${A-d}", {}, "d"),
+        ("${A:+alt}", {"A": "1"}, "alt"),
+        ("${A:+alt}", {}, ""),
+        ("$${A}", {"A": "x"}, "${A}"),
+        ("${A:-${B:-inner}}", {}, "inner"),
+        ("${A:-${B:-inner}}", {"B": "b"}, "b"),
+        ("price: 5$", {}, None),
+        ("${A", {}, None),
+        ("${A:=x}", {}, None),
+    ],
+)
+def test_interpolation(text: str, env: dict[str, str], expected: str | None) -> None:
+    if expected is None:
+        with pytest.raises(InputError, match="invalid interpolation"):
+            interpolate(text, env, "f")
+    else:
+        assert interpolate(text, env, "f") == expected
+
+
+def test_selected_services_and_profiles(tmp_path: Path) -> None:
+    f = write(
+        tmp_path / "compose.yaml",
+        "services:\n  a:\n    ports: ['1001:1']\n  b:\n    ports: ['1002:1']\n    profiles: [debug]\n",
+    )
+    project = load_project([f], {})
+    assert active_services(project, ()) == ["a"]  # b only runs with its profile
+    assert active_services(project, ("b",)) == ["b"]
+    with pytest.raises(UsageError, match="unknown service 'c'"):
+        active_services(project, ("c",))
+
+
+def test_endpoint_overrides_replace_by_name_and_keep_the_service(tmp_path: Path) -> None:
+    f = write(tmp_path / "compose.yaml", "services:\n  cdb_core:\n    ports: ['8001:8001', '9100:9100']\n")
+    project = load_project([f], {})
+    overrides = [
+        parse_endpoint_option("cdb_core=http://127.0.0.1:8001/ready"),
+        parse_endpoint_option("cdb_core:9100=http://127.0.0.1:9100/metrics"),
+        parse_endpoint_option("extra=tcp://127.0.0.1:7000"),
+    ]
+    got = [(p.name, p.service, p.endpoint.display) for p in plan_probes(project, ["cdb_core"], overrides)]
+    assert got == [
+        ("cdb_core", "cdb_core", "http://127.0.0.1:8001/ready"),
+        ("cdb_core:9100", "cdb_core", "http://127.0.0.1:9100/metrics"),
+        ("extra", "extra", "tcp://127.0.0.1:7000"),
+    ]
+    with pytest.raises(UsageError, match="endpoint name given twice: x"):
+        plan_probes(project, [], [parse_endpoint_option("x=tcp://127.0.0.1:1")] * 2)
