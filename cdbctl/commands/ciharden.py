@@ -1,15 +1,130 @@
-"""`cdbctl ci-harden` (placeholder until its issue lands)."""
+"""`cdbctl ci-harden`: make soft-failed security scanners in GitHub Actions workflows blocking again."""
 
 from __future__ import annotations
 
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
 import typer
 
-from cdbctl.errors import UsageError
+if TYPE_CHECKING:
+    from cdbctl.ciharden.report import Report
+
+HELP = """Make neutered security scanners in .github/workflows (and composite actions) blocking again.
+
+Finds continue-on-error on scanner steps and jobs, '|| true' after scanners, success-forcing flags and
+inputs (bandit --exit-zero, checkov soft_fail, trivy exit-code 0, ...), non-blocking defaults, pipes
+without pipefail and 'set +e', and fixes them by splicing only the affected lines. Soft-fails that a
+later step gates, and lines carrying '# cdbctl: allow-soft-fail <reason>', are left alone and reported.
+
+\b
+Examples:
+  cdbctl ci-harden --repo path/to/repo --dry-run
+  cdbctl ci-harden --check --format sarif > ci-harden.sarif
+
+\b
+Exit codes:
+  0  nothing (left) to fix
+  1  --check/--dry-run: something would be fixed; otherwise: a finding needs a manual fix
+  2  usage error, or a workflow file is not valid YAML / too large / an alias bomb (others still processed)
+  3  a file cannot be written safely
+"""
+
+
+class Format(StrEnum):
+    """Output formats of ci-harden."""
+
+    table = "table"
+    json = "json"
+    sarif = "sarif"
+
+
+RepoOpt = Annotated[Path, typer.Option("--repo", help="Repository root to scan.", show_default=True)]
+CheckOpt = Annotated[
+    bool, typer.Option("--check", help="Write nothing; exit 1 when anything would be fixed.")
+]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print a unified diff; write nothing.")]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.", case_sensitive=False)]
+IncludeOpt = Annotated[
+    list[str] | None,
+    typer.Option("--include-job", metavar="PATTERN", help="Only jobs matching this glob (repeatable)."),
+]
+ExcludeOpt = Annotated[
+    list[str] | None,
+    typer.Option("--exclude-job", metavar="PATTERN", help="Skip jobs matching this glob (repeatable)."),
+]
 
 
 def register(app: typer.Typer) -> None:
     """Add the command to the app."""
 
-    @app.command("ci-harden", help="Not available yet in this build.")
-    def _cmd() -> None:
-        raise UsageError("'ci-harden' is not available yet in this build")
+    @app.command("ci-harden", help=HELP)
+    def ci_harden(  # noqa: PLR0917 - Typer maps parameters to options
+        repo: RepoOpt = Path("."),
+        check: CheckOpt = False,
+        dry_run: DryRunOpt = False,
+        fmt: FormatOpt = Format.table,
+        include_job: IncludeOpt = None,
+        exclude_job: ExcludeOpt = None,
+    ) -> None:
+        from cdbctl.ciharden.engine import exit_code, run
+        from cdbctl.ciharden.harden import Options
+        from cdbctl.ciharden.repo import write_atomic
+        from cdbctl.ciharden.report import summary, to_json, to_sarif
+        from cdbctl.output import dumps_json, warn, write_stdout
+
+        mode = "check" if check else "dry-run" if dry_run else "fix"
+        outcome = run(repo, mode=mode, options=Options(tuple(include_job or ()), tuple(exclude_job or ())))
+        report = outcome.report
+        if mode == "fix":
+            for source, text in outcome.writes:
+                write_atomic(source, text)
+        for problem in report.problems:
+            where = f"{problem.file}:{problem.line}" if problem.line else problem.file
+            sys.stderr.write(f"cdbctl: error: {problem.message}, {where}\n")
+        for skipped in report.skipped:
+            warn(f"{skipped.message}, {skipped.file}")
+        if fmt is Format.json:
+            data = to_json(report)
+            if dry_run:
+                data["diff"] = outcome.diff
+            write_stdout(dumps_json(data))
+        elif fmt is Format.sarif:
+            write_stdout(dumps_json(to_sarif(report)))
+        else:
+            if dry_run and outcome.diff:
+                sys.stdout.write(outcome.diff)
+            _table(report, to_stderr=dry_run)
+        counts = summary(report)
+        sys.stderr.write(
+            f"ci-harden: {len(report.files)} file(s), {len(report.changed)} "
+            f"{'changed' if mode == 'fix' else 'to change'}; "
+            + ", ".join(f"{n} {s}" for s, n in counts.items())
+            + "\n"
+        )
+        raise typer.Exit(exit_code(report))
+
+
+def _table(report: Report, *, to_stderr: bool) -> None:
+    """Findings as a Rich table on a terminal, else one tab-separated line per finding."""
+    from cdbctl.ciharden.report import table_rows
+    from cdbctl.output import is_terminal, stderr_console, stdout_console
+
+    assert isinstance(report, Report)
+    rows = table_rows(report)
+    stream = sys.stderr if to_stderr else sys.stdout
+    if not rows:
+        return
+    if not is_terminal(stream):
+        stream.write("".join("\t".join(row) + "\n" for row in rows))
+        return
+    from rich.table import Table
+
+    table = Table(show_lines=False)
+    for col in ("status", "location", "rule", "job / step", "message"):
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    (stderr_console() if to_stderr else stdout_console()).print(table)

@@ -1,0 +1,63 @@
+"""Run ci-harden over a repository: discover, read, harden each file; plan (not perform) the writes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from cdbctl.ciharden.harden import Options, harden
+from cdbctl.ciharden.locate import WorkflowError
+from cdbctl.ciharden.model import FileProblem, Finding, Status
+from cdbctl.ciharden.repo import Skipped, Source, discover, read_source
+from cdbctl.ciharden.report import Report
+from cdbctl.ciharden.splice import unified_diff
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The report, the files to write (source, new text) and the unified diff of all changes."""
+
+    report: Report
+    writes: tuple[tuple[Source, str], ...]
+    diff: str
+
+
+def run(repo: Path, *, mode: str, options: Options) -> Outcome:
+    """Harden every workflow and composite action in ``repo``; ``mode`` is fix, check or dry-run."""
+    files, skipped = discover(repo)
+    findings: list[Finding] = []
+    problems: list[FileProblem] = []
+    writes: list[tuple[Source, str]] = []
+    diffs: list[str] = []
+    names: list[str] = []
+    for name, real in files:
+        source = read_source(name, real)
+        if isinstance(source, Skipped):
+            problems.append(FileProblem(name, None, source.message))
+            continue
+        names.append(name)
+        try:
+            result = harden(source.text, name, write=mode == "fix", options=options)
+        except WorkflowError as exc:
+            problems.append(FileProblem(name, exc.line, exc.message))
+            continue
+        findings.extend(result.findings)
+        if result.changed:
+            writes.append((source, result.hardened))
+            diffs.append(unified_diff(name, result.original, result.hardened))
+    report = Report(
+        mode,
+        tuple(names),
+        tuple(s.name for s, _ in writes),
+        tuple(findings),
+        tuple(problems),
+        tuple(FileProblem(s.name, None, s.message) for s in skipped),
+    )
+    return Outcome(report, tuple(writes), "".join(diffs))
+
+
+def exit_code(report: Report) -> int:
+    """2 when a file could not be processed, 1 when something is (still) to fix, else 0."""
+    if report.problems:
+        return 2
+    return 1 if any(f.status is Status.would_fix for f in report.findings) else 0

@@ -1,0 +1,336 @@
+"""Harden one workflow or composite action: text in, findings and hardened text out (pure)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from cdbctl.ciharden.locate import Text, compose, insert_pair, mget, mstr, mval, sval
+from cdbctl.ciharden.model import BLOCKING_RULES, Candidate, FileResult, Finding, Fix, Mutation, Rule, Status
+from cdbctl.ciharden.registry import action_ref, all_keywords_present
+from cdbctl.ciharden.splice import choose
+from cdbctl.ciharden.steps import Context, Path, StepInfo, analyse_step, bool_fix
+
+_WAIVER = re.compile(r"#\s*cdbctl:\s*allow-soft-fail\b[ \t:]*(.*?)\s*$")
+_FAILS = re.compile(
+    r"\bexit\s+[1-9]|\bexit\s+\"?\$|(^|[;&|(\s])false\s*($|[;&|)])|core\.setFailed|sys\.exit\(\s*[1-9]"
+    r"|process\.exit\(\s*[1-9]|\bthrow\b",
+    re.MULTILINE,
+)
+_UPLOAD_SARIF = "github/codeql-action/upload-sarif"
+MANUAL = " (no safe automatic fix: fix by hand or add a '# cdbctl: allow-soft-fail <reason>' waiver)"
+
+
+@dataclass(frozen=True)
+class Options:
+    """Which jobs to look at (glob patterns on job ids)."""
+
+    include_jobs: tuple[str, ...] = ()
+    exclude_jobs: tuple[str, ...] = ()
+
+    def wants(self, job: str | None) -> bool:
+        """True when a job (None: a composite action) is selected."""
+        if job is None:
+            return not self.include_jobs
+        if self.include_jobs and not any(fnmatchcase(job, p) for p in self.include_jobs):
+            return False
+        return not any(fnmatchcase(job, p) for p in self.exclude_jobs)
+
+
+def harden(text: str, path: str, *, write: bool, options: Options | None = None) -> FileResult:
+    """Findings for one file and its hardened text; raises WorkflowError for unusable YAML."""
+    options = options or Options()
+    if not all_keywords_present(text):
+        compose(text, path)  # still report invalid YAML
+        return FileResult(path, (), text, text)
+    root = compose(text, path)
+    t = Text(text)
+    cands: list[Candidate] = []
+    if isinstance(root, MappingNode):
+        for ctx, steps, base, job_node, job_path in _units(t, root, options):
+            cands.extend(_analyse_unit(t, ctx, steps, base, (job_node, job_path)))
+    return _finish(t, path, cands, write)
+
+
+def _default_shell(node: Node | None) -> str | None:
+    return mstr(mval(mval(node, "defaults"), "run"), "shell")
+
+
+def _units(
+    t: Text, root: MappingNode, options: Options
+) -> list[tuple[Context, SequenceNode, Path, MappingNode | None, Path]]:
+    out: list[tuple[Context, SequenceNode, Path, MappingNode | None, Path]] = []
+    runs = mget(root, "runs")
+    if runs and isinstance(runs[1], MappingNode) and mstr(runs[1], "using") == "composite":
+        steps = mget(runs[1], "steps")
+        if steps and isinstance(steps[1], SequenceNode) and options.wants(None):
+            out.append((Context(None, None, False), steps[1], ("runs", "steps"), None, ()))
+        return out
+    jobs = mget(root, "jobs")
+    if not jobs or not isinstance(jobs[1], MappingNode):
+        return out
+    wf_shell = _default_shell(root)
+    for key, job in jobs[1].value:
+        job_id = sval(key)
+        if job_id is None or not isinstance(job, MappingNode) or not options.wants(job_id):
+            continue
+        runs_on = mval(job, "runs-on")
+        windows = runs_on is not None and "windows" in _source(t, runs_on).lower()
+        ctx = Context(job_id, _default_shell(job) or wf_shell, windows)
+        steps = mget(job, "steps")
+        seq = (
+            steps[1]
+            if steps and isinstance(steps[1], SequenceNode)
+            else SequenceNode("tag:yaml.org,2002:seq", [])
+        )
+        out.append((ctx, seq, ("jobs", job_id, "steps"), job, ("jobs", job_id)))
+    return out
+
+
+def _source(t: Text, node: Node) -> str:
+    return t.text[t.mark(node.start_mark) : t.mark(node.end_mark)]
+
+
+def _truthy(node: Node) -> bool:
+    return isinstance(node, ScalarNode) and node.value.strip().lower() == "true"
+
+
+def _analyse_unit(
+    t: Text, ctx: Context, steps: SequenceNode, base: Path, job: tuple[MappingNode | None, Path]
+) -> list[Candidate]:
+    job_node, job_path = job
+    infos = [
+        analyse_step(t, ctx, s, i, (*base, i))
+        for i, s in enumerate(steps.value)
+        if isinstance(s, MappingNode)
+    ]
+    out: list[Candidate] = []
+    for info in infos:
+        pair = mget(info.node, "continue-on-error")
+        if pair is not None:
+            out.extend(_coe(t, ctx, info, pair[0], pair[1]))
+        out.extend(info.candidates)
+    scanning = [i for i in infos if i.tools]
+    coe = mget(job_node, "continue-on-error")
+    if coe is not None:
+        key, value = coe
+        line = key.start_mark.line + 1
+        if isinstance(value, ScalarNode) and "${{" in value.value:
+            out.append(
+                Candidate(
+                    Rule.expression_continue,
+                    line,
+                    ctx.job,
+                    None,
+                    f"job continue-on-error is an expression ({value.value.strip()}); left alone",
+                    status=Status.info,
+                )
+            )
+        elif _truthy(value) and scanning:
+            tools = sorted({tool for i in scanning for tool in i.tools})
+            out.append(
+                Candidate(
+                    Rule.job_continue_on_error,
+                    line,
+                    ctx.job,
+                    None,
+                    f"job '{ctx.job}' runs {', '.join(tools)} but has continue-on-error: true",
+                    tools[0],
+                    bool_fix(t, key, value, (*job_path, "continue-on-error")),
+                )
+            )
+        elif _truthy(value):
+            out.append(
+                Candidate(
+                    Rule.non_security_continue,
+                    line,
+                    ctx.job,
+                    None,
+                    f"job '{ctx.job}' runs no security scanner; continue-on-error left alone",
+                    status=Status.info,
+                )
+            )
+    out.extend(_apply_waivers(t, out))
+    for cand in out:
+        if cand.status is None and cand.rule in BLOCKING_RULES and cand.step_index is not None:
+            _gate(cand, infos)
+    out.extend(_publishers(t, ctx, out, infos))
+    return out
+
+
+def _coe(t: Text, ctx: Context, info: StepInfo, key: ScalarNode, value: Node) -> list[Candidate]:
+    line = key.start_mark.line + 1
+    if isinstance(value, ScalarNode) and "${{" in value.value:
+        return [
+            Candidate(
+                Rule.expression_continue,
+                line,
+                ctx.job,
+                info.label,
+                f"continue-on-error is an expression ({value.value.strip()}); left alone",
+                status=Status.info,
+                step_index=info.index,
+            )
+        ]
+    if not _truthy(value):
+        return []
+    if not info.tools:
+        return [
+            Candidate(
+                Rule.non_security_continue,
+                line,
+                ctx.job,
+                info.label,
+                "step runs no security scanner; continue-on-error left alone",
+                status=Status.info,
+                step_index=info.index,
+            )
+        ]
+    fix = bool_fix(t, key, value, (*info.path, "continue-on-error"))
+    return [
+        Candidate(
+            Rule.step_continue_on_error,
+            line,
+            ctx.job,
+            info.label,
+            f"{', '.join(info.tools)} step has continue-on-error: true, so findings never fail the job",
+            info.tools[0],
+            fix,
+            step_index=info.index,
+        )
+    ]
+
+
+def _gate(cand: Candidate, infos: list[StepInfo]) -> None:
+    """Mark a soft-fail as gated when a later step reads its outcome or report and fails the job."""
+    pos = next(k for k, i in enumerate(infos) if i.index == cand.step_index)
+    step = infos[pos]
+    outcome = (
+        re.compile(
+            rf"steps\s*(\.\s*{re.escape(step.step_id)}|\[\s*['\"]{re.escape(step.step_id)}['\"]\s*\])"
+            r"\s*\.\s*(outcome|conclusion)"
+        )
+        if step.step_id and step.has_coe
+        else None
+    )
+    reader_label = None
+    for later in infos[pos + 1 :]:
+        reads = (outcome is not None and outcome.search(later.text) is not None) or any(
+            r in later.run_text for r in step.reports
+        )
+        if not reads:
+            continue
+        if _FAILS.search(later.run_text):
+            cand.status = Status.gated
+            cand.message += f"; gated by later step '{later.label}', which fails the job"
+            return
+        reader_label = reader_label or later.label
+    if reader_label:
+        cand.message += f" (step '{reader_label}' reads the result but never fails the job, so it is no gate)"
+
+
+def _waiver(t: Text, line: int) -> tuple[bool, str] | None:
+    """A waiver on the finding's line or on a comment line right above it: (found, reason)."""
+    for ln in (line - 1, line - 2):
+        if ln < 0 or ln >= len(t.starts):
+            continue
+        start, end, _ = t.line_span(ln)
+        text = t.text[start:end]
+        if ln == line - 2 and not text.lstrip().startswith("#"):
+            continue
+        m = _WAIVER.search(text)
+        if m:
+            return True, m.group(1)
+    return None
+
+
+def _apply_waivers(t: Text, cands: list[Candidate]) -> list[Candidate]:
+    extra: list[Candidate] = []
+    for cand in cands:
+        if cand.status is not None:
+            continue
+        waiver = _waiver(t, cand.line)
+        if waiver is None:
+            continue
+        if waiver[1]:
+            cand.status, cand.reason = Status.waived, waiver[1]
+            cand.message += f"; waived: {waiver[1]}"
+        else:
+            extra.append(
+                Candidate(
+                    Rule.waiver_without_reason,
+                    cand.line,
+                    cand.job,
+                    cand.step,
+                    "allow-soft-fail waiver has no reason and is ignored",
+                    status=Status.info,
+                )
+            )
+    return extra
+
+
+def _publishers(t: Text, ctx: Context, cands: list[Candidate], infos: list[StepInfo]) -> list[Candidate]:
+    """``if: ${{ !cancelled() }}`` for later result uploads once a scanner of the job blocks."""
+    blocking = [
+        c.step_index
+        for c in cands
+        if c.status is None and c.fix is not None and c.rule in BLOCKING_RULES and c.step_index is not None
+    ]
+    if not blocking:
+        return []
+    first = min(blocking)
+    reports = {r for i in infos for r in i.reports}
+    tools = {tool for i in infos for tool in i.tools}
+    out: list[Candidate] = []
+    for info in infos:
+        if info.index <= first or not info.publisher or info.has_if:
+            continue
+        uses_pair = mget(info.node, "uses")
+        if uses_pair is None:
+            continue
+        uses_key, uses = uses_pair
+        if action_ref(str(sval(uses))) != _UPLOAD_SARIF:
+            text = (mstr(mval(info.node, "with"), "path") or "").lower()
+            if not (
+                any(r.lower() in text for r in reports) or any(x in text for x in tools) or "sarif" in text
+            ):
+                continue
+        value = "${{ !cancelled() }}"
+        edit = insert_pair(t, info.node, "if", value, f"'{value}'")
+        fix = Fix((edit,), (Mutation((*info.path, "if"), "set", value),)) if edit else None
+        out.append(
+            Candidate(
+                Rule.publish_if,
+                uses_key.start_mark.line + 1,
+                ctx.job,
+                info.label,
+                f"publishes scan results after a scanner that now fails the job; adding if: {value}",
+                None,
+                fix,
+                step_index=info.index,
+            )
+        )
+    return out
+
+
+def _finish(t: Text, path: str, cands: list[Candidate], write: bool) -> FileResult:
+    todo = [c for c in cands if c.status is None and c.fix is not None]
+    new_text, kept = choose(t.text, [c.fix for c in todo if c.fix is not None])
+    done = {id(c) for c, k in zip(todo, kept, strict=True) if k}
+    findings: list[Finding] = []
+    for c in cands:
+        status = c.status
+        message = c.message
+        fixable = True
+        if status is None:
+            status = Status.fixed if write else Status.would_fix
+            if id(c) not in done:
+                status, message, fixable = Status.would_fix, message + MANUAL, False
+        findings.append(
+            Finding(c.rule, path, c.line, c.job, c.step, message, status, c.tool, c.reason, fixable)
+        )
+    findings.sort(key=lambda f: (f.line, f.rule))
+    return FileResult(path, tuple(findings), t.text, new_text)

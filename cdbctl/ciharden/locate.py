@@ -1,0 +1,263 @@
+"""Find positions in a workflow with PyYAML's C composer and build exact text edits from them.
+
+The composer gives line/column marks for every node at a fraction of the cost of ruamel.yaml's
+round-trip loader; edits are computed from those marks and the raw text, never by dumping YAML.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from cdbctl.ciharden.model import Edit
+from cdbctl.errors import InputError
+
+_BREAK = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
+MAX_EXPANDED_NODES = 100_000  # billion-laughs guard: node count with aliases expanded
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class WorkflowError(InputError):
+    """A workflow file that cannot be used (invalid YAML, alias bomb); carries the 1-based line."""
+
+    def __init__(self, message: str, *, path: str, line: int | None) -> None:
+        super().__init__(message, where=f"{path}:{line}" if line else path)
+        self.path = path
+        self.line = line
+
+
+class Text:
+    """The decoded file with a table of line starts (YAML's line breaks) and its newline style."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.starts = [0] + [m.end() for m in _BREAK.finditer(text)]
+        self.eol = "\r\n" if "\r\n" in text else "\n"
+
+    def offset(self, line: int, column: int) -> int:
+        """Offset of a 0-based (line, column) mark."""
+        return self.starts[line] + column if line < len(self.starts) else len(self.text)
+
+    def mark(self, mark: yaml.Mark) -> int:
+        """Offset of a PyYAML mark."""
+        return self.offset(mark.line, mark.column)
+
+    def line_of(self, offset: int) -> int:
+        """0-based line containing offset."""
+        lo, hi = 0, len(self.starts) - 1
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self.starts[mid] <= offset:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo
+
+    def line_span(self, line: int) -> tuple[int, int, int]:
+        """(start, end of content, end including the line break) of a 0-based line."""
+        start = self.starts[line]
+        full = self.starts[line + 1] if line + 1 < len(self.starts) else len(self.text)
+        end = full
+        while end > start and self.text[end - 1] in "\r\n\x85\u2028\u2029":
+            end -= 1
+        return start, end, full
+
+
+def compose(text: str, path: str) -> Node | None:
+    """Compose a YAML document with marks; raise WorkflowError with the line on any problem."""
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        raise WorkflowError(f"invalid YAML: {exc.problem or exc.context}", path=path, line=line) from exc
+    except yaml.YAMLError as exc:
+        raise WorkflowError(f"invalid YAML: {exc}", path=path, line=None) from exc
+    except RecursionError as exc:
+        raise WorkflowError("YAML nested too deeply", path=path, line=None) from exc
+    if node is not None and "*" in text:
+        _check_expansion(node, path)
+    return node
+
+
+def _check_expansion(root: Node, path: str) -> None:
+    """Refuse alias bombs and recursive aliases before anything walks the data."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if done:
+            active.discard(key)
+            total = 1 + sum(sizes[id(c)] for c in children)
+            if total > MAX_EXPANDED_NODES:
+                line = node.start_mark.line + 1
+                raise WorkflowError(
+                    f"aliases expand to more than {MAX_EXPANDED_NODES} nodes", path=path, line=line
+                )
+            sizes[key] = total
+            continue
+        if key in sizes:
+            continue
+        if key in active:
+            raise WorkflowError("recursive alias", path=path, line=node.start_mark.line + 1)
+        active.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
+        for c in children:
+            if id(c) in active:
+                raise WorkflowError("recursive alias", path=path, line=c.start_mark.line + 1)
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    return []
+
+
+def mget(node: Node | None, key: str) -> tuple[ScalarNode, Node] | None:
+    """The (key node, value node) pair for a string key of a mapping node."""
+    if isinstance(node, MappingNode):
+        for k, v in node.value:
+            if isinstance(k, ScalarNode) and k.value == key:
+                return k, v
+    return None
+
+
+def mval(node: Node | None, key: str) -> Node | None:
+    """The value node for a string key of a mapping node."""
+    pair = mget(node, key)
+    return pair[1] if pair else None
+
+
+def mstr(node: Node | None, key: str) -> str | None:
+    """The string value of a scalar under a string key of a mapping node."""
+    return sval(mval(node, key))
+
+
+def sval(node: Node | None) -> str | None:
+    """A scalar node's string value."""
+    return node.value if isinstance(node, ScalarNode) else None
+
+
+def scalar_inner(t: Text, node: ScalarNode) -> tuple[int, int] | None:
+    """Source span of a single-line scalar's characters (inside quotes), if they equal its value."""
+    if node.start_mark.line != node.end_mark.line or node.style in ("|", ">"):
+        return None
+    start, end = t.mark(node.start_mark), t.mark(node.end_mark)
+    if node.style in ("'", '"'):
+        start, end = start + 1, end - 1
+    return (start, end) if t.text[start:end] == node.value else None
+
+
+def content_map(t: Text, node: ScalarNode) -> Callable[[int], int] | None:
+    """Map offsets in a scalar's value to file offsets (literal block or verbatim one-line scalars)."""
+    inner = scalar_inner(t, node)
+    if inner is not None:
+        base = inner[0]
+        return lambda off: base + off
+    if node.style != "|":
+        return None
+    first = node.start_mark.line + 1
+    lines = node.value.split("\n")
+    indent = None
+    for i, content in enumerate(lines):
+        if first + i >= len(t.starts):
+            if content:
+                return None
+            continue
+        start, end, _ = t.line_span(first + i)
+        src = t.text[start:end]
+        if content:
+            ind = len(src) - len(content)
+            if (
+                ind < 0
+                or src[ind:] != content
+                or src[:ind].strip(" ")
+                or (indent is not None and ind != indent)
+            ):
+                return None
+            indent = ind
+        elif src.strip(" ") and i < len(lines) - 1:
+            return None
+    if indent is None:
+        return None
+    line_starts = [0]
+    for content in lines[:-1]:
+        line_starts.append(line_starts[-1] + len(content) + 1)
+    block_indent = indent
+
+    def to_source(off: int) -> int:
+        i = max(k for k, s in enumerate(line_starts) if s <= off)
+        col = off - line_starts[i]
+        if first + i >= len(t.starts):
+            return len(t.text)
+        start, end, _ = t.line_span(first + i)
+        return min(start + block_indent + col, end)
+
+    return to_source
+
+
+def content_end(t: Text, node: Node) -> int:
+    """Offset just past the last character that belongs to a node's own text."""
+    while isinstance(node, MappingNode | SequenceNode) and not node.flow_style and node.value:
+        last = node.value[-1]
+        node = last[1] if isinstance(last, tuple) else last
+    end = t.mark(node.end_mark)
+    while end > 0 and t.text[end - 1] in " \t\r\n\x85\u2028\u2029":
+        end -= 1
+    return end
+
+
+def replace_scalar(t: Text, node: ScalarNode, new: str) -> Edit | None:
+    """Replace a one-line scalar's characters, keeping its quotes."""
+    inner = scalar_inner(t, node)
+    return Edit(inner[0], inner[1], new) if inner else None
+
+
+def delete_pair_lines(t: Text, key: ScalarNode, value: Node) -> Edit | None:
+    """Delete the whole lines of ``key: value`` when nothing else shares them (not a ``- `` line)."""
+    start_line = key.start_mark.line
+    ls, _, _ = t.line_span(start_line)
+    if t.text[ls : t.mark(key.start_mark)].strip(" \t"):
+        return None
+    vend = content_end(t, value)
+    end_line = t.line_of(max(vend - 1, t.mark(value.start_mark)))
+    _, le, full = t.line_span(end_line)
+    rest = t.text[vend:le].strip(" \t")
+    if rest and not rest.startswith("#"):
+        return None
+    if full == le and ls > 0:  # last line without a final newline: take the previous line's break
+        _, prev_end, _ = t.line_span(start_line - 1)
+        return Edit(prev_end, le, "")
+    return Edit(ls, full, "")
+
+
+def insert_pair(
+    t: Text, mapping: MappingNode, key: str, value: str, flow_value: str | None = None
+) -> Edit | None:
+    """Insert ``key: value`` as the mapping's last entry, matching its style and indentation."""
+    if mapping.flow_style:
+        end = t.mark(mapping.end_mark)
+        close = t.text.rfind("}", 0, end)
+        if close < 0:
+            return None
+        sep = ", " if mapping.value else ""
+        return Edit(close, close, f"{sep}{key}: {flow_value or value}")
+    if not mapping.value:
+        return None
+    column = mapping.value[0][0].start_mark.column
+    end = content_end(t, mapping)
+    line = t.line_of(max(end - 1, 0))
+    _, le, full = t.line_span(line)
+    text = " " * column + f"{key}: {value}"
+    if full == le:  # no final newline: keep it that way
+        return Edit(le, le, t.eol + text)
+    return Edit(full, full, text + t.eol)

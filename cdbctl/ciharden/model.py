@@ -1,0 +1,146 @@
+"""Typed records shared by the ci-harden core: findings, edits and per-file results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    """What happened (or would happen) to a finding."""
+
+    fixed = "fixed"
+    would_fix = "would-fix"
+    gated = "gated"
+    waived = "waived"
+    info = "info"
+
+
+class Rule(StrEnum):
+    """Rule ids; each names one way a security gate is neutered (or an informational note)."""
+
+    step_continue_on_error = "scanner-continue-on-error"
+    job_continue_on_error = "job-continue-on-error"
+    failure_swallowed = "scanner-failure-swallowed"
+    success_flag = "scanner-success-flag"
+    success_input = "scanner-success-input"
+    nonblocking_default = "scanner-nonblocking-default"
+    pipe_without_pipefail = "scanner-pipe-without-pipefail"
+    errexit_off = "scanner-errexit-off"
+    publish_if = "publish-if-not-cancelled"
+    non_security_continue = "non-security-continue-on-error"
+    expression_continue = "expression-continue-on-error"
+    waiver_without_reason = "waiver-without-reason"
+
+
+RULE_HELP: dict[Rule, str] = {
+    Rule.step_continue_on_error: "A scanner step has continue-on-error: true, so findings never fail CI.",
+    Rule.job_continue_on_error: "A job that runs a security scanner has continue-on-error: true.",
+    Rule.failure_swallowed: "A scanner's exit status is swallowed in run: (|| true, || exit 0, || echo ...).",
+    Rule.success_flag: "A command-line flag forces the scanner to succeed (e.g. bandit --exit-zero).",
+    Rule.success_input: "An action input forces the scanner to succeed (e.g. checkov soft_fail: true).",
+    Rule.nonblocking_default: "The scanner does not fail by default; the blocking value is written in.",
+    Rule.pipe_without_pipefail: "A scanner is piped into another command without pipefail.",
+    Rule.errexit_off: "set +e (errexit off) lets the script continue past a failing scanner.",
+    Rule.publish_if: "A later step publishing scan results gets if: ${{ !cancelled() }} to run on failure.",
+    Rule.non_security_continue: "continue-on-error on a step or job that runs no scanner (left alone).",
+    Rule.expression_continue: "continue-on-error set from an expression (left alone).",
+    Rule.waiver_without_reason: "A cdbctl: allow-soft-fail waiver without a reason is ignored.",
+}
+
+# Rules whose fixes make a scanner blocking (they trigger the publish-step rule).
+BLOCKING_RULES = frozenset(
+    {
+        Rule.step_continue_on_error,
+        Rule.failure_swallowed,
+        Rule.success_flag,
+        Rule.success_input,
+        Rule.nonblocking_default,
+        Rule.pipe_without_pipefail,
+        Rule.errexit_off,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace text[start:end] with ``new`` (character offsets into the decoded file)."""
+
+    start: int
+    end: int
+    new: str
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """The data-level effect of an edit, used to verify the spliced text (path into the YAML data)."""
+
+    path: tuple[str | int, ...]
+    op: str  # "delete" | "set"
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class Fix:
+    """Text edits plus the data change they must produce."""
+
+    edits: tuple[Edit, ...]
+    mutations: tuple[Mutation, ...]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One finding: where, which rule, and what happens to it."""
+
+    rule: Rule
+    file: str
+    line: int
+    job: str | None
+    step: str | None
+    message: str
+    status: Status
+    tool: str | None = None
+    reason: str | None = None
+    fixable: bool = True
+
+
+@dataclass
+class Candidate:
+    """A finding under construction inside the analyser (status decided later)."""
+
+    rule: Rule
+    line: int
+    job: str | None
+    step: str | None
+    message: str
+    tool: str | None = None
+    fix: Fix | None = None
+    status: Status | None = None  # preset for gated/info
+    reason: str | None = None
+    step_index: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """The outcome for one file: findings and the hardened text (equal to the input when unchanged)."""
+
+    path: str
+    findings: tuple[Finding, ...]
+    original: str
+    hardened: str
+
+    @property
+    def changed(self) -> bool:
+        """True when hardening changes the file."""
+        return self.original != self.hardened
+
+
+@dataclass(frozen=True)
+class FileProblem:
+    """A file that could not be processed (invalid YAML, too large, alias bomb, unreadable)."""
+
+    file: str
+    line: int | None
+    message: str

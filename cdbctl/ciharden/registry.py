@@ -1,0 +1,326 @@
+"""The scanner registry: one entry per security tool with how it is invoked and how it is soft-failed.
+
+Adding a scanner is one ``Tool(...)`` entry here plus one test. Sources for the switches: each tool's
+own documentation (bandit ``--exit-zero``, trivy ``--exit-code``, checkov ``--soft-fail`` and
+``soft_fail``, anchore/scan-action ``fail-build``, ZAP actions ``fail_action``, gosec ``-no-fail``,
+dependency-review-action ``warn-only``, gh-action-pip-audit ``internal-be-careful-allow-failure``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+ANY = None  # a command spec whose every invocation (but --version/--help) is a scan
+
+
+@dataclass(frozen=True)
+class Command:
+    """How a scanner is started in ``run:``: executable name and the subcommands that scan."""
+
+    name: str
+    subcommands: tuple[str, ...] | None = ANY  # space-separated word sequences
+    bare_flags: tuple[str, ...] = ()  # without a subcommand, still a scan when one of these is given
+
+
+@dataclass(frozen=True)
+class FlagRule:
+    """A command-line flag that forces success: removed, or its value replaced by ``good``."""
+
+    names: tuple[str, ...]
+    bad_values: tuple[str, ...] = ()  # empty: the flag itself is the problem (a switch)
+    good: str = ""
+
+
+@dataclass(frozen=True)
+class InputRule:
+    """An action input that forces success when its value is in ``bad`` (or a huge number)."""
+
+    names: tuple[str, ...]
+    bad: str  # "true" | "false" | "zero" | "huge" | "nonempty"
+    good: str
+
+
+@dataclass(frozen=True)
+class Tool:
+    """One security scanner."""
+
+    id: str
+    actions: tuple[str, ...] = ()  # fnmatch patterns on lower-case owner/repo[/path], no @ref
+    commands: tuple[Command, ...] = ()
+    flags: tuple[FlagRule, ...] = ()
+    default_flag: str | None = None  # inserted after the subcommand when no flag rule name is present
+    inputs: tuple[InputRule, ...] = ()
+    default_input: tuple[str, str] | None = None  # (name, value) written in when the input is missing
+    args_inputs: tuple[str, ...] = ()  # action inputs holding CLI arguments checked with ``flags``
+
+
+_EXIT_CODE_ONE = FlagRule(("--exit-code",), bad_values=("0",), good="1")
+_HUGE = InputRule(("max-allowed-issues", "max_allowed_issues"), bad="huge", good="0")
+
+TOOLS: tuple[Tool, ...] = (
+    Tool(
+        "bandit",
+        actions=(
+            "pycqa/bandit-action",
+            "shundor/python-bandit-scan",
+            "tj-actions/bandit",
+            "mdegis/bandit-action",
+            "jpetrucciani/bandit-check",
+            "libertyy/py3-bandit-check",
+        ),
+        commands=(Command("bandit"),),
+        flags=(FlagRule(("--exit-zero",)),),
+        inputs=(InputRule(("exit_zero", "exit-zero"), bad="true", good="false"), _HUGE),
+    ),
+    Tool(
+        "pip-audit",
+        actions=("pypa/gh-action-pip-audit",),
+        commands=(Command("pip-audit"),),
+        inputs=(InputRule(("internal-be-careful-allow-failure",), bad="true", good="false"),),
+    ),
+    Tool(
+        "safety",
+        actions=("pyupio/safety-action",),
+        commands=(Command("safety", ("check", "scan")),),
+        flags=(FlagRule(("--continue-on-error",)),),
+    ),
+    Tool(
+        "semgrep",
+        actions=("returntocorp/semgrep-action", "semgrep/semgrep-action"),
+        commands=(Command("semgrep", ("ci", "scan"), bare_flags=("--config", "-c", "-f")),),
+    ),
+    Tool(
+        "gitleaks",
+        actions=("gitleaks/gitleaks-action", "zricethezav/gitleaks-action"),
+        commands=(Command("gitleaks", ("detect", "protect", "git", "dir", "directory", "stdin")),),
+        flags=(_EXIT_CODE_ONE,),
+    ),
+    Tool("trufflehog", actions=("trufflesecurity/trufflehog",), commands=(Command("trufflehog"),)),
+    Tool(
+        "trivy",
+        actions=("aquasecurity/trivy-action",),
+        commands=(
+            Command(
+                "trivy",
+                (
+                    "image",
+                    "i",
+                    "fs",
+                    "filesystem",
+                    "config",
+                    "conf",
+                    "repo",
+                    "repository",
+                    "rootfs",
+                    "sbom",
+                    "k8s",
+                    "kubernetes",
+                    "vm",
+                ),
+            ),
+        ),
+        flags=(_EXIT_CODE_ONE,),
+        default_flag="--exit-code 1",
+        inputs=(InputRule(("exit-code",), bad="zero", good="1"),),
+        default_input=("exit-code", "'1'"),
+    ),
+    Tool(
+        "grype",
+        actions=("anchore/scan-action",),
+        commands=(Command("grype"),),
+        inputs=(InputRule(("fail-build",), bad="false", good="true"),),
+    ),
+    Tool(
+        "snyk",
+        actions=("snyk/actions", "snyk/actions/*"),
+        commands=(Command("snyk", ("test", "code test", "container test", "iac test")),),
+    ),
+    Tool(
+        "osv-scanner",
+        actions=("google/osv-scanner-action", "google/osv-scanner-action/*"),
+        commands=(Command("osv-scanner"),),
+        inputs=(InputRule(("fail-on-vuln",), bad="false", good="true"),),
+    ),
+    Tool(
+        "checkov",
+        actions=("bridgecrewio/checkov-action",),
+        commands=(Command("checkov"),),
+        flags=(FlagRule(("--soft-fail", "-s")),),
+        inputs=(InputRule(("soft_fail",), bad="true", good="false"),),
+    ),
+    Tool(
+        "tfsec",
+        actions=("aquasecurity/tfsec-action", "aquasecurity/tfsec-pr-commenter-action"),
+        commands=(Command("tfsec"),),
+        flags=(FlagRule(("--soft-fail",)),),
+        inputs=(InputRule(("soft_fail",), bad="true", good="false"),),
+    ),
+    Tool(
+        "kics",
+        actions=("checkmarx/kics-github-action",),
+        commands=(Command("kics", ("scan",)),),
+        flags=(FlagRule(("--ignore-on-exit",), bad_values=("all", "results"), good="none"),),
+        inputs=(InputRule(("ignore_on_exit",), bad="nonempty", good="none"),),
+    ),
+    Tool(
+        "gosec",
+        actions=("securego/gosec",),
+        commands=(Command("gosec"),),
+        flags=(FlagRule(("-no-fail", "--no-fail")),),
+        args_inputs=("args",),
+    ),
+    Tool("govulncheck", actions=("golang/govulncheck-action",), commands=(Command("govulncheck"),)),
+    Tool(
+        "cargo-audit",
+        actions=("rustsec/audit-check", "actions-rs/audit-check"),
+        commands=(Command("cargo", ("audit",)), Command("cargo-audit", ("audit",))),
+    ),
+    Tool(
+        "npm-audit",
+        commands=(
+            Command("npm", ("audit",)),
+            Command("pnpm", ("audit",)),
+            Command("yarn", ("audit", "npm audit")),
+        ),
+    ),
+    Tool(
+        "dependency-check",
+        actions=("dependency-check/dependency-check_action",),
+        commands=(Command("dependency-check"), Command("dependency-check.sh")),
+    ),
+    Tool(
+        "dependency-review",
+        actions=("actions/dependency-review-action",),
+        inputs=(InputRule(("warn-only",), bad="true", good="false"),),
+    ),
+    Tool("codeql", actions=("github/codeql-action/analyze",)),
+    Tool(
+        "zizmor",
+        actions=("zizmorcore/zizmor-action", "woodruffw/zizmor-action"),
+        commands=(Command("zizmor"),),
+    ),
+    Tool(
+        "bearer",
+        actions=("bearer/bearer-action",),
+        commands=(Command("bearer", ("scan",)),),
+        flags=(_EXIT_CODE_ONE,),
+        inputs=(InputRule(("exit-code",), bad="zero", good="1"),),
+    ),
+    Tool(
+        "kubesec",
+        actions=("controlplaneio/kubesec-action",),
+        commands=(Command("kubesec", ("scan",)),),
+        inputs=(InputRule(("exit-code",), bad="zero", good="1"),),
+    ),
+    Tool(
+        "zap",
+        actions=("zaproxy/action-*",),
+        inputs=(InputRule(("fail_action",), bad="false", good="true"),),
+        default_input=("fail_action", "true"),
+    ),
+    Tool("pysa", actions=("facebook/pysa-action",), commands=(Command("pyre", ("analyze",)),)),
+    Tool(
+        "brakeman",
+        commands=(Command("brakeman"),),
+        flags=(FlagRule(("--no-exit-on-warn", "--no-exit-on-error")),),
+    ),
+    Tool("bundler-audit", commands=(Command("bundle-audit"), Command("bundler-audit"))),
+    Tool("njsscan", actions=("ajinabraham/njsscan-action",), commands=(Command("njsscan"),)),
+    Tool("mobsfscan", actions=("mobsf/mobsfscan",), commands=(Command("mobsfscan"),)),
+    Tool("msdo", actions=("microsoft/security-devops-action",)),
+)
+
+# Later steps that publish scan results; they get ``if: ${{ !cancelled() }}`` once a scan blocks.
+PUBLISHERS: tuple[str, ...] = ("github/codeql-action/upload-sarif", "actions/upload-artifact")
+
+# Wrappers in front of a command: ``sudo bandit``, ``python -m bandit``, ``uvx bandit``, ...
+SIMPLE_WRAPPERS = frozenset(
+    {
+        "sudo",
+        "env",
+        "time",
+        "nice",
+        "nohup",
+        "command",
+        "exec",
+        "timeout",
+        "xargs",
+        "uvx",
+        "npx",
+        "bunx",
+        "pipx",
+    }
+)
+RUN_WRAPPERS = {
+    ("poetry", "run"),
+    ("pdm", "run"),
+    ("pipenv", "run"),
+    ("hatch", "run"),
+    ("uv", "run"),
+    ("pipx", "run"),
+    ("bundle", "exec"),
+    ("pnpm", "exec"),
+    ("pnpm", "dlx"),
+    ("yarn", "dlx"),
+    ("npm", "exec"),
+    ("go", "run"),
+    ("rye", "run"),
+    ("tox", "exec"),
+}
+NOT_A_SCAN = frozenset({"--version", "-V", "--help", "-h", "version", "help", "--download-db-only"})
+OUTPUT_FLAGS = (
+    "-o",
+    "--output",
+    "--output-file",
+    "--out",
+    "-out",
+    "--sarif-file",
+    "--json-file",
+    "--report",
+    "--report-path",
+    "--output-file-path",
+    "--sarif-output",
+    "--json-output",
+)
+OUTPUT_INPUTS = ("output", "output-file", "output_file", "sarif_file", "sarif-file", "report", "output-path")
+
+_COMMANDS: dict[str, list[tuple[Tool, Command]]] = {}
+for _tool in TOOLS:
+    for _cmd in _tool.commands:
+        _COMMANDS.setdefault(_cmd.name, []).append((_tool, _cmd))
+
+KEYWORDS: tuple[str, ...] = tuple(sorted({c for c in _COMMANDS} | {"continue-on-error", "cdbctl:"}))
+_ACTION_PREFIXES = tuple(sorted({p.split("/")[0] + "/" for t in TOOLS for p in t.actions}))
+PREFILTER = re.compile("|".join(re.escape(k) for k in KEYWORDS + _ACTION_PREFIXES), re.IGNORECASE)
+
+
+def action_ref(uses: str) -> str:
+    """``owner/repo/path@ref`` -> lower-case ``owner/repo/path`` (no ref)."""
+    return uses.split("@", 1)[0].strip().lower().rstrip("/")
+
+
+def tool_for_action(uses: str) -> Tool | None:
+    """The scanner a ``uses:`` value runs, if any."""
+    ref = action_ref(uses)
+    for tool in TOOLS:
+        if any(fnmatchcase(ref, pattern) for pattern in tool.actions):
+            return tool
+    return None
+
+
+def is_publisher(uses: str) -> bool:
+    """True for actions that publish scan results (SARIF upload, artifacts)."""
+    ref = action_ref(uses)
+    return any(ref == p or ref.startswith(p + "/") for p in PUBLISHERS)
+
+
+def tools_for_command(name: str) -> list[tuple[Tool, Command]]:
+    """Registry entries whose executable is ``name`` (a basename)."""
+    return _COMMANDS.get(name, [])
+
+
+def all_keywords_present(text: str) -> bool:
+    """Cheap first pass: could this file contain anything ci-harden reports?"""
+    return PREFILTER.search(text) is not None

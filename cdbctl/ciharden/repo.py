@@ -1,0 +1,121 @@
+"""The file-system edge of ci-harden: find workflow files, decode them, write them back atomically."""
+
+from __future__ import annotations
+
+import codecs
+import os
+import stat
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from cdbctl.errors import EnvironmentProblem, InputError
+
+MAX_BYTES = 2 * 1024 * 1024  # real workflows are a few KB; anything larger is refused, not parsed
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+@dataclass(frozen=True)
+class Source:
+    """A workflow file as read: repo-relative name, real path, decoded text and how to encode it back."""
+
+    name: str
+    real: Path
+    text: str
+    encoding: str
+    raw: bytes
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file that was not read (symlink out of the repo, too large, undecodable)."""
+
+    name: str
+    message: str
+    error: bool  # True: counts as an input error (exit 2)
+
+
+def discover(repo: Path) -> tuple[list[tuple[str, Path]], list[Skipped]]:
+    """Workflow files and composite actions under ``repo/.github``, sorted; symlinks out of repo skipped."""
+    if not repo.is_dir():
+        raise InputError(f"repository directory not found: {repo}", hint="pass --repo DIR")
+    root = repo.resolve()
+    found: list[tuple[str, Path]] = []
+    skipped: list[Skipped] = []
+    candidates: list[Path] = []
+    workflows = repo / ".github" / "workflows"
+    if workflows.is_dir():
+        candidates += [p for p in workflows.iterdir() if p.suffix in (".yml", ".yaml")]
+    actions = repo / ".github" / "actions"
+    if actions.is_dir():
+        for dirpath, dirnames, filenames in os.walk(actions):  # os.walk does not follow dir symlinks
+            dirnames.sort()
+            candidates += [Path(dirpath) / f for f in filenames if f in ("action.yml", "action.yaml")]
+    for path in sorted(set(candidates)):
+        name = path.relative_to(repo).as_posix()
+        real = path.resolve()
+        if not real.is_relative_to(root):
+            skipped.append(
+                Skipped(name, f"symlink points outside the repository ({real}); not followed", False)
+            )
+        elif not real.is_file():
+            continue
+        else:
+            found.append((name, real))
+    return found, skipped
+
+
+def read_source(name: str, real: Path) -> Source | Skipped:
+    """Read and decode one file (UTF-8, or UTF-16/UTF-8 with a BOM) without loading huge files."""
+    try:
+        size = real.stat().st_size
+        if size > MAX_BYTES:
+            return Skipped(
+                name, f"file is {size} bytes, larger than the {MAX_BYTES} byte limit; not parsed", True
+            )
+        raw = real.read_bytes()
+    except OSError as exc:
+        return Skipped(name, f"cannot read: {exc.strerror or exc}", True)
+    encoding = next((enc for bom, enc in _BOMS if raw.startswith(bom)), "utf-8")
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        return Skipped(name, f"not valid {encoding} at byte {exc.start}", True)
+    return Source(name, real, text, encoding, raw)
+
+
+def encode(source: Source, text: str) -> bytes:
+    """Encode text back the way the file was encoded (same BOM, same UTF flavour)."""
+    if source.encoding == "utf-16":
+        le = source.raw.startswith(codecs.BOM_UTF16_LE)
+        return (codecs.BOM_UTF16_LE if le else codecs.BOM_UTF16_BE) + text.encode(
+            "utf-16-le" if le else "utf-16-be"
+        )
+    return text.encode(source.encoding)
+
+
+def write_atomic(source: Source, text: str) -> None:
+    """Replace the file's content atomically, keeping its mode; refuse if it changed since it was read."""
+    data = encode(source, text)
+    try:
+        if source.real.read_bytes() != source.raw:
+            raise EnvironmentProblem(
+                f"{source.name} changed while ci-harden was running; not overwritten",
+                hint="rerun cdbctl ci-harden",
+            )
+        mode = stat.S_IMODE(source.real.stat().st_mode)
+        fd, tmp = tempfile.mkstemp(prefix=f".{source.real.name}.", suffix=".tmp", dir=source.real.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, mode)
+            os.replace(tmp, source.real)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise EnvironmentProblem(
+            f"cannot write {source.name}: {exc.strerror or exc}", hint="check the file's permissions"
+        ) from exc

@@ -1,0 +1,159 @@
+"""Report formats for ci-harden: plain data for JSON, SARIF 2.1.0 for code scanning, table rows."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from cdbctl import __version__
+from cdbctl.ciharden.model import RULE_HELP, FileProblem, Finding, Rule, Status
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+INFO_URI = "https://github.com/claire-de-binare/cdbctl#cdbctl-ci-harden"
+_LEVEL = {
+    Status.would_fix: "error",
+    Status.fixed: "warning",
+    Status.gated: "note",
+    Status.waived: "note",
+    Status.info: "note",
+}
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything one run found."""
+
+    mode: str  # "fix" | "check" | "dry-run"
+    files: tuple[str, ...]
+    changed: tuple[str, ...]
+    findings: tuple[Finding, ...]
+    problems: tuple[FileProblem, ...]
+    skipped: tuple[FileProblem, ...]
+
+
+def finding_dict(f: Finding) -> dict[str, Any]:
+    """One finding as plain data."""
+    return {
+        "rule": f.rule.value,
+        "file": f.file,
+        "line": f.line,
+        "job": f.job,
+        "step": f.step,
+        "message": f.message,
+        "status": f.status.value,
+        "tool": f.tool,
+        "fixable": f.fixable,
+        "waiver_reason": f.reason,
+    }
+
+
+def summary(report: Report) -> dict[str, int]:
+    """Counts by status (every status present, zero included)."""
+    counts = Counter(f.status.value for f in report.findings)
+    return {s.value: counts.get(s.value, 0) for s in Status}
+
+
+def to_json(report: Report) -> dict[str, Any]:
+    """The ``--format json`` object."""
+    from cdbctl.output import SCHEMA_VERSION
+
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "mode": report.mode,
+        "files_scanned": len(report.files),
+        "files_changed": list(report.changed),
+        "summary": summary(report),
+        "findings": [finding_dict(f) for f in report.findings],
+        "errors": [{"file": p.file, "line": p.line, "message": p.message} for p in report.problems],
+        "skipped": [{"file": p.file, "message": p.message} for p in report.skipped],
+    }
+
+
+def _suppressions(f: Finding) -> list[dict[str, Any]]:
+    if f.status is Status.waived:
+        return [{"kind": "inSource", "justification": f.reason or ""}]
+    if f.status is Status.gated:
+        return [{"kind": "inSource", "justification": f.message}]
+    return []
+
+
+def to_sarif(report: Report) -> dict[str, Any]:
+    """SARIF 2.1.0 for GitHub code scanning (one run, one result per finding)."""
+    rules = [
+        {
+            "id": r.value,
+            "name": r.value,
+            "shortDescription": {"text": RULE_HELP[r]},
+            "fullDescription": {"text": RULE_HELP[r]},
+            "helpUri": INFO_URI,
+            "properties": {"tags": ["security", "ci"]},
+        }
+        for r in Rule
+    ]
+    index = {r.value: i for i, r in enumerate(Rule)}
+    results: list[dict[str, Any]] = []
+    for f in report.findings:
+        result: dict[str, Any] = {
+            "ruleId": f.rule.value,
+            "ruleIndex": index[f.rule.value],
+            "level": _LEVEL[f.status],
+            "message": {"text": f.message},
+            "locations": [
+                {"physicalLocation": {"artifactLocation": {"uri": f.file}, "region": {"startLine": f.line}}}
+            ],
+            "properties": {"status": f.status.value, "job": f.job, "step": f.step, "tool": f.tool},
+        }
+        if _suppressions(f):
+            result["suppressions"] = _suppressions(f)
+        results.append(result)
+    notifications = [
+        {
+            "level": "error",
+            "message": {"text": p.message},
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": p.file},
+                        **({"region": {"startLine": p.line}} if p.line else {}),
+                    }
+                }
+            ],
+        }
+        for p in report.problems
+    ]
+    invocation: dict[str, Any] = {"executionSuccessful": not report.problems}
+    if notifications:
+        invocation["toolExecutionNotifications"] = notifications
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "cdbctl ci-harden",
+                        "version": __version__,
+                        "informationUri": INFO_URI,
+                        "rules": rules,
+                    }
+                },
+                "invocations": [invocation],
+                "results": results,
+            }
+        ],
+    }
+
+
+def table_rows(report: Report) -> list[tuple[str, str, str, str, str]]:
+    """Rows for the table: status, location, rule, job/step, message."""
+    return [
+        (
+            f.status.value,
+            f"{f.file}:{f.line}",
+            f.rule.value,
+            " / ".join(x for x in (f.job, f.step) if x),
+            f.message,
+        )
+        for f in report.findings
+    ]

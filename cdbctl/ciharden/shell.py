@@ -1,0 +1,348 @@
+"""Analyse a ``run:`` script: which scanners it runs and how their failure is swallowed.
+
+Offsets in the result are offsets into the script text (the YAML scalar's value); ``locate`` maps
+them back to the file.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass
+
+from cdbctl.ciharden.registry import (
+    NOT_A_SCAN,
+    OUTPUT_FLAGS,
+    RUN_WRAPPERS,
+    SIMPLE_WRAPPERS,
+    Tool,
+    tools_for_command,
+)
+from cdbctl.ciharden.shell_lex import SimpleCommand, Token, commands, lex
+
+_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+_PYTHON = re.compile(r"^(python[0-9.]*|py)$")
+_SWALLOWERS = frozenset({"true", ":", "/bin/true", "/usr/bin/true", "echo", "printf"})
+_STATUS_READ = re.compile(r"\$\?|PIPESTATUS|\$\{\?\}")
+
+
+@dataclass(frozen=True)
+class ShellIssue:
+    """One soft-fail in a script; ``edit`` is (start, end, new) in script offsets, None = no safe fix."""
+
+    kind: str  # "swallow" | "flag" | "default" | "pipe" | "errexit"
+    tool: str
+    offset: int
+    message: str
+    edit: tuple[int, int, str] | None
+
+
+@dataclass(frozen=True)
+class ShellScan:
+    """What a script runs and how it neuters scanners."""
+
+    tools: tuple[str, ...]
+    issues: tuple[ShellIssue, ...]
+    reports: frozenset[str]
+    other_pipes: bool
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """A scanner command found in a script: the tool, and where its command words end."""
+
+    tool: Tool
+    name_index: int
+    cmd_end: int  # index into words just past the command (+ subcommand) words
+
+
+def _basename(word: str) -> str:
+    return posixpath.basename(word.split("@", 1)[0]) if word else word
+
+
+def match_scanner(words: list[Token]) -> Invocation | None:
+    """The scanner a simple command runs, if it runs one (wrappers and ``python -m`` understood)."""
+    vals = [w.value for w in words]
+    i = 0
+    while i < len(vals):
+        v = vals[i]
+        base = _basename(v)
+        if _ASSIGNMENT.match(v):
+            i += 1
+        elif i + 1 < len(vals) and (base, vals[i + 1]) in RUN_WRAPPERS:
+            i += 2
+            while i < len(vals) and vals[i].startswith("-"):
+                i += 1
+        elif base in SIMPLE_WRAPPERS:
+            i += 1
+            while i < len(vals) and (vals[i].startswith("-") or _ASSIGNMENT.match(vals[i])):
+                i += 1
+            if base == "timeout" and i < len(vals):
+                i += 1
+        elif _PYTHON.match(base):
+            if i + 2 < len(vals) + 1 and i + 1 < len(vals) and vals[i + 1] == "-m" and i + 2 < len(vals):
+                return _match_name(vals, i + 2, vals[i + 2].replace("_", "-"))
+            return None
+        else:
+            return _match_name(vals, i, base)
+    return None
+
+
+def _match_name(vals: list[str], i: int, name: str) -> Invocation | None:
+    rest = vals[i + 1 :]
+    positional = [(k, v) for k, v in enumerate(rest, start=i + 1) if not v.startswith("-")]
+    if any(v in NOT_A_SCAN for v in rest if v.startswith("-")) or (
+        positional and positional[0][1] in NOT_A_SCAN
+    ):
+        return None
+    for tool, cmd in tools_for_command(name):
+        if cmd.subcommands is None:
+            return Invocation(tool, i, i + 1)
+        pos_vals = [v for _, v in positional]
+        for sub in cmd.subcommands:
+            parts = sub.split()
+            for p in range(min(3, len(pos_vals))):
+                if pos_vals[p : p + len(parts)] == parts:
+                    return Invocation(tool, i, positional[p + len(parts) - 1][0] + 1)
+        if any(v == f or v.startswith(f + "=") for v in rest for f in cmd.bare_flags):
+            return Invocation(tool, i, i + 1)
+    return None
+
+
+def _fails(cmd: SimpleCommand) -> bool:
+    """A handler command that makes the step fail (exit N>0, exit $rc, false, return N>0)."""
+    vals = [w.value for w in cmd.words]
+    if not vals:
+        return False
+    if vals[0] in ("exit", "return"):
+        return len(vals) > 1 and vals[1] != "0"
+    return vals[0] == "false"
+
+
+def _handler(cmds: list[SimpleCommand], h: int) -> tuple[bool, int]:
+    """Is cmds[h..] (after ``||``) a swallow? Returns (swallow, index of its last command)."""
+    first = cmds[h]
+    vals = [w.value for w in first.words]
+    if vals and vals[0] == "{":
+        j = h
+        while j < len(cmds) and not (cmds[j].words and cmds[j].words[0].value == "}"):
+            j += 1
+        body = cmds[h : j + 1]
+        return (not any(_fails(c) for c in body), min(j, len(cmds) - 1))
+    if not vals:
+        return False, h
+    is_swallow = vals[0] in _SWALLOWERS or (vals[0] == "exit" and len(vals) > 1 and vals[1] == "0")
+    j = h
+    while cmds[j].sep_after == "&&" and j + 1 < len(cmds):
+        j += 1
+        if _fails(cmds[j]):
+            return False, j
+    return is_swallow, h
+
+
+def _set_flags(cmd: SimpleCommand, state: dict[str, bool]) -> None:
+    vals = [w.value for w in cmd.words]
+    if not vals or vals[0] != "set":
+        return
+    k = 1
+    while k < len(vals):
+        v = vals[k]
+        if v in ("-o", "+o") and k + 1 < len(vals):
+            state[vals[k + 1]] = v == "-o"
+            k += 2
+            continue
+        if len(v) > 1 and v[0] in "-+" and v[1:].isalpha():
+            on = v[0] == "-"
+            if "e" in v:
+                state["errexit"] = on
+            if v.endswith("o") and k + 1 < len(vals):
+                state[vals[k + 1]] = on
+                k += 1
+        k += 1
+
+
+def _reports(cmd: SimpleCommand, inv: Invocation) -> set[str]:
+    vals = [w.value for w in cmd.words]
+    out: set[str] = set()
+    for k, v in enumerate(vals[inv.cmd_end :], start=inv.cmd_end):
+        for f in OUTPUT_FLAGS:
+            if v == f and k + 1 < len(vals):
+                out.add(vals[k + 1])
+            elif v.startswith(f + "="):
+                out.add(v[len(f) + 1 :])
+    out.update(t.value for op, t in cmd.redirects if t is not None and op.text in (">", ">>", ">|", "&>"))
+    return {posixpath.basename(p) for p in out if p and "$" not in p}
+
+
+def _flag_issues(cmd: SimpleCommand, inv: Invocation) -> list[ShellIssue]:
+    words = cmd.words
+    issues: list[ShellIssue] = []
+    seen_names = False
+    for k in range(inv.cmd_end, len(words)):
+        v = words[k].value
+        for rule in inv.tool.flags:
+            for name in rule.names:
+                if v == name and not rule.bad_values:
+                    prev_end = words[k - 1].end
+                    issues.append(
+                        ShellIssue(
+                            "flag",
+                            inv.tool.id,
+                            words[k].start,
+                            f"{name} makes {inv.tool.id} succeed on findings; removed",
+                            (prev_end, words[k].end, ""),
+                        )
+                    )
+                elif v == name and k + 1 < len(words):
+                    seen_names = True
+                    if words[k + 1].value in rule.bad_values:
+                        nxt = words[k + 1]
+                        issues.append(
+                            ShellIssue(
+                                "flag",
+                                inv.tool.id,
+                                nxt.start,
+                                f"{name} {nxt.value} makes {inv.tool.id} succeed on findings",
+                                (nxt.start, nxt.end, rule.good),
+                            )
+                        )
+                elif v.startswith(name + "=") and rule.bad_values:
+                    seen_names = True
+                    if v[len(name) + 1 :] in rule.bad_values and words[k].text == v:
+                        w = words[k]
+                        issues.append(
+                            ShellIssue(
+                                "flag",
+                                inv.tool.id,
+                                w.start,
+                                f"{v} makes {inv.tool.id} succeed on findings",
+                                (w.start + len(name) + 1, w.end, rule.good),
+                            )
+                        )
+    if inv.tool.default_flag and not seen_names:
+        last = words[inv.cmd_end - 1]
+        issues.append(
+            ShellIssue(
+                "default",
+                inv.tool.id,
+                last.start,
+                f"{inv.tool.id} exits 0 on findings unless told otherwise; adding {inv.tool.default_flag}",
+                (last.end, last.end, " " + inv.tool.default_flag),
+            )
+        )
+    return issues
+
+
+def scan_script(src: str, *, errexit: bool = True, pipefail: bool = False) -> ShellScan:
+    """Find scanner invocations in a script and every way their failure is lost."""
+    cmds = commands(lex(src))
+    state = {"errexit": errexit, "pipefail": pipefail}
+    issues: list[ShellIssue] = []
+    tools: list[str] = []
+    reports: set[str] = set()
+    other_pipes = False
+    errexit_off_at: int | None = None  # index of the ``set +e`` command
+    for idx, cmd in enumerate(cmds):
+        was_on = state["errexit"]
+        _set_flags(cmd, state)
+        if was_on and not state["errexit"]:
+            errexit_off_at = idx
+        inv = match_scanner(cmd.words)
+        in_pipe = cmd.sep_after in ("|", "|&")
+        if inv is None:
+            if in_pipe and not (idx and match_scanner(cmds[idx - 1].words)):
+                other_pipes = True
+            continue
+        tool = inv.tool.id
+        tools.append(tool)
+        reports |= _reports(cmd, inv)
+        issues.extend(_flag_issues(cmd, inv))
+        end = idx
+        while cmds[end].sep_after in ("|", "|&") and end + 1 < len(cmds):
+            end += 1
+            vals = [w.value for w in cmds[end].words]
+            if vals and vals[0] == "tee":
+                reports |= {posixpath.basename(v) for v in vals[1:] if not v.startswith("-")}
+        if end > idx and not state["pipefail"]:
+            issues.append(
+                ShellIssue(
+                    "pipe",
+                    tool,
+                    cmds[idx + 1].start,
+                    f"{tool} is piped into another command without pipefail; "
+                    "the pipeline's status is the last command's",
+                    None,
+                )
+            )
+        last_idx = end
+        if cmds[end].sep_after == "||" and end + 1 < len(cmds):
+            swallow, h_end = _handler(cmds, end + 1)
+            if swallow:
+                handler_text = src[cmds[end + 1].start : cmds[h_end].end]
+                issues.append(
+                    ShellIssue(
+                        "swallow",
+                        tool,
+                        cmds[end + 1].start,
+                        f"{tool}'s failure is swallowed by '|| {handler_text}'",
+                        (cmds[end].end, cmds[h_end].end, ""),
+                    )
+                )
+            last_idx = h_end
+        if not state["errexit"] and last_idx + 1 < len(cmds) and not _STATUS_READ.search(src, cmd.end):
+            issues.append(
+                ShellIssue(
+                    "errexit",
+                    tool,
+                    cmd.start,
+                    f"errexit is off (set +e) and a later command decides the step's "
+                    f"status, so {tool}'s failure is ignored",
+                    _errexit_fix(src, cmds, errexit_off_at, errexit),
+                )
+            )
+    return ShellScan(tuple(dict.fromkeys(tools)), tuple(issues), frozenset(reports), other_pipes)
+
+
+def _errexit_fix(
+    src: str, cmds: list[SimpleCommand], off: int | None, initial: bool
+) -> tuple[int, int, str] | None:
+    """Delete a lone ``set +e`` line when only scanners run until errexit is back on."""
+    if off is None or not initial or [w.value for w in cmds[off].words] != ["set", "+e"]:
+        return None
+    for cmd in cmds[off + 1 :]:
+        vals = [w.value for w in cmd.words]
+        if vals[:1] == ["set"]:
+            break
+        if match_scanner(cmd.words) is None or cmd.sep_after not in ("\n", ";", ""):
+            return None
+    start = src.rfind("\n", 0, cmds[off].start) + 1
+    nl = src.find("\n", cmds[off].end)
+    end = len(src) if nl < 0 else nl + 1
+    line = src[start:end].strip()
+    if line != "set +e" and not line.startswith("set +e #"):
+        return None
+    return (start, end, "")
+
+
+def args_flag_issues(tool: Tool, args: str) -> list[ShellIssue]:
+    """Soft-fail flags inside an action's argument string (e.g. gosec ``args: -no-fail ...``)."""
+    prefix = "x "
+    cmds = commands(lex(prefix + args))
+    if not cmds:
+        return []
+    inv = Invocation(tool, 0, 1)
+    out: list[ShellIssue] = []
+    for issue in _flag_issues(cmds[0], inv):
+        if issue.kind == "default" or issue.edit is None:
+            continue
+        a, b, new = issue.edit
+        shift = len(prefix)
+        a, b = a - shift, b - shift
+        if a < 0:  # the first argument: take the blank after it instead of the one before
+            a = 0
+            while b < len(args) and args[b] in " \t":
+                b += 1
+        out.append(
+            ShellIssue(issue.kind, issue.tool, max(issue.offset - shift, 0), issue.message, (a, b, new))
+        )
+    return out

@@ -1,0 +1,228 @@
+"""A small POSIX-shell lexer for ``run:`` scripts: words and operators with exact offsets.
+
+It is not a shell: it knows quotes, escapes, comments, ``$(...)``/``${...}``/backticks, line
+continuations, here-documents and the control operators, which is all the analyser needs to tell
+``bandit -r . || true`` from ``# bandit || true`` or ``pip install bandit``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+OPERATORS = (
+    "&&",
+    "||",
+    ";;",
+    "|&",
+    "&>>",
+    "&>",
+    ">>",
+    "<<<",
+    "<<-",
+    "<<",
+    ">&",
+    "<&",
+    ">|",
+    "<>",
+    ";",
+    "&",
+    "|",
+    "(",
+    ")",
+    ">",
+    "<",
+)
+SEPARATORS = frozenset({"&&", "||", ";;", "|&", ";", "&", "|", "(", ")", "\n"})
+REDIRECTS = frozenset({"&>>", "&>", ">>", "<<<", "<<-", "<<", ">&", "<&", ">|", "<>", ">", "<"})
+_WORD_STOP = frozenset(" \t\n;&|()<>")
+RESERVED_PREFIX = frozenset({"if", "then", "else", "elif", "do", "while", "until", "!", "time"})
+
+
+@dataclass(frozen=True)
+class Token:
+    """A word or operator; ``start``/``end`` are offsets into the script."""
+
+    kind: str  # "word" | "op"
+    text: str
+    start: int
+    end: int
+
+    @property
+    def value(self) -> str:
+        """The word with quotes and backslashes removed (good enough for matching names and flags)."""
+        out: list[str] = []
+        quote = ""
+        i = 0
+        text = self.text
+        while i < len(text):
+            c = text[i]
+            if quote == "'":
+                if c == "'":
+                    quote = ""
+                else:
+                    out.append(c)
+            elif c == "\\" and i + 1 < len(text):
+                i += 1
+                out.append(text[i])
+            elif c in "'\"" and (not quote or quote == c):
+                quote = "" if quote else c
+            else:
+                out.append(c)
+            i += 1
+        return "".join(out)
+
+
+@dataclass
+class SimpleCommand:
+    """A simple command: its words (redirections removed) and the operator that follows it."""
+
+    words: list[Token]
+    redirects: list[tuple[Token, Token | None]] = field(default_factory=list)
+    sep_after: str = ""
+    start: int = 0
+    end: int = 0  # end of the last token that belongs to the command (word or redirection)
+
+
+def _skip_balanced(src: str, i: int, open_c: str, close_c: str) -> int:
+    """Index just past the bracket matching src[i-1] == open_c."""
+    depth = 1
+    n = len(src)
+    while i < n and depth:
+        c = src[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "'":
+            j = src.find("'", i + 1)
+            i = n if j < 0 else j + 1
+            continue
+        if c == open_c:
+            depth += 1
+        elif c == close_c:
+            depth -= 1
+        i += 1
+    return i
+
+
+def _word_end(src: str, i: int) -> int:
+    n = len(src)
+    while i < n and src[i] not in _WORD_STOP:
+        c = src[i]
+        if c == "\\":
+            i += 2
+        elif c == "'":
+            j = src.find("'", i + 1)
+            i = n if j < 0 else j + 1
+        elif c == '"':
+            i += 1
+            while i < n and src[i] != '"':
+                i += 2 if src[i] == "\\" else 1
+            i += 1
+        elif c == "`":
+            j = i + 1
+            while j < n and src[j] != "`":
+                j += 2 if src[j] == "\\" else 1
+            i = j + 1
+        elif src.startswith("$(", i):
+            i = _skip_balanced(src, i + 2, "(", ")")
+        elif src.startswith("${", i):
+            i = _skip_balanced(src, i + 2, "{", "}")
+        else:
+            i += 1
+    return min(i, n)
+
+
+def _skip_heredocs(src: str, i: int, pending: list[tuple[str, bool]]) -> int:
+    """Skip the bodies of here-documents that start at offset i (just after a newline)."""
+    n = len(src)
+    for delim, strip_tabs in pending:
+        while i < n:
+            j = src.find("\n", i)
+            line_end = n if j < 0 else j
+            line = src[i:line_end]
+            i = n if j < 0 else j + 1
+            if (line.lstrip("\t") if strip_tabs else line) == delim:
+                break
+    return i
+
+
+def lex(src: str) -> list[Token]:
+    """Split a script into tokens; newlines are ``op`` tokens, comments and heredoc bodies vanish."""
+    tokens: list[Token] = []
+    pending: list[tuple[str, bool]] = []
+    i, n = 0, len(src)
+    while i < n:
+        c = src[i]
+        if c in " \t\r":
+            i += 1
+        elif c == "\\" and src.startswith("\n", i + 1):
+            i += 2
+        elif c == "\\" and src.startswith("\r\n", i + 1):
+            i += 3
+        elif c == "\n":
+            tokens.append(Token("op", "\n", i, i + 1))
+            i += 1
+            if pending:
+                i = _skip_heredocs(src, i, pending)
+                pending = []
+        elif c == "#":
+            j = src.find("\n", i)
+            i = n if j < 0 else j
+        else:
+            op = next((o for o in OPERATORS if src.startswith(o, i)), None)
+            if op is not None:
+                tokens.append(Token("op", op, i, i + len(op)))
+                i += len(op)
+                if op in ("<<", "<<-"):
+                    while i < n and src[i] in " \t":
+                        i += 1
+                    end = _word_end(src, i)
+                    if end > i:
+                        word = Token("word", src[i:end], i, end)
+                        tokens.append(word)
+                        pending.append((word.value, op == "<<-"))
+                        i = end
+                continue
+            end = max(_word_end(src, i), i + 1)
+            tokens.append(Token("word", src[i:end], i, end))
+            i = end
+    return tokens
+
+
+def commands(tokens: list[Token]) -> list[SimpleCommand]:
+    """Group tokens into simple commands, each knowing the operator after it."""
+    out: list[SimpleCommand] = []
+    cur = SimpleCommand(words=[])
+    k = 0
+    while k < len(tokens):
+        tok = tokens[k]
+        if tok.kind == "op" and tok.text in REDIRECTS:
+            target = tokens[k + 1] if k + 1 < len(tokens) and tokens[k + 1].kind == "word" else None
+            if cur.words and cur.words[-1].end == tok.start and cur.words[-1].text.isdigit():
+                cur.words.pop()  # the fd number of ``2>&1``
+            cur.redirects.append((tok, target))
+            cur.end = (target or tok).end
+            if not cur.words and not cur.start:
+                cur.start = tok.start
+            k += 2 if target else 1
+            continue
+        if tok.kind == "op":
+            if cur.words or cur.redirects:
+                cur.sep_after = tok.text
+                out.append(cur)
+            elif tok.text in ("||", "&&", "|") and out:
+                out[-1].sep_after = tok.text
+            cur = SimpleCommand(words=[])
+            k += 1
+            continue
+        if not cur.words and not cur.redirects:
+            cur.start = tok.start
+        cur.words.append(tok)
+        cur.end = tok.end
+        k += 1
+    if cur.words or cur.redirects:
+        out.append(cur)
+    for cmd in out:
+        while cmd.words and cmd.words[0].text in RESERVED_PREFIX:
+            cmd.words.pop(0)
+    return out

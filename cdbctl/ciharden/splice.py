@@ -1,0 +1,113 @@
+"""Apply text edits, verify them against the intended data change, and render unified diffs."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from typing import Any
+
+import yaml
+
+from cdbctl.ciharden.model import Edit, Fix, Mutation
+
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def apply_edits(text: str, edits: Iterable[Edit]) -> str:
+    """Splice non-overlapping edits into text (every other character is kept as is)."""
+    out: list[str] = []
+    pos = 0
+    for edit in sorted(set(edits), key=lambda e: (e.start, e.end)):
+        if edit.start < pos:
+            raise ValueError("overlapping edits")
+        out.append(text[pos : edit.start])
+        out.append(edit.new)
+        pos = edit.end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def overlaps(a: Edit, b: Edit) -> bool:
+    """True when two distinct edits touch the same characters (or insert at the same point)."""
+    if a == b:
+        return False
+    if a.start == a.end or b.start == b.end:
+        return a.start == b.start or (a.start < b.start < a.end) or (b.start < a.start < b.end)
+    return a.start < b.end and b.start < a.end
+
+
+def load_data(text: str) -> Any:
+    """The plain data of a document (safe loader)."""
+    # _Loader is CSafeLoader (or SafeLoader): no arbitrary objects are constructed.
+    return yaml.load(text, Loader=_Loader)  # noqa: S506  # nosec B506
+
+
+def _expected(data: Any, mutations: Iterable[Mutation]) -> Any:
+    splices: dict[tuple[str | int, ...], list[tuple[int, int, str]]] = {}
+    for m in mutations:
+        if m.op == "splice":
+            splices.setdefault(m.path, []).append(m.value)
+            continue
+        parent = data
+        for part in m.path[:-1]:
+            parent = parent[part]
+        if m.op == "delete":
+            del parent[m.path[-1]]
+        else:
+            parent[m.path[-1]] = m.value
+    for path, cuts in splices.items():
+        parent = data
+        for part in path[:-1]:
+            parent = parent[part]
+        value = parent[path[-1]]
+        for start, end, new in sorted(set(cuts), reverse=True):
+            value = value[:start] + new + value[end:]
+        parent[path[-1]] = value
+    return data
+
+
+def verify(original: str, fixes: list[Fix]) -> str | None:
+    """The spliced text when it parses to exactly the intended data, else None."""
+    try:
+        new = apply_edits(original, (e for f in fixes for e in f.edits))
+        expected = _expected(load_data(original), (m for f in fixes for m in f.mutations))
+        return new if load_data(new) == expected else None
+    except (ValueError, KeyError, IndexError, TypeError, yaml.YAMLError, RecursionError):
+        return None
+
+
+def choose(original: str, fixes: list[Fix]) -> tuple[str, list[bool]]:
+    """Apply every fix that verifies; returns the new text and which fixes were kept."""
+    kept = [True] * len(fixes)
+    for i, fix in enumerate(fixes):
+        for j in range(i):
+            if kept[j] and any(overlaps(a, b) for a in fix.edits for b in fixes[j].edits):
+                kept[i] = False
+    chosen = [f for f, k in zip(fixes, kept, strict=True) if k]
+    new = verify(original, chosen) if chosen else original
+    if new is not None:
+        return new, kept
+    # Some fix does not verify: keep them one by one.
+    accepted: list[Fix] = []
+    current = original
+    for i, fix in enumerate(fixes):
+        if not kept[i]:
+            continue
+        attempt = verify(original, [*accepted, fix])
+        if attempt is None:
+            kept[i] = False
+        else:
+            accepted.append(fix)
+            current = attempt
+    return current, kept
+
+
+def unified_diff(path: str, before: str, after: str) -> str:
+    """A unified diff between two versions of a file (``a/`` and ``b/`` prefixes, like git)."""
+    lines = difflib.unified_diff(
+        before.splitlines(keepends=True), after.splitlines(keepends=True), f"a/{path}", f"b/{path}"
+    )
+    out: list[str] = []
+    for line in lines:
+        out.append(line if line.endswith(("\n", "\r")) else line + "\n\\ No newline at end of file\n")
+    return "".join(out)

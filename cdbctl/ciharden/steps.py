@@ -1,0 +1,262 @@
+"""Per-step analysis: which scanner a step runs and every soft-fail on it, as fix candidates."""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode
+
+from cdbctl.ciharden.locate import (
+    Text,
+    content_end,
+    content_map,
+    delete_pair_lines,
+    insert_pair,
+    mget,
+    mstr,
+    mval,
+    replace_scalar,
+    sval,
+)
+from cdbctl.ciharden.model import Candidate, Edit, Fix, Mutation, Rule
+from cdbctl.ciharden.registry import OUTPUT_INPUTS, InputRule, Tool, is_publisher, tool_for_action
+from cdbctl.ciharden.shell import ShellScan, args_flag_issues, scan_script
+
+Path = tuple[str | int, ...]
+_KIND_RULE = {
+    "swallow": Rule.failure_swallowed,
+    "flag": Rule.success_flag,
+    "default": Rule.nonblocking_default,
+    "pipe": Rule.pipe_without_pipefail,
+    "errexit": Rule.errexit_off,
+}
+_NON_POSIX_SHELLS = ("pwsh", "powershell", "python", "cmd", "node")
+
+
+@dataclass
+class StepInfo:
+    """What one step runs and what is wrong with it."""
+
+    index: int
+    node: MappingNode
+    path: Path
+    label: str
+    step_id: str | None
+    tools: list[str]
+    reports: set[str]
+    publisher: bool
+    has_if: bool
+    has_coe: bool
+    text: str  # the step's source text, for gate detection
+    run_text: str  # run: script and github-script script:, for "does it fail the job"
+    candidates: list[Candidate] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Context:
+    """Job-level facts a step analysis needs."""
+
+    job: str | None
+    default_shell: str | None
+    windows: bool
+
+
+def label_of(node: MappingNode, index: int) -> str:
+    """A human label for a step: its name, id, uses or first line of run."""
+    for key in ("name", "id", "uses"):
+        value = mstr(node, key)
+        if value:
+            return value if key == "name" else f"{key}: {value}"
+    run = mstr(node, "run")
+    if run:
+        first = run.strip().splitlines()[0] if run.strip() else ""
+        return "run: " + (first[:50] + "..." if len(first) > 50 else first)
+    return f"step {index + 1}"
+
+
+def bool_fix(t: Text, key: ScalarNode, value: Node, path: Path) -> Fix | None:
+    """Remove a ``key: true`` line, or flip it to false where the line holds more (``- `` line, flow)."""
+    edit = delete_pair_lines(t, key, value)
+    if edit is not None:
+        return Fix((edit,), (Mutation(path, "delete"),))
+    if isinstance(value, ScalarNode):
+        flip = replace_scalar(t, value, "false")
+        if flip is not None:
+            return Fix((flip,), (Mutation(path, "set", _constructed(value, "false")),))
+    return None
+
+
+def _constructed(node: ScalarNode, new: str) -> object:
+    return yaml.safe_load(new) if node.style in (None, "") else new
+
+
+def _is_bad(rule: InputRule, value: str) -> bool:
+    v = value.strip().lower()
+    if "${{" in v:
+        return False
+    if rule.bad == "huge":
+        return v.isdigit() and int(v) >= 1000
+    if rule.bad == "zero":
+        return v == "0"
+    if rule.bad == "nonempty":
+        return v not in ("", "none", "false")
+    return v == rule.bad
+
+
+def analyse_step(t: Text, ctx: Context, node: MappingNode, index: int, path: Path) -> StepInfo:
+    """Collect the step's scanners, report files and soft-fail candidates."""
+    uses = mstr(node, "uses")
+    tool = tool_for_action(uses) if uses else None
+    run_pair = mget(node, "run")
+    with_pair = mget(node, "with")
+    step_id = mstr(node, "id")
+    info = StepInfo(
+        index,
+        node,
+        path,
+        label_of(node, index),
+        step_id,
+        [tool.id] if tool else [],
+        set(),
+        bool(uses and is_publisher(uses)),
+        mget(node, "if") is not None,
+        mget(node, "continue-on-error") is not None,
+        t.text[t.mark(node.start_mark) : content_end(t, node)],
+        "",
+    )
+    if isinstance(with_pair and with_pair[1], MappingNode):
+        for k, v in with_pair[1].value:  # type: ignore[index]
+            if sval(k) in OUTPUT_INPUTS and sval(v):
+                info.reports.add(posixpath.basename(str(sval(v))))
+            if sval(k) == "script" and sval(v):
+                info.run_text += str(sval(v))
+    if tool is not None and uses is not None:
+        _action_candidates(t, ctx, info, tool, uses)
+    if run_pair is not None and isinstance(run_pair[1], ScalarNode):
+        info.run_text += run_pair[1].value
+        _run_candidates(t, ctx, info, run_pair[1])
+    return info
+
+
+def _add(
+    info: StepInfo, ctx: Context, rule: Rule, line: int, message: str, *, tool: str | None, fix: Fix | None
+) -> None:
+    info.candidates.append(
+        Candidate(rule, line, ctx.job, info.label, message, tool, fix, step_index=info.index)
+    )
+
+
+def _action_candidates(t: Text, ctx: Context, info: StepInfo, tool: Tool, uses: str) -> None:
+    inputs = mval(info.node, "with")
+    uses_pair = mget(info.node, "uses")
+    uses_key = uses_pair[0] if uses_pair else None
+    for rule in tool.inputs:
+        for name in rule.names:
+            pair = mget(inputs, name)
+            if pair is None or not isinstance(pair[1], ScalarNode) or not _is_bad(rule, pair[1].value):
+                continue
+            value = pair[1]
+            edit = replace_scalar(t, value, rule.good)
+            fix = (
+                Fix((edit,), (Mutation((*info.path, "with", name), "set", _constructed(value, rule.good)),))
+                if edit
+                else None
+            )
+            _add(
+                info,
+                ctx,
+                Rule.success_input,
+                value.start_mark.line + 1,
+                f"{name}: {value.value} makes {tool.id} succeed on findings; set to {rule.good}",
+                tool=tool.id,
+                fix=fix,
+            )
+    for name in tool.args_inputs:
+        pair = mget(inputs, name)
+        if pair is None or not isinstance(pair[1], ScalarNode):
+            continue
+        cmap = content_map(t, pair[1])
+        for issue in args_flag_issues(tool, pair[1].value):
+            fix = None
+            if cmap is not None and issue.edit is not None:
+                a, b, new = issue.edit
+                fix = Fix(
+                    (Edit(cmap(a), cmap(b), new),),
+                    (Mutation((*info.path, "with", name), "splice", (a, b, new)),),
+                )
+            line = t.line_of(cmap(issue.offset)) + 1 if cmap else pair[1].start_mark.line + 1
+            _add(info, ctx, Rule.success_flag, line, f"{name}: {issue.message}", tool=tool.id, fix=fix)
+    if tool.default_input is not None:
+        name, value_text = tool.default_input
+        if mget(inputs, name) is None:
+            value = yaml.safe_load(value_text)
+            if isinstance(inputs, MappingNode):
+                edit = insert_pair(t, inputs, name, value_text)
+                mutation = Mutation((*info.path, "with", name), "set", value)
+            else:
+                edit = None if inputs is not None else _insert_with(t, info.node, name, value_text)
+                mutation = Mutation((*info.path, "with"), "set", {name: value})
+            fix = Fix((edit,), (mutation,)) if edit else None
+            line = info.node.start_mark.line + 1 if uses_key is None else uses_key.start_mark.line + 1
+            _add(
+                info,
+                ctx,
+                Rule.nonblocking_default,
+                line,
+                f"{tool.id} ({uses}) does not fail on findings without {name}; setting {name}: {value_text}",
+                tool=tool.id,
+                fix=fix,
+            )
+
+
+def _insert_with(t: Text, step: MappingNode, name: str, value_text: str) -> Edit | None:
+    if step.flow_style:
+        return insert_pair(t, step, "with", "", f"{{{name}: {value_text}}}")
+    column = step.value[0][0].start_mark.column
+    edit = insert_pair(t, step, "with", "")
+    if edit is None:
+        return None
+    nested = t.eol + " " * (column + 2) + f"{name}: {value_text}"
+    if edit.new.endswith(t.eol):
+        return Edit(edit.start, edit.end, edit.new[: -len(t.eol)].rstrip(" ") + nested + t.eol)
+    return Edit(edit.start, edit.end, edit.new.rstrip(" ") + nested)
+
+
+def shell_of(node: MappingNode, ctx: Context) -> str | None:
+    """The step's effective ``shell:`` (step, then job/workflow defaults)."""
+    pair = mget(node, "shell")
+    return sval(pair[1]) if pair else ctx.default_shell
+
+
+def _run_candidates(t: Text, ctx: Context, info: StepInfo, run: ScalarNode) -> None:
+    shell = shell_of(info.node, ctx)
+    if shell and any(s in shell.lower() for s in _NON_POSIX_SHELLS):
+        return
+    if shell is None and ctx.windows:
+        return
+    if shell in (None, "bash", "sh"):
+        errexit, pipefail = True, shell == "bash"
+    else:
+        flags = shell.split()
+        errexit = any(f.startswith("-") and "e" in f for f in flags) or "errexit" in flags
+        pipefail = "pipefail" in flags
+    scan: ShellScan = scan_script(run.value, errexit=errexit, pipefail=pipefail)
+    info.tools.extend(scan.tools)
+    info.reports |= scan.reports
+    cmap = content_map(t, run)
+    run_path = (*info.path, "run")
+    for issue in scan.issues:
+        fix = None
+        if issue.edit is not None and cmap is not None:
+            a, b, new = issue.edit
+            fix = Fix((Edit(cmap(a), cmap(b), new),), (Mutation(run_path, "splice", (a, b, new)),))
+        elif issue.kind == "pipe" and not scan.other_pipes and shell is None and ctx.default_shell is None:
+            edit = insert_pair(t, info.node, "shell", "bash")
+            fix = Fix((edit,), (Mutation((*info.path, "shell"), "set", "bash"),)) if edit else None
+        line = t.line_of(cmap(issue.offset)) + 1 if cmap else run.start_mark.line + 1
+        message = issue.message
+        if issue.kind == "pipe" and fix is not None:
+            message += "; setting shell: bash (which adds -o pipefail)"
+        _add(info, ctx, _KIND_RULE[issue.kind], line, message, tool=issue.tool, fix=fix)
