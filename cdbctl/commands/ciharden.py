@@ -112,7 +112,6 @@ def _table(report: Report, *, to_stderr: bool) -> None:
     from cdbctl.ciharden.report import table_rows
     from cdbctl.output import is_terminal, stderr_console, stdout_console
 
-    assert isinstance(report, Report)
     rows = table_rows(report)
     stream = sys.stderr if to_stderr else sys.stdout
     if not rows:
