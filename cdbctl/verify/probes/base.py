@@ -55,8 +55,14 @@ def connect(endpoint: Endpoint, deadline: Deadline) -> socket.socket:
     return sock
 
 
+class Watch:
+    """State of a watchdog: `fired` once it shut the socket down."""
+
+    fired = False
+
+
 @contextmanager
-def watchdog(sock: socket.socket | int, deadline: Deadline) -> Iterator[None]:
+def watchdog(sock: socket.socket | int, deadline: Deadline) -> Iterator[Watch]:
     """Shut the socket down when the deadline passes, waking any read blocked inside a library.
 
     http.client and libpq read in several steps, each with its own timeout; a server that answers
@@ -66,11 +72,13 @@ def watchdog(sock: socket.socket | int, deadline: Deadline) -> Iterator[None]:
     fd = sock if isinstance(sock, int) else sock.fileno()
     lock = threading.Lock()
     done = False
+    watch = Watch()
 
     def fire() -> None:
         with lock:
             if done:  # the probe finished; the fd may already belong to someone else
                 return
+            watch.fired = True
             try:
                 # A second socket object on a duplicate fd: shutdown acts on the shared socket.
                 with socket.socket(fileno=os.dup(fd)) as twin:
@@ -82,7 +90,7 @@ def watchdog(sock: socket.socket | int, deadline: Deadline) -> Iterator[None]:
     timer.daemon = True
     timer.start()
     try:
-        yield
+        yield watch
     finally:
         timer.cancel()
         with lock:

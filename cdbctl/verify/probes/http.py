@@ -29,20 +29,28 @@ def probe_http(endpoint: Endpoint, deadline: Deadline) -> Outcome:
             sock = conn.sock
             if sock is None:  # connect() always sets it; keeps the type checker honest
                 raise ConnectionAbortedError("no socket after connect")
-            with watchdog(sock, deadline):
+            with watchdog(sock, deadline) as watch:
                 sock.settimeout(deadline.remaining())
                 conn.request("GET", endpoint.path, headers={"User-Agent": USER_AGENT, "Connection": "close"})
                 response = conn.getresponse()
                 status = response.status
                 response.close()
+            if watch.fired:  # the answer was cut off at the deadline, whatever was parsed
+                return Outcome(Status.unhealthy, deadline.timed_out)
         finally:
             conn.close()
-    except http.client.RemoteDisconnected:
-        return Outcome(Status.unhealthy, "connection closed by the server without an answer")
-    except http.client.HTTPException as exc:
-        return Outcome(Status.unhealthy, f"bad HTTP answer: {type(exc).__name__}")
-    except OSError as exc:
-        return describe_error(exc, deadline)
+    except (http.client.HTTPException, OSError) as exc:
+        if deadline.expired:
+            return Outcome(Status.unhealthy, deadline.timed_out)
+        return _describe(exc, deadline)
     if 200 <= status < 300:
         return Outcome(Status.healthy, f"HTTP {status}")
     return Outcome(Status.unhealthy, f"HTTP {status}")
+
+
+def _describe(exc: BaseException, deadline: Deadline) -> Outcome:
+    if isinstance(exc, http.client.RemoteDisconnected):
+        return Outcome(Status.unhealthy, "connection closed by the server without an answer")
+    if isinstance(exc, http.client.HTTPException):
+        return Outcome(Status.unhealthy, f"bad HTTP answer: {type(exc).__name__}")
+    return describe_error(exc, deadline)
