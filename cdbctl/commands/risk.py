@@ -201,7 +201,13 @@ def evaluate(  # noqa: PLR0917  # Typer maps parameters to options
     st = load_state(_read_json_file(state, "state"), str(state)) if state else None
     mk = load_market(_read_json_file(market, "market"), str(market)) if market else None
     engine = Engine(
-        resolved.config, st, mk, now=resolve_now(now), trace=fmt != "jsonl" or trace, stateful=stateful
+        resolved.config,
+        st,
+        mk,
+        now=resolve_now(now),
+        trace=fmt != "jsonl" or trace,
+        stateful=stateful,
+        finite_inputs=True,  # every input is JSON text: no NaN or infinity can get through
     )
     summary = Summary()
 

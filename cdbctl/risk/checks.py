@@ -13,6 +13,24 @@ import time
 from collections.abc import Callable
 
 from cdbctl.risk.config import RiskConfig
+from cdbctl.risk.formulas import (
+    atr_usd,
+    fixed_fractional_usd,
+    kelly_usd,
+    note_circuit,
+    note_daily,
+    note_exposure,
+    note_funding,
+    note_leverage,
+    note_liq_distance,
+    note_panic,
+    note_slippage,
+    note_spread,
+    note_stale,
+    note_stop,
+    note_zero,
+    vol_target_usd,
+)
 from cdbctl.risk.timeparse import to_epoch
 
 INF = math.inf
@@ -132,7 +150,7 @@ def check_staleness(e: Eval, c: RiskConfig) -> str | None:
     e.value = age
     e.note = None
     if age > c.DATA_STALE_TIMEOUT_SEC:
-        e.note = f"age={age:g}s > {c.DATA_STALE_TIMEOUT_SEC:g}s"
+        e.note = note_stale(age, c)
         return "stale_data"
     if -age > c.MAX_FUTURE_SKEW_SEC:
         e.note = f"timestamp: {-age:g}s in the future (max skew {c.MAX_FUTURE_SKEW_SEC:g}s)"
@@ -148,7 +166,7 @@ def check_circuit_breaker(e: Eval, c: RiskConfig) -> str | None:
     dd = (peak - e.equity) / peak if peak is not None else 0.0
     e.value = dd
     if dd >= c.CIRCUIT_BREAKER_THRESHOLD_PCT:
-        e.note = f"drawdown {dd:.4%} from peak {peak:g} >= {c.CIRCUIT_BREAKER_THRESHOLD_PCT:.4%}"
+        e.note = note_circuit(dd, peak, c)
         return "circuit_breaker_triggered"
     return None
 
@@ -160,7 +178,7 @@ def check_daily_drawdown(e: Eval, c: RiskConfig) -> str | None:
     e.limit = limit
     e.note = None
     if e.daily_pnl <= limit:
-        e.note = f"daily_pnl {e.daily_pnl:g} <= {limit:g}"
+        e.note = note_daily(e.daily_pnl, limit)
         return "max_daily_drawdown_exceeded"
     return None
 
@@ -174,7 +192,7 @@ def check_regime(e: Eval, c: RiskConfig) -> str | None:
         e.regime = "panic"
         e.mult = 0.0
         e.limit = c.REGIME_PANIC_VOLATILITY
-        e.note = f"volatility {vol:g} > {c.REGIME_PANIC_VOLATILITY:g}"
+        e.note = note_panic(vol, c)
         return "market_regime_panic"
     e.limit = c.REGIME_STRESSED_VOLATILITY
     if vol > c.REGIME_STRESSED_VOLATILITY:
@@ -190,24 +208,13 @@ def check_regime(e: Eval, c: RiskConfig) -> str | None:
 def raw_size_usd(e: Eval, c: RiskConfig) -> float:
     """Uncapped notional (USDT) for SIZING_METHOD; formulas in README `risk` section."""
     method = c.SIZING_METHOD
-    equity = e.equity
     if method == "fixed_fractional":
-        return equity * c.RISK_PER_TRADE_PCT / c.STOP_LOSS_PCT
+        return fixed_fractional_usd(e.equity, c)
     if method == "vol_target":
-        return equity * c.TARGET_VOLATILITY / e.vol if e.vol > 0 else INF
+        return vol_target_usd(e.equity, e.vol, c)
     if method == "kelly":
-        w, aw, al = e.win_rate, e.avg_win, e.avg_loss
-        if w is None or aw is None or not al:
-            return 0.0  # no track record: Kelly cannot size, fail closed
-        if aw == 0:
-            return 0.0
-        f = w - (1.0 - w) * al / aw  # Kelly (1956): f* = W - (1 - W) / R, R = avg_win / avg_loss
-        return equity * f * c.KELLY_FRACTION if f > 0 else 0.0
-    # atr: risk RISK_PER_TRADE_PCT of equity over a stop ATR_STOP_MULTIPLIER x ATR away
-    atr = e.atr
-    if not atr:
-        return 0.0
-    return equity * c.RISK_PER_TRADE_PCT / (c.ATR_STOP_MULTIPLIER * atr) * e.price
+        return kelly_usd(e.equity, e.win_rate, e.avg_win, e.avg_loss, c)
+    return atr_usd(e.equity, e.atr, e.price, c)
 
 
 def check_sizing(e: Eval, c: RiskConfig) -> str | None:
@@ -226,20 +233,8 @@ def check_sizing(e: Eval, c: RiskConfig) -> str | None:
     if size > 0:
         return None
     e.size_usd = 0.0
-    e.note = _zero_note(e, c)
+    e.note = note_zero(e.mult, e.regime, e.target, c)
     return "position_size_zero_after_sizing"
-
-
-def _zero_note(e: Eval, c: RiskConfig) -> str:
-    if e.mult == 0:
-        return f"{e.regime} regime"
-    if e.target is not None and e.target <= 0:
-        return "target_position_usd is 0"
-    if c.SIZING_METHOD == "kelly":
-        return "kelly: needs win_rate, avg_win, avg_loss in the state and a positive edge"
-    if c.SIZING_METHOD == "atr":
-        return "atr: needs market.atr > 0"
-    return f"{c.SIZING_METHOD} gives 0"
 
 
 def check_leverage(e: Eval, c: RiskConfig) -> str | None:
@@ -248,7 +243,7 @@ def check_leverage(e: Eval, c: RiskConfig) -> str | None:
     e.limit = c.MAX_LEVERAGE
     e.note = None
     if e.lev > c.MAX_LEVERAGE:
-        e.note = f"leverage {e.lev} > {c.MAX_LEVERAGE}"
+        e.note = note_leverage(e.lev, c)
         return "leverage_exceeds_max"
     return None
 
@@ -260,7 +255,7 @@ def check_exposure(e: Eval, c: RiskConfig) -> str | None:
     e.limit = c.MAX_TOTAL_EXPOSURE_PCT
     e.note = None
     if after > c.MAX_TOTAL_EXPOSURE_PCT:
-        e.note = f"exposure after trade {after:.4f} > {c.MAX_TOTAL_EXPOSURE_PCT:g}"
+        e.note = note_exposure(after, c)
         return "max_exposure_reached"
     return None
 
@@ -277,7 +272,7 @@ def check_spread(e: Eval, c: RiskConfig) -> str | None:
     e.spread_bps = e.value = bps
     e.note = None
     if bps > c.MAX_SPREAD_BPS:
-        e.note = f"spread {bps:.2f}bps > {c.MAX_SPREAD_BPS:g}bps"
+        e.note = note_spread(bps, c)
         return "excessive_spread"
     return None
 
@@ -305,10 +300,10 @@ def check_liquidation(e: Eval, c: RiskConfig) -> str | None:
     e.limit = c.MIN_LIQUIDATION_DISTANCE
     e.note = None
     if d < c.MIN_LIQUIDATION_DISTANCE:
-        e.note = f"liquidation distance {d:.4f} < {c.MIN_LIQUIDATION_DISTANCE:g}"
+        e.note = note_liq_distance(d, c)
         return "liquidation_risk_too_high"
     if (stop <= lp) if e.long else (stop >= lp):
-        e.note = f"stop {stop:g} is beyond the liquidation price {lp:g}"
+        e.note = note_stop(stop, lp)
         return "liquidation_risk_too_high"
     return None
 
@@ -324,7 +319,7 @@ def check_funding(e: Eval, c: RiskConfig) -> str | None:
     e.note = None
     e.alert = rate > c.FUNDING_ALERT_PCT
     if rate > c.MAX_DAILY_FUNDING_FEE_PCT:
-        e.note = f"daily funding {rate:.4%} of value > {c.MAX_DAILY_FUNDING_FEE_PCT:.4%}"
+        e.note = note_funding(rate, c)
         return "excessive_funding_fees"
     if e.alert:
         e.note = f"funding alert: {rate:.4%} of value per day > {c.FUNDING_ALERT_PCT:.4%}"
@@ -337,14 +332,15 @@ def check_slippage(e: Eval, c: RiskConfig) -> str | None:
     slip = spread * 0.5 if spread is not None else 0.0
     depth = e.depth
     if depth is not None:
-        slip += c.SLIPPAGE_IMPACT_COEFFICIENT * e.vol / _SQRT_YEAR * math.sqrt(e.size_usd / depth) * 1e4
+        # square-root impact law (Almgren et al. 2005; Toth et al. 2011): Y x sigma_daily x sqrt(Q / depth)
+        slip += c.SLIPPAGE_IMPACT_COEFFICIENT / _SQRT_YEAR * 1e4 * e.vol * math.sqrt(e.size_usd / depth)
         e.note = None
     else:
         e.note = "no order_book_depth: impact not estimated"
     e.slip_bps = e.value = slip
     e.limit = c.MAX_SLIPPAGE_BPS
     if slip > c.MAX_SLIPPAGE_BPS:
-        e.note = f"expected slippage {slip:.2f}bps > {c.MAX_SLIPPAGE_BPS:g}bps"
+        e.note = note_slippage(slip, c)
         return "excessive_slippage"
     return None
 

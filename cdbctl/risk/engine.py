@@ -8,6 +8,7 @@ import msgspec
 
 from cdbctl.risk.checks import CHECKS, Eval
 from cdbctl.risk.config import RiskConfig
+from cdbctl.risk.fast import FastPath, build_fast
 from cdbctl.risk.model import SCHEMA_VERSION, Check, Decision, MarketData, RiskState, Signal
 
 _NO_MARKET = MarketData()
@@ -32,7 +33,7 @@ def max_safe_leverage(c: RiskConfig) -> int:
 class Engine:
     """Evaluates signals against one config, state and default market (reused across a batch)."""
 
-    __slots__ = ("_e", "config", "market", "max_safe", "now", "state", "stateful", "trace")
+    __slots__ = ("_e", "config", "fast", "market", "max_safe", "now", "state", "stateful", "trace")
 
     def __init__(
         self,
@@ -43,6 +44,7 @@ class Engine:
         now: float | None = None,
         trace: bool = False,
         stateful: bool = False,
+        finite_inputs: bool = False,
     ) -> None:
         self.config = config
         self.state = state if state is not None else RiskState()
@@ -52,9 +54,24 @@ class Engine:
         self.stateful = stateful
         self.max_safe = max_safe_leverage(config)
         self._e = Eval()
+        # without a trace the fused path decides; it defers to the registry for anything unusual
+        self.fast: FastPath | None = (
+            None
+            if trace
+            else build_fast(
+                config, self.state, self.market, now, self.max_safe, stateful, finite_inputs=finite_inputs
+            )
+        )
 
     def evaluate(self, sig: Signal) -> Decision:
         """One decision for one decoded signal; any unexpected error rejects (fail closed)."""
+        if self.fast is not None:
+            try:
+                decided = self.fast(sig)
+            except Exception:  # the registry path below re-evaluates and fails closed
+                decided = None
+            if decided is not None:
+                return decided
         try:
             return self._evaluate(sig)
         except Exception as exc:  # fail closed: a bug must never approve

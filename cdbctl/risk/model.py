@@ -28,13 +28,14 @@ class MarketData(msgspec.Struct, gc=False, omit_defaults=True):
     ask: Positive | None = None
 
 
-class Signal(msgspec.Struct, gc=False):
-    """A trade signal as the CDB signal service emits it."""
+class Signal(msgspec.Struct, gc=False, kw_only=True):
+    """A trade signal as the CDB signal service emits it (fields in the order it writes them,
+    which is the order msgspec decodes fastest)."""
 
+    signal_id: str | int | None = None
     symbol: Annotated[str, msgspec.Meta(min_length=1)]
     side: str
     price: Positive
-    signal_id: str | int | None = None
     target_position_usd: NonNegative | None = None
     leverage: Leverage | None = None
     margin_mode: str | None = None

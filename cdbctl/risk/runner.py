@@ -46,8 +46,16 @@ def evaluate_chunk(
     """Decisions for a chunk in input order; invalid records are located, counted and reported."""
     evaluate = engine.evaluate
     records = chunk.records
-    if chunk.locs is None and chunk.kind == "line":
-        decisions = [evaluate(r) for r in records]  # type: ignore[arg-type]  # fast path: all Signals
+    fast = engine.fast
+    decisions: list[Decision] | None = None
+    if chunk.locs is None and chunk.kind == "line":  # every record decoded: all are Signals
+        if fast is not None:
+            try:
+                decisions = [fast(r) or evaluate(r) for r in records]  # type: ignore[arg-type]
+            except Exception:  # evaluate() below fails closed record by record
+                decisions = None
+        if decisions is None:
+            decisions = [evaluate(r) for r in records]  # type: ignore[arg-type]
     else:
         decisions = [
             engine.invalid(r.problem, r.signal_id, r.symbol, r.side)

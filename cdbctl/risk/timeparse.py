@@ -7,7 +7,7 @@ from datetime import datetime
 
 _EPOCH_MS_THRESHOLD = 1e11  # 1e11 s is the year 5138; larger epoch numbers are milliseconds
 _CACHE_LIMIT = 65536
-_cache: dict[str | int | float, float | None] = {}
+TS_CACHE: dict[str | int | float, float | None] = {}
 
 
 def _parse(raw: str | int | float) -> float | None:
@@ -35,15 +35,15 @@ def _parse(raw: str | int | float) -> float | None:
 def to_epoch(raw: str | int | float) -> float | None:
     """Epoch seconds for an ISO-8601 string (with Z or offset) or epoch s/ms number; None if unparseable."""
     try:
-        return _cache[raw]
+        return TS_CACHE[raw]
     except KeyError:
         pass
     except TypeError:
         return None
     value = _parse(raw)
-    if len(_cache) >= _CACHE_LIMIT:
-        _cache.clear()
-    _cache[raw] = value
+    if len(TS_CACHE) >= _CACHE_LIMIT:
+        TS_CACHE.clear()
+    TS_CACHE[raw] = value
     return value
 
 

@@ -1,0 +1,215 @@
+"""The fused hot path: every check of ``checks.CHECKS`` inlined over local variables.
+
+Replays without ``--trace`` need only the decision, not the per-check trace, so this closure
+computes the same numbers with locals instead of the registry's scratch object and 12 calls
+(about 3x less work per signal). It shares the sizing formulas and failure texts with the registry
+(``formulas``), hands anything unusual (an invalid field, an unparseable or future timestamp, odd
+casing) back to the registry by returning None, and is kept identical to it by a differential
+property test (tests/risk/test_properties.py). A new check goes into ``checks.CHECKS`` and here.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+from cdbctl.risk import formulas as f
+from cdbctl.risk.config import RiskConfig
+from cdbctl.risk.model import SCHEMA_VERSION, Decision, MarketData, RiskState, Signal
+from cdbctl.risk.timeparse import TS_CACHE as timeparse_cache
+from cdbctl.risk.timeparse import to_epoch
+
+_SIDES = {"long": True, "buy": True, "short": False, "sell": False}
+_SIDES.update({k.upper(): v for k, v in list(_SIDES.items())})
+_SQRT_YEAR = math.sqrt(365.0)
+
+FastPath = Callable[[Signal], "Decision | None"]
+
+
+def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
+    c: RiskConfig,
+    st: RiskState,
+    dm: MarketData,
+    now: float | None,
+    max_safe: int,
+    stateful: bool,
+    *,
+    finite_inputs: bool = False,
+) -> FastPath:
+    """A closure deciding one signal, or returning None to defer to the registry path.
+
+    ``finite_inputs``: records come from JSON text, which cannot hold NaN or infinity (msgspec
+    rejects out-of-range numbers), so the finiteness test can be skipped.
+    """
+    equity = st.equity if st.equity is not None else c.ACCOUNT_EQUITY
+    cap = equity * c.MAX_POSITION_PCT
+    method = c.SIZING_METHOD
+    const_raw: float | None = None
+    if method == "fixed_fractional":
+        const_raw = f.fixed_fractional_usd(equity, c)
+    elif method == "kelly":
+        const_raw = f.kelly_usd(equity, st.win_rate, st.avg_win, st.avg_loss, c)
+    peak = st.peak_equity
+    dd = (peak - equity) / peak if peak is not None else 0.0
+    daily_limit = -equity * c.MAX_DAILY_DRAWDOWN_PCT
+    pre_reason: str | None = None
+    pre_detail: str | None = None
+    if dd >= c.CIRCUIT_BREAKER_THRESHOLD_PCT:
+        pre_reason, pre_detail = "circuit_breaker_triggered", f.note_circuit(dd, peak, c)
+    elif st.daily_pnl <= daily_limit:
+        pre_reason, pre_detail = "max_daily_drawdown_exceeded", f.note_daily(st.daily_pnl, daily_limit)
+    d_vol = dm.volatility if dm.volatility is not None else c.DEFAULT_VOLATILITY
+    d_fund = dm.funding_rate if dm.funding_rate is not None else c.FUNDING_RATE
+    d_atr, d_depth, d_bid, d_ask = dm.atr, dm.order_book_depth, dm.bid, dm.ask
+    default_cross = c.MARGIN_MODE == "cross"
+    default_lev = c.DEFAULT_LEVERAGE
+    stale, skew, require_ts = c.DATA_STALE_TIMEOUT_SEC, c.MAX_FUTURE_SKEW_SEC, c.REQUIRE_TIMESTAMP
+    panic, stressed = c.REGIME_PANIC_VOLATILITY, c.REGIME_STRESSED_VOLATILITY
+    stressed_mult = c.REGIME_STRESSED_SIZE_MULTIPLIER
+    max_lev, max_exp, max_spread = c.MAX_LEVERAGE, c.MAX_TOTAL_EXPOSURE_PCT, c.MAX_SPREAD_BPS
+    mmr, min_dist, stop_pct = c.MAINTENANCE_MARGIN_RATE, c.MIN_LIQUIDATION_DISTANCE, c.STOP_LOSS_PCT
+    periods = 24.0 / c.FUNDING_SETTLEMENT_HOURS
+    max_fund, alert_fund = c.MAX_DAILY_FUNDING_FEE_PCT, c.FUNDING_ALERT_PCT
+    impact = c.SLIPPAGE_IMPACT_COEFFICIENT / _SQRT_YEAR * 1e4
+    max_slip, taker, maker = c.MAX_SLIPPAGE_BPS, c.TAKER_FEE, c.MAKER_FEE
+    sides, epoch, clock, sqrt, inf = _SIDES, to_epoch, time.time, math.sqrt, math.inf
+    ts_cache = timeparse_cache
+    check_finite = not finite_inputs
+
+    def fast(sig: Signal) -> Decision | None:
+        long = sides.get(sig.side)
+        if long is None:
+            return None
+        mode = sig.margin_mode
+        if mode is None:
+            cross = default_cross
+        elif mode == "isolated":
+            cross = False
+        elif mode == "cross":
+            cross = True
+        else:
+            return None
+        price = sig.price
+        mk = sig.market
+        if mk is None:
+            vol, fund, atr, depth, bid, ask = d_vol, d_fund, d_atr, d_depth, d_bid, d_ask
+        else:
+            vol = mk.volatility if mk.volatility is not None else d_vol
+            fund = mk.funding_rate if mk.funding_rate is not None else d_fund
+            atr = mk.atr if mk.atr is not None else d_atr
+            depth = mk.order_book_depth if mk.order_book_depth is not None else d_depth
+            bid = mk.bid if mk.bid is not None else d_bid
+            ask = mk.ask if mk.ask is not None else d_ask
+        target = sig.target_position_usd
+        stop = sig.stop_price
+        if bid is not None and ask is not None and bid > ask:
+            return None
+        if check_finite:
+            # NaN or inf anywhere makes this sum non-finite: the registry's validity check names it
+            total = price + vol + fund + (target or 0.0) + (stop or 0.0) + (atr or 0.0) + (depth or 0.0)
+            if not -inf < total + (bid or 0.0) + (ask or 0.0) < inf:
+                return None
+        lev = sig.leverage or default_lev
+        reason = detail = None
+        ts = sig.timestamp
+        if ts is not None:
+            t = ts_cache.get(ts) if ts.__class__ is str else None
+            if t is None:
+                t = epoch(ts)
+            if t is None:
+                return None
+            age = (now if now is not None else clock()) - t
+            if age > stale:
+                reason, detail = "stale_data", f.note_stale(age, c)
+            elif -age > skew:
+                return None
+        elif require_ts:
+            return None
+        if reason is None and pre_reason is not None:
+            reason, detail = pre_reason, pre_detail
+        # regime and sizing
+        if vol > panic:
+            regime, mult = "panic", 0.0
+            if reason is None:
+                reason, detail = "market_regime_panic", f.note_panic(vol, c)
+        elif vol > stressed:
+            regime, mult = "stressed", stressed_mult
+        else:
+            regime, mult = "normal", 1.0
+        if const_raw is not None:
+            size = const_raw
+        elif method == "vol_target":
+            size = f.vol_target_usd(equity, vol, c)
+        else:
+            size = f.atr_usd(equity, atr, price, c)
+        if size > cap:  # noqa: PLR1730  # a compare is cheaper than a min() call here
+            size = cap
+        if target is not None and size > target:
+            size = target
+        size *= mult
+        if not size > 0:
+            size = 0.0
+            if reason is None:
+                reason, detail = "position_size_zero_after_sizing", f.note_zero(mult, regime, target, c)
+        if reason is None and lev > max_lev:
+            reason, detail = "leverage_exceeds_max", f.note_leverage(lev, c)
+        exposure = st.total_exposure_pct
+        if reason is None and exposure + size / equity > max_exp:
+            reason, detail = "max_exposure_reached", f.note_exposure(exposure + size / equity, c)
+        if bid is not None and ask is not None:
+            spread = (ask - bid) / (ask + bid) * 20000.0
+            slip = spread * 0.5
+            if reason is None and spread > max_spread:
+                reason, detail = "excessive_spread", f.note_spread(spread, c)
+        else:
+            slip = 0.0
+        # liquidation (MEXC), see checks.check_liquidation
+        d = (equity / size if cross and size > 0 else 1.0 / lev) - mmr
+        if long:
+            d = min(d, 1.0)
+            lp = price * (1.0 - d)
+            if stop is None:
+                stop = price * (1.0 - stop_pct)
+        else:
+            lp = price * (1.0 + d)
+            if stop is None:
+                stop = price * (1.0 + stop_pct)
+        if reason is None:
+            if d < min_dist:
+                reason, detail = "liquidation_risk_too_high", f.note_liq_distance(d, c)
+            elif (stop <= lp) if long else (stop >= lp):
+                reason, detail = "liquidation_risk_too_high", f.note_stop(stop, lp)
+        rate = fund * periods if long else -fund * periods
+        if reason is None and rate > max_fund:
+            reason, detail = "excessive_funding_fees", f.note_funding(rate, c)
+        if depth is not None:
+            slip += impact * vol * sqrt(size / depth)
+        if reason is None and slip > max_slip:
+            reason, detail = "excessive_slippage", f.note_slippage(slip, c)
+        approved = reason is None
+        if approved and stateful:
+            st.total_exposure_pct = exposure + size / equity
+        return Decision(
+            SCHEMA_VERSION,
+            sig.signal_id,
+            sig.symbol,
+            "long" if long else "short",
+            approved,
+            reason,
+            detail,
+            size / price if approved else 0.0,
+            size if approved else 0.0,
+            lev,
+            stop,
+            lp,
+            d,
+            max_safe,
+            regime,
+            size * rate,
+            approved and rate > alert_fund,
+            slip,
+            size * ((maker if sig.order_type == "limit" else taker) + taker),
+        )
+
+    return fast

@@ -1,0 +1,117 @@
+"""Sizing formulas and failure details shared by the check registry and the fused fast path."""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+from cdbctl.risk.config import RiskConfig
+
+INF = math.inf
+
+
+def fixed_fractional_usd(equity: float, c: RiskConfig) -> float:
+    """Risk RISK_PER_TRADE_PCT of equity over a stop STOP_LOSS_PCT away: equity x r / stop."""
+    return equity * c.RISK_PER_TRADE_PCT / c.STOP_LOSS_PCT
+
+
+def vol_target_usd(equity: float, vol: float, c: RiskConfig) -> float:
+    """Position whose annualised volatility is TARGET_VOLATILITY of equity: equity x target / vol."""
+    return equity * c.TARGET_VOLATILITY / vol if vol > 0 else INF
+
+
+def kelly_usd(
+    equity: float, win_rate: float | None, avg_win: float | None, avg_loss: float | None, c: RiskConfig
+) -> float:
+    """Fractional Kelly (Kelly 1956): f* = W - (1 - W) / R with R = avg_win / avg_loss; 0 without stats."""
+    if win_rate is None or not avg_win or not avg_loss:
+        return 0.0  # no track record or no edge: Kelly cannot size, fail closed
+    f = win_rate - (1.0 - win_rate) * avg_loss / avg_win
+    return equity * f * c.KELLY_FRACTION if f > 0 else 0.0
+
+
+def atr_usd(equity: float, atr: float | None, price: float, c: RiskConfig) -> float:
+    """Risk RISK_PER_TRADE_PCT of equity over a stop ATR_STOP_MULTIPLIER x ATR away (units x price)."""
+    if not atr:
+        return 0.0
+    return equity * c.RISK_PER_TRADE_PCT / (c.ATR_STOP_MULTIPLIER * atr) * price
+
+
+@lru_cache(maxsize=4096)  # replays repeat the same values: format each once
+def note_stale(age: float, c: RiskConfig) -> str:
+    """Detail of stale_data."""
+    return f"age={age:g}s > {c.DATA_STALE_TIMEOUT_SEC:g}s"
+
+
+@lru_cache(maxsize=4096)  # replays repeat the same values: format each once
+def note_circuit(dd: float, peak: float | None, c: RiskConfig) -> str:
+    """Detail of circuit_breaker_triggered."""
+    return f"drawdown {dd:.4%} from peak {peak:g} >= {c.CIRCUIT_BREAKER_THRESHOLD_PCT:.4%}"
+
+
+@lru_cache(maxsize=4096)  # replays repeat the same values: format each once
+def note_daily(pnl: float, limit: float) -> str:
+    """Detail of max_daily_drawdown_exceeded."""
+    return f"daily_pnl {pnl:g} <= {limit:g}"
+
+
+@lru_cache(maxsize=4096)  # replays repeat the same values: format each once
+def note_panic(vol: float, c: RiskConfig) -> str:
+    """Detail of market_regime_panic."""
+    return f"volatility {vol:g} > {c.REGIME_PANIC_VOLATILITY:g}"
+
+
+@lru_cache(maxsize=4096)  # replays repeat the same values: format each once
+def note_zero(mult: float, regime: str | None, target: float | None, c: RiskConfig) -> str:
+    """Detail of position_size_zero_after_sizing."""
+    if mult == 0:
+        return f"{regime} regime"
+    if target is not None and target <= 0:
+        return "target_position_usd is 0"
+    if c.SIZING_METHOD == "kelly":
+        return "kelly: needs win_rate, avg_win, avg_loss in the state and a positive edge"
+    if c.SIZING_METHOD == "atr":
+        return "atr: needs market.atr > 0"
+    return f"{c.SIZING_METHOD} gives 0"
+
+
+@lru_cache(maxsize=4096)  # replays repeat the same values: format each once
+def note_leverage(lev: int, c: RiskConfig) -> str:
+    """Detail of leverage_exceeds_max."""
+    return f"leverage {lev} > {c.MAX_LEVERAGE}"
+
+
+@lru_cache(maxsize=4096)  # replays repeat the same values: format each once
+def note_exposure(after: float, c: RiskConfig) -> str:
+    """Detail of max_exposure_reached."""
+    return f"exposure after trade {after:.4f} > {c.MAX_TOTAL_EXPOSURE_PCT:g}"
+
+
+@lru_cache(maxsize=4096)  # replays repeat the same values: format each once
+def note_spread(bps: float, c: RiskConfig) -> str:
+    """Detail of excessive_spread."""
+    return f"spread {bps:.2f}bps > {c.MAX_SPREAD_BPS:g}bps"
+
+
+@lru_cache(maxsize=4096)  # replays repeat the same values: format each once
+def note_liq_distance(d: float, c: RiskConfig) -> str:
+    """Detail of liquidation_risk_too_high (distance)."""
+    return f"liquidation distance {d:.4f} < {c.MIN_LIQUIDATION_DISTANCE:g}"
+
+
+@lru_cache(maxsize=4096)  # replays repeat the same values: format each once
+def note_stop(stop: float, lp: float) -> str:
+    """Detail of liquidation_risk_too_high (stop beyond the liquidation price)."""
+    return f"stop {stop:g} is beyond the liquidation price {lp:g}"
+
+
+@lru_cache(maxsize=4096)  # replays repeat the same values: format each once
+def note_funding(rate: float, c: RiskConfig) -> str:
+    """Detail of excessive_funding_fees."""
+    return f"daily funding {rate:.4%} of value > {c.MAX_DAILY_FUNDING_FEE_PCT:.4%}"
+
+
+@lru_cache(maxsize=4096)  # replays repeat the same values: format each once
+def note_slippage(slip: float, c: RiskConfig) -> str:
+    """Detail of excessive_slippage."""
+    return f"expected slippage {slip:.2f}bps > {c.MAX_SLIPPAGE_BPS:g}bps"
