@@ -223,7 +223,9 @@ def _progress_callback() -> RoundCallback | None:
         tail = (
             f"; waiting for {', '.join(waiting[:4])}" + ("…" if len(waiting) > 4 else "") if waiting else ""
         )
-        console.print(f"[dim]{elapsed:5.0f} s[/] round {rounds}: {summarize(report.checks)}{tail}")
+        console.print(
+            f"[dim]{elapsed:5.0f} s[/] round {rounds}: {summarize(report.checks)}{tail}", highlight=False
+        )
 
     return on_round
 

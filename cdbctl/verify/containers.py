@@ -6,6 +6,7 @@ answers test it; `fetch_containers` is the only part that talks to the engine.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -159,6 +160,8 @@ def fetch_containers(env: Mapping[str, str], timeout: float) -> list[dict[str, A
     import docker.errors
 
     host = env.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    if host.startswith("unix://"):
+        _check_unix_socket(host, timeout)
     try:
         client = docker.from_env(environment=dict(env), timeout=max(1, round(timeout)))
     except docker.errors.DockerException as exc:
@@ -175,6 +178,25 @@ def fetch_containers(env: Mapping[str, str], timeout: float) -> list[dict[str, A
         raise EngineUnreachable(_why(exc, host), _hint(host)) from None
     finally:
         client.close()
+
+
+def _check_unix_socket(host: str, timeout: float) -> None:
+    """Diagnose a unix socket ourselves: the SDK leaks the socket of a failed connection."""
+    path = host.removeprefix("unix://")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.connect(path)
+        except FileNotFoundError:
+            raise EngineUnreachable(f"Docker engine unreachable: no socket at {host}", _hint(host)) from None
+        except PermissionError:
+            raise EngineUnreachable(
+                f"Docker engine unreachable: permission denied on {host}",
+                "add your user to the 'docker' group (then log in again), or use sudo; "
+                "--no-docker skips the container checks",
+            ) from None
+        except OSError as exc:
+            raise EngineUnreachable(_why(exc, host), _hint(host)) from None
 
 
 def _why(exc: BaseException, host: str) -> str:

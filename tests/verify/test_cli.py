@@ -1,0 +1,328 @@
+"""`cdbctl verify` end to end through the CLI: exit codes, stdout/stderr, JSON shape, Docker unreachable."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cdbctl.cli import main
+from tests.servers import HOST, HangingServer, PostgresServer, RedisServer, free_port, http_server
+
+pytestmark = pytest.mark.integration
+
+NO_SOCKET = "unix:///nonexistent/cdbctl-test/docker.sock"
+CHECK_KEYS = ["name", "service", "kind", "target", "status", "detail", "latency_ms"]
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run in an empty directory with Docker pointed at a socket that does not exist."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DOCKER_HOST", NO_SOCKET)
+    monkeypatch.delenv("COMPOSE_PROJECT_NAME", raising=False)
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["verify", *args])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    return code, out, err
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any], str]:
+    code, out, err = run(capsys, *args, "--format", "json")
+    return code, json.loads(out), err
+
+
+def test_json_output_shape_and_healthy_exit(capsys: pytest.CaptureFixture[str]) -> None:
+    with http_server(200) as server:
+        code, data, err = run_json(
+            capsys, "--no-docker", "--endpoint", f"api=http://{HOST}:{server.server_port}/health"
+        )
+    assert code == 0
+    assert list(data) == ["healthy", "checks", "schema_version"]
+    assert data["healthy"] is True
+    assert data["schema_version"] == 1
+    (check,) = data["checks"]
+    assert list(check) == CHECK_KEYS
+    assert check["name"] == "api"
+    assert check["kind"] == "http"
+    assert check["status"] == "healthy"
+    assert check["detail"] == "HTTP 200"
+    assert isinstance(check["latency_ms"], float)
+    assert err == "verify: 1 healthy\n"
+
+
+def test_table_on_stdout_summary_on_stderr_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
+    with http_server(500) as server:
+        code, out, err = run(
+            capsys,
+            "--no-docker",
+            "-e", f"api=http://{HOST}:{server.server_port}/health",
+            "-e", f"gone=tcp://{HOST}:{free_port()}",
+        )  # fmt: skip
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0].split() == ["CHECK", "SERVICE", "KIND", "TARGET", "STATUS", "LATENCY", "DETAIL"]
+    rows = {line.split()[0]: line for line in lines[2:]}
+    assert "unhealthy" in rows["api"] and rows["api"].rstrip().endswith("HTTP 500")
+    assert rows["gone"].rstrip().endswith("connection refused")
+    assert err == "verify: 2 unhealthy\n"
+
+
+def compose(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "docker-compose.yml"
+    path.write_text(text)
+    return path
+
+
+def test_compose_discovery_with_real_redis_and_postgres_and_docker_unreachable(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    redis_server_auth: RedisServer,
+    postgres_server: PostgresServer,
+) -> None:
+    with http_server(200) as api:
+        compose(
+            tmp_path,
+            f"""\
+services:
+  redis:
+    image: redis:7.4-alpine
+    command: ["redis-server", "--requirepass", "${{REDIS_PASSWORD}}"]
+    ports: ["127.0.0.1:{redis_server_auth.port}:6379"]
+  postgres:
+    image: postgres:16-alpine
+    environment:
+      POSTGRES_USER: {postgres_server.user}
+      POSTGRES_PASSWORD: {postgres_server.password}
+      POSTGRES_DB: {postgres_server.dbname}
+    ports: ["{postgres_server.port}:5432"]
+  cdb_core:
+    image: cdb/cdb_core:local
+    ports: ["{api.server_port}:8001"]
+""",
+        )
+        os.environ["REDIS_PASSWORD"] = str(redis_server_auth.password)
+        try:
+            code, data, err = run_json(capsys)
+            code_nd, data_nd, err_nd = run_json(capsys, "--no-docker")
+        finally:
+            del os.environ["REDIS_PASSWORD"]
+    checks = {(c["name"], c["kind"]): c for c in data["checks"]}
+    # Docker is unreachable: each service gets an `unknown` container check, with a hint on stderr ...
+    for service in ("redis", "postgres", "cdb_core"):
+        assert checks[service, "container"]["status"] == "unknown"
+        assert (
+            checks[service, "container"]["detail"] == f"Docker engine unreachable: no socket at {NO_SOCKET}"
+        )
+    assert f"hint: start the Docker daemon or point DOCKER_HOST at it (now {NO_SOCKET})" in err
+    assert "--no-docker" in err
+    # ... and the endpoint probes still ran against the real servers.
+    assert checks["redis", "redis"]["status"] == "healthy"
+    assert checks["postgres", "postgres"]["status"] == "healthy"
+    assert checks["cdb_core", "http"]["target"] == f"http://127.0.0.1:{api.server_port}/health"
+    assert checks["cdb_core", "http"]["status"] == "healthy"
+    assert str(redis_server_auth.password) not in json.dumps(data)
+    assert code == 1
+    # --no-docker skips the engine entirely: only endpoints, all healthy.
+    assert code_nd == 0
+    assert [c["kind"] for c in data_nd["checks"]] == ["redis", "postgres", "http"]
+    assert "hint:" not in err_nd
+
+
+def test_wrong_postgres_password_and_database_via_endpoint(
+    capsys: pytest.CaptureFixture[str], postgres_server: PostgresServer
+) -> None:
+    code, data, _ = run_json(
+        capsys,
+        "--no-docker",
+        "-e", f"pw={postgres_server.dsn(password='nope')}",
+        "-e", f"db={postgres_server.dsn(dbname='nope')}",
+        "-e", f"ok={postgres_server.url}",
+    )  # fmt: skip
+    assert code == 1
+    details = {c["name"]: (c["status"], c["detail"]) for c in data["checks"]}
+    assert details["pw"] == ("unhealthy", f'password authentication failed for user "{postgres_server.user}"')
+    assert details["db"] == ("unhealthy", 'database "nope" does not exist')
+    assert details["ok"][0] == "healthy"
+
+
+def test_service_filter(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], redis_server: RedisServer
+) -> None:
+    compose(
+        tmp_path,
+        f"services:\n  redis:\n    image: redis\n    ports: ['{redis_server.port}:6379']\n"
+        f"  cdb_core:\n    ports: ['{free_port()}:8001']\n",
+    )
+    code, data, _ = run_json(capsys, "--no-docker", "--service", "redis")
+    assert code == 0
+    assert [(c["name"], c["detail"]) for c in data["checks"]] == [("redis", "PONG")]
+    code, _, err = run(capsys, "--no-docker", "--service", "nope")
+    assert code == 2
+    assert "unknown service 'nope'" in err and "hint: services in the compose file: redis, cdb_core" in err
+
+
+def test_docker_unreachable_with_nothing_else_to_check_is_exit_3(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    compose(tmp_path, "services:\n  worker:\n    image: busybox\n")
+    code, out, err = run(capsys)
+    assert code == 3
+    assert out == ""
+    assert err.startswith(f"cdbctl: error: Docker engine unreachable: no socket at {NO_SOCKET}\nhint: ")
+    # the same with --no-docker leaves nothing to check at all: a usage error
+    code, _, err = run(capsys, "--no-docker")
+    assert code == 2
+    assert "nothing to check" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-e", "api=ftp://127.0.0.1/"], "unsupported URL scheme 'ftp'"),
+        (["-e", "api=http://127.0.0.1:notaport/"], "bad port"),
+        (["-e", "api"], "expected NAME=URL"),
+        (["-e", "x=tcp://127.0.0.1:1", "--timeout", "0"], "--timeout must be a number of seconds above 0"),
+        (["-e", "x=tcp://127.0.0.1:1", "--wait-timeout", "-1"], "--wait-timeout must be"),
+        (["-e", "x=tcp://127.0.0.1:1", "--wait", "--watch"], "--wait and --watch cannot be combined"),
+        (["-e", "x=tcp://127.0.0.1:1", "--format", "xml"], "Invalid value for '--format'"),
+        (["-e", "x=tcp://127.0.0.1:1", "--timeout", "soon"], "Invalid value for '--timeout'"),
+        (["--compose", "missing.yml"], "compose file not found: missing.yml"),
+        ([], "no compose file (compose.yaml, docker-compose.yml)"),
+    ],
+)
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
+    code, out, err = run(capsys, *args)
+    assert code == 2
+    assert out == ""
+    assert message in err
+
+
+def test_malformed_compose_file_names_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    compose(tmp_path, "services:\n  redis:\n    image: redis\n    ports:\n      - '80:80:80:80'\n")
+    code, _, err = run(capsys, "--no-docker")
+    assert code == 2
+    assert err.startswith("cdbctl: error: malformed port '80:80:80:80'")
+    assert "docker-compose.yml:5" in err
+
+
+def test_hanging_endpoints_all_reported(capsys: pytest.CaptureFixture[str]) -> None:
+    with HangingServer() as server:
+        args = [a for i in range(12) for a in ("-e", f"h{i}=http://{HOST}:{server.port}/health")]
+        code, data, _ = run_json(capsys, "--no-docker", "--timeout", "0.5", *args)
+        assert server.max_open == 12
+    assert code == 1
+    assert {c["detail"] for c in data["checks"]} == {"timed out after 0.5 s"}
+
+
+def cdbctl(*args: str) -> list[str]:
+    return [sys.executable, "-m", "cdbctl", "verify", *args]
+
+
+def subprocess_env() -> dict[str, str]:
+    return {**os.environ, "DOCKER_HOST": NO_SOCKET, "NO_COLOR": "1"}
+
+
+def test_wait_for_a_server_that_appears(tmp_path: Path) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        cdbctl("--no-docker", "-e", f"api=http://{HOST}:{port}/health", "--wait", "--interval", "0.1",
+               "--wait-timeout", "120", "--format", "json"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=subprocess_env(), cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        time.sleep(1.0)  # let it poll a refused port for a while; correctness does not depend on this
+        assert proc.poll() is None, "verify --wait gave up on a refused endpoint instead of waiting"
+        with http_server(200, port=port):
+            out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert json.loads(out)["checks"][0]["detail"] == "HTTP 200"
+
+
+def test_wait_timeout_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
+    code, data, err = run_json(
+        capsys, "--no-docker", "-e", f"api=http://{HOST}:{free_port()}/", "--wait", "--wait-timeout", "0.3",
+        "--interval", "0.05",
+    )  # fmt: skip
+    assert code == 1
+    assert data["checks"][0]["detail"] == "connection refused"
+    assert "still not healthy after 0.3 s (--wait-timeout)" in err
+
+
+def test_progress_goes_to_stderr_only_on_a_terminal(tmp_path: Path) -> None:
+    with http_server(200) as server:
+        args = cdbctl("--no-docker", "-e", f"api=http://{HOST}:{server.server_port}/health", "--wait")
+        # stderr is a pipe: no progress, only the summary
+        piped = subprocess.run(
+            args, capture_output=True, text=True, env=subprocess_env(), cwd=tmp_path, check=False
+        )
+        # stderr is a terminal: progress lines appear there, stdout still carries only the table
+        leader, follower = pty.openpty()
+        try:
+            proc = subprocess.Popen(
+                args, stdout=subprocess.PIPE, stderr=follower, env=subprocess_env(), cwd=tmp_path
+            )
+            os.close(follower)
+            tty_err = b""
+            while True:
+                ready, _, _ = select.select([leader], [], [], 30)
+                if not ready:
+                    break
+                try:
+                    chunk = os.read(leader, 4096)
+                except OSError:  # EIO: the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                tty_err += chunk
+            out, _ = proc.communicate(timeout=30)
+        finally:
+            os.close(leader)
+    assert piped.returncode == 0
+    assert piped.stderr == "verify: 1 healthy\n"
+    assert proc.returncode == 0
+    assert b"round 1: 1 healthy" in re.sub(rb"\x1b\[[0-9;]*m", b"", tty_err)
+    assert b"round" not in out
+    assert out.decode().splitlines()[0].split()[0] == "CHECK"
+
+
+def test_watch_streams_rounds_until_interrupted(tmp_path: Path) -> None:
+    with http_server(200) as server:
+        proc = subprocess.Popen(
+            cdbctl("--no-docker", "-e", f"api=http://{HOST}:{server.server_port}/health", "--watch",
+                   "--interval", "0.05", "--format", "json"),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=subprocess_env(), cwd=tmp_path,
+        )  # fmt: skip
+        try:
+            assert proc.stdout is not None
+            lines = [proc.stdout.readline() for _ in range(3)]
+            proc.send_signal(signal.SIGINT)
+            rest, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    rounds = [json.loads(line) for line in lines + rest.splitlines()]
+    assert len(rounds) >= 3
+    assert all(r["healthy"] and r["schema_version"] == 1 for r in rounds)
+    assert proc.returncode == 0  # the exit code of the last round
+    assert "Traceback" not in err
