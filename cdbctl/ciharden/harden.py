@@ -218,8 +218,9 @@ def _gate(cand: Candidate, infos: list[StepInfo]) -> None:
     )
     reader_label = None
     for later in infos[pos + 1 :]:
+        # A later step that writes the same report (another scan) does not read this one's.
         reads = (outcome is not None and outcome.search(later.text) is not None) or any(
-            r in later.run_text for r in step.reports
+            r in later.run_text and r not in later.reports for r in step.reports
         )
         if not reads:
             continue

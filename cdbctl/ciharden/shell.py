@@ -202,7 +202,7 @@ def _flag_issues(cmd: SimpleCommand, inv: Invocation) -> list[ShellIssue]:
                                 "flag",
                                 inv.tool.id,
                                 nxt.start,
-                                f"{name} {nxt.value} makes {inv.tool.id} succeed on findings",
+                                f"{name} {nxt.value} makes {inv.tool.id} succeed on findings; set to {rule.good}",
                                 (nxt.start, nxt.end, rule.good),
                             )
                         )
@@ -215,7 +215,7 @@ def _flag_issues(cmd: SimpleCommand, inv: Invocation) -> list[ShellIssue]:
                                 "flag",
                                 inv.tool.id,
                                 w.start,
-                                f"{v} makes {inv.tool.id} succeed on findings",
+                                f"{v} makes {inv.tool.id} succeed on findings; set to {rule.good}",
                                 (w.start + len(name) + 1, w.end, rule.good),
                             )
                         )
