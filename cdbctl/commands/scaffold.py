@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cdbctl.errors import EnvironmentProblem, ExitCode, UsageError
+from cdbctl.errors import EnvironmentProblem, ExitCode, InputError, UsageError
 from cdbctl.output import SCHEMA_VERSION, OutputFormat, dumps_json, write_stdout
 
 if TYPE_CHECKING:
@@ -54,6 +54,8 @@ def _compose_rel(repo: Path, compose: Path | None) -> str | None:
     if compose is None:
         return None
     absolute = compose if compose.is_absolute() else Path.cwd() / compose
+    if not absolute.is_file():
+        raise InputError("compose file does not exist", where=str(compose))
     try:
         return Path(os.path.relpath(absolute, repo)).as_posix()
     except ValueError:

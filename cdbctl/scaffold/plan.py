@@ -20,7 +20,7 @@ CREATE_ONLY = "create_only"  # written only when absent (a user's own file wins)
 _ROOT_FILES = {"dockerignore": ".dockerignore"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Sources:
     """Everything rendering needs, loaded by the caller: templates, vendored engine, compose fragment."""
 
@@ -29,6 +29,9 @@ class Sources:
     compose_fragment: str
     reference_compose: bytes
     version: str  # cdbctl version
+
+    def __repr__(self) -> str:
+        return f"Sources({len(self.templates)} templates, {len(self.vendor)} vendored, {self.fingerprint})"
 
     @property
     def fingerprint(self) -> str:

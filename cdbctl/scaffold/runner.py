@@ -10,7 +10,7 @@ from pathlib import Path
 
 from cdbctl.errors import EnvironmentProblem, InputError
 from cdbctl.scaffold import state as st
-from cdbctl.scaffold.compose_patch import BuildTarget, ServiceBuild, patch_compose
+from cdbctl.scaffold.compose_patch import BuildTarget, Dependency, PatchResult, ServiceBuild, patch_compose
 from cdbctl.scaffold.fs import RepoFS
 from cdbctl.scaffold.plan import Sources, plan_files, render_service_block, service_dir
 from cdbctl.scaffold.spec import ServiceSpec
@@ -96,6 +96,18 @@ def _validate(fs: RepoFS, compose_dir: str, builds: Sequence[ServiceBuild], plan
     return problems
 
 
+def patch_for(text: str, specs: Sequence[ServiceSpec], sources: Sources, compose_path: str) -> PatchResult:
+    """Patch compose text (at repo-relative compose_path) for the specs; pure."""
+    compose_dir = posixpath.dirname(compose_path) or "."
+    ctx = posixpath.relpath(".", compose_dir)
+    targets = [BuildTarget(s.name, s.port, ctx, f"{service_dir(s.name)}/Dockerfile") for s in specs]
+
+    def block(t: BuildTarget, deps: Sequence[Dependency], indent: int, step: int) -> str:
+        return "\n" + render_service_block(sources, t, deps, indent, step)
+
+    return patch_compose(text, targets, where=compose_path, render_block=block)
+
+
 def run_scaffold(
     fs: RepoFS,
     specs: Sequence[ServiceSpec],
@@ -128,16 +140,11 @@ def run_scaffold(
 
     compose_path, exists = find_compose(fs, compose)
     compose_dir = posixpath.dirname(compose_path) or "."
-    ctx = posixpath.relpath(".", compose_dir)
-    targets = [BuildTarget(s.name, s.port, ctx, f"{service_dir(s.name)}/Dockerfile") for s in specs]
     raw = fs.read(compose_path) if exists else sources.reference_compose
     if raw is None:
         raise InputError("compose file does not exist", where=compose_path)
     text, encoding = _decode(raw, compose_path)
-    result = patch_compose(
-        text, targets, where=compose_path,
-        render_block=lambda t, deps, ind, step: "\n" + render_service_block(sources, t, deps, ind, step),
-    )  # fmt: skip
+    result = patch_for(text, specs, sources, compose_path)
     new_compose = result.text.encode(encoding)
     if not exists:
         status, detail = st.CREATED, "from the reference stack"

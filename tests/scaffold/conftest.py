@@ -1,0 +1,55 @@
+"""Fixtures for the scaffold tests: the real shipped sources and throwaway repositories."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cdbctl.resources import compose_dir, templates_dir
+from cdbctl.scaffold.plan import Sources
+from cdbctl.scaffold.runner import package_dir
+from cdbctl.scaffold.sources import load_sources
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "scaffold"
+
+SEED_COMPOSE = """\
+services:
+  redis:
+    image: redis:7-alpine
+    healthcheck:
+      test: ["CMD", "redis-cli", "ping"]
+  cdb_core:
+    build:
+      context: ./backoffice/services/signal_engine
+      dockerfile: Dockerfile
+  cdb_risk:
+    build:
+      context: ./backoffice/services/risk_manager
+      dockerfile: Dockerfile
+  cdb_execution:
+    build:
+      context: ./backoffice/services/execution_service
+      dockerfile: Dockerfile
+"""
+
+
+@pytest.fixture(scope="session")
+def sources() -> Sources:
+    """The templates, compose fragment and vendored engine exactly as cdbctl ships them."""
+    return load_sources(templates_dir(), compose_dir(), package_dir())
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A CDB-like repository with the seed's broken compose file and a shared services/ package."""
+    root = tmp_path / "cdb"
+    (root / "services").mkdir(parents=True)
+    (root / "services" / "__init__.py").write_text("")
+    (root / "docker-compose.yml").write_text(SEED_COMPOSE)
+    return root
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file under root (relative POSIX path -> bytes)."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}

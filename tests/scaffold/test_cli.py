@@ -1,0 +1,258 @@
+"""`cdbctl scaffold` end to end through the CLI: every option and exit code, stdout vs stderr."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cdbctl.cli import main
+from tests.scaffold.conftest import tree
+
+Cap = pytest.CaptureFixture[str]
+
+
+def table(out: str) -> dict[str, str]:
+    """The status table on stdout as {path: status}."""
+    lines = out.splitlines()
+    assert lines[0].split() == ["STATUS", "FILE", "DETAIL"]
+    return {line.split()[1]: line.split()[0] for line in lines[1:]}
+
+
+def run(capsys: Cap, *args: str) -> tuple[int, str, str]:
+    code = main(["scaffold", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_default_run_then_idempotent(repo: Path, capsys: Cap) -> None:
+    code, out, err = run(capsys, "--repo", str(repo))
+    assert code == 0, err
+    assert table(out)["backoffice/services/cdb_risk/app/main.py"] == "created"
+    assert table(out)["docker-compose.yml"] == "updated"
+    assert err.strip().startswith("scaffold:")
+    code, out, err = run(capsys, "--repo", str(repo), "--check")
+    assert code == 0
+    assert "would change" not in err and "up to date" in err
+    before = tree(repo)
+    assert run(capsys, "--repo", str(repo))[0] == 0
+    assert tree(repo) == before
+
+
+def test_repo_defaults_to_cwd(repo: Path, capsys: Cap, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(repo)
+    assert run(capsys, "--service", "cdb_risk")[0] == 0
+    assert (repo / "backoffice/services/cdb_risk/Dockerfile").is_file()
+    assert not (repo / "backoffice/services/cdb_core").exists()
+
+
+def test_json_format(repo: Path, capsys: Cap) -> None:
+    code, out, _ = run(capsys, "--repo", str(repo), "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["schema_version"] == 1
+    assert data["mode"] == "apply" and data["written"] is True
+    statuses = {f["path"]: f["status"] for f in data["files"]}
+    assert statuses["docker-compose.yml"] == "updated"
+    assert statuses["backoffice/services/cdb_risk/vendor/cdbctl/risk/__init__.py"] == "created"
+    assert data["problems"] == []
+
+
+def test_dry_run_prints_a_diff_and_writes_nothing(repo: Path, capsys: Cap) -> None:
+    before = tree(repo)
+    code, out, err = run(capsys, "--repo", str(repo), "--dry-run")
+    assert code == 0
+    assert tree(repo) == before
+    assert out.startswith("--- ") or out.startswith("---")
+    assert "+++ b/backoffice/services/cdb_core/Dockerfile" in out
+    assert "\n-      context: ./backoffice/services/signal_engine\n" in out
+    assert "\n+      context: .\n" in out
+    assert "STATUS" in err  # the table is a summary on stderr
+    code, out, _ = run(capsys, "--repo", str(repo), "--dry-run", "--format", "json")
+    assert code == 0 and "+++ b/docker-compose.yml" in json.loads(out)["diff"]
+
+
+def test_check_exits_1_on_drift_and_writes_nothing(repo: Path, capsys: Cap) -> None:
+    before = tree(repo)
+    code, _, err = run(capsys, "--repo", str(repo), "--check")
+    assert code == 1
+    assert "would change" in err
+    assert tree(repo) == before
+    run(capsys, "--repo", str(repo))
+    compose = repo / "docker-compose.yml"
+    compose.write_text(compose.read_text().replace("context: .\n", "context: ./backoffice\n", 1))
+    assert run(capsys, "--repo", str(repo), "--check")[0] == 1
+
+
+def test_check_with_dry_run_shows_the_drift(repo: Path, capsys: Cap) -> None:
+    code, out, _ = run(capsys, "--repo", str(repo), "--check", "--dry-run")
+    assert code == 1 and "+++ b/docker-compose.yml" in out
+
+
+def test_conflict_exits_1_and_force_overwrites(repo: Path, capsys: Cap) -> None:
+    main_py = repo / "backoffice/services/cdb_core/app/main.py"
+    main_py.parent.mkdir(parents=True)
+    main_py.write_text("print('mine')\n")
+    before = tree(repo)
+    code, out, err = run(capsys, "--repo", str(repo))
+    assert code == 1
+    assert table(out)["backoffice/services/cdb_core/app/main.py"] == "conflict"
+    assert "nothing written" in err and "--force" in err
+    assert tree(repo) == before
+    assert run(capsys, "--repo", str(repo), "--force")[0] == 0
+    assert "create_app" in main_py.read_text()
+
+
+def test_custom_services_and_ports(repo: Path, capsys: Cap) -> None:
+    code, _, err = run(capsys, "--repo", str(repo), "-s", "cdb_risk:9002", "--service", "cdb_signal")
+    assert code == 0, err
+    assert "EXPOSE 9002" in (repo / "backoffice/services/cdb_risk/Dockerfile").read_text()
+    assert "EXPOSE 8001" in (repo / "backoffice/services/cdb_signal/Dockerfile").read_text()
+    assert "cdb_signal:" in (repo / "docker-compose.yml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--service", "Bad-Name"], "invalid service name 'Bad-Name'"),
+        (["--service", "1abc"], "invalid service name"),
+        (["--service", "cdb_x:0"], "invalid port 0"),
+        (["--service", "cdb_x:65536"], "invalid port 65536"),
+        (["--service", "cdb_x:abc"], "invalid port 'abc'"),
+        (["--service", "cdb_x:8001", "--service", "cdb_y:8001"], "port 8001 used by both"),
+        (["--service", "cdb_x", "--service", "cdb_x"], "given twice"),
+        (["--compose", "nope.yml"], "compose file does not exist, nope.yml"),
+        (["--format", "sarif"], "not supported"),
+    ],
+)
+def test_input_errors_exit_2_and_write_nothing(
+    repo: Path, capsys: Cap, args: list[str], message: str
+) -> None:
+    before = tree(repo)
+    code, out, err = run(capsys, "--repo", str(repo), *args)
+    assert code == 2
+    assert out == ""
+    assert message in err and err.startswith("cdbctl: error: ")
+    assert "Traceback" not in err
+    assert tree(repo) == before
+
+
+def test_bad_flag_exit_2(capsys: Cap) -> None:
+    assert run(capsys, "--no-such-flag")[0] == 2
+
+
+def test_missing_repo_exit_2(tmp_path: Path, capsys: Cap) -> None:
+    code, _, err = run(capsys, "--repo", str(tmp_path / "nope"))
+    assert code == 2 and "repository directory does not exist" in err
+
+
+def test_malformed_compose_exit_2_with_location(repo: Path, capsys: Cap) -> None:
+    (repo / "docker-compose.yml").write_text("services:\n  cdb_core:\n    build: [\n")
+    before = tree(repo)
+    code, _, err = run(capsys, "--repo", str(repo))
+    assert code == 2
+    assert "malformed YAML" in err and "docker-compose.yml:4:1" in err
+    assert tree(repo) == before
+
+
+def test_malformed_state_exit_2(repo: Path, capsys: Cap) -> None:
+    (repo / ".cdbctl").mkdir()
+    (repo / ".cdbctl/scaffold.json").write_text("{not json")
+    code, _, err = run(capsys, "--repo", str(repo))
+    assert code == 2 and ".cdbctl/scaffold.json" in err and "hint:" in err
+
+
+def test_compose_in_subfolder(repo: Path, capsys: Cap, monkeypatch: pytest.MonkeyPatch) -> None:
+    (repo / "deploy").mkdir()
+    (repo / "docker-compose.yml").rename(repo / "deploy/compose.yaml")
+    monkeypatch.chdir(repo / "deploy")
+    code, out, err = run(capsys, "--repo", "..", "--compose", "compose.yaml")
+    assert code == 0, err
+    assert table(out)["deploy/compose.yaml"] == "updated"
+    text = (repo / "deploy/compose.yaml").read_text()
+    assert "context: ..\n" in text and "dockerfile: backoffice/services/cdb_core/Dockerfile" in text
+
+
+def test_compose_yaml_found_by_default(repo: Path, capsys: Cap) -> None:
+    (repo / "docker-compose.yml").rename(repo / "compose.yaml")
+    assert run(capsys, "--repo", str(repo))[0] == 0
+    assert "context: .\n" in (repo / "compose.yaml").read_text()
+    assert not (repo / "docker-compose.yml").exists()
+
+
+def test_no_compose_file_creates_the_reference_stack(tmp_path: Path, capsys: Cap) -> None:
+    code, out, _ = run(capsys, "--repo", str(tmp_path))
+    assert code == 0
+    assert table(out)["docker-compose.yml"] == "created"
+    text = (tmp_path / "docker-compose.yml").read_text()
+    assert "postgres:" in text and "redis:" in text
+    # the services/ dir is absent: the Dockerfile must not copy it
+    assert "COPY services/" not in (tmp_path / "backoffice/services/cdb_core/Dockerfile").read_text()
+
+
+def test_other_services_with_missing_context_are_reported(repo: Path, capsys: Cap) -> None:
+    compose = repo / "docker-compose.yml"
+    compose.write_text(compose.read_text() + "  web:\n    build: ./web\n")
+    code, _, err = run(capsys, "--repo", str(repo))
+    assert code == 0
+    assert "warning: service 'web': build context './web' does not exist" in err
+    code, out, _ = run(capsys, "--repo", str(repo), "--format", "json")
+    assert json.loads(out)["problems"] == ["service 'web': build context './web' does not exist"]
+
+
+def test_symlink_out_of_the_repo_is_refused(repo: Path, tmp_path: Path, capsys: Cap) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (repo / "backoffice").symlink_to(outside)
+    code, _, err = run(capsys, "--repo", str(repo))
+    assert code == 3
+    assert "symlink out of the repository" in err
+    assert list(outside.iterdir()) == []
+
+
+def test_symlinked_compose_outside_is_refused(repo: Path, tmp_path: Path, capsys: Cap) -> None:
+    real = tmp_path / "elsewhere.yml"
+    real.write_text((repo / "docker-compose.yml").read_text())
+    (repo / "docker-compose.yml").unlink()
+    (repo / "docker-compose.yml").symlink_to(real)
+    before = real.read_bytes()
+    code, _, _ = run(capsys, "--repo", str(repo))
+    assert code == 3
+    assert real.read_bytes() == before
+
+
+def test_compose_outside_repo_is_refused(repo: Path, tmp_path: Path, capsys: Cap) -> None:
+    other = tmp_path / "other.yml"
+    other.write_text("services: {}\n")
+    code, _, err = run(capsys, "--repo", str(repo), "--compose", str(other))
+    assert code == 3 and "outside the repository" in err
+
+
+def test_unwritable_path_is_environment_error(repo: Path, capsys: Cap) -> None:
+    (repo / "backoffice").write_text("a file where a directory must go\n")
+    code, _, err = run(capsys, "--repo", str(repo))
+    assert code == 3
+    assert "Not a directory" in err and "backoffice/services/" in err
+
+
+def test_help_documents_options_and_exit_codes() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "cdbctl", "scaffold", "--help"], capture_output=True, text=True, check=False,
+        env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
+    assert proc.returncode == 0
+    for word in (
+        "--repo",
+        "--service",
+        "--compose",
+        "--dry-run",
+        "--check",
+        "--force",
+        "--format",
+        "Exit codes",
+    ):
+        assert word in proc.stdout

@@ -1,0 +1,114 @@
+"""Property tests: the compose patch and a whole scaffold run are idempotent and never clobber."""
+
+from __future__ import annotations
+
+import posixpath
+import shutil
+import tempfile
+from pathlib import Path
+
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as hs
+
+from cdbctl.resources import compose_dir, templates_dir
+from cdbctl.scaffold.fs import RepoFS
+from cdbctl.scaffold.runner import package_dir, patch_for, run_scaffold
+from cdbctl.scaffold.sources import load_sources
+from cdbctl.scaffold.spec import build_specs
+from tests.scaffold.conftest import SEED_COMPOSE, tree
+
+# Module level, not a fixture: hypothesis pretty-prints fixture arguments, and these are large.
+SOURCES = load_sources(templates_dir(), compose_dir(), package_dir())
+TARGETS = ("cdb_core", "cdb_risk", "cdb_execution")
+PATHS = hs.sampled_from(["./backoffice/services/x", ".", "./", "'./old'", '"sub/dir"', "../elsewhere"])
+DOCKERFILES = hs.sampled_from(["Dockerfile", "'Dockerfile.prod'", "backoffice/services/x/Dockerfile"])
+COMMENT = hs.sampled_from(["", "  # note", " #x"])
+
+
+@hs.composite
+def service(draw: hs.DrawFn, name: str, ind: int) -> str:
+    """One compose service in a random but realistic shape."""
+    p, i2, i3 = " " * ind, " " * (2 * ind), " " * (3 * ind)
+    shape = draw(hs.sampled_from(["block", "block_ctx", "flow", "string", "none", "image", "absent"]))
+    ctx, df, c = draw(PATHS), draw(DOCKERFILES), draw(COMMENT)
+    head = f"{p}{name}:{c}\n"
+    if shape == "block":
+        return head + f"{i2}build:\n{i3}context: {ctx}{c}\n{i3}dockerfile: {df}\n"
+    if shape == "block_ctx":
+        return head + f'{i2}build:\n{i3}context: {ctx}\n{i2}ports:\n{i3}- "8001:8001"\n'
+    if shape == "flow":
+        return head + f"{i2}build: {{context: {ctx}, dockerfile: {df}}}{c}\n"
+    if shape == "string":
+        return head + f"{i2}build: {ctx}{c}\n"
+    if shape == "image":
+        return head + f"{i2}image: cdb/{name}:latest\n"
+    if shape == "none":
+        return f"{p}{name}: {{image: cdb/{name}}}\n"
+    return ""
+
+
+@hs.composite
+def compose_files(draw: hs.DrawFn) -> str:
+    """A compose file mixing shapes, indentation, line endings and the final newline."""
+    ind = draw(hs.sampled_from([2, 4]))
+    parts = ["services:\n", f"{' ' * ind}redis:\n{' ' * 2 * ind}image: redis:7\n"]
+    for name in draw(hs.permutations(TARGETS)):
+        parts.append(draw(service(name, ind)))
+    parts.append(f"{' ' * ind}other:\n{' ' * 2 * ind}build: ./other  # untouched\n")
+    text = "".join(parts)
+    if draw(hs.booleans()):
+        text = text.replace("\n", "\r\n")
+    if draw(hs.booleans()):
+        text = text.rstrip("\r\n")
+    return text
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=compose_files(), subfolder=hs.booleans())
+def test_patch_twice_equals_once(text: str, subfolder: bool) -> None:
+    path = "deploy/compose.yaml" if subfolder else "docker-compose.yml"
+    specs = build_specs([])
+    once = patch_for(text, specs, SOURCES, path).text
+    assert patch_for(once, specs, SOURCES, path).text == once
+    before, after = yaml.safe_load(text), yaml.safe_load(once)
+    assert after["services"]["other"] == before["services"]["other"]
+    assert after["services"]["redis"] == before["services"]["redis"]
+    for name in TARGETS:
+        build = after["services"][name]["build"]
+        base = "deploy" if subfolder else "."
+        context = posixpath.normpath(posixpath.join(base, build["context"]))
+        assert context == "."
+        assert posixpath.normpath(posixpath.join(context, build["dockerfile"])) == (
+            f"backoffice/services/{name}/Dockerfile"
+        )
+    if "\r\n" in text:
+        assert once.count("\n") == once.count("\r\n")
+    assert once.endswith("\n") == text.endswith("\n")
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    names=hs.lists(
+        hs.sampled_from(["cdb_core", "cdb_risk", "cdb_execution", "cdb_x", "alpha_2"]), unique=True
+    ),
+    shared=hs.booleans(),
+    crlf=hs.booleans(),
+)
+def test_scaffold_twice_equals_once(names: list[str], shared: bool, crlf: bool) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        if shared:
+            (root / "services").mkdir()
+        compose = SEED_COMPOSE.replace("\n", "\r\n") if crlf else SEED_COMPOSE
+        (root / "docker-compose.yml").write_bytes(compose.encode())
+        specs = build_specs(names)
+        fs = RepoFS(root)
+        first = run_scaffold(fs, specs, SOURCES, compose=None, write=True, force=False)
+        assert first.written
+        after_once = tree(root)
+        second = run_scaffold(fs, specs, SOURCES, compose=None, write=True, force=False)
+        assert tree(root) == after_once
+        assert not second.would_change
+        assert {f.status for f in second.files} == {"identical"}
+        shutil.rmtree(root / "backoffice")

@@ -1,0 +1,94 @@
+"""The reference CDB stack in compose/: healthchecks, ordered start-up, no secrets, in sync with the fragment."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cdbctl.resources import compose_dir
+from cdbctl.scaffold.compose_patch import Dependency
+from cdbctl.scaffold.plan import Sources
+from cdbctl.scaffold.runner import patch_for
+from cdbctl.scaffold.spec import DEFAULT_SERVICES, build_specs
+
+STACK = compose_dir() / "docker-compose.yml"
+
+
+def _stack() -> dict[str, dict[str, object]]:
+    return yaml.safe_load(STACK.read_text())["services"]  # type: ignore[no-any-return]
+
+
+def test_services_and_healthchecks() -> None:
+    services = _stack()
+    assert set(services) == {"redis", "postgres", "cdb_core", "cdb_risk", "cdb_execution"}
+    for name, svc in services.items():
+        assert "healthcheck" in svc, name
+    for name, port in DEFAULT_SERVICES:
+        svc = services[name]
+        assert svc["depends_on"] == {
+            "redis": {"condition": "service_healthy"},
+            "postgres": {"condition": "service_healthy"},
+        }
+        assert svc["build"] == {
+            "context": ".",
+            "dockerfile": f"backoffice/services/{name}/Dockerfile",
+            "args": {"BASE_IMAGE": "${CDB_BASE_IMAGE:-python:3.12-slim}"},
+        }
+        assert svc["environment"]["PORT"] == str(port)  # type: ignore[index]
+
+
+def test_no_secret_is_committed() -> None:
+    for name, svc in _stack().items():
+        env = svc.get("environment", {})
+        assert isinstance(env, dict)
+        for key, value in env.items():
+            if "PASSWORD" in key:  # only ever interpolated from the environment, and required
+                assert value == f"${{{key}:?set {key} in .env}}", (name, key)
+            if key in {"REDIS_URL", "DATABASE_URL"}:
+                secret = "REDIS_PASSWORD" if key == "REDIS_URL" else "POSTGRES_PASSWORD"
+                assert f"${{{secret}:?set {secret} in .env}}@" in value, (name, key)
+    env_example = (compose_dir() / ".env.example").read_text()
+    assert re.search(r"^REDIS_PASSWORD=$", env_example, re.M) and re.search(
+        r"^POSTGRES_PASSWORD=$", env_example, re.M
+    )
+
+
+def test_cdb_blocks_are_the_fragment_scaffold_inserts(sources: Sources) -> None:
+    """Scaffolding the three services into a file with only redis and postgres yields the reference stack."""
+    text = STACK.read_text()
+    head = text[: text.index("\n  cdb_core:\n")]
+    tail = text[text.index("\nvolumes:\n") :]
+    patched = patch_for(head, build_specs([]), sources, "docker-compose.yml").text
+    assert patched + tail == text
+
+
+def test_dependencies_detected_in_reference_stack(sources: Sources) -> None:
+    from cdbctl.scaffold.compose_patch import find_dependencies
+
+    assert find_dependencies(STACK.read_text(), "x") == [
+        Dependency("redis", "redis", True),
+        Dependency("postgres", "postgres", True),
+    ]
+
+
+@pytest.mark.skipif(
+    shutil.which("docker-compose") is None, reason="docker-compose is installed by .ci/setup.sh"
+)
+def test_docker_compose_accepts_the_stack(tmp_path: Path) -> None:
+    env = {"PATH": os.environ["PATH"], "REDIS_PASSWORD": "x" * 16, "POSTGRES_PASSWORD": "y" * 16}
+    proc = subprocess.run(
+        ["docker-compose", "-f", str(STACK), "config", "-q"], env=env, capture_output=True, text=True,
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    missing = subprocess.run(
+        ["docker-compose", "-f", str(STACK), "config", "-q"], env={"PATH": os.environ["PATH"]},
+        capture_output=True, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert missing.returncode != 0 and "REDIS_PASSWORD" in missing.stderr + missing.stdout

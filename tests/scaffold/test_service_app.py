@@ -1,0 +1,256 @@
+"""The generated services' endpoints through Flask's test client, against real servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from cdbctl.risk import evaluate_json
+from cdbctl.scaffold.plan import Sources
+from tests.scaffold.service_helpers import scaffold_repo, service_app
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+NOW = "2026-01-01T12:00:05Z"
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory, sources: Sources) -> Path:
+    return scaffold_repo(tmp_path_factory.mktemp("svc") / "cdb", sources)
+
+
+@pytest.fixture
+def risk(generated: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    with service_app(generated / "backoffice/services/cdb_risk") as module:
+        yield module
+
+
+@pytest.mark.parametrize("name", ["cdb_core", "cdb_risk", "cdb_execution"])
+def test_health_status_metrics(generated: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("MAX_POSITION_PCT", "0.07")
+    with service_app(generated / "backoffice/services" / name) as module:
+        client = module.app.test_client()
+        r = client.get("/health")
+        assert r.status_code == 200 and r.get_json() == {"status": "ok", "service": name}
+        r = client.get("/ready")
+        assert r.status_code == 200 and r.get_json()["status"] == "ready"
+        status = client.get("/status").get_json()
+        assert status["service"] == name and status["version"]
+        assert status["risk_config"]["ok"] is True
+        assert status["risk_config"]["values"]["MAX_POSITION_PCT"] == 0.07
+        assert status["shared_services"] == {"available": False}
+        metrics = client.get("/metrics")
+        assert metrics.mimetype == "text/plain"
+        text = metrics.get_data(as_text=True)
+        assert (
+            f'cdb_http_requests_total{{service="{name}",method="GET",endpoint="/health",status="200"}} 1'
+            in text
+        )
+        assert "# TYPE cdb_http_request_duration_seconds histogram" in text
+        assert (client.post("/evaluate").status_code == 404) is (name != "cdb_risk")
+
+
+def test_metrics_are_valid_prometheus_text(risk: ModuleType) -> None:
+    client = risk.app.test_client()
+    client.get("/health")
+    client.get("/nope")
+    client.post("/evaluate", data=(EXAMPLES / "signal.json").read_bytes())
+    text = client.get("/metrics").get_data(as_text=True)
+    assert text.endswith("\n")
+    hist: dict[str, list[int]] = {}
+    for line in text.splitlines():
+        if line.startswith("#"):
+            assert line.split()[1] in {"HELP", "TYPE"}
+            continue
+        name_labels, value = line.rsplit(" ", 1)
+        float(value)
+        assert name_labels.count("{") == 1 and name_labels.endswith("}")
+        if "_bucket{" in name_labels and 'endpoint="/health"' in name_labels:
+            hist.setdefault("health", []).append(int(value))
+    assert hist["health"] == sorted(hist["health"])  # cumulative buckets
+    assert 'endpoint="<unmatched>",status="404"' in text
+
+
+def test_evaluate_matches_the_cli(risk: ModuleType) -> None:
+    client = risk.app.test_client()
+    body = (EXAMPLES / "signal.json").read_bytes()
+    r = client.post(f"/evaluate?now={NOW}", data=body, content_type="application/json")
+    assert r.status_code == 200
+    cli = subprocess.run(
+        [sys.executable, "-m", "cdbctl", "risk", "evaluate", str(EXAMPLES / "signal.json"), "--now", NOW,
+         "--format", "json"],
+        capture_output=True, check=False,
+    )  # fmt: skip
+    assert cli.returncode in (0, 1), cli.stderr
+    assert r.get_json() == json.loads(cli.stdout)
+    assert r.get_json() == evaluate_json(body, env={}, now=NOW)
+
+
+def test_evaluate_list_and_rejections_counted(risk: ModuleType) -> None:
+    client = risk.app.test_client()
+    good = json.loads((EXAMPLES / "signal.json").read_text())
+    stale = {**good, "signal_id": "old", "timestamp": "2025-01-01T00:00:00Z"}
+    r = client.post(f"/evaluate?now={NOW}", json=[good, stale])
+    assert r.status_code == 200
+    decisions = r.get_json()
+    assert decisions == evaluate_json([good, stale], env={}, now=NOW)
+    assert [d["approved"] for d in decisions] == [True, False]
+    text = client.get("/metrics").get_data(as_text=True)
+    reason = decisions[1]["reason"]
+    assert f'cdb_risk_decisions_total{{service="cdb_risk",approved="false",reason="{reason}"}} 1' in text
+    assert 'cdb_risk_decisions_total{service="cdb_risk",approved="true",reason="approved"} 1' in text
+
+
+@pytest.mark.parametrize(
+    ("body", "query", "message"),
+    [
+        (b"{bad", "", "malformed JSON"),
+        (b"", "", "malformed JSON"),
+        (b"3", "", "expected a JSON object or array"),
+        (b"null", "", "expected a JSON object or array"),
+        (b'{"x": 1}', "?now=yesterday", "now: 'yesterday'"),
+    ],
+)
+def test_evaluate_malformed_payload_is_400(risk: ModuleType, body: bytes, query: str, message: str) -> None:
+    r = risk.app.test_client().post(f"/evaluate{query}", data=body)
+    assert r.status_code == 400
+    data = r.get_json()
+    assert data["status"] == 400 and message in data["error"]
+
+
+@pytest.mark.parametrize("body", [b'{"symbol": "BTCUSDT"}', b"[1]"])
+def test_evaluate_invalid_signal_is_400_with_the_cli_decision(risk: ModuleType, body: bytes) -> None:
+    r = risk.app.test_client().post(f"/evaluate?now={NOW}", data=body)
+    assert r.status_code == 400
+    assert r.get_json() == evaluate_json(body, env={}, now=NOW)
+    decisions = r.get_json() if body.startswith(b"[") else [r.get_json()]
+    assert decisions[0]["reason"] == "invalid_signal" and decisions[0]["detail"]
+
+
+def test_evaluate_bad_config_is_500(risk: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAX_POSITION_PCT", "lots")
+    r = risk.app.test_client().post(f"/evaluate?now={NOW}", data=(EXAMPLES / "signal.json").read_bytes())
+    assert r.status_code == 500 and "MAX_POSITION_PCT" in r.get_json()["error"]
+    status = risk.app.test_client().get("/status").get_json()
+    assert status["risk_config"]["ok"] is False
+
+
+def test_http_errors_are_json(risk: ModuleType) -> None:
+    client = risk.app.test_client()
+    assert client.get("/nope").get_json()["status"] == 404
+    assert client.get("/evaluate").status_code == 405
+    big = client.post("/evaluate", data=b"x" * (1024 * 1024 + 1))
+    assert big.status_code == 413 and big.get_json()["status"] == 413
+
+
+def test_one_json_log_line_per_request(risk: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
+    client = risk.app.test_client()
+    capsys.readouterr()
+    client.get("/health", headers={"X-Request-ID": "req-1"})
+    client.get("/nope")
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    first, second = (json.loads(line) for line in lines)
+    assert first["service"] == "cdb_risk" and first["path"] == "/health" and first["status"] == 200
+    assert first["request_id"] == "req-1" and first["duration_ms"] >= 0
+    assert second["status"] == 404 and second["level"] == "info"
+
+
+def test_ready_with_real_redis_and_postgres(
+    risk: ModuleType, redis_server_auth: object, postgres_server: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REDIS_URL", redis_server_auth.url)  # type: ignore[attr-defined]
+    monkeypatch.setenv("DATABASE_URL", postgres_server.url)  # type: ignore[attr-defined]
+    r = risk.app.test_client().get("/ready")
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["checks"] == {"redis": "ok", "postgres": "ok"}
+
+
+def test_ready_wrong_redis_password_is_503(risk: ModuleType, redis_server_auth: object,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    url = redis_server_auth.url.replace(redis_server_auth.password, "wrong")  # type: ignore[attr-defined]
+    monkeypatch.setenv("REDIS_URL", url)
+    r = risk.app.test_client().get("/ready")
+    assert r.status_code == 503
+    body = r.get_json()
+    assert body["failing"] == ["redis"] and "wrong" not in json.dumps(body)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_ready_unreachable_dependencies_are_503(risk: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{_free_port()}/0")
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://u:p@127.0.0.1:{_free_port()}/db")
+    r = risk.app.test_client().get("/ready")
+    assert r.status_code == 503
+    body = r.get_json()
+    assert body["status"] == "not ready" and body["failing"] == ["redis", "postgres"]
+    assert body["checks"]["redis"].startswith("error: ")
+
+
+def test_ready_rejects_a_server_that_is_not_postgres(
+    risk: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    srv = socket.create_server(("127.0.0.1", 0))
+    port = srv.getsockname()[1]
+
+    def answer() -> None:
+        conn, _ = srv.accept()
+        with conn:
+            conn.recv(8)
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+
+    t = threading.Thread(target=answer, daemon=True)
+    t.start()
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://u:p@127.0.0.1:{port}/db")
+    try:
+        r = risk.app.test_client().get("/ready")
+    finally:
+        t.join(5)
+        srv.close()
+    assert r.status_code == 503 and "not a PostgreSQL server" in r.get_json()["checks"]["postgres"]
+
+
+def test_ready_bad_url_is_503(risk: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_URL", "http://example")
+    r = risk.app.test_client().get("/ready")
+    assert r.status_code == 503 and "REDIS_URL must look like" in r.get_json()["checks"]["redis"]
+
+
+def test_shared_services_package_is_used_when_present(generated: Path, tmp_path: Path) -> None:
+    shared = tmp_path / "repo"
+    (shared / "services").mkdir(parents=True)
+    (shared / "services/__init__.py").write_text("")
+    (shared / "services/risk_engine.py").write_text(
+        "def load_risk_config():\n    return {'MAX_POSITION_PCT': 0.05}\n"
+    )
+    with service_app(generated / "backoffice/services/cdb_core", extra_path=shared) as module:
+        info = module.app.test_client().get("/status").get_json()["shared_services"]
+    assert info["available"] is True
+    assert info["risk_config"] == {"MAX_POSITION_PCT": 0.05}
+
+
+def test_broken_shared_services_do_not_break_status(generated: Path, tmp_path: Path) -> None:
+    shared = tmp_path / "repo"
+    (shared / "services").mkdir(parents=True)
+    (shared / "services/__init__.py").write_text("")
+    (shared / "services/risk_engine.py").write_text("def load_risk_config():\n    raise KeyError('X')\n")
+    with service_app(generated / "backoffice/services/cdb_core", extra_path=shared) as module:
+        r = module.app.test_client().get("/status")
+    assert r.status_code == 200 and "KeyError" in r.get_json()["shared_services"]["error"]
