@@ -133,6 +133,16 @@ def container_checks(
     return out
 
 
+def project_notes(checks: Sequence[Check], project: str) -> list[str]:
+    """A hint when not one container of the project exists (stack down, or a wrong project name)."""
+    if checks and all(c.target == f"project {project}" for c in checks):
+        return [
+            f"no container of compose project {project!r} exists: start the stack "
+            "(docker compose up -d) or name the project with --project"
+        ]
+    return []
+
+
 def unreachable_checks(services: Sequence[str], detail: str) -> list[Check]:
     """One `unknown` check per service (or one for the engine) when Docker cannot be asked."""
     names = list(services) or ["docker"]
@@ -149,7 +159,8 @@ def docker_source(
             payloads = fetch_containers(env, timeout)
         except EngineUnreachable as exc:
             return unreachable_checks(services or (), exc.detail), [exc.hint]
-        return container_checks(payloads, project, services), []
+        checks = container_checks(payloads, project, services)
+        return checks, project_notes(checks, project)
 
     return source
 

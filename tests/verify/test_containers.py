@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import copy
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from cdbctl.verify.containers import container_check, container_checks, project_candidates, unreachable_checks
+from cdbctl.verify.containers import (
+    EngineUnreachable,
+    container_check,
+    container_checks,
+    fetch_containers,
+    project_candidates,
+    project_notes,
+    unreachable_checks,
+)
 from cdbctl.verify.model import Kind, Status
 
 pytestmark = pytest.mark.unit
@@ -158,3 +167,27 @@ def test_unreachable_engine_makes_unknown_terminal_checks() -> None:
         ("cdb_core", Status.unknown, True),
     ]
     assert [c.name for c in unreachable_checks([], "x")] == ["docker"]
+
+
+def test_hint_when_no_container_of_the_project_exists() -> None:
+    assert project_notes(container_checks(all_payloads(), "nothere", ["a", "b"]), "nothere") == [
+        "no container of compose project 'nothere' exists: start the stack (docker compose up -d) "
+        "or name the project with --project"
+    ]
+    assert project_notes(container_checks(all_payloads(), "cdbrec", ["cdb_core", "absent"]), "cdbrec") == []
+
+
+@pytest.mark.integration
+def test_engine_socket_problems_are_diagnosed(tmp_path: Path) -> None:
+    missing = f"unix://{tmp_path}/missing.sock"
+    with pytest.raises(EngineUnreachable) as info:
+        fetch_containers({"DOCKER_HOST": missing}, 1.0)
+    assert info.value.detail == f"Docker engine unreachable: no socket at {missing}"
+    assert "--no-docker" in info.value.hint
+    # a socket file nobody listens on
+    dead = tmp_path / "dead.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.bind(str(dead))
+    with pytest.raises(EngineUnreachable) as info:
+        fetch_containers({"DOCKER_HOST": f"unix://{dead}"}, 1.0)
+    assert info.value.detail == f"Docker engine unreachable: connection refused at unix://{dead}"
