@@ -1,6 +1,6 @@
 """Regenerate the golden outputs of the ci-harden corpus (run by hand, then review `git diff`).
 
-    python tests/ciharden/update_golden.py
+python tests/ciharden/update_golden.py
 """
 
 from __future__ import annotations
@@ -24,8 +24,14 @@ def findings_summary(text: str, name: str) -> tuple[str, list[dict[str, object]]
     """Hardened text and the findings as plain data (the golden's shape)."""
     result = harden(text, name, write=True)
     rows = [
-        {"line": f.line, "rule": f.rule.value, "status": f.status.value, "job": f.job, "step": f.step,
-         "tool": f.tool}
+        {
+            "line": f.line,
+            "rule": f.rule.value,
+            "status": f.status.value,
+            "job": f.job,
+            "step": f.step,
+            "tool": f.tool,
+        }
         for f in result.findings
     ]
     return result.hardened, rows
