@@ -259,6 +259,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 class _StatusServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 256  # the default 5 drops bursts of concurrent connects (1 s SYN retry)
     status: int
     requests: list[str]
 
