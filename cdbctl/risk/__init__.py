@@ -12,7 +12,6 @@ from typing import Any
 
 import msgspec
 
-from cdbctl.errors import InputError
 from cdbctl.risk.checks import CHECKS
 from cdbctl.risk.compat import (
     apply_market_regimen_adjustment,
@@ -23,10 +22,9 @@ from cdbctl.risk.compat import (
 )
 from cdbctl.risk.config import KEYS, ResolvedConfig, RiskConfig, env_layer, resolve
 from cdbctl.risk.engine import Engine, max_safe_leverage
-from cdbctl.risk.io import decode_payload, describe
+from cdbctl.risk.io import decode_payload, load_market, load_state, resolve_now
 from cdbctl.risk.model import Check, Decision, MarketData, RiskState, Signal
 from cdbctl.risk.runner import Summary, evaluate_chunk
-from cdbctl.risk.timeparse import parse_now
 
 __all__ = [
     "CHECKS",
@@ -57,42 +55,6 @@ def effective_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The effective configuration values (defaults < env) as a plain dict."""
     resolved = resolve([env_layer(env)])
     return {k.name: getattr(resolved.config, k.name) for k in KEYS}
-
-
-def load_state(state: Mapping[str, Any] | None, where: str = "state") -> RiskState:
-    """A validated RiskState from a mapping; InputError naming the field."""
-    state_value: RiskState = _convert(state, RiskState, where)
-    return state_value
-
-
-def load_market(market: Mapping[str, Any] | None, where: str = "market") -> MarketData:
-    """Validated default MarketData from a mapping; InputError naming the field."""
-    market_value: MarketData = _convert(market, MarketData, where)
-    return market_value
-
-
-def _convert(obj: Mapping[str, Any] | None, typ: type[Any], where: str) -> Any:
-    if obj is None:
-        return typ()
-    if not isinstance(obj, Mapping):
-        raise InputError(f"{where}: expected a JSON object, got {type(obj).__name__}")
-    try:
-        value = msgspec.convert(dict(obj), typ)
-    except (msgspec.ValidationError, RecursionError) as err:
-        raise InputError(f"{where}: {describe(err)}") from None
-    for field in value.__struct_fields__:
-        v = getattr(value, field)
-        if isinstance(v, float) and not -float("inf") < v < float("inf"):
-            raise InputError(f"{where}: {field}: must be a finite number")
-    return value
-
-
-def resolve_now(now: datetime | float | str | None) -> float | None:
-    """Epoch seconds for `now` (None keeps the live clock); InputError if unparseable."""
-    epoch = parse_now(now)
-    if now is not None and epoch is None:
-        raise InputError(f"now: {now!r} is not an ISO-8601 time with Z or offset, nor epoch seconds")
-    return epoch
 
 
 def evaluate_json(

@@ -7,13 +7,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-import msgspec
-
 from cdbctl.errors import InputError
 from cdbctl.risk.config import RiskConfig, config_from
 from cdbctl.risk.engine import Engine
-from cdbctl.risk.io import describe, record_from_object
-from cdbctl.risk.model import Decision, MarketData, RiskState, Signal
+from cdbctl.risk.io import load_market, load_state, record_from_object
+from cdbctl.risk.model import Decision, Signal
 from cdbctl.risk.timeparse import parse_now
 
 _DEFAULTS = RiskConfig()
@@ -120,14 +118,11 @@ def evaluate_signal_v2(
     epoch = parse_now(now)
     if now is not None and epoch is None:
         raise InputError(f"now: {now!r} is not an ISO-8601 time with Z/offset nor epoch seconds")
-    probe = Engine(config, trace=True, now=epoch)
     try:
-        state = msgspec.convert(dict(risk_state or {}), RiskState)
-        market = msgspec.convert(dict(market_conditions or {}), MarketData)
-    except (msgspec.ValidationError, TypeError, ValueError) as err:
-        return probe.invalid(
-            f"state/market: {describe(err) if isinstance(err, msgspec.ValidationError) else err}"
-        )
+        state = load_state(risk_state or {})
+        market = load_market(market_conditions or {})
+    except InputError as err:  # fail closed: a decision, not an exception, like any invalid input
+        return Engine(config, trace=True).invalid(err.message)
     engine = Engine(config, state, market, now=epoch, trace=True)
     record = record_from_object(dict(signal_event))
     if isinstance(record, Signal):

@@ -7,13 +7,16 @@ line by line, so every invalid record still gets its own location and decision.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import math
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
 import msgspec
 
 from cdbctl.errors import InputError
-from cdbctl.risk.model import Signal
+from cdbctl.risk.model import MarketData, RiskState, Signal
+from cdbctl.risk.timeparse import parse_now
 
 CHUNK_SIZE = 1 << 20
 _TYPED = msgspec.json.Decoder(Signal)
@@ -62,7 +65,7 @@ def describe(err: BaseException) -> str:
     if isinstance(err, RecursionError):
         return "json: nested too deeply"
     msg = str(err)
-    if isinstance(err, msgspec.DecodeError):
+    if isinstance(err, msgspec.DecodeError) and not isinstance(err, msgspec.ValidationError):
         return f"json: {msg[0].lower()}{msg[1:]}" if msg else "json: malformed JSON"
     field = "record"
     if " - at `" in msg:
@@ -200,3 +203,39 @@ def decode_payload(payload: bytes | str | dict[str, Any] | list[Any]) -> Chunk:
         except _DECODE_ERRORS as err:
             raise InputError(f"malformed JSON payload: {describe(err)}") from None
     return records_from_document(obj)
+
+
+def load_state(state: Mapping[str, Any] | None, where: str | None = None) -> RiskState:
+    """A validated RiskState from a mapping; InputError naming the field (and file, if any)."""
+    state_value: RiskState = _convert(state, RiskState, "state", where)
+    return state_value
+
+
+def load_market(market: Mapping[str, Any] | None, where: str | None = None) -> MarketData:
+    """Validated default MarketData from a mapping; InputError naming the field (and file, if any)."""
+    market_value: MarketData = _convert(market, MarketData, "market", where)
+    return market_value
+
+
+def _convert(obj: Mapping[str, Any] | None, typ: type[Any], what: str, where: str | None) -> Any:
+    if obj is None:
+        return typ()
+    if not isinstance(obj, Mapping):
+        raise InputError(f"{what}: expected a JSON object, got {type(obj).__name__}", where=where)
+    try:
+        value = msgspec.convert(dict(obj), typ)
+    except (msgspec.ValidationError, RecursionError) as err:
+        raise InputError(f"{what}: {describe(err)}", where=where) from None
+    for field in value.__struct_fields__:
+        v = getattr(value, field)
+        if isinstance(v, float) and not -math.inf < v < math.inf:
+            raise InputError(f"{what}: {field}: must be a finite number", where=where)
+    return value
+
+
+def resolve_now(now: datetime | float | str | None) -> float | None:
+    """Epoch seconds for `now` (None keeps the live clock); InputError if unparseable."""
+    epoch = parse_now(now)
+    if now is not None and epoch is None:
+        raise InputError(f"now: {now!r} is not an ISO-8601 time with Z or offset, nor epoch seconds")
+    return epoch
