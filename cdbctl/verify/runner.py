@@ -89,12 +89,17 @@ def run_round(plan: Plan, timeout: float, registry: Mapping[str, Probe] = REGIST
         checks: list[Check] = []
         notes: list[str] = []
         if docker_future is not None:
-            if docker_future.done():
+            if docker_future.done() and docker_future.exception() is None:
                 found, docker_notes = docker_future.result()
                 checks += found
                 notes += docker_notes
             else:
-                detail = f"Docker engine did not answer within {timeout:.1f} s"
+                exc = docker_future.exception() if docker_future.done() else None
+                detail = (
+                    f"container query failed: {type(exc).__name__}: {exc}"
+                    if exc is not None
+                    else f"Docker engine did not answer within {timeout:.1f} s"
+                )
                 checks += [
                     Check(s, s, Kind.container, "docker engine", Status.unknown, detail)
                     for s in (plan.container_services or ("docker",))

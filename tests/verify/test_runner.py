@@ -192,3 +192,13 @@ def test_watch_runs_rounds_until_stopped() -> None:
 
 def test_empty_plan_is_not_healthy() -> None:
     assert not run_round(Plan(), 1.0).healthy
+
+
+def test_a_container_query_that_crashes_becomes_unknown_checks() -> None:
+    def broken_engine(timeout: float) -> tuple[list[Check], list[str]]:
+        raise KeyError("State")
+
+    report = run_round(Plan((), broken_engine, ("redis",)), 1.0)
+    assert [(c.name, c.status, c.detail) for c in report.checks] == [
+        ("redis", Status.unknown, "container query failed: KeyError: 'State'")
+    ]
