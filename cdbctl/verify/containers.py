@@ -156,7 +156,7 @@ def docker_source(
 
     def source(timeout: float) -> tuple[list[Check], list[str]]:
         try:
-            payloads = fetch_containers(env, timeout)
+            payloads = fetch_containers(env, timeout, project_candidates(project))
         except EngineUnreachable as exc:
             return unreachable_checks(services or (), exc.detail), [exc.hint]
         checks = container_checks(payloads, project, services)
@@ -165,8 +165,14 @@ def docker_source(
     return source
 
 
-def fetch_containers(env: Mapping[str, str], timeout: float) -> list[dict[str, Any]]:
-    """Inspect every compose-labelled container through the Engine API (DOCKER_HOST from `env`)."""
+def fetch_containers(
+    env: Mapping[str, str], timeout: float, projects: Iterable[str] | None = None
+) -> list[dict[str, Any]]:
+    """Inspect the containers of these compose projects (all compose containers when None).
+
+    Talks to the Engine API at DOCKER_HOST from `env` (TLS settings from DOCKER_TLS_VERIFY and
+    DOCKER_CERT_PATH there too).
+    """
     import docker
     import docker.errors
 
@@ -178,10 +184,17 @@ def fetch_containers(env: Mapping[str, str], timeout: float) -> list[dict[str, A
     except docker.errors.DockerException as exc:
         raise EngineUnreachable(_why(exc, host), _hint(host)) from None
     try:
+        labels = (
+            [PROJECT_LABEL] if projects is None else [f"{PROJECT_LABEL}={p}" for p in sorted(set(projects))]
+        )
+        ids: dict[str, None] = {}
+        for label in labels:  # label filters AND together: one listing per project name
+            for summary in client.api.containers(all=True, filters={"label": label}):
+                ids[summary["Id"]] = None
         out: list[dict[str, Any]] = []
-        for summary in client.api.containers(all=True, filters={"label": PROJECT_LABEL}):
+        for cid in ids:
             try:
-                out.append(client.api.inspect_container(summary["Id"]))
+                out.append(client.api.inspect_container(cid))
             except docker.errors.NotFound:
                 continue  # removed between listing and inspecting
         return out
