@@ -326,3 +326,21 @@ def test_watch_streams_rounds_until_interrupted(tmp_path: Path) -> None:
     assert all(r["healthy"] and r["schema_version"] == 1 for r in rounds)
     assert proc.returncode == 0  # the exit code of the last round
     assert "Traceback" not in err
+
+
+def test_project_without_compose_file(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # --project alone: only the engine could be asked, and it is unreachable -> exit 3
+    code, out, err = run(capsys, "--project", "cdb")
+    assert (code, out) == (3, "")
+    assert "Docker engine unreachable" in err
+    # with an endpoint too, the endpoint is still probed and the engine reported as one unknown check
+    with http_server(200) as server:
+        monkeypatch.setenv("COMPOSE_PROJECT_NAME", "cdb")
+        code, data, _ = run_json(capsys, "-e", f"api=http://{HOST}:{server.server_port}/")
+    assert code == 1
+    assert [(c["name"], c["kind"], c["status"]) for c in data["checks"]] == [
+        ("docker", "container", "unknown"),
+        ("api", "http", "healthy"),
+    ]
