@@ -181,15 +181,20 @@ def _finish(plan: Plan, report: Report, fmt: VerifyFormat) -> None:
     if fmt is VerifyFormat.json:
         write_stdout(dumps_json(report.to_json()))
     else:
-        console = _wide(stdout_console())
-        console.print(render_table(report))
+        _print_table(stdout_console(), render_table(report))
     sys.stderr.write(f"verify: {summarize(report.checks)}\n")
 
 
-def _wide(console: Console) -> Console:
-    if not console.is_terminal:
-        console.width = 4000  # a pipe gets whole lines, never wrapped cells
-    return console
+def _print_table(console: Console, table: Table) -> None:
+    """On a terminal as Rich renders it; into a pipe unwrapped, without trailing blanks (grep-friendly)."""
+    if console.is_terminal:
+        console.print(table)
+        return
+    console.width = 4000  # a pipe gets whole lines, never wrapped cells
+    with console.capture() as captured:
+        console.print(table)
+    sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+    sys.stdout.flush()
 
 
 def render_table(report: Report) -> Table:
@@ -239,7 +244,7 @@ def _watch(plan: Plan, timeout: float, interval: float, fmt: VerifyFormat) -> in
 
     last: list[Report] = []
     live_table = fmt is VerifyFormat.table and is_terminal(sys.stdout)
-    console = _wide(stdout_console())
+    console = stdout_console()
     live = Live(console=console, auto_refresh=False) if live_table else None
 
     def on_round(report: Report, rounds: int, elapsed: float) -> None:
@@ -253,8 +258,7 @@ def _watch(plan: Plan, timeout: float, interval: float, fmt: VerifyFormat) -> in
             sys.stdout.write(json.dumps(report.to_json()) + "\n")
             sys.stdout.flush()
         else:
-            console.print(render_table(report))
-            sys.stdout.flush()
+            _print_table(console, render_table(report))
 
     try:
         if live is not None:
