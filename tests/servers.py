@@ -183,7 +183,10 @@ class PostgresServer:
         """initdb + pg_ctl start as the `postgres` user (when root); create role and database."""
         initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
         as_postgres: list[str] = []
-        directory = Path(tempfile.mkdtemp(prefix="cdbctl-pg-"))
+        # As root the server runs as `postgres`, which must be able to reach the directory: /tmp
+        # always lets it through, a TMPDIR under /root would not.
+        base = "/tmp" if os.geteuid() == 0 and Path("/tmp").is_dir() else None
+        directory = Path(tempfile.mkdtemp(prefix="cdbctl-pg-", dir=base))
         server = cls(port=free_port(), directory=directory, _as_postgres=as_postgres)
         (directory / "sock").mkdir()
         pwfile = directory / "pwfile"
