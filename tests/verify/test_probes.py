@@ -152,6 +152,31 @@ def test_https_with_untrusted_certificate_is_unhealthy(tmp_path: Path) -> None:
     assert outcome.detail.startswith("TLS certificate not accepted: self")
 
 
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl CLI needed to make a certificate")
+def test_https_healthy_with_a_ca_trusted_through_ssl_cert_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ssl
+
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=cdb-test",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-addext", "basicConstraints=critical,CA:TRUE",
+         "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+
+    def https_ok(conn: socket.socket) -> None:
+        with ctx.wrap_socket(conn, server_side=True) as tls:
+            tls.recv(4096)
+            tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "cert.pem"))  # OpenSSL's standard trust override
+    with ScriptedServer(https_ok) as server:
+        assert probe(f"https://{HOST}:{server.port}/health") == Outcome(Status.healthy, "HTTP 200")
+
+
 def test_https_against_plain_http_is_a_tls_error() -> None:
     with http_server(200) as server:
         outcome = probe(f"https://{HOST}:{server.server_port}/health")
