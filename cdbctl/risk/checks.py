@@ -284,6 +284,7 @@ def check_liquidation(e: Eval, c: RiskConfig) -> str | None:
     # margin backing the position: notional / L (isolated) or the account equity (cross)
     back = e.equity / notional if e.cross and notional > 0 else 1.0 / e.lev
     d = back - mmr  # MEXC: long LP = entry x (1 - 1/L + MMR), short LP = entry x (1 + 1/L - MMR)
+    d = max(d, 0.0)  # maintenance margin above the initial margin: liquidated at entry
     price = e.price
     if e.long:
         d = min(d, 1.0)  # a long cannot be liquidated below a price of zero

@@ -166,6 +166,8 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
             slip = 0.0
         # liquidation (MEXC), see checks.check_liquidation
         d = (equity / size if cross and size > 0 else 1.0 / lev) - mmr
+        if d < 0.0:  # noqa: PLR1730  # a compare is cheaper than a max() call here
+            d = 0.0
         if long:
             d = min(d, 1.0)
             lp = price * (1.0 - d)
