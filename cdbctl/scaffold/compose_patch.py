@@ -10,9 +10,23 @@ import posixpath
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from cdbctl.errors import EnvironmentProblem, InputError
-from cdbctl.scaffold.yamltree import YNode, anchors, parse_tree
+from cdbctl.errors import EnvironmentProblem, InputError, InternalError
+from cdbctl.scaffold.compose_doc import (
+    ComposeDoc,
+    Dependency,
+    ServiceBuild,
+    dependencies,
+    effective_build,
+    list_builds,
+    same_path,
+    semantic,
+    services_node,
+)
+from cdbctl.scaffold.yamltree import YNode
+
+__all__ = ["BlockRenderer", "BuildTarget", "Dependency", "PatchResult", "ServiceBuild", "patch_compose"]
 
 _PLAIN_SAFE = re.compile(r"[A-Za-z0-9_./][A-Za-z0-9_./-]*\Z")
 
@@ -25,24 +39,6 @@ class BuildTarget:
     port: int
     context: str  # relative to the compose file's directory
     dockerfile: str  # relative to the context
-
-
-@dataclass(frozen=True)
-class ServiceBuild:
-    """The effective build of one service in the patched file (None: not a local build)."""
-
-    name: str
-    context: str | None
-    dockerfile: str | None
-
-
-@dataclass(frozen=True)
-class Dependency:
-    """A backing service (redis, postgres) an added service waits for."""
-
-    kind: str  # "redis" | "postgres"
-    service: str
-    healthy: bool  # has a healthcheck: wait for service_healthy, else service_started
 
 
 @dataclass(frozen=True)
@@ -79,90 +75,16 @@ def _flow_build(t: BuildTarget, merge: str | None = None) -> str:
     return f"{{{head}context: {_fmt(t.context, None)}, dockerfile: {_fmt(t.dockerfile, None)}}}"
 
 
-class _Doc:
-    def __init__(self, text: str, where: str) -> None:
-        self.text = text
-        self.where = where
-        self.eol = "\r\n" if "\r\n" in text else "\n"
-        self.root = parse_tree(text, where)
-        self.anchors = anchors(self.root)
-
-    def loc(self, node: YNode) -> str:
-        return f"{self.where}:{node.line + 1}:{node.column + 1}"
-
-    def deref(self, node: YNode | None) -> YNode | None:
-        if node is not None and node.kind == "alias":
-            return self.anchors.get(node.value or "")
-        return node
-
-    def lookup(self, mapping: YNode, key: str, depth: int = 0) -> YNode | None:
-        """A key's value including YAML merge keys (direct keys win)."""
-        direct = mapping.get(key)
-        if direct is not None or depth > 20:
-            return self.deref(direct)
-        merge = mapping.get("<<")
-        sources = merge.children if merge is not None and merge.kind == "seq" else [merge]
-        for src in sources:
-            m = self.deref(src)
-            if m is not None and m.kind == "map":
-                found = self.lookup(m, key, depth + 1)
-                if found is not None:
-                    return found
-        return None
-
-    def line_start(self, idx: int) -> int:
-        return self.text.rfind("\n", 0, idx) + 1
-
-    def after_line(self, idx: int) -> tuple[int, str]:
-        """Insertion point at the start of the line after idx, and a prefix if the file has no final eol."""
-        nl = self.text.find("\n", idx)
-        if nl == -1:
-            return len(self.text), self.eol
-        return nl + 1, ""
-
-    def block_indent(self, node: YNode) -> int:
-        key = node.items[0][0]
-        start = self.line_start(key.start)
-        if self.text[start : key.start].strip(" "):
-            raise EnvironmentProblem(
-                "cannot edit this mapping safely (not one key per line)", where=self.loc(key)
-            )
-        return key.start - start
-
-
-def _same_path(base: str, value: str, expected: str) -> bool:
-    if value.startswith("/") or "$" in value or "://" in value:
-        return False
-    return posixpath.normpath(posixpath.join(base, value)) == posixpath.normpath(expected)
-
-
-def _scalar(doc: _Doc, node: YNode | None) -> str | None:
-    node = doc.deref(node)
-    return node.value if node is not None and node.kind == "scalar" else None
-
-
-def _effective_build(doc: _Doc, svc: YNode) -> tuple[str | None, str | None]:
-    build = doc.lookup(svc, "build")
-    if build is None:
-        return None, None
-    if build.kind == "scalar":
-        return build.value, "Dockerfile"
-    if build.kind != "map":
-        return None, None
-    ctx = _scalar(doc, doc.lookup(build, "context"))
-    return (ctx if ctx is not None else "."), (_scalar(doc, doc.lookup(build, "dockerfile")) or "Dockerfile")
-
-
 def _wanted(t: BuildTarget, ctx: str | None, dockerfile: str | None) -> tuple[bool, bool]:
     """Whether context and dockerfile already point where the target needs (relative to compose dir)."""
-    ctx_ok = ctx is not None and _same_path(".", ctx, t.context)
+    ctx_ok = ctx is not None and same_path(".", ctx, t.context)
     want_df = posixpath.join(t.context, t.dockerfile)
-    df_ok = ctx is not None and dockerfile is not None and _same_path(ctx, dockerfile, want_df)
+    df_ok = ctx is not None and dockerfile is not None and same_path(ctx, dockerfile, want_df)
     return ctx_ok, df_ok
 
 
-def _patch_service(doc: _Doc, key: YNode, svc: YNode, t: BuildTarget) -> list[_Edit]:
-    ctx, df = _effective_build(doc, svc)
+def _patch_service(doc: ComposeDoc, key: YNode, svc: YNode, t: BuildTarget) -> list[_Edit]:
+    ctx, df = effective_build(doc, svc)
     ctx_ok, df_ok = _wanted(t, ctx, df)
     if ctx_ok and df_ok:
         return []
@@ -189,7 +111,7 @@ def _patch_service(doc: _Doc, key: YNode, svc: YNode, t: BuildTarget) -> list[_E
     return _patch_build_map(doc, build, t, ctx_ok, df_ok)
 
 
-def _patch_build_map(doc: _Doc, build: YNode, t: BuildTarget, ctx_ok: bool, df_ok: bool) -> list[_Edit]:
+def _patch_build_map(doc: ComposeDoc, build: YNode, t: BuildTarget, ctx_ok: bool, df_ok: bool) -> list[_Edit]:
     edits: list[_Edit] = []
     missing: list[tuple[str, str]] = []
     for key, ok, value in (("context", ctx_ok, t.context), ("dockerfile", df_ok, t.dockerfile)):
@@ -226,56 +148,12 @@ def _patch_build_map(doc: _Doc, build: YNode, t: BuildTarget, ctx_ok: bool, df_o
     return [*edits, _Edit(at, at, lines)]
 
 
-def find_dependencies(doc_text: str, where: str) -> list[Dependency]:
-    """Redis and PostgreSQL services of a compose file (by image or name)."""
-    doc = _Doc(doc_text, where)
-    return _dependencies(doc, _services(doc))
-
-
-def _dependencies(doc: _Doc, services: YNode | None) -> list[Dependency]:
-    found: dict[str, Dependency] = {}
-    for key, raw in services.items if services is not None else []:
-        svc = doc.deref(raw)
-        if key.value is None or svc is None or svc.kind != "map":
-            continue
-        image = (_scalar(doc, doc.lookup(svc, "image")) or "").lower()
-        for kind, pat in (
-            ("redis", r"(^|/)redis(:|@|$)"),
-            ("postgres", r"(^|/)(postgres|postgis/postgis)(:|@|$)"),
-        ):
-            if kind not in found and (re.search(pat, image) or key.value in {kind, f"cdb_{kind}"}):
-                found[kind] = Dependency(kind, key.value, doc.lookup(svc, "healthcheck") is not None)
-    return [found[k] for k in ("redis", "postgres") if k in found]
-
-
-def _services(doc: _Doc) -> YNode | None:
-    if doc.root is None or doc.root.kind != "map":
-        raise InputError("not a compose file: the top level must be a mapping", where=doc.where)
-    services = doc.deref(doc.root.get("services"))
-    if services is not None and services.kind != "map":
-        raise InputError("'services' must be a mapping", where=doc.loc(services))
-    return services
-
-
-def list_builds(text: str, where: str) -> tuple[ServiceBuild, ...]:
-    """The effective build context and Dockerfile of every service of a compose file."""
-    doc = _Doc(text, where)
-    out: list[ServiceBuild] = []
-    services = _services(doc)
-    for key, raw in services.items if services is not None else []:
-        svc = doc.deref(raw)
-        if key.value is not None and svc is not None and svc.kind == "map":
-            ctx, df = _effective_build(doc, svc)
-            out.append(ServiceBuild(key.value, ctx, df))
-    return tuple(out)
-
-
 def patch_compose(
     text: str, targets: Sequence[BuildTarget], *, where: str, render_block: BlockRenderer
 ) -> PatchResult:
     """Point each target's build at the repository root and its Dockerfile; add missing targets."""
-    doc = _Doc(text, where)
-    services = _services(doc)
+    doc = ComposeDoc(text, where)
+    services = services_node(doc)
     edits: list[_Edit] = []
     patched: list[str] = []
     missing: list[BuildTarget] = []
@@ -299,17 +177,52 @@ def patch_compose(
     out = text
     for e in sorted(edits, key=lambda e: (e.start, e.end), reverse=True):
         out = out[: e.start] + e.text + out[e.end :]
-    return PatchResult(out, tuple(patched), tuple(t.name for t in missing), list_builds(out, where))
+    builds = _self_check(text, out, targets, where) if edits else list_builds(out, where)
+    return PatchResult(out, tuple(patched), tuple(t.name for t in missing), builds)
+
+
+def _without_targets(data: Any, names: set[str]) -> Any:
+    if isinstance(data, dict) and isinstance(data.get("services"), dict):
+        services = {k: v for k, v in data["services"].items() if k not in names}
+        rest = {k: v for k, v in data.items() if k != "services"}
+        return {**rest, "services": services} if services else rest
+    if isinstance(data, dict) and data.get("services", {}) is None:
+        return {k: v for k, v in data.items() if k != "services"}
+    return data
+
+
+def _self_check(text: str, out: str, targets: Sequence[BuildTarget], where: str) -> tuple[ServiceBuild, ...]:
+    """Re-read the result: it must parse, fix every target and change nothing else, or nothing is written."""
+    try:
+        builds = {b.name: b for b in list_builds(out, where)}
+    except InputError as exc:
+        raise InternalError(f"the compose patch produced invalid YAML ({exc.message})", where=where) from None
+    for t in targets:
+        b = builds.get(t.name)
+        if b is None or _wanted(t, b.context, b.dockerfile) != (True, True):
+            raise InternalError(f"the compose patch did not fix service {t.name!r}", where=where)
+    names = {t.name for t in targets}
+    try:
+        same = _without_targets(semantic(text), names) == _without_targets(semantic(out), names)
+    except Exception:  # PyYAML disagrees with ruamel about this file: do not risk a write
+        same = False
+    if not same:
+        raise EnvironmentProblem(
+            "cannot patch this file without changing other values (unusual YAML near the edit)",
+            where=where,
+            hint="fix the build paths by hand, or simplify the YAML around the services",
+        )
+    return tuple(builds.values())
 
 
 def _add_services(
-    doc: _Doc, services: YNode | None, missing: Sequence[BuildTarget], render_block: BlockRenderer
+    doc: ComposeDoc, services: YNode | None, missing: Sequence[BuildTarget], render_block: BlockRenderer
 ) -> _Edit:
-    deps = _dependencies(doc, services)
+    deps = dependencies(doc, services)
     if services is None:
         if doc.root is None or doc.root.flow or "services" in {k.value for k, _ in doc.root.items}:
             raise EnvironmentProblem("cannot add a 'services' mapping to this file safely", where=doc.where)
-        blocks = "".join(render_block(t, deps, 2, 2) for t in missing)
+        blocks = "\n".join(render_block(t, deps, 2, 2) for t in missing)
         at, prefix = doc.after_line(doc.root.items[-1][1].end) if doc.root.items else (len(doc.text), "")
         return _Edit(at, at, prefix + ("services:\n" + blocks).replace("\n", doc.eol))
     if services.flow or not services.items:
@@ -322,8 +235,12 @@ def _add_services(
         if raw.kind == "map" and not raw.flow and raw.items:
             step = max(raw.items[0][0].column - indent, 1)
             break
-    blocks = "".join(render_block(t, deps, indent, step) for t in missing)
-    at, prefix = doc.after_line(_last_end(services))
+    last = _last_end(services)
+    at, prefix = doc.after_line(last)
+    # A blank line before each added service, except right after a block scalar: there it would
+    # become part of a `|+` value.
+    sep = "" if at == last else "\n"
+    blocks = sep + "\n".join(render_block(t, deps, indent, step) for t in missing)
     if prefix:
         blocks = blocks[:-1]
     return _Edit(at, at, prefix + blocks.replace("\n", doc.eol))

@@ -103,7 +103,7 @@ def patch_for(text: str, specs: Sequence[ServiceSpec], sources: Sources, compose
     targets = [BuildTarget(s.name, s.port, ctx, f"{service_dir(s.name)}/Dockerfile") for s in specs]
 
     def block(t: BuildTarget, deps: Sequence[Dependency], indent: int, step: int) -> str:
-        return "\n" + render_service_block(sources, t, deps, indent, step)
+        return render_service_block(sources, t, deps, indent, step)
 
     return patch_compose(text, targets, where=compose_path, render_block=block)
 

@@ -137,3 +137,37 @@ def test_custom_port_in_added_block(sources: Sources) -> None:
 
 def test_data_dir_exists() -> None:
     assert Path(GOLDEN).is_dir()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "services:\n  web:\n    command: |+\n      echo hi\n\n\n",
+        "services:\n  web:\n    command: |\n      echo hi\n\nvolumes: {}\n",
+        "services:\n  web:\n    command: >-\n      echo hi\n  # c\nvolumes: {}\n",
+    ],
+)
+def test_adding_after_a_block_scalar_keeps_its_value(text: str, sources: Sources) -> None:
+    out = patch_for(text, build_specs(["cdb_x"]), sources, "c.yml").text
+    assert out.startswith(text[: text.index("echo hi")])
+    assert yaml.safe_load(out)["services"]["web"] == yaml.safe_load(text)["services"]["web"]
+    assert patch_for(out, build_specs(["cdb_x"]), sources, "c.yml").text == out
+
+
+def test_edit_that_would_change_another_value_is_refused(sources: Sources) -> None:
+    # A clipped block scalar at the very end without a newline cannot be followed by anything
+    # without gaining a line break: refuse (exit 3) rather than change the user's value.
+    with pytest.raises(EnvironmentProblem) as info:
+        patch_for(
+            "services:\n  web:\n    command: |\n      echo hi", build_specs(["cdb_x"]), sources, "c.yml"
+        )
+    assert "without changing other values" in str(info.value) and info.value.hint
+
+
+def test_compose_tags_are_tolerated(sources: Sources) -> None:
+    text = "services:\n  web:\n    ports: !reset []\n  cdb_x:\n    build: !reset null\n"
+    out = patch_for(text, build_specs(["cdb_x"]), sources, "c.yml").text
+    assert out == (
+        "services:\n  web:\n    ports: !reset []\n"
+        "  cdb_x:\n    build: {context: ., dockerfile: backoffice/services/cdb_x/Dockerfile}\n"
+    )

@@ -69,7 +69,7 @@ def test_cdb_blocks_are_the_fragment_scaffold_inserts(sources: Sources) -> None:
 
 
 def test_dependencies_detected_in_reference_stack(sources: Sources) -> None:
-    from cdbctl.scaffold.compose_patch import find_dependencies
+    from cdbctl.scaffold.compose_doc import find_dependencies
 
     assert find_dependencies(STACK.read_text(), "x") == [
         Dependency("redis", "redis", True),

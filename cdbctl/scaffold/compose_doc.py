@@ -1,0 +1,169 @@
+"""Read a compose file through its positional YAML tree: services, effective builds, backing services."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from cdbctl.errors import EnvironmentProblem, InputError
+from cdbctl.scaffold.yamltree import YNode, anchors, parse_tree
+
+
+@dataclass(frozen=True)
+class ServiceBuild:
+    """The effective build of one service in the patched file (None: not a local build)."""
+
+    name: str
+    context: str | None
+    dockerfile: str | None
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """A backing service (redis, postgres) an added service waits for."""
+
+    kind: str  # "redis" | "postgres"
+    service: str
+    healthy: bool  # has a healthcheck: wait for service_healthy, else service_started
+
+
+class ComposeDoc:
+    """A parsed compose text with the helpers the patcher needs."""
+
+    def __init__(self, text: str, where: str) -> None:
+        self.text = text
+        self.where = where
+        self.eol = "\r\n" if "\r\n" in text else "\n"
+        self.root = parse_tree(text, where)
+        self.anchors = anchors(self.root)
+
+    def loc(self, node: YNode) -> str:
+        return f"{self.where}:{node.line + 1}:{node.column + 1}"
+
+    def deref(self, node: YNode | None) -> YNode | None:
+        if node is not None and node.kind == "alias":
+            return self.anchors.get(node.value or "")
+        return node
+
+    def lookup(self, mapping: YNode, key: str, depth: int = 0) -> YNode | None:
+        """A key's value including YAML merge keys (direct keys win)."""
+        direct = mapping.get(key)
+        if direct is not None or depth > 20:
+            return self.deref(direct)
+        merge = mapping.get("<<")
+        sources = merge.children if merge is not None and merge.kind == "seq" else [merge]
+        for src in sources:
+            m = self.deref(src)
+            if m is not None and m.kind == "map":
+                found = self.lookup(m, key, depth + 1)
+                if found is not None:
+                    return found
+        return None
+
+    def line_start(self, idx: int) -> int:
+        return self.text.rfind("\n", 0, idx) + 1
+
+    def after_line(self, idx: int) -> tuple[int, str]:
+        """Insertion point at the start of the line after idx, and a prefix if the file has no final eol."""
+        if idx > 0 and self.text[idx - 1] == "\n":  # a block scalar ends at the start of the next line
+            return idx, ""
+        nl = self.text.find("\n", idx)
+        if nl == -1:
+            return len(self.text), self.eol
+        return nl + 1, ""
+
+    def block_indent(self, node: YNode) -> int:
+        key = node.items[0][0]
+        start = self.line_start(key.start)
+        if self.text[start : key.start].strip(" "):
+            raise EnvironmentProblem(
+                "cannot edit this mapping safely (not one key per line)", where=self.loc(key)
+            )
+        return key.start - start
+
+
+def same_path(base: str, value: str, expected: str) -> bool:
+    if value.startswith("/") or "$" in value or "://" in value:
+        return False
+    return posixpath.normpath(posixpath.join(base, value)) == posixpath.normpath(expected)
+
+
+def scalar(doc: ComposeDoc, node: YNode | None) -> str | None:
+    node = doc.deref(node)
+    return node.value if node is not None and node.kind == "scalar" else None
+
+
+def effective_build(doc: ComposeDoc, svc: YNode) -> tuple[str | None, str | None]:
+    build = doc.lookup(svc, "build")
+    if build is None:
+        return None, None
+    if build.kind == "scalar":
+        return build.value, "Dockerfile"
+    if build.kind != "map":
+        return None, None
+    ctx = scalar(doc, doc.lookup(build, "context"))
+    return (ctx if ctx is not None else "."), (scalar(doc, doc.lookup(build, "dockerfile")) or "Dockerfile")
+
+
+def find_dependencies(doc_text: str, where: str) -> list[Dependency]:
+    """Redis and PostgreSQL services of a compose file (by image or name)."""
+    doc = ComposeDoc(doc_text, where)
+    return dependencies(doc, services_node(doc))
+
+
+def dependencies(doc: ComposeDoc, services: YNode | None) -> list[Dependency]:
+    found: dict[str, Dependency] = {}
+    for key, raw in services.items if services is not None else []:
+        svc = doc.deref(raw)
+        if key.value is None or svc is None or svc.kind != "map":
+            continue
+        image = (scalar(doc, doc.lookup(svc, "image")) or "").lower()
+        for kind, pat in (
+            ("redis", r"(^|/)redis(:|@|$)"),
+            ("postgres", r"(^|/)(postgres|postgis/postgis)(:|@|$)"),
+        ):
+            if kind not in found and (re.search(pat, image) or key.value in {kind, f"cdb_{kind}"}):
+                found[kind] = Dependency(kind, key.value, doc.lookup(svc, "healthcheck") is not None)
+    return [found[k] for k in ("redis", "postgres") if k in found]
+
+
+def services_node(doc: ComposeDoc) -> YNode | None:
+    if doc.root is None or doc.root.kind != "map":
+        raise InputError("not a compose file: the top level must be a mapping", where=doc.where)
+    services = doc.deref(doc.root.get("services"))
+    if services is not None and services.kind != "map":
+        raise InputError("'services' must be a mapping", where=doc.loc(services))
+    return services
+
+
+def list_builds(text: str, where: str) -> tuple[ServiceBuild, ...]:
+    """The effective build context and Dockerfile of every service of a compose file."""
+    doc = ComposeDoc(text, where)
+    out: list[ServiceBuild] = []
+    services = services_node(doc)
+    for key, raw in services.items if services is not None else []:
+        svc = doc.deref(raw)
+        if key.value is not None and svc is not None and svc.kind == "map":
+            ctx, df = effective_build(doc, svc)
+            out.append(ServiceBuild(key.value, ctx, df))
+    return tuple(out)
+
+
+def semantic(text: str) -> Any:
+    """The data a YAML loader sees (merge keys applied, any tag such as compose's `!reset` tolerated)."""
+    import yaml
+
+    class _Loader(yaml.SafeLoader):
+        pass
+
+    def _any_tag(loader: yaml.SafeLoader, _suffix: str, node: yaml.Node) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            return loader.construct_mapping(node, deep=True)
+        if isinstance(node, yaml.SequenceNode):
+            return loader.construct_sequence(node, deep=True)
+        return loader.construct_scalar(node)  # type: ignore[arg-type]
+
+    _Loader.add_multi_constructor("!", _any_tag)
+    return yaml.load(text, Loader=_Loader)  # noqa: S506  (a SafeLoader subclass)  # nosec B506
