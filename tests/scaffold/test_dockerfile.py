@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import http.server
+import os
 import shutil
 import socket
 import subprocess
@@ -104,6 +105,16 @@ def test_generated_python_compiles_and_passes_ruff(generated: Path, name: str) -
         capture_output=True, text=True,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout
+
+
+def test_generated_python_passes_mypy_strict(generated: Path, tmp_path: Path) -> None:
+    base = generated / "backoffice/services/cdb_risk"
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--ignore-missing-imports", "--follow-imports=silent", "--no-incremental",
+         "--cache-dir", str(tmp_path / "mypy-cache"), "app", "gunicorn.conf.py", "healthcheck.py"],
+        capture_output=True, text=True, cwd=base, env={**os.environ, "MYPYPATH": str(base / "vendor")},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

@@ -176,6 +176,10 @@ def test_ready_with_real_redis_and_postgres(
     r = risk.app.test_client().get("/ready")
     assert r.status_code == 200, r.get_json()
     assert r.get_json()["checks"] == {"redis": "ok", "postgres": "ok"}
+    # SQLAlchemy-style driver URLs are accepted too.
+    monkeypatch.setenv("DATABASE_URL", postgres_server.url.replace("postgresql://", "postgresql+psycopg://"))  # type: ignore[attr-defined]
+    monkeypatch.setenv("READY_TIMEOUT_SEC", "0.5")
+    assert risk.app.test_client().get("/ready").status_code == 200
 
 
 def test_ready_wrong_redis_password_is_503(risk: ModuleType, redis_server_auth: object,
