@@ -143,28 +143,46 @@ def _cli_env_like(stack: Stack, service: str) -> dict[str, str]:
     return env
 
 
+# The service answers like the CLI exits: 200 for decisions (approved or rejected), 400 when a record is
+# invalid (the CLI's exit 2), with the same decisions in the body either way.
+HTTP_STATUS_OF_EXIT = {0: 200, 1: 200, 2: 400}
+
+
 def test_evaluate_endpoint_returns_the_same_decisions_as_the_cli(running: Stack) -> None:
     wait_healthy(running, ["cdb_risk"])
-    payload = SIGNALS.read_bytes()
-    status, body = http("POST", f"http://127.0.0.1:{SERVICES['cdb_risk']}/evaluate?now={NOW}", payload)
-    assert status == 200, body
-    served: list[dict[str, Any]] = json.loads(body)
-
     env = _cli_env_like(running, "cdb_risk")
-    cli = running.cdbctl("risk", "evaluate", str(SIGNALS), "--now", NOW, "--format", "json", env=env)
-    assert cli.returncode == 2, cli.stderr  # the batch holds one invalid record on purpose
-    expected: list[dict[str, Any]] = json.loads(cli.stdout)
+    signals: list[dict[str, Any]] = json.loads(SIGNALS.read_bytes())
+    valid = [s for s in signals if s["signal_id"] != "e2e-invalid-price"]
+    cases = {
+        "every signal, one invalid": json.dumps(signals),
+        "valid signals, some rejected": json.dumps(valid),
+        "one signal alone": json.dumps(signals[0]),
+    }
+    exits = set()
+    for case, payload in cases.items():
+        url = f"http://127.0.0.1:{SERVICES['cdb_risk']}/evaluate?now={NOW}"
+        status, body = http("POST", url, payload.encode())
+        cli = running.cdbctl(
+            "risk", "evaluate", "-", "--now", NOW, "--format", "json", env=env, stdin=payload
+        )
+        assert cli.returncode in HTTP_STATUS_OF_EXIT, f"{case}: {cli.stderr}"
+        exits.add(cli.returncode)
+        assert status == HTTP_STATUS_OF_EXIT[cli.returncode], (
+            f"{case}: HTTP {status}, CLI exit {cli.returncode}"
+        )
+        assert json.loads(body) == json.loads(cli.stdout), case
+    assert exits == {0, 1, 2}
 
-    assert served == expected
-    assert [d["signal_id"] for d in served] == [s["signal_id"] for s in json.loads(payload)]
+    served = json.loads(
+        http(
+            "POST",
+            f"http://127.0.0.1:{SERVICES['cdb_risk']}/evaluate?now={NOW}",
+            cases["every signal, one invalid"].encode(),
+        )[1]
+    )
+    assert [d["signal_id"] for d in served] == [s["signal_id"] for s in signals]
     reasons = {d["reason"] for d in served}
-    assert None in reasons and {"leverage_exceeds_max", "invalid_signal"} <= reasons
-    # One signal posted alone gives one object, again identical to the CLI's.
-    one = json.dumps(json.loads(payload)[0])
-    status, body = http("POST", f"http://127.0.0.1:{SERVICES['cdb_risk']}/evaluate?now={NOW}", one.encode())
-    cli_one = running.cdbctl("risk", "evaluate", "-", "--now", NOW, "--format", "json", env=env, stdin=one)
-    assert cli_one.returncode == 0, cli_one.stderr
-    assert (status, json.loads(body)) == (200, json.loads(cli_one.stdout))
+    assert None in reasons and {"leverage_exceeds_max", "excessive_spread", "invalid_signal"} <= reasons
 
 
 def test_evaluate_endpoint_rejects_malformed_input_like_the_cli(running: Stack) -> None:
