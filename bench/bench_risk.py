@@ -1,6 +1,6 @@
 """Benchmark `cdbctl risk evaluate`: JSONL replay vs the msgspec decode+encode floor, and startup.
 
-Prints ratios measured in this one run (best of several repetitions each), never absolute targets:
+Prints CPU-time ratios measured in this one run (best of several alternating repetitions):
   replay_inprocess / floor   -- same code path as the CLI (read_chunks + stream_jsonl), in process
   replay_cli / floor_cli     -- the real `cdbctl` subprocess vs a subprocess running the floor loop
   replay_cli / floor         -- the real CLI against the in-process floor (includes interpreter start)
@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
 
 LINES = int(os.environ.get("BENCH_RISK_LINES", "200000"))
-REPEAT = int(os.environ.get("BENCH_RISK_REPEAT", "3"))
+REPEAT = int(os.environ.get("BENCH_RISK_REPEAT", "5"))
 NOW = "2026-01-01T12:01:00Z"
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -77,14 +77,25 @@ def make_signals(path: Path, n: int) -> None:
             f.write(enc.encode(rec) + b"\n")
 
 
+def cpu_seconds() -> float:
+    """CPU time (user + system) of this process and its finished children.
+
+    CPU time, not wall time: the machine is shared, and other processes' load would otherwise
+    swamp the ratios. Everything measured here is single-threaded and CPU-bound.
+    """
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def best_pair(a: Callable[[], object], b: Callable[[], object], repeat: int = REPEAT) -> tuple[float, float]:
-    """Fastest wall times of a and b, run alternately so load from other processes hits both alike."""
+    """Least CPU time of a and b, run alternately so any drift hits both alike."""
     ta, tb = [], []
     for _ in range(repeat):
         for fn, times in ((a, ta), (b, tb)):
-            t0 = time.perf_counter()
+            t0 = cpu_seconds()
             fn()
-            times.append(time.perf_counter() - t0)
+            times.append(cpu_seconds() - t0)
     return min(ta), min(tb)
 
 

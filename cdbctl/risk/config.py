@@ -113,7 +113,7 @@ KEY_BY_NAME: dict[str, KeySpec] = {k.name: k for k in KEYS}
 ALIASES: dict[str, str] = {a: k.name for k in KEYS for a in k.aliases}
 
 
-class RiskConfig(msgspec.Struct, frozen=True, gc=False):
+class RiskConfig(msgspec.Struct, frozen=True, gc=False, cache_hash=True):
     """The effective risk configuration (one attribute per key)."""
 
     ACCOUNT_EQUITY: float = 100000.0

@@ -95,12 +95,26 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
         if mk is None:
             vol, fund, atr, depth, bid, ask = d_vol, d_fund, d_atr, d_depth, d_bid, d_ask
         else:
-            vol = mk.volatility if mk.volatility is not None else d_vol
-            fund = mk.funding_rate if mk.funding_rate is not None else d_fund
-            atr = mk.atr if mk.atr is not None else d_atr
-            depth = mk.order_book_depth if mk.order_book_depth is not None else d_depth
-            bid = mk.bid if mk.bid is not None else d_bid
-            ask = mk.ask if mk.ask is not None else d_ask
+            vol, fund, atr, depth, bid, ask = (
+                mk.volatility,
+                mk.funding_rate,
+                mk.atr,
+                mk.order_book_depth,
+                mk.bid,
+                mk.ask,
+            )
+            if vol is None:
+                vol = d_vol
+            if fund is None:
+                fund = d_fund
+            if atr is None:
+                atr = d_atr
+            if depth is None:
+                depth = d_depth
+            if bid is None:
+                bid = d_bid
+            if ask is None:
+                ask = d_ask
         target = sig.target_position_usd
         stop = sig.stop_price
         if bid is not None and ask is not None and bid > ask:
@@ -114,7 +128,7 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
         reason = detail = None
         ts = sig.timestamp
         if ts is not None:
-            t = ts_cache.get(ts) if ts.__class__ is str else None
+            t = ts_cache.get(ts)
             if t is None:
                 t = epoch(ts)
             if t is None:
@@ -169,7 +183,8 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
         if d < 0.0:  # noqa: PLR1730  # a compare is cheaper than a max() call here
             d = 0.0
         if long:
-            d = min(d, 1.0)
+            if d > 1.0:  # noqa: PLR1730  # a long cannot be liquidated below zero; no min() call
+                d = 1.0
             lp = price * (1.0 - d)
             if stop is None:
                 stop = price * (1.0 - stop_pct)

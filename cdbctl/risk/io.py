@@ -122,7 +122,7 @@ def _slow_block(block: bytes, first: int) -> Chunk:
 def _block(block: bytes, first: int) -> Chunk:
     lines = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
     try:
-        records: list[Record] = list(_TYPED.decode_lines(block))
+        records: list[Record] = _TYPED.decode_lines(block)  # type: ignore[assignment]  # list[Signal]
     except _DECODE_ERRORS:
         return _slow_block(block, first)
     if len(records) != lines:  # blank lines or two objects on one line: locate exactly

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from operator import attrgetter
 
 import msgspec
 
@@ -15,6 +16,7 @@ from cdbctl.risk.model import Decision
 _ENC = msgspec.json.Encoder()
 Reporter = Callable[[str], None]
 _LOCATED = frozenset(("invalid_signal", "internal_error"))
+_APPROVED = attrgetter("approved")
 
 
 @dataclass(slots=True)
@@ -63,21 +65,19 @@ def evaluate_chunk(
             else evaluate(r)
             for r in records
         ]
-    approved = 0
-    for i, d in enumerate(decisions):
-        if d.approved:
-            approved += 1
-            continue
-        if d.reason in _LOCATED:
-            where = chunk.where(i)
-            loc = (where[5:] if where.startswith("line ") else where) if where else None
-            report(f"{name}:{loc}: {d.detail}" if loc else f"{name}: {d.detail}")
-            if where:
-                d.detail = f"{where}: {d.detail}"
-            if d.reason == "internal_error":
-                summary.internal += 1
-            else:
-                summary.invalid += 1
+    approved = sum(map(_APPROVED, decisions))
+    if approved != len(decisions):
+        for i, d in enumerate(decisions):
+            if d.reason in _LOCATED:
+                where = chunk.where(i)
+                loc = (where[5:] if where.startswith("line ") else where) if where else None
+                report(f"{name}:{loc}: {d.detail}" if loc else f"{name}: {d.detail}")
+                if where:
+                    d.detail = f"{where}: {d.detail}"
+                if d.reason == "internal_error":
+                    summary.internal += 1
+                else:
+                    summary.invalid += 1
     summary.approved += approved
     summary.rejected += len(decisions) - approved
     return decisions
