@@ -95,7 +95,7 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
         if mk is None:
             vol, fund, atr, depth, bid, ask = d_vol, d_fund, d_atr, d_depth, d_bid, d_ask
         else:
-            vol, fund, atr, depth, bid, ask = (
+            v, fr, atr, depth, bid, ask = (
                 mk.volatility,
                 mk.funding_rate,
                 mk.atr,
@@ -103,10 +103,8 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
                 mk.bid,
                 mk.ask,
             )
-            if vol is None:
-                vol = d_vol
-            if fund is None:
-                fund = d_fund
+            vol = d_vol if v is None else v
+            fund = d_fund if fr is None else fr
             if atr is None:
                 atr = d_atr
             if depth is None:
