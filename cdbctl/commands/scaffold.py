@@ -122,7 +122,8 @@ def register(app: typer.Typer) -> None:
         from cdbctl.scaffold.sources import load_sources
         from cdbctl.scaffold.spec import build_specs
 
-        specs = build_specs(service or [])
+        # No --service: the services recorded by the last run, else the defaults.
+        specs = build_specs(service) if service else None
         fs = RepoFS(repo)
         sources = load_sources(templates_dir(), compose_dir(), package_dir())
         mode = "check" if check else "dry-run" if dry_run else "apply"
@@ -136,6 +137,7 @@ def register(app: typer.Typer) -> None:
                 "compose": result.compose,
                 "mode": mode,
                 "written": result.written,
+                "services": [{"name": s.name, "port": s.port} for s in result.services],
                 "would_change": result.would_change,
                 "files": [
                     {

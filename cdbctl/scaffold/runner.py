@@ -11,9 +11,10 @@ from pathlib import Path
 from cdbctl.errors import EnvironmentProblem, InputError
 from cdbctl.scaffold import state as st
 from cdbctl.scaffold.compose_patch import BuildTarget, Dependency, PatchResult, ServiceBuild, patch_compose
+from cdbctl.scaffold.dockerignore import excluded
 from cdbctl.scaffold.fs import RepoFS
-from cdbctl.scaffold.plan import Sources, plan_files, render_service_block, service_dir
-from cdbctl.scaffold.spec import ServiceSpec
+from cdbctl.scaffold.plan import PlannedFile, Sources, plan_files, render_service_block, service_dir
+from cdbctl.scaffold.spec import ServiceSpec, build_specs, recorded_specs
 
 COMPOSE_CANDIDATES = ("docker-compose.yml", "docker-compose.yaml", "compose.yaml", "compose.yml")
 
@@ -38,6 +39,7 @@ class ScaffoldResult:
     diff: str
     compose: str
     written: bool
+    services: tuple[ServiceSpec, ...] = ()
 
     @property
     def would_change(self) -> bool:
@@ -96,6 +98,29 @@ def _validate(fs: RepoFS, compose_dir: str, builds: Sequence[ServiceBuild], plan
     return problems
 
 
+def _ignored(fs: RepoFS, planned: Sequence[PlannedFile]) -> list[str]:
+    """Files the images COPY that the repository's .dockerignore would leave out of the build context."""
+    current = fs.read(".dockerignore")
+    ours = next((pf.data for pf in planned if pf.path == ".dockerignore"), None)
+    text = current if current is not None else ours
+    if text is None:
+        return []
+    needed: dict[str, list[str]] = {}
+    for pf in planned:
+        if pf.service is not None and not pf.path.endswith("/Dockerfile"):
+            needed.setdefault(pf.service, []).append(pf.path)
+    if fs.is_dir("services"):
+        for paths in needed.values():
+            paths.append("services/__init__.py")
+    problems = []
+    for service, paths in needed.items():
+        dropped = excluded(text.decode("utf-8", "replace"), paths)
+        if dropped:
+            more = f" (and {len(dropped) - 1} more)" if len(dropped) > 1 else ""
+            problems.append(f"'.dockerignore' excludes {dropped[0]}{more}, which the {service} image copies")
+    return problems
+
+
 def patch_for(text: str, specs: Sequence[ServiceSpec], sources: Sources, compose_path: str) -> PatchResult:
     """Patch compose text (at repo-relative compose_path) for the specs; pure."""
     compose_dir = posixpath.dirname(compose_path) or "."
@@ -110,15 +135,20 @@ def patch_for(text: str, specs: Sequence[ServiceSpec], sources: Sources, compose
 
 def run_scaffold(
     fs: RepoFS,
-    specs: Sequence[ServiceSpec],
+    specs: Sequence[ServiceSpec] | None,
     sources: Sources,
     *,
     compose: str | None,
     write: bool,
     force: bool,
 ) -> ScaffoldResult:
-    """Decide everything first; write (atomically, file by file) only when write is set."""
+    """Decide everything first; write (atomically, file by file) only when write is set.
+
+    specs None: the services recorded by the previous run (like copier's answers file), else the defaults.
+    """
     old = st.load_state(fs.read(st.STATE_PATH), st.STATE_PATH)
+    if specs is None:
+        specs = recorded_specs(old.services, st.STATE_PATH) if old.services else build_specs([])
     planned = plan_files(specs, sources, has_shared_services=fs.is_dir("services"))
     reports: list[FileReport] = []
     writes: list[tuple[str, bytes, int]] = []
@@ -181,12 +211,13 @@ def run_scaffold(
 
     planned_paths = {pf.path for pf in planned}
     problems = _validate(fs, compose_dir, result.builds, planned_paths, {s.name for s in specs})
+    problems += _ignored(fs, planned)
     blocked = any(r.status == st.CONFLICT for r in reports)
     if write and not blocked:
         for path, data, mode in writes:
             fs.write(path, data, mode=mode)
     return ScaffoldResult(
-        tuple(reports), tuple(problems), "".join(diffs), compose_path, write and not blocked
+        tuple(reports), tuple(problems), "".join(diffs), compose_path, write and not blocked, tuple(specs)
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from cdbctl.errors import InputError
@@ -81,3 +81,13 @@ def build_specs(options: Sequence[str]) -> tuple[ServiceSpec, ...]:
         ports[port] = name
         specs.append(ServiceSpec(name, port))
     return tuple(specs)
+
+
+def recorded_specs(services: Mapping[str, int], where: str) -> tuple[ServiceSpec, ...]:
+    """The services a previous run recorded in the state file (by port), validated like --service."""
+    try:
+        return build_specs(
+            [f"{name}:{port}" for name, port in sorted(services.items(), key=lambda kv: kv[1])]
+        )
+    except InputError as exc:
+        raise InputError(f"state file lists an invalid service: {exc.message}", where=where) from None

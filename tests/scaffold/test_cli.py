@@ -256,3 +256,35 @@ def test_help_documents_options_and_exit_codes() -> None:
         "Exit codes",
     ):
         assert word in proc.stdout
+
+
+def test_rerun_without_service_uses_the_recorded_services(repo: Path, capsys: Cap) -> None:
+    assert run(capsys, "--repo", str(repo), "--service", "cdb_risk:9002", "--service", "cdb_x:9100")[0] == 0
+    code, out, err = run(capsys, "--repo", str(repo), "--check", "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["services"] == [{"name": "cdb_risk", "port": 9002}, {"name": "cdb_x", "port": 9100}]
+    assert not data["would_change"]
+
+
+def test_invalid_service_in_state_is_exit_2(repo: Path, capsys: Cap) -> None:
+    assert run(capsys, "--repo", str(repo))[0] == 0
+    state = repo / ".cdbctl/scaffold.json"
+    data = json.loads(state.read_text())
+    data["services"]["Bad"] = 1
+    state.write_text(json.dumps(data))
+    code, _, err = run(capsys, "--repo", str(repo), "--check")
+    assert code == 2 and "state file lists an invalid service" in err and ".cdbctl/scaffold.json" in err
+
+
+def test_dockerignore_that_drops_copied_files_is_reported(repo: Path, capsys: Cap) -> None:
+    (repo / ".dockerignore").write_text("services\n**/*.py\n!**/vendor/**\n")
+    code, out, err = run(capsys, "--repo", str(repo), "--format", "json")
+    assert code == 0
+    problems = json.loads(out)["problems"]
+    assert (
+        "'.dockerignore' excludes backoffice/services/cdb_core/app/__init__.py (and 6 more), which the cdb_core image"
+        " copies"
+    ) in problems
+    assert len(problems) == 3
+    assert "warning: '.dockerignore' excludes" in err
