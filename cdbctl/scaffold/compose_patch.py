@@ -78,8 +78,10 @@ def _flow_build(t: BuildTarget, merge: str | None = None) -> str:
 def _wanted(t: BuildTarget, ctx: str | None, dockerfile: str | None) -> tuple[bool, bool]:
     """Whether context and dockerfile already point where the target needs (relative to compose dir)."""
     ctx_ok = ctx is not None and same_path(".", ctx, t.context)
+    # The Dockerfile is relative to the context as it will be after the patch (the target's), so a
+    # `dockerfile: Dockerfile` that was right for an old per-service context is not kept by mistake.
     want_df = posixpath.join(t.context, t.dockerfile)
-    df_ok = ctx is not None and dockerfile is not None and same_path(ctx, dockerfile, want_df)
+    df_ok = dockerfile is not None and same_path(t.context, dockerfile, want_df)
     return ctx_ok, df_ok
 
 

@@ -31,7 +31,8 @@ def service(draw: hs.DrawFn, name: str, ind: int) -> str:
     """One compose service in a random but realistic shape."""
     p, i2, i3 = " " * ind, " " * (2 * ind), " " * (3 * ind)
     shape = draw(hs.sampled_from(["block", "block_ctx", "flow", "string", "none", "image", "absent"]))
-    ctx, df, c = draw(PATHS), draw(DOCKERFILES), draw(COMMENT)
+    own = hs.sampled_from([f"./backoffice/services/{name}", f"backoffice/services/{name}/"])
+    ctx, df, c = draw(PATHS | own), draw(DOCKERFILES | hs.just("./Dockerfile")), draw(COMMENT)
     head = f"{p}{name}:{c}\n"
     if shape == "block":
         return head + f"{i2}build:\n{i3}context: {ctx}{c}\n{i3}dockerfile: {df}\n"
