@@ -71,7 +71,7 @@ def check_margin(notional: float, leverage: float, fee_rate: float, available: f
     fees = trade_fees(notional, fee_rate)
     required = margin + fees
     return MarginCheck(
-        passed=required <= available + _EPS,
+        passed=required <= available + _EPS + abs(available) * 1e-12,  # binary rounding at the boundary
         required=required,
         initial_margin=margin,
         fees=fees,

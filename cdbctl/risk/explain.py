@@ -1,0 +1,197 @@
+"""`cdbctl risk explain`: a decision's trace with the headroom to each limit and what would pass.
+
+The "what would make it pass" answers are found with the engine itself, not re-derived: the
+largest size is a search over `target_position_usd` (sizes never exceed the engine's own sizing,
+so that is the ceiling), the highest leverage a scan over `leverage`. Whatever the interplay of
+checks (tiers, margin, liquidation, exposure), a suggested value is one the engine approves.
+"""
+
+from __future__ import annotations
+
+import math
+
+import msgspec
+
+from cdbctl.risk.engine import Engine
+from cdbctl.risk.model import SCHEMA_VERSION, Check, CheckValue, Decision, Signal
+
+# +1: the value must stay at or below the limit (headroom = limit - value);
+# -1: the value must stay at or above it (headroom = value - limit).
+DIRECTION: dict[str, int] = {
+    "staleness": 1,
+    "circuit_breaker": 1,
+    "daily_drawdown": -1,
+    "market_regime": 1,
+    "sizing": 1,
+    "leverage": 1,
+    "exposure": 1,
+    "spread": 1,
+    "liquidation": -1,
+    "funding": 1,
+    "slippage": 1,
+    "cooldown": 1,
+    "order_rate": 1,
+    "open_positions": 1,
+    "instrument": -1,
+    "risk_tier": 1,
+    "symbol_limit": 1,
+    "margin": 1,
+}
+
+_MAX_LEVERAGE = 125  # the signal schema's ceiling
+_MIN_SIZE_USD = 0.01  # below a cent a "passing size" is float noise (0.5 + 1e-20 == 0.5)
+_BISECT_STEPS = 48
+
+
+class ExplainedCheck(msgspec.Struct):
+    """One trace line: the check, its value and limit, and how far the value is from the limit."""
+
+    name: str
+    passed: bool
+    value: CheckValue
+    limit: CheckValue
+    headroom: float | None
+    detail: str | None
+
+
+class Explanation(msgspec.Struct):
+    """The explained decision: the checks, then the changes that would make it pass."""
+
+    schema_version: int
+    signal_id: str | int | None
+    symbol: str | None
+    side: str | None
+    approved: bool
+    reason: str | None
+    detail: str | None
+    checks: list[ExplainedCheck]
+    sized_usd: float | None
+    largest_size_usd: float | None
+    largest_position_size: float | None
+    highest_leverage: int | None
+    suggestions: list[str]
+
+
+def headroom(check: Check) -> float | None:
+    """Distance from the value to the limit in the passing direction (negative: over the limit)."""
+    sign = DIRECTION.get(check.name)
+    value, limit = check.value, check.limit
+    if sign is None or not _is_number(value) or not _is_number(limit):
+        return None
+    gap = (float(limit) - float(value)) * sign  # type: ignore[arg-type]
+    return gap if math.isfinite(gap) else None
+
+
+def _is_number(value: CheckValue) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _sized(decision: Decision) -> float | None:
+    for check in decision.checks or ():
+        if check.name == "sizing" and _is_number(check.value):
+            return float(check.value)  # type: ignore[arg-type]
+    return None
+
+
+def largest_passing_size(engine: Engine, sig: Signal, ceiling: float) -> float | None:
+    """Largest `target_position_usd` <= ceiling the engine approves (None if no size does)."""
+    if not ceiling > 0 or not math.isfinite(ceiling):
+        return None
+    replace = msgspec.structs.replace
+    if engine.evaluate(replace(sig, target_position_usd=ceiling)).approved:
+        return ceiling
+    fail, ok = ceiling, None
+    size = ceiling
+    while size >= 2 * _MIN_SIZE_USD:
+        size /= 2.0
+        if engine.evaluate(replace(sig, target_position_usd=size)).approved:
+            ok = size
+            break
+        fail = size
+    if ok is None:
+        return None
+    for _ in range(_BISECT_STEPS):
+        mid = (ok + fail) / 2.0
+        if engine.evaluate(replace(sig, target_position_usd=mid)).approved:
+            ok = mid
+        else:
+            fail = mid
+    return ok
+
+
+def highest_passing_leverage(engine: Engine, sig: Signal) -> int | None:
+    """Highest integer leverage (1..125) the engine approves at the signal's size (None if none)."""
+    replace = msgspec.structs.replace
+    for leverage in range(_MAX_LEVERAGE, 0, -1):
+        if engine.evaluate(replace(sig, leverage=leverage)).approved:
+            return leverage
+    return None
+
+
+def _both(engine: Engine, sig: Signal, ceiling: float) -> tuple[float | None, int | None]:
+    """Highest leverage at which some size passes, with that size (two limits bind at once)."""
+    replace = msgspec.structs.replace
+    for leverage in range(_MAX_LEVERAGE, 0, -1):
+        size = largest_passing_size(engine, replace(sig, leverage=leverage), ceiling)
+        if size is not None:
+            return size, leverage
+    return None, None
+
+
+def explain_decision(decision: Decision) -> Explanation:
+    """An explanation of a decision that cannot be searched (a record that did not decode)."""
+    trace = decision.checks or []
+    checks = [ExplainedCheck(c.name, c.passed, c.value, c.limit, headroom(c), c.detail) for c in trace]
+    fix = "fix the signal first: " + (decision.detail or "it is invalid")
+    d = decision
+    return Explanation(
+        SCHEMA_VERSION, d.signal_id, d.symbol, d.side, d.approved, d.reason, d.detail, checks,
+        None, None, None, None, [fix],
+    )  # fmt: skip
+
+
+def explain(engine: Engine, sig: Signal) -> Explanation:
+    """Evaluate one signal with the trace on and work out what would make it pass."""
+    decision = engine.evaluate(sig)
+    trace = decision.checks or []
+    checks = [ExplainedCheck(c.name, c.passed, c.value, c.limit, headroom(c), c.detail) for c in trace]
+    sized = _sized(decision)
+    largest = lev = None
+    suggestions: list[str] = []
+    if decision.reason in ("invalid_signal", "internal_error", "invalid_timestamp_format"):
+        suggestions.append("fix the signal first: " + (decision.detail or "it is invalid"))
+    elif decision.approved:
+        largest, lev = sized, highest_passing_leverage(engine, sig)
+    else:
+        largest = largest_passing_size(engine, sig, sized) if sized else None
+        lev = highest_passing_leverage(engine, sig)
+        if largest is not None:
+            suggestions.append(f"a size of at most {largest:,.2f} USDT passes")
+        if lev is not None:
+            suggestions.append(f"leverage {lev} or lower passes at this size")
+        if largest is None and lev is None and sized:
+            largest, lev = _both(engine, sig, sized)
+            if largest is not None:
+                suggestions.append(f"leverage {lev} with a size of at most {largest:,.2f} USDT passes")
+        wait = [c for c in checks if c.name == "cooldown" and not c.passed and isinstance(c.value, float)]
+        if wait:
+            suggestions.append(f"wait {wait[0].value:.0f}s for the cooldown to end")
+        if largest is None and lev is None and not wait:
+            failing = ", ".join(c.name for c in checks if not c.passed)
+            suggestions.append(f"no smaller size and no other leverage passes; failing: {failing}")
+    position = largest / sig.price if largest is not None else None
+    return Explanation(
+        SCHEMA_VERSION,
+        decision.signal_id,
+        decision.symbol,
+        decision.side,
+        decision.approved,
+        decision.reason,
+        decision.detail,
+        checks,
+        sized,
+        largest,
+        position,
+        lev,
+        suggestions,
+    )
