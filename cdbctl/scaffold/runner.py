@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -82,18 +83,26 @@ def _kind(path: str, service: str | None) -> str:
 
 def _validate(fs: RepoFS, compose_dir: str, builds: Sequence[ServiceBuild], planned: set[str],
               ours: set[str]) -> list[str]:  # fmt: skip
+    """Build contexts and Dockerfiles that do not exist (planned files count as existing).
+
+    Read-only, so a context outside the repository (`../other`) is checked too.
+    """
     problems: list[str] = []
+    base = fs.root / compose_dir
     for b in builds:
         if b.context is None or "://" in b.context or "$" in b.context or b.context.startswith("/"):
-            continue
-        ctx = posixpath.normpath(posixpath.join(compose_dir, b.context))
-        df = posixpath.normpath(posixpath.join(ctx, b.dockerfile or "Dockerfile"))
-        ctx_ok = ctx == "." or (not ctx.startswith("..") and fs.is_dir(ctx))
-        df_ok = not df.startswith("..") and (df in planned or fs.exists(df))
+            continue  # not a local build, a URL/git context, or interpolated: nothing to check here
+        ctx = Path(os.path.normpath(base / b.context))
+        dockerfile = b.dockerfile or "Dockerfile"
+        df = Path(os.path.normpath(ctx / dockerfile))
+        try:
+            in_plan = df.relative_to(fs.root).as_posix() in planned
+        except ValueError:
+            in_plan = False
         label = "scaffolded service" if b.name in ours else "service"
-        if not ctx_ok:
+        if not ctx.is_dir():
             problems.append(f"{label} {b.name!r}: build context {b.context!r} does not exist")
-        elif not df_ok and "$" not in (b.dockerfile or ""):
+        elif not (in_plan or df.is_file()) and "$" not in dockerfile:
             problems.append(f"{label} {b.name!r}: Dockerfile {b.dockerfile!r} does not exist")
     return problems
 

@@ -288,3 +288,26 @@ def test_dockerignore_that_drops_copied_files_is_reported(repo: Path, capsys: Ca
     ) in problems
     assert len(problems) == 3
     assert "warning: '.dockerignore' excludes" in err
+
+
+def test_validation_checks_contexts_outside_and_dockerfiles(repo: Path, capsys: Cap) -> None:
+    (repo.parent / "sibling").mkdir()
+    (repo / "web").mkdir()
+    compose = repo / "docker-compose.yml"
+    compose.write_text(
+        compose.read_text()
+        + "  sib:\n    build: ../sibling\n"  # exists outside the repo, no Dockerfile there
+        + "  web:\n    build: {context: web, dockerfile: Dockerfile.web}\n"
+        + "  remote:\n    build: https://github.com/example/repo.git\n"
+        + "  env:\n    build: ${CONTEXT_DIR}\n"
+    )
+    code, out, _ = run(capsys, "--repo", str(repo), "--format", "json")
+    assert code == 0
+    assert json.loads(out)["problems"] == [
+        "service 'sib': Dockerfile 'Dockerfile' does not exist",
+        "service 'web': Dockerfile 'Dockerfile.web' does not exist",
+    ]
+    (repo.parent / "sibling/Dockerfile").write_text("FROM scratch\n")
+    (repo / "web/Dockerfile.web").write_text("FROM scratch\n")
+    code, out, _ = run(capsys, "--repo", str(repo), "--format", "json")
+    assert json.loads(out)["problems"] == []
