@@ -166,6 +166,9 @@ def test_one_json_log_line_per_request(risk: ModuleType, capsys: pytest.CaptureF
     assert first["service"] == "cdb_risk" and first["path"] == "/health" and first["status"] == 200
     assert first["request_id"] == "req-1" and first["duration_ms"] >= 0
     assert second["status"] == 404 and second["level"] == "info"
+    # A request id that is not inert is replaced, never echoed.
+    r = client.get("/health", headers={"X-Request-ID": "a b<script>"})
+    assert r.headers["X-Request-ID"] != "a b<script>" and len(r.headers["X-Request-ID"]) == 32
 
 
 def test_ready_with_real_redis_and_postgres(
