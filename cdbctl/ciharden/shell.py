@@ -132,11 +132,19 @@ def _handler(cmds: list[SimpleCommand], h: int) -> tuple[bool, int]:
     if not vals:
         return False, h
     is_swallow = vals[0] in _SWALLOWERS or (vals[0] == "exit" and len(vals) > 1 and vals[1] == "0")
+    while cmds[h].sep_after in ("|", "|&") and h + 1 < len(cmds):  # ``|| echo x | tee log``: the pipeline
+        h += 1
+        is_swallow = is_swallow and not _fails(cmds[h])
     j = h
     while cmds[j].sep_after == "&&" and j + 1 < len(cmds):
         j += 1
         if _fails(cmds[j]):
             return False, j
+    # ``|| true || :``: the whole chain of swallowers goes (a later real handler stays and then applies)
+    if is_swallow and cmds[h].sep_after == "||" and h + 1 < len(cmds):
+        more, end = _handler(cmds, h + 1)
+        if more:
+            return True, end
     return is_swallow, h
 
 
@@ -202,7 +210,8 @@ def _flag_issues(cmd: SimpleCommand, inv: Invocation) -> list[ShellIssue]:
                                 "flag",
                                 inv.tool.id,
                                 nxt.start,
-                                f"{name} {nxt.value} makes {inv.tool.id} succeed on findings; set to {rule.good}",
+                                f"{name} {nxt.value} makes {inv.tool.id} succeed on findings; "
+                                f"set to {rule.good}",
                                 (nxt.start, nxt.end, rule.good),
                             )
                         )
@@ -240,7 +249,8 @@ def scan_script(src: str, *, errexit: bool = True, pipefail: bool = False) -> Sh
     issues: list[ShellIssue] = []
     tools: list[str] = []
     reports: set[str] = set()
-    other_pipes = False
+    piping: list[int] = []  # commands whose output is piped
+    covered: set[int] = set()  # scanner pipelines and the swallowing handlers a fix removes
     errexit_off_at: int | None = None  # index of the ``set +e`` command
     for idx, cmd in enumerate(cmds):
         was_on = state["errexit"]
@@ -248,10 +258,9 @@ def scan_script(src: str, *, errexit: bool = True, pipefail: bool = False) -> Sh
         if was_on and not state["errexit"]:
             errexit_off_at = idx
         inv = match_scanner(cmd.words)
-        in_pipe = cmd.sep_after in ("|", "|&")
+        if cmd.sep_after in ("|", "|&"):
+            piping.append(idx)
         if inv is None:
-            if in_pipe and not (idx and match_scanner(cmds[idx - 1].words)):
-                other_pipes = True
             continue
         tool = inv.tool.id
         tools.append(tool)
@@ -275,17 +284,23 @@ def scan_script(src: str, *, errexit: bool = True, pipefail: bool = False) -> Sh
                 )
             )
         last_idx = end
+        covered.update(range(idx, end + 1))
         if cmds[end].sep_after == "||" and end + 1 < len(cmds):
             swallow, h_end = _handler(cmds, end + 1)
             if swallow:
+                covered.update(range(end + 1, h_end + 1))  # removed by the fix: its pipes do not count
                 handler_text = src[cmds[end + 1].start : cmds[h_end].end]
+                # a here-document's body follows the line: cutting its operator would turn it into code
+                heredoc = any(
+                    op.text in ("<<", "<<-") for c in cmds[end + 1 : h_end + 1] for op, _ in c.redirects
+                )
                 issues.append(
                     ShellIssue(
                         "swallow",
                         tool,
                         cmds[end + 1].start,
                         f"{tool}'s failure is swallowed by '|| {handler_text}'",
-                        (cmds[end].end, cmds[h_end].end, ""),
+                        None if heredoc else (cmds[end].end, cmds[h_end].end, ""),
                     )
                 )
             last_idx = h_end
@@ -300,6 +315,7 @@ def scan_script(src: str, *, errexit: bool = True, pipefail: bool = False) -> Sh
                     _errexit_fix(src, cmds, errexit_off_at, errexit),
                 )
             )
+    other_pipes = any(i not in covered for i in piping)
     return ShellScan(tuple(dict.fromkeys(tools)), tuple(issues), frozenset(reports), other_pipes)
 
 

@@ -156,7 +156,7 @@ def test_invalid_yaml_reported_others_processed(repo: Path, capsys: pytest.Captu
     (problem,) = data["errors"]
     assert problem["file"] == f"{WF}/broken.yml"
     assert problem["line"] == 5
-    assert f"cdbctl: error: invalid YAML: " in err
+    assert "cdbctl: error: invalid YAML: " in err
     assert f"{WF}/broken.yml:5" in err
     assert (repo / WF / "broken.yml").read_text() == broken
     assert "continue-on-error" not in (repo / WF / "ci.yml").read_text()  # the others were still fixed
@@ -182,7 +182,7 @@ def test_alias_bomb_and_huge_file(tmp_path: Path, capsys: pytest.CaptureFixture[
         f"  j{i}:\n    runs-on: x\n    steps:\n      - run: bandit\n" for i in range(60000)
     )
     repo = make_repo(tmp_path, {f"{WF}/bomb.yml": bomb, f"{WF}/huge.yml": huge, f"{WF}/ok.yml": DIRTY})
-    code, out, err = run(capsys, "--repo", str(repo), "--format", "json")
+    code, out, _err = run(capsys, "--repo", str(repo), "--format", "json")
     assert code == 2
     errors = {e["file"]: e for e in json.loads(out)["errors"]}
     assert "aliases expand" in errors[f"{WF}/bomb.yml"]["message"]
@@ -300,7 +300,7 @@ def test_missing_repo_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
 
 def test_repo_without_workflows(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "--repo", str(tmp_path), "--format", "json")
+    code, out, _err = run(capsys, "--repo", str(tmp_path), "--format", "json")
     assert code == 0
     assert json.loads(out)["files_scanned"] == 0
 
