@@ -4,6 +4,7 @@ Environment:
 - ``CDBCTL_E2E=skip`` skips every e2e test (the only way to skip them; a missing engine fails them).
 - ``CDBCTL_BASE_IMAGE`` the image the services are built FROM (default ``cdbctl-base:bookworm``,
   built by .ci/setup.d/60-base-image.sh; ``python:3.12-slim`` on a machine that can pull it).
+- ``CDBCTL_COMPOSE`` the Compose command (default ``docker-compose`` when installed, else ``docker compose``).
 - ``CDBCTL_E2E_KEEP_IMAGES=1`` keeps the built service images after the run (faster local iteration).
 """
 
@@ -16,7 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import DEFAULT_BASE_IMAGE, Stack, StepFailed, docker_problem, remove_stale_projects
+from tests.e2e.harness import (
+    DEFAULT_BASE_IMAGE,
+    Stack,
+    StepFailed,
+    compose_command,
+    docker_problem,
+    remove_stale_projects,
+)
 
 E2E_DIR = Path(__file__).resolve().parent
 
@@ -38,21 +46,25 @@ def base_image() -> str:
 
 
 @pytest.fixture(scope="session")
-def docker_engine(base_image: str) -> None:
-    """A reachable Docker engine, docker-compose and the base image; otherwise FAIL (never skip)."""
-    problem = docker_problem(base_image)
-    if problem is not None:
+def docker_engine(base_image: str) -> list[str]:
+    """A reachable Docker engine, Compose and the base image (the Compose command); else FAIL, never skip."""
+    compose = compose_command(os.environ.get("CDBCTL_COMPOSE", ""))
+    problem = docker_problem(base_image, compose)
+    if problem is not None or compose is None:
         pytest.fail(f"e2e: {problem}", pytrace=False)
     stale = remove_stale_projects()
     if stale:
         pytest.fail("e2e: could not remove a previous run's leftovers:\n" + "\n".join(stale), pytrace=False)
+    return compose
 
 
 @pytest.fixture(scope="session")
-def stack(docker_engine: None, base_image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(
+    docker_engine: list[str], base_image: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
     """A fresh copy of the fixture repository and its compose project; teardown runs whatever happens."""
     keep = os.environ.get("CDBCTL_E2E_KEEP_IMAGES", "") == "1"
-    st = Stack.create(tmp_path_factory.mktemp("e2e"), base_image, keep_images=keep)
+    st = Stack.create(tmp_path_factory.mktemp("e2e"), base_image, docker_engine, keep_images=keep)
     try:
         yield st
     finally:

@@ -83,11 +83,27 @@ def run(
     return proc
 
 
-def docker_problem(base_image: str) -> str | None:
+def compose_command(configured: str = "") -> list[str] | None:
+    """The Compose CLI: `configured` (CDBCTL_COMPOSE), else docker-compose (v1), else `docker compose` (v2)."""
+    if configured.strip():
+        return configured.split()
+    if shutil.which("docker-compose") is not None:
+        return ["docker-compose"]
+    has_docker = shutil.which("docker") is not None
+    if has_docker and run(["docker", "compose", "version"], timeout=30, check=False).returncode == 0:
+        return ["docker", "compose"]
+    return None
+
+
+def docker_problem(base_image: str, compose: list[str] | None) -> str | None:
     """Why the Docker part of the suite cannot run here, or None when the engine and tools are ready."""
-    for tool in ("docker", "docker-compose"):
-        if shutil.which(tool) is None:
-            return f"`{tool}` is not installed; run `bash .ci/setup.sh` (or set CDBCTL_E2E=skip to skip e2e)"
+    if shutil.which("docker") is None:
+        return "`docker` is not installed; run `bash .ci/setup.sh` (or set CDBCTL_E2E=skip to skip e2e)"
+    if compose is None:
+        return (
+            "neither `docker-compose` nor `docker compose` is installed; run `bash .ci/setup.sh` "
+            "(or set CDBCTL_E2E=skip to skip e2e)"
+        )
     try:
         info = run(["docker", "info", "--format", "{{.ServerVersion}}"], timeout=30, check=False)
     except StepFailed as exc:
@@ -197,6 +213,7 @@ class Stack:
 
     root: Path
     base_image: str
+    compose_cmd: list[str] = field(default_factory=lambda: ["docker-compose"])
     keep_images: bool = False
     project: str = field(default_factory=lambda: f"cdbctl-e2e-{secrets.token_hex(4)}")
     password: str = field(default_factory=lambda: secrets.token_hex(12))
@@ -220,9 +237,11 @@ class Stack:
         return self.root / "compose.e2e-run.yml"
 
     @classmethod
-    def create(cls, root: Path, base_image: str, *, keep_images: bool = False) -> Stack:
+    def create(
+        cls, root: Path, base_image: str, compose_cmd: list[str], *, keep_images: bool = False
+    ) -> Stack:
         """Copy the fixture repository into `root`/repo."""
-        stack = cls(root=root, base_image=base_image, keep_images=keep_images)
+        stack = cls(root=root, base_image=base_image, compose_cmd=compose_cmd, keep_images=keep_images)
         shutil.copytree(FIXTURE_REPO, stack.repo, symlinks=True)
         return stack
 
@@ -251,13 +270,14 @@ class Stack:
     def compose(
         self, *args: str, files: Sequence[Path] | None = None, timeout: float = 120.0, check: bool = True
     ) -> subprocess.CompletedProcess[str]:
-        """docker-compose (v1, classic builder) on this project."""
+        """Compose on this project (CI: docker-compose v1, whose builds use the classic builder)."""
         chosen = files if files is not None else [self.compose_file, self.override_file]
-        cmd = ["docker-compose", "--project-name", self.project]
+        cmd = [*self.compose_cmd, "--project-name", self.project]
         for f in chosen:
             cmd += ["--file", str(f)]
         cmd += list(args)
-        env = self.cli_env({"COMPOSE_DOCKER_CLI_BUILD": "0", "DOCKER_BUILDKIT": "0"})
+        v1 = {"COMPOSE_DOCKER_CLI_BUILD": "0", "DOCKER_BUILDKIT": "0"}
+        env = self.cli_env(v1 if self.compose_cmd == ["docker-compose"] else None)
         self.transcript.append("$ " + shlex.join(cmd))
         return run(cmd, cwd=self.repo, env=env, timeout=timeout, check=check)
 
@@ -349,6 +369,8 @@ class Stack:
                     problems.append(f"docker-compose down: {proc.stderr.strip()[-500:]}")
         try:
             problems.extend(remove_project(self.project, keep_images=self.keep_images))
+            # A rebuilt data-store image leaves its predecessor dangling: only ours carry this label.
+            run(["docker", "image", "prune", "-f", "--filter", f"label={LABEL_ROLE}=e2e-infra"], timeout=120)
         except StepFailed as exc:
             problems.append(str(exc))
         return problems

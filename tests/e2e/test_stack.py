@@ -63,7 +63,7 @@ def test_scaffold_fixes_the_repository_and_check_is_clean(scaffolded: Stack) -> 
     # The comments and anchors of the seed's compose file survive the patch.
     for kept in ("# Claire de Binare", "x-backoffice: &backoffice", "<<: *backoffice", "<<: *service-env"):
         assert kept in compose
-    # docker-compose itself accepts the patched file now (it rejected the seed's missing contexts).
+    # Compose itself accepts the patched file now (it rejected the seed's missing contexts).
     scaffolded.compose("config", "--quiet", files=[scaffolded.compose_file])
 
 

@@ -1,8 +1,9 @@
 #!/bin/sh
-# Initialise the cluster on first start (as the official postgres image does), then run postgres as the
-# postgres user in the foreground so that Docker sees it as PID 1's child and restarts it on failure.
+# Initialise the cluster on first start (as the official postgres image does), then exec postgres as the
+# postgres user: it becomes PID 1, gets Docker's stop signal, and its death triggers the restart policy.
 set -eu
-bin=/usr/lib/postgresql/15/bin
+# Whichever major version the distribution ships (15 on bookworm, 17 on trixie).
+bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
 user="${POSTGRES_USER:-postgres}"
 db="${POSTGRES_DB:-$user}"
 : "${POSTGRES_PASSWORD:?POSTGRES_PASSWORD must be set}"
