@@ -6,10 +6,11 @@ import math
 
 import msgspec
 
-from cdbctl.risk.checks import CHECKS, Eval
+from cdbctl.risk.checks import CHECKS
 from cdbctl.risk.config import RiskConfig
 from cdbctl.risk.fast import FastPath, build_fast
 from cdbctl.risk.model import SCHEMA_VERSION, Check, Decision, MarketData, RiskState, Signal
+from cdbctl.risk.scratch import Eval
 
 _NO_MARKET = MarketData()
 _SKIPPED = "skipped: the signal is invalid"
