@@ -151,6 +151,7 @@ def _probe(generated: Path, port: int, timeout: str = "3") -> int:
     return subprocess.run([sys.executable, str(script)], env=env, capture_output=True).returncode
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(("status", "code"), [(200, 0), (204, 0), (301, 1), (404, 1), (500, 1), (503, 1)])
 def test_healthcheck_exit_code_follows_http_status(
     generated: Path, http_server: http.server.HTTPServer, status: int, code: int
@@ -159,6 +160,7 @@ def test_healthcheck_exit_code_follows_http_status(
     assert _probe(generated, http_server.server_address[1]) == code
 
 
+@pytest.mark.integration
 def test_healthcheck_fails_on_refused_and_timeout(generated: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -171,6 +171,7 @@ def test_one_json_log_line_per_request(risk: ModuleType, capsys: pytest.CaptureF
     assert r.headers["X-Request-ID"] != "a b<script>" and len(r.headers["X-Request-ID"]) == 32
 
 
+@pytest.mark.integration
 def test_ready_with_real_redis_and_postgres(
     risk: ModuleType, redis_server_auth: object, postgres_server: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -185,6 +186,7 @@ def test_ready_with_real_redis_and_postgres(
     assert risk.app.test_client().get("/ready").status_code == 200
 
 
+@pytest.mark.integration
 def test_ready_wrong_redis_password_is_503(risk: ModuleType, redis_server_auth: object,
                                            monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     url = redis_server_auth.url.replace(redis_server_auth.password, "wrong")  # type: ignore[attr-defined]
@@ -201,6 +203,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.integration
 def test_ready_unreachable_dependencies_are_503(risk: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{_free_port()}/0")
     monkeypatch.setenv("DATABASE_URL", f"postgresql://u:p@127.0.0.1:{_free_port()}/db")
@@ -211,6 +214,7 @@ def test_ready_unreachable_dependencies_are_503(risk: ModuleType, monkeypatch: p
     assert body["checks"]["redis"].startswith("error: ")
 
 
+@pytest.mark.integration
 def test_ready_rejects_a_server_that_is_not_postgres(
     risk: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
