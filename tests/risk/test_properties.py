@@ -46,7 +46,12 @@ def test_fast_path_equals_registry(sig: dict[str, Any], state: dict[str, Any], e
     fast = Engine(cfg, load_state(state), load_market(market), now=now)
     slow = Engine(cfg, load_state(state), load_market(market), now=now)
     slow.fast = None
-    assert msgspec.to_builtins(fast.evaluate(record)) == msgspec.to_builtins(slow.evaluate(record))
+    expected = msgspec.to_builtins(slow.evaluate(record))
+    assert msgspec.to_builtins(fast.evaluate(record)) == expected
+    # the CLI's configuration: records decoded from JSON text, finiteness known
+    cli_engine = Engine(cfg, load_state(state), load_market(market), now=now, finite_inputs=True)
+    decoded = msgspec.json.decode(msgspec.json.encode(sig), type=Signal)
+    assert msgspec.to_builtins(cli_engine.evaluate(decoded)) == expected
 
 
 @SETTINGS
