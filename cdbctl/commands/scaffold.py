@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cdbctl.errors import EnvironmentProblem, ExitCode, InputError, UsageError
+from cdbctl.errors import EnvironmentProblem, ExitCode, InputError
 from cdbctl.output import SCHEMA_VERSION, OutputFormat, dumps_json, write_stdout
 
 if TYPE_CHECKING:
@@ -39,7 +40,12 @@ Exit codes:
 RepoOpt = Annotated[Path, typer.Option("--repo", help="Repository root (default: current directory).")]
 ServiceOpt = Annotated[
     list[str] | None,
-    typer.Option("--service", "-s", metavar="NAME[:PORT]", help="Service to scaffold (repeatable)."),
+    typer.Option(
+        "--service",
+        "-s",
+        metavar="NAME[:PORT]",
+        help="Service to scaffold (repeatable; default: those of the last run, else the three CDB ones).",
+    ),
 ]
 ComposeOpt = Annotated[
     Path | None, typer.Option("--compose", help="Compose file (default: docker-compose.yml or compose.yaml).")
@@ -47,7 +53,16 @@ ComposeOpt = Annotated[
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print a unified diff; write nothing.")]
 CheckOpt = Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 if anything would change.")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite user-edited and foreign files.")]
-FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format: table or json.")]
+
+
+class ScaffoldFormat(StrEnum):
+    """The formats scaffold renders (a subset of OutputFormat)."""
+
+    table = OutputFormat.table.value
+    json = OutputFormat.json.value
+
+
+FormatOpt = Annotated[ScaffoldFormat, typer.Option("--format", "-f", help="Output format.")]
 
 
 def _compose_rel(repo: Path, compose: Path | None) -> str | None:
@@ -112,10 +127,8 @@ def register(app: typer.Typer) -> None:
         dry_run: DryRunOpt = False,
         check: CheckOpt = False,
         force: ForceOpt = False,
-        fmt: FormatOpt = OutputFormat.table,
+        fmt: FormatOpt = ScaffoldFormat.table,
     ) -> None:
-        if fmt not in (OutputFormat.table, OutputFormat.json):
-            raise UsageError(f"--format {fmt.value} is not supported by scaffold", hint="use table or json")
         from cdbctl.resources import compose_dir, templates_dir
         from cdbctl.scaffold.fs import RepoFS
         from cdbctl.scaffold.runner import package_dir, run_scaffold
@@ -130,7 +143,7 @@ def register(app: typer.Typer) -> None:
         result = run_scaffold(
             fs, specs, sources, compose=_compose_rel(fs.root, compose), write=mode == "apply", force=force
         )
-        if fmt is OutputFormat.json:
+        if fmt is ScaffoldFormat.json:
             payload = {
                 "schema_version": SCHEMA_VERSION,
                 "repo": str(fs.root),
