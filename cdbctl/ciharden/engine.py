@@ -37,14 +37,15 @@ def run(repo: Path, *, mode: str, options: Options) -> Outcome:
             continue
         names.append(name)
         try:
-            result = harden(source.text, name, write=mode == "fix", options=options)
+            result = harden(source.text, name, write=mode == "fix", options=options, verify=mode != "check")
         except WorkflowError as exc:
             problems.append(FileProblem(name, exc.line, exc.message))
             continue
         findings.extend(result.findings)
         if result.changed:
             writes.append((source, result.hardened))
-            diffs.append(unified_diff(name, result.original, result.hardened))
+            if mode == "dry-run":
+                diffs.append(unified_diff(name, result.original, result.hardened))
     report = Report(
         mode,
         tuple(names),

@@ -40,8 +40,14 @@ class Options:
         return not any(fnmatchcase(job, p) for p in self.exclude_jobs)
 
 
-def harden(text: str, path: str, *, write: bool, options: Options | None = None) -> FileResult:
-    """Findings for one file and its hardened text; raises WorkflowError for unusable YAML."""
+def harden(
+    text: str, path: str, *, write: bool, options: Options | None = None, verify: bool = True
+) -> FileResult:
+    """Findings for one file and its hardened text; raises WorkflowError for unusable YAML.
+
+    ``write`` labels fixes ``fixed`` (else ``would-fix``); ``verify=False`` skips re-parsing the
+    result (only for ``--check``, which never writes or shows it).
+    """
     options = options or Options()
     if not all_keywords_present(text):
         compose(text, path)  # still report invalid YAML
@@ -52,7 +58,7 @@ def harden(text: str, path: str, *, write: bool, options: Options | None = None)
     if isinstance(root, MappingNode):
         for ctx, steps, base, job_node, job_path in _units(t, root, options):
             cands.extend(_analyse_unit(t, ctx, steps, base, (job_node, job_path)))
-    return _finish(t, path, cands, write)
+    return _finish(t, path, cands, write=write, verify=verify)
 
 
 def _default_shell(node: Node | None) -> str | None:
@@ -317,9 +323,9 @@ def _publishers(t: Text, ctx: Context, cands: list[Candidate], infos: list[StepI
     return out
 
 
-def _finish(t: Text, path: str, cands: list[Candidate], write: bool) -> FileResult:
+def _finish(t: Text, path: str, cands: list[Candidate], *, write: bool, verify: bool) -> FileResult:
     todo = [c for c in cands if c.status is None and c.fix is not None]
-    new_text, kept = choose(t.text, [c.fix for c in todo if c.fix is not None])
+    new_text, kept = choose(t.text, [c.fix for c in todo if c.fix is not None], check=verify)
     done = {id(c) for c, k in zip(todo, kept, strict=True) if k}
     findings: list[Finding] = []
     for c in cands:

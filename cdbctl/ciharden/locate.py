@@ -16,6 +16,8 @@ from cdbctl.ciharden.model import Edit
 from cdbctl.errors import InputError
 
 _BREAK = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
+_ANCHOR = re.compile(r"(?:^|[\s\[{,])&[^\s\[\]{},]")
+_ALIAS = re.compile(r"(?:^|[\s\[{,])\*[^\s\[\]{},]")
 MAX_EXPANDED_NODES = 100_000  # billion-laughs guard: node count with aliases expanded
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -78,7 +80,7 @@ def compose(text: str, path: str) -> Node | None:
         raise WorkflowError(f"invalid YAML: {exc}", path=path, line=None) from exc
     except RecursionError as exc:
         raise WorkflowError("YAML nested too deeply", path=path, line=None) from exc
-    if node is not None and "*" in text:
+    if node is not None and _ANCHOR.search(text) and _ALIAS.search(text):
         _check_expansion(node, path)
     return node
 

@@ -35,6 +35,8 @@ OPERATORS = (
 SEPARATORS = frozenset({"&&", "||", ";;", "|&", ";", "&", "|", "(", ")", "\n"})
 REDIRECTS = frozenset({"&>>", "&>", ">>", "<<<", "<<-", "<<", ">&", "<&", ">|", "<>", ">", "<"})
 _WORD_STOP = frozenset(" \t\n;&|()<>")
+_QUOTING = frozenset("'\"\\")
+_OP_START = frozenset(o[0] for o in OPERATORS)
 RESERVED_PREFIX = frozenset({"if", "then", "else", "elif", "do", "while", "until", "!", "time"})
 
 
@@ -50,6 +52,8 @@ class Token:
     @property
     def value(self) -> str:
         """The word with quotes and backslashes removed (good enough for matching names and flags)."""
+        if not _QUOTING.intersection(self.text):
+            return self.text
         out: list[str] = []
         quote = ""
         i = 0
@@ -169,7 +173,7 @@ def lex(src: str) -> list[Token]:
             j = src.find("\n", i)
             i = n if j < 0 else j
         else:
-            op = next((o for o in OPERATORS if src.startswith(o, i)), None)
+            op = next((o for o in OPERATORS if src.startswith(o, i)), None) if c in _OP_START else None
             if op is not None:
                 tokens.append(Token("op", op, i, i + len(op)))
                 i += len(op)

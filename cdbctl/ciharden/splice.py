@@ -76,14 +76,20 @@ def verify(original: str, fixes: list[Fix]) -> str | None:
         return None
 
 
-def choose(original: str, fixes: list[Fix]) -> tuple[str, list[bool]]:
-    """Apply every fix that verifies; returns the new text and which fixes were kept."""
+def choose(original: str, fixes: list[Fix], *, check: bool = True) -> tuple[str, list[bool]]:
+    """Apply every fix that verifies; returns the new text and which fixes were kept.
+
+    ``check=False`` skips the re-parse (for ``--check``, which writes nothing and only needs to know
+    that a fix exists); anything that is written or shown as a diff is verified.
+    """
     kept = [True] * len(fixes)
     for i, fix in enumerate(fixes):
         for j in range(i):
             if kept[j] and any(overlaps(a, b) for a in fix.edits for b in fixes[j].edits):
                 kept[i] = False
     chosen = [f for f, k in zip(fixes, kept, strict=True) if k]
+    if not check:
+        return apply_edits(original, (e for f in chosen for e in f.edits)), kept
     new = verify(original, chosen) if chosen else original
     if new is not None:
         return new, kept

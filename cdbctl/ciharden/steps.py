@@ -21,7 +21,14 @@ from cdbctl.ciharden.locate import (
     sval,
 )
 from cdbctl.ciharden.model import Candidate, Edit, Fix, Mutation, Rule
-from cdbctl.ciharden.registry import OUTPUT_INPUTS, InputRule, Tool, is_publisher, tool_for_action
+from cdbctl.ciharden.registry import (
+    OUTPUT_INPUTS,
+    InputRule,
+    Tool,
+    is_publisher,
+    may_run_scanner,
+    tool_for_action,
+)
 from cdbctl.ciharden.shell import ShellScan, args_flag_issues, scan_script
 
 Path = tuple[str | int, ...]
@@ -242,6 +249,8 @@ def _run_candidates(t: Text, ctx: Context, info: StepInfo, run: ScalarNode) -> N
         flags = shell.split()
         errexit = any(f.startswith("-") and "e" in f for f in flags) or "errexit" in flags
         pipefail = "pipefail" in flags
+    if not may_run_scanner(run.value):
+        return
     scan: ShellScan = scan_script(run.value, errexit=errexit, pipefail=pipefail)
     info.tools.extend(scan.tools)
     info.reports |= scan.reports
