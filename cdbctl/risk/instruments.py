@@ -77,21 +77,19 @@ class Instrument(msgspec.Struct, frozen=True):
     max_position_usd: float
     tiers: tuple[RiskTier, ...]
     tier_bounds: tuple[float, ...]
-
-    @property
-    def base_step(self) -> float:
-        """Smallest order increment in base units (contract size x quantity step)."""
-        return self.contract_size * self.quantity_step
+    base_step: float  # smallest order increment in base units: contract size x quantity step
+    digits: int  # decimals that keep step multiples free of binary noise (246 x 0.0001 = 0.0246)
 
 
 class InstrumentBook(msgspec.Struct, frozen=True):
     """Instruments by normalised symbol (`BTC_USDT`, `BTCUSDT`, `BTC/USDT:USDT` are the same)."""
 
     by_symbol: dict[str, Instrument]
+    spellings: dict[str, Instrument]  # normalised and as-written symbols: the hot path's direct hit
 
     def get(self, symbol: str) -> Instrument | None:
         """The instrument for a symbol in any common spelling, or None."""
-        found = self.by_symbol.get(symbol)
+        found = self.spellings.get(symbol)
         return found if found is not None else self.by_symbol.get(normalize_symbol(symbol))
 
     def __len__(self) -> int:
@@ -110,8 +108,10 @@ def floor_quantity(instrument: Instrument, base_quantity: float) -> tuple[float,
     if not base_quantity > 0:
         return 0.0, 0.0
     steps = math.floor(base_quantity / instrument.base_step + _EPS)
-    contracts = _clean(steps * instrument.quantity_step)
-    return contracts, _clean(contracts * instrument.contract_size)
+    step = instrument.quantity_step
+    digits = instrument.digits
+    contracts = float(steps) if step == 1.0 else round(steps * step, digits)
+    return contracts, round(steps * instrument.base_step, digits)
 
 
 def contracts_of(instrument: Instrument, base_quantity: float) -> float:
@@ -179,7 +179,8 @@ def load_instruments(data: object, *, source: str = "instruments") -> Instrument
         if key in book:
             raise InputError(f"{symbol}: defined twice (as {book[key].symbol!r})", where=source)
         book[key] = instrument
-    return InstrumentBook(by_symbol=book)
+    spellings = {**{inst.symbol: inst for inst in book.values()}, **book}
+    return InstrumentBook(by_symbol=book, spellings=spellings)
 
 
 def _field(symbol: str, raw: Mapping[str, object], name: str, source: str) -> object:
@@ -246,10 +247,12 @@ def _instrument(symbol: str, raw: Mapping[str, object], source: str) -> Instrume
         message = f"{symbol}: max_quantity {max_qty:g} is below min_quantity {min_qty:g}"
         raise InputError(message, where=source)
     tiers = _tiers(symbol, raw, source, mmr=mmr, imr=imr, max_leverage=int(lev))
+    contract_size = _num(symbol, raw, "contract_size", source)
+    base_step = contract_size * step
     return Instrument(
         symbol=symbol,
         tick_size=_num(symbol, raw, "tick_size", source),
-        contract_size=_num(symbol, raw, "contract_size", source),
+        contract_size=contract_size,
         quantity_step=step,
         min_quantity=min_qty,
         max_quantity=max_qty,
@@ -261,6 +264,8 @@ def _instrument(symbol: str, raw: Mapping[str, object], source: str) -> Instrume
         max_position_usd=_num(symbol, raw, "max_position_usd", source, default=math.inf),
         tiers=tiers,
         tier_bounds=tuple(tier.max_contracts for tier in tiers),
+        base_step=base_step,
+        digits=min(15, max(0, math.ceil(-math.log10(base_step))) + 6),
     )
 
 
