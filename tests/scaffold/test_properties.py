@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 import shutil
 import tempfile
@@ -113,3 +114,34 @@ def test_scaffold_twice_equals_once(names: list[str], shared: bool, crlf: bool) 
         assert not second.would_change
         assert {f.status for f in second.files} == {"identical"}
         shutil.rmtree(root / "backoffice")
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    edits=hs.lists(hs.integers(min_value=0, max_value=10_000), min_size=1, max_size=6, unique=True),
+    upgrade=hs.booleans(),
+    payload=hs.binary(min_size=1, max_size=40),
+)
+def test_user_edits_are_never_clobbered(edits: list[int], upgrade: bool, payload: bytes) -> None:
+    """Whatever generated files a user edits, a rerun (templates upgraded or not) keeps those bytes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "docker-compose.yml").write_text(SEED_COMPOSE)
+        fs = RepoFS(root)
+        run_scaffold(fs, None, SOURCES, compose=None, write=True, force=False)
+        generated = sorted(p for p in tree(root) if p.startswith("backoffice/"))
+        chosen = {generated[i % len(generated)] for i in edits}
+        for rel in chosen:
+            (root / rel).write_bytes((root / rel).read_bytes() + payload)
+        edited = {rel: (root / rel).read_bytes() for rel in chosen}
+        sources = SOURCES
+        if upgrade:
+            templates = {k: v + "\n# upgraded\n" if k.endswith((".py.j2", ".txt.j2")) else v
+                         for k, v in SOURCES.templates.items()}  # fmt: skip
+            sources = dataclasses.replace(SOURCES, templates=templates)
+        result = run_scaffold(fs, None, sources, compose=None, write=True, force=False)
+        assert result.written
+        for rel, data in edited.items():
+            assert (root / rel).read_bytes() == data
+            assert next(f.status for f in result.files if f.path == rel) in {"kept", "identical"}
+        assert not run_scaffold(fs, None, sources, compose=None, write=False, force=False).would_change
