@@ -5,7 +5,6 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass, field
 
-import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from cdbctl.ciharden.locate import (
@@ -95,8 +94,17 @@ def bool_fix(t: Text, key: ScalarNode, value: Node, path: Path) -> Fix | None:
     return None
 
 
+def plain_value(text: str) -> object:
+    """What a plain or quoted scalar we write loads as (only the forms ci-harden writes)."""
+    if text[:1] in ("'", '"') and text[-1:] == text[:1]:
+        return text[1:-1]
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    return int(text) if text.isdigit() else text
+
+
 def _constructed(node: ScalarNode, new: str) -> object:
-    return yaml.safe_load(new) if node.style in (None, "") else new
+    return plain_value(new) if node.style in (None, "") else new
 
 
 def _is_bad(rule: InputRule, value: str) -> bool:
@@ -198,13 +206,13 @@ def _action_candidates(t: Text, ctx: Context, info: StepInfo, tool: Tool, uses: 
     if tool.default_input is not None:
         name, value_text = tool.default_input
         if mget(inputs, name) is None:
-            value = yaml.safe_load(value_text)
+            loaded = plain_value(value_text)
             if isinstance(inputs, MappingNode):
                 edit = insert_pair(t, inputs, name, value_text)
-                mutation = Mutation((*info.path, "with", name), "set", value)
+                mutation = Mutation((*info.path, "with", name), "set", loaded)
             else:
                 edit = None if inputs is not None else _insert_with(t, info.node, name, value_text)
-                mutation = Mutation((*info.path, "with"), "set", {name: value})
+                mutation = Mutation((*info.path, "with"), "set", {name: loaded})
             fix = Fix((edit,), (mutation,)) if edit else None
             line = info.node.start_mark.line + 1 if uses_key is None else uses_key.start_mark.line + 1
             _add(
