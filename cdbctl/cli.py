@@ -29,6 +29,7 @@ Exit codes:
   3  environment error: Docker unreachable, permission denied, unsafe edit
   4  internal error (a bug; rerun with CDBCTL_DEBUG=1 for a traceback)
   130 interrupted
+  141 stdout closed early by its reader (broken pipe, as for SIGPIPE)
 """
 
 
@@ -71,6 +72,15 @@ def _report(err: CdbctlError) -> None:
         sys.stderr.write(f"hint: {err.hint}\n")
 
 
+def _silence_stdout() -> None:
+    # The reader went away (e.g. `| head`): make the interpreter's final flush a no-op.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.__stdout__.fileno() if sys.__stdout__ else 1)
+    except OSError:
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run cdbctl with argv and return the process exit code; never raises."""
     args = sys.argv[1:] if argv is None else argv
@@ -88,10 +98,14 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write("cdbctl: interrupted\n")
         return int(ExitCode.INTERRUPTED)
     except BrokenPipeError:
-        # The reader went away (e.g. `| head`); silence the flush at exit too.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return int(ExitCode.OK)
+        _silence_stdout()
+        return int(ExitCode.BROKEN_PIPE)
+    except SystemExit:
+        # Typer turns EPIPE into sys.exit(1) after wrapping stdout; 1 would read as "rejected".
+        if type(sys.stdout).__name__ == "PacifyFlushWrapper":
+            _silence_stdout()
+            return int(ExitCode.BROKEN_PIPE)
+        raise
     except Exception as exc:
         show = getattr(exc, "show", None)
         if callable(show) and isinstance(getattr(exc, "exit_code", None), int):

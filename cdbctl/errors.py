@@ -14,6 +14,7 @@ class ExitCode(IntEnum):
     ENVIRONMENT = 3  # Docker unreachable, permission denied, unsafe edit
     INTERNAL = 4  # a bug
     INTERRUPTED = 130
+    BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of stdout went away (e.g. `| head`)
 
 
 class CdbctlError(Exception):

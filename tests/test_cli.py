@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -36,3 +37,22 @@ def test_python_dash_m_runs() -> None:
     )
     assert proc.returncode == 0
     assert proc.stdout.strip() == f"cdbctl {__version__}"
+
+
+def test_broken_pipe_exits_141_without_traceback(tmp_path: Path) -> None:
+    signals = tmp_path / "many.jsonl"
+    line = '{"symbol": "BTC_USDT", "side": "long", "price": 50000}\n'
+    signals.write_text(line * 20000)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cdbctl", "risk", "evaluate", str(signals), "--format", "jsonl"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()  # the reader goes away, like `| head -1`
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=60) == 141
+    assert b'"symbol":"BTC_USDT"' in first
+    assert "Traceback" not in err
