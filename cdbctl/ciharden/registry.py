@@ -56,7 +56,12 @@ class Tool:
 
 
 _EXIT_CODE_ONE = FlagRule(("--exit-code",), bad_values=("0",), good="1")
-_HUGE = InputRule(("max-allowed-issues", "max_allowed_issues"), bad="huge", good="0")
+# Any scanner action: an issue budget so large that the scan can never fail (>= 1000) is a soft-fail.
+HUGE_BUDGET = InputRule(
+    ("max-allowed-issues", "max_allowed_issues", "max-issues", "max_issues", "max-findings"),
+    bad="huge",
+    good="0",
+)
 
 TOOLS: tuple[Tool, ...] = (
     Tool(
@@ -71,7 +76,7 @@ TOOLS: tuple[Tool, ...] = (
         ),
         commands=(Command("bandit"),),
         flags=(FlagRule(("--exit-zero",)),),
-        inputs=(InputRule(("exit_zero", "exit-zero"), bad="true", good="false"), _HUGE),
+        inputs=(InputRule(("exit_zero", "exit-zero"), bad="true", good="false"),),
     ),
     Tool(
         "pip-audit",

@@ -21,6 +21,7 @@ from cdbctl.ciharden.locate import (
 )
 from cdbctl.ciharden.model import Candidate, Edit, Fix, Mutation, Rule
 from cdbctl.ciharden.registry import (
+    HUGE_BUDGET,
     OUTPUT_INPUTS,
     InputRule,
     Tool,
@@ -167,7 +168,7 @@ def _action_candidates(t: Text, ctx: Context, info: StepInfo, tool: Tool, uses: 
     inputs = mval(info.node, "with")
     uses_pair = mget(info.node, "uses")
     uses_key = uses_pair[0] if uses_pair else None
-    for rule in tool.inputs:
+    for rule in (*tool.inputs, HUGE_BUDGET):
         for name in rule.names:
             pair = mget(inputs, name)
             if pair is None or not isinstance(pair[1], ScalarNode) or not _is_bad(rule, pair[1].value):
