@@ -26,11 +26,19 @@ class OutputFormat(StrEnum):
     sarif = "sarif"
 
 
+# Rich falls back to 80 columns when stdout is a pipe or file; tables written there are read
+# by people later (logs, CI output), so give them room instead of truncating values with an ellipsis.
+PIPE_WIDTH = 200
+
+
 def stdout_console() -> Console:
-    """A console on stdout for data (tables)."""
+    """A console on stdout for data (tables); wide when stdout is not a terminal."""
+    import os
+
     from rich.console import Console
 
-    return Console(file=sys.stdout, soft_wrap=False)
+    width = None if is_terminal() or os.environ.get("COLUMNS") else PIPE_WIDTH
+    return Console(file=sys.stdout, soft_wrap=False, width=width)
 
 
 def stderr_console() -> Console:
