@@ -18,7 +18,11 @@ from cdbctl.errors import InputError
 _BREAK = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
 _ANCHOR = re.compile(r"(?:^|[\s\[{,])&[^\s\[\]{},]")
 _ALIAS = re.compile(r"(?:^|[\s\[{,])\*[^\s\[\]{},]")
-MAX_EXPANDED_NODES = 100_000  # billion-laughs guard: node count with aliases expanded
+MAX_EXPANDED_NODES = 100_000
+MAX_DEPTH = 1000
+_DEEP_DASHES = re.compile(
+    r"(?:[-?][ \t]+){%d}" % MAX_DEPTH
+)  # ``- - - x`` / ``? ? x`` nest on one line  # billion-laughs guard: node count with aliases expanded
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -68,8 +72,29 @@ class Text:
         return start, end, full
 
 
+def _too_deep(text: str) -> int | None:
+    """1-based line where nesting passes MAX_DEPTH (PyYAML's C composer recurses per level and a
+    deep enough ``[[[[...`` or ``- - - ...`` overflows the C stack), else None. Cheap for normal files."""
+    if _DEEP_DASHES.search(text):
+        return text.count("\n", 0, _DEEP_DASHES.search(text).start()) + 1  # type: ignore[union-attr]
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return None
+    depth = 0
+    for i, c in enumerate(text):
+        if c in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return text.count("\n", 0, i) + 1
+        elif c in "]}":
+            depth = max(depth - 1, 0)
+    return None
+
+
 def compose(text: str, path: str) -> Node | None:
     """Compose a YAML document with marks; raise WorkflowError with the line on any problem."""
+    deep = _too_deep(text)
+    if deep is not None:
+        raise WorkflowError(f"YAML nested more than {MAX_DEPTH} levels deep", path=path, line=deep)
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
