@@ -18,11 +18,10 @@ from cdbctl.errors import InputError
 _BREAK = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
 _ANCHOR = re.compile(r"(?:^|[\s\[{,])&[^\s\[\]{},]")
 _ALIAS = re.compile(r"(?:^|[\s\[{,])\*[^\s\[\]{},]")
-MAX_EXPANDED_NODES = 100_000
-MAX_DEPTH = 1000
-_DEEP_DASHES = re.compile(
-    r"(?:[-?][ \t]+){%d}" % MAX_DEPTH
-)  # ``- - - x`` / ``? ? x`` nest on one line  # billion-laughs guard: node count with aliases expanded
+MAX_EXPANDED_NODES = 100_000  # billion-laughs guard: node count with aliases expanded
+MAX_DEPTH = 1000  # nesting guard: PyYAML's C composer recurses once per level
+# ``- - - x`` and ``? ? x`` nest one level per two characters on a single line
+_DEEP_DASHES = re.compile(rf"(?:[-?][ \t]+){{{MAX_DEPTH}}}")
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
