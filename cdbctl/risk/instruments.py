@@ -78,7 +78,12 @@ class Instrument(msgspec.Struct, frozen=True):
     tiers: tuple[RiskTier, ...]
     tier_bounds: tuple[float, ...]
     base_step: float  # smallest order increment in base units: contract size x quantity step
-    digits: int  # decimals that keep step multiples free of binary noise (246 x 0.0001 = 0.0246)
+    # steps as decimal fractions num / 10**k: n x num / 10**k is exact up to one final rounding, so
+    # 246 steps of 0.0001 give 0.0246, not 0.024600000000000004 (and cost no round() call)
+    base_num: float
+    base_den: float
+    step_num: float
+    step_den: float
 
 
 class InstrumentBook(msgspec.Struct, frozen=True):
@@ -108,10 +113,8 @@ def floor_quantity(instrument: Instrument, base_quantity: float) -> tuple[float,
     if not base_quantity > 0:
         return 0.0, 0.0
     steps = math.floor(base_quantity / instrument.base_step + _EPS)
-    step = instrument.quantity_step
-    digits = instrument.digits
-    contracts = float(steps) if step == 1.0 else round(steps * step, digits)
-    return contracts, round(steps * instrument.base_step, digits)
+    contracts = steps * instrument.step_num / instrument.step_den
+    return contracts, steps * instrument.base_num / instrument.base_den
 
 
 def contracts_of(instrument: Instrument, base_quantity: float) -> float:
@@ -249,6 +252,8 @@ def _instrument(symbol: str, raw: Mapping[str, object], source: str) -> Instrume
     tiers = _tiers(symbol, raw, source, mmr=mmr, imr=imr, max_leverage=int(lev))
     contract_size = _num(symbol, raw, "contract_size", source)
     base_step = contract_size * step
+    base_num, base_den = _decimal_fraction(base_step)
+    step_num, step_den = _decimal_fraction(step)
     return Instrument(
         symbol=symbol,
         tick_size=_num(symbol, raw, "tick_size", source),
@@ -265,8 +270,22 @@ def _instrument(symbol: str, raw: Mapping[str, object], source: str) -> Instrume
         tiers=tiers,
         tier_bounds=tuple(tier.max_contracts for tier in tiers),
         base_step=base_step,
-        digits=min(15, max(0, math.ceil(-math.log10(base_step))) + 6),
+        base_num=base_num,
+        base_den=base_den,
+        step_num=step_num,
+        step_den=step_den,
     )
+
+
+def _decimal_fraction(value: float) -> tuple[float, float]:
+    """value as num / 10**k with an integral num (k <= 12; beyond that the binary value stands)."""
+    den = 1.0
+    for _ in range(13):
+        num = value * den
+        if abs(num - round(num)) <= 1e-9 * max(1.0, num):
+            return float(round(num)), den
+        den *= 10.0
+    return value * 1e12, 1e12
 
 
 def _tiers(
