@@ -144,3 +144,47 @@ class FileProblem:
     file: str
     line: int | None
     message: str
+
+
+# ---- the scanner registry's record types (entries live in registry.py) ----
+
+
+@dataclass(frozen=True)
+class Command:
+    """How a scanner is started in ``run:``: executable name and the subcommands that scan."""
+
+    name: str
+    subcommands: tuple[str, ...] | None = None  # space-separated word sequences
+    bare_flags: tuple[str, ...] = ()  # without a subcommand, still a scan when one of these is given
+
+
+@dataclass(frozen=True)
+class FlagRule:
+    """A command-line flag that forces success: removed, or its value replaced by ``good``."""
+
+    names: tuple[str, ...]
+    bad_values: tuple[str, ...] = ()  # empty: the flag itself is the problem (a switch)
+    good: str = ""
+
+
+@dataclass(frozen=True)
+class InputRule:
+    """An action input that forces success when its value is in ``bad`` (or a huge number)."""
+
+    names: tuple[str, ...]
+    bad: str  # "true" | "false" | "zero" | "huge" | "nonempty"
+    good: str
+
+
+@dataclass(frozen=True)
+class Tool:
+    """One security scanner."""
+
+    id: str
+    actions: tuple[str, ...] = ()  # fnmatch patterns on lower-case owner/repo[/path], no @ref
+    commands: tuple[Command, ...] = ()
+    flags: tuple[FlagRule, ...] = ()
+    default_flag: str | None = None  # inserted after the subcommand when no flag rule name is present
+    inputs: tuple[InputRule, ...] = ()
+    default_input: tuple[str, str] | None = None  # (name, value) written in when the input is missing
+    args_inputs: tuple[str, ...] = ()  # action inputs holding CLI arguments checked with ``flags``

@@ -8,54 +8,12 @@ dependency-review-action ``warn-only``, gh-action-pip-audit ``internal-be-carefu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-ANY = None  # a command spec whose every invocation (but --version/--help) is a scan
-
-
-@dataclass(frozen=True)
-class Command:
-    """How a scanner is started in ``run:``: executable name and the subcommands that scan."""
-
-    name: str
-    subcommands: tuple[str, ...] | None = ANY  # space-separated word sequences
-    bare_flags: tuple[str, ...] = ()  # without a subcommand, still a scan when one of these is given
-
-
-@dataclass(frozen=True)
-class FlagRule:
-    """A command-line flag that forces success: removed, or its value replaced by ``good``."""
-
-    names: tuple[str, ...]
-    bad_values: tuple[str, ...] = ()  # empty: the flag itself is the problem (a switch)
-    good: str = ""
-
-
-@dataclass(frozen=True)
-class InputRule:
-    """An action input that forces success when its value is in ``bad`` (or a huge number)."""
-
-    names: tuple[str, ...]
-    bad: str  # "true" | "false" | "zero" | "huge" | "nonempty"
-    good: str
-
-
-@dataclass(frozen=True)
-class Tool:
-    """One security scanner."""
-
-    id: str
-    actions: tuple[str, ...] = ()  # fnmatch patterns on lower-case owner/repo[/path], no @ref
-    commands: tuple[Command, ...] = ()
-    flags: tuple[FlagRule, ...] = ()
-    default_flag: str | None = None  # inserted after the subcommand when no flag rule name is present
-    inputs: tuple[InputRule, ...] = ()
-    default_input: tuple[str, str] | None = None  # (name, value) written in when the input is missing
-    args_inputs: tuple[str, ...] = ()  # action inputs holding CLI arguments checked with ``flags``
-
+from cdbctl.ciharden.model import Command, FlagRule, InputRule, Tool
 
 _EXIT_CODE_ONE = FlagRule(("--exit-code",), bad_values=("0",), good="1")
+
 # Any scanner action: an issue budget so large that the scan can never fail (>= 1000) is a soft-fail.
 HUGE_BUDGET = InputRule(
     ("max-allowed-issues", "max_allowed_issues", "max-issues", "max_issues", "max-findings"),

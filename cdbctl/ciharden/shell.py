@@ -10,31 +10,13 @@ import posixpath
 import re
 from dataclasses import dataclass
 
-from cdbctl.ciharden.registry import (
-    NOT_A_SCAN,
-    OUTPUT_FLAGS,
-    RUN_WRAPPERS,
-    SIMPLE_WRAPPERS,
-    Tool,
-    tools_for_command,
-)
-from cdbctl.ciharden.shell_lex import SimpleCommand, Token, commands, lex
+from cdbctl.ciharden.invocation import ShellIssue, args_flag_issues, flag_issues, match_scanner, reports_of
+from cdbctl.ciharden.shell_lex import SimpleCommand, commands, lex
 
-_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
-_PYTHON = re.compile(r"^(python[0-9.]*|py)$")
+__all__ = ["ShellIssue", "ShellScan", "args_flag_issues", "match_scanner", "scan_script"]
+
 _SWALLOWERS = frozenset({"true", ":", "/bin/true", "/usr/bin/true", "echo", "printf"})
 _STATUS_READ = re.compile(r"\$\?|PIPESTATUS|\$\{\?\}")
-
-
-@dataclass(frozen=True)
-class ShellIssue:
-    """One soft-fail in a script; ``edit`` is (start, end, new) in script offsets, None = no safe fix."""
-
-    kind: str  # "swallow" | "flag" | "default" | "pipe" | "errexit"
-    tool: str
-    offset: int
-    message: str
-    edit: tuple[int, int, str] | None
 
 
 @dataclass(frozen=True)
@@ -45,68 +27,6 @@ class ShellScan:
     issues: tuple[ShellIssue, ...]
     reports: frozenset[str]
     other_pipes: bool
-
-
-@dataclass(frozen=True)
-class Invocation:
-    """A scanner command found in a script: the tool, and where its command words end."""
-
-    tool: Tool
-    name_index: int
-    cmd_end: int  # index into words just past the command (+ subcommand) words
-
-
-def _basename(word: str) -> str:
-    return posixpath.basename(word.split("@", 1)[0]) if word else word
-
-
-def match_scanner(words: list[Token]) -> Invocation | None:
-    """The scanner a simple command runs, if it runs one (wrappers and ``python -m`` understood)."""
-    vals = [w.value for w in words]
-    i = 0
-    while i < len(vals):
-        v = vals[i]
-        base = _basename(v)
-        if _ASSIGNMENT.match(v):
-            i += 1
-        elif i + 1 < len(vals) and (base, vals[i + 1]) in RUN_WRAPPERS:
-            i += 2
-            while i < len(vals) and vals[i].startswith("-"):
-                i += 1
-        elif base in SIMPLE_WRAPPERS:
-            i += 1
-            while i < len(vals) and (vals[i].startswith("-") or _ASSIGNMENT.match(vals[i])):
-                i += 1
-            if base == "timeout" and i < len(vals):
-                i += 1
-        elif _PYTHON.match(base):
-            if i + 2 < len(vals) + 1 and i + 1 < len(vals) and vals[i + 1] == "-m" and i + 2 < len(vals):
-                return _match_name(vals, i + 2, vals[i + 2].replace("_", "-"))
-            return None
-        else:
-            return _match_name(vals, i, base)
-    return None
-
-
-def _match_name(vals: list[str], i: int, name: str) -> Invocation | None:
-    rest = vals[i + 1 :]
-    positional = [(k, v) for k, v in enumerate(rest, start=i + 1) if not v.startswith("-")]
-    if any(v in NOT_A_SCAN for v in rest if v.startswith("-")) or (
-        positional and positional[0][1] in NOT_A_SCAN
-    ):
-        return None
-    for tool, cmd in tools_for_command(name):
-        if cmd.subcommands is None:
-            return Invocation(tool, i, i + 1)
-        pos_vals = [v for _, v in positional]
-        for sub in cmd.subcommands:
-            parts = sub.split()
-            for p in range(min(3, len(pos_vals))):
-                if pos_vals[p : p + len(parts)] == parts:
-                    return Invocation(tool, i, positional[p + len(parts) - 1][0] + 1)
-        if any(v == f or v.startswith(f + "=") for v in rest for f in cmd.bare_flags):
-            return Invocation(tool, i, i + 1)
-    return None
 
 
 def _fails(cmd: SimpleCommand) -> bool:
@@ -169,79 +89,6 @@ def _set_flags(cmd: SimpleCommand, state: dict[str, bool]) -> None:
         k += 1
 
 
-def _reports(cmd: SimpleCommand, inv: Invocation) -> set[str]:
-    vals = [w.value for w in cmd.words]
-    out: set[str] = set()
-    for k, v in enumerate(vals[inv.cmd_end :], start=inv.cmd_end):
-        for f in OUTPUT_FLAGS:
-            if v == f and k + 1 < len(vals):
-                out.add(vals[k + 1])
-            elif v.startswith(f + "="):
-                out.add(v[len(f) + 1 :])
-    out.update(t.value for op, t in cmd.redirects if t is not None and op.text in (">", ">>", ">|", "&>"))
-    return {posixpath.basename(p) for p in out if p and "$" not in p}
-
-
-def _flag_issues(cmd: SimpleCommand, inv: Invocation) -> list[ShellIssue]:
-    words = cmd.words
-    issues: list[ShellIssue] = []
-    seen_names = False
-    for k in range(inv.cmd_end, len(words)):
-        v = words[k].value
-        for rule in inv.tool.flags:
-            for name in rule.names:
-                if v == name and not rule.bad_values:
-                    prev_end = words[k - 1].end
-                    issues.append(
-                        ShellIssue(
-                            "flag",
-                            inv.tool.id,
-                            words[k].start,
-                            f"{name} makes {inv.tool.id} succeed on findings; removed",
-                            (prev_end, words[k].end, ""),
-                        )
-                    )
-                elif v == name and k + 1 < len(words):
-                    seen_names = True
-                    if words[k + 1].value in rule.bad_values:
-                        nxt = words[k + 1]
-                        issues.append(
-                            ShellIssue(
-                                "flag",
-                                inv.tool.id,
-                                nxt.start,
-                                f"{name} {nxt.value} makes {inv.tool.id} succeed on findings; "
-                                f"set to {rule.good}",
-                                (nxt.start, nxt.end, rule.good),
-                            )
-                        )
-                elif v.startswith(name + "=") and rule.bad_values:
-                    seen_names = True
-                    if v[len(name) + 1 :] in rule.bad_values and words[k].text == v:
-                        w = words[k]
-                        issues.append(
-                            ShellIssue(
-                                "flag",
-                                inv.tool.id,
-                                w.start,
-                                f"{v} makes {inv.tool.id} succeed on findings; set to {rule.good}",
-                                (w.start + len(name) + 1, w.end, rule.good),
-                            )
-                        )
-    if inv.tool.default_flag and not seen_names:
-        last = words[inv.cmd_end - 1]
-        issues.append(
-            ShellIssue(
-                "default",
-                inv.tool.id,
-                last.start,
-                f"{inv.tool.id} exits 0 on findings unless told otherwise; adding {inv.tool.default_flag}",
-                (last.end, last.end, " " + inv.tool.default_flag),
-            )
-        )
-    return issues
-
-
 def scan_script(src: str, *, errexit: bool = True, pipefail: bool = False) -> ShellScan:
     """Find scanner invocations in a script and every way their failure is lost."""
     cmds = commands(lex(src))
@@ -264,8 +111,8 @@ def scan_script(src: str, *, errexit: bool = True, pipefail: bool = False) -> Sh
             continue
         tool = inv.tool.id
         tools.append(tool)
-        reports |= _reports(cmd, inv)
-        issues.extend(_flag_issues(cmd, inv))
+        reports |= reports_of(cmd, inv)
+        issues.extend(flag_issues(cmd, inv))
         end = idx
         while cmds[end].sep_after in ("|", "|&") and end + 1 < len(cmds):
             end += 1
@@ -338,27 +185,3 @@ def _errexit_fix(
     if line != "set +e" and not line.startswith("set +e #"):
         return None
     return (start, end, "")
-
-
-def args_flag_issues(tool: Tool, args: str) -> list[ShellIssue]:
-    """Soft-fail flags inside an action's argument string (e.g. gosec ``args: -no-fail ...``)."""
-    prefix = "x "
-    cmds = commands(lex(prefix + args))
-    if not cmds:
-        return []
-    inv = Invocation(tool, 0, 1)
-    out: list[ShellIssue] = []
-    for issue in _flag_issues(cmds[0], inv):
-        if issue.kind == "default" or issue.edit is None:
-            continue
-        a, b, new = issue.edit
-        shift = len(prefix)
-        a, b = a - shift, b - shift
-        if a < 0:  # the first argument: take the blank after it instead of the one before
-            a = 0
-            while b < len(args) and args[b] in " \t":
-                b += 1
-        out.append(
-            ShellIssue(issue.kind, issue.tool, max(issue.offset - shift, 0), issue.message, (a, b, new))
-        )
-    return out

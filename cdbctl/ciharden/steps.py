@@ -19,12 +19,10 @@ from cdbctl.ciharden.locate import (
     replace_scalar,
     sval,
 )
-from cdbctl.ciharden.model import Candidate, Edit, Fix, Mutation, Rule
+from cdbctl.ciharden.model import Candidate, Edit, Fix, InputRule, Mutation, Rule, Tool
 from cdbctl.ciharden.registry import (
     HUGE_BUDGET,
     OUTPUT_INPUTS,
-    InputRule,
-    Tool,
     is_publisher,
     may_run_scanner,
     tool_for_action,
