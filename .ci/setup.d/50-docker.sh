@@ -29,24 +29,45 @@ if ! command -v dockerd >/dev/null 2>&1; then
   exit 1
 fi
 
+# A process that exists and is not a zombie (a killed dockerd whose parent never reaped it stays one).
+alive() {
+  local st
+  st="$(ps -o stat= -p "$1" 2>/dev/null | tr -d ' ')"
+  [ -n "${st}" ] && [ "${st#Z}" = "${st}" ]
+}
+
 socket=/var/run/docker.sock
 logfile=/var/log/cdbctl-dockerd.log
-log "starting dockerd (log: ${logfile})"
-# A stale pid file from an engine that died would make dockerd refuse to start.
-if [ -f /var/run/docker.pid ] && ! kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; then
+# A pid file left by an engine that died (machine handed over, session ended) makes dockerd refuse to start.
+if [ -f /var/run/docker.pid ]; then
+  old="$(cat /var/run/docker.pid 2>/dev/null || true)"
+  if [ -n "${old}" ] && alive "${old}"; then
+    log "dockerd (pid ${old}) is running but does not answer on ${socket}; giving it 30 s"
+    for _ in $(seq 1 60); do
+      docker info >/dev/null 2>&1 && { log "Docker engine ready"; exit 0; }
+      sleep 0.5
+    done
+    log "dockerd (pid ${old}) does not answer; see /var/log/cdbctl-dockerd.log"
+    exit 1
+  fi
+  log "removing the stale pid file of a dead dockerd (pid ${old:-?})"
   rm -f /var/run/docker.pid
 fi
+
+log "starting dockerd (log: ${logfile})"
 setsid nohup dockerd --bridge=none --iptables=false --ip-masq=false --host="unix://${socket}" \
   >>"${logfile}" 2>&1 </dev/null &
+pid=$!
 
 for _ in $(seq 1 120); do
   if docker info >/dev/null 2>&1; then
-    log "Docker engine ready ($(docker version --format '{{.Server.Version}}'))"
+    log "Docker engine ready ($(docker version --format '{{.Server.Version}}'), pid ${pid})"
     exit 0
   fi
+  alive "${pid}" || break # it exited: no point in waiting
   sleep 0.5
 done
 
-log "the Docker engine did not come up within 60 s; last lines of ${logfile}:"
+log "the Docker engine did not come up; last lines of ${logfile}:"
 tail -n 20 "${logfile}" >&2 || true
 exit 1
