@@ -4,6 +4,8 @@ variant we know of) are never corrupted, only fix lines change, and a second run
 from __future__ import annotations
 
 import difflib
+import random
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -13,6 +15,7 @@ from hypothesis import strategies as st
 from cdbctl.ciharden.harden import harden
 from cdbctl.ciharden.locate import WorkflowError
 from cdbctl.ciharden.model import Status
+from tests.ciharden.conftest import Lint
 
 
 def _load(text: str) -> Any:
@@ -219,3 +222,39 @@ def test_random_scripts_stay_valid(script: str, style: str, crlf: bool) -> None:
     assert harden(result.hardened, "s.yml", write=True).hardened == result.hardened
     if crlf:
         assert "\n" not in result.hardened.replace("\r\n", "")
+
+
+def _random_workflow(rng: random.Random) -> str:
+    indent = rng.choice([2, 4])
+    pad = " " * indent
+    lines = ["name: generated", "on: [push]", "jobs:"]
+    for j in range(rng.randint(1, 3)):
+        lines += [f"{pad}job{j}:", f"{pad * 2}runs-on: ubuntu-latest"]
+        if rng.random() < 0.3:
+            lines.append(f"{pad * 2}continue-on-error: true")
+        lines.append(f"{pad * 2}steps:")
+        col = len(pad * 2) + (indent if rng.random() < 0.5 else 0)
+        for step, _clean in rng.choices(ALL_STEPS, k=rng.randint(1, 6)):
+            lines.append(" " * col + "- " + step[0])
+            lines += [" " * (col + 2) + s if s else "" for s in step[1:]]
+    eol = rng.choice(["\n", "\r\n"])
+    return eol.join(lines) + (eol if rng.random() < 0.5 else "")
+
+
+def test_generated_workflows_valid_in_valid_out(actionlint: Lint, tmp_path: Path) -> None:
+    rng = random.Random(20261129)  # deterministic: the same 60 workflows on every run
+    inputs, outputs = [], []
+    for k in range(60):
+        text = _random_workflow(rng)
+        src, out = tmp_path / f"in{k}.yml", tmp_path / f"out{k}.yml"
+        src.write_bytes(text.encode())
+        out.write_bytes(harden(text, src.name, write=True).hardened.encode())
+        inputs.append(src)
+        outputs.append(out)
+    before, after = actionlint(inputs), actionlint(outputs)
+    checked = 0
+    for src, out in zip(inputs, outputs, strict=True):
+        if not before[str(src)]:
+            checked += 1
+            assert after[str(out)] == [], (src.read_text(), out.read_text(), after[str(out)])
+    assert checked >= 50
