@@ -172,12 +172,23 @@ def _errexit_fix(
     """Delete a lone ``set +e`` line when only scanners run until errexit is back on."""
     if off is None or not initial or [w.value for w in cmds[off].words] != ["set", "+e"]:
         return None
-    for cmd in cmds[off + 1 :]:
-        vals = [w.value for w in cmd.words]
-        if vals[:1] == ["set"]:
+    k = off + 1
+    while k < len(cmds):
+        cmd = cmds[k]
+        if [w.value for w in cmd.words][:1] == ["set"]:
             break
-        if match_scanner(cmd.words) is None or cmd.sep_after not in ("\n", ";", ""):
+        if match_scanner(cmd.words) is None:
             return None
+        if cmd.sep_after == "||" and k + 1 < len(cmds):
+            # a swallowing handler is cut by its own fix in the same run: judge the script without it
+            swallow, h_end = _handler(cmds, k + 1)
+            if not swallow or cmds[h_end].sep_after not in ("\n", ";", ""):
+                return None
+            k = h_end + 1
+            continue
+        if cmd.sep_after not in ("\n", ";", ""):
+            return None
+        k += 1
     start = src.rfind("\n", 0, cmds[off].start) + 1
     nl = src.find("\n", cmds[off].end)
     end = len(src) if nl < 0 else nl + 1

@@ -194,6 +194,7 @@ SCRIPTS = st.lists(st.sampled_from(SHELL_TOKENS), min_size=1, max_size=14).map("
 @example("bandit -r .|| true| tee o.txt", "literal", False)
 @example("bandit -r .| tee o.txt|| true| tee o.txt", "literal", False)
 @example("bandit -r .|| true<<EOF\nbandit || true\nEOF\n", "literal", False)
+@example("set +e\nbandit -r .# c || true\nbandit -r .", "literal", False)
 def test_random_scripts_stay_valid(script: str, style: str, crlf: bool) -> None:
     head = "on: push\njobs:\n  j:\n    runs-on: ubuntu-latest\n    steps:\n      - name: s\n"
     if style == "literal":
