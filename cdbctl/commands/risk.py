@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
 
 import typer
 
+from cdbctl.commands.risk_explain import EXPLAIN_HELP, InstrumentsOpt, explain_cmd, read_instruments
 from cdbctl.errors import InputError, UsageError
 
 if TYPE_CHECKING:
@@ -181,6 +182,7 @@ def evaluate(  # noqa: PLR0917  # Typer maps parameters to options
         bool,
         typer.Option("--stateful", help="Approved signals add their exposure for the signals after them."),
     ] = False,
+    instruments: InstrumentsOpt = None,
 ) -> None:
     """Evaluate trade signals against the pre-trade risk checks."""
     import msgspec
@@ -200,6 +202,7 @@ def evaluate(  # noqa: PLR0917  # Typer maps parameters to options
     resolved = _resolve(config, sets)
     st = load_state(_read_json_file(state, "state"), str(state)) if state else None
     mk = load_market(_read_json_file(market, "market"), str(market)) if market else None
+    book = read_instruments(instruments) if instruments else None
     engine = Engine(
         resolved.config,
         st,
@@ -208,6 +211,7 @@ def evaluate(  # noqa: PLR0917  # Typer maps parameters to options
         trace=fmt != "jsonl" or trace,
         stateful=stateful,
         finite_inputs=True,  # every input is JSON text: no NaN or infinity can get through
+        instruments=book,
     )
     summary = Summary()
 
@@ -281,4 +285,5 @@ def register(app: typer.Typer) -> None:
     sub = typer.Typer(name="risk", help="Pre-trade risk engine (K1).", no_args_is_help=True)
     sub.command("evaluate", help=EVALUATE_HELP)(evaluate)
     sub.command("config", help=CONFIG_HELP)(show_config)
+    sub.command("explain", help=EXPLAIN_HELP)(explain_cmd)
     app.add_typer(sub, name="risk")

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 
 from cdbctl.risk.config import RiskConfig
+from cdbctl.risk.ext_checks import cross_liquidation, mark_distance
 from cdbctl.risk.formulas import (
     atr_usd,
     fixed_fractional_usd,
@@ -228,7 +229,7 @@ def check_spread(e: Eval, c: RiskConfig) -> str | None:
 
 def check_liquidation(e: Eval, c: RiskConfig) -> str | None:
     """MEXC liquidation price; distance below MIN_LIQUIDATION_DISTANCE or a stop beyond LP fails."""
-    mmr = c.MAINTENANCE_MARGIN_RATE
+    mmr = c.MAINTENANCE_MARGIN_RATE if e.mmr is None else e.mmr  # the risk-limit tier's rate (ext_checks)
     notional = e.size_usd
     # margin backing the position: notional / L (isolated) or the account equity (cross)
     back = e.equity / notional if e.cross and notional > 0 else 1.0 / e.lev
@@ -240,6 +241,10 @@ def check_liquidation(e: Eval, c: RiskConfig) -> str | None:
         lp = price * (1.0 - d)
     else:
         lp = price * (1.0 + d)
+    if e.cross and e.x.positions:
+        lp, d = cross_liquidation(e, c, mmr)  # other legs' PnL and maintenance margin count (ext_checks)
+    elif e.mark is not None or e.mmr is not None:
+        d = mark_distance(e, c, lp, mmr, d)  # tier cap and MMR; MEXC liquidates on the fair (mark) price
     e.lp = lp
     # the stop: the signal's own, else STOP_LOSS_PCT from entry (long below, short above)
     stop = e.stop_in
@@ -260,10 +265,12 @@ def check_liquidation(e: Eval, c: RiskConfig) -> str | None:
 
 def check_funding(e: Eval, c: RiskConfig) -> str | None:
     """Daily funding fee = value x rate x 24 / FUNDING_SETTLEMENT_HOURS; longs pay a positive rate."""
-    rate = e.funding * (24.0 / c.FUNDING_SETTLEMENT_HOURS)
+    inst = e.inst  # the contract's own funding interval when instrument rules are loaded
+    rate = e.funding * (24.0 / (c.FUNDING_SETTLEMENT_HOURS if inst is None else inst.funding_interval_hours))
     if not e.long:
         rate = -rate
-    e.fee_daily = e.size_usd * rate
+    mark = e.mark  # MEXC settles funding on the fair price
+    e.fee_daily = (e.size_usd if mark is None else e.size_usd / e.price * mark) * rate
     e.value = rate
     e.limit = c.MAX_DAILY_FUNDING_FEE_PCT
     e.note = None

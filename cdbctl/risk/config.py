@@ -105,6 +105,32 @@ KEYS: tuple[KeySpec, ...] = (
     _f("KELLY_FRACTION", 0.5, "fraction of the full Kelly bet (kelly)", 0, 1),
     _f("ATR_STOP_MULTIPLIER", 2.0, "stop distance in ATRs (atr)", 0, None, low_open=True),
     _f("SLIPPAGE_IMPACT_COEFFICIENT", 1.0, "Y in the square-root impact law", 0),
+    KeySpec(
+        "MAX_OPEN_POSITIONS", "int", 10, "reject a new symbol beyond this many open positions (0: off)", low=0
+    ),
+    _f(
+        "MAX_SYMBOL_EXPOSURE_PCT",
+        0.0,
+        "cap on one symbol's notional / equity after the order (0: off)",
+        0,
+        125,
+    ),
+    _f("COOLDOWN_SEC", 900.0, "lock after a stop-loss, StoplossGuard or losing run (s, 0: off)", 0),
+    KeySpec(
+        "STOPLOSS_GUARD_TRADES", "int", 3, "stop-losses in the lookback that lock trading (0: off)", low=0
+    ),
+    _f(
+        "STOPLOSS_GUARD_LOOKBACK_SEC",
+        3600.0,
+        "StoplossGuard lookback window (seconds)",
+        0,
+        None,
+        low_open=True,
+    ),
+    KeySpec("MAX_CONSECUTIVE_LOSSES", "int", 5, "losing trades in a row that lock trading (0: off)", low=0),
+    KeySpec(
+        "MAX_ORDERS_PER_MINUTE", "int", 6000, "approved orders per 60 s in --stateful replays (0: off)", low=0
+    ),
     _f("TAKER_FEE", 0.0006, "taker fee rate (market orders, exits)", 0, 0.1),
     _f("MAKER_FEE", 0.0002, "maker fee rate (limit entries; negative is a rebate)", -0.1, 0.1),
 )
@@ -146,6 +172,13 @@ class RiskConfig(msgspec.Struct, frozen=True, gc=False, cache_hash=True):
     KELLY_FRACTION: float = 0.5
     ATR_STOP_MULTIPLIER: float = 2.0
     SLIPPAGE_IMPACT_COEFFICIENT: float = 1.0
+    MAX_OPEN_POSITIONS: int = 10
+    MAX_SYMBOL_EXPOSURE_PCT: float = 0.0
+    COOLDOWN_SEC: float = 900.0
+    STOPLOSS_GUARD_TRADES: int = 3
+    STOPLOSS_GUARD_LOOKBACK_SEC: float = 3600.0
+    MAX_CONSECUTIVE_LOSSES: int = 5
+    MAX_ORDERS_PER_MINUTE: int = 6000
     TAKER_FEE: float = 0.0006
     MAKER_FEE: float = 0.0002
 

@@ -6,16 +6,19 @@ import math
 
 import msgspec
 
-from cdbctl.risk.checks import CHECKS
 from cdbctl.risk.config import RiskConfig
+from cdbctl.risk.ext_checks import quantity, signal_clock
+from cdbctl.risk.extras import Extras
 from cdbctl.risk.fast import FastPath, build_fast
+from cdbctl.risk.instruments import InstrumentBook
 from cdbctl.risk.model import SCHEMA_VERSION, Check, Decision, MarketData, RiskState, Signal
+from cdbctl.risk.registry import REGISTRY
 from cdbctl.risk.scratch import Eval
 
 _NO_MARKET = MarketData()
 _SKIPPED = "skipped: the signal is invalid"
-_VALIDITY = CHECKS[0][1]
-_REST = CHECKS[1:]
+_VALIDITY = REGISTRY[0][1]
+_REST = REGISTRY[1:]  # core checks with the extended ones spliced in (registry.py)
 
 
 def max_safe_leverage(c: RiskConfig) -> int:
@@ -34,7 +37,19 @@ def max_safe_leverage(c: RiskConfig) -> int:
 class Engine:
     """Evaluates signals against one config, state and default market (reused across a batch)."""
 
-    __slots__ = ("_e", "config", "fast", "market", "max_safe", "now", "state", "stateful", "trace")
+    __slots__ = (
+        "_e",
+        "config",
+        "extras",
+        "fast",
+        "market",
+        "max_safe",
+        "now",
+        "rest",
+        "state",
+        "stateful",
+        "trace",
+    )
 
     def __init__(
         self,
@@ -46,6 +61,7 @@ class Engine:
         trace: bool = False,
         stateful: bool = False,
         finite_inputs: bool = False,
+        instruments: InstrumentBook | None = None,
     ) -> None:
         self.config = config
         self.state = state if state is not None else RiskState()
@@ -55,18 +71,28 @@ class Engine:
         self.stateful = stateful
         self.max_safe = max_safe_leverage(config)
         self._e = Eval()
+        # positions, recent trades, trading state and instrument rules, parsed once (InputError if bad)
+        self.extras = self._e.x = Extras(config, self.state, instruments, stateful=stateful)
+        self.rest = self.extras.select(_REST, config)  # the extended checks that apply to this run
         # without a trace the fused path decides; it defers to the registry for anything unusual
         self.fast: FastPath | None = (
             None
-            if trace
+            if trace or not self.extras.inert(config, but_instruments=True)  # it knows instrument rules only
             else build_fast(
-                config, self.state, self.market, now, self.max_safe, stateful, finite_inputs=finite_inputs
+                config,
+                self.state,
+                self.market,
+                now,
+                self.max_safe,
+                stateful,
+                finite_inputs=finite_inputs,
+                instruments=instruments,
             )
         )
 
     def evaluate(self, sig: Signal) -> Decision:
         """One decision for one decoded signal; any unexpected error rejects (fail closed)."""
-        if self.fast is not None:
+        if self.fast is not None and sig.mark_price is None:
             try:
                 decided = self.fast(sig)
             except Exception:  # the registry path below re-evaluates and fails closed
@@ -88,6 +114,11 @@ class Engine:
         if mk is None:
             mk = dm
         e.side_raw = sig.side
+        e.symbol = sig.symbol
+        e.mark = sig.mark_price
+        e.entry_fee = entry_fee = c.MAKER_FEE if sig.order_type == "limit" else c.TAKER_FEE
+        e.inst = e.mmr = e.max_safe = None
+        e.reduce_qty = 0.0
         e.price = price = sig.price
         e.lev = lev = sig.leverage if sig.leverage is not None else c.DEFAULT_LEVERAGE
         e.margin_mode = sig.margin_mode.lower() if sig.margin_mode is not None else c.MARGIN_MODE
@@ -117,7 +148,7 @@ class Engine:
         if reason is not None:
             return self._invalid_with(checks, e.note, sig)
         detail = None
-        for name, fn in _REST:
+        for name, fn in self.rest:
             r = fn(e, c)
             if checks is not None:
                 checks.append(Check(name, r is None, e.value, e.limit, e.note))
@@ -127,7 +158,8 @@ class Engine:
         approved = reason is None
         if approved and self.stateful:
             st.total_exposure_pct = st.total_exposure_pct + size_usd / e.equity
-        entry_fee = c.MAKER_FEE if sig.order_type == "limit" else c.TAKER_FEE
+            self.extras.record_fill(e.symbol, e.long, quantity(e), price, leverage=lev, ts=signal_clock(e))
+        max_safe = e.max_safe
         return Decision(
             SCHEMA_VERSION,
             sig.signal_id,
@@ -136,13 +168,13 @@ class Engine:
             approved,
             reason,
             detail,
-            size_usd / price if approved else 0.0,
+            quantity(e) if approved else 0.0,  # floored to the contract step with instrument rules
             size_usd if approved else 0.0,
             lev,
             e.stop,
             e.lp,
             e.dist,
-            self.max_safe,
+            self.max_safe if max_safe is None else max_safe,  # per signal with tiers or a mark price
             e.regime,
             e.fee_daily,
             e.alert if approved else False,
@@ -154,7 +186,7 @@ class Engine:
     def _invalid_with(self, checks: list[Check] | None, detail: str | None, sig: Signal) -> Decision:
         d = self.invalid(detail or "invalid signal", sig.signal_id, sig.symbol, sig.side)
         if checks is not None:
-            checks.extend(Check(n, False, None, None, _SKIPPED) for n, _ in CHECKS[1:])
+            checks.extend(Check(n, False, None, None, _SKIPPED) for n, _ in self.rest)
             d.checks = checks
         return d
 
@@ -191,6 +223,6 @@ class Engine:
         )
         if self.trace:
             d.checks = [Check("validity", False, None, None, detail)] + [
-                Check(n, False, None, None, _SKIPPED) for n, _ in CHECKS[1:]
+                Check(n, False, None, None, _SKIPPED) for n, _ in self.rest
             ]
         return d

@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import math
 import time
+from bisect import bisect_left
 from collections.abc import Callable
+from typing import Any
 
+from cdbctl.risk import ext_checks as x
 from cdbctl.risk import formulas as f
 from cdbctl.risk.config import RiskConfig
+from cdbctl.risk.instruments import InstrumentBook
 from cdbctl.risk.model import SCHEMA_VERSION, Decision, MarketData, RiskState, Signal
 from cdbctl.risk.timeparse import TS_CACHE as timeparse_cache
 from cdbctl.risk.timeparse import to_epoch
@@ -36,6 +40,7 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
     stateful: bool,
     *,
     finite_inputs: bool = False,
+    instruments: InstrumentBook | None = None,
 ) -> FastPath:
     """A closure deciding one signal, or returning None to defer to the registry path.
 
@@ -76,6 +81,21 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
     sides, epoch, clock, sqrt, inf = _SIDES, to_epoch, time.time, math.sqrt, math.inf
     ts_cache = timeparse_cache
     check_finite = not finite_inputs
+    # instrument rules prepared per spelling as one tuple of locals (attribute loads cost on this path)
+    prepared: dict[str, tuple[Any, ...]] = {}
+    for spelling, ins in instruments.spellings.items() if instruments is not None else ():
+        safes = tuple(
+            x.safe_leverage_at_entry(t.maintenance_margin_rate, min_dist, min(t.max_leverage, max_lev))
+            for t in ins.tiers
+        )
+        prepared[spelling] = (
+            ins, ins.base_step, ins.step_num, ins.step_den, ins.base_num, ins.base_den, ins.tick_size,
+            ins.min_quantity, ins.min_notional, 24.0 / ins.funding_interval_hours, ins.tier_bounds,
+            len(ins.tier_bounds), ins.tiers, safes,
+        )  # fmt: skip
+    prepared_get = prepared.get if instruments is not None else None
+    book_get = instruments.get if instruments is not None else None
+    floor, bisect = math.floor, bisect_left
 
     def fast(sig: Signal) -> Decision | None:
         long = sides.get(sig.side)
@@ -169,6 +189,56 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
         exposure = st.total_exposure_pct
         if reason is None and exposure + size / equity > max_exp:
             reason, detail = "max_exposure_reached", f.note_exposure(exposure + size / equity, c)
+        qty = size / price
+        mmr_s, periods_s, safe = mmr, periods, max_safe
+        if prepared_get is not None:  # instrument rules and risk-limit tiers, inlined from ext_checks
+            prep = prepared_get(sig.symbol)
+            if prep is None and book_get is not None:
+                found = book_get(sig.symbol)  # another spelling (BTC/USDT:USDT): normalised lookup
+                prep = prepared[found.symbol] if found is not None else None
+            if prep is None:
+                if reason is None:
+                    reason, detail = "unknown_instrument", x.note_unknown(sig.symbol)
+            else:
+                (
+                    inst,
+                    base,
+                    s_num,
+                    s_den,
+                    b_num,
+                    b_den,
+                    tick,
+                    min_q,
+                    min_n,
+                    periods_s,
+                    bounds,
+                    n,
+                    tiers,
+                    safes,
+                ) = prep
+                if qty > 0:  # instruments.floor_quantity, inlined
+                    steps = floor(qty / base + 1e-9)
+                    contracts = steps * s_num / s_den
+                    qty = steps * b_num / b_den
+                else:
+                    contracts = qty = 0.0
+                size = qty * price
+                if reason is None:
+                    ticks = price / tick  # instruments.on_tick, inlined
+                    if abs(ticks - round(ticks)) > 1e-6:
+                        reason, detail = "price_off_tick", x.note_tick(inst, price)
+                    elif contracts < min_q or size < min_n:
+                        lowest = x.min_notional_of(inst, price)
+                        reason, detail = "below_min_notional", x.note_min(size, contracts, lowest)
+                level = bisect(bounds, contracts - 1e-9)  # instruments.tier_for, inlined
+                if level < n:
+                    tier = tiers[level]
+                    if reason is None and lev > tier.max_leverage:
+                        reason, detail = "leverage_exceeds_max", x.note_tier_leverage(lev, tier)
+                    mmr_s = tier.maintenance_margin_rate
+                    safe = safes[level]
+                elif reason is None:
+                    reason, detail = "risk_limit_exceeded", x.note_tier_limit(contracts, bounds[-1])
         if bid is not None and ask is not None:
             spread = (ask - bid) / (ask + bid) * 20000.0
             slip = spread * 0.5
@@ -177,7 +247,7 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
         else:
             slip = 0.0
         # liquidation (MEXC), see checks.check_liquidation
-        d = (equity / size if cross and size > 0 else 1.0 / lev) - mmr
+        d = (equity / size if cross and size > 0 else 1.0 / lev) - mmr_s
         if d < 0.0:  # noqa: PLR1730  # a compare is cheaper than a max() call here
             d = 0.0
         if long:
@@ -195,7 +265,7 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
                 reason, detail = "liquidation_risk_too_high", f.note_liq_distance(d, c)
             elif (stop <= lp) if long else (stop >= lp):
                 reason, detail = "liquidation_risk_too_high", f.note_stop(stop, lp)
-        rate = fund * periods if long else -fund * periods
+        rate = fund * periods_s if long else -fund * periods_s
         if reason is None and rate > max_fund:
             reason, detail = "excessive_funding_fees", f.note_funding(rate, c)
         if depth is not None:
@@ -213,13 +283,13 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
             approved,
             reason,
             detail,
-            size / price if approved else 0.0,
+            qty if approved else 0.0,
             size if approved else 0.0,
             lev,
             stop,
             lp,
             d,
-            max_safe,
+            safe,
             regime,
             size * rate,
             approved and rate > alert_fund,

@@ -6,7 +6,7 @@ msgspec Structs so a JSONL line decodes straight into a validated record (no dic
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
@@ -43,6 +43,7 @@ class Signal(msgspec.Struct, gc=False, kw_only=True):
     stop_price: Positive | None = None
     timestamp: str | int | float | None = None
     market: MarketData | None = None
+    mark_price: Positive | None = None  # MEXC fair price: liquidation distance and funding use it
 
 
 class RiskState(msgspec.Struct, gc=False):
@@ -55,6 +56,13 @@ class RiskState(msgspec.Struct, gc=False):
     win_rate: Annotated[float, msgspec.Meta(ge=0, le=1)] | None = None
     avg_win: NonNegative | None = None
     avg_loss: NonNegative | None = None
+    # extended checks (ext_checks.py); positions and trades are validated by positions.py
+    available_balance: float | None = None  # else equity - used_margin
+    used_margin: NonNegative | None = None  # else the sum over `positions`
+    wallet_balance: float | None = None  # cross margin; else equity - unrealised PnL of `positions`
+    trading_state: str | None = None  # ACTIVE | REDUCING | HALTED
+    positions: list[dict[str, Any]] | dict[str, Any] | None = None
+    recent_trades: list[dict[str, Any]] | None = None
 
 
 CheckValue = float | int | str | None

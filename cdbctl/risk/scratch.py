@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cdbctl.risk.extras import Extras
+    from cdbctl.risk.instruments import Instrument
+
 
 class Eval:
     """Mutable scratch for one evaluation; the engine refills it per signal."""
 
     __slots__ = (
-        "alert", "ask", "atr", "avg_loss", "avg_win", "bid", "cross", "daily_pnl", "depth", "dist",
-        "equity", "exposure", "fee_daily", "funding", "lev", "limit", "long", "lp", "margin_mode",
-        "mult", "note", "now", "peak", "price", "regime", "side_raw", "size_usd", "slip_bps",
-        "spread_bps", "stop", "stop_in", "target", "timestamp", "value", "vol", "win_rate",
+        "alert", "ask", "atr", "avg_loss", "avg_win", "bid", "contracts", "cross", "daily_pnl",
+        "depth", "dist", "entry_fee", "equity", "exposure", "fee_daily", "funding", "inst", "lev",
+        "limit", "long", "lp", "margin_mode", "mark", "max_safe", "mmr", "mult", "note", "now",
+        "peak", "price", "qty", "reduce_qty", "regime", "side_raw", "size_usd", "slip_bps",
+        "spread_bps", "stop", "stop_in", "symbol", "target", "timestamp", "value", "vol",
+        "win_rate", "x",
     )  # fmt: skip
     # inputs (signal, state, market, clock)
     side_raw: str
@@ -48,9 +56,20 @@ class Eval:
     alert: bool
     slip_bps: float | None
     # the last check's trace entry
-    value: float | int | None
-    limit: float | int | None
+    value: float | int | str | None
+    limit: float | int | str | None
     note: str | None
+    # extended checks (ext_checks.py)
+    x: Extras
+    symbol: str
+    mark: float | None
+    entry_fee: float
+    inst: Instrument | None
+    mmr: float | None
+    max_safe: int | None
+    contracts: float
+    qty: float
+    reduce_qty: float
 
     def __init__(self) -> None:
         for name in self.__slots__:

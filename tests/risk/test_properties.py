@@ -8,17 +8,19 @@ from typing import Any
 
 import msgspec
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cdbctl.errors import InputError
 from cdbctl.risk import Engine, evaluate_json, load_market, load_state, resolve_now
 from cdbctl.risk.config import env_layer, resolve
+from cdbctl.risk.instruments import load_instruments
 from cdbctl.risk.io import read_chunks, record_from_object
 from cdbctl.risk.model import Signal
 from cdbctl.risk.runner import Summary, stream_jsonl
 
-from .helpers import NOW
+from .helpers import NOW, ROOT
 from .strategies import configs, markets, signals, states
 
 pytestmark = pytest.mark.unit
@@ -136,3 +138,51 @@ def test_lower_leverage_never_closer_liquidation(
     assert isinstance(low, dict) and isinstance(high, dict)
     assert abs(low["liquidation_price"] - price) >= abs(high["liquidation_price"] - price) * (1 - EPS)
     assert low["liquidation_distance"] >= high["liquidation_distance"]
+
+
+# -- issue 7: the extended checks (instrument rules, positions, trading state, cooldowns, margin) ------
+
+_BOOK = load_instruments(yaml.safe_load((ROOT / "examples" / "instruments.yaml").read_text()))
+
+
+@st.composite
+def extended_states(draw: st.DrawFn) -> dict[str, Any]:
+    """The extended state fields, each present or not."""
+    out: dict[str, Any] = {}
+    if draw(st.booleans()):
+        out["trading_state"] = draw(st.sampled_from(["ACTIVE", "REDUCING", "HALTED"]))
+    if draw(st.booleans()):
+        out["positions"] = [{"symbol": draw(st.sampled_from(["BTCUSDT", "ETH_USDT", "SOLUSDT"])),
+                             "side": draw(st.sampled_from(["long", "short"])),
+                             "quantity": draw(st.floats(min_value=0.001, max_value=50.0)),
+                             "entry_price": draw(st.floats(min_value=1.0, max_value=60000.0)),
+                             "margin_mode": draw(st.sampled_from(["isolated", "cross"]))}]  # fmt: skip
+    if draw(st.booleans()):
+        out["recent_trades"] = [{"symbol": "BTCUSDT", "closed_at": "2026-01-01T11:59:00Z", "pnl": -1.0,
+                                 "exit_reason": "stop_loss"}]  # fmt: skip
+    if draw(st.booleans()):
+        out["available_balance"] = draw(st.floats(min_value=0.0, max_value=1e6))
+    return out
+
+
+@SETTINGS
+@given(signals(), states(), extended_states(), configs(), markets(), st.booleans())
+def test_fast_path_equals_registry_with_extended_checks(  # noqa: PLR0917
+    sig: dict[str, Any], state: dict[str, Any], extended: dict[str, Any], env: dict[str, str],
+    market: dict[str, Any], with_instruments: bool,
+) -> None:  # fmt: skip
+    """With instrument rules the fused path decides like the registry; with any other extended input
+    it must not decide at all (it does not run those checks)."""
+    cfg = resolve([env_layer(env)]).config
+    record = record_from_object(sig)
+    if not isinstance(record, Signal):
+        return
+    book = _BOOK if with_instruments else None
+    full = state | extended
+    now = resolve_now(NOW)
+    fast = Engine(cfg, load_state(full), load_market(market), now=now, instruments=book)
+    slow = Engine(cfg, load_state(full), load_market(market), now=now, instruments=book)
+    slow.fast = None
+    if extended:
+        assert fast.fast is None
+    assert msgspec.to_builtins(fast.evaluate(record)) == msgspec.to_builtins(slow.evaluate(record))

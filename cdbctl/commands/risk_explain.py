@@ -1,0 +1,178 @@
+"""`cdbctl risk explain` and the `--instruments FILE` loader shared with `cdbctl risk evaluate`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from cdbctl.errors import InputError, UsageError
+
+if TYPE_CHECKING:
+    from cdbctl.risk.explain import Explanation
+    from cdbctl.risk.instruments import InstrumentBook
+
+EXPLAIN_HELP = """Explain the risk decision for signals: every check with its value, limit and headroom,
+and what would make a rejected signal pass (the largest size, the highest leverage).
+
+INPUT holds one signal (JSON object), an array or JSONL, like `risk evaluate`; the suggestions are
+found by re-running the engine, so a suggested size or leverage is one it approves.
+
+\b
+Examples:
+  cdbctl risk explain examples/signal.json --now 2026-01-01T12:00:05Z
+  cdbctl risk explain signal.json --state state.json --instruments examples/instruments.yaml --format json
+
+\b
+Exit codes: 0 approved, 1 rejected, 2 usage or input error (unreadable file, malformed JSON, invalid
+record, bad instruments file), 4 internal error.
+"""
+
+InstrumentsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--instruments",
+        help="Instrument rules per symbol (JSON or YAML: tick, contract size, minimums, risk-limit tiers).",
+    ),
+]
+
+
+def read_instruments(path: Path) -> InstrumentBook:
+    """Parse an instruments file (JSON or YAML, by content) and validate it; InputError names the field."""
+    from cdbctl.risk.instruments import load_instruments
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"cannot read instruments file: {err}", where=str(path)) from None
+    data: Any
+    if path.suffix.lower() == ".json":
+        import msgspec
+
+        try:
+            data = msgspec.json.decode(text)
+        except (msgspec.DecodeError, RecursionError) as err:
+            raise InputError(f"malformed instruments JSON: {err}", where=str(path)) from None
+    else:
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)  # YAML is a superset of JSON: .yaml, .yml or anything else
+        except yaml.YAMLError as err:
+            raise InputError(
+                f"malformed instruments YAML: {str(err).splitlines()[0]}", where=str(path)
+            ) from None
+    return load_instruments(data, source=str(path))
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:,.6g}"
+    return "-" if value is None else str(value)
+
+
+def _render(explanations: list[Explanation]) -> None:
+    from rich.table import Table
+
+    from cdbctl.output import stdout_console
+
+    console = stdout_console()
+    for x in explanations:
+        label = x.signal_id if x.signal_id is not None else (x.symbol or "signal")
+        verdict = "APPROVED" if x.approved else f"REJECTED: {x.reason}"
+        table = Table(title=f"{label} {x.symbol or ''} {x.side or ''}: {verdict}", title_justify="left")
+        for col in ("check", "passed", "value", "limit", "headroom", "detail"):
+            table.add_column(col)
+        for c in x.checks:
+            table.add_row(
+                c.name,
+                "yes" if c.passed else "NO",
+                _fmt(c.value),
+                _fmt(c.limit),
+                _fmt(c.headroom),
+                c.detail or "",
+            )
+        console.print(table)
+        if x.detail:
+            console.print(f"detail: {x.detail}")
+        if x.sized_usd is not None:
+            console.print(f"size from the sizing check: {x.sized_usd:,.2f} USDT")
+        if x.largest_size_usd is not None:
+            base = _fmt(x.largest_position_size)
+            console.print(f"largest size that passes: {x.largest_size_usd:,.2f} USDT ({base} base)")
+        if x.highest_leverage is not None:
+            console.print(f"highest leverage that passes: {x.highest_leverage}")
+        for line in x.suggestions:
+            console.print(f"to pass: {line}")
+
+
+def explain_cmd(  # noqa: PLR0917  # Typer maps parameters to options
+    inputs: Annotated[list[str] | None, typer.Argument(metavar="[INPUT ...]", show_default=False)] = None,
+    state: Annotated[Path | None, typer.Option("--state", help="Risk state JSON.")] = None,
+    market: Annotated[Path | None, typer.Option("--market", help="Default market conditions JSON.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="YAML or TOML file of risk keys.")] = None,
+    sets: Annotated[
+        list[str] | None,
+        typer.Option("--set", metavar="KEY=VALUE", help="Override one risk key (repeatable)."),
+    ] = None,
+    now: Annotated[str | None, typer.Option("--now", metavar="ISO8601", help="Evaluation clock.")] = None,
+    instruments: InstrumentsOpt = None,
+    fmt: Annotated[str, typer.Option("--format", metavar="table|json", help="Output format.")] = "table",
+) -> None:
+    """Explain the risk decision for signals."""
+    import msgspec
+
+    from cdbctl.commands.risk import _open_input, _read_json_file, _resolve
+    from cdbctl.output import is_terminal
+    from cdbctl.risk import load_market, load_state, resolve_now
+    from cdbctl.risk.engine import Engine
+    from cdbctl.risk.explain import explain, explain_decision
+    from cdbctl.risk.io import Invalid, read_chunks
+
+    if fmt not in ("table", "json"):
+        raise UsageError(f"--format {fmt!r}: expected table or json")
+    names = inputs or ["-"]
+    if names == ["-"] and not inputs and is_terminal(sys.stdin):
+        raise UsageError(
+            "no INPUT given and stdin is a terminal", hint="pass a signal file or pipe one into -"
+        )
+    resolved = _resolve(config, sets)
+    st = load_state(_read_json_file(state, "state"), str(state)) if state else None
+    mk = load_market(_read_json_file(market, "market"), str(market)) if market else None
+    book = read_instruments(instruments) if instruments else None
+    engine = Engine(resolved.config, st, mk, now=resolve_now(now), trace=True, instruments=book)
+    out: list[Explanation] = []
+    invalid = False
+    for name in names:
+        stream, label = _open_input(name)
+        try:
+            for chunk in read_chunks(getattr(stream, "read1", stream.read), label):
+                for i, record in enumerate(chunk.records):
+                    if isinstance(record, Invalid):
+                        invalid = True
+                        where = chunk.where(i)  # "line 7" / "item 3" / None for a single object
+                        loc = f"{label}:{where.split()[-1]}" if where else label
+                        sys.stderr.write(f"{loc}: {record.problem}\n")
+                        decision = engine.invalid(
+                            record.problem, record.signal_id, record.symbol, record.side
+                        )
+                        out.append(explain_decision(decision))
+                    else:
+                        out.append(explain(engine, record))
+        finally:
+            if stream is not sys.stdin.buffer:
+                stream.close()
+    if not out:
+        raise InputError("no signals", where=", ".join(n if n != "-" else "<stdin>" for n in names))
+    if fmt == "json":
+        body: object = out[0] if len(out) == 1 else out
+        sys.stdout.buffer.write(msgspec.json.format(msgspec.json.encode(body), indent=2) + b"\n")
+    else:
+        _render(out)
+    sys.stdout.flush()
+    if invalid:
+        raise typer.Exit(2)
+    if not all(x.approved for x in out):
+        raise typer.Exit(1)

@@ -1,0 +1,133 @@
+"""Per-run inputs of the extended checks: instrument rules, open positions, closed trades, trading
+state, balances and the order-rate window of a stateful replay.
+
+Built once per engine (parsing and validating the state's `positions` and `recent_trades`) and hung
+on the scratch as ``e.x``. It also decides which extended checks apply: a check whose inputs are
+absent is left out of the run and the trace, so a plain evaluation keeps the core checks and the
+fused fast path.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TypeVar
+
+from cdbctl.risk.account_rules import OrderRateLimiter, TradingState, parse_trading_state, position_on
+from cdbctl.risk.config import RiskConfig
+from cdbctl.risk.instruments import InstrumentBook
+from cdbctl.risk.positions import LONG, SHORT, ClosedTrade, Position, parse_positions, parse_recent_trades
+
+if TYPE_CHECKING:
+    from cdbctl.risk.model import RiskState
+
+T = TypeVar("T")
+
+EXTENDED = frozenset(
+    (
+        "trading_state",
+        "cooldown",
+        "order_rate",
+        "open_positions",
+        "instrument",
+        "risk_tier",
+        "symbol_limit",
+        "margin",
+    )
+)
+
+
+class Extras:
+    """Everything the extended checks need beyond the signal, built once per engine."""
+
+    __slots__ = (
+        "available", "explicit_state", "instruments", "limiter", "positions", "stateful", "symbol_caps",
+        "trades", "trading_state", "used_margin", "wallet",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        config: RiskConfig,
+        state: RiskState,
+        instruments: InstrumentBook | None,
+        *,
+        stateful: bool = False,
+    ) -> None:
+        self.instruments = instruments
+        books = instruments.by_symbol.values() if instruments is not None else ()
+        self.symbol_caps = any(math.isfinite(i.max_position_usd) for i in books)
+        self.positions: list[Position] = list(parse_positions(state.positions))
+        self.trades: tuple[ClosedTrade, ...] = parse_recent_trades(state.recent_trades)
+        self.explicit_state = state.trading_state is not None
+        self.trading_state: TradingState = parse_trading_state(state.trading_state)
+        self.available: float | None = state.available_balance
+        self.wallet: float | None = state.wallet_balance
+        used = state.used_margin
+        self.used_margin: float = used if used is not None else sum(p.used_margin() for p in self.positions)
+        self.limiter = OrderRateLimiter(config.MAX_ORDERS_PER_MINUTE)
+        self.stateful = stateful
+
+    def applies(self, name: str, c: RiskConfig) -> bool:
+        """Whether an extended check has anything to check in this run (a core check always applies)."""
+        tracks_positions = bool(self.positions) or self.stateful
+        if name == "trading_state":
+            return self.explicit_state
+        if name == "cooldown":
+            return bool(self.trades)
+        if name == "order_rate":
+            return self.stateful
+        if name == "open_positions":
+            return tracks_positions
+        if name in ("instrument", "risk_tier"):
+            return self.instruments is not None
+        if name == "symbol_limit":
+            return c.MAX_SYMBOL_EXPOSURE_PCT > 0 or self.symbol_caps
+        if name == "margin":
+            # Without positions or balances, size <= equity x MAX_POSITION_PCT: the margin can only
+            # run short when that cap plus fees exceeds the equity.
+            fees = max(c.TAKER_FEE, c.MAKER_FEE) + c.TAKER_FEE
+            balances = self.available is not None or self.used_margin > 0
+            return tracks_positions or balances or c.MAX_POSITION_PCT * (1.0 + fees) > 1.0
+        return True
+
+    def select(self, checks: Sequence[tuple[str, T]], c: RiskConfig) -> tuple[tuple[str, T], ...]:
+        """The checks of a registry that apply to this run, in registry order."""
+        return tuple(item for item in checks if item[0] not in EXTENDED or self.applies(item[0], c))
+
+    def inert(self, c: RiskConfig, *, but_instruments: bool = False) -> bool:
+        """True when no extended check applies and nothing changes the core numbers (fast path allowed).
+
+        ``but_instruments``: the instrument and risk-tier checks may apply (the fused path has them).
+        """
+        if self.wallet is not None:
+            return False
+        skip = ("instrument", "risk_tier") if but_instruments else ()
+        return not any(self.applies(name, c) for name in EXTENDED if name not in skip)
+
+    def record_fill(
+        self, symbol: str, long: bool, quantity: float, price: float, *, leverage: int, ts: float
+    ) -> None:
+        """A stateful replay's approved order: count it, and net it into the open positions."""
+        self.limiter.record(ts)
+        side = LONG if long else SHORT
+        held = position_on(symbol, self.positions)
+        if held is None:
+            self.positions.append(Position(symbol, side, quantity, price, leverage=float(leverage)))
+            self.used_margin += quantity * price / leverage
+            return
+        self.positions.remove(held)
+        net = held.side * held.quantity + side * quantity
+        if held.side == side:  # adding: average entry price, more margin
+            entry = (held.quantity * held.entry_price + quantity * price) / (held.quantity + quantity)
+            self.positions.append(Position(held.symbol, side, abs(net), entry, leverage=held.leverage))
+            self.used_margin += quantity * price / leverage
+            return
+        freed = min(quantity, held.quantity) / held.quantity * held.used_margin()
+        self.used_margin = max(0.0, self.used_margin - freed)
+        if abs(net) > 1e-12 * max(1.0, held.quantity):  # reduced, or flipped to the other side
+            if net * held.side > 0:
+                self.positions.append(Position(held.symbol, held.side, abs(net), held.entry_price,
+                                               leverage=held.leverage))  # fmt: skip
+            else:
+                self.positions.append(Position(held.symbol, side, abs(net), price, leverage=float(leverage)))
+                self.used_margin += abs(net) * price / leverage

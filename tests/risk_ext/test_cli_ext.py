@@ -1,0 +1,147 @@
+"""`cdbctl risk evaluate --instruments`, `cdbctl risk explain` and the new config keys, via cli.main."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from cdbctl.cli import main
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+NOW = "2026-01-01T12:00:05Z"
+SIGNAL = {"signal_id": "s1", "symbol": "BTC_USDT", "side": "long", "price": 50000.0,
+          "timestamp": "2026-01-01T12:00:00Z"}  # fmt: skip
+
+
+def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str,
+        stdin: bytes | None = None) -> tuple[int, str, str]:  # fmt: skip
+    if stdin is not None:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BufferedReader(io.BytesIO(stdin))))
+    capsys.readouterr()
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture
+def signal_file(tmp_path: Path) -> Path:
+    path = tmp_path / "signal.json"
+    path.write_text(json.dumps(SIGNAL))
+    return path
+
+
+@pytest.mark.parametrize("name", ["instruments.yaml", "instruments.json"])
+def test_evaluate_with_bundled_instruments(capsys, monkeypatch, signal_file: Path, name: str) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = run(capsys, monkeypatch, "risk", "evaluate", str(signal_file), "--now", NOW, "--format",
+                         "json", "--instruments", str(EXAMPLES / name))  # fmt: skip
+    assert (code, err) == (0, "")
+    d = json.loads(out)
+    assert d["approved"] is True and d["position_size"] == 0.2
+    assert [c["name"] for c in d["checks"]][8:10] == ["instrument", "risk_tier"]
+
+
+def test_evaluate_jsonl_with_instruments_rejects_off_tick(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    lines = b"".join(json.dumps(SIGNAL | {"signal_id": str(i), "price": p}).encode() + b"\n"
+                     for i, p in enumerate((50000.0, 50000.05)))  # fmt: skip
+    code, out, _ = run(capsys, monkeypatch, "risk", "evaluate", "-", "--now", NOW, "--format", "jsonl",
+                       "--instruments", str(EXAMPLES / "instruments.yaml"), stdin=lines)  # fmt: skip
+    assert code == 1
+    assert [json.loads(line)["reason"] for line in out.splitlines()] == [None, "price_off_tick"]
+
+
+@pytest.mark.parametrize(
+    ("content", "suffix", "message"),
+    [
+        ("instruments:\n  BTC_USDT:\n    tick_sise: 0.1\n", ".yaml", "BTC_USDT: unknown field 'tick_sise'"),
+        ("instruments: [\n", ".yaml", "malformed instruments YAML"),
+        ('{"BTC_USDT": {"tick_size": 0}}', ".json", "BTC_USDT: max_leverage: missing (required)"),
+        ('{"BTC_USDT": ', ".json", "malformed instruments JSON"),
+        ("", ".yaml", "expected a mapping of symbols to instrument rules"),
+    ],
+)
+def test_bad_instruments_file_exit_2(  # type: ignore[no-untyped-def]
+    capsys, monkeypatch, tmp_path: Path, signal_file: Path, *, content: str, suffix: str, message: str
+) -> None:  # fmt: skip
+    bad = tmp_path / f"inst{suffix}"
+    bad.write_text(content)
+    code, out, err = run(capsys, monkeypatch, "risk", "evaluate", str(signal_file), "--now", NOW,
+                         "--instruments", str(bad))  # fmt: skip
+    assert code == 2 and out == ""
+    assert err.startswith("cdbctl: error: ") and message in err and str(bad) in err
+    assert "Traceback" not in err
+
+
+def test_missing_instruments_file(capsys, monkeypatch, tmp_path: Path, signal_file: Path) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = run(capsys, monkeypatch, "risk", "evaluate", str(signal_file), "--instruments",
+                       str(tmp_path / "nope.yaml"))  # fmt: skip
+    assert code == 2 and "cannot read instruments file" in err
+
+
+def test_bad_state_positions_exit_2(capsys, monkeypatch, tmp_path: Path, signal_file: Path) -> None:  # type: ignore[no-untyped-def]
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"positions": [{"symbol": "BTCUSDT", "side": "long", "quantity": -1,
+                                                "entry_price": 1}]}))  # fmt: skip
+    code, _, err = run(capsys, monkeypatch, "risk", "evaluate", str(signal_file), "--state", str(state))
+    assert code == 2 and "state.positions[0]: quantity: must be > 0" in err
+
+
+def test_explain_table_for_an_approved_signal(capsys, monkeypatch, signal_file: Path) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = run(capsys, monkeypatch, "risk", "explain", str(signal_file), "--now", NOW,
+                         "--instruments", str(EXAMPLES / "instruments.yaml"))  # fmt: skip
+    assert (code, err) == (0, "")
+    assert "APPROVED" in out and "headroom" in out and "risk_tier" in out
+    assert "highest leverage that passes: 6" in out
+
+
+def test_explain_json_for_a_rejected_signal(capsys, monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(SIGNAL | {"leverage": 10}))
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"total_exposure_pct": 0.45}))
+    code, out, _ = run(capsys, monkeypatch, "risk", "explain", str(path), "--now", NOW, "--state", str(state),
+                       "--format", "json")  # fmt: skip
+    assert code == 1
+    x = msgspec.json.decode(out)
+    assert x["schema_version"] == 1 and x["approved"] is False
+    assert (x["largest_size_usd"], x["highest_leverage"]) == (pytest.approx(5000.0), 6)
+    assert x["suggestions"] == ["leverage 6 with a size of at most 5,000.00 USDT passes"]
+    exposure = next(c for c in x["checks"] if c["name"] == "exposure")
+    assert exposure["headroom"] == pytest.approx(-0.05)
+
+
+def test_explain_invalid_record_exit_2(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    stdin = json.dumps(SIGNAL | {"price": "cheap"}).encode()
+    code, out, err = run(capsys, monkeypatch, "risk", "explain", "-", "--format", "json", stdin=stdin)
+    assert code == 2
+    assert "price: expected float, got str" in err
+    assert json.loads(out)["suggestions"][0].startswith("fix the signal first")
+
+
+def test_explain_usage_errors(capsys, monkeypatch, signal_file: Path) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = run(capsys, monkeypatch, "risk", "explain", str(signal_file), "--format", "xml")
+    assert code == 2 and out == "" and "--format 'xml'" in err
+    code, _, err = run(capsys, monkeypatch, "risk", "explain", "-", stdin=b"")
+    assert code == 2 and "no signals" in err
+
+
+def test_config_lists_the_new_keys_with_defaults(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = run(capsys, monkeypatch, "risk", "config", "--format", "json", "--set", "COOLDOWN_SEC=60")
+    assert code == 0
+    rows = {r["key"]: r for r in json.loads(out)["keys"]}
+    assert rows["MAX_OPEN_POSITIONS"]["value"] == 10
+    assert rows["MAX_ORDERS_PER_MINUTE"]["value"] == 6000
+    assert rows["MAX_SYMBOL_EXPOSURE_PCT"]["value"] == 0.0
+    assert (rows["COOLDOWN_SEC"]["value"], rows["COOLDOWN_SEC"]["source"]) == (60.0, "--set")
+
+
+def test_bad_new_key_value(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = run(capsys, monkeypatch, "risk", "config", "--set", "MAX_OPEN_POSITIONS=-1")
+    assert code == 2 and "MAX_OPEN_POSITIONS" in err

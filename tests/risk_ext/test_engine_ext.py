@@ -1,0 +1,297 @@
+"""The extended checks inside the engine: hand-computed numbers, trace placement, fast-path safety."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+import yaml
+
+from cdbctl.errors import InputError
+from cdbctl.risk import Engine, load_state, resolve_now
+from cdbctl.risk.config import env_layer, resolve
+from cdbctl.risk.instruments import InstrumentBook, load_instruments
+from cdbctl.risk.io import record_from_object
+from cdbctl.risk.model import Signal
+
+pytestmark = pytest.mark.unit
+
+NOW = "2026-01-01T12:00:05Z"
+TS = "2026-01-01T12:00:00Z"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+BOOK = load_instruments(yaml.safe_load((EXAMPLES / "instruments.yaml").read_text()))
+CORE = ["validity", "staleness", "circuit_breaker", "daily_drawdown", "market_regime", "sizing", "leverage",
+        "exposure", "spread", "liquidation", "funding", "slippage"]  # fmt: skip
+
+
+def sig(**fields: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {"signal_id": "t", "symbol": "BTC_USDT", "side": "long", "price": 50000.0,
+                            "timestamp": TS}  # fmt: skip
+    base.update(fields)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def engine(env: dict[str, str] | None = None, state: dict[str, Any] | None = None,
+           book: InstrumentBook | None = None, *, trace: bool = True, stateful: bool = False) -> Engine:  # fmt: skip
+    cfg = resolve([env_layer(env)]).config
+    return Engine(cfg, load_state(state), None, now=resolve_now(NOW), trace=trace, stateful=stateful,
+                  instruments=book)  # fmt: skip
+
+
+def decide(signal: dict[str, Any], env: dict[str, str] | None = None, state: dict[str, Any] | None = None,
+           book: InstrumentBook | None = None) -> dict[str, Any]:  # fmt: skip
+    """The traced decision; the untraced engine must decide the same (fast path or registry)."""
+    record = record_from_object(signal)
+    assert isinstance(record, Signal)
+    traced: dict[str, Any] = msgspec.to_builtins(engine(env, state, book).evaluate(record))
+    plain = msgspec.to_builtins(engine(env, state, book, trace=False).evaluate(record))
+    assert plain == {k: v for k, v in traced.items() if k != "checks"}
+    return traced
+
+
+def check(d: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(c for c in d["checks"] if c["name"] == name)
+
+
+def names(d: dict[str, Any]) -> list[str]:
+    return [c["name"] for c in d["checks"]]
+
+
+# --- which checks run -------------------------------------------------------------------------------
+
+
+def test_plain_run_keeps_the_core_trace_and_the_fast_path() -> None:
+    assert names(decide(sig())) == CORE
+    assert engine(trace=False).fast is not None
+
+
+def test_instruments_add_their_checks_after_exposure() -> None:
+    d = decide(sig(), book=BOOK)
+    assert names(d) == [*CORE[:8], "instrument", "risk_tier", *CORE[8:]]
+    assert engine(book=BOOK, trace=False).fast is not None  # the fused path has instrument rules
+    assert engine(state={"positions": [BTC_LONG]}, book=BOOK, trace=False).fast is None
+
+
+def test_every_extended_check_when_all_inputs_are_present() -> None:
+    state = {"trading_state": "ACTIVE", "positions": [], "recent_trades": [],
+             "available_balance": 50000.0}  # fmt: skip
+    eng = engine({"MAX_SYMBOL_EXPOSURE_PCT": "0.2"}, state | {"recent_trades": [
+        {"symbol": "ETHUSDT", "closed_at": 0, "pnl": 1}]}, BOOK, stateful=True)  # fmt: skip
+    d = msgspec.to_builtins(eng.evaluate(msgspec.convert(sig(), Signal)))
+    extended = ["trading_state", "cooldown", "order_rate", "open_positions", "instrument", "risk_tier",
+                "symbol_limit", "margin"]  # fmt: skip
+    assert names(d) == [*CORE[:8], *extended, *CORE[8:]]
+    assert d["approved"] is True
+
+
+# --- instrument rules ---------------------------------------------------------------------------------
+
+
+def test_size_is_floored_to_the_contract_step() -> None:
+    # 1234.56 USDT at 50,000 = 0.0246912 BTC = 246.9 contracts of 0.0001 -> 246 contracts = 0.0246 BTC
+    d = decide(sig(target_position_usd=1234.56), book=BOOK)
+    assert d["approved"] is True
+    assert d["position_size"] == 0.0246
+    assert d["position_size_usd"] == pytest.approx(1230.0)
+    assert d["fees_usd"] == pytest.approx(1230.0 * 0.0012)
+    assert check(d, "instrument")["value"] == pytest.approx(1230.0)
+    assert check(d, "instrument")["limit"] == pytest.approx(5.0)  # max(5 USDT, 1 contract = 5 USDT)
+
+
+def test_price_off_the_tick() -> None:
+    d = decide(sig(price=50000.05), book=BOOK)
+    assert d["reason"] == "price_off_tick"
+    assert "not a multiple of the tick 0.1" in d["detail"]
+
+
+def test_below_min_notional() -> None:
+    d = decide(sig(target_position_usd=4.99), book=BOOK)
+    assert d["reason"] == "below_min_notional"
+    assert d["position_size"] == 0.0
+    assert "below the minimum 5 USDT" in d["detail"]
+
+
+def test_unknown_instrument_fails_closed() -> None:
+    d = decide(sig(symbol="PEPE_USDT"), book=BOOK)
+    assert d["reason"] == "unknown_instrument"
+    assert d["detail"] == "PEPE_USDT: not in the instrument rules"
+
+
+def test_mexc_worked_example_through_the_engine() -> None:
+    # 0.1 BTC long at 50,000, 25x, tier-0 MMR 0.4% -> liquidation 48,200, distance 3.6%
+    env = {"MAX_LEVERAGE": "125", "MIN_LIQUIDATION_DISTANCE": "0.03"}
+    d = decide(sig(leverage=25, target_position_usd=5000.0), env, book=BOOK)
+    assert d["approved"] is True
+    assert d["position_size"] == pytest.approx(0.1)
+    assert d["liquidation_price"] == pytest.approx(48200.0)
+    assert d["liquidation_distance"] == pytest.approx(0.036)
+    # 1 / (0.03 + 0.004) = 29.4 -> 29, below the tier's 125
+    assert d["max_safe_leverage"] == 29
+
+
+def test_liquidation_and_funding_on_the_mark_price() -> None:
+    env = {"MAX_LEVERAGE": "125", "MIN_LIQUIDATION_DISTANCE": "0.03"}
+    signal = sig(leverage=25, target_position_usd=5000.0, mark_price=49000.0,
+                 market={"funding_rate": 0.0001})  # fmt: skip
+    d = decide(signal, env, book=BOOK)
+    assert d["liquidation_price"] == pytest.approx(48200.0)
+    assert d["liquidation_distance"] == pytest.approx(800 / 49000)  # the fair price is closer
+    assert d["reason"] == "liquidation_risk_too_high"
+    # 1 / (1.004 - 49,000 x 0.97 / 50,000) = 18.7 -> 18
+    assert d["max_safe_leverage"] == 18
+    # 0.1 BTC x 49,000 x 0.01% x 3 settlements
+    assert d["funding_fee_daily"] == pytest.approx(0.1 * 49000 * 0.0001 * 3)
+
+
+def test_mark_price_without_instruments_uses_the_config_mmr() -> None:
+    d = decide(sig(mark_price=45000.0))  # 5x: LP = 50,000 x (1 - 0.2 + 0.005) = 40,250
+    assert d["liquidation_price"] == pytest.approx(40250.0)
+    assert d["liquidation_distance"] == pytest.approx(4750 / 45000)
+    assert d["reason"] == "liquidation_risk_too_high"
+
+
+# --- MEXC risk-limit tiers ------------------------------------------------------------------------------
+
+BIG = {"equity": 10_000_000.0}
+SOL_HELD = {"symbol": "SOL_USDT", "side": "long", "quantity": 29000, "entry_price": 100.0, "leverage": 5}
+
+
+def test_tier_one_lowers_the_max_leverage() -> None:
+    # 29,000 held + 2,000 ordered = 31,000 contracts > riskBaseVol 30,000: tier 1, IMR 3% -> 33x
+    env = {"MAX_LEVERAGE": "50"}
+    d = decide(sig(symbol="SOL_USDT", price=100.0, leverage=40, target_position_usd=200000.0), env,
+               BIG | {"positions": [SOL_HELD]}, BOOK)  # fmt: skip
+    assert d["reason"] == "leverage_exceeds_max"
+    assert d["detail"] == "leverage 40 > 33, the max of risk-limit tier 1"
+    tier = check(d, "risk_tier")
+    assert (tier["value"], tier["limit"]) == (40, 33)
+
+
+def test_tier_mmr_feeds_the_liquidation_price() -> None:
+    # tier 1 MMR = 1% + 0.5% = 1.5%: LP = 100 x (1 - 1/2 + 0.015) = 51.5
+    d = decide(sig(symbol="SOL_USDT", price=100.0, leverage=2, target_position_usd=200000.0), None,
+               BIG | {"positions": [SOL_HELD]}, BOOK)  # fmt: skip
+    assert d["approved"] is True
+    assert d["liquidation_price"] == pytest.approx(51.5)
+
+
+def test_beyond_the_last_tier() -> None:
+    held = SOL_HELD | {"quantity": 149000}
+    d = decide(sig(symbol="SOL_USDT", price=100.0, leverage=2, target_position_usd=200000.0), None,
+               BIG | {"positions": [held]}, BOOK)  # fmt: skip
+    assert d["reason"] == "risk_limit_exceeded"
+    assert check(d, "risk_tier")["limit"] == 150000
+
+
+# --- account rules --------------------------------------------------------------------------------------
+
+BTC_LONG = {"symbol": "BTCUSDT", "side": "long", "quantity": 0.1, "entry_price": 50000.0, "leverage": 5}
+
+
+def test_halted_rejects_everything() -> None:
+    d = decide(sig(side="short"), state={"trading_state": "HALTED", "positions": [BTC_LONG]})
+    assert (d["reason"], d["detail"]) == ("trading_halted", "trading is halted")
+
+
+def test_reducing_lets_only_reductions_through_and_caps_them() -> None:
+    state = {"trading_state": "reducing", "positions": [BTC_LONG]}
+    adding = decide(sig(), state=state)
+    assert adding["reason"] == "reduce_only"
+    closing = decide(sig(side="sell"), state=state)
+    assert closing["approved"] is True
+    assert closing["position_size"] == pytest.approx(0.1)  # 10,000 sized, capped at the 0.1 BTC open
+    assert decide(sig(symbol="ETHUSDT", price=3000.0), state=state)["reason"] == "reduce_only"
+
+
+def test_max_open_positions_only_stops_new_symbols() -> None:
+    state = {"positions": [BTC_LONG, BTC_LONG | {"symbol": "ETHUSDT", "entry_price": 3000.0}]}
+    env = {"MAX_OPEN_POSITIONS": "2"}
+    d = decide(sig(symbol="SOLUSDT", price=100.0), env, state)
+    assert d["reason"] == "max_open_positions_reached"
+    assert (check(d, "open_positions")["value"], check(d, "open_positions")["limit"]) == (3, 2)
+    assert decide(sig(), env, state)["approved"] is True  # adds to the open BTC position
+
+
+def test_cooldown_after_a_stop_loss() -> None:
+    trades = [
+        {"symbol": "BTC_USDT", "closed_at": "2026-01-01T11:58:25Z", "pnl": -120.0, "exit_reason": "stop_loss"}
+    ]
+    d = decide(sig(), state={"recent_trades": trades})  # signal at 12:00:00, 95 s after the stop
+    assert d["reason"] == "cooldown_active"
+    assert check(d, "cooldown")["value"] == pytest.approx(805.0)
+    assert decide(sig(), {"COOLDOWN_SEC": "60"}, {"recent_trades": trades})["approved"] is True
+    assert decide(sig(symbol="ETHUSDT", price=3000.0), state={"recent_trades": trades})["approved"] is True
+
+
+def test_order_rate_in_a_stateful_replay() -> None:
+    eng = engine({"MAX_ORDERS_PER_MINUTE": "2", "MAX_TOTAL_EXPOSURE_PCT": "10"}, stateful=True)
+    signals = [msgspec.convert(sig(signal_id=str(i), target_position_usd=100.0), Signal) for i in range(4)]
+    reasons = [eng.evaluate(s).reason for s in signals]
+    assert reasons == [None, None, "order_rate_exceeded", "order_rate_exceeded"]
+
+
+def test_stateful_replay_counts_new_positions() -> None:
+    eng = engine({"MAX_OPEN_POSITIONS": "1", "MAX_TOTAL_EXPOSURE_PCT": "10"}, stateful=True)
+    first = eng.evaluate(msgspec.convert(sig(target_position_usd=100.0), Signal))
+    other = eng.evaluate(
+        msgspec.convert(sig(symbol="ETHUSDT", price=3000.0, target_position_usd=100.0), Signal)
+    )
+    same = eng.evaluate(msgspec.convert(sig(target_position_usd=100.0), Signal))
+    assert (first.approved, other.reason, same.approved) == (True, "max_open_positions_reached", True)
+
+
+def test_insufficient_margin() -> None:
+    # 10,000 at 5x: margin 2,000 + fees 10,000 x (0.0006 + 0.0006) = 12 -> 2,012 > 1,000 available
+    d = decide(sig(), state={"available_balance": 1000.0})
+    assert d["reason"] == "insufficient_margin"
+    m = check(d, "margin")
+    assert (m["value"], m["limit"]) == (pytest.approx(2012.0), 1000.0)
+
+
+def test_margin_from_equity_minus_used_margin() -> None:
+    d = decide(sig(), state={"equity": 100000.0, "used_margin": 98000.0})
+    assert d["reason"] == "insufficient_margin"
+    assert check(d, "margin")["limit"] == pytest.approx(2000.0)
+
+
+def test_symbol_limit_nets_opposite_orders() -> None:
+    env = {"MAX_SYMBOL_EXPOSURE_PCT": "0.15"}
+    state = {"positions": [BTC_LONG | {"quantity": 0.2}]}  # 10,000 USDT of BTC already
+    assert decide(sig(), env, state)["reason"] == "symbol_limit_exceeded"  # 20,000 > 15,000
+    assert decide(sig(side="short"), env, state)["approved"] is True  # nets to 0
+
+
+# --- cross margin with other legs ---------------------------------------------------------------------------
+
+
+def test_cross_margin_counts_a_short_legs_profit() -> None:
+    base = {"symbol": "ETHUSDT", "quantity": 10.0, "entry_price": 3000.0, "mark_price": 2700.0,
+            "margin_mode": "cross", "maintenance_margin_rate": 0.01}  # fmt: skip
+    env = {"MARGIN_MODE": "cross"}
+    losing_long = decide(sig(), env, {"wallet_balance": 5000.0, "positions": [base | {"side": "long"}]})
+    winning_short = decide(sig(), env, {"wallet_balance": 5000.0, "positions": [base | {"side": "short"}]})
+    # BTC 0.2 long, MMR 0.5%: LP = (WB - 270 + UPNL - 0.2 x 50,000) / (0.2 x 0.005 - 0.2)
+    for d, upnl in ((losing_long, -3000.0), (winning_short, 3000.0)):
+        expected = (5000.0 - 270.0 + upnl - 10000.0) / (0.2 * 0.005 - 0.2)
+        assert d["liquidation_price"] == pytest.approx(expected)
+    assert winning_short["liquidation_price"] < losing_long["liquidation_price"]
+
+
+# --- bad state ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("state", "message"),
+    [
+        ({"positions": [{"symbol": "BTCUSDT", "side": "flat", "quantity": 1, "entry_price": 1}]},
+         "state.positions[0]: side: must be long, short, buy or sell"),
+        ({"recent_trades": [{"symbol": "BTCUSDT", "pnl": 1}]}, "state.recent_trades[0]: closed_at: missing"),
+        ({"trading_state": "PAUSED"}, "state.trading_state: must be ACTIVE, REDUCING or HALTED"),
+    ],
+)  # fmt: skip
+def test_bad_state_is_an_input_error(state: dict[str, Any], message: str) -> None:
+    with pytest.raises(InputError) as caught:
+        engine(state=state)
+    assert message in str(caught.value)

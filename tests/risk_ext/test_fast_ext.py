@@ -1,0 +1,79 @@
+"""The fused fast path with instrument rules decides exactly like the check registry (differential)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cdbctl.risk import Engine, resolve_now
+from cdbctl.risk.config import env_layer, resolve
+from cdbctl.risk.instruments import load_instruments
+from cdbctl.risk.model import Signal
+
+pytestmark = pytest.mark.unit
+
+BOOK = load_instruments(yaml.safe_load((Path(__file__).resolve().parents[2] / "examples" / "instruments.yaml")
+                                       .read_text()))  # fmt: skip
+NOW = "2026-01-01T12:00:05Z"
+PRICES = {"BTC_USDT": (0.1, 50000.0), "ETHUSDT": (0.01, 3000.0), "SOL_USDT": (0.01, 150.0),
+          "DOGE_USDT": (0.00001, 0.2), "PEPE_USDT": (1e-8, 0.00001)}  # fmt: skip
+
+
+@st.composite
+def cases(draw: st.DrawFn) -> tuple[dict[str, str], dict[str, Any]]:
+    symbol = draw(st.sampled_from(sorted(PRICES)))
+    tick, base = PRICES[symbol]
+    ticks = draw(st.integers(1, int(base * 3 / tick)))
+    price = round(ticks * tick, 8) if draw(st.booleans()) else base * draw(st.floats(0.5, 1.5))
+    signal: dict[str, Any] = {"symbol": symbol, "side": draw(st.sampled_from(["long", "short", "BUY", "sell"])),
+                              "price": price}  # fmt: skip
+    if draw(st.booleans()):
+        signal["target_position_usd"] = draw(st.sampled_from([0.0, 1.0, 4.99, 5.0, 123.45, 1e4, 5e6, 1e9]))
+    if draw(st.booleans()):
+        signal["leverage"] = draw(st.integers(1, 125))
+    if draw(st.booleans()):
+        signal["margin_mode"] = draw(st.sampled_from(["isolated", "cross"]))
+    if draw(st.booleans()):
+        signal["market"] = {
+            "funding_rate": draw(st.floats(-0.003, 0.003)),
+            "volatility": draw(st.floats(0, 1.5)),
+        }
+    env = {"MAX_LEVERAGE": str(draw(st.integers(1, 125))), "MAX_POSITION_PCT": str(draw(st.floats(0.01, 0.9))),
+           "ACCOUNT_EQUITY": str(draw(st.sampled_from([1e3, 1e5, 1e8]))),
+           "MIN_LIQUIDATION_DISTANCE": str(draw(st.floats(0.0, 0.5))),
+           "MAX_TOTAL_EXPOSURE_PCT": "100"}  # fmt: skip
+    return env, signal
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases())
+def test_fast_path_with_instruments_equals_the_registry(case: tuple[dict[str, str], dict[str, Any]]) -> None:
+    env, raw = case
+    cfg = resolve([env_layer(env)]).config
+    sig = msgspec.convert(raw, Signal)
+    fast = Engine(cfg, now=resolve_now(NOW), instruments=BOOK)
+    assert fast.fast is not None
+    traced = Engine(cfg, now=resolve_now(NOW), instruments=BOOK, trace=True)
+    want = msgspec.to_builtins(traced.evaluate(sig))
+    want.pop("checks")
+    assert msgspec.to_builtins(fast.evaluate(sig)) == want
+
+
+def test_a_mark_price_defers_to_the_registry() -> None:
+    cfg = resolve([]).config
+    sig = msgspec.convert(
+        {"symbol": "BTC_USDT", "side": "long", "price": 50000.0, "mark_price": 49000.0}, Signal
+    )
+    fast = Engine(cfg, now=resolve_now(NOW), instruments=BOOK).evaluate(sig)
+    traced = msgspec.to_builtins(
+        Engine(cfg, now=resolve_now(NOW), instruments=BOOK, trace=True).evaluate(sig)
+    )
+    traced.pop("checks")
+    assert msgspec.to_builtins(fast) == traced
+    assert fast.liquidation_distance == pytest.approx((49000 - 50000 * (1 - 0.2 + 0.004)) / 49000)
