@@ -120,10 +120,11 @@ def _table(report: Report, *, to_stderr: bool) -> None:
         stream.write("".join("\t".join(row) + "\n" for row in rows))
         return
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(show_lines=False)
     for col in ("status", "location", "rule", "job / step", "message"):
         table.add_column(col, overflow="fold")
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(Text(cell) for cell in row))  # user text (step names) is never Rich markup
     (stderr_console() if to_stderr else stdout_console()).print(table)

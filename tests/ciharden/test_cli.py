@@ -333,3 +333,36 @@ def test_project_itself_passes_check() -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert json.loads(proc.stdout)["files_scanned"] >= 1
+
+
+def test_table_on_a_terminal_is_rich_and_never_markup(tmp_path: Path) -> None:
+    import pty
+
+    wf = CLEAN.replace("- run: bandit -r src", "- name: '[bold]x[/bold]'\n        run: bandit -r src || true")
+    repo = make_repo(tmp_path, {f"{WF}/t.yml": wf})
+    master, slave = pty.openpty()
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "xterm"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "cdbctl", "ci-harden", "--repo", str(repo), "--check"],
+        stdout=slave,
+        stderr=subprocess.PIPE,
+        env=env,
+        check=False,
+        timeout=60,
+    )
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    out = b"".join(chunks).decode()
+    assert proc.returncode == 1
+    assert "┃ status " in out.replace("\x1b[1m", "").replace("\x1b[0m", "")
+    assert "[bold]x[/bold]" in out  # the step name is shown literally, not interpreted as Rich markup
+    assert "scanner-failure-swallowed" in out
