@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cdbctl.ciharden.shell import scan_script
 from cdbctl.ciharden.shell_lex import commands, lex
@@ -210,3 +212,27 @@ def test_lexer_survives_garbage() -> None:
         "${",
     ]:
         scan_script(src)
+
+
+SHELLISH = st.lists(
+    st.sampled_from(
+        [*"ab 'x\"\\$(){}|&;<>#\n\t`", "||", "&&", "<<EOF\n", "EOF\n", "bandit", "true", " -o f"]
+    ),
+    max_size=60,
+).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(SHELLISH)
+def test_lexer_tokens_are_exact_slices(src: str) -> None:
+    tokens = lex(src)
+    last = 0
+    for tok in tokens:
+        assert src[tok.start : tok.end] == tok.text
+        assert tok.start >= last
+        last = tok.end
+    scan = scan_script(src)
+    for issue in scan.issues:
+        if issue.edit is not None:
+            a, b, _ = issue.edit
+            assert 0 <= a <= b <= len(src)
