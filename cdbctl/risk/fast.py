@@ -16,7 +16,7 @@ from bisect import bisect_left
 from collections.abc import Callable
 from typing import Any
 
-from cdbctl.risk import ext_checks as x
+from cdbctl.risk import ext_formulas as x
 from cdbctl.risk import formulas as f
 from cdbctl.risk.config import RiskConfig
 from cdbctl.risk.instruments import InstrumentBook

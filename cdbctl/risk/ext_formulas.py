@@ -1,0 +1,56 @@
+"""Failure texts and cached limits of the extended checks, shared by the check registry (ext_checks.py)
+and the fused fast path (fast.py) so both paths say and compute the same."""
+
+from __future__ import annotations
+
+from cdbctl.risk.instruments import Instrument, RiskTier, nearest_tick
+
+
+def note_unknown(symbol: str) -> str:
+    """Detail for `unknown_instrument`."""
+    return f"{symbol}: not in the instrument rules"
+
+
+def note_tick(inst: Instrument, price: float) -> str:
+    """Detail for `price_off_tick`."""
+    near = nearest_tick(inst, price)
+    return f"price {price:g} is not a multiple of the tick {inst.tick_size:g} (nearest {near:g})"
+
+
+def min_notional_of(inst: Instrument, price: float) -> float:
+    """The smallest order value at this price: the larger of min_notional and min_quantity contracts."""
+    return max(inst.min_notional, inst.min_quantity * inst.contract_size * price)
+
+
+def note_min(notional: float, contracts: float, floor: float) -> str:
+    """Detail for `below_min_notional`."""
+    return f"{notional:g} USDT ({contracts:g} contracts) is below the minimum {floor:g} USDT"
+
+
+def note_tier_limit(contracts: float, limit: float) -> str:
+    """Detail for `risk_limit_exceeded`."""
+    return f"{contracts:g} contracts exceed the last risk-limit tier ({limit:g})"
+
+
+def note_tier_leverage(lev: int, tier: RiskTier) -> str:
+    """Detail for `leverage_exceeds_max` from a risk-limit tier."""
+    return f"leverage {lev} > {tier.max_leverage}, the max of risk-limit tier {tier.level}"
+
+
+_SAFE: dict[tuple[float, float, int], int] = {}
+
+
+def safe_leverage_at_entry(mmr: float, min_dist: float, cap: int) -> int:
+    """Highest leverage <= cap with 1/L - MMR >= min_dist (the liquidation check's own test), cached."""
+    key = (mmr, min_dist, cap)
+    found = _SAFE.get(key)
+    if found is None:
+        guess = cap if min_dist + mmr <= 0 else min(cap, max(1, int(1.0 / (min_dist + mmr))))
+        while guess < cap and 1.0 / (guess + 1) - mmr >= min_dist:  # settle float boundaries exactly
+            guess += 1
+        while guess >= 1 and 1.0 / guess - mmr < min_dist:
+            guess -= 1
+        if len(_SAFE) > 4096:
+            _SAFE.clear()
+        found = _SAFE[key] = guess
+    return found
