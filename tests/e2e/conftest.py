@@ -19,6 +19,7 @@ import pytest
 
 from tests.e2e.harness import (
     DEFAULT_BASE_IMAGE,
+    REPORTS,
     Stack,
     StepFailed,
     compose_command,
@@ -37,6 +38,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if E2E_DIR in Path(str(item.path)).resolve().parents:
             item.add_marker(marker)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the reports the suite collected (verify while Docker restarts a container, ...)."""
+    if not REPORTS:
+        return
+    terminalreporter.section("e2e reports")
+    for title, text in REPORTS:
+        terminalreporter.write_line(f"--- {title}")
+        terminalreporter.write(text if text.endswith("\n") else text + "\n")
 
 
 @pytest.fixture(scope="session")

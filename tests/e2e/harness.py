@@ -44,6 +44,10 @@ UP_TIMEOUT = 300.0
 CLI_TIMEOUT = 240.0
 
 
+#: Reports the suite shows at the end of the run (title, text), e.g. verify while Docker restarts a service.
+REPORTS: list[tuple[str, str]] = []
+
+
 class StepFailed(AssertionError):
     """A step of the end-to-end story failed; the message carries the command and its output."""
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import DATA_STORES, SERVICES, Stack
+from tests.e2e.harness import DATA_STORES, REPORTS, SERVICES, Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -37,7 +37,8 @@ def checks_of(report: dict[str, Any], service: str) -> dict[str, dict[str, Any]]
 
 
 def show(title: str, proc: subprocess.CompletedProcess[str]) -> None:
-    """Put a report into the test output (shown with -rA / -s, and on failure)."""
+    """Show a report at the end of the run (see conftest.pytest_terminal_summary) and on failure."""
+    REPORTS.append((f"{title} (exit {proc.returncode})", proc.stdout + proc.stderr))
     print(f"\n--- {title} (exit {proc.returncode}) ---\n{proc.stdout}{proc.stderr}", file=sys.stderr)
 
 
@@ -60,6 +61,7 @@ def test_verify_wait_reports_every_container_and_endpoint_healthy(running: Stack
         if check["kind"] != "container":
             assert "127.0.0.1" in check["target"], check
     table, _ = verify(running, fmt="table")
+    show("cdbctl verify on the running stack", table)
     assert table.returncode == 0
     for service in [*DATA_STORES, *SERVICES]:
         assert service in table.stdout
