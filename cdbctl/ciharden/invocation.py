@@ -166,27 +166,3 @@ def flag_issues(cmd: SimpleCommand, inv: Invocation) -> list[ShellIssue]:
             )
         )
     return issues
-
-
-def args_flag_issues(tool: Tool, args: str) -> list[ShellIssue]:
-    """Soft-fail flags inside an action's argument string (e.g. gosec ``args: -no-fail ...``)."""
-    prefix = "x "
-    cmds = commands(lex(prefix + args))
-    if not cmds:
-        return []
-    inv = Invocation(tool, 0, 1)
-    out: list[ShellIssue] = []
-    for issue in flag_issues(cmds[0], inv):
-        if issue.kind == "default" or issue.edit is None:
-            continue
-        a, b, new = issue.edit
-        shift = len(prefix)
-        a, b = a - shift, b - shift
-        if a < 0:  # the first argument: take the blank after it instead of the one before
-            a = 0
-            while b < len(args) and args[b] in " \t":
-                b += 1
-        out.append(
-            ShellIssue(issue.kind, issue.tool, max(issue.offset - shift, 0), issue.message, (a, b, new))
-        )
-    return out

@@ -189,9 +189,30 @@ TOOLS: tuple[Tool, ...] = (
         flags=(FlagRule(("--no-exit-on-warn", "--no-exit-on-error")),),
     ),
     Tool("bundler-audit", commands=(Command("bundle-audit"), Command("bundler-audit"))),
-    Tool("njsscan", actions=("ajinabraham/njsscan-action",), commands=(Command("njsscan"),)),
-    Tool("mobsfscan", actions=("mobsf/mobsfscan",), commands=(Command("mobsfscan"),)),
+    Tool(
+        "njsscan",
+        actions=("ajinabraham/njsscan-action",),
+        commands=(Command("njsscan"),),
+        args_inputs=("args",),
+    ),
+    Tool("mobsfscan", actions=("mobsf/mobsfscan",), commands=(Command("mobsfscan"),), args_inputs=("args",)),
     Tool("msdo", actions=("microsoft/security-devops-action",)),
+    Tool("codacy", actions=("codacy/codacy-analysis-cli-action",)),  # max-allowed-issues: see HUGE_BUDGET
+    Tool(
+        "checkmarx",
+        actions=("checkmarx-ts/checkmarx-cxflow-github-action", "checkmarx/ast-github-action"),
+        inputs=(InputRule(("break_build",), bad="false", good="true"),),
+    ),
+    Tool(
+        "sysdig",
+        actions=("sysdiglabs/scan-action",),
+        inputs=(InputRule(("ignore-failed-scan",), bad="true", good="false"),),
+    ),
+    Tool(
+        "clj-holmes",
+        actions=("clj-holmes/clj-holmes-action",),
+        inputs=(InputRule(("fail-on-result",), bad="false", good="true"),),
+    ),
 )
 
 # Later steps that publish scan results; they get ``if: ${{ !cancelled() }}`` once a scan blocks.

@@ -10,10 +10,11 @@ import posixpath
 import re
 from dataclasses import dataclass
 
-from cdbctl.ciharden.invocation import ShellIssue, args_flag_issues, flag_issues, match_scanner, reports_of
+from cdbctl.ciharden.invocation import ShellIssue, flag_issues, match_scanner, reports_of
+from cdbctl.ciharden.model import Tool
 from cdbctl.ciharden.shell_lex import SimpleCommand, commands, lex
 
-__all__ = ["ShellIssue", "ShellScan", "args_flag_issues", "match_scanner", "scan_script"]
+__all__ = ["ShellIssue", "ShellScan", "args_issues", "match_scanner", "scan_script"]
 
 _SWALLOWERS = frozenset({"true", ":", "/bin/true", "/usr/bin/true", "echo", "printf"})
 _STATUS_READ = re.compile(r"\$\?|PIPESTATUS|\$\{\?\}")
@@ -196,3 +197,25 @@ def _errexit_fix(
     if line != "set +e" and not line.startswith("set +e #"):
         return None
     return (start, end, "")
+
+
+def args_issues(tool: Tool, args: str) -> list[ShellIssue]:
+    """Soft-fails inside an action input that holds the scanner's arguments: gosec ``args: -no-fail``,
+    or mobsfscan/njsscan ``args: '. --sarif --output results.sarif || true'`` (their actions run the
+    tool through ``sh -c``). Offsets are into ``args``."""
+    prefix = (tool.commands[0].name if tool.commands else tool.id) + " "
+    out: list[ShellIssue] = []
+    for issue in scan_script(prefix + args).issues:
+        if issue.kind not in ("flag", "swallow") or issue.edit is None:
+            continue
+        a, b, new = issue.edit
+        shift = len(prefix)
+        a, b = a - shift, b - shift
+        if a < 0:  # the first argument: take the blank after it instead of the one before
+            a = 0
+            while b < len(args) and args[b] in " \t":
+                b += 1
+        out.append(
+            ShellIssue(issue.kind, issue.tool, max(issue.offset - shift, 0), issue.message, (a, b, new))
+        )
+    return out

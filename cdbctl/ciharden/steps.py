@@ -27,7 +27,7 @@ from cdbctl.ciharden.registry import (
     may_run_scanner,
     tool_for_action,
 )
-from cdbctl.ciharden.shell import ShellScan, args_flag_issues, scan_script
+from cdbctl.ciharden.shell import ShellScan, args_issues, scan_script
 
 Path = tuple[str | int, ...]
 _KIND_RULE = {
@@ -192,7 +192,7 @@ def _action_candidates(t: Text, ctx: Context, info: StepInfo, tool: Tool, uses: 
         if pair is None or not isinstance(pair[1], ScalarNode):
             continue
         cmap = content_map(t, pair[1])
-        for issue in args_flag_issues(tool, pair[1].value):
+        for issue in args_issues(tool, pair[1].value):
             fix = None
             if cmap is not None and issue.edit is not None:
                 a, b, new = issue.edit
@@ -201,7 +201,7 @@ def _action_candidates(t: Text, ctx: Context, info: StepInfo, tool: Tool, uses: 
                     (Mutation((*info.path, "with", name), "splice", (a, b, new)),),
                 )
             line = t.line_of(cmap(issue.offset)) + 1 if cmap else pair[1].start_mark.line + 1
-            _add(info, ctx, Rule.success_flag, line, f"{name}: {issue.message}", tool=tool.id, fix=fix)
+            _add(info, ctx, _KIND_RULE[issue.kind], line, f"{name}: {issue.message}", tool=tool.id, fix=fix)
     if tool.default_input is not None:
         name, value_text = tool.default_input
         if mget(inputs, name) is None:
