@@ -14,7 +14,7 @@ from cdbctl.ciharden.registry import (
     SIMPLE_WRAPPERS,
     tools_for_command,
 )
-from cdbctl.ciharden.shell_lex import SimpleCommand, Token, commands, lex
+from cdbctl.ciharden.shell_lex import SimpleCommand, Token
 
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _PYTHON = re.compile(r"^(python[0-9.]*|py)$")
