@@ -78,7 +78,7 @@ def _units(
             continue
         runs_on = mval(job, "runs-on")
         windows = runs_on is not None and "windows" in _source(t, runs_on).lower()
-        ctx = Context(job_id, _default_shell(job) or wf_shell, windows)
+        ctx = Context(job_id, _default_shell(job) or wf_shell, windows, mval(job, "container") is not None)
         steps = mget(job, "steps")
         seq = (
             steps[1]

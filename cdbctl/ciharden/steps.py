@@ -66,6 +66,7 @@ class Context:
     job: str | None
     default_shell: str | None
     windows: bool
+    container: bool = False  # a job container may have no bash, so ``shell: bash`` is not a safe fix
 
 
 def label_of(node: MappingNode, index: int) -> str:
@@ -268,7 +269,7 @@ def _run_candidates(t: Text, ctx: Context, info: StepInfo, run: ScalarNode) -> N
         if issue.edit is not None and cmap is not None:
             a, b, new = issue.edit
             fix = Fix((Edit(cmap(a), cmap(b), new),), (Mutation(run_path, "splice", (a, b, new)),))
-        elif issue.kind == "pipe" and not scan.other_pipes and shell is None and ctx.default_shell is None:
+        elif issue.kind == "pipe" and not (scan.other_pipes or shell or ctx.default_shell or ctx.container):
             edit = insert_pair(t, info.node, "shell", "bash")
             fix = Fix((edit,), (Mutation((*info.path, "shell"), "set", "bash"),)) if edit else None
         line = t.line_of(cmap(issue.offset)) + 1 if cmap else run.start_mark.line + 1

@@ -259,6 +259,8 @@ def test_job_defaults_shell_and_windows() -> None:
     assert _one(sh_default) == [(Rule.pipe_without_pipefail, Status.would_fix)]
     windows = base.format(ro="windows-2022", defaults="")
     assert _one(windows) == []
+    container = base.format(ro="ubuntu-latest", defaults="    container: alpine:3.20\n")
+    assert _one(container) == [(Rule.pipe_without_pipefail, Status.would_fix)]  # alpine has no bash
 
 
 def test_gate_by_conclusion_and_github_script_setfailed() -> None:
