@@ -18,6 +18,37 @@ from cdbctl.ciharden.shell_lex import SimpleCommand, Token
 
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _PYTHON = re.compile(r"^(python[0-9.]*|py)$")
+_CONTAINER_RUNTIMES = frozenset({"docker", "podman", "nerdctl"})
+_RUN_VALUE_OPTIONS = frozenset(
+    {
+        "-v",
+        "--volume",
+        "-e",
+        "--env",
+        "--env-file",
+        "-w",
+        "--workdir",
+        "-u",
+        "--user",
+        "--name",
+        "--network",
+        "--net",
+        "--entrypoint",
+        "-p",
+        "--publish",
+        "--platform",
+        "--mount",
+        "-l",
+        "--label",
+        "--add-host",
+        "--cpus",
+        "-m",
+        "--memory",
+        "--pull",
+        "--hostname",
+        "-h",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -63,6 +94,17 @@ def match_scanner(words: list[Token]) -> Invocation | None:
                 i += 1
             if base == "timeout" and i < len(vals):
                 i += 1
+        elif base in _CONTAINER_RUNTIMES and i + 1 < len(vals) and vals[i + 1] == "run":
+            # ``docker run [options] aquasec/trivy:0.50 image x`` or ``... returntocorp/semgrep semgrep ci``
+            i += 2
+            while i < len(vals) and vals[i].startswith("-"):
+                i += 2 if vals[i] in _RUN_VALUE_OPTIONS else 1
+            if i >= len(vals):
+                return None
+            if i + 1 < len(vals) and tools_for_command(_basename(vals[i + 1])):
+                i += 1
+                continue
+            return _match_name(vals, i, posixpath.basename(vals[i].split("@")[0]).split(":")[0])
         elif _PYTHON.match(base):
             if i + 2 < len(vals) + 1 and i + 1 < len(vals) and vals[i + 1] == "-m" and i + 2 < len(vals):
                 return _match_name(vals, i + 2, vals[i + 2].replace("_", "-"))

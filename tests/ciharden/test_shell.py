@@ -53,6 +53,12 @@ def _apply(src: str, edit: tuple[int, int, str] | None) -> str | None:
         ("bundle exec brakeman -q", ["brakeman"]),
         ("if bandit -r .; then echo clean; fi", ["bandit"]),
         ("x=$(bandit -r . || true)", []),
+        ("docker run --rm -v $PWD:/src -w /src aquasec/trivy:0.50.0 fs .", ["trivy"]),
+        ("docker run --rm returntocorp/semgrep semgrep ci", ["semgrep"]),
+        ('docker run -v "${PWD}:/path" zricethezav/gitleaks:latest detect --source=/path', ["gitleaks"]),
+        ("docker run --rm -it alpine:3 echo bandit", []),
+        ("docker build -t trivy .", []),
+        ("podman run --rm docker.io/anchore/grype:latest alpine:3", ["grype"]),
     ],
 )
 def test_scanner_detection(script: str, tools: list[str]) -> None:
@@ -111,6 +117,10 @@ def test_not_a_swallow(script: str) -> None:
         ("trivy fs --exit-code=0 .", "trivy fs --exit-code=1 ."),
         ("trivy image alpine", "trivy image --exit-code 1 alpine"),
         ("gitleaks detect --exit-code 0", "gitleaks detect --exit-code 1"),
+        (
+            "docker run --rm aquasec/trivy image alpine",
+            "docker run --rm aquasec/trivy image --exit-code 1 alpine",
+        ),
         ("kics scan -p . --ignore-on-exit results", "kics scan -p . --ignore-on-exit none"),
     ],
 )
