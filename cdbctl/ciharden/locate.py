@@ -189,6 +189,8 @@ def content_map(t: Text, node: ScalarNode) -> Callable[[int], int] | None:
     if inner is not None:
         base = inner[0]
         return lambda off: base + off
+    if node.style == ">":
+        return _folded_map(t, node)
     if node.style != "|":
         return None
     first = node.start_mark.line + 1
@@ -229,6 +231,43 @@ def content_map(t: Text, node: ScalarNode) -> Callable[[int], int] | None:
         return min(start + block_indent + col, end)
 
     return to_source
+
+
+def _folded_map(t: Text, node: ScalarNode) -> Callable[[int], int] | None:
+    """Offsets map for a folded (``>``) block scalar whose lines are all at the block indent.
+
+    Rebuilds the value with YAML's folding (one break between lines -> a space mapped to that line
+    break, n+1 breaks -> n newlines) and gives up (None) unless it reproduces the parsed value."""
+    end_line = node.end_mark.line if node.end_mark.column else node.end_mark.line - 1
+    first, last = node.start_mark.line + 1, min(end_line, len(t.starts) - 1)
+    lines = [t.line_span(k) for k in range(first, last + 1)]
+    texts = [t.text[a:b] for a, b, _ in lines]
+    indent = next((len(x) - len(x.lstrip(" ")) for x in texts if x.strip()), None)
+    if indent is None:
+        return None
+    chars: list[str] = []
+    where: list[int] = []
+    breaks: list[int] = []  # source offsets of the line breaks seen since the last text line
+    for (start, end, _), text in zip(lines, texts, strict=True):
+        body = text[indent:]
+        if not text.strip():
+            breaks.append(end)
+            continue
+        if text[:indent].strip(" ") or body[:1] in (" ", "\t"):
+            return None
+        if chars:
+            seps = [(" ", breaks[0])] if len(breaks) == 1 else [("\n", b) for b in breaks[1:]]
+            for ch, at in seps:
+                chars.append(ch)
+                where.append(at)
+        chars.extend(body)
+        where.extend(range(start + indent, end))
+        breaks = [end]
+    built = "".join(chars)
+    if not node.value.startswith(built) or node.value[len(built) :].strip("\n"):
+        return None
+    stop = where[-1] + 1 if where else t.mark(node.start_mark)
+    return lambda off: where[off] if off < len(where) else stop
 
 
 def content_end(t: Text, node: Node) -> int:
