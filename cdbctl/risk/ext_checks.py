@@ -13,10 +13,6 @@ from typing import TYPE_CHECKING
 
 from cdbctl.risk.account_rules import (
     TradingState,
-    active_lock,
-    position_on,
-    reducible_quantity,
-    symbol_exposure_after,
     trading_state_reason,
 )
 from cdbctl.risk.config import RiskConfig
@@ -24,6 +20,7 @@ from cdbctl.risk.ext_formulas import (
     min_notional_of,
     note_min,
     note_tick,
+    note_tier,
     note_tier_leverage,
     note_tier_limit,
     note_unknown,
@@ -63,8 +60,8 @@ def quantity(e: Eval) -> float:
 
 
 def _reducible(e: Eval) -> float:
-    positions = e.x.positions
-    return reducible_quantity(e.symbol, LONG if e.long else SHORT, positions) if positions else 0.0
+    held = e.x.held(e.symbol)
+    return held.quantity if held is not None and (held.side == LONG) != e.long else 0.0
 
 
 def check_trading_state(e: Eval, c: RiskConfig) -> str | None:
@@ -87,15 +84,7 @@ def check_cooldown(e: Eval, c: RiskConfig) -> str | None:
     e.limit = c.COOLDOWN_SEC
     e.value = 0.0
     e.note = None
-    lock = active_lock(
-        e.symbol,
-        e.x.trades,
-        signal_clock(e),
-        cooldown_sec=c.COOLDOWN_SEC,
-        stoploss_guard_trades=c.STOPLOSS_GUARD_TRADES,
-        stoploss_guard_lookback_sec=c.STOPLOSS_GUARD_LOOKBACK_SEC,
-        max_consecutive_losses=c.MAX_CONSECUTIVE_LOSSES,
-    )
+    lock = e.x.lock(e.symbol, signal_clock(e), c)
     if lock is None:
         return None
     e.value = lock.remaining_sec
@@ -126,7 +115,7 @@ def check_open_positions(e: Eval, c: RiskConfig) -> str | None:
         # REDUCING: close at most the open position, never flip it
         e.size_usd = min(e.size_usd, e.reduce_qty * e.price)
     count = len(positions)
-    new = not positions or position_on(e.symbol, positions) is None
+    new = x.held(e.symbol) is None
     e.value = count + 1 if new else count
     e.limit = c.MAX_OPEN_POSITIONS
     e.note = None
@@ -171,7 +160,7 @@ def check_risk_tier(e: Eval, c: RiskConfig) -> str | None:
         e.value = e.limit = None
         e.note = "no instrument rules for the symbol"
         return None
-    held = position_on(e.symbol, e.x.positions) if e.x.positions else None
+    held = e.x.held(e.symbol)
     contracts = e.contracts
     if held is not None and (held.side == LONG) == e.long:
         contracts += held.quantity / inst.contract_size
@@ -181,8 +170,9 @@ def check_risk_tier(e: Eval, c: RiskConfig) -> str | None:
         e.note = note_tier_limit(contracts, e.limit)
         return "risk_limit_exceeded"
     e.mmr = tier.maintenance_margin_rate
+    e.tier = tier
     e.value, e.limit = e.lev, tier.max_leverage
-    e.note = f"tier {tier.level}: MMR {tier.maintenance_margin_rate:g}, max leverage {tier.max_leverage}"
+    e.note = note_tier(tier)
     if e.lev > tier.max_leverage:
         e.note = note_tier_leverage(e.lev, tier)
         return "leverage_exceeds_max"
@@ -194,7 +184,8 @@ def check_symbol_limit(e: Eval, c: RiskConfig) -> str | None:
     x = e.x
     size = e.size_usd
     side = LONG if e.long else SHORT
-    after = symbol_exposure_after(e.symbol, side, size, x.positions) if x.positions else size
+    held = x.held(e.symbol)
+    after = size if held is None else abs(held.side * held.notional + side * size)  # opposite orders net
     limit = e.equity * c.MAX_SYMBOL_EXPOSURE_PCT if c.MAX_SYMBOL_EXPOSURE_PCT > 0 else float("inf")
     inst = e.inst
     if inst is not None and inst.max_position_usd < limit:
@@ -267,11 +258,9 @@ def mark_distance(e: Eval, c: RiskConfig, lp: float, mmr: float, d: float) -> fl
     """Isolated: the signal's max safe leverage (tier MMR and cap) and, with a mark price, the distance
     from it; without one the check's own distance `d` stands."""
     cap = c.MAX_LEVERAGE
-    inst = e.inst
-    if inst is not None:
-        tier = tier_for(inst, e.contracts)
-        if tier is not None and tier.max_leverage < cap:
-            cap = tier.max_leverage
+    tier = e.tier if e.mmr is not None else None  # the risk_tier check's tier (the whole position)
+    if tier is not None and tier.max_leverage < cap:
+        cap = tier.max_leverage
     mark = e.mark
     if mark is None:
         e.max_safe = safe_leverage_at_entry(mmr, c.MIN_LIQUIDATION_DISTANCE, cap)

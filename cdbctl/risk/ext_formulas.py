@@ -37,6 +37,22 @@ def note_tier_leverage(lev: int, tier: RiskTier) -> str:
     return f"leverage {lev} > {tier.max_leverage}, the max of risk-limit tier {tier.level}"
 
 
+_TIER_NOTES: dict[tuple[float, int, float, int], str] = {}
+
+
+def note_tier(tier: RiskTier) -> str:
+    """The risk_tier trace note (memoised: formatting on every signal would cost more than the check)."""
+    key = (tier.max_contracts, tier.level, tier.maintenance_margin_rate, tier.max_leverage)
+    note = _TIER_NOTES.get(key)
+    if note is None:
+        if len(_TIER_NOTES) > 4096:
+            _TIER_NOTES.clear()
+        note = _TIER_NOTES[key] = (
+            f"tier {tier.level}: MMR {tier.maintenance_margin_rate:g}, max leverage {tier.max_leverage}"
+        )
+    return note
+
+
 _SAFE: dict[tuple[float, float, int], int] = {}
 
 

@@ -13,9 +13,9 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TypeVar
 
-from cdbctl.risk.account_rules import OrderRateLimiter, TradingState, parse_trading_state, position_on
+from cdbctl.risk.account_rules import Lock, OrderRateLimiter, TradingState, active_lock, parse_trading_state
 from cdbctl.risk.config import RiskConfig
-from cdbctl.risk.instruments import InstrumentBook
+from cdbctl.risk.instruments import InstrumentBook, normalize_symbol
 from cdbctl.risk.positions import LONG, SHORT, ClosedTrade, Position, parse_positions, parse_recent_trades
 
 if TYPE_CHECKING:
@@ -41,8 +41,8 @@ class Extras:
     """Everything the extended checks need beyond the signal, built once per engine."""
 
     __slots__ = (
-        "available", "explicit_state", "instruments", "limiter", "positions", "stateful", "symbol_caps",
-        "trades", "trading_state", "used_margin", "wallet",
+        "available", "by_key", "explicit_state", "instruments", "limiter", "locks", "positions", "stateful",
+        "symbol_caps", "trades", "trading_state", "used_margin", "wallet",
     )  # fmt: skip
 
     def __init__(
@@ -57,6 +57,10 @@ class Extras:
         books = instruments.by_symbol.values() if instruments is not None else ()
         self.symbol_caps = any(math.isfinite(i.max_position_usd) for i in books)
         self.positions: list[Position] = list(parse_positions(state.positions))
+        self.by_key: dict[str, Position] = {}  # normalised symbol -> its (first) open position
+        for p in self.positions:
+            self.by_key.setdefault(normalize_symbol(p.symbol), p)
+        self.locks: dict[tuple[str, float], Lock | None] = {}  # cooldown memo: (symbol, time) -> lock
         self.trades: tuple[ClosedTrade, ...] = parse_recent_trades(state.recent_trades)
         self.explicit_state = state.trading_state is not None
         self.trading_state: TradingState = parse_trading_state(state.trading_state)
@@ -66,6 +70,29 @@ class Extras:
         self.used_margin: float = used if used is not None else sum(p.used_margin() for p in self.positions)
         self.limiter = OrderRateLimiter(config.MAX_ORDERS_PER_MINUTE)
         self.stateful = stateful
+
+    def held(self, symbol: str) -> Position | None:
+        """The open position on a symbol (any spelling), or None."""
+        return self.by_key.get(normalize_symbol(symbol)) if self.by_key else None
+
+    def lock(self, symbol: str, now: float, c: RiskConfig) -> Lock | None:
+        """The cooldown lock at `now` (memoised: replays repeat symbols and timestamps; trades are fixed)."""
+        key = (normalize_symbol(symbol), now)
+        if key in self.locks:
+            return self.locks[key]
+        found = active_lock(
+            symbol,
+            self.trades,
+            now,
+            cooldown_sec=c.COOLDOWN_SEC,
+            stoploss_guard_trades=c.STOPLOSS_GUARD_TRADES,
+            stoploss_guard_lookback_sec=c.STOPLOSS_GUARD_LOOKBACK_SEC,
+            max_consecutive_losses=c.MAX_CONSECUTIVE_LOSSES,
+        )
+        if len(self.locks) >= 65536:
+            self.locks.clear()
+        self.locks[key] = found
+        return found
 
     def applies(self, name: str, c: RiskConfig) -> bool:
         """Whether an extended check has anything to check in this run (a core check always applies)."""
@@ -110,24 +137,33 @@ class Extras:
         """A stateful replay's approved order: count it, and net it into the open positions."""
         self.limiter.record(ts)
         side = LONG if long else SHORT
-        held = position_on(symbol, self.positions)
+        key = normalize_symbol(symbol)
+        held = self.by_key.get(key)
+        after: Position | None
         if held is None:
-            self.positions.append(Position(symbol, side, quantity, price, leverage=float(leverage)))
+            after = Position(symbol, side, quantity, price, leverage=float(leverage))
             self.used_margin += quantity * price / leverage
-            return
-        self.positions.remove(held)
-        net = held.side * held.quantity + side * quantity
-        if held.side == side:  # adding: average entry price, more margin
-            entry = (held.quantity * held.entry_price + quantity * price) / (held.quantity + quantity)
-            self.positions.append(Position(held.symbol, side, abs(net), entry, leverage=held.leverage))
-            self.used_margin += quantity * price / leverage
-            return
-        freed = min(quantity, held.quantity) / held.quantity * held.used_margin()
-        self.used_margin = max(0.0, self.used_margin - freed)
-        if abs(net) > 1e-12 * max(1.0, held.quantity):  # reduced, or flipped to the other side
-            if net * held.side > 0:
-                self.positions.append(Position(held.symbol, held.side, abs(net), held.entry_price,
-                                               leverage=held.leverage))  # fmt: skip
+        else:
+            self.positions.remove(held)
+            net = held.side * held.quantity + side * quantity
+            if held.side == side:  # adding: average entry price, more margin
+                entry = (held.quantity * held.entry_price + quantity * price) / (held.quantity + quantity)
+                after = Position(held.symbol, side, abs(net), entry, leverage=held.leverage)
+                self.used_margin += quantity * price / leverage
             else:
-                self.positions.append(Position(held.symbol, side, abs(net), price, leverage=float(leverage)))
-                self.used_margin += abs(net) * price / leverage
+                freed = min(quantity, held.quantity) / held.quantity * held.used_margin()
+                self.used_margin = max(0.0, self.used_margin - freed)
+                after = None
+                if abs(net) > 1e-12 * max(1.0, held.quantity):  # reduced, or flipped to the other side
+                    if net * held.side > 0:
+                        after = Position(
+                            held.symbol, held.side, abs(net), held.entry_price, leverage=held.leverage
+                        )
+                    else:
+                        after = Position(held.symbol, side, abs(net), price, leverage=float(leverage))
+                        self.used_margin += abs(net) * price / leverage
+        if after is None:
+            del self.by_key[key]
+        else:
+            self.positions.append(after)
+            self.by_key[key] = after

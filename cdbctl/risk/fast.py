@@ -91,7 +91,7 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
         prepared[spelling] = (
             ins, ins.base_step, ins.step_num, ins.step_den, ins.base_num, ins.base_den, ins.tick_size,
             ins.min_quantity, ins.min_notional, 24.0 / ins.funding_interval_hours, ins.tier_bounds,
-            len(ins.tier_bounds), ins.tiers, safes,
+            len(ins.tier_bounds), ins.tier_bounds[0], ins.tiers, safes,
         )  # fmt: skip
     prepared_get = prepared.get if instruments is not None else None
     book_get = instruments.get if instruments is not None else None
@@ -213,6 +213,7 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
                     periods_s,
                     bounds,
                     n,
+                    first,
                     tiers,
                     safes,
                 ) = prep
@@ -224,13 +225,14 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
                     contracts = qty = 0.0
                 size = qty * price
                 if reason is None:
-                    ticks = price / tick  # instruments.on_tick, inlined
-                    if abs(ticks - round(ticks)) > 1e-6:
+                    rest = price / tick % 1.0  # instruments.on_tick, inlined
+                    if 1e-6 < rest < 0.999999:
                         reason, detail = "price_off_tick", x.note_tick(inst, price)
                     elif contracts < min_q or size < min_n:
                         lowest = x.min_notional_of(inst, price)
                         reason, detail = "below_min_notional", x.note_min(size, contracts, lowest)
-                level = bisect(bounds, contracts - 1e-9)  # instruments.tier_for, inlined
+                low = contracts - 1e-9  # instruments.tier_for, inlined; most positions sit in tier 0
+                level = 0 if low <= first else bisect(bounds, low)
                 if level < n:
                     tier = tiers[level]
                     if reason is None and lev > tier.max_leverage:

@@ -101,11 +101,19 @@ class InstrumentBook(msgspec.Struct, frozen=True):
         return len(self.by_symbol)
 
 
+_NORMALIZED: dict[str, str] = {}
+
+
 def normalize_symbol(symbol: str) -> str:
-    """`btc_usdt`, `BTC-USDT`, `BTC/USDT:USDT` -> `BTCUSDT`."""
-    text = symbol.strip().upper()
-    head, _, _settle = text.partition(":")
-    return head.replace("_", "").replace("/", "").replace("-", "")
+    """`btc_usdt`, `BTC-USDT`, `BTC/USDT:USDT` -> `BTCUSDT` (memoised: replays repeat a few symbols)."""
+    found = _NORMALIZED.get(symbol)
+    if found is None:
+        head, _, _settle = symbol.strip().upper().partition(":")
+        found = head.replace("_", "").replace("/", "").replace("-", "")
+        if len(_NORMALIZED) >= 65536:
+            _NORMALIZED.clear()
+        _NORMALIZED[symbol] = found
+    return found
 
 
 def floor_quantity(instrument: Instrument, base_quantity: float) -> tuple[float, float]:
@@ -124,9 +132,10 @@ def contracts_of(instrument: Instrument, base_quantity: float) -> float:
 
 def on_tick(instrument: Instrument, price: float) -> bool:
     """True when the price is a whole number of ticks (relative tolerance for binary floats)."""
-    ticks = price / instrument.tick_size
-    # A millionth of a tick absorbs binary noise (50000.1 / 0.1 = 500001.0000000001).
-    return abs(ticks - round(ticks)) <= 1e-6
+    # A millionth of a tick absorbs binary noise (50000.1 / 0.1 = 500001.0000000001); the fused
+    # fast path inlines this very test.
+    rest = price / instrument.tick_size % 1.0
+    return not 1e-6 < rest < 0.999999
 
 
 def nearest_tick(instrument: Instrument, price: float) -> float:

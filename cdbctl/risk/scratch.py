@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from cdbctl.risk.extras import Extras
-    from cdbctl.risk.instruments import Instrument
+    from cdbctl.risk.instruments import Instrument, RiskTier
 
 
 class Eval:
@@ -17,7 +17,7 @@ class Eval:
         "depth", "dist", "entry_fee", "equity", "exposure", "fee_daily", "funding", "inst", "lev",
         "limit", "long", "lp", "margin_mode", "mark", "max_safe", "mmr", "mult", "note", "now",
         "peak", "price", "qty", "reduce_qty", "regime", "side_raw", "size_usd", "slip_bps",
-        "spread_bps", "stop", "stop_in", "symbol", "target", "timestamp", "value", "vol",
+        "spread_bps", "stop", "stop_in", "symbol", "target", "tier", "timestamp", "value", "vol",
         "win_rate", "x",
     )  # fmt: skip
     # inputs (signal, state, market, clock)
@@ -65,6 +65,7 @@ class Eval:
     mark: float | None
     entry_fee: float
     inst: Instrument | None
+    tier: RiskTier | None  # set with mmr by the risk_tier check
     mmr: float | None
     max_safe: int | None
     contracts: float
