@@ -1,0 +1,80 @@
+"""Extras: which extended checks apply, and how a stateful replay nets fills into positions."""
+
+from __future__ import annotations
+
+import pytest
+
+from cdbctl.risk import load_state
+from cdbctl.risk.config import env_layer, resolve
+from cdbctl.risk.extras import EXTENDED, Extras
+from cdbctl.risk.positions import LONG, SHORT
+
+pytestmark = pytest.mark.unit
+
+CFG = resolve([]).config
+
+
+def extras(state: dict[str, object] | None = None, *, stateful: bool = False) -> Extras:
+    return Extras(CFG, load_state(state or {}), None, stateful=stateful)
+
+
+def test_nothing_applies_to_a_plain_run() -> None:
+    x = extras()
+    assert not any(x.applies(name, CFG) for name in EXTENDED)
+    assert x.inert(CFG)
+
+
+@pytest.mark.parametrize(
+    ("state", "stateful", "applies"),
+    [
+        ({"trading_state": "ACTIVE"}, False, {"trading_state"}),
+        ({"recent_trades": [{"symbol": "A", "closed_at": 1, "pnl": 1}]}, False, {"cooldown"}),
+        ({"available_balance": 10.0}, False, {"margin"}),
+        ({"used_margin": 10.0}, False, {"margin"}),
+        ({"positions": [{"symbol": "A", "side": "long", "quantity": 1, "entry_price": 1}]}, False,
+         {"open_positions", "margin"}),
+        ({}, True, {"order_rate", "open_positions", "margin"}),
+    ],
+)  # fmt: skip
+def test_inputs_switch_their_checks_on(state: dict[str, object], stateful: bool, applies: set[str]) -> None:
+    x = extras(state, stateful=stateful)
+    assert {name for name in EXTENDED if x.applies(name, CFG)} == applies
+    assert not x.inert(CFG)
+
+
+def test_config_switches_symbol_limit_and_margin_on() -> None:
+    x = extras()
+    assert x.applies("symbol_limit", resolve([env_layer({"MAX_SYMBOL_EXPOSURE_PCT": "0.3"})]).config)
+    # a 100% position cap plus fees can exceed the equity: the margin check must run
+    assert x.applies("margin", resolve([env_layer({"MAX_POSITION_PCT": "1"})]).config)
+
+
+def test_wallet_balance_alone_keeps_the_registry() -> None:
+    assert not extras({"wallet_balance": 5.0}).inert(CFG)
+
+
+def test_record_fill_adds_averages_reduces_flips_and_closes() -> None:
+    x = extras(stateful=True)
+    x.record_fill("BTC_USDT", True, 1.0, 100.0, leverage=5, ts=0.0)
+    assert (x.held("BTCUSDT").side, x.held("BTCUSDT").quantity) == (LONG, 1.0)  # type: ignore[union-attr]
+    assert x.used_margin == pytest.approx(20.0)
+    x.record_fill("BTCUSDT", True, 1.0, 200.0, leverage=5, ts=1.0)  # add: average entry 150
+    held = x.held("BTC/USDT:USDT")
+    assert held is not None and (held.quantity, held.entry_price) == (2.0, pytest.approx(150.0))
+    assert x.used_margin == pytest.approx(60.0)
+    x.record_fill("BTCUSDT", False, 0.5, 300.0, leverage=5, ts=2.0)  # reduce by a quarter: frees 15
+    held = x.held("BTCUSDT")
+    assert held is not None and (held.side, held.quantity, held.entry_price) == (
+        LONG,
+        1.5,
+        pytest.approx(150.0),
+    )
+    assert x.used_margin == pytest.approx(45.0)
+    x.record_fill("BTCUSDT", False, 2.5, 300.0, leverage=10, ts=3.0)  # flip: 1 short at 300
+    held = x.held("BTCUSDT")
+    assert held is not None and (held.side, held.quantity, held.entry_price) == (SHORT, 1.0, 300.0)
+    assert x.used_margin == pytest.approx(30.0)
+    x.record_fill("BTCUSDT", True, 1.0, 290.0, leverage=10, ts=4.0)  # close
+    assert x.held("BTCUSDT") is None and x.positions == []
+    assert x.used_margin == pytest.approx(0.0)
+    assert x.limiter.count(4.0) == 5
