@@ -73,11 +73,26 @@ def test_content_map_one_line(scalar: str, mapped: bool) -> None:
     assert (content_map(t, run) is not None) == mapped
 
 
-def test_content_map_folded_is_not_mapped() -> None:
-    t, step = _step("jobs:\n  j:\n    steps:\n      - run: >\n          a\n          || true\n")
+@pytest.mark.parametrize(
+    ("body", "mapped"),
+    [
+        (">\n          a\n          || true\n", True),
+        (">-\n          a b\n\n          c\n", True),
+        (">\n          a\n            more indented\n          b\n", False),
+        (">2\n            a\n", False),
+    ],
+)
+def test_content_map_folded(body: str, mapped: bool) -> None:
+    text = f"jobs:\n  j:\n    steps:\n      - run: {body}"
+    t, step = _step(text)
     run = mval(step, "run")
     assert isinstance(run, ScalarNode)
-    assert content_map(t, run) is None
+    cmap = content_map(t, run)
+    assert (cmap is not None) == mapped
+    if cmap is not None:
+        for k, ch in enumerate(run.value.rstrip("\n")):
+            if ch not in " \n":
+                assert text[cmap(k)] == ch
 
 
 @pytest.mark.parametrize(
