@@ -93,6 +93,7 @@ def scaffolded(stack: Stack) -> Stack:
         pytest.fail(
             f"e2e: `cdbctl scaffold` exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}", pytrace=False
         )
+    stack.scaffolded_compose = stack.compose_file.read_bytes()
     return stack
 
 

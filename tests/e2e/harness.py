@@ -140,6 +140,17 @@ def busy_ports(ports: Sequence[int]) -> list[int]:
     return busy
 
 
+def listen_addresses(port: int) -> set[str]:
+    """Local IPv4 addresses with a TCP socket listening on `port` in this network namespace."""
+    found: set[str] = set()
+    for line in Path("/proc/net/tcp").read_text(encoding="ascii").splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        addr_hex, port_hex = local.split(":")
+        if state == "0A" and int(port_hex, 16) == port:  # 0A: TCP_LISTEN
+            found.add(socket.inet_ntoa(int(addr_hex, 16).to_bytes(4, "little")))
+    return found
+
+
 def _pid_alive(pid: int) -> bool:
     """True while the process exists and is not a zombie (a killed pytest nobody reaped yet is dead)."""
     try:
@@ -222,6 +233,8 @@ class Stack:
     project: str = field(default_factory=lambda: f"cdbctl-e2e-{secrets.token_hex(4)}")
     password: str = field(default_factory=lambda: secrets.token_hex(12))
     transcript: list[str] = field(default_factory=list)
+    #: The compose file as `cdbctl scaffold` left it; the suite never changes it (the override does).
+    scaffolded_compose: bytes = b""
 
     @property
     def repo(self) -> Path:
@@ -322,7 +335,8 @@ class Stack:
                 },
                 "network_mode": "host",
                 "labels": labels,
-                "environment": {**loopback_env, "PORT": str(port)},
+                # Host networking: listen on loopback only, on the port the compose file publishes.
+                "environment": {**loopback_env, "BIND_HOST": "127.0.0.1", "PORT": str(port)},
             }
         return {"version": "3.8", "services": services}
 
@@ -353,9 +367,8 @@ class Stack:
     def up(self) -> subprocess.CompletedProcess[str]:
         busy = busy_ports([*DATA_STORES.values(), *SERVICES.values()])
         if busy:
-            listeners = run(["ss", "-ltnp"], timeout=10, check=False).stdout
             raise StepFailed(
-                f"ports {busy} are in use on this host; host networking needs them free.\n{listeners}"
+                f"ports {busy} are in use on this host (see `ss -ltnp`); host networking needs them free"
             )
         self.render_run_file()
         return self.compose("up", "-d", "--no-build", files=[self.run_file], timeout=UP_TIMEOUT)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import DATA_STORES, LABEL_PROJECT, SERVICES, Stack, run
+from tests.e2e.harness import DATA_STORES, LABEL_PROJECT, SERVICES, Stack, listen_addresses, run
 
 pytestmark = pytest.mark.e2e
 
@@ -82,6 +82,9 @@ def test_images_are_built_from_the_generated_dockerfiles_on_the_base_image(built
         assert f"{port}/tcp" in config["ExposedPorts"]
         assert config["Healthcheck"]["Test"][0] == "CMD", "HEALTHCHECK must be exec form"
         assert config["Healthcheck"].get("StartPeriod", 0) > 0
+    # Built with the repository's compose file as scaffold left it: only the override file differs.
+    assert built.compose_file.read_bytes() == built.scaffolded_compose
+    assert not (built.repo / "docker-compose.override.yml").exists()
 
 
 # -- step 4: the stack runs and is healthy by Docker's own HEALTHCHECK ---------------------------------
@@ -91,8 +94,12 @@ def test_every_container_turns_healthy_by_its_own_healthcheck(running: Stack) ->
         container = running.container(service)
         assert container["HostConfig"]["NetworkMode"] == "host"
         assert container["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
+        # Listening on loopback only, although it shares the host's network.
+        assert listen_addresses(SERVICES[service]) == {"127.0.0.1"}
         log = container["State"]["Health"]["Log"]
         assert log and log[-1]["ExitCode"] == 0
+    for port in DATA_STORES.values():
+        assert listen_addresses(port) == {"127.0.0.1"}
     # Host networking only: the project created no network of its own (no bridge).
     networks = run(
         ["docker", "network", "ls", "-q", "--filter", f"label=com.docker.compose.project={running.project}"],
