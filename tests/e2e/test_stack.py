@@ -14,7 +14,15 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import DATA_STORES, LABEL_PROJECT, SERVICES, Stack, listen_addresses, run
+from tests.e2e.harness import (
+    DATA_STORES,
+    FIXTURE_REPO,
+    LABEL_PROJECT,
+    SERVICES,
+    Stack,
+    listen_addresses,
+    run,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -63,7 +71,9 @@ def test_scaffold_fixes_the_repository_and_check_is_clean(scaffolded: Stack) -> 
     # The comments and anchors of the seed's compose file survive the patch.
     for kept in ("# Claire de Binare", "x-backoffice: &backoffice", "<<: *backoffice", "<<: *service-env"):
         assert kept in compose
-    # Compose itself accepts the patched file now (it rejected the seed's missing contexts).
+    # Compose itself rejects the seed's file (missing build contexts) and accepts the patched one.
+    seed = scaffolded.compose("config", "--quiet", files=[FIXTURE_REPO / "docker-compose.yml"], check=False)
+    assert seed.returncode != 0 and "signal_engine" in seed.stderr, seed.stderr
     scaffolded.compose("config", "--quiet", files=[scaffolded.compose_file])
 
 
