@@ -22,6 +22,7 @@ from cdbctl.risk.compat import (
 )
 from cdbctl.risk.config import KEYS, ResolvedConfig, RiskConfig, env_layer, resolve
 from cdbctl.risk.engine import Engine, max_safe_leverage
+from cdbctl.risk.instruments import InstrumentBook, load_instruments
 from cdbctl.risk.io import decode_payload, load_market, load_state, resolve_now
 from cdbctl.risk.model import Check, Decision, MarketData, RiskState, Signal
 from cdbctl.risk.runner import Summary, evaluate_chunk
@@ -32,6 +33,7 @@ __all__ = [
     "Check",
     "Decision",
     "Engine",
+    "InstrumentBook",
     "MarketData",
     "ResolvedConfig",
     "RiskConfig",
@@ -43,6 +45,7 @@ __all__ = [
     "effective_config",
     "evaluate_json",
     "evaluate_signal_v2",
+    "load_instruments",
     "load_market",
     "load_state",
     "max_safe_leverage",
@@ -64,10 +67,21 @@ def evaluate_json(
     state: Mapping[str, Any] | None = None,
     market: Mapping[str, Any] | None = None,
     now: datetime | float | str | None = None,
+    instruments: Mapping[str, Any] | list[Any] | InstrumentBook | None = None,
 ) -> dict[str, Any] | list[dict[str, Any]]:
-    """Decisions exactly as `cdbctl risk evaluate --format json` prints them (one object or a list)."""
+    """Decisions exactly as `cdbctl risk evaluate --format json` prints them (one object or a list).
+
+    ``instruments``: parsed instrument rules (as in an ``--instruments`` file) or a loaded InstrumentBook.
+    """
     config = resolve([env_layer(env)]).config
-    engine = Engine(config, load_state(state), load_market(market), now=resolve_now(now), trace=True)
+    book = (
+        instruments
+        if isinstance(instruments, InstrumentBook) or instruments is None
+        else (load_instruments(instruments))
+    )
+    engine = Engine(
+        config, load_state(state), load_market(market), now=resolve_now(now), trace=True, instruments=book
+    )
     chunk = decode_payload(payload)
     decisions = evaluate_chunk(engine, chunk, "payload", Summary(), lambda _msg: None)
     out: list[dict[str, Any]] = msgspec.to_builtins(decisions)

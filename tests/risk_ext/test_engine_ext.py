@@ -295,3 +295,15 @@ def test_bad_state_is_an_input_error(state: dict[str, Any], message: str) -> Non
     with pytest.raises(InputError) as caught:
         engine(state=state)
     assert message in str(caught.value)
+
+
+def test_library_api_takes_instruments_as_parsed_data() -> None:
+    from cdbctl.risk import evaluate_json
+
+    raw = yaml.safe_load((EXAMPLES / "instruments.yaml").read_text())
+    d = evaluate_json(sig(target_position_usd=1234.56), now=NOW, instruments=raw)
+    assert isinstance(d, dict)
+    assert d["position_size"] == 0.0246
+    assert evaluate_json(sig(target_position_usd=1234.56), now=NOW, instruments=BOOK) == d
+    with pytest.raises(InputError, match="unknown field"):
+        evaluate_json(sig(), now=NOW, instruments={"BTC_USDT": {"tick_sise": 1}})
