@@ -77,7 +77,13 @@ def read_dotenv(path: Path) -> dict[str, str]:
     out: dict[str, str] = {}
     if not path.is_file():
         return out
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f".env file is not UTF-8 text (byte {exc.start})", where=str(path)) from None
+    except OSError as exc:
+        raise InputError(f"cannot read .env file: {exc.strerror}", where=str(path)) from None
+    for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
@@ -190,6 +196,8 @@ def load_file(path: Path) -> ComposeFile:
         raise InputError(f"malformed YAML: {exc.problem or exc.context}", where=at) from None
     except yaml.YAMLError as exc:
         raise InputError(f"malformed YAML: {exc}", where=str(path)) from None
+    except RecursionError:
+        raise InputError("malformed YAML: nested too deeply", where=str(path)) from None
     finally:
         loader.dispose()
     if root is None or not isinstance(data, dict):

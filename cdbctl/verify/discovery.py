@@ -110,7 +110,12 @@ def _redis_password(service: dict[str, Any]) -> str | None:
     """The password from `--requirepass X` in the command (also inside `sh -c "..."`) or REDIS_PASSWORD."""
     env = environment_dict(service.get("environment"))
     command = service.get("command")
-    parts = [command] if isinstance(command, str) else [str(w) for w in command or []]
+    if isinstance(command, str):
+        parts = [command]
+    elif isinstance(command, list):
+        parts = [str(w) for w in command if isinstance(w, str | int | float)]
+    else:  # compose rejects any other shape; there is no password to find in it
+        parts = []
     words: list[str] = []
     for part in parts:
         try:

@@ -26,14 +26,17 @@ def parse_url(url: str, *, where: str = "--endpoint") -> Endpoint:
     """Parse one endpoint URL; raise UsageError naming what is wrong."""
     if not url or any(ch.isspace() for ch in url):
         raise UsageError(f"malformed URL {url!r} (empty or contains whitespace)", where=where, hint=_HINT)
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname  # validates a bracketed IPv6 literal
+    except ValueError as exc:  # "Invalid IPv6 URL", "'zz' does not appear to be an IPv4 or IPv6 address"
+        raise UsageError(f"malformed URL {url!r} ({exc})", where=where, hint=_HINT) from None
     raw_scheme = parts.scheme.lower()
     if "://" not in url or not raw_scheme:
         raise UsageError(f"malformed URL {url!r} (no scheme://)", where=where, hint=_HINT)
     scheme = SCHEMES.get(raw_scheme)
     if scheme is None:
         raise UsageError(f"unsupported URL scheme {parts.scheme!r} in {url!r}", where=where, hint=_HINT)
-    host = parts.hostname
     if not host:
         raise UsageError(f"malformed URL {url!r} (no host)", where=where, hint=_HINT)
     try:

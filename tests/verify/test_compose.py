@@ -199,6 +199,34 @@ def test_compose_yaml_is_preferred_and_nothing_found_is_empty(tmp_path: Path) ->
     assert find_compose_files(tmp_path, []) == [tmp_path / "compose.yaml"]
 
 
+def test_deeply_nested_yaml_is_an_input_error_not_a_crash(tmp_path: Path) -> None:
+    f = write(tmp_path / "compose.yaml", "services:\n  x: " + "[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(InputError) as info:
+        load_project([f], {})
+    assert "nested too deeply" in info.value.message
+    assert str(f) in str(info.value)
+
+
+def test_dotenv_that_is_not_utf8_is_an_input_error(tmp_path: Path) -> None:
+    f = write(tmp_path / "compose.yaml", "services:\n  web:\n    image: x\n")
+    (tmp_path / ".env").write_bytes(b"A=\xff\xfe\n")
+    with pytest.raises(InputError) as info:
+        load_project([f], {})
+    assert "not UTF-8" in info.value.message
+    assert str(tmp_path / ".env") in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("command", "auth"),
+    [("5", ""), ("true", ""), ("1.5", ""), ("{a: b}", ""), ("[--requirepass, 5]", ":***@"),
+     ("[[--requirepass, x]]", "")],
+)  # fmt: skip
+def test_redis_command_of_any_shape_never_crashes_discovery(tmp_path: Path, command: str, auth: str) -> None:
+    text = f"services:\n  redis:\n    image: redis\n    ports: ['6379:6379']\n    command: {command}\n"
+    f = write(tmp_path / "compose.yaml", text)
+    assert probes_of([f]) == [("redis", "redis", f"redis://{auth}127.0.0.1:6379")]
+
+
 def test_explicit_missing_file_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="compose file not found"):
         find_compose_files(tmp_path, [tmp_path / "nope.yml"])

@@ -60,6 +60,9 @@ def test_valid_urls(url: str, expected: Endpoint, kind: Kind, display: str) -> N
         ("=http://127.0.0.1:8001", "expected NAME=URL"),
         ("no-equals-sign", "expected NAME=URL"),
         ("bad name=http://127.0.0.1:1", "bad endpoint name"),
+        ("api=http://[::1/health", "malformed URL"),  # urlsplit raises ValueError: Invalid IPv6 URL
+        ("api=http://[zz]:8001/", "malformed URL"),  # not an IPv6 literal
+        ("api=redis://[::1:6379", "malformed URL"),
     ],
 )
 def test_bad_endpoints_are_usage_errors(value: str, message: str) -> None:
