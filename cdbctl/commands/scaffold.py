@@ -131,13 +131,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         from cdbctl.resources import compose_dir, templates_dir
         from cdbctl.scaffold.fs import RepoFS
-        from cdbctl.scaffold.runner import package_dir, run_scaffold
+        from cdbctl.scaffold.runner import package_dir, recorded_services, run_scaffold
         from cdbctl.scaffold.sources import load_sources
         from cdbctl.scaffold.spec import build_specs
 
-        # No --service: the services recorded by the last run, else the defaults.
-        specs = build_specs(service) if service else None
         fs = RepoFS(repo)
+        # No --service: the services recorded by the last run, else the defaults.
+        specs = build_specs(service, reserved=recorded_services(fs)) if service else None
         sources = load_sources(templates_dir(), compose_dir(), package_dir())
         mode = "check" if check else "dry-run" if dry_run else "apply"
         result = run_scaffold(

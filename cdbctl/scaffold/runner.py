@@ -15,7 +15,7 @@ from cdbctl.scaffold.compose_patch import BuildTarget, Dependency, PatchResult, 
 from cdbctl.scaffold.dockerignore import excluded
 from cdbctl.scaffold.fs import RepoFS
 from cdbctl.scaffold.plan import PlannedFile, Sources, plan_files, render_service_block, service_dir
-from cdbctl.scaffold.spec import ServiceSpec, build_specs, recorded_specs
+from cdbctl.scaffold.spec import ServiceSpec, build_specs, merge_recorded, recorded_specs
 
 COMPOSE_CANDIDATES = ("docker-compose.yml", "docker-compose.yaml", "compose.yaml", "compose.yml")
 
@@ -61,6 +61,11 @@ def _diff(path: str, old: bytes | None, new: bytes) -> str:
     for line in lines:
         out += line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
     return out
+
+
+def recorded_services(fs: RepoFS) -> dict[str, int]:
+    """The services (name -> port) the state file of an earlier run records."""
+    return st.load_state(fs.read(st.STATE_PATH), st.STATE_PATH).services
 
 
 def find_compose(fs: RepoFS, compose: str | None) -> tuple[str, bool]:
@@ -158,6 +163,7 @@ def run_scaffold(
     old = st.load_state(fs.read(st.STATE_PATH), st.STATE_PATH)
     if specs is None:
         specs = recorded_specs(old.services, st.STATE_PATH) if old.services else build_specs([])
+    services = merge_recorded(old.services, specs, "--service")
     planned = plan_files(specs, sources, has_shared_services=fs.is_dir("services"))
     reports: list[FileReport] = []
     writes: list[tuple[str, bytes, int]] = []
@@ -205,7 +211,7 @@ def run_scaffold(
     new_state = st.State(
         template_version=sources.fingerprint,
         cdbctl_version=sources.version,
-        services={**old.services, **{s.name: s.port for s in specs}},
+        services=services,
         files=files,
     )
     state_bytes = st.dump_state(new_state)

@@ -54,33 +54,67 @@ def parse_service(text: str) -> tuple[str, int | None]:
     return name, port
 
 
-def build_specs(options: Sequence[str]) -> tuple[ServiceSpec, ...]:
-    """The services to scaffold: the defaults, or the --service options with unique names and ports."""
+def _auto_port(name: str, recorded: int | None, used: set[int], next_free: int) -> tuple[int, int]:
+    """A port for a name given without one: its recorded port, its default, else the next free one."""
+    for candidate in (recorded, _default_port(name)):
+        if candidate is not None and candidate not in used:
+            return candidate, next_free
+    while next_free in used:
+        next_free += 1
+    return next_free, next_free
+
+
+def build_specs(options: Sequence[str], reserved: Mapping[str, int] | None = None) -> tuple[ServiceSpec, ...]:
+    """The services to scaffold: the defaults, or the --service options with unique names and ports.
+
+    reserved: services an earlier run scaffolded (name -> port). Their ports stay taken unless the same
+    options move that service too; a name given without a port keeps its recorded port.
+    """
     if not options:
         return tuple(ServiceSpec(n, p) for n, p in DEFAULT_SERVICES)
+    reserved = reserved or {}
     parsed = [parse_service(o) for o in options]
-    used = {p for _, p in parsed if p is not None}
+    given_names = {n for n, _ in parsed}
+    held = {p: n for n, p in reserved.items() if n not in given_names}  # ports of services left as they are
+    used = {p for _, p in parsed if p is not None} | set(held)
     specs: list[ServiceSpec] = []
     names: set[str] = set()
     ports: dict[int, str] = {}
     next_free = 8001
-    for name, given in parsed:
+    for (name, given), text in zip(parsed, options, strict=True):
         port = given
         if name in names:
             raise InputError(f"service {name!r} given twice", where="--service")
         if port is None:
-            port = _default_port(name)
-            if port is None or port in used:
-                while next_free in used:
-                    next_free += 1
-                port = next_free
+            port, next_free = _auto_port(name, reserved.get(name), used, next_free)
             used.add(port)
         if port in ports:
             raise InputError(f"port {port} used by both {ports[port]!r} and {name!r}", where="--service")
+        if port in held:
+            raise InputError(
+                f"port {port} is already used by {held[port]!r}, scaffolded by an earlier run",
+                where=f"--service {text!r}",
+                hint=f"pick another port, or move {held[port]!r} in this run: --service {held[port]}:PORT",
+            )
         names.add(name)
         ports[port] = name
         specs.append(ServiceSpec(name, port))
     return tuple(specs)
+
+
+def merge_recorded(recorded: Mapping[str, int], specs: Sequence[ServiceSpec], where: str) -> dict[str, int]:
+    """The services the state file records after this run; two services on one port are an input error."""
+    merged = {**recorded, **{s.name: s.port for s in specs}}
+    owners: dict[int, str] = {}
+    for name, port in merged.items():
+        other = owners.setdefault(port, name)
+        if other != name:
+            raise InputError(
+                f"port {port} would be used by both {other!r} and {name!r}",
+                where=where,
+                hint=f"give one of them another port (--service {name}:PORT)",
+            )
+    return merged
 
 
 def recorded_specs(services: Mapping[str, int], where: str) -> tuple[ServiceSpec, ...]:

@@ -45,9 +45,23 @@ class YNode:
         return None
 
 
-def _node(events: Iterator[Any], ev: Any) -> YNode:
+# Far deeper than any compose file; keeps the recursive builders (here and PyYAML's) off Python's limit.
+MAX_DEPTH = 200
+
+
+class _TreeError(Exception):
+    """A problem at a position: parse_tree turns it into an InputError naming file, line and column."""
+
+    def __init__(self, message: str, line: int, column: int) -> None:
+        super().__init__(message)
+        self.message, self.line, self.column = message, line, column
+
+
+def _node(events: Iterator[Any], ev: Any, depth: int = 0) -> YNode:
     name = type(ev).__name__
     sm, em = ev.start_mark, ev.end_mark
+    if depth > MAX_DEPTH:
+        raise _TreeError(f"malformed YAML: nested too deeply (over {MAX_DEPTH} levels)", sm.line, sm.column)
     if name == "AliasEvent":
         return YNode("alias", sm.index, em.index, sm.line, sm.column, value=ev.anchor)
     anchor = getattr(ev, "anchor", None)
@@ -67,13 +81,23 @@ def _node(events: Iterator[Any], ev: Any) -> YNode:
     if name == "MappingStartEvent":
         node = YNode("map", sm.index, em.index, sm.line, sm.column, anchor=anchor, flow=bool(ev.flow_style))
         node.tag = tag
+        seen: dict[str, YNode] = {}
         while True:
             kev = next(events)
             if type(kev).__name__ == "MappingEndEvent":
                 node.end = kev.end_mark.index
                 return node
-            key = _node(events, kev)
-            node.items.append((key, _node(events, next(events))))
+            key = _node(events, kev, depth + 1)
+            if key.kind == "scalar" and key.value is not None and key.value != "<<":
+                first = seen.setdefault(key.value, key)
+                if first is not key:
+                    # As docker compose (yaml.v3) does: a key twice is an error, not "the last one wins".
+                    raise _TreeError(
+                        f"key {key.value!r} defined twice (first on line {first.line + 1})",
+                        key.line,
+                        key.column,
+                    )
+            node.items.append((key, _node(events, next(events), depth + 1)))
     if name == "SequenceStartEvent":
         node = YNode("seq", sm.index, em.index, sm.line, sm.column, anchor=anchor, flow=bool(ev.flow_style))
         while True:
@@ -81,7 +105,7 @@ def _node(events: Iterator[Any], ev: Any) -> YNode:
             if type(sev).__name__ == "SequenceEndEvent":
                 node.end = sev.end_mark.index
                 return node
-            node.children.append(_node(events, sev))
+            node.children.append(_node(events, sev, depth + 1))
     raise InputError(f"unexpected YAML event {name}")
 
 
@@ -101,6 +125,8 @@ def parse_tree(text: str, where: str) -> YNode | None:
                 break
             root = _node(events, ev)
         return root
+    except _TreeError as exc:
+        raise InputError(exc.message, where=f"{where}:{exc.line + 1}:{exc.column + 1}") from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         loc = f"{where}:{mark.line + 1}:{mark.column + 1}" if mark else where

@@ -314,3 +314,19 @@ def test_validation_checks_contexts_outside_and_dockerfiles(repo: Path, capsys: 
     (repo / "web/Dockerfile.web").write_text("FROM scratch\n")
     code, out, _ = run(capsys, "--repo", str(repo), "--format", "json")
     assert json.loads(out)["problems"] == []
+
+
+def test_service_port_taken_by_an_earlier_run_is_refused(repo: Path, capsys: Cap) -> None:
+    assert run(capsys, "--repo", str(repo))[0] == 0
+    before = tree(repo)
+    code, out, err = run(capsys, "--repo", str(repo), "--service", "foo:8002")
+    assert code == 2
+    assert out == ""
+    assert "port 8002 is already used by 'cdb_risk'" in err and "Traceback" not in err
+    assert tree(repo) == before  # nothing written
+    # A new service without a port gets one no earlier service holds, and plain reruns keep working.
+    code, out, err = run(capsys, "--repo", str(repo), "--service", "foo", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["services"] == [{"name": "foo", "port": 8004}]
+    code, _, err = run(capsys, "--repo", str(repo), "--check")
+    assert code == 0, err

@@ -121,6 +121,37 @@ def test_unusable_compose_is_reported_with_location(
     assert str(info.value).endswith(where) or where in str(info.value)
 
 
+@pytest.mark.parametrize("depth", [600, 5000])
+def test_deeply_nested_yaml_is_an_input_error_not_a_crash(depth: int, sources: Sources) -> None:
+    text = "services:\n  cdb_core:\n    image: x\n    labels: " + "[" * depth + "]" * depth + "\n"
+    with pytest.raises(InputError) as info:
+        patch_for(text, build_specs(["cdb_core"]), sources, "docker-compose.yml")
+    assert "nested too deeply" in info.value.message
+    assert ", docker-compose.yml:4:" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("services:\n  cdb_core:\n    build: ./a\n  cdb_core:\n    build: ./b\n", "docker-compose.yml:4:3"),
+        ("services:\n  cdb_core:\n    build: ./a\n    build: ./b\n", "docker-compose.yml:4:5"),
+        ("services: {cdb_core: {image: a}, cdb_core: {image: b}}\n", "docker-compose.yml:1:34"),
+    ],
+)
+def test_duplicate_keys_are_an_input_error_as_in_compose(text: str, where: str, sources: Sources) -> None:
+    # docker compose refuses a mapping with a key twice; patching one of the two would be a guess.
+    with pytest.raises(InputError) as info:
+        patch_for(text, build_specs(["cdb_core"]), sources, "docker-compose.yml")
+    assert "defined twice" in info.value.message
+    assert str(info.value).endswith(where)
+
+
+def test_repeated_merge_keys_are_not_duplicates(sources: Sources) -> None:
+    text = "x: &a {image: a}\ny: &b {restart: always}\nservices:\n  cdb_core:\n    <<: *a\n    <<: *b\n"
+    out = patch_for(text, build_specs(["cdb_core"]), sources, "docker-compose.yml").text
+    assert out.startswith(text[: text.index("    <<: *a")])
+
+
 def test_compose_without_services_key_gets_one(sources: Sources) -> None:
     text = "volumes:\n  data: {}\n"
     out = patch_for(text, build_specs(["cdb_core"]), sources, "docker-compose.yml").text
