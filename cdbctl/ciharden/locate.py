@@ -190,7 +190,10 @@ def content_map(t: Text, node: ScalarNode) -> Callable[[int], int] | None:
         base = inner[0]
         return lambda off: base + off
     if node.style == ">":
-        return _folded_map(t, node)
+        segments = _folded_segments(t, node)
+        return _fold_map(t, node, segments) if segments is not None else None
+    if node.style in (None, "") and node.start_mark.line != node.end_mark.line:
+        return _fold_map(t, node, _plain_segments(t, node))
     if node.style != "|":
         return None
     first = node.start_mark.line + 1
@@ -233,40 +236,69 @@ def content_map(t: Text, node: ScalarNode) -> Callable[[int], int] | None:
     return to_source
 
 
-def _folded_map(t: Text, node: ScalarNode) -> Callable[[int], int] | None:
-    """Offsets map for a folded (``>``) block scalar whose lines are all at the block indent.
+Segments = list[tuple[int, int, bool]]  # per source line: (start, end, has text); blank: (eol, eol, False)
 
-    Rebuilds the value with YAML's folding (one break between lines -> a space mapped to that line
-    break, n+1 breaks -> n newlines) and gives up (None) unless it reproduces the parsed value."""
-    end_line = node.end_mark.line if node.end_mark.column else node.end_mark.line - 1
-    first, last = node.start_mark.line + 1, min(end_line, len(t.starts) - 1)
-    lines = [t.line_span(k) for k in range(first, last + 1)]
-    texts = [t.text[a:b] for a, b, _ in lines]
+
+def _folded_segments(t: Text, node: ScalarNode) -> Segments | None:
+    """Per source line of a ``>`` scalar: where its text is (after the block indent)."""
+    end_line = min(node.end_mark.line if node.end_mark.column else node.end_mark.line - 1, len(t.starts) - 1)
+    spans = [t.line_span(k)[:2] for k in range(node.start_mark.line + 1, end_line + 1)]
+    texts = [t.text[a:b] for a, b in spans]
     indent = next((len(x) - len(x.lstrip(" ")) for x in texts if x.strip()), None)
     if indent is None:
         return None
+    out: Segments = []
+    for (start, end), text in zip(spans, texts, strict=True):
+        if not text.strip():
+            out.append((end, end, False))
+        elif text[:indent].strip(" ") or text[indent : indent + 1] in (" ", "\t"):
+            return None  # more-indented lines keep their breaks: not modelled, so not mapped
+        else:
+            out.append((start + indent, end, True))
+    return out
+
+
+def _plain_segments(t: Text, node: ScalarNode) -> Segments:
+    """Per source line of a multi-line plain scalar: its text without surrounding blanks."""
+    out: Segments = []
+    first, last = node.start_mark.line, node.end_mark.line
+    for k in range(first, last + 1):
+        start, end, _ = t.line_span(k)
+        start = t.mark(node.start_mark) if k == first else start
+        end = t.mark(node.end_mark) if k == last else end
+        text = t.text[start:end]
+        if not text.strip(" \t"):
+            out.append((end, end, False))
+            continue
+        out.append((start + len(text) - len(text.lstrip(" \t")), start + len(text.rstrip(" \t")), True))
+    return out
+
+
+def _fold_map(t: Text, node: ScalarNode, segments: Segments) -> Callable[[int], int] | None:
+    """Offsets map for a folded or multi-line plain scalar.
+
+    Rebuilds the value with YAML's line folding (one break between text lines -> a space mapped to
+    that line break, n+1 breaks -> n newlines) and gives up (None) unless it reproduces the parsed
+    value exactly."""
     chars: list[str] = []
     where: list[int] = []
     breaks: list[int] = []  # source offsets of the line breaks seen since the last text line
-    for (start, end, _), text in zip(lines, texts, strict=True):
-        body = text[indent:]
-        if not text.strip():
+    for start, end, has_text in segments:
+        if not has_text:
             breaks.append(end)
             continue
-        if text[:indent].strip(" ") or body[:1] in (" ", "\t"):
-            return None
         if chars:
             seps = [(" ", breaks[0])] if len(breaks) == 1 else [("\n", b) for b in breaks[1:]]
             for ch, at in seps:
                 chars.append(ch)
                 where.append(at)
-        chars.extend(body)
-        where.extend(range(start + indent, end))
+        chars.extend(t.text[start:end])
+        where.extend(range(start, end))
         breaks = [end]
     built = "".join(chars)
-    if not node.value.startswith(built) or node.value[len(built) :].strip("\n"):
+    if not built or not node.value.startswith(built) or node.value[len(built) :].strip("\n"):
         return None
-    stop = where[-1] + 1 if where else t.mark(node.start_mark)
+    stop = where[-1] + 1
     return lambda off: where[off] if off < len(where) else stop
 
 

@@ -187,7 +187,11 @@ SCRIPTS = st.lists(st.sampled_from(SHELL_TOKENS), min_size=1, max_size=14).map("
 
 
 @settings(max_examples=250, deadline=None)
-@given(SCRIPTS, st.sampled_from(["literal", "folded", "plain", "single", "double"]), st.booleans())
+@given(
+    SCRIPTS,
+    st.sampled_from(["literal", "folded", "multiline-plain", "plain", "single", "double"]),
+    st.booleans(),
+)
 # failures hypothesis found once, kept as regressions
 @example("\t", "literal", False)
 @example("bandit -r .|| true|| true", "literal", False)
@@ -197,8 +201,12 @@ SCRIPTS = st.lists(st.sampled_from(SHELL_TOKENS), min_size=1, max_size=14).map("
 @example("set +e\nbandit -r .# c || true\nbandit -r .", "literal", False)
 def test_random_scripts_stay_valid(script: str, style: str, crlf: bool) -> None:
     head = "on: push\njobs:\n  j:\n    runs-on: ubuntu-latest\n    steps:\n      - name: s\n"
-    if style in ("literal", "folded"):
-        header = "        run: |\n" if style == "literal" else "        run: >\n"
+    if style in ("literal", "folded", "multiline-plain"):
+        header = {
+            "literal": "        run: |\n",
+            "folded": "        run: >\n",
+            "multiline-plain": "        run:\n",
+        }[style]
         body = header + "".join(f"          {line}\n" if line else "\n" for line in script.split("\n"))
     elif style == "single":
         body = "        run: '" + script.replace("\n", " ").replace("'", "''") + "'\n"
