@@ -64,6 +64,8 @@ def read_instruments(path: Path) -> InstrumentBook:
             raise InputError(
                 f"malformed instruments YAML: {str(err).splitlines()[0]}", where=str(path)
             ) from None
+        except RecursionError:  # the pure-Python loader recurses once per nesting level
+            raise InputError("instruments YAML nested too deeply", where=str(path)) from None
     return load_instruments(data, source=str(path))
 
 

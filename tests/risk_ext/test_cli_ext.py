@@ -65,6 +65,8 @@ def test_evaluate_jsonl_with_instruments_rejects_off_tick(capsys, monkeypatch) -
         ('{"BTC_USDT": {"tick_size": 0}}', ".json", "BTC_USDT: max_leverage: missing (required)"),
         ('{"BTC_USDT": ', ".json", "malformed instruments JSON"),
         ("", ".yaml", "expected a mapping of symbols to instrument rules"),
+        ("[" * 5000 + "]" * 5000, ".yaml", "instruments YAML nested too deeply"),
+        ("[" * 5000 + "]" * 5000, ".json", "malformed instruments JSON"),
     ],
 )
 def test_bad_instruments_file_exit_2(  # type: ignore[no-untyped-def]
@@ -77,6 +79,13 @@ def test_bad_instruments_file_exit_2(  # type: ignore[no-untyped-def]
     assert code == 2 and out == ""
     assert err.startswith("cdbctl: error: ") and message in err and str(bad) in err
     assert "Traceback" not in err
+
+
+def test_binary_instruments_file(capsys, monkeypatch, tmp_path: Path, signal_file: Path) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "inst.yml"
+    bad.write_bytes(b"\xff\xfe\x00garbage")
+    code, out, err = run(capsys, monkeypatch, "risk", "evaluate", str(signal_file), "--instruments", str(bad))
+    assert (code, out) == (2, "") and "cannot read instruments file" in err and "Traceback" not in err
 
 
 def test_missing_instruments_file(capsys, monkeypatch, tmp_path: Path, signal_file: Path) -> None:  # type: ignore[no-untyped-def]
