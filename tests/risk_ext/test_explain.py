@@ -111,3 +111,14 @@ def test_explanation_encodes_to_json() -> None:
     data = msgspec.json.decode(msgspec.json.encode(explain(engine(), BTC)))
     assert data["schema_version"] == 1
     assert data["checks"][0]["name"] == "validity"
+
+
+def test_cooldown_suggests_the_wait() -> None:
+    from cdbctl.risk import load_state
+
+    state = load_state({"recent_trades": [{"symbol": "BTCUSDT", "closed_at": -100.0, "pnl": -5.0,
+                                           "exit_reason": "stop_loss"}]})  # fmt: skip
+    result = explain(Engine(RiskConfig(), state, trace=True, now=0.0), BTC)
+    assert result.reason == "cooldown_active"
+    assert result.suggestions == ["wait 800s for the cooldown to end"]
+    assert (result.largest_size_usd, result.highest_leverage) == (None, None)
