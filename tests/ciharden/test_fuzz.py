@@ -266,3 +266,75 @@ def test_generated_workflows_valid_in_valid_out(actionlint: Lint, tmp_path: Path
             checked += 1
             assert after[str(out)] == [], (src.read_text(), out.read_text(), after[str(out)])
     assert checked >= 50
+
+
+SCALARS = st.one_of(
+    st.booleans(),
+    st.integers(-5, 5000),
+    st.none(),
+    st.sampled_from(
+        [
+            "true",
+            "false",
+            "0",
+            "1",
+            "${{ matrix.x }}",
+            "bandit -r . || true",
+            "pip-audit | tee o",
+            "trivy fs .",
+            "set +e\nsafety check\necho",
+            "aquasecurity/trivy-action@v1",
+            "bandit.sarif",
+        ]
+    ),
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["a", "exit-code", "soft_fail", "args", "path", "sarif_file"]), inner, max_size=3
+        )
+    ),
+    max_leaves=6,
+)
+STEP_KEYS_POOL = ["name", "id", "uses", "run", "with", "if", "shell", "continue-on-error", "env"]
+USES = st.sampled_from(
+    [
+        "aquasecurity/trivy-action@v1",
+        "securego/gosec@v2",
+        "actions/upload-artifact@v4",
+        "github/codeql-action/upload-sarif@v3",
+        "bridgecrewio/checkov-action@v12",
+        "actions/checkout@v4",
+    ]
+)
+STEPS = st.dictionaries(st.sampled_from(STEP_KEYS_POOL), st.one_of(VALUES, USES), max_size=5)
+DOCS = st.fixed_dictionaries(
+    {
+        "on": st.just("push"),
+        "jobs": st.dictionaries(
+            st.sampled_from(["a", "b", "sec"]),
+            st.one_of(
+                VALUES,
+                st.fixed_dictionaries(
+                    {
+                        "runs-on": st.just("ubuntu-latest"),
+                        "steps": st.one_of(st.lists(STEPS, max_size=4), VALUES),
+                    },
+                    optional={"continue-on-error": VALUES, "container": st.just("alpine")},
+                ),
+            ),
+            max_size=3,
+        ),
+    }
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(DOCS, st.sampled_from([None, "'", '"']), st.booleans())
+def test_any_shaped_workflow_never_crashes(doc: dict[str, Any], style: str | None, flow: bool) -> None:
+    text = yaml.safe_dump(doc, default_style=style, default_flow_style=flow, sort_keys=False, width=80)
+    result = harden(text, "shape.yml", write=True)
+    _load(result.hardened)
+    assert harden(result.hardened, "shape.yml", write=True).hardened == result.hardened
