@@ -77,7 +77,10 @@ def _units(
         if job_id is None or not isinstance(job, MappingNode) or not options.wants(job_id):
             continue
         runs_on = mval(job, "runs-on")
-        windows = runs_on is not None and "windows" in _source(t, runs_on).lower()
+        where = _source(t, runs_on) if runs_on is not None else ""
+        if "${{" in where and mval(job, "strategy") is not None:  # runs-on: ${{ matrix.os }}
+            where += _source(t, mval(job, "strategy"))  # type: ignore[arg-type]
+        windows = "windows" in where.lower()
         ctx = Context(job_id, _default_shell(job) or wf_shell, windows, mval(job, "container") is not None)
         steps = mget(job, "steps")
         seq = (

@@ -274,6 +274,11 @@ def test_job_defaults_shell_and_windows() -> None:
     assert _one(sh_default) == [(Rule.pipe_without_pipefail, Status.would_fix)]
     windows = base.format(ro="windows-2022", defaults="")
     assert _one(windows) == []
+    matrix = base.format(
+        ro="${{ matrix.os }}",
+        defaults="    strategy:\n      matrix:\n        os: [ubuntu-latest, windows-latest]\n",
+    )
+    assert _one(matrix) == []
     container = base.format(ro="ubuntu-latest", defaults="    container: alpine:3.20\n")
     assert _one(container) == [(Rule.pipe_without_pipefail, Status.would_fix)]  # alpine has no bash
 
