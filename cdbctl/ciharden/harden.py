@@ -78,8 +78,9 @@ def _units(
             continue
         runs_on = mval(job, "runs-on")
         where = _source(t, runs_on) if runs_on is not None else ""
-        if "${{" in where and mval(job, "strategy") is not None:  # runs-on: ${{ matrix.os }}
-            where += _source(t, mval(job, "strategy"))  # type: ignore[arg-type]
+        strategy = mval(job, "strategy")
+        if "${{" in where and strategy is not None:  # runs-on: ${{ matrix.os }}
+            where += _source(t, strategy)
         windows = "windows" in where.lower()
         ctx = Context(job_id, _default_shell(job) or wf_shell, windows, mval(job, "container") is not None)
         steps = mget(job, "steps")
