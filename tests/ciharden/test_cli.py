@@ -369,3 +369,21 @@ def test_table_on_a_terminal_is_rich_and_never_markup(tmp_path: Path) -> None:
     assert "┃ status " in out.replace("\x1b[1m", "").replace("\x1b[0m", "")
     assert "[bold]x[/bold]" in out  # the step name is shown literally, not interpreted as Rich markup
     assert "scanner-failure-swallowed" in out
+
+
+def test_unwritable_directory_exit_3_and_file_untouched(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Root ignores permission bits, so make the directory immutable (ext4 attribute) instead.
+    wf_dir = repo / WF
+    before = (wf_dir / "ci.yml").read_bytes()
+    subprocess.run(["chattr", "+i", str(wf_dir)], check=True)
+    try:
+        code, _out, err = run(capsys, "--repo", str(repo))
+    finally:
+        subprocess.run(["chattr", "-i", str(wf_dir)], check=True)
+    assert code == 3
+    assert err.startswith(f"cdbctl: error: cannot write {WF}/ci.yml")
+    assert "hint: " in err
+    assert (wf_dir / "ci.yml").read_bytes() == before
+    assert sorted(p.name for p in wf_dir.iterdir()) == ["ci.yml", "clean.yaml"]
