@@ -193,7 +193,7 @@ def check_symbol_limit(e: Eval, c: RiskConfig) -> str | None:
     e.value = after
     e.limit = limit
     e.note = None
-    if after > limit and not e.reduce_qty:
+    if after > limit and (held is None or after >= held.notional):  # lowering the exposure always passes
         e.note = f"{e.symbol} exposure after the order {after:g} > {limit:g}"
         return "symbol_limit_exceeded"
     return None

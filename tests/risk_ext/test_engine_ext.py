@@ -261,6 +261,11 @@ def test_symbol_limit_nets_opposite_orders() -> None:
     state = {"positions": [BTC_LONG | {"quantity": 0.2}]}  # 10,000 USDT of BTC already
     assert decide(sig(), env, state)["reason"] == "symbol_limit_exceeded"  # 20,000 > 15,000
     assert decide(sig(side="short"), env, state)["approved"] is True  # nets to 0
+    # above the cap already (20,000 held): a smaller opposite order passes, a flip past the cap does not
+    over = {"positions": [BTC_LONG | {"quantity": 0.4}]}
+    assert decide(sig(side="short", target_position_usd=5000.0), env, over)["approved"] is True
+    flip = decide(sig(side="short", target_position_usd=60000.0), env | {"MAX_POSITION_PCT": "1"}, over)
+    assert flip["reason"] == "symbol_limit_exceeded"  # sized 50,000: 20,000 long -> 30,000 short
 
 
 # --- cross margin with other legs ---------------------------------------------------------------------------
