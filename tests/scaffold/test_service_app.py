@@ -53,6 +53,9 @@ def test_health_status_metrics(generated: Path, name: str, monkeypatch: pytest.M
         assert status["shared_services"] == {"available": False}
         metrics = client.get("/metrics")
         assert metrics.mimetype == "text/plain"
+        # Prometheus 3 refuses a scrape whose Content-Type does not parse (Go's mime.ParseMediaType
+        # rejects a parameter given twice): exactly the exposition format's header.
+        assert metrics.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
         text = metrics.get_data(as_text=True)
         assert (
             f'cdb_http_requests_total{{service="{name}",method="GET",endpoint="/health",status="200"}} 1'
@@ -265,3 +268,26 @@ def test_broken_shared_services_do_not_break_status(generated: Path, tmp_path: P
     with service_app(generated / "backoffice/services/cdb_core", extra_path=shared) as module:
         r = module.app.test_client().get("/status")
     assert r.status_code == 200 and "KeyError" in r.get_json()["shared_services"]["error"]
+
+
+@pytest.mark.parametrize("level", ["verbose", "", "warn", "DEBUG"])
+def test_any_log_level_value_keeps_the_service_up(generated: Path, level: str) -> None:
+    # A typo in LOG_LEVEL must not crash-loop the container: unknown values fall back to info.
+    service = generated / "backoffice/services/cdb_core"
+    code = "from app.main import app; print(app.test_client().get('/health').status_code)"
+    env = {"PATH": "/usr/bin:/bin", "LOG_LEVEL": level, "PYTHONPATH": f"{service}:{service / 'vendor'}"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=service,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[-1] == "200"
+    if level == "verbose":
+        assert "unknown LOG_LEVEL 'verbose'" in lines[0]
+        assert json.loads(lines[1])["event"] == "request"  # info is the fallback: requests are logged
