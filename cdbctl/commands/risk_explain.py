@@ -14,21 +14,17 @@ if TYPE_CHECKING:
     from cdbctl.risk.explain import Explanation
     from cdbctl.risk.instruments import InstrumentBook
 
-EXPLAIN_HELP = """Explain the risk decision for signals: every check with its value, limit and headroom,
-and what would make a rejected signal pass (the largest size, the highest leverage).
-
-INPUT holds one signal (JSON object), an array or JSONL, like `risk evaluate`; the suggestions are
-found by re-running the engine, so a suggested size or leverage is one it approves.
-
-\b
-Examples:
-  cdbctl risk explain examples/signal.json --now 2026-01-01T12:00:05Z
-  cdbctl risk explain signal.json --state state.json --instruments examples/instruments.yaml --format json
-
-\b
-Exit codes: 0 approved, 1 rejected, 2 usage or input error (unreadable file, malformed JSON, invalid
-record, bad instruments file), 4 internal error.
-"""
+EXPLAIN_HELP = (  # one source line per paragraph: the help renderer keeps line breaks
+    "Explain risk decisions: each check's value, limit and headroom, and what would pass.\n\n"
+    "Input as for `risk evaluate` (one object, an array or JSONL). For a rejected signal it finds, by "
+    "re-running the engine, the largest size and the highest leverage that pass, so every suggestion is one "
+    "it approves.\n\n"
+    "\b\nExamples:\n"
+    "  cdbctl risk explain examples/signal.json --now 2026-01-01T12:00:05Z\n"
+    "  cdbctl risk explain signal.json --state state.json --instruments examples/instruments.yaml\n\n"
+    "Exit codes: 0 approved, 1 rejected, 2 usage or input error (unreadable file, malformed JSON, invalid "
+    "record, bad instruments file), 4 internal error."
+)
 
 InstrumentsOpt = Annotated[
     Path | None,
