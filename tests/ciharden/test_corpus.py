@@ -142,3 +142,15 @@ def test_actionlint_really_lints(actionlint: Lint, tmp_path: Path) -> None:
     )
     errors = actionlint([bad])[str(bad)]
     assert errors and errors[0]["line"] == 7
+
+
+@pytest.mark.parametrize("path", FILES, ids=IDS)
+def test_unverified_check_agrees_with_verified_fix(path: Path) -> None:
+    # --check skips the re-parse for speed; on real workflows it must report the same fixability
+    text = path.read_bytes().decode("utf-8")
+    quick = harden(text, _name(path), write=False, verify=False)
+    full = harden(text, _name(path), write=True)
+    assert [(f.rule, f.line, f.fixable) for f in quick.findings] == [
+        (f.rule, f.line, f.fixable) for f in full.findings
+    ]
+    assert quick.hardened == full.hardened
