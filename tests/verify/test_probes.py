@@ -124,6 +124,27 @@ def test_http_server_that_drips_bytes_is_cut_at_the_deadline() -> None:
     assert outcome == Outcome(Status.unhealthy, "timed out after 0.5 s")
 
 
+def test_http_credentials_in_the_url_are_sent_as_basic_auth() -> None:
+    # Like curl: http://user:password@host/ authenticates; a probe that dropped them would report 401.
+    seen: list[bytes] = []
+
+    def answer(conn: socket.socket) -> None:
+        request = b""
+        while b"\r\n\r\n" not in request:
+            request += conn.recv(4096)
+        seen.append(request)
+        ok = b"Authorization: Basic YWRtaW46cCBAc3M=\r\n" in request  # admin:p @ss
+        status = b"200 OK" if ok else b"401 Unauthorized"
+        conn.sendall(b"HTTP/1.1 " + status + b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+
+    with ScriptedServer(answer) as server:
+        assert probe(f"http://admin:p%20%40ss@{HOST}:{server.port}/health") == Outcome(
+            Status.healthy, "HTTP 200"
+        )
+        assert probe(f"http://{HOST}:{server.port}/health") == Outcome(Status.unhealthy, "HTTP 401")
+    assert b"Authorization" not in seen[-1]
+
+
 def test_http_server_closing_without_answer() -> None:
     with ScriptedServer(lambda conn: conn.recv(4096)) as server:
         outcome = probe(f"http://{HOST}:{server.port}/health")

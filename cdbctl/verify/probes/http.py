@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import http.client
 import ssl
 
@@ -31,7 +32,7 @@ def probe_http(endpoint: Endpoint, deadline: Deadline) -> Outcome:
                 raise ConnectionAbortedError("no socket after connect")
             with watchdog(sock, deadline) as watch:
                 sock.settimeout(deadline.remaining())
-                conn.request("GET", endpoint.path, headers={"User-Agent": USER_AGENT, "Connection": "close"})
+                conn.request("GET", endpoint.path, headers=_headers(endpoint))
                 response = conn.getresponse()
                 status = response.status
                 response.close()
@@ -46,6 +47,15 @@ def probe_http(endpoint: Endpoint, deadline: Deadline) -> Outcome:
     if 200 <= status < 300:
         return Outcome(Status.healthy, f"HTTP {status}")
     return Outcome(Status.unhealthy, f"HTTP {status}")
+
+
+def _headers(endpoint: Endpoint) -> dict[str, str]:
+    headers = {"User-Agent": USER_AGENT, "Connection": "close"}
+    if endpoint.username is not None or endpoint.password is not None:
+        # Credentials in the URL authenticate, as with curl (RFC 7617 Basic, UTF-8).
+        pair = f"{endpoint.username or ''}:{endpoint.password or ''}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+    return headers
 
 
 def _describe(exc: BaseException, deadline: Deadline) -> Outcome:
