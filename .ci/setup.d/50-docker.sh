@@ -8,6 +8,13 @@
 set -euo pipefail
 
 log() { printf '[50-docker] %s\n' "$*" >&2; }
+# Without an engine only the e2e stage can fail, with this message: the unit and integration tests still
+# run. So a failure here is reported, not fatal to .ci/setup.sh.
+fail() {
+  log "ERROR: $*"
+  log "the e2e tests will fail (set CDBCTL_E2E=skip to skip them)"
+  exit 0
+}
 
 if [ "${CDBCTL_E2E:-}" = "skip" ]; then
   log "CDBCTL_E2E=skip: not starting the Docker engine"
@@ -20,13 +27,11 @@ if docker info >/dev/null 2>&1; then
 fi
 
 if [ -n "${DOCKER_HOST:-}" ] && [ "${DOCKER_HOST#unix://}" = "${DOCKER_HOST}" ]; then
-  log "DOCKER_HOST=${DOCKER_HOST} points to a remote engine that does not answer; not starting a local one"
-  exit 1
+  fail "DOCKER_HOST=${DOCKER_HOST} points to a remote engine that does not answer; not starting a local one"
 fi
 
 if ! command -v dockerd >/dev/null 2>&1; then
-  log "dockerd not found: install the docker.io package (bash .ci/setup.sh does)"
-  exit 1
+  fail "dockerd not found: install the docker.io package (bash .ci/setup.sh does)"
 fi
 
 # A process that exists and is not a zombie (a killed dockerd whose parent never reaped it stays one).
@@ -47,8 +52,7 @@ if [ -f /var/run/docker.pid ]; then
       docker info >/dev/null 2>&1 && { log "Docker engine ready"; exit 0; }
       sleep 0.5
     done
-    log "dockerd (pid ${old}) does not answer; see /var/log/cdbctl-dockerd.log"
-    exit 1
+    fail "dockerd (pid ${old}) does not answer; see /var/log/cdbctl-dockerd.log"
   fi
   log "removing the stale pid file of a dead dockerd (pid ${old:-?})"
   rm -f /var/run/docker.pid
@@ -68,6 +72,6 @@ for _ in $(seq 1 120); do
   sleep 0.5
 done
 
-log "the Docker engine did not come up; last lines of ${logfile}:"
+log "last lines of ${logfile}:"
 tail -n 20 "${logfile}" >&2 || true
-exit 1
+fail "the Docker engine did not come up (log: ${logfile})"

@@ -116,7 +116,8 @@ def docker_problem(base_image: str, compose: list[str] | None) -> str | None:
         return (
             "the Docker engine is not reachable "
             f"({info.stderr.strip().splitlines()[-1] if info.stderr.strip() else 'docker info failed'}); "
-            "start it with `bash .ci/setup.d/50-docker.sh` (or set CDBCTL_E2E=skip to skip e2e)"
+            "start it with `bash .ci/setup.d/50-docker.sh` (its log: /var/log/cdbctl-dockerd.log), "
+            "or set CDBCTL_E2E=skip to skip e2e"
         )
     image = run(["docker", "image", "inspect", base_image], timeout=30, check=False)
     if image.returncode != 0:
