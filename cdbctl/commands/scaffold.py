@@ -48,7 +48,12 @@ ServiceOpt = Annotated[
     ),
 ]
 ComposeOpt = Annotated[
-    Path | None, typer.Option("--compose", help="Compose file (default: docker-compose.yml or compose.yaml).")
+    Path | None,
+    typer.Option(
+        "--compose",
+        help="Compose file, relative to the current directory or the repo (default: the last run's, else "
+        "docker-compose.yml or compose.yaml).",
+    ),
 ]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print a unified diff; write nothing.")]
 CheckOpt = Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 if anything would change.")]
@@ -69,8 +74,11 @@ def _compose_rel(repo: Path, compose: Path | None) -> str | None:
     if compose is None:
         return None
     absolute = compose if compose.is_absolute() else Path.cwd() / compose
+    if not absolute.exists() and not compose.is_absolute() and (repo / compose).exists():
+        absolute = repo / compose  # `--repo path/to/cdb --compose deploy/compose.yaml` from elsewhere
     if not absolute.is_file():
-        raise InputError("compose file does not exist", where=str(compose))
+        what = "is not a file" if absolute.exists() else "does not exist"
+        raise InputError(f"compose file {what}", where=str(compose))
     try:
         return Path(os.path.relpath(absolute, repo)).as_posix()
     except ValueError:

@@ -183,6 +183,8 @@ def run_scaffold(
             writes.append((pf.path, pf.data, pf.mode))
             diffs.append(_diff(pf.path, current, pf.data))
 
+    if compose is None and old.compose and fs.exists(old.compose):
+        compose = old.compose  # like the services: a rerun (CI's --check) patches the same file
     compose_path, exists = find_compose(fs, compose)
     compose_dir = posixpath.dirname(compose_path) or "."
     raw = fs.read(compose_path) if exists else sources.reference_compose
@@ -213,6 +215,7 @@ def run_scaffold(
         cdbctl_version=sources.version,
         services=services,
         files=files,
+        compose=compose_path,
     )
     state_bytes = st.dump_state(new_state)
     old_state_bytes = fs.read(st.STATE_PATH)

@@ -330,3 +330,30 @@ def test_service_port_taken_by_an_earlier_run_is_refused(repo: Path, capsys: Cap
     assert json.loads(out)["services"] == [{"name": "foo", "port": 8004}]
     code, _, err = run(capsys, "--repo", str(repo), "--check")
     assert code == 0, err
+
+
+def test_rerun_without_compose_uses_the_recorded_compose_file(repo: Path, capsys: Cap) -> None:
+    (repo / "deploy").mkdir()
+    (repo / "docker-compose.yml").rename(repo / "deploy/compose.yaml")
+    assert run(capsys, "--repo", str(repo), "--compose", str(repo / "deploy/compose.yaml"))[0] == 0
+    before = tree(repo)
+    # CI runs `--check` without repeating --compose: the recorded file is the one checked, no drift.
+    code, out, err = run(capsys, "--repo", str(repo), "--check", "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["compose"] == "deploy/compose.yaml" and not data["would_change"]
+    assert run(capsys, "--repo", str(repo))[0] == 0
+    assert tree(repo) == before  # no reference docker-compose.yml created next to it
+
+
+def test_relative_compose_path_is_also_looked_up_in_the_repo(
+    repo: Path, capsys: Cap, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (repo / "deploy").mkdir()
+    (repo / "docker-compose.yml").rename(repo / "deploy/compose.yaml")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    code, out, err = run(capsys, "--repo", str(repo), "--compose", "deploy/compose.yaml", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["compose"] == "deploy/compose.yaml"

@@ -64,6 +64,7 @@ def test_state_roundtrip() -> None:
         b"[]",
         b'{"schema_version": 99, "files": {}}',
         b'{"schema_version": 1, "files": {"a": 1}}',
+        b'{"schema_version": 1, "files": {}, "compose": 5}',
         b"\xff",
     ],
 )
