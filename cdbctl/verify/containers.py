@@ -112,6 +112,9 @@ def container_checks(
             continue
         by_service.setdefault(labels.get(SERVICE_LABEL, ""), []).append(p)
     wanted = list(services) if services is not None else sorted(by_service)
+    if not wanted:  # no compose file to name the services, and not one container of the project
+        detail = f"no container in compose project {project!r}"
+        return [Check(project, project, Kind.container, f"project {project}", Status.missing, detail)]
     out: list[Check] = []
     for service in wanted:
         found = sorted(

@@ -177,6 +177,15 @@ def test_hint_when_no_container_of_the_project_exists() -> None:
     assert project_notes(container_checks(all_payloads(), "cdbrec", ["cdb_core", "absent"]), "cdbrec") == []
 
 
+def test_project_without_any_container_and_no_compose_file_is_one_missing_check() -> None:
+    # `cdbctl verify --project typo` with nothing running: a reason and a hint, not an empty report.
+    checks = container_checks(all_payloads(), "typo", None)
+    assert [(c.name, c.kind, c.status, c.detail) for c in checks] == [
+        ("typo", Kind.container, Status.missing, "no container in compose project 'typo'")
+    ]
+    assert project_notes(checks, "typo")[0].startswith("no container of compose project 'typo' exists")
+
+
 @pytest.mark.integration
 def test_engine_socket_problems_are_diagnosed(tmp_path: Path) -> None:
     missing = f"unix://{tmp_path}/missing.sock"
