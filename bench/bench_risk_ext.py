@@ -4,7 +4,7 @@ Prints ratios measured in this one run (best of several repetitions each), never
   plain / floor        -- no extended inputs: the extended checks do not apply (fused fast path)
   instruments / floor  -- --instruments examples/instruments.yaml (fused path with tick, step, tiers)
   state / floor        -- instruments + a state with open positions, trading state, recent trades
-                          and balances: every extended check runs (registry path)
+                          and balances: every extended check runs
   stateful / floor     -- as `state`, replayed with --stateful (order rate, positions that grow)
 Target (issues 2 and 7): plain and instruments <= 2x the floor.
 """
@@ -116,7 +116,7 @@ def main() -> int:
     print(f"floor (in-process)            {t_floor:.3f}s")
     print(f"ratio plain / floor           {t_plain / t_floor:.2f}x   (target <= 2.0x)")
     print(f"ratio instruments / floor     {t_inst / t_floor:.2f}x   (target <= 2.0x)")
-    print(f"ratio state / floor           {t_state / t_floor:.2f}x   (every extended check, registry path)")
+    print(f"ratio state / floor           {t_state / t_floor:.2f}x   (every extended check applies)")
     print(f"ratio stateful / floor        {t_stateful / t_floor:.2f}x   (--stateful replay)")
     return 0
 

@@ -77,7 +77,7 @@ class Engine:
         # without a trace the fused path decides; it defers to the registry for anything unusual
         self.fast: FastPath | None = (
             None
-            if trace or not self.extras.inert(config, but_instruments=True)  # it knows instrument rules only
+            if trace
             else build_fast(
                 config,
                 self.state,
@@ -87,6 +87,7 @@ class Engine:
                 stateful,
                 finite_inputs=finite_inputs,
                 instruments=instruments,
+                extras=self.extras,
             )
         )
 

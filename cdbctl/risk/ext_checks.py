@@ -18,17 +18,23 @@ from cdbctl.risk.account_rules import (
 from cdbctl.risk.config import RiskConfig
 from cdbctl.risk.ext_formulas import (
     min_notional_of,
+    note_cooldown,
+    note_margin,
+    note_max_quantity,
     note_min,
+    note_open_positions,
+    note_order_rate,
+    note_symbol_limit,
     note_tick,
     note_tier,
     note_tier_leverage,
     note_tier_limit,
+    note_trading_state,
     note_unknown,
     safe_leverage_at_entry,
 )
 from cdbctl.risk.instruments import (
     floor_quantity,
-    max_contracts,
     normalize_symbol,
     on_tick,
     tier_for,
@@ -72,10 +78,8 @@ def check_trading_state(e: Eval, c: RiskConfig) -> str | None:
     e.limit = None
     e.note = None
     reason = trading_state_reason(state, e.reduce_qty > 0)
-    if reason == "trading_halted":
-        e.note = "trading is halted"
-    elif reason == "reduce_only":
-        e.note = "REDUCING: only orders that reduce an open position pass"
+    if reason is not None:
+        e.note = note_trading_state(reason)
     return reason
 
 
@@ -88,7 +92,7 @@ def check_cooldown(e: Eval, c: RiskConfig) -> str | None:
     if lock is None:
         return None
     e.value = lock.remaining_sec
-    e.note = f"cooldown after {lock.reason}: {lock.remaining_sec:.0f}s left"
+    e.note = note_cooldown(lock.reason, lock.remaining_sec)
     return "cooldown_active"
 
 
@@ -101,7 +105,7 @@ def check_order_rate(e: Eval, c: RiskConfig) -> str | None:
     e.value = limiter.count(now)
     if limiter.allows(now):
         return None
-    e.note = f"{e.value} orders in the last 60s; room again in {limiter.retry_after(now):.3g}s"
+    e.note = note_order_rate(e.value, limiter.retry_after(now))
     return "order_rate_exceeded"
 
 
@@ -120,7 +124,7 @@ def check_open_positions(e: Eval, c: RiskConfig) -> str | None:
     e.limit = c.MAX_OPEN_POSITIONS
     e.note = None
     if new and 0 < c.MAX_OPEN_POSITIONS <= count:
-        e.note = f"{count} positions open, max {c.MAX_OPEN_POSITIONS}"
+        e.note = note_open_positions(count, c.MAX_OPEN_POSITIONS)
         return "max_open_positions_reached"
     return None
 
@@ -149,6 +153,10 @@ def check_instrument(e: Eval, c: RiskConfig) -> str | None:
     if contracts < inst.min_quantity or notional < inst.min_notional:
         e.note = note_min(notional, contracts, floor)
         return "below_min_notional"
+    if contracts > inst.max_quantity:
+        e.limit = inst.max_quantity
+        e.note = note_max_quantity(contracts, inst.max_quantity)
+        return "above_max_quantity"
     return None
 
 
@@ -166,7 +174,7 @@ def check_risk_tier(e: Eval, c: RiskConfig) -> str | None:
         contracts += held.quantity / inst.contract_size
     tier = tier_for(inst, contracts)
     if tier is None:
-        e.value, e.limit = contracts, max_contracts(inst)
+        e.value, e.limit = contracts, inst.tier_bounds[-1]
         e.note = note_tier_limit(contracts, e.limit)
         return "risk_limit_exceeded"
     e.mmr = tier.maintenance_margin_rate
@@ -194,7 +202,7 @@ def check_symbol_limit(e: Eval, c: RiskConfig) -> str | None:
     e.limit = limit
     e.note = None
     if after > limit and (held is None or after >= held.notional):  # lowering the exposure always passes
-        e.note = f"{e.symbol} exposure after the order {after:g} > {limit:g}"
+        e.note = note_symbol_limit(e.symbol, after, limit)
         return "symbol_limit_exceeded"
     return None
 
@@ -213,10 +221,7 @@ def check_margin_available(e: Eval, c: RiskConfig) -> str | None:
     if e.reduce_qty and e.size_usd <= e.reduce_qty * e.price * (1 + 1e-12):
         e.note = "reduces an open position: frees margin"
         return None
-    e.note = (
-        f"needs {result.required:.2f} (margin {result.initial_margin:.2f} + fees {result.fees:.2f})"
-        f" > available {available:.2f}"
-    )
+    e.note = note_margin(result.required, result.initial_margin, result.fees, available)
     return "insufficient_margin"
 
 

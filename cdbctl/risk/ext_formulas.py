@@ -70,3 +70,40 @@ def safe_leverage_at_entry(mmr: float, min_dist: float, cap: int) -> int:
             _SAFE.clear()
         found = _SAFE[key] = guess
     return found
+
+
+def note_trading_state(reason: str) -> str:
+    """Detail for `trading_halted` / `reduce_only`."""
+    if reason == "trading_halted":
+        return "trading is halted"
+    return "REDUCING: only orders that reduce an open position pass"
+
+
+def note_cooldown(reason: str, remaining_sec: float) -> str:
+    """Detail for `cooldown_active`."""
+    return f"cooldown after {reason}: {remaining_sec:.0f}s left"
+
+
+def note_order_rate(count: int, retry_after: float) -> str:
+    """Detail for `order_rate_exceeded`."""
+    return f"{count} orders in the last 60s; room again in {retry_after:.3g}s"
+
+
+def note_open_positions(count: int, limit: int) -> str:
+    """Detail for `max_open_positions_reached`."""
+    return f"{count} positions open, max {limit}"
+
+
+def note_max_quantity(contracts: float, limit: float) -> str:
+    """Detail for `above_max_quantity`."""
+    return f"{contracts:g} contracts exceed the order maximum of {limit:g}"
+
+
+def note_symbol_limit(symbol: str, after: float, limit: float) -> str:
+    """Detail for `symbol_limit_exceeded`."""
+    return f"{symbol} exposure after the order {after:g} > {limit:g}"
+
+
+def note_margin(required: float, margin: float, fees: float, available: float) -> str:
+    """Detail for `insufficient_margin`."""
+    return f"needs {required:.2f} (margin {margin:.2f} + fees {fees:.2f}) > available {available:.2f}"

@@ -19,6 +19,8 @@ from typing import Any
 from cdbctl.risk import ext_formulas as x
 from cdbctl.risk import formulas as f
 from cdbctl.risk.config import RiskConfig
+from cdbctl.risk.ext_fast import build_account
+from cdbctl.risk.extras import Extras
 from cdbctl.risk.instruments import InstrumentBook
 from cdbctl.risk.model import SCHEMA_VERSION, Decision, MarketData, RiskState, Signal
 from cdbctl.risk.timeparse import TS_CACHE as timeparse_cache
@@ -41,6 +43,7 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
     *,
     finite_inputs: bool = False,
     instruments: InstrumentBook | None = None,
+    extras: Extras | None = None,
 ) -> FastPath:
     """A closure deciding one signal, or returning None to defer to the registry path.
 
@@ -91,11 +94,16 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
         prepared[spelling] = (
             ins, ins.base_step, ins.step_num, ins.step_den, ins.base_num, ins.base_den, ins.tick_size,
             ins.min_quantity, ins.min_notional, 24.0 / ins.funding_interval_hours, ins.tier_bounds,
-            len(ins.tier_bounds), ins.tier_bounds[0], ins.tiers, safes,
+            len(ins.tier_bounds), ins.tier_bounds[0], ins.tiers, safes, ins.max_quantity,
         )  # fmt: skip
     prepared_get = prepared.get if instruments is not None else None
     book_get = instruments.get if instruments is not None else None
     floor, bisect = math.floor, bisect_left
+    # account inputs (trading state, trades, positions, balances, --stateful): ext_fast, as ext_checks
+    account = build_account(c, extras, equity) if extras is not None else None
+    acc_pre, acc_post = account if account is not None else (None, None)
+    open_legs = extras.positions if extras is not None else []
+    record = extras.record_fill if extras is not None and stateful else None
 
     def fast(sig: Signal) -> Decision | None:
         long = sides.get(sig.side)
@@ -110,6 +118,8 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
             cross = True
         else:
             return None
+        if cross and open_legs:
+            return None  # cross margin over other legs: the registry's Binance-style formula
         price = sig.price
         mk = sig.market
         if mk is None:
@@ -189,8 +199,16 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
         exposure = st.total_exposure_pct
         if reason is None and exposure + size / equity > max_exp:
             reason, detail = "max_exposure_reached", f.note_exposure(exposure + size / equity, c)
+        held, reduce_qty, now_s = None, 0.0, 0.0
+        if acc_pre is not None:
+            # the signal's own time in a replay, else the clock (ext_checks.signal_clock)
+            now_s = t if ts is not None and t is not None else (now if now is not None else clock())
+            r, r_detail, size, held, reduce_qty = acc_pre(sig.symbol, long, size, price, now_s)
+            if reason is None and r is not None:
+                reason, detail = r, r_detail
         qty = size / price
         mmr_s, periods_s, safe = mmr, periods, max_safe
+        inst = None
         if prepared_get is not None:  # instrument rules and risk-limit tiers, inlined from ext_checks
             prep = prepared_get(sig.symbol)
             if prep is None and book_get is not None:
@@ -216,6 +234,7 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
                     first,
                     tiers,
                     safes,
+                    max_q,
                 ) = prep
                 if qty > 0:  # instruments.floor_quantity, inlined
                     steps = floor(qty / base + 1e-9)
@@ -231,7 +250,12 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
                     elif contracts < min_q or size < min_n:
                         lowest = x.min_notional_of(inst, price)
                         reason, detail = "below_min_notional", x.note_min(size, contracts, lowest)
-                low = contracts - 1e-9  # instruments.tier_for, inlined; most positions sit in tier 0
+                    elif contracts > max_q:
+                        reason, detail = "above_max_quantity", x.note_max_quantity(contracts, max_q)
+                total = contracts  # the position after the order: a same-side open position counts
+                if held is not None and (held.side == 1) == long:
+                    total += held.quantity / inst.contract_size
+                low = total - 1e-9  # instruments.tier_for, inlined; most positions sit in tier 0
                 level = 0 if low <= first else bisect(bounds, low)
                 if level < n:
                     tier = tiers[level]
@@ -240,7 +264,12 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
                     mmr_s = tier.maintenance_margin_rate
                     safe = safes[level]
                 elif reason is None:
-                    reason, detail = "risk_limit_exceeded", x.note_tier_limit(contracts, bounds[-1])
+                    reason, detail = "risk_limit_exceeded", x.note_tier_limit(total, bounds[-1])
+        if acc_post is not None:
+            entry_fee = maker if sig.order_type == "limit" else taker
+            r, r_detail = acc_post(sig.symbol, long, size, price, lev, entry_fee, held, reduce_qty, inst)
+            if reason is None and r is not None:
+                reason, detail = r, r_detail
         if bid is not None and ask is not None:
             spread = (ask - bid) / (ask + bid) * 20000.0
             slip = spread * 0.5
@@ -277,6 +306,8 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
         approved = reason is None
         if approved and stateful:
             st.total_exposure_pct = exposure + size / equity
+            if record is not None:
+                record(sig.symbol, long, qty, price, leverage=lev, ts=now_s)
         return Decision(
             SCHEMA_VERSION,
             sig.signal_id,

@@ -171,8 +171,7 @@ def test_fast_path_equals_registry_with_extended_checks(  # noqa: PLR0917
     sig: dict[str, Any], state: dict[str, Any], extended: dict[str, Any], env: dict[str, str],
     market: dict[str, Any], with_instruments: bool,
 ) -> None:  # fmt: skip
-    """With instrument rules the fused path decides like the registry; with any other extended input
-    it must not decide at all (it does not run those checks)."""
+    """With instrument rules and account inputs the fused path decides exactly like the registry."""
     cfg = resolve([env_layer(env)]).config
     record = record_from_object(sig)
     if not isinstance(record, Signal):
@@ -183,6 +182,5 @@ def test_fast_path_equals_registry_with_extended_checks(  # noqa: PLR0917
     fast = Engine(cfg, load_state(full), load_market(market), now=now, instruments=book)
     slow = Engine(cfg, load_state(full), load_market(market), now=now, instruments=book)
     slow.fast = None
-    if extended:
-        assert fast.fast is None
+    assert fast.fast is not None
     assert msgspec.to_builtins(fast.evaluate(record)) == msgspec.to_builtins(slow.evaluate(record))

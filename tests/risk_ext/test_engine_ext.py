@@ -70,8 +70,7 @@ def test_plain_run_keeps_the_core_trace_and_the_fast_path() -> None:
 def test_instruments_add_their_checks_after_exposure() -> None:
     d = decide(sig(), book=BOOK)
     assert names(d) == [*CORE[:8], "instrument", "risk_tier", *CORE[8:]]
-    assert engine(book=BOOK, trace=False).fast is not None  # the fused path has instrument rules
-    assert engine(state={"positions": [BTC_LONG]}, book=BOOK, trace=False).fast is None
+    assert engine(book=BOOK, trace=False).fast is not None  # the fused path runs them too
 
 
 def test_every_extended_check_when_all_inputs_are_present() -> None:

@@ -77,3 +77,56 @@ def test_a_mark_price_defers_to_the_registry() -> None:
     traced.pop("checks")
     assert msgspec.to_builtins(fast) == traced
     assert fast.liquidation_distance == pytest.approx((49000 - 50000 * (1 - 0.2 + 0.004)) / 49000)
+
+
+@st.composite
+def replays(draw: st.DrawFn) -> tuple[dict[str, str], dict[str, Any], list[dict[str, Any]], bool]:
+    env = {"MAX_ORDERS_PER_MINUTE": str(draw(st.integers(0, 6))), "MAX_OPEN_POSITIONS": str(draw(st.integers(0, 3))),
+           "MAX_TOTAL_EXPOSURE_PCT": "100", "MAX_LEVERAGE": "50", "MIN_LIQUIDATION_DISTANCE": "0.01",
+           "MAX_SYMBOL_EXPOSURE_PCT": str(draw(st.sampled_from([0.0, 0.05, 0.3]))),
+           "MAX_POSITION_PCT": str(draw(st.floats(0.01, 0.5))), "DATA_STALE_TIMEOUT_SEC": "100000"}  # fmt: skip
+    state: dict[str, Any] = {"equity": draw(st.sampled_from([1e4, 1e5]))}
+    if draw(st.booleans()):
+        state["trading_state"] = draw(st.sampled_from(["ACTIVE", "REDUCING", "HALTED"]))
+    if draw(st.booleans()):
+        state["positions"] = [{"symbol": "BTCUSDT", "side": draw(st.sampled_from(["long", "short"])),
+                               "quantity": draw(st.floats(0.001, 1.0)), "entry_price": 50000.0}]  # fmt: skip
+    if draw(st.booleans()):
+        state["available_balance"] = draw(st.floats(0.0, 2e4))
+    if draw(st.booleans()):
+        state["recent_trades"] = [{"symbol": "ETH_USDT", "closed_at": 1767268790.0, "pnl": -3.0,
+                                   "exit_reason": "stop_loss"}]  # fmt: skip
+    signals = []
+    clock = 1767268790
+    for i in range(draw(st.integers(1, 12))):
+        clock += draw(st.sampled_from([0, 0, 1, 30, 61]))
+        symbol = draw(st.sampled_from(["BTC_USDT", "ETHUSDT", "SOL_USDT"]))
+        tick, base = PRICES[symbol]
+        signals.append({"signal_id": str(i), "symbol": symbol, "side": draw(st.sampled_from(["long", "short"])),
+                        "price": round(round(base / tick) * tick, 8), "timestamp": clock,
+                        "leverage": draw(st.integers(1, 20)),
+                        "target_position_usd": draw(st.sampled_from([10.0, 500.0, 5000.0, 50000.0]))})  # fmt: skip
+    return env, state, signals, draw(st.booleans())
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(replays())
+def test_stateful_replay_fast_equals_registry(
+    case: tuple[dict[str, str], dict[str, Any], list[Any], bool],
+) -> None:
+    """A --stateful replay: the fused path's decisions (and the positions they build) match the registry's."""
+    from cdbctl.risk import load_state
+
+    env, state, raw, with_book = case
+    cfg = resolve([env_layer(env)]).config
+    book = BOOK if with_book else None
+    now = resolve_now("2026-01-01T12:30:00Z")  # after every signal (timestamps <= 12:12:12)
+    fast = Engine(cfg, load_state(state), now=now, stateful=True, instruments=book)
+    slow = Engine(cfg, load_state(state), now=now, stateful=True, instruments=book)
+    slow.fast = None
+    assert fast.fast is not None
+    for item in raw:
+        sig = msgspec.convert(item, Signal)
+        assert msgspec.to_builtins(fast.evaluate(sig)) == msgspec.to_builtins(slow.evaluate(sig))
+    assert fast.extras.positions == slow.extras.positions
+    assert fast.extras.used_margin == pytest.approx(slow.extras.used_margin)
