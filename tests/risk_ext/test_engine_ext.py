@@ -311,3 +311,11 @@ def test_library_api_takes_instruments_as_parsed_data() -> None:
     assert evaluate_json(sig(target_position_usd=1234.56), now=NOW, instruments=BOOK) == d
     with pytest.raises(InputError, match="unknown field"):
         evaluate_json(sig(), now=NOW, instruments={"BTC_USDT": {"tick_sise": 1}})
+
+
+def test_above_the_order_maximum() -> None:
+    # 30,000,000 USDT at 50,000 = 600 BTC = 6,000,000 contracts > maxVol 5,000,000
+    d = decide(sig(target_position_usd=30_000_000.0), {"MAX_POSITION_PCT": "1"}, {"equity": 1e9}, BOOK)
+    assert d["reason"] == "above_max_quantity"
+    assert d["detail"] == "6e+06 contracts exceed the order maximum of 5e+06"
+    assert check(d, "risk_tier")["passed"] is False  # and past the last tier (750,000 contracts)
