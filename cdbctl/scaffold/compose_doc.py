@@ -167,3 +167,56 @@ def semantic(text: str) -> Any:
 
     _Loader.add_multi_constructor("!", _any_tag)
     return yaml.load(text, Loader=_Loader)  # noqa: S506  (a SafeLoader subclass)  # nosec B506
+
+
+def _container_ports(entries: Any) -> set[int] | None:
+    """Container ports of a `ports` list (short or long syntax); None when any is interpolated or odd."""
+    out: set[int] = set()
+    for entry in entries if isinstance(entries, list) else []:
+        raw = entry.get("target") if isinstance(entry, dict) else entry
+        text = str(raw).rsplit(":", 1)[-1].split("/", 1)[0].strip()
+        lo, _, hi = text.partition("-")
+        if not (lo.isdigit() and (hi.isdigit() or not hi)):
+            return None  # ${VAR}, or something compose itself will reject: no guess
+        out.update(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+def _env_port(env: Any) -> str | None:
+    if isinstance(env, dict):
+        value = env.get("PORT")
+        return None if value is None else str(value)
+    for item in env if isinstance(env, list) else []:
+        key, sep, value = str(item).partition("=")
+        if key == "PORT" and sep:
+            return value
+    return None
+
+
+def port_mismatches(text: str, listening: dict[str, int]) -> list[str]:
+    """Services whose published container ports do not include the port their app listens on.
+
+    listening: service name -> the port the generated app listens on (its PORT default).
+    """
+    try:
+        data = semantic(text)
+    except Exception:  # the patcher already re-read this text; nothing more to say here
+        return []
+    services = data.get("services") if isinstance(data, dict) else None
+    out: list[str] = []
+    for name, default in listening.items():
+        svc = services.get(name) if isinstance(services, dict) else None
+        if not isinstance(svc, dict) or str(svc.get("network_mode") or "") == "host":
+            continue
+        port_env = _env_port(svc.get("environment"))
+        if port_env is not None and not port_env.isdigit():
+            continue  # interpolated PORT: cannot tell
+        listen = int(port_env) if port_env is not None else default
+        published = _container_ports(svc.get("ports"))
+        if published and listen not in published:
+            shown = ", ".join(str(p) for p in sorted(published)[:3])
+            out.append(
+                f"service {name!r} publishes container port {shown}, but the generated service listens on "
+                f"{listen} (scaffold it with --service {name}:PORT, or fix its ports or PORT)"
+            )
+    return out

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from cdbctl.errors import EnvironmentProblem, InputError
 from cdbctl.scaffold import state as st
+from cdbctl.scaffold.compose_doc import port_mismatches
 from cdbctl.scaffold.compose_patch import BuildTarget, Dependency, PatchResult, ServiceBuild, patch_compose
 from cdbctl.scaffold.dockerignore import excluded
 from cdbctl.scaffold.fs import RepoFS
@@ -229,6 +230,7 @@ def run_scaffold(
 
     planned_paths = {pf.path for pf in planned}
     problems = _validate(fs, compose_dir, result.builds, planned_paths, {s.name for s in specs})
+    problems += port_mismatches(result.text, {s.name: s.port for s in specs if s.name not in result.added})
     problems += _ignored(fs, planned)
     blocked = any(r.status == st.CONFLICT for r in reports)
     if write and not blocked:

@@ -357,3 +357,37 @@ def test_relative_compose_path_is_also_looked_up_in_the_repo(
     code, out, err = run(capsys, "--repo", str(repo), "--compose", "deploy/compose.yaml", "--format", "json")
     assert code == 0, err
     assert json.loads(out)["compose"] == "deploy/compose.yaml"
+
+
+@pytest.mark.parametrize(
+    ("extra", "warned"),
+    [
+        (
+            '    ports:\n      - "9001:9001"\n',
+            "publishes container port 9001, but the generated service listens on 8001",
+        ),
+        ("    ports:\n      - target: 9001\n        published: 9001\n", "publishes container port 9001"),
+        ('    ports: ["127.0.0.1:8001:8001/tcp"]\n', None),
+        (
+            '    ports: ["9001:9001"]\n    environment:\n      PORT: "9001"\n',
+            None,
+        ),  # the service listens on PORT
+        ('    ports: ["9001:9001"]\n    environment: ["PORT=9001"]\n', None),
+        ('    ports: ["${P:-8001}:${T:-9001}"]\n', None),  # interpolated: cannot tell
+        ('    ports: ["8000-8010:8000-8010"]\n', None),
+    ],
+)
+def test_existing_service_publishing_another_port_is_warned(
+    repo: Path, capsys: Cap, extra: str, warned: str | None
+) -> None:
+    # The generated app listens on its port; a compose entry that publishes another container port
+    # leaves the service unreachable, so the user hears about it (the ports themselves are theirs).
+    (repo / "docker-compose.yml").write_text("services:\n  cdb_core:\n    build: ./x\n" + extra)
+    code, out, err = run(capsys, "--repo", str(repo), "--service", "cdb_core", "--format", "json")
+    assert code == 0, err
+    problems = [p for p in json.loads(out)["problems"] if "listens on" in p or "publishes" in p]
+    if warned is None:
+        assert problems == []
+    else:
+        assert len(problems) == 1 and warned in problems[0] and "cdb_core" in problems[0]
+        assert "cdbctl: warning:" in err
