@@ -93,7 +93,7 @@ class Engine:
 
     def evaluate(self, sig: Signal) -> Decision:
         """One decision for one decoded signal; any unexpected error rejects (fail closed)."""
-        if self.fast is not None and sig.mark_price is None:
+        if self.fast is not None:
             try:
                 decided = self.fast(sig)
             except Exception:  # the registry path below re-evaluates and fails closed

@@ -22,6 +22,7 @@ from cdbctl.risk.config import RiskConfig
 from cdbctl.risk.ext_fast import build_account
 from cdbctl.risk.extras import Extras
 from cdbctl.risk.instruments import InstrumentBook
+from cdbctl.risk.margin import liquidation_distance, max_leverage_for_distance
 from cdbctl.risk.model import SCHEMA_VERSION, Decision, MarketData, RiskState, Signal
 from cdbctl.risk.timeparse import TS_CACHE as timeparse_cache
 from cdbctl.risk.timeparse import to_epoch
@@ -207,7 +208,7 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
             if reason is None and r is not None:
                 reason, detail = r, r_detail
         qty = size / price
-        mmr_s, periods_s, safe = mmr, periods, max_safe
+        mmr_s, periods_s, safe, cap_s = mmr, periods, max_safe, max_lev
         inst = None
         if prepared_get is not None:  # instrument rules and risk-limit tiers, inlined from ext_checks
             prep = prepared_get(sig.symbol)
@@ -263,6 +264,7 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
                         reason, detail = "leverage_exceeds_max", x.note_tier_leverage(lev, tier)
                     mmr_s = tier.maintenance_margin_rate
                     safe = safes[level]
+                    cap_s = tier.max_leverage if tier.max_leverage < max_lev else max_lev
                 elif reason is None:
                     reason, detail = "risk_limit_exceeded", x.note_tier_limit(total, bounds[-1])
         if acc_post is not None:
@@ -291,6 +293,11 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
             lp = price * (1.0 + d)
             if stop is None:
                 stop = price * (1.0 + stop_pct)
+        mark = sig.mark_price
+        if mark is not None:  # MEXC liquidates on the fair price: ext_checks.mark_distance
+            side = 1 if long else -1
+            safe = max_leverage_for_distance(side, price, mmr_s, min_dist, reference=mark, cap=cap_s)
+            d = 1.0 if long and lp <= 0 else liquidation_distance(side, lp, mark)
         if reason is None:
             if d < min_dist:
                 reason, detail = "liquidation_risk_too_high", f.note_liq_distance(d, c)
@@ -324,7 +331,7 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
             d,
             safe,
             regime,
-            size * rate,
+            (size if mark is None else size / price * mark) * rate,  # funding is charged on the fair price
             approved and rate > alert_fund,
             slip,
             size * ((maker if sig.order_type == "limit" else taker) + taker),

@@ -40,6 +40,8 @@ def cases(draw: st.DrawFn) -> tuple[dict[str, str], dict[str, Any]]:
     if draw(st.booleans()):
         signal["margin_mode"] = draw(st.sampled_from(["isolated", "cross"]))
     if draw(st.booleans()):
+        signal["mark_price"] = price * draw(st.floats(0.7, 1.3))
+    if draw(st.booleans()):
         signal["market"] = {
             "funding_rate": draw(st.floats(-0.003, 0.003)),
             "volatility": draw(st.floats(0, 1.5)),
@@ -65,7 +67,7 @@ def test_fast_path_with_instruments_equals_the_registry(case: tuple[dict[str, st
     assert msgspec.to_builtins(fast.evaluate(sig)) == want
 
 
-def test_a_mark_price_defers_to_the_registry() -> None:
+def test_a_mark_price_in_the_fused_path() -> None:
     cfg = resolve([]).config
     sig = msgspec.convert(
         {"symbol": "BTC_USDT", "side": "long", "price": 50000.0, "mark_price": 49000.0}, Signal
@@ -105,7 +107,8 @@ def replays(draw: st.DrawFn) -> tuple[dict[str, str], dict[str, Any], list[dict[
         signals.append({"signal_id": str(i), "symbol": symbol, "side": draw(st.sampled_from(["long", "short"])),
                         "price": round(round(base / tick) * tick, 8), "timestamp": clock,
                         "leverage": draw(st.integers(1, 20)),
-                        "target_position_usd": draw(st.sampled_from([10.0, 500.0, 5000.0, 50000.0]))})  # fmt: skip
+                        "target_position_usd": draw(st.sampled_from([10.0, 500.0, 5000.0, 50000.0])),
+                        "mark_price": base * draw(st.sampled_from([0.9, 1.0, 1.1]))})  # fmt: skip
     return env, state, signals, draw(st.booleans())
 
 
