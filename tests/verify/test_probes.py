@@ -289,6 +289,15 @@ def test_postgres_wrong_database(postgres_server: PostgresServer) -> None:
     )
 
 
+def test_postgres_url_parameters_reach_libpq(postgres_server: PostgresServer) -> None:
+    # ?sslmode=require must be honoured (the test cluster has no TLS), as libpq and the app would.
+    outcome = probe(postgres_server.url + "?sslmode=require")
+    assert outcome == Outcome(Status.unhealthy, "server does not support SSL, but SSL was required")
+    assert probe(postgres_server.url + "?sslmode=disable&application_name=ci").status is Status.healthy
+    bad = probe(postgres_server.url + "?no_such_option=1")
+    assert bad.status is Status.unhealthy and "no_such_option" in bad.detail
+
+
 def test_postgres_refused() -> None:
     assert probe(f"postgresql://cdb:pw@{HOST}:{free_port()}/cdb") == Outcome(
         Status.unhealthy, "connection refused"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from typing import Any
+from urllib.parse import parse_qsl
 
 from cdbctl.verify.model import Endpoint, Outcome, Status
 from cdbctl.verify.probes.base import Deadline, watchdog
@@ -13,6 +14,11 @@ from cdbctl.verify.probes.base import Deadline, watchdog
 _SERVER_MSG = re.compile(r"(FATAL|ERROR|PANIC):\s+(.*)", re.DOTALL)
 _REFUSED = re.compile(r"connection refused", re.IGNORECASE)
 _TIMEOUT = re.compile(r"timeout expired|timed out", re.IGNORECASE)
+# `connection failed: connection to server at "127.0.0.1", port 5432 failed: <cause>`: keep the cause.
+_WHERE_PREFIX = re.compile(
+    r"^(?:connection (?:failed|is bad): )?"
+    r'(?:connection to server at "[^"]*"(?: \([^)]*\))?, port \d+ failed: )?'
+)
 
 
 def probe_postgres(endpoint: Endpoint, deadline: Deadline) -> Outcome:
@@ -31,6 +37,12 @@ def probe_postgres(endpoint: Endpoint, deadline: Deadline) -> Outcome:
     }
     if endpoint.password is not None:
         params["password"] = endpoint.password
+    # URL parameters (?sslmode=require, ...) are libpq keywords, as in any postgresql:// URI; the
+    # deadline keeps its own connect_timeout.
+    query = endpoint.path.partition("?")[2]
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if key != "connect_timeout":
+            params[key] = value
     try:
         with psycopg.connect(**params) as conn, watchdog(conn.pgconn.socket, deadline):
             row = conn.execute("SELECT 1").fetchone()
@@ -60,4 +72,4 @@ def describe_pg_error(exc: BaseException, deadline: Deadline) -> str:
             return deadline.timed_out
         return "connection closed by the server"
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    return lines[-1] if lines else type(exc).__name__
+    return _WHERE_PREFIX.sub("", lines[-1]) or lines[-1] if lines else type(exc).__name__
