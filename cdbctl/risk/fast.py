@@ -200,8 +200,9 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
         exposure = st.total_exposure_pct
         if reason is None and exposure + size / equity > max_exp:
             reason, detail = "max_exposure_reached", f.note_exposure(exposure + size / equity, c)
-        held, reduce_qty, now_s = None, 0.0, 0.0
-        if acc_pre is not None:
+        held = None
+        if acc_pre is not None:  # (it sets now_s, reduce_qty and inst for acc_post and record)
+            inst = None
             # the signal's own time in a replay, else the clock (ext_checks.signal_clock)
             now_s = t if ts is not None and t is not None else (now if now is not None else clock())
             r, r_detail, size, held, reduce_qty = acc_pre(sig.symbol, long, size, price, now_s)
@@ -209,7 +210,6 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
                 reason, detail = r, r_detail
         qty = size / price
         mmr_s, periods_s, safe, cap_s = mmr, periods, max_safe, max_lev
-        inst = None
         if prepared_get is not None:  # instrument rules and risk-limit tiers, inlined from ext_checks
             prep = prepared_get(sig.symbol)
             if prep is None and book_get is not None:
