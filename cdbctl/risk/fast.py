@@ -88,14 +88,17 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
     # instrument rules prepared per spelling as one tuple of locals (attribute loads cost on this path)
     prepared: dict[str, tuple[Any, ...]] = {}
     for spelling, ins in instruments.spellings.items() if instruments is not None else ():
+        # per tier: (tier, its max leverage, MMR, safe leverage, leverage cap) -- one index per signal
         safes = tuple(
-            x.safe_leverage_at_entry(t.maintenance_margin_rate, min_dist, min(t.max_leverage, max_lev))
+            (t, t.max_leverage, t.maintenance_margin_rate,
+             x.safe_leverage_at_entry(t.maintenance_margin_rate, min_dist, min(t.max_leverage, max_lev)),
+             min(t.max_leverage, max_lev))
             for t in ins.tiers
-        )
+        )  # fmt: skip
         prepared[spelling] = (
             ins, ins.base_step, ins.step_num, ins.step_den, ins.base_num, ins.base_den, ins.tick_size,
             ins.min_quantity, ins.min_notional, 24.0 / ins.funding_interval_hours, ins.tier_bounds,
-            len(ins.tier_bounds), ins.tier_bounds[0], ins.tiers, safes, ins.max_quantity,
+            len(ins.tier_bounds), ins.tier_bounds[0], safes, ins.max_quantity,
         )  # fmt: skip
     prepared_get = prepared.get if instruments is not None else None
     book_get = instruments.get if instruments is not None else None
@@ -233,7 +236,6 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
                     bounds,
                     n,
                     first,
-                    tiers,
                     safes,
                     max_q,
                 ) = prep
@@ -259,12 +261,9 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
                 low = total - 1e-9  # instruments.tier_for, inlined; most positions sit in tier 0
                 level = 0 if low <= first else bisect(bounds, low)
                 if level < n:
-                    tier = tiers[level]
-                    if reason is None and lev > tier.max_leverage:
+                    tier, tier_lev, mmr_s, safe, cap_s = safes[level]
+                    if reason is None and lev > tier_lev:
                         reason, detail = "leverage_exceeds_max", x.note_tier_leverage(lev, tier)
-                    mmr_s = tier.maintenance_margin_rate
-                    safe = safes[level]
-                    cap_s = tier.max_leverage if tier.max_leverage < max_lev else max_lev
                 elif reason is None:
                     reason, detail = "risk_limit_exceeded", x.note_tier_limit(total, bounds[-1])
         if acc_post is not None:
