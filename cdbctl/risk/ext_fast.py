@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cdbctl.risk.account_rules import TradingState, trading_state_reason
 from cdbctl.risk.ext_formulas import (
@@ -20,6 +20,7 @@ from cdbctl.risk.ext_formulas import (
     note_order_rate,
     note_symbol_limit,
     note_trading_state,
+    safe_leverage_at_entry,
 )
 from cdbctl.risk.extras import EXTENDED
 from cdbctl.risk.positions import LONG, Position
@@ -27,7 +28,7 @@ from cdbctl.risk.positions import LONG, Position
 if TYPE_CHECKING:
     from cdbctl.risk.config import RiskConfig
     from cdbctl.risk.extras import Extras
-    from cdbctl.risk.instruments import Instrument
+    from cdbctl.risk.instruments import Instrument, InstrumentBook
 
 # pre(symbol, long, size, price, clock) -> (reason, detail, size, held, reducible quantity)
 Pre = Callable[[str, bool, float, float, float], tuple[str | None, str | None, float, Position | None, float]]
@@ -36,6 +37,29 @@ Post = Callable[
     [str, bool, float, float, int, float, "Position | None", float, "Instrument | None"],
     tuple[str | None, str | None],
 ]
+
+
+def prepare_instruments(book: InstrumentBook, min_dist: float, max_lev: int) -> dict[str, tuple[Any, ...]]:
+    """Instrument rules per spelling as one tuple of locals for the fused path (attribute loads cost there).
+
+    Per instrument: (instrument, base step, step num/den, base num/den, tick, min quantity, min notional,
+    funding settlements per day, tier bounds, tier count, first bound, per-tier values, max quantity);
+    per tier: (tier, max leverage, MMR, safe leverage at entry, leverage cap).
+    """
+    prepared: dict[str, tuple[Any, ...]] = {}
+    for spelling, ins in book.spellings.items():
+        tiers = tuple(
+            (t, t.max_leverage, t.maintenance_margin_rate,
+             safe_leverage_at_entry(t.maintenance_margin_rate, min_dist, min(t.max_leverage, max_lev)),
+             min(t.max_leverage, max_lev))
+            for t in ins.tiers
+        )  # fmt: skip
+        prepared[spelling] = (
+            ins, ins.base_step, ins.step_num, ins.step_den, ins.base_num, ins.base_den, ins.tick_size,
+            ins.min_quantity, ins.min_notional, 24.0 / ins.funding_interval_hours, ins.tier_bounds,
+            len(ins.tier_bounds), ins.tier_bounds[0], tiers, ins.max_quantity,
+        )  # fmt: skip
+    return prepared
 
 
 def build_account(c: RiskConfig, x: Extras, equity: float) -> tuple[Pre, Post] | None:

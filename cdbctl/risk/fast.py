@@ -14,12 +14,11 @@ import math
 import time
 from bisect import bisect_left
 from collections.abc import Callable
-from typing import Any
 
 from cdbctl.risk import ext_formulas as x
 from cdbctl.risk import formulas as f
 from cdbctl.risk.config import RiskConfig
-from cdbctl.risk.ext_fast import build_account
+from cdbctl.risk.ext_fast import build_account, prepare_instruments
 from cdbctl.risk.extras import Extras
 from cdbctl.risk.instruments import InstrumentBook
 from cdbctl.risk.margin import liquidation_distance, max_leverage_for_distance
@@ -85,21 +84,7 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
     sides, epoch, clock, sqrt, inf = _SIDES, to_epoch, time.time, math.sqrt, math.inf
     ts_cache = timeparse_cache
     check_finite = not finite_inputs
-    # instrument rules prepared per spelling as one tuple of locals (attribute loads cost on this path)
-    prepared: dict[str, tuple[Any, ...]] = {}
-    for spelling, ins in instruments.spellings.items() if instruments is not None else ():
-        # per tier: (tier, its max leverage, MMR, safe leverage, leverage cap) -- one index per signal
-        safes = tuple(
-            (t, t.max_leverage, t.maintenance_margin_rate,
-             x.safe_leverage_at_entry(t.maintenance_margin_rate, min_dist, min(t.max_leverage, max_lev)),
-             min(t.max_leverage, max_lev))
-            for t in ins.tiers
-        )  # fmt: skip
-        prepared[spelling] = (
-            ins, ins.base_step, ins.step_num, ins.step_den, ins.base_num, ins.base_den, ins.tick_size,
-            ins.min_quantity, ins.min_notional, 24.0 / ins.funding_interval_hours, ins.tier_bounds,
-            len(ins.tier_bounds), ins.tier_bounds[0], safes, ins.max_quantity,
-        )  # fmt: skip
+    prepared = prepare_instruments(instruments, min_dist, max_lev) if instruments is not None else {}
     prepared_get = prepared.get if instruments is not None else None
     book_get = instruments.get if instruments is not None else None
     floor, bisect = math.floor, bisect_left
