@@ -121,15 +121,9 @@ class Extras:
         """The checks of a registry that apply to this run, in registry order."""
         return tuple(item for item in checks if item[0] not in EXTENDED or self.applies(item[0], c))
 
-    def inert(self, c: RiskConfig, *, but_instruments: bool = False) -> bool:
-        """True when no extended check applies and nothing changes the core numbers (fast path allowed).
-
-        ``but_instruments``: the instrument and risk-tier checks may apply (the fused path has them).
-        """
-        if self.wallet is not None:
-            return False
-        skip = ("instrument", "risk_tier") if but_instruments else ()
-        return not any(self.applies(name, c) for name in EXTENDED if name not in skip)
+    def inert(self, c: RiskConfig) -> bool:
+        """True when no extended check applies and no input changes the core numbers (a plain run)."""
+        return self.wallet is None and not any(self.applies(name, c) for name in EXTENDED)
 
     def record_fill(
         self, symbol: str, long: bool, quantity: float, price: float, *, leverage: int, ts: float
