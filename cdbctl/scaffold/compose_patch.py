@@ -177,7 +177,10 @@ def patch_compose(
     if missing:
         edits.append(_add_services(doc, services, missing, render_block))
     out = text
-    for e in sorted(edits, key=lambda e: (e.start, e.end), reverse=True):
+    # Back to front. Two insertions at one offset (a `dockerfile:` line after a service's last line, and
+    # the services added after it) keep their list order: the later one is applied first.
+    order = sorted(enumerate(edits), key=lambda ie: (ie[1].start, ie[1].end, ie[0]), reverse=True)
+    for _, e in order:
         out = out[: e.start] + e.text + out[e.end :]
     builds = _self_check(text, out, targets, where) if edits else list_builds(out, where)
     return PatchResult(out, tuple(patched), tuple(t.name for t in missing), builds)
