@@ -99,7 +99,7 @@ def largest_passing_size(engine: Engine, sig: Signal, ceiling: float) -> float |
         return None
     replace = msgspec.structs.replace
     if engine.evaluate(replace(sig, target_position_usd=ceiling)).approved:
-        return ceiling
+        return _in_cents(engine, sig, ceiling)
     fail, ok = ceiling, None
     size = ceiling
     while size >= 2 * _MIN_SIZE_USD:
@@ -116,7 +116,20 @@ def largest_passing_size(engine: Engine, sig: Signal, ceiling: float) -> float |
             ok = mid
         else:
             fail = mid
-    return ok
+    return _in_cents(engine, sig, ok)
+
+
+def _in_cents(engine: Engine, sig: Signal, size: float) -> float:
+    """The size as printed (whole cents) if the engine approves it: rounded, else cut down to the cent.
+
+    A suggestion is copied as printed, so 4,055.5555 must not be offered as 4,055.56 when that fails.
+    """
+    replace = msgspec.structs.replace
+    for cents in (round(size * 100.0), math.floor(size * 100.0)):
+        shown = cents / 100.0
+        if shown >= _MIN_SIZE_USD and engine.evaluate(replace(sig, target_position_usd=shown)).approved:
+            return shown
+    return size
 
 
 def highest_passing_leverage(engine: Engine, sig: Signal) -> int | None:

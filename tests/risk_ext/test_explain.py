@@ -122,3 +122,21 @@ def test_cooldown_suggests_the_wait() -> None:
     assert result.reason == "cooldown_active"
     assert result.suggestions == ["wait 800s for the cooldown to end"]
     assert (result.largest_size_usd, result.highest_leverage) == (None, None)
+
+
+def test_suggested_size_as_printed_is_approved() -> None:
+    """The size a user copies from the suggestion (2 decimals) must pass: never rounded up."""
+    from cdbctl.risk import MarketData
+
+    eng = Engine(RiskConfig(), RiskState(), trace=True, now=0.0)
+    market = MarketData(volatility=0.3, order_book_depth=10_000.0)
+    sig = Signal(symbol="A", side="long", price=100.0, leverage=8, market=market)
+    result = explain(eng, sig)
+    assert result.highest_leverage == 6
+    assert result.largest_size_usd is not None
+    printed = f"{result.largest_size_usd:,.2f}"
+    assert result.suggestions == [f"leverage 6 with a size of at most {printed} USDT passes"]
+    # slippage: 100 bps = 1e4 x 0.3 / sqrt(365) x sqrt(size / 10,000) -> size = 4,055.5555...
+    assert printed == "4,055.55"
+    assert passes(eng, sig, leverage=6, target_position_usd=float(printed.replace(",", "")))
+    assert result.largest_size_usd == float(printed.replace(",", ""))
