@@ -78,9 +78,9 @@ def _render(explanations: list[Explanation]) -> None:
 
     console = stdout_console()
     for x in explanations:
-        label = x.signal_id if x.signal_id is not None else (x.symbol or "signal")
+        label = " ".join(str(p) for p in (x.signal_id, x.symbol, x.side) if p is not None) or "signal"
         verdict = "APPROVED" if x.approved else f"REJECTED: {x.reason}"
-        table = Table(title=f"{label} {x.symbol or ''} {x.side or ''}: {verdict}", title_justify="left")
+        table = Table(title=f"{label}: {verdict}", title_justify="left")
         for col in ("check", "passed", "value", "limit", "headroom", "detail"):
             table.add_column(col)
         for c in x.checks:

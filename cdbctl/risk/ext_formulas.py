@@ -14,7 +14,8 @@ def note_unknown(symbol: str) -> str:
 def note_tick(inst: Instrument, price: float) -> str:
     """Detail for `price_off_tick`."""
     near = nearest_tick(inst, price)
-    return f"price {price:g} is not a multiple of the tick {inst.tick_size:g} (nearest {near:g})"
+    # 12 significant digits: `:g` (6) printed 50000.05 as 50000.1, a multiple of the tick 0.1
+    return f"price {price:.12g} is not a multiple of the tick {inst.tick_size:.12g} (nearest {near:.12g})"
 
 
 def min_notional_of(inst: Instrument, price: float) -> float:

@@ -66,7 +66,7 @@ def describe(err: BaseException) -> str:
         return "json: nested too deeply"
     msg = str(err)
     if isinstance(err, msgspec.DecodeError) and not isinstance(err, msgspec.ValidationError):
-        return f"json: {msg[0].lower()}{msg[1:]}" if msg else "json: malformed JSON"
+        return f"json: {_lower_first(msg)}" if msg else "json: malformed JSON"
     field = "record"
     if " - at `" in msg:
         msg, path = msg.rsplit(" - at `", 1)
@@ -76,7 +76,14 @@ def describe(err: BaseException) -> str:
         field = msg.split("`")[1]
         msg = "missing required field"
     msg = msg.replace("`", "")
-    return f"{field}: {msg[0].lower()}{msg[1:]}"
+    return f"{field}: {_lower_first(msg)}"
+
+
+def _lower_first(msg: str) -> str:
+    """'Expected ...' -> 'expected ...', but an acronym stays ('JSON is malformed', not 'jSON')."""
+    if not msg or msg[1:2].isupper():
+        return msg
+    return msg[0].lower() + msg[1:]
 
 
 def record_from_object(obj: object) -> Record:

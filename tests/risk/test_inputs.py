@@ -146,3 +146,11 @@ def test_bad_state_and_market_files(capsys, monkeypatch, option: str, name: str,
     assert r.err.startswith("cdbctl: error: ")
     assert message in r.err
     assert str(DATA / name) in r.err
+
+
+def test_malformed_json_message_keeps_the_acronym(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    r = run(capsys, monkeypatch, "nan.jsonl")
+    first = r.jsonl()[0]
+    # msgspec says "JSON is malformed: ..."; lower-casing its first letter printed "jSON is malformed"
+    assert first["detail"].startswith("line 1: json: JSON is malformed: ")
+    assert "jSON" not in r.err

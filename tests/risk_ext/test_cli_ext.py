@@ -154,3 +154,21 @@ def test_config_lists_the_new_keys_with_defaults(capsys, monkeypatch) -> None:  
 def test_bad_new_key_value(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     code, _, err = run(capsys, monkeypatch, "risk", "config", "--set", "MAX_OPEN_POSITIONS=-1")
     assert code == 2 and "MAX_OPEN_POSITIONS" in err
+
+
+def test_explain_title_names_the_symbol_once_without_a_signal_id(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    stdin = json.dumps({"symbol": "BTC_USDT", "side": "long", "price": 50000.0}).encode()
+    code, out, _ = run(capsys, monkeypatch, "risk", "explain", "-", "--now", NOW, stdin=stdin)
+    assert code == 0
+    assert "BTC_USDT long: APPROVED" in out and "BTC_USDT BTC_USDT" not in out
+
+
+def test_off_tick_detail_shows_the_price_as_given(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    stdin = json.dumps(SIGNAL | {"price": 50000.05}).encode()
+    code, out, _ = run(capsys, monkeypatch, "risk", "evaluate", "-", "--now", NOW, "--format", "json",
+                       "--instruments", str(EXAMPLES / "instruments.yaml"), stdin=stdin)  # fmt: skip
+    assert code == 1
+    d = json.loads(out)
+    assert d["reason"] == "price_off_tick"
+    # `:g` printed "price 50000.1 is not a multiple of the tick 0.1": a contradiction to the reader
+    assert d["detail"] == "price 50000.05 is not a multiple of the tick 0.1 (nearest 50000)"
