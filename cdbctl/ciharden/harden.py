@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
@@ -66,12 +67,14 @@ def _units(
     if runs and isinstance(runs[1], MappingNode) and mstr(runs[1], "using") == "composite":
         steps = mget(runs[1], "steps")
         if steps and isinstance(steps[1], SequenceNode) and options.wants(None):
-            out.append((Context(None, None, False), steps[1], ("runs", "steps"), None, ()))
+            ctx = Context(None, None, False, indent=_indent_unit(root))
+            out.append((ctx, steps[1], ("runs", "steps"), None, ()))
         return out
     jobs = mget(root, "jobs")
     if not jobs or not isinstance(jobs[1], MappingNode):
         return out
     wf_shell = _default_shell(root)
+    indent = _indent_unit(root)
     for key, job in jobs[1].value:
         job_id = sval(key)
         if job_id is None or not isinstance(job, MappingNode) or not options.wants(job_id):
@@ -82,7 +85,9 @@ def _units(
         if "${{" in where and strategy is not None:  # runs-on: ${{ matrix.os }}
             where += _source(t, strategy)
         windows = "windows" in where.lower()
-        ctx = Context(job_id, _default_shell(job) or wf_shell, windows, mval(job, "container") is not None)
+        ctx = Context(
+            job_id, _default_shell(job) or wf_shell, windows, mval(job, "container") is not None, indent
+        )
         steps = mget(job, "steps")
         seq = (
             steps[1]
@@ -93,12 +98,34 @@ def _units(
     return out
 
 
+def _indent_unit(root: MappingNode) -> int:
+    """The file's indentation step: how far the first nested block mapping is indented (else 2)."""
+    for key, value in root.value:
+        if isinstance(value, MappingNode) and not value.flow_style and value.value:
+            step: int = value.value[0][0].start_mark.column - key.start_mark.column
+            if step > 0:
+                return step
+    return 2
+
+
 def _source(t: Text, node: Node) -> str:
     return t.text[t.mark(node.start_mark) : t.mark(node.end_mark)]
 
 
+_CONSTANT_TRUE = re.compile(r"\$\{\{\s*true\s*\}\}")
+
+
 def _truthy(node: Node) -> bool:
-    return isinstance(node, ScalarNode) and node.value.strip().lower() == "true"
+    """``true`` in any YAML spelling, or the constant expression ``${{ true }}`` (just as soft)."""
+    if not isinstance(node, ScalarNode):
+        return False
+    value = node.value.strip()
+    return value.lower() == "true" or _CONSTANT_TRUE.fullmatch(value) is not None
+
+
+def _expression(node: Node) -> bool:
+    """An expression whose value is only known at run time (left alone)."""
+    return isinstance(node, ScalarNode) and "${{" in node.value and not _truthy(node)
 
 
 def _analyse_unit(
@@ -121,7 +148,7 @@ def _analyse_unit(
     if coe is not None:
         key, value = coe
         line = key.start_mark.line + 1
-        if isinstance(value, ScalarNode) and "${{" in value.value:
+        if _expression(value):
             out.append(
                 Candidate(
                     Rule.expression_continue,
@@ -166,7 +193,7 @@ def _analyse_unit(
 
 def _coe(t: Text, ctx: Context, info: StepInfo, key: ScalarNode, value: Node) -> list[Candidate]:
     line = key.start_mark.line + 1
-    if isinstance(value, ScalarNode) and "${{" in value.value:
+    if _expression(value):
         return [
             Candidate(
                 Rule.expression_continue,

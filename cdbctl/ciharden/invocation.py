@@ -6,7 +6,7 @@ import posixpath
 import re
 from dataclasses import dataclass
 
-from cdbctl.ciharden.model import Tool
+from cdbctl.ciharden.model import Command, Tool
 from cdbctl.ciharden.registry import (
     NOT_A_SCAN,
     OUTPUT_FLAGS,
@@ -69,6 +69,7 @@ class Invocation:
     tool: Tool
     name_index: int
     cmd_end: int  # index into words just past the command (+ subcommand) words
+    command: Command | None = None
 
 
 def _basename(word: str) -> str:
@@ -123,15 +124,15 @@ def _match_name(vals: list[str], i: int, name: str) -> Invocation | None:
         return None
     for tool, cmd in tools_for_command(name):
         if cmd.subcommands is None:
-            return Invocation(tool, i, i + 1)
+            return Invocation(tool, i, i + 1, cmd)
         pos_vals = [v for _, v in positional]
         for sub in cmd.subcommands:
             parts = sub.split()
             for p in range(min(3, len(pos_vals))):
                 if pos_vals[p : p + len(parts)] == parts:
-                    return Invocation(tool, i, positional[p + len(parts) - 1][0] + 1)
+                    return Invocation(tool, i, positional[p + len(parts) - 1][0] + 1, cmd)
         if any(v == f or v.startswith(f + "=") for v in rest for f in cmd.bare_flags):
-            return Invocation(tool, i, i + 1)
+            return Invocation(tool, i, i + 1, cmd)
     return None
 
 
@@ -196,6 +197,19 @@ def flag_issues(cmd: SimpleCommand, inv: Invocation) -> list[ShellIssue]:
                                 (w.start + len(name) + 1, w.end, rule.good),
                             )
                         )
+    switch = inv.command.blocking_switch if inv.command else None
+    given = (w.value for w in words[inv.cmd_end :])
+    if switch and not any(v == switch or v.startswith(switch + "=") for v in given):
+        last = words[inv.cmd_end - 1]
+        issues.append(
+            ShellIssue(
+                "default",
+                inv.tool.id,
+                last.start,
+                f"{inv.tool.id} exits 0 on findings unless told otherwise; adding {switch}",
+                (last.end, last.end, " " + switch),
+            )
+        )
     if inv.tool.default_flag and not seen_names:
         last = words[inv.cmd_end - 1]
         issues.append(

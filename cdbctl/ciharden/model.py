@@ -155,6 +155,9 @@ class Command:
     name: str
     subcommands: tuple[str, ...] | None = None  # space-separated word sequences
     bare_flags: tuple[str, ...] = ()  # without a subcommand, still a scan when one of these is given
+    # a switch the scanner needs to fail on findings (semgrep scan --error, trufflehog --fail): written
+    # in after the command words when absent
+    blocking_switch: str | None = None
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,11 @@ TOOLS: tuple[Tool, ...] = (
     Tool(
         "semgrep",
         actions=("returntocorp/semgrep-action", "semgrep/semgrep-action"),
-        commands=(Command("semgrep", ("ci", "scan"), bare_flags=("--config", "-c", "-f")),),
+        # ``semgrep ci`` fails on blocking findings; ``semgrep scan`` / ``semgrep --config`` only with --error
+        commands=(
+            Command("semgrep", ("ci",)),
+            Command("semgrep", ("scan",), bare_flags=("--config", "-c", "-f"), blocking_switch="--error"),
+        ),
     ),
     Tool(
         "gitleaks",
@@ -59,7 +63,11 @@ TOOLS: tuple[Tool, ...] = (
         commands=(Command("gitleaks", ("detect", "protect", "git", "dir", "directory", "stdin")),),
         flags=(_EXIT_CODE_ONE,),
     ),
-    Tool("trufflehog", actions=("trufflesecurity/trufflehog",), commands=(Command("trufflehog"),)),
+    Tool(
+        "trufflehog",
+        actions=("trufflesecurity/trufflehog",),  # the action passes --fail itself
+        commands=(Command("trufflehog", blocking_switch="--fail"),),  # the CLI exits 0 on findings
+    ),
     Tool(
         "trivy",
         actions=("aquasecurity/trivy-action",),

@@ -145,15 +145,19 @@ def to_sarif(report: Report) -> dict[str, Any]:
     }
 
 
+# Step names and scripts are user text: a tab or line break in them would split a tab-separated row.
+_CONTROL = str.maketrans({"\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
 def table_rows(report: Report) -> list[tuple[str, str, str, str, str]]:
-    """Rows for the table: status, location, rule, job/step, message."""
+    """Rows for the table: status, location, rule, job/step, message (tabs and breaks escaped)."""
     return [
         (
             f.status.value,
-            f"{f.file}:{f.line}",
+            f"{f.file}:{f.line}".translate(_CONTROL),
             f.rule.value,
-            " / ".join(x for x in (f.job, f.step) if x),
-            f.message,
+            " / ".join(x for x in (f.job, f.step) if x).translate(_CONTROL),
+            f.message.translate(_CONTROL),
         )
         for f in report.findings
     ]

@@ -67,6 +67,7 @@ class Context:
     default_shell: str | None
     windows: bool
     container: bool = False  # a job container may have no bash, so ``shell: bash`` is not a safe fix
+    indent: int = 2  # the file's indentation step, for a ``with:`` block written in
 
 
 def label_of(node: MappingNode, index: int) -> str:
@@ -211,7 +212,9 @@ def _action_candidates(t: Text, ctx: Context, info: StepInfo, tool: Tool, uses: 
                 edit = insert_pair(t, inputs, name, value_text)
                 mutation = Mutation((*info.path, "with", name), "set", loaded)
             else:
-                edit = None if inputs is not None else _insert_with(t, info.node, name, value_text)
+                edit = (
+                    None if inputs is not None else _insert_with(t, info.node, name, value_text, ctx.indent)
+                )
                 mutation = Mutation((*info.path, "with"), "set", {name: loaded})
             fix = Fix((edit,), (mutation,)) if edit else None
             line = info.node.start_mark.line + 1 if uses_key is None else uses_key.start_mark.line + 1
@@ -226,14 +229,14 @@ def _action_candidates(t: Text, ctx: Context, info: StepInfo, tool: Tool, uses: 
             )
 
 
-def _insert_with(t: Text, step: MappingNode, name: str, value_text: str) -> Edit | None:
+def _insert_with(t: Text, step: MappingNode, name: str, value_text: str, indent: int) -> Edit | None:
     if step.flow_style:
         return insert_pair(t, step, "with", "", f"{{{name}: {value_text}}}")
     column = step.value[0][0].start_mark.column
     edit = insert_pair(t, step, "with", "")
     if edit is None:
         return None
-    nested = t.eol + " " * (column + 2) + f"{name}: {value_text}"
+    nested = t.eol + " " * (column + indent) + f"{name}: {value_text}"
     if edit.new.endswith(t.eol):
         return Edit(edit.start, edit.end, edit.new[: -len(t.eol)].rstrip(" ") + nested + t.eol)
     return Edit(edit.start, edit.end, edit.new.rstrip(" ") + nested)

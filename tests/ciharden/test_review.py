@@ -1,0 +1,111 @@
+"""Regression tests from the QA review of ci-harden: each pins a bug found by running the command."""
+
+from __future__ import annotations
+
+import pytest
+
+from cdbctl.ciharden.harden import harden
+from cdbctl.ciharden.model import Finding, Rule, Status
+from cdbctl.ciharden.report import Report, table_rows
+from cdbctl.ciharden.splice import load_data
+
+
+def _rules(text: str) -> list[tuple[Rule, Status]]:
+    return [(f.rule, f.status) for f in harden(text, "t.yml", write=True).findings]
+
+
+@pytest.mark.parametrize("value", ["${{ true }}", "${{true}}", "'${{ true }}'"])
+def test_constant_true_expression_is_a_soft_fail(value: str) -> None:
+    step = f"on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: bandit -r .\n        continue-on-error: {value}\n"
+    result = harden(step, "t.yml", write=True)
+    assert [(f.rule, f.status) for f in result.findings] == [(Rule.step_continue_on_error, Status.fixed)]
+    assert result.hardened == step.replace(f"        continue-on-error: {value}\n", "")
+    job = f"on: push\njobs:\n  a:\n    runs-on: x\n    continue-on-error: {value}\n    steps:\n      - run: bandit -r .\n"
+    assert _rules(job) == [(Rule.job_continue_on_error, Status.fixed)]
+
+
+@pytest.mark.parametrize(
+    "value", ["${{ matrix.experimental }}", "${{ false }}", "${{ github.event_name == 'push' }}"]
+)
+def test_real_expressions_stay_informational(value: str) -> None:
+    step = f"on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: bandit -r .\n        continue-on-error: {value}\n"
+    result = harden(step, "t.yml", write=True)
+    assert [(f.rule, f.status) for f in result.findings] == [(Rule.expression_continue, Status.info)]
+    assert not result.changed
+
+
+def test_inserted_with_block_follows_four_space_indentation() -> None:
+    text = (
+        "on: push\n"
+        "jobs:\n"
+        "    scan:\n"
+        "        runs-on: ubuntu-latest\n"
+        "        steps:\n"
+        "            -   uses: aquasecurity/trivy-action@master\n"
+        "            -   uses: zaproxy/action-baseline@v0.12.0\n"
+        "                with:\n"
+        "                    target: http://127.0.0.1\n"
+    )
+    result = harden(text, "t.yml", write=True)
+    assert result.hardened == (
+        "on: push\n"
+        "jobs:\n"
+        "    scan:\n"
+        "        runs-on: ubuntu-latest\n"
+        "        steps:\n"
+        "            -   uses: aquasecurity/trivy-action@master\n"
+        "                with:\n"
+        "                    exit-code: '1'\n"
+        "            -   uses: zaproxy/action-baseline@v0.12.0\n"
+        "                with:\n"
+        "                    target: http://127.0.0.1\n"
+        "                    fail_action: true\n"
+    )
+
+
+def test_inserted_with_block_keeps_two_space_indentation() -> None:
+    text = "on: push\njobs:\n  scan:\n    runs-on: x\n    steps:\n      - uses: aquasecurity/trivy-action@master\n"
+    assert harden(text, "t.yml", write=True).hardened == text + "        with:\n          exit-code: '1'\n"
+
+
+@pytest.mark.parametrize(
+    ("run", "fixed"),
+    [
+        ("semgrep scan --config auto .", "semgrep scan --error --config auto ."),
+        ("semgrep --config p/ci src", "semgrep --error --config p/ci src"),
+        ("trufflehog git file://. --only-verified", "trufflehog --fail git file://. --only-verified"),
+        ("trufflehog filesystem .", "trufflehog --fail filesystem ."),
+    ],
+)
+def test_scanners_that_exit_zero_on_findings_get_their_blocking_flag(run: str, fixed: str) -> None:
+    text = f"on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: {run}\n"
+    result = harden(text, "t.yml", write=True)
+    assert [(f.rule, f.status) for f in result.findings] == [(Rule.nonblocking_default, Status.fixed)]
+    assert result.hardened == text.replace(run, fixed)
+    assert harden(result.hardened, "t.yml", write=True).findings == ()
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        "semgrep ci",
+        "semgrep scan --error --config auto .",
+        "semgrep --config auto --error .",
+        "trufflehog git file://. --fail",
+        "trufflehog --version",
+    ],
+)
+def test_blocking_semgrep_and_trufflehog_are_left_alone(run: str) -> None:
+    text = f"on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: {run}\n"
+    assert _rules(text) == []
+
+
+def test_table_rows_escape_tabs_and_newlines_from_user_text() -> None:
+    text = 'on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - name: "tab\\there\\nnext"\n        run: bandit . || true\n'
+    result = harden(text, "t.yml", write=False)
+    assert load_data(text)["jobs"]["a"]["steps"][0]["name"] == "tab\there\nnext"
+    findings: tuple[Finding, ...] = result.findings
+    rows = table_rows(Report("check", ("t.yml",), (), findings, (), ()))
+    for row in rows:
+        assert all("\t" not in cell and "\n" not in cell for cell in row)
+    assert "tab\\there\\nnext" in rows[0][3]
