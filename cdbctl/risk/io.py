@@ -126,8 +126,8 @@ def _slow_block(block: bytes, first: int) -> Chunk:
     return Chunk(records, first, locs, "line")
 
 
-def _block(block: bytes, first: int) -> Chunk:
-    lines = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+def _block(block: bytes, first: int, newlines: int) -> Chunk:
+    lines = newlines + (0 if block.endswith(b"\n") else 1)
     try:
         records: list[Record] = _TYPED.decode_lines(block)  # type: ignore[assignment]  # list[Signal]
     except _DECODE_ERRORS:
@@ -143,11 +143,12 @@ def _lines(buf: bytes, read: Callable[[int], bytes], size: int, eof: bool) -> It
         nl = buf.rfind(b"\n")
         if nl >= 0:
             block, buf = buf[: nl + 1], buf[nl + 1 :]
-            yield _block(block, first)
-            first += block.count(b"\n")
+            newlines = block.count(b"\n")  # once per block: a full scan of 1 MiB
+            yield _block(block, first, newlines)
+            first += newlines
         if eof:
             if buf.strip():
-                yield _block(buf, first)
+                yield _block(buf, first, buf.count(b"\n"))
             return
         more = read(size)
         if more:

@@ -11,7 +11,7 @@ import msgspec
 from cdbctl.errors import ExitCode
 from cdbctl.risk.engine import Engine
 from cdbctl.risk.io import Chunk, Invalid
-from cdbctl.risk.model import Decision
+from cdbctl.risk.model import Decision, Signal
 
 _ENC = msgspec.json.Encoder()
 Reporter = Callable[[str], None]
@@ -50,15 +50,24 @@ def evaluate_chunk(
     records = chunk.records
     fast = engine.fast
     decisions: list[Decision] | None = None
+    deferred = 0  # records the fused path handed to the registry: only those can be invalid
     if chunk.locs is None and chunk.kind == "line":  # every record decoded: all are Signals
         if fast is not None:
+
+            def registry(r: Signal) -> Decision:
+                nonlocal deferred
+                deferred += 1
+                return evaluate(r)
+
             try:
-                decisions = [fast(r) or evaluate(r) for r in records]  # type: ignore[arg-type]
+                decisions = [fast(r) or registry(r) for r in records]  # type: ignore[arg-type]
             except Exception:  # evaluate() below fails closed record by record
                 decisions = None
         if decisions is None:
+            deferred = len(records)
             decisions = [evaluate(r) for r in records]  # type: ignore[arg-type]
     else:
+        deferred = len(records)
         decisions = [
             engine.invalid(r.problem, r.signal_id, r.symbol, r.side)
             if isinstance(r, Invalid)
@@ -66,7 +75,7 @@ def evaluate_chunk(
             for r in records
         ]
     approved = sum(map(_APPROVED, decisions))
-    if approved != len(decisions):
+    if deferred and approved != len(decisions):  # the fused path never decides invalid_signal
         for i, d in enumerate(decisions):
             if d.reason in _LOCATED:
                 where = chunk.where(i)

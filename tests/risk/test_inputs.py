@@ -154,3 +154,14 @@ def test_malformed_json_message_keeps_the_acronym(capsys, monkeypatch) -> None: 
     # msgspec says "JSON is malformed: ..."; lower-casing its first letter printed "jSON is malformed"
     assert first["detail"].startswith("line 1: json: JSON is malformed: ")
     assert "jSON" not in r.err
+
+
+def test_semantically_invalid_line_among_decodable_ones_is_located(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Every line decodes (the fused path's chunk), one is invalid only by meaning: still line-located."""
+    ok = b'{"signal_id":"ok","symbol":"BTCUSDT","side":"long","price":50000.0}\n'
+    stdin = ok + b'{"signal_id":"bad","symbol":"BTCUSDT","side":"hold","price":50000.0}\n' + ok
+    r = cli(capsys, monkeypatch, "risk", "evaluate", "-", "--now", NOW, "--format", "jsonl", stdin=stdin)
+    assert r.code == 2
+    assert [d["reason"] for d in r.jsonl()] == [None, "invalid_signal", None]
+    assert r.jsonl()[1]["detail"] == "line 2: side: 'hold' is not long, short, buy or sell"
+    assert r.err == "<stdin>:2: side: 'hold' is not long, short, buy or sell\n"
