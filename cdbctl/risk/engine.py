@@ -10,6 +10,7 @@ from cdbctl.risk.config import RiskConfig
 from cdbctl.risk.ext_checks import quantity, signal_clock
 from cdbctl.risk.extras import Extras
 from cdbctl.risk.fast import FastPath, build_fast
+from cdbctl.risk.formulas import money
 from cdbctl.risk.instruments import InstrumentBook
 from cdbctl.risk.model import SCHEMA_VERSION, Check, Decision, MarketData, RiskState, Signal
 from cdbctl.risk.registry import REGISTRY
@@ -177,10 +178,10 @@ class Engine:
             e.dist,
             self.max_safe if max_safe is None else max_safe,  # per signal with tiers or a mark price
             e.regime,
-            e.fee_daily,
+            None if e.fee_daily is None else money(e.fee_daily),
             e.alert if approved else False,
             e.slip_bps,
-            size_usd * (entry_fee + c.TAKER_FEE),
+            money(size_usd * (entry_fee + c.TAKER_FEE)),
             checks if checks is not None else msgspec.UNSET,
         )
 

@@ -29,6 +29,7 @@ from cdbctl.risk.timeparse import to_epoch
 _SIDES = {"long": True, "buy": True, "short": False, "sell": False}
 _SIDES.update({k.upper(): v for k, v in list(_SIDES.items())})
 _SQRT_YEAR = math.sqrt(365.0)
+_ROUNDER = f.ROUNDER
 
 FastPath = Callable[[Signal], "Decision | None"]
 
@@ -114,16 +115,14 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
         if mk is None:
             vol, fund, atr, depth, bid, ask = d_vol, d_fund, d_atr, d_depth, d_bid, d_ask
         else:
-            v, fr, atr, depth, bid, ask = (
-                mk.volatility,
-                mk.funding_rate,
-                mk.atr,
-                mk.order_book_depth,
-                mk.bid,
-                mk.ask,
-            )
+            v = mk.volatility  # one load each: no tuple built and unpacked per signal
             vol = d_vol if v is None else v
+            fr = mk.funding_rate
             fund = d_fund if fr is None else fr
+            atr = mk.atr
+            depth = mk.order_book_depth
+            bid = mk.bid
+            ask = mk.ask
             if atr is None:
                 atr = d_atr
             if depth is None:
@@ -197,7 +196,10 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
             if reason is None and r is not None:
                 reason, detail = r, r_detail
         qty = size / price
-        mmr_s, periods_s, safe, cap_s = mmr, periods, max_safe, max_lev
+        mmr_s = mmr
+        periods_s = periods
+        safe = max_safe
+        cap_s = max_lev
         if prepared_get is not None:  # instrument rules and risk-limit tiers, inlined from ext_checks
             prep = prepared_get(sig.symbol)
             if prep is None and book_get is not None:
@@ -294,6 +296,13 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
             slip += impact * vol * sqrt(size / depth)
         if reason is None and slip > max_slip:
             reason, detail = "excessive_slippage", f.note_slippage(slip, c)
+        # estimated costs to 1e-8 USDT (formulas.money, inlined): no float noise such as 3.0000000000000004
+        fee_daily = (size if mark is None else size / price * mark) * rate  # funding on the fair price
+        if -1e7 < fee_daily < 1e7:
+            fee_daily = (fee_daily * 1e8 + _ROUNDER - _ROUNDER) / 1e8
+        fees = size * ((maker if sig.order_type == "limit" else taker) + taker)
+        if -1e7 < fees < 1e7:
+            fees = (fees * 1e8 + _ROUNDER - _ROUNDER) / 1e8
         approved = reason is None
         if approved and stateful:
             st.total_exposure_pct = exposure + size / equity
@@ -315,10 +324,10 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
             d,
             safe,
             regime,
-            (size if mark is None else size / price * mark) * rate,  # funding is charged on the fair price
+            fee_daily,
             approved and rate > alert_fund,
             slip,
-            size * ((maker if sig.order_type == "limit" else taker) + taker),
+            fees,
         )
 
     return fast

@@ -37,6 +37,20 @@ def atr_usd(equity: float, atr: float | None, price: float, c: RiskConfig) -> fl
     return equity * c.RISK_PER_TRADE_PCT / (c.ATR_STOP_MULTIPLIER * atr) * price
 
 
+# Adding and subtracting 1.5 x 2**52 rounds a double below 2**51 to the nearest integer (half to
+# even, as round()) in two float operations, without round()'s call and int allocation.
+ROUNDER = 6755399441055744.0
+
+
+def money(usd: float) -> float:
+    """An estimated cost rounded to 1e-8 USDT, so 3.0000000000000004 reads 3.0 (fast.py inlines this).
+
+    n / 1e8 with an exact integer n is the double nearest the 8-decimal value; beyond 1e7 USDT
+    ``usd * 1e8`` leaves the exact-integer range and the value is kept as computed.
+    """
+    return (usd * 1e8 + ROUNDER - ROUNDER) / 1e8 if -1e7 < usd < 1e7 else usd
+
+
 @lru_cache(maxsize=4096)  # replays repeat the same values: format each once
 def note_stale(age: float, c: RiskConfig) -> str:
     """Detail of stale_data."""

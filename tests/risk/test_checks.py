@@ -341,3 +341,25 @@ def test_default_market_and_per_signal_override() -> None:
     assert d["regime"] == "stressed" and d["funding_alert"] is True
     d = decide(signal(market={"volatility": 0.1}), market=market)
     assert d["regime"] == "normal" and d["funding_alert"] is True
+
+
+@pytest.mark.parametrize(
+    ("sig", "fee_daily", "fees"),
+    [
+        (signal(), 3.0, 12.0),  # unrounded: 3.0000000000000004 and 11.999999999999998
+        (signal(side="short"), -3.0, 12.0),  # a receipt
+        (signal(target_position_usd=2500.0), 0.75, 3.0),  # unrounded fees: 2.9999999999999996
+        (signal(target_position_usd=4571.428571428572), 1.37142857, 5.48571429),  # to 1e-8 USDT
+    ],
+)
+def test_money_fields_are_rounded_to_1e_8_usdt(sig: dict[str, object], fee_daily: float, fees: float) -> None:
+    """Estimated costs carry no float noise: exactly the 8-decimal value, in both engine paths."""
+    d = decide(sig)
+    assert (d["funding_fee_daily"], d["fees_usd"]) == (fee_daily, fees)
+
+
+def test_money_rounding_survives_huge_values() -> None:
+    """Rounding must not overflow (round(inf)) on an absurd but finite equity: no internal error."""
+    d = decide(signal(), state={"equity": 1e307}, env={"MAX_POSITION_PCT": "1"})
+    assert d["approved"] is True and d["reason"] is None
+    assert d["fees_usd"] == pytest.approx(1e307 * 0.5 * 0.0012)  # fixed fractional: equity x 1% / 2%

@@ -4,6 +4,7 @@ and the fused fast path decides exactly like the check registry."""
 from __future__ import annotations
 
 import io
+import math
 from typing import Any
 
 import msgspec
@@ -184,3 +185,17 @@ def test_fast_path_equals_registry_with_extended_checks(  # noqa: PLR0917
     slow.fast = None
     assert fast.fast is not None
     assert msgspec.to_builtins(fast.evaluate(record)) == msgspec.to_builtins(slow.evaluate(record))
+
+
+@given(st.floats(allow_nan=True, allow_infinity=True))
+@SETTINGS
+def test_money_rounds_like_round_to_8_decimals(usd: float) -> None:
+    """formulas.money's float trick equals round(usd * 1e8) / 1e8 where it applies; else keeps usd."""
+    from cdbctl.risk.formulas import money
+
+    got = money(usd)
+    if -1e7 < usd < 1e7:
+        assert got == round(usd * 1e8) / 1e8
+        assert abs(got - usd) <= 0.5e-8 + abs(usd) * 1e-15
+    else:
+        assert got == usd or (math.isnan(got) and math.isnan(usd))  # NaN stays NaN
