@@ -66,6 +66,12 @@ def check_validity(e: Eval, c: RiskConfig) -> str | None:
         if v is not None and not -INF < v < INF:
             e.note = f"{_FIELD_NAMES[field]}: must be a finite number"
             return "invalid_signal"
+    stop = e.stop_in
+    if stop is not None and ((stop >= e.price) if long else (stop <= e.price)):
+        # a long's stop at or above its entry fires at once (a short's below: the same), no protection
+        where, side = ("below", "long") if long else ("above", "short")
+        e.note = f"stop_price: {stop:.12g} is not {where} the entry price {e.price:.12g} for a {side}"
+        return "invalid_signal"
     if e.bid is not None and e.ask is not None and e.bid > e.ask:
         e.note = f"market.bid: {e.bid:g} is above market.ask {e.ask:g} (crossed book)"
         return "invalid_signal"

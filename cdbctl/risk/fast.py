@@ -135,6 +135,8 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
         stop = sig.stop_price
         if bid is not None and ask is not None and bid > ask:
             return None
+        if stop is not None and ((stop >= price) if long else (stop <= price)):
+            return None  # a stop on the wrong side of the entry: the registry's validity check names it
         if check_finite:
             # NaN or inf anywhere makes this sum non-finite: the registry's validity check names it
             total = price + vol + fund + (target or 0.0) + (stop or 0.0) + (atr or 0.0) + (depth or 0.0)

@@ -363,3 +363,18 @@ def test_money_rounding_survives_huge_values() -> None:
     d = decide(signal(), state={"equity": 1e307}, env={"MAX_POSITION_PCT": "1"})
     assert d["approved"] is True and d["reason"] is None
     assert d["fees_usd"] == pytest.approx(1e307 * 0.5 * 0.0012)  # fixed fractional: equity x 1% / 2%
+
+
+@pytest.mark.parametrize(
+    ("side", "stop", "detail"),
+    [
+        ("long", 50000.0, "stop_price: 50000 is not below the entry price 50000 for a long"),
+        ("long", 51000.0, "stop_price: 51000 is not below the entry price 50000 for a long"),
+        ("short", 49000.0, "stop_price: 49000 is not above the entry price 50000 for a short"),
+    ],
+)
+def test_stop_on_the_wrong_side_of_the_entry_is_invalid(side: str, stop: float, detail: str) -> None:
+    """A long's stop above its entry (a short's below) fires at once or never protects: not approvable."""
+    d = decide(signal(side=side, stop_price=stop))
+    assert (d["approved"], d["reason"], d["detail"]) == (False, "invalid_signal", detail)
+    assert decide(signal(side=side, stop_price=49500.0 if side == "long" else 50500.0))["approved"] is True
