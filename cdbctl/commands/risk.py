@@ -100,6 +100,13 @@ def _read_config_file(path: Path) -> dict[str, object]:
     return {str(k): v for k, v in data.items()}
 
 
+def state_located(err: InputError, state: Path | None) -> InputError:
+    """A state error the engine finds while parsing positions or trades names the --state file too."""
+    if err.where is None and state is not None and err.message.startswith("state"):
+        err.where = str(state)
+    return err
+
+
 def _resolve(config: Path | None, sets: list[str] | None) -> ResolvedConfig:
     from cdbctl.risk.config import resolve
 
@@ -203,16 +210,19 @@ def evaluate(  # noqa: PLR0917  # Typer maps parameters to options
     st = load_state(_read_json_file(state, "state"), str(state)) if state else None
     mk = load_market(_read_json_file(market, "market"), str(market)) if market else None
     book = read_instruments(instruments) if instruments else None
-    engine = Engine(
-        resolved.config,
-        st,
-        mk,
-        now=resolve_now(now),
-        trace=fmt != "jsonl" or trace,
-        stateful=stateful,
-        finite_inputs=True,  # every input is JSON text: no NaN or infinity can get through
-        instruments=book,
-    )
+    try:
+        engine = Engine(
+            resolved.config,
+            st,
+            mk,
+            now=resolve_now(now),
+            trace=fmt != "jsonl" or trace,
+            stateful=stateful,
+            finite_inputs=True,  # every input is JSON text: no NaN or infinity can get through
+            instruments=book,
+        )
+    except InputError as err:
+        raise state_located(err, state) from None
     summary = Summary()
 
     def report(msg: str) -> None:

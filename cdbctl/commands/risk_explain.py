@@ -122,7 +122,7 @@ def explain_cmd(  # noqa: PLR0917  # Typer maps parameters to options
     """Explain the risk decision for signals."""
     import msgspec
 
-    from cdbctl.commands.risk import _open_input, _read_json_file, _resolve
+    from cdbctl.commands.risk import _open_input, _read_json_file, _resolve, state_located
     from cdbctl.output import is_terminal
     from cdbctl.risk import load_market, load_state, resolve_now
     from cdbctl.risk.engine import Engine
@@ -140,7 +140,10 @@ def explain_cmd(  # noqa: PLR0917  # Typer maps parameters to options
     st = load_state(_read_json_file(state, "state"), str(state)) if state else None
     mk = load_market(_read_json_file(market, "market"), str(market)) if market else None
     book = read_instruments(instruments) if instruments else None
-    engine = Engine(resolved.config, st, mk, now=resolve_now(now), trace=True, instruments=book)
+    try:
+        engine = Engine(resolved.config, st, mk, now=resolve_now(now), trace=True, instruments=book)
+    except InputError as err:
+        raise state_located(err, state) from None
     out: list[Explanation] = []
     invalid = False
     for name in names:

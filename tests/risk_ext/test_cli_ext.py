@@ -172,3 +172,34 @@ def test_off_tick_detail_shows_the_price_as_given(capsys, monkeypatch) -> None: 
     assert d["reason"] == "price_off_tick"
     # `:g` printed "price 50000.1 is not a multiple of the tick 0.1": a contradiction to the reader
     assert d["detail"] == "price 50000.05 is not a multiple of the tick 0.1 (nearest 50000)"
+
+
+@pytest.mark.parametrize("command", ["evaluate", "explain"])
+@pytest.mark.parametrize(
+    ("state", "problem"),
+    [
+        (
+            {"trading_state": "PAUSED"},
+            "state.trading_state: must be ACTIVE, REDUCING or HALTED, got 'PAUSED'",
+        ),
+        (
+            {"positions": [{"symbol": "BTC_USDT"}]},
+            "state.positions[0]: side: must be long, short, buy or sell",
+        ),
+    ],
+)
+def test_state_errors_found_by_the_engine_name_the_state_file(  # type: ignore[no-untyped-def]
+    capsys,
+    monkeypatch,
+    tmp_path: Path,
+    signal_file: Path,
+    *,
+    command: str,
+    state: dict[str, object],
+    problem: str,
+) -> None:
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps(state))
+    code, out, err = run(capsys, monkeypatch, "risk", command, str(signal_file), "--state", str(path))
+    assert (code, out) == (2, "")
+    assert err.startswith(f"cdbctl: error: {problem}") and err.rstrip("\n").endswith(f", {path}")
