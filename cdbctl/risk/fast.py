@@ -228,16 +228,18 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
                     safes,
                     max_q,
                 ) = prep
-                if qty > 0:  # instruments.floor_quantity, inlined
-                    steps = floor(qty / base + 1e-9)
+                steps = qty / base + 1e-9  # instruments.floor_quantity, inlined
+                if qty > 0 and steps < inf:
+                    steps = floor(steps)
                     contracts = steps * s_num / s_den
                     qty = steps * b_num / b_den
                 else:
                     contracts = qty = 0.0
                 size = qty * price
                 if reason is None:
-                    rest = price / tick % 1.0  # instruments.on_tick, inlined
-                    if 1e-6 < rest < 0.999999:
+                    ticks = price / tick  # instruments.on_tick, inlined
+                    rest = ticks % 1.0
+                    if ticks < 0.5 or 1e-6 < rest < 0.999999:
                         reason, detail = "price_off_tick", x.note_tick(inst, price)
                     elif contracts < min_q or size < min_n:
                         lowest = x.min_notional_of(inst, price)

@@ -118,9 +118,10 @@ def normalize_symbol(symbol: str) -> str:
 
 def floor_quantity(instrument: Instrument, base_quantity: float) -> tuple[float, float]:
     """Floor a base-unit quantity to the step; return (contracts, base units)."""
-    if not base_quantity > 0:
+    steps = base_quantity / instrument.base_step + _EPS
+    if not (base_quantity > 0 and steps < math.inf):  # a price near 0 makes it infinite: nothing to trade
         return 0.0, 0.0
-    steps = math.floor(base_quantity / instrument.base_step + _EPS)
+    steps = math.floor(steps)
     contracts = steps * instrument.step_num / instrument.step_den
     return contracts, steps * instrument.base_num / instrument.base_den
 
@@ -134,8 +135,10 @@ def on_tick(instrument: Instrument, price: float) -> bool:
     """True when the price is a whole number of ticks (relative tolerance for binary floats)."""
     # A millionth of a tick absorbs binary noise (50000.1 / 0.1 = 500001.0000000001); the fused
     # fast path inlines this very test.
-    rest = price / instrument.tick_size % 1.0
-    return not 1e-6 < rest < 0.999999
+    # Under half a tick the price rounds to 0 ticks: no valid price, however small the remainder.
+    ticks = price / instrument.tick_size
+    rest = ticks % 1.0
+    return not (ticks < 0.5 or 1e-6 < rest < 0.999999)
 
 
 def nearest_tick(instrument: Instrument, price: float) -> float:

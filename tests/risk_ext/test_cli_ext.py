@@ -203,3 +203,17 @@ def test_state_errors_found_by_the_engine_name_the_state_file(  # type: ignore[n
     code, out, err = run(capsys, monkeypatch, "risk", command, str(signal_file), "--state", str(path))
     assert (code, out) == (2, "")
     assert err.startswith(f"cdbctl: error: {problem}") and err.rstrip("\n").endswith(f", {path}")
+
+
+@pytest.mark.parametrize("price", [5e-324, 1e-300, 0.04])
+def test_price_below_one_tick_is_off_tick_not_an_internal_error(capsys, monkeypatch, price: float) -> None:  # type: ignore[no-untyped-def]
+    """A positive price under one tick (XRP_USDT tick 0.0001... BTC_USDT 0.1) is no valid price:
+    5e-324 made the quantity infinite (OverflowError, exit 4) and 1e-300 passed the tick test."""
+    for fmt in ("json", "jsonl"):  # traced registry path and fused path
+        stdin = json.dumps(SIGNAL | {"price": price}).encode()
+        code, out, err = run(capsys, monkeypatch, "risk", "evaluate", "-", "--now", NOW, "--format", fmt,
+                             "--instruments", str(EXAMPLES / "instruments.yaml"), stdin=stdin)  # fmt: skip
+        assert (code, err) == (1, "")
+        d = json.loads(out)
+        assert (d["approved"], d["reason"]) == (False, "price_off_tick")
+        assert d["detail"].endswith("is not a multiple of the tick 0.1 (nearest 0)")
