@@ -3,6 +3,7 @@ and the fused fast path (fast.py) so both paths say and compute the same."""
 
 from __future__ import annotations
 
+from cdbctl.risk.formulas import fixed
 from cdbctl.risk.instruments import Instrument, RiskTier, nearest_tick
 
 
@@ -82,7 +83,7 @@ def note_trading_state(reason: str) -> str:
 
 def note_cooldown(reason: str, remaining_sec: float) -> str:
     """Detail for `cooldown_active`."""
-    return f"cooldown after {reason}: {remaining_sec:.0f}s left"
+    return f"cooldown after {reason}: {fixed(remaining_sec, 0)}s left"
 
 
 def note_order_rate(count: int, retry_after: float) -> str:
@@ -107,4 +108,5 @@ def note_symbol_limit(symbol: str, after: float, limit: float) -> str:
 
 def note_margin(required: float, margin: float, fees: float, available: float) -> str:
     """Detail for `insufficient_margin`."""
-    return f"needs {required:.2f} (margin {margin:.2f} + fees {fees:.2f}) > available {available:.2f}"
+    m = fixed
+    return f"needs {m(required, 2)} (margin {m(margin, 2)} + fees {m(fees, 2)}) > available {m(available, 2)}"

@@ -51,6 +51,16 @@ def money(usd: float) -> float:
     return (usd * 1e8 + ROUNDER - ROUNDER) / 1e8 if -1e7 < usd < 1e7 else usd
 
 
+def fixed(x: float, digits: int) -> str:
+    """`x` with `digits` decimals, or 6 significant digits when that would print dozens of digits."""
+    return f"{x:.{digits}f}" if -1e12 < x < 1e12 else f"{x:.6g}"
+
+
+def percent(x: float) -> str:
+    """`x` as a percentage with 4 decimals (0.0003 -> 0.0300%), short for absurd values too."""
+    return f"{x:.4%}" if -1e10 < x < 1e10 else f"{x * 100:.6g}%"
+
+
 @lru_cache(maxsize=4096)  # replays repeat the same values: format each once
 def note_stale(age: float, c: RiskConfig) -> str:
     """Detail of stale_data."""
@@ -98,7 +108,7 @@ def note_leverage(lev: int, c: RiskConfig) -> str:
 @lru_cache(maxsize=4096)  # replays repeat the same values: format each once
 def note_exposure(after: float, c: RiskConfig) -> str:
     """Detail of max_exposure_reached."""
-    return f"exposure after trade {after:.4f} > {c.MAX_TOTAL_EXPOSURE_PCT:g}"
+    return f"exposure after trade {fixed(after, 4)} > {c.MAX_TOTAL_EXPOSURE_PCT:g}"
 
 
 @lru_cache(maxsize=4096)  # replays repeat the same values: format each once
@@ -122,10 +132,10 @@ def note_stop(stop: float, lp: float) -> str:
 @lru_cache(maxsize=4096)  # replays repeat the same values: format each once
 def note_funding(rate: float, c: RiskConfig) -> str:
     """Detail of excessive_funding_fees."""
-    return f"daily funding {rate:.4%} of value > {c.MAX_DAILY_FUNDING_FEE_PCT:.4%}"
+    return f"daily funding {percent(rate)} of value > {c.MAX_DAILY_FUNDING_FEE_PCT:.4%}"
 
 
 @lru_cache(maxsize=4096)  # replays repeat the same values: format each once
 def note_slippage(slip: float, c: RiskConfig) -> str:
     """Detail of excessive_slippage."""
-    return f"expected slippage {slip:.2f}bps > {c.MAX_SLIPPAGE_BPS:g}bps"
+    return f"expected slippage {fixed(slip, 2)}bps > {c.MAX_SLIPPAGE_BPS:g}bps"

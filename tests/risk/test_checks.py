@@ -378,3 +378,20 @@ def test_stop_on_the_wrong_side_of_the_entry_is_invalid(side: str, stop: float, 
     d = decide(signal(side=side, stop_price=stop))
     assert (d["approved"], d["reason"], d["detail"]) == (False, "invalid_signal", detail)
     assert decide(signal(side=side, stop_price=49500.0 if side == "long" else 50500.0))["approved"] is True
+
+
+@pytest.mark.parametrize(
+    ("sig", "state", "reason"),
+    [
+        (signal(market={"funding_rate": 1e300}), None, "excessive_funding_fees"),
+        (signal(), {"total_exposure_pct": 1e300}, "max_exposure_reached"),
+        (signal(market={"order_book_depth": 1e-300}), None, "excessive_slippage"),
+    ],
+)
+def test_failure_details_of_absurd_values_stay_one_short_line(
+    sig: dict[str, object], state: dict[str, object] | None, reason: str
+) -> None:
+    """`{x:.4%}` / `{x:.2f}` of 1e300 printed 300 digits into the detail (and the table)."""
+    d = decide(sig, state=state)
+    assert d["reason"] == reason
+    assert len(d["detail"]) < 80, d["detail"]
