@@ -10,7 +10,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from cdbctl.ciharden.locate import Text, compose, mget, mstr, mval, sval
 from cdbctl.ciharden.model import BLOCKING_RULES, Candidate, FileResult, Finding, Rule, Status
-from cdbctl.ciharden.policy import apply_waivers, gate, publishers
+from cdbctl.ciharden.policy import GateIndex, apply_waivers, gate, publishers
 from cdbctl.ciharden.registry import all_keywords_present
 from cdbctl.ciharden.splice import choose
 from cdbctl.ciharden.steps import Context, Path, StepInfo, analyse_step, bool_fix
@@ -184,9 +184,10 @@ def _analyse_unit(
                 )
             )
     out.extend(apply_waivers(t, out))
+    index = GateIndex(infos)
     for cand in out:
         if cand.status is None and cand.rule in BLOCKING_RULES and cand.step_index is not None:
-            gate(cand, infos)
+            gate(cand, infos, index)
     out.extend(publishers(t, ctx, out, infos))
     return out
 

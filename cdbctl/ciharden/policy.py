@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+import posixpath
 import re
 
 from cdbctl.ciharden.locate import Text, insert_pair, mget, mstr, mval, sval
@@ -18,33 +20,76 @@ _FAILS = re.compile(
 _UPLOAD_SARIF = "github/codeql-action/upload-sarif"
 
 
-def gate(cand: Candidate, infos: list[StepInfo]) -> None:
+# ``steps.<id>.outcome`` / ``steps['<id>'].conclusion``: which step's result a later step reads
+_OUTCOME_READ = re.compile(
+    r"steps\s*(?:\.\s*([A-Za-z_][\w-]*)|\[\s*['\"]([^'\"]+)['\"]\s*\])\s*\.\s*(?:outcome|conclusion)"
+)
+# words of a script, for "does it name a report file" (a path's basename is compared)
+_WORD = re.compile(r"[^\s'\"`=<>|;&(){},:]+")
+
+
+class GateIndex:
+    """Which later steps read which step outcome or report, built once per job (linear in its size).
+
+    For each key (``outcome:<id>`` or ``report:<name>``) the positions of reading steps, ascending, and
+    for each of them the position in that list of the next reader that fails the job."""
+
+    def __init__(self, infos: list[StepInfo]) -> None:
+        self.pos = {info.index: k for k, info in enumerate(infos)}
+        readers: dict[str, list[int]] = {}
+        fails: list[bool] = []
+        for k, info in enumerate(infos):
+            fails.append(_FAILS.search(info.run_text) is not None)
+            keys = {"outcome:" + (a or b) for a, b in _OUTCOME_READ.findall(info.text)}
+            # A step that writes the same report (another scan) does not read this one's.
+            keys |= {
+                "report:" + name
+                for name in {posixpath.basename(w) for w in _WORD.findall(info.run_text)}
+                if name not in info.reports
+            }
+            for key in keys:
+                readers.setdefault(key, []).append(k)
+        self.readers = readers
+        self.next_fail: dict[str, list[int]] = {}
+        for key, positions in readers.items():
+            nxt = [len(positions)] * (len(positions) + 1)
+            for j in range(len(positions) - 1, -1, -1):
+                nxt[j] = j if fails[positions[j]] else nxt[j + 1]
+            self.next_fail[key] = nxt
+
+    def first_after(self, key: str, pos: int) -> tuple[int | None, int | None]:
+        """(first reader, first reader that fails the job) after position ``pos``, for one key."""
+        positions = self.readers.get(key)
+        if not positions:
+            return None, None
+        j = bisect.bisect_right(positions, pos)
+        if j == len(positions):
+            return None, None
+        fail = self.next_fail[key][j]
+        return positions[j], positions[fail] if fail < len(positions) else None
+
+
+def gate(cand: Candidate, infos: list[StepInfo], index: GateIndex) -> None:
     """Mark a soft-fail as gated when a later step reads its outcome or report and fails the job."""
-    pos = next(k for k, i in enumerate(infos) if i.index == cand.step_index)
+    pos = index.pos[cand.step_index] if cand.step_index is not None else -1
     step = infos[pos]
-    outcome = (
-        re.compile(
-            rf"steps\s*(\.\s*{re.escape(step.step_id)}|\[\s*['\"]{re.escape(step.step_id)}['\"]\s*\])"
-            r"\s*\.\s*(outcome|conclusion)"
-        )
-        if step.step_id and step.has_coe
-        else None
-    )
-    reader_label = None
-    for later in infos[pos + 1 :]:
-        # A later step that writes the same report (another scan) does not read this one's.
-        reads = (outcome is not None and outcome.search(later.text) is not None) or any(
-            r in later.run_text and r not in later.reports for r in step.reports
-        )
-        if not reads:
-            continue
-        if _FAILS.search(later.run_text):
-            cand.status = Status.gated
-            cand.message += f"; gated by later step '{later.label}', which fails the job"
-            return
-        reader_label = reader_label or later.label
-    if reader_label:
-        cand.message += f" (step '{reader_label}' reads the result but never fails the job, so it is no gate)"
+    keys = ["report:" + r for r in step.reports]
+    if step.step_id and step.has_coe:
+        keys.append("outcome:" + step.step_id)
+    reader: int | None = None
+    failer: int | None = None
+    for key in keys:
+        first, first_fail = index.first_after(key, pos)
+        if first is not None and (reader is None or first < reader):
+            reader = first
+        if first_fail is not None and (failer is None or first_fail < failer):
+            failer = first_fail
+    if failer is not None:
+        cand.status = Status.gated
+        cand.message += f"; gated by later step '{infos[failer].label}', which fails the job"
+    elif reader is not None:
+        label = infos[reader].label
+        cand.message += f" (step '{label}' reads the result but never fails the job, so it is no gate)"
 
 
 def _waiver(t: Text, line: int) -> tuple[bool, str] | None:

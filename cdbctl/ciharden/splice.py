@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import difflib
 from collections.abc import Iterable
 from typing import Any
@@ -82,30 +83,53 @@ def choose(original: str, fixes: list[Fix], *, check: bool = True) -> tuple[str,
     ``check=False`` skips the re-parse (for ``--check``, which writes nothing and only needs to know
     that a fix exists); anything that is written or shown as a diff is verified.
     """
-    kept = [True] * len(fixes)
-    for i, fix in enumerate(fixes):
-        for j in range(i):
-            if kept[j] and any(overlaps(a, b) for a in fix.edits for b in fixes[j].edits):
-                kept[i] = False
+    kept = _first_come(fixes)
     chosen = [f for f, k in zip(fixes, kept, strict=True) if k]
     if not check:
         return apply_edits(original, (e for f in chosen for e in f.edits)), kept
     new = verify(original, chosen) if chosen else original
     if new is not None:
         return new, kept
-    # Some fix does not verify: keep them one by one.
+    # Some fix does not verify: keep the good ones, in order, by halving the rest (a few re-parses per
+    # bad fix instead of one per fix, which took hours on a huge workflow).
     accepted: list[Fix] = []
     current = original
-    for i, fix in enumerate(fixes):
-        if not kept[i]:
-            continue
-        attempt = verify(original, [*accepted, fix])
-        if attempt is None:
-            kept[i] = False
-        else:
-            accepted.append(fix)
+    pending = [[i for i, k in enumerate(kept) if k]]
+    while pending:
+        group = pending.pop()
+        attempt = verify(original, [*accepted, *(fixes[i] for i in group)])
+        if attempt is not None:
+            accepted.extend(fixes[i] for i in group)
             current = attempt
+        elif len(group) == 1:
+            kept[group[0]] = False
+        else:
+            half = len(group) // 2
+            pending += [group[half:], group[:half]]  # the first half is tried first
     return current, kept
+
+
+def _first_come(fixes: list[Fix]) -> list[bool]:
+    """Keep each fix unless one of its edits overlaps an edit of an earlier kept fix.
+
+    Kept edits never overlap each other, so sorted by start their ends ascend too, and only the few
+    kept edits just left of a new edit's end can touch it: not pairwise, so huge files stay fast."""
+    kept = [True] * len(fixes)
+    spans: list[tuple[int, int, str]] = []  # kept edits as (start, end, new), sorted
+    for i, fix in enumerate(fixes):
+        for edit in fix.edits:
+            k = bisect.bisect_right(spans, (edit.end + 1,))  # every kept edit starting at or before its end
+            while k > 0 and spans[k - 1][1] >= edit.start:
+                k -= 1
+                if overlaps(edit, Edit(*spans[k])):
+                    kept[i] = False
+                    break
+            if not kept[i]:
+                break
+        if kept[i]:
+            for edit in fix.edits:
+                bisect.insort(spans, (edit.start, edit.end, edit.new))
+    return kept
 
 
 def unified_diff(path: str, before: str, after: str) -> str:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from cdbctl.ciharden.harden import harden
 from cdbctl.ciharden.model import Finding, Rule, Status
 from cdbctl.ciharden.report import Report, table_rows
 from cdbctl.ciharden.splice import load_data
+from tests.ciharden.conftest import make_repo
 
 
 def _rules(text: str) -> list[tuple[Rule, Status]]:
@@ -109,3 +115,63 @@ def test_table_rows_escape_tabs_and_newlines_from_user_text() -> None:
     for row in rows:
         assert all("\t" not in cell and "\n" not in cell for cell in row)
     assert "tab\\there\\nnext" in rows[0][3]
+
+
+@pytest.mark.parametrize(
+    ("step", "count"),
+    [
+        ("      - run: bandit -r . || true\n", 60_000),
+        ("      - {{id: s{n}, run: bandit -o r{n}.json, continue-on-error: true}}\n", 26_000),
+    ],
+    ids=["swallow", "id-coe-report"],
+)
+def test_huge_job_does_not_hang(tmp_path: Path, step: str, count: int) -> None:
+    """A ~1.9 MB workflow with tens of thousands of findings in one job: the gate and overlap checks
+    were quadratic (hours for 60k steps). The timeout is a hang guard, far above the seconds it takes."""
+    text = "on: push\njobs:\n  x:\n    runs-on: x\n    steps:\n"
+    text += "".join(step.format(n=n) for n in range(count))
+    assert len(text) < 2 * 1024 * 1024
+    make_repo(tmp_path, {".github/workflows/big.yml": text})
+    proc = subprocess.run(
+        [sys.executable, "-m", "cdbctl", "ci-harden", "--repo", str(tmp_path), "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["summary"]["fixed"] == count
+    after = (tmp_path / ".github/workflows/big.yml").read_text()
+    assert "|| true" not in after
+    assert "continue-on-error: true" not in after
+
+
+def test_one_unverifiable_fix_among_thousands_costs_few_reparses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the combined edit does not verify, good fixes are kept by halving, not by re-parsing the
+    whole file once per fix (hours on a huge workflow). A counting spy on the real loader."""
+    from cdbctl.ciharden import splice
+    from cdbctl.ciharden.model import Edit, Fix, Mutation
+
+    n = 2000
+    lines = [f"k{i}: 1\n" for i in range(n)]
+    text = "".join(lines)
+    fixes = []
+    offset = 0
+    for i, line in enumerate(lines):
+        at = offset + line.rindex("1")
+        claimed = 3 if i == 1234 else 2  # fix 1234 writes 2 but claims 3: it must be dropped
+        fixes.append(Fix((Edit(at, at + 1, "2"),), (Mutation((f"k{i}",), "set", claimed),)))
+        offset += len(line)
+    calls = 0
+    real = splice.load_data
+
+    def counting(text: str) -> object:
+        nonlocal calls
+        calls += 1
+        return real(text)
+
+    monkeypatch.setattr(splice, "load_data", counting)
+    new, kept = splice.choose(text, fixes)
+    assert kept == [i != 1234 for i in range(n)]
+    assert new == "".join(f"k{i}: {1 if i == 1234 else 2}\n" for i in range(n))
+    assert calls <= 2 * 4 * 12  # two parses per verify, a few verifies per halving level (log2 2000 < 12)
