@@ -6,9 +6,10 @@ times out; `watch` repeats rounds until interrupted.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +20,6 @@ from cdbctl.verify.probes import REGISTRY, Deadline, Probe
 # A probe bounds itself by its deadline; the runner stops waiting a little later, so a probe's own
 # precise detail wins over the runner's generic "timed out" whenever the probe answers in time.
 GRACE_S = 0.25
-MAX_WORKERS = 512
 WAIT_INTERVAL_S = 1.0
 WATCH_INTERVAL_S = 3.0
 
@@ -68,54 +68,70 @@ def _timed_out(spec: ProbeSpec, deadline: Deadline) -> Check:
     return Check(spec.name, spec.service, ep.kind, ep.display, Status.unhealthy, deadline.timed_out, ms)
 
 
+def _spawn(fn: Callable[..., Any], *args: Any) -> Future[Any]:
+    """Run fn(*args) on its own daemon thread.
+
+    Not a ThreadPoolExecutor: its workers are joined at interpreter exit, so a straggler (libpq waits
+    at least 2 s to connect, the Docker SDK whole seconds) would hold the process past the deadline
+    after the report is out. A daemon thread ends with the process.
+    """
+    future: Future[Any] = Future()
+
+    def work() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(fn(*args))
+        except BaseException as exc:  # handed to the waiting side, like an executor does
+            future.set_exception(exc)
+
+    threading.Thread(target=work, name="cdbctl-verify", daemon=True).start()
+    return future
+
+
 def run_round(plan: Plan, timeout: float, registry: Mapping[str, Probe] = REGISTRY) -> Report:
     """Run all checks of the plan concurrently; the round ends within about one timeout."""
     tasks = len(plan.probes) + (1 if plan.containers is not None else 0)
     if tasks == 0:
         return Report(())
-    pool = ThreadPoolExecutor(max_workers=min(MAX_WORKERS, tasks), thread_name_prefix="cdbctl-verify")
-    try:
-        docker_future: Future[tuple[list[Check], list[str]]] | None = None
-        if plan.containers is not None:
-            docker_future = pool.submit(plan.containers, timeout)
-        started: list[tuple[ProbeSpec, Deadline, Future[Check]]] = []
-        for spec in plan.probes:
-            deadline = Deadline(timeout)
-            started.append((spec, deadline, pool.submit(run_probe, spec, deadline, registry)))
-        every: list[Future[Any]] = [f for _, _, f in started]
-        if docker_future is not None:
-            every.append(docker_future)
-        wait_futures(every, timeout=timeout + GRACE_S)
-        checks: list[Check] = []
-        notes: list[str] = []
-        if docker_future is not None:
-            if docker_future.done() and docker_future.exception() is None:
-                found, docker_notes = docker_future.result()
-                checks += found
-                notes += docker_notes
-            else:
-                exc = docker_future.exception() if docker_future.done() else None
-                detail = (
-                    f"container query failed: {type(exc).__name__}: {exc}"
-                    if exc is not None
-                    else f"Docker engine did not answer within {timeout:.1f} s"
-                )
-                checks += [
-                    Check(s, s, Kind.container, "docker engine", Status.unknown, detail)
-                    for s in (plan.container_services or ("docker",))
-                ]
-        for spec, deadline, future in started:
-            checks.append(future.result() if future.done() else _timed_out(spec, deadline))
-        # Group by service (first seen first); the sort is stable, so a container stays before its probes.
-        order = {
-            s: i
-            for i, s in enumerate(dict.fromkeys([*plan.container_services, *(c.service for c in checks)]))
-        }
-        checks.sort(key=lambda c: order[c.service])
-        return Report(tuple(checks), tuple(dict.fromkeys(notes)))
-    finally:
-        # Never block on a straggler: each probe ends by its own deadline shortly after.
-        pool.shutdown(wait=False, cancel_futures=True)
+    # One thread per check, so every probe starts at once.
+    docker_future: Future[tuple[list[Check], list[str]]] | None = None
+    if plan.containers is not None:
+        docker_future = _spawn(plan.containers, timeout)
+    started: list[tuple[ProbeSpec, Deadline, Future[Check]]] = []
+    for spec in plan.probes:
+        deadline = Deadline(timeout)
+        started.append((spec, deadline, _spawn(run_probe, spec, deadline, registry)))
+    every: list[Future[Any]] = [f for _, _, f in started]
+    if docker_future is not None:
+        every.append(docker_future)
+    wait_futures(every, timeout=timeout + GRACE_S)
+    checks: list[Check] = []
+    notes: list[str] = []
+    if docker_future is not None:
+        if docker_future.done() and docker_future.exception() is None:
+            found, docker_notes = docker_future.result()
+            checks += found
+            notes += docker_notes
+        else:
+            exc = docker_future.exception() if docker_future.done() else None
+            detail = (
+                f"container query failed: {type(exc).__name__}: {exc}"
+                if exc is not None
+                else f"Docker engine did not answer within {timeout:.1f} s"
+            )
+            checks += [
+                Check(s, s, Kind.container, "docker engine", Status.unknown, detail)
+                for s in (plan.container_services or ("docker",))
+            ]
+    for spec, deadline, future in started:
+        checks.append(future.result() if future.done() else _timed_out(spec, deadline))
+    # Group by service (first seen first); the sort is stable, so a container stays before its probes.
+    order = {
+        s: i for i, s in enumerate(dict.fromkeys([*plan.container_services, *(c.service for c in checks)]))
+    }
+    checks.sort(key=lambda c: order[c.service])
+    return Report(tuple(checks), tuple(dict.fromkeys(notes)))
 
 
 RoundCallback = Callable[[Report, int, float], None]

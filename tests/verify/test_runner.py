@@ -45,6 +45,26 @@ def test_many_hanging_endpoints_are_probed_at_the_same_time() -> None:
     assert not report.healthy
 
 
+def test_a_straggling_probe_never_keeps_the_process_alive() -> None:
+    # libpq waits at least 2 s to connect whatever --timeout says: the report is printed at the
+    # deadline, and the process must be free to exit then, so stragglers run on daemon threads.
+    release = threading.Event()
+    running: list[threading.Thread] = []
+
+    def stuck(endpoint: Endpoint, deadline: Deadline) -> Outcome:
+        running.append(threading.current_thread())
+        release.wait(30)
+        return Outcome(Status.healthy, "late")
+
+    plan = Plan((spec("db", f"postgresql://{HOST}:5432/x"),))
+    try:
+        report = run_round(plan, timeout=0.2, registry={"postgres": stuck})
+        assert [c.detail for c in report.checks] == ["timed out after 0.2 s"]
+        assert running and running[0].is_alive() and running[0].daemon
+    finally:
+        release.set()
+
+
 def test_a_container_query_that_hangs_does_not_hold_up_the_round() -> None:
     release = threading.Event()
 
