@@ -89,6 +89,8 @@ def match_scanner(words: list[Token]) -> Invocation | None:
             i += 2
             while i < len(vals) and vals[i].startswith("-"):
                 i += 1
+        elif base == "command" and any("v" in v or "V" in v for v in _leading_flags(vals[i + 1 :])):
+            return None  # ``command -v bandit`` looks the tool up, it does not run it
         elif base in SIMPLE_WRAPPERS:
             i += 1
             while i < len(vals) and (vals[i].startswith("-") or _ASSIGNMENT.match(vals[i])):
@@ -115,6 +117,16 @@ def match_scanner(words: list[Token]) -> Invocation | None:
     return None
 
 
+def _leading_flags(vals: list[str]) -> list[str]:
+    """The options before the first operand."""
+    out: list[str] = []
+    for v in vals:
+        if not v.startswith("-") or v == "--":
+            break
+        out.append(v)
+    return out
+
+
 def _match_name(vals: list[str], i: int, name: str) -> Invocation | None:
     rest = vals[i + 1 :]
     positional = [(k, v) for k, v in enumerate(rest, start=i + 1) if not v.startswith("-")]
@@ -123,6 +135,11 @@ def _match_name(vals: list[str], i: int, name: str) -> Invocation | None:
     ):
         return None
     for tool, cmd in tools_for_command(name):
+        if cmd.non_scans and (
+            any(v in cmd.non_scans for v in rest if v.startswith("-"))
+            or (positional and positional[0][1] in cmd.non_scans)
+        ):
+            continue
         if cmd.subcommands is None:
             return Invocation(tool, i, i + 1, cmd)
         pos_vals = [v for _, v in positional]

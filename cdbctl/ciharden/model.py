@@ -158,6 +158,8 @@ class Command:
     # a switch the scanner needs to fail on findings (semgrep scan --error, trufflehog --fail): written
     # in after the command words when absent
     blocking_switch: str | None = None
+    # first positional words or flags that make the command something else (``grype db update``)
+    non_scans: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

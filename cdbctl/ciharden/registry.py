@@ -99,7 +99,7 @@ TOOLS: tuple[Tool, ...] = (
     Tool(
         "grype",
         actions=("anchore/scan-action",),
-        commands=(Command("grype"),),
+        commands=(Command("grype", non_scans=("db", "completion", "config", "login")),),
         inputs=(InputRule(("fail-build",), bad="false", good="true"),),
     ),
     Tool(
@@ -116,7 +116,7 @@ TOOLS: tuple[Tool, ...] = (
     Tool(
         "checkov",
         actions=("bridgecrewio/checkov-action",),
-        commands=(Command("checkov"),),
+        commands=(Command("checkov", non_scans=("--list", "-l")),),
         flags=(FlagRule(("--soft-fail", "-s")),),
         inputs=(InputRule(("soft_fail",), bad="true", good="false"),),
     ),

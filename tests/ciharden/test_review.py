@@ -175,3 +175,39 @@ def test_one_unverifiable_fix_among_thousands_costs_few_reparses(monkeypatch: py
     assert kept == [i != 1234 for i in range(n)]
     assert new == "".join(f"k{i}: {1 if i == 1234 else 2}\n" for i in range(n))
     assert calls <= 2 * 4 * 12  # two parses per verify, a few verifies per halving level (log2 2000 < 12)
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        'command -v bandit || echo "bandit missing"',
+        "command -V pip-audit >/dev/null 2>&1 || true",
+        "command -pv trivy || true",
+        "grype db update || true",
+        "grype db check || true",
+        "grype version || true",
+        "checkov --list || true",
+    ],
+)
+def test_lookups_and_maintenance_commands_are_not_scans(script: str) -> None:
+    from cdbctl.ciharden.shell import scan_script
+
+    scan = scan_script(script)
+    assert (scan.tools, scan.issues) == ((), ())
+
+
+@pytest.mark.parametrize(
+    ("script", "tool"),
+    [
+        ("command bandit -r .", "bandit"),
+        ("command bandit -v -r .", "bandit"),
+        ("command -p bandit -r .", "bandit"),
+        ("grype dir:. --fail-on high", "grype"),
+        ("grype db-image:latest", "grype"),
+        ("checkov -d . --list-checks-only-for-framework x", "checkov"),
+    ],
+)
+def test_real_scans_next_to_those_still_found(script: str, tool: str) -> None:
+    from cdbctl.ciharden.shell import scan_script
+
+    assert scan_script(script).tools == (tool,)
