@@ -79,6 +79,9 @@ def _compose_rel(repo: Path, compose: Path | None) -> str | None:
     if not absolute.is_file():
         what = "is not a file" if absolute.exists() else "does not exist"
         raise InputError(f"compose file {what}", where=str(compose))
+    # The directory resolved (the repo root is), the file itself not: RepoFS refuses a compose
+    # symlink that leaves the repository.
+    absolute = absolute.parent.resolve() / absolute.name
     try:
         return Path(os.path.relpath(absolute, repo)).as_posix()
     except ValueError:

@@ -391,3 +391,16 @@ def test_existing_service_publishing_another_port_is_warned(
     else:
         assert len(problems) == 1 and warned in problems[0] and "cdb_core" in problems[0]
         assert "cdbctl: warning:" in err
+
+
+def test_repo_reached_through_a_symlink_accepts_its_compose_path(
+    repo: Path, tmp_path: Path, capsys: Cap
+) -> None:
+    # e.g. macOS /tmp -> /private/tmp, or a symlinked workspace: the same file, not one outside the repo.
+    link = tmp_path / "link"
+    link.symlink_to(repo)
+    code, out, err = run(
+        capsys, "--repo", str(link), "--compose", str(link / "docker-compose.yml"), "-f", "json"
+    )
+    assert code == 0, err
+    assert json.loads(out)["compose"] == "docker-compose.yml"
