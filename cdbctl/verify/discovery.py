@@ -97,11 +97,15 @@ def role(name: str, service: dict[str, Any], ports: Sequence[PortMapping]) -> st
     base = image.rsplit("/", 1)[-1].split(":", 1)[0].split("@", 1)[0]
     lname = name.lower()
     targets = {p.target for p in ports}
-    if lname.startswith("cdb_") or lname.startswith("cdb-"):
+    if base in ("redis", "valkey", "redis-stack-server") or "redis" in lname:
+        return "redis"  # also the CDB compose file's cdb_redis
+    if base.startswith(("postgres", "postgis", "timescaledb")) or "postgres" in lname:
+        return "postgres"
+    if lname.startswith(("cdb_", "cdb-")):
         return "http"
-    if base in ("redis", "valkey", "redis-stack-server") or "redis" in lname or 6379 in targets:
+    if 6379 in targets:
         return "redis"
-    if base.startswith(("postgres", "postgis", "timescaledb")) or "postgres" in lname or 5432 in targets:
+    if 5432 in targets:
         return "postgres"
     return "tcp"
 

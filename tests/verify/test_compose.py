@@ -176,6 +176,34 @@ services:
     assert cache.endpoint.password == "literal-pw"
 
 
+def test_seed_style_cdb_redis_and_cdb_postgres_get_their_protocol_probes(tmp_path: Path) -> None:
+    # The CDB compose file names its data stores cdb_redis / cdb_postgres: the cdb_ prefix means
+    # "one of our HTTP services" only for services that are not Redis or PostgreSQL.
+    f = write(
+        tmp_path / "docker-compose.yml",
+        """services:
+  cdb_redis:
+    image: redis:7-alpine
+    ports: ["6379:6379"]
+  cdb_postgres:
+    image: postgres:15
+    environment: {POSTGRES_PASSWORD: pw}
+    ports: ["5432:5432"]
+  cdb-redis-cache:
+    build: ./cache
+    ports: ["6380:6379"]
+  cdb_core:
+    ports: ["8001:8001"]
+""",
+    )
+    assert probes_of([f]) == [
+        ("cdb_redis", "cdb_redis", "redis://127.0.0.1:6379"),
+        ("cdb_postgres", "cdb_postgres", "postgresql://postgres:***@127.0.0.1:5432/postgres"),
+        ("cdb-redis-cache", "cdb-redis-cache", "redis://127.0.0.1:6380"),
+        ("cdb_core", "cdb_core", "http://127.0.0.1:8001/health"),
+    ]
+
+
 def test_default_file_lookup_merges_the_override_file(tmp_path: Path) -> None:
     write(
         tmp_path / "docker-compose.yml",
