@@ -187,10 +187,26 @@ def read_chunks(read: Callable[[int], bytes], name: str, size: int = CHUNK_SIZE)
         except _DECODE_ERRORS as err:
             if head[:1] == b"[":
                 raise InputError(f"malformed JSON array: {describe(err)}", where=name) from None
+            if not _looks_like_jsonl(head):  # one pretty-printed object with a typo: one error, at its line
+                yield Chunk([Invalid(describe(err))], 1, [_error_line(buf, str(err))], "line")
+                return
         else:
             yield records_from_document(doc)
             return
     yield from _lines(buf, read, size, eof)
+
+
+def _looks_like_jsonl(head: bytes) -> bool:
+    """JSONL puts one object on each line: its second non-blank line starts a new object too."""
+    lines = [line for line in head.split(b"\n", 8)[1:8] if line.strip()]
+    return not lines or lines[0].lstrip().startswith(b"{")
+
+
+def _error_line(buf: bytes, message: str) -> int:
+    """The line of msgspec's '(byte N)' in a decode error (the last line if it has no offset)."""
+    _, sep, rest = message.rpartition("(byte ")
+    offset = int(rest.rstrip(")")) if sep and rest.rstrip(")").isdigit() else len(buf.rstrip())
+    return buf.count(b"\n", 0, offset) + 1
 
 
 def _first_line_is_json(head: bytes) -> bool:

@@ -165,3 +165,21 @@ def test_semantically_invalid_line_among_decodable_ones_is_located(capsys, monke
     assert [d["reason"] for d in r.jsonl()] == [None, "invalid_signal", None]
     assert r.jsonl()[1]["detail"] == "line 2: side: 'hold' is not long, short, buy or sell"
     assert r.err == "<stdin>:2: side: 'hold' is not long, short, buy or sell\n"
+
+
+def test_malformed_pretty_printed_object_is_one_invalid_record(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A typo in a hand-written, pretty-printed signal is one error at its line, not one per line."""
+    r = run(capsys, monkeypatch, "pretty_trailing_comma.json")
+    assert r.code == 2
+    (d,) = r.jsonl()
+    assert d["reason"] == "invalid_signal"
+    assert d["detail"] == "line 6: json: JSON is malformed: trailing comma in object (byte 86)"
+    path = DATA / "pretty_trailing_comma.json"
+    assert r.err == f"{path}:6: json: JSON is malformed: trailing comma in object (byte 86)\n"
+
+
+def test_jsonl_with_a_broken_first_line_still_goes_line_by_line(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    r = run(capsys, monkeypatch, "first_line_broken.jsonl")
+    assert r.code == 2
+    assert [(d["reason"], d["signal_id"]) for d in r.jsonl()] == [("invalid_signal", None), (None, "ok")]
+    assert r.err.startswith(f"{DATA / 'first_line_broken.jsonl'}:1: json: ")
