@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import shlex
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,15 +47,20 @@ def _range(text: str, where: str) -> list[int]:
     return list(range(start, end + 1))
 
 
-def parse_ports(entries: Any, where: str) -> list[PortMapping]:
-    """Parse a service's `ports` (short and long syntax, ranges); UDP/SCTP ports are skipped."""
+def parse_ports(
+    entries: Any, where: str, entry_where: Callable[[int], str] | None = None
+) -> list[PortMapping]:
+    """Parse a service's `ports` (short and long syntax, ranges); UDP/SCTP ports are skipped.
+
+    where names the list, entry_where(i) (default: `where[i]`) the entry an error is about.
+    """
     if entries is None:
         return []
     if not isinstance(entries, list):
         raise InputError("'ports' must be a list", where=where)
     out: list[PortMapping] = []
     for i, entry in enumerate(entries):
-        at = f"{where}[{i}]"
+        at = entry_where(i) if entry_where is not None else f"{where}[{i}]"
         if isinstance(entry, dict):
             if str(entry.get("protocol", "tcp")).lower() != "tcp":
                 continue
@@ -156,7 +161,11 @@ def _endpoint(kind: str, host: str, port: int, service: dict[str, Any]) -> Endpo
 def service_probes(project: ComposeProject, name: str) -> list[ProbeSpec]:
     """The probes of one service: its role's probe on the main port, TCP on any other published port."""
     service = project.services[name]
-    ports = parse_ports(service.get("ports"), project.where("services", name, "ports"))
+    ports = parse_ports(
+        service.get("ports"),
+        project.where("services", name, "ports"),
+        lambda i: f"{project.where('services', name, 'ports', i)} (services.{name}.ports[{i}])",
+    )
     host_net = str(service.get("network_mode") or "") == "host"
     reachable: list[tuple[str, int, int]] = []  # host, port, container port
     for p in ports:

@@ -137,6 +137,17 @@ def test_bad_port_syntax(entry: object, message: str) -> None:
         parse_ports([entry], "f:1")
 
 
+def test_bad_port_error_names_the_line_of_the_entry(tmp_path: Path) -> None:
+    f = write(
+        tmp_path / "compose.yaml",
+        "services:\n  web:\n    image: x\n    ports:\n      - '8080:80'\n      - '${P}:80'\n",
+    )
+    with pytest.raises(InputError) as info:
+        project = load_project([f], {})
+        plan_probes(project, active_services(project, ()), [])
+    assert info.value.where == f"{f}:6 (services.web.ports[1])"
+
+
 def test_roles_ports_and_host_networking(tmp_path: Path) -> None:
     f = write(
         tmp_path / "s" / "compose.yaml",
