@@ -88,7 +88,12 @@ def bool_fix(t: Text, key: ScalarNode, value: Node, path: Path) -> Fix | None:
     edit = delete_pair_lines(t, key, value)
     if edit is not None:
         return Fix((edit,), (Mutation(path, "delete"),))
-    if isinstance(value, ScalarNode):
+    if isinstance(value, ScalarNode) and value.style in ("'", '"'):
+        # a quoted "false" is a string, which actionlint rejects: write the plain boolean
+        if replace_scalar(t, value, "false") is not None:
+            flip = Edit(t.mark(value.start_mark), t.mark(value.end_mark), "false")
+            return Fix((flip,), (Mutation(path, "set", False),))
+    elif isinstance(value, ScalarNode):
         flip = replace_scalar(t, value, "false")
         if flip is not None:
             return Fix((flip,), (Mutation(path, "set", _constructed(value, "false")),))

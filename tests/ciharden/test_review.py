@@ -211,3 +211,28 @@ def test_real_scans_next_to_those_still_found(script: str, tool: str) -> None:
     from cdbctl.ciharden.shell import scan_script
 
     assert scan_script(script).tools == (tool,)
+
+
+@pytest.mark.parametrize(
+    ("line", "fixed"),
+    [
+        (
+            "      - {run: bandit -r ., continue-on-error: '${{ true }}'}\n",
+            "      - {run: bandit -r ., continue-on-error: false}\n",
+        ),
+        (
+            '      - continue-on-error: "${{ true }}"\n        run: bandit\n',
+            "      - continue-on-error: false\n        run: bandit\n",
+        ),
+        (
+            '      - {run: bandit, continue-on-error: "true"}\n',
+            "      - {run: bandit, continue-on-error: false}\n",
+        ),
+    ],
+)
+def test_flipped_quoted_continue_on_error_becomes_a_boolean(line: str, fixed: str) -> None:
+    """actionlint accepts ``'${{ true }}'`` but rejects the string ``'false'``: a flip writes a plain false."""
+    head = "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n"
+    result = harden(head + line, "t.yml", write=True)
+    assert result.hardened == head + fixed
+    assert load_data(result.hardened)["jobs"]["a"]["steps"][0]["continue-on-error"] is False
