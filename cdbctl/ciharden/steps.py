@@ -94,9 +94,9 @@ def bool_fix(t: Text, key: ScalarNode, value: Node, path: Path) -> Fix | None:
             flip = Edit(t.mark(value.start_mark), t.mark(value.end_mark), "false")
             return Fix((flip,), (Mutation(path, "set", False),))
     elif isinstance(value, ScalarNode):
-        flip = replace_scalar(t, value, "false")
-        if flip is not None:
-            return Fix((flip,), (Mutation(path, "set", _constructed(value, "false")),))
+        plain = replace_scalar(t, value, "false")
+        if plain is not None:
+            return Fix((plain,), (Mutation(path, "set", _constructed(value, "false")),))
     return None
 
 
