@@ -68,7 +68,11 @@ def register(app: typer.Typer) -> None:
         compose: Annotated[
             list[Path] | None,
             typer.Option(
-                "--compose", "-f", help="Compose file (repeatable, merged in order).", metavar="FILE"
+                "--compose",
+                "-f",
+                help="Compose file (repeatable, merged in order; default: $COMPOSE_FILE, else "
+                "compose.yaml or docker-compose.yml here).",
+                metavar="FILE",
             ),
         ] = None,
         project: Annotated[
@@ -135,7 +139,12 @@ def build_plan(
     compose: list[Path], project: str | None, no_docker: bool, endpoints: list[str], services: list[str]
 ) -> Plan:
     """Options -> what to check. Raises UsageError/InputError for bad input."""
-    from cdbctl.verify.compose import find_compose_files, load_project, normalize_project_name
+    from cdbctl.verify.compose import (
+        find_compose_files,
+        load_project,
+        normalize_project_name,
+        split_compose_file,
+    )
     from cdbctl.verify.containers import docker_source
     from cdbctl.verify.discovery import active_services, plan_probes
     from cdbctl.verify.runner import Plan
@@ -143,7 +152,11 @@ def build_plan(
 
     env = dict(os.environ)
     overrides = [parse_endpoint_option(e) for e in endpoints]
-    files = find_compose_files(Path.cwd(), compose)
+    given_by = "--compose"
+    if not compose and env.get("COMPOSE_FILE", "").strip():  # as `docker compose` reads it
+        compose = split_compose_file(env["COMPOSE_FILE"], env.get("COMPOSE_PATH_SEPARATOR"))
+        given_by = "COMPOSE_FILE"
+    files = find_compose_files(Path.cwd(), compose, given_by)
     if not files and not overrides and not project:
         raise UsageError(
             f"no compose file (compose.yaml, docker-compose.yml) in {Path.cwd()} and no --endpoint",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -51,12 +52,17 @@ class ComposeProject:
         return str(self.files[-1].path)
 
 
-def find_compose_files(cwd: Path, explicit: Sequence[Path]) -> list[Path]:
-    """The files to load: the ones given, else the default file plus its override file if present."""
+def split_compose_file(value: str, separator: str | None) -> list[Path]:
+    """The files named by COMPOSE_FILE (separated by COMPOSE_PATH_SEPARATOR, default os.pathsep)."""
+    return [Path(p) for p in value.split(separator or os.pathsep) if p.strip()]
+
+
+def find_compose_files(cwd: Path, explicit: Sequence[Path], source: str = "--compose") -> list[Path]:
+    """The files to load: the ones given (by source), else the default file plus its override file."""
     if explicit:
         for path in explicit:
             if not path.is_file():
-                raise InputError(f"compose file not found: {path}", where="--compose")
+                raise InputError(f"compose file not found: {path}", where=source)
         return list(explicit)
     for name in DEFAULT_FILES:
         if (cwd / name).is_file():

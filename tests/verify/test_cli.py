@@ -31,6 +31,8 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DOCKER_HOST", NO_SOCKET)
     monkeypatch.delenv("COMPOSE_PROJECT_NAME", raising=False)
+    monkeypatch.delenv("COMPOSE_FILE", raising=False)
+    monkeypatch.delenv("COMPOSE_PATH_SEPARATOR", raising=False)
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -344,3 +346,26 @@ def test_project_without_compose_file(
         ("docker", "container", "unknown"),
         ("api", "http", "healthy"),
     ]
+
+
+def test_compose_file_variable_is_honoured_like_docker_compose(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A CI job with COMPOSE_FILE=base.yml:ci.yml runs `docker compose up` and then `cdbctl verify`:
+    # both must look at the same files (and --compose still wins).
+    Path("docker-compose.yml").write_text("services:\n  other:\n    ports: ['1:1']\n")
+    Path("deploy").mkdir()
+    Path("deploy/base.yml").write_text("services:\n  web:\n    image: x\n")
+    Path("deploy/ci.yml").write_text(f"services:\n  web:\n    ports: ['{free_port()}:80']\n")
+    monkeypatch.setenv("COMPOSE_FILE", "deploy/base.yml:deploy/ci.yml")
+    code, data, _ = run_json(capsys, "--no-docker", "--timeout", "0.5")
+    assert code == 1
+    assert [(c["name"], c["kind"]) for c in data["checks"]] == [("web", "tcp")]
+    monkeypatch.setenv("COMPOSE_PATH_SEPARATOR", ",")
+    monkeypatch.setenv("COMPOSE_FILE", "deploy/base.yml,deploy/ci.yml")
+    assert [c["name"] for c in run_json(capsys, "--no-docker", "--timeout", "0.5")[1]["checks"]] == ["web"]
+    code, data, _ = run_json(capsys, "--no-docker", "--timeout", "0.5", "--compose", "docker-compose.yml")
+    assert [c["name"] for c in data["checks"]] == ["other"]
+    monkeypatch.setenv("COMPOSE_FILE", "deploy/missing.yml")
+    code, _, err = run(capsys, "--no-docker")
+    assert code == 2 and "deploy/missing.yml" in err and "COMPOSE_FILE" in err
