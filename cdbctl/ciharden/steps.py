@@ -255,9 +255,13 @@ def shell_of(node: MappingNode, ctx: Context) -> str | None:
 
 def _run_candidates(t: Text, ctx: Context, info: StepInfo, run: ScalarNode) -> None:
     shell = shell_of(info.node, ctx)
-    if shell and any(s in shell.lower() for s in _NON_POSIX_SHELLS):
-        return
-    if shell is None and ctx.windows:
+    if (shell and any(s in shell.lower() for s in _NON_POSIX_SHELLS)) or (shell is None and ctx.windows):
+        # not a POSIX shell: || and set +e mean other things there, so only which scanner runs is used
+        # (continue-on-error on the step is still a soft-fail)
+        if may_run_scanner(run.value):
+            scan = scan_script(run.value)
+            info.tools.extend(scan.tools)
+            info.reports |= scan.reports
         return
     if shell in (None, "bash", "sh"):
         errexit, pipefail = True, shell == "bash"

@@ -236,3 +236,22 @@ def test_flipped_quoted_continue_on_error_becomes_a_boolean(line: str, fixed: st
     result = harden(head + line, "t.yml", write=True)
     assert result.hardened == head + fixed
     assert load_data(result.hardened)["jobs"]["a"]["steps"][0]["continue-on-error"] is False
+
+
+@pytest.mark.parametrize(
+    ("runs_on", "shell"),
+    [
+        ("windows-latest", ""),
+        ("ubuntu-latest", "        shell: pwsh\n"),
+        ("macos-14", "        shell: cmd\n"),
+    ],
+)
+def test_continue_on_error_on_a_scanner_in_a_non_posix_shell_is_still_fixed(runs_on: str, shell: str) -> None:
+    """The script is not analysed for || true there, but the step still runs bandit."""
+    text = (
+        f"on: push\njobs:\n  a:\n    runs-on: {runs_on}\n    steps:\n"
+        f"      - run: bandit -r . || exit 0\n{shell}        continue-on-error: true\n"
+    )
+    result = harden(text, "t.yml", write=True)
+    assert [(f.rule, f.status) for f in result.findings] == [(Rule.step_continue_on_error, Status.fixed)]
+    assert result.hardened == text.replace("        continue-on-error: true\n", "")
