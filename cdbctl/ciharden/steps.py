@@ -259,9 +259,9 @@ def _run_candidates(t: Text, ctx: Context, info: StepInfo, run: ScalarNode) -> N
         # not a POSIX shell: || and set +e mean other things there, so only which scanner runs is used
         # (continue-on-error on the step is still a soft-fail)
         if may_run_scanner(run.value):
-            scan = scan_script(run.value)
-            info.tools.extend(scan.tools)
-            info.reports |= scan.reports
+            found = scan_script(run.value)
+            info.tools.extend(found.tools)
+            info.reports |= found.reports
         return
     if shell in (None, "bash", "sh"):
         errexit, pipefail = True, shell == "bash"
