@@ -30,6 +30,7 @@ _SIDES = {"long": True, "buy": True, "short": False, "sell": False}
 _SIDES.update({k.upper(): v for k, v in list(_SIDES.items())})
 _SQRT_YEAR = math.sqrt(365.0)
 _ROUNDER = f.ROUNDER
+_EXACT_BELOW = 2251799813685248.0  # 2**51, as instruments.nearest_integer
 
 FastPath = Callable[[Signal], "Decision | None"]
 
@@ -237,9 +238,9 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
                     contracts = qty = 0.0
                 size = qty * price
                 if reason is None:
-                    ticks = price / tick  # instruments.on_tick, inlined
-                    rest = ticks % 1.0
-                    if ticks < 0.5 or 1e-6 < rest < 0.999999:
+                    ticks = price / tick  # instruments.on_tick, inlined (with nearest_integer)
+                    off = ticks - (ticks + _ROUNDER - _ROUNDER) if ticks < _EXACT_BELOW else 0.0
+                    if ticks < 0.5 or not -1e-6 <= off <= 1e-6:
                         reason, detail = "price_off_tick", x.note_tick(inst, price)
                     elif contracts < min_q or size < min_n:
                         lowest = x.min_notional_of(inst, price)

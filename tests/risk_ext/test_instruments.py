@@ -278,3 +278,20 @@ def test_bundled_btc_matches_mexc_documentation() -> None:
     assert inst is not None
     assert inst.contract_size == MEXC_BTC["contractSize"]
     assert inst.tiers == btc().tiers
+
+
+@pytest.mark.parametrize(
+    ("x", "expected"),
+    [(0.0, 0.0), (0.4999, 0.0), (0.5, 0.0), (1.5, 2.0), (2.5, 2.0), (500000.9999999, 500001.0),
+     (2.0**51 - 0.5, 2.0**51), (2.0**51 + 0.5, 2.0**51 + 0.5), (1e300, 1e300)],
+)  # fmt: skip
+def test_nearest_integer_rounds_half_to_even_and_keeps_huge_values(x: float, expected: float) -> None:
+    """The float trick on_tick (and the fused path) uses instead of `x % 1.0`."""
+    from cdbctl.risk.instruments import nearest_integer
+
+    assert nearest_integer(x) == expected
+
+
+@pytest.mark.parametrize(("price", "ok"), [(0.04, False), (0.4999999, True), (1e-300, False), (4.5e14, True)])
+def test_price_on_tick_at_the_edges(price: float, ok: bool) -> None:  # btc(): tick 0.5
+    assert on_tick(btc(), price) is ok
