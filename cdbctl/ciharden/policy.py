@@ -21,8 +21,9 @@ _UPLOAD_SARIF = "github/codeql-action/upload-sarif"
 
 
 # ``steps.<id>.outcome`` / ``steps['<id>'].conclusion``: which step's result a later step reads
+# (``conclusion`` of a continue-on-error step is always success, so only ``outcome`` can gate it)
 _OUTCOME_READ = re.compile(
-    r"steps\s*(?:\.\s*([A-Za-z_][\w-]*)|\[\s*['\"]([^'\"]+)['\"]\s*\])\s*\.\s*(?:outcome|conclusion)"
+    r"steps\s*(?:\.\s*([A-Za-z_][\w-]*)|\[\s*['\"]([^'\"]+)['\"]\s*\])\s*\.\s*(outcome|conclusion)"
 )
 # words of a script, for "does it name a report file" (a path's basename is compared)
 _WORD = re.compile(r"[^\s'\"`=<>|;&(){},:]+")
@@ -40,7 +41,7 @@ class GateIndex:
         fails: list[bool] = []
         for k, info in enumerate(infos):
             fails.append(_FAILS.search(info.run_text) is not None)
-            keys = {"outcome:" + (a or b) for a, b in _OUTCOME_READ.findall(info.text)}
+            keys = {f"{what}:{a or b}" for a, b, what in _OUTCOME_READ.findall(info.text)}
             # A step that writes the same report (another scan) does not read this one's.
             keys |= {
                 "report:" + name
@@ -75,13 +76,15 @@ def gate(cand: Candidate, infos: list[StepInfo], index: GateIndex) -> None:
     step = infos[pos]
     keys = ["report:" + r for r in step.reports]
     if step.step_id and step.has_coe:
-        keys.append("outcome:" + step.step_id)
+        keys += ["outcome:" + step.step_id, "conclusion:" + step.step_id]
     reader: int | None = None
     failer: int | None = None
     for key in keys:
         first, first_fail = index.first_after(key, pos)
         if first is not None and (reader is None or first < reader):
             reader = first
+        if key.startswith("conclusion:"):
+            continue  # read, but it never sees the failure
         if first_fail is not None and (failer is None or first_fail < failer):
             failer = first_fail
     if failer is not None:

@@ -283,7 +283,7 @@ def test_job_defaults_shell_and_windows() -> None:
     assert _one(container) == [(Rule.pipe_without_pipefail, Status.would_fix)]  # alpine has no bash
 
 
-def test_gate_by_conclusion_and_github_script_setfailed() -> None:
+def test_gate_by_outcome_and_github_script_setfailed_but_not_by_conclusion() -> None:
     text = """on: push
 jobs:
   a:
@@ -294,11 +294,17 @@ jobs:
         with: {exit-code: '1'}
         continue-on-error: true
       - uses: actions/github-script@v7
-        if: steps['scan'].conclusion != 'success'
+        if: steps['scan'].outcome != 'success'
         with:
           script: core.setFailed('trivy found vulnerabilities')
 """
     assert _one(text) == [(Rule.step_continue_on_error, Status.gated)]
+    # With continue-on-error the step's conclusion is always 'success' (GitHub docs, steps context):
+    # a step that checks the conclusion never runs its exit, so it is no gate.
+    by_conclusion = text.replace(".outcome != ", ".conclusion != ")
+    assert _one(by_conclusion) == [(Rule.step_continue_on_error, Status.fixed)]
+    (finding,) = harden(by_conclusion, "t.yml", write=True).findings
+    assert "no gate" in finding.message
 
 
 def test_waiver_on_comment_line_above_and_reasonless() -> None:
