@@ -246,6 +246,8 @@ def load_project(files: Sequence[Path], env: Mapping[str, str], project: str | N
         where = str(cf.path)
         for name, raw_svc in (cf.data.get("services") or {}).items():
             svc = interpolate(raw_svc, merged_env, f"{where}: services.{name}")
+            if "environment" in svc:
+                svc["environment"] = pass_through(svc["environment"], merged_env)
             services[str(name)] = merge_service(services.get(str(name), {}), svc)
         if isinstance(cf.data.get("name"), str):
             top_name = interpolate(cf.data["name"], merged_env, f"{where}: name")
@@ -267,6 +269,22 @@ def merge_service(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def pass_through(value: Any, env: Mapping[str, str]) -> Any:
+    """A service's `environment` with bare keys (`- KEY`, `KEY:` null) valued from env, unset ones dropped."""
+    if isinstance(value, dict):
+        return {k: (env[str(k)] if v is None else v) for k, v in value.items() if v is not None or str(k) in env}
+    if isinstance(value, list):
+        out: list[Any] = []
+        for item in value:
+            if isinstance(item, str) and "=" not in item:
+                if item in env:
+                    out.append(f"{item}={env[item]}")
+                continue
+            out.append(item)
+        return out
+    return value
 
 
 def environment_dict(value: Any) -> dict[str, str]:

@@ -215,6 +215,23 @@ def test_seed_style_cdb_redis_and_cdb_postgres_get_their_protocol_probes(tmp_pat
     ]
 
 
+@pytest.mark.parametrize(
+    "environment",
+    ["[POSTGRES_PASSWORD, POSTGRES_USER=cdb]", "{POSTGRES_PASSWORD: null, POSTGRES_USER: cdb}"],
+)
+def test_bare_environment_keys_take_their_value_from_the_environment(tmp_path: Path, environment: str) -> None:
+    # `- POSTGRES_PASSWORD` (no value) passes the variable through from the shell or .env, as compose does.
+    f = write(
+        tmp_path / "compose.yaml",
+        f"services:\n  db:\n    image: postgres\n    ports: ['5432:5432']\n    environment: {environment}\n",
+    )
+    project = load_project([f], {"POSTGRES_PASSWORD": "from-env"})
+    (db,) = plan_probes(project, ["db"], [])
+    assert (db.endpoint.username, db.endpoint.password) == ("cdb", "from-env")
+    unset = plan_probes(load_project([f], {}), ["db"], [])[0]
+    assert unset.endpoint.password is None
+
+
 def test_default_file_lookup_merges_the_override_file(tmp_path: Path) -> None:
     write(
         tmp_path / "docker-compose.yml",
