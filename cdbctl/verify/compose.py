@@ -274,7 +274,8 @@ def merge_service(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 def pass_through(value: Any, env: Mapping[str, str]) -> Any:
     """A service's `environment` with bare keys (`- KEY`, `KEY:` null) valued from env, unset ones dropped."""
     if isinstance(value, dict):
-        return {k: (env[str(k)] if v is None else v) for k, v in value.items() if v is not None or str(k) in env}
+        kept = {k: v for k, v in value.items() if v is not None or str(k) in env}
+        return {k: env[str(k)] if v is None else v for k, v in kept.items()}
     if isinstance(value, list):
         out: list[Any] = []
         for item in value:

@@ -219,7 +219,9 @@ def test_seed_style_cdb_redis_and_cdb_postgres_get_their_protocol_probes(tmp_pat
     "environment",
     ["[POSTGRES_PASSWORD, POSTGRES_USER=cdb]", "{POSTGRES_PASSWORD: null, POSTGRES_USER: cdb}"],
 )
-def test_bare_environment_keys_take_their_value_from_the_environment(tmp_path: Path, environment: str) -> None:
+def test_bare_environment_keys_take_their_value_from_the_environment(
+    tmp_path: Path, environment: str
+) -> None:
     # `- POSTGRES_PASSWORD` (no value) passes the variable through from the shell or .env, as compose does.
     f = write(
         tmp_path / "compose.yaml",
