@@ -86,6 +86,10 @@ def register(app: typer.Typer) -> None:
             sys.stderr.write(f"cdbctl: error: {problem.message}, {where}\n")
         for skipped in report.skipped:
             warn(f"{skipped.message}, {skipped.file}")
+        if not (report.files or report.problems or report.skipped):
+            warn(
+                f"no workflow files in {repo / '.github' / 'workflows'} or composite actions; nothing checked"
+            )
         if fmt is Format.json:
             data = to_json(report)
             if dry_run:

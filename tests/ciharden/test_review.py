@@ -255,3 +255,20 @@ def test_continue_on_error_on_a_scanner_in_a_non_posix_shell_is_still_fixed(runs
     result = harden(text, "t.yml", write=True)
     assert [(f.rule, f.status) for f in result.findings] == [(Rule.step_continue_on_error, Status.fixed)]
     assert result.hardened == text.replace("        continue-on-error: true\n", "")
+
+
+def test_check_warns_when_it_finds_no_workflow_at_all(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A CI gate pointed at the wrong directory would pass silently: say that nothing was checked."""
+    from cdbctl.cli import main
+
+    code = main(["ci-harden", "--repo", str(tmp_path), "--check"])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert "warning: no workflow files" in err
+    assert str(tmp_path) in err
+    make_repo(tmp_path, {".github/workflows/ok.yml": "on: push\njobs: {}\n"})
+    code = main(["ci-harden", "--repo", str(tmp_path), "--check"])
+    assert code == 0
+    assert "no workflow files" not in capsys.readouterr().err
