@@ -353,6 +353,14 @@ def insert_pair(
     column = mapping.value[0][0].start_mark.column
     end = content_end(t, mapping)
     line = t.line_of(max(end - 1, 0))
+    # comment lines indented deeper than the keys belong to the last entry (commented-out inputs):
+    # insert below them, or uncommenting one would continue the inserted scalar
+    while line + 1 < len(t.starts):
+        start, stop, _ = t.line_span(line + 1)
+        body = t.text[start:stop].lstrip(" ")
+        if not body.startswith("#") or stop - start - len(body) <= column:
+            break
+        line += 1
     _, le, full = t.line_span(line)
     text = " " * column + f"{key}: {value}"
     if full == le:  # no final newline: keep it that way

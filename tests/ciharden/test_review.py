@@ -272,3 +272,32 @@ def test_check_warns_when_it_finds_no_workflow_at_all(
     code = main(["ci-harden", "--repo", str(tmp_path), "--check"])
     assert code == 0
     assert "no workflow files" not in capsys.readouterr().err
+
+
+def test_if_goes_below_commented_out_inputs_of_the_step() -> None:
+    """Starter workflows end with-blocks in commented-out inputs; ``if:`` spliced above them would turn
+    an uncommented input into a continuation of the ``if:`` scalar (a YAML error)."""
+    head = "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: bandit -f sarif -o b.sarif . || true\n"
+    upload = (
+        "      - uses: github/codeql-action/upload-sarif@v3\n"
+        "        with:\n"
+        "          sarif_file: b.sarif\n"
+        "          # category: bandit\n"
+        "\n"
+        "      # a comment about the next step\n"
+        "      - run: echo done\n"
+    )
+    result = harden(head + upload, "t.yml", write=True)
+    assert result.hardened == (
+        "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: bandit -f sarif -o b.sarif .\n"
+        "      - uses: github/codeql-action/upload-sarif@v3\n"
+        "        with:\n"
+        "          sarif_file: b.sarif\n"
+        "          # category: bandit\n"
+        "        if: ${{ !cancelled() }}\n"
+        "\n"
+        "      # a comment about the next step\n"
+        "      - run: echo done\n"
+    )
+    uncommented = result.hardened.replace("# category: bandit", "category: bandit")
+    assert load_data(uncommented)["jobs"]["a"]["steps"][1]["with"]["category"] == "bandit"
