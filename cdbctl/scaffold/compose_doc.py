@@ -27,6 +27,7 @@ class Dependency:
     kind: str  # "redis" | "postgres"
     service: str
     healthy: bool  # has a healthcheck: wait for service_healthy, else service_started
+    password: bool = True  # the service (may) require a password: REDIS_URL carries REDIS_PASSWORD
 
 
 class ComposeDoc:
@@ -125,8 +126,36 @@ def dependencies(doc: ComposeDoc, services: YNode | None) -> list[Dependency]:
             ("postgres", r"(^|/)(postgres|postgis/postgis)(:|@|$)"),
         ):
             if kind not in found and (re.search(pat, image) or key.value in {kind, f"cdb_{kind}"}):
-                found[kind] = Dependency(kind, key.value, doc.lookup(svc, "healthcheck") is not None)
+                healthy = doc.lookup(svc, "healthcheck") is not None
+                password = kind != "redis" or _redis_may_need_password(doc, svc)
+                found[kind] = Dependency(kind, key.value, healthy, password)
     return [found[k] for k in ("redis", "postgres") if k in found]
+
+
+def _texts(doc: ComposeDoc, node: YNode | None) -> list[str]:
+    """Every scalar (keys included) inside a node, aliases followed one level."""
+    node = doc.deref(node)
+    if node is None:
+        return []
+    out = [node.value] if node.kind == "scalar" and node.value is not None else []
+    for k, v in node.items:
+        out += _texts(doc, k) + (_texts(doc, v) if v.kind != "alias" else [])
+    for c in node.children:
+        out += _texts(doc, c) if c.kind != "alias" else []
+    return out
+
+
+def _redis_may_need_password(doc: ComposeDoc, svc: YNode) -> bool:
+    """False only when nothing in the redis service points at a password or a config file.
+
+    A password shows as REDIS_PASSWORD in its environment or --requirepass in its command; a mounted or
+    named *.conf may set one that cannot be seen from here, so that counts as a password too.
+    """
+    words = " ".join(
+        _texts(doc, doc.lookup(svc, "command")) + _texts(doc, doc.lookup(svc, "environment"))
+        + _texts(doc, doc.lookup(svc, "volumes")) + _texts(doc, doc.lookup(svc, "configs"))
+    )  # fmt: skip
+    return bool(re.search(r"requirepass|REDIS_PASSWORD|\.conf\b", words))
 
 
 def services_node(doc: ComposeDoc) -> YNode | None:

@@ -96,7 +96,9 @@ def test_missing_services_wait_for_backing_services_by_their_healthchecks() -> N
         "redis": {"condition": "service_healthy"},  # has a healthcheck
         "db": {"condition": "service_started"},  # postgres image without a healthcheck
     }
-    assert "@${CDB_REDIS_HOST:-redis}:" in risk["environment"]["REDIS_URL"]
+    # That redis has no password: requiring REDIS_PASSWORD would stop `docker compose up` until it is
+    # set, and then AUTH against a passwordless server fails /ready.
+    assert risk["environment"]["REDIS_URL"] == "redis://${CDB_REDIS_HOST:-redis}:${CDB_REDIS_PORT:-6379}/0"
     assert "@${CDB_POSTGRES_HOST:-db}:" in risk["environment"]["DATABASE_URL"]
     assert risk["healthcheck"]["test"] == ["CMD", "/opt/venv/bin/python", "/app/healthcheck.py"]
     assert risk["ports"] == ["${CDB_PUBLISH_HOST:-127.0.0.1}:8002:8002"]

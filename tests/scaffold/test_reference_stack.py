@@ -77,6 +77,26 @@ def test_dependencies_detected_in_reference_stack(sources: Sources) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("redis", "password"),
+    [
+        ("image: redis:7", False),
+        ("image: redis:7\n    healthcheck: {test: [CMD, redis-cli, ping]}", False),
+        ('image: redis:7\n    command: redis-server --requirepass "$${REDIS_PASSWORD}"', True),
+        ("image: redis:7\n    command: [redis-server, --requirepass, x]", True),
+        ("image: redis:7\n    environment: [REDIS_PASSWORD=x]", True),
+        ("image: bitnami/redis:7\n    environment: {REDIS_PASSWORD: x}", True),
+        ("image: redis:7\n    command: redis-server /usr/local/etc/redis/redis.conf", True),  # cannot see
+        ("image: redis:7\n    volumes: [./redis.conf:/usr/local/etc/redis/redis.conf]", True),
+    ],
+)
+def test_redis_password_is_required_only_when_the_redis_service_uses_one(redis: str, password: bool) -> None:
+    from cdbctl.scaffold.compose_doc import find_dependencies
+
+    (dep,) = find_dependencies(f"services:\n  redis:\n    {redis}\n", "x")
+    assert dep.password is password
+
+
 @pytest.mark.skipif(
     shutil.which("docker-compose") is None, reason="docker-compose is installed by .ci/setup.sh"
 )
