@@ -184,7 +184,7 @@ def _analyse_unit(
                 )
             )
     out.extend(apply_waivers(t, out))
-    index = GateIndex(infos)
+    index = GateIndex(infos, ctx)
     for cand in out:
         if cand.status is None and cand.rule in BLOCKING_RULES and cand.step_index is not None:
             gate(cand, infos, index)

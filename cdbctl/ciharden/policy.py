@@ -9,7 +9,8 @@ import re
 from cdbctl.ciharden.locate import Text, insert_pair, mget, mstr, mval, sval
 from cdbctl.ciharden.model import BLOCKING_RULES, Candidate, Fix, Mutation, Rule, Status
 from cdbctl.ciharden.registry import action_ref
-from cdbctl.ciharden.steps import Context, StepInfo
+from cdbctl.ciharden.shell import script_fails
+from cdbctl.ciharden.steps import Context, StepInfo, posix_shell
 
 _WAIVER = re.compile(r"#\s*cdbctl:\s*allow-soft-fail\b[ \t:]*(.*?)\s*$")
 _FAILS = re.compile(
@@ -35,12 +36,12 @@ class GateIndex:
     For each key (``outcome:<id>`` or ``report:<name>``) the positions of reading steps, ascending, and
     for each of them the position in that list of the next reader that fails the job."""
 
-    def __init__(self, infos: list[StepInfo]) -> None:
+    def __init__(self, infos: list[StepInfo], ctx: Context) -> None:
         self.pos = {info.index: k for k, info in enumerate(infos)}
         readers: dict[str, list[int]] = {}
         fails: list[bool] = []
         for k, info in enumerate(infos):
-            fails.append(_FAILS.search(info.run_text) is not None)
+            fails.append(_fails_job(info, ctx))
             keys = {f"{what}:{a or b}" for a, b, what in _OUTCOME_READ.findall(info.text)}
             # A step that writes the same report (another scan) does not read this one's.
             keys |= {
@@ -68,6 +69,18 @@ class GateIndex:
             return None, None
         fail = self.next_fail[key][j]
         return positions[j], positions[fail] if fail < len(positions) else None
+
+
+def _fails_job(info: StepInfo, ctx: Context) -> bool:
+    """Does the step fail the job: a POSIX ``run:`` with exit N / false (lexed, so not in strings or
+    comments), or an ``exit``/``setFailed``/``sys.exit``/``throw`` in github-script or another shell."""
+    script = mstr(mval(info.node, "with"), "script")
+    if script and _FAILS.search(script):
+        return True
+    run = mstr(info.node, "run")
+    if run is None:
+        return False
+    return script_fails(run) if posix_shell(info.node, ctx) else _FAILS.search(run) is not None
 
 
 def gate(cand: Candidate, infos: list[StepInfo], index: GateIndex) -> None:

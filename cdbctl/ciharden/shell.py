@@ -14,7 +14,7 @@ from cdbctl.ciharden.invocation import ShellIssue, flag_issues, match_scanner, r
 from cdbctl.ciharden.model import Tool
 from cdbctl.ciharden.shell_lex import SimpleCommand, commands, lex
 
-__all__ = ["ShellIssue", "ShellScan", "args_issues", "match_scanner", "scan_script"]
+__all__ = ["ShellIssue", "ShellScan", "args_issues", "match_scanner", "scan_script", "script_fails"]
 
 _SWALLOWERS = frozenset({"true", ":", "/bin/true", "/usr/bin/true", "echo", "printf"})
 _STATUS_READ = re.compile(r"\$\?|PIPESTATUS|\$\{\?\}")
@@ -38,6 +38,12 @@ def _fails(cmd: SimpleCommand) -> bool:
     if vals[0] in ("exit", "return"):
         return len(vals) > 1 and vals[1] != "0"
     return vals[0] == "false"
+
+
+def script_fails(src: str) -> bool:
+    """Does a POSIX script have a command that fails the step (exit N>0, exit $rc, false, return N>0)?
+    Words in strings and comments do not count."""
+    return any(_fails(cmd) for cmd in commands(lex(src)))
 
 
 def _handler(cmds: list[SimpleCommand], h: int) -> tuple[bool, int]:

@@ -253,9 +253,17 @@ def shell_of(node: MappingNode, ctx: Context) -> str | None:
     return sval(pair[1]) if pair else ctx.default_shell
 
 
+def posix_shell(node: MappingNode, ctx: Context) -> bool:
+    """Does the step's ``run:`` go to sh/bash (not pwsh, cmd, python, node, or a Windows default)?"""
+    shell = shell_of(node, ctx)
+    return not (
+        (shell and any(s in shell.lower() for s in _NON_POSIX_SHELLS)) or (shell is None and ctx.windows)
+    )
+
+
 def _run_candidates(t: Text, ctx: Context, info: StepInfo, run: ScalarNode) -> None:
     shell = shell_of(info.node, ctx)
-    if (shell and any(s in shell.lower() for s in _NON_POSIX_SHELLS)) or (shell is None and ctx.windows):
+    if not posix_shell(info.node, ctx):
         # not a POSIX shell: || and set +e mean other things there, so only which scanner runs is used
         # (continue-on-error on the step is still a soft-fail)
         if may_run_scanner(run.value):

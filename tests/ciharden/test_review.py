@@ -301,3 +301,39 @@ def test_if_goes_below_commented_out_inputs_of_the_step() -> None:
     )
     uncommented = result.hardened.replace("# category: bandit", "category: bandit")
     assert load_data(uncommented)["jobs"]["a"]["steps"][1]["with"]["category"] == "bandit"
+
+
+_GATE_HEAD = (
+    "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+    "      - id: audit\n        run: pip-audit\n        continue-on-error: true\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("later", "status"),
+    [
+        (
+            "      - run: 'echo \"audit ${{ steps.audit.outcome }} (exit 1 means vulnerable)\"'\n",
+            Status.fixed,
+        ),
+        (
+            "      - run: |\n          # exit 1 when the audit failed\n          echo ${{ steps.audit.outcome }}\n",
+            Status.fixed,
+        ),
+        ("      - run: '[ \"${{ steps.audit.outcome }}\" = success ] || exit 1'\n", Status.gated),
+        (
+            "      - if: steps.audit.outcome == 'failure'\n        run: |\n          echo failed\n          false\n",
+            Status.gated,
+        ),
+        (
+            "      - if: steps.audit.outcome == 'failure'\n        shell: python\n"
+            "        run: |\n          import sys\n          sys.exit(1)\n",
+            Status.gated,
+        ),
+    ],
+    ids=["echo-text", "shell-comment", "test-or-exit", "false", "python-shell"],
+)
+def test_a_gate_must_really_fail_the_job(later: str, status: Status) -> None:
+    """'exit 1' inside an echo string or a shell comment does not fail anything: no gate."""
+    result = harden(_GATE_HEAD + later, "t.yml", write=True)
+    assert [(f.rule, f.status) for f in result.findings] == [(Rule.step_continue_on_error, status)]
