@@ -16,6 +16,8 @@ DEFAULT_SERVICES: tuple[tuple[str, int], ...] = (
     ("cdb_execution", 8003),
 )
 RISK_SERVICE = "cdb_risk"
+# YAML 1.1 (PyYAML, compose v1) reads these plain keys as null or booleans, not as service names.
+YAML_WORDS = frozenset({"null", "true", "false", "yes", "no", "on", "off"})
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,10 @@ def parse_service(text: str) -> tuple[str, int | None]:
         raise InputError(
             f"invalid service name {name!r}: must match [a-z][a-z0-9_]* (at most {MAX_NAME} characters)",
             where=where,
+        )
+    if name in YAML_WORDS:
+        raise InputError(
+            f"invalid service name {name!r}: YAML reads it as a null or boolean, not a name", where=where
         )
     if not sep:
         return name, None

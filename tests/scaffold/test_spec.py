@@ -34,7 +34,30 @@ def test_build_specs(options: list[str], expected: list[tuple[str, int]]) -> Non
 
 @pytest.mark.parametrize(
     "text",
-    ["", "A", "_x", "9x", "x-y", "x.y", "x:", "x:-1", "x:0", "x:70000", "x:8o", "x:٣", "x" * 64, "x:1:2"],
+    [
+        "",
+        "A",
+        "_x",
+        "9x",
+        "x-y",
+        "x.y",
+        "x:",
+        "x:-1",
+        "x:0",
+        "x:70000",
+        "x:8o",
+        "x:٣",
+        "x" * 64,
+        "x:1:2",
+        # YAML reads these keys as null or booleans, not as service names
+        "null",
+        "true",
+        "false",
+        "yes",
+        "no",
+        "on",
+        "off:9000",
+    ],
 )
 def test_invalid(text: str) -> None:
     with pytest.raises(InputError) as info:
