@@ -127,6 +127,17 @@ def _leading_flags(vals: list[str]) -> list[str]:
     return out
 
 
+def _non_scan(cmd: Command, rest: list[str], pos_vals: list[str]) -> bool:
+    """A flag (``checkov --list``) or leading words (``npm audit fix``) that make it no scan."""
+    for entry in cmd.non_scans:
+        if entry.startswith("-"):
+            if any(v == entry or v.startswith(entry + "=") for v in rest):
+                return True
+        elif pos_vals[: len(entry.split())] == entry.split():
+            return True
+    return False
+
+
 def _match_name(vals: list[str], i: int, name: str) -> Invocation | None:
     rest = vals[i + 1 :]
     positional = [(k, v) for k, v in enumerate(rest, start=i + 1) if not v.startswith("-")]
@@ -135,10 +146,7 @@ def _match_name(vals: list[str], i: int, name: str) -> Invocation | None:
     ):
         return None
     for tool, cmd in tools_for_command(name):
-        if cmd.non_scans and (
-            any(v in cmd.non_scans for v in rest if v.startswith("-"))
-            or (positional and positional[0][1] in cmd.non_scans)
-        ):
+        if cmd.non_scans and _non_scan(cmd, rest, [v for _, v in positional]):
             continue
         if cmd.subcommands is None:
             return Invocation(tool, i, i + 1, cmd)

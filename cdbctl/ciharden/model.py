@@ -158,7 +158,8 @@ class Command:
     # a switch the scanner needs to fail on findings (semgrep scan --error, trufflehog --fail): written
     # in after the command words when absent
     blocking_switch: str | None = None
-    # first positional words or flags that make the command something else (``grype db update``)
+    # flags, or leading words (space-separated), that make the command something else: ``grype db
+    # update``, ``npm audit fix`` (remediation, not a gate), ``checkov --list``
     non_scans: tuple[str, ...] = ()
 
 

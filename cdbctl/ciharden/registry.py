@@ -145,13 +145,16 @@ TOOLS: tuple[Tool, ...] = (
     Tool(
         "cargo-audit",
         actions=("rustsec/audit-check", "actions-rs/audit-check"),
-        commands=(Command("cargo", ("audit",)), Command("cargo-audit", ("audit",))),
+        commands=(
+            Command("cargo", ("audit",), non_scans=("audit fix",)),
+            Command("cargo-audit", ("audit",), non_scans=("audit fix",)),
+        ),
     ),
     Tool(
         "npm-audit",
         commands=(
-            Command("npm", ("audit",)),
-            Command("pnpm", ("audit",)),
+            Command("npm", ("audit",), non_scans=("audit fix",)),
+            Command("pnpm", ("audit",), non_scans=("--fix",)),
             Command("yarn", ("audit", "npm audit")),
         ),
     ),

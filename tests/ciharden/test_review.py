@@ -187,6 +187,10 @@ def test_one_unverifiable_fix_among_thousands_costs_few_reparses(monkeypatch: py
         "grype db check || true",
         "grype version || true",
         "checkov --list || true",
+        "npm audit fix || true",
+        "npm audit fix --force || true",
+        "pnpm audit --fix || true",
+        "cargo audit fix || true",
     ],
 )
 def test_lookups_and_maintenance_commands_are_not_scans(script: str) -> None:
@@ -205,6 +209,10 @@ def test_lookups_and_maintenance_commands_are_not_scans(script: str) -> None:
         ("grype dir:. --fail-on high", "grype"),
         ("grype db-image:latest", "grype"),
         ("checkov -d . --list-checks-only-for-framework x", "checkov"),
+        ("npm audit --audit-level=high", "npm-audit"),
+        ("npm audit signatures", "npm-audit"),
+        ("pnpm audit --prod", "npm-audit"),
+        ("cargo audit --deny warnings", "cargo-audit"),
     ],
 )
 def test_real_scans_next_to_those_still_found(script: str, tool: str) -> None:
