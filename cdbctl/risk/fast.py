@@ -79,10 +79,12 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
     stressed_mult = c.REGIME_STRESSED_SIZE_MULTIPLIER
     max_lev, max_exp, max_spread = c.MAX_LEVERAGE, c.MAX_TOTAL_EXPOSURE_PCT, c.MAX_SPREAD_BPS
     mmr, min_dist, stop_pct = c.MAINTENANCE_MARGIN_RATE, c.MIN_LIQUIDATION_DISTANCE, c.STOP_LOSS_PCT
+    stop_long, stop_short = 1.0 - stop_pct, 1.0 + stop_pct  # the same floats checks.py computes per signal
     periods = 24.0 / c.FUNDING_SETTLEMENT_HOURS
     max_fund, alert_fund = c.MAX_DAILY_FUNDING_FEE_PCT, c.FUNDING_ALERT_PCT
     impact = c.SLIPPAGE_IMPACT_COEFFICIENT / _SQRT_YEAR * 1e4
     max_slip, taker, maker = c.MAX_SLIPPAGE_BPS, c.TAKER_FEE, c.MAKER_FEE
+    fee_market, fee_limit = taker + taker, maker + taker  # round trip: entry plus a taker exit
     sides, epoch, clock, sqrt, inf = _SIDES, to_epoch, time.time, math.sqrt, math.inf
     ts_cache = timeparse_cache
     check_finite = not finite_inputs
@@ -279,11 +281,11 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
                 d = 1.0
             lp = price * (1.0 - d)
             if stop is None:
-                stop = price * (1.0 - stop_pct)
+                stop = price * stop_long
         else:
             lp = price * (1.0 + d)
             if stop is None:
-                stop = price * (1.0 + stop_pct)
+                stop = price * stop_short
         mark = sig.mark_price
         if mark is not None:  # MEXC liquidates on the fair price: ext_checks.mark_distance
             side = 1 if long else -1
@@ -305,7 +307,7 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
         fee_daily = (size if mark is None else size / price * mark) * rate  # funding on the fair price
         if -1e7 < fee_daily < 1e7:
             fee_daily = (fee_daily * 1e8 + _ROUNDER - _ROUNDER) / 1e8
-        fees = size * ((maker if sig.order_type == "limit" else taker) + taker)
+        fees = size * (fee_limit if sig.order_type == "limit" else fee_market)
         if -1e7 < fees < 1e7:
             fees = (fees * 1e8 + _ROUNDER - _ROUNDER) / 1e8
         approved = reason is None
