@@ -99,7 +99,10 @@ def _render(explanations: list[Explanation]) -> None:
             console.print(f"size from the sizing check: {x.sized_usd:,.2f} USDT")
         if x.largest_size_usd is not None:
             base = _fmt(x.largest_position_size)
-            console.print(f"largest size that passes: {x.largest_size_usd:,.2f} USDT ({base} base)")
+            # found together with a lower leverage (explain._both): it passes only at that leverage
+            both = not x.approved and any(" with a size of at most " in s for s in x.suggestions)
+            at = f" at leverage {x.highest_leverage}" if both else ""
+            console.print(f"largest size that passes{at}: {x.largest_size_usd:,.2f} USDT ({base} base)")
         if x.highest_leverage is not None:
             console.print(f"highest leverage that passes: {x.highest_leverage}")
         for line in x.suggestions:

@@ -217,3 +217,16 @@ def test_price_below_one_tick_is_off_tick_not_an_internal_error(capsys, monkeypa
         d = json.loads(out)
         assert (d["approved"], d["reason"]) == (False, "price_off_tick")
         assert d["detail"].endswith("is not a multiple of the tick 0.1 (nearest 0)")
+
+
+def test_explain_table_says_at_which_leverage_the_largest_size_passes(
+    capsys, monkeypatch, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """When only size and leverage together pass, the size line must not read as valid at the signal's leverage."""
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(SIGNAL | {"leverage": 10}))
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"total_exposure_pct": 0.45}))
+    code, out, _ = run(capsys, monkeypatch, "risk", "explain", str(path), "--now", NOW, "--state", str(state))
+    assert code == 1
+    assert "largest size that passes at leverage 6: 5,000.00 USDT" in out
