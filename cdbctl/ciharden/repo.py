@@ -51,16 +51,20 @@ def discover(repo: Path) -> tuple[list[tuple[str, Path]], list[Skipped]]:
         for dirpath, dirnames, filenames in os.walk(actions):  # os.walk does not follow dir symlinks
             dirnames.sort()
             candidates += [Path(dirpath) / f for f in filenames if f in ("action.yml", "action.yaml")]
+    seen: dict[Path, str] = {}
     for path in sorted(set(candidates)):
         name = path.relative_to(repo).as_posix()
         real = path.resolve()
-        if not real.is_relative_to(root):
+        if real in seen:  # a symlink to another workflow: edit the file once
+            skipped.append(Skipped(name, f"same file as {seen[real]}; checked once", False))
+        elif not real.is_relative_to(root):
             skipped.append(
                 Skipped(name, f"symlink points outside the repository ({real}); not followed", False)
             )
         elif not real.is_file():
             continue
         else:
+            seen[real] = name
             found.append((name, real))
     return found, skipped
 

@@ -345,3 +345,24 @@ def test_a_gate_must_really_fail_the_job(later: str, status: Status) -> None:
     """'exit 1' inside an echo string or a shell comment does not fail anything: no gate."""
     result = harden(_GATE_HEAD + later, "t.yml", write=True)
     assert [(f.rule, f.status) for f in result.findings] == [(Rule.step_continue_on_error, status)]
+
+
+def test_a_workflow_linked_under_two_names_is_hardened_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """b.yml -> a.yml: the second write used to find the file 'changed meanwhile' and exit 3."""
+    from cdbctl.cli import main
+
+    text = "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: bandit -r . || true\n"
+    make_repo(tmp_path, {".github/workflows/a.yml": text})
+    (tmp_path / ".github/workflows/b.yml").symlink_to("a.yml")
+    code = main(["ci-harden", "--repo", str(tmp_path), "--format", "json"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    data = json.loads(out.out)
+    assert [f["file"] for f in data["findings"]] == [".github/workflows/a.yml"]
+    assert data["skipped"] == [
+        {"file": ".github/workflows/b.yml", "message": "same file as .github/workflows/a.yml; checked once"}
+    ]
+    assert (tmp_path / ".github/workflows/b.yml").is_symlink()
+    assert (tmp_path / ".github/workflows/a.yml").read_text() == text.replace(" || true", "")
