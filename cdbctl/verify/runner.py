@@ -85,8 +85,27 @@ def _spawn(fn: Callable[..., Any], *args: Any) -> Future[Any]:
         except BaseException as exc:  # handed to the waiting side, like an executor does
             future.set_exception(exc)
 
-    threading.Thread(target=work, name="cdbctl-verify", daemon=True).start()
+    try:
+        _start(threading.Thread(target=work, name="cdbctl-verify", daemon=True))
+    except RuntimeError as exc:  # "can't start new thread": a pids limit, say
+        future.set_exception(exc)
     return future
+
+
+def _start(thread: threading.Thread) -> None:
+    thread.start()
+
+
+def _probe_result(spec: ProbeSpec, deadline: Deadline, future: Future[Check]) -> Check:
+    """The probe's check; its timeout, or an unhealthy check if its thread never ran."""
+    if not future.done():
+        return _timed_out(spec, deadline)
+    exc = future.exception()
+    if exc is None:
+        return future.result()
+    ep = spec.endpoint
+    detail = f"probe failed: {type(exc).__name__}: {exc}"
+    return Check(spec.name, spec.service, ep.kind, ep.display, Status.unhealthy, detail)
 
 
 def run_round(plan: Plan, timeout: float, registry: Mapping[str, Probe] = REGISTRY) -> Report:
@@ -125,7 +144,7 @@ def run_round(plan: Plan, timeout: float, registry: Mapping[str, Probe] = REGIST
                 for s in (plan.container_services or ("docker",))
             ]
     for spec, deadline, future in started:
-        checks.append(future.result() if future.done() else _timed_out(spec, deadline))
+        checks.append(_probe_result(spec, deadline, future))
     # Group by service (first seen first); the sort is stable, so a container stays before its probes.
     order = {
         s: i for i, s in enumerate(dict.fromkeys([*plan.container_services, *(c.service for c in checks)]))

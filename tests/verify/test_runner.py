@@ -65,6 +65,22 @@ def test_a_straggling_probe_never_keeps_the_process_alive() -> None:
         release.set()
 
 
+def test_a_thread_that_cannot_start_is_an_unhealthy_check_not_a_crash(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # e.g. a container's pids limit reached by a port range of hundreds of probes
+    from cdbctl.verify import runner
+
+    def refuse(thread: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(runner, "_start", refuse)
+    report = run_round(Plan((spec("api", f"http://{HOST}:1/health"),)), timeout=0.5)
+    assert [(c.status, c.detail) for c in report.checks] == [
+        (Status.unhealthy, "probe failed: RuntimeError: can't start new thread")
+    ]
+
+
 def test_a_container_query_that_hangs_does_not_hold_up_the_round() -> None:
     release = threading.Event()
 
