@@ -65,6 +65,7 @@ def _read_json_file(path: Path, what: str) -> Any:
         data = path.read_bytes()
     except OSError as err:
         raise InputError(f"cannot read {what} file: {err.strerror or err}", where=str(path)) from None
+    data = data.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 BOM, as signal inputs accept it
     try:
         return msgspec.json.decode(data)
     except (msgspec.DecodeError, RecursionError) as err:
@@ -73,7 +74,7 @@ def _read_json_file(path: Path, what: str) -> Any:
 
 def _read_config_file(path: Path) -> dict[str, object]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # -sig: a leading BOM is dropped
     except (OSError, UnicodeDecodeError) as err:
         raise InputError(f"cannot read config file: {err}", where=str(path)) from None
     data: object

@@ -40,7 +40,7 @@ def read_instruments(path: Path) -> InstrumentBook:
     from cdbctl.risk.instruments import load_instruments
 
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # -sig: a leading BOM is dropped
     except (OSError, UnicodeDecodeError) as err:
         raise InputError(f"cannot read instruments file: {err}", where=str(path)) from None
     data: Any

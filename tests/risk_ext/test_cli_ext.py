@@ -230,3 +230,24 @@ def test_explain_table_says_at_which_leverage_the_largest_size_passes(
     code, out, _ = run(capsys, monkeypatch, "risk", "explain", str(path), "--now", NOW, "--state", str(state))
     assert code == 1
     assert "largest size that passes at leverage 6: 5,000.00 USDT" in out
+
+
+def test_utf8_bom_is_accepted_in_every_input_file(
+    capsys, monkeypatch, tmp_path: Path, signal_file: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """Signals already accept a BOM (Windows editors write one); state, market, config and instruments too."""
+    bom = b"\xef\xbb\xbf"
+    state, market = tmp_path / "state.json", tmp_path / "market.json"
+    state.write_bytes(bom + b'{"equity": 50000.0}')
+    market.write_bytes(bom + b'{"volatility": 0.2}')
+    toml = tmp_path / "risk.toml"
+    toml.write_bytes(bom + b"MAX_LEVERAGE = 7\n")
+    inst = tmp_path / "instruments.json"
+    inst.write_bytes(bom + (EXAMPLES / "instruments.json").read_bytes())
+    code, out, err = run(capsys, monkeypatch, "risk", "evaluate", str(signal_file), "--now", NOW, "--format", "json",
+                         "--state", str(state), "--market", str(market), "--config", str(toml),
+                         "--instruments", str(inst))  # fmt: skip
+    assert (code, err) == (0, "")
+    d = json.loads(out)
+    assert d["position_size_usd"] == 5000.0  # 10% of the state's 50,000 equity
+    assert next(c for c in d["checks"] if c["name"] == "leverage")["limit"] == 7
