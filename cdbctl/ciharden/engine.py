@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import posixpath
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from cdbctl.ciharden.harden import Options, harden
+from cdbctl.ciharden.harden import Options, harden, scanners_in
 from cdbctl.ciharden.locate import WorkflowError
 from cdbctl.ciharden.model import FileProblem, Finding, Status
 from cdbctl.ciharden.repo import Skipped, Source, discover, read_source
@@ -25,6 +26,7 @@ class Outcome:
 def run(repo: Path, *, mode: str, options: Options) -> Outcome:
     """Harden every workflow and composite action in ``repo``; ``mode`` is fix, check or dry-run."""
     files, skipped = discover(repo)
+    options = replace(options, local_actions=_local_actions(files))
     findings: list[Finding] = []
     problems: list[FileProblem] = []
     writes: list[tuple[Source, str]] = []
@@ -55,6 +57,25 @@ def run(repo: Path, *, mode: str, options: Options) -> Outcome:
         tuple(FileProblem(s.name, None, s.message) for s in skipped),
     )
     return Outcome(report, tuple(writes), "".join(diffs))
+
+
+def _local_actions(files: list[tuple[str, Path]]) -> dict[str, tuple[str, ...]]:
+    """Scanners run by each composite action, keyed by its directory (``uses: ./<dir>``); a file that
+    cannot be read or parsed is reported by the main pass, so it just counts as no scanner here."""
+    out: dict[str, tuple[str, ...]] = {}
+    for name, real in files:
+        if posixpath.basename(name) not in ("action.yml", "action.yaml"):
+            continue
+        source = read_source(name, real)
+        if isinstance(source, Skipped):
+            continue
+        try:
+            tools = scanners_in(source.text, name)
+        except WorkflowError:
+            continue
+        if tools:
+            out[posixpath.dirname(name)] = tools
+    return out
 
 
 def exit_code(report: Report) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -20,10 +20,12 @@ MANUAL = " (no safe automatic fix: fix by hand or add a '# cdbctl: allow-soft-fa
 
 @dataclass(frozen=True)
 class Options:
-    """Which jobs to look at (glob patterns on job ids)."""
+    """Which jobs to look at (glob patterns on job ids), and the scanners each local composite action
+    runs (``.github/actions/scan`` -> ``("bandit",)``), so a step that uses it counts as a scan."""
 
     include_jobs: tuple[str, ...] = ()
     exclude_jobs: tuple[str, ...] = ()
+    local_actions: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def wants(self, job: str | None) -> bool:
         """True when a job (None: a composite action) is selected."""
@@ -55,6 +57,24 @@ def harden(
     return _finish(t, path, cands, write=write, verify=verify)
 
 
+def scanners_in(text: str, path: str) -> tuple[str, ...]:
+    """The scanners a composite action's steps run (empty for anything else); raises WorkflowError."""
+    if not all_keywords_present(text):
+        return ()
+    root = compose(text, path)
+    if not isinstance(root, MappingNode):
+        return ()
+    t = Text(text)
+    tools: list[str] = []
+    for ctx, steps, base, _, _ in _units(t, root, Options()):
+        if ctx.job is not None:
+            break  # a workflow, not a composite action
+        for i, step in enumerate(steps.value):
+            if isinstance(step, MappingNode):
+                tools += analyse_step(t, ctx, step, i, (*base, i)).tools
+    return tuple(dict.fromkeys(tools))
+
+
 def _default_shell(node: Node | None) -> str | None:
     return mstr(mval(mval(node, "defaults"), "run"), "shell")
 
@@ -67,7 +87,7 @@ def _units(
     if runs and isinstance(runs[1], MappingNode) and mstr(runs[1], "using") == "composite":
         steps = mget(runs[1], "steps")
         if steps and isinstance(steps[1], SequenceNode) and options.wants(None):
-            ctx = Context(None, None, False, indent=_indent_unit(root))
+            ctx = Context(None, None, False, indent=_indent_unit(root), local_actions=options.local_actions)
             out.append((ctx, steps[1], ("runs", "steps"), None, ()))
         return out
     jobs = mget(root, "jobs")
@@ -86,7 +106,12 @@ def _units(
             where += _source(t, strategy)
         windows = "windows" in where.lower()
         ctx = Context(
-            job_id, _default_shell(job) or wf_shell, windows, mval(job, "container") is not None, indent
+            job_id,
+            _default_shell(job) or wf_shell,
+            windows,
+            mval(job, "container") is not None,
+            indent,
+            options.local_actions,
         )
         steps = mget(job, "steps")
         seq = (

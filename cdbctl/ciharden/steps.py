@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from yaml.nodes import MappingNode, Node, ScalarNode
@@ -68,6 +69,7 @@ class Context:
     windows: bool
     container: bool = False  # a job container may have no bash, so ``shell: bash`` is not a safe fix
     indent: int = 2  # the file's indentation step, for a ``with:`` block written in
+    local_actions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # see harden.Options
 
 
 def label_of(node: MappingNode, index: int) -> str:
@@ -130,6 +132,7 @@ def analyse_step(t: Text, ctx: Context, node: MappingNode, index: int, path: Pat
     """Collect the step's scanners, report files and soft-fail candidates."""
     uses = mstr(node, "uses")
     tool = tool_for_action(uses) if uses else None
+    local = ctx.local_actions.get(uses[2:].strip().rstrip("/"), ()) if uses and uses.startswith("./") else ()
     run_pair = mget(node, "run")
     with_pair = mget(node, "with")
     step_id = mstr(node, "id")
@@ -139,7 +142,7 @@ def analyse_step(t: Text, ctx: Context, node: MappingNode, index: int, path: Pat
         path,
         label_of(node, index),
         step_id,
-        [tool.id] if tool else [],
+        [tool.id] if tool else list(local),
         set(),
         bool(uses and is_publisher(uses)),
         mget(node, "if") is not None,

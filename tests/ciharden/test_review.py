@@ -366,3 +366,39 @@ def test_a_workflow_linked_under_two_names_is_hardened_once(
     ]
     assert (tmp_path / ".github/workflows/b.yml").is_symlink()
     assert (tmp_path / ".github/workflows/a.yml").read_text() == text.replace(" || true", "")
+
+
+def test_continue_on_error_on_a_local_composite_action_that_scans(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``uses: ./.github/actions/scan`` runs bandit inside the composite action: continue-on-error on
+    that step neuters it just the same (a lint action's stays informational)."""
+    from cdbctl.cli import main
+
+    scan = "name: scan\nruns:\n  using: composite\n  steps:\n    - run: bandit -r .\n      shell: bash\n"
+    lint = "name: lint\nruns:\n  using: composite\n  steps:\n    - run: flake8 .\n      shell: bash\n"
+    workflow = (
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - uses: actions/checkout@v4\n"
+        "      - uses: ./.github/actions/scan\n        continue-on-error: true\n"
+        "      - uses: ./.github/actions/lint/\n        continue-on-error: true\n"
+    )
+    make_repo(
+        tmp_path,
+        {
+            ".github/actions/scan/action.yml": scan,
+            ".github/actions/lint/action.yaml": lint,
+            ".github/workflows/ci.yml": workflow,
+        },
+    )
+    code = main(["ci-harden", "--repo", str(tmp_path), "--format", "json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert [(f["rule"], f["line"], f["status"], f["tool"]) for f in data["findings"]] == [
+        ("scanner-continue-on-error", 8, "fixed", "bandit"),
+        ("non-security-continue-on-error", 10, "info", None),
+    ]
+    assert (tmp_path / ".github/workflows/ci.yml").read_text() == workflow.replace(
+        "      - uses: ./.github/actions/scan\n        continue-on-error: true\n",
+        "      - uses: ./.github/actions/scan\n",
+    )
