@@ -148,23 +148,25 @@ def explain_cmd(  # noqa: PLR0917  # Typer maps parameters to options
     except InputError as err:
         raise state_located(err, state) from None
     out: list[Explanation] = []
-    invalid = False
+    invalid = internal = False
     for name in names:
         stream, label = _open_input(name)
         try:
             for chunk in read_chunks(getattr(stream, "read1", stream.read), label):
                 for i, record in enumerate(chunk.records):
                     if isinstance(record, Invalid):
-                        invalid = True
-                        where = chunk.where(i)  # "line 7" / "item 3" / None for a single object
-                        loc = f"{label}:{where.split()[-1]}" if where else label
-                        sys.stderr.write(f"{loc}: {record.problem}\n")
                         decision = engine.invalid(
                             record.problem, record.signal_id, record.symbol, record.side
                         )
-                        out.append(explain_decision(decision))
+                        x = explain_decision(decision)
                     else:
-                        out.append(explain(engine, record))
+                        x = explain(engine, record)
+                    if x.reason in ("invalid_signal", "internal_error"):  # as evaluate: exit 2 (4), located
+                        invalid = True
+                        internal = internal or x.reason == "internal_error"
+                        loc = chunk.location(i)  # '7' (line), '3: item 2' (array item) or None
+                        sys.stderr.write(f"{label}:{loc}: {x.detail}\n" if loc else f"{label}: {x.detail}\n")
+                    out.append(x)
         finally:
             if stream is not sys.stdin.buffer:
                 stream.close()
@@ -176,6 +178,8 @@ def explain_cmd(  # noqa: PLR0917  # Typer maps parameters to options
     else:
         _render(out)
     sys.stdout.flush()
+    if internal:
+        raise typer.Exit(4)
     if invalid:
         raise typer.Exit(2)
     if not all(x.approved for x in out):

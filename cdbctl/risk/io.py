@@ -8,6 +8,7 @@ line by line, so every invalid record still gets its own location and decision.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
@@ -44,13 +45,17 @@ Record = Signal | Invalid
 class Chunk:
     """Decoded records of one chunk; ``locs`` None means record i sits at ``first + i``."""
 
-    __slots__ = ("first", "kind", "locs", "records")
+    __slots__ = ("_item_lines", "doc", "first", "kind", "locs", "records")
 
-    def __init__(self, records: list[Record], first: int, locs: list[int] | None, kind: str) -> None:
+    def __init__(
+        self, records: list[Record], first: int, locs: list[int] | None, kind: str, doc: bytes | None = None
+    ) -> None:
         self.records = records
         self.first = first
         self.locs = locs
         self.kind = kind  # "line" | "item" | "object"
+        self.doc = doc  # the JSON array's text, to find an item's line only when one is reported
+        self._item_lines: list[int] | None = None
 
     def where(self, i: int) -> str | None:
         """The human location of record i: 'line 7', 'item 3' or None for a single object."""
@@ -58,6 +63,47 @@ class Chunk:
             return None
         n = self.locs[i] if self.locs is not None else self.first + i
         return f"{self.kind} {n}"
+
+    def location(self, i: int) -> str | None:
+        """Record i's `file:` suffix for stderr: '7' (line), '3: item 2' (array item on line 3) or None."""
+        where = self.where(i)
+        if where is None or self.kind == "line":
+            return where[5:] if where else None
+        if self.doc is not None:
+            if self._item_lines is None:
+                self._item_lines = item_lines(self.doc)
+            if i < len(self._item_lines):
+                return f"{self._item_lines[i]}: {where}"
+        return where
+
+
+_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[][{},]')
+_NON_SPACE = re.compile(rb"\S")
+
+
+def item_lines(doc: bytes) -> list[int]:
+    """The line each top-level item of a JSON array starts on (only run when an item is reported)."""
+    starts: list[int] = []
+    depth = 0
+    for token in _TOKENS.finditer(doc):
+        c = token.group()[:1]
+        if c in b"[{":
+            depth += 1
+            if depth == 1:
+                starts.append(token.end())
+        elif c in b"]}":
+            depth -= 1
+        elif c == b"," and depth == 1:
+            starts.append(token.end())
+    lines: list[int] = []
+    line, at = 1, 0
+    for start in starts:
+        found = _NON_SPACE.search(doc, start)
+        pos = found.start() if found is not None else len(doc)
+        line += doc.count(b"\n", at, pos)
+        at = pos
+        lines.append(line)
+    return lines
 
 
 def describe(err: BaseException) -> str:
@@ -94,10 +140,10 @@ def record_from_object(obj: object) -> Record:
         return Invalid(describe(err), obj)
 
 
-def records_from_document(obj: object) -> Chunk:
-    """Records of a whole JSON document: an object is one signal, an array many."""
+def records_from_document(obj: object, doc: bytes | None = None) -> Chunk:
+    """Records of a whole JSON document: an object is one signal, an array many (``doc``: its text)."""
     if isinstance(obj, list):
-        return Chunk([record_from_object(o) for o in obj], 1, None, "item")
+        return Chunk([record_from_object(o) for o in obj], 1, None, "item", doc)
     if isinstance(obj, dict):
         return Chunk([record_from_object(obj)], 1, None, "object")
     raise InputError(f"expected a JSON object or array of signals, got {type(obj).__name__}")
@@ -191,7 +237,7 @@ def read_chunks(read: Callable[[int], bytes], name: str, size: int = CHUNK_SIZE)
                 yield Chunk([Invalid(describe(err))], 1, [_error_line(buf, str(err))], "line")
                 return
         else:
-            yield records_from_document(doc)
+            yield records_from_document(doc, buf)
             return
     yield from _lines(buf, read, size, eof)
 

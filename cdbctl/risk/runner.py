@@ -79,7 +79,7 @@ def evaluate_chunk(
         for i, d in enumerate(decisions):
             if d.reason in _LOCATED:
                 where = chunk.where(i)
-                loc = (where[5:] if where.startswith("line ") else where) if where else None
+                loc = chunk.location(i)  # '7' for line 7, '3: item 2' for an array item on line 3
                 report(f"{name}:{loc}: {d.detail}" if loc else f"{name}: {d.detail}")
                 if where:
                     d.detail = f"{where}: {d.detail}"

@@ -100,7 +100,8 @@ def test_array_input_locates_items(capsys, monkeypatch) -> None:  # type: ignore
     assert isinstance(out, list) and len(out) == 3
     assert out[1]["detail"] == "item 2: price: missing required field"
     assert out[2]["reason"] == "liquidation_risk_too_high"
-    assert r.err == f"{DATA / 'array.json'}:item 2: price: missing required field\n"
+    # file:line as the issue asks (the item sits on line 3), then the item number the decision names
+    assert r.err == f"{DATA / 'array.json'}:3: item 2: price: missing required field\n"
 
 
 def test_broken_array_is_an_input_error(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -183,3 +184,18 @@ def test_jsonl_with_a_broken_first_line_still_goes_line_by_line(capsys, monkeypa
     assert r.code == 2
     assert [(d["reason"], d["signal_id"]) for d in r.jsonl()] == [("invalid_signal", None), (None, "ok")]
     assert r.err.startswith(f"{DATA / 'first_line_broken.jsonl'}:1: json: ")
+
+
+def test_array_items_located_by_line_on_one_line_and_pretty_printed(capsys, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ok = '{"signal_id": "ok", "symbol": "BTCUSDT", "side": "long", "price": 50000.0}'
+    bad = '{"signal_id": "x,[", "symbol": "BTCUSDT", "side": "up", "price": 50000.0, "market": {"bid": 1}}'
+    one = tmp_path / "one.json"
+    one.write_text(f"[{ok}, {bad}]")
+    r = cli(capsys, monkeypatch, "risk", "evaluate", str(one), "--now", NOW, "--format", "json")
+    assert r.code == 2
+    assert r.err == f"{one}:1: item 2: side: 'up' is not long, short, buy or sell\n"
+    pretty = tmp_path / "pretty.json"
+    pretty.write_text(f"[\n  {ok},\n\n  {ok},\n  {bad}\n]\n")
+    r = cli(capsys, monkeypatch, "risk", "evaluate", str(pretty), "--now", NOW, "--format", "json")
+    assert r.err == f"{pretty}:5: item 3: side: 'up' is not long, short, buy or sell\n"
+    assert r.json()[2]["detail"] == "item 3: side: 'up' is not long, short, buy or sell"

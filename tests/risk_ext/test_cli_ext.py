@@ -251,3 +251,22 @@ def test_utf8_bom_is_accepted_in_every_input_file(
     d = json.loads(out)
     assert d["position_size_usd"] == 5000.0  # 10% of the state's 50,000 equity
     assert next(c for c in d["checks"] if c["name"] == "leverage")["limit"] == 7
+
+
+def test_explain_of_a_semantically_invalid_signal_exits_2_and_reports_it(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """As `evaluate`: an invalid record is an input error (exit 2) with `file:line: field: problem` on stderr."""
+    stdin = b"".join(json.dumps(SIGNAL | change).encode() + b"\n" for change in ({}, {"side": "up"}))
+    code, out, err = run(
+        capsys, monkeypatch, "risk", "explain", "-", "--now", NOW, "--format", "json", stdin=stdin
+    )
+    assert code == 2
+    assert err == "<stdin>:2: side: 'up' is not long, short, buy or sell\n"
+    assert [x["reason"] for x in json.loads(out)] == [None, "invalid_signal"]
+
+
+def test_explain_locates_array_items_by_line(capsys, monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "a.json"
+    path.write_text("[\n" + json.dumps(SIGNAL) + ",\n" + json.dumps(SIGNAL | {"price": "x"}) + "\n]\n")
+    code, _, err = run(capsys, monkeypatch, "risk", "explain", str(path), "--now", NOW, "--format", "json")
+    assert code == 2
+    assert err == f"{path}:3: item 2: price: expected float, got str\n"
