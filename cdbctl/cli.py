@@ -117,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"cdbctl: error: internal error: {type(exc).__name__}: {exc}\n")
         sys.stderr.write("hint: rerun with CDBCTL_DEBUG=1 for a traceback and report it\n")
         return int(ExitCode.INTERNAL)
+    if rv == ExitCode.INTERRUPTED:
+        # Typer turns Ctrl-C into a plain return of 130 before the handlers above see it.
+        sys.stderr.write("cdbctl: interrupted\n")
     return rv if isinstance(rv, int) else int(ExitCode.OK)
 
 

@@ -56,3 +56,27 @@ def test_broken_pipe_exits_141_without_traceback(tmp_path: Path) -> None:
     assert proc.wait(timeout=60) == 141
     assert b'"symbol":"BTC_USDT"' in first
     assert "Traceback" not in err
+
+
+def test_ctrl_c_exits_130_with_one_line() -> None:
+    import signal
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cdbctl", "risk", "evaluate", "-", "--format", "jsonl"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdin is not None
+    proc.stdin.write(b'{"symbol": "BTC_USDT", "side": "long", "price": 50000}\n')
+    proc.stdin.flush()
+    assert proc.stdout is not None
+    proc.stdout.readline()  # the first decision: the command is running and waiting for more input
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=30)
+    proc.stdin.close()
+    assert proc.returncode == 130
+    assert err.decode().strip().endswith("cdbctl: interrupted")
+    assert "Traceback" not in err.decode()
