@@ -158,6 +158,8 @@ def scan_script(src: str, *, errexit: bool = True, pipefail: bool = False) -> Sh
                     )
                 )
             last_idx = h_end
+        elif state["errexit"] and cmds[end].sep_after == "&&":
+            issues.extend(_and_list_issue(src, cmds, idx, end, tool))
         if not state["errexit"] and last_idx + 1 < len(cmds) and not _STATUS_READ.search(src, cmd.end):
             issues.append(
                 ShellIssue(
@@ -171,6 +173,32 @@ def scan_script(src: str, *, errexit: bool = True, pipefail: bool = False) -> Sh
             )
     other_pipes = any(i not in covered for i in piping)
     return ShellScan(tuple(dict.fromkeys(tools)), tuple(issues), frozenset(reports), other_pipes)
+
+
+def _and_list_issue(src: str, cmds: list[SimpleCommand], idx: int, end: int, tool: str) -> list[ShellIssue]:
+    """``scanner && x`` followed by more commands: errexit ignores a failure of any command of an
+    ``&&`` list but the last, so the script goes on. Only a list that starts its line is judged (a
+    condition, ``if scanner && x; then``, is the script's own handling); reported, not fixed."""
+    first = cmds[idx].words[0].start if cmds[idx].words else cmds[idx].start  # after if/while/!
+    line_start = src.rfind("\n", 0, first) + 1
+    if src[line_start:first].strip():
+        return []
+    k = end
+    while cmds[k].sep_after in ("&&", "||", "|", "|&") and k + 1 < len(cmds):
+        k += 1
+        if _fails(cmds[k]):
+            return []
+    if k + 1 >= len(cmds):
+        return []  # the list is the script's last command: its status is the step's
+    return [
+        ShellIssue(
+            "swallow",
+            tool,
+            cmds[end + 1].start,
+            f"{tool} runs in an '&& ...' list that more commands follow: errexit ignores its failure there",
+            None,
+        )
+    ]
 
 
 def _errexit_fix(

@@ -402,3 +402,25 @@ def test_continue_on_error_on_a_local_composite_action_that_scans(
         "      - uses: ./.github/actions/scan\n        continue-on-error: true\n",
         "      - uses: ./.github/actions/scan\n",
     )
+
+
+@pytest.mark.parametrize(
+    ("script", "flagged"),
+    [
+        ('bandit -r . && echo "bandit clean"\npython report.py\n', True),
+        ("pip-audit && touch ok; echo done\n", True),
+        ('bandit -r . && echo "bandit clean"\n', False),  # the list is the last command: its status counts
+        ("bandit -r . && echo ok || exit 1\nmore\n", False),  # a failing handler
+        ("if bandit -r . && true; then echo ok; fi\nmore\n", False),  # a condition, handled by the script
+        ("pip install bandit && bandit -r .\nmore\n", False),  # the scanner is the last of its list
+    ],
+)
+def test_scanner_inside_an_and_list_followed_by_more_commands(script: str, flagged: bool) -> None:
+    """errexit ignores a failure of any command of an && list but the last: the script goes on."""
+    from cdbctl.ciharden.shell import scan_script
+
+    issues = [i for i in scan_script(script).issues if i.kind == "swallow"]
+    assert bool(issues) is flagged
+    if flagged:
+        assert issues[0].edit is None
+        assert "&&" in issues[0].message
