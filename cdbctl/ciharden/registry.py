@@ -8,6 +8,7 @@ dependency-review-action ``warn-only``, gh-action-pip-audit ``internal-be-carefu
 
 from __future__ import annotations
 
+import posixpath
 from fnmatch import fnmatchcase
 
 from cdbctl.ciharden.model import Command, FlagRule, InputRule, Tool
@@ -307,6 +308,16 @@ def tool_for_action(uses: str) -> Tool | None:
     if exact is not None:
         return exact
     return next((t for p, t in _GLOB_ACTIONS if fnmatchcase(ref, p)), None)
+
+
+def tool_for_image(uses: str) -> Tool | None:
+    """The scanner a ``uses: docker://image[:tag|@digest]`` step runs (by the image's name), if any."""
+    ref = uses.strip()
+    if not ref.lower().startswith("docker://"):
+        return None
+    name = posixpath.basename(ref[len("docker://") :].split("@", 1)[0]).split(":", 1)[0].lower()
+    found = _COMMANDS.get(name)
+    return found[0][0] if found else None
 
 
 def is_publisher(uses: str) -> bool:

@@ -27,6 +27,7 @@ from cdbctl.ciharden.registry import (
     is_publisher,
     may_run_scanner,
     tool_for_action,
+    tool_for_image,
 )
 from cdbctl.ciharden.shell import ShellScan, args_issues, scan_script
 
@@ -133,6 +134,9 @@ def analyse_step(t: Text, ctx: Context, node: MappingNode, index: int, path: Pat
     uses = mstr(node, "uses")
     tool = tool_for_action(uses) if uses else None
     local = ctx.local_actions.get(uses[2:].strip().rstrip("/"), ()) if uses and uses.startswith("./") else ()
+    image = tool_for_image(uses) if uses and tool is None else None  # its inputs are args/env: not checked
+    if image is not None:
+        local = (image.id,)
     run_pair = mget(node, "run")
     with_pair = mget(node, "with")
     step_id = mstr(node, "id")

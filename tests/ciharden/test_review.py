@@ -424,3 +424,27 @@ def test_scanner_inside_an_and_list_followed_by_more_commands(script: str, flagg
     if flagged:
         assert issues[0].edit is None
         assert "&&" in issues[0].message
+
+
+@pytest.mark.parametrize(
+    ("uses", "tool"),
+    [
+        ("docker://aquasec/trivy:0.50.0", "trivy"),
+        ("docker://ghcr.io/google/osv-scanner:v1", "osv-scanner"),
+        ("docker://returntocorp/semgrep", "semgrep"),
+        ("docker://zricethezav/gitleaks@sha256:0123", "gitleaks"),
+        ("docker://alpine:3", None),
+    ],
+)
+def test_docker_action_of_a_scanner_image(uses: str, tool: str | None) -> None:
+    """``uses: docker://aquasec/trivy`` runs the scanner image: continue-on-error there is a soft-fail."""
+    text = f"on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - uses: {uses}\n        continue-on-error: true\n"
+    (finding,) = harden(text, "t.yml", write=True).findings
+    if tool is None:
+        assert (finding.rule, finding.status) == (Rule.non_security_continue, Status.info)
+    else:
+        assert (finding.rule, finding.status, finding.tool) == (
+            Rule.step_continue_on_error,
+            Status.fixed,
+            tool,
+        )
