@@ -75,7 +75,7 @@ def register(app: typer.Typer) -> None:
         from cdbctl.ciharden.report import summary, to_json, to_sarif
         from cdbctl.output import dumps_json, warn, write_stdout
 
-        mode = "check" if check else "dry-run" if dry_run else "fix"
+        mode = "dry-run" if dry_run else "check" if check else "fix"  # both: the diff, and exit 1
         outcome = run(repo, mode=mode, options=Options(tuple(include_job or ()), tuple(exclude_job or ())))
         report = outcome.report
         if mode == "fix":

@@ -448,3 +448,16 @@ def test_docker_action_of_a_scanner_image(uses: str, tool: str | None) -> None:
             Status.fixed,
             tool,
         )
+
+
+def test_check_with_dry_run_shows_the_diff(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--check --dry-run: write nothing, exit 1, and still print the diff (it used to drop it)."""
+    from cdbctl.cli import main
+
+    text = "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: bandit -r . || true\n"
+    make_repo(tmp_path, {".github/workflows/a.yml": text})
+    code = main(["ci-harden", "--repo", str(tmp_path), "--check", "--dry-run"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "-      - run: bandit -r . || true\n+      - run: bandit -r .\n" in out
+    assert (tmp_path / ".github/workflows/a.yml").read_text() == text
