@@ -42,15 +42,15 @@ def discover(repo: Path) -> tuple[list[tuple[str, Path]], list[Skipped]]:
     root = repo.resolve()
     found: list[tuple[str, Path]] = []
     skipped: list[Skipped] = []
-    candidates: list[Path] = []
-    workflows = repo / ".github" / "workflows"
-    if workflows.is_dir():
-        candidates += [p for p in workflows.iterdir() if p.suffix in (".yml", ".yaml")]
-    actions = repo / ".github" / "actions"
-    if actions.is_dir():
-        for dirpath, dirnames, filenames in os.walk(actions):  # os.walk does not follow dir symlinks
-            dirnames.sort()
-            candidates += [Path(dirpath) / f for f in filenames if f in ("action.yml", "action.yaml")]
+    try:
+        candidates = _candidates(repo)
+    except OSError as exc:  # a directory the user may not list: nothing below it could be checked
+        where = str(exc.filename or repo)
+        if Path(where).is_relative_to(repo):
+            where = Path(where).relative_to(repo).as_posix()
+        raise EnvironmentProblem(
+            f"cannot list {where}: {exc.strerror or exc}", hint="check the directory's permissions"
+        ) from exc
     seen: dict[Path, str] = {}
     for path in sorted(set(candidates)):
         name = path.relative_to(repo).as_posix()
@@ -67,6 +67,25 @@ def discover(repo: Path) -> tuple[list[tuple[str, Path]], list[Skipped]]:
             seen[real] = name
             found.append((name, real))
     return found, skipped
+
+
+def _raise(exc: OSError) -> None:
+    raise exc
+
+
+def _candidates(repo: Path) -> list[Path]:
+    """Workflow and composite-action files (unfiltered); raises OSError for an unlistable directory."""
+    candidates: list[Path] = []
+    workflows = repo / ".github" / "workflows"
+    if workflows.is_dir():
+        candidates += [p for p in workflows.iterdir() if p.suffix in (".yml", ".yaml")]
+    actions = repo / ".github" / "actions"
+    if actions.is_dir():
+        # os.walk does not follow directory symlinks; by default it skips unreadable directories
+        for dirpath, dirnames, filenames in os.walk(actions, onerror=_raise):
+            dirnames.sort()
+            candidates += [Path(dirpath) / f for f in filenames if f in ("action.yml", "action.yaml")]
+    return candidates
 
 
 def read_source(name: str, real: Path) -> Source | Skipped:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -461,3 +467,104 @@ def test_check_with_dry_run_shows_the_diff(tmp_path: Path, capsys: pytest.Captur
     assert code == 1
     assert "-      - run: bandit -r . || true\n+      - run: bandit -r .\n" in out
     assert (tmp_path / ".github/workflows/a.yml").read_text() == text
+
+
+def _as_nobody(task: Callable[[], object]) -> object:
+    """Run ``task`` in a forked child as uid/gid 65534 (root reads everything) and return its JSON
+    result, or ["crash", repr] for an exception."""
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        os.close(reader)
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            payload = json.dumps(task())
+        except BaseException as exc:  # reported to the parent
+            payload = json.dumps(["crash", f"{type(exc).__name__}: {exc}"])
+        os.write(writer, payload.encode())
+        os._exit(0)
+    os.close(writer)
+    chunks = []
+    while chunk := os.read(reader, 65536):
+        chunks.append(chunk)
+    os.close(reader)
+    os.waitpid(pid, 0)
+    return json.loads(b"".join(chunks))
+
+
+@pytest.fixture
+def world_repo() -> Iterator[Path]:
+    """A repository in a directory 'nobody' can reach (pytest's tmp_path lives under a 0700 dir)."""
+    root = Path(tempfile.mkdtemp(prefix="cih-nobody-", dir="/tmp"))
+    root.chmod(0o755)
+    try:
+        yield root
+    finally:
+        for d in root.rglob("*"):
+            if d.is_dir() and not d.is_symlink():
+                d.chmod(0o755)
+        shutil.rmtree(root)
+
+
+_SWALLOW = "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: bandit -r . || true\n"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop to another user")
+def test_unreadable_workflow_is_an_input_error_and_the_others_are_processed(world_repo: Path) -> None:
+    """A file the user cannot read: exit 2 naming it, no traceback, the readable file still checked."""
+    from cdbctl.ciharden.engine import exit_code, run
+    from cdbctl.ciharden.harden import Options
+
+    make_repo(world_repo, {".github/workflows/ok.yml": _SWALLOW, ".github/workflows/secret.yml": _SWALLOW})
+    for d in (world_repo / ".github", world_repo / ".github/workflows"):
+        d.chmod(0o755)
+    (world_repo / ".github/workflows/secret.yml").chmod(0)
+
+    def task() -> object:
+        report = run(world_repo, mode="check", options=Options()).report
+        return (
+            [[p.file, p.message] for p in report.problems],
+            [f.file for f in report.findings],
+            exit_code(report),
+        )
+
+    assert _as_nobody(task) == [
+        [[".github/workflows/secret.yml", "cannot read: Permission denied"]],
+        [".github/workflows/ok.yml"],
+        2,
+    ]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop to another user")
+@pytest.mark.parametrize("locked", [".github/workflows", ".github", ".github/actions/scan"])
+def test_unlistable_directory_is_an_environment_error_not_a_crash(world_repo: Path, locked: str) -> None:
+    """It was an internal error (exit 4), or silently nothing checked; now exit 3 naming it."""
+    from cdbctl.cli import main
+
+    make_repo(
+        world_repo,
+        {
+            ".github/workflows/ok.yml": _SWALLOW,
+            ".github/actions/scan/action.yml": "runs:\n  using: composite\n  steps: []\n",
+        },
+    )
+    for d in world_repo.rglob("*"):
+        if d.is_dir():
+            d.chmod(0o755)
+    # a first run as root imports everything the command loads lazily (nobody cannot read root's
+    # site-packages); its output is not the point
+    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+        main(["ci-harden", "--repo", str(world_repo), "--check"])
+    (world_repo / locked).chmod(0o311 if locked != ".github" else 0)
+
+    def task() -> object:
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            code = main(["ci-harden", "--repo", str(world_repo), "--check"])
+        return code, err.getvalue()
+
+    code, err = _as_nobody(task)  # type: ignore[misc]
+    assert code == 3, err
+    assert "Permission denied" in err and locked in err
+    assert "internal error" not in err
