@@ -29,7 +29,7 @@ Exit codes:
   0  nothing (left) to fix
   1  --check/--dry-run: something would be fixed; otherwise: a finding needs a manual fix
   2  usage error, or a workflow file is not valid YAML / too large / an alias bomb (others still processed)
-  3  a file cannot be written safely
+  3  a file cannot be written safely, or a workflow directory cannot be listed
 """
 
 
