@@ -6,6 +6,7 @@ round-trip loader; edits are computed from those marks and the raw text, never b
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable
 
@@ -226,7 +227,7 @@ def content_map(t: Text, node: ScalarNode) -> Callable[[int], int] | None:
     block_indent = indent
 
     def to_source(off: int) -> int:
-        i = max(k for k, s in enumerate(line_starts) if s <= off)
+        i = bisect.bisect_right(line_starts, off) - 1
         col = off - line_starts[i]
         if first + i >= len(t.starts):
             return len(t.text)

@@ -108,28 +108,35 @@ def gate(cand: Candidate, infos: list[StepInfo], index: GateIndex) -> None:
         cand.message += f" (step '{label}' reads the result but never fails the job, so it is no gate)"
 
 
-def _waiver(t: Text, line: int) -> tuple[bool, str] | None:
-    """A waiver on the finding's line or on a comment line right above it: (found, reason)."""
+def _waiver(t: Text, line: int, seen: dict[int, tuple[bool, str | None]]) -> tuple[bool, str] | None:
+    """A waiver on the finding's line or on a comment line right above it: (found, reason).
+
+    ``seen`` caches each line's (is a comment line, waiver reason): many findings can share one huge
+    line, and searching it once per finding was quadratic."""
     for ln in (line - 1, line - 2):
         if ln < 0 or ln >= len(t.starts):
             continue
-        start, end, _ = t.line_span(ln)
-        text = t.text[start:end]
-        if ln == line - 2 and not text.lstrip().startswith("#"):
+        if ln not in seen:
+            start, end, _ = t.line_span(ln)
+            text = t.text[start:end]
+            m = _WAIVER.search(text)
+            seen[ln] = (text.lstrip().startswith("#"), m.group(1) if m else None)
+        comment, reason = seen[ln]
+        if ln == line - 2 and not comment:
             continue
-        m = _WAIVER.search(text)
-        if m:
-            return True, m.group(1)
+        if reason is not None:
+            return True, reason
     return None
 
 
 def apply_waivers(t: Text, cands: list[Candidate]) -> list[Candidate]:
     """Mark waived candidates; returns info findings for waivers that give no reason."""
     extra: list[Candidate] = []
+    seen: dict[int, tuple[bool, str | None]] = {}
     for cand in cands:
         if cand.status is not None:
             continue
-        waiver = _waiver(t, cand.line)
+        waiver = _waiver(t, cand.line, seen)
         if waiver is None:
             continue
         if waiver[1]:

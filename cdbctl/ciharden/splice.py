@@ -61,9 +61,12 @@ def _expected(data: Any, mutations: Iterable[Mutation]) -> Any:
         for part in path[:-1]:
             parent = parent[part]
         value = parent[path[-1]]
-        for start, end, new in sorted(set(cuts), reverse=True):
-            value = value[:start] + new + value[end:]
-        parent[path[-1]] = value
+        pieces: list[str] = []
+        pos = 0
+        for start, end, new in sorted(set(cuts)):  # one pass: re-slicing per cut was quadratic
+            pieces += [value[pos:start], new]
+            pos = max(pos, end)
+        parent[path[-1]] = "".join(pieces) + value[pos:]
     return data
 
 

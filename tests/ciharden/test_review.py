@@ -568,3 +568,27 @@ def test_unlistable_directory_is_an_environment_error_not_a_crash(world_repo: Pa
     assert code == 3, err
     assert "Permission denied" in err and locked in err
     assert "internal error" not in err
+
+
+@pytest.mark.parametrize("style", ["literal", "one-line"])
+def test_huge_run_script_does_not_hang(tmp_path: Path, style: str) -> None:
+    """~50k swallowed scanner calls in one run: script (about 1.9 MB): mapping script offsets back to
+    the file scanned every line per offset (minutes). The timeout is a hang guard."""
+    count = 50_000 if style == "literal" else 60_000
+    if style == "literal":
+        run = "|\n" + "".join(f"          bandit -r s{n} || true\n" for n in range(count))
+    else:
+        run = "'" + "; ".join(f"bandit s{n} || true" for n in range(count)) + "'\n"
+    text = "on: push\njobs:\n  x:\n    runs-on: x\n    steps:\n      - run: " + run
+    assert len(text) < 2 * 1024 * 1024
+    make_repo(tmp_path, {".github/workflows/big.yml": text})
+    proc = subprocess.run(
+        [sys.executable, "-m", "cdbctl", "ci-harden", "--repo", str(tmp_path), "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["summary"]["fixed"] == count
+    assert "|| true" not in (tmp_path / ".github/workflows/big.yml").read_text()
