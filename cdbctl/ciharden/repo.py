@@ -5,10 +5,10 @@ from __future__ import annotations
 import codecs
 import os
 import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from cdbctl.atomic import replace_file
 from cdbctl.errors import EnvironmentProblem, InputError
 
 MAX_BYTES = 2 * 1024 * 1024  # real workflows are a few KB; anything larger is refused, not parsed
@@ -126,18 +126,7 @@ def write_atomic(source: Source, text: str) -> None:
                 f"{source.name} changed while ci-harden was running; not overwritten",
                 hint="rerun cdbctl ci-harden",
             )
-        mode = stat.S_IMODE(source.real.stat().st_mode)
-        fd, tmp = tempfile.mkstemp(prefix=f".{source.real.name}.", suffix=".tmp", dir=source.real.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, mode)
-            os.replace(tmp, source.real)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        replace_file(source.real, data, stat.S_IMODE(source.real.stat().st_mode))
     except OSError as exc:
         raise EnvironmentProblem(
             f"cannot write {source.name}: {exc.strerror or exc}", hint="check the file's permissions"

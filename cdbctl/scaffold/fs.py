@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import stat
-import tempfile
 from pathlib import Path, PurePosixPath
 
+from cdbctl.atomic import replace_file
 from cdbctl.errors import EnvironmentProblem, InputError
 
 
@@ -71,17 +69,6 @@ class RepoFS:
                 keep = stat.S_IMODE(path.stat().st_mode)
             except FileNotFoundError:
                 keep = mode if mode is not None else 0o644
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.chmod(tmp, keep)
-                os.replace(tmp, path)
-            except BaseException:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
-                raise
+            replace_file(path, data, keep)
         except OSError as exc:
             raise EnvironmentProblem(f"cannot write: {exc.strerror or exc}", where=rel) from None
