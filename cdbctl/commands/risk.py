@@ -125,6 +125,14 @@ def _resolve(config: Path | None, sets: list[str] | None) -> ResolvedConfig:
     return resolve(layers)
 
 
+def input_names(inputs: list[str] | None) -> list[str]:
+    """The INPUT names to read (stdin when none); UsageError if '-' is given twice (stdin reads once)."""
+    names = inputs or ["-"]
+    if (dashes := names.count("-")) > 1:
+        raise UsageError(f"'-' (stdin) given {dashes} times: stdin can be read only once")
+    return names
+
+
 def _open_input(name: str) -> tuple[BinaryIO, str]:
     if name == "-":
         return sys.stdin.buffer, "<stdin>"
@@ -204,7 +212,7 @@ def evaluate(  # noqa: PLR0917  # Typer maps parameters to options
     fmt = fmt or ("table" if is_terminal() else "json")
     if fmt not in ("table", "json", "jsonl"):
         raise UsageError(f"--format {fmt!r}: expected table, json or jsonl")
-    names = inputs or ["-"]
+    names = input_names(inputs)
     if names == ["-"] and not inputs and is_terminal(sys.stdin):
         raise UsageError("no INPUT given and stdin is a terminal", hint="pass a file or pipe signals into -")
     resolved = _resolve(config, sets)

@@ -125,7 +125,7 @@ def explain_cmd(  # noqa: PLR0917  # Typer maps parameters to options
     """Explain the risk decision for signals."""
     import msgspec
 
-    from cdbctl.commands.risk import _open_input, _read_json_file, _resolve, state_located
+    from cdbctl.commands.risk import _open_input, _read_json_file, _resolve, input_names, state_located
     from cdbctl.output import is_terminal
     from cdbctl.risk import load_market, load_state, resolve_now
     from cdbctl.risk.engine import Engine
@@ -134,7 +134,7 @@ def explain_cmd(  # noqa: PLR0917  # Typer maps parameters to options
 
     if fmt not in ("table", "json"):
         raise UsageError(f"--format {fmt!r}: expected table or json")
-    names = inputs or ["-"]
+    names = input_names(inputs)
     if names == ["-"] and not inputs and is_terminal(sys.stdin):
         raise UsageError(
             "no INPUT given and stdin is a terminal", hint="pass a signal file or pipe one into -"
