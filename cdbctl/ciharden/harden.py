@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
@@ -10,7 +9,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from cdbctl.ciharden.locate import Text, compose, mget, mstr, mval, sval
 from cdbctl.ciharden.model import BLOCKING_RULES, Candidate, FileResult, Finding, Rule, Status
-from cdbctl.ciharden.policy import GateIndex, apply_waivers, gate, publishers
+from cdbctl.ciharden.policy import GateIndex, apply_waivers, gate, publishers, truthy
 from cdbctl.ciharden.registry import all_keywords_present
 from cdbctl.ciharden.splice import choose
 from cdbctl.ciharden.steps import Context, Path, StepInfo, analyse_step, bool_fix
@@ -137,20 +136,9 @@ def _source(t: Text, node: Node) -> str:
     return t.text[t.mark(node.start_mark) : t.mark(node.end_mark)]
 
 
-_CONSTANT_TRUE = re.compile(r"\$\{\{\s*true\s*\}\}")
-
-
-def _truthy(node: Node) -> bool:
-    """``true`` in any YAML spelling, or the constant expression ``${{ true }}`` (just as soft)."""
-    if not isinstance(node, ScalarNode):
-        return False
-    value = node.value.strip()
-    return value.lower() == "true" or _CONSTANT_TRUE.fullmatch(value) is not None
-
-
 def _expression(node: Node) -> bool:
     """An expression whose value is only known at run time (left alone)."""
-    return isinstance(node, ScalarNode) and "${{" in node.value and not _truthy(node)
+    return isinstance(node, ScalarNode) and "${{" in node.value and not truthy(node)
 
 
 def _analyse_unit(
@@ -184,7 +172,7 @@ def _analyse_unit(
                     status=Status.info,
                 )
             )
-        elif _truthy(value) and scanning:
+        elif truthy(value) and scanning:
             tools = sorted({tool for i in scanning for tool in i.tools})
             out.append(
                 Candidate(
@@ -197,7 +185,7 @@ def _analyse_unit(
                     bool_fix(t, key, value, (*job_path, "continue-on-error")),
                 )
             )
-        elif _truthy(value):
+        elif truthy(value):
             out.append(
                 Candidate(
                     Rule.non_security_continue,
@@ -231,7 +219,7 @@ def _coe(t: Text, ctx: Context, info: StepInfo, key: ScalarNode, value: Node) ->
                 step_index=info.index,
             )
         ]
-    if not _truthy(value):
+    if not truthy(value):
         return []
     if not info.tools:
         return [

@@ -6,6 +6,8 @@ import bisect
 import posixpath
 import re
 
+from yaml.nodes import Node, ScalarNode
+
 from cdbctl.ciharden.locate import Text, insert_pair, mget, mstr, mval, sval
 from cdbctl.ciharden.model import BLOCKING_RULES, Candidate, Fix, Mutation, Rule, Status
 from cdbctl.ciharden.registry import action_ref
@@ -19,6 +21,15 @@ _FAILS = re.compile(
     re.MULTILINE,
 )
 _UPLOAD_SARIF = "github/codeql-action/upload-sarif"
+_CONSTANT_TRUE = re.compile(r"\$\{\{\s*true\s*\}\}")
+
+
+def truthy(node: Node | None) -> bool:
+    """``true`` in any YAML spelling, or the constant expression ``${{ true }}`` (just as soft)."""
+    if not isinstance(node, ScalarNode):
+        return False
+    value = node.value.strip()
+    return value.lower() == "true" or _CONSTANT_TRUE.fullmatch(value) is not None
 
 
 # ``steps.<id>.outcome`` / ``steps['<id>'].conclusion``: which step's result a later step reads
@@ -40,8 +51,11 @@ class GateIndex:
         self.pos = {info.index: k for k, info in enumerate(infos)}
         readers: dict[str, list[int]] = {}
         fails: list[bool] = []
+        soft: list[bool] = []  # fails, but has continue-on-error: true itself, so the job goes on
         for k, info in enumerate(infos):
-            fails.append(_fails_job(info, ctx))
+            failing = _fails_job(info, ctx)
+            soft.append(failing and truthy(mval(info.node, "continue-on-error")))
+            fails.append(failing and not soft[-1])
             keys = {f"{what}:{a or b}" for a, b, what in _OUTCOME_READ.findall(info.text)}
             # A step that writes the same report (another scan) does not read this one's.
             keys |= {
@@ -52,23 +66,29 @@ class GateIndex:
             for key in keys:
                 readers.setdefault(key, []).append(k)
         self.readers = readers
-        self.next_fail: dict[str, list[int]] = {}
-        for key, positions in readers.items():
-            nxt = [len(positions)] * (len(positions) + 1)
-            for j in range(len(positions) - 1, -1, -1):
-                nxt[j] = j if fails[positions[j]] else nxt[j + 1]
-            self.next_fail[key] = nxt
+        self.next_fail = {key: _next(positions, fails) for key, positions in readers.items()}
+        self.next_soft = {key: _next(positions, soft) for key, positions in readers.items()}
 
-    def first_after(self, key: str, pos: int) -> tuple[int | None, int | None]:
-        """(first reader, first reader that fails the job) after position ``pos``, for one key."""
+    def first_after(self, key: str, pos: int) -> tuple[int | None, int | None, int | None]:
+        """(first reader, first reader that fails the job, first that fails but continues on error)
+        after position ``pos``, for one key."""
         positions = self.readers.get(key)
         if not positions:
-            return None, None
+            return None, None, None
         j = bisect.bisect_right(positions, pos)
         if j == len(positions):
-            return None, None
-        fail = self.next_fail[key][j]
-        return positions[j], positions[fail] if fail < len(positions) else None
+            return None, None, None
+        fail, soft = self.next_fail[key][j], self.next_soft[key][j]
+        n = len(positions)
+        return positions[j], positions[fail] if fail < n else None, positions[soft] if soft < n else None
+
+
+def _next(positions: list[int], flag: list[bool]) -> list[int]:
+    """For each j, the index in ``positions`` of the first one at or after j whose flag is set."""
+    nxt = [len(positions)] * (len(positions) + 1)
+    for j in range(len(positions) - 1, -1, -1):
+        nxt[j] = j if flag[positions[j]] else nxt[j + 1]
+    return nxt
 
 
 def _fails_job(info: StepInfo, ctx: Context) -> bool:
@@ -92,17 +112,25 @@ def gate(cand: Candidate, infos: list[StepInfo], index: GateIndex) -> None:
         keys += ["outcome:" + step.step_id, "conclusion:" + step.step_id]
     reader: int | None = None
     failer: int | None = None
+    softer: int | None = None
     for key in keys:
-        first, first_fail = index.first_after(key, pos)
+        first, first_fail, first_soft = index.first_after(key, pos)
         if first is not None and (reader is None or first < reader):
             reader = first
         if key.startswith("conclusion:"):
             continue  # read, but it never sees the failure
         if first_fail is not None and (failer is None or first_fail < failer):
             failer = first_fail
+        if first_soft is not None and (softer is None or first_soft < softer):
+            softer = first_soft
     if failer is not None:
         cand.status = Status.gated
         cand.message += f"; gated by later step '{infos[failer].label}', which fails the job"
+    elif softer is not None:
+        label = infos[softer].label
+        cand.message += (
+            f" (step '{label}' would fail the job but has continue-on-error: true itself, so it is no gate)"
+        )
     elif reader is not None:
         label = infos[reader].label
         cand.message += f" (step '{label}' reads the result but never fails the job, so it is no gate)"
