@@ -259,8 +259,13 @@ def parse_value(spec: KeySpec, raw: object, source: str) -> float | int | bool |
 
 
 def _layer_values(layer: Mapping[str, object], source: str, *, strict: bool) -> dict[str, tuple[object, str]]:
-    """Canonicalise one layer's keys; a canonical name beats its alias within the layer."""
+    """Canonicalise one layer's keys; a canonical name beats its alias within the layer.
+
+    In a strict layer (a --config file, --set) two spellings of one key (the key and its alias, or two
+    cases) with different values are a ConfigError: which one was meant cannot be guessed.
+    """
     out: dict[str, tuple[object, str]] = {}
+    spelled: dict[str, str] = {}
     via_alias: set[str] = set()
     for name, raw in layer.items():
         key = canonical_key(str(name))
@@ -268,16 +273,30 @@ def _layer_values(layer: Mapping[str, object], source: str, *, strict: bool) -> 
             if strict:
                 raise ConfigError(f"unknown risk key {name!r} in {source}", hint="see `cdbctl risk config`")
             continue
+        if strict and key in out:
+            _same_or_conflict(key, (spelled[key], out[key][0]), (str(name), raw), source)
         is_alias = key != str(name).strip().upper().replace("-", "_")
         if key in out and is_alias and key not in via_alias:
             continue
         label = source if not source.startswith("environment") else f"environment variable {name}"
         out[key] = (raw, label)
+        spelled[key] = str(name)
         if is_alias:
             via_alias.add(key)
         else:
             via_alias.discard(key)
     return out
+
+
+def _same_or_conflict(key: str, first: tuple[str, object], second: tuple[str, object], source: str) -> None:
+    """ConfigError if two spellings of one key in one source parse to different values."""
+    spec = KEY_BY_NAME[key]
+    (name_a, raw_a), (name_b, raw_b) = first, second
+    if parse_value(spec, raw_a, source) != parse_value(spec, raw_b, source):
+        raise ConfigError(
+            f"{name_a}={raw_a!r} and {name_b}={raw_b!r} both set {key} with different values in {source}",
+            hint="keep one of them",
+        )
 
 
 def resolve(layers: Iterable[tuple[str, Mapping[str, object], bool]]) -> ResolvedConfig:
