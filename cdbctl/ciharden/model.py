@@ -28,6 +28,7 @@ class Rule(StrEnum):
     nonblocking_default = "scanner-nonblocking-default"
     pipe_without_pipefail = "scanner-pipe-without-pipefail"
     errexit_off = "scanner-errexit-off"
+    status_discarded = "scanner-status-discarded"
     publish_if = "publish-if-not-cancelled"
     non_security_continue = "non-security-continue-on-error"
     expression_continue = "expression-continue-on-error"
@@ -43,6 +44,8 @@ RULE_HELP: dict[Rule, str] = {
     Rule.nonblocking_default: "The scanner does not fail by default; the blocking value is written in.",
     Rule.pipe_without_pipefail: "A scanner is piped into another command without pipefail.",
     Rule.errexit_off: "set +e (errexit off) lets the script continue past a failing scanner.",
+    Rule.status_discarded: "A scanner's exit status is discarded: '! scanner', an if/while condition or "
+    "'&& ... ||' list that never fails, or '|| true' inside $(...).",
     Rule.publish_if: "A later step publishing scan results gets if: ${{ !cancelled() }} to run on failure.",
     Rule.non_security_continue: "continue-on-error on a step or job that runs no scanner (left alone).",
     Rule.expression_continue: "continue-on-error set from an expression (left alone).",
@@ -59,6 +62,7 @@ BLOCKING_RULES = frozenset(
         Rule.nonblocking_default,
         Rule.pipe_without_pipefail,
         Rule.errexit_off,
+        Rule.status_discarded,
     }
 )
 

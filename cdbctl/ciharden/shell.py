@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from cdbctl.ciharden.invocation import ShellIssue, flag_issues, match_scanner, reports_of
 from cdbctl.ciharden.model import Tool
-from cdbctl.ciharden.shell_lex import SimpleCommand, commands, lex
+from cdbctl.ciharden.shell_lex import SimpleCommand, commands, lex, substitutions
 
 __all__ = ["ShellIssue", "ShellScan", "args_issues", "match_scanner", "scan_script", "script_fails"]
 
@@ -107,6 +107,7 @@ def scan_script(src: str, *, errexit: bool = True, pipefail: bool = False) -> Sh
     covered: set[int] = set()  # scanner pipelines and the swallowing handlers a fix removes
     errexit_off_at: int | None = None  # index of the ``set +e`` command
     for idx, cmd in enumerate(cmds):
+        _substituted(src, cmd, tools, issues, reports)
         was_on = state["errexit"]
         _set_flags(cmd, state)
         if was_on and not state["errexit"]:
@@ -173,6 +174,33 @@ def scan_script(src: str, *, errexit: bool = True, pipefail: bool = False) -> Sh
             )
     other_pipes = any(i not in covered for i in piping)
     return ShellScan(tuple(dict.fromkeys(tools)), tuple(issues), frozenset(reports), other_pipes)
+
+
+def _substituted(
+    src: str, cmd: SimpleCommand, tools: list[str], issues: list[ShellIssue], reports: set[str]
+) -> None:
+    """Scanners run inside ``$(...)``/backticks of a command's words: their tools count, and a swallow
+    there (``x=$(bandit -f json . || true)``) is reported (cutting it could change what x gets)."""
+    for word in (*cmd.words, *(t for _, t in cmd.redirects if t is not None)):
+        if "$(" not in word.text and "`" not in word.text:
+            continue
+        for a, b in substitutions(word.text):
+            base = word.start + a
+            inner = scan_script(src[base : word.start + b])
+            tools.extend(inner.tools)
+            reports |= inner.reports
+            for issue in inner.issues:
+                if issue.kind in ("swallow", "discard"):
+                    issues.append(
+                        ShellIssue(
+                            "discard",
+                            issue.tool,
+                            base + issue.offset,
+                            f"{issue.message} inside a command substitution, so the step never "
+                            "sees the failure",
+                            None,
+                        )
+                    )
 
 
 def _and_list_issue(src: str, cmds: list[SimpleCommand], idx: int, end: int, tool: str) -> list[ShellIssue]:

@@ -38,6 +38,7 @@ _KIND_RULE = {
     "default": Rule.nonblocking_default,
     "pipe": Rule.pipe_without_pipefail,
     "errexit": Rule.errexit_off,
+    "discard": Rule.status_discarded,
 }
 _NON_POSIX_SHELLS = ("pwsh", "powershell", "python", "cmd", "node")
 
