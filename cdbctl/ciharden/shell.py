@@ -10,6 +10,7 @@ import posixpath
 import re
 from dataclasses import dataclass
 
+from cdbctl.ciharden.discard import and_or, conditions, fails, negation_or_condition
 from cdbctl.ciharden.invocation import ShellIssue, flag_issues, match_scanner, reports_of
 from cdbctl.ciharden.model import Tool
 from cdbctl.ciharden.shell_lex import SimpleCommand, commands, lex, substitutions
@@ -30,20 +31,10 @@ class ShellScan:
     other_pipes: bool
 
 
-def _fails(cmd: SimpleCommand) -> bool:
-    """A handler command that makes the step fail (exit N>0, exit $rc, false, return N>0)."""
-    vals = [w.value for w in cmd.words]
-    if not vals:
-        return False
-    if vals[0] in ("exit", "return"):
-        return len(vals) > 1 and vals[1] != "0"
-    return vals[0] == "false"
-
-
 def script_fails(src: str) -> bool:
     """Does a POSIX script have a command that fails the step (exit N>0, exit $rc, false, return N>0)?
     Words in strings and comments do not count."""
-    return any(_fails(cmd) for cmd in commands(lex(src)))
+    return any(fails(cmd) for cmd in commands(lex(src)))
 
 
 def _handler(cmds: list[SimpleCommand], h: int) -> tuple[bool, int]:
@@ -55,17 +46,17 @@ def _handler(cmds: list[SimpleCommand], h: int) -> tuple[bool, int]:
         while j < len(cmds) and not (cmds[j].words and cmds[j].words[0].value == "}"):
             j += 1
         body = cmds[h : j + 1]
-        return (not any(_fails(c) for c in body), min(j, len(cmds) - 1))
+        return (not any(fails(c) for c in body), min(j, len(cmds) - 1))
     if not vals:
         return False, h
     is_swallow = vals[0] in _SWALLOWERS or (vals[0] == "exit" and len(vals) > 1 and vals[1] == "0")
     while cmds[h].sep_after in ("|", "|&") and h + 1 < len(cmds):  # ``|| echo x | tee log``: the pipeline
         h += 1
-        is_swallow = is_swallow and not _fails(cmds[h])
+        is_swallow = is_swallow and not fails(cmds[h])
     j = h
     while cmds[j].sep_after == "&&" and j + 1 < len(cmds):
         j += 1
-        if _fails(cmds[j]):
+        if fails(cmds[j]):
             return False, j
     # ``|| true || :``: the whole chain of swallowers goes (a later real handler stays and then applies)
     if is_swallow and cmds[h].sep_after == "||" and h + 1 < len(cmds):
@@ -106,6 +97,7 @@ def scan_script(src: str, *, errexit: bool = True, pipefail: bool = False) -> Sh
     piping: list[int] = []  # commands whose output is piped
     covered: set[int] = set()  # scanner pipelines and the swallowing handlers a fix removes
     errexit_off_at: int | None = None  # index of the ``set +e`` command
+    conds = conditions(cmds)
     for idx, cmd in enumerate(cmds):
         _substituted(src, cmd, tools, issues, reports)
         was_on = state["errexit"]
@@ -140,6 +132,9 @@ def scan_script(src: str, *, errexit: bool = True, pipefail: bool = False) -> Sh
             )
         last_idx = end
         covered.update(range(idx, end + 1))
+        discard = negation_or_condition(src, cmds, (idx, end), conds, tool)
+        if discard is not None:
+            issues.append(discard)
         if cmds[end].sep_after == "||" and end + 1 < len(cmds):
             swallow, h_end = _handler(cmds, end + 1)
             if swallow:
@@ -160,7 +155,8 @@ def scan_script(src: str, *, errexit: bool = True, pipefail: bool = False) -> Sh
                 )
             last_idx = h_end
         elif state["errexit"] and cmds[end].sep_after == "&&":
-            issues.extend(_and_list_issue(src, cmds, idx, end, tool))
+            either = and_or(cmds, end, conds, tool)
+            issues.extend([either] if either else _and_list_issue(src, cmds, idx, end, tool))
         if not state["errexit"] and last_idx + 1 < len(cmds) and not _STATUS_READ.search(src, cmd.end):
             issues.append(
                 ShellIssue(
@@ -214,7 +210,7 @@ def _and_list_issue(src: str, cmds: list[SimpleCommand], idx: int, end: int, too
     k = end
     while cmds[k].sep_after in ("&&", "||", "|", "|&") and k + 1 < len(cmds):
         k += 1
-        if _fails(cmds[k]):
+        if fails(cmds[k]):
             return []
     if k + 1 >= len(cmds):
         return []  # the list is the script's last command: its status is the step's

@@ -85,6 +85,7 @@ class SimpleCommand:
     sep_after: str = ""
     start: int = 0
     end: int = 0  # end of the last token that belongs to the command (word or redirection)
+    prefix: list[Token] = field(default_factory=list)  # reserved words before it: if, then, !, ...
 
 
 def _skip_balanced(src: str, i: int, open_c: str, close_c: str) -> int:
@@ -228,7 +229,7 @@ def commands(tokens: list[Token]) -> list[SimpleCommand]:
         out.append(cur)
     for cmd in out:
         while cmd.words and cmd.words[0].text in RESERVED_PREFIX:
-            cmd.words.pop(0)
+            cmd.prefix.append(cmd.words.pop(0))
     return out
 
 

@@ -64,3 +64,55 @@ def test_swallow_inside_a_command_substitution_is_reported(script: str, flagged:
     assert "command substitution" in found[0].message
     assert "fix by hand" in found[0].message
     assert len(result.findings) == 1
+
+
+def _run_step(script: str) -> str:
+    return _HEAD + "      - run: |\n" + "".join("          " + line + "\n" for line in script.splitlines())
+
+
+@pytest.mark.parametrize(
+    ("script", "fixed"),
+    [
+        ("! bandit -r .\n", "bandit -r .\n"),
+        ("echo start\n! pip-audit --strict\necho done\n", "echo start\npip-audit --strict\necho done\n"),
+        ("!  safety check; echo done\n", "safety check; echo done\n"),
+    ],
+)
+def test_negated_scanner_on_its_own_line_loses_the_bang(script: str, fixed: str) -> None:
+    """``! bandit -r .`` succeeds when bandit fails (and errexit ignores a negated command)."""
+    result = harden(_run_step(script), "t.yml", write=True)
+    assert [(f.rule, f.status) for f in result.findings] == [(Rule.status_discarded, Status.fixed)]
+    assert "'!'" in result.findings[0].message
+    assert result.hardened == _run_step(fixed)
+    assert harden(result.hardened, "t.yml", write=True).findings == ()
+
+
+@pytest.mark.parametrize(
+    ("script", "flagged"),
+    [
+        ("set -o pipefail\n! bandit -r . | tee out.txt\n", True),  # a negated pipeline: reported, not cut
+        ("make lint && ! bandit -r .\necho done\n", True),
+        ("if bandit -r .; then echo clean; fi\nmore\n", True),
+        ("if make && bandit -r .; then echo clean; fi\n", True),
+        ("if bandit -r . && true; then echo ok; fi\nmore\n", True),
+        ('bandit -r . && echo ok || echo "bandit failed"\n', True),
+        ("pip-audit && echo ok || echo failed\nmore\n", True),
+        ("while ! bandit -r .; do sleep 1; done\n", False),  # a retry loop: it ends only on success
+        ("if ! command -v bandit; then pip install bandit; fi\nbandit -r .\n", False),
+        ("if ! command -v bandit >/dev/null; then exit 1; fi\n", False),
+        ('if ! bandit -r .; then echo "found issues"; exit 1; fi\n', False),
+        ("if bandit -r .; then echo ok; else\n  echo failed\n  exit 1\nfi\n", False),
+        ("if [ -f setup.py ]; then\n  bandit -r .\nfi\n", False),  # the body: errexit applies
+        ("bandit -r . && echo ok || exit 1\n", False),
+        ("! pip install bandit\n", False),
+        ("bandit --version && echo ok || echo missing\n", False),
+    ],
+)
+def test_conditions_negations_and_or_lists_that_discard_the_status(script: str, flagged: bool) -> None:
+    result = harden(_run_step(script), "t.yml", write=True)
+    found = [f for f in result.findings if f.rule is Rule.status_discarded]
+    assert bool(found) is flagged, [f.message for f in result.findings]
+    assert not result.changed
+    for f in found:
+        assert (f.status, f.fixable) == (Status.would_fix, False)
+        assert "fix by hand" in f.message

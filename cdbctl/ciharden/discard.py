@@ -1,0 +1,127 @@
+"""Constructs that discard a scanner's exit status without ``|| true``: ``! scanner``, a scanner as
+the condition of an ``if`` that never fails, and ``scanner && x || y``."""
+
+from __future__ import annotations
+
+from cdbctl.ciharden.invocation import ShellIssue
+from cdbctl.ciharden.shell_lex import SimpleCommand
+
+_OPENS = {"if": "fi", "elif": "fi", "while": "done", "until": "done"}
+_LOOPS = frozenset({"for", "select"})
+_CHAINS = ("&&", "||", "|", "|&")
+
+
+def fails(cmd: SimpleCommand) -> bool:
+    """A command that makes the step fail (exit N>0, exit $rc, false, return N>0)."""
+    vals = [w.value for w in cmd.words]
+    if not vals:
+        return False
+    if vals[0] in ("exit", "return"):
+        return len(vals) > 1 and vals[1] != "0"
+    return vals[0] == "false"
+
+
+def conditions(cmds: list[SimpleCommand]) -> list[int | None]:
+    """For each command, the index of the command that opens the if/elif/while/until condition it
+    belongs to (None outside conditions): ``if make && bandit -r .; then`` -> both map to ``make``."""
+    out: list[int | None] = []
+    cur: int | None = None
+    for i, cmd in enumerate(cmds):
+        for p in cmd.prefix:
+            if p.text in ("then", "do"):
+                cur = None
+            elif p.text in _OPENS:
+                cur = i
+        out.append(cur)
+    return out
+
+
+def _opener(cmd: SimpleCommand) -> str:
+    return next(p.text for p in reversed(cmd.prefix) if p.text in _OPENS)
+
+
+def _construct_end(cmds: list[SimpleCommand], start: int) -> int:
+    """Index of the ``fi``/``done`` that closes the construct whose condition starts at ``start``."""
+    stack: list[str] = []
+    for k in range(start, len(cmds)):
+        cmd = cmds[k]
+        for p in cmd.prefix:
+            if p.text in ("if", "while", "until") or (k == start and p.text == "elif"):
+                stack.append(_OPENS[p.text])
+        first = cmd.words[0].value if cmd.words else ""
+        if first in _LOOPS:
+            stack.append("done")
+        elif first == "case":
+            stack.append("esac")
+        elif stack and first == stack[-1]:
+            stack.pop()
+            if not stack:
+                return k
+    return len(cmds) - 1
+
+
+def negation_or_condition(
+    src: str, cmds: list[SimpleCommand], span: tuple[int, int], conds: list[int | None], tool: str
+) -> ShellIssue | None:
+    """``if scanner; then ... fi`` with no branch that fails, or ``! scanner`` (its ``!`` is cut when
+    it starts a line that is nothing but the scanner command)."""
+    idx, end = span  # the scanner command and the last command of its pipeline
+    cmd = cmds[idx]
+    first = cmd.words[0].start if cmd.words else cmd.start
+    cond = conds[idx]
+    if cond is not None:
+        kw = _opener(cmds[cond])
+        if kw in ("while", "until"):
+            return None  # ``until scanner; do sleep 5; done`` only ends on success
+        if any(fails(c) for c in cmds[cond : _construct_end(cmds, cond) + 1]):
+            return None  # a branch fails the step: the script handles the status itself
+        return ShellIssue(
+            "discard",
+            tool,
+            first,
+            f"{tool} is the condition of an '{kw}' none of whose branches fails the step, "
+            f"so {tool}'s failure only picks a branch",
+            None,
+        )
+    bangs = [p for p in cmd.prefix if p.text == "!"]
+    if not bangs:
+        return None
+    line_start = src.rfind("\n", 0, cmd.start) + 1
+    simple = (
+        [p.text for p in cmd.prefix] == ["!"]
+        and not src[line_start : cmd.start].strip()
+        and (idx == 0 or cmds[idx - 1].sep_after not in _CHAINS)
+        and end == idx
+        and cmd.sep_after in ("\n", ";", "")
+    )
+    return ShellIssue(
+        "discard",
+        tool,
+        bangs[0].start,
+        f"'! {tool}' succeeds when {tool} fails (and errexit ignores a negated command)"
+        + ("; removing '!'" if simple else ""),
+        (bangs[0].start, first, "") if simple else None,
+    )
+
+
+def and_or(cmds: list[SimpleCommand], end: int, conds: list[int | None], tool: str) -> ShellIssue | None:
+    """``scanner && x || y`` where nothing fails: y runs when the scanner fails and the list succeeds."""
+    if conds[end] is not None:
+        return None
+    k = end
+    has_or = False
+    while cmds[k].sep_after in _CHAINS and k + 1 < len(cmds):
+        has_or = has_or or cmds[k].sep_after == "||"
+        k += 1
+        if fails(cmds[k]):
+            return None
+    if not has_or:
+        return None
+    return ShellIssue(
+        "discard",
+        tool,
+        cmds[end + 1].start,
+        f"{tool} runs in an '&& ... || ...' list: when {tool} fails the '||' branch runs "
+        "and the list succeeds",
+        None,
+    )
