@@ -59,17 +59,14 @@ FormatOpt = Annotated[
 
 
 def _read_json_file(path: Path, what: str) -> Any:
-    import msgspec
+    from cdbctl.risk.jsondoc import decode_document
 
     try:
         data = path.read_bytes()
     except OSError as err:
         raise InputError(f"cannot read {what} file: {err.strerror or err}", where=str(path)) from None
     data = data.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 BOM, as signal inputs accept it
-    try:
-        return msgspec.json.decode(data)
-    except (msgspec.DecodeError, RecursionError) as err:
-        raise InputError(f"malformed {what} JSON: {err}", where=str(path)) from None
+    return decode_document(data, what, str(path))
 
 
 def _read_config_file(path: Path) -> dict[str, object]:

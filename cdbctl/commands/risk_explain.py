@@ -45,12 +45,9 @@ def read_instruments(path: Path) -> InstrumentBook:
         raise InputError(f"cannot read instruments file: {err}", where=str(path)) from None
     data: Any
     if path.suffix.lower() == ".json":
-        import msgspec
+        from cdbctl.risk.jsondoc import decode_document
 
-        try:
-            data = msgspec.json.decode(text)
-        except (msgspec.DecodeError, RecursionError) as err:
-            raise InputError(f"malformed instruments JSON: {err}", where=str(path)) from None
+        data = decode_document(text.encode(), "instruments", str(path))
     else:
         import yaml
 

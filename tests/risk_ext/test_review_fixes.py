@@ -84,3 +84,51 @@ def test_key_and_alias_across_sources_follow_precedence(capsys, monkeypatch, tmp
     assert r.code == 0, r.err
     row = next(x for x in r.json()["keys"] if x["key"] == "MAX_DAILY_DRAWDOWN_PCT")
     assert row["value"] == 0.02 and row["source"] == "--set"
+
+
+@pytest.mark.parametrize(
+    ("option", "content", "message"),
+    [
+        ("--state", '{"equity": 1e999}', "cdbctl: error: state: equity: number out of range"),
+        ("--state", '{"equity": 1000,\n "daily_pnl": -1e400}', "state: daily_pnl: number out of range"),
+        (
+            "--state",
+            '{"positions": [{"symbol": "BTCUSDT", "side": "long", "size": 1e999}]}',
+            "state: positions[0].size: number out of range",
+        ),
+        ("--market", '{"volatility": -1e999}', "cdbctl: error: market: volatility: number out of range"),
+        (
+            "--instruments",
+            '{"instruments": {"BTCUSDT": {"tick_size": 1e999}}}',
+            "instruments: instruments.BTCUSDT.tick_size: number out of range",
+        ),
+        ("--state", '{"equity": 1000,\n"daily_pnl": 5}\nx', "malformed state JSON: trailing characters"),
+        ("--market", '{"volatility":\n', "malformed market JSON: input data was truncated"),
+        ("--instruments", '{"BTC_USDT": ', "malformed instruments JSON: input data was truncated"),
+    ],
+)
+def test_state_market_instruments_decode_errors_name_the_field(  # type: ignore[no-untyped-def]
+    capsys, monkeypatch, tmp_path, *, option, content, message
+) -> None:
+    sig = tmp_path / "s.json"
+    sig.write_text(json.dumps(signal()))
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    r = cli(capsys, monkeypatch, "risk", "evaluate", str(sig), "--now", NOW, option, str(bad))
+    assert r.code == 2 and r.out == ""
+    assert len(r.err.splitlines()) == 1, r.err
+    assert message in r.err and str(bad) in r.err
+    assert "$[" not in r.err and "`" not in r.err and "(byte" not in r.err
+
+
+@pytest.mark.parametrize(
+    ("content", "line"),
+    [('{"equity": 1000,\n"daily_pnl": 5}\nx', 3), ('{"equity": 1000,\n "daily_pnl": 5,\n', 2)],
+)
+def test_malformed_state_names_the_line(capsys, monkeypatch, tmp_path, content, line) -> None:  # type: ignore[no-untyped-def]
+    sig = tmp_path / "s.json"
+    sig.write_text(json.dumps(signal()))
+    bad = tmp_path / "state.json"
+    bad.write_text(content)
+    r = cli(capsys, monkeypatch, "risk", "explain", str(sig), "--now", NOW, "--state", str(bad))
+    assert r.code == 2 and r.err.rstrip().endswith(f", {bad}:{line}")
