@@ -3,12 +3,15 @@ the condition of an ``if`` that never fails, and ``scanner && x || y``."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from cdbctl.ciharden.invocation import ShellIssue
 from cdbctl.ciharden.shell_lex import SimpleCommand
 
 _OPENS = {"if": "fi", "elif": "fi", "while": "done", "until": "done"}
 _LOOPS = frozenset({"for", "select"})
 _CHAINS = ("&&", "||", "|", "|&")
+BANG_CUT = "; removing '!'"
 
 
 def fails(cmd: SimpleCommand) -> bool:
@@ -21,10 +24,25 @@ def fails(cmd: SimpleCommand) -> bool:
     return vals[0] == "false"
 
 
-def conditions(cmds: list[SimpleCommand]) -> list[int | None]:
-    """For each command, the index of the command that opens the if/elif/while/until condition it
-    belongs to (None outside conditions): ``if make && bandit -r .; then`` -> both map to ``make``."""
-    out: list[int | None] = []
+@dataclass(frozen=True)
+class Conditions:
+    """The if/elif/while/until conditions of a script, found in one pass.
+
+    ``start[i]``: the index of the command that opens the condition command i belongs to (None outside
+    conditions): ``if make && bandit -r .; then`` -> both map to ``make``. ``closer``: opener index ->
+    index of its ``fi``/``done``. ``fails_before[i]``: failing commands among the first i."""
+
+    start: list[int | None]
+    closer: dict[int, int]
+    fails_before: list[int]
+
+
+def conditions(cmds: list[SimpleCommand]) -> Conditions:
+    """Scan the script's conditions and constructs once (per-scanner scans were quadratic)."""
+    start: list[int | None] = []
+    closer: dict[int, int] = {}
+    fails_before = [0]
+    stack: list[tuple[str, list[int]]] = []  # (closing word, openers it closes)
     cur: int | None = None
     for i, cmd in enumerate(cmds):
         for p in cmd.prefix:
@@ -32,48 +50,42 @@ def conditions(cmds: list[SimpleCommand]) -> list[int | None]:
                 cur = None
             elif p.text in _OPENS:
                 cur = i
-        out.append(cur)
-    return out
+                if p.text != "elif":
+                    stack.append((_OPENS[p.text], [i]))
+                elif stack and stack[-1][0] == "fi":
+                    stack[-1][1].append(i)
+        start.append(cur)
+        first = cmd.words[0].value if cmd.words else ""
+        if first in _LOOPS:
+            stack.append(("done", []))
+        elif first == "case":
+            stack.append(("esac", []))
+        elif stack and first == stack[-1][0]:
+            for opener in stack.pop()[1]:
+                closer[opener] = i
+        fails_before.append(fails_before[-1] + fails(cmd))
+    return Conditions(start, closer, fails_before)
 
 
 def _opener(cmd: SimpleCommand) -> str:
     return next(p.text for p in reversed(cmd.prefix) if p.text in _OPENS)
 
 
-def _construct_end(cmds: list[SimpleCommand], start: int) -> int:
-    """Index of the ``fi``/``done`` that closes the construct whose condition starts at ``start``."""
-    stack: list[str] = []
-    for k in range(start, len(cmds)):
-        cmd = cmds[k]
-        for p in cmd.prefix:
-            if p.text in ("if", "while", "until") or (k == start and p.text == "elif"):
-                stack.append(_OPENS[p.text])
-        first = cmd.words[0].value if cmd.words else ""
-        if first in _LOOPS:
-            stack.append("done")
-        elif first == "case":
-            stack.append("esac")
-        elif stack and first == stack[-1]:
-            stack.pop()
-            if not stack:
-                return k
-    return len(cmds) - 1
-
-
 def negation_or_condition(
-    src: str, cmds: list[SimpleCommand], span: tuple[int, int], conds: list[int | None], tool: str
+    src: str, cmds: list[SimpleCommand], span: tuple[int, int], conds: Conditions, tool: str
 ) -> ShellIssue | None:
     """``if scanner; then ... fi`` with no branch that fails, or ``! scanner`` (its ``!`` is cut when
     it starts a line that is nothing but the scanner command)."""
     idx, end = span  # the scanner command and the last command of its pipeline
     cmd = cmds[idx]
     first = cmd.words[0].start if cmd.words else cmd.start
-    cond = conds[idx]
+    cond = conds.start[idx]
     if cond is not None:
         kw = _opener(cmds[cond])
         if kw in ("while", "until"):
             return None  # ``until scanner; do sleep 5; done`` only ends on success
-        if any(fails(c) for c in cmds[cond : _construct_end(cmds, cond) + 1]):
+        close = conds.closer.get(cond, len(cmds) - 1)
+        if conds.fails_before[close + 1] > conds.fails_before[cond]:
             return None  # a branch fails the step: the script handles the status itself
         return ShellIssue(
             "discard",
@@ -99,14 +111,14 @@ def negation_or_condition(
         tool,
         bangs[0].start,
         f"'! {tool}' succeeds when {tool} fails (and errexit ignores a negated command)"
-        + ("; removing '!'" if simple else ""),
+        + (BANG_CUT if simple else ""),
         (bangs[0].start, first, "") if simple else None,
     )
 
 
-def and_or(cmds: list[SimpleCommand], end: int, conds: list[int | None], tool: str) -> ShellIssue | None:
+def and_or(cmds: list[SimpleCommand], end: int, conds: Conditions, tool: str) -> ShellIssue | None:
     """``scanner && x || y`` where nothing fails: y runs when the scanner fails and the list succeeds."""
-    if conds[end] is not None:
+    if conds.start[end] is not None:
         return None
     k = end
     has_or = False

@@ -10,6 +10,7 @@ import posixpath
 import re
 from dataclasses import dataclass
 
+from cdbctl.ciharden.discard import BANG_CUT as _BANG_CUT
 from cdbctl.ciharden.discard import and_or, conditions, fails, negation_or_condition
 from cdbctl.ciharden.invocation import ShellIssue, flag_issues, match_scanner, reports_of
 from cdbctl.ciharden.model import Tool
@@ -87,8 +88,12 @@ def _set_flags(cmd: SimpleCommand, state: dict[str, bool]) -> None:
         k += 1
 
 
-def scan_script(src: str, *, errexit: bool = True, pipefail: bool = False) -> ShellScan:
-    """Find scanner invocations in a script and every way their failure is lost."""
+_MAX_NESTING = 8  # command substitutions looked into, nested this deep (a bound, not a shell limit)
+
+
+def scan_script(src: str, *, errexit: bool = True, pipefail: bool = False, nesting: int = 0) -> ShellScan:
+    """Find scanner invocations in a script and every way their failure is lost (``nesting``: how
+    many command substitutions deep ``src`` is)."""
     cmds = commands(lex(src))
     state = {"errexit": errexit, "pipefail": pipefail}
     issues: list[ShellIssue] = []
@@ -99,7 +104,8 @@ def scan_script(src: str, *, errexit: bool = True, pipefail: bool = False) -> Sh
     errexit_off_at: int | None = None  # index of the ``set +e`` command
     conds = conditions(cmds)
     for idx, cmd in enumerate(cmds):
-        _substituted(src, cmd, tools, issues, reports)
+        if nesting < _MAX_NESTING:
+            _substituted(src, cmd, (tools, issues, reports), nesting + 1)
         was_on = state["errexit"]
         _set_flags(cmd, state)
         if was_on and not state["errexit"]:
@@ -173,30 +179,29 @@ def scan_script(src: str, *, errexit: bool = True, pipefail: bool = False) -> Sh
 
 
 def _substituted(
-    src: str, cmd: SimpleCommand, tools: list[str], issues: list[ShellIssue], reports: set[str]
+    src: str, cmd: SimpleCommand, out: tuple[list[str], list[ShellIssue], set[str]], nesting: int
 ) -> None:
     """Scanners run inside ``$(...)``/backticks of a command's words: their tools count, and a swallow
     there (``x=$(bandit -f json . || true)``) is reported (cutting it could change what x gets)."""
+    tools, issues, reports = out
     for word in (*cmd.words, *(t for _, t in cmd.redirects if t is not None)):
         if "$(" not in word.text and "`" not in word.text:
             continue
         for a, b in substitutions(word.text):
             base = word.start + a
-            inner = scan_script(src[base : word.start + b])
+            inner = scan_script(src[base : word.start + b], nesting=nesting)
             tools.extend(inner.tools)
             reports |= inner.reports
             for issue in inner.issues:
-                if issue.kind in ("swallow", "discard"):
-                    issues.append(
-                        ShellIssue(
-                            "discard",
-                            issue.tool,
-                            base + issue.offset,
-                            f"{issue.message} inside a command substitution, so the step never "
-                            "sees the failure",
-                            None,
-                        )
+                if issue.kind == "discard":  # from a deeper substitution, or ``$(! scanner)``: not cut
+                    message = issue.message.removesuffix(_BANG_CUT)
+                elif issue.kind == "swallow":
+                    message = (
+                        f"{issue.message} inside a command substitution, so the step never sees the failure"
                     )
+                else:
+                    continue
+                issues.append(ShellIssue("discard", issue.tool, base + issue.offset, message, None))
 
 
 def _and_list_issue(src: str, cmds: list[SimpleCommand], idx: int, end: int, tool: str) -> list[ShellIssue]:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from cdbctl.ciharden.harden import harden
 from cdbctl.ciharden.model import Rule, Status
+from tests.ciharden.conftest import make_repo
 
 _HEAD = "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
 
@@ -116,3 +122,37 @@ def test_conditions_negations_and_or_lists_that_discard_the_status(script: str, 
     for f in found:
         assert (f.status, f.fixable) == (Status.would_fix, False)
         assert "fix by hand" in f.message
+
+
+def test_many_nested_scanner_conditions_do_not_hang(tmp_path: Path) -> None:
+    """20k nested ``if bandit; then`` (valid shell): finding each construct's end and failing branch
+    per scanner was quadratic (minutes). The timeout is a hang guard."""
+    count = 20_000
+    body = "".join(f"          if bandit -r s{n}; then\n" for n in range(count)) + "          fi\n" * count
+    text = _HEAD + "      - run: |\n" + body
+    make_repo(tmp_path, {".github/workflows/big.yml": text})
+    proc = subprocess.run(
+        [sys.executable, "-m", "cdbctl", "ci-harden", "--repo", str(tmp_path), "--check", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stderr
+    rules = [f["rule"] for f in json.loads(proc.stdout)["findings"]]
+    assert rules == ["scanner-status-discarded"] * count
+
+
+def test_deeply_nested_substitutions_neither_recurse_away_nor_crawl() -> None:
+    """3000 nested ``$(`` used to hit Python's recursion limit (an internal error)."""
+    from cdbctl.ciharden.shell import scan_script
+
+    deep = "x=" + "$(" * 3000 + "bandit -r . || true" + ")" * 3000 + "\n"
+    assert scan_script(deep).issues == ()
+    shallow = "x=$(echo $(bandit -r . || true))\n"
+    issues = scan_script(shallow).issues
+    assert [(i.kind, i.edit) for i in issues] == [("discard", None)]
+    assert issues[0].message.count("command substitution") == 1
+    negated = scan_script("x=$(! bandit -r .)\n").issues
+    assert [(i.kind, i.edit) for i in negated] == [("discard", None)]
+    assert "removing" not in negated[0].message
