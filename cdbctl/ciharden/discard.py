@@ -35,6 +35,12 @@ class Conditions:
     start: list[int | None]
     closer: dict[int, int]
     fails_before: list[int]
+    list_end: list[int]  # the last command of the and-or list (``a && b || c``, pipes too) of each
+    ors_before: list[int]  # ``||`` operators after the first i commands
+
+    def fails_in(self, a: int, b: int) -> bool:
+        """Does any of the commands a..b (inclusive) fail the step?"""
+        return self.fails_before[b + 1] > self.fails_before[a]
 
 
 def conditions(cmds: list[SimpleCommand]) -> Conditions:
@@ -64,7 +70,15 @@ def conditions(cmds: list[SimpleCommand]) -> Conditions:
             for opener in stack.pop()[1]:
                 closer[opener] = i
         fails_before.append(fails_before[-1] + fails(cmd))
-    return Conditions(start, closer, fails_before)
+    n = len(cmds)
+    list_end = list(range(n))
+    for i in range(n - 2, -1, -1):
+        if cmds[i].sep_after in _CHAINS:
+            list_end[i] = list_end[i + 1]
+    ors_before = [0]
+    for cmd in cmds:
+        ors_before.append(ors_before[-1] + (cmd.sep_after == "||"))
+    return Conditions(start, closer, fails_before, list_end, ors_before)
 
 
 def _opener(cmd: SimpleCommand) -> str:
@@ -84,8 +98,7 @@ def negation_or_condition(
         kw = _opener(cmds[cond])
         if kw in ("while", "until"):
             return None  # ``until scanner; do sleep 5; done`` only ends on success
-        close = conds.closer.get(cond, len(cmds) - 1)
-        if conds.fails_before[close + 1] > conds.fails_before[cond]:
+        if conds.fails_in(cond, conds.closer.get(cond, len(cmds) - 1)):
             return None  # a branch fails the step: the script handles the status itself
         return ShellIssue(
             "discard",
@@ -120,15 +133,9 @@ def and_or(cmds: list[SimpleCommand], end: int, conds: Conditions, tool: str) ->
     """``scanner && x || y`` where nothing fails: y runs when the scanner fails and the list succeeds."""
     if conds.start[end] is not None:
         return None
-    k = end
-    has_or = False
-    while cmds[k].sep_after in _CHAINS and k + 1 < len(cmds):
-        has_or = has_or or cmds[k].sep_after == "||"
-        k += 1
-        if fails(cmds[k]):
-            return None
-    if not has_or:
-        return None
+    last = conds.list_end[end]
+    if conds.fails_in(end + 1, last) or conds.ors_before[last] == conds.ors_before[end]:
+        return None  # a handler fails the step, or there is no ``||`` branch
     return ShellIssue(
         "discard",
         tool,

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from cdbctl.ciharden.discard import BANG_CUT as _BANG_CUT
-from cdbctl.ciharden.discard import and_or, conditions, fails, negation_or_condition
+from cdbctl.ciharden.discard import Conditions, and_or, conditions, fails, negation_or_condition
 from cdbctl.ciharden.invocation import ShellIssue, flag_issues, match_scanner, reports_of
 from cdbctl.ciharden.model import Tool
 from cdbctl.ciharden.shell_lex import SimpleCommand, commands, lex, substitutions
@@ -162,7 +162,7 @@ def scan_script(src: str, *, errexit: bool = True, pipefail: bool = False, nesti
             last_idx = h_end
         elif state["errexit"] and cmds[end].sep_after == "&&":
             either = and_or(cmds, end, conds, tool)
-            issues.extend([either] if either else _and_list_issue(src, cmds, idx, end, tool))
+            issues.extend([either] if either else _and_list_issue(src, cmds, (idx, end), conds, tool))
         if not state["errexit"] and last_idx + 1 < len(cmds) and not _STATUS_READ.search(src, cmd.end):
             issues.append(
                 ShellIssue(
@@ -204,19 +204,20 @@ def _substituted(
                 issues.append(ShellIssue("discard", issue.tool, base + issue.offset, message, None))
 
 
-def _and_list_issue(src: str, cmds: list[SimpleCommand], idx: int, end: int, tool: str) -> list[ShellIssue]:
+def _and_list_issue(
+    src: str, cmds: list[SimpleCommand], span: tuple[int, int], conds: Conditions, tool: str
+) -> list[ShellIssue]:
     """``scanner && x`` followed by more commands: errexit ignores a failure of any command of an
     ``&&`` list but the last, so the script goes on. Only a list that starts its line is judged (a
     condition, ``if scanner && x; then``, is the script's own handling); reported, not fixed."""
+    idx, end = span
     first = cmds[idx].words[0].start if cmds[idx].words else cmds[idx].start  # after if/while/!
     line_start = src.rfind("\n", 0, first) + 1
     if src[line_start:first].strip():
         return []
-    k = end
-    while cmds[k].sep_after in ("&&", "||", "|", "|&") and k + 1 < len(cmds):
-        k += 1
-        if fails(cmds[k]):
-            return []
+    k = conds.list_end[end]
+    if conds.fails_in(end + 1, k):
+        return []
     if k + 1 >= len(cmds):
         return []  # the list is the script's last command: its status is the step's
     return [

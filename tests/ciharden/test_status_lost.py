@@ -156,3 +156,21 @@ def test_deeply_nested_substitutions_neither_recurse_away_nor_crawl() -> None:
     negated = scan_script("x=$(! bandit -r .)\n").issues
     assert [(i.kind, i.edit) for i in negated] == [("discard", None)]
     assert "removing" not in negated[0].message
+
+
+def test_a_long_and_or_list_of_scanners_does_not_hang(tmp_path: Path) -> None:
+    """``bandit s0 && bandit s1 && ... || echo x``: walking the rest of the list once per scanner was
+    quadratic. The timeout is a hang guard."""
+    count = 30_000
+    run = "'" + " && ".join(f"bandit s{n}" for n in range(count)) + " || echo x'\n"
+    make_repo(tmp_path, {".github/workflows/big.yml": _HEAD + "      - run: " + run})
+    proc = subprocess.run(
+        [sys.executable, "-m", "cdbctl", "ci-harden", "--repo", str(tmp_path), "--check", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stderr
+    rules = sorted(f["rule"] for f in json.loads(proc.stdout)["findings"])
+    assert rules == ["scanner-failure-swallowed"] + ["scanner-status-discarded"] * (count - 1)
