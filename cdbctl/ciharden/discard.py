@@ -81,6 +81,28 @@ def conditions(cmds: list[SimpleCommand]) -> Conditions:
     return Conditions(start, closer, fails_before, list_end, ors_before)
 
 
+def group_end(src: str, cmds: list[SimpleCommand], k: int) -> int:
+    """The last command of a ``{ ...; }`` or ``( ... )`` group that cmds[k] opens, else k."""
+    first = cmds[k].words[0].value if cmds[k].words else ""
+    if first == "{":
+        depth = 0
+        for j in range(k, len(cmds)):
+            word = cmds[j].words[0].value if cmds[j].words else ""
+            depth += (word == "{") - (word == "}")
+            if depth <= 0:
+                return j
+        return len(cmds) - 1
+    depth = src.count("(", cmds[k - 1].end if k else 0, cmds[k].start)
+    if depth == 0:
+        return k
+    for j in range(k, len(cmds)):
+        for c in src[cmds[j].end : cmds[j + 1].start if j + 1 < len(cmds) else len(src)]:
+            depth += (c == "(") - (c == ")")
+            if depth <= 0:
+                return j
+    return len(cmds) - 1
+
+
 def _opener(cmd: SimpleCommand) -> str:
     return next(p.text for p in reversed(cmd.prefix) if p.text in _OPENS)
 
@@ -129,11 +151,11 @@ def negation_or_condition(
     )
 
 
-def and_or(cmds: list[SimpleCommand], end: int, conds: Conditions, tool: str) -> ShellIssue | None:
+def and_or(src: str, cmds: list[SimpleCommand], end: int, conds: Conditions, tool: str) -> ShellIssue | None:
     """``scanner && x || y`` where nothing fails: y runs when the scanner fails and the list succeeds."""
     if conds.start[end] is not None:
         return None
-    last = conds.list_end[end]
+    last = group_end(src, cmds, conds.list_end[end])
     if conds.fails_in(end + 1, last) or conds.ors_before[last] == conds.ors_before[end]:
         return None  # a handler fails the step, or there is no ``||`` branch
     return ShellIssue(

@@ -11,7 +11,14 @@ import re
 from dataclasses import dataclass
 
 from cdbctl.ciharden.discard import BANG_CUT as _BANG_CUT
-from cdbctl.ciharden.discard import Conditions, and_or, conditions, fails, negation_or_condition
+from cdbctl.ciharden.discard import (
+    Conditions,
+    and_or,
+    conditions,
+    fails,
+    group_end,
+    negation_or_condition,
+)
 from cdbctl.ciharden.invocation import ShellIssue, flag_issues, match_scanner, reports_of
 from cdbctl.ciharden.model import Tool
 from cdbctl.ciharden.shell_lex import SimpleCommand, commands, lex, substitutions
@@ -38,16 +45,13 @@ def script_fails(src: str) -> bool:
     return any(fails(cmd) for cmd in commands(lex(src)))
 
 
-def _handler(cmds: list[SimpleCommand], h: int) -> tuple[bool, int]:
+def _handler(src: str, cmds: list[SimpleCommand], h: int) -> tuple[bool, int]:
     """Is cmds[h..] (after ``||``) a swallow? Returns (swallow, index of its last command)."""
     first = cmds[h]
     vals = [w.value for w in first.words]
-    if vals and vals[0] == "{":
-        j = h
-        while j < len(cmds) and not (cmds[j].words and cmds[j].words[0].value == "}"):
-            j += 1
-        body = cmds[h : j + 1]
-        return (not any(fails(c) for c in body), min(j, len(cmds) - 1))
+    g = group_end(src, cmds, h)
+    if g != h or vals[:1] == ["{"]:  # ``|| { echo x; exit 1; }`` or ``|| (echo x; exit 1)``
+        return (not any(fails(c) for c in cmds[h : g + 1]), g)
     if not vals:
         return False, h
     is_swallow = vals[0] in _SWALLOWERS or (vals[0] == "exit" and len(vals) > 1 and vals[1] == "0")
@@ -61,7 +65,7 @@ def _handler(cmds: list[SimpleCommand], h: int) -> tuple[bool, int]:
             return False, j
     # ``|| true || :``: the whole chain of swallowers goes (a later real handler stays and then applies)
     if is_swallow and cmds[h].sep_after == "||" and h + 1 < len(cmds):
-        more, end = _handler(cmds, h + 1)
+        more, end = _handler(src, cmds, h + 1)
         if more:
             return True, end
     return is_swallow, h
@@ -142,11 +146,13 @@ def scan_script(src: str, *, errexit: bool = True, pipefail: bool = False, nesti
         if discard is not None:
             issues.append(discard)
         if cmds[end].sep_after == "||" and end + 1 < len(cmds):
-            swallow, h_end = _handler(cmds, end + 1)
+            swallow, h_end = _handler(src, cmds, end + 1)
             if swallow:
                 covered.update(range(end + 1, h_end + 1))  # removed by the fix: its pipes do not count
                 handler_text = src[cmds[end + 1].start : cmds[h_end].end]
                 # a here-document's body follows the line: cutting its operator would turn it into code
+                # cutting ``|| (echo x`` would leave the ``)`` behind
+                subshell = "(" in src[cmds[end].end : cmds[end + 1].start]
                 heredoc = any(
                     op.text in ("<<", "<<-") for c in cmds[end + 1 : h_end + 1] for op, _ in c.redirects
                 )
@@ -156,12 +162,12 @@ def scan_script(src: str, *, errexit: bool = True, pipefail: bool = False, nesti
                         tool,
                         cmds[end + 1].start,
                         f"{tool}'s failure is swallowed by '|| {handler_text}'",
-                        None if heredoc else (cmds[end].end, cmds[h_end].end, ""),
+                        None if heredoc or subshell else (cmds[end].end, cmds[h_end].end, ""),
                     )
                 )
             last_idx = h_end
         elif state["errexit"] and cmds[end].sep_after == "&&":
-            either = and_or(cmds, end, conds, tool)
+            either = and_or(src, cmds, end, conds, tool)
             issues.extend([either] if either else _and_list_issue(src, cmds, (idx, end), conds, tool))
         if not state["errexit"] and last_idx + 1 < len(cmds) and not _STATUS_READ.search(src, cmd.end):
             issues.append(
@@ -215,7 +221,7 @@ def _and_list_issue(
     line_start = src.rfind("\n", 0, first) + 1
     if src[line_start:first].strip():
         return []
-    k = conds.list_end[end]
+    k = group_end(src, cmds, conds.list_end[end])
     if conds.fails_in(end + 1, k):
         return []
     if k + 1 >= len(cmds):
@@ -246,7 +252,7 @@ def _errexit_fix(
             return None
         if cmd.sep_after == "||" and k + 1 < len(cmds):
             # a swallowing handler is cut by its own fix in the same run: judge the script without it
-            swallow, h_end = _handler(cmds, k + 1)
+            swallow, h_end = _handler(src, cmds, k + 1)
             if not swallow or cmds[h_end].sep_after not in ("\n", ";", ""):
                 return None
             k = h_end + 1

@@ -174,3 +174,27 @@ def test_a_long_and_or_list_of_scanners_does_not_hang(tmp_path: Path) -> None:
     assert proc.returncode == 1, proc.stderr
     rules = sorted(f["rule"] for f in json.loads(proc.stdout)["findings"])
     assert rules == ["scanner-failure-swallowed"] + ["scanner-status-discarded"] * (count - 1)
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "pip-audit && echo ok || (echo failed; exit 1)\n",
+        "pip-audit && echo ok || { echo failed; exit 1; }\n",
+        "bandit -r . || (echo failed; exit 1)\n",
+        "bandit -r . || ( echo failed\n  exit 1 )\nmore\n",
+    ],
+)
+def test_a_grouped_handler_that_fails_is_no_swallow(script: str) -> None:
+    result = harden(_run_step(script), "t.yml", write=True)
+    assert result.findings == ()
+    assert not result.changed
+
+
+def test_a_swallowing_subshell_handler_is_reported_not_cut_in_half() -> None:
+    """Cutting '|| (echo failed' would leave a stray ')'."""
+    result = harden(_run_step("bandit -r . || (echo failed)\nmore\n"), "t.yml", write=True)
+    assert [(f.rule, f.status, f.fixable) for f in result.findings] == [
+        (Rule.failure_swallowed, Status.would_fix, False)
+    ]
+    assert not result.changed
