@@ -3,6 +3,7 @@ the condition of an ``if`` that never fails, and ``scanner && x || y``."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from cdbctl.ciharden.invocation import ShellIssue
@@ -12,6 +13,7 @@ _OPENS = {"if": "fi", "elif": "fi", "while": "done", "until": "done"}
 _LOOPS = frozenset({"for", "select"})
 _CHAINS = ("&&", "||", "|", "|&")
 BANG_CUT = "; removing '!'"
+_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 
 
 def fails(cmd: SimpleCommand) -> bool:
@@ -166,3 +168,20 @@ def and_or(src: str, cmds: list[SimpleCommand], end: int, conds: Conditions, too
         "and the list succeeds",
         None,
     )
+
+
+def assignment_swallow(cmd: SimpleCommand, handler: SimpleCommand, tool: str) -> list[ShellIssue]:
+    """``x=$(scanner) || true``: a bare assignment's status is its substitution's, which the
+    (swallowing) handler throws away."""
+    if not cmd.words or not all(_ASSIGNMENT.match(w.value) for w in cmd.words):
+        return []
+    return [
+        ShellIssue(
+            "discard",
+            tool,
+            handler.start,
+            f"an assignment takes {tool}'s status from its command substitution, and the '||' "
+            f"after it swallows {tool}'s failure",
+            None,
+        )
+    ]

@@ -14,6 +14,7 @@ from cdbctl.ciharden.discard import BANG_CUT as _BANG_CUT
 from cdbctl.ciharden.discard import (
     Conditions,
     and_or,
+    assignment_swallow,
     conditions,
     fails,
     group_end,
@@ -108,8 +109,9 @@ def scan_script(src: str, *, errexit: bool = True, pipefail: bool = False, nesti
     errexit_off_at: int | None = None  # index of the ``set +e`` command
     conds = conditions(cmds)
     for idx, cmd in enumerate(cmds):
-        if nesting < _MAX_NESTING:
-            _substituted(src, cmd, (tools, issues, reports), nesting + 1)
+        found = (
+            _substituted(src, cmd, (tools, issues, reports), nesting + 1) if nesting < _MAX_NESTING else []
+        )
         was_on = state["errexit"]
         _set_flags(cmd, state)
         if was_on and not state["errexit"]:
@@ -118,6 +120,8 @@ def scan_script(src: str, *, errexit: bool = True, pipefail: bool = False, nesti
         if cmd.sep_after in ("|", "|&"):
             piping.append(idx)
         if inv is None:
+            if found and cmd.sep_after == "||" and idx + 1 < len(cmds) and _handler(src, cmds, idx + 1)[0]:
+                issues.extend(assignment_swallow(cmd, cmds[idx + 1], found[0]))
             continue
         tool = inv.tool.id
         tools.append(tool)
@@ -186,17 +190,18 @@ def scan_script(src: str, *, errexit: bool = True, pipefail: bool = False, nesti
 
 def _substituted(
     src: str, cmd: SimpleCommand, out: tuple[list[str], list[ShellIssue], set[str]], nesting: int
-) -> None:
+) -> list[str]:
     """Scanners run inside ``$(...)``/backticks of a command's words: their tools count, and a swallow
     there (``x=$(bandit -f json . || true)``) is reported (cutting it could change what x gets)."""
     tools, issues, reports = out
+    found: list[str] = []
     for word in (*cmd.words, *(t for _, t in cmd.redirects if t is not None)):
         if "$(" not in word.text and "`" not in word.text:
             continue
         for a, b in substitutions(word.text):
             base = word.start + a
             inner = scan_script(src[base : word.start + b], nesting=nesting)
-            tools.extend(inner.tools)
+            found.extend(inner.tools)
             reports |= inner.reports
             for issue in inner.issues:
                 if issue.kind == "discard":  # from a deeper substitution, or ``$(! scanner)``: not cut
@@ -208,6 +213,8 @@ def _substituted(
                 else:
                     continue
                 issues.append(ShellIssue("discard", issue.tool, base + issue.offset, message, None))
+    tools.extend(found)
+    return found
 
 
 def _and_list_issue(

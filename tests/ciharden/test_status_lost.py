@@ -198,3 +198,20 @@ def test_a_swallowing_subshell_handler_is_reported_not_cut_in_half() -> None:
         (Rule.failure_swallowed, Status.would_fix, False)
     ]
     assert not result.changed
+
+
+@pytest.mark.parametrize(
+    ("script", "flagged"),
+    [
+        ('out=$(bandit -r . -f json) || true\necho "$out"\n', True),
+        ('out="$(pip-audit -f json)" || echo "audit failed"\n', True),
+        ('out=$(bandit -r . -f json) || exit 1\necho "$out"\n', False),
+        ("out=$(git rev-parse HEAD) || true\n", False),
+    ],
+)
+def test_swallow_after_an_assignment_from_a_scanner(script: str, flagged: bool) -> None:
+    """``x=$(scanner)`` has the scanner's status; ``|| true`` after it swallows that."""
+    result = harden(_run_step(script), "t.yml", write=True)
+    found = [(f.rule, f.status, f.fixable) for f in result.findings]
+    assert found == ([(Rule.status_discarded, Status.would_fix, False)] if flagged else [])
+    assert not result.changed
