@@ -14,6 +14,7 @@ _LOOPS = frozenset({"for", "select"})
 _CHAINS = ("&&", "||", "|", "|&")
 BANG_CUT = "; removing '!'"
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+_STATUS_READ = re.compile(r"\$\?|PIPESTATUS|\$\{\?\}")
 
 
 def fails(cmd: SimpleCommand) -> bool:
@@ -32,24 +33,24 @@ class Conditions:
 
     ``start[i]``: the index of the command that opens the condition command i belongs to (None outside
     conditions): ``if make && bandit -r .; then`` -> both map to ``make``. ``closer``: opener index ->
-    index of its ``fi``/``done``. ``fails_before[i]``: failing commands among the first i."""
+    index of its ``fi``/``done``."""
 
     start: list[int | None]
     closer: dict[int, int]
-    fails_before: list[int]
     list_end: list[int]  # the last command of the and-or list (``a && b || c``, pipes too) of each
     ors_before: list[int]  # ``||`` operators after the first i commands
+    keeps_before: list[int]  # commands that fail the step or keep a status (``rc=$?``) among the first i
 
-    def fails_in(self, a: int, b: int) -> bool:
-        """Does any of the commands a..b (inclusive) fail the step?"""
-        return self.fails_before[b + 1] > self.fails_before[a]
+    def handles_in(self, a: int, b: int) -> bool:
+        """Does any of the commands a..b fail the step or keep the status for later (``rc=$?``)?"""
+        return self.keeps_before[b + 1] > self.keeps_before[a]
 
 
-def conditions(cmds: list[SimpleCommand]) -> Conditions:
+def conditions(src: str, cmds: list[SimpleCommand]) -> Conditions:
     """Scan the script's conditions and constructs once (per-scanner scans were quadratic)."""
     start: list[int | None] = []
     closer: dict[int, int] = {}
-    fails_before = [0]
+    keeps_before = [0]
     stack: list[tuple[str, list[int]]] = []  # (closing word, openers it closes)
     cur: int | None = None
     for i, cmd in enumerate(cmds):
@@ -71,7 +72,10 @@ def conditions(cmds: list[SimpleCommand]) -> Conditions:
         elif stack and first == stack[-1][0]:
             for opener in stack.pop()[1]:
                 closer[opener] = i
-        fails_before.append(fails_before[-1] + fails(cmd))
+        failing = fails(cmd)
+        keeps_before.append(
+            keeps_before[-1] + (failing or bool(_STATUS_READ.search(src, cmd.start, cmd.end)))
+        )
     n = len(cmds)
     list_end = list(range(n))
     for i in range(n - 2, -1, -1):
@@ -80,7 +84,7 @@ def conditions(cmds: list[SimpleCommand]) -> Conditions:
     ors_before = [0]
     for cmd in cmds:
         ors_before.append(ors_before[-1] + (cmd.sep_after == "||"))
-    return Conditions(start, closer, fails_before, list_end, ors_before)
+    return Conditions(start, closer, list_end, ors_before, keeps_before)
 
 
 def group_end(src: str, cmds: list[SimpleCommand], k: int) -> int:
@@ -122,7 +126,7 @@ def negation_or_condition(
         kw = _opener(cmds[cond])
         if kw in ("while", "until"):
             return None  # ``until scanner; do sleep 5; done`` only ends on success
-        if conds.fails_in(cond, conds.closer.get(cond, len(cmds) - 1)):
+        if conds.handles_in(cond, conds.closer.get(cond, len(cmds) - 1)):
             return None  # a branch fails the step: the script handles the status itself
         return ShellIssue(
             "discard",
@@ -158,7 +162,7 @@ def and_or(src: str, cmds: list[SimpleCommand], end: int, conds: Conditions, too
     if conds.start[end] is not None:
         return None
     last = group_end(src, cmds, conds.list_end[end])
-    if conds.fails_in(end + 1, last) or conds.ors_before[last] == conds.ors_before[end]:
+    if conds.handles_in(end + 1, last) or conds.ors_before[last] == conds.ors_before[end]:
         return None  # a handler fails the step, or there is no ``||`` branch
     return ShellIssue(
         "discard",

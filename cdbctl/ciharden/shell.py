@@ -107,7 +107,7 @@ def scan_script(src: str, *, errexit: bool = True, pipefail: bool = False, nesti
     piping: list[int] = []  # commands whose output is piped
     covered: set[int] = set()  # scanner pipelines and the swallowing handlers a fix removes
     errexit_off_at: int | None = None  # index of the ``set +e`` command
-    conds = conditions(cmds)
+    conds = conditions(src, cmds)
     for idx, cmd in enumerate(cmds):
         found = (
             _substituted(src, cmd, (tools, issues, reports), nesting + 1) if nesting < _MAX_NESTING else []
@@ -229,7 +229,7 @@ def _and_list_issue(
     if src[line_start:first].strip():
         return []
     k = group_end(src, cmds, conds.list_end[end])
-    if conds.fails_in(end + 1, k):
+    if conds.handles_in(end + 1, k):
         return []
     if k + 1 >= len(cmds):
         return []  # the list is the script's last command: its status is the step's

@@ -215,3 +215,16 @@ def test_swallow_after_an_assignment_from_a_scanner(script: str, flagged: bool) 
     found = [(f.rule, f.status, f.fixable) for f in result.findings]
     assert found == ([(Rule.status_discarded, Status.would_fix, False)] if flagged else [])
     assert not result.changed
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        'bandit -r . && echo ok || rc=$?\necho done\nexit "$rc"\n',
+        'if bandit -r .; then echo ok; else rc=$?; fi\necho done\nexit "$rc"\n',
+    ],
+)
+def test_a_handler_that_keeps_the_status_is_no_discard(script: str) -> None:
+    """``|| rc=$?`` / ``else rc=$?``: the script keeps the status and decides later."""
+    result = harden(_run_step(script), "t.yml", write=True)
+    assert result.findings == ()
