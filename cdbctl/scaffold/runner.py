@@ -12,15 +12,16 @@ from cdbctl.errors import EnvironmentProblem, InputError
 from cdbctl.scaffold import state as st
 from cdbctl.scaffold.builds import GENERATE, UNCHECKED, BuildVerdict, judge, layered_builds, project_dir_of
 from cdbctl.scaffold.checks import dockerignore_problems, validate_builds
-from cdbctl.scaffold.compose_doc import port_mismatches
+from cdbctl.scaffold.compose_doc import layered_dependencies, port_mismatches
 from cdbctl.scaffold.compose_patch import BuildTarget, Dependency, PatchResult, patch_compose
 from cdbctl.scaffold.fs import RepoFS
 from cdbctl.scaffold.plan import Sources, plan_files, render_service_block, service_dir
 from cdbctl.scaffold.spec import ServiceSpec, build_specs, merge_recorded, recorded_specs
 
 COMPOSE_CANDIDATES = ("docker-compose.yml", "docker-compose.yaml", "compose.yaml", "compose.yml")
-# Real compose files are tens of KB; the YAML parsers are pure Python (a 50 MB file took minutes).
-MAX_COMPOSE = 2 * 1024 * 1024
+# Real compose files are tens of KB; the YAML parsers are pure Python (a 50 MB file took 8 minutes,
+# 1 MiB takes seconds), so anything larger is refused before it is parsed.
+MAX_COMPOSE = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,8 @@ def patch_for(
     sources: Sources,
     compose_path: str,
     project_dir: str | None = None,
+    *,
+    deps: Sequence[Dependency] | None = None,
 ) -> PatchResult:
     """Patch compose text (at repo-relative compose_path) for the specs; pure.
 
@@ -141,7 +144,7 @@ def patch_for(
     def block(t: BuildTarget, deps: Sequence[Dependency], indent: int, step: int) -> str:
         return render_service_block(sources, t, deps, indent, step)
 
-    return patch_compose(text, targets, where=compose_path, render_block=block)
+    return patch_compose(text, targets, where=compose_path, render_block=block, deps=deps)
 
 
 def _judge_all(
@@ -213,9 +216,11 @@ def run_scaffold(
     project = project_dir_of(paths[0])
     owners = {v.name: v.owner for v in verdicts if v.verdict == GENERATE}
     patched_texts: dict[str, str] = {}
+    # Added services wait for Redis/PostgreSQL as every layer together describes them.
+    deps = layered_dependencies([(layer.path, layer.text) for layer in layers]) if len(layers) > 1 else None
     for layer in layers:
         mine = [s for s in gen if owners[s.name] == layer.path]
-        result = patch_for(layer.text, mine, sources, layer.path, project) if mine else None
+        result = patch_for(layer.text, mine, sources, layer.path, project, deps=deps) if mine else None
         new_text = result.text if result is not None else layer.text
         patched_texts[layer.path] = new_text
         new_compose = new_text.encode(layer.encoding)
@@ -243,7 +248,9 @@ def run_scaffold(
     )
     state_bytes = st.dump_state(new_state)
     old_state_bytes = fs.read(st.STATE_PATH)
-    if state_bytes != old_state_bytes:
+    if old_state_bytes is None and not gen and exists:
+        pass  # every service builds on its own: a repository scaffold never touched stays untouched
+    elif state_bytes != old_state_bytes:
         s_status = st.CREATED if old_state_bytes is None else st.UPDATED
         reports.append(FileReport(st.STATE_PATH, s_status, "state"))
         writes.append((st.STATE_PATH, state_bytes, 0o644))
