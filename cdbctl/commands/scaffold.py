@@ -86,7 +86,8 @@ FormatOpt = Annotated[ScaffoldFormat, typer.Option("--format", "-f", help="Outpu
 
 def _compose_rel(repo: Path, compose: Path) -> str:
     absolute = compose if compose.is_absolute() else Path.cwd() / compose
-    if not absolute.exists() and not compose.is_absolute() and (repo / compose).exists():
+    in_repo = repo / compose
+    if not (absolute.exists() or absolute.is_symlink()) and (in_repo.exists() or in_repo.is_symlink()):
         absolute = repo / compose  # `--repo path/to/cdb --compose deploy/compose.yaml` from elsewhere
     if not absolute.is_file():
         what = "is not a file" if absolute.exists() else "does not exist"

@@ -8,6 +8,7 @@ the context. A service whose context directory and Dockerfile exist builds: scaf
 
 from __future__ import annotations
 
+import errno
 import os
 import posixpath
 import stat
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cdbctl.errors import EnvironmentProblem
 from cdbctl.scaffold.compose_doc import ComposeDoc, scalar, services_node
 
 GENERATE = "generate"  # scaffold renders the service and points its build at it
@@ -138,9 +140,13 @@ def judge(
         return BuildVerdict(name, OK, f"{name}: builds from an inline Dockerfile; left alone", owner, None)
     try:
         broken = _missing(ctx, df, b.context, dockerfile)
-    except OSError as exc:
-        why = f"cannot inspect its build ({exc.strerror or exc})"
-        return BuildVerdict(name, UNCHECKED, f"{name}: left alone, {why}", shown, None)
+    except OSError as exc:  # an unreadable directory on the way: neither "works" nor "broken" is known
+        why = "symlink loop" if exc.errno == errno.ELOOP else exc.strerror or str(exc)
+        raise EnvironmentProblem(
+            f"cannot inspect the build of {name!r}: {why}",
+            where=Path(os.path.relpath(exc.filename or df, root)).as_posix(),
+            hint="check the permissions of the directories on the build path",
+        ) from None
     if broken:
         return BuildVerdict(name, GENERATE, broken, owner, owner)
     return BuildVerdict(name, OK, f"{name}: builds from {shown}; left alone", shown, None)
