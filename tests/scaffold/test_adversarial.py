@@ -375,3 +375,25 @@ def test_hostile_yaml_is_an_input_error(repo: Path, capsys: Cap, text: str, mess
     code, _, err = run_cli(capsys, "--repo", str(repo), "--dry-run")
     assert code == 2, err
     assert message in err and "docker-compose.yml:" in err
+
+
+def test_a_run_that_cannot_get_the_lock_gives_up_with_exit_3(repo: Path) -> None:
+    holder = RepoFS(repo)
+    second = RepoFS(repo).lock(wait=0.2)
+    with holder.lock(), pytest.raises(EnvironmentProblem, match="another cdbctl scaffold is running"):
+        second.__enter__()
+    with RepoFS(repo).lock(wait=0.2):  # released with the block
+        pass
+
+
+def test_dry_run_lists_leftovers_and_removes_nothing(repo: Path, capsys: Cap) -> None:
+    leftover = repo / ".docker-compose.yml.k2j4h8sd.tmp"
+    leftover.write_text("half a file\n")
+    (repo / ".docker-compose.yml.zzzzzzzz.tmp").symlink_to(repo / "docker-compose.yml")  # not a regular file
+    code, _out, err = run_cli(capsys, "--repo", str(repo), "--dry-run")
+    assert code == 0, err
+    assert "leftover  .docker-compose.yml.k2j4h8sd.tmp" in err  # the table is on stderr with --dry-run
+    assert leftover.exists()
+    assert run_cli(capsys, "--repo", str(repo))[0] == 0
+    assert not leftover.exists()
+    assert (repo / ".docker-compose.yml.zzzzzzzz.tmp").is_symlink()  # only regular temp files are removed
