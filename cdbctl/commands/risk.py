@@ -52,6 +52,7 @@ FormatOpt = Annotated[
     str | None,
     typer.Option(
         "--format",
+        "-f",
         metavar="table|json|jsonl",
         help="Output format (default: table on a terminal, else json).",
     ),
@@ -272,7 +273,9 @@ def evaluate(  # noqa: PLR0917  # Typer maps parameters to options
 def show_config(
     config: ConfigOpt = None,
     sets: SetOpt = None,
-    fmt: Annotated[str, typer.Option("--format", metavar="table|json", help="Output format.")] = "table",
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", metavar="table|json", help="Output format.")
+    ] = "table",
 ) -> None:
     """Show the effective risk configuration, each value with its source."""
     import msgspec

@@ -69,7 +69,7 @@ def register(app: typer.Typer) -> None:
             list[Path] | None,
             typer.Option(
                 "--compose",
-                "-f",
+                "-c",
                 help="Compose file (repeatable, merged in order; default: $COMPOSE_FILE, else "
                 "compose.yaml or docker-compose.yml here).",
                 metavar="FILE",
@@ -97,7 +97,9 @@ def register(app: typer.Typer) -> None:
             float | None,
             typer.Option(help="Seconds between rounds (--wait: 1, --watch: 3).", metavar="SECONDS"),
         ] = None,
-        fmt: Annotated[VerifyFormat, typer.Option("--format", help="Output format.")] = VerifyFormat.table,
+        fmt: Annotated[
+            VerifyFormat, typer.Option("--format", "-f", help="Output format.")
+        ] = VerifyFormat.table,
     ) -> None:
         from cdbctl.verify import runner
 
