@@ -141,14 +141,10 @@ def build_plan(
     compose: list[Path], project: str | None, no_docker: bool, endpoints: list[str], services: list[str]
 ) -> Plan:
     """Options -> what to check. Raises UsageError/InputError for bad input."""
-    from cdbctl.verify.compose import (
-        find_compose_files,
-        load_project,
-        normalize_project_name,
-        split_compose_file,
-    )
+    from cdbctl.verify.compose import find_compose_files, normalize_project_name, split_compose_file
     from cdbctl.verify.containers import docker_source
     from cdbctl.verify.discovery import active_services, plan_probes
+    from cdbctl.verify.project import load_project
     from cdbctl.verify.runner import Plan
     from cdbctl.verify.urls import parse_endpoint_option
 
