@@ -10,6 +10,7 @@ import typer
 
 from cdbctl import __version__
 from cdbctl.errors import CdbctlError, ExitCode
+from cdbctl.sanitize import clean
 
 HELP = f"""cdbctl {__version__}: operations CLI for the Claire de Binare (CDB) back office.
 
@@ -106,9 +107,11 @@ def _report_usage(exc: Any) -> None:
 
 
 def _report(err: CdbctlError) -> None:
-    sys.stderr.write(f"cdbctl: error: {err}\n")
+    # Messages quote input (a URL, a file's line, a server's words): the one sanitising choke point
+    # for errors, so no password or terminal escape reaches stderr, whichever command raised.
+    sys.stderr.write(f"cdbctl: error: {clean(str(err))}\n")
     if err.hint:
-        sys.stderr.write(f"hint: {err.hint}\n")
+        sys.stderr.write(f"hint: {clean(err.hint)}\n")
 
 
 def _silence_stdout() -> None:
@@ -120,8 +123,27 @@ def _silence_stdout() -> None:
         pass
 
 
+def _flush_stdout() -> bool:
+    """Flush buffered data now, so a reader that went away is seen here (141), not at exit (120)."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+        return False
+    except (OSError, ValueError):  # closed or full: the command's own handling reported it
+        pass
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run cdbctl with argv and return the process exit code; never raises."""
+    code = _dispatch(argv)
+    if code != ExitCode.BROKEN_PIPE and not _flush_stdout():
+        return int(ExitCode.BROKEN_PIPE)
+    return code
+
+
+def _dispatch(argv: list[str] | None) -> int:
     args = sys.argv[1:] if argv is None else argv
     debug = os.environ.get("CDBCTL_DEBUG") == "1"
     try:
@@ -143,9 +165,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         _silence_stdout()
         return int(ExitCode.BROKEN_PIPE)
-    except SystemExit:
-        # Typer turns EPIPE into sys.exit(1) after wrapping stdout; 1 would read as "rejected".
-        if type(sys.stdout).__name__ == "PacifyFlushWrapper":
+    except SystemExit as exc:
+        # Typer turns EPIPE into sys.exit(1) after wrapping stdout, Rich (tables, help) raises
+        # SystemExit(1) while handling BrokenPipeError; 1 would read as "rejected" or "unhealthy".
+        if type(sys.stdout).__name__ == "PacifyFlushWrapper" or isinstance(exc.__context__, BrokenPipeError):
             _silence_stdout()
             return int(ExitCode.BROKEN_PIPE)
         code = sys.exc_info()[1]
@@ -159,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
             return int(ExitCode.USAGE)
         if debug:
             raise
-        sys.stderr.write(f"cdbctl: error: internal error: {type(exc).__name__}: {exc}\n")
+        sys.stderr.write(f"cdbctl: error: internal error: {type(exc).__name__}: {clean(str(exc))}\n")
         sys.stderr.write("hint: rerun with CDBCTL_DEBUG=1 for a traceback and report it\n")
         return int(ExitCode.INTERNAL)
     if rv == ExitCode.INTERRUPTED:
