@@ -94,15 +94,19 @@ def render_page(text: str, blocks: dict[str, Callable[[], str]], where: str) -> 
     return text
 
 
-def stale_pages(docs: Path) -> list[str]:
-    """Pages under docs whose generated tables differ from the code."""
-    stale = []
+def _rendered(docs: Path) -> list[tuple[str, Path, str, str]]:
+    """(page, path, current text, regenerated text) for every page with generated tables."""
+    out = []
     for page, blocks in TABLES.items():
         path = docs / page
         text = path.read_text(encoding="utf-8")
-        if render_page(text, blocks, str(path)) != text:
-            stale.append(page)
-    return stale
+        out.append((page, path, text, render_page(text, blocks, str(path))))
+    return out
+
+
+def stale_pages(docs: Path) -> list[str]:
+    """Pages under docs whose generated tables differ from the code."""
+    return [page for page, _path, text, new in _rendered(docs) if new != text]
 
 
 def write_pages(docs: Path) -> list[str]:
@@ -110,10 +114,7 @@ def write_pages(docs: Path) -> list[str]:
     from cdbctl.atomic import replace_file
 
     changed = []
-    for page, blocks in TABLES.items():
-        path = docs / page
-        text = path.read_text(encoding="utf-8")
-        new = render_page(text, blocks, str(path))
+    for page, path, text, new in _rendered(docs):
         if new != text:
             replace_file(path, new.encode("utf-8"), path.stat().st_mode & 0o7777)
             changed.append(page)
