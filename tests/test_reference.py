@@ -76,3 +76,18 @@ def test_mkdocs_builds_strict(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "site" / "index.html").is_file()
+
+
+@pytest.mark.unit
+def test_pre_commit_example_pins_the_release_and_shipped_hooks() -> None:
+    import yaml
+
+    from cdbctl import __version__
+
+    example_text = (ROOT / "examples" / "pre-commit-config.yaml").read_text(encoding="utf-8")
+    example = yaml.safe_load(example_text)
+    shipped = {h["id"] for h in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))}
+    (repo,) = example["repos"]
+    assert repo["rev"] == f"v{__version__}"
+    assert {h["id"] for h in repo["hooks"]} <= shipped
+    assert example_text in (DOCS / "pre-commit.md").read_text(encoding="utf-8")
