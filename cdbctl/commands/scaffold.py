@@ -57,6 +57,7 @@ ComposeOpt = Annotated[
     list[Path] | None,
     typer.Option(
         "--compose",
+        "-c",
         help="Compose file, relative to the current directory or the repo; repeat it for layered files "
         "(base first, as with `docker compose -f`). Default: $COMPOSE_FILE, else the last run's, else "
         "docker-compose.yml or compose.yaml (with its .override file).",
