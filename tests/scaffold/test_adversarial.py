@@ -397,3 +397,17 @@ def test_dry_run_lists_leftovers_and_removes_nothing(repo: Path, capsys: Cap) ->
     assert run_cli(capsys, "--repo", str(repo))[0] == 0
     assert not leftover.exists()
     assert (repo / ".docker-compose.yml.zzzzzzzz.tmp").is_symlink()  # only regular temp files are removed
+
+
+def test_a_layer_edited_during_the_run_stops_it_even_when_only_another_is_written(
+    tmp_path: Path, sources: Sources
+) -> None:
+    from tests.scaffold.cdb_layout import DEV, LAYERS, make_cdb
+
+    cdb = make_cdb(tmp_path / "cdb")
+    fs = _EditingFS(cdb, LAYERS[0], lambda p: p.write_text(p.read_text() + "# edited\n"))
+    with pytest.raises(EnvironmentProblem, match="changed while scaffold was running") as info:
+        run_scaffold(fs, build_specs([]), sources, compose=LAYERS, write=True, force=False)
+    assert LAYERS[0] in str(info.value)
+    assert (cdb / LAYERS[1]).read_text() == DEV  # cdb_core was to be added here: nothing renamed
+    assert not (cdb / "backoffice").exists() and temps(cdb) == []
