@@ -213,6 +213,10 @@ class RepoFS:
                             where=str(self.root),
                         ) from None
                     time.sleep(0.05)
+                except OSError as exc:  # e.g. ENOLCK on a filesystem without locks
+                    raise EnvironmentProblem(
+                        f"cannot lock the repository: {_why(exc)}", where=str(self.root)
+                    ) from None
             yield
         finally:
             os.close(fd)
