@@ -18,6 +18,7 @@ from pathlib import Path
 
 from cdbctl.errors import EnvironmentProblem
 from cdbctl.scaffold.compose_doc import ComposeDoc, scalar, services_node
+from cdbctl.scaffold.yamltree import YNode
 
 GENERATE = "generate"  # scaffold renders the service and points its build at it
 OK = "ok"  # builds from its own Dockerfile: left alone
@@ -62,15 +63,16 @@ def layered_builds(
         base = (bases or {}).get(path)
         doc = ComposeDoc(text, path)
         services = services_node(doc)
-        for key, raw in services.items if services is not None else []:
+        if services is None:
+            continue
+        for key, raw in services.items:
             svc = doc.deref(raw)
             if key.value is None or svc is None or svc.kind != "map":
                 continue
             b = out.setdefault(key.value, LayeredBuild(key.value))
             b.defined_in.append(path)
             b.image = b.image or doc.lookup(svc, "image") is not None
-            b.extends = b.extends or doc.lookup(svc, "extends") is not None
-            build = doc.lookup(svc, "build")
+            build = _own_build(doc, services, svc, b)
             if build is None:
                 continue
             b.build_in = path
@@ -87,6 +89,35 @@ def layered_builds(
                 b.dockerfile = scalar(doc, doc.lookup(build, "dockerfile")) or b.dockerfile
                 b.inline = b.inline or doc.lookup(build, "dockerfile_inline") is not None
     return out
+
+
+def _own_build(doc: ComposeDoc, services: YNode, svc: YNode, b: LayeredBuild) -> YNode | None:
+    """The service's `build`, or the one it inherits through `extends` from a service of the same file.
+
+    Compose resolves `extends` inside each file before the files are merged, so the parent's build
+    as this file writes it is the one that counts.
+    """
+    seen: set[str] = set()
+    node: YNode | None = svc
+    while node is not None:
+        build = doc.lookup(node, "build")
+        if build is not None:
+            return build
+        ext = doc.lookup(node, "extends")
+        if ext is None:
+            return None
+        parent = ext.value if ext.kind == "scalar" else None
+        if ext.kind == "map" and doc.lookup(ext, "file") is None:
+            parent = scalar(doc, doc.lookup(ext, "service"))
+        if parent is None or parent in seen:
+            b.extends = True  # another file, or a cycle: not followed here, the build stays unknown
+            return None
+        seen.add(parent)
+        node = doc.deref(services.get(parent))
+        if node is None or node.kind != "map":
+            b.extends = True
+            return None
+    return None
 
 
 def includes(path: str, text: str) -> tuple[list[tuple[str, str]], bool]:

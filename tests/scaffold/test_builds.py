@@ -31,6 +31,9 @@ services:
     image: foo
   s5:
     build: {dockerfile_inline: "FROM scratch"}
+  s6:
+    extends: s1
+    environment: {X: "1"}
 """
 B = """\
 services:
@@ -99,6 +102,7 @@ def test_merge_rules(tmp_path: Path) -> None:
         "s3": None,  # !reset drops the build
         "s4": (sub, "Dockerfile"),  # !override replaces it whole
         "s5": (str(tmp_path / "infra/c"), "Dockerfile"),
+        "s6": (str(tmp_path), "sub/D1"),  # extends s1 as this file writes it (before the merge)
     }
     builds = layered_builds([(f, (tmp_path / f).read_text()) for f in files])
     assert builds["s1"].build_in == "infra/c/b.yml" and builds["s3"].image

@@ -246,3 +246,19 @@ def test_an_include_scaffold_cannot_read_leaves_absent_services_alone(cdb: Path,
     assert code == 0, err
     assert [f["status"] for f in data["files"] if f["kind"] == "build"] == ["unchecked"]
     assert "include" in err and tree(cdb) == before
+
+
+def test_a_build_inherited_through_extends_is_judged_like_its_own(cdb: Path, capsys: Cap) -> None:
+    dev = cdb / LAYERS[1]
+    dev.write_text(
+        DEV + "  cdb_core:\n    extends: cdb_risk\n  cdb_other:\n    extends: {file: other.yml, service: x}\n"
+    )
+    before = tree(cdb)
+    code, data, err = scaffold(
+        capsys, cdb, *layers("dev.yml"), "--service", "cdb_core", "--service", "cdb_other"
+    )
+    assert code == 0, err
+    rows = {f["service"]: (f["status"], f["path"]) for f in data["files"] if f["kind"] == "build"}
+    assert rows["cdb_core"] == ("ok", "services/risk/Dockerfile")
+    assert rows["cdb_other"][0] == "unchecked"  # extends another file: not read here
+    assert tree(cdb) == before
