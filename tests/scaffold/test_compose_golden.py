@@ -206,3 +206,22 @@ def test_compose_tags_are_tolerated(sources: Sources) -> None:
         "services:\n  web:\n    ports: !reset []\n"
         "  cdb_x:\n    build: {context: ., dockerfile: backoffice/services/cdb_x/Dockerfile}\n"
     )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "services:\n  cdb_core:\n    build:\n    ports: ['1:1']\n",
+        "services:\n  cdb_core:\n    build:\n      context:\n      dockerfile: D\n",
+        "services:\n  cdb_core: {build: , image: x}\n",
+        "services:\n  cdb_core:\n    build: {context: , dockerfile: D}\n",
+        "services:\n  cdb_core:\n    build:",
+    ],
+)
+def test_an_empty_build_or_context_is_filled_in(text: str, sources: Sources) -> None:
+    """`build:` or `context:` with no value made the patch invalid YAML (exit 4): the parsers put an
+    empty value right after the colon or on the next line; the value now goes after the colon."""
+    out = patch_for(text, build_specs(["cdb_core"]), sources, "deploy/c.yml").text
+    build = yaml.safe_load(out)["services"]["cdb_core"]["build"]
+    assert build == {"context": "..", "dockerfile": "backoffice/services/cdb_core/Dockerfile"}
+    assert patch_for(out, build_specs(["cdb_core"]), sources, "deploy/c.yml").text == out
