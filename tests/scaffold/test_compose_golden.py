@@ -9,8 +9,9 @@ import pytest
 import yaml
 
 from cdbctl.errors import EnvironmentProblem, InputError
+from cdbctl.scaffold.layers import decode
 from cdbctl.scaffold.plan import Sources
-from cdbctl.scaffold.runner import _decode, patch_for
+from cdbctl.scaffold.runner import patch_for
 from cdbctl.scaffold.spec import build_specs
 from tests.scaffold.conftest import DATA
 
@@ -22,7 +23,7 @@ SUBFOLDER = {"subfolder": "deploy/docker-compose.yml"}
 
 
 def _patch(raw: bytes, sources: Sources, path: str) -> bytes:
-    text, encoding = _decode(raw, path)
+    text, encoding = decode(raw, path)
     return patch_for(text, build_specs([]), sources, path).text.encode(encoding)
 
 
