@@ -24,16 +24,19 @@ if TYPE_CHECKING:
 HELP = """Check that the CDB stack is really up: containers, HTTP health, Redis and PostgreSQL, in parallel.
 
 \b
-Discovery: the compose file (compose.yaml / docker-compose.yml here, or --compose) gives the
-services and published ports: cdb_* services get GET http://127.0.0.1:<port>/health, Redis a
-PING, PostgreSQL `SELECT 1`, any other published port a TCP connect. The Docker engine
-(DOCKER_HOST honoured) gives every container of the compose project. --endpoint NAME=URL adds or
-replaces a probe (http, https, tcp, redis, postgresql).
+Discovery: the compose files (--compose, else $COMPOSE_FILE, else compose.yaml /
+docker-compose.yml here), read as Compose v2 reads them, give the services and published ports.
+Each service gets the probe it declares: its own HTTP healthcheck, its image's health endpoint
+(Prometheus, Grafana, exporters), Redis AUTH+PING or PostgreSQL `SELECT 1` with passwords from
+the stack's secret files, GET /health for cdb_* services, else a TCP connect (docs/verify.md).
+The Docker engine (DOCKER_HOST honoured) gives every container of the compose project.
+--endpoint NAME=URL adds or replaces a probe (http, https, tcp, redis, postgresql).
 
 \b
 Examples:
   cdbctl verify
   cdbctl verify --compose docker-compose.yml --wait --wait-timeout 180
+  COMPOSE_FILE=base.yml:dev.yml cdbctl verify
   cdbctl verify --no-docker --endpoint risk=http://127.0.0.1:8002/health --format json
   cdbctl verify --endpoint redis=redis://:secret@127.0.0.1:6379 --service redis
 

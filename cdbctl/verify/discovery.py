@@ -145,14 +145,16 @@ def _http(scheme: str, at: Reachable, path: str) -> Selected:
 
 
 def _healthcheck(c: Candidate) -> Selected | None:
-    """The service's own curl/wget healthcheck, on the host port published for its container port."""
+    """The service's own HTTP healthcheck (`curl`/`wget` on `localhost:<container port>/<path>`, CMD or
+    CMD-SHELL): GET that path on the host port published for that container port, healthy on 2xx."""
     found = http_healthcheck(c.service, c.secrets.environment)
     at = c.on(found.port) if found else None
     return _http(found.scheme, at, found.path) if found and at else None
 
 
 def _image_table(c: Candidate) -> Selected | None:
-    """The image's documented health endpoint (health.WELL_KNOWN)."""
+    """The image's documented health endpoint (table below): GET its path on the port published for its
+    container port, else on the first published port."""
     known = WELL_KNOWN.get(image_repository(c.service))
     return _http(known.scheme, c.on(known.port) or c.first, known.path) if known else None
 
@@ -176,19 +178,22 @@ def _postgres(c: Candidate, at: Reachable) -> Selected:
 
 
 def _redis_image(c: Candidate) -> Selected | None:
-    """Redis (and Valkey, KeyDB) recognised by image: AUTH with the server's password, then PING."""
+    """Image `redis`, `valkey`, `redis-stack(-server)` or `keydb`: AUTH with the server's password (see
+    Credentials), then PING must answer PONG."""
     return _redis(c, c.on(6379) or c.first) if image_repository(c.service) in REDIS_IMAGES else None
 
 
 def _postgres_image(c: Candidate) -> Selected | None:
-    """PostgreSQL (and PostGIS, TimescaleDB) recognised by image: log in, `SELECT 1`."""
+    """Image `postgres`, `postgresql`, `postgis`, `timescaledb(-ha)` or `pgvector`: log in with the user,
+    database and password the image is configured with (see Credentials), `SELECT 1`."""
     if image_repository(c.service) not in POSTGRES_IMAGES:
         return None
     return _postgres(c, c.on(5432) or c.first)
 
 
 def _protocol_port(c: Candidate) -> Selected | None:
-    """A service built locally that listens on 6379 or 5432 in its container is Redis or PostgreSQL."""
+    """A service built here (`build:`, or no `image:`) that publishes container port 6379 or 5432: probed
+    as Redis or PostgreSQL."""
     if c.service.get("image") and not c.service.get("build"):
         return None  # a known image would have matched above; an unknown one may use the port otherwise
     redis_at, postgres_at = c.on(6379), c.on(5432)
@@ -198,12 +203,12 @@ def _protocol_port(c: Candidate) -> Selected | None:
 
 
 def _cdb_service(c: Candidate) -> Selected | None:
-    """A CDB service (cdb_* / cdb-*) answers GET /health."""
+    """A CDB service (`cdb_*`, `cdb-*`): GET `/health` on its first published port."""
     return _http("http", c.first, HEALTH_PATH) if c.name.lower().startswith(("cdb_", "cdb-")) else None
 
 
 def _tcp(c: Candidate) -> Selected | None:
-    """Anything else: the port accepts a TCP connection."""
+    """Anything else: a TCP connect to its first published port."""
     return Selected(Endpoint("tcp", c.first.host, c.first.port), c.first)
 
 
@@ -217,6 +222,15 @@ RULES: tuple[tuple[str, Callable[[Candidate], Selected | None]], ...] = (
     ("cdb", _cdb_service),
     ("tcp", _tcp),
 )
+
+
+def rules_table() -> str:
+    """The selection rules as a Markdown table, in order (docs/verify.md holds a copy; a test compares)."""
+    rows = [
+        f"| {i} | `{name}` | {' '.join((select.__doc__ or '').split())} |"
+        for i, (name, select) in enumerate(RULES, 1)
+    ]
+    return "\n".join(["| # | rule | probe |", "|---|---|---|", *rows])
 
 
 def reachable_ports(project: ComposeProject, name: str) -> list[Reachable]:

@@ -53,6 +53,12 @@ _LOCAL_URL = re.compile(
 _VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 
 
+def well_known_table() -> str:
+    """WELL_KNOWN as a Markdown table (docs/verify.md holds a copy; a test compares)."""
+    rows = [f"| `{repo}` | {h.port} | `{h.path}` |" for repo, h in WELL_KNOWN.items()]
+    return "\n".join(["| image repository | container port | path |", "|---|---|---|", *rows])
+
+
 def image_repository(service: Mapping[str, Any]) -> str:
     """'docker.io/prom/prometheus:v2.55.0' -> 'prometheus' (lower case; '' without an image)."""
     image = str(service.get("image") or "").lower().split("@", 1)[0]

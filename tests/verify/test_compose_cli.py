@@ -64,6 +64,18 @@ def _mounts(entries: Any, directory: str) -> list[tuple[str, str]]:
     return sorted(out)
 
 
+def _binds(entries: Any) -> list[tuple[str, str]]:
+    out = []
+    for e in entries or []:
+        if isinstance(e, dict):
+            if e.get("type") == "bind":
+                out.append((str(e["source"]), str(e["target"])))
+        elif str(e).startswith("/"):
+            source, target = str(e).split(":")[:2]
+            out.append((source, target))
+    return sorted(out)
+
+
 def _build(value: Any) -> tuple[str, str] | None:
     if value is None:
         return None
@@ -85,6 +97,7 @@ def comparable(project: ComposeProject) -> dict[str, Any]:
             "healthcheck": _healthcheck(s.get("healthcheck")),
             "secrets": _mounts(s.get("secrets"), "/run/secrets"),
             "build": _build(s.get("build")),
+            "binds": _binds(s.get("volumes")),
             "network_mode": s.get("network_mode"),
         }
     resources = {
@@ -132,6 +145,7 @@ def _cases(tmp: Path | None) -> list[tuple[str, list[Path], dict[str, str]]]:
             [CORPUS / "interpolation" / "compose.yaml"],
             {"REDIS_PW": "pw", "PASSTHROUGH": "x"},
         ),
+        ("merge rules", [CORPUS / "merge" / "base.yml", CORPUS / "merge" / "over.yml"], {}),
         (
             "override file with !reset/!override",
             [CORPUS / "layered" / "compose.yaml", CORPUS / "layered" / "override.yml"],
