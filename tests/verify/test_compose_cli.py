@@ -21,6 +21,7 @@ from cdbctl.resources import compose_dir
 from cdbctl.verify.compose import ComposeProject
 from cdbctl.verify.compose_cli import config_json, find_compose_cli, load_project_from_cli, unescape
 from cdbctl.verify.discovery import parse_ports, plan_probes
+from cdbctl.verify.interpolation import interpolate_text
 from cdbctl.verify.merge import environment_dict
 from cdbctl.verify.project import load_project
 
@@ -100,8 +101,17 @@ def comparable(project: ComposeProject) -> dict[str, Any]:
             "binds": _binds(s.get("volumes")),
             "network_mode": s.get("network_mode"),
         }
+    # Compose drops top-level secrets and configs no active service uses; verify only reads used ones.
+    used = {
+        kind: {m[0] for n in project.active for m in _mounts(project.services[n].get(kind), "/")}
+        for kind in ("secrets", "configs")
+    }
     resources = {
-        kind: {k: (v.get("file"), v.get("environment")) for k, v in getattr(project, kind).items()}
+        kind: {
+            k: (v.get("file"), v.get("environment"))
+            for k, v in getattr(project, kind).items()
+            if k in used[kind]
+        }
         for kind in ("secrets", "configs")
     }
     return {"name": project.name, "active": sorted(project.active), "services": services, **resources}
@@ -220,3 +230,52 @@ def test_subprocess_env_is_exactly_the_given_one(compose_cli: list[str], tmp_pat
     with pytest.raises(InputError, match="SECRETS_PATH"):
         config_json(compose_cli, [f], {"PATH": os.environ.get("PATH", "")})
     assert subprocess.run([*compose_cli, "version"], capture_output=True, check=False).returncode == 0
+
+
+def test_interpolation_agrees_on_random_strings(compose_cli: list[str], tmp_path: Path) -> None:
+    """Seeded random strings of `$`, braces, operators and names, interpolated by both."""
+    import json
+    import random
+
+    rng = random.Random(20261206)
+    pieces = [
+        "$",
+        "$$",
+        "${",
+        "}",
+        "{",
+        ":-",
+        "-",
+        ":?",
+        "?",
+        ":+",
+        "+",
+        "A",
+        "B",
+        "U",
+        "_x",
+        " ",
+        "(",
+        ")",
+        "1",
+        "é",
+    ]
+    env = {"A": "a-value", "B": "", "PATH": os.environ.get("PATH", "")}
+    texts = sorted({"".join(rng.choice(pieces) for _ in range(rng.randint(1, 9))) for _ in range(600)})
+    ours: dict[str, str] = {}
+    refused: list[str] = []
+    for text in texts:
+        try:
+            ours[text] = interpolate_text(text, env, "x")
+        except InputError:
+            refused.append(text)
+    keys = {f"V{i}": text for i, text in enumerate(ours)}
+    body = "".join(f"      {k}: {json.dumps(t)}\n" for k, t in keys.items())
+    f = tmp_path / "compose.yaml"
+    f.write_text(f"services:\n  s:\n    image: x\n    environment:\n{body}")
+    theirs = config_json(compose_cli, [f], env)["services"]["s"]["environment"]
+    assert {keys[k]: v for k, v in theirs.items()} == {t: ours[t] for t in keys.values()}
+    for text in refused[:40]:  # each refusal on its own: one bad value fails the whole file
+        f.write_text(f"services:\n  s:\n    image: x\n    environment:\n      V: {json.dumps(text)}\n")
+        with pytest.raises(InputError):
+            config_json(compose_cli, [f], env)
