@@ -167,11 +167,11 @@ def build_plan(  # noqa: PLR0917 - one argument per command-line option
     from cdbctl.verify.compose import (
         find_compose_files,
         normalize_project_name,
-        read_dotenv,
         split_compose_file,
     )
     from cdbctl.verify.containers import docker_source
     from cdbctl.verify.discovery import active_services, plan_probes
+    from cdbctl.verify.dotenv import read_dotenv
     from cdbctl.verify.runner import Plan
     from cdbctl.verify.urls import parse_endpoint_option
 

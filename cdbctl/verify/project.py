@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from cdbctl.errors import InputError, UsageError
-from cdbctl.verify.compose import ComposeFile, ComposeProject, load_file, normalize_project_name, read_dotenv
+from cdbctl.verify.compose import ComposeFile, ComposeProject, load_file, normalize_project_name
+from cdbctl.verify.dotenv import read_dotenv
 from cdbctl.verify.interpolation import interpolate
 from cdbctl.verify.merge import (
     environment_dict,

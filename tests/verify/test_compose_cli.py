@@ -155,6 +155,7 @@ def _cases(tmp: Path | None) -> list[tuple[str, list[Path], dict[str, str]]]:
             [CORPUS / "interpolation" / "compose.yaml"],
             {"REDIS_PW": "pw", "PASSTHROUGH": "x"},
         ),
+        ("dotenv dialect", [CORPUS / "dotenv" / "compose.yaml"], {"BARE": "from-os"}),
         ("merge rules", [CORPUS / "merge" / "base.yml", CORPUS / "merge" / "over.yml"], {}),
         (
             "override file with !reset/!override",
