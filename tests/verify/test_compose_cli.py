@@ -280,3 +280,49 @@ def test_interpolation_agrees_on_random_strings(compose_cli: list[str], tmp_path
         f.write_text(f"services:\n  s:\n    image: x\n    environment:\n      V: {json.dumps(text)}\n")
         with pytest.raises(InputError):
             config_json(compose_cli, [f], env)
+
+
+def _verify_cli(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, cwd: Path, *args: str
+) -> tuple[int, str, str]:
+    from cdbctl.cli import main
+
+    monkeypatch.chdir(cwd)
+    for var in ("COMPOSE_FILE", "COMPOSE_PROFILES", "COMPOSE_PROJECT_NAME"):
+        monkeypatch.delenv(var, raising=False)
+    code = main(["verify", "--no-docker", "--timeout", "0.5", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_compose_model_docker_without_a_v2_cli_is_an_environment_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    image: nginx\n    ports: ['1:80']\n")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no docker, no docker-compose
+    code, out, err = _verify_cli(capsys, monkeypatch, tmp_path, "--compose-model", "docker")
+    assert (code, out) == (3, "")
+    assert "no Compose v2 CLI" in err
+    # auto quietly uses the built-in model
+    code, out, err = _verify_cli(capsys, monkeypatch, tmp_path, "--format", "json")
+    assert code == 1
+    assert "tcp://127.0.0.1:1" in out
+    assert "compose model" not in err
+
+
+def test_auto_falls_back_when_compose_refuses_what_verify_can_read(
+    compose_cli: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a service with neither image nor build: `docker compose up` refuses it, the running stack may exist
+    (tmp_path / "compose.yaml").write_text("services:\n  cdb_core:\n    ports: ['1:8001']\n")
+    code, out, err = _verify_cli(capsys, monkeypatch, tmp_path, "--format", "json")
+    assert code == 1
+    assert "http://127.0.0.1:1/health" in out
+    assert "neither an image nor a build context" in err
+    assert "using cdbctl's own compose model" in err
+    code, out, err = _verify_cli(capsys, monkeypatch, tmp_path, "--compose-model", "docker")
+    assert (code, out) == (2, "")
+    assert err.startswith("cdbctl: error: docker compose config: ")
