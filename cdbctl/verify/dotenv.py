@@ -49,9 +49,8 @@ def parse_dotenv(text: str, where: str, lookup: Mapping[str, str] | None = None)
         m = _ASSIGN.match(line)
         rest = line[m.end() :] if m else line
         if not m or (m.group(2) is None and rest and not rest.startswith("#")):
-            raise InputError(
-                f"malformed line (expected KEY=VALUE): {raw.strip()!r}", where=f"{where}:{number}"
-            )
+            # the line is not quoted back: it may hold a password
+            raise InputError("malformed line (expected KEY=VALUE)", where=f"{where}:{number}")
         key = m.group(1)
         if m.group(2) is None:  # a bare KEY passes the environment's value through
             if lookup is not None and key in lookup:

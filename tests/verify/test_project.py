@@ -175,3 +175,22 @@ def test_dotenv_values_are_interpolated_like_compose(tmp_path: Path) -> None:
         "C": "${A}",
         "D": "/h/x",
     }
+
+
+@pytest.mark.parametrize(
+    ("file", "text"),
+    [
+        (
+            "compose.yaml",
+            "services:\n  s:\n    image: x\n    command: redis-server --requirepass hunter2-${\n",
+        ),
+        (".env", "PASSWORD hunter2-secret\n"),
+    ],
+)
+def test_input_errors_never_quote_the_value(tmp_path: Path, file: str, text: str) -> None:
+    f = write(tmp_path / "compose.yaml", "services:\n  s:\n    image: x\n")
+    write(tmp_path / file, text)
+    with pytest.raises(InputError) as info:
+        load_project([f], {})
+    assert "hunter2" not in str(info.value)
+    assert str(tmp_path / file) in str(info.value)  # the file (and key or line) is named instead
