@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from typing import Annotated
@@ -133,7 +134,10 @@ def _dispatch(argv: list[str] | None) -> int:
         show = getattr(exc, "show", None)
         if callable(show) and isinstance(getattr(exc, "exit_code", None), int):
             # Typer's (vendored click's) usage errors: bad flag, missing argument, unknown command.
-            show()
+            # They quote argv, which may carry a URL with a password: through the choke point too.
+            shown = io.StringIO()
+            show(file=shown)
+            sys.stderr.write("".join(clean(line) + "\n" for line in shown.getvalue().splitlines()))
             return int(ExitCode.USAGE)
         if debug:
             raise
