@@ -26,6 +26,7 @@ pytestmark = pytest.mark.integration
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NOW = "2026-01-01T12:00:05Z"
 BODY_TIMEOUT_S = 1.0
+HEAD_TIMEOUT_S = 1.0
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -39,7 +40,8 @@ SECURITY_HEADERS = {
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory, sources: Sources) -> Iterator[str]:
     root = scaffold_repo(tmp_path_factory.mktemp("adversarial") / "cdb", sources)
-    env = {"GUNICORN_WORKERS": "1", "GUNICORN_THREADS": "4", "BODY_TIMEOUT_S": str(BODY_TIMEOUT_S)}
+    env = {"GUNICORN_WORKERS": "1", "GUNICORN_THREADS": "4"}
+    env |= {"BODY_TIMEOUT_S": str(BODY_TIMEOUT_S), "HEAD_TIMEOUT_S": str(HEAD_TIMEOUT_S)}
     with gunicorn_service(root / "backoffice/services/cdb_risk", env) as (base, log):
         yield base
         assert "Traceback" not in log.read_text(errors="replace")
@@ -118,6 +120,23 @@ def test_clients_that_never_send_their_body_do_not_starve_health(service: str) -
             code, headers, body = read_response(sock)
             assert code == 408 and json.loads(body)["status"] == 408
             assert headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_clients_that_never_finish_their_head_do_not_starve_health(service: str) -> None:
+    # The same attack one step earlier: gthread reads the head on the thread, without a deadline.
+    with ExitStack() as stack:
+        silent = []
+        for _ in range(6):
+            sock = stack.enter_context(socket.create_connection(("127.0.0.1", port_of(service)), timeout=15))
+            sock.sendall(b"GET /health HTTP/1.1\r\nHo")
+            silent.append(sock)
+        time.sleep(0.2)
+        start = time.monotonic()
+        status, _, _ = get(service, "/health")
+        assert status == 200
+        assert time.monotonic() - start < HEAD_TIMEOUT_S + 5
+        for sock in silent:
+            assert sock.recv(100) == b""  # dropped, not served
 
 
 def test_a_body_dripped_byte_by_byte_is_cut_off_at_the_deadline(service: str) -> None:
