@@ -96,7 +96,7 @@ def _plain_metavars(command: Any) -> None:
 
 def _report_usage(exc: Any) -> None:
     """Typer's usage errors as one line in cdbctl's own format, with a hint where to look."""
-    message = " ".join(str(exc.format_message()).split()).replace("Value error, ", "")
+    message = clean(" ".join(str(exc.format_message()).split()).replace("Value error, ", ""))
     sys.stderr.write(f"cdbctl: error: {message}\n")
     ctx = getattr(exc, "ctx", None)
     param = getattr(exc, "param", None)
@@ -178,6 +178,7 @@ def _dispatch(argv: list[str] | None) -> int:
         show = getattr(exc, "show", None)
         if callable(show) and isinstance(getattr(exc, "exit_code", None), int):
             # Typer's (vendored click's) usage errors: bad flag, missing argument, unknown command.
+            # They quote argv, which may carry a URL with a password: through the choke point too.
             _report_usage(exc)
             return int(ExitCode.USAGE)
         if debug:
