@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -13,6 +14,7 @@ class Kind(StrEnum):
     """What a check looks at; the `kind` field of the JSON report."""
 
     container = "container"
+    service = "service"  # a Swarm service
     http = "http"
     tcp = "tcp"
     redis = "redis"
@@ -95,6 +97,7 @@ class Check:
     detail: str
     latency_ms: float | None = None
     terminal: bool = False
+    swarm: Mapping[str, Any] | None = None  # a Swarm service's facts (mode, replicas, task error)
 
     def to_json(self) -> dict[str, Any]:
         """The check as a JSON object with exactly the documented keys."""
@@ -106,7 +109,7 @@ class Check:
             "status": str(self.status),
             "detail": self.detail,
             "latency_ms": self.latency_ms,
-        }
+        } | ({"swarm": dict(self.swarm)} if self.swarm is not None else {})
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,356 @@
+"""A Docker Swarm stack, from Engine API payloads to typed service states and checks.
+
+`read_service` and `stack_checks` are pure (the payloads of `GET /services?status=true` and
+`GET /tasks` in, records and checks out), so recorded answers of a real swarm test them;
+`fetch_stack` is the only part that talks to the engine.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cdbctl.errors import UsageError
+from cdbctl.verify.containers import (
+    CRASH_LOOP_RESTARTS,
+    EngineUnreachable,
+    _check_unix_socket,
+    _hint,
+    _why,
+    unreachable_checks,
+)
+from cdbctl.verify.model import Check, Kind, Status
+
+STACK_LABEL = "com.docker.stack.namespace"
+# Task states of a task that ended badly (swarmkit api/types.proto TaskState).
+FAILED_STATES = frozenset({"failed", "rejected", "orphaned"})
+# Desired states of a task the orchestrator no longer wants running (it is history).
+RETIRED = frozenset({"shutdown", "remove", "complete", "orphaned"})
+# UpdateStatus.State values that mean the last update did not go through: waiting will not fix
+# them, a new `docker stack deploy` (or `docker service update`) does.
+FAILED_UPDATES = {
+    "paused": "update paused",
+    "rollback_started": "update failed, rolling back",
+    "rollback_paused": "rollback paused",
+    "rollback_completed": "update rolled back",
+}
+_MESSAGE_CHARS = 160
+# What `docker stack deploy` accepts as a stack name (it prefixes the service names with it).
+_STACK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def check_stack_name(name: str) -> None:
+    """Reject a stack name Docker would not accept (UsageError naming --stack)."""
+    if not _STACK_NAME.fullmatch(name):
+        raise UsageError(
+            f"bad stack name {name!r} (letters, digits and _.- only, starting with a letter or digit)",
+            where="--stack",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFailure:
+    """The latest task of a service that ended badly: Swarm's error text and the exit code."""
+
+    error: str  # e.g. "task: non-zero exit (3)" or "no suitable node (...)"
+    state: str  # failed, rejected, orphaned or pending
+    exit_code: int | None
+    image: str
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedPort:
+    """A port the service publishes: on every node (ingress) or on the task's node (host)."""
+
+    published: int
+    target: int
+    mode: str  # "ingress" or "host"
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceState:
+    """What verify reads about one Swarm service."""
+
+    name: str  # the Swarm service name, `<stack>_<service>`
+    service: str  # the compose service name
+    mode: str  # replicated, global, replicated-job, global-job
+    image: str
+    running: int
+    desired: int
+    completed: int
+    restarts: int  # failed tasks of the current image kept in the task history
+    failure: TaskFailure | None  # the most recent failed (or unschedulable) task
+    failing_now: bool  # a slot's newest task failed or cannot be scheduled
+    gave_up: bool  # a slot has no task left to run (the restart policy stopped retrying)
+    update_state: str | None  # UpdateStatus.State: updating, paused, rollback_completed, ...
+    update_message: str
+    ports: tuple[PublishedPort, ...]
+
+    @property
+    def replicas(self) -> str:
+        """Running over desired tasks, as `docker service ls` shows them: '1/1'."""
+        return f"{self.running}/{self.desired}"
+
+    def to_json(self) -> dict[str, Any]:
+        """The Swarm facts of the service, as the `swarm` object of its check in the JSON report."""
+        f = self.failure
+        return {
+            "mode": self.mode,
+            "replicas": self.replicas,
+            "running": self.running,
+            "desired": self.desired,
+            "image": self.image,
+            "update": self.update_state,
+            "update_message": self.update_message or None,
+            # The newest task that failed (or cannot be scheduled), whatever image it ran.
+            "last_failure": (
+                {"error": f.error, "state": f.state, "exit_code": f.exit_code, "image": f.image}
+                if f
+                else None
+            ),
+            "restarts": self.restarts,
+            "ports": [{"published": p.published, "target": p.target, "mode": p.mode} for p in self.ports],
+        }
+
+
+def _mode(spec: Mapping[str, Any]) -> str:
+    mode = spec.get("Mode") or {}
+    for key, name in (
+        ("Global", "global"),
+        ("ReplicatedJob", "replicated-job"),
+        ("GlobalJob", "global-job"),
+    ):
+        if key in mode:
+            return name
+    return "replicated"
+
+
+def _image(spec: Mapping[str, Any]) -> str:
+    image = str(((spec.get("TaskTemplate") or spec).get("ContainerSpec") or {}).get("Image") or "")
+    return image.split("@sha256:", 1)[0]  # a pinned digest makes the line unreadable
+
+
+def _task_image(task: Mapping[str, Any]) -> str:
+    return str(((task.get("Spec") or {}).get("ContainerSpec") or {}).get("Image") or "").split("@sha256:")[0]
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _MESSAGE_CHARS else text[: _MESSAGE_CHARS - 1] + "…"
+
+
+def _failure(task: Mapping[str, Any]) -> TaskFailure:
+    status = task.get("Status") or {}
+    container = status.get("ContainerStatus") or {}
+    code = container.get("ExitCode")
+    state = str(status.get("State") or "")
+    error = str(status.get("Err") or status.get("Message") or state)
+    return TaskFailure(_short(error), state, int(code) if code is not None and state != "pending" else None,
+                       _task_image(task))  # fmt: skip
+
+
+def _state(task: Mapping[str, Any]) -> str:
+    return str((task.get("Status") or {}).get("State") or "")
+
+
+def _ports(payload: Mapping[str, Any]) -> tuple[PublishedPort, ...]:
+    """Published TCP ports (the endpoint as it is, else as specified)."""
+    endpoint = payload.get("Endpoint") or {}
+    spec = (payload.get("Spec") or {}).get("EndpointSpec") or {}
+    return tuple(
+        PublishedPort(
+            int(p["PublishedPort"]), int(p.get("TargetPort") or 0), str(p.get("PublishMode") or "ingress")
+        )
+        for p in endpoint.get("Ports") or spec.get("Ports") or []
+        if p.get("PublishedPort") and str(p.get("Protocol") or "tcp") == "tcp"
+    )
+
+
+def _stamp(task: Mapping[str, Any]) -> str:
+    """Sort key: the time of the task's last state change (RFC 3339, same zone, so text order works)."""
+    return str((task.get("Status") or {}).get("Timestamp") or task.get("CreatedAt") or "")
+
+
+def read_service(payload: Mapping[str, Any], tasks: Iterable[Mapping[str, Any]], stack: str) -> ServiceState:
+    """One service's state from its `GET /services?status=true` entry and its tasks."""
+    spec: Mapping[str, Any] = payload.get("Spec") or {}
+    name = str(spec.get("Name") or payload.get("ID", "")[:12])
+    labels = spec.get("Labels") or {}
+    service = name.removeprefix(f"{stack}_") if labels.get(STACK_LABEL) == stack else name
+    mode = _mode(spec)
+    image = _image(spec)
+    mine = sorted((t for t in tasks if t.get("ServiceID") == payload.get("ID")), key=_stamp)
+    # One slot per replica (replicated) or per node (global); a slot's tasks are its restarts.
+    slots: dict[str, list[Mapping[str, Any]]] = {}
+    for t in mine:
+        key = str(t.get("Slot") or t.get("NodeID") or t.get("ID"))
+        slots.setdefault(key, []).append(t)
+    active = [t for t in mine if t.get("DesiredState") not in RETIRED]
+    status = payload.get("ServiceStatus")
+    if isinstance(status, Mapping):  # API >= 1.41: the manager's own count (tasks on down nodes excluded)
+        running, desired = int(status.get("RunningTasks") or 0), int(status.get("DesiredTasks") or 0)
+        completed = int(status.get("CompletedTasks") or 0)
+    else:
+        running = sum(1 for t in active if _state(t) == "running")
+        desired = int(((spec.get("Mode") or {}).get("Replicated") or {}).get("Replicas") or len(slots))
+        completed = sum(1 for t in mine if _state(t) == "complete")
+    failed = [t for t in mine if _state(t) in FAILED_STATES]
+    stuck = [t for t in active if _state(t) == "pending" and (t.get("Status") or {}).get("Err")]
+    latest = max([*failed, *stuck], key=_stamp, default=None)
+    failing_now = bool(stuck) or any(_state(ts[-1]) in FAILED_STATES for ts in slots.values())
+    # Every task of a slot retired and the newest one failed: nothing will start it again.
+    gave_up = not mode.endswith("-job") and any(
+        all(t.get("DesiredState") in RETIRED for t in ts) and _state(ts[-1]) in FAILED_STATES
+        for ts in slots.values()
+    )
+    update = payload.get("UpdateStatus") or {}
+    return ServiceState(
+        name=name,
+        service=service,
+        mode=mode,
+        image=image,
+        running=running,
+        desired=desired,
+        completed=completed,
+        restarts=sum(1 for t in failed if _task_image(t) == image),
+        failure=_failure(latest) if latest is not None else None,
+        failing_now=failing_now,
+        gave_up=gave_up,
+        update_state=str(update["State"]) if update.get("State") else None,
+        update_message=_short(str(update.get("Message") or "")),
+        ports=_ports(payload),
+    )
+
+
+def _times(n: int) -> str:
+    return f"{n} time{'s' if n != 1 else ''}"
+
+
+def _failure_text(state: ServiceState) -> str:
+    f = state.failure
+    if f is None:
+        return ""
+    if f.state == "pending":
+        return f"; task pending: {f.error}"
+    code = f" (exit code {f.exit_code})" if f.exit_code is not None else ""
+    image = f" [{f.image}]" if f.image and f.image != state.image else ""
+    return f"; {f.state} task{image}: {f.error}{code}"
+
+
+def service_check(state: ServiceState) -> Check:
+    """Map one service's state to a check: healthy only when converged with nothing failing."""
+    head = f"{state.mode}, {state.replicas} running"
+    if state.mode.endswith("-job"):
+        head += f", {state.completed} completed"
+    restarted = f", restarted {_times(state.restarts)}" if state.restarts else ""
+    looping = state.restarts >= CRASH_LOOP_RESTARTS
+
+    def check(st: Status, detail: str, terminal: bool = False) -> Check:
+        return Check(state.name, state.service, Kind.service, state.image, st, detail, None, terminal,
+                     state.to_json())  # fmt: skip
+
+    failed_update = FAILED_UPDATES.get(state.update_state or "")
+    if failed_update is not None:
+        detail = f"{head}; {failed_update}: {state.update_message or state.update_state}"
+        return check(Status.unhealthy, detail + _failure_text(state), True)
+    if state.desired == 0 and not state.mode.endswith("-job"):
+        what = "scaled to 0 replicas" if state.mode == "replicated" else "no node to run a task on"
+        return check(Status.unhealthy, f"{head}; {what}", True)
+    if state.mode.endswith("-job"):
+        if state.failing_now:
+            return check(Status.unhealthy, head + _failure_text(state) + restarted, looping or state.gave_up)
+        done = state.completed >= state.desired
+        return check(Status.healthy if done else Status.starting, head)
+    if state.gave_up:
+        detail = f"{head}; the restart policy stopped retrying{_failure_text(state)}{restarted}"
+        return check(Status.unhealthy, detail, True)
+    if state.running < state.desired and (state.failing_now or state.restarts):
+        loop = " (crash loop)" if looping else ""
+        return check(Status.unhealthy, head + _failure_text(state) + restarted + loop, looping)
+    if state.update_state in ("updating", "rollback_started") or state.running != state.desired:
+        what = "update in progress" if state.update_state == "updating" else "converging"
+        pending = _failure_text(state) if state.failing_now else ""
+        return check(Status.starting, f"{head}; {what}{pending}{restarted}")
+    return check(Status.healthy, head + restarted)
+
+
+def stack_checks(
+    services: Iterable[Mapping[str, Any]],
+    tasks: Iterable[Mapping[str, Any]],
+    stack: str,
+    wanted: Sequence[str] | None,
+) -> list[Check]:
+    """One check per service of the stack; with `wanted` known, one `missing` per service not deployed."""
+    task_list = list(tasks)
+    states = [read_service(p, task_list, stack) for p in services]
+    by_service = {s.service: s for s in states}
+    names = list(wanted) if wanted is not None else sorted(by_service)
+    if not names:
+        detail = f"no service in stack {stack!r}"
+        return [Check(stack, stack, Kind.service, f"stack {stack}", Status.missing, detail, None, False)]
+    out: list[Check] = []
+    for name in names:
+        state = by_service.get(name)
+        if state is None:
+            detail = f"no service {stack}_{name} in stack {stack!r}"
+            out.append(Check(f"{stack}_{name}", name, Kind.service, f"stack {stack}", Status.missing, detail))
+        else:
+            out.append(service_check(state))
+    return out
+
+
+def stack_notes(checks: Sequence[Check], stack: str) -> list[str]:
+    """A hint when not one service of the stack exists (not deployed, or a wrong stack name)."""
+    if checks and all(c.target == f"stack {stack}" for c in checks):
+        return [f"no service of stack {stack!r} exists: deploy it (docker stack deploy -c FILE {stack})"]
+    return []
+
+
+def swarm_source(
+    env: Mapping[str, str], stack: str, services: Sequence[str] | None
+) -> Callable[[float], tuple[list[Check], list[str]]]:
+    """A source for the runner: the stack's service checks, or `unknown` ones plus a hint."""
+
+    def source(timeout: float) -> tuple[list[Check], list[str]]:
+        try:
+            payloads, tasks = fetch_stack(env, timeout, stack)
+        except EngineUnreachable as exc:
+            return unreachable_checks(services or (), exc.detail), [exc.hint]
+        checks = stack_checks(payloads, tasks, stack, services)
+        return checks, stack_notes(checks, stack)
+
+    return source
+
+
+def fetch_stack(
+    env: Mapping[str, str], timeout: float, stack: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The stack's services (with their running/desired counts) and tasks, from a swarm manager."""
+    import docker
+    import docker.errors
+
+    host = env.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    if host.startswith("unix://"):
+        _check_unix_socket(host, timeout)
+    try:
+        client = docker.from_env(environment=dict(env), timeout=max(1, round(timeout)))
+    except docker.errors.DockerException as exc:
+        raise EngineUnreachable(_why(exc, host), _hint(host)) from None
+    try:
+        label = {"label": f"{STACK_LABEL}={stack}"}  # how `docker stack ps` selects the stack's tasks
+        return client.api.services(filters=label, status=True), client.api.tasks(filters=label)
+    except docker.errors.APIError as exc:
+        if (
+            exc.response is not None and exc.response.status_code == 503
+        ):  # "This node is not a swarm manager."
+            raise EngineUnreachable(
+                f"the Docker engine at {host} is not a swarm manager ({exc.explanation})",
+                "run verify against a manager node (DOCKER_HOST), or `docker swarm init` to start a swarm",
+            ) from None
+        raise EngineUnreachable(_why(exc, host), _hint(host)) from None
+    except (docker.errors.DockerException, OSError) as exc:
+        raise EngineUnreachable(_why(exc, host), _hint(host)) from None
+    finally:
+        client.close()
