@@ -37,6 +37,7 @@ FAILED_UPDATES = {
     "rollback_completed": "update rolled back",
 }
 _MESSAGE_CHARS = 160
+_TASK_IN_MESSAGE = re.compile(r"\btask ([a-z0-9]{25})\b")  # swarmkit's "... termination of task <id>"
 # What `docker stack deploy` accepts as a stack name (it prefixes the service names with it).
 _STACK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
@@ -198,14 +199,17 @@ def read_service(payload: Mapping[str, Any], tasks: Iterable[Mapping[str, Any]],
         completed = sum(1 for t in mine if _state(t) == "complete")
     failed = [t for t in mine if _state(t) in FAILED_STATES]
     stuck = [t for t in active if _state(t) == "pending" and (t.get("Status") or {}).get("Err")]
-    latest = max([*failed, *stuck], key=_stamp, default=None)
+    update = payload.get("UpdateStatus") or {}
+    # A paused or rolled back update names the task that failed it: that is the error to show.
+    named = _TASK_IN_MESSAGE.search(str(update.get("Message") or ""))
+    culprit = next((t for t in mine if named and t.get("ID") == named.group(1)), None)
+    latest = culprit or max([*failed, *stuck], key=_stamp, default=None)
     failing_now = bool(stuck) or any(_state(ts[-1]) in FAILED_STATES for ts in slots.values())
     # Every task of a slot retired and the newest one failed: nothing will start it again.
     gave_up = not mode.endswith("-job") and any(
         all(t.get("DesiredState") in RETIRED for t in ts) and _state(ts[-1]) in FAILED_STATES
         for ts in slots.values()
     )
-    update = payload.get("UpdateStatus") or {}
     return ServiceState(
         name=name,
         service=service,

@@ -93,7 +93,8 @@ def service_payload(rec: dict[str, Any], service: str) -> dict[str, Any]:
             True,
             "replicated, 0/1 running; update failed, rolling back: update rolled back due to failure or "
             "early termination of task h21pop4581hj5xqyz5azc40ld; "
-            "task pending: no suitable node (host-mode port already in use on 1 node)",
+            # The task the message names, not the newer one waiting for the port.
+            "failed task [swx-app:broken]: task: non-zero exit (3) (exit code 3)",
         ),
         (
             "rolled_back",
