@@ -194,7 +194,7 @@ def build_plan(
     probes = plan_probes(loaded, wanted, overrides)
     source, container_services = None, tuple(wanted)
     if stack is not None:
-        from cdbctl.verify.swarm import swarm_source
+        from cdbctl.verify.swarm_checks import swarm_source
 
         source = swarm_source(env, stack, wanted if (loaded or services) else None)
     elif not no_docker:

@@ -17,14 +17,8 @@ import pytest
 from cdbctl.cli import main
 from cdbctl.errors import UsageError
 from cdbctl.verify.model import Kind, Status
-from cdbctl.verify.swarm import (
-    PublishedPort,
-    check_stack_name,
-    read_service,
-    stack_checks,
-    stack_notes,
-    swarm_source,
-)
+from cdbctl.verify.swarm import PublishedPort, check_stack_name, read_service
+from cdbctl.verify.swarm_checks import stack_checks, stack_notes, swarm_source
 
 pytestmark = pytest.mark.unit
 
