@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cdbctl.errors import UsageError
+from cdbctl.sanitize import clean
 from cdbctl.verify.containers import EngineUnreachable, _check_unix_socket, _hint, _why
 
 STACK_LABEL = "com.docker.stack.namespace"
@@ -114,15 +115,18 @@ def _mode(spec: Mapping[str, Any]) -> str:
 
 def _image(spec: Mapping[str, Any]) -> str:
     image = str(((spec.get("TaskTemplate") or spec).get("ContainerSpec") or {}).get("Image") or "")
-    return image.split("@sha256:", 1)[0]  # a pinned digest makes the line unreadable
+    return clean(image.split("@sha256:", 1)[0])  # a pinned digest makes the line unreadable
 
 
 def _task_image(task: Mapping[str, Any]) -> str:
-    return str(((task.get("Spec") or {}).get("ContainerSpec") or {}).get("Image") or "").split("@sha256:")[0]
+    return clean(
+        str(((task.get("Spec") or {}).get("ContainerSpec") or {}).get("Image") or "").split("@sha256:")[0]
+    )
 
 
 def _short(text: str) -> str:
-    text = " ".join(text.split())
+    """One clean line (engine text can carry anything), cut to a readable length."""
+    text = " ".join(clean(text).split())
     return text if len(text) <= _MESSAGE_CHARS else text[: _MESSAGE_CHARS - 1] + "…"
 
 

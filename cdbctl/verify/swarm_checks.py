@@ -46,8 +46,10 @@ def service_check(state: ServiceState) -> Check:
     looping = state.restarts >= CRASH_LOOP_RESTARTS
 
     def check(st: Status, detail: str, terminal: bool = False) -> Check:
-        return Check(state.name, state.service, Kind.service, state.image, st, detail, None, terminal,
-                     state.to_json())  # fmt: skip
+        facts = state.to_json()
+        return Check(
+            state.name, state.service, Kind.service, state.image, st, detail, terminal=terminal, swarm=facts
+        )
 
     failed_update = FAILED_UPDATES.get(state.update_state or "")
     if failed_update is not None:
