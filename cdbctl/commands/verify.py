@@ -33,12 +33,19 @@ The Docker engine (DOCKER_HOST honoured) gives every container of the compose pr
 --endpoint NAME=URL adds or replaces a probe (http, https, tcp, redis, postgresql).
 
 \b
+Docker Swarm: --stack NAME checks the services of `docker stack deploy ... NAME` instead of
+containers: mode, running/desired replicas, the error and exit code of failing tasks, an update
+in progress, paused or rolled back. Probes come from the compose file as above (ports published
+in host or ingress mode); the engine must be a swarm manager.
+
+\b
 Examples:
   cdbctl verify
   cdbctl verify --compose docker-compose.yml --wait --wait-timeout 180
   COMPOSE_FILE=base.yml:dev.yml cdbctl verify
   cdbctl verify --no-docker --endpoint risk=http://127.0.0.1:8002/health --format json
   cdbctl verify --endpoint redis=redis://:secret@127.0.0.1:6379 --service redis
+  cdbctl verify --stack cdb --compose docker-compose.yml --wait
 
 \b
 Exit codes: 0 all healthy; 1 anything unhealthy, missing or still starting (or --wait timed
@@ -93,6 +100,14 @@ def register(app: typer.Typer) -> None:
         project: Annotated[
             str | None, typer.Option("--project", "-p", help="Compose project name.", metavar="NAME")
         ] = None,
+        stack: Annotated[
+            str | None,
+            typer.Option(
+                "--stack",
+                help="Check this Docker Swarm stack's services instead of containers.",
+                metavar="NAME",
+            ),
+        ] = None,
         no_docker: Annotated[bool, typer.Option("--no-docker", help="Skip the container checks.")] = False,
         endpoint: Annotated[
             list[str] | None,
@@ -138,7 +153,9 @@ def register(app: typer.Typer) -> None:
                 )
         if wait and watch:
             raise UsageError("--wait and --watch cannot be combined", where="--watch")
-        plan = build_plan(compose or [], project, no_docker, endpoint or [], service or [], compose_model)
+        plan = build_plan(
+            compose or [], project, no_docker, endpoint or [], service or [], compose_model, stack=stack
+        )
         if watch:
             code = _watch(plan, timeout, interval or runner.WATCH_INTERVAL_S, fmt)
             raise typer.Exit(code)
@@ -170,6 +187,8 @@ def build_plan(  # noqa: PLR0917 - one argument per command-line option
     endpoints: list[str],
     services: list[str],
     model: ComposeModel = ComposeModel.auto,
+    *,
+    stack: str | None = None,
 ) -> Plan:
     """Options -> what to check. Raises UsageError/InputError for bad input."""
     from cdbctl.verify.compose import (
@@ -183,6 +202,12 @@ def build_plan(  # noqa: PLR0917 - one argument per command-line option
     from cdbctl.verify.runner import Plan
     from cdbctl.verify.urls import parse_endpoint_option
 
+    if stack is not None:
+        from cdbctl.verify.swarm import check_stack_name
+
+        check_stack_name(stack)
+        if project or no_docker:
+            raise UsageError("--stack cannot be combined with --project or --no-docker", where="--stack")
     env = dict(os.environ)
     overrides = [parse_endpoint_option(e) for e in endpoints]
     given_by = "--compose"
@@ -192,7 +217,7 @@ def build_plan(  # noqa: PLR0917 - one argument per command-line option
         compose = split_compose_file(settings["COMPOSE_FILE"], settings.get("COMPOSE_PATH_SEPARATOR"))
         given_by = "COMPOSE_FILE"
     files = find_compose_files(Path.cwd(), compose, given_by)
-    if not files and not overrides and not project:
+    if not files and not overrides and not project and not stack:
         raise UsageError(
             f"no compose file (compose.yaml, docker-compose.yml) in {Path.cwd()} and no --endpoint",
             hint="pass --compose FILE, --project NAME or --endpoint NAME=URL",
@@ -201,7 +226,11 @@ def build_plan(  # noqa: PLR0917 - one argument per command-line option
     wanted = active_services(loaded, services) if loaded else list(dict.fromkeys(services))
     probes = plan_probes(loaded, wanted, overrides)
     source, container_services = None, tuple(wanted)
-    if not no_docker:
+    if stack is not None:
+        from cdbctl.verify.swarm_checks import swarm_source
+
+        source = swarm_source(env, stack, wanted if (loaded or services) else None)
+    elif not no_docker:
         name = (
             loaded.name if loaded else normalize_project_name(project or env.get("COMPOSE_PROJECT_NAME", ""))
         )
