@@ -84,5 +84,7 @@ def evaluate_json(
     )
     chunk = decode_payload(payload)
     decisions = evaluate_chunk(engine, chunk, "payload", Summary(), lambda _msg: None)
-    out: list[dict[str, Any]] = msgspec.to_builtins(decisions)
+    # through JSON text, as the CLI prints it: a number beyond the float range (only ever in a
+    # rejection) is null, so the service's own JSON encoder never meets inf or NaN
+    out: list[dict[str, Any]] = msgspec.json.decode(msgspec.json.encode(decisions))
     return out[0] if chunk.kind == "object" else out

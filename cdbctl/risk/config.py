@@ -7,6 +7,7 @@ plain mapping passed in by the caller (this module never reads ``os.environ`` or
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,8 @@ from cdbctl.errors import ConfigError
 
 SIZING_METHODS = ("fixed_fractional", "vol_target", "kelly", "atr")
 MARGIN_MODES = ("isolated", "cross")
+_PLAIN_INT = re.compile(r"[+-]?[0-9]+")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 
@@ -234,11 +237,17 @@ def parse_value(spec: KeySpec, raw: object, source: str) -> float | int | bool |
         raise ConfigError(f"{where}: {raw!r} is not a number")
     value: float | int
     try:
+        if isinstance(raw, str):
+            raw = raw.strip()
+            # Python's int()/float() also read '8_0' (80), '１０', 'inf' and 'nan': a limit must look
+            # like the number it is, so text is taken only as a plain decimal
+            if not (_PLAIN_INT if spec.kind == "int" else _PLAIN_NUMBER).fullmatch(raw):
+                kind = "an integer" if spec.kind == "int" else "a plain decimal number"
+                hint = "write digits only, e.g. 8 or 0.05" if _python_reads(raw) else None
+                raise ConfigError(f"{where}: {raw!r} is not {kind}", hint=hint)
         if spec.kind == "int":
-            if isinstance(raw, float) and raw.is_integer():
+            if (isinstance(raw, float) and raw.is_integer()) or isinstance(raw, int | str):
                 value = int(raw)
-            elif isinstance(raw, int | str):
-                value = int(str(raw).strip())
             else:
                 raise ValueError
         else:
@@ -256,6 +265,15 @@ def parse_value(spec: KeySpec, raw: object, source: str) -> float | int | bool |
     if spec.high is not None and value > spec.high:
         raise ConfigError(f"{where}: {raw!r} is out of range (must be <= {spec.high:g})")
     return value
+
+
+def _python_reads(text: str) -> bool:
+    """Whether float() takes the text (8_0, inf, full-width digits): a disguised number, not a word."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _layer_values(layer: Mapping[str, object], source: str, *, strict: bool) -> dict[str, tuple[object, str]]:

@@ -310,6 +310,13 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
         fees = size * (fee_limit if sig.order_type == "limit" else fee_market)
         if -1e7 < fees < 1e7:
             fees = (fees * 1e8 + _ROUNDER - _ROUNDER) / 1e8
+        if reason is None and not (
+            -inf < qty + size + stop + lp + d + fee_daily + slip + fees < inf and qty > 0
+        ):
+            # a number out of the float range (price 1e-320: size / price = inf): never approve it
+            detail = f.overflow_note(price, qty, size, stop, lp, d, fee_daily, slip, fees)
+            if detail is not None:  # (a sum of finite numbers can overflow: the note decides)
+                reason = "numeric_overflow"
         approved = reason is None
         if approved and stateful:
             st.total_exposure_pct = exposure + size / equity

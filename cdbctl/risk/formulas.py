@@ -139,3 +139,26 @@ def note_funding(rate: float, c: RiskConfig) -> str:
 def note_slippage(slip: float, c: RiskConfig) -> str:
     """Detail of excessive_slippage."""
     return f"expected slippage {fixed(slip, 2)}bps > {c.MAX_SLIPPAGE_BPS:g}bps"
+
+
+RESULT_FIELDS = (
+    "position_size", "position_size_usd", "stop_price", "liquidation_price", "liquidation_distance",
+    "funding_fee_daily", "expected_slippage_bps", "fees_usd",
+)  # fmt: skip
+
+
+def overflow_note(price: float, *values: float | None) -> str | None:
+    """None when the numbers of an approval (``RESULT_FIELDS`` order) are finite and the quantity is
+    positive, else the detail of ``numeric_overflow``: which field left the float range.
+
+    A price such as 1e-320 gives size / price = inf (JSON null); no approval may carry such a number.
+    """
+    bad = [
+        name for name, v in zip(RESULT_FIELDS, values, strict=True) if v is not None and not -INF < v < INF
+    ]
+    if bad:
+        return f"{', '.join(bad)}: not a finite number at price {price!r} (beyond the float range)"
+    qty = values[0]
+    if qty is not None and not qty > 0:
+        return f"position_size: {values[1]:g} USDT at price {price!r} is below the smallest quantity"
+    return None
