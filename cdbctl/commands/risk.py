@@ -117,7 +117,13 @@ def _resolve(config: Path | None, sets: list[str] | None) -> ResolvedConfig:
             raise UsageError(f"--set {item!r}: expected KEY=VALUE", hint="e.g. --set MAX_LEVERAGE=8")
         overrides[key.strip()] = value
     layers.append(("--set", overrides, True))
-    return resolve(layers)
+    resolved = resolve(layers)
+    for name, source in resolved.unused:
+        from cdbctl.risk.config import UNUSED_CDB_KEYS
+
+        why = UNUSED_CDB_KEYS[name.strip().upper().replace("-", "_")]
+        sys.stderr.write(f"cdbctl: warning: {name} ({source}) is a CDB key cdbctl does not use: {why}\n")
+    return resolved
 
 
 def input_names(inputs: list[str] | None) -> list[str]:

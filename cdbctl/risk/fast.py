@@ -60,13 +60,13 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
         const_raw = f.fixed_fractional_usd(equity, c)
     elif method == "kelly":
         const_raw = f.kelly_usd(equity, st.win_rate, st.avg_win, st.avg_loss, c)
-    peak = st.peak_equity
-    dd = (peak - equity) / peak if peak is not None else 0.0
+    dd = f.circuit_fraction(equity, st.daily_pnl, st.peak_equity)
     daily_limit = -equity * c.MAX_DAILY_DRAWDOWN_PCT
     pre_reason: str | None = None
     pre_detail: str | None = None
     if dd >= c.CIRCUIT_BREAKER_THRESHOLD_PCT:
-        pre_reason, pre_detail = "circuit_breaker_triggered", f.note_circuit(dd, peak, c)
+        pre_reason = "circuit_breaker_triggered"
+        pre_detail = f.note_circuit(equity, st.daily_pnl, st.peak_equity, c)
     elif st.daily_pnl <= daily_limit:
         pre_reason, pre_detail = "max_daily_drawdown_exceeded", f.note_daily(st.daily_pnl, daily_limit)
     d_vol = dm.volatility if dm.volatility is not None else c.DEFAULT_VOLATILITY

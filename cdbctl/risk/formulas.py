@@ -67,10 +67,23 @@ def note_stale(age: float, c: RiskConfig) -> str:
     return f"age={age:g}s > {c.DATA_STALE_TIMEOUT_SEC:g}s"
 
 
+def circuit_fraction(equity: float, daily_pnl: float, peak: float | None) -> float:
+    """The circuit breaker's measure: the larger of the day's loss / equity (CDB's rule, from the
+    daily_pnl its state carries) and the drawdown (peak_equity - equity) / peak_equity."""
+    loss = -daily_pnl / equity if daily_pnl < 0 else 0.0
+    dd = (peak - equity) / peak if peak is not None else 0.0
+    return dd if dd > loss else loss
+
+
 @lru_cache(maxsize=4096)  # replays repeat the same values: format each once
-def note_circuit(dd: float, peak: float | None, c: RiskConfig) -> str:
-    """Detail of circuit_breaker_triggered."""
-    return f"drawdown {dd:.4%} from peak {peak:g} >= {c.CIRCUIT_BREAKER_THRESHOLD_PCT:.4%}"
+def note_circuit(equity: float, daily_pnl: float, peak: float | None, c: RiskConfig) -> str:
+    """Detail of circuit_breaker_triggered: the rule that fired (the day's loss first, as CDB)."""
+    limit = c.CIRCUIT_BREAKER_THRESHOLD_PCT
+    loss = -daily_pnl / equity if daily_pnl < 0 else 0.0
+    if loss >= limit:
+        return f"daily loss {loss:.4%} of equity {equity:g} >= {limit:.4%}"
+    dd = (peak - equity) / peak if peak is not None else 0.0
+    return f"drawdown {dd:.4%} from peak {peak:g} >= {limit:.4%}"
 
 
 @lru_cache(maxsize=4096)  # replays repeat the same values: format each once
