@@ -90,9 +90,17 @@ def _render(explanations: list[Explanation]) -> None:
         if x.largest_size_usd is not None:
             base = _fmt(x.largest_position_size)
             # found together with a lower leverage (explain._both): it passes only at that leverage
-            both = not x.approved and any(" with a size of at most " in s for s in x.suggestions)
+            both = not x.approved and any(
+                s.startswith(f"leverage {x.highest_leverage} with ") for s in x.suggestions
+            )
             at = f" at leverage {x.highest_leverage}" if both else ""
-            console.print(f"largest size that passes{at}: {x.largest_size_usd:,.2f} USDT ({base} base)")
+            sent = x.largest_target_usd
+            via = (
+                f", send target_position_usd {sent:,.2f}"
+                if sent is not None and sent != x.largest_size_usd
+                else ""
+            )
+            console.print(f"largest size that passes{at}: {x.largest_size_usd:,.2f} USDT ({base} base{via})")
         if x.highest_leverage is not None:
             console.print(f"highest leverage that passes: {x.highest_leverage}")
         for line in x.suggestions:

@@ -20,7 +20,7 @@ from cdbctl.risk import formulas as f
 from cdbctl.risk.config import RiskConfig
 from cdbctl.risk.ext_fast import build_account, prepare_instruments
 from cdbctl.risk.extras import Extras
-from cdbctl.risk.instruments import InstrumentBook
+from cdbctl.risk.instruments import InstrumentBook, fit_notional
 from cdbctl.risk.margin import liquidation_distance, max_leverage_for_distance
 from cdbctl.risk.model import SCHEMA_VERSION, Decision, MarketData, RiskState, Signal
 from cdbctl.risk.timeparse import TS_CACHE as timeparse_cache
@@ -196,8 +196,10 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
         if acc_pre is not None:  # (it sets now_s, reduce_qty and inst for acc_post and record)
             inst = None
             # the signal's own time in a replay, else the clock (ext_checks.signal_clock)
-            now_s = t if ts is not None and t is not None else (now if now is not None else clock())
-            r, r_detail, size, held, reduce_qty = acc_pre(sig.symbol, long, size, price, now_s)
+            evaluated = now if now is not None else clock()
+            now_s = t if ts is not None and t is not None else evaluated
+            lock_now = now_s if now_s > evaluated else evaluated  # ext_checks.cooldown_clock
+            r, r_detail, size, held, reduce_qty = acc_pre(sig.symbol, long, size, price, now_s, lock_now)
             if reason is None and r is not None:
                 reason, detail = r, r_detail
         qty = size / price
@@ -237,8 +239,11 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
                     contracts = steps * s_num / s_den
                     qty = steps * b_num / b_den
                 else:
-                    contracts = qty = 0.0
+                    steps = contracts = qty = 0.0
+                capped = size
                 size = qty * price
+                if size > capped:  # the tolerance rounded up past the cap or target: instruments.fit_notional
+                    contracts, qty, size = fit_notional(inst, steps, price, capped)
                 if reason is None:
                     ticks = price / tick  # instruments.on_tick, inlined (with nearest_integer)
                     off = ticks - (ticks + _ROUNDER - _ROUNDER) if ticks < _EXACT_BELOW else 0.0
