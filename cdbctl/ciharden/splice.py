@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from cdbctl.ciharden.model import Edit, Fix, Mutation
+from cdbctl.ciharden.syntax import parses
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -74,8 +75,18 @@ def verify(original: str, fixes: list[Fix]) -> str | None:
     """The spliced text when it parses to exactly the intended data, else None."""
     try:
         new = apply_edits(original, (e for f in fixes for e in f.edits))
-        expected = _expected(load_data(original), (m for f in fixes for m in f.mutations))
-        return new if load_data(new) == expected else None
+        mutations = [m for f in fixes for m in f.mutations]
+        expected = _expected(load_data(original), mutations)
+        if load_data(new) != expected:
+            return None
+        # every edited script must still parse (the same guard the analysis applies to each edit)
+        for path in {m.path for m in mutations if m.op == "splice"}:
+            value = expected
+            for part in path:
+                value = value[part]
+            if not isinstance(value, str) or not parses(value):
+                return None
+        return new
     except (ValueError, KeyError, IndexError, TypeError, yaml.YAMLError, RecursionError):
         return None
 
