@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from cdbctl import __version__
 from cdbctl.errors import CdbctlError, ExitCode
+from cdbctl.sanitize import clean
 
 HELP = f"""cdbctl {__version__}: operations CLI for the Claire de Binare (CDB) back office.
 
@@ -45,7 +46,7 @@ def build_app() -> typer.Typer:
         name="cdbctl",
         help=HELP,
         no_args_is_help=True,
-        add_completion=False,
+        add_completion=True,
         pretty_exceptions_enable=False,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
@@ -66,10 +67,51 @@ def build_app() -> typer.Typer:
     return app
 
 
+def _plain_metavars(command: Any) -> None:
+    """Show values the way people write them (PATH, table|json), never Python types (<bool>, <list[str]>)."""
+    from typer._click import Context
+
+    help_option = command.get_help_option(Context(command, help_option_names=["-h", "--help"]))
+    if help_option is not None:
+        help_option.metavar = ""
+    for param in getattr(command, "params", ()):
+        if getattr(param, "param_type_name", "") == "argument":
+            # The usage line already shows the argument's name; a type column would add "<list[str]>".
+            param.display_type_rich = lambda ctx: None
+        desc = getattr(param, "type_descriptor", None)
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+        elif param.metavar is not None:
+            if param.metavar.startswith("[") and param.metavar.endswith("...]"):
+                param.metavar = param.metavar[1:-5].strip()  # click adds the brackets and the dots itself
+        elif desc is not None and desc.is_choice:
+            param.metavar = "|".join(str(getattr(c, "value", c)) for c in desc.choices or ())
+        elif desc is not None and desc.is_path:
+            param.metavar = "PATH"
+        elif param.name:
+            param.metavar = param.name.upper()
+    for sub in getattr(command, "commands", {}).values():
+        _plain_metavars(sub)
+
+
+def _report_usage(exc: Any) -> None:
+    """Typer's usage errors as one line in cdbctl's own format, with a hint where to look."""
+    message = " ".join(str(exc.format_message()).split()).replace("Value error, ", "")
+    sys.stderr.write(f"cdbctl: error: {message}\n")
+    ctx = getattr(exc, "ctx", None)
+    param = getattr(exc, "param", None)
+    if param is not None and getattr(param, "name", "") == "fmt" and "-f" in getattr(param, "opts", ()):
+        sys.stderr.write("hint: -f is --format in every cdbctl command; a compose file is -c/--compose\n")
+    elif ctx is not None:
+        sys.stderr.write(f"hint: see '{ctx.command_path} --help'\n")
+
+
 def _report(err: CdbctlError) -> None:
-    sys.stderr.write(f"cdbctl: error: {err}\n")
+    # Messages quote input (a URL, a file's line, a server's words): the one sanitising choke point
+    # for errors, so no password or terminal escape reaches stderr, whichever command raised.
+    sys.stderr.write(f"cdbctl: error: {clean(str(err))}\n")
     if err.hint:
-        sys.stderr.write(f"hint: {err.hint}\n")
+        sys.stderr.write(f"hint: {clean(err.hint)}\n")
 
 
 def _silence_stdout() -> None:
@@ -81,12 +123,35 @@ def _silence_stdout() -> None:
         pass
 
 
+def _flush_stdout() -> bool:
+    """Flush buffered data now, so a reader that went away is seen here (141), not at exit (120)."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+        return False
+    except (OSError, ValueError):  # closed or full: the command's own handling reported it
+        pass
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run cdbctl with argv and return the process exit code; never raises."""
+    code = _dispatch(argv)
+    if code != ExitCode.BROKEN_PIPE and not _flush_stdout():
+        return int(ExitCode.BROKEN_PIPE)
+    return code
+
+
+def _dispatch(argv: list[str] | None) -> int:
     args = sys.argv[1:] if argv is None else argv
     debug = os.environ.get("CDBCTL_DEBUG") == "1"
     try:
-        rv = build_app()(args=args, prog_name="cdbctl", standalone_mode=False)
+        import typer.main
+
+        command = typer.main.get_command(build_app())
+        _plain_metavars(command)
+        rv = command.main(args=args, prog_name="cdbctl", standalone_mode=False)
     except CdbctlError as err:
         if debug:
             raise
@@ -100,21 +165,24 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         _silence_stdout()
         return int(ExitCode.BROKEN_PIPE)
-    except SystemExit:
-        # Typer turns EPIPE into sys.exit(1) after wrapping stdout; 1 would read as "rejected".
-        if type(sys.stdout).__name__ == "PacifyFlushWrapper":
+    except SystemExit as exc:
+        # Typer turns EPIPE into sys.exit(1) after wrapping stdout, Rich (tables, help) raises
+        # SystemExit(1) while handling BrokenPipeError; 1 would read as "rejected" or "unhealthy".
+        if type(sys.stdout).__name__ == "PacifyFlushWrapper" or isinstance(exc.__context__, BrokenPipeError):
             _silence_stdout()
             return int(ExitCode.BROKEN_PIPE)
-        raise
+        code = sys.exc_info()[1]
+        # Shell completion answers and exits through sys.exit.
+        return int(getattr(code, "code", 0) or 0)
     except Exception as exc:
         show = getattr(exc, "show", None)
         if callable(show) and isinstance(getattr(exc, "exit_code", None), int):
             # Typer's (vendored click's) usage errors: bad flag, missing argument, unknown command.
-            show()
+            _report_usage(exc)
             return int(ExitCode.USAGE)
         if debug:
             raise
-        sys.stderr.write(f"cdbctl: error: internal error: {type(exc).__name__}: {exc}\n")
+        sys.stderr.write(f"cdbctl: error: internal error: {type(exc).__name__}: {clean(str(exc))}\n")
         sys.stderr.write("hint: rerun with CDBCTL_DEBUG=1 for a traceback and report it\n")
         return int(ExitCode.INTERNAL)
     if rv == ExitCode.INTERRUPTED:

@@ -21,7 +21,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,8 +87,8 @@ class RedisServer:
         return f"redis://{auth}{self.host}:{self.port}/0"
 
     @classmethod
-    def start(cls, password: str | None = None) -> RedisServer:
-        """Start redis-server without persistence; wait until it answers PING."""
+    def start(cls, password: str | None = None, extra: Sequence[str] = ()) -> RedisServer:
+        """Start redis-server without persistence (plus `extra` arguments); wait until it answers PING."""
         binary = shutil.which("redis-server")
         if binary is None:
             raise ServerUnavailable("redis-server is not installed (apt-get install redis-server)")
@@ -98,6 +98,7 @@ class RedisServer:
         args += ["--dir", str(directory), "--daemonize", "no", "--logfile", str(directory / "redis.log")]
         if password:
             args += ["--requirepass", password]
+        args += list(extra)
         proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
         server = cls(port, password, directory, proc)
 

@@ -52,6 +52,7 @@ FormatOpt = Annotated[
     str | None,
     typer.Option(
         "--format",
+        "-f",
         metavar="table|json|jsonl",
         help="Output format (default: table on a terminal, else json).",
     ),
@@ -139,49 +140,6 @@ def _open_input(name: str) -> tuple[BinaryIO, str]:
         raise InputError(f"cannot read input: {err.strerror or err}", where=name) from None
 
 
-def _render_table(decisions: list[Decision]) -> None:
-    from rich.table import Table
-
-    from cdbctl.output import stdout_console
-
-    console = stdout_console()
-    summary = Table(title="risk decisions")
-    for col in (
-        "signal",
-        "symbol",
-        "side",
-        "approved",
-        "reason",
-        "size USD",
-        "lev",
-        "stop",
-        "liq. price",
-        "regime",
-    ):
-        summary.add_column(col)
-    for d in decisions:
-        summary.add_row(
-            str(d.signal_id if d.signal_id is not None else "-"), d.symbol or "-", d.side or "-",
-            "yes" if d.approved else "NO", d.reason or "", f"{d.position_size_usd:,.2f}",
-            str(d.leverage or "-"), f"{d.stop_price:,.6g}" if d.stop_price is not None else "-",
-            f"{d.liquidation_price:,.6g}" if d.liquidation_price is not None else "-", d.regime or "-",
-        )  # fmt: skip
-    console.print(summary)
-    for d in decisions:
-        checks = Table(
-            title=f"checks: {d.signal_id if d.signal_id is not None else d.symbol}", title_justify="left"
-        )
-        for col in ("check", "passed", "value", "limit", "detail"):
-            checks.add_column(col)
-        for c in d.checks or []:
-            checks.add_row(c.name, "yes" if c.passed else "NO", _fmt(c.value), _fmt(c.limit), c.detail or "")
-        console.print(checks)
-
-
-def _fmt(v: object) -> str:
-    return f"{v:.6g}" if isinstance(v, float) else ("-" if v is None else str(v))
-
-
 def evaluate(  # noqa: PLR0917  # Typer maps parameters to options
     inputs: Annotated[list[str] | None, typer.Argument(metavar="[INPUT ...]", show_default=False)] = None,
     state: StateOpt = None,
@@ -190,7 +148,9 @@ def evaluate(  # noqa: PLR0917  # Typer maps parameters to options
     sets: SetOpt = None,
     now: NowOpt = None,
     fmt: FormatOpt = None,
-    trace: Annotated[bool, typer.Option("--trace", help="Add the per-check trace to jsonl output.")] = False,
+    trace: Annotated[
+        bool, typer.Option("--trace", help="Add the per-check trace (jsonl, and tables of several signals).")
+    ] = False,
     stateful: Annotated[
         bool,
         typer.Option("--stateful", help="Approved signals add their exposure for the signals after them."),
@@ -258,7 +218,10 @@ def evaluate(  # noqa: PLR0917  # Typer maps parameters to options
         out.write(msgspec.json.format(msgspec.json.encode(body), indent=2) + b"\n")
     elif fmt == "table":
         sys.stdout.flush()
-        _render_table(decisions)
+        from cdbctl.commands.risk_table import render
+        from cdbctl.output import stdout_console
+
+        render(stdout_console(), decisions, trace=trace)
         sys.stderr.write(
             f"{summary.total} signal(s): {summary.approved} approved, {summary.rejected} rejected"
             f" ({summary.invalid} invalid)\n"
@@ -272,7 +235,9 @@ def evaluate(  # noqa: PLR0917  # Typer maps parameters to options
 def show_config(
     config: ConfigOpt = None,
     sets: SetOpt = None,
-    fmt: Annotated[str, typer.Option("--format", metavar="table|json", help="Output format.")] = "table",
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", metavar="table|json", help="Output format.")
+    ] = "table",
 ) -> None:
     """Show the effective risk configuration, each value with its source."""
     import msgspec

@@ -117,7 +117,9 @@ def explain_cmd(  # noqa: PLR0917  # Typer maps parameters to options
     ] = None,
     now: Annotated[str | None, typer.Option("--now", metavar="ISO8601", help="Evaluation clock.")] = None,
     instruments: InstrumentsOpt = None,
-    fmt: Annotated[str, typer.Option("--format", metavar="table|json", help="Output format.")] = "table",
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", metavar="table|json", help="Output format.")
+    ] = "table",
 ) -> None:
     """Explain the risk decision for signals."""
     import msgspec

@@ -51,6 +51,7 @@ ComposeOpt = Annotated[
     Path | None,
     typer.Option(
         "--compose",
+        "-c",
         help="Compose file, relative to the current directory or the repo (default: the last run's, else "
         "docker-compose.yml or compose.yaml).",
     ),

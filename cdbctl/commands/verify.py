@@ -43,6 +43,9 @@ that prevents any check (e.g. Docker unreachable and no endpoint to probe).
 """
 
 
+MAX_SECONDS = 86400
+
+
 class VerifyFormat(StrEnum):
     """Formats `verify` renders."""
 
@@ -69,7 +72,7 @@ def register(app: typer.Typer) -> None:
             list[Path] | None,
             typer.Option(
                 "--compose",
-                "-f",
+                "-c",
                 help="Compose file (repeatable, merged in order; default: $COMPOSE_FILE, else "
                 "compose.yaml or docker-compose.yml here).",
                 metavar="FILE",
@@ -97,7 +100,9 @@ def register(app: typer.Typer) -> None:
             float | None,
             typer.Option(help="Seconds between rounds (--wait: 1, --watch: 3).", metavar="SECONDS"),
         ] = None,
-        fmt: Annotated[VerifyFormat, typer.Option("--format", help="Output format.")] = VerifyFormat.table,
+        fmt: Annotated[
+            VerifyFormat, typer.Option("--format", "-f", help="Output format.")
+        ] = VerifyFormat.table,
     ) -> None:
         from cdbctl.verify import runner
 
@@ -106,8 +111,11 @@ def register(app: typer.Typer) -> None:
             ("--wait-timeout", wait_timeout),
             ("--interval", interval),
         ):
-            if value is not None and not 0 < value <= 86400:
-                raise UsageError(f"{flag} must be a number of seconds above 0, got {value:g}", where=flag)
+            if value is not None and not 0 < value <= MAX_SECONDS:
+                raise UsageError(
+                    f"{flag} must be above 0 and at most {MAX_SECONDS} seconds (one day), got {value:g}",
+                    where=flag,
+                )
         if wait and watch:
             raise UsageError("--wait and --watch cannot be combined", where="--watch")
         plan = build_plan(compose or [], project, no_docker, endpoint or [], service or [])
@@ -139,14 +147,10 @@ def build_plan(
     compose: list[Path], project: str | None, no_docker: bool, endpoints: list[str], services: list[str]
 ) -> Plan:
     """Options -> what to check. Raises UsageError/InputError for bad input."""
-    from cdbctl.verify.compose import (
-        find_compose_files,
-        load_project,
-        normalize_project_name,
-        split_compose_file,
-    )
+    from cdbctl.verify.compose import find_compose_files, normalize_project_name, split_compose_file
     from cdbctl.verify.containers import docker_source
     from cdbctl.verify.discovery import active_services, plan_probes
+    from cdbctl.verify.project import load_project
     from cdbctl.verify.runner import Plan
     from cdbctl.verify.urls import parse_endpoint_option
 
@@ -196,6 +200,12 @@ def _finish(plan: Plan, report: Report, fmt: VerifyFormat) -> None:
     else:
         _print_table(stdout_console(), render_table(report))
     sys.stderr.write(f"verify: {summarize(report.checks)}\n")
+    if report.local:
+        # Not a verdict on the stack: this machine could not run every check.
+        raise EnvironmentProblem(
+            f"{len(report.local)} of {len(report.checks)} checks could not run: {report.local[0].detail}",
+            hint="raise the open-file limit (ulimit -n) or check fewer services (--service)",
+        )
 
 
 def _print_table(console: Console, table: Table) -> None:
@@ -214,19 +224,24 @@ def render_table(report: Report) -> Table:
     """The report as a Rich table (one row per check)."""
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for col in ("CHECK", "SERVICE", "KIND", "TARGET", "STATUS", "LATENCY", "DETAIL"):
         table.add_column(col, justify="right" if col == "LATENCY" else "left", overflow="fold")
     for c in report.checks:
         latency = "" if c.latency_ms is None else f"{c.latency_ms:.0f} ms"
-        status = f"[{_STYLE[str(c.status)]}]{c.status}[/]"
-        table.add_row(c.name, c.service, str(c.kind), c.target, status, latency, c.detail, end_section=False)
+        status = Text(str(c.status), style=_STYLE[str(c.status)])
+        # Text cells, never markup: a detail like '[/]' or '[link=...]' from a server stays literal.
+        cells = (c.name, c.service, str(c.kind), c.target)
+        table.add_row(*map(Text, cells), status, latency, Text(c.detail), end_section=False)
     return table
 
 
 def _progress_callback() -> RoundCallback | None:
     """Live progress for --wait on stderr, only when stderr is a terminal."""
+    from rich.markup import escape
+
     from cdbctl.output import is_terminal, stderr_console
     from cdbctl.verify.runner import summarize
 
@@ -242,7 +257,8 @@ def _progress_callback() -> RoundCallback | None:
             f"; waiting for {', '.join(waiting[:4])}" + ("…" if len(waiting) > 4 else "") if waiting else ""
         )
         console.print(
-            f"[dim]{elapsed:5.0f} s[/] round {rounds}: {summarize(report.checks)}{tail}", highlight=False
+            f"[dim]{elapsed:5.0f} s[/] round {rounds}: {summarize(report.checks)}{escape(tail)}",
+            highlight=False,
         )
 
     return on_round

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from cdbctl.errors import InputError, UsageError
-from cdbctl.verify.compose import ComposeProject, environment_dict
+from cdbctl.verify.compose import ComposeProject
+from cdbctl.verify.merge import environment_dict
 from cdbctl.verify.model import Endpoint, ProbeSpec
 
 LOOPBACK = "127.0.0.1"
@@ -188,7 +189,7 @@ def service_probes(project: ComposeProject, name: str) -> list[ProbeSpec]:
 
 
 def active_services(project: ComposeProject, selected: Sequence[str]) -> list[str]:
-    """Services to check: the selected ones (validated), else all without a `profiles:` gate."""
+    """Services to check: the selected ones (validated), else those `docker compose up` starts."""
     if selected:
         unknown = [s for s in selected if s not in project.services]
         if unknown:
@@ -198,7 +199,7 @@ def active_services(project: ComposeProject, selected: Sequence[str]) -> list[st
                 hint=f"services in the compose file: {', '.join(project.services) or '(none)'}",
             )
         return list(dict.fromkeys(selected))
-    return [n for n, s in project.services.items() if not s.get("profiles")]
+    return project.active
 
 
 def plan_probes(

@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from cdbctl.output import SCHEMA_VERSION
+from cdbctl.sanitize import clean
 
 
 class Kind(StrEnum):
@@ -77,6 +78,8 @@ class Outcome:
 
     status: Status
     detail: str
+    # The cause is on this machine (out of file descriptors), not in the endpoint.
+    local: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +98,13 @@ class Check:
     detail: str
     latency_ms: float | None = None
     terminal: bool = False
+    local: bool = False  # see Outcome.local
+
+    def __post_init__(self) -> None:
+        # The choke point for the report: every text field may come from outside (a server reply,
+        # a container name, a health-check log, a URL), so none reaches table, JSON or stderr raw.
+        for name in ("name", "service", "target", "detail"):
+            object.__setattr__(self, name, clean(getattr(self, name)))
 
     def to_json(self) -> dict[str, Any]:
         """The check as a JSON object with exactly the documented keys."""
@@ -116,6 +126,9 @@ class Report:
     checks: tuple[Check, ...]
     notes: tuple[str, ...] = field(default=())
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "notes", tuple(clean(n) for n in self.notes))
+
     @property
     def healthy(self) -> bool:
         """True when there is at least one check and every check is healthy."""
@@ -125,6 +138,11 @@ class Report:
     def terminal(self) -> tuple[Check, ...]:
         """The checks that waiting cannot fix."""
         return tuple(c for c in self.checks if c.terminal and c.status is not Status.healthy)
+
+    @property
+    def local(self) -> tuple[Check, ...]:
+        """The checks that failed for a cause on this machine (an environment error, not a result)."""
+        return tuple(c for c in self.checks if c.local)
 
     def counts(self) -> dict[Status, int]:
         """How many checks ended in each status (every status present, in enum order)."""

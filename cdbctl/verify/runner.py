@@ -6,6 +6,8 @@ times out; `watch` repeats rounds until interrupted.
 
 from __future__ import annotations
 
+import math
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -14,6 +16,7 @@ from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from typing import Any
 
+from cdbctl.sanitize import mask_secrets
 from cdbctl.verify.model import Check, Kind, Outcome, ProbeSpec, Report, Status
 from cdbctl.verify.probes import REGISTRY, Deadline, Probe
 
@@ -22,6 +25,11 @@ from cdbctl.verify.probes import REGISTRY, Deadline, Probe
 GRACE_S = 0.25
 WAIT_INTERVAL_S = 1.0
 WATCH_INTERVAL_S = 3.0
+# Descriptors one probe may hold at once: its socket, the watchdog's duplicate, libpq's extra pair.
+FDS_PER_PROBE = 4
+# Left for everything else: stdio, the Docker client's connections, lazily imported modules.
+RESERVED_FDS = 48
+MAX_SLOTS = 4096
 
 
 # Called with the timeout; returns container checks and notes (hints for stderr); never raises
@@ -58,14 +66,65 @@ def run_probe(spec: ProbeSpec, deadline: Deadline, registry: Mapping[str, Probe]
     except Exception as exc:  # a probe bug must not hide the other results
         outcome = Outcome(Status.unhealthy, f"probe failed: {type(exc).__name__}: {exc}")
     latency = round((time.monotonic() - start) * 1000, 1)
-    ep = spec.endpoint
-    return Check(spec.name, spec.service, ep.kind, ep.display, outcome.status, outcome.detail, latency)
+    return _check(spec, outcome, latency)
 
 
-def _timed_out(spec: ProbeSpec, deadline: Deadline) -> Check:
+def _check(spec: ProbeSpec, outcome: Outcome, latency_ms: float | None = None) -> Check:
+    """The report line of a probe; the endpoint's password is masked even where a server echoed it."""
     ep = spec.endpoint
-    ms = round(deadline.timeout * 1000, 1)
-    return Check(spec.name, spec.service, ep.kind, ep.display, Status.unhealthy, deadline.timed_out, ms)
+    detail = mask_secrets(outcome.detail, (ep.password,))
+    local = outcome.local  # also terminal: waiting does not give this process more descriptors
+    return Check(
+        spec.name, spec.service, ep.kind, ep.display, outcome.status, detail, latency_ms, local, local
+    )
+
+
+def probe_slots(reserve: int = RESERVED_FDS) -> int:
+    """How many probes may run at once without running this process out of file descriptors.
+
+    Each probe holds up to FDS_PER_PROBE descriptors; what is left of RLIMIT_NOFILE after the ones
+    already open and a reserve (Docker client, imports, stdio) is shared among them.
+    """
+    try:
+        import resource
+    except ImportError:  # not on POSIX: no per-process descriptor limit to respect
+        return MAX_SLOTS
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft < 0:
+        return MAX_SLOTS
+    return max(1, min(MAX_SLOTS, (soft - _open_fds() - reserve) // FDS_PER_PROBE))
+
+
+def _open_fds() -> int:
+    for where in ("/proc/self/fd", "/dev/fd"):
+        try:
+            return len(os.listdir(where))
+        except OSError:
+            continue
+    return 0
+
+
+class _Slot:
+    """A probe waiting for a slot, then running under its own deadline (set when it starts)."""
+
+    def __init__(self, spec: ProbeSpec, timeout: float, gate: threading.BoundedSemaphore) -> None:
+        self.spec = spec
+        self.timeout = timeout
+        self.gate = gate
+        self.deadline: Deadline | None = None
+
+    def run(self, registry: Mapping[str, Probe]) -> Check:
+        with self.gate:
+            self.deadline = Deadline(self.timeout)
+            return run_probe(self.spec, self.deadline, registry)
+
+
+def _timed_out(slot: _Slot) -> Check:
+    if slot.deadline is None:  # never got a slot within the round
+        detail = "not run in time: too many probes for the open-file limit (ulimit -n)"
+        return _check(slot.spec, Outcome(Status.unknown, detail, local=True))
+    ms = round(slot.timeout * 1000, 1)
+    return _check(slot.spec, Outcome(Status.unhealthy, slot.deadline.timed_out), ms)
 
 
 def _spawn(fn: Callable[..., Any], *args: Any) -> Future[Any]:
@@ -96,35 +155,44 @@ def _start(thread: threading.Thread) -> None:
     thread.start()
 
 
-def _probe_result(spec: ProbeSpec, deadline: Deadline, future: Future[Check]) -> Check:
+def _probe_result(slot: _Slot, future: Future[Check]) -> Check:
     """The probe's check; its timeout, or an unhealthy check if its thread never ran."""
     if not future.done():
-        return _timed_out(spec, deadline)
+        return _timed_out(slot)
     exc = future.exception()
     if exc is None:
         return future.result()
-    ep = spec.endpoint
-    detail = f"probe failed: {type(exc).__name__}: {exc}"
-    return Check(spec.name, spec.service, ep.kind, ep.display, Status.unhealthy, detail)
+    if isinstance(exc, RuntimeError) and "thread" in str(exc):
+        return _check(slot.spec, Outcome(Status.unknown, f"not checked: cdbctl itself {exc}", local=True))
+    return _check(slot.spec, Outcome(Status.unhealthy, f"probe failed: {type(exc).__name__}: {exc}"))
 
 
-def run_round(plan: Plan, timeout: float, registry: Mapping[str, Probe] = REGISTRY) -> Report:
-    """Run all checks of the plan concurrently; the round ends within about one timeout."""
+def run_round(
+    plan: Plan, timeout: float, registry: Mapping[str, Probe] = REGISTRY, *, slots: int | None = None
+) -> Report:
+    """Run all checks of the plan concurrently; the round ends within about one timeout.
+
+    At most `slots` probes (by default what the open-file limit allows) run at once; the others
+    wait for a free slot, so a round with more probes than slots takes one timeout per batch.
+    """
     tasks = len(plan.probes) + (1 if plan.containers is not None else 0)
     if tasks == 0:
         return Report(())
-    # One thread per check, so every probe starts at once.
+    slots = slots or probe_slots()
+    gate = threading.BoundedSemaphore(slots)
+    # One thread per check; with enough descriptors every probe starts at once.
     docker_future: Future[tuple[list[Check], list[str]]] | None = None
     if plan.containers is not None:
         docker_future = _spawn(plan.containers, timeout)
-    started: list[tuple[ProbeSpec, Deadline, Future[Check]]] = []
+    started: list[tuple[_Slot, Future[Check]]] = []
     for spec in plan.probes:
-        deadline = Deadline(timeout)
-        started.append((spec, deadline, _spawn(run_probe, spec, deadline, registry)))
-    every: list[Future[Any]] = [f for _, _, f in started]
+        slot = _Slot(spec, timeout, gate)
+        started.append((slot, _spawn(slot.run, registry)))
+    every: list[Future[Any]] = [f for _, f in started]
     if docker_future is not None:
         every.append(docker_future)
-    wait_futures(every, timeout=timeout + GRACE_S)
+    batches = max(1, math.ceil(len(plan.probes) / slots))
+    wait_futures(every, timeout=batches * (timeout + GRACE_S))
     checks: list[Check] = []
     notes: list[str] = []
     if docker_future is not None:
@@ -143,8 +211,8 @@ def run_round(plan: Plan, timeout: float, registry: Mapping[str, Probe] = REGIST
                 Check(s, s, Kind.container, "docker engine", Status.unknown, detail)
                 for s in (plan.container_services or ("docker",))
             ]
-    for spec, deadline, future in started:
-        checks.append(_probe_result(spec, deadline, future))
+    for slot, future in started:
+        checks.append(_probe_result(slot, future))
     # Group by service (first seen first); the sort is stable, so a container stays before its probes.
     order = {
         s: i for i, s in enumerate(dict.fromkeys([*plan.container_services, *(c.service for c in checks)]))

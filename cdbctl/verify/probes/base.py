@@ -97,8 +97,19 @@ def watchdog(sock: socket.socket | int, deadline: Deadline) -> Iterator[Watch]:
             done = True
 
 
+# Errors of this process, not of the endpoint: out of file descriptors (per process, system-wide).
+LOCAL_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE})
+
+
+def local_failure(cause: str) -> Outcome:
+    """The outcome of a probe that could not run here: status unknown, an environment error."""
+    return Outcome(Status.unknown, f"not checked: cdbctl itself {cause}", local=True)
+
+
 def describe_error(exc: BaseException, deadline: Deadline) -> Outcome:
     """Turn a network exception into an unhealthy Outcome with a precise detail."""
+    if isinstance(exc, OSError) and exc.errno in LOCAL_ERRNOS:
+        return local_failure(f"ran out of file descriptors ({exc.strerror or exc})")
     if isinstance(exc, TimeoutError | socket.timeout):
         return Outcome(Status.unhealthy, deadline.timed_out)
     if isinstance(exc, ConnectionRefusedError):

@@ -61,6 +61,12 @@ def _headers(endpoint: Endpoint) -> dict[str, str]:
 def _describe(exc: BaseException, deadline: Deadline) -> Outcome:
     if isinstance(exc, http.client.RemoteDisconnected):
         return Outcome(Status.unhealthy, "connection closed by the server without an answer")
+    if isinstance(exc, http.client.BadStatusLine):
+        return Outcome(Status.unhealthy, f"bad HTTP answer: not an HTTP status line: {str(exc)[:80]}")
     if isinstance(exc, http.client.HTTPException):
-        return Outcome(Status.unhealthy, f"bad HTTP answer: {type(exc).__name__}")
+        # http.client raises the bare class for "got more than 100 headers" (its limit, _MAXHEADERS).
+        cause = str(exc) or type(exc).__name__
+        if cause.startswith("got more than") and cause.endswith("headers"):
+            cause = f"more than {cause.split()[3]} header lines (the limit cdbctl accepts)"
+        return Outcome(Status.unhealthy, f"bad HTTP answer: {cause[:120]}")
     return describe_error(exc, deadline)

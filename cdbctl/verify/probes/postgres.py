@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from cdbctl.verify.model import Endpoint, Outcome, Status
-from cdbctl.verify.probes.base import Deadline, watchdog
+from cdbctl.verify.probes.base import Deadline, local_failure, watchdog
 
 # libpq prefixes every failure with where it tried; the server's own words follow "FATAL:".
 _SERVER_MSG = re.compile(r"(FATAL|ERROR|PANIC):\s+(.*)", re.DOTALL)
@@ -50,6 +50,8 @@ def probe_postgres(endpoint: Endpoint, deadline: Deadline) -> Outcome:
     except TimeoutError:
         return Outcome(Status.unhealthy, deadline.timed_out)
     except psycopg.Error as exc:
+        if "too many open files" in str(exc).lower():  # libpq's socket() failed here, not the server
+            return local_failure("ran out of file descriptors (Too many open files)")
         return Outcome(Status.unhealthy, describe_pg_error(exc, deadline))
     if row != (1,):
         return Outcome(Status.unhealthy, f"SELECT 1 answered {row!r}")

@@ -53,7 +53,15 @@ def probe_redis(endpoint: Endpoint, deadline: Deadline) -> Outcome:
                 sock.sendall(encode_command(*auth))
                 reply = _simple_reply(sock, buf, deadline)
                 if not reply.startswith("+"):
-                    return Outcome(Status.unhealthy, f"AUTH failed: {_error_text(reply)}")
+                    return Outcome(Status.unhealthy, f"AUTH failed: {_without_echo(_error_text(reply))}")
+            if endpoint.database is not None:
+                # A database the server does not have ('ERR DB index is out of range') is no healthy
+                # endpoint: the service using this URL would fail on its first command.
+                sock.sendall(encode_command("SELECT", endpoint.database))
+                reply = _simple_reply(sock, buf, deadline)
+                if reply != "+OK":
+                    detail = f"SELECT {endpoint.database} failed: {_error_text(reply)}"
+                    return Outcome(Status.unhealthy, detail)
             sock.sendall(encode_command("PING"))
             reply = _simple_reply(sock, buf, deadline)
     except ConnectionAbortedError:
@@ -67,6 +75,16 @@ def probe_redis(endpoint: Endpoint, deadline: Deadline) -> Outcome:
     if reply.startswith("-"):
         return Outcome(Status.unhealthy, _error_text(reply))
     return Outcome(Status.unhealthy, f"unexpected answer to PING: {reply[:80]!r}")
+
+
+def _without_echo(text: str) -> str:
+    """Drop the arguments a server echoes back ('... with args beginning with: '<password>' ').
+
+    A Redis with AUTH renamed answers `ERR unknown command 'AUTH', with args beginning with: ...`,
+    quoting the password; the report keeps the error, never the arguments.
+    """
+    head, sep, _ = text.partition(", with args beginning with:")
+    return head + (" (arguments not shown)" if sep else "")
 
 
 def _error_text(reply: str) -> str:
