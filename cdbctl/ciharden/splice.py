@@ -30,11 +30,18 @@ def apply_edits(text: str, edits: Iterable[Edit]) -> str:
 
 
 def overlaps(a: Edit, b: Edit) -> bool:
-    """True when two distinct edits touch the same characters (or insert at the same point)."""
+    """True when two distinct edits touch the same characters, insert at the same point, or one
+    inserts strictly inside the other's span. An insertion at either end of a deleted or replaced
+    span is no conflict (apply_edits puts it before or after): that lets one run both remove a
+    step's last ``continue-on-error`` line and write ``exit-code`` in right above it."""
     if a == b:
         return False
-    if a.start == a.end or b.start == b.end:
-        return a.start == b.start or (a.start < b.start < a.end) or (b.start < a.start < b.end)
+    if a.start == a.end and b.start == b.end:
+        return a.start == b.start
+    if a.start == a.end:
+        return b.start < a.start < b.end
+    if b.start == b.end:
+        return a.start < b.start < a.end
     return a.start < b.end and b.start < a.end
 
 

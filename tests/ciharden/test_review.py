@@ -21,6 +21,8 @@ from cdbctl.ciharden.report import Report, table_rows
 from cdbctl.ciharden.splice import load_data
 from tests.ciharden.conftest import make_repo
 
+pytestmark = pytest.mark.unit
+
 
 def _rules(text: str) -> list[tuple[Rule, Status]]:
     return [(f.rule, f.status) for f in harden(text, "t.yml", write=True).findings]

@@ -13,6 +13,8 @@ from cdbctl.ciharden.harden import harden
 from cdbctl.ciharden.model import Rule, Status
 from tests.ciharden.conftest import make_repo
 
+pytestmark = pytest.mark.unit
+
 _HEAD = "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
 
 
