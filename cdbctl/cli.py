@@ -125,6 +125,8 @@ def _silence_stdout() -> None:
 
 def _flush_stdout() -> bool:
     """Flush buffered data now, so a reader that went away is seen here (141), not at exit (120)."""
+    if sys.stdout is None:  # started with stdout closed (``>&-``): nothing to flush
+        return True
     try:
         sys.stdout.flush()
     except BrokenPipeError:
