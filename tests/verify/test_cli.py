@@ -76,7 +76,7 @@ def test_table_on_stdout_summary_on_stderr_exit_1(capsys: pytest.CaptureFixture[
         )  # fmt: skip
     assert code == 1
     lines = out.splitlines()
-    assert lines[0].split() == ["CHECK", "SERVICE", "KIND", "TARGET", "STATUS", "LATENCY", "DETAIL"]
+    assert lines[0].split() == ["SERVICE", "STATUS", "PROBE", "LATENCY", "DETAIL"]  # no containers: no column
     rows = {line.split()[0]: line for line in lines[2:]}
     assert "unhealthy" in rows["api"] and rows["api"].rstrip().endswith("HTTP 500")
     assert rows["gone"].rstrip().endswith("connection refused")
@@ -304,7 +304,7 @@ def test_progress_goes_to_stderr_only_on_a_terminal(tmp_path: Path) -> None:
     assert proc.returncode == 0
     assert b"round 1: 1 healthy" in re.sub(rb"\x1b\[[0-9;]*m", b"", tty_err)
     assert b"round" not in out
-    assert out.decode().splitlines()[0].split()[0] == "CHECK"
+    assert out.decode().splitlines()[0].split()[0] == "SERVICE"
 
 
 def test_watch_streams_rounds_until_interrupted(tmp_path: Path) -> None:
