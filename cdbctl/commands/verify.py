@@ -119,8 +119,9 @@ def register(app: typer.Typer) -> None:
             typer.Option(help="Seconds between rounds (--wait: 1, --watch: 3).", metavar="SECONDS"),
         ] = None,
         fmt: Annotated[
-            VerifyFormat, typer.Option("--format", "-f", help="Output format.")
-        ] = VerifyFormat.table,
+            VerifyFormat | None,
+            typer.Option("--format", "-f", help="Output format (default: table on a terminal, else json)."),
+        ] = None,
         compose_model: Annotated[
             ComposeModel,
             typer.Option(
@@ -130,7 +131,10 @@ def register(app: typer.Typer) -> None:
             ),
         ] = ComposeModel.auto,
     ) -> None:
+        from cdbctl.output import is_terminal
         from cdbctl.verify import runner
+
+        fmt = fmt or (VerifyFormat.table if is_terminal() else VerifyFormat.json)
 
         for flag, value in (
             ("--timeout", timeout),

@@ -70,7 +70,7 @@ def test_table_on_stdout_summary_on_stderr_exit_1(capsys: pytest.CaptureFixture[
     with http_server(500) as server:
         code, out, err = run(
             capsys,
-            "--no-docker",
+            "--no-docker", "--format", "table",
             "-e", f"api=http://{HOST}:{server.server_port}/health",
             "-e", f"gone=tcp://{HOST}:{free_port()}",
         )  # fmt: skip
@@ -272,7 +272,9 @@ def test_wait_timeout_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_progress_goes_to_stderr_only_on_a_terminal(tmp_path: Path) -> None:
     with http_server(200) as server:
-        args = cdbctl("--no-docker", "-e", f"api=http://{HOST}:{server.server_port}/health", "--wait")
+        args = cdbctl(
+            "--no-docker", "-e", f"api=http://{HOST}:{server.server_port}/health", "--wait", "-f", "table"
+        )
         # stderr is a pipe: no progress, only the summary
         piped = subprocess.run(
             args, capture_output=True, text=True, env=subprocess_env(), cwd=tmp_path, check=False
