@@ -33,12 +33,19 @@ The Docker engine (DOCKER_HOST honoured) gives every container of the compose pr
 --endpoint NAME=URL adds or replaces a probe (http, https, tcp, redis, postgresql).
 
 \b
+Docker Swarm: --stack NAME checks the services of `docker stack deploy ... NAME` instead of
+containers: mode, running/desired replicas, the error and exit code of failing tasks, an update
+in progress, paused or rolled back. Probes come from the compose file as above (ports published
+in host or ingress mode); the engine must be a swarm manager.
+
+\b
 Examples:
   cdbctl verify
   cdbctl verify --compose docker-compose.yml --wait --wait-timeout 180
   COMPOSE_FILE=base.yml:dev.yml cdbctl verify
   cdbctl verify --no-docker --endpoint risk=http://127.0.0.1:8002/health --format json
   cdbctl verify --endpoint redis=redis://:secret@127.0.0.1:6379 --service redis
+  cdbctl verify --stack cdb --compose docker-compose.yml --wait
 
 \b
 Exit codes: 0 all healthy; 1 anything unhealthy, missing or still starting (or --wait timed
@@ -65,15 +72,6 @@ class VerifyFormat(StrEnum):
     json = "json"
 
 
-_STYLE = {
-    "healthy": "green",
-    "unhealthy": "red",
-    "starting": "yellow",
-    "missing": "red",
-    "unknown": "magenta",
-}
-
-
 def register(app: typer.Typer) -> None:
     """Add the command to the app."""
 
@@ -92,6 +90,14 @@ def register(app: typer.Typer) -> None:
         ] = None,
         project: Annotated[
             str | None, typer.Option("--project", "-p", help="Compose project name.", metavar="NAME")
+        ] = None,
+        stack: Annotated[
+            str | None,
+            typer.Option(
+                "--stack",
+                help="Check this Docker Swarm stack's services instead of containers.",
+                metavar="NAME",
+            ),
         ] = None,
         no_docker: Annotated[bool, typer.Option("--no-docker", help="Skip the container checks.")] = False,
         endpoint: Annotated[
@@ -138,7 +144,9 @@ def register(app: typer.Typer) -> None:
                 )
         if wait and watch:
             raise UsageError("--wait and --watch cannot be combined", where="--watch")
-        plan = build_plan(compose or [], project, no_docker, endpoint or [], service or [], compose_model)
+        plan = build_plan(
+            compose or [], project, no_docker, endpoint or [], service or [], compose_model, stack=stack
+        )
         if watch:
             code = _watch(plan, timeout, interval or runner.WATCH_INTERVAL_S, fmt)
             raise typer.Exit(code)
@@ -170,6 +178,8 @@ def build_plan(  # noqa: PLR0917 - one argument per command-line option
     endpoints: list[str],
     services: list[str],
     model: ComposeModel = ComposeModel.auto,
+    *,
+    stack: str | None = None,
 ) -> Plan:
     """Options -> what to check. Raises UsageError/InputError for bad input."""
     from cdbctl.verify.compose import (
@@ -183,6 +193,12 @@ def build_plan(  # noqa: PLR0917 - one argument per command-line option
     from cdbctl.verify.runner import Plan
     from cdbctl.verify.urls import parse_endpoint_option
 
+    if stack is not None:
+        from cdbctl.verify.swarm import check_stack_name
+
+        check_stack_name(stack)
+        if project or no_docker:
+            raise UsageError("--stack cannot be combined with --project or --no-docker", where="--stack")
     env = dict(os.environ)
     overrides = [parse_endpoint_option(e) for e in endpoints]
     given_by = "--compose"
@@ -192,7 +208,7 @@ def build_plan(  # noqa: PLR0917 - one argument per command-line option
         compose = split_compose_file(settings["COMPOSE_FILE"], settings.get("COMPOSE_PATH_SEPARATOR"))
         given_by = "COMPOSE_FILE"
     files = find_compose_files(Path.cwd(), compose, given_by)
-    if not files and not overrides and not project:
+    if not files and not overrides and not project and not stack:
         raise UsageError(
             f"no compose file (compose.yaml, docker-compose.yml) in {Path.cwd()} and no --endpoint",
             hint="pass --compose FILE, --project NAME or --endpoint NAME=URL",
@@ -201,7 +217,11 @@ def build_plan(  # noqa: PLR0917 - one argument per command-line option
     wanted = active_services(loaded, services) if loaded else list(dict.fromkeys(services))
     probes = plan_probes(loaded, wanted, overrides)
     source, container_services = None, tuple(wanted)
-    if not no_docker:
+    if stack is not None:
+        from cdbctl.verify.swarm_checks import swarm_source
+
+        source = swarm_source(env, stack, wanted if (loaded or services) else None)
+    elif not no_docker:
         name = (
             loaded.name if loaded else normalize_project_name(project or env.get("COMPOSE_PROJECT_NAME", ""))
         )
@@ -262,7 +282,12 @@ def _finish(plan: Plan, report: Report, fmt: VerifyFormat) -> None:
     if fmt is VerifyFormat.json:
         write_stdout(dumps_json(report.to_json()))
     else:
-        _print_table(stdout_console(), render_table(report))
+        from cdbctl.commands.verify_table import render_table, shared_engine_error
+
+        if (engine := shared_engine_error(report)) is not None:
+            sys.stderr.write(f"cdbctl: warning: {engine}\n")
+        console = stdout_console()
+        _print_table(console, render_table(report, console.width))
     sys.stderr.write(f"verify: {summarize(report.checks)}\n")
     if report.local:
         # Not a verdict on the stack: this machine could not run every check.
@@ -282,24 +307,6 @@ def _print_table(console: Console, table: Table) -> None:
         console.print(table)
     sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
     sys.stdout.flush()
-
-
-def render_table(report: Report) -> Table:
-    """The report as a Rich table (one row per check)."""
-    from rich import box
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    for col in ("CHECK", "SERVICE", "KIND", "TARGET", "STATUS", "LATENCY", "DETAIL"):
-        table.add_column(col, justify="right" if col == "LATENCY" else "left", overflow="fold")
-    for c in report.checks:
-        latency = "" if c.latency_ms is None else f"{c.latency_ms:.0f} ms"
-        status = Text(str(c.status), style=_STYLE[str(c.status)])
-        # Text cells, never markup: a detail like '[/]' or '[link=...]' from a server stays literal.
-        cells = (c.name, c.service, str(c.kind), c.target)
-        table.add_row(*map(Text, cells), status, latency, Text(c.detail), end_section=False)
-    return table
 
 
 def _progress_callback() -> RoundCallback | None:
@@ -332,6 +339,7 @@ def _watch(plan: Plan, timeout: float, interval: float, fmt: VerifyFormat) -> in
     """--watch: a live table on a terminal (a report per round otherwise) until Ctrl-C."""
     from rich.live import Live
 
+    from cdbctl.commands.verify_table import render_table
     from cdbctl.output import is_terminal, stdout_console
     from cdbctl.verify.runner import summarize, watch
 
@@ -344,14 +352,14 @@ def _watch(plan: Plan, timeout: float, interval: float, fmt: VerifyFormat) -> in
         last[:] = [report]
         if live is not None:
             caption = f"round {rounds}, {elapsed:.0f} s: {summarize(report.checks)} (Ctrl-C to stop)"
-            table = render_table(report)
+            table = render_table(report, console.width)
             table.caption = caption
             live.update(table, refresh=True)
         elif fmt is VerifyFormat.json:
             sys.stdout.write(json.dumps(report.to_json()) + "\n")
             sys.stdout.flush()
         else:
-            _print_table(console, render_table(report))
+            _print_table(console, render_table(report, console.width))
 
     try:
         if live is not None:
