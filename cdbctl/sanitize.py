@@ -32,14 +32,15 @@ def _unsafe(ch: str) -> bool:
     return unicodedata.category(ch) == "Cc" or ch in _BIDI
 
 
-def strip_controls(text: str) -> str:
-    """Replace C0/C1 controls (ESC, BEL, CR, LF, TAB, DEL, CSI, ...) and bidi overrides by a space.
+def strip_controls(text: str, replacement: str = " ") -> str:
+    """Replace C0/C1 controls (ESC, BEL, CR, LF, TAB, DEL, CSI, ...) and bidi overrides.
 
-    A space keeps words apart where a line break or tab separated them; the result is one line.
+    By a space by default: it keeps words apart where a line break or tab separated them, and the
+    result is one line. Rich output removes them instead ("" keeps its measured cell widths).
     """
     if not any(_unsafe(ch) for ch in text):
         return text
-    return "".join(" " if _unsafe(ch) else ch for ch in text)
+    return "".join(replacement if _unsafe(ch) else ch for ch in text)
 
 
 def mask_url(raw: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -79,3 +80,19 @@ def test_a_usage_error_quoting_a_url_masks_its_password(capsys: pytest.CaptureFi
     err = capsys.readouterr().err
     assert "Hunter2SECRET" not in err
     assert "redis://:***@127.0.0.1" in err
+
+
+@pytest.mark.parametrize("command", [["risk", "evaluate", "--format", "table"], ["risk", "explain"]])
+def test_a_hostile_symbol_is_shown_literally_in_risk_tables(
+    command: list[str], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # '[/]' was Rich markup (exit 4); the escapes reached the terminal raw.
+    signal = json.loads((EXAMPLES / "signal.json").read_text())
+    signal["symbol"] = f"BTC[/]{ESCAPES}\u202eUSDT"
+    path = tmp_path / "signal.json"
+    path.write_text(json.dumps(signal))
+    code = main([*command, str(path), "--now", "2026-01-01T12:00:05Z"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "BTC[/]" in out and "PWNED" in out
+    assert not any(ch in out + err for ch in "\x1b\x07\u202e")
