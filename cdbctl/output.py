@@ -108,5 +108,7 @@ def write_stdout(text: str) -> None:
 
 
 def warn(message: str) -> None:
-    """A one-line diagnostic on stderr."""
-    sys.stderr.write(f"cdbctl: warning: {message}\n")
+    """A one-line diagnostic on stderr (sanitised: it may quote a file name or a URL)."""
+    from cdbctl.sanitize import clean
+
+    sys.stderr.write(f"cdbctl: warning: {clean(message)}\n")
