@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import io
 import os
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -47,7 +46,7 @@ def build_app() -> typer.Typer:
         name="cdbctl",
         help=HELP,
         no_args_is_help=True,
-        add_completion=False,
+        add_completion=True,
         pretty_exceptions_enable=False,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
@@ -66,6 +65,45 @@ def build_app() -> typer.Typer:
     for module in (risk, scaffold, ciharden, verify):
         module.register(app)
     return app
+
+
+def _plain_metavars(command: Any) -> None:
+    """Show values the way people write them (PATH, table|json), never Python types (<bool>, <list[str]>)."""
+    from typer._click import Context
+
+    help_option = command.get_help_option(Context(command, help_option_names=["-h", "--help"]))
+    if help_option is not None:
+        help_option.metavar = ""
+    for param in getattr(command, "params", ()):
+        if getattr(param, "param_type_name", "") == "argument":
+            # The usage line already shows the argument's name; a type column would add "<list[str]>".
+            param.display_type_rich = lambda ctx: None
+        desc = getattr(param, "type_descriptor", None)
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+        elif param.metavar is not None:
+            if param.metavar.startswith("[") and param.metavar.endswith("...]"):
+                param.metavar = param.metavar[1:-5].strip()  # click adds the brackets and the dots itself
+        elif desc is not None and desc.is_choice:
+            param.metavar = "|".join(str(getattr(c, "value", c)) for c in desc.choices or ())
+        elif desc is not None and desc.is_path:
+            param.metavar = "PATH"
+        elif param.name:
+            param.metavar = param.name.upper()
+    for sub in getattr(command, "commands", {}).values():
+        _plain_metavars(sub)
+
+
+def _report_usage(exc: Any) -> None:
+    """Typer's usage errors as one line in cdbctl's own format, with a hint where to look."""
+    message = clean(" ".join(str(exc.format_message()).split()).replace("Value error, ", ""))
+    sys.stderr.write(f"cdbctl: error: {message}\n")
+    ctx = getattr(exc, "ctx", None)
+    param = getattr(exc, "param", None)
+    if param is not None and getattr(param, "name", "") == "fmt" and "-f" in getattr(param, "opts", ()):
+        sys.stderr.write("hint: -f is --format in every cdbctl command; a compose file is -c/--compose\n")
+    elif ctx is not None:
+        sys.stderr.write(f"hint: see '{ctx.command_path} --help'\n")
 
 
 def _report(err: CdbctlError) -> None:
@@ -87,6 +125,8 @@ def _silence_stdout() -> None:
 
 def _flush_stdout() -> bool:
     """Flush buffered data now, so a reader that went away is seen here (141), not at exit (120)."""
+    if sys.stdout is None:  # started with stdout closed (``>&-``): nothing to flush
+        return True
     try:
         sys.stdout.flush()
     except BrokenPipeError:
@@ -109,7 +149,11 @@ def _dispatch(argv: list[str] | None) -> int:
     args = sys.argv[1:] if argv is None else argv
     debug = os.environ.get("CDBCTL_DEBUG") == "1"
     try:
-        rv = build_app()(args=args, prog_name="cdbctl", standalone_mode=False)
+        import typer.main
+
+        command = typer.main.get_command(build_app())
+        _plain_metavars(command)
+        rv = command.main(args=args, prog_name="cdbctl", standalone_mode=False)
     except CdbctlError as err:
         if debug:
             raise
@@ -129,15 +173,15 @@ def _dispatch(argv: list[str] | None) -> int:
         if type(sys.stdout).__name__ == "PacifyFlushWrapper" or isinstance(exc.__context__, BrokenPipeError):
             _silence_stdout()
             return int(ExitCode.BROKEN_PIPE)
-        raise
+        code = sys.exc_info()[1]
+        # Shell completion answers and exits through sys.exit.
+        return int(getattr(code, "code", 0) or 0)
     except Exception as exc:
         show = getattr(exc, "show", None)
         if callable(show) and isinstance(getattr(exc, "exit_code", None), int):
             # Typer's (vendored click's) usage errors: bad flag, missing argument, unknown command.
             # They quote argv, which may carry a URL with a password: through the choke point too.
-            shown = io.StringIO()
-            show(file=shown)
-            sys.stderr.write("".join(clean(line) + "\n" for line in shown.getvalue().splitlines()))
+            _report_usage(exc)
             return int(ExitCode.USAGE)
         if debug:
             raise

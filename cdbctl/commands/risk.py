@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
 import typer
 
 from cdbctl.commands.risk_explain import EXPLAIN_HELP, InstrumentsOpt, explain_cmd, read_instruments
+from cdbctl.commands.risk_output import require_stdout, stdout_errors, stdout_writer, table_console
 from cdbctl.errors import InputError, UsageError
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ FormatOpt = Annotated[
     str | None,
     typer.Option(
         "--format",
+        "-f",
         metavar="table|json|jsonl",
         help="Output format (default: table on a terminal, else json).",
     ),
@@ -83,12 +85,9 @@ def _read_config_file(path: Path) -> dict[str, object]:
         except tomllib.TOMLDecodeError as err:
             raise InputError(f"malformed TOML: {err}", where=str(path)) from None
     else:
-        import yaml
+        from cdbctl.risk.yamldoc import load_yaml
 
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            raise InputError(f"malformed YAML: {str(err).splitlines()[0]}", where=str(path)) from None
+        data = load_yaml(text, "config", str(path))  # duplicate keys, 8_0, deep nesting: input errors
     if data is None:
         return {}
     if isinstance(data, dict) and set(data) == {"risk"} and isinstance(data["risk"], dict):
@@ -119,7 +118,13 @@ def _resolve(config: Path | None, sets: list[str] | None) -> ResolvedConfig:
             raise UsageError(f"--set {item!r}: expected KEY=VALUE", hint="e.g. --set MAX_LEVERAGE=8")
         overrides[key.strip()] = value
     layers.append(("--set", overrides, True))
-    return resolve(layers)
+    resolved = resolve(layers)
+    for name, source in resolved.unused:
+        from cdbctl.risk.config import UNUSED_CDB_KEYS
+
+        why = UNUSED_CDB_KEYS[name.strip().upper().replace("-", "_")]
+        sys.stderr.write(f"cdbctl: warning: {name} ({source}) is a CDB key cdbctl does not use: {why}\n")
+    return resolved
 
 
 def input_names(inputs: list[str] | None) -> list[str]:
@@ -139,49 +144,6 @@ def _open_input(name: str) -> tuple[BinaryIO, str]:
         raise InputError(f"cannot read input: {err.strerror or err}", where=name) from None
 
 
-def _render_table(decisions: list[Decision]) -> None:
-    from rich.table import Table
-
-    from cdbctl.output import stdout_console
-
-    console = stdout_console()
-    summary = Table(title="risk decisions")
-    for col in (
-        "signal",
-        "symbol",
-        "side",
-        "approved",
-        "reason",
-        "size USD",
-        "lev",
-        "stop",
-        "liq. price",
-        "regime",
-    ):
-        summary.add_column(col)
-    for d in decisions:
-        summary.add_row(
-            str(d.signal_id if d.signal_id is not None else "-"), d.symbol or "-", d.side or "-",
-            "yes" if d.approved else "NO", d.reason or "", f"{d.position_size_usd:,.2f}",
-            str(d.leverage or "-"), f"{d.stop_price:,.6g}" if d.stop_price is not None else "-",
-            f"{d.liquidation_price:,.6g}" if d.liquidation_price is not None else "-", d.regime or "-",
-        )  # fmt: skip
-    console.print(summary)
-    for d in decisions:
-        checks = Table(
-            title=f"checks: {d.signal_id if d.signal_id is not None else d.symbol}", title_justify="left"
-        )
-        for col in ("check", "passed", "value", "limit", "detail"):
-            checks.add_column(col)
-        for c in d.checks or []:
-            checks.add_row(c.name, "yes" if c.passed else "NO", _fmt(c.value), _fmt(c.limit), c.detail or "")
-        console.print(checks)
-
-
-def _fmt(v: object) -> str:
-    return f"{v:.6g}" if isinstance(v, float) else ("-" if v is None else str(v))
-
-
 def evaluate(  # noqa: PLR0917  # Typer maps parameters to options
     inputs: Annotated[list[str] | None, typer.Argument(metavar="[INPUT ...]", show_default=False)] = None,
     state: StateOpt = None,
@@ -190,7 +152,9 @@ def evaluate(  # noqa: PLR0917  # Typer maps parameters to options
     sets: SetOpt = None,
     now: NowOpt = None,
     fmt: FormatOpt = None,
-    trace: Annotated[bool, typer.Option("--trace", help="Add the per-check trace to jsonl output.")] = False,
+    trace: Annotated[
+        bool, typer.Option("--trace", help="Add the per-check trace (jsonl, and tables of several signals).")
+    ] = False,
     stateful: Annotated[
         bool,
         typer.Option("--stateful", help="Approved signals add their exposure for the signals after them."),
@@ -204,7 +168,8 @@ def evaluate(  # noqa: PLR0917  # Typer maps parameters to options
     from cdbctl.risk import load_market, load_state, resolve_now
     from cdbctl.risk.engine import Engine
     from cdbctl.risk.io import read_chunks
-    from cdbctl.risk.runner import Summary, collect, stream_jsonl
+    from cdbctl.risk.runner import Summary, decide_chunks
+    from cdbctl.risk.sink import JsonStream
 
     fmt = fmt or ("table" if is_terminal() else "json")
     if fmt not in ("table", "json", "jsonl"):
@@ -235,35 +200,40 @@ def evaluate(  # noqa: PLR0917  # Typer maps parameters to options
         sys.stderr.write(msg + "\n")
 
     decisions: list[Decision] = []
-    single = True
-    out = sys.stdout.buffer
+    array = False
+    require_stdout()  # closed: exit 3 before any work
+    write = stdout_writer() if fmt != "table" else None
+    json_out = JsonStream(write) if write is not None and fmt == "json" else None
+    encode_lines = msgspec.json.Encoder().encode_lines
     for name in names:
         stream, label = _open_input(name)
         try:
             read = getattr(stream, "read1", stream.read)
-            chunks = read_chunks(read, label)
-            if fmt == "jsonl":
-                stream_jsonl(chunks, engine, label, out.write, out.flush, summary, report)
-            else:
-                got, one = collect(chunks, engine, label, summary, report)
-                decisions.extend(got)
-                single = single and one
+            for chunk, got in decide_chunks(read_chunks(read, label), engine, label, summary, report):
+                if write is not None and json_out is None:
+                    if got:
+                        write(encode_lines(got))
+                elif json_out is not None:
+                    array = array or chunk.kind == "item"
+                    json_out.add(got)  # streamed: the output is never held whole in memory
+                else:
+                    decisions.extend(got)
         finally:
             if stream is not sys.stdin.buffer:
                 stream.close()
     if summary.total == 0:
         raise InputError("no signals", where=", ".join(n if n != "-" else "<stdin>" for n in names))
-    if fmt == "json":
-        body: object = decisions[0] if single and len(decisions) == 1 else decisions
-        out.write(msgspec.json.format(msgspec.json.encode(body), indent=2) + b"\n")
+    if json_out is not None:
+        json_out.close(single=not array)
     elif fmt == "table":
-        sys.stdout.flush()
-        _render_table(decisions)
+        from cdbctl.commands.risk_table import render
+
+        with stdout_errors():
+            render(table_console(), decisions, trace=trace)
         sys.stderr.write(
             f"{summary.total} signal(s): {summary.approved} approved, {summary.rejected} rejected"
             f" ({summary.invalid} invalid)\n"
         )
-    out.flush()
     code = summary.exit_code()
     if code:
         raise typer.Exit(code)
@@ -272,7 +242,9 @@ def evaluate(  # noqa: PLR0917  # Typer maps parameters to options
 def show_config(
     config: ConfigOpt = None,
     sets: SetOpt = None,
-    fmt: Annotated[str, typer.Option("--format", metavar="table|json", help="Output format.")] = "table",
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", metavar="table|json", help="Output format.")
+    ] = "table",
 ) -> None:
     """Show the effective risk configuration, each value with its source."""
     import msgspec
@@ -282,18 +254,17 @@ def show_config(
     rows = _resolve(config, sets).as_rows()
     if fmt == "json":
         body = {"schema_version": 1, "keys": rows}
-        sys.stdout.buffer.write(msgspec.json.format(msgspec.json.encode(body), indent=2) + b"\n")
+        stdout_writer()(msgspec.json.format(msgspec.json.encode(body), indent=2) + b"\n")
         return
     from rich.table import Table
-
-    from cdbctl.output import stdout_console
 
     table = Table(title="risk configuration (defaults < --config < environment < --set)")
     for col in ("key", "value", "source", "default", "aliases"):
         table.add_column(col)
     for r in rows:
         table.add_row(r["key"], str(r["value"]), r["source"], str(r["default"]), ", ".join(r["aliases"]))
-    stdout_console().print(table)
+    with stdout_errors():
+        table_console().print(table)
 
 
 def register(app: typer.Typer) -> None:

@@ -58,8 +58,11 @@ def test_table_format(capsys, monkeypatch, two) -> None:  # type: ignore[no-unty
     monkeypatch.setenv("COLUMNS", "200")
     r = cli(capsys, monkeypatch, "risk", "evaluate", str(two), "--now", NOW, "--format", "table")
     assert r.code == 0
-    assert "risk decisions" in r.out and "BTCUSDT" in r.out and "liquidation" in r.out
+    assert "decision" in r.out and "BTCUSDT" in r.out and "approved" in r.out
+    assert "checks:" not in r.out  # several signals: one row each, no per-check tables
     assert r.err == "2 signal(s): 2 approved, 0 rejected (0 invalid)\n"
+    r = cli(capsys, monkeypatch, "risk", "evaluate", str(two), "--now", NOW, "--format", "table", "--trace")
+    assert r.out.count("checks:") == 2 and "liquidation" in r.out
 
 
 def test_now_changes_staleness(capsys, monkeypatch, two) -> None:  # type: ignore[no-untyped-def]

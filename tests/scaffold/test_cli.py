@@ -13,6 +13,8 @@ import pytest
 from cdbctl.cli import main
 from tests.scaffold.conftest import tree
 
+pytestmark = pytest.mark.unit
+
 Cap = pytest.CaptureFixture[str]
 
 
@@ -144,7 +146,7 @@ def test_input_errors_exit_2_and_write_nothing(
 def test_bad_flag_exit_2(repo: Path, capsys: Cap, args: list[str]) -> None:
     before = tree(repo)
     code, out, err = run(capsys, "--repo", str(repo), *args)
-    assert code == 2 and out == "" and "Error: " in err and "Traceback" not in err
+    assert code == 2 and out == "" and "cdbctl: error: " in err and "Traceback" not in err
     assert tree(repo) == before
 
 

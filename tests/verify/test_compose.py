@@ -8,8 +8,10 @@ import pytest
 
 from cdbctl.errors import InputError, UsageError
 from cdbctl.resources import compose_dir
-from cdbctl.verify.compose import find_compose_files, interpolate, load_project, normalize_project_name
+from cdbctl.verify.compose import find_compose_files, normalize_project_name
 from cdbctl.verify.discovery import PortMapping, active_services, parse_ports, plan_probes
+from cdbctl.verify.interpolation import interpolate
+from cdbctl.verify.project import load_project
 from cdbctl.verify.urls import parse_endpoint_option
 
 pytestmark = pytest.mark.unit
@@ -304,7 +306,7 @@ def test_explicit_missing_file_is_an_input_error(tmp_path: Path) -> None:
             "malformed port",
             "compose.yaml:5",
         ),
-        ("services:\n  redis:\n    image: $\n", "invalid interpolation", ""),
+        ("services:\n  redis:\n    image: ${}\n", "invalid interpolation", "services.redis.image"),
     ],
 )
 def test_malformed_compose_files_name_file_and_line(
@@ -331,7 +333,18 @@ def test_malformed_compose_files_name_file_and_line(
         ("$${A}", {"A": "x"}, "${A}"),
         ("${A:-${B:-inner}}", {}, "inner"),
         ("${A:-${B:-inner}}", {"B": "b"}, "b"),
-        ("price: 5$", {}, None),
+        ("price: 5$", {}, "price: 5$"),
+        ("$(cat /run/secrets/pw) $1 $-x $ lone", {}, "$(cat /run/secrets/pw) $1 $-x $ lone"),
+        ("$$(cat f)", {}, "$(cat f)"),
+        ("${A:?need A}", {}, "!required variable A is missing a value: need A"),
+        ("${A?}", {"A": ""}, ""),
+        ("${A?}", {}, "!required variable A is missing a value"),
+        ("${A:+${B}}", {"A": "1", "B": "b"}, "b"),
+        ("${A+set}", {"A": ""}, "set"),
+        ("${A:-a}b}", {}, "ab}"),
+        ("${}", {}, None),
+        ("${1a}", {}, None),
+        ("${A B}", {}, None),
         ("${A", {}, None),
         ("${A:=x}", {}, None),
     ],
@@ -340,6 +353,10 @@ def test_interpolation(text: str, env: dict[str, str], expected: str | None) -> 
     if expected is None:
         with pytest.raises(InputError, match="invalid interpolation"):
             interpolate(text, env, "f")
+    elif expected.startswith("!"):
+        with pytest.raises(InputError) as info:
+            interpolate(text, env, "f")
+        assert info.value.message == expected[1:]
     else:
         assert interpolate(text, env, "f") == expected
 

@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cdbctl.errors import InputError, UsageError
-from cdbctl.verify.compose import interpolate
 from cdbctl.verify.discovery import parse_ports
+from cdbctl.verify.interpolation import interpolate
 from cdbctl.verify.urls import parse_endpoint_option
 
 pytestmark = pytest.mark.unit

@@ -1,0 +1,99 @@
+"""Output as a person sees it: each command run in a pseudo-terminal of 80 and 120 columns."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import re
+import select
+import struct
+import subprocess
+import sys
+import termios
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parent.parent
+ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07")
+NOW = "2026-01-01T12:00:05Z"
+
+
+def on_terminal(args: list[str], columns: int, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """Run cdbctl with stdout and stderr on a pty of the given width; the screen's text and exit code."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TERM": "xterm-256color", "HOME": str(ROOT)}
+    base["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cdbctl", *args],
+        stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, cwd=ROOT, env=base | (env or {}),
+    )  # fmt: skip
+    os.close(slave)
+    chunks: list[bytes] = []
+    while True:
+        ready, _, _ = select.select([master], [], [], 60)
+        if not ready:
+            proc.kill()
+            break
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    code = proc.wait(timeout=60)
+    return code, b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
+
+
+def visible(screen: str) -> list[str]:
+    return ANSI.sub("", screen).splitlines()
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_risk_evaluate_fits_and_keeps_ids(columns: int) -> None:
+    code, screen = on_terminal(
+        ["risk", "evaluate", "examples/signals.jsonl", "--state", "examples/state.json", "--now", NOW],
+        columns,
+    )
+    lines = visible(screen)
+    assert code == 1
+    assert all(len(line) <= columns for line in lines), lines
+    assert "…" not in screen
+    for sid in ("s1", "s2", "s3", "s4", "s5"):
+        assert any(line.startswith(sid + " ") for line in lines)
+    assert "checks:" not in screen  # five signals: no per-check tables
+    assert lines[-1] == "5 signal(s): 2 approved, 3 rejected (0 invalid)"
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_help_fits(columns: int) -> None:
+    for args in (["--help"], ["risk", "evaluate", "--help"], ["scaffold", "--help"], ["verify", "--help"]):
+        code, screen = on_terminal(args, columns)
+        assert code == 0
+        assert all(len(line) <= columns for line in visible(screen)), args
+
+
+COLOUR = re.compile(r"\x1b\[(?:[0-9]*;)*(?:3[0-8]|4[0-8]|9[0-7]|10[0-7])(?:;[0-9]*)*m")
+
+
+def test_no_color_means_no_colour() -> None:
+    args = ["risk", "evaluate", "examples/signals.jsonl", "--now", NOW, "--trace"]
+    _, plain = on_terminal(args, 100, {"NO_COLOR": "1"})
+    assert "checks: s1" in plain
+    assert not COLOUR.search(plain)
+
+
+def test_json_when_stdout_is_not_a_terminal() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "cdbctl", "risk", "evaluate", "examples/signal.json", "--now", NOW],
+        capture_output=True, text=True, cwd=ROOT, check=False,
+        env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert proc.returncode == 0
+    assert proc.stdout.lstrip().startswith("{") and '"signal_id": "sig-001"' in proc.stdout
