@@ -7,7 +7,6 @@ Consoles are built per call, never at import time, so colour follows Rich's rule
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections.abc import Iterable
 from enum import StrEnum
@@ -18,8 +17,6 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 SCHEMA_VERSION = 1
-# Inside JSON strings only (structural whitespace is space and LF, never these).
-_UNSAFE_IN_JSON = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 class OutputFormat(StrEnum):
@@ -98,8 +95,9 @@ def dumps_json(data: Any) -> str:
     json.dumps escapes only C0 controls; DEL, C1 (e.g. the 8-bit CSI) and bidi overrides would
     reach a terminal raw, so they are escaped too (the decoded data is unchanged).
     """
-    text = json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False, allow_nan=False)
-    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    from cdbctl.sanitize import escape_json_text
+
+    return escape_json_text(json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False, allow_nan=False))
 
 
 def write_stdout(text: str) -> None:

@@ -81,3 +81,24 @@ def clean(text: str, secrets: Iterable[str | None] = ()) -> str:
     text = strip_controls(mask_secrets(text, known))
     text = mask_secrets(text, [strip_controls(s) for s in known])
     return _URL_USERINFO.sub(lambda m: f"{m.group('head')}:{MASK}@", text)
+
+
+# The controls JSON encoders leave raw (they escape only U+0000-U+001F): DEL, C1, bidi. In JSON
+# text they can only stand inside strings, so escaping them keeps the document and its data.
+_RAW_IN_JSON = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# The same characters UTF-8 encoded (each lead byte here is never a continuation byte).
+_RAW_IN_JSON_BYTES = re.compile(
+    rb"\x7f|\xc2[\x80-\x9f]|\xd8\x9c|\xe2\x80[\x8e\x8f\xaa-\xae]|\xe2\x81[\xa6-\xa9]"
+)
+
+
+def escape_json_text(text: str) -> str:
+    """JSON text with DEL, C1 and bidi controls written as \\uXXXX escapes (same data once decoded)."""
+    return _RAW_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def escape_json_bytes(data: bytes) -> bytes:
+    """escape_json_text for UTF-8 encoded JSON (msgspec's output)."""
+    if not _RAW_IN_JSON_BYTES.search(data):
+        return data
+    return _RAW_IN_JSON_BYTES.sub(lambda m: b"\\u%04x" % ord(m.group().decode()), data)

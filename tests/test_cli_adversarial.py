@@ -96,3 +96,19 @@ def test_a_hostile_symbol_is_shown_literally_in_risk_tables(
     assert code == 0, err
     assert "BTC[/]" in out and "PWNED" in out
     assert not any(ch in out + err for ch in "\x1b\x07\u202e")
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_risk_json_escapes_the_controls_json_leaves_raw(fmt: str, tmp_path: Path) -> None:
+    signal = json.loads((EXAMPLES / "signal.json").read_text())
+    signal["symbol"] = f"BTC{ESCAPES}\x9b\u202e\x7fUSDT"
+    path = tmp_path / "signal.json"
+    path.write_text(json.dumps(signal))
+    proc = subprocess.run(
+        [sys.executable, "-m", "cdbctl", "risk", "evaluate", str(path), "--format", fmt, "--now", "2026-01-01T12:00:05Z"],
+        capture_output=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout.decode()
+    assert not any(ch in text for ch in "\x1b\x07\x9b\u202e\x7f")
+    assert json.loads(text.splitlines()[0] if fmt == "jsonl" else text)["symbol"] == signal["symbol"]

@@ -8,7 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cdbctl.sanitize import MASK, clean, mask_secrets, mask_url, strip_controls
+from cdbctl.sanitize import (
+    MASK,
+    clean,
+    escape_json_bytes,
+    escape_json_text,
+    mask_secrets,
+    mask_url,
+    strip_controls,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -81,3 +89,19 @@ def test_clean_never_leaves_a_control_or_the_secret(text: str, secret: str) -> N
 def test_mask_url_never_shows_a_password(password: str, tail: str) -> None:
     shown = mask_url(f"redis://user:{password}@{tail.replace('@', '')}")
     assert shown.startswith(f"redis://user:{MASK}@")
+
+
+@given(
+    st.recursive(st.text(), lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner), max_leaves=8)
+)
+def test_escaped_json_keeps_the_data_and_holds_no_raw_control(data: object) -> None:
+    import json
+
+    import msgspec
+
+    for text in (
+        escape_json_bytes(msgspec.json.encode(data)).decode(),
+        escape_json_text(json.dumps(data, ensure_ascii=False)),
+    ):
+        assert json.loads(text) == data
+        assert strip_controls(text) == text
