@@ -112,3 +112,24 @@ def test_risk_json_escapes_the_controls_json_leaves_raw(fmt: str, tmp_path: Path
     text = proc.stdout.decode()
     assert not any(ch in text for ch in "\x1b\x07\x9b\u202e\x7f")
     assert json.loads(text.splitlines()[0] if fmt == "jsonl" else text)["symbol"] == signal["symbol"]
+
+
+def test_diagnostics_naming_a_hostile_file_are_inert(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Every command's stderr lines quote file names: a name is outside text too.
+    bad = tmp_path / f"signals{ESCAPES}.jsonl"
+    bad.write_text('{"signal_id": "s1", "symbol": "BTCUSDT", "side": "up", "price": 1, "leverage": 1}\n')
+    workflows = tmp_path / "repo" / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    (workflows / f"w{ESCAPES}.yml").write_text("jobs: [unclosed\n")
+    runs = [
+        ["risk", "evaluate", str(bad), "--format", "jsonl"],
+        ["risk", "explain", str(bad)],
+        ["ci-harden", "--repo", str(tmp_path / "repo"), "--check"],
+    ]
+    for args in runs:
+        code = main(args)
+        err = capsys.readouterr().err
+        assert code == 2, (args, err)
+        assert "PWNED" in err and "\x1b" not in err and "\x07" not in err, args
