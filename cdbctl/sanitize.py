@@ -21,6 +21,11 @@ _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\
 # scheme://user:password@ inside free text. The password runs to the last '@' before whitespace,
 # so one containing '@', ':' or '/' is masked whole (over-masking a path is the safe side).
 _URL_USERINFO = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@]*):(?P<pw>[^\s]*)@")
+# A credential passed as a URL parameter (libpq's ?password=, a ?token= on a health URL).
+_QUERY_SECRET = re.compile(
+    r"(?P<head>[?&;](?:password|passwd|pwd|pass|token|access_token|secret|api_?key|apikey|auth)=)[^&#\s]*",
+    re.IGNORECASE,
+)
 # What may precede the userinfo in a URL as typed: an `--endpoint` NAME= and a well-formed scheme://.
 _URL_PREFIX = re.compile(r"(?:[A-Za-z0-9][A-Za-z0-9_.:@-]*=)?[A-Za-z][A-Za-z0-9+.-]*://")
 # Prefix length from which a cut-off echo of a long secret is still masked (Redis echoes at most
@@ -80,7 +85,8 @@ def clean(text: str, secrets: Iterable[str | None] = ()) -> str:
     # Secrets first (one may hold a control character), then again as they read once stripped.
     text = strip_controls(mask_secrets(text, known))
     text = mask_secrets(text, [strip_controls(s) for s in known])
-    return _URL_USERINFO.sub(lambda m: f"{m.group('head')}:{MASK}@", text)
+    text = _URL_USERINFO.sub(lambda m: f"{m.group('head')}:{MASK}@", text)
+    return _QUERY_SECRET.sub(lambda m: f"{m.group('head')}{MASK}", text)
 
 
 # The controls JSON encoders leave raw (they escape only U+0000-U+001F): DEL, C1, bidi. In JSON
