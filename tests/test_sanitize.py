@@ -61,7 +61,10 @@ def test_mask_url(raw: str, expected: str) -> None:
         ("a postgresql://u:p@ss@h/db b", "a postgresql://u:***@h/db b"),
         ("two x://a:b@h and y://c:d@k", "two x://a:***@h and y://c:***@k"),
         ("mail me at bob@example.com", "mail me at bob@example.com"),
-        ("postgresql://u@h/db?sslmode=require&password=pw1", "postgresql://u@h/db?sslmode=require&password=***"),
+        (
+            "postgresql://u@h/db?sslmode=require&password=pw1",
+            "postgresql://u@h/db?sslmode=require&password=***",
+        ),
         ("http://h:1/health?Token=abc&x=1", "http://h:1/health?Token=***&x=1"),
     ],
 )
