@@ -132,13 +132,39 @@ def _flush_stdout() -> bool:
     except BrokenPipeError:
         _silence_stdout()
         return False
-    except (OSError, ValueError):  # closed or full: the command's own handling reported it
+    except OSError:  # full: the command's own handling reported it; drop what is left, quietly
+        _silence_stdout()
+    except ValueError:  # closed: likewise
         pass
     return True
 
 
+def _buffered_stdout() -> None:
+    """Give an unbuffered stdout (PYTHONUNBUFFERED=1, python -u) a buffer that never drops bytes.
+
+    Unbuffered, sys.stdout writes through to the raw file, whose short write (a pipe whose reader went
+    away mid-write) TextIOWrapper does not retry: the rest of a table is lost and no error is raised.
+    A BufferedWriter writes every byte or raises; line buffering keeps output as prompt as before.
+    """
+    import io
+
+    stream = sys.stdout
+    if stream is None or stream is not sys.__stdout__:
+        return
+    raw = getattr(stream, "buffer", None)
+    if not isinstance(raw, io.FileIO):
+        return
+    sys.stdout = io.TextIOWrapper(
+        io.BufferedWriter(raw),
+        encoding=sys.__stdout__.encoding if sys.__stdout__ else "utf-8",
+        errors=sys.__stdout__.errors if sys.__stdout__ else "strict",
+        line_buffering=True,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run cdbctl with argv and return the process exit code; never raises."""
+    _buffered_stdout()
     code = _dispatch(argv)
     if code != ExitCode.BROKEN_PIPE and not _flush_stdout():
         return int(ExitCode.BROKEN_PIPE)

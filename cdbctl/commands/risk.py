@@ -105,7 +105,7 @@ def state_located(err: InputError, state: Path | None) -> InputError:
     return err
 
 
-def _resolve(config: Path | None, sets: list[str] | None) -> ResolvedConfig:
+def _resolve(config: Path | None, sets: list[str] | None, *, announce: bool = True) -> ResolvedConfig:
     from cdbctl.risk.config import resolve
 
     layers: list[tuple[str, dict[str, object], bool]] = []
@@ -120,6 +120,8 @@ def _resolve(config: Path | None, sets: list[str] | None) -> ResolvedConfig:
         overrides[key.strip()] = value
     layers.append(("--set", overrides, True))
     resolved = resolve(layers)
+    if announce:
+        _announce_environment(resolved, resolve([layer for layer in layers if layer[0] != "environment"]))
     for name, source in resolved.unused:
         from cdbctl.output import warn
         from cdbctl.risk.config import UNUSED_CDB_KEYS
@@ -127,6 +129,15 @@ def _resolve(config: Path | None, sets: list[str] | None) -> ResolvedConfig:
         why = UNUSED_CDB_KEYS[name.strip().upper().replace("-", "_")]
         warn(f"{name} ({source}) is a CDB key cdbctl does not use: {why}")
     return resolved
+
+
+def _announce_environment(resolved: ResolvedConfig, without_env: ResolvedConfig) -> None:
+    """Name on stderr every value the shell's environment changed: an ambient export must not go unseen."""
+    for key, source in resolved.sources.items():
+        value = getattr(resolved.config, key)
+        if source.startswith("environment") and value != getattr(without_env.config, key):
+            variable = source.removeprefix("environment variable ").strip() or key
+            sys.stderr.write(f"cdbctl: note: {key}={value} from environment ({variable})\n")
 
 
 def input_names(inputs: list[str] | None) -> list[str]:
@@ -253,7 +264,7 @@ def show_config(
 
     if fmt not in ("table", "json"):
         raise UsageError(f"--format {fmt!r}: expected table or json")
-    rows = _resolve(config, sets).as_rows()
+    rows = _resolve(config, sets, announce=False).as_rows()
     if fmt == "json":
         body = {"schema_version": 1, "keys": rows}
         stdout_writer()(msgspec.json.format(msgspec.json.encode(body), indent=2) + b"\n")

@@ -73,15 +73,6 @@ class VerifyFormat(StrEnum):
     json = "json"
 
 
-_STYLE = {
-    "healthy": "green",
-    "unhealthy": "red",
-    "starting": "yellow",
-    "missing": "red",
-    "unknown": "magenta",
-}
-
-
 def register(app: typer.Typer) -> None:
     """Add the command to the app."""
 
@@ -129,8 +120,9 @@ def register(app: typer.Typer) -> None:
             typer.Option(help="Seconds between rounds (--wait: 1, --watch: 3).", metavar="SECONDS"),
         ] = None,
         fmt: Annotated[
-            VerifyFormat, typer.Option("--format", "-f", help="Output format.")
-        ] = VerifyFormat.table,
+            VerifyFormat | None,
+            typer.Option("--format", "-f", help="Output format (default: table on a terminal, else json)."),
+        ] = None,
         compose_model: Annotated[
             ComposeModel,
             typer.Option(
@@ -140,7 +132,10 @@ def register(app: typer.Typer) -> None:
             ),
         ] = ComposeModel.auto,
     ) -> None:
+        from cdbctl.output import is_terminal
         from cdbctl.verify import runner
+
+        fmt = fmt or (VerifyFormat.table if is_terminal() else VerifyFormat.json)
 
         for flag, value in (
             ("--timeout", timeout),
@@ -292,7 +287,12 @@ def _finish(plan: Plan, report: Report, fmt: VerifyFormat) -> None:
     if fmt is VerifyFormat.json:
         write_stdout(dumps_json(report.to_json()))
     else:
-        _print_table(stdout_console(), render_table(report))
+        from cdbctl.commands.verify_table import render_table, shared_engine_error
+
+        if (engine := shared_engine_error(report)) is not None:
+            sys.stderr.write(f"cdbctl: warning: {engine}\n")
+        console = stdout_console()
+        _print_table(console, render_table(report, console.width))
     sys.stderr.write(f"verify: {summarize(report.checks)}\n")
     if report.local:
         # Not a verdict on the stack: this machine could not run every check.
@@ -312,24 +312,6 @@ def _print_table(console: Console, table: Table) -> None:
         console.print(table)
     sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
     sys.stdout.flush()
-
-
-def render_table(report: Report) -> Table:
-    """The report as a Rich table (one row per check)."""
-    from rich import box
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    for col in ("CHECK", "SERVICE", "KIND", "TARGET", "STATUS", "LATENCY", "DETAIL"):
-        table.add_column(col, justify="right" if col == "LATENCY" else "left", overflow="fold")
-    for c in report.checks:
-        latency = "" if c.latency_ms is None else f"{c.latency_ms:.0f} ms"
-        status = Text(str(c.status), style=_STYLE[str(c.status)])
-        # Text cells, never markup: a detail like '[/]' or '[link=...]' from a server stays literal.
-        cells = (c.name, c.service, str(c.kind), c.target)
-        table.add_row(*map(Text, cells), status, latency, Text(c.detail), end_section=False)
-    return table
 
 
 def _progress_callback() -> RoundCallback | None:
@@ -362,6 +344,7 @@ def _watch(plan: Plan, timeout: float, interval: float, fmt: VerifyFormat) -> in
     """--watch: a live table on a terminal (a report per round otherwise) until Ctrl-C."""
     from rich.live import Live
 
+    from cdbctl.commands.verify_table import render_table
     from cdbctl.output import is_terminal, stdout_console
     from cdbctl.verify.runner import summarize, watch
 
@@ -374,14 +357,14 @@ def _watch(plan: Plan, timeout: float, interval: float, fmt: VerifyFormat) -> in
         last[:] = [report]
         if live is not None:
             caption = f"round {rounds}, {elapsed:.0f} s: {summarize(report.checks)} (Ctrl-C to stop)"
-            table = render_table(report)
+            table = render_table(report, console.width)
             table.caption = caption
             live.update(table, refresh=True)
         elif fmt is VerifyFormat.json:
             sys.stdout.write(json.dumps(report.to_json()) + "\n")
             sys.stdout.flush()
         else:
-            _print_table(console, render_table(report))
+            _print_table(console, render_table(report, console.width))
 
     try:
         if live is not None:

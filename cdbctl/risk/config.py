@@ -88,7 +88,7 @@ KEYS: tuple[KeySpec, ...] = (
         0.50,
         "cap on total notional / equity after the trade",
         0,
-        125,
+        1,
         low_open=True,
         aliases=("MAX_EXPOSURE_PCT",),
     ),
@@ -156,7 +156,7 @@ KEYS: tuple[KeySpec, ...] = (
         0.0,
         "cap on one symbol's notional / equity after the order (0: off)",
         0,
-        125,
+        1,
     ),
     _f("COOLDOWN_SEC", 900.0, "lock after a stop-loss, StoplossGuard or losing run (s, 0: off)", 0),
     KeySpec(
@@ -309,7 +309,9 @@ def parse_value(spec: KeySpec, raw: object, source: str) -> float | int | bool |
         op = ">" if spec.low_open else ">="
         raise ConfigError(f"{where}: {raw!r} is out of range (must be {op} {spec.low:g})")
     if spec.high is not None and value > spec.high:
-        raise ConfigError(f"{where}: {raw!r} is out of range (must be <= {spec.high:g})")
+        # 50 for "50 %" is the classic slip: a fraction key read as a percentage would be 5,000 %.
+        hint = f"{spec.name} is a fraction: 0.5 means 50 %" if spec.name.endswith("_PCT") else None
+        raise ConfigError(f"{where}: {raw!r} is out of range (must be <= {spec.high:g})", hint=hint)
     return value
 
 

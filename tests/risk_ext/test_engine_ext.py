@@ -262,14 +262,14 @@ def test_flooring_never_rounds_up_past_the_target(price: float, target: float, c
 
 
 def test_order_rate_in_a_stateful_replay() -> None:
-    eng = engine({"MAX_ORDERS_PER_MINUTE": "2", "MAX_TOTAL_EXPOSURE_PCT": "10"}, stateful=True)
+    eng = engine({"MAX_ORDERS_PER_MINUTE": "2", "MAX_TOTAL_EXPOSURE_PCT": "1"}, stateful=True)
     signals = [msgspec.convert(sig(signal_id=str(i), target_position_usd=100.0), Signal) for i in range(4)]
     reasons = [eng.evaluate(s).reason for s in signals]
     assert reasons == [None, None, "order_rate_exceeded", "order_rate_exceeded"]
 
 
 def test_stateful_replay_counts_new_positions() -> None:
-    eng = engine({"MAX_OPEN_POSITIONS": "1", "MAX_TOTAL_EXPOSURE_PCT": "10"}, stateful=True)
+    eng = engine({"MAX_OPEN_POSITIONS": "1", "MAX_TOTAL_EXPOSURE_PCT": "1"}, stateful=True)
     first = eng.evaluate(msgspec.convert(sig(target_position_usd=100.0), Signal))
     other = eng.evaluate(
         msgspec.convert(sig(symbol="ETHUSDT", price=3000.0, target_position_usd=100.0), Signal)
