@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cdbctl.errors import EnvironmentProblem, InputError, UsageError
+from cdbctl.sanitize import clean
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -269,7 +270,7 @@ def load_compose(
         if model is ComposeModel.docker:
             raise
         # e.g. a service with neither image nor build: `up` refuses it, a running stack may still be checked
-        sys.stderr.write(f"verify: {exc.message}; using cdbctl's own compose model\n")
+        sys.stderr.write(f"verify: {clean(exc.message)}; using cdbctl's own compose model\n")
         return builtin
 
 
