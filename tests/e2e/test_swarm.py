@@ -259,6 +259,12 @@ def test_the_scaffolded_compose_file_is_accepted_by_docker_stack_config(
     proc = run([sys.executable, "-m", "cdbctl", "scaffold", "--repo", str(repo)], timeout=240, check=False)
     assert proc.returncode == 0, proc.stderr
     env = {"PATH": os.environ["PATH"], "REDIS_PASSWORD": "r" * 16, "POSTGRES_PASSWORD": "p" * 16}
+    if run(["docker", "stack", "config", "--help"], timeout=30, check=False).returncode != 0:
+        pytest.fail(
+            "e2e: this Docker CLI has no `docker stack config` (Debian's docker.io 20.10 lacks it); "
+            "put a current Docker CLI first on PATH",
+            pytrace=False,
+        )
     config = run(["docker", "stack", "config", "-c", "docker-compose.yml"], timeout=60, cwd=repo, env=env)
     deployed = yaml.safe_load(config.stdout)["services"]
     for name in ("cdb_core", "cdb_risk", "cdb_execution"):
