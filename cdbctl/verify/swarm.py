@@ -194,9 +194,14 @@ def read_service(payload: Mapping[str, Any], tasks: Iterable[Mapping[str, Any]],
     latest = culprit or max([*failed, *stuck], key=_stamp, default=None)
     failing_now = bool(stuck) or any(_state(ts[-1]) in FAILED_STATES for ts in slots.values())
     # Every task of a slot retired and the newest one failed: nothing will start it again.
-    gave_up = not mode.endswith("-job") and any(
-        all(t.get("DesiredState") in RETIRED for t in ts) and _state(ts[-1]) in FAILED_STATES
-        for ts in slots.values()
+    # (Only while tasks are missing: scaling down retires slots whose last task may have failed.)
+    gave_up = (
+        running < desired
+        and not mode.endswith("-job")
+        and any(
+            all(t.get("DesiredState") in RETIRED for t in ts) and _state(ts[-1]) in FAILED_STATES
+            for ts in slots.values()
+        )
     )
     return ServiceState(
         name=name,
