@@ -177,6 +177,8 @@ def leave_stale_swarm() -> bool:
     if not pid.isdigit() or _pid_alive(int(pid)):
         return False
     run(["docker", "swarm", "leave", "--force"], timeout=120)
+    # That run's swarm made docker_gwbridge (the bridge of swarm containers); it goes with the swarm.
+    run(["docker", "network", "rm", "docker_gwbridge"], timeout=60, check=False)
     return swarm_state() == "inactive"
 
 
