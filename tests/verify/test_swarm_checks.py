@@ -174,4 +174,5 @@ def test_unreachable_engine_gives_unknown_checks_and_a_hint() -> None:
         ("redis", Status.unknown, True),
     ]
     assert "no socket at " + NO_SOCKET in checks[0].detail
+    assert {c.kind for c in checks} == {Kind.service}
     assert notes and "DOCKER_HOST" in notes[0]
