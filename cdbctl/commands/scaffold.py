@@ -121,7 +121,8 @@ def _rows(result: ScaffoldResult) -> list[tuple[str, str, str]]:
             # The vendored risk engine is many modules per service: one row per service.
             vendored.setdefault(f.path.split("/vendor/")[0] + "/vendor/", []).append(f.status)
             continue
-        rows.append((f.status, f.path, f.detail))
+        # Paths and details come from the user's files: no terminal escapes reach the table.
+        rows.append((f.status, strip_controls(f.path), strip_controls(f.detail)))
     for path, statuses in vendored.items():
         kinds = sorted(set(statuses))
         status = kinds[0] if len(kinds) == 1 else "mixed"

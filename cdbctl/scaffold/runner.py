@@ -10,7 +10,15 @@ from pathlib import Path
 
 from cdbctl.errors import EnvironmentProblem, InputError
 from cdbctl.scaffold import state as st
-from cdbctl.scaffold.builds import GENERATE, UNCHECKED, BuildVerdict, judge, layered_builds, project_dir_of
+from cdbctl.scaffold.builds import (
+    GENERATE,
+    UNCHECKED,
+    BuildVerdict,
+    includes,
+    judge,
+    layered_builds,
+    project_dir_of,
+)
 from cdbctl.scaffold.checks import dockerignore_problems, validate_builds
 from cdbctl.scaffold.compose_doc import layered_dependencies, port_mismatches
 from cdbctl.scaffold.compose_patch import BuildTarget, Dependency, PatchResult, patch_compose
@@ -22,6 +30,7 @@ COMPOSE_CANDIDATES = ("docker-compose.yml", "docker-compose.yaml", "compose.yaml
 # Real compose files are tens of KB; the YAML parsers are pure Python (a 50 MB file took 8 minutes,
 # 1 MiB takes seconds), so anything larger is refused before it is parsed.
 MAX_COMPOSE = 1024 * 1024
+MAX_INCLUDES = 32  # per file; more are not read (the services they define count as unknown)
 
 
 @dataclass(frozen=True)
@@ -110,17 +119,45 @@ class _Layer:
     raw: bytes | None  # None: to be created from the reference stack
     text: str
     encoding: str
+    base: str  # the directory its relative paths resolve against
+    given: bool = True  # False: read because a given file includes it
 
 
-def _load_layers(fs: RepoFS, paths: Sequence[str], exists: bool, sources: Sources) -> list[_Layer]:
-    layers = []
+def _read_layer(fs: RepoFS, path: str, base: str, *, given: bool) -> _Layer:
+    raw = fs.read(path, limit=MAX_COMPOSE)
+    if raw is None:
+        raise InputError("compose file does not exist", where=path)
+    text, encoding = _decode(raw, path)
+    return _Layer(path, raw, text, encoding, base, given)
+
+
+def _load_layers(
+    fs: RepoFS, paths: Sequence[str], exists: bool, sources: Sources
+) -> tuple[list[_Layer], bool]:
+    """The given layers, each preceded by the files its `include:` names; and whether an include could
+    not be read (then a service absent from every layer may still be defined somewhere)."""
+    project = project_dir_of(paths[0])
+    if not exists:
+        text, encoding = _decode(sources.reference_compose, paths[0])
+        return [_Layer(paths[0], None, text, encoding, project)], False
+    layers: list[_Layer] = []
+    opaque = False
+    seen: set[str] = set()
     for path in paths:
-        raw = fs.read(path, limit=MAX_COMPOSE) if exists else None
-        if exists and raw is None:
-            raise InputError("compose file does not exist", where=path)
-        text, encoding = _decode(raw if raw is not None else sources.reference_compose, path)
-        layers.append(_Layer(path, raw, text, encoding))
-    return layers
+        layer = _read_layer(fs, path, project, given=True)
+        found, unresolved = includes(layer.path, layer.text)
+        opaque = opaque or unresolved
+        for inc, base in found[:MAX_INCLUDES]:
+            if inc in seen or inc in paths:
+                continue
+            seen.add(inc)
+            try:
+                layers.append(_read_layer(fs, inc, base, given=False))
+            except (InputError, EnvironmentProblem):
+                opaque = True  # missing, outside the repository, unreadable: compose will say so
+        opaque = opaque or len(found) > MAX_INCLUDES
+        layers.append(layer)
+    return layers, opaque
 
 
 def patch_for(
@@ -148,19 +185,24 @@ def patch_for(
 
 
 def _judge_all(
-    fs: RepoFS, layers: Sequence[_Layer], specs: Sequence[ServiceSpec], repoint: frozenset[str]
+    fs: RepoFS,
+    layers: Sequence[_Layer],
+    specs: Sequence[ServiceSpec],
+    repoint: frozenset[str],
+    opaque: bool,
 ) -> list[BuildVerdict]:
-    builds = layered_builds([(layer.path, layer.text) for layer in layers])
-    project = project_dir_of(layers[0].path)
+    bases = {layer.path: layer.base for layer in layers}
+    builds = layered_builds([(layer.path, layer.text) for layer in layers], bases)
     return [
         judge(
             fs.root,
-            project,
+            layers[-1].base,
             builds.get(s.name),
             s.name,
             f"{service_dir(s.name)}/Dockerfile",
             repoint=s.name in repoint,
             last=layers[-1].path,
+            opaque=opaque,
         )
         for s in specs
     ]
@@ -186,8 +228,8 @@ def run_scaffold(
     if specs is None:
         specs = recorded_specs(old.services, st.STATE_PATH) if old.services else build_specs([])
     paths, exists = find_compose(fs, compose, old.compose_files)
-    layers = _load_layers(fs, paths, exists, sources)
-    verdicts = _judge_all(fs, layers, specs, repoint)
+    layers, opaque = _load_layers(fs, paths, exists, sources)
+    verdicts = _judge_all(fs, layers, specs, repoint, opaque)
     wanted = {v.name for v in verdicts if v.verdict == GENERATE}
     gen = [s for s in specs if s.name in wanted]
     services = merge_recorded(old.services, gen, "--service")
@@ -220,7 +262,7 @@ def run_scaffold(
     deps = layered_dependencies([(layer.path, layer.text) for layer in layers]) if len(layers) > 1 else None
     for layer in layers:
         mine = [s for s in gen if owners[s.name] == layer.path]
-        result = patch_for(layer.text, mine, sources, layer.path, project, deps=deps) if mine else None
+        result = patch_for(layer.text, mine, sources, layer.path, layer.base, deps=deps) if mine else None
         new_text = result.text if result is not None else layer.text
         patched_texts[layer.path] = new_text
         new_compose = new_text.encode(layer.encoding)
@@ -230,7 +272,8 @@ def run_scaffold(
             status, detail = st.IDENTICAL, ""
         else:
             status, detail = st.UPDATED, _patch_detail(result)
-        reports.append(FileReport(layer.path, status, "compose", None, detail))
+        if layer.given or status != st.IDENTICAL:  # an included file is shown when it changes
+            reports.append(FileReport(layer.path, status, "compose", None, detail))
         if status != st.IDENTICAL:
             writes.append((layer.path, new_compose, 0o644))
             diffs.append(_diff(layer.path, layer.raw, new_compose))
@@ -259,10 +302,11 @@ def run_scaffold(
         reports.append(FileReport(st.STATE_PATH, st.IDENTICAL, "state"))
 
     planned_paths = {pf.path for pf in planned}
-    after = [(p, patched_texts[p]) for p in paths]
-    problems = validate_builds(fs.root, project, after, planned_paths, set(owners)) + problems
+    after = [(layer.path, patched_texts[layer.path]) for layer in layers]
+    bases = {layer.path: layer.base for layer in layers}
+    problems = validate_builds(fs.root, project, after, planned_paths, set(owners), bases=bases) + problems
     problems += dockerignore_problems(fs, planned)
-    leftovers = _leftovers(fs, [*planned_paths, *paths, st.STATE_PATH])
+    leftovers = _leftovers(fs, [*planned_paths, *(layer.path for layer in layers), st.STATE_PATH])
     blocked = any(r.status == st.CONFLICT for r in reports)
     for tmp in leftovers:
         removed = write and not blocked
