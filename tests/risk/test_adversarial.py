@@ -189,7 +189,7 @@ def test_yaml_config_attacks_are_input_errors(capsys, monkeypatch, tmp_path, tex
 def test_yaml_merge_keys_may_override_a_merged_key(capsys, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "risk.yaml"
     path.write_text("base: &b {MAX_LEVERAGE: 3}\nrisk:\n  <<: *b\n  MAX_LEVERAGE: 4\n")
-    from cdbctl.risk.yamldoc import load_yaml
+    from cdbctl.commands.risk_yaml import load_yaml
 
     assert load_yaml(path.read_text(), "config", str(path))["risk"] == {"MAX_LEVERAGE": 4}
 
