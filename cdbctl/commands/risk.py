@@ -86,7 +86,7 @@ def _read_config_file(path: Path) -> dict[str, object]:
         except tomllib.TOMLDecodeError as err:
             raise InputError(f"malformed TOML: {err}", where=str(path)) from None
     else:
-        from cdbctl.yamldoc import load_yaml
+        from cdbctl.commands.risk_yaml import load_yaml
 
         data = load_yaml(text, "config", str(path))  # duplicate keys, 8_0, deep nesting: input errors
     if data is None:

@@ -50,7 +50,7 @@ def read_instruments(path: Path) -> InstrumentBook:
 
         data = decode_document(text.encode(), "instruments", str(path))
     else:
-        from cdbctl.yamldoc import load_yaml
+        from cdbctl.commands.risk_yaml import load_yaml
 
         data = load_yaml(text, "instruments", str(path))  # YAML is a superset of JSON: any other suffix
     return load_instruments(data, source=str(path))

@@ -13,6 +13,7 @@ import typer
 
 from cdbctl.errors import EnvironmentProblem, ExitCode, InputError
 from cdbctl.output import SCHEMA_VERSION, OutputFormat, dumps_json, warn, write_stdout
+from cdbctl.sanitize import strip_controls
 
 if TYPE_CHECKING:
     from cdbctl.scaffold.runner import ScaffoldResult

@@ -237,10 +237,7 @@ def check_spread(e: Eval, c: RiskConfig) -> str | None:
 def check_liquidation(e: Eval, c: RiskConfig) -> str | None:
     """MEXC liquidation price; distance below MIN_LIQUIDATION_DISTANCE or a stop beyond LP fails."""
     mmr = c.MAINTENANCE_MARGIN_RATE if e.mmr is None else e.mmr  # the risk-limit tier's rate (ext_checks)
-    notional = e.size_usd
-    # margin backing the position: notional / L (isolated) or the account equity (cross)
-    back = e.equity / notional if e.cross and notional > 0 else 1.0 / e.lev
-    d = back - mmr  # MEXC: long LP = entry x (1 - 1/L + MMR), short LP = entry x (1 + 1/L - MMR)
+    d = 1.0 / e.lev - mmr  # isolated, MEXC: long LP = entry x (1 - 1/L + MMR), short entry x (1 + 1/L - MMR)
     d = max(d, 0.0)  # maintenance margin above the initial margin: liquidated at entry
     price = e.price
     if e.long:
@@ -248,9 +245,11 @@ def check_liquidation(e: Eval, c: RiskConfig) -> str | None:
         lp = price * (1.0 - d)
     else:
         lp = price * (1.0 + d)
-    if e.cross and e.x.positions:
-        lp, d = cross_liquidation(e, c, mmr)  # other legs' PnL and maintenance margin count (ext_checks)
-    elif e.mark is not None or e.mmr is not None:
+    if e.cross and e.size_usd > 0:
+        # cross: one formula whether or not other legs exist (margin.cross_liquidation_price, Binance's
+        # USD-M formula): the wallet backs the position, maintenance margin counts at the liquidation price
+        lp, d = cross_liquidation(e, c, mmr)
+    if e.mark is not None or e.mmr is not None:
         d = mark_distance(e, c, lp, mmr, d)  # tier cap and MMR; MEXC liquidates on the fair (mark) price
     e.lp = lp
     # the stop: the signal's own, else STOP_LOSS_PCT from entry (long below, short above)

@@ -82,6 +82,10 @@ def headroom(check: Check) -> float | None:
     if sign is None or not _is_number(value) or not _is_number(limit):
         return None
     gap = (float(limit) - float(value)) * sign  # type: ignore[arg-type]
+    if not check.passed and gap > 0:
+        # a check that bounds from both sides (instrument: a notional floor, a quantity ceiling)
+        # failed on its other side: the value is past the limit, the headroom negative
+        gap = -gap
     return gap if math.isfinite(gap) else None
 
 

@@ -162,6 +162,7 @@ def check_instrument(e: Eval, c: RiskConfig) -> str | None:
     e.qty = qty
     e.size_usd = e.value = notional
     if not on_tick(inst, price):
+        e.value = None  # a price is no amount of the tick: no headroom to show (explain)
         e.limit = inst.tick_size
         e.note = note_tick(inst, price)
         return "price_off_tick"
@@ -170,6 +171,7 @@ def check_instrument(e: Eval, c: RiskConfig) -> str | None:
         e.note = note_min(notional, contracts, floor)
         return "below_min_notional"
     if contracts > inst.max_quantity:
+        e.value = contracts  # compared with a limit in contracts, in the same unit
         e.limit = inst.max_quantity
         e.note = note_max_quantity(contracts, inst.max_quantity)
         return "above_max_quantity"

@@ -21,7 +21,7 @@ from cdbctl.risk.config import RiskConfig
 from cdbctl.risk.ext_fast import build_account, prepare_instruments
 from cdbctl.risk.extras import Extras
 from cdbctl.risk.instruments import InstrumentBook, fit_notional
-from cdbctl.risk.margin import liquidation_distance, max_leverage_for_distance
+from cdbctl.risk.margin import cross_liquidation_price, liquidation_distance, max_leverage_for_distance
 from cdbctl.risk.model import SCHEMA_VERSION, Decision, MarketData, RiskState, Signal
 from cdbctl.risk.timeparse import TS_CACHE as timeparse_cache
 from cdbctl.risk.timeparse import to_epoch
@@ -96,6 +96,8 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
     account = build_account(c, extras, equity) if extras is not None else None
     acc_pre, acc_post = account if account is not None else (None, None)
     open_legs = extras.positions if extras is not None else []
+    # cross margin: the wallet backs the position (ext_checks.cross_liquidation: no legs, no PnL to take off)
+    wallet = extras.wallet if extras is not None and extras.wallet is not None else equity
     record = extras.record_fill if extras is not None and stateful else None
 
     def fast(sig: Signal) -> Decision | None:
@@ -278,7 +280,7 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
         else:
             slip = 0.0
         # liquidation (MEXC), see checks.check_liquidation
-        d = (equity / size if cross and size > 0 else 1.0 / lev) - mmr_s
+        d = 1.0 / lev - mmr_s
         if d < 0.0:  # noqa: PLR1730  # a compare is cheaper than a max() call here
             d = 0.0
         if long:
@@ -292,6 +294,11 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
             if stop is None:
                 stop = price * stop_short
         mark = sig.mark_price
+        if cross and size > 0:  # margin.cross_liquidation_price with no other legs (they defer above)
+            side = 1 if long else -1
+            lp = cross_liquidation_price(side, qty, price, wallet, mmr_s)
+            ref = price if mark is None else mark
+            d = 1.0 if long and lp <= 0 else liquidation_distance(side, lp, ref)
         if mark is not None:  # MEXC liquidates on the fair price: ext_checks.mark_distance
             side = 1 if long else -1
             safe = max_leverage_for_distance(side, price, mmr_s, min_dist, reference=mark, cap=cap_s)

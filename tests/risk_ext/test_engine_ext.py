@@ -189,6 +189,32 @@ def test_beyond_the_last_tier() -> None:
 BTC_LONG = {"symbol": "BTCUSDT", "side": "long", "quantity": 0.1, "entry_price": 50000.0, "leverage": 5}
 
 
+@pytest.mark.parametrize(
+    ("positions", "lp"),
+    [
+        (None, (100_000 + 10_000) / (0.2 * 1.005)),  # alone: 547,263.68 (was 549,750 from a second formula)
+        ([], (100_000 + 10_000) / (0.2 * 1.005)),
+        # an isolated ETH leg locks its margin (3,000 / 10) out of the wallet
+        ([{"symbol": "ETHUSDT", "side": "long", "quantity": 1, "entry_price": 3000.0, "leverage": 10,
+           "margin_mode": "isolated"}], (100_000 - 300 + 10_000) / (0.2 * 1.005)),
+        # a cross ETH leg at its entry price: its maintenance margin (3,000 x 0.005) counts
+        ([{"symbol": "ETHUSDT", "side": "long", "quantity": 1, "entry_price": 3000.0, "leverage": 10,
+           "margin_mode": "cross"}], (100_000 - 15 + 10_000) / (0.2 * 1.005)),
+    ],
+)  # fmt: skip
+def test_one_cross_liquidation_formula_with_or_without_other_positions(
+    positions: list[dict[str, Any]] | None, lp: float
+) -> None:
+    """The same cross short jumped between two formulas by whether any other position existed."""
+    state: dict[str, Any] = {"equity": 100_000.0}
+    if positions is not None:
+        state["positions"] = positions
+    d = decide(sig(side="short", margin_mode="cross", target_position_usd=10_000.0), state=state)
+    assert d["approved"] is True, d["detail"]
+    assert d["liquidation_price"] == pytest.approx(lp, rel=1e-12)
+    assert round(lp, 2) in (547263.68, 545771.14, 547189.05)
+
+
 def test_halted_rejects_everything() -> None:
     d = decide(sig(side="short"), state={"trading_state": "HALTED", "positions": [BTC_LONG]})
     assert (d["reason"], d["detail"]) == ("trading_halted", "trading is halted")
