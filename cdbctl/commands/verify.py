@@ -171,6 +171,7 @@ def build_plan(
     from cdbctl.verify.compose import find_compose_files, normalize_project_name, split_compose_file
     from cdbctl.verify.containers import docker_source
     from cdbctl.verify.discovery import active_services, plan_probes
+    from cdbctl.verify.model import Kind
     from cdbctl.verify.project import load_project
     from cdbctl.verify.runner import Plan
     from cdbctl.verify.urls import parse_endpoint_option
@@ -207,7 +208,7 @@ def build_plan(
         )
         if name:
             source = docker_source(env, name, wanted if (loaded or services) else None)
-    plan = Plan(tuple(probes), source, container_services)
+    plan = Plan(tuple(probes), source, container_services, Kind.service if stack else Kind.container)
     if not plan.probes and plan.containers is None:
         raise UsageError(
             "nothing to check: no published ports, no --endpoint, and container checks are off",
