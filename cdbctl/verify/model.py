@@ -67,11 +67,18 @@ class Endpoint:
 
 @dataclass(frozen=True, slots=True)
 class ProbeSpec:
-    """One endpoint probe to run: a check name, the compose service it belongs to, the endpoint."""
+    """One endpoint probe to run: a check name, the compose service it belongs to, the endpoint.
+
+    `rule` names the discovery rule that chose the probe ("" for --endpoint); `problem`, when set,
+    is why the probe cannot run as planned (an unreadable secret file): the check reports it as
+    unhealthy without connecting.
+    """
 
     name: str
     service: str
     endpoint: Endpoint
+    rule: str = ""
+    problem: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,8 @@ from cdbctl.scaffold.runner import _decode, patch_for
 from cdbctl.scaffold.spec import build_specs
 from tests.scaffold.conftest import DATA
 
+pytestmark = pytest.mark.unit
+
 GOLDEN = DATA / "compose"
 CASES = sorted(p.name.removesuffix(".input.yml") for p in GOLDEN.glob("*.input.yml"))
 SUBFOLDER = {"subfolder": "deploy/docker-compose.yml"}
