@@ -195,6 +195,7 @@ def build_plan(  # noqa: PLR0917 - one argument per command-line option
     from cdbctl.verify.containers import docker_source
     from cdbctl.verify.discovery import active_services, plan_probes
     from cdbctl.verify.dotenv import read_dotenv
+    from cdbctl.verify.model import Kind
     from cdbctl.verify.runner import Plan
     from cdbctl.verify.urls import parse_endpoint_option
 
@@ -232,7 +233,7 @@ def build_plan(  # noqa: PLR0917 - one argument per command-line option
         )
         if name:
             source = docker_source(env, name, wanted if (loaded or services) else None)
-    plan = Plan(tuple(probes), source, container_services)
+    plan = Plan(tuple(probes), source, container_services, Kind.service if stack else Kind.container)
     if not plan.probes and plan.containers is None:
         raise UsageError(
             "nothing to check: no published ports, no --endpoint, and container checks are off",

@@ -7,7 +7,10 @@ rolling update that paused, rolled back or waited for a host-mode port, a servic
 
 from __future__ import annotations
 
+import http.server
 import json
+import socketserver
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +18,8 @@ import pytest
 
 from cdbctl.cli import main
 from cdbctl.errors import UsageError
-from cdbctl.verify.swarm import PublishedPort, check_stack_name, read_service
+from cdbctl.verify.containers import EngineUnreachable
+from cdbctl.verify.swarm import PublishedPort, check_stack_name, fetch_stack, read_service
 
 pytestmark = pytest.mark.unit
 
@@ -123,3 +127,43 @@ def test_cli_stack_with_engine_unreachable_is_exit_3(
     out, err = capsys.readouterr()
     assert out == ""
     assert "Docker engine unreachable: no socket at" in err
+
+
+class _WorkerEngine(http.server.BaseHTTPRequestHandler):
+    """An Engine API that answers like a node outside any swarm (or a worker): 503 on /services."""
+
+    def do_GET(self) -> None:
+        if self.path.endswith("/version"):
+            self._send(200, {"ApiVersion": "1.41", "Version": "20.10.24", "MinAPIVersion": "1.12"})
+        else:  # the engine's own words (moby daemon/cluster errors.go)
+            message = (
+                'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" '
+                "to connect this node to swarm and try again."
+            )
+            self._send(503, {"message": message})
+
+    def _send(self, code: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_an_engine_that_is_no_swarm_manager(tmp_path: Path) -> None:
+    path = tmp_path / "docker.sock"
+    server = socketserver.ThreadingUnixStreamServer(str(path), _WorkerEngine)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(EngineUnreachable) as caught:
+            fetch_stack({"DOCKER_HOST": f"unix://{path}"}, 3.0, "cdb")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert caught.value.detail.startswith(f"the Docker engine at unix://{path} is not a swarm manager (")
+    assert "docker swarm init" in caught.value.hint

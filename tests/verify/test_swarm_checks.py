@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cdbctl.verify.model import Kind, Status
+from cdbctl.verify.runner import Plan, run_round
 from cdbctl.verify.swarm_checks import stack_checks, stack_notes, swarm_source
 
 pytestmark = pytest.mark.unit
@@ -176,3 +178,17 @@ def test_unreachable_engine_gives_unknown_checks_and_a_hint() -> None:
     assert "no socket at " + NO_SOCKET in checks[0].detail
     assert {c.kind for c in checks} == {Kind.service}
     assert notes and "DOCKER_HOST" in notes[0]
+
+
+def test_a_swarm_query_past_the_timeout_gives_unknown_service_checks() -> None:
+    def slow(timeout: float) -> tuple[list[Any], list[str]]:
+        time.sleep(timeout + 1)
+        return [], []
+
+    plan = Plan(containers=slow, container_services=("cdb_core",), source_kind=Kind.service)
+    (check,) = run_round(plan, 0.2).checks
+    assert (check.kind, check.status, check.detail) == (
+        Kind.service,
+        Status.unknown,
+        "Docker engine did not answer within 0.2 s",
+    )
