@@ -8,29 +8,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cdbctl.errors import EnvironmentProblem, InputError
 from cdbctl.scaffold import state as st
-from cdbctl.scaffold.builds import (
-    GENERATE,
-    UNCHECKED,
-    BuildVerdict,
-    includes,
-    judge,
-    layered_builds,
-    project_dir_of,
-)
+from cdbctl.scaffold.builds import GENERATE, UNCHECKED, BuildVerdict, judge, layered_builds, project_dir_of
 from cdbctl.scaffold.checks import dockerignore_problems, validate_builds
 from cdbctl.scaffold.compose_doc import layered_dependencies, port_mismatches
 from cdbctl.scaffold.compose_patch import BuildTarget, Dependency, PatchResult, patch_compose
 from cdbctl.scaffold.fs import RepoFS
+from cdbctl.scaffold.layers import Layer, find_compose, load_layers
 from cdbctl.scaffold.plan import Sources, plan_files, render_service_block, service_dir
 from cdbctl.scaffold.spec import ServiceSpec, build_specs, merge_recorded, recorded_specs
-
-COMPOSE_CANDIDATES = ("docker-compose.yml", "docker-compose.yaml", "compose.yaml", "compose.yml")
-# Real compose files are tens of KB; the YAML parsers are pure Python (a 50 MB file took 8 minutes,
-# 1 MiB takes seconds), so anything larger is refused before it is parsed.
-MAX_COMPOSE = 1024 * 1024
-MAX_INCLUDES = 32  # per file; more are not read (the services they define count as unknown)
 
 
 @dataclass(frozen=True)
@@ -82,82 +68,10 @@ def recorded_services(fs: RepoFS) -> dict[str, int]:
     return st.load_state(fs.read(st.STATE_PATH), st.STATE_PATH).services
 
 
-def _override_of(name: str) -> str:
-    stem, dot, ext = name.rpartition(".")
-    return f"{stem}.override.{ext}" if dot else f"{name}.override"
-
-
-def find_compose(fs: RepoFS, compose: Sequence[str], recorded: Sequence[str] = ()) -> tuple[list[str], bool]:
-    """The repo-relative compose layers and whether they exist.
-
-    Given files, else the ones an earlier run patched, else the first default name with its
-    `.override` file (as `docker compose` reads them), else the reference stack to be created.
-    """
-    if compose:
-        for path in compose:
-            if not fs.exists(path):
-                raise InputError("compose file does not exist", where=path)
-        return list(dict.fromkeys(compose)), True
-    if recorded and all(fs.exists(p) for p in recorded):
-        return list(recorded), True  # like the services: a rerun (CI's --check) patches the same files
-    for name in COMPOSE_CANDIDATES:
-        if fs.exists(name):
-            override = _override_of(name)
-            return [name, override] if fs.exists(override) else [name], True
-    return [COMPOSE_CANDIDATES[0]], False
-
-
 def _kind(path: str, service: str | None) -> str:
     if service is None:
         return "root"
     return "vendor" if "/vendor/" in path else "service"
-
-
-@dataclass(frozen=True)
-class _Layer:
-    path: str
-    raw: bytes | None  # None: to be created from the reference stack
-    text: str
-    encoding: str
-    base: str  # the directory its relative paths resolve against
-    given: bool = True  # False: read because a given file includes it
-
-
-def _read_layer(fs: RepoFS, path: str, base: str, *, given: bool) -> _Layer:
-    raw = fs.read(path, limit=MAX_COMPOSE)
-    if raw is None:
-        raise InputError("compose file does not exist", where=path)
-    text, encoding = _decode(raw, path)
-    return _Layer(path, raw, text, encoding, base, given)
-
-
-def _load_layers(
-    fs: RepoFS, paths: Sequence[str], exists: bool, sources: Sources
-) -> tuple[list[_Layer], bool]:
-    """The given layers, each preceded by the files its `include:` names; and whether an include could
-    not be read (then a service absent from every layer may still be defined somewhere)."""
-    project = project_dir_of(paths[0])
-    if not exists:
-        text, encoding = _decode(sources.reference_compose, paths[0])
-        return [_Layer(paths[0], None, text, encoding, project)], False
-    layers: list[_Layer] = []
-    opaque = False
-    seen: set[str] = set()
-    for path in paths:
-        layer = _read_layer(fs, path, project, given=True)
-        found, unresolved = includes(layer.path, layer.text)
-        opaque = opaque or unresolved
-        for inc, base in found[:MAX_INCLUDES]:
-            if inc in seen or inc in paths:
-                continue
-            seen.add(inc)
-            try:
-                layers.append(_read_layer(fs, inc, base, given=False))
-            except (InputError, EnvironmentProblem):
-                opaque = True  # missing, outside the repository, unreadable: compose will say so
-        opaque = opaque or len(found) > MAX_INCLUDES
-        layers.append(layer)
-    return layers, opaque
 
 
 def patch_for(
@@ -186,7 +100,7 @@ def patch_for(
 
 def _judge_all(
     fs: RepoFS,
-    layers: Sequence[_Layer],
+    layers: Sequence[Layer],
     specs: Sequence[ServiceSpec],
     repoint: frozenset[str],
     opaque: bool,
@@ -228,7 +142,7 @@ def run_scaffold(
     if specs is None:
         specs = recorded_specs(old.services, st.STATE_PATH) if old.services else build_specs([])
     paths, exists = find_compose(fs, compose, old.compose_files)
-    layers, opaque = _load_layers(fs, paths, exists, sources)
+    layers, opaque = load_layers(fs, paths, exists, sources)
     verdicts = _judge_all(fs, layers, specs, repoint, opaque)
     wanted = {v.name for v in verdicts if v.verdict == GENERATE}
     gen = [s for s in specs if s.name in wanted]
@@ -341,17 +255,6 @@ def _leftovers(fs: RepoFS, paths: Sequence[str]) -> list[str]:
         d, _, name = path.rpartition("/")
         names.setdefault(d, set()).add(name)
     return fs.leftovers(set(names), names)
-
-
-def _decode(raw: bytes, where: str) -> tuple[str, str]:
-    if raw.startswith(b"\xef\xbb\xbf"):
-        return raw[3:].decode("utf-8"), "utf-8-sig"
-    try:
-        return raw.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError as exc:
-        raise EnvironmentProblem(
-            f"compose file is not UTF-8 (byte {exc.start}); cannot edit it safely", where=where
-        ) from None
 
 
 def package_dir() -> Path:
