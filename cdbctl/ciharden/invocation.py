@@ -17,6 +17,30 @@ from cdbctl.ciharden.registry import (
 from cdbctl.ciharden.shell_lex import SimpleCommand, Token
 
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+_EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}", re.DOTALL)
+_ARG_OUTPUT = re.compile(
+    r"(?:^|\s)(?:--output|--output-file|--sarif-file|--json-file|-o)(?:=|\s+)['\"]?([^\s'\"]+)"
+)
+
+
+def canonical(text: str) -> str:
+    """``${{ matrix.service }}`` spelled one way (``§matrix.service§``), so a report path with an
+    expression in it is one word and compares equal however it is spaced."""
+    if "${{" not in text:
+        return text
+    return _EXPRESSION.sub(lambda m: "§" + "".join(m.group(1).split()) + "§", text)
+
+
+def report_name(path: str) -> str:
+    """The name a report path is matched by: its basename, expressions canonical."""
+    return posixpath.basename(canonical(path.strip()))
+
+
+def arg_reports(args: str) -> set[str]:
+    """Report files named in an action input holding CLI arguments (``scan-args: --output=r.json``)."""
+    return {report_name(m.group(1)) for m in _ARG_OUTPUT.finditer(canonical(args))}
+
+
 _PYTHON = re.compile(r"^(python[0-9.]*|py)$")
 _CONTAINER_RUNTIMES = frozenset({"docker", "podman", "nerdctl"})
 _RUN_VALUE_OPTIONS = frozenset(
@@ -172,7 +196,7 @@ def reports_of(cmd: SimpleCommand, inv: Invocation) -> set[str]:
             elif v.startswith(f + "="):
                 out.add(v[len(f) + 1 :])
     out.update(t.value for op, t in cmd.redirects if t is not None and op.text in (">", ">>", ">|", "&>"))
-    return {posixpath.basename(p) for p in out if p and "$" not in p}
+    return {report_name(p) for p in out if p and "$" not in canonical(p).replace("§", "")}
 
 
 def flag_issues(cmd: SimpleCommand, inv: Invocation) -> list[ShellIssue]:

@@ -110,7 +110,9 @@ TOOLS: tuple[Tool, ...] = (
     ),
     Tool(
         "osv-scanner",
-        actions=("google/osv-scanner-action", "google/osv-scanner-action/*"),
+        # the osv-reporter-action beside it is no scan: it reads the scan's results (a gate with
+        # --fail-on-vuln, see policy)
+        actions=("google/osv-scanner-action", "google/osv-scanner-action/osv-scanner-action"),
         commands=(Command("osv-scanner"),),
         inputs=(InputRule(("fail-on-vuln",), bad="false", good="true"),),
     ),
@@ -280,6 +282,7 @@ OUTPUT_FLAGS = (
     "--json-output",
 )
 OUTPUT_INPUTS = ("output", "output-file", "output_file", "sarif_file", "sarif-file", "report", "output-path")
+ARGS_INPUTS = ("scan-args", "args", "extra_args", "extra-args", "cli-args", "options")
 
 _COMMANDS: dict[str, list[tuple[Tool, Command]]] = {}
 for _tool in TOOLS:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
+from cdbctl.ciharden.invocation import arg_reports, report_name
 from cdbctl.ciharden.locate import (
     Text,
     content_end,
@@ -22,7 +22,9 @@ from cdbctl.ciharden.locate import (
 )
 from cdbctl.ciharden.model import Candidate, Edit, Fix, InputRule, Mutation, Rule, Tool
 from cdbctl.ciharden.nested import pwsh_swallows
+from cdbctl.ciharden.readers import FileReader
 from cdbctl.ciharden.registry import (
+    ARGS_INPUTS,
     HUGE_BUDGET,
     OUTPUT_INPUTS,
     is_publisher,
@@ -74,6 +76,7 @@ class Context:
     container: bool = False  # a job container may have no bash, so ``shell: bash`` is not a safe fix
     indent: int = 2  # the file's indentation step, for a ``with:`` block written in
     local_actions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # see harden.Options
+    read_file: FileReader | None = None  # see harden.Options
 
 
 def label_of(node: MappingNode, index: int) -> str:
@@ -159,10 +162,17 @@ def analyse_step(t: Text, ctx: Context, node: MappingNode, index: int, path: Pat
     )
     if isinstance(with_pair and with_pair[1], MappingNode):
         for k, v in with_pair[1].value:  # type: ignore[index]
-            if sval(k) in OUTPUT_INPUTS and sval(v):
-                info.reports.add(posixpath.basename(str(sval(v))))
-            if sval(k) == "script" and sval(v):
-                info.run_text += str(sval(v))
+            name, value = sval(k), sval(v)
+            if not value:
+                continue
+            if name in OUTPUT_INPUTS:
+                info.reports.add(report_name(value))
+            elif name in ARGS_INPUTS:
+                info.reports |= arg_reports(value)
+                if not tool:  # a reporter's arguments name the report it reads (--new=results.json)
+                    info.run_text += "\n" + value
+            if name == "script":
+                info.run_text += value
     if tool is not None and uses is not None:
         _action_candidates(t, ctx, info, tool, uses)
     if run_pair is not None and isinstance(run_pair[1], ScalarNode):
