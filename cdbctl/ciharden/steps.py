@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -45,6 +46,9 @@ _KIND_RULE = {
     "discard": Rule.status_discarded,
 }
 _NON_POSIX_SHELLS = ("pwsh", "powershell", "python", "cmd", "node")
+# a step named like a scan: its ``make lint-trivy`` counts as the scanner the target is named for
+_SCAN_NAMED = re.compile(r"scan|secur|audit|vuln|sast|dast|sca\b|cve|lint", re.IGNORECASE)
+_RUNNER = re.compile(r"\b(?:make|just|task|mage)\s")
 
 
 @dataclass
@@ -229,6 +233,15 @@ def _action_candidates(t: Text, ctx: Context, info: StepInfo, tool: Tool, uses: 
                 )
             line = t.line_of(cmap(issue.offset)) + 1 if cmap else pair[1].start_mark.line + 1
             _add(info, ctx, _KIND_RULE[issue.kind], line, f"{name}: {issue.message}", tool=tool.id, fix=fix)
+    if tool.threshold_flags:
+        given = " ".join(mstr(inputs, name) or "" for name in tool.args_inputs)
+        if not any(flag in given for flag in tool.threshold_flags):
+            line = uses_key.start_mark.line + 1 if uses_key else info.node.start_mark.line + 1
+            message = (
+                f"{tool.id} ({uses}) never fails on findings without {tool.threshold_flags[0]} in "
+                f"{tool.args_inputs[0]}: (a CVSS threshold below 11, e.g. {tool.threshold_flags[0]} 7)"
+            )
+            _add(info, ctx, Rule.nonblocking_default, line, message, tool=tool.id, fix=None)
     if tool.default_input is not None:
         name, value_text = tool.default_input
         if mget(inputs, name) is None:
@@ -322,9 +335,10 @@ def _run_candidates(t: Text, ctx: Context, info: StepInfo, run: ScalarNode) -> N
         flags = shell.split()
         errexit = any(f.startswith("-") and "e" in f for f in flags) or "errexit" in flags
         pipefail = "pipefail" in flags
-    if not may_run_scanner(run.value):
+    if not may_run_scanner(run.value) and not _RUNNER.search(run.value):
         return
-    scan: ShellScan = scan_script(run.value, errexit=errexit, pipefail=pipefail)
+    runners = _SCAN_NAMED.search(" ".join(filter(None, (mstr(info.node, "name"), info.step_id)))) is not None
+    scan: ShellScan = scan_script(run.value, errexit=errexit, pipefail=pipefail, runners=runners)
     info.tools.extend(scan.tools)
     info.reports |= scan.reports
     cmap = content_map(t, run)
