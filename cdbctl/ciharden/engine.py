@@ -9,7 +9,7 @@ from pathlib import Path
 from cdbctl.ciharden.harden import Options, harden, scanners_in
 from cdbctl.ciharden.locate import WorkflowError
 from cdbctl.ciharden.model import FileProblem, Finding, Status
-from cdbctl.ciharden.repo import Skipped, Source, discover, read_source
+from cdbctl.ciharden.repo import Skipped, Source, discover, file_reader, read_source
 from cdbctl.ciharden.report import Report
 from cdbctl.ciharden.splice import unified_diff
 
@@ -26,7 +26,7 @@ class Outcome:
 def run(repo: Path, *, mode: str, options: Options) -> Outcome:
     """Harden every workflow and composite action in ``repo``; ``mode`` is fix, check or dry-run."""
     files, skipped = discover(repo)
-    options = replace(options, local_actions=_local_actions(files))
+    options = replace(options, local_actions=_local_actions(files), read_file=file_reader(repo))
     findings: list[Finding] = []
     problems: list[FileProblem] = []
     writes: list[tuple[Source, str]] = []
@@ -53,8 +53,8 @@ def run(repo: Path, *, mode: str, options: Options) -> Outcome:
         tuple(names),
         tuple(s.name for s, _ in writes),
         tuple(findings),
-        tuple(problems),
-        tuple(FileProblem(s.name, None, s.message) for s in skipped),
+        tuple(problems) + tuple(FileProblem(s.name, None, s.message) for s in skipped if s.error),
+        tuple(FileProblem(s.name, None, s.message) for s in skipped if not s.error),
     )
     return Outcome(report, tuple(writes), "".join(diffs))
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cdbctl.errors import EnvironmentProblem, ExitCode, InputError
-from cdbctl.output import SCHEMA_VERSION, OutputFormat, dumps_json, write_stdout
+from cdbctl.output import SCHEMA_VERSION, OutputFormat, dumps_json, warn, write_stdout
 from cdbctl.sanitize import strip_controls
 
 if TYPE_CHECKING:
@@ -216,7 +216,7 @@ def register(app: typer.Typer) -> None:
                 sys.stdout.write(result.diff)
             _render_table(result, "dry-run" if dry_run else mode)
         for problem in result.problems:
-            sys.stderr.write(f"cdbctl: warning: {strip_controls(problem)}\n")
+            warn(str(problem))
         sys.stderr.write(_summary(result, mode) + "\n")
         if result.conflicts or (check and result.would_change):
             raise typer.Exit(int(ExitCode.NEGATIVE))

@@ -1,4 +1,4 @@
-"""The reference CDB stack in compose/: healthchecks, ordered start-up, no secrets, in sync with the fragment."""
+"""The reference CDB stack in compose/: healthchecks, dependencies, Swarm deploy, no secrets, in sync with the fragment."""
 
 from __future__ import annotations
 
@@ -32,10 +32,14 @@ def test_services_and_healthchecks() -> None:
         assert "healthcheck" in svc, name
     for name, port in DEFAULT_SERVICES:
         svc = services[name]
-        assert svc["depends_on"] == {
-            "redis": {"condition": "service_healthy"},
-            "postgres": {"condition": "service_healthy"},
-        }
+        # The short form: `docker stack config/deploy` reject `condition:` (Swarm has no start order).
+        assert svc["depends_on"] == ["redis", "postgres"]
+        deploy = svc["deploy"]
+        assert isinstance(deploy, dict)
+        assert deploy["replicas"] == 1
+        assert deploy["update_config"]["order"] == "start-first"
+        assert deploy["update_config"]["failure_action"] == "rollback"
+        assert set(deploy) == {"replicas", "update_config", "rollback_config", "restart_policy", "resources"}
         assert svc["build"] == {
             "context": ".",
             "dockerfile": f"backoffice/services/{name}/Dockerfile",
