@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from cdbctl import __version__
-from cdbctl.errors import CdbctlError, ExitCode
+from cdbctl.errors import CdbctlError, EnvironmentProblem, ExitCode
 from cdbctl.help_layout import fit_help
 from cdbctl.sanitize import clean
 
@@ -184,6 +184,10 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(argv: list[str] | None) -> int:
     args = sys.argv[1:] if argv is None else argv
     debug = os.environ.get("CDBCTL_DEBUG") == "1"
+    if sys.stdout is None and not {"-h", "--help", "--version"} & set(args):
+        # `>&-`: Python leaves sys.stdout None; every command's data would go nowhere.
+        _report(EnvironmentProblem("stdout is closed", hint="open stdout, e.g. redirect it to a file"))
+        return int(ExitCode.ENVIRONMENT)
     try:
         import typer.main
 
@@ -212,6 +216,14 @@ def _dispatch(argv: list[str] | None) -> int:
         code = sys.exc_info()[1]
         # Shell completion answers and exits through sys.exit.
         return int(getattr(code, "code", 0) or 0)
+    except OSError as exc:
+        # A write the command could not complete (stdout on a full disk, an I/O error): the
+        # machine's problem, not a bug. Drop what is still buffered so the exit stays quiet.
+        if debug:
+            raise
+        _silence_stdout()
+        _report(EnvironmentProblem(f"cannot write: {exc.strerror or exc}"))
+        return int(ExitCode.ENVIRONMENT)
     except Exception as exc:
         show = getattr(exc, "show", None)
         if callable(show) and isinstance(getattr(exc, "exit_code", None), int):

@@ -64,6 +64,36 @@ def test_every_command_exits_141_into_a_closed_pipe(args: list[str], workflows_r
     assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr
 
 
+DATA_COMMANDS = [
+    *[c for c in COMMANDS if c[0] in ("risk", "ci-harden")],
+    ["scaffold", "--repo", "{repo}", "--dry-run"],
+    ["scaffold", "--repo", "{repo}", "--check", "--format", "json"],
+    ["verify", "--no-docker", "-e", "gone=tcp://127.0.0.1:9", "--format", "json"],
+    ["verify", "--no-docker", "-e", "gone=tcp://127.0.0.1:9", "--format", "table"],
+]
+
+
+@pytest.mark.parametrize("args", DATA_COMMANDS, ids=" ".join)
+def test_every_command_on_a_full_or_closed_stdout_is_an_environment_error(
+    args: list[str], workflows_repo: Path
+) -> None:
+    """stdout on /dev/full or closed (>&-): exit 3 naming the cause, never 4 or a traceback."""
+    argv = [a.replace("{repo}", str(workflows_repo)) for a in args]
+    cmd = [sys.executable, "-m", "cdbctl", *argv]
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            cmd, stdout=full, stderr=subprocess.PIPE, text=True, timeout=60, cwd=workflows_repo.parent
+        )
+    assert proc.returncode == 3, proc.stderr
+    assert "No space left on device" in proc.stderr and "Traceback" not in proc.stderr
+    closed = subprocess.run(
+        ["bash", "-c", 'exec "$@" >&-', "bash", *cmd],
+        stderr=subprocess.PIPE, text=True, timeout=60, cwd=workflows_repo.parent,
+    )  # fmt: skip
+    assert closed.returncode == 3, closed.stderr
+    assert "stdout is closed" in closed.stderr and "Traceback" not in closed.stderr
+
+
 def test_an_error_quoting_a_hostile_file_name_is_inert(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
