@@ -83,7 +83,15 @@ class ScaffoldFormat(StrEnum):
     json = OutputFormat.json.value
 
 
-FormatOpt = Annotated[ScaffoldFormat, typer.Option("--format", "-f", help="Output format.")]
+FormatOpt = Annotated[
+    ScaffoldFormat | None,
+    typer.Option(
+        "--format",
+        "-f",
+        help="Output format (default: table on a terminal or with --dry-run, whose diff is the data; "
+        "else json).",
+    ),
+]
 
 
 def _compose_rel(repo: Path, compose: Path) -> str:
@@ -165,14 +173,17 @@ def register(app: typer.Typer) -> None:
         dry_run: DryRunOpt = False,
         check: CheckOpt = False,
         force: ForceOpt = False,
-        fmt: FormatOpt = ScaffoldFormat.table,
+        fmt: FormatOpt = None,
     ) -> None:
+        from cdbctl.output import is_terminal
         from cdbctl.resources import compose_dir, templates_dir
         from cdbctl.scaffold.fs import RepoFS
         from cdbctl.scaffold.runner import package_dir, recorded_services, run_scaffold
         from cdbctl.scaffold.sources import load_sources
         from cdbctl.scaffold.spec import build_specs
 
+        if fmt is None:
+            fmt = ScaffoldFormat.table if is_terminal() or dry_run else ScaffoldFormat.json
         fs = RepoFS(repo)
         mode = "check" if check else "dry-run" if dry_run else "apply"
         sources = load_sources(templates_dir(), compose_dir(), package_dir())

@@ -26,9 +26,19 @@ def table(out: str) -> dict[str, str]:
 
 
 def run(capsys: Cap, *args: str) -> tuple[int, str, str]:
-    code = main(["scaffold", *args])
+    # The table is what these tests read; piped stdout would default to JSON.
+    fmt = [] if {"--format", "-f"} & set(args) else ["--format", "table"]
+    code = main(["scaffold", *args, *fmt])
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def test_json_by_default_when_stdout_is_not_a_terminal(repo: Path, capsys: Cap) -> None:
+    code = main(["scaffold", "--repo", str(repo), "--check"])
+    out = capsys.readouterr().out
+    assert code == 1 and json.loads(out)["mode"] == "check"
+    code = main(["scaffold", "--repo", str(repo), "--dry-run"])
+    assert code == 0 and capsys.readouterr().out.startswith("--- ")  # the diff is the data: patch reads it
 
 
 def test_default_run_then_idempotent(repo: Path, capsys: Cap) -> None:
