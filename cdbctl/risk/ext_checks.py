@@ -35,17 +35,15 @@ from cdbctl.risk.ext_formulas import (
 )
 from cdbctl.risk.instruments import (
     floor_quantity,
-    normalize_symbol,
     on_tick,
     tier_for,
 )
 from cdbctl.risk.margin import (
     check_margin,
-    cross_liquidation_price,
     liquidation_distance,
     max_leverage_for_distance,
 )
-from cdbctl.risk.positions import LONG, SHORT, Position
+from cdbctl.risk.positions import LONG, SHORT
 from cdbctl.risk.timeparse import to_epoch
 
 if TYPE_CHECKING:
@@ -225,55 +223,26 @@ def check_margin_available(e: Eval, c: RiskConfig) -> str | None:
     return "insufficient_margin"
 
 
-def cross_liquidation(e: Eval, c: RiskConfig, mmr: float) -> tuple[float, float]:
-    """Cross liquidation price and distance with the state's other cross legs (Binance-style formula).
-
-    Wallet balance: the state's `wallet_balance`, else equity minus every leg's unrealised PnL (equity
-    is marked to market), less the margin locked in isolated positions. A same-side position on the
-    symbol merges with the order (average entry); an opposite one is left out (the order reduces
-    it, so the order alone is the conservative case).
-    """
-    x = e.x
-    side = LONG if e.long else SHORT
-    qty = quantity(e)
-    entry = e.price
-    key = normalize_symbol(e.symbol)
-    others: list[Position] = []
-    upnl = isolated = 0.0
-    for p in x.positions:
-        upnl += p.unrealized_pnl()
-        if p.margin_mode != "cross":
-            isolated += p.used_margin()
-        elif normalize_symbol(p.symbol) != key:
-            others.append(p)
-        elif p.side == side:
-            entry = (p.quantity * p.entry_price + qty * entry) / (p.quantity + qty)
-            qty += p.quantity
-    wallet = (x.wallet if x.wallet is not None else e.equity - upnl) - isolated
-    lp = cross_liquidation_price(
-        side, qty, entry, wallet, mmr, others=others, default_mmr=c.MAINTENANCE_MARGIN_RATE
-    )
-    ref = e.mark if e.mark is not None else e.price
-    if side == LONG and lp <= 0:
-        return lp, 1.0
-    return lp, liquidation_distance(side, lp, ref)
-
-
-def mark_distance(e: Eval, c: RiskConfig, lp: float, mmr: float, d: float) -> float:
-    """Isolated: the signal's max safe leverage (tier MMR and cap) and, with a mark price, the distance
-    from it; without one the check's own distance `d` stands."""
+def mark_distance(e: Eval, c: RiskConfig, lp: float, mmr: float, d: float, *, entry: float) -> float:
+    """The signal's max safe isolated leverage (tier MMR and cap), and the liquidation distance from the
+    fair (mark) price, else from the signal's price when the position's average `entry` differs from it;
+    otherwise the check's own distance `d` stands."""
     cap = c.MAX_LEVERAGE
     tier = e.tier if e.mmr is not None else None  # the risk_tier check's tier (the whole position)
     if tier is not None and tier.max_leverage < cap:
         cap = tier.max_leverage
     mark = e.mark
+    side = LONG if e.long else SHORT
     if mark is None:
         e.max_safe = safe_leverage_at_entry(mmr, c.MIN_LIQUIDATION_DISTANCE, cap)
-        return d
-    side = LONG if e.long else SHORT
-    e.max_safe = max_leverage_for_distance(
-        side, e.price, mmr, c.MIN_LIQUIDATION_DISTANCE, reference=mark, cap=cap
-    )
+        if entry == e.price:
+            return d
+        ref = e.price
+    else:
+        e.max_safe = max_leverage_for_distance(
+            side, e.price, mmr, c.MIN_LIQUIDATION_DISTANCE, reference=mark, cap=cap
+        )
+        ref = mark
     if side == LONG and lp <= 0:
         return 1.0
-    return liquidation_distance(side, lp, mark)
+    return liquidation_distance(side, lp, ref)

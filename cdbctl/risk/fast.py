@@ -1,11 +1,14 @@
-"""The fused hot path: every check of ``checks.CHECKS`` inlined over local variables.
+"""The fused hot path: every check of the registry inlined over local variables.
 
 Replays without ``--trace`` need only the decision, not the per-check trace, so this closure
-computes the same numbers with locals instead of the registry's scratch object and 12 calls
-(about 3x less work per signal). It shares the sizing formulas and failure texts with the registry
-(``formulas``), hands anything unusual (an invalid field, an unparseable or future timestamp, odd
-casing) back to the registry by returning None, and is kept identical to it by a differential
-property test (tests/risk/test_properties.py). A new check goes into ``checks.CHECKS`` and here.
+computes the same numbers with locals instead of the registry's scratch object and a call per
+check. It shares the sizing formulas and failure texts with the registry (``formulas``) and decides
+every valid signal: any-case sides and margin modes, every timestamp form (``timeparse``), cross
+margin over open positions, ``--stateful`` and ``--instruments``. It returns None only for an
+invalid signal (bad side or margin mode, non-finite number, stop on the wrong side, crossed book,
+unreadable or future timestamp), whose problem the registry's validity checks then name. It is kept
+identical to the registry by differential property tests that call it directly and fail when it
+declines a valid signal (tests/risk/test_parity.py). A new check goes into the registry and here.
 """
 
 from __future__ import annotations
@@ -23,11 +26,11 @@ from cdbctl.risk.extras import Extras
 from cdbctl.risk.instruments import InstrumentBook
 from cdbctl.risk.margin import liquidation_distance, max_leverage_for_distance
 from cdbctl.risk.model import SCHEMA_VERSION, Decision, MarketData, RiskState, Signal
-from cdbctl.risk.timeparse import TS_CACHE as timeparse_cache
 from cdbctl.risk.timeparse import to_epoch
 
 _SIDES = {"long": True, "buy": True, "short": False, "sell": False}
 _SIDES.update({k.upper(): v for k, v in list(_SIDES.items())})
+_MODES = frozenset(("isolated", "cross"))
 _SQRT_YEAR = math.sqrt(365.0)
 _ROUNDER = f.ROUNDER
 _EXACT_BELOW = 2251799813685248.0  # 2**51, as instruments.nearest_integer
@@ -86,7 +89,6 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
     max_slip, taker, maker = c.MAX_SLIPPAGE_BPS, c.TAKER_FEE, c.MAKER_FEE
     fee_market, fee_limit = taker + taker, maker + taker  # round trip: entry plus a taker exit
     sides, epoch, clock, sqrt, inf = _SIDES, to_epoch, time.time, math.sqrt, math.inf
-    ts_cache = timeparse_cache
     check_finite = not finite_inputs
     prepared = prepare_instruments(instruments, min_dist, max_lev) if instruments is not None else {}
     prepared_get = prepared.get if instruments is not None else None
@@ -97,11 +99,16 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
     acc_pre, acc_post = account if account is not None else (None, None)
     open_legs = extras.positions if extras is not None else []
     record = extras.record_fill if extras is not None and stateful else None
+    backing = extras.cross_backing if extras is not None else None
+    wallet_given = extras is not None and extras.wallet is not None
+    modes = _MODES
 
     def fast(sig: Signal) -> Decision | None:
         long = sides.get(sig.side)
         if long is None:
-            return None
+            long = sides.get(sig.side.lower())  # "Long", "Sell": any case, as the registry
+            if long is None:
+                return None  # not a side: the registry's validity check names it
         mode = sig.margin_mode
         if mode is None:
             cross = default_cross
@@ -110,9 +117,10 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
         elif mode == "cross":
             cross = True
         else:
-            return None
-        if cross and open_legs:
-            return None  # cross margin over other legs: the registry's Binance-style formula
+            mode = mode.lower()
+            if mode not in modes:
+                return None  # not a margin mode: the registry's validity check names it
+            cross = mode == "cross"
         price = sig.price
         mk = sig.market
         if mk is None:
@@ -149,11 +157,9 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
         reason = detail = None
         ts = sig.timestamp
         if ts is not None:
-            t = ts_cache.get(ts)
+            t = epoch(ts)
             if t is None:
-                t = epoch(ts)
-            if t is None:
-                return None
+                return None  # the registry's staleness check names the bad timestamp
             age = (now if now is not None else clock()) - t
             if age > stale:
                 reason, detail = "stale_data", f.note_stale(age, c)
@@ -272,18 +278,30 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
                 reason, detail = "excessive_spread", f.note_spread(spread, c)
         else:
             slip = 0.0
-        # liquidation (MEXC), see checks.check_liquidation
-        d = (equity / size if cross and size > 0 else 1.0 / lev) - mmr_s
+        # liquidation (MEXC, margin.py), as checks.check_liquidation
+        entry = price
+        if cross and size > 0:
+            if open_legs or wallet_given:  # the account's margin backing the position (margin.py)
+                margin, held_qty, held_value = backing(sig.symbol, long, equity)  # type: ignore[misc]
+                total = size
+                if held_qty:  # joins a same-side position: one position at the average entry
+                    entry = (held_value + qty * price) / (held_qty + qty)
+                    total += held_value
+                d = margin / total - mmr_s
+            else:
+                d = equity / size - mmr_s
+        else:
+            d = 1.0 / lev - mmr_s
         if d < 0.0:  # noqa: PLR1730  # a compare is cheaper than a max() call here
             d = 0.0
         if long:
             if d > 1.0:  # noqa: PLR1730  # a long cannot be liquidated below zero; no min() call
                 d = 1.0
-            lp = price * (1.0 - d)
+            lp = entry * (1.0 - d)
             if stop is None:
                 stop = price * stop_long
         else:
-            lp = price * (1.0 + d)
+            lp = entry * (1.0 + d)
             if stop is None:
                 stop = price * stop_short
         mark = sig.mark_price
@@ -291,6 +309,9 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
             side = 1 if long else -1
             safe = max_leverage_for_distance(side, price, mmr_s, min_dist, reference=mark, cap=cap_s)
             d = 1.0 if long and lp <= 0 else liquidation_distance(side, lp, mark)
+        elif entry != price:  # an average entry: the distance from the signal's price
+            safe = x.safe_leverage_at_entry(mmr_s, min_dist, cap_s)
+            d = 1.0 if long and lp <= 0 else liquidation_distance(1 if long else -1, lp, price)
         if reason is None:
             if d < min_dist:
                 reason, detail = "liquidation_risk_too_high", f.note_liq_distance(d, c)
@@ -314,7 +335,15 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
         if approved and stateful:
             st.total_exposure_pct = exposure + size / equity
             if record is not None:
-                record(sig.symbol, long, qty, price, leverage=lev, ts=now_s)
+                record(
+                    sig.symbol,
+                    long,
+                    qty,
+                    price,
+                    leverage=lev,
+                    ts=now_s,
+                    margin_mode="cross" if cross else "isolated",
+                )
         return Decision(
             SCHEMA_VERSION,
             sig.signal_id,

@@ -276,9 +276,10 @@ def test_cross_margin_counts_a_short_legs_profit() -> None:
     env = {"MARGIN_MODE": "cross"}
     losing_long = decide(sig(), env, {"wallet_balance": 5000.0, "positions": [base | {"side": "long"}]})
     winning_short = decide(sig(), env, {"wallet_balance": 5000.0, "positions": [base | {"side": "short"}]})
-    # BTC 0.2 long, MMR 0.5%: LP = (WB - 270 + UPNL - 0.2 x 50,000) / (0.2 x 0.005 - 0.2)
+    # BTC 0.2 long, MMR 0.5% (margin.py, MEXC cross): M = WB - 270 (the ETH leg's maintenance) + UPNL,
+    # LP = entry x (1 + MMR) - M / qty
     for d, upnl in ((losing_long, -3000.0), (winning_short, 3000.0)):
-        expected = (5000.0 - 270.0 + upnl - 10000.0) / (0.2 * 0.005 - 0.2)
+        expected = 50000.0 * 1.005 - (5000.0 - 270.0 + upnl) / 0.2
         assert d["liquidation_price"] == pytest.approx(expected)
     assert winning_short["liquidation_price"] < losing_long["liquidation_price"]
 

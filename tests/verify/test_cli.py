@@ -197,7 +197,10 @@ def test_docker_unreachable_with_nothing_else_to_check_is_exit_3(
         (["-e", "api=ftp://127.0.0.1/"], "unsupported URL scheme 'ftp'"),
         (["-e", "api=http://127.0.0.1:notaport/"], "bad port"),
         (["-e", "api"], "expected NAME=URL"),
-        (["-e", "x=tcp://127.0.0.1:1", "--timeout", "0"], "--timeout must be above 0 and at most 86400 seconds"),
+        (
+            ["-e", "x=tcp://127.0.0.1:1", "--timeout", "0"],
+            "--timeout must be above 0 and at most 86400 seconds",
+        ),
         (["-e", "x=tcp://127.0.0.1:1", "--wait-timeout", "-1"], "--wait-timeout must be"),
         (["-e", "x=tcp://127.0.0.1:1", "--wait", "--watch"], "--wait and --watch cannot be combined"),
         (["-e", "x=tcp://127.0.0.1:1", "--format", "xml"], "Invalid value for '--format'"),
