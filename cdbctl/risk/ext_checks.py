@@ -86,7 +86,7 @@ def check_cooldown(e: Eval, c: RiskConfig) -> str | None:
     e.limit = c.COOLDOWN_SEC
     e.value = 0.0
     e.note = None
-    lock = e.x.lock(e.symbol, signal_clock(e), c)
+    lock = e.x.lock(e.symbol, signal_clock(e), c, e.now)
     if lock is None:
         return None
     e.value = lock.remaining_sec

@@ -61,7 +61,9 @@ def prepare_instruments(book: InstrumentBook, min_dist: float, max_lev: int) -> 
     return prepared
 
 
-def build_account(c: RiskConfig, x: Extras, equity: float) -> tuple[Pre, Post] | None:
+def build_account(
+    c: RiskConfig, x: Extras, equity: float, fixed_now: float | None
+) -> tuple[Pre, Post] | None:
     """The account steps for this run, or None when none of their checks applies."""
     on = {name for name in EXTENDED if x.applies(name, c)} - {"instrument", "risk_tier"}
     if not on:
@@ -84,7 +86,7 @@ def build_account(c: RiskConfig, x: Extras, equity: float) -> tuple[Pre, Post] |
             if reason is not None:
                 detail = note_trading_state(reason)
         if cool_on:
-            lock = x.lock(symbol, now, c)
+            lock = x.lock(symbol, now, c, fixed_now)
             if lock is not None and reason is None:
                 reason, detail = "cooldown_active", note_cooldown(lock.reason, lock.remaining_sec)
         if rate_on and not limiter.allows(now) and reason is None:

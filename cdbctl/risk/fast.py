@@ -95,7 +95,7 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
     book_get = instruments.get if instruments is not None else None
     floor, bisect = math.floor, bisect_left
     # account inputs (trading state, trades, positions, balances, --stateful): ext_fast, as ext_checks
-    account = build_account(c, extras, equity) if extras is not None else None
+    account = build_account(c, extras, equity, now) if extras is not None else None
     acc_pre, acc_post = account if account is not None else (None, None)
     open_legs = extras.positions if extras is not None else []
     record = extras.record_fill if extras is not None and stateful else None

@@ -5,13 +5,15 @@ seconds or milliseconds as a number or a digit string (above 1e11, the year 5138
 number is milliseconds).
 
 Replays carry a distinct millisecond timestamp on nearly every line, so caching whole strings does
-not help. The common shape ``YYYY-MM-DDTHH:MM:SS[.fff...](Z|+HH:MM|-HH:MM)`` is split by hand
-instead: the minute prefix (``YYYY-MM-DDTHH:MM:``) is validated and converted once and cached,
-seconds, fraction and offset are a few dictionary lookups. Any other spelling (week dates, basic
-format, a space before the offset, ...) goes to ``datetime.fromisoformat`` once per distinct string
-(cached). The split path gives the very float ``fromisoformat(...).timestamp()`` gives: integral
-microseconds (fraction digits past six truncated, as ``fromisoformat`` does) divided by 10**6; a
-property test holds the two together (tests/risk/test_timeparse.py).
+not help, and ``fromisoformat`` plus ``timestamp()`` costs about a microsecond a line. The common
+shape ``YYYY-MM-DDTHH:MM:SS[.fff...](Z|+HH:MM|-HH:MM)`` is split instead into the seconds prefix
+(validated and converted once per second of the replay) and the tail, fraction and offset together
+(converted once per distinct tail: a thousand for milliseconds): two slices and two dictionary hits
+a line. Any other spelling (week dates, basic format, a space before the offset, ...) goes to
+``datetime.fromisoformat`` once per distinct string (cached). The split path gives the very float
+``fromisoformat(...).timestamp()`` gives: integral microseconds (fraction digits past six
+truncated, as ``fromisoformat`` does) divided by 10**6; a property test holds the two together
+(tests/risk/test_timeparse.py).
 """
 
 from __future__ import annotations
@@ -29,8 +31,10 @@ _SECONDS = {f"{i:02d}": i * _US for i in range(60)}
 _MINUTES: dict[str, int | None] = {}
 # offset suffix -> microseconds east of UTC (None: not an offset the split path reads)
 _OFFSETS: dict[str, int | None] = {"Z": 0, "+00:00": 0, "-00:00": 0}
+_HEADS: dict[str, int] = {}  # "YYYY-MM-DDTHH:MM:SS" -> epoch microseconds
+_TAILS: dict[str, int] = {}  # ".123Z", "+01:00", ... -> microseconds to add (fraction less offset)
 _SLOW: dict[str, float | None] = {}  # the general parser's answers
-_SCALE = {n: 10 ** (6 - n) for n in range(1, 6)}
+_SCALE = {n: 10 ** (6 - n) for n in range(1, 7)}
 
 
 def _minute(prefix: str) -> int | None:
@@ -90,9 +94,9 @@ def _parse(raw: str | int | float) -> float | None:
     return parsed.timestamp()
 
 
-def _number(value: int | float) -> float | None:
+def _number(value: float) -> float | None:
     """Epoch seconds or milliseconds (as the general parser: negative, NaN or infinite is None)."""
-    if not value >= 0:
+    if not 0 <= value < math.inf:
         return None
     try:
         return value / 1000.0 if value > _EPOCH_MS_THRESHOLD else float(value)
@@ -100,41 +104,56 @@ def _number(value: int | float) -> float | None:
         return None
 
 
-def to_epoch(raw: str | int | float) -> float | None:
-    """Epoch seconds for an ISO-8601 string (with Z or offset) or epoch s/ms number; None if unparseable."""
-    kind = type(raw)
-    if kind is int or kind is float:
-        return _number(raw) if raw < math.inf else None  # type: ignore[arg-type,operator]
-    if kind is not str:
-        return None  # bool, or anything a caller passed by mistake
-    text: str = raw  # type: ignore[assignment]
-    # the split path, inlined (one call per signal): "YYYY-MM-DDTHH:MM:" cached, then SS, fraction, offset
-    if len(text) >= 20:
-        prefix = text[:17]
-        base = _MINUTES.get(prefix, -1)
+def _head(head: str) -> int | None:
+    """Epoch microseconds of a validated ``YYYY-MM-DDTHH:MM:SS`` (cached)."""
+    found = _HEADS.get(head)
+    if found is None:
+        base = _MINUTES.get(head[:17], -1)
         if base == -1:
-            base = _minute(prefix)
+            base = _minute(head[:17])
             if len(_MINUTES) >= _CACHE_LIMIT:
                 _MINUTES.clear()
-            _MINUTES[prefix] = base
-        sec = _SECONDS.get(text[17:19]) if base is not None else None
-        if sec is not None:
-            rest = text[19:]
-            off = _OFFSETS.get(rest)
-            if off is not None:  # no fraction: "...:SSZ", "...:SS+00:00"
-                return (base + sec - off) / _US  # type: ignore[operator]
-            if rest[:1] in (".", ","):
-                for width in (1, 6):  # "Z" or "+HH:MM" after the fraction digits
-                    off = _offset(rest[-width:]) if len(rest) > width + 1 else None
-                    if off is not None:
-                        digits = rest[1:-width]
-                        if digits.isascii() and digits.isdigit():
-                            micro = (
-                                int(digits[:6]) * _SCALE[len(digits)] if len(digits) < 6 else int(digits[:6])
-                            )
-                            return (base + sec + micro - off) / _US  # type: ignore[operator]
-                        break
-    elif text.isascii() and text.isdecimal() and text:
+            _MINUTES[head[:17]] = base
+        sec = _SECONDS.get(head[17:19])
+        if base is None or sec is None or len(head) != 19:
+            return None
+        found = base + sec
+        if len(_HEADS) >= _CACHE_LIMIT:
+            _HEADS.clear()
+        _HEADS[head] = found
+    return found
+
+
+def _tail(tail: str) -> int | None:
+    """Microseconds to add for ``Z``, ``+HH:MM``, ``.fff...Z`` or ``.fff...+HH:MM`` (cached while room)."""
+    found = _TAILS.get(tail)
+    if found is not None:
+        return found
+    if tail[:1] not in (".", ","):
+        off = _offset(tail)
+        found = -off if off is not None else None
+    else:
+        for width in (1, 6):  # "Z" or "+HH:MM" after the fraction digits
+            off = _offset(tail[-width:]) if len(tail) > width + 1 else None
+            if off is not None:
+                digits = tail[1:-width]
+                if digits.isascii() and digits.isdecimal():  # fromisoformat keeps 6 digits, truncating
+                    found = int(digits[:6]) * _SCALE.get(len(digits), 1) - off
+                break
+    if found is not None and len(_TAILS) < _CACHE_LIMIT:  # millisecond tails: a few thousand
+        _TAILS[tail] = found
+    return found
+
+
+def _text(text: str) -> float | None:
+    """A string the two cache hits of ``to_epoch`` did not settle."""
+    if len(text) >= 20:
+        head = _head(text[:19])
+        if head is not None:
+            tail = _tail(text[19:])
+            if tail is not None:
+                return (head + tail) / _US
+    elif text.isascii() and text.isdecimal():
         return _number(int(text))
     try:
         return _SLOW[text]
@@ -145,6 +164,33 @@ def to_epoch(raw: str | int | float) -> float | None:
         _SLOW.clear()
     _SLOW[text] = value
     return value
+
+
+def to_epoch(raw: str | int | float) -> float | None:
+    """Epoch seconds for an ISO-8601 string (with Z or offset) or epoch s/ms number; None if unparseable.
+
+    The common case costs two slices and two dictionary hits: the seconds prefix and the tail
+    (fraction and offset) are each converted once. The result is integral microseconds / 10**6,
+    exactly what ``fromisoformat(...).timestamp()`` returns.
+    """
+    kind = type(raw)
+    if kind is str:
+        head = _HEADS.get(raw[:19])  # type: ignore[index]
+        if head is not None:
+            tail = _TAILS.get(raw[19:])  # type: ignore[index]
+            if tail is not None:
+                return (head + tail) / _US
+        return _text(raw)  # type: ignore[arg-type]
+    if kind is int:
+        if raw > _EPOCH_MS_THRESHOLD:  # type: ignore[operator]
+            try:
+                return raw / 1000.0  # type: ignore[operator]
+            except OverflowError:  # an integer beyond the float range
+                return None
+        return float(raw) if raw >= 0 else None  # type: ignore[operator]
+    if kind is float:
+        return _number(raw)  # type: ignore[arg-type]
+    return None  # bool, or anything a caller passed by mistake
 
 
 def parse_now(raw: str | float | datetime | None) -> float | None:
