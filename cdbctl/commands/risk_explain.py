@@ -97,11 +97,12 @@ def _render(explanations: list[Explanation]) -> None:
         if x.largest_size_usd is not None:
             base = _fmt(x.largest_position_size)
             # found together with a lower leverage (explain._both): it passes only at that leverage
-            both = not x.approved and any(" with a size of at most " in s for s in x.suggestions)
+            both = not x.approved and any(s.startswith("leverage ") and " with " in s for s in x.suggestions)
             at = f" at leverage {x.highest_leverage}" if both else ""
-            console.print(f"largest size that passes{at}: {x.largest_size_usd:,.2f} USDT ({base} base)")
-        if x.highest_leverage is not None:
-            console.print(f"highest leverage that passes: {x.highest_leverage}")
+            console.print(f"largest position that passes{at}: {x.largest_size_usd:,.2f} USDT ({base} base)")
+        if x.passing_leverages:
+            bands = ", ".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in x.passing_leverages)
+            console.print(f"leverages that pass: {bands}")
         for line in x.suggestions:
             console.print(f"to pass: {line}")
 

@@ -66,10 +66,12 @@ class Explanation(msgspec.Struct):
     detail: str | None
     checks: list[ExplainedCheck]
     sized_usd: float | None
-    largest_size_usd: float | None
-    largest_position_size: float | None
+    largest_size_usd: float | None  # the largest passing position (USDT), after any regime multiplier
+    largest_position_size: float | None  # that position in base units
     highest_leverage: int | None
     suggestions: list[str]
+    largest_target_usd: float | None = None  # the target_position_usd that gives it (feed this back)
+    passing_leverages: list[tuple[int, int]] = []  # leverage ranges (inclusive) that pass at this size
 
 
 def headroom(check: Check) -> float | None:
@@ -78,6 +80,10 @@ def headroom(check: Check) -> float | None:
     value, limit = check.value, check.limit
     if sign is None or not _is_number(value) or not _is_number(limit):
         return None
+    if check.name == "instrument" and not check.passed and float(value) > float(limit):  # type: ignore[arg-type]
+        # the instrument check has a floor (min notional, USDT) and a ceiling (max quantity, in
+        # contracts: value and limit are contracts then); off the tick it has no limit (None)
+        sign = 1
     gap = (float(limit) - float(value)) * sign  # type: ignore[arg-type]
     return gap if math.isfinite(gap) else None
 
@@ -132,6 +138,16 @@ def _in_cents(engine: Engine, sig: Signal, size: float) -> float:
     return size
 
 
+def passing_leverages(engine: Engine, sig: Signal) -> list[int]:
+    """Every integer leverage (1..125) the engine approves at the signal's size, ascending.
+
+    Lower is not always safer: a lower leverage needs more margin (`insufficient_margin`), a higher
+    one liquidates closer, so the passing leverages can be a band or several.
+    """
+    replace = msgspec.structs.replace
+    return [lev for lev in range(1, _MAX_LEVERAGE + 1) if engine.evaluate(replace(sig, leverage=lev)).approved]
+
+
 def highest_passing_leverage(engine: Engine, sig: Signal) -> int | None:
     """Highest integer leverage (1..125) the engine approves at the signal's size (None if none)."""
     replace = msgspec.structs.replace
@@ -139,6 +155,28 @@ def highest_passing_leverage(engine: Engine, sig: Signal) -> int | None:
         if engine.evaluate(replace(sig, leverage=leverage)).approved:
             return leverage
     return None
+
+
+def ranges(values: list[int]) -> list[tuple[int, int]]:
+    """[1, 2, 3, 7, 8] -> [(1, 3), (7, 8)]."""
+    out: list[tuple[int, int]] = []
+    for v in values:
+        if out and out[-1][1] == v - 1:
+            out[-1] = (out[-1][0], v)
+        else:
+            out.append((v, v))
+    return out
+
+
+def _describe(bands: list[tuple[int, int]]) -> str:
+    """[(3, 20)] -> 'leverage 3 to 20 passes': exactly the leverages that pass, no "or lower"."""
+    return "leverage " + " or ".join(str(lo) if lo == hi else f"{lo} to {hi}" for lo, hi in bands) + " passes"
+
+
+def _usd(value: float) -> str:
+    """A USDT amount as a suggestion prints it: whole cents when that is the value, else every digit
+    needed (a rounded-up figure fed back could fail)."""
+    return f"{value:,.2f}" if round(value, 2) == value else f"{value:.12g}"
 
 
 def _both(engine: Engine, sig: Signal, ceiling: float) -> tuple[float | None, int | None]:
@@ -163,36 +201,57 @@ def explain_decision(decision: Decision) -> Explanation:
     )  # fmt: skip
 
 
+def _ceiling(engine: Engine, decision: Decision, sized: float) -> float:
+    """The largest meaningful target_position_usd: the sized notional before the regime multiplier
+    (a target above it changes nothing; in the stressed regime the engine halves what it is given)."""
+    mult = engine.config.REGIME_STRESSED_SIZE_MULTIPLIER if decision.regime == "stressed" else 1.0
+    return sized / mult if mult > 0 else sized
+
+
 def explain(engine: Engine, sig: Signal) -> Explanation:
-    """Evaluate one signal with the trace on and work out what would make it pass."""
+    """Evaluate one signal with the trace on and work out what would make it pass.
+
+    Every suggestion is a value to feed back: `target_position_usd` (not the resulting position,
+    which a stressed regime or the contract step makes smaller) and leverages that pass.
+    """
     decision = engine.evaluate(sig)
     trace = decision.checks or []
     checks = [ExplainedCheck(c.name, c.passed, c.value, c.limit, headroom(c), c.detail) for c in trace]
     sized = _sized(decision)
-    largest = lev = None
+    target: float | None = None
+    position: Decision | None = None
+    lev: int | None = None
+    bands: list[tuple[int, int]] = []
     suggestions: list[str] = []
+    replace = msgspec.structs.replace
     if decision.reason in ("invalid_signal", "internal_error", "invalid_timestamp_format"):
         suggestions.append("fix the signal first: " + (decision.detail or "it is invalid"))
     elif decision.approved:
-        largest, lev = sized, highest_passing_leverage(engine, sig)
+        position = decision
+        bands = ranges(passing_leverages(engine, sig))
+        lev = bands[-1][1] if bands else None
     else:
-        largest = largest_passing_size(engine, sig, sized) if sized else None
-        lev = highest_passing_leverage(engine, sig)
-        if largest is not None:
-            suggestions.append(f"a size of at most {largest:,.2f} USDT passes")
-        if lev is not None:
-            suggestions.append(f"leverage {lev} or lower passes at this size")
-        if largest is None and lev is None and sized:
-            largest, lev = _both(engine, sig, sized)
-            if largest is not None:
-                suggestions.append(f"leverage {lev} with a size of at most {largest:,.2f} USDT passes")
+        ceiling = _ceiling(engine, decision, sized) if sized else None
+        target = largest_passing_size(engine, sig, ceiling) if ceiling else None
+        bands = ranges(passing_leverages(engine, sig))
+        lev = bands[-1][1] if bands else None
+        if target is not None:
+            position = engine.evaluate(replace(sig, target_position_usd=target))
+            suggestions.append(_size_text(target, position))
+        if bands:
+            suggestions.append(_describe(bands) + " at this size")
+        if target is None and not bands and ceiling:
+            target, lev = _both(engine, sig, ceiling)
+            if target is not None and lev is not None:
+                position = engine.evaluate(replace(sig, target_position_usd=target, leverage=lev))
+                suggestions.append(f"leverage {lev} with " + _size_text(target, position))
         wait = [c for c in checks if c.name == "cooldown" and not c.passed and isinstance(c.value, float)]
         if wait:
             suggestions.append(f"wait {wait[0].value:.0f}s for the cooldown to end")
-        if largest is None and lev is None and not wait:
+        if target is None and not bands and not wait:
             failing = ", ".join(c.name for c in checks if not c.passed)
             suggestions.append(f"no smaller size and no other leverage passes; failing: {failing}")
-    position = largest / sig.price if largest is not None else None
+    largest = position.position_size_usd if position is not None else None
     return Explanation(
         SCHEMA_VERSION,
         decision.signal_id,
@@ -204,7 +263,16 @@ def explain(engine: Engine, sig: Signal) -> Explanation:
         checks,
         sized,
         largest,
-        position,
+        position.position_size if position is not None else None,
         lev,
         suggestions,
+        target,
+        bands,
     )
+
+
+def _size_text(target: float, position: Decision) -> str:
+    text = f"target_position_usd {_usd(target)} passes"
+    if position.position_size_usd != target:  # a regime multiplier or the contract step
+        text += f" (a position of {_usd(position.position_size_usd)} USDT)"
+    return text

@@ -139,12 +139,13 @@ def check_instrument(e: Eval, c: RiskConfig) -> str | None:
         e.note = note_unknown(e.symbol)
         return "unknown_instrument"
     e.inst = inst
-    contracts, qty = floor_quantity(inst, e.size_usd / price)
+    contracts, qty = floor_quantity(inst, e.size_usd / price, price=price, cap_usd=e.size_usd)
     e.contracts = contracts
     e.qty = qty
     e.size_usd = e.value = notional = qty * price
     if not on_tick(inst, price):
-        e.limit = inst.tick_size
+        # no distance to a limit: the detail names the tick and the nearest valid price
+        e.value, e.limit = price, None
         e.note = note_tick(inst, price)
         return "price_off_tick"
     e.limit = floor = min_notional_of(inst, price)
@@ -152,7 +153,7 @@ def check_instrument(e: Eval, c: RiskConfig) -> str | None:
         e.note = note_min(notional, contracts, floor)
         return "below_min_notional"
     if contracts > inst.max_quantity:
-        e.limit = inst.max_quantity
+        e.value, e.limit = contracts, inst.max_quantity  # in contracts, as the exchange limits it
         e.note = note_max_quantity(contracts, inst.max_quantity)
         return "above_max_quantity"
     return None

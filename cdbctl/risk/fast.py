@@ -240,8 +240,11 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
                 steps = qty / base + 1e-9  # instruments.floor_quantity, inlined
                 if qty > 0 and steps < inf:
                     steps = floor(steps)
-                    contracts = steps * s_num / s_den
                     qty = steps * b_num / b_den
+                    while steps > 0 and qty * price > size:  # never past the size (the tolerance)
+                        steps -= 1
+                        qty = steps * b_num / b_den
+                    contracts = steps * s_num / s_den
                 else:
                     contracts = qty = 0.0
                 size = qty * price

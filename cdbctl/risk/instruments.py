@@ -3,8 +3,8 @@
 The command layer parses the `--instruments` file (JSON or YAML); `load_instruments` validates the
 parsed data. Field names are snake_case, and MEXC's own `GET /api/v1/contract/detail` names
 (`priceUnit`, `contractSize`, `volUnit`, `minVol`, `riskBaseVol`, ...) are accepted as aliases, so
-an API record can be pasted as is (its other camelCase fields are ignored; an unknown snake_case
-key is a typo and an error).
+an API record can be pasted as is (its other fields, camelCase or one word such as `state`, are
+ignored; an unknown snake_case key is a typo and an error).
 
 Quantities of contracts follow MEXC: an order is `vol` contracts of `contract_size` base units,
 `vol` a multiple of `volUnit` (our `quantity_step`). MEXC risk limits (contract/detail):
@@ -116,14 +116,24 @@ def normalize_symbol(symbol: str) -> str:
     return found
 
 
-def floor_quantity(instrument: Instrument, base_quantity: float) -> tuple[float, float]:
-    """Floor a base-unit quantity to the step; return (contracts, base units)."""
+def floor_quantity(
+    instrument: Instrument, base_quantity: float, *, price: float = 0.0, cap_usd: float = math.inf
+) -> tuple[float, float]:
+    """Floor a base-unit quantity to the step; return (contracts, base units).
+
+    The 1e-9 tolerance keeps 0.3 / 0.1 = 2.9999999999999996 at 3 steps; with a `price`, the
+    notional (quantity x price) never exceeds `cap_usd` though: a step the tolerance added past it
+    (10,000 USDT at 10.000000000005 is 999.9999999995 steps, not 1,000) is taken back.
+    """
     steps = base_quantity / instrument.base_step + _EPS
     if not (base_quantity > 0 and steps < math.inf):  # a price near 0 makes it infinite: nothing to trade
         return 0.0, 0.0
     steps = math.floor(steps)
-    contracts = steps * instrument.step_num / instrument.step_den
-    return contracts, steps * instrument.base_num / instrument.base_den
+    qty = steps * instrument.base_num / instrument.base_den
+    while steps > 0 and qty * price > cap_usd:  # the fused path inlines this very loop
+        steps -= 1
+        qty = steps * instrument.base_num / instrument.base_den
+    return steps * instrument.step_num / instrument.step_den, qty
 
 
 def contracts_of(instrument: Instrument, base_quantity: float) -> float:
@@ -250,7 +260,10 @@ def _instrument(symbol: str, raw: Mapping[str, object], source: str) -> Instrume
     for key in raw:
         if not isinstance(key, str):
             raise InputError(f"{symbol}: field names must be strings, got {key!r}", where=source)
-        if key not in _KNOWN and key == key.lower():
+        if key not in _KNOWN and "_" in key:
+            # our own fields are snake_case, so an unknown one is a typo; MEXC's contract/detail
+            # fields are camelCase or one word (`state`, `appraisal`, `threshold`, `id`): a record
+            # pasted as MEXC returns it loads, its other fields ignored
             raise InputError(f"{symbol}: unknown field {key!r}", where=source)
     named = _field(symbol, raw, "symbol", source)
     if named is not None and (

@@ -320,3 +320,45 @@ def test_above_the_order_maximum() -> None:
     assert d["reason"] == "above_max_quantity"
     assert d["detail"] == "6e+06 contracts exceed the order maximum of 5e+06"
     assert check(d, "risk_tier")["passed"] is False  # and past the last tier (750,000 contracts)
+
+
+# --- issue 11: wrong answers fixed (each with the example that showed it) -------------------------------
+
+
+def test_a_stop_loss_after_the_signal_time_but_before_now_blocks_reentry() -> None:
+    """5a: the signal is from 12:00:00, the stop-loss closed at 12:00:03, the evaluation is at 12:00:05."""
+    state = {"recent_trades": [{"symbol": "BTC_USDT", "closed_at": "2026-01-01T12:00:03Z", "pnl": -5.0,
+                                "exit_reason": "stop_loss"}]}  # fmt: skip
+    with_ts = decide(sig(), {"COOLDOWN_SEC": "600"}, state)
+    without_ts = decide(sig(timestamp=None), {"COOLDOWN_SEC": "600"}, state)
+    assert with_ts["reason"] == without_ts["reason"] == "cooldown_active"
+    # a trade closed after the evaluation time is not known yet, whatever the signal's time
+    later = {"recent_trades": [{"symbol": "BTC_USDT", "closed_at": "2026-01-01T12:00:06Z", "pnl": -5.0,
+                                "exit_reason": "stop_loss"}]}  # fmt: skip
+    assert decide(sig(), {"COOLDOWN_SEC": "600"}, later)["approved"] is True
+
+
+def test_b_the_contract_step_never_rounds_up_past_the_target() -> None:
+    """5b: 10,000 USDT at 10.000000000005 with a step of 1 is 999 contracts, not 1,000."""
+    book = load_instruments({"X_USDT": {"tick_size": 0.000000000001, "contract_size": 1, "max_leverage": 20,
+                                        "maintenance_margin_rate": 0.005}})  # fmt: skip
+    d = decide(sig(symbol="X_USDT", price=10.000000000005, target_position_usd=10000.0, leverage=2),
+               {"MAX_POSITION_PCT": "1"}, book=book)  # fmt: skip
+    assert d["approved"] is True
+    assert d["position_size"] == 999.0
+    assert d["position_size_usd"] <= 10000.0
+
+
+def test_f_one_cross_liquidation_formula_with_or_without_other_positions() -> None:
+    """5f: the same short, alone and next to a position that leaves its backing margin unchanged (the
+    wallet balance pays the other leg's maintenance margin exactly), has the same liquidation price."""
+    env = {"MARGIN_MODE": "cross", "MAX_POSITION_PCT": "1", "RISK_PER_TRADE_PCT": "0.1"}
+    short = sig(side="short", leverage=2)
+    alone = decide(short, env, {"equity": 10000.0})
+    leg = {"symbol": "ETHUSDT", "side": "long", "quantity": 10.0, "entry_price": 3000.0, "margin_mode": "cross",
+           "maintenance_margin_rate": 0.01}  # fmt: skip
+    beside = decide(short, env, {"equity": 10000.0, "wallet_balance": 10300.0, "positions": [leg]})
+    # margin.py: LP = entry x (1 + M / notional - MMR) = 50,000 x (1 + 10,000 / 10,000 - 0.005)
+    assert check(alone, "sizing")["value"] == pytest.approx(10000.0)
+    assert alone["liquidation_price"] == pytest.approx(99750.0)
+    assert beside["liquidation_price"] == pytest.approx(alone["liquidation_price"])

@@ -60,7 +60,7 @@ def test_leverage_too_high_for_the_liquidation_distance() -> None:
     assert result.reason == "liquidation_risk_too_high"
     assert result.highest_leverage == 6
     assert result.largest_size_usd is None  # isolated liquidation does not depend on the size
-    assert result.suggestions == ["leverage 6 or lower passes at this size"]
+    assert result.suggestions == ["leverage 1 to 6 passes at this size"]
     assert passes(eng, sig, leverage=6)
     assert not passes(eng, sig, leverage=7)
 
@@ -73,7 +73,7 @@ def test_exposure_room_gives_the_largest_size() -> None:
     assert result.largest_size_usd == pytest.approx(5_000, rel=1e-9)
     assert result.largest_position_size == pytest.approx(0.1, rel=1e-9)
     assert result.highest_leverage is None
-    assert result.suggestions == ["a size of at most 5,000.00 USDT passes"]
+    assert result.suggestions == ["target_position_usd 5,000.00 passes"]
     assert passes(eng, BTC, target_position_usd=result.largest_size_usd)
     assert not passes(eng, BTC, target_position_usd=5_000.01)
 
@@ -82,7 +82,7 @@ def test_two_limits_at_once_need_both_changes() -> None:
     eng = engine(total_exposure_pct=0.45)
     result = explain(eng, msgspec.structs.replace(BTC, leverage=10))
     assert (result.largest_size_usd, result.highest_leverage) == (pytest.approx(5_000), 6)
-    assert result.suggestions == ["leverage 6 with a size of at most 5,000.00 USDT passes"]
+    assert result.suggestions == ["leverage 6 with target_position_usd 5,000.00 passes"]
 
 
 def test_nothing_helps_when_the_day_is_over() -> None:
@@ -135,7 +135,7 @@ def test_suggested_size_as_printed_is_approved() -> None:
     assert result.highest_leverage == 6
     assert result.largest_size_usd is not None
     printed = f"{result.largest_size_usd:,.2f}"
-    assert result.suggestions == [f"leverage 6 with a size of at most {printed} USDT passes"]
+    assert result.suggestions == [f"leverage 6 with target_position_usd {printed} passes"]
     # slippage: 100 bps = 1e4 x 0.3 / sqrt(365) x sqrt(size / 10,000) -> size = 4,055.5555...
     assert printed == "4,055.55"
     assert passes(eng, sig, leverage=6, target_position_usd=float(printed.replace(",", "")))
