@@ -37,7 +37,10 @@ BIG = int(os.environ.get("BENCH_RISK_BIG_LINES", "2000000")) if os.environ.get("
 ROOT = Path(__file__).resolve().parent.parent
 NOW = "2026-01-02T00:00:00Z"
 T0_MS = 1767225600000  # 2026-01-01T00:00:00Z
-SETTINGS = {"DATA_STALE_TIMEOUT_SEC": 172800, "MAX_TOTAL_EXPOSURE_PCT": 100}  # a day's replay, judged at its end
+SETTINGS = {
+    "DATA_STALE_TIMEOUT_SEC": 172800,
+    "MAX_TOTAL_EXPOSURE_PCT": 1,
+}  # a day's replay, judged at its end
 SYMBOLS = [  # symbol, price, tick decimals
     ("BTC_USDT", 50000.0, 1), ("ETH_USDT", 3000.0, 2), ("SOL_USDT", 150.0, 2), ("XRP_USDT", 0.6, 4),
     ("DOGE_USDT", 0.2, 5), ("BNB_USDT", 600.0, 2),

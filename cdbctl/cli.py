@@ -96,7 +96,7 @@ def _plain_metavars(command: Any) -> None:
 
 def _report_usage(exc: Any) -> None:
     """Typer's usage errors as one line in cdbctl's own format, with a hint where to look."""
-    message = " ".join(str(exc.format_message()).split()).replace("Value error, ", "")
+    message = clean(" ".join(str(exc.format_message()).split()).replace("Value error, ", ""))
     sys.stderr.write(f"cdbctl: error: {message}\n")
     ctx = getattr(exc, "ctx", None)
     param = getattr(exc, "param", None)
@@ -125,18 +125,46 @@ def _silence_stdout() -> None:
 
 def _flush_stdout() -> bool:
     """Flush buffered data now, so a reader that went away is seen here (141), not at exit (120)."""
+    if sys.stdout is None:  # started with stdout closed (``>&-``): nothing to flush
+        return True
     try:
         sys.stdout.flush()
     except BrokenPipeError:
         _silence_stdout()
         return False
-    except (OSError, ValueError):  # closed or full: the command's own handling reported it
+    except OSError:  # full: the command's own handling reported it; drop what is left, quietly
+        _silence_stdout()
+    except ValueError:  # closed: likewise
         pass
     return True
 
 
+def _buffered_stdout() -> None:
+    """Give an unbuffered stdout (PYTHONUNBUFFERED=1, python -u) a buffer that never drops bytes.
+
+    Unbuffered, sys.stdout writes through to the raw file, whose short write (a pipe whose reader went
+    away mid-write) TextIOWrapper does not retry: the rest of a table is lost and no error is raised.
+    A BufferedWriter writes every byte or raises; line buffering keeps output as prompt as before.
+    """
+    import io
+
+    stream = sys.stdout
+    if stream is None or stream is not sys.__stdout__:
+        return
+    raw = getattr(stream, "buffer", None)
+    if not isinstance(raw, io.FileIO):
+        return
+    sys.stdout = io.TextIOWrapper(
+        io.BufferedWriter(raw),
+        encoding=sys.__stdout__.encoding if sys.__stdout__ else "utf-8",
+        errors=sys.__stdout__.errors if sys.__stdout__ else "strict",
+        line_buffering=True,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run cdbctl with argv and return the process exit code; never raises."""
+    _buffered_stdout()
     code = _dispatch(argv)
     if code != ExitCode.BROKEN_PIPE and not _flush_stdout():
         return int(ExitCode.BROKEN_PIPE)
@@ -178,6 +206,7 @@ def _dispatch(argv: list[str] | None) -> int:
         show = getattr(exc, "show", None)
         if callable(show) and isinstance(getattr(exc, "exit_code", None), int):
             # Typer's (vendored click's) usage errors: bad flag, missing argument, unknown command.
+            # They quote argv, which may carry a URL with a password: through the choke point too.
             _report_usage(exc)
             return int(ExitCode.USAGE)
         if debug:

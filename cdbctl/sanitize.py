@@ -21,6 +21,8 @@ _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\
 # scheme://user:password@ inside free text. The password runs to the last '@' before whitespace,
 # so one containing '@', ':' or '/' is masked whole (over-masking a path is the safe side).
 _URL_USERINFO = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@]*):(?P<pw>[^\s]*)@")
+# What may precede the userinfo in a URL as typed: an `--endpoint` NAME= and a well-formed scheme://.
+_URL_PREFIX = re.compile(r"(?:[A-Za-z0-9][A-Za-z0-9_.:@-]*=)?[A-Za-z][A-Za-z0-9+.-]*://")
 # Prefix length from which a cut-off echo of a long secret is still masked (Redis echoes at most
 # 128 characters of arguments, so a long password comes back truncated).
 _PREFIX = 12
@@ -43,20 +45,19 @@ def strip_controls(text: str) -> str:
 def mask_url(raw: str) -> str:
     """A URL as the user typed it, malformed or not, with everything after the userinfo ':' masked.
 
-    The userinfo is taken as everything between '://' and the LAST '@' (a password may hold '@',
-    '/', '?', '#' or spaces when the user forgot to percent-encode it), so no malformed form shows
-    its password. A userinfo without ':' is a user name and stays.
+    The userinfo is everything between a leading `[NAME=]scheme://` and the LAST '@' (a password
+    may hold '@', '/', '?', '#', '=' or spaces when the user forgot to percent-encode it), so no
+    malformed form shows its password. A userinfo without ':' is a user name and stays.
     """
-    if "@" not in raw:
+    head, at, host = raw.rpartition("@")
+    if not at:
         return raw
-    scheme, sep, rest = raw.partition("://")
-    if not sep:
-        scheme, rest = "", raw
-    userinfo, _, hostpart = rest.rpartition("@")
-    user, colon, _ = userinfo.partition(":")
+    prefix = _URL_PREFIX.match(head)
+    start = prefix.end() if prefix else 0
+    user, colon, _ = head[start:].partition(":")
     if not colon:
         return raw
-    return f"{scheme}{sep}{user}:{MASK}@{hostpart}"
+    return f"{head[:start]}{user}:{MASK}@{host}"
 
 
 def mask_secrets(text: str, secrets: Iterable[str | None]) -> str:

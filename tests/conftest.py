@@ -21,6 +21,17 @@ import pytest
 from tests.servers import PostgresServer, RedisServer, ServerUnavailable
 
 
+@pytest.fixture(autouse=True)
+def _clean_risk_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs against the built-in risk defaults: risk keys (and their aliases, CDB's names
+    included) in the caller's shell are removed, so `MAX_LEVERAGE=2 pytest` tests the same code."""
+    from cdbctl.risk.config import KEYS
+
+    for key in KEYS:
+        for name in (key.name, *key.aliases):
+            monkeypatch.delenv(name, raising=False)
+
+
 def _unavailable(exc: ServerUnavailable) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{exc} (required in CI: run bash .ci/setup.sh)")

@@ -165,3 +165,25 @@ def test_completion_answers_subcommands() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "verify" in proc.stdout.split()
+
+
+@pytest.mark.parametrize("unbuffered", ["1", ""])
+def test_reader_gone_mid_table_is_141_buffered_or_not(tmp_path: Path, unbuffered: str) -> None:
+    """With PYTHONUNBUFFERED=1 a short write of a big table used to drop the rest silently (exit 0)."""
+    import json
+    import os
+
+    signals = tmp_path / "many.jsonl"
+    line = {"symbol": "BTC_USDT", "side": "long", "price": 50000, "timestamp": "2026-01-01T12:00:00Z"}
+    signals.write_text("".join(json.dumps(line | {"signal_id": f"s{i}"}) + "\n" for i in range(3000)))
+    env = {k: v for k, v in os.environ.items() if k not in ("CDBCTL_DEBUG", "PYTHONUNBUFFERED")}
+    env |= {"PYTHONUNBUFFERED": unbuffered} if unbuffered else {}
+    args = [sys.executable, "-m", "cdbctl", "risk", "evaluate", str(signals), "--format", "table",
+            "--now", "2026-01-01T12:00:05Z"]  # fmt: skip
+    with subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout.read(10)
+        proc.stdout.close()
+        err = proc.stderr.read().decode()
+        assert proc.wait(timeout=120) == 141, err
+    assert "Traceback" not in err and "Exception ignored" not in err

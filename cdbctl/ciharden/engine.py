@@ -53,8 +53,8 @@ def run(repo: Path, *, mode: str, options: Options) -> Outcome:
         tuple(names),
         tuple(s.name for s, _ in writes),
         tuple(findings),
-        tuple(problems),
-        tuple(FileProblem(s.name, None, s.message) for s in skipped),
+        tuple(problems) + tuple(FileProblem(s.name, None, s.message) for s in skipped if s.error),
+        tuple(FileProblem(s.name, None, s.message) for s in skipped if not s.error),
     )
     return Outcome(report, tuple(writes), "".join(diffs))
 

@@ -9,10 +9,11 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from cdbctl.ciharden.locate import Text, compose, mget, mstr, mval, sval
 from cdbctl.ciharden.model import BLOCKING_RULES, Candidate, FileResult, Finding, Rule, Status
-from cdbctl.ciharden.policy import GateIndex, apply_waivers, gate, publishers, truthy
+from cdbctl.ciharden.policy import GateIndex, gate, publishers, truthy
 from cdbctl.ciharden.registry import all_keywords_present
 from cdbctl.ciharden.splice import choose
 from cdbctl.ciharden.steps import Context, Path, StepInfo, analyse_step, bool_fix
+from cdbctl.ciharden.waivers import Waivers, apply_waivers
 
 MANUAL = " (no safe automatic fix: fix by hand or add a '# cdbctl: allow-soft-fail <reason>' waiver)"
 
@@ -51,8 +52,9 @@ def harden(
     t = Text(text)
     cands: list[Candidate] = []
     if isinstance(root, MappingNode):
+        waivers = Waivers(t, root)
         for ctx, steps, base, job_node, job_path in _units(t, root, options):
-            cands.extend(_analyse_unit(t, ctx, steps, base, (job_node, job_path)))
+            cands.extend(_analyse_unit(t, ctx, steps, base, (job_node, job_path), waivers=waivers))
     return _finish(t, path, cands, write=write, verify=verify)
 
 
@@ -142,7 +144,13 @@ def _expression(node: Node) -> bool:
 
 
 def _analyse_unit(
-    t: Text, ctx: Context, steps: SequenceNode, base: Path, job: tuple[MappingNode | None, Path]
+    t: Text,
+    ctx: Context,
+    steps: SequenceNode,
+    base: Path,
+    job: tuple[MappingNode | None, Path],
+    *,
+    waivers: Waivers,
 ) -> list[Candidate]:
     job_node, job_path = job
     infos = [
@@ -196,7 +204,7 @@ def _analyse_unit(
                     status=Status.info,
                 )
             )
-    out.extend(apply_waivers(t, out))
+    out.extend(apply_waivers(waivers, out))
     index = GateIndex(infos, ctx)
     for cand in out:
         if cand.status is None and cand.rule in BLOCKING_RULES and cand.step_index is not None:

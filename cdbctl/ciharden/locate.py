@@ -107,7 +107,37 @@ def compose(text: str, path: str) -> Node | None:
         raise WorkflowError("YAML nested too deeply", path=path, line=None) from exc
     if node is not None and _ANCHOR.search(text) and _ALIAS.search(text):
         _check_expansion(node, path)
+    if node is not None and "!" in text:
+        _check_tags(node, path)
     return node
+
+
+_SHORT_TAG = "tag:yaml.org,2002:"
+
+
+def _check_tags(root: Node, path: str) -> None:
+    """Refuse tags the safe loader cannot construct (``!!python/object:...``, ``!custom``), naming
+    the tag and its line: every edit is verified by loading the file, which would fail on them."""
+    known = _Loader.yaml_constructors
+    stack = [root]
+    seen: set[int] = set()
+    first: Node | None = None
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.tag not in known and (first is None or node.start_mark.index < first.start_mark.index):
+            first = node
+        stack.extend(_children(node))
+    if first is not None:
+        tag = first.tag
+        tag = "!!" + tag[len(_SHORT_TAG) :] if tag.startswith(_SHORT_TAG) else tag
+        raise WorkflowError(
+            f"unsupported YAML tag '{tag}' (workflows hold plain data)",
+            path=path,
+            line=first.start_mark.line + 1,
+        )
 
 
 def _check_expansion(root: Node, path: str) -> None:

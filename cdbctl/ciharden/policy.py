@@ -14,7 +14,6 @@ from cdbctl.ciharden.registry import action_ref
 from cdbctl.ciharden.shell import script_fails
 from cdbctl.ciharden.steps import Context, StepInfo, posix_shell
 
-_WAIVER = re.compile(r"#\s*cdbctl:\s*allow-soft-fail\b[ \t:]*(.*?)\s*$")
 _FAILS = re.compile(
     r"\bexit\s+[1-9]|\bexit\s+\"?\$|(^|[;&|(\s])false\s*($|[;&|)])|core\.setFailed|sys\.exit\(\s*[1-9]"
     r"|process\.exit\(\s*[1-9]|\bthrow\b",
@@ -134,54 +133,6 @@ def gate(cand: Candidate, infos: list[StepInfo], index: GateIndex) -> None:
     elif reader is not None:
         label = infos[reader].label
         cand.message += f" (step '{label}' reads the result but never fails the job, so it is no gate)"
-
-
-def _waiver(t: Text, line: int, seen: dict[int, tuple[bool, str | None]]) -> tuple[bool, str] | None:
-    """A waiver on the finding's line or on a comment line right above it: (found, reason).
-
-    ``seen`` caches each line's (is a comment line, waiver reason): many findings can share one huge
-    line, and searching it once per finding was quadratic."""
-    for ln in (line - 1, line - 2):
-        if ln < 0 or ln >= len(t.starts):
-            continue
-        if ln not in seen:
-            start, end, _ = t.line_span(ln)
-            text = t.text[start:end]
-            m = _WAIVER.search(text)
-            seen[ln] = (text.lstrip().startswith("#"), m.group(1) if m else None)
-        comment, reason = seen[ln]
-        if ln == line - 2 and not comment:
-            continue
-        if reason is not None:
-            return True, reason
-    return None
-
-
-def apply_waivers(t: Text, cands: list[Candidate]) -> list[Candidate]:
-    """Mark waived candidates; returns info findings for waivers that give no reason."""
-    extra: list[Candidate] = []
-    seen: dict[int, tuple[bool, str | None]] = {}
-    for cand in cands:
-        if cand.status is not None:
-            continue
-        waiver = _waiver(t, cand.line, seen)
-        if waiver is None:
-            continue
-        if waiver[1]:
-            cand.status, cand.reason = Status.waived, waiver[1]
-            cand.message += f"; waived: {waiver[1]}"
-        else:
-            extra.append(
-                Candidate(
-                    Rule.waiver_without_reason,
-                    cand.line,
-                    cand.job,
-                    cand.step,
-                    "allow-soft-fail waiver has no reason and is ignored",
-                    status=Status.info,
-                )
-            )
-    return extra
 
 
 def publishers(t: Text, ctx: Context, cands: list[Candidate], infos: list[StepInfo]) -> list[Candidate]:

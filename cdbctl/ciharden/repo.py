@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import errno
 import os
 import stat
 from dataclasses import dataclass
@@ -54,7 +55,16 @@ def discover(repo: Path) -> tuple[list[tuple[str, Path]], list[Skipped]]:
     seen: dict[Path, str] = {}
     for path in sorted(set(candidates)):
         name = path.relative_to(repo).as_posix()
-        real = path.resolve()
+        try:
+            path.stat()  # follows symlinks: ELOOP for ``ln -s w.yml w.yml``, ENOENT when dangling
+            real = path.resolve()
+        except (OSError, RuntimeError) as exc:  # Python < 3.13 raises RuntimeError for a loop
+            if isinstance(exc, OSError) and exc.errno == errno.ENOENT:
+                skipped.append(Skipped(name, "symlink to a missing file; not followed", False))
+            else:
+                why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "symlink loop"
+                skipped.append(Skipped(name, f"cannot read: {why}", True))
+            continue
         if real in seen:  # a symlink to another workflow: edit the file once
             skipped.append(Skipped(name, f"same file as {seen[real]}; checked once", False))
         elif not real.is_relative_to(root):
@@ -115,6 +125,21 @@ def encode(source: Source, text: str) -> bytes:
             "utf-16-le" if le else "utf-16-be"
         )
     return text.encode(source.encoding)
+
+
+def check_writable(writes: tuple[tuple[Source, str], ...]) -> None:
+    """Refuse (exit 3) before anything is written when a file to change is read-only (no write bit,
+    e.g. 0444: a rename would replace it anyway, even for root) or not writable by this user."""
+    for source, _ in writes:
+        try:
+            mode = source.real.stat().st_mode
+        except OSError as exc:
+            raise EnvironmentProblem(f"cannot write {source.name}: {exc.strerror or exc}") from exc
+        if not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(source.real, os.W_OK):
+            raise EnvironmentProblem(
+                f"{source.name} is read-only (mode {stat.S_IMODE(mode):04o}); nothing was written",
+                hint="make it writable (chmod u+w) and rerun, or use --dry-run to see the changes",
+            )
 
 
 def write_atomic(source: Source, text: str) -> None:

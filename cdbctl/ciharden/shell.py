@@ -22,6 +22,14 @@ from cdbctl.ciharden.discard import (
 )
 from cdbctl.ciharden.invocation import ShellIssue, flag_issues, match_scanner, reports_of
 from cdbctl.ciharden.model import Tool
+from cdbctl.ciharden.nested import (
+    background,
+    background_issue,
+    inline_issues,
+    inline_script,
+    substitution_discard,
+    tests_findings_status,
+)
 from cdbctl.ciharden.shell_lex import SimpleCommand, commands, lex, substitutions
 
 __all__ = ["ShellIssue", "ShellScan", "args_issues", "match_scanner", "scan_script", "script_fails"]
@@ -55,7 +63,11 @@ def _handler(src: str, cmds: list[SimpleCommand], h: int) -> tuple[bool, int]:
         return (not any(fails(c) for c in cmds[h : g + 1]), g)
     if not vals:
         return False, h
-    is_swallow = vals[0] in _SWALLOWERS or (vals[0] == "exit" and len(vals) > 1 and vals[1] == "0")
+    is_swallow = (
+        vals[0] in _SWALLOWERS
+        or (vals[0] == "exit" and len(vals) > 1 and vals[1] == "0")
+        or tests_findings_status(first)
+    )
     while cmds[h].sep_after in ("|", "|&") and h + 1 < len(cmds):  # ``|| echo x | tee log``: the pipeline
         h += 1
         is_swallow = is_swallow and not fails(cmds[h])
@@ -109,6 +121,7 @@ def scan_script(src: str, *, errexit: bool = True, pipefail: bool = False, nesti
     errexit_off_at: int | None = None  # index of the ``set +e`` command
     conds = conditions(src, cmds)
     for idx, cmd in enumerate(cmds):
+        known = len(issues)
         found = (
             _substituted(src, cmd, (tools, issues, reports), nesting + 1) if nesting < _MAX_NESTING else []
         )
@@ -119,14 +132,29 @@ def scan_script(src: str, *, errexit: bool = True, pipefail: bool = False, nesti
         inv = match_scanner(cmd.words)
         if cmd.sep_after in ("|", "|&"):
             piping.append(idx)
-        if inv is None:
+        inline = inline_script(cmd) if inv is None and nesting < _MAX_NESTING else None
+        inner: list[str] = []
+        if inline is not None:  # ``bash -c "bandit || true"``: the string is a script of its own
+            nested = scan_script(
+                inline.word.value, errexit=inline.errexit, pipefail=inline.pipefail, nesting=nesting + 1
+            )
+            inner = list(nested.tools)
+            tools.extend(inner)
+            reports |= nested.reports
+            issues.extend(inline_issues(inline, nested.issues))
+        if inv is None and not inner:
             if found and cmd.sep_after == "||" and idx + 1 < len(cmds) and _handler(src, cmds, idx + 1)[0]:
                 issues.extend(assignment_swallow(cmd, cmds[idx + 1], found[0]))
+            elif found and conds.start[idx] is None and cmd.sep_after != "||" and len(issues) == known:
+                issues.extend(d for d in [substitution_discard(cmd, found[0])] if d is not None)
             continue
-        tool = inv.tool.id
-        tools.append(tool)
-        reports |= reports_of(cmd, inv)
-        issues.extend(flag_issues(cmd, inv))
+        if inv is not None:
+            tool = inv.tool.id
+            tools.append(tool)
+            reports |= reports_of(cmd, inv)
+            issues.extend(flag_issues(cmd, inv))
+        else:
+            tool = inner[0]
         end = idx
         while cmds[end].sep_after in ("|", "|&") and end + 1 < len(cmds):
             end += 1
@@ -149,24 +177,27 @@ def scan_script(src: str, *, errexit: bool = True, pipefail: bool = False, nesti
         discard = negation_or_condition(src, cmds, (idx, end), conds, tool)
         if discard is not None:
             issues.append(discard)
-        if cmds[end].sep_after == "||" and end + 1 < len(cmds):
+        if background(src, cmds, conds.list_end[end]):
+            # ``bandit || true &``: cutting the handler would leave it in the background, unseen
+            issues.append(background_issue(tool, cmd.start))
+            last_idx = conds.list_end[end]
+        elif cmds[end].sep_after == "||" and end + 1 < len(cmds):
             swallow, h_end = _handler(src, cmds, end + 1)
             if swallow:
                 covered.update(range(end + 1, h_end + 1))  # removed by the fix: its pipes do not count
                 handler_text = src[cmds[end + 1].start : cmds[h_end].end]
                 # a here-document's body follows the line: cutting its operator would turn it into code
-                # cutting ``|| (echo x`` would leave the ``)`` behind
-                subshell = "(" in src[cmds[end].end : cmds[end + 1].start]
                 heredoc = any(
                     op.text in ("<<", "<<-") for c in cmds[end + 1 : h_end + 1] for op, _ in c.redirects
                 )
+                cut = None if heredoc else _handler_cut(src, cmds, end, h_end)
                 issues.append(
                     ShellIssue(
                         "swallow",
                         tool,
                         cmds[end + 1].start,
                         f"{tool}'s failure is swallowed by '|| {handler_text}'",
-                        None if heredoc or subshell else (cmds[end].end, cmds[h_end].end, ""),
+                        cut,
                     )
                 )
             last_idx = h_end
@@ -186,6 +217,33 @@ def scan_script(src: str, *, errexit: bool = True, pipefail: bool = False, nesti
             )
     other_pipes = any(i not in covered for i in piping)
     return ShellScan(tuple(dict.fromkeys(tools)), tuple(issues), frozenset(reports), other_pipes)
+
+
+def _handler_cut(src: str, cmds: list[SimpleCommand], end: int, h_end: int) -> tuple[int, int, str] | None:
+    """The span to cut for ``scanner || handler``: from the end of the scanner's group (past the
+    ``)`` of ``(cd src && bandit -r .) || true``) to the end of the handler's group (past the ``)``
+    of ``|| (echo x; true)``). The parse guard rejects whatever this gets wrong."""
+    between = src[cmds[end].end : cmds[end + 1].start]
+    op = between.rfind("||")
+    if op < 0:
+        return None
+    closers = between[:op]
+    if closers.strip(" \t\r\n\\)"):
+        return None  # something else between the scanner and its handler
+    start = cmds[end].end + closers.rfind(")") + 1
+    stop = cmds[h_end].end
+    opened = between[op + 2 :].count("(")
+    if opened:
+        tail = src[stop : cmds[h_end + 1].start] if h_end + 1 < len(cmds) else src[stop:]
+        depth, k = opened, 0
+        while k < len(tail) and depth:
+            depth -= tail[k] == ")"
+            depth += tail[k] == "("
+            k += 1
+        if depth:
+            return None
+        stop += k
+    return (start, stop, "")
 
 
 def _substituted(

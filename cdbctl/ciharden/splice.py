@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from cdbctl.ciharden.model import Edit, Fix, Mutation
+from cdbctl.ciharden.syntax import parses
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -29,11 +30,18 @@ def apply_edits(text: str, edits: Iterable[Edit]) -> str:
 
 
 def overlaps(a: Edit, b: Edit) -> bool:
-    """True when two distinct edits touch the same characters (or insert at the same point)."""
+    """True when two distinct edits touch the same characters, insert at the same point, or one
+    inserts strictly inside the other's span. An insertion at either end of a deleted or replaced
+    span is no conflict (apply_edits puts it before or after): that lets one run both remove a
+    step's last ``continue-on-error`` line and write ``exit-code`` in right above it."""
     if a == b:
         return False
-    if a.start == a.end or b.start == b.end:
-        return a.start == b.start or (a.start < b.start < a.end) or (b.start < a.start < b.end)
+    if a.start == a.end and b.start == b.end:
+        return a.start == b.start
+    if a.start == a.end:
+        return b.start < a.start < b.end
+    if b.start == b.end:
+        return a.start < b.start < a.end
     return a.start < b.end and b.start < a.end
 
 
@@ -74,8 +82,18 @@ def verify(original: str, fixes: list[Fix]) -> str | None:
     """The spliced text when it parses to exactly the intended data, else None."""
     try:
         new = apply_edits(original, (e for f in fixes for e in f.edits))
-        expected = _expected(load_data(original), (m for f in fixes for m in f.mutations))
-        return new if load_data(new) == expected else None
+        mutations = [m for f in fixes for m in f.mutations]
+        expected = _expected(load_data(original), mutations)
+        if load_data(new) != expected:
+            return None
+        # every edited script must still parse (the same guard the analysis applies to each edit)
+        for path in {m.path for m in mutations if m.op == "splice"}:
+            value = expected
+            for part in path:
+                value = value[part]
+            if not isinstance(value, str) or not parses(value):
+                return None
+        return new
     except (ValueError, KeyError, IndexError, TypeError, yaml.YAMLError, RecursionError):
         return None
 

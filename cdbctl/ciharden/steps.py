@@ -21,6 +21,7 @@ from cdbctl.ciharden.locate import (
     sval,
 )
 from cdbctl.ciharden.model import Candidate, Edit, Fix, InputRule, Mutation, Rule, Tool
+from cdbctl.ciharden.nested import pwsh_swallows
 from cdbctl.ciharden.registry import (
     HUGE_BUDGET,
     OUTPUT_INPUTS,
@@ -29,7 +30,8 @@ from cdbctl.ciharden.registry import (
     tool_for_action,
     tool_for_image,
 )
-from cdbctl.ciharden.shell import ShellScan, args_issues, scan_script
+from cdbctl.ciharden.shell import ShellIssue, ShellScan, args_issues, scan_script
+from cdbctl.ciharden.syntax import breaking_edits
 
 Path = tuple[str | int, ...]
 _KIND_RULE = {
@@ -207,7 +209,7 @@ def _action_candidates(t: Text, ctx: Context, info: StepInfo, tool: Tool, uses: 
         if pair is None or not isinstance(pair[1], ScalarNode):
             continue
         cmap = content_map(t, pair[1])
-        for issue in args_issues(tool, pair[1].value):
+        for issue in guarded(pair[1].value, args_issues(tool, pair[1].value)):
             fix = None
             if cmap is not None and issue.edit is not None:
                 a, b, new = issue.edit
@@ -269,6 +271,26 @@ def posix_shell(node: MappingNode, ctx: Context) -> bool:
     )
 
 
+def guarded(script: str, issues: list[ShellIssue]) -> list[ShellIssue]:
+    """The issues, with the edit taken away (report-only) from each one that would leave a script
+    that does not parse, or every edit when the script's own syntax cannot be followed."""
+    edited = [k for k, issue in enumerate(issues) if issue.edit is not None]
+    bad = breaking_edits(script, [e for k in edited if (e := issues[k].edit) is not None])
+    if bad is not None and not bad:
+        return issues
+    out = list(issues)
+    for j, k in enumerate(edited):
+        if bad is None:
+            note = "; ci-harden cannot follow this script's syntax, so it is not edited"
+        elif j in bad:
+            note = "; the edited script would no longer parse, so it is not edited"
+        else:
+            continue
+        issue = issues[k]
+        out[k] = ShellIssue(issue.kind, issue.tool, issue.offset, issue.message + note, None)
+    return out
+
+
 def _run_candidates(t: Text, ctx: Context, info: StepInfo, run: ScalarNode) -> None:
     shell = shell_of(info.node, ctx)
     if not posix_shell(info.node, ctx):
@@ -278,6 +300,11 @@ def _run_candidates(t: Text, ctx: Context, info: StepInfo, run: ScalarNode) -> N
             found = scan_script(run.value)
             info.tools.extend(found.tools)
             info.reports |= found.reports
+            if any(ps in (shell or ("pwsh" if ctx.windows else "")).lower() for ps in ("pwsh", "powershell")):
+                cmap = content_map(t, run)
+                for issue in pwsh_swallows(run.value, lambda part: scan_script(part).tools):
+                    line = t.line_of(cmap(issue.offset)) + 1 if cmap else run.start_mark.line + 1
+                    _add(info, ctx, Rule.failure_swallowed, line, issue.message, tool=issue.tool, fix=None)
         return
     if shell in (None, "bash", "sh"):
         errexit, pipefail = True, shell == "bash"
@@ -292,7 +319,7 @@ def _run_candidates(t: Text, ctx: Context, info: StepInfo, run: ScalarNode) -> N
     info.reports |= scan.reports
     cmap = content_map(t, run)
     run_path = (*info.path, "run")
-    for issue in scan.issues:
+    for issue in guarded(run.value, list(scan.issues)):
         fix = None
         if issue.edit is not None and cmap is not None:
             a, b, new = issue.edit

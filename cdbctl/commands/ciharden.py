@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from cdbctl.errors import EnvironmentProblem
+
 if TYPE_CHECKING:
+    from cdbctl.ciharden.engine import Outcome
     from cdbctl.ciharden.report import Report
 
 HELP = """Make neutered security scanners in .github/workflows (and composite actions) blocking again.
@@ -71,36 +77,20 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         from cdbctl.ciharden.engine import exit_code, run
         from cdbctl.ciharden.harden import Options
-        from cdbctl.ciharden.repo import write_atomic
-        from cdbctl.ciharden.report import summary, to_json, to_sarif
-        from cdbctl.output import dumps_json, warn, write_stdout
+        from cdbctl.ciharden.repo import check_writable, write_atomic
+        from cdbctl.ciharden.report import summary
 
         mode = "dry-run" if dry_run else "check" if check else "fix"  # both: the diff, and exit 1
+        if sys.stdout is None:  # ``>&-``: refuse before anything is written
+            raise EnvironmentProblem("stdout is closed; nowhere to write the report", hint="redirect it")
         outcome = run(repo, mode=mode, options=Options(tuple(include_job or ()), tuple(exclude_job or ())))
         report = outcome.report
         if mode == "fix":
+            check_writable(outcome.writes)
             for source, text in outcome.writes:
                 write_atomic(source, text)
-        for problem in report.problems:
-            where = f"{problem.file}:{problem.line}" if problem.line else problem.file
-            sys.stderr.write(f"cdbctl: error: {problem.message}, {where}\n")
-        for skipped in report.skipped:
-            warn(f"{skipped.message}, {skipped.file}")
-        if not (report.files or report.problems or report.skipped):
-            warn(
-                f"no workflow files in {repo / '.github' / 'workflows'} or composite actions; nothing checked"
-            )
-        if fmt is Format.json:
-            data = to_json(report)
-            if dry_run:
-                data["diff"] = outcome.diff
-            write_stdout(dumps_json(data))
-        elif fmt is Format.sarif:
-            write_stdout(dumps_json(to_sarif(report)))
-        else:
-            if dry_run and outcome.diff:
-                sys.stdout.write(outcome.diff)
-            _table(report, to_stderr=dry_run)
+        with _stdout_errors(written=mode == "fix" and bool(outcome.writes)):
+            _output(outcome, fmt, repo=repo, dry_run=dry_run)
         counts = summary(report)
         sys.stderr.write(
             f"ci-harden: {len(report.files)} file(s), {len(report.changed)} "
@@ -109,6 +99,61 @@ def register(app: typer.Typer) -> None:
             + "\n"
         )
         raise typer.Exit(exit_code(report))
+
+
+def _output(outcome: Outcome, fmt: Format, *, repo: Path, dry_run: bool) -> None:
+    """Diagnostics on stderr, the report (and the diff) on stdout."""
+    from cdbctl.ciharden.report import to_json, to_sarif
+    from cdbctl.output import dumps_json, warn, write_stdout
+
+    report = outcome.report
+    for problem in report.problems:
+        where = f"{problem.file}:{problem.line}" if problem.line else problem.file
+        sys.stderr.write(f"cdbctl: error: {problem.message}, {where}\n")
+    for skipped in report.skipped:
+        warn(f"{skipped.message}, {skipped.file}")
+    if not (report.files or report.problems or report.skipped):
+        warn(f"no workflow files in {repo / '.github' / 'workflows'} or composite actions; nothing checked")
+    if fmt is Format.json:
+        data = to_json(report)
+        if dry_run:
+            data["diff"] = outcome.diff
+        write_stdout(dumps_json(data))
+    elif fmt is Format.sarif:
+        write_stdout(dumps_json(to_sarif(report)))
+    else:
+        if dry_run and outcome.diff:
+            sys.stdout.write(outcome.diff)
+        _table(report, to_stderr=dry_run)
+    sys.stdout.flush()
+
+
+@contextmanager
+def _stdout_errors(*, written: bool) -> Iterator[None]:
+    """A full disk (``>/dev/full``) or a closed stdout is an environment error (exit 3), not a bug;
+    a reader that went away (EPIPE) stays a broken pipe (exit 141, handled in cli.main)."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise
+    except (OSError, ValueError) as exc:
+        _silence_stdout()
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise EnvironmentProblem(
+            f"cannot write the report to stdout: {why}"
+            + ("; the workflow files were already written" if written else ""),
+            hint="check the disk or the redirection of stdout",
+        ) from exc
+
+
+def _silence_stdout() -> None:
+    """Point fd 1 at /dev/null so the interpreter's final flush of what is buffered cannot fail."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.close(devnull)
+    except OSError:
+        pass
 
 
 def _table(report: Report, *, to_stderr: bool) -> None:

@@ -107,21 +107,15 @@ def active_lock(
     stoploss_guard_trades: int,
     stoploss_guard_lookback_sec: float,
     max_consecutive_losses: int,
-    known: float | None = None,
 ) -> Lock | None:
-    """The longest-running lock at `now` (the signal's time), or None; `trades` sorted oldest close first.
-
-    A trade counts once it closed at or before `known`, the evaluation time (default: `now`): a
-    stop-loss after the signal's timestamp but before the evaluation still blocks the re-entry.
-    """
+    """The longest-running lock at `now`, or None; `trades` sorted oldest close first."""
     if cooldown_sec <= 0 or not trades:
         return None
-    horizon = now if known is None or known < now else known
     locks: list[Lock] = []
     key = normalize_symbol(symbol)
     for trade in reversed(trades):
-        if trade.closed_at > horizon:
-            continue  # closed after the evaluation time: not known yet
+        if trade.closed_at > now:
+            continue  # closed after the signal's time (a replay): not known yet
         if trade.closed_at <= now - cooldown_sec:
             break  # older exits have cooled down already
         if trade.is_stop_loss and normalize_symbol(trade.symbol) == key:
@@ -129,13 +123,13 @@ def active_lock(
             break
     if stoploss_guard_trades > 0:
         stops = [
-            t for t in trades if t.is_stop_loss and now - stoploss_guard_lookback_sec < t.closed_at <= horizon
+            t for t in trades if t.is_stop_loss and now - stoploss_guard_lookback_sec < t.closed_at <= now
         ]
         if len(stops) >= stoploss_guard_trades:
             reason = f"{len(stops)} stop-losses within {stoploss_guard_lookback_sec:g}s"
             locks.append(_lock(reason, stops[-1].closed_at + cooldown_sec, now))
     if max_consecutive_losses > 0:
-        closed = [t for t in trades if t.closed_at <= horizon]
+        closed = [t for t in trades if t.closed_at <= now]
         run = closed[-max_consecutive_losses:]
         if len(run) == max_consecutive_losses and all(t.pnl < 0 for t in run):
             reason = f"{max_consecutive_losses} losing trades in a row"

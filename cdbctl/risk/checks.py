@@ -16,6 +16,7 @@ from cdbctl.risk.config import RiskConfig
 from cdbctl.risk.ext_checks import mark_distance, quantity
 from cdbctl.risk.formulas import (
     atr_usd,
+    circuit_fraction,
     fixed_fractional_usd,
     kelly_usd,
     note_circuit,
@@ -116,14 +117,14 @@ def check_staleness(e: Eval, c: RiskConfig) -> str | None:
 
 
 def check_circuit_breaker(e: Eval, c: RiskConfig) -> str | None:
-    """Drawdown from peak_equity >= CIRCUIT_BREAKER_THRESHOLD_PCT halts trading."""
-    peak = e.peak
+    """Halt on either rule: the day's loss (CDB's breaker) or the drawdown from peak_equity reaching
+    CIRCUIT_BREAKER_THRESHOLD_PCT of equity; the value is the larger of the two fractions."""
     e.limit = c.CIRCUIT_BREAKER_THRESHOLD_PCT
     e.note = None
-    dd = (peak - e.equity) / peak if peak is not None else 0.0
+    dd = circuit_fraction(e.equity, e.daily_pnl, e.peak)
     e.value = dd
     if dd >= c.CIRCUIT_BREAKER_THRESHOLD_PCT:
-        e.note = note_circuit(dd, peak, c)
+        e.note = note_circuit(e.equity, e.daily_pnl, e.peak, c)
         return "circuit_breaker_triggered"
     return None
 

@@ -66,12 +66,13 @@ class Explanation(msgspec.Struct):
     detail: str | None
     checks: list[ExplainedCheck]
     sized_usd: float | None
-    largest_size_usd: float | None  # the largest passing position (USDT), after any regime multiplier
-    largest_position_size: float | None  # that position in base units
+    largest_size_usd: float | None
+    largest_position_size: float | None
     highest_leverage: int | None
     suggestions: list[str]
-    largest_target_usd: float | None = None  # the target_position_usd that gives it (feed this back)
-    passing_leverages: list[tuple[int, int]] = []  # leverage ranges (inclusive) that pass at this size
+    # the target_position_usd to send for largest_size_usd (larger in a stressed regime, whose multiplier
+    # scales the target down to the position)
+    largest_target_usd: float | None = None
 
 
 def headroom(check: Check) -> float | None:
@@ -81,8 +82,8 @@ def headroom(check: Check) -> float | None:
     if sign is None or not _is_number(value) or not _is_number(limit):
         return None
     if check.name == "instrument" and not check.passed and float(value) > float(limit):  # type: ignore[arg-type]
-        # the instrument check has a floor (min notional, USDT) and a ceiling (max quantity, in
-        # contracts: value and limit are contracts then); off the tick it has no limit (None)
+        # the instrument check has a floor (min notional, USDT) and a ceiling (max quantity: value
+        # and limit in contracts then, ext_checks.check_instrument); off the tick it has no limit
         sign = 1
     gap = (float(limit) - float(value)) * sign  # type: ignore[arg-type]
     return gap if math.isfinite(gap) else None
@@ -138,16 +139,6 @@ def _in_cents(engine: Engine, sig: Signal, size: float) -> float:
     return size
 
 
-def passing_leverages(engine: Engine, sig: Signal) -> list[int]:
-    """Every integer leverage (1..125) the engine approves at the signal's size, ascending.
-
-    Lower is not always safer: a lower leverage needs more margin (`insufficient_margin`), a higher
-    one liquidates closer, so the passing leverages can be a band or several.
-    """
-    replace = msgspec.structs.replace
-    return [lev for lev in range(1, _MAX_LEVERAGE + 1) if engine.evaluate(replace(sig, leverage=lev)).approved]
-
-
 def highest_passing_leverage(engine: Engine, sig: Signal) -> int | None:
     """Highest integer leverage (1..125) the engine approves at the signal's size (None if none)."""
     replace = msgspec.structs.replace
@@ -155,28 +146,6 @@ def highest_passing_leverage(engine: Engine, sig: Signal) -> int | None:
         if engine.evaluate(replace(sig, leverage=leverage)).approved:
             return leverage
     return None
-
-
-def ranges(values: list[int]) -> list[tuple[int, int]]:
-    """[1, 2, 3, 7, 8] -> [(1, 3), (7, 8)]."""
-    out: list[tuple[int, int]] = []
-    for v in values:
-        if out and out[-1][1] == v - 1:
-            out[-1] = (out[-1][0], v)
-        else:
-            out.append((v, v))
-    return out
-
-
-def _describe(bands: list[tuple[int, int]]) -> str:
-    """[(3, 20)] -> 'leverage 3 to 20 passes': exactly the leverages that pass, no "or lower"."""
-    return "leverage " + " or ".join(str(lo) if lo == hi else f"{lo} to {hi}" for lo, hi in bands) + " passes"
-
-
-def _usd(value: float) -> str:
-    """A USDT amount as a suggestion prints it: whole cents when that is the value, else every digit
-    needed (a rounded-up figure fed back could fail)."""
-    return f"{value:,.2f}" if round(value, 2) == value else f"{value:.12g}"
 
 
 def _both(engine: Engine, sig: Signal, ceiling: float) -> tuple[float | None, int | None]:
@@ -197,61 +166,27 @@ def explain_decision(decision: Decision) -> Explanation:
     d = decision
     return Explanation(
         SCHEMA_VERSION, d.signal_id, d.symbol, d.side, d.approved, d.reason, d.detail, checks,
-        None, None, None, None, [fix],
+        None, None, None, None, [fix], None,
     )  # fmt: skip
 
 
-def _ceiling(engine: Engine, decision: Decision, sized: float) -> float:
-    """The largest meaningful target_position_usd: the sized notional before the regime multiplier
-    (a target above it changes nothing; in the stressed regime the engine halves what it is given)."""
-    mult = engine.config.REGIME_STRESSED_SIZE_MULTIPLIER if decision.regime == "stressed" else 1.0
-    return sized / mult if mult > 0 else sized
-
-
 def explain(engine: Engine, sig: Signal) -> Explanation:
-    """Evaluate one signal with the trace on and work out what would make it pass.
-
-    Every suggestion is a value to feed back: `target_position_usd` (not the resulting position,
-    which a stressed regime or the contract step makes smaller) and leverages that pass.
-    """
+    """Evaluate one signal with the trace on and work out what would make it pass."""
     decision = engine.evaluate(sig)
     trace = decision.checks or []
     checks = [ExplainedCheck(c.name, c.passed, c.value, c.limit, headroom(c), c.detail) for c in trace]
     sized = _sized(decision)
-    target: float | None = None
-    position: Decision | None = None
-    lev: int | None = None
-    bands: list[tuple[int, int]] = []
+    largest = target = position = None
+    lev = None
     suggestions: list[str] = []
-    replace = msgspec.structs.replace
     if decision.reason in ("invalid_signal", "internal_error", "invalid_timestamp_format"):
         suggestions.append("fix the signal first: " + (decision.detail or "it is invalid"))
     elif decision.approved:
-        position = decision
-        bands = ranges(passing_leverages(engine, sig))
-        lev = bands[-1][1] if bands else None
+        largest, lev = sized, highest_passing_leverage(engine, sig)
+        target = largest
+        position = decision.position_size
     else:
-        ceiling = _ceiling(engine, decision, sized) if sized else None
-        target = largest_passing_size(engine, sig, ceiling) if ceiling else None
-        bands = ranges(passing_leverages(engine, sig))
-        lev = bands[-1][1] if bands else None
-        if target is not None:
-            position = engine.evaluate(replace(sig, target_position_usd=target))
-            suggestions.append(_size_text(target, position))
-        if bands:
-            suggestions.append(_describe(bands) + " at this size")
-        if target is None and not bands and ceiling:
-            target, lev = _both(engine, sig, ceiling)
-            if target is not None and lev is not None:
-                position = engine.evaluate(replace(sig, target_position_usd=target, leverage=lev))
-                suggestions.append(f"leverage {lev} with " + _size_text(target, position))
-        wait = [c for c in checks if c.name == "cooldown" and not c.passed and isinstance(c.value, float)]
-        if wait:
-            suggestions.append(f"wait {wait[0].value:.0f}s for the cooldown to end")
-        if target is None and not bands and not wait:
-            failing = ", ".join(c.name for c in checks if not c.passed)
-            suggestions.append(f"no smaller size and no other leverage passes; failing: {failing}")
-    largest = position.position_size_usd if position is not None else None
+        largest, target, position, lev = _what_passes(engine, sig, decision, sized, checks, suggestions)
     return Explanation(
         SCHEMA_VERSION,
         decision.signal_id,
@@ -263,16 +198,81 @@ def explain(engine: Engine, sig: Signal) -> Explanation:
         checks,
         sized,
         largest,
-        position.position_size if position is not None else None,
+        position,
         lev,
         suggestions,
         target,
-        bands,
     )
 
 
-def _size_text(target: float, position: Decision) -> str:
-    text = f"target_position_usd {_usd(target)} passes"
-    if position.position_size_usd != target:  # a regime multiplier or the contract step
-        text += f" (a position of {_usd(position.position_size_usd)} USDT)"
-    return text
+def _what_passes(  # noqa: PLR0917
+    engine: Engine,
+    sig: Signal,
+    decision: Decision,
+    sized: float | None,
+    checks: list[ExplainedCheck],
+    suggestions: list[str],
+) -> tuple[float | None, float | None, float | None, int | None]:
+    """(position USD, target USD, position base units, leverage) that pass, with the suggestions.
+
+    Each suggestion is checked by the engine as worded: the target it names is approved when sent,
+    and every leverage of a range it names passes (a lower leverage needs more margin, so
+    "or lower" is said only when it holds down to 1).
+    """
+    replace = msgspec.structs.replace
+    mult = engine.config.REGIME_STRESSED_SIZE_MULTIPLIER if decision.regime == "stressed" else 1.0
+    # the sizing value is after the regime multiplier; the target it came from is before it
+    ceiling = sized / mult if sized and mult > 0 else None
+    largest = position = lev = None
+    target = largest_passing_size(engine, sig, ceiling) if ceiling else None
+    if target is not None:
+        largest, position = _position(engine, sig, target)
+        suggestions.append(_size_text(target, largest, decision.regime, mult))
+    span = passing_leverages(engine, sig)
+    if span is not None:
+        low, lev = span
+        if low == 1:
+            suggestions.append(f"leverage {lev} or lower passes at this size")
+        elif low == lev:
+            suggestions.append(f"leverage {lev} passes at this size")
+        else:
+            suggestions.append(f"leverage {low} to {lev} passes at this size")
+    if target is None and lev is None and ceiling:
+        target, lev = _both(engine, sig, ceiling)
+        if target is not None and lev is not None:
+            largest, position = _position(engine, replace(sig, leverage=lev), target)
+            suggestions.append(f"leverage {lev} with {_size_text(target, largest, decision.regime, mult)}")
+    wait = [c for c in checks if c.name == "cooldown" and not c.passed and isinstance(c.value, float)]
+    if wait:
+        suggestions.append(f"wait {wait[0].value:.0f}s for the cooldown to end")
+    if largest is None and lev is None and not wait:
+        failing = ", ".join(c.name for c in checks if not c.passed)
+        suggestions.append(f"no smaller size and no other leverage passes; failing: {failing}")
+    return largest, target, position, lev
+
+
+def _position(engine: Engine, sig: Signal, target: float) -> tuple[float, float]:
+    """The position (USD, base units) the engine approves for a target."""
+    d = engine.evaluate(msgspec.structs.replace(sig, target_position_usd=target))
+    return d.position_size_usd, d.position_size
+
+
+def _size_text(target: float, position: float, regime: str | None, mult: float) -> str:
+    if f"{target:,.2f}" == f"{position:,.2f}":
+        return f"a size of at most {position:,.2f} USDT passes"
+    return (
+        f"target_position_usd of at most {target:,.2f} USDT passes "
+        f"(a position of {position:,.2f} USDT: the {regime} regime sizes x{mult:g})"
+    )
+
+
+def passing_leverages(engine: Engine, sig: Signal) -> tuple[int, int] | None:
+    """(lowest, highest) of the run of integer leverages that all pass below the highest passing one."""
+    high = highest_passing_leverage(engine, sig)
+    if high is None:
+        return None
+    replace = msgspec.structs.replace
+    low = high
+    while low > 1 and engine.evaluate(replace(sig, leverage=low - 1)).approved:
+        low -= 1
+    return low, high

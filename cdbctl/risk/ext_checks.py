@@ -34,6 +34,7 @@ from cdbctl.risk.ext_formulas import (
     safe_leverage_at_entry,
 )
 from cdbctl.risk.instruments import (
+    fit_notional,
     floor_quantity,
     on_tick,
     tier_for,
@@ -56,6 +57,15 @@ def signal_clock(e: Eval) -> float:
     if ts is not None:
         return ts
     return e.now if e.now is not None else time.time()
+
+
+def cooldown_clock(e: Eval) -> float:
+    """When a cooldown is judged: the evaluation time (--now, else the clock), or the signal's own time
+    when that is later. A stop-loss closed after the signal was emitted but before it is evaluated
+    blocks the re-entry exactly as it does for a signal without a timestamp (issue 11, 5a)."""
+    evaluated = e.now if e.now is not None else time.time()
+    ts = to_epoch(e.timestamp) if e.timestamp is not None else None
+    return ts if ts is not None and ts > evaluated else evaluated
 
 
 def quantity(e: Eval) -> float:
@@ -86,7 +96,7 @@ def check_cooldown(e: Eval, c: RiskConfig) -> str | None:
     e.limit = c.COOLDOWN_SEC
     e.value = 0.0
     e.note = None
-    lock = e.x.lock(e.symbol, signal_clock(e), c, e.now)
+    lock = e.x.lock(e.symbol, cooldown_clock(e), c)
     if lock is None:
         return None
     e.value = lock.remaining_sec
@@ -139,10 +149,16 @@ def check_instrument(e: Eval, c: RiskConfig) -> str | None:
         e.note = note_unknown(e.symbol)
         return "unknown_instrument"
     e.inst = inst
-    contracts, qty = floor_quantity(inst, e.size_usd / price, price=price, cap_usd=e.size_usd)
+    capped = e.size_usd
+    contracts, qty = floor_quantity(inst, capped / price)
+    notional = qty * price
+    if notional > capped:  # the flooring tolerance rounded up: never past the cap or target
+        contracts, qty, notional = fit_notional(
+            inst, round(qty * inst.base_den / inst.base_num), price, capped
+        )
     e.contracts = contracts
     e.qty = qty
-    e.size_usd = e.value = notional = qty * price
+    e.size_usd = e.value = notional
     if not on_tick(inst, price):
         # no distance to a limit: the detail names the tick and the nearest valid price
         e.value, e.limit = price, None

@@ -10,8 +10,6 @@ fused fast path.
 from __future__ import annotations
 
 import math
-import time
-from bisect import bisect_right
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TypeVar
 
@@ -24,12 +22,6 @@ if TYPE_CHECKING:
     from cdbctl.risk.model import RiskState
 
 T = TypeVar("T")
-
-
-def _relock(lock: Lock, at: float) -> Lock:
-    """A memoised lock seen from another time in its interval (the same until, as active_lock computes)."""
-    return Lock(reason=lock.reason, remaining_sec=lock.until - at, until=lock.until)
-
 
 EXTENDED = frozenset(
     (
@@ -49,8 +41,8 @@ class Extras:
     """Everything the extended checks need beyond the signal, built once per engine."""
 
     __slots__ = (
-        "available", "backing", "by_key", "default_mmr", "events", "explicit_state", "instruments", "limiter",
-        "locks", "positions", "stateful", "symbol_caps", "trades", "trading_state", "used_margin", "wallet",
+        "available", "backing", "by_key", "default_mmr", "explicit_state", "instruments", "limiter", "locks",
+        "positions", "stateful", "symbol_caps", "trades", "trading_state", "used_margin", "wallet",
     )  # fmt: skip
 
     def __init__(
@@ -68,16 +60,8 @@ class Extras:
         self.by_key: dict[str, Position] = {}  # normalised symbol -> its (first) open position
         for p in self.positions:
             self.by_key.setdefault(normalize_symbol(p.symbol), p)
-        self.locks: dict[tuple[str, int], Lock | None] = {}  # cooldown memo: (symbol, interval) -> lock
+        self.locks: dict[tuple[str, float], Lock | None] = {}  # cooldown memo: (symbol, time) -> lock
         self.trades: tuple[ClosedTrade, ...] = parse_recent_trades(state.recent_trades)
-        # the times at which a cooldown can start or end (Extras.lock)
-        self.events = sorted(
-            {
-                t.closed_at + d
-                for t in self.trades
-                for d in (0.0, config.COOLDOWN_SEC, config.STOPLOSS_GUARD_LOOKBACK_SEC)
-            }
-        )
         self.explicit_state = state.trading_state is not None
         self.trading_state: TradingState = parse_trading_state(state.trading_state)
         self.available: float | None = state.available_balance
@@ -94,39 +78,24 @@ class Extras:
         """The open position on a symbol (any spelling), or None."""
         return self.by_key.get(normalize_symbol(symbol)) if self.by_key else None
 
-    def lock(self, symbol: str, at: float, c: RiskConfig, now: float | None) -> Lock | None:
-        """The cooldown lock at the signal's time `at`, trades known up to the evaluation time `now`
-        (the engine's fixed clock; None: the current time).
-
-        The trades are fixed, so the answer only changes at their close times, close + COOLDOWN_SEC
-        and close + STOPLOSS_GUARD_LOOKBACK_SEC: with a fixed evaluation time it is memoised per
-        symbol and interval between those times (a replay with distinct millisecond timestamps hits
-        it), and computed afresh within a millisecond of one (float rounding at the boundary).
-        """
-        memo = None
-        if now is not None:
-            events = self.events
-            i = bisect_right(events, at)
-            if (i == 0 or at - events[i - 1] > 1e-3) and (i == len(events) or events[i] - at > 1e-3):
-                memo = (symbol, i)
-                found = self.locks.get(memo, self)
-                if found is not self:
-                    return None if found is None else _relock(found, at)  # type: ignore[arg-type]
-        lock = active_lock(
+    def lock(self, symbol: str, now: float, c: RiskConfig) -> Lock | None:
+        """The cooldown lock at `now` (memoised: replays repeat symbols and timestamps; trades are fixed)."""
+        key = (normalize_symbol(symbol), now)
+        if key in self.locks:
+            return self.locks[key]
+        found = active_lock(
             symbol,
             self.trades,
-            at,
+            now,
             cooldown_sec=c.COOLDOWN_SEC,
             stoploss_guard_trades=c.STOPLOSS_GUARD_TRADES,
             stoploss_guard_lookback_sec=c.STOPLOSS_GUARD_LOOKBACK_SEC,
             max_consecutive_losses=c.MAX_CONSECUTIVE_LOSSES,
-            known=now if now is not None else time.time(),
         )
-        if memo is not None:
-            if len(self.locks) >= 65536:
-                self.locks.clear()
-            self.locks[memo] = lock
-        return lock
+        if len(self.locks) >= 65536:
+            self.locks.clear()
+        self.locks[key] = found
+        return found
 
     def cross_backing(self, symbol: str, long: bool, equity: float) -> tuple[float, float, float]:
         """(margin backing a cross order, base quantity and entry value of the same-side position it joins).

@@ -23,7 +23,7 @@ from cdbctl.risk import formulas as f
 from cdbctl.risk.config import RiskConfig
 from cdbctl.risk.ext_fast import build_account, prepare_instruments
 from cdbctl.risk.extras import Extras
-from cdbctl.risk.instruments import InstrumentBook
+from cdbctl.risk.instruments import InstrumentBook, fit_notional
 from cdbctl.risk.margin import liquidation_distance, max_leverage_for_distance
 from cdbctl.risk.model import SCHEMA_VERSION, Decision, MarketData, RiskState, Signal
 from cdbctl.risk.timeparse import to_epoch
@@ -63,13 +63,13 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
         const_raw = f.fixed_fractional_usd(equity, c)
     elif method == "kelly":
         const_raw = f.kelly_usd(equity, st.win_rate, st.avg_win, st.avg_loss, c)
-    peak = st.peak_equity
-    dd = (peak - equity) / peak if peak is not None else 0.0
+    dd = f.circuit_fraction(equity, st.daily_pnl, st.peak_equity)
     daily_limit = -equity * c.MAX_DAILY_DRAWDOWN_PCT
     pre_reason: str | None = None
     pre_detail: str | None = None
     if dd >= c.CIRCUIT_BREAKER_THRESHOLD_PCT:
-        pre_reason, pre_detail = "circuit_breaker_triggered", f.note_circuit(dd, peak, c)
+        pre_reason = "circuit_breaker_triggered"
+        pre_detail = f.note_circuit(equity, st.daily_pnl, st.peak_equity, c)
     elif st.daily_pnl <= daily_limit:
         pre_reason, pre_detail = "max_daily_drawdown_exceeded", f.note_daily(st.daily_pnl, daily_limit)
     d_vol = dm.volatility if dm.volatility is not None else c.DEFAULT_VOLATILITY
@@ -95,7 +95,7 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
     book_get = instruments.get if instruments is not None else None
     floor, bisect = math.floor, bisect_left
     # account inputs (trading state, trades, positions, balances, --stateful): ext_fast, as ext_checks
-    account = build_account(c, extras, equity, now) if extras is not None else None
+    account = build_account(c, extras, equity) if extras is not None else None
     acc_pre, acc_post = account if account is not None else (None, None)
     open_legs = extras.positions if extras is not None else []
     record = extras.record_fill if extras is not None and stateful else None
@@ -202,8 +202,10 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
         if acc_pre is not None:  # (it sets now_s, reduce_qty and inst for acc_post and record)
             inst = None
             # the signal's own time in a replay, else the clock (ext_checks.signal_clock)
-            now_s = t if ts is not None and t is not None else (now if now is not None else clock())
-            r, r_detail, size, held, reduce_qty = acc_pre(sig.symbol, long, size, price, now_s)
+            evaluated = now if now is not None else clock()
+            now_s = t if ts is not None and t is not None else evaluated
+            lock_now = now_s if now_s > evaluated else evaluated  # ext_checks.cooldown_clock
+            r, r_detail, size, held, reduce_qty = acc_pre(sig.symbol, long, size, price, now_s, lock_now)
             if reason is None and r is not None:
                 reason, detail = r, r_detail
         qty = size / price
@@ -241,13 +243,13 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
                 if qty > 0 and steps < inf:
                     steps = floor(steps)
                     qty = steps * b_num / b_den
-                    while steps > 0 and qty * price > size:  # never past the size (the tolerance)
-                        steps -= 1
-                        qty = steps * b_num / b_den
                     contracts = steps * s_num / s_den
                 else:
-                    contracts = qty = 0.0
+                    steps = contracts = qty = 0.0
+                capped = size
                 size = qty * price
+                if size > capped:  # the tolerance rounded up past the cap or target: instruments.fit_notional
+                    contracts, qty, size = fit_notional(inst, steps, price, capped)
                 if reason is None:
                     ticks = price / tick  # instruments.on_tick, inlined (with nearest_integer)
                     off = ticks - (ticks + _ROUNDER - _ROUNDER) if ticks < _EXACT_BELOW else 0.0
@@ -334,6 +336,13 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
         fees = size * (fee_limit if sig.order_type == "limit" else fee_market)
         if -1e7 < fees < 1e7:
             fees = (fees * 1e8 + _ROUNDER - _ROUNDER) / 1e8
+        if reason is None and not (
+            -inf < qty + size + stop + lp + d + fee_daily + slip + fees < inf and qty > 0
+        ):
+            # a number out of the float range (price 1e-320: size / price = inf): never approve it
+            detail = f.overflow_note(price, qty, size, stop, lp, d, fee_daily, slip, fees)
+            if detail is not None:  # (a sum of finite numbers can overflow: the note decides)
+                reason = "numeric_overflow"
         approved = reason is None
         if approved and stateful:
             st.total_exposure_pct = exposure + size / equity

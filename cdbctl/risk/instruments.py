@@ -116,24 +116,36 @@ def normalize_symbol(symbol: str) -> str:
     return found
 
 
-def floor_quantity(
-    instrument: Instrument, base_quantity: float, *, price: float = 0.0, cap_usd: float = math.inf
-) -> tuple[float, float]:
-    """Floor a base-unit quantity to the step; return (contracts, base units).
-
-    The 1e-9 tolerance keeps 0.3 / 0.1 = 2.9999999999999996 at 3 steps; with a `price`, the
-    notional (quantity x price) never exceeds `cap_usd` though: a step the tolerance added past it
-    (10,000 USDT at 10.000000000005 is 999.9999999995 steps, not 1,000) is taken back.
-    """
+def floor_quantity(instrument: Instrument, base_quantity: float) -> tuple[float, float]:
+    """Floor a base-unit quantity to the step; return (contracts, base units)."""
     steps = base_quantity / instrument.base_step + _EPS
     if not (base_quantity > 0 and steps < math.inf):  # a price near 0 makes it infinite: nothing to trade
         return 0.0, 0.0
     steps = math.floor(steps)
-    qty = steps * instrument.base_num / instrument.base_den
-    while steps > 0 and qty * price > cap_usd:  # the fused path inlines this very loop
+    contracts = steps * instrument.step_num / instrument.step_den
+    return contracts, steps * instrument.base_num / instrument.base_den
+
+
+def fit_notional(
+    instrument: Instrument, steps: float, price: float, notional: float
+) -> tuple[float, float, float]:
+    """(contracts, base units, size USD) of at most ``steps`` steps whose value at ``price`` stays within
+    ``notional`` (the capped size the steps were floored from); called when the float product exceeds it.
+
+    The flooring tolerance absorbs binary noise (0.3 / 0.1 = 2.9999999999999996 is 3 steps) but must
+    never round up past a cap or target: 10,000 USDT at 10.000000000005 is 999 steps of 1, not 1,000.
+    Exact arithmetic on the decimals the numbers print as (repr: the shortest that reads back, the
+    number the user wrote) decides which case it is; float noise leaves the size at the notional.
+    """
+    from fractions import Fraction
+
+    limit = Fraction(repr(notional)) * Fraction(instrument.base_den)
+    exact_price = Fraction(repr(price))
+    while steps > 0 and steps * Fraction(instrument.base_num) * exact_price > limit:
         steps -= 1
-        qty = steps * instrument.base_num / instrument.base_den
-    return steps * instrument.step_num / instrument.step_den, qty
+    qty = steps * instrument.base_num / instrument.base_den
+    size = qty * price
+    return steps * instrument.step_num / instrument.step_den, qty, min(size, notional)
 
 
 def contracts_of(instrument: Instrument, base_quantity: float) -> float:

@@ -151,9 +151,17 @@ def _patch_build_map(doc: ComposeDoc, build: YNode, t: BuildTarget, ctx_ok: bool
 
 
 def patch_compose(
-    text: str, targets: Sequence[BuildTarget], *, where: str, render_block: BlockRenderer
+    text: str,
+    targets: Sequence[BuildTarget],
+    *,
+    where: str,
+    render_block: BlockRenderer,
+    deps: Sequence[Dependency] | None = None,
 ) -> PatchResult:
-    """Point each target's build at the repository root and its Dockerfile; add missing targets."""
+    """Point each target's build at the repository root and its Dockerfile; add missing targets.
+
+    deps: the backing services added services wait for (default: those of this file).
+    """
     doc = ComposeDoc(text, where)
     services = services_node(doc)
     edits: list[_Edit] = []
@@ -175,7 +183,7 @@ def patch_compose(
             patched.append(t.name)
             edits.extend(svc_edits)
     if missing:
-        edits.append(_add_services(doc, services, missing, render_block))
+        edits.append(_add_services(doc, services, missing, render_block, deps))
     out = text
     # Back to front. Two insertions at one offset (a `dockerfile:` line after a service's last line, and
     # the services added after it) keep their list order: the later one is applied first.
@@ -207,9 +215,10 @@ def _self_check(text: str, out: str, targets: Sequence[BuildTarget], where: str)
         if b is None or _wanted(t, b.context, b.dockerfile) != (True, True):
             raise InternalError(f"the compose patch did not fix service {t.name!r}", where=where)
     names = {t.name for t in targets}
+    before = _without_targets(semantic(text, where), names)  # a tag no loader takes: InputError naming it
     try:
-        same = _without_targets(semantic(text), names) == _without_targets(semantic(out), names)
-    except Exception:  # PyYAML disagrees with ruamel about this file: do not risk a write
+        same = before == _without_targets(semantic(out, where), names)
+    except Exception:  # the loader disagrees with the event parser about this file: do not risk a write
         same = False
     if not same:
         raise EnvironmentProblem(
@@ -221,9 +230,13 @@ def _self_check(text: str, out: str, targets: Sequence[BuildTarget], where: str)
 
 
 def _add_services(
-    doc: ComposeDoc, services: YNode | None, missing: Sequence[BuildTarget], render_block: BlockRenderer
+    doc: ComposeDoc,
+    services: YNode | None,
+    missing: Sequence[BuildTarget],
+    render_block: BlockRenderer,
+    deps: Sequence[Dependency] | None,
 ) -> _Edit:
-    deps = dependencies(doc, services)
+    deps = dependencies(doc, services) if deps is None else deps
     if services is None:
         if doc.root is None or doc.root.flow or "services" in {k.value for k, _ in doc.root.items}:
             raise EnvironmentProblem("cannot add a 'services' mapping to this file safely", where=doc.where)

@@ -97,10 +97,19 @@ def _volume_target(entry: Any) -> Any:
     return parts[1] if len(parts) > 1 else parts[0]
 
 
-def _secret_target(entry: Any) -> Any:
-    if isinstance(entry, dict):
-        return entry.get("target") or entry.get("source")
-    return entry
+def _mount_key(directory: str) -> Callable[[Any], Any]:
+    """Merge key of a secrets/configs entry: its target as written, else the default path.
+
+    As compose-go: `- one` and `{source: one, target: one}` are different entries (the
+    short form's key is the default path /run/secrets/one, the long form's its literal target).
+    """
+
+    def key(entry: Any) -> Any:
+        if isinstance(entry, dict):
+            return entry.get("target") or f"{directory}{entry.get('source')}"
+        return f"{directory}{entry}"
+
+    return key
 
 
 def _merge_unique(base: list[Any], over: list[Any], key: Callable[[Any], Any]) -> list[Any]:
@@ -112,8 +121,8 @@ def _merge_unique(base: list[Any], over: list[Any], key: Callable[[Any], Any]) -
 
 _UNIQUE: dict[str, Callable[[Any], Any]] = {
     "volumes": _volume_target,
-    "secrets": _secret_target,
-    "configs": _secret_target,
+    "secrets": _mount_key("/run/secrets/"),
+    "configs": _mount_key("/"),
     "devices": _volume_target,
 }
 

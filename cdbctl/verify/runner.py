@@ -62,7 +62,8 @@ def run_probe(spec: ProbeSpec, deadline: Deadline, registry: Mapping[str, Probe]
     probe = registry[spec.endpoint.scheme]
     start = time.monotonic()
     try:
-        outcome = probe(spec.endpoint, deadline)
+        # Without its credentials the probe would only fail less clearly (NOAUTH, auth failed).
+        outcome = Outcome(Status.unhealthy, spec.problem) if spec.problem else probe(spec.endpoint, deadline)
     except Exception as exc:  # a probe bug must not hide the other results
         outcome = Outcome(Status.unhealthy, f"probe failed: {type(exc).__name__}: {exc}")
     latency = round((time.monotonic() - start) * 1000, 1)

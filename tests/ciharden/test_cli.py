@@ -15,6 +15,8 @@ import pytest
 from cdbctl.cli import main
 from tests.ciharden.conftest import CORPUS, GOLDEN, make_repo
 
+pytestmark = pytest.mark.unit
+
 DIRTY = """name: ci
 on: push
 jobs:

@@ -27,6 +27,8 @@ from cdbctl.ciharden.report import Report, to_json, to_sarif
 from cdbctl.ciharden.splice import apply_edits, choose, unified_diff
 from cdbctl.errors import EnvironmentProblem, InputError
 
+pytestmark = pytest.mark.unit
+
 
 def _step(text: str, job: str = "j", index: int = 0) -> tuple[Text, MappingNode]:
     root = compose(text, "x.yml")

@@ -12,6 +12,8 @@ from cdbctl.ciharden.harden import harden
 from cdbctl.ciharden.model import Status
 from tests.ciharden.conftest import CORPUS, GOLDEN, Lint, corpus_files, is_workflow
 
+pytestmark = pytest.mark.unit
+
 FILES = corpus_files()
 IDS = [p.relative_to(CORPUS).as_posix() for p in FILES]
 
@@ -63,6 +65,8 @@ def test_idempotent(path: Path) -> None:
     assert [f.rule for f in second.findings if f.status is Status.would_fix] == [
         f.rule for f in first.findings if f.status is Status.would_fix
     ]
+    # One run reaches the fixed point: nothing a second run could still fix automatically.
+    assert not [f for f in second.findings if f.status is Status.would_fix and f.fixable]
 
 
 @pytest.mark.parametrize("path", FILES, ids=IDS)

@@ -8,6 +8,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -16,6 +17,8 @@ from cdbctl.ciharden.harden import harden
 from cdbctl.ciharden.locate import WorkflowError
 from cdbctl.ciharden.model import Status
 from tests.ciharden.conftest import Lint
+
+pytestmark = pytest.mark.unit
 
 
 def _load(text: str) -> Any:

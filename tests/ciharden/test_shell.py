@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 from cdbctl.ciharden.shell import scan_script
 from cdbctl.ciharden.shell_lex import commands, lex
 
+pytestmark = pytest.mark.unit
+
 
 def _apply(src: str, edit: tuple[int, int, str] | None) -> str | None:
     return None if edit is None else src[: edit[0]] + edit[2] + src[edit[1] :]

@@ -13,6 +13,8 @@ from cdbctl.ciharden.harden import harden
 from cdbctl.ciharden.model import Rule, Status
 from tests.ciharden.conftest import make_repo
 
+pytestmark = pytest.mark.unit
+
 _HEAD = "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
 
 
@@ -191,13 +193,13 @@ def test_a_grouped_handler_that_fails_is_no_swallow(script: str) -> None:
     assert not result.changed
 
 
-def test_a_swallowing_subshell_handler_is_reported_not_cut_in_half() -> None:
-    """Cutting '|| (echo failed' would leave a stray ')'."""
+def test_a_swallowing_subshell_handler_is_cut_whole_not_in_half() -> None:
+    """Cutting only '|| (echo failed' would leave a stray ')': the whole group goes."""
     result = harden(_run_step("bandit -r . || (echo failed)\nmore\n"), "t.yml", write=True)
     assert [(f.rule, f.status, f.fixable) for f in result.findings] == [
-        (Rule.failure_swallowed, Status.would_fix, False)
+        (Rule.failure_swallowed, Status.fixed, True)
     ]
-    assert not result.changed
+    assert result.hardened == _run_step("bandit -r .\nmore\n")
 
 
 @pytest.mark.parametrize(

@@ -272,7 +272,7 @@ def test_liquidation_boundary_and_max_safe_leverage() -> None:
 
 def test_cross_margin_uses_equity() -> None:
     env = {"MARGIN_MODE": "cross", "MAX_POSITION_PCT": "1", "RISK_PER_TRADE_PCT": "0.02",
-           "MAX_TOTAL_EXPOSURE_PCT": "2"}  # fmt: skip
+           "MAX_TOTAL_EXPOSURE_PCT": "1"}  # fmt: skip
     # notional 100000 backed by equity 100000: distance = 1 - 0.005, long LP = 50000 x 0.005
     d = decide(signal(leverage=20), env=env | {"MAX_LEVERAGE": "20"})
     assert d["position_size_usd"] == pytest.approx(100000.0)

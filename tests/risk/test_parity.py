@@ -140,7 +140,7 @@ def runs(draw: st.DrawFn) -> dict[str, Any]:
     for key, values in (
         ("MAX_OPEN_POSITIONS", ["0", "1", "3"]), ("MAX_SYMBOL_EXPOSURE_PCT", ["0", "0.05", "0.3"]),
         ("MAX_ORDERS_PER_MINUTE", ["0", "2", "60"]), ("COOLDOWN_SEC", ["0", "600"]),
-        ("MAX_POSITION_PCT", ["0.01", "0.1", "0.9"]), ("MAX_TOTAL_EXPOSURE_PCT", ["0.5", "100"]),
+        ("MAX_POSITION_PCT", ["0.01", "0.1", "0.9"]), ("MAX_TOTAL_EXPOSURE_PCT", ["0.5", "1"]),
         ("STOPLOSS_GUARD_TRADES", ["0", "2"]), ("MAX_CONSECUTIVE_LOSSES", ["0", "2"]),
     ):  # fmt: skip
         if draw(st.booleans()):
@@ -199,7 +199,7 @@ def test_a_replay_is_decided_entirely_by_the_fast_path() -> None:
                "margin_mode": "cross" if i % 10 == 0 else "isolated"}  # fmt: skip
         lines.append(msgspec.json.encode(rec))
     lines.append(b'{"symbol": "BTC_USDT", "side": "hold", "price": 1.0}')  # invalid: the registry names it
-    cfg = resolve([env_layer({"MAX_TOTAL_EXPOSURE_PCT": "100", "DATA_STALE_TIMEOUT_SEC": "100000"})]).config
+    cfg = resolve([env_layer({"MAX_TOTAL_EXPOSURE_PCT": "1", "DATA_STALE_TIMEOUT_SEC": "100000"})]).config
     engine = Engine(
         cfg, load_state(state), now=resolve_now(NOW), stateful=True, instruments=BOOK, finite_inputs=True
     )

@@ -65,7 +65,7 @@ def test_evaluate_jsonl_with_instruments_rejects_off_tick(capsys, monkeypatch) -
         ('{"BTC_USDT": {"tick_size": 0}}', ".json", "BTC_USDT: max_leverage: missing (required)"),
         ('{"BTC_USDT": ', ".json", "malformed instruments JSON"),
         ("", ".yaml", "expected a mapping of symbols to instrument rules"),
-        ("[" * 5000 + "]" * 5000, ".yaml", "instruments YAML nested too deeply"),
+        ("[" * 5000 + "]" * 5000, ".yaml", "malformed instruments YAML: nested too deeply"),
         ("[" * 5000 + "]" * 5000, ".json", "malformed instruments JSON"),
     ],
 )
@@ -107,7 +107,7 @@ def test_explain_table_for_an_approved_signal(capsys, monkeypatch, signal_file: 
                          "--instruments", str(EXAMPLES / "instruments.yaml"))  # fmt: skip
     assert (code, err) == (0, "")
     assert "APPROVED" in out and "headroom" in out and "risk_tier" in out
-    assert "leverages that pass: 1-6" in out
+    assert "highest leverage that passes: 6" in out
 
 
 def test_explain_json_for_a_rejected_signal(capsys, monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -121,7 +121,7 @@ def test_explain_json_for_a_rejected_signal(capsys, monkeypatch, tmp_path: Path)
     x = msgspec.json.decode(out)
     assert x["schema_version"] == 1 and x["approved"] is False
     assert (x["largest_size_usd"], x["highest_leverage"]) == (pytest.approx(5000.0), 6)
-    assert x["suggestions"] == ["leverage 6 with target_position_usd 5,000.00 passes"]
+    assert x["suggestions"] == ["leverage 6 with a size of at most 5,000.00 USDT passes"]
     exposure = next(c for c in x["checks"] if c["name"] == "exposure")
     assert exposure["headroom"] == pytest.approx(-0.05)
 
@@ -229,7 +229,7 @@ def test_explain_table_says_at_which_leverage_the_largest_size_passes(
     state.write_text(json.dumps({"total_exposure_pct": 0.45}))
     code, out, _ = run(capsys, monkeypatch, "risk", "explain", str(path), "--now", NOW, "--state", str(state))
     assert code == 1
-    assert "largest position that passes at leverage 6: 5,000.00 USDT" in out
+    assert "largest size that passes at leverage 6: 5,000.00 USDT" in out
 
 
 def test_utf8_bom_is_accepted_in_every_input_file(

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import msgspec
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from cdbctl.risk import Engine, RiskConfig, RiskState, Signal
+from cdbctl.risk import Engine, MarketData, RiskConfig, RiskState, Signal
 from cdbctl.risk.explain import explain, headroom
 from cdbctl.risk.model import Check
 
@@ -60,7 +64,7 @@ def test_leverage_too_high_for_the_liquidation_distance() -> None:
     assert result.reason == "liquidation_risk_too_high"
     assert result.highest_leverage == 6
     assert result.largest_size_usd is None  # isolated liquidation does not depend on the size
-    assert result.suggestions == ["leverage 1 to 6 passes at this size"]
+    assert result.suggestions == ["leverage 6 or lower passes at this size"]
     assert passes(eng, sig, leverage=6)
     assert not passes(eng, sig, leverage=7)
 
@@ -73,7 +77,7 @@ def test_exposure_room_gives_the_largest_size() -> None:
     assert result.largest_size_usd == pytest.approx(5_000, rel=1e-9)
     assert result.largest_position_size == pytest.approx(0.1, rel=1e-9)
     assert result.highest_leverage is None
-    assert result.suggestions == ["target_position_usd 5,000.00 passes"]
+    assert result.suggestions == ["a size of at most 5,000.00 USDT passes"]
     assert passes(eng, BTC, target_position_usd=result.largest_size_usd)
     assert not passes(eng, BTC, target_position_usd=5_000.01)
 
@@ -82,7 +86,7 @@ def test_two_limits_at_once_need_both_changes() -> None:
     eng = engine(total_exposure_pct=0.45)
     result = explain(eng, msgspec.structs.replace(BTC, leverage=10))
     assert (result.largest_size_usd, result.highest_leverage) == (pytest.approx(5_000), 6)
-    assert result.suggestions == ["leverage 6 with target_position_usd 5,000.00 passes"]
+    assert result.suggestions == ["leverage 6 with a size of at most 5,000.00 USDT passes"]
 
 
 def test_nothing_helps_when_the_day_is_over() -> None:
@@ -135,8 +139,83 @@ def test_suggested_size_as_printed_is_approved() -> None:
     assert result.highest_leverage == 6
     assert result.largest_size_usd is not None
     printed = f"{result.largest_size_usd:,.2f}"
-    assert result.suggestions == [f"leverage 6 with target_position_usd {printed} passes"]
+    assert result.suggestions == [f"leverage 6 with a size of at most {printed} USDT passes"]
     # slippage: 100 bps = 1e4 x 0.3 / sqrt(365) x sqrt(size / 10,000) -> size = 4,055.5555...
     assert printed == "4,055.55"
     assert passes(eng, sig, leverage=6, target_position_usd=float(printed.replace(",", "")))
     assert result.largest_size_usd == float(printed.replace(",", ""))
+
+
+def test_a_stressed_regime_suggests_the_target_to_send_and_the_position_it_gives() -> None:
+    """Explain offered the pre-multiplier size (5,000 USDT) which, sent back, gave 2,500; 3,000 passes."""
+    eng = engine(total_exposure_pct=0.47)  # room for 3,000 USDT of 100,000 under the 0.5 cap
+    stressed = msgspec.structs.replace(BTC, market=MarketData(volatility=0.7))
+    result = explain(eng, stressed)
+    assert result.reason == "max_exposure_reached"
+    assert result.largest_size_usd == pytest.approx(3_000.0)
+    assert result.largest_target_usd == pytest.approx(6_000.0)
+    assert result.largest_position_size == pytest.approx(0.06)
+    assert result.suggestions[0] == (
+        "target_position_usd of at most 6,000.00 USDT passes (a position of 3,000.00 USDT: "
+        "the stressed regime sizes x0.5)"
+    )
+    sent = eng.evaluate(msgspec.structs.replace(stressed, target_position_usd=result.largest_target_usd))
+    assert sent.approved and sent.position_size_usd == pytest.approx(3_000.0)
+
+
+def test_or_lower_is_said_only_when_every_lower_leverage_passes() -> None:
+    """A lower leverage needs more margin: with 2,100 USDT available only 5 and 6 pass at 10,000 USDT."""
+    eng = Engine(RiskConfig(), RiskState(available_balance=2_100.0), trace=True, now=0.0)
+    result = explain(eng, msgspec.structs.replace(BTC, leverage=10))
+    assert result.reason == "liquidation_risk_too_high"
+    assert result.highest_leverage == 6
+    assert "leverage 5 to 6 passes at this size" in result.suggestions
+    assert passes(eng, BTC, leverage=5) and passes(eng, BTC, leverage=6)
+    assert not passes(eng, BTC, leverage=4)
+
+
+_RANGE = re.compile(r"^leverage (\d+)(?: to (\d+)| or lower)? passes at this size$")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    exposure=st.floats(min_value=0.0, max_value=0.6),
+    available=st.one_of(st.none(), st.floats(min_value=100.0, max_value=20_000.0)),
+    vol=st.floats(min_value=0.0, max_value=1.2),
+    leverage=st.integers(1, 20),
+    target=st.one_of(st.none(), st.floats(min_value=1.0, max_value=50_000.0)),
+    depth=st.one_of(st.none(), st.floats(min_value=1_000.0, max_value=1e7)),
+)
+def test_every_suggestion_passes_when_fed_back(  # noqa: PLR0917
+    exposure: float,
+    available: float | None,
+    vol: float,
+    leverage: int,
+    target: float | None,
+    depth: float | None,
+) -> None:
+    state = RiskState(total_exposure_pct=exposure, available_balance=available)
+    eng = Engine(RiskConfig(), state, trace=True, now=0.0)
+    sig = Signal(symbol="BTCUSDT", side="long", price=50_000.0, leverage=leverage, target_position_usd=target,
+                 market=MarketData(volatility=vol, order_book_depth=depth))  # fmt: skip
+    result = explain(eng, sig)
+    if result.approved:
+        return
+    both = result.highest_leverage is not None and any(
+        s.startswith(f"leverage {result.highest_leverage} with ") for s in result.suggestions
+    )
+    if result.largest_target_usd is not None:
+        fed = msgspec.structs.replace(sig, target_position_usd=result.largest_target_usd)
+        if both:
+            fed = msgspec.structs.replace(fed, leverage=result.highest_leverage)
+        d = eng.evaluate(fed)
+        assert d.approved, result.suggestions
+        assert d.position_size_usd == result.largest_size_usd
+    for line in result.suggestions:
+        m = _RANGE.match(line)
+        if m is None:
+            continue
+        high = int(m.group(2) or m.group(1))
+        low = 1 if line.endswith("or lower passes at this size") else int(m.group(1))
+        for lev in range(low, high + 1):
+            assert passes(eng, sig, leverage=lev), (line, lev)

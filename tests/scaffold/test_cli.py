@@ -13,6 +13,8 @@ import pytest
 from cdbctl.cli import main
 from tests.scaffold.conftest import tree
 
+pytestmark = pytest.mark.unit
+
 Cap = pytest.CaptureFixture[str]
 
 

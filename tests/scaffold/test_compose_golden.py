@@ -14,6 +14,8 @@ from cdbctl.scaffold.runner import _decode, patch_for
 from cdbctl.scaffold.spec import build_specs
 from tests.scaffold.conftest import DATA
 
+pytestmark = pytest.mark.unit
+
 GOLDEN = DATA / "compose"
 CASES = sorted(p.name.removesuffix(".input.yml") for p in GOLDEN.glob("*.input.yml"))
 SUBFOLDER = {"subfolder": "deploy/docker-compose.yml"}
@@ -89,13 +91,10 @@ def test_no_final_newline_kept() -> None:
     assert not (GOLDEN / "indent4_no_final_newline.expected.yml").read_bytes().endswith(b"\n")
 
 
-def test_missing_services_wait_for_backing_services_by_their_healthchecks() -> None:
+def test_missing_services_depend_on_the_backing_services() -> None:
     data = yaml.safe_load((GOLDEN / "missing_services.expected.yml").read_text())
     risk = data["services"]["cdb_risk"]
-    assert risk["depends_on"] == {
-        "redis": {"condition": "service_healthy"},  # has a healthcheck
-        "db": {"condition": "service_started"},  # postgres image without a healthcheck
-    }
+    assert risk["depends_on"] == ["redis", "db"]  # the list form, which `docker stack deploy` accepts too
     # That redis has no password: requiring REDIS_PASSWORD would stop `docker compose up` until it is
     # set, and then AUTH against a passwordless server fails /ready.
     assert risk["environment"]["REDIS_URL"] == "redis://${CDB_REDIS_HOST:-redis}:${CDB_REDIS_PORT:-6379}/0"

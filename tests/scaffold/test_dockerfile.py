@@ -18,6 +18,8 @@ import pytest
 from cdbctl.scaffold.plan import Sources
 from tests.scaffold.service_helpers import scaffold_repo
 
+pytestmark = pytest.mark.unit
+
 SERVICES = ("cdb_core", "cdb_risk", "cdb_execution")
 
 

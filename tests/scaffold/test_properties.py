@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as hs
@@ -18,6 +19,8 @@ from cdbctl.scaffold.runner import package_dir, patch_for, run_scaffold
 from cdbctl.scaffold.sources import load_sources
 from cdbctl.scaffold.spec import build_specs
 from tests.scaffold.conftest import SEED_COMPOSE, tree
+
+pytestmark = pytest.mark.unit
 
 # Module level, not a fixture: hypothesis pretty-prints fixture arguments, and these are large.
 SOURCES = load_sources(templates_dir(), compose_dir(), package_dir())

@@ -83,7 +83,7 @@ def test_metrics_are_valid_prometheus_text(risk: ModuleType) -> None:
         if "_bucket{" in name_labels and 'endpoint="/health"' in name_labels:
             hist.setdefault("health", []).append(int(value))
     assert hist["health"] == sorted(hist["health"])  # cumulative buckets
-    assert 'endpoint="<unmatched>",status="404"' in text
+    assert 'endpoint="other",status="404"' in text
 
 
 def test_evaluate_matches_the_cli(risk: ModuleType) -> None:

@@ -1,0 +1,81 @@
+"""The shared CLI paths under attack: stdout closed by its reader, hostile text in error messages."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cdbctl.cli import main
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+CORPUS = ROOT / "tests" / "data" / "ciharden" / "corpus"
+ESCAPES = "\x1b]0;PWNED\x07\x1b[31m"
+
+
+@pytest.fixture
+def workflows_repo(tmp_path: Path) -> Path:
+    """A repository whose workflows ci-harden has findings in (stdout gets a report)."""
+    repo = tmp_path / "repo"
+    workflows = repo / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    for source in sorted(CORPUS.glob("*.yml"))[:3]:
+        shutil.copy(source, workflows / source.name)
+    return repo
+
+
+COMMANDS = [
+    ["risk", "evaluate", str(EXAMPLES / "signal.json"), "--format", "table"],
+    ["risk", "evaluate", str(EXAMPLES / "signal.json"), "--format", "json"],
+    ["risk", "evaluate", str(EXAMPLES / "signals.jsonl"), "--format", "jsonl"],
+    ["risk", "explain", str(EXAMPLES / "signal.json")],
+    ["risk", "config"],
+    ["risk", "config", "--format", "json"],
+    ["--help"],
+    ["verify", "--help"],
+    ["--version"],
+    ["ci-harden", "--repo", "{repo}", "--check"],
+    ["ci-harden", "--repo", "{repo}", "--check", "--format", "json"],
+]
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=" ".join)
+def test_every_command_exits_141_into_a_closed_pipe(args: list[str], workflows_repo: Path) -> None:
+    # Rich raises SystemExit(1) on a broken pipe: that read as "rejected" or "found something".
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    argv = [a.replace("{repo}", str(workflows_repo)) for a in args]
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "cdbctl", *argv],
+            stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60, cwd=workflows_repo.parent,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 141, proc.stderr
+    assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr
+
+
+def test_an_error_quoting_a_hostile_file_name_is_inert(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    name = tmp_path / f"x{ESCAPES}.json"
+    assert main(["risk", "evaluate", str(name)]) == 2
+    err = capsys.readouterr().err
+    assert "cdbctl: error: cannot read input" in err
+    assert "\x1b" not in err and "\x07" not in err
+    assert "PWNED" in err
+
+
+def test_a_usage_error_quoting_a_url_masks_its_password(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["verify", "--format", "redis://:Hunter2SECRET@127.0.0.1"]) == 2
+    err = capsys.readouterr().err
+    assert "Hunter2SECRET" not in err
+    assert "redis://:***@127.0.0.1" in err
