@@ -219,3 +219,34 @@ def test_every_suggestion_passes_when_fed_back(  # noqa: PLR0917
         low = 1 if line.endswith("or lower passes at this size") else int(m.group(1))
         for lev in range(low, high + 1):
             assert passes(eng, sig, leverage=lev), (line, lev)
+
+
+def test_instrument_headroom_compares_like_with_like() -> None:
+    """5d: above_max_quantity is measured in contracts and price_off_tick has no headroom (no USD
+    value against a contract limit, which showed +900 on a failing check)."""
+    from pathlib import Path
+
+    import yaml
+
+    from cdbctl.risk.instruments import load_instruments
+
+    book = load_instruments(
+        yaml.safe_load((Path(__file__).resolve().parents[2] / "examples" / "instruments.yaml").read_text())
+    )
+    cfg = RiskConfig(MAX_POSITION_PCT=1.0)
+    eng = Engine(cfg, RiskState(equity=1e9), trace=True, now=0.0, instruments=book)
+    big = explain(
+        eng, Signal(symbol="BTC_USDT", side="long", price=50_000.0, target_position_usd=30_000_000.0)
+    )
+    assert big.reason == "above_max_quantity"
+    inst = next(c for c in big.checks if c.name == "instrument")
+    assert (inst.value, inst.limit) == (6_000_000, 5_000_000)  # contracts, as the exchange limits them
+    assert inst.headroom == pytest.approx(-1_000_000)
+    off = explain(eng, Signal(symbol="BTC_USDT", side="long", price=50_000.05))
+    assert off.reason == "price_off_tick"
+    inst = next(c for c in off.checks if c.name == "instrument")
+    assert inst.headroom is None and inst.limit is None and inst.value == 50_000.05
+    small = explain(eng, Signal(symbol="BTC_USDT", side="long", price=50_000.0, target_position_usd=4.0))
+    assert small.reason == "below_min_notional"
+    inst = next(c for c in small.checks if c.name == "instrument")
+    assert inst.headroom is not None and inst.headroom < 0  # USDT below the minimum

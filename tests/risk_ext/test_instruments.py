@@ -295,3 +295,23 @@ def test_nearest_integer_rounds_half_to_even_and_keeps_huge_values(x: float, exp
 @pytest.mark.parametrize(("price", "ok"), [(0.04, False), (0.4999999, True), (1e-300, False), (4.5e14, True)])
 def test_price_on_tick_at_the_edges(price: float, ok: bool) -> None:  # btc(): tick 0.5
     assert on_tick(btc(), price) is ok
+
+
+def test_a_whole_mexc_contract_detail_record_loads_as_is() -> None:
+    """5e: the record as MEXC's contract/detail returns it, one-word fields (`state`, `appraisal`, `id`,
+    `threshold`) and all; only an unknown snake_case key (ours are snake_case) is a typo."""
+    record = MEXC_BTC | {
+        "state": 0, "id": 10, "vid": "128f589271cb4951b03e71e6323eb7be", "appraisal": 0, "threshold": 0,
+        "displayName": "BTC_USDT永续", "positionOpenType": 3, "baseCoin": "BTC", "quoteCoin": "USDT",
+        "settleCoin": "USDT", "volScale": 0, "amountScale": 4, "bidLimitPriceRate": 0.1,
+        "askLimitPriceRate": 0.1, "makerFeeRate": 0.0002, "priceCoefficientVariation": 0.1, "isNew": False,
+        "isHidden": False, "conceptPlate": ["mc-trade-zone-pow"], "riskLimitType": "BY_VOLUME",
+        "maxNumOrders": [200, 50], "marketOrderMaxLevel": 20, "marketOrderPriceLimitRate1": 0.2,
+        "marketOrderPriceLimitRate2": 0.005, "triggerProtect": 0.1, "showAppraisalCountdown": 0,
+        "automaticDelivery": 0, "apiAllowed": False, "depthStepList": ["0.1", "1", "10"], "limitMaxVol": 1000000,
+        "createTime": 1591242684000, "openingTime": 0, "isZeroFeeRate": False, "isMaxLeverage": False,
+    }  # fmt: skip
+    inst = load_instruments({"success": True, "code": 0, "data": [record]}).get("BTC_USDT")
+    assert inst is not None and inst.tick_size == 0.5 and inst.max_leverage == 125
+    with pytest.raises(InputError, match="unknown field 'tick_sise'"):
+        load_instruments({"data": [record | {"tick_sise": 0.1}]})
