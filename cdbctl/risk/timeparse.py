@@ -31,8 +31,8 @@ _SECONDS = {f"{i:02d}": i * _US for i in range(60)}
 _MINUTES: dict[str, int | None] = {}
 # offset suffix -> microseconds east of UTC (None: not an offset the split path reads)
 _OFFSETS: dict[str, int | None] = {"Z": 0, "+00:00": 0, "-00:00": 0}
-_HEADS: dict[str, int] = {}  # "YYYY-MM-DDTHH:MM:SS" -> epoch microseconds
-_TAILS: dict[str, int] = {}  # ".123Z", "+01:00", ... -> microseconds to add (fraction less offset)
+HEADS: dict[str, int] = {}  # "YYYY-MM-DDTHH:MM:SS" -> epoch microseconds
+TAILS: dict[str, int] = {}  # ".123Z", "+01:00", ... -> microseconds to add (fraction less offset)
 _SLOW: dict[str, float | None] = {}  # the general parser's answers
 _SCALE = {n: 10 ** (6 - n) for n in range(1, 7)}
 
@@ -106,7 +106,7 @@ def _number(value: float) -> float | None:
 
 def _head(head: str) -> int | None:
     """Epoch microseconds of a validated ``YYYY-MM-DDTHH:MM:SS`` (cached)."""
-    found = _HEADS.get(head)
+    found = HEADS.get(head)
     if found is None:
         base = _MINUTES.get(head[:17], -1)
         if base == -1:
@@ -118,15 +118,15 @@ def _head(head: str) -> int | None:
         if base is None or sec is None or len(head) != 19:
             return None
         found = base + sec
-        if len(_HEADS) >= _CACHE_LIMIT:
-            _HEADS.clear()
-        _HEADS[head] = found
+        if len(HEADS) >= _CACHE_LIMIT:
+            HEADS.clear()
+        HEADS[head] = found
     return found
 
 
 def _tail(tail: str) -> int | None:
     """Microseconds to add for ``Z``, ``+HH:MM``, ``.fff...Z`` or ``.fff...+HH:MM`` (cached while room)."""
-    found = _TAILS.get(tail)
+    found = TAILS.get(tail)
     if found is not None:
         return found
     if tail[:1] not in (".", ","):
@@ -140,8 +140,8 @@ def _tail(tail: str) -> int | None:
                 if digits.isascii() and digits.isdecimal():  # fromisoformat keeps 6 digits, truncating
                     found = int(digits[:6]) * _SCALE.get(len(digits), 1) - off
                 break
-    if found is not None and len(_TAILS) < _CACHE_LIMIT:  # millisecond tails: a few thousand
-        _TAILS[tail] = found
+    if found is not None and len(TAILS) < _CACHE_LIMIT:  # millisecond tails: a few thousand
+        TAILS[tail] = found
     return found
 
 
@@ -175,9 +175,9 @@ def to_epoch(raw: str | int | float) -> float | None:
     """
     kind = type(raw)
     if kind is str:
-        head = _HEADS.get(raw[:19])  # type: ignore[index]
+        head = HEADS.get(raw[:19])  # type: ignore[index]
         if head is not None:
-            tail = _TAILS.get(raw[19:])  # type: ignore[index]
+            tail = TAILS.get(raw[19:])  # type: ignore[index]
             if tail is not None:
                 return (head + tail) / _US
         return _text(raw)  # type: ignore[arg-type]
