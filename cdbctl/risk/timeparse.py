@@ -22,7 +22,9 @@ import math
 from datetime import UTC, datetime
 
 _EPOCH_MS_THRESHOLD = 1e11  # 1e11 s is the year 5138; larger epoch numbers are milliseconds
-_CACHE_LIMIT = 65536
+# small caches, cleared when full: a replay moves forward in time, so each second's prefix is needed
+# for a while and then never again (a large cache would only grow the memory of a long replay)
+_CACHE_LIMIT = 4096
 _US = 1_000_000
 
 _TWO = {f"{i:02d}": i for i in range(100)}
