@@ -10,6 +10,7 @@ import typer
 
 from cdbctl import __version__
 from cdbctl.errors import CdbctlError, ExitCode
+from cdbctl.help_layout import fit_help
 from cdbctl.sanitize import clean
 
 HELP = f"""cdbctl {__version__}: operations CLI for the Claire de Binare (CDB) back office.
@@ -67,10 +68,19 @@ def build_app() -> typer.Typer:
     return app
 
 
+def _help_width() -> int:
+    """Columns the help body gets: the terminal's (COLUMNS honoured) less Rich's padding."""
+    import shutil
+
+    return max(40, shutil.get_terminal_size((80, 24)).columns - 4)
+
+
 def _plain_metavars(command: Any) -> None:
     """Show values the way people write them (PATH, table|json), never Python types (<bool>, <list[str]>)."""
     from typer._click import Context
 
+    if getattr(command, "help", None):
+        command.help = fit_help(command.help, _help_width())
     help_option = command.get_help_option(Context(command, help_option_names=["-h", "--help"]))
     if help_option is not None:
         help_option.metavar = ""

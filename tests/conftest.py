@@ -72,3 +72,16 @@ def postgres_server() -> Iterator[PostgresServer]:
         raise
     yield server
     server.stop()
+
+
+LAYERS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test says which layer it belongs to: exactly one of the unit/integration/e2e markers."""
+    wrong = [item.nodeid for item in items if sum(1 for m in LAYERS if item.get_closest_marker(m)) != 1]
+    if wrong:
+        raise pytest.UsageError(
+            f"{len(wrong)} test(s) without exactly one of the markers {', '.join(LAYERS)}: "
+            + ", ".join(wrong[:5])
+        )

@@ -187,3 +187,36 @@ def test_reader_gone_mid_table_is_141_buffered_or_not(tmp_path: Path, unbuffered
         err = proc.stderr.read().decode()
         assert proc.wait(timeout=120) == 141, err
     assert "Traceback" not in err and "Exception ignored" not in err
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_help_examples_wrap_as_whole_commands(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, columns: int
+) -> None:
+    monkeypatch.setenv("COLUMNS", str(columns))
+    for path in _commands():
+        assert main([*path, "--help"]) == 0, path
+        lines = capsys.readouterr().out.splitlines()
+        assert all(len(line) <= columns for line in lines), path
+        for i, line in enumerate(lines[:-1]):
+            text = line.strip()
+            nxt = lines[i + 1]
+            continued = nxt.startswith(line[: len(line) - len(line.lstrip())] + "    ") and nxt.strip()
+            if text.startswith("cdbctl ") and continued and nxt.strip().startswith("-"):
+                assert text.endswith("\\"), (path, columns, line, nxt)  # a break is a shell continuation
+
+
+@pytest.mark.unit
+def test_help_layout_keeps_an_option_with_its_value() -> None:
+    from cdbctl.help_layout import fit_help
+
+    text = (
+        "Examples:\n\n\b\n  cdbctl verify --endpoint risk=http://127.0.0.1:8002/health --format json --wait"
+    )
+    fitted = fit_help(text, 70).split("\n")
+    assert fitted[-2:] == [
+        "  cdbctl verify --endpoint risk=http://127.0.0.1:8002/health \\",
+        "      --format json --wait",
+    ]
+    prose = "\b\nLine one of prose\nthat continues here."
+    assert fit_help(prose, 10) == "Line one of prose that continues here."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -79,3 +80,56 @@ def test_a_usage_error_quoting_a_url_masks_its_password(capsys: pytest.CaptureFi
     err = capsys.readouterr().err
     assert "Hunter2SECRET" not in err
     assert "redis://:***@127.0.0.1" in err
+
+
+@pytest.mark.parametrize("command", [["risk", "evaluate", "--format", "table"], ["risk", "explain"]])
+def test_a_hostile_symbol_is_shown_literally_in_risk_tables(
+    command: list[str], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # '[/]' was Rich markup (exit 4); the escapes reached the terminal raw.
+    signal = json.loads((EXAMPLES / "signal.json").read_text())
+    signal["symbol"] = f"BTC[/]{ESCAPES}\u202eUSDT"
+    path = tmp_path / "signal.json"
+    path.write_text(json.dumps(signal))
+    code = main([*command, str(path), "--now", "2026-01-01T12:00:05Z"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "BTC[/]" in out and "PWNED" in out
+    assert not any(ch in out + err for ch in "\x1b\x07\u202e")
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_risk_json_escapes_the_controls_json_leaves_raw(fmt: str, tmp_path: Path) -> None:
+    signal = json.loads((EXAMPLES / "signal.json").read_text())
+    signal["symbol"] = f"BTC{ESCAPES}\x9b\u202e\x7fUSDT"
+    path = tmp_path / "signal.json"
+    path.write_text(json.dumps(signal))
+    proc = subprocess.run(
+        [sys.executable, "-m", "cdbctl", "risk", "evaluate", str(path), "--format", fmt, "--now", "2026-01-01T12:00:05Z"],
+        capture_output=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout.decode()
+    assert not any(ch in text for ch in "\x1b\x07\x9b\u202e\x7f")
+    assert json.loads(text.splitlines()[0] if fmt == "jsonl" else text)["symbol"] == signal["symbol"]
+
+
+def test_diagnostics_naming_a_hostile_file_are_inert(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Every command's stderr lines quote file names: a name is outside text too.
+    bad = tmp_path / f"signals{ESCAPES}.jsonl"
+    bad.write_text('{"signal_id": "s1", "symbol": "BTCUSDT", "side": "up", "price": 1, "leverage": 1}\n')
+    workflows = tmp_path / "repo" / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    (workflows / f"w{ESCAPES}.yml").write_text("jobs: [unclosed\n")
+    runs = [
+        ["risk", "evaluate", str(bad), "--format", "jsonl"],
+        ["risk", "explain", str(bad)],
+        ["ci-harden", "--repo", str(tmp_path / "repo"), "--check"],
+    ]
+    for args in runs:
+        code = main(args)
+        err = capsys.readouterr().err
+        assert code == 2, (args, err)
+        assert "PWNED" in err and "\x1b" not in err and "\x07" not in err, args

@@ -8,7 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cdbctl.sanitize import MASK, clean, mask_secrets, mask_url, strip_controls
+from cdbctl.sanitize import (
+    MASK,
+    clean,
+    escape_json_bytes,
+    escape_json_text,
+    mask_secrets,
+    mask_url,
+    strip_controls,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -53,6 +61,11 @@ def test_mask_url(raw: str, expected: str) -> None:
         ("a postgresql://u:p@ss@h/db b", "a postgresql://u:***@h/db b"),
         ("two x://a:b@h and y://c:d@k", "two x://a:***@h and y://c:***@k"),
         ("mail me at bob@example.com", "mail me at bob@example.com"),
+        (
+            "postgresql://u@h/db?sslmode=require&password=pw1",
+            "postgresql://u@h/db?sslmode=require&password=***",
+        ),
+        ("http://h:1/health?Token=abc&x=1", "http://h:1/health?Token=***&x=1"),
     ],
 )
 def test_clean_masks_credentials_of_any_url_in_free_text(text: str, expected: str) -> None:
@@ -81,3 +94,19 @@ def test_clean_never_leaves_a_control_or_the_secret(text: str, secret: str) -> N
 def test_mask_url_never_shows_a_password(password: str, tail: str) -> None:
     shown = mask_url(f"redis://user:{password}@{tail.replace('@', '')}")
     assert shown.startswith(f"redis://user:{MASK}@")
+
+
+@given(
+    st.recursive(st.text(), lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner), max_leaves=8)
+)
+def test_escaped_json_keeps_the_data_and_holds_no_raw_control(data: object) -> None:
+    import json
+
+    import msgspec
+
+    for text in (
+        escape_json_bytes(msgspec.json.encode(data)).decode(),
+        escape_json_text(json.dumps(data, ensure_ascii=False)),
+    ):
+        assert json.loads(text) == data
+        assert strip_controls(text) == text

@@ -9,7 +9,7 @@ from pathlib import Path
 from cdbctl.ciharden.harden import Options, harden, scanners_in
 from cdbctl.ciharden.locate import WorkflowError
 from cdbctl.ciharden.model import FileProblem, Finding, Status
-from cdbctl.ciharden.repo import Skipped, Source, discover, read_source
+from cdbctl.ciharden.repo import Skipped, Source, discover, file_reader, read_source
 from cdbctl.ciharden.report import Report
 from cdbctl.ciharden.splice import unified_diff
 
@@ -26,7 +26,7 @@ class Outcome:
 def run(repo: Path, *, mode: str, options: Options) -> Outcome:
     """Harden every workflow and composite action in ``repo``; ``mode`` is fix, check or dry-run."""
     files, skipped = discover(repo)
-    options = replace(options, local_actions=_local_actions(files))
+    options = replace(options, local_actions=_local_actions(files), read_file=file_reader(repo))
     findings: list[Finding] = []
     problems: list[FileProblem] = []
     writes: list[tuple[Source, str]] = []

@@ -9,7 +9,8 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from cdbctl.ciharden.locate import Text, compose, mget, mstr, mval, sval
 from cdbctl.ciharden.model import BLOCKING_RULES, Candidate, FileResult, Finding, Rule, Status
-from cdbctl.ciharden.policy import GateIndex, gate, publishers, truthy
+from cdbctl.ciharden.policy import GateIndex, after_failure, gate, publishers, second_runs, truthy
+from cdbctl.ciharden.readers import FileReader
 from cdbctl.ciharden.registry import all_keywords_present
 from cdbctl.ciharden.splice import choose
 from cdbctl.ciharden.steps import Context, Path, StepInfo, analyse_step, bool_fix
@@ -26,6 +27,8 @@ class Options:
     include_jobs: tuple[str, ...] = ()
     exclude_jobs: tuple[str, ...] = ()
     local_actions: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # repository-relative path -> text, for gate scripts a step runs (None: not readable)
+    read_file: FileReader | None = None
 
     def wants(self, job: str | None) -> bool:
         """True when a job (None: a composite action) is selected."""
@@ -88,7 +91,14 @@ def _units(
     if runs and isinstance(runs[1], MappingNode) and mstr(runs[1], "using") == "composite":
         steps = mget(runs[1], "steps")
         if steps and isinstance(steps[1], SequenceNode) and options.wants(None):
-            ctx = Context(None, None, False, indent=_indent_unit(root), local_actions=options.local_actions)
+            ctx = Context(
+                None,
+                None,
+                False,
+                indent=_indent_unit(root),
+                local_actions=options.local_actions,
+                read_file=options.read_file,
+            )
             out.append((ctx, steps[1], ("runs", "steps"), None, ()))
         return out
     jobs = mget(root, "jobs")
@@ -113,6 +123,7 @@ def _units(
             mval(job, "container") is not None,
             indent,
             options.local_actions,
+            options.read_file,
         )
         steps = mget(job, "steps")
         seq = (
@@ -205,10 +216,12 @@ def _analyse_unit(
                 )
             )
     out.extend(apply_waivers(waivers, out))
+    after_failure(out, infos)
     index = GateIndex(infos, ctx)
     for cand in out:
         if cand.status is None and cand.rule in BLOCKING_RULES and cand.step_index is not None:
             gate(cand, infos, index)
+    second_runs(out, infos)
     out.extend(publishers(t, ctx, out, infos))
     return out
 

@@ -17,6 +17,30 @@ from cdbctl.ciharden.registry import (
 from cdbctl.ciharden.shell_lex import SimpleCommand, Token
 
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+_EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}", re.DOTALL)
+_ARG_OUTPUT = re.compile(
+    r"(?:^|\s)(?:--output|--output-file|--sarif-file|--json-file|-o)(?:=|\s+)['\"]?([^\s'\"]+)"
+)
+
+
+def canonical(text: str) -> str:
+    """``${{ matrix.service }}`` spelled one way (``§matrix.service§``), so a report path with an
+    expression in it is one word and compares equal however it is spaced."""
+    if "${{" not in text:
+        return text
+    return _EXPRESSION.sub(lambda m: "§" + "".join(m.group(1).split()) + "§", text)
+
+
+def report_name(path: str) -> str:
+    """The name a report path is matched by: its basename, expressions canonical."""
+    return posixpath.basename(canonical(path.strip()))
+
+
+def arg_reports(args: str) -> set[str]:
+    """Report files named in an action input holding CLI arguments (``scan-args: --output=r.json``)."""
+    return {report_name(m.group(1)) for m in _ARG_OUTPUT.finditer(canonical(args))}
+
+
 _PYTHON = re.compile(r"^(python[0-9.]*|py)$")
 _CONTAINER_RUNTIMES = frozenset({"docker", "podman", "nerdctl"})
 _RUN_VALUE_OPTIONS = frozenset(
@@ -70,14 +94,16 @@ class Invocation:
     name_index: int
     cmd_end: int  # index into words just past the command (+ subcommand) words
     command: Command | None = None
+    via_runner: bool = False  # ``make lint-trivy``: the scanner's own flags are not on this line
 
 
 def _basename(word: str) -> str:
     return posixpath.basename(word.split("@", 1)[0]) if word else word
 
 
-def match_scanner(words: list[Token]) -> Invocation | None:
-    """The scanner a simple command runs, if it runs one (wrappers and ``python -m`` understood)."""
+def match_scanner(words: list[Token], *, runners: bool = False) -> Invocation | None:
+    """The scanner a simple command runs, if it runs one (wrappers and ``python -m`` understood;
+    ``runners``: a ``make``/``just``/``task`` target named for a scanner counts too)."""
     vals = [w.value for w in words]
     i = 0
     while i < len(vals):
@@ -89,6 +115,16 @@ def match_scanner(words: list[Token]) -> Invocation | None:
             i += 2
             while i < len(vals) and vals[i].startswith("-"):
                 i += 1
+        elif base == "uv" and vals[i + 1 : i + 3] == ["tool", "run"]:
+            i += 3  # ``uv tool run bandit``
+            while i < len(vals) and vals[i].startswith("-"):
+                i += 1
+        elif base == "java":
+            jar = next((vals[k + 1] for k in range(i, len(vals) - 1) if vals[k] == "-jar"), None)
+            # ``java -jar pipeline-scan.jar``: the jar's name is the command
+            return _match_name(vals, vals.index(jar, i), _basename(jar).removesuffix(".jar")) if jar else None
+        elif base in _TASK_RUNNERS and runners:
+            return _runner_target(vals, i)
         elif base == "command" and any("v" in v or "V" in v for v in _leading_flags(vals[i + 1 :])):
             return None  # ``command -v bandit`` looks the tool up, it does not run it
         elif base in SIMPLE_WRAPPERS:
@@ -114,6 +150,26 @@ def match_scanner(words: list[Token]) -> Invocation | None:
             return None
         else:
             return _match_name(vals, i, base)
+    return None
+
+
+_TASK_RUNNERS = frozenset({"make", "just", "task", "mage"})
+_SETUP_WORDS = frozenset({"install", "setup", "download", "update", "upgrade", "deps", "tools", "clean"})
+
+
+def _runner_target(vals: list[str], i: int) -> Invocation | None:
+    """``make lint-trivy`` / ``just scan-bandit``: a target whose name holds a scanner's name."""
+    for k in range(i + 1, len(vals)):
+        v = vals[k]
+        if v.startswith("-") or "=" in v:
+            continue
+        parts = re.split(r"[-_:./]", v.lower())
+        if _SETUP_WORDS.intersection(parts):
+            return None  # ``make install-trivy``: getting the tool, not running it
+        for part in parts:
+            found = tools_for_command(part)
+            if found:
+                return Invocation(found[0][0], i, k + 1, None, via_runner=True)
     return None
 
 
@@ -148,6 +204,11 @@ def _match_name(vals: list[str], i: int, name: str) -> Invocation | None:
     for tool, cmd in tools_for_command(name):
         if cmd.non_scans and _non_scan(cmd, rest, [v for _, v in positional]):
             continue
+        if cmd.goals is not None:
+            goal = next((k for k, v in positional if re.search(cmd.goals, v)), None)
+            if goal is not None:
+                return Invocation(tool, i, goal + 1, cmd)
+            continue
         if cmd.subcommands is None:
             return Invocation(tool, i, i + 1, cmd)
         pos_vals = [v for _, v in positional]
@@ -172,11 +233,13 @@ def reports_of(cmd: SimpleCommand, inv: Invocation) -> set[str]:
             elif v.startswith(f + "="):
                 out.add(v[len(f) + 1 :])
     out.update(t.value for op, t in cmd.redirects if t is not None and op.text in (">", ">>", ">|", "&>"))
-    return {posixpath.basename(p) for p in out if p and "$" not in p}
+    return {report_name(p) for p in out if p and "$" not in canonical(p).replace("§", "")}
 
 
 def flag_issues(cmd: SimpleCommand, inv: Invocation) -> list[ShellIssue]:
     """Flags on a scanner command that force success, and a missing blocking default."""
+    if inv.via_runner:
+        return []
     words = cmd.words
     issues: list[ShellIssue] = []
     seen_names = False
@@ -233,6 +296,25 @@ def flag_issues(cmd: SimpleCommand, inv: Invocation) -> list[ShellIssue]:
                 last.start,
                 f"{inv.tool.id} exits 0 on findings unless told otherwise; adding {switch}",
                 (last.end, last.end, " " + switch),
+            )
+        )
+    if inv.tool.default_flag:
+        names = (inv.tool.default_flag.split()[0], *inv.tool.default_aliases)
+        seen_names = seen_names or any(
+            w.value == n or w.value.startswith(n + "=") for w in words[inv.cmd_end :] for n in names
+        )
+    if inv.tool.threshold_flags and not any(
+        w.value.startswith(n) for w in words[inv.cmd_end :] for n in inv.tool.threshold_flags
+    ):
+        last = words[inv.cmd_end - 1]
+        issues.append(
+            ShellIssue(
+                "default",
+                inv.tool.id,
+                last.start,
+                f"{inv.tool.id} never fails on findings without {inv.tool.threshold_flags[0]} "
+                f"(a CVSS threshold below 11); add one, e.g. {inv.tool.threshold_flags[0]}=7",
+                None,
             )
         )
     if inv.tool.default_flag and not seen_names:

@@ -165,6 +165,9 @@ class Command:
     # flags, or leading words (space-separated), that make the command something else: ``grype db
     # update``, ``npm audit fix`` (remediation, not a gate), ``checkov --list``
     non_scans: tuple[str, ...] = ()
+    # a regular expression on the positional words: a build tool's goal or task that scans
+    # (``mvn org.owasp:dependency-check-maven:check``, ``gradle dependencyCheckAnalyze``)
+    goals: str | None = None
 
 
 @dataclass(frozen=True)
@@ -194,6 +197,10 @@ class Tool:
     commands: tuple[Command, ...] = ()
     flags: tuple[FlagRule, ...] = ()
     default_flag: str | None = None  # inserted after the subcommand when no flag rule name is present
+    default_aliases: tuple[str, ...] = ()  # other spellings of default_flag's name (grype -f)
+    # flags one of which the tool needs to fail at all (dependency-check --failOnCVSS): reported
+    # (not written in: the threshold is the user's choice) when none is given
+    threshold_flags: tuple[str, ...] = ()
     inputs: tuple[InputRule, ...] = ()
     default_input: tuple[str, str] | None = None  # (name, value) written in when the input is missing
     args_inputs: tuple[str, ...] = ()  # action inputs holding CLI arguments checked with ``flags``

@@ -6,10 +6,18 @@ import bisect
 import posixpath
 import re
 
-from yaml.nodes import Node, ScalarNode
+from yaml.nodes import MappingNode, Node, ScalarNode
 
+from cdbctl.ciharden.invocation import canonical
 from cdbctl.ciharden.locate import Text, insert_pair, mget, mstr, mval, sval
 from cdbctl.ciharden.model import BLOCKING_RULES, Candidate, Fix, Mutation, Rule, Status
+from cdbctl.ciharden.readers import (
+    existence_only,
+    gate_scripts,
+    jq_exit_status,
+    reporter_fails,
+    script_file_fails,
+)
 from cdbctl.ciharden.registry import action_ref
 from cdbctl.ciharden.shell import script_fails
 from cdbctl.ciharden.steps import Context, StepInfo, posix_shell
@@ -51,17 +59,19 @@ class GateIndex:
         readers: dict[str, list[int]] = {}
         fails: list[bool] = []
         soft: list[bool] = []  # fails, but has continue-on-error: true itself, so the job goes on
+        all_reports = {r for info in infos for r in info.reports}
         for k, info in enumerate(infos):
-            failing = _fails_job(info, ctx)
+            scripts = gate_scripts(mstr(info.node, "run") or "", ctx.read_file)
+            failing = _fails_job(info, ctx) or any(script_file_fails(p, text) for p, text in scripts)
             soft.append(failing and truthy(mval(info.node, "continue-on-error")))
             fails.append(failing and not soft[-1])
             keys = {f"{what}:{a or b}" for a, b, what in _OUTCOME_READ.findall(info.text)}
-            # A step that writes the same report (another scan) does not read this one's.
-            keys |= {
-                "report:" + name
-                for name in {posixpath.basename(w) for w in _WORD.findall(info.run_text)}
-                if name not in info.reports
-            }
+            run = canonical(info.run_text + "".join("\n" + text for _, text in scripts))
+            # A step that writes the same report (another scan) does not read this one's, and one
+            # that only tests that the report exists does not read it either.
+            named = {posixpath.basename(w) for w in _WORD.findall(run)} & all_reports
+            named -= info.reports | existence_only(run, named - info.reports)
+            keys |= {"report:" + name for name in named}
             for key in keys:
                 readers.setdefault(key, []).append(k)
         self.readers = readers
@@ -93,13 +103,18 @@ def _next(positions: list[int], flag: list[bool]) -> list[int]:
 def _fails_job(info: StepInfo, ctx: Context) -> bool:
     """Does the step fail the job: a POSIX ``run:`` with exit N / false (lexed, so not in strings or
     comments), or an ``exit``/``setFailed``/``sys.exit``/``throw`` in github-script or another shell."""
-    script = mstr(mval(info.node, "with"), "script")
+    inputs = mval(info.node, "with")
+    script = mstr(inputs, "script")
     if script and _FAILS.search(script):
+        return True
+    if reporter_fails(action_ref(mstr(info.node, "uses") or ""), mstr(inputs, "scan-args") or ""):
         return True
     run = mstr(info.node, "run")
     if run is None:
         return False
-    return script_fails(run) if posix_shell(info.node, ctx) else _FAILS.search(run) is not None
+    if posix_shell(info.node, ctx):
+        return script_fails(run) or jq_exit_status(run)
+    return _FAILS.search(run) is not None
 
 
 def gate(cand: Candidate, infos: list[StepInfo], index: GateIndex) -> None:
@@ -177,3 +192,82 @@ def publishers(t: Text, ctx: Context, cands: list[Candidate], infos: list[StepIn
             )
         )
     return out
+
+
+_AFTER_FAILURE = re.compile(r"\bfailure\(\s*\)")
+
+
+def after_failure(cands: list[Candidate], infos: list[StepInfo]) -> None:
+    """A scanner step under ``if: failure()`` runs to report why the job failed, it is no gate:
+    removing its ``|| true`` would only cut the report short. Left alone (info)."""
+    by_index = {info.index: info for info in infos}
+    for cand in cands:
+        info = by_index.get(cand.step_index) if cand.step_index is not None else None
+        if cand.status is not None or info is None or cand.rule not in BLOCKING_RULES:
+            continue
+        condition = mstr(info.node, "if") or ""
+        if _AFTER_FAILURE.search(condition):
+            cand.status = Status.info
+            cand.message += (
+                f"; the step only runs after a failure (if: {condition.strip()}), so it is a report, "
+                "not a gate; left alone"
+            )
+
+
+def _report_only(info: StepInfo) -> bool:
+    """A run that writes SARIF for code scanning (its output, or ``format: sarif``)."""
+    fmt = (mstr(mval(info.node, "with"), "format") or "").lower()
+    return fmt == "sarif" or any(r.lower().endswith(".sarif") for r in info.reports)
+
+
+_TARGET_WORDS = ("ref", "target", "path", "dir", "image", "input", "scan-type", "url", "project", "lockfile")
+_REPORT_FLAGS = re.compile(r"(?:--format|-f|--output|-o|--exit-code|--severity|-s|--sarif-file)(?:=|\s+)\S+")
+
+
+def _scan_target(info: StepInfo) -> tuple[str, ...]:
+    """What a scanner step scans, without how it reports: the action and its target inputs
+    (``image-ref``, ``scan-ref``, ...), or the script without format/output/exit-code flags."""
+    uses = mstr(info.node, "uses")
+    if uses:
+        inputs = mval(info.node, "with")
+        pairs = inputs.value if isinstance(inputs, MappingNode) else []
+        targets = sorted(
+            f"{sval(k)}={canonical(sval(v) or '')}"
+            for k, v in pairs
+            if any(word in (sval(k) or "") for word in _TARGET_WORDS)
+        )
+        return (action_ref(uses), *targets)
+    run = mstr(info.node, "run") or ""
+    return (" ".join(_REPORT_FLAGS.sub("", canonical(run)).split()),)
+
+
+def second_runs(cands: list[Candidate], infos: list[StepInfo]) -> None:
+    """A second, report-only (SARIF) run of a scan that another step of the job runs blocking (or
+    gated) on the same target is left alone (gated): making it block too would only fail the job
+    twice for one finding."""
+    by_step: dict[int, list[Candidate]] = {}
+    for cand in cands:
+        if cand.step_index is not None and cand.rule in BLOCKING_RULES:
+            by_step.setdefault(cand.step_index, []).append(cand)
+
+    def blocks(info: StepInfo) -> bool:
+        return all(
+            c.status is Status.gated or (c.status is None and c.fix is not None)
+            for c in by_step.get(info.index, [])
+        )
+
+    deciders = [i for i in infos if i.tools and not _report_only(i) and blocks(i)]
+    for info in infos:
+        mine = [c for c in by_step.get(info.index, []) if c.status is None]
+        if not mine or not _report_only(info):
+            continue
+        target = _scan_target(info)
+        other = next((o for o in deciders if o is not info and _scan_target(o) == target), None)
+        if other is None:
+            continue
+        for cand in mine:
+            cand.status = Status.gated
+            cand.message += (
+                f"; a second, report-only (SARIF) run of {cand.tool}: step '{other.label}' already "
+                "decides the job"
+            )

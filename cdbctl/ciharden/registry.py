@@ -102,6 +102,8 @@ TOOLS: tuple[Tool, ...] = (
         actions=("anchore/scan-action",),
         commands=(Command("grype", non_scans=("db", "completion", "config", "login")),),
         inputs=(InputRule(("fail-build",), bad="false", good="true"),),
+        default_flag="--fail-on low",  # the CLI exits 0 on findings without it
+        default_aliases=("-f",),
     ),
     Tool(
         "snyk",
@@ -110,7 +112,9 @@ TOOLS: tuple[Tool, ...] = (
     ),
     Tool(
         "osv-scanner",
-        actions=("google/osv-scanner-action", "google/osv-scanner-action/*"),
+        # the osv-reporter-action beside it is no scan: it reads the scan's results (a gate with
+        # --fail-on-vuln, see policy)
+        actions=("google/osv-scanner-action", "google/osv-scanner-action/osv-scanner-action"),
         commands=(Command("osv-scanner"),),
         inputs=(InputRule(("fail-on-vuln",), bad="false", good="true"),),
     ),
@@ -123,10 +127,15 @@ TOOLS: tuple[Tool, ...] = (
     ),
     Tool(
         "tfsec",
-        actions=("aquasecurity/tfsec-action", "aquasecurity/tfsec-pr-commenter-action"),
+        actions=(
+            "aquasecurity/tfsec-action",
+            "aquasecurity/tfsec-pr-commenter-action",
+            "triat/terraform-security-scan",  # a tfsec wrapper: extra tfsec flags in tfsec_args
+        ),
         commands=(Command("tfsec"),),
         flags=(FlagRule(("--soft-fail",)),),
         inputs=(InputRule(("soft_fail",), bad="true", good="false"),),
+        args_inputs=("tfsec_args", "additional_args"),
     ),
     Tool(
         "kics",
@@ -153,6 +162,7 @@ TOOLS: tuple[Tool, ...] = (
     ),
     Tool(
         "npm-audit",
+        flags=(FlagRule(("--audit-level",), bad_values=("none",), good="low"),),
         commands=(
             Command("npm", ("audit",), non_scans=("audit fix",)),
             Command("pnpm", ("audit",), non_scans=("--fix",)),
@@ -160,9 +170,44 @@ TOOLS: tuple[Tool, ...] = (
         ),
     ),
     Tool(
+        # OWASP Dependency-Check fails only at or above --failOnCVSS (Maven/Gradle failBuildOnCVSS,
+        # default 11: never)
         "dependency-check",
         actions=("dependency-check/dependency-check_action",),
-        commands=(Command("dependency-check"), Command("dependency-check.sh")),
+        commands=(
+            Command("dependency-check"),
+            Command("dependency-check.sh"),
+            Command("mvn", goals=r"(^|:)dependency-check(-maven)?:(\S+:)?(check|aggregate)$"),
+            Command("mvnw", goals=r"(^|:)dependency-check(-maven)?:(\S+:)?(check|aggregate)$"),
+            Command("gradle", goals=r"^:?dependencyCheck(Analyze|Aggregate)$"),
+            Command("gradlew", goals=r"^:?dependencyCheck(Analyze|Aggregate)$"),
+        ),
+        flags=(FlagRule(("--failOnCVSS",), bad_values=tuple(str(n) for n in range(11, 100)), good="7"),),
+        threshold_flags=("--failOnCVSS", "-DfailBuildOnCVSS", "-PfailBuildOnCVSS"),
+        inputs=(InputRule(("failOnCVSS",), bad="huge", good="7"),),
+        args_inputs=("args",),
+    ),
+    Tool(
+        "stackhawk",
+        actions=("stackhawk/hawkscan-action",),
+        commands=(Command("hawk", ("scan",)),),
+        inputs=(InputRule(("dryRun", "dry-run"), bad="true", good="false"),),
+    ),
+    Tool(
+        "veracode-pipeline-scan",
+        actions=("veracode/veracode-pipeline-scan-action", "veracode/pipeline-scan-action"),
+        commands=(Command("pipeline-scan"),),  # java -jar pipeline-scan.jar
+        inputs=(InputRule(("fail_build",), bad="false", good="true"),),
+    ),
+    Tool(
+        "prowler",
+        actions=("prowler-cloud/prowler-action",),
+        commands=(Command("prowler"),),
+        flags=(FlagRule(("--ignore-exit-code-3", "-z")),),  # prowler exits 3 on failed checks
+    ),
+    Tool(
+        "dastardly",
+        actions=("portswigger-labs/dastardly-github-action", "portswigger/dastardly-github-action"),
     ),
     Tool(
         "dependency-review",
@@ -191,6 +236,9 @@ TOOLS: tuple[Tool, ...] = (
     Tool(
         "zap",
         actions=("zaproxy/action-*",),
+        # the packaged scan scripts, also started with ``docker run ghcr.io/zaproxy/zaproxy ...``
+        commands=(Command("zap-baseline.py"), Command("zap-full-scan.py"), Command("zap-api-scan.py")),
+        flags=(FlagRule(("-I",)),),  # -I: do not fail on warnings
         inputs=(InputRule(("fail_action",), bad="false", good="true"),),
         default_input=("fail_action", "true"),
     ),
@@ -280,6 +328,7 @@ OUTPUT_FLAGS = (
     "--json-output",
 )
 OUTPUT_INPUTS = ("output", "output-file", "output_file", "sarif_file", "sarif-file", "report", "output-path")
+ARGS_INPUTS = ("scan-args", "args", "extra_args", "extra-args", "cli-args", "options")
 
 _COMMANDS: dict[str, list[tuple[Tool, Command]]] = {}
 for _tool in TOOLS:

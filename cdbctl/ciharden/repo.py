@@ -6,10 +6,12 @@ import codecs
 import errno
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from cdbctl.atomic import replace_file
+from cdbctl.ciharden.readers import MAX_SCRIPT_BYTES
 from cdbctl.errors import EnvironmentProblem, InputError
 
 MAX_BYTES = 2 * 1024 * 1024  # real workflows are a few KB; anything larger is refused, not parsed
@@ -115,6 +117,32 @@ def read_source(name: str, real: Path) -> Source | Skipped:
     except UnicodeDecodeError as exc:
         return Skipped(name, f"not valid {encoding} at byte {exc.start}", True)
     return Source(name, real, text, encoding, raw)
+
+
+def file_reader(repo: Path) -> Callable[[str], str | None]:
+    """Read a repository file by its repo-relative path (a gate script a workflow runs): regular
+    files inside the repository only, at most MAX_SCRIPT_BYTES, UTF-8; anything else is None."""
+    root = repo.resolve()
+    cache: dict[str, str | None] = {}
+
+    def read(name: str) -> str | None:
+        if name not in cache:
+            cache[name] = _read_inside(root, name)
+        return cache[name]
+
+    return read
+
+
+def _read_inside(root: Path, name: str) -> str | None:
+    try:
+        path = (root / name).resolve()
+        if not path.is_relative_to(root) or not stat.S_ISREG(path.stat().st_mode):
+            return None
+        if path.stat().st_size > MAX_SCRIPT_BYTES:
+            return None
+        return path.read_bytes().decode("utf-8")
+    except (OSError, RuntimeError, UnicodeDecodeError, ValueError):
+        return None
 
 
 def encode(source: Source, text: str) -> bytes:

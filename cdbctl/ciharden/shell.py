@@ -108,9 +108,12 @@ def _set_flags(cmd: SimpleCommand, state: dict[str, bool]) -> None:
 _MAX_NESTING = 8  # command substitutions looked into, nested this deep (a bound, not a shell limit)
 
 
-def scan_script(src: str, *, errexit: bool = True, pipefail: bool = False, nesting: int = 0) -> ShellScan:
+def scan_script(
+    src: str, *, errexit: bool = True, pipefail: bool = False, nesting: int = 0, runners: bool = False
+) -> ShellScan:
     """Find scanner invocations in a script and every way their failure is lost (``nesting``: how
-    many command substitutions deep ``src`` is)."""
+    many command substitutions deep ``src`` is; ``runners``: the step is named for a scan, so a
+    ``make``/``just`` target named for a scanner counts as one)."""
     cmds = commands(lex(src))
     state = {"errexit": errexit, "pipefail": pipefail}
     issues: list[ShellIssue] = []
@@ -129,7 +132,7 @@ def scan_script(src: str, *, errexit: bool = True, pipefail: bool = False, nesti
         _set_flags(cmd, state)
         if was_on and not state["errexit"]:
             errexit_off_at = idx
-        inv = match_scanner(cmd.words)
+        inv = match_scanner(cmd.words, runners=runners)
         if cmd.sep_after in ("|", "|&"):
             piping.append(idx)
         inline = inline_script(cmd) if inv is None and nesting < _MAX_NESTING else None
@@ -151,7 +154,7 @@ def scan_script(src: str, *, errexit: bool = True, pipefail: bool = False, nesti
         if inv is not None:
             tool = inv.tool.id
             tools.append(tool)
-            reports |= reports_of(cmd, inv)
+            reports |= reports_of(cmd, inv) if not inv.via_runner else set()
             issues.extend(flag_issues(cmd, inv))
         else:
             tool = inner[0]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import posixpath
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
+from cdbctl.ciharden.invocation import arg_reports, report_name
 from cdbctl.ciharden.locate import (
     Text,
     content_end,
@@ -22,7 +23,9 @@ from cdbctl.ciharden.locate import (
 )
 from cdbctl.ciharden.model import Candidate, Edit, Fix, InputRule, Mutation, Rule, Tool
 from cdbctl.ciharden.nested import pwsh_swallows
+from cdbctl.ciharden.readers import FileReader
 from cdbctl.ciharden.registry import (
+    ARGS_INPUTS,
     HUGE_BUDGET,
     OUTPUT_INPUTS,
     is_publisher,
@@ -43,6 +46,9 @@ _KIND_RULE = {
     "discard": Rule.status_discarded,
 }
 _NON_POSIX_SHELLS = ("pwsh", "powershell", "python", "cmd", "node")
+# a step named like a scan: its ``make lint-trivy`` counts as the scanner the target is named for
+_SCAN_NAMED = re.compile(r"scan|secur|audit|vuln|sast|dast|sca\b|cve|lint", re.IGNORECASE)
+_RUNNER = re.compile(r"\b(?:make|just|task|mage)\s")
 
 
 @dataclass
@@ -74,6 +80,7 @@ class Context:
     container: bool = False  # a job container may have no bash, so ``shell: bash`` is not a safe fix
     indent: int = 2  # the file's indentation step, for a ``with:`` block written in
     local_actions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # see harden.Options
+    read_file: FileReader | None = None  # see harden.Options
 
 
 def label_of(node: MappingNode, index: int) -> str:
@@ -159,10 +166,17 @@ def analyse_step(t: Text, ctx: Context, node: MappingNode, index: int, path: Pat
     )
     if isinstance(with_pair and with_pair[1], MappingNode):
         for k, v in with_pair[1].value:  # type: ignore[index]
-            if sval(k) in OUTPUT_INPUTS and sval(v):
-                info.reports.add(posixpath.basename(str(sval(v))))
-            if sval(k) == "script" and sval(v):
-                info.run_text += str(sval(v))
+            name, value = sval(k), sval(v)
+            if not value:
+                continue
+            if name in OUTPUT_INPUTS:
+                info.reports.add(report_name(value))
+            elif name in ARGS_INPUTS:
+                info.reports |= arg_reports(value)
+                if not tool:  # a reporter's arguments name the report it reads (--new=results.json)
+                    info.run_text += "\n" + value
+            if name == "script":
+                info.run_text += value
     if tool is not None and uses is not None:
         _action_candidates(t, ctx, info, tool, uses)
     if run_pair is not None and isinstance(run_pair[1], ScalarNode):
@@ -219,6 +233,15 @@ def _action_candidates(t: Text, ctx: Context, info: StepInfo, tool: Tool, uses: 
                 )
             line = t.line_of(cmap(issue.offset)) + 1 if cmap else pair[1].start_mark.line + 1
             _add(info, ctx, _KIND_RULE[issue.kind], line, f"{name}: {issue.message}", tool=tool.id, fix=fix)
+    if tool.threshold_flags:
+        given = " ".join(mstr(inputs, name) or "" for name in tool.args_inputs)
+        if not any(flag in given for flag in tool.threshold_flags):
+            line = uses_key.start_mark.line + 1 if uses_key else info.node.start_mark.line + 1
+            message = (
+                f"{tool.id} ({uses}) never fails on findings without {tool.threshold_flags[0]} in "
+                f"{tool.args_inputs[0]}: (a CVSS threshold below 11, e.g. {tool.threshold_flags[0]} 7)"
+            )
+            _add(info, ctx, Rule.nonblocking_default, line, message, tool=tool.id, fix=None)
     if tool.default_input is not None:
         name, value_text = tool.default_input
         if mget(inputs, name) is None:
@@ -312,9 +335,10 @@ def _run_candidates(t: Text, ctx: Context, info: StepInfo, run: ScalarNode) -> N
         flags = shell.split()
         errexit = any(f.startswith("-") and "e" in f for f in flags) or "errexit" in flags
         pipefail = "pipefail" in flags
-    if not may_run_scanner(run.value):
+    if not may_run_scanner(run.value) and not _RUNNER.search(run.value):
         return
-    scan: ShellScan = scan_script(run.value, errexit=errexit, pipefail=pipefail)
+    runners = _SCAN_NAMED.search(" ".join(filter(None, (mstr(info.node, "name"), info.step_id)))) is not None
+    scan: ShellScan = scan_script(run.value, errexit=errexit, pipefail=pipefail, runners=runners)
     info.tools.extend(scan.tools)
     info.reports |= scan.reports
     cmap = content_map(t, run)

@@ -105,11 +105,12 @@ def _output(outcome: Outcome, fmt: Format, *, repo: Path, dry_run: bool) -> None
     """Diagnostics on stderr, the report (and the diff) on stdout."""
     from cdbctl.ciharden.report import to_json, to_sarif
     from cdbctl.output import dumps_json, warn, write_stdout
+    from cdbctl.sanitize import clean
 
     report = outcome.report
     for problem in report.problems:
         where = f"{problem.file}:{problem.line}" if problem.line else problem.file
-        sys.stderr.write(f"cdbctl: error: {problem.message}, {where}\n")
+        sys.stderr.write(f"cdbctl: error: {clean(problem.message)}, {clean(where)}\n")
     for skipped in report.skipped:
         warn(f"{skipped.message}, {skipped.file}")
     if not (report.files or report.problems or report.skipped):

@@ -12,6 +12,7 @@ import typer
 from cdbctl.commands.risk_explain import EXPLAIN_HELP, InstrumentsOpt, explain_cmd, read_instruments
 from cdbctl.commands.risk_output import require_stdout, stdout_errors, stdout_writer, table_console
 from cdbctl.errors import InputError, UsageError
+from cdbctl.sanitize import clean
 
 if TYPE_CHECKING:
     from cdbctl.risk.config import ResolvedConfig
@@ -85,7 +86,7 @@ def _read_config_file(path: Path) -> dict[str, object]:
         except tomllib.TOMLDecodeError as err:
             raise InputError(f"malformed TOML: {err}", where=str(path)) from None
     else:
-        from cdbctl.risk.yamldoc import load_yaml
+        from cdbctl.commands.risk_yaml import load_yaml
 
         data = load_yaml(text, "config", str(path))  # duplicate keys, 8_0, deep nesting: input errors
     if data is None:
@@ -122,10 +123,11 @@ def _resolve(config: Path | None, sets: list[str] | None, *, announce: bool = Tr
     if announce:
         _announce_environment(resolved, resolve([layer for layer in layers if layer[0] != "environment"]))
     for name, source in resolved.unused:
+        from cdbctl.output import warn
         from cdbctl.risk.config import UNUSED_CDB_KEYS
 
         why = UNUSED_CDB_KEYS[name.strip().upper().replace("-", "_")]
-        sys.stderr.write(f"cdbctl: warning: {name} ({source}) is a CDB key cdbctl does not use: {why}\n")
+        warn(f"{name} ({source}) is a CDB key cdbctl does not use: {why}")
     return resolved
 
 
@@ -208,7 +210,7 @@ def evaluate(  # noqa: PLR0917  # Typer maps parameters to options
     summary = Summary()
 
     def report(msg: str) -> None:
-        sys.stderr.write(msg + "\n")
+        sys.stderr.write(clean(msg) + "\n")  # quotes the input's own text
 
     decisions: list[Decision] = []
     array = False

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cdbctl.errors import InputError, UsageError
+from cdbctl.sanitize import clean
 
 if TYPE_CHECKING:
     from cdbctl.risk.explain import Explanation
@@ -49,7 +50,7 @@ def read_instruments(path: Path) -> InstrumentBook:
 
         data = decode_document(text.encode(), "instruments", str(path))
     else:
-        from cdbctl.risk.yamldoc import load_yaml
+        from cdbctl.commands.risk_yaml import load_yaml
 
         data = load_yaml(text, "instruments", str(path))  # YAML is a superset of JSON: any other suffix
     return load_instruments(data, source=str(path))
@@ -167,7 +168,8 @@ def explain_cmd(  # noqa: PLR0917  # Typer maps parameters to options
                         invalid = True
                         internal = internal or x.reason == "internal_error"
                         loc = chunk.location(i)  # '7' (line), '3: item 2' (array item) or None
-                        sys.stderr.write(f"{label}:{loc}: {x.detail}\n" if loc else f"{label}: {x.detail}\n")
+                        line = f"{label}:{loc}: {x.detail}" if loc else f"{label}: {x.detail}"
+                        sys.stderr.write(clean(line) + "\n")
                     out.append(x)
         finally:
             if stream is not sys.stdin.buffer:

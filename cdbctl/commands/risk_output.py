@@ -32,8 +32,9 @@ def require_stdout() -> None:
 
 
 def stdout_writer() -> Callable[[bytes], None]:
-    """A writer of bytes to stdout that writes every byte or raises (BrokenPipeError, exit 3)."""
+    """A writer of JSON bytes to stdout that writes every byte or raises (BrokenPipeError, exit 3)."""
     from cdbctl.risk.sink import write_all
+    from cdbctl.sanitize import escape_json_bytes
 
     require_stdout()
     try:
@@ -58,7 +59,8 @@ def stdout_writer() -> Callable[[bytes], None]:
 
     def write(data: bytes) -> None:
         try:
-            write_all(target, data)
+            # JSON only comes through here: no raw DEL, C1 or bidi control from a signal's strings.
+            write_all(target, escape_json_bytes(data))
         except BrokenPipeError:
             raise
         except OSError as err:

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cdbctl.errors import EnvironmentProblem, ExitCode, InputError
-from cdbctl.output import SCHEMA_VERSION, OutputFormat, dumps_json, write_stdout
+from cdbctl.output import SCHEMA_VERSION, OutputFormat, dumps_json, warn, write_stdout
+from cdbctl.sanitize import strip_controls
 
 if TYPE_CHECKING:
     from cdbctl.scaffold.runner import ScaffoldResult
@@ -121,7 +122,8 @@ def _rows(result: ScaffoldResult) -> list[tuple[str, str, str]]:
             # The vendored risk engine is many modules per service: one row per service.
             vendored.setdefault(f.path.split("/vendor/")[0] + "/vendor/", []).append(f.status)
             continue
-        rows.append((f.status, f.path, f.detail))
+        # Paths and details come from the user's files: no terminal escapes reach the table.
+        rows.append((f.status, strip_controls(f.path), strip_controls(f.detail)))
     for path, statuses in vendored.items():
         kinds = sorted(set(statuses))
         status = kinds[0] if len(kinds) == 1 else "mixed"
@@ -214,7 +216,7 @@ def register(app: typer.Typer) -> None:
                 sys.stdout.write(result.diff)
             _render_table(result, "dry-run" if dry_run else mode)
         for problem in result.problems:
-            sys.stderr.write(f"cdbctl: warning: {problem}\n")
+            warn(str(problem))
         sys.stderr.write(_summary(result, mode) + "\n")
         if result.conflicts or (check and result.would_change):
             raise typer.Exit(int(ExitCode.NEGATIVE))

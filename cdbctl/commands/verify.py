@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cdbctl.errors import EnvironmentProblem, InputError, UsageError
+from cdbctl.sanitize import clean
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -194,6 +195,7 @@ def build_plan(  # noqa: PLR0917 - one argument per command-line option
     from cdbctl.verify.containers import docker_source
     from cdbctl.verify.discovery import active_services, plan_probes
     from cdbctl.verify.dotenv import read_dotenv
+    from cdbctl.verify.model import Kind
     from cdbctl.verify.runner import Plan
     from cdbctl.verify.urls import parse_endpoint_option
 
@@ -231,7 +233,7 @@ def build_plan(  # noqa: PLR0917 - one argument per command-line option
         )
         if name:
             source = docker_source(env, name, wanted if (loaded or services) else None)
-    plan = Plan(tuple(probes), source, container_services)
+    plan = Plan(tuple(probes), source, container_services, Kind.service if stack else Kind.container)
     if not plan.probes and plan.containers is None:
         raise UsageError(
             "nothing to check: no published ports, no --endpoint, and container checks are off",
@@ -269,7 +271,7 @@ def load_compose(
         if model is ComposeModel.docker:
             raise
         # e.g. a service with neither image nor build: `up` refuses it, a running stack may still be checked
-        sys.stderr.write(f"verify: {exc.message}; using cdbctl's own compose model\n")
+        sys.stderr.write(f"verify: {clean(exc.message)}; using cdbctl's own compose model\n")
         return builtin
 
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 
 from cdbctl.risk.config import RiskConfig
-from cdbctl.risk.ext_checks import mark_distance, quantity
+from cdbctl.risk.ext_checks import cross_liquidation, mark_distance
 from cdbctl.risk.formulas import (
     atr_usd,
     circuit_fraction,
@@ -33,7 +33,6 @@ from cdbctl.risk.formulas import (
     note_zero,
     vol_target_usd,
 )
-from cdbctl.risk.margin import cross_distance
 from cdbctl.risk.scratch import Eval
 from cdbctl.risk.timeparse import to_epoch
 
@@ -238,30 +237,20 @@ def check_spread(e: Eval, c: RiskConfig) -> str | None:
 def check_liquidation(e: Eval, c: RiskConfig) -> str | None:
     """MEXC liquidation price; distance below MIN_LIQUIDATION_DISTANCE or a stop beyond LP fails."""
     mmr = c.MAINTENANCE_MARGIN_RATE if e.mmr is None else e.mmr  # the risk-limit tier's rate (ext_checks)
-    notional = e.size_usd
-    price = entry = e.price
-    if e.cross and notional > 0:
-        # margin.py: d = M / (qty x entry) - MMR, M the account margin backing the position
-        x = e.x
-        if x.positions or x.wallet is not None:
-            margin, held_qty, held_value = x.cross_backing(e.symbol, e.long, e.equity)
-            if held_qty:  # the order joins a same-side position: one position at the average entry
-                qty = quantity(e)
-                entry = (held_value + qty * price) / (held_qty + qty)
-                notional += held_value
-        else:
-            margin = e.equity
-        d = cross_distance(margin, notional, mmr, e.long)
+    d = 1.0 / e.lev - mmr  # isolated, MEXC: long LP = entry x (1 - 1/L + MMR), short entry x (1 + 1/L - MMR)
+    d = max(d, 0.0)  # maintenance margin above the initial margin: liquidated at entry
+    price = e.price
+    if e.long:
+        d = min(d, 1.0)  # a long cannot be liquidated below a price of zero
+        lp = price * (1.0 - d)
     else:
-        d = 1.0 / e.lev - mmr  # MEXC isolated: long LP = entry x (1 - 1/L + MMR), short 1 + 1/L - MMR
-        if d < 0.0:  # noqa: PLR1730  # maintenance margin above the initial margin: liquidated at entry
-            d = 0.0
-        if e.long and d > 1.0:  # a long cannot be liquidated below a price of zero
-            d = 1.0
-    lp = entry * (1.0 - d) if e.long else entry * (1.0 + d)
-    if e.mark is not None or e.mmr is not None or entry != price:
-        # tier cap and MMR; MEXC liquidates on the fair (mark) price
-        d = mark_distance(e, c, lp, mmr, d, entry=entry)
+        lp = price * (1.0 + d)
+    if e.cross and e.size_usd > 0:
+        # cross: one formula whether or not other legs exist (margin.cross_liquidation_price, Binance's
+        # USD-M formula): the wallet backs the position, maintenance margin counts at the liquidation price
+        lp, d = cross_liquidation(e, c, mmr)
+    if e.mark is not None or e.mmr is not None:
+        d = mark_distance(e, c, lp, mmr, d)  # tier cap and MMR; MEXC liquidates on the fair (mark) price
     e.lp = lp
     # the stop: the signal's own, else STOP_LOSS_PCT from entry (long below, short above)
     stop = e.stop_in

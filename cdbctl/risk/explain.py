@@ -81,11 +81,11 @@ def headroom(check: Check) -> float | None:
     value, limit = check.value, check.limit
     if sign is None or not _is_number(value) or not _is_number(limit):
         return None
-    if check.name == "instrument" and not check.passed and float(value) > float(limit):  # type: ignore[arg-type]
-        # the instrument check has a floor (min notional, USDT) and a ceiling (max quantity: value
-        # and limit in contracts then, ext_checks.check_instrument); off the tick it has no limit
-        sign = 1
     gap = (float(limit) - float(value)) * sign  # type: ignore[arg-type]
+    if not check.passed and gap > 0:
+        # a check that bounds from both sides (instrument: a notional floor, a quantity ceiling)
+        # failed on its other side: the value is past the limit, the headroom negative
+        gap = -gap
     return gap if math.isfinite(gap) else None
 
 

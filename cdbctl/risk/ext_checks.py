@@ -36,18 +36,21 @@ from cdbctl.risk.ext_formulas import (
 from cdbctl.risk.instruments import (
     fit_notional,
     floor_quantity,
+    normalize_symbol,
     on_tick,
     tier_for,
 )
 from cdbctl.risk.margin import (
     check_margin,
+    cross_liquidation_price,
     liquidation_distance,
     max_leverage_for_distance,
 )
-from cdbctl.risk.positions import LONG, SHORT
+from cdbctl.risk.positions import LONG, SHORT, Position
 from cdbctl.risk.timeparse import to_epoch
 
 if TYPE_CHECKING:
+    from cdbctl.risk.extras import Extras
     from cdbctl.risk.scratch import Eval
 
 
@@ -160,8 +163,8 @@ def check_instrument(e: Eval, c: RiskConfig) -> str | None:
     e.qty = qty
     e.size_usd = e.value = notional
     if not on_tick(inst, price):
-        # no distance to a limit: the detail names the tick and the nearest valid price
-        e.value, e.limit = price, None
+        e.value = None  # a price is no amount of the tick: no headroom to show (explain)
+        e.limit = inst.tick_size
         e.note = note_tick(inst, price)
         return "price_off_tick"
     e.limit = floor = min_notional_of(inst, price)
@@ -169,7 +172,8 @@ def check_instrument(e: Eval, c: RiskConfig) -> str | None:
         e.note = note_min(notional, contracts, floor)
         return "below_min_notional"
     if contracts > inst.max_quantity:
-        e.value, e.limit = contracts, inst.max_quantity  # in contracts, as the exchange limits it
+        e.value = contracts  # compared with a limit in contracts, in the same unit
+        e.limit = inst.max_quantity
         e.note = note_max_quantity(contracts, inst.max_quantity)
         return "above_max_quantity"
     return None
@@ -240,26 +244,65 @@ def check_margin_available(e: Eval, c: RiskConfig) -> str | None:
     return "insufficient_margin"
 
 
-def mark_distance(e: Eval, c: RiskConfig, lp: float, mmr: float, d: float, *, entry: float) -> float:
-    """The signal's max safe isolated leverage (tier MMR and cap), and the liquidation distance from the
-    fair (mark) price, else from the signal's price when the position's average `entry` differs from it;
-    otherwise the check's own distance `d` stands."""
+def cross_liquidation(e: Eval, c: RiskConfig, mmr: float) -> tuple[float, float]:
+    """Cross liquidation price and distance of the signal (``cross_liquidation_of``)."""
+    return cross_liquidation_of(e.x, e.symbol, e.long, quantity(e), e.price, e.equity, e.mark, mmr)
+
+
+def cross_liquidation_of(  # noqa: PLR0917  # the fused path calls it with its locals
+    x: Extras,
+    symbol: str,
+    long: bool,
+    qty: float,
+    price: float,
+    equity: float,
+    mark: float | None,
+    mmr: float,
+) -> tuple[float, float]:
+    """Cross liquidation price and distance with the state's other cross legs (margin.py's one formula).
+
+    Wallet balance: the state's `wallet_balance`, else equity minus every leg's unrealised PnL (equity
+    is marked to market), less the margin locked in isolated positions. A same-side position on the
+    symbol merges with the order (average entry); an opposite one is left out (the order reduces
+    it, so the order alone is the conservative case).
+    """
+    side = LONG if long else SHORT
+    entry = price
+    key = normalize_symbol(symbol)
+    others: list[Position] = []
+    upnl = isolated = 0.0
+    for p in x.positions:
+        upnl += p.unrealized_pnl()
+        if p.margin_mode != "cross":
+            isolated += p.used_margin()
+        elif normalize_symbol(p.symbol) != key:
+            others.append(p)
+        elif p.side == side:
+            entry = (p.quantity * p.entry_price + qty * entry) / (p.quantity + qty)
+            qty += p.quantity
+    wallet = (x.wallet if x.wallet is not None else equity - upnl) - isolated
+    lp = cross_liquidation_price(side, qty, entry, wallet, mmr, others=others, default_mmr=x.default_mmr)
+    ref = mark if mark is not None else price
+    if side == LONG and lp <= 0:
+        return lp, 1.0
+    return lp, liquidation_distance(side, lp, ref)
+
+
+def mark_distance(e: Eval, c: RiskConfig, lp: float, mmr: float, d: float) -> float:
+    """Isolated: the signal's max safe leverage (tier MMR and cap) and, with a mark price, the distance
+    from it; without one the check's own distance `d` stands."""
     cap = c.MAX_LEVERAGE
     tier = e.tier if e.mmr is not None else None  # the risk_tier check's tier (the whole position)
     if tier is not None and tier.max_leverage < cap:
         cap = tier.max_leverage
     mark = e.mark
-    side = LONG if e.long else SHORT
     if mark is None:
         e.max_safe = safe_leverage_at_entry(mmr, c.MIN_LIQUIDATION_DISTANCE, cap)
-        if entry == e.price:
-            return d
-        ref = e.price
-    else:
-        e.max_safe = max_leverage_for_distance(
-            side, e.price, mmr, c.MIN_LIQUIDATION_DISTANCE, reference=mark, cap=cap
-        )
-        ref = mark
+        return d
+    side = LONG if e.long else SHORT
+    e.max_safe = max_leverage_for_distance(
+        side, e.price, mmr, c.MIN_LIQUIDATION_DISTANCE, reference=mark, cap=cap
+    )
     if side == LONG and lp <= 0:
         return 1.0
-    return liquidation_distance(side, lp, ref)
+    return liquidation_distance(side, lp, mark)

@@ -41,7 +41,7 @@ class Extras:
     """Everything the extended checks need beyond the signal, built once per engine."""
 
     __slots__ = (
-        "available", "backing", "by_key", "default_mmr", "explicit_state", "instruments", "limiter", "locks",
+        "available", "by_key", "default_mmr", "explicit_state", "instruments", "limiter", "locks",
         "positions", "stateful", "symbol_caps", "trades", "trading_state", "used_margin", "wallet",
     )  # fmt: skip
 
@@ -71,8 +71,6 @@ class Extras:
         self.limiter = OrderRateLimiter(config.MAX_ORDERS_PER_MINUTE)
         self.stateful = stateful
         self.default_mmr = config.MAINTENANCE_MARGIN_RATE
-        # cross backing per (symbol, side): the positions only change on a stateful fill
-        self.backing: dict[tuple[str, bool], tuple[float, float, float]] = {}
 
     def held(self, symbol: str) -> Position | None:
         """The open position on a symbol (any spelling), or None."""
@@ -95,35 +93,6 @@ class Extras:
         if len(self.locks) >= 65536:
             self.locks.clear()
         self.locks[key] = found
-        return found
-
-    def cross_backing(self, symbol: str, long: bool, equity: float) -> tuple[float, float, float]:
-        """(margin backing a cross order, base quantity and entry value of the same-side position it joins).
-
-        The margin (margin.py, cross liquidation): the wallet balance less isolated margin, plus every
-        other cross leg's unrealised PnL less its maintenance margin.
-        """
-        key = (symbol, long)
-        found = self.backing.get(key)
-        if found is None:
-            side = LONG if long else SHORT
-            norm = normalize_symbol(symbol)
-            upnl = isolated = others = held_qty = held_value = 0.0
-            for p in self.positions:
-                pnl = p.unrealized_pnl()
-                upnl += pnl
-                if p.margin_mode != "cross":
-                    isolated += p.used_margin()
-                elif normalize_symbol(p.symbol) != norm:
-                    others += pnl - p.maintenance_margin(self.default_mmr)
-                elif p.side == side:  # the order adds to it: one position at the average entry
-                    held_qty += p.quantity
-                    held_value += p.quantity * p.entry_price
-            wallet = self.wallet if self.wallet is not None else equity - upnl
-            found = (wallet - isolated + others, held_qty, held_value)
-            if len(self.backing) >= 4096:
-                self.backing.clear()
-            self.backing[key] = found
         return found
 
     def applies(self, name: str, c: RiskConfig) -> bool:
@@ -170,7 +139,6 @@ class Extras:
     ) -> None:
         """A stateful replay's approved order: count it, and net it into the open positions."""
         self.limiter.record(ts)
-        self.backing.clear()
         side = LONG if long else SHORT
         key = normalize_symbol(symbol)
         held = self.by_key.get(key)

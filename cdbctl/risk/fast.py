@@ -22,10 +22,11 @@ from cdbctl.risk import ext_formulas as x
 from cdbctl.risk import formulas as f
 from cdbctl.risk import timeparse
 from cdbctl.risk.config import RiskConfig
+from cdbctl.risk.ext_checks import cross_liquidation_of as cross_of
 from cdbctl.risk.ext_fast import build_account, prepare_instruments
 from cdbctl.risk.extras import Extras
 from cdbctl.risk.instruments import InstrumentBook, fit_notional
-from cdbctl.risk.margin import liquidation_distance, max_leverage_for_distance
+from cdbctl.risk.margin import cross_liquidation_price, liquidation_distance, max_leverage_for_distance
 from cdbctl.risk.model import SCHEMA_VERSION, Decision, MarketData, RiskState, Signal
 from cdbctl.risk.timeparse import to_epoch
 
@@ -101,9 +102,9 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
     account = build_account(c, extras, equity) if extras is not None else None
     acc_pre, acc_post = account if account is not None else (None, None)
     open_legs = extras.positions if extras is not None else []
+    # cross margin: the wallet backs the position (ext_checks.cross_liquidation: no legs, no PnL to take off)
+    wallet = extras.wallet if extras is not None and extras.wallet is not None else equity
     record = extras.record_fill if extras is not None and stateful else None
-    backing = extras.cross_backing if extras is not None else None
-    wallet_given = extras is not None and extras.wallet is not None
     modes = _MODES
 
     def fast(sig: Signal) -> Decision | None:
@@ -289,40 +290,33 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
                 reason, detail = "excessive_spread", f.note_spread(spread, c)
         else:
             slip = 0.0
-        # liquidation (MEXC, margin.py), as checks.check_liquidation
-        entry = price
-        if cross and size > 0:
-            if open_legs or wallet_given:  # the account's margin backing the position (margin.py)
-                margin, held_qty, held_value = backing(sig.symbol, long, equity)  # type: ignore[misc]
-                total = size
-                if held_qty:  # joins a same-side position: one position at the average entry
-                    entry = (held_value + qty * price) / (held_qty + qty)
-                    total += held_value
-                d = margin / total - mmr_s
-            else:
-                d = equity / size - mmr_s
-        else:
-            d = 1.0 / lev - mmr_s
+        # liquidation (MEXC), see checks.check_liquidation
+        d = 1.0 / lev - mmr_s
         if d < 0.0:  # noqa: PLR1730  # a compare is cheaper than a max() call here
             d = 0.0
         if long:
             if d > 1.0:  # noqa: PLR1730  # a long cannot be liquidated below zero; no min() call
                 d = 1.0
-            lp = entry * (1.0 - d)
+            lp = price * (1.0 - d)
             if stop is None:
                 stop = price * stop_long
         else:
-            lp = entry * (1.0 + d)
+            lp = price * (1.0 + d)
             if stop is None:
                 stop = price * stop_short
         mark = sig.mark_price
+        if cross and size > 0:  # margin.cross_liquidation_price: one formula, other legs or none
+            if open_legs:  # their PnL and maintenance margin count (ext_checks.cross_liquidation)
+                lp, d = cross_of(extras, sig.symbol, long, qty, price, equity, mark, mmr_s)  # type: ignore[arg-type]
+            else:
+                side = 1 if long else -1
+                lp = cross_liquidation_price(side, qty, price, wallet, mmr_s)
+                ref = price if mark is None else mark
+                d = 1.0 if long and lp <= 0 else liquidation_distance(side, lp, ref)
         if mark is not None:  # MEXC liquidates on the fair price: ext_checks.mark_distance
             side = 1 if long else -1
             safe = max_leverage_for_distance(side, price, mmr_s, min_dist, reference=mark, cap=cap_s)
             d = 1.0 if long and lp <= 0 else liquidation_distance(side, lp, mark)
-        elif entry != price:  # an average entry: the distance from the signal's price
-            safe = x.safe_leverage_at_entry(mmr_s, min_dist, cap_s)
-            d = 1.0 if long and lp <= 0 else liquidation_distance(1 if long else -1, lp, price)
         if reason is None:
             if d < min_dist:
                 reason, detail = "liquidation_risk_too_high", f.note_liq_distance(d, c)

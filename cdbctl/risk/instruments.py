@@ -3,8 +3,8 @@
 The command layer parses the `--instruments` file (JSON or YAML); `load_instruments` validates the
 parsed data. Field names are snake_case, and MEXC's own `GET /api/v1/contract/detail` names
 (`priceUnit`, `contractSize`, `volUnit`, `minVol`, `riskBaseVol`, ...) are accepted as aliases, so
-an API record can be pasted as is (its other fields, camelCase or one word such as `state`, are
-ignored; an unknown snake_case key is a typo and an error).
+an API record can be pasted as is (its other camelCase fields are ignored; an unknown snake_case
+key is a typo and an error).
 
 Quantities of contracts follow MEXC: an order is `vol` contracts of `contract_size` base units,
 `vol` a multiple of `volUnit` (our `quantity_step`). MEXC risk limits (contract/detail):
@@ -48,6 +48,11 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "symbol": ("symbol",),
 }
 _KNOWN = {alias for names in _ALIASES.values() for alias in names}
+# MEXC's own (camelCase) names: a record using them is MEXC's contract/detail record, pasted as is;
+# MEXC adds fields over time and has lowercase ones too (state, id, vid, appraisal), so the
+# unknown-field check (a typo guard for hand-written snake_case files) does not apply to it.
+_MEXC_NAMES = {alias for names in _ALIASES.values() for alias in names if alias != alias.lower()}
+_TOP_LEVEL = {"instruments", "data", "schema_version", "success", "code", "message", "msg"}
 
 
 class RiskTier(msgspec.Struct, frozen=True):
@@ -199,13 +204,15 @@ def load_instruments(data: object, *, source: str = "instruments") -> Instrument
     """Validate parsed instruments data: `{instruments: {SYMBOL: {...}}}`, a list, or MEXC `{data: [...]}`."""
     body: object = data
     if isinstance(body, Mapping):
-        unknown = set(body) - {"instruments", "data", "schema_version", "success", "code"}
+        unknown = set(body) - _TOP_LEVEL
         if "instruments" in body or "data" in body:
             if unknown:
                 raise InputError(f"unknown top-level key {sorted(unknown)[0]!r}", where=source)
             body = body.get("instruments", body.get("data"))
     records: list[tuple[str, Mapping[str, object]]] = []
-    if isinstance(body, Mapping):
+    if isinstance(body, Mapping) and _is_record(body):
+        records.append((str(body["symbol"]), body))  # one record: contract/detail?symbol=... as MEXC answers
+    elif isinstance(body, Mapping):
         for key, value in body.items():
             if not isinstance(value, Mapping):
                 raise InputError(f"{key}: must be a mapping of instrument fields", where=source)
@@ -268,14 +275,17 @@ def _num(
     return float(value)
 
 
+def _is_record(body: Mapping[object, object]) -> bool:
+    """One instrument record (a `symbol` string beside its fields), not a mapping of symbols to records."""
+    return isinstance(body.get("symbol"), str) and any(key in _KNOWN for key in body if key != "symbol")
+
+
 def _instrument(symbol: str, raw: Mapping[str, object], source: str) -> Instrument:
+    mexc = any(key in _MEXC_NAMES for key in raw)
     for key in raw:
         if not isinstance(key, str):
             raise InputError(f"{symbol}: field names must be strings, got {key!r}", where=source)
-        if key not in _KNOWN and "_" in key:
-            # our own fields are snake_case, so an unknown one is a typo; MEXC's contract/detail
-            # fields are camelCase or one word (`state`, `appraisal`, `threshold`, `id`): a record
-            # pasted as MEXC returns it loads, its other fields ignored
+        if not mexc and key not in _KNOWN and key == key.lower():
             raise InputError(f"{symbol}: unknown field {key!r}", where=source)
     named = _field(symbol, raw, "symbol", source)
     if named is not None and (

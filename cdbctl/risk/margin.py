@@ -10,18 +10,12 @@ Formulas and their sources:
   MM = entry x qty x MMR and PM the position margin (entry x qty / leverage). That is
   entry x (1 - 1/L + MMR) for a long and entry x (1 + 1/L - MMR) for a short. Worked example:
   0.1 BTC long at 50,000, 25x, MMR 0.4% -> LP 48,200.
-* Cross liquidation (MEXC "Liquidation in Futures", cross margin; the isolated formula with the
-  account's margin in place of the position margin): the position is liquidated when the margin
-  backing it plus its PnL falls to its maintenance margin, taken on the entry value as for isolated:
-  M + s x qty x (LP - entry) = qty x entry x MMR, so LP = entry - s x (M - qty x entry x MMR) / qty,
-  i.e. entry x (1 - s x (M / (qty x entry) - MMR)), s = +1 long / -1 short. M, the margin backing a
-  cross position: the wallet balance (state `wallet_balance`, else equity minus every leg's
-  unrealised PnL, equity being marked to market), less the margin locked in isolated positions,
-  plus each other cross leg's unrealised PnL less its maintenance margin. With no other position
-  M is the equity, so LP = entry x (1 - s x (equity / notional - MMR)): one formula whether or not
-  other positions exist. A same-side position on the symbol merges with the order (its quantity
-  adds, the entry is the average); an opposite one is left out (the order reduces it, so the order
-  alone is the conservative case). A long the margin carries to a price of zero has LP 0.
+* Cross liquidation (Binance USD-M FAQ, the formula freqtrade uses in `dry_run_liquidation_price`):
+  LP = (WB - TMM1 + UPNL1 + cum - s x qty x entry) / (qty x MMR - s x qty), s = +1 long / -1 short,
+  WB the wallet balance, TMM1 and UPNL1 the maintenance margin and unrealised PnL of all *other*
+  positions at their mark prices, cum the maintenance amount of the tier. freqtrade adds every
+  other leg's PnL as `amount x (mark - open)`, which has the wrong sign for short legs; here each
+  leg's PnL is signed by its side (`Position.unrealized_pnl`).
 * Liquidation triggers on the fair (mark) price, so the distance to it is measured from the mark
   price when the signal carries one, else from the entry price.
 """
@@ -29,10 +23,11 @@ Formulas and their sources:
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import msgspec
 
-from cdbctl.risk.positions import LONG
+from cdbctl.risk.positions import LONG, Position
 
 _EPS = 1e-9
 
@@ -96,26 +91,36 @@ def isolated_liquidation_price(
     return entry + margin_per_unit - maintenance_per_unit
 
 
-def cross_distance(margin: float, notional: float, mmr: float, long: bool) -> float:
-    """Fraction of the entry the price may move against a cross position before liquidation.
+def cross_liquidation_price(
+    side: int,
+    quantity: float,
+    entry: float,
+    wallet_balance: float,
+    mmr: float,
+    *,
+    maintenance_amount: float = 0.0,
+    others: Iterable[Position] = (),
+    default_mmr: float = 0.005,
+) -> float:
+    """Cross liquidation price, other legs' PnL and maintenance margin included: the one formula for
+    cross margin, with or without other legs. Source: Binance USD-M futures, "How to Calculate
+    Liquidation Price of USDⓈ-M Contracts" (as freqtrade's exchange/binance.py implements it):
+    LP = (WB - TMM1 + UPNL1 + cum - s x qty x entry) / (qty x MMR - s x qty), s = +1 long, -1 short.
 
-    M / (qty x entry) - MMR (module docstring), at least 0 (maintenance above the backing margin:
-    liquidated at entry) and, for a long, at most 1 (the price cannot fall below zero).
+    Returns 0.0 for a long the account can carry to a price of zero; a short always has a finite
+    liquidation price.
     """
-    d = margin / notional - mmr
-    if d < 0.0:  # noqa: PLR1730  # the fused path inlines this very sequence of operations
-        d = 0.0
-    if long and d > 1.0:
-        d = 1.0
-    return d
-
-
-def cross_liquidation_price(side: int, quantity: float, entry: float, margin: float, mmr: float) -> float:
-    """MEXC cross liquidation price of `quantity` at `entry` backed by `margin` (module docstring)."""
-    if quantity <= 0 or entry <= 0:
-        return 0.0  # no position: nothing to liquidate
-    d = cross_distance(margin, quantity * entry, mmr, side == LONG)
-    return entry * (1.0 - d) if side == LONG else entry * (1.0 + d)
+    tmm = 0.0
+    upnl = 0.0
+    for other in others:
+        tmm += other.maintenance_margin(default_mmr)
+        upnl += other.unrealized_pnl()
+    numerator = wallet_balance - tmm + upnl + maintenance_amount - side * quantity * entry
+    denominator = quantity * mmr - side * quantity
+    if denominator == 0.0:
+        return 0.0  # no position (or a long with MMR 100%): nothing to liquidate
+    price = numerator / denominator
+    return max(0.0, price) if math.isfinite(price) else 0.0
 
 
 def liquidation_distance(side: int, liquidation_price: float, reference: float) -> float:

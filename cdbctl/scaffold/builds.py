@@ -12,12 +12,13 @@ import errno
 import os
 import posixpath
 import stat
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cdbctl.errors import EnvironmentProblem
 from cdbctl.scaffold.compose_doc import ComposeDoc, scalar, services_node
+from cdbctl.scaffold.yamltree import YNode
 
 GENERATE = "generate"  # scaffold renders the service and points its build at it
 OK = "ok"  # builds from its own Dockerfile: left alone
@@ -36,6 +37,7 @@ class LayeredBuild:
     extends: bool = False
     defined_in: list[str] = field(default_factory=list)  # layers (repo-relative) that define the service
     build_in: str | None = None  # the last layer that sets `build`
+    base: str | None = None  # the directory the context is relative to (an included file's own)
 
 
 @dataclass(frozen=True)
@@ -49,21 +51,28 @@ class BuildVerdict:
     owner: str | None  # the layer whose text is patched (GENERATE only)
 
 
-def layered_builds(layers: Sequence[tuple[str, str]]) -> dict[str, LayeredBuild]:
-    """Every service of the (path, text) layers, in order, with its merged build."""
+def layered_builds(
+    layers: Sequence[tuple[str, str]], bases: Mapping[str, str] | None = None
+) -> dict[str, LayeredBuild]:
+    """Every service of the (path, text) layers, in order, with its merged build.
+
+    bases: per layer, the directory its relative paths resolve against (default: the project's).
+    """
     out: dict[str, LayeredBuild] = {}
     for path, text in layers:
+        base = (bases or {}).get(path)
         doc = ComposeDoc(text, path)
         services = services_node(doc)
-        for key, raw in services.items if services is not None else []:
+        if services is None:
+            continue
+        for key, raw in services.items:
             svc = doc.deref(raw)
             if key.value is None or svc is None or svc.kind != "map":
                 continue
             b = out.setdefault(key.value, LayeredBuild(key.value))
             b.defined_in.append(path)
             b.image = b.image or doc.lookup(svc, "image") is not None
-            b.extends = b.extends or doc.lookup(svc, "extends") is not None
-            build = doc.lookup(svc, "build")
+            build = _own_build(doc, services, svc, b)
             if build is None:
                 continue
             b.build_in = path
@@ -72,12 +81,76 @@ def layered_builds(layers: Sequence[tuple[str, str]]) -> dict[str, LayeredBuild]
                 if build.tag == "!reset":
                     continue
             if build.kind == "scalar":
-                b.context = build.value
+                b.context, b.base = build.value, base
             elif build.kind == "map":
-                b.context = scalar(doc, doc.lookup(build, "context")) or b.context or "."
+                ctx = scalar(doc, doc.lookup(build, "context"))
+                if ctx is not None or b.context is None:
+                    b.context, b.base = ctx or ".", base
                 b.dockerfile = scalar(doc, doc.lookup(build, "dockerfile")) or b.dockerfile
                 b.inline = b.inline or doc.lookup(build, "dockerfile_inline") is not None
     return out
+
+
+def _own_build(doc: ComposeDoc, services: YNode, svc: YNode, b: LayeredBuild) -> YNode | None:
+    """The service's `build`, or the one it inherits through `extends` from a service of the same file.
+
+    Compose resolves `extends` inside each file before the files are merged, so the parent's build
+    as this file writes it is the one that counts.
+    """
+    seen: set[str] = set()
+    node: YNode | None = svc
+    while node is not None:
+        build = doc.lookup(node, "build")
+        if build is not None:
+            return build
+        ext = doc.lookup(node, "extends")
+        if ext is None:
+            return None
+        parent = ext.value if ext.kind == "scalar" else None
+        if ext.kind == "map" and doc.lookup(ext, "file") is None:
+            parent = scalar(doc, doc.lookup(ext, "service"))
+        if parent is None or parent in seen:
+            b.extends = True  # another file, or a cycle: not followed here, the build stays unknown
+            return None
+        seen.add(parent)
+        node = doc.deref(services.get(parent))
+        if node is None or node.kind != "map":
+            b.extends = True
+            return None
+    return None
+
+
+def includes(path: str, text: str) -> tuple[list[tuple[str, str]], bool]:
+    """The files a compose file's top-level `include:` names (repo-relative path, base directory).
+
+    The second value is True when an entry cannot be resolved here (interpolated, remote).
+    """
+    doc = ComposeDoc(text, path)
+    node = doc.deref(doc.root.get("include")) if doc.root is not None and doc.root.kind == "map" else None
+    here = posixpath.dirname(path) or "."
+    found: list[tuple[str, str]] = []
+    opaque = False
+    for raw in node.children if node is not None and node.kind == "seq" else []:
+        entry = doc.deref(raw) or raw
+        names: list[str | None] = []
+        project: str | None = None
+        if entry.kind == "scalar":
+            names = [entry.value]
+        elif entry.kind == "map":
+            target = doc.deref(entry.get("path"))
+            if target is not None and target.kind == "seq":
+                names = [scalar(doc, c) for c in target.children]
+            else:
+                names = [scalar(doc, target)]
+            project = scalar(doc, entry.get("project_directory"))
+        for name in names:
+            if name is None or _unknowable(name) or name.startswith("/") or (project and "$" in project):
+                opaque = True
+                continue
+            rel = posixpath.normpath(posixpath.join(here, name))
+            own = posixpath.dirname(rel) or "."  # an included file's paths are relative to itself
+            found.append((rel, posixpath.normpath(posixpath.join(here, project)) if project else own))
+    return found, opaque
 
 
 def _unknowable(value: str) -> str | None:
@@ -112,8 +185,15 @@ def judge(
     *,
     repoint: bool,
     last: str,
+    opaque: bool = False,
 ) -> BuildVerdict:
-    """Generate the service, or leave its build alone (it works, or scaffold cannot tell)."""
+    """Generate the service, or leave its build alone (it works, or scaffold cannot tell).
+
+    opaque: an `include:` names a file scaffold cannot read, so an absent service may be defined there.
+    """
+    if b is None and opaque and not repoint:
+        why = "an include: names a file scaffold cannot read, which may define it"
+        return BuildVerdict(name, UNCHECKED, f"{name}: left alone, {why}", last, None)
     if b is None:
         return BuildVerdict(name, GENERATE, "not in the compose files: added", last, last)
     owner = b.build_in or b.defined_in[-1]
@@ -131,7 +211,7 @@ def judge(
     unknowable = _unknowable(b.context) or _unknowable(dockerfile)
     if unknowable:
         return BuildVerdict(name, UNCHECKED, f"{name}: left alone, {unknowable}", owner, None)
-    ctx = Path(os.path.normpath(root / project_dir / b.context))
+    ctx = Path(os.path.normpath(root / (b.base or project_dir) / b.context))
     df = Path(os.path.normpath(ctx / dockerfile))
     shown = Path(os.path.relpath(df, root)).as_posix()
     if shown == generated:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from cdbctl.scaffold.builds import layered_builds
@@ -13,15 +13,21 @@ from cdbctl.scaffold.plan import PlannedFile
 
 
 def validate_builds(
-    root: Path, project_dir: str, layers: Sequence[tuple[str, str]], planned: set[str], ours: set[str]
+    root: Path,
+    project_dir: str,
+    layers: Sequence[tuple[str, str]],
+    planned: set[str],
+    ours: set[str],
+    *,
+    bases: Mapping[str, str] | None = None,
 ) -> list[str]:
     """Build contexts and Dockerfiles that do not exist (planned files count as existing).
 
     Read-only, so a context outside the repository (`../other`) is checked too.
     """
     problems: list[str] = []
-    base = root / project_dir
-    for b in layered_builds(layers).values():
+    for b in layered_builds(layers, bases).values():
+        base = root / (b.base or project_dir)
         ctx_text = b.context
         if ctx_text is None or "://" in ctx_text or "$" in ctx_text or ctx_text.startswith("/"):
             continue  # not a local build, a URL/git context, or interpolated: nothing to check here

@@ -105,12 +105,25 @@ def _patch_service(doc: ComposeDoc, key: YNode, svc: YNode, t: BuildTarget) -> l
         )
         return [_Edit(at, at, text)]
     if build.kind == "scalar":
-        return [_Edit(build.start, build.end, _flow_build(t))]
+        return [_value_edit(doc, svc, "build", build, _flow_build(t))]
     if build.kind == "alias":
         return [_Edit(build.start, build.end, _flow_build(t, build.value))]
     if build.kind != "map":
         raise InputError("'build' must be a string or a mapping", where=doc.loc(build))
     return _patch_build_map(doc, build, t, ctx_ok, df_ok)
+
+
+def _value_edit(doc: ComposeDoc, mapping: YNode, key: str, node: YNode, text: str) -> _Edit:
+    """Replace a key's value; an empty value (`build:` alone) gets the text after the key's colon.
+
+    Parsers disagree on where an empty value is (right after the colon, or at the next line), and
+    text spliced at either place would not parse; after the colon, with a space, it always does.
+    """
+    key_node = mapping.key_node(key)
+    if node.kind == "scalar" and not node.value and node.style is None and key_node is not None:
+        colon = doc.text.index(":", key_node.end)
+        return _Edit(colon + 1, colon + 1, " " + text)
+    return _Edit(node.start, node.end, text)
 
 
 def _patch_build_map(doc: ComposeDoc, build: YNode, t: BuildTarget, ctx_ok: bool, df_ok: bool) -> list[_Edit]:
@@ -126,7 +139,7 @@ def _patch_build_map(doc: ComposeDoc, build: YNode, t: BuildTarget, ctx_ok: bool
             edits.append(_Edit(node.start, node.end, _fmt(value, None)))
         elif node.kind == "scalar":
             style = node.style if node.style in {"'", '"'} else None
-            edits.append(_Edit(node.start, node.end, _fmt(value, style)))
+            edits.append(_value_edit(doc, build, key, node, _fmt(value, style)))
         else:
             raise InputError(f"'build.{key}' must be a string", where=doc.loc(node))
     if not missing:

@@ -103,8 +103,8 @@ class RepoFS:
     def write_all(self, writes: Sequence[tuple[str, bytes, int | None]]) -> None:
         """Write every file or none: check all, stage all as temp files, then rename each into place.
 
-        An existing file keeps its mode (new ones get mode, else 0644); a file that differs from what
-        this run read, that is read-only or that is not a regular file is refused before anything changes.
+        An existing file keeps its mode (new ones get mode, else 0644); a file that is read-only or not a
+        regular file, or any file that differs from what this run read, stops it before anything changes.
         """
         targets = [(rel, self._checked_target(rel), data, mode) for rel, data, mode in writes]
         created: list[Path] = []
@@ -120,7 +120,10 @@ class RepoFS:
                 except FileNotFoundError:
                     keep = mode if mode is not None else 0o644
                 staged.append((rel, stage(path, data, keep), path))
-            for rel, _, _, _ in targets:
+            # Every file the run read, not only those it writes: a compose layer edited meanwhile
+            # (base.yml while dev.yml is patched) invalidates the decisions made from it too.
+            for rel in [*self._read, *(t[0] for t in targets if t[0] not in self._read)]:
+                current = rel
                 self._unchanged(rel)
         except BaseException as exc:
             for _, tmp, _ in staged:
@@ -210,6 +213,10 @@ class RepoFS:
                             where=str(self.root),
                         ) from None
                     time.sleep(0.05)
+                except OSError as exc:  # e.g. ENOLCK on a filesystem without locks
+                    raise EnvironmentProblem(
+                        f"cannot lock the repository: {_why(exc)}", where=str(self.root)
+                    ) from None
             yield
         finally:
             os.close(fd)

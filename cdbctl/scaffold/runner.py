@@ -8,20 +8,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cdbctl.errors import EnvironmentProblem, InputError
 from cdbctl.scaffold import state as st
 from cdbctl.scaffold.builds import GENERATE, UNCHECKED, BuildVerdict, judge, layered_builds, project_dir_of
 from cdbctl.scaffold.checks import dockerignore_problems, validate_builds
 from cdbctl.scaffold.compose_doc import layered_dependencies, port_mismatches
 from cdbctl.scaffold.compose_patch import BuildTarget, Dependency, PatchResult, patch_compose
 from cdbctl.scaffold.fs import RepoFS
+from cdbctl.scaffold.layers import Layer, find_compose, load_layers
 from cdbctl.scaffold.plan import Sources, plan_files, render_service_block, service_dir
 from cdbctl.scaffold.spec import ServiceSpec, build_specs, merge_recorded, recorded_specs
-
-COMPOSE_CANDIDATES = ("docker-compose.yml", "docker-compose.yaml", "compose.yaml", "compose.yml")
-# Real compose files are tens of KB; the YAML parsers are pure Python (a 50 MB file took 8 minutes,
-# 1 MiB takes seconds), so anything larger is refused before it is parsed.
-MAX_COMPOSE = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -73,54 +68,10 @@ def recorded_services(fs: RepoFS) -> dict[str, int]:
     return st.load_state(fs.read(st.STATE_PATH), st.STATE_PATH).services
 
 
-def _override_of(name: str) -> str:
-    stem, dot, ext = name.rpartition(".")
-    return f"{stem}.override.{ext}" if dot else f"{name}.override"
-
-
-def find_compose(fs: RepoFS, compose: Sequence[str], recorded: Sequence[str] = ()) -> tuple[list[str], bool]:
-    """The repo-relative compose layers and whether they exist.
-
-    Given files, else the ones an earlier run patched, else the first default name with its
-    `.override` file (as `docker compose` reads them), else the reference stack to be created.
-    """
-    if compose:
-        for path in compose:
-            if not fs.exists(path):
-                raise InputError("compose file does not exist", where=path)
-        return list(dict.fromkeys(compose)), True
-    if recorded and all(fs.exists(p) for p in recorded):
-        return list(recorded), True  # like the services: a rerun (CI's --check) patches the same files
-    for name in COMPOSE_CANDIDATES:
-        if fs.exists(name):
-            override = _override_of(name)
-            return [name, override] if fs.exists(override) else [name], True
-    return [COMPOSE_CANDIDATES[0]], False
-
-
 def _kind(path: str, service: str | None) -> str:
     if service is None:
         return "root"
     return "vendor" if "/vendor/" in path else "service"
-
-
-@dataclass(frozen=True)
-class _Layer:
-    path: str
-    raw: bytes | None  # None: to be created from the reference stack
-    text: str
-    encoding: str
-
-
-def _load_layers(fs: RepoFS, paths: Sequence[str], exists: bool, sources: Sources) -> list[_Layer]:
-    layers = []
-    for path in paths:
-        raw = fs.read(path, limit=MAX_COMPOSE) if exists else None
-        if exists and raw is None:
-            raise InputError("compose file does not exist", where=path)
-        text, encoding = _decode(raw if raw is not None else sources.reference_compose, path)
-        layers.append(_Layer(path, raw, text, encoding))
-    return layers
 
 
 def patch_for(
@@ -148,19 +99,24 @@ def patch_for(
 
 
 def _judge_all(
-    fs: RepoFS, layers: Sequence[_Layer], specs: Sequence[ServiceSpec], repoint: frozenset[str]
+    fs: RepoFS,
+    layers: Sequence[Layer],
+    specs: Sequence[ServiceSpec],
+    repoint: frozenset[str],
+    opaque: bool,
 ) -> list[BuildVerdict]:
-    builds = layered_builds([(layer.path, layer.text) for layer in layers])
-    project = project_dir_of(layers[0].path)
+    bases = {layer.path: layer.base for layer in layers}
+    builds = layered_builds([(layer.path, layer.text) for layer in layers], bases)
     return [
         judge(
             fs.root,
-            project,
+            layers[-1].base,
             builds.get(s.name),
             s.name,
             f"{service_dir(s.name)}/Dockerfile",
             repoint=s.name in repoint,
             last=layers[-1].path,
+            opaque=opaque,
         )
         for s in specs
     ]
@@ -186,8 +142,8 @@ def run_scaffold(
     if specs is None:
         specs = recorded_specs(old.services, st.STATE_PATH) if old.services else build_specs([])
     paths, exists = find_compose(fs, compose, old.compose_files)
-    layers = _load_layers(fs, paths, exists, sources)
-    verdicts = _judge_all(fs, layers, specs, repoint)
+    layers, opaque = load_layers(fs, paths, exists, sources)
+    verdicts = _judge_all(fs, layers, specs, repoint, opaque)
     wanted = {v.name for v in verdicts if v.verdict == GENERATE}
     gen = [s for s in specs if s.name in wanted]
     services = merge_recorded(old.services, gen, "--service")
@@ -220,7 +176,7 @@ def run_scaffold(
     deps = layered_dependencies([(layer.path, layer.text) for layer in layers]) if len(layers) > 1 else None
     for layer in layers:
         mine = [s for s in gen if owners[s.name] == layer.path]
-        result = patch_for(layer.text, mine, sources, layer.path, project, deps=deps) if mine else None
+        result = patch_for(layer.text, mine, sources, layer.path, layer.base, deps=deps) if mine else None
         new_text = result.text if result is not None else layer.text
         patched_texts[layer.path] = new_text
         new_compose = new_text.encode(layer.encoding)
@@ -230,7 +186,8 @@ def run_scaffold(
             status, detail = st.IDENTICAL, ""
         else:
             status, detail = st.UPDATED, _patch_detail(result)
-        reports.append(FileReport(layer.path, status, "compose", None, detail))
+        if layer.given or status != st.IDENTICAL:  # an included file is shown when it changes
+            reports.append(FileReport(layer.path, status, "compose", None, detail))
         if status != st.IDENTICAL:
             writes.append((layer.path, new_compose, 0o644))
             diffs.append(_diff(layer.path, layer.raw, new_compose))
@@ -259,10 +216,11 @@ def run_scaffold(
         reports.append(FileReport(st.STATE_PATH, st.IDENTICAL, "state"))
 
     planned_paths = {pf.path for pf in planned}
-    after = [(p, patched_texts[p]) for p in paths]
-    problems = validate_builds(fs.root, project, after, planned_paths, set(owners)) + problems
+    after = [(layer.path, patched_texts[layer.path]) for layer in layers]
+    bases = {layer.path: layer.base for layer in layers}
+    problems = validate_builds(fs.root, project, after, planned_paths, set(owners), bases=bases) + problems
     problems += dockerignore_problems(fs, planned)
-    leftovers = _leftovers(fs, [*planned_paths, *paths, st.STATE_PATH])
+    leftovers = _leftovers(fs, [*planned_paths, *(layer.path for layer in layers), st.STATE_PATH])
     blocked = any(r.status == st.CONFLICT for r in reports)
     for tmp in leftovers:
         removed = write and not blocked
@@ -297,17 +255,6 @@ def _leftovers(fs: RepoFS, paths: Sequence[str]) -> list[str]:
         d, _, name = path.rpartition("/")
         names.setdefault(d, set()).add(name)
     return fs.leftovers(set(names), names)
-
-
-def _decode(raw: bytes, where: str) -> tuple[str, str]:
-    if raw.startswith(b"\xef\xbb\xbf"):
-        return raw[3:].decode("utf-8"), "utf-8-sig"
-    try:
-        return raw.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError as exc:
-        raise EnvironmentProblem(
-            f"compose file is not UTF-8 (byte {exc.start}); cannot edit it safely", where=where
-        ) from None
 
 
 def package_dir() -> Path:

@@ -23,6 +23,10 @@ _FILE_READ = re.compile(
 _VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))\Z")
 _REQUIREPASS = re.compile(r"""--requirepass(?:\s+|=)("(?:[^"\\]|\\.)*"|'[^']*'|\$\([^)]*\)|`[^`]*`|\S+)""")
 
+# `redis-server /path/redis.conf`: the server's first argument when it ends in .conf
+_CONFIG_FILE = re.compile(r"(?:^|[\s/])(?:redis|valkey|keydb)-server\s+(/\S+\.conf)\b")
+_CONF_REQUIREPASS = re.compile(r"^[ \t]*requirepass[ \t]+(\S+)[ \t]*$", re.MULTILINE)
+
 ReadFile = Callable[[Path], str]
 
 
@@ -172,7 +176,8 @@ def command_text(service: Mapping[str, Any]) -> list[str]:
 
 
 def redis_password(secrets: ServiceSecrets) -> Secret:
-    """`--requirepass X` of the server command, else REDIS_PASSWORD (or REDIS_PASSWORD_FILE)."""
+    """`--requirepass X` of the server command, else `requirepass` of a mounted config file given to
+    the server, else REDIS_PASSWORD (or REDIS_PASSWORD_FILE)."""
     words = command_text(secrets.service)
     for i, word in enumerate(words):
         if word == "--requirepass" and i + 1 < len(words):
@@ -180,6 +185,14 @@ def redis_password(secrets: ServiceSecrets) -> Secret:
         found = _REQUIREPASS.search(word)
         if found:
             return secrets.expression(found.group(1))
+    conf = _CONFIG_FILE.search(" ".join(words))
+    if conf:
+        text = secrets.container_file(conf.group(1), "the command")
+        if text.value is not None:
+            setting = _CONF_REQUIREPASS.search(text.value)
+            return Secret(setting.group(1).strip("\"'")) if setting else NONE
+        if not isinstance(secrets.host_path(conf.group(1)), Secret):  # mounted, yet unreadable
+            return text
     return secrets.variable("REDIS_PASSWORD")
 
 

@@ -10,13 +10,14 @@ derived: `--project`, else COMPOSE_PROJECT_NAME, else the last top-level `name:`
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cdbctl.errors import InputError, UsageError
-from cdbctl.verify.compose import ComposeFile, ComposeProject, load_file, normalize_project_name
+from cdbctl.verify.compose import ComposeFile, ComposeProject, line_of, load_file, normalize_project_name
 from cdbctl.verify.dotenv import read_dotenv
 from cdbctl.verify.interpolation import interpolate
 from cdbctl.verify.merge import (
@@ -31,6 +32,7 @@ from cdbctl.verify.merge import (
 _INTERPOLATED = ("name", "services", "secrets", "configs", "include", "volumes", "networks")
 _RESOURCES = ("secrets", "configs")
 _MAX_DEPTH = 32
+_KEY_PATH = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
 @dataclass(slots=True)
@@ -99,7 +101,7 @@ def _load_part(path: Path, env: Mapping[str, str], base: Path, depth: int) -> _P
     if depth > _MAX_DEPTH:
         raise InputError("include/extends nested more than 32 deep (a cycle?)", where=str(path))
     cf = load_file(path)
-    data = {k: interpolate(v, env, f"{path}: {k}") if k in _INTERPOLATED else v for k, v in cf.data.items()}
+    data = {k: _interpolated(cf, k, env) if k in _INTERPOLATED else v for k, v in cf.data.items()}
     part = _Part(files=[cf])
     for entry in _include_entries(data.get("include"), str(path)):
         part.add(_load_include(entry, path.parent, env, depth), conflicts=False, where=str(path))
@@ -117,6 +119,18 @@ def _load_part(path: Path, env: Mapping[str, str], base: Path, depth: int) -> _P
         own.name = data["name"]
     part.add(own, conflicts=True, where=str(path))
     return part
+
+
+def _interpolated(cf: ComposeFile, key: str, env: Mapping[str, str]) -> Any:
+    """One top-level section interpolated; an error names FILE:LINE and the key path."""
+    try:
+        return interpolate(cf.data.get(key), env, key)
+    except InputError as exc:
+        keys = exc.where or key
+        path = [int(i) if i else k for k, i in _KEY_PATH.findall(keys)]
+        line = line_of(cf.root, path)
+        at = f"{cf.path}:{line}" if line is not None else str(cf.path)
+        raise InputError(exc.message, where=f"{at} ({keys})") from None
 
 
 def _include_entries(value: Any, where: str) -> list[dict[str, Any]]:
@@ -185,7 +199,7 @@ def _resolve_extends(
         if not other.is_file():
             raise InputError(f"extends file not found: {other}", where=f"{path}: services.{name}")
         cf = load_file(other)
-        other_services = interpolate(cf.data.get("services") or {}, env, f"{other}: services")
+        other_services = _interpolated(cf, "services", env) or {}
         if target not in other_services:
             raise InputError(f"extends: no service {target!r} in {other}", where=f"{path}: services.{name}")
         base = _resolve_extends(target, other_services, other, env=env, depth=depth + 1, chain=(*chain, link))

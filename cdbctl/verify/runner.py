@@ -44,6 +44,7 @@ class Plan:
     probes: tuple[ProbeSpec, ...] = ()
     containers: ContainerSource | None = None
     container_services: tuple[str, ...] = ()
+    source_kind: Kind = Kind.container  # what the source checks: containers, or Swarm services
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +210,7 @@ def run_round(
                 else f"Docker engine did not answer within {timeout:.1f} s"
             )
             checks += [
-                Check(s, s, Kind.container, "docker engine", Status.unknown, detail)
+                Check(s, s, plan.source_kind, "docker engine", Status.unknown, detail)
                 for s in (plan.container_services or ("docker",))
             ]
     for slot, future in started:

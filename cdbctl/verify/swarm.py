@@ -113,15 +113,14 @@ def _mode(spec: Mapping[str, Any]) -> str:
     return "replicated"
 
 
-def _image(spec: Mapping[str, Any]) -> str:
-    image = str(((spec.get("TaskTemplate") or spec).get("ContainerSpec") or {}).get("Image") or "")
-    return clean(image.split("@sha256:", 1)[0])  # a pinned digest makes the line unreadable
+def _image(template: Mapping[str, Any]) -> str:
+    """The image of a task template (a service's) or task spec (a task's), without its digest."""
+    image = str((template.get("ContainerSpec") or {}).get("Image") or "")
+    return clean(image.split("@sha256:", 1)[0])  # the digest `docker stack deploy` pins is unreadable
 
 
 def _task_image(task: Mapping[str, Any]) -> str:
-    return clean(
-        str(((task.get("Spec") or {}).get("ContainerSpec") or {}).get("Image") or "").split("@sha256:")[0]
-    )
+    return _image(task.get("Spec") or {})
 
 
 def _short(text: str) -> str:
@@ -136,8 +135,8 @@ def _failure(task: Mapping[str, Any]) -> TaskFailure:
     code = container.get("ExitCode")
     state = str(status.get("State") or "")
     error = str(status.get("Err") or status.get("Message") or state)
-    return TaskFailure(_short(error), state, int(code) if code is not None and state != "pending" else None,
-                       _task_image(task))  # fmt: skip
+    exit_code = int(code) if code is not None and state != "pending" else None  # pending: never ran
+    return TaskFailure(_short(error), state, exit_code, _task_image(task))
 
 
 def _state(task: Mapping[str, Any]) -> str:
@@ -169,7 +168,7 @@ def read_service(payload: Mapping[str, Any], tasks: Iterable[Mapping[str, Any]],
     labels = spec.get("Labels") or {}
     service = name.removeprefix(f"{stack}_") if labels.get(STACK_LABEL) == stack else name
     mode = _mode(spec)
-    image = _image(spec)
+    image = _image(spec.get("TaskTemplate") or {})
     mine = sorted((t for t in tasks if t.get("ServiceID") == payload.get("ID")), key=_stamp)
     # One slot per replica (replicated) or per node (global); a slot's tasks are its restarts.
     slots: dict[str, list[Mapping[str, Any]]] = {}
@@ -194,9 +193,14 @@ def read_service(payload: Mapping[str, Any], tasks: Iterable[Mapping[str, Any]],
     latest = culprit or max([*failed, *stuck], key=_stamp, default=None)
     failing_now = bool(stuck) or any(_state(ts[-1]) in FAILED_STATES for ts in slots.values())
     # Every task of a slot retired and the newest one failed: nothing will start it again.
-    gave_up = not mode.endswith("-job") and any(
-        all(t.get("DesiredState") in RETIRED for t in ts) and _state(ts[-1]) in FAILED_STATES
-        for ts in slots.values()
+    # (Only while tasks are missing: scaling down retires slots whose last task may have failed.)
+    gave_up = (
+        running < desired
+        and not mode.endswith("-job")
+        and any(
+            all(t.get("DesiredState") in RETIRED for t in ts) and _state(ts[-1]) in FAILED_STATES
+            for ts in slots.values()
+        )
     )
     return ServiceState(
         name=name,
@@ -234,9 +238,8 @@ def fetch_stack(
         label = {"label": f"{STACK_LABEL}={stack}"}  # how `docker stack ps` selects the stack's tasks
         return client.api.services(filters=label, status=True), client.api.tasks(filters=label)
     except docker.errors.APIError as exc:
-        if (
-            exc.response is not None and exc.response.status_code == 503
-        ):  # "This node is not a swarm manager."
+        # 503 Service Unavailable: "This node is not a swarm manager." (or a worker node)
+        if exc.response is not None and exc.response.status_code == 503:
             raise EngineUnreachable(
                 f"the Docker engine at {host} is not a swarm manager ({exc.explanation})",
                 "run verify against a manager node (DOCKER_HOST), or `docker swarm init` to start a swarm",

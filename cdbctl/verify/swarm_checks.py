@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from cdbctl.verify.containers import CRASH_LOOP_RESTARTS, EngineUnreachable, unreachable_checks
+from cdbctl.verify.containers import CRASH_LOOP_RESTARTS, EngineUnreachable
 from cdbctl.verify.model import Check, Kind, Status
 from cdbctl.verify.swarm import ServiceState, fetch_stack, read_service
 
@@ -69,7 +69,7 @@ def service_check(state: ServiceState) -> Check:
     if state.running < state.desired and (state.failing_now or state.restarts):
         loop = " (crash loop)" if looping else ""
         return check(Status.unhealthy, head + _failure_text(state) + restarted + loop, looping)
-    if state.update_state in ("updating", "rollback_started") or state.running != state.desired:
+    if state.update_state == "updating" or state.running != state.desired:
         what = "update in progress" if state.update_state == "updating" else "converging"
         pending = _failure_text(state) if state.failing_now else ""
         return check(Status.starting, f"{head}; {what}{pending}{restarted}")
@@ -117,7 +117,12 @@ def swarm_source(
         try:
             payloads, tasks = fetch_stack(env, timeout, stack)
         except EngineUnreachable as exc:
-            return unreachable_checks(services or (), exc.detail), [exc.hint]
+            names = list(services or ()) or [stack]
+            unknown = [
+                Check(n, n, Kind.service, "docker engine", Status.unknown, exc.detail, terminal=True)
+                for n in names
+            ]
+            return unknown, [exc.hint]
         checks = stack_checks(payloads, tasks, stack, services)
         return checks, stack_notes(checks, stack)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -23,12 +24,15 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.e2e.harness import LABEL_PID, LABEL_PROJECT, REPORTS, StepFailed, _pid_alive, run
+from tests.e2e.harness import LABEL_PROJECT, REPORTS, StepFailed, _pid_alive, run
 from tests.servers import free_port
 
 pytestmark = pytest.mark.e2e
 
 WAIT_TIMEOUT = "120"
+# The pid of the pytest run that made a swarm node or image. Not the harness's LABEL_PID: the compose
+# suite removes a dead run's images by that label, and these may still be in use by a stale swarm.
+LABEL_SWARM_PID = "org.cdbctl.e2e.swarm-pid"
 
 # A /health server on 127.0.0.1:$PORT; with FAIL_EXIT set it exits with that code at once.
 APP = """\
@@ -169,11 +173,24 @@ def leave_stale_swarm() -> bool:
         ["docker", "node", "inspect", "self", "--format", "{{json .Spec.Labels}}"], timeout=30, check=False
     )
     labels = json.loads(proc.stdout or "null") or {} if proc.returncode == 0 else {}
-    pid = str(labels.get(LABEL_PID, ""))
+    pid = str(labels.get(LABEL_SWARM_PID, ""))
     if not pid.isdigit() or _pid_alive(int(pid)):
         return False
     run(["docker", "swarm", "leave", "--force"], timeout=120)
+    # That run's swarm made docker_gwbridge (the bridge of swarm containers); it goes with the swarm.
+    run(["docker", "network", "rm", "docker_gwbridge"], timeout=60, check=False)
     return swarm_state() == "inactive"
+
+
+def remove_stale_images() -> None:
+    """Remove the images of earlier runs of this module whose process is dead (killed before teardown)."""
+    listing = run(["docker", "image", "ls", "-q", "--filter", f"label={LABEL_SWARM_PID}"], timeout=60).stdout
+    for image in sorted(set(listing.split())):
+        fmt = f'{{{{index .Config.Labels "{LABEL_SWARM_PID}"}}}}'
+        inspect = run(["docker", "image", "inspect", "--format", fmt, image], timeout=30, check=False)
+        pid = inspect.stdout.strip()
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            run(["docker", "image", "rm", "-f", image], timeout=120, check=False)
 
 
 def networks() -> set[str]:
@@ -190,12 +207,13 @@ def images(
         pytest.fail(
             f"e2e: the Docker engine is already in a swarm ({state}); not taking it over", pytrace=False
         )
+    remove_stale_images()
     root = tmp_path_factory.mktemp("swarm")
     project = f"cdbctl-e2e-swarm-{secrets.token_hex(4)}"
     (root / "app.py").write_text(APP, encoding="utf-8")
     (root / "Dockerfile").write_text(DOCKERFILE, encoding="utf-8")
     sw = Swarm(root, project, f"{project}-app:ok", f"{project}-app:broken", free_port(), free_port(), [])
-    labels = ["--label", f"{LABEL_PROJECT}={project}", "--label", f"{LABEL_PID}={os.getpid()}"]
+    labels = ["--label", f"{LABEL_PROJECT}={project}", "--label", f"{LABEL_SWARM_PID}={os.getpid()}"]
     try:
         sw.docker("build", "-q", "--network", "host", "--build-arg", f"BASE_IMAGE={base_image}", *labels,
                   "-t", sw.image_ok, str(root), timeout=600)  # fmt: skip
@@ -220,13 +238,14 @@ def swarm(images: Swarm) -> Iterator[Swarm]:
         pytest.fail(
             f"e2e: the Docker engine is already in a swarm ({state}); not taking it over", pytrace=False
         )
+    remove_stale_images()
     before = networks()
     problems: list[str] = []
     try:
         images.docker("swarm", "init", "--advertise-addr", "127.0.0.1", "--listen-addr", "127.0.0.1:2377")
         # Marks the swarm as this run's: a later run leaves it if this process died before its teardown.
         node = run(["docker", "info", "--format", "{{.Swarm.NodeID}}"], timeout=30).stdout.strip()
-        images.docker("node", "update", "--label-add", f"{LABEL_PID}={os.getpid()}", node)
+        images.docker("node", "update", "--label-add", f"{LABEL_SWARM_PID}={os.getpid()}", node)
         images.compose_file.write_text(yaml.safe_dump(stack_file(images, crash=False)), encoding="utf-8")
         images.crash_file.write_text(yaml.safe_dump(stack_file(images, crash=True)), encoding="utf-8")
         images.deploy(images.compose_file)
@@ -259,6 +278,13 @@ def test_the_scaffolded_compose_file_is_accepted_by_docker_stack_config(
     proc = run([sys.executable, "-m", "cdbctl", "scaffold", "--repo", str(repo)], timeout=240, check=False)
     assert proc.returncode == 0, proc.stderr
     env = {"PATH": os.environ["PATH"], "REDIS_PASSWORD": "r" * 16, "POSTGRES_PASSWORD": "p" * 16}
+    commands = run(["docker", "stack", "--help"], timeout=30, check=False).stdout
+    if not re.search(r"^\s+config\s", commands, re.MULTILINE):
+        pytest.fail(
+            "e2e: this Docker CLI has no `docker stack config` (Debian's docker.io 20.10 lacks it); "
+            "put a current Docker CLI first on PATH",
+            pytrace=False,
+        )
     config = run(["docker", "stack", "config", "-c", "docker-compose.yml"], timeout=60, cwd=repo, env=env)
     deployed = yaml.safe_load(config.stdout)["services"]
     for name in ("cdb_core", "cdb_risk", "cdb_execution"):

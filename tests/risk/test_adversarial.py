@@ -189,7 +189,7 @@ def test_yaml_config_attacks_are_input_errors(capsys, monkeypatch, tmp_path, tex
 def test_yaml_merge_keys_may_override_a_merged_key(capsys, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "risk.yaml"
     path.write_text("base: &b {MAX_LEVERAGE: 3}\nrisk:\n  <<: *b\n  MAX_LEVERAGE: 4\n")
-    from cdbctl.risk.yamldoc import load_yaml
+    from cdbctl.commands.risk_yaml import load_yaml
 
     assert load_yaml(path.read_text(), "config", str(path))["risk"] == {"MAX_LEVERAGE": 4}
 
@@ -228,8 +228,6 @@ def test_plain_decimals_are_accepted(value: str, expected: float) -> None:
         ({"price": 2.2250738585072014e-308}, "position_size"),
         ({"price": 1e-320}, "position_size"),
         ({"side": "short", "price": 1.7e308, "stop_price": 1.75e308}, "liquidation_price"),
-        ({"side": "short", "margin_mode": "cross", "target_position_usd": 1e-310, "price": 100.0},
-         "liquidation_price"),
     ],
 )  # fmt: skip
 def test_subnormal_and_huge_prices_are_rejected_not_approved_with_null(
@@ -239,6 +237,12 @@ def test_subnormal_and_huge_prices_are_rejected_not_approved_with_null(
     assert d["approved"] is False and d["reason"] == "numeric_overflow"
     assert d["detail"].startswith(field) and "not a finite number" in d["detail"]
     assert d["position_size"] == 0.0 and d["position_size_usd"] == 0.0
+
+
+def test_a_cross_short_too_small_for_its_wallet_is_not_approved() -> None:
+    """wallet / quantity overflows: no finite liquidation price, so no approval (formerly null, approved)."""
+    d = decide(signal(side="short", margin_mode="cross", target_position_usd=1e-310, price=100.0))
+    assert d["approved"] is False
 
 
 def test_a_quantity_that_underflows_to_zero_is_not_approved() -> None:

@@ -189,6 +189,32 @@ def test_beyond_the_last_tier() -> None:
 BTC_LONG = {"symbol": "BTCUSDT", "side": "long", "quantity": 0.1, "entry_price": 50000.0, "leverage": 5}
 
 
+@pytest.mark.parametrize(
+    ("positions", "lp"),
+    [
+        (None, (100_000 + 10_000) / (0.2 * 1.005)),  # alone: 547,263.68 (was 549,750 from a second formula)
+        ([], (100_000 + 10_000) / (0.2 * 1.005)),
+        # an isolated ETH leg locks its margin (3,000 / 10) out of the wallet
+        ([{"symbol": "ETHUSDT", "side": "long", "quantity": 1, "entry_price": 3000.0, "leverage": 10,
+           "margin_mode": "isolated"}], (100_000 - 300 + 10_000) / (0.2 * 1.005)),
+        # a cross ETH leg at its entry price: its maintenance margin (3,000 x 0.005) counts
+        ([{"symbol": "ETHUSDT", "side": "long", "quantity": 1, "entry_price": 3000.0, "leverage": 10,
+           "margin_mode": "cross"}], (100_000 - 15 + 10_000) / (0.2 * 1.005)),
+    ],
+)  # fmt: skip
+def test_one_cross_liquidation_formula_with_or_without_other_positions(
+    positions: list[dict[str, Any]] | None, lp: float
+) -> None:
+    """The same cross short jumped between two formulas by whether any other position existed."""
+    state: dict[str, Any] = {"equity": 100_000.0}
+    if positions is not None:
+        state["positions"] = positions
+    d = decide(sig(side="short", margin_mode="cross", target_position_usd=10_000.0), state=state)
+    assert d["approved"] is True, d["detail"]
+    assert d["liquidation_price"] == pytest.approx(lp, rel=1e-12)
+    assert round(lp, 2) in (547263.68, 545771.14, 547189.05)
+
+
 def test_halted_rejects_everything() -> None:
     d = decide(sig(side="short"), state={"trading_state": "HALTED", "positions": [BTC_LONG]})
     assert (d["reason"], d["detail"]) == ("trading_halted", "trading is halted")
@@ -313,10 +339,9 @@ def test_cross_margin_counts_a_short_legs_profit() -> None:
     env = {"MARGIN_MODE": "cross"}
     losing_long = decide(sig(), env, {"wallet_balance": 5000.0, "positions": [base | {"side": "long"}]})
     winning_short = decide(sig(), env, {"wallet_balance": 5000.0, "positions": [base | {"side": "short"}]})
-    # BTC 0.2 long, MMR 0.5% (margin.py, MEXC cross): M = WB - 270 (the ETH leg's maintenance) + UPNL,
-    # LP = entry x (1 + MMR) - M / qty
+    # BTC 0.2 long, MMR 0.5%: LP = (WB - 270 + UPNL - 0.2 x 50,000) / (0.2 x 0.005 - 0.2)
     for d, upnl in ((losing_long, -3000.0), (winning_short, 3000.0)):
-        expected = 50000.0 * 1.005 - (5000.0 - 270.0 + upnl) / 0.2
+        expected = (5000.0 - 270.0 + upnl - 10000.0) / (0.2 * 0.005 - 0.2)
         assert d["liquidation_price"] == pytest.approx(expected)
     assert winning_short["liquidation_price"] < losing_long["liquidation_price"]
 
@@ -357,21 +382,3 @@ def test_above_the_order_maximum() -> None:
     assert d["reason"] == "above_max_quantity"
     assert d["detail"] == "6e+06 contracts exceed the order maximum of 5e+06"
     assert check(d, "risk_tier")["passed"] is False  # and past the last tier (750,000 contracts)
-
-
-# --- issue 11: wrong answers fixed (each with the example that showed it) -------------------------------
-
-
-def test_f_one_cross_liquidation_formula_with_or_without_other_positions() -> None:
-    """5f: the same short, alone and next to a position that leaves its backing margin unchanged (the
-    wallet balance pays the other leg's maintenance margin exactly), has the same liquidation price."""
-    env = {"MARGIN_MODE": "cross", "MAX_POSITION_PCT": "1", "RISK_PER_TRADE_PCT": "0.1"}
-    short = sig(side="short", leverage=2)
-    alone = decide(short, env, {"equity": 10000.0})
-    leg = {"symbol": "ETHUSDT", "side": "long", "quantity": 10.0, "entry_price": 3000.0, "margin_mode": "cross",
-           "maintenance_margin_rate": 0.01}  # fmt: skip
-    beside = decide(short, env, {"equity": 10000.0, "wallet_balance": 10300.0, "positions": [leg]})
-    # margin.py: LP = entry x (1 + M / notional - MMR) = 50,000 x (1 + 10,000 / 10,000 - 0.005)
-    assert check(alone, "sizing")["value"] == pytest.approx(10000.0)
-    assert alone["liquidation_price"] == pytest.approx(99750.0)
-    assert beside["liquidation_price"] == pytest.approx(alone["liquidation_price"])

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from cdbctl.risk import Engine, MarketData, RiskConfig, RiskState, Signal
 from cdbctl.risk.explain import explain, headroom
+from cdbctl.risk.instruments import load_instruments
 from cdbctl.risk.model import Check
 
 pytestmark = pytest.mark.unit
@@ -221,32 +222,30 @@ def test_every_suggestion_passes_when_fed_back(  # noqa: PLR0917
             assert passes(eng, sig, leverage=lev), (line, lev)
 
 
+TINY = load_instruments({"instruments": {"BTC_USDT": {
+    "tick_size": 0.1, "contract_size": 0.0001, "quantity_step": 1, "max_quantity": 100,
+    "max_leverage": 125, "maintenance_margin_rate": 0.004}}})  # fmt: skip
+
+
 def test_instrument_headroom_compares_like_with_like() -> None:
-    """5d: above_max_quantity is measured in contracts and price_off_tick has no headroom (no USD
-    value against a contract limit, which showed +900 on a failing check)."""
-    from pathlib import Path
-
-    import yaml
-
-    from cdbctl.risk.instruments import load_instruments
-
-    book = load_instruments(
-        yaml.safe_load((Path(__file__).resolve().parents[2] / "examples" / "instruments.yaml").read_text())
-    )
-    cfg = RiskConfig(MAX_POSITION_PCT=1.0)
-    eng = Engine(cfg, RiskState(equity=1e9), trace=True, now=0.0, instruments=book)
-    big = explain(
-        eng, Signal(symbol="BTC_USDT", side="long", price=50_000.0, target_position_usd=30_000_000.0)
-    )
-    assert big.reason == "above_max_quantity"
-    inst = next(c for c in big.checks if c.name == "instrument")
-    assert (inst.value, inst.limit) == (6_000_000, 5_000_000)  # contracts, as the exchange limits them
-    assert inst.headroom == pytest.approx(-1_000_000)
-    off = explain(eng, Signal(symbol="BTC_USDT", side="long", price=50_000.05))
+    """above_max_quantity compared 10,000 USDT with a 100-contract limit (headroom +9,900 on a failure)."""
+    eng = Engine(RiskConfig(), RiskState(), trace=True, now=0.0, instruments=TINY)
+    result = explain(eng, BTC)  # 10,000 USDT = 2,000 contracts of 0.0001 BTC
+    assert result.reason == "above_max_quantity"
+    (inst,) = [c for c in result.checks if c.name == "instrument"]
+    assert (inst.value, inst.limit) == (2000.0, 100.0)
+    assert inst.headroom == pytest.approx(-1900.0)
+    off = explain(eng, msgspec.structs.replace(BTC, price=50_000.05, target_position_usd=500.0))
     assert off.reason == "price_off_tick"
-    inst = next(c for c in off.checks if c.name == "instrument")
-    assert inst.headroom is None and inst.limit is None and inst.value == 50_000.05
-    small = explain(eng, Signal(symbol="BTC_USDT", side="long", price=50_000.0, target_position_usd=4.0))
-    assert small.reason == "below_min_notional"
-    inst = next(c for c in small.checks if c.name == "instrument")
-    assert inst.headroom is not None and inst.headroom < 0  # USDT below the minimum
+    (inst,) = [c for c in off.checks if c.name == "instrument"]
+    assert (inst.value, inst.limit, inst.headroom) == (None, 0.1, None)
+    passing = explain(eng, msgspec.structs.replace(BTC, target_position_usd=250.0))
+    (inst,) = [c for c in passing.checks if c.name == "instrument"]
+    assert inst.passed and inst.headroom is not None and inst.headroom >= 0  # USDT above the notional floor
+
+
+def test_every_failing_check_has_negative_headroom() -> None:
+    eng = engine(total_exposure_pct=0.6, daily_pnl=-6000.0)
+    for c in explain(eng, msgspec.structs.replace(BTC, leverage=20)).checks:
+        if not c.passed and c.headroom is not None:
+            assert c.headroom <= 0, c

@@ -16,7 +16,7 @@ from cdbctl.risk.margin import (
     max_leverage_for_distance,
     max_notional_for_margin,
 )
-from cdbctl.risk.positions import LONG, SHORT
+from cdbctl.risk.positions import LONG, SHORT, Position
 
 pytestmark = pytest.mark.unit
 
@@ -44,27 +44,89 @@ def test_isolated_long_at_1x_never_below_zero() -> None:
     assert isolated_liquidation_price(LONG, 100, 1, 0.0) == 0.0
 
 
-# --- cross margin: MEXC's isolated formula with the account's margin (margin.py) ---------------------
+# --- Binance USD-M FAQ vectors, as freqtrade's test_liquidation_price_binance uses them ---------
+
+BTC_LEG = dict(
+    symbol="BTC/USDT:USDT",
+    quantity=109.488,
+    entry_price=32481.98,
+    mark_price=31967.27,
+    maintenance_margin_rate=0.025,
+    maintenance_amount=16300.0,
+)
+ETH_LEG = dict(
+    symbol="ETH/USDT:USDT",
+    quantity=3683.979,
+    entry_price=1456.84,
+    mark_price=1335.18,
+    maintenance_margin_rate=0.10,
+    maintenance_amount=135365.0,
+)
 
 
-def test_cross_with_only_the_position_margin_is_the_mexc_isolated_price() -> None:
-    # the MEXC worked example backed by exactly its 200 USDT position margin: 48,200 / 51,800
-    assert cross_liquidation_price(LONG, 0.1, 50_000, 200, 0.004) == pytest.approx(48_200)
-    assert cross_liquidation_price(SHORT, 0.1, 50_000, 200, 0.004) == pytest.approx(51_800)
+@pytest.mark.parametrize(
+    ("quantity", "entry", "mmr", "cum", "expected"),
+    [
+        (3683.979, 1456.84, 0.10, 135365.00, 1114.78),  # ETH isolated
+        (109.488, 32481.98, 0.025, 16300.0, 18778.73),  # BTC isolated
+    ],
+)
+def test_binance_isolated_vectors(
+    quantity: float, entry: float, mmr: float, cum: float, expected: float
+) -> None:
+    price = cross_liquidation_price(LONG, quantity, entry, 1535443.01, mmr, maintenance_amount=cum)
+    assert round(price, 2) == expected
 
 
-def test_cross_short_backed_by_the_equity() -> None:
-    # 0.1 BTC short at 50,000 on 1,000 USDT: LP = 50,000 x (1 + 1,000 / 5,000 - 0.005) = 59,750
-    assert cross_liquidation_price(SHORT, 0.1, 50_000, 1_000, 0.005) == pytest.approx(59_750)
+def test_binance_cross_vector_eth_with_btc_leg() -> None:
+    btc = Position(side=LONG, **BTC_LEG)
+    price = cross_liquidation_price(
+        LONG, 3683.979, 1456.84, 1535443.01, 0.10, maintenance_amount=135365.0, others=[btc]
+    )
+    assert round(price, 2) == 1153.26
+
+
+def test_binance_cross_vector_btc_with_eth_leg() -> None:
+    eth = Position(side=LONG, **ETH_LEG)
+    price = cross_liquidation_price(
+        LONG, 109.488, 32481.98, 1535443.01, 0.025, maintenance_amount=16300.0, others=[eth]
+    )
+    assert round(price, 2) == 26316.89
+
+
+def test_cross_short_other_leg_uses_its_own_pnl_sign() -> None:
+    # The same BTC leg held short is *in profit* by 109.488 x (32481.98 - 31967.27) = 56354.57, so the
+    # ETH long gains buffer: numerator grows by 2 x 56354.57, LP drops by 112709.14 / 3315.58 = 33.99.
+    # freqtrade adds `amount x (mark - open)` for every leg and would still print 1153.26 here.
+    btc_short = Position(side=SHORT, **BTC_LEG)
+    assert btc_short.unrealized_pnl() == pytest.approx(56354.57, abs=0.01)
+    price = cross_liquidation_price(
+        LONG, 3683.979, 1456.84, 1535443.01, 0.10, maintenance_amount=135365.0, others=[btc_short]
+    )
+    assert round(price, 2) == 1119.26
+
+
+def test_cross_short_subject_is_above_entry() -> None:
+    # s = -1: LP = (WB - TMM1 + UPNL1 + cum + qty x entry) / (qty x MMR + qty)
+    btc = Position(side=LONG, **BTC_LEG)
+    tmm = 109.488 * 31967.27 * 0.025 - 16300.0
+    upnl = 109.488 * (31967.27 - 32481.98)
+    expected = (1535443.01 - tmm + upnl + 135365.0 + 3683.979 * 1456.84) / (3683.979 * 0.10 + 3683.979)
+    price = cross_liquidation_price(
+        SHORT, 3683.979, 1456.84, 1535443.01, 0.10, maintenance_amount=135365.0, others=[btc]
+    )
+    assert price == pytest.approx(expected)
+    assert round(price, 2) == 1705.23
+
+
+def test_cross_with_only_the_position_margin_is_close_to_mexc_isolated() -> None:
+    # Binance takes maintenance on the liquidation-price value, MEXC on the entry value:
+    # (200 - 5000) / (0.1 x 0.004 - 0.1) = 48192.77 vs MEXC's 48200.
+    assert round(cross_liquidation_price(LONG, 0.1, 50_000, 200, 0.004), 2) == 48192.77
 
 
 def test_cross_long_backed_by_a_large_wallet_is_never_liquidated() -> None:
     assert cross_liquidation_price(LONG, 1, 100, 1_000, 0.005) == 0.0
-
-
-def test_cross_maintenance_above_the_margin_liquidates_at_entry() -> None:
-    assert cross_liquidation_price(LONG, 1, 100, 0.1, 0.005) == 100.0
-    assert cross_liquidation_price(SHORT, 1, 100, 0.1, 0.005) == 100.0
 
 
 def test_cross_zero_quantity_does_not_crash() -> None:

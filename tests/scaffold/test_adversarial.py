@@ -397,3 +397,31 @@ def test_dry_run_lists_leftovers_and_removes_nothing(repo: Path, capsys: Cap) ->
     assert run_cli(capsys, "--repo", str(repo))[0] == 0
     assert not leftover.exists()
     assert (repo / ".docker-compose.yml.zzzzzzzz.tmp").is_symlink()  # only regular temp files are removed
+
+
+def test_a_layer_edited_during_the_run_stops_it_even_when_only_another_is_written(
+    tmp_path: Path, sources: Sources
+) -> None:
+    from tests.scaffold.cdb_layout import DEV, LAYERS, make_cdb
+
+    cdb = make_cdb(tmp_path / "cdb")
+    fs = _EditingFS(cdb, LAYERS[0], lambda p: p.write_text(p.read_text() + "# edited\n"))
+    with pytest.raises(EnvironmentProblem, match="changed while scaffold was running") as info:
+        run_scaffold(fs, build_specs([]), sources, compose=LAYERS, write=True, force=False)
+    assert LAYERS[0] in str(info.value)
+    assert (cdb / LAYERS[1]).read_text() == DEV  # cdb_core was to be added here: nothing renamed
+    assert not (cdb / "backoffice").exists() and temps(cdb) == []
+
+
+def test_terminal_escapes_in_paths_do_not_reach_the_terminal(repo: Path, capsys: Cap) -> None:
+    evil = repo / "evil\x1b]0;PWNED\x07\x1b[31m"
+    evil.mkdir()
+    (evil / "Dockerfile").write_text("FROM scratch\n")
+    (repo / "docker-compose.yml").write_text(
+        'services:\n  cdb_risk:\n    build: "./evil\\e]0;PWNED\\a\\e[31m"\n'
+        '  web:\n    build: "./gone\\e[31m"\n'
+    )
+    code, out, err = run_cli(capsys, "--repo", str(repo), "--service", "cdb_risk")
+    assert code == 0, err
+    assert "ok" in out and "PWNED" in out  # the row is there, its escapes are not
+    assert "\x1b" not in out + err and "\x07" not in out + err

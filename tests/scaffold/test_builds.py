@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cdbctl.scaffold.builds import layered_builds, project_dir_of
+from cdbctl.scaffold.builds import includes, layered_builds, project_dir_of
 from tests.scaffold.cdb_layout import LAYERS, make_cdb
 
 A = """\
@@ -31,6 +31,9 @@ services:
     image: foo
   s5:
     build: {dockerfile_inline: "FROM scratch"}
+  s6:
+    extends: s1
+    environment: {X: "1"}
 """
 B = """\
 services:
@@ -57,15 +60,36 @@ def _merge_rules(root: Path) -> tuple[str, ...]:
 
 
 def _ours(root: Path, files: tuple[str, ...]) -> dict[str, tuple[str, str] | None]:
-    builds = layered_builds([(f, (root / f).read_text()) for f in files])
-    project = root / project_dir_of(files[0])
+    layers: list[tuple[str, str]] = []
+    bases: dict[str, str] = {}
+    for f in files:
+        text = (root / f).read_text()
+        for inc, base in includes(f, text)[0]:  # included first, with their own directory
+            layers.append((inc, (root / inc).read_text()))
+            bases[inc] = base
+        layers.append((f, text))
+    builds = layered_builds(layers, bases)
+    project = project_dir_of(files[0])
     out: dict[str, tuple[str, str] | None] = {}
     for name, b in builds.items():
         if b.context is None:
             out[name] = None
         else:
-            out[name] = (posixpath.normpath(str(project / b.context)), b.dockerfile or "Dockerfile")
+            ctx = root / (b.base or project) / b.context
+            out[name] = (posixpath.normpath(str(ctx)), b.dockerfile or "Dockerfile")
     return out
+
+
+def _include(root: Path) -> tuple[str, ...]:
+    (root / "deploy/apps").mkdir(parents=True)
+    (root / "svc").mkdir()
+    (root / "deploy/apps/apps.yml").write_text(
+        "services:\n  app:\n    build: {context: ../../svc, dockerfile: D}\n  two:\n    build: .\n"
+    )
+    (root / "deploy/compose.yml").write_text(
+        "include:\n  - path: apps/apps.yml\nservices:\n  web:\n    build: ../svc\n"
+    )
+    return ("deploy/compose.yml",)
 
 
 @pytest.mark.unit
@@ -78,13 +102,18 @@ def test_merge_rules(tmp_path: Path) -> None:
         "s3": None,  # !reset drops the build
         "s4": (sub, "Dockerfile"),  # !override replaces it whole
         "s5": (str(tmp_path / "infra/c"), "Dockerfile"),
+        "s6": (str(tmp_path), "sub/D1"),  # extends s1 as this file writes it (before the merge)
     }
     builds = layered_builds([(f, (tmp_path / f).read_text()) for f in files])
     assert builds["s1"].build_in == "infra/c/b.yml" and builds["s3"].image
     assert builds["s5"].inline
 
 
-CORPORA = {"merge rules": _merge_rules, "cdb layout": lambda root: (make_cdb(root), LAYERS)[1]}
+CORPORA = {
+    "merge rules": _merge_rules,
+    "cdb layout": lambda root: (make_cdb(root), LAYERS)[1],
+    "include": _include,
+}
 
 
 @pytest.mark.integration

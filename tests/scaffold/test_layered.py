@@ -65,8 +65,9 @@ def test_working_builds_are_left_alone_and_reported_ok(cdb: Path, capsys: Cap) -
     assert added["build"] == {"context": "../..", "dockerfile": "backoffice/services/cdb_core/Dockerfile", **(
         {"args": added["build"]["args"]} if "args" in added["build"] else {}
     )}  # fmt: skip
-    # Redis is healthy and needs a password according to base.yml, which dev.yml alone does not say.
-    assert added["depends_on"]["cdb_redis"] == {"condition": "service_healthy"}
+    # Redis exists and needs a password according to base.yml, which dev.yml alone does not say
+    # (depends_on in the list form, which `docker stack deploy` accepts too).
+    assert "cdb_redis" in added["depends_on"]
     assert "REDIS_PASSWORD" in added["environment"]["REDIS_URL"]
     # The layers are recorded: a plain --check rerun reads both and finds nothing to do.
     state = json.loads((cdb / ".cdbctl/scaffold.json").read_text())
@@ -208,3 +209,57 @@ def test_fifo_dockerfile_in_a_users_build_is_not_read(cdb: Path, capsys: Cap) ->
     )
     assert code == 0
     assert statuses(data)[LAYERS[1]] == "updated"  # not a file it can build from: generated instead
+
+
+def test_services_from_an_included_file_are_judged_with_its_own_paths(cdb: Path, capsys: Cap) -> None:
+    """`include:` (Compose v2): the included file's services exist, its paths are relative to itself."""
+    (cdb / "infrastructure/apps").mkdir()
+    (cdb / "infrastructure/apps/risk.yml").write_text(
+        "services:\n  cdb_risk:\n    build:\n      context: ../..\n      dockerfile: services/risk/Dockerfile\n"
+    )
+    dev = cdb / LAYERS[1]
+    dev.write_text(
+        "include:\n  - ../apps/risk.yml\n"
+        + DEV.replace("  cdb_risk:\n    build:\n", "  cdb_x:\n    build:\n")
+    )
+    before = tree(cdb)
+    code, data, err = scaffold(capsys, cdb, *layers("dev.yml"), "--service", "cdb_risk")
+    assert code == 0, err
+    assert [(f["path"], f["status"]) for f in data["files"] if f["kind"] == "build"] == [
+        ("services/risk/Dockerfile", "ok")
+    ]
+    assert tree(cdb) == before  # not added to dev.yml again (compose would reject the duplicate)
+    # Broken there: fixed there, with a context relative to the included file.
+    (cdb / "services/risk/Dockerfile").unlink()
+    code, data, err = scaffold(capsys, cdb, *layers("dev.yml"), "--service", "cdb_risk")
+    assert code == 0, err
+    assert statuses(data)["infrastructure/apps/risk.yml"] == "updated"
+    assert dev.read_bytes() == before[LAYERS[1]]
+    risk = yaml.safe_load((cdb / "infrastructure/apps/risk.yml").read_text())["services"]["cdb_risk"]["build"]
+    assert risk == {"context": "../..", "dockerfile": "backoffice/services/cdb_risk/Dockerfile"}
+
+
+def test_an_include_scaffold_cannot_read_leaves_absent_services_alone(cdb: Path, capsys: Cap) -> None:
+    dev = cdb / LAYERS[1]
+    dev.write_text("include:\n  - ${APPS_FILE}\n" + DEV)
+    before = tree(cdb)
+    code, data, err = scaffold(capsys, cdb, *layers("dev.yml"), "--service", "cdb_core")
+    assert code == 0, err
+    assert [f["status"] for f in data["files"] if f["kind"] == "build"] == ["unchecked"]
+    assert "include" in err and tree(cdb) == before
+
+
+def test_a_build_inherited_through_extends_is_judged_like_its_own(cdb: Path, capsys: Cap) -> None:
+    dev = cdb / LAYERS[1]
+    dev.write_text(
+        DEV + "  cdb_core:\n    extends: cdb_risk\n  cdb_other:\n    extends: {file: other.yml, service: x}\n"
+    )
+    before = tree(cdb)
+    code, data, err = scaffold(
+        capsys, cdb, *layers("dev.yml"), "--service", "cdb_core", "--service", "cdb_other"
+    )
+    assert code == 0, err
+    rows = {f["service"]: (f["status"], f["path"]) for f in data["files"] if f["kind"] == "build"}
+    assert rows["cdb_core"] == ("ok", "services/risk/Dockerfile")
+    assert rows["cdb_other"][0] == "unchecked"  # extends another file: not read here
+    assert tree(cdb) == before

@@ -145,6 +145,11 @@ def _cases(tmp: Path | None) -> list[tuple[str, list[Path], dict[str, str]]]:
             [compose_dir() / "docker-compose.yml"],
             {"REDIS_PASSWORD": "r", "POSTGRES_PASSWORD": "p"},
         ),
+        (
+            "e2e seed repository (version: 3.8, anchors)",
+            [DATA.parent / "e2e" / "repo" / "docker-compose.yml"],
+            {},
+        ),
         ("wordpress", [CORPUS / "wordpress" / "compose.yaml"], {"WP_PORT": "8088"}),
         ("voting", [CORPUS / "voting" / "compose.yaml"], {}),
         ("voting with seed profile", [CORPUS / "voting" / "compose.yaml"], {"COMPOSE_PROFILES": "seed"}),

@@ -111,3 +111,18 @@ def test_postgres_login(tmp_path: Path, environment: str, expected: tuple[str, s
         secrets_of(tmp_path, f"image: postgres\nenvironment: {environment}\nsecrets: [pw]")
     )
     assert (login.user, login.database, login.password.value) == expected
+
+
+def test_requirepass_of_a_mounted_config_file(tmp_path: Path) -> None:
+    (tmp_path / "redis.conf").write_text("port 6379\n# requirepass commented\n  requirepass conf-pw\n")
+    service = "command: [redis-server, /usr/local/etc/redis/redis.conf]\nvolumes: ['./redis.conf:/usr/local/etc/redis/redis.conf:ro']"
+    assert redis_password(secrets_of(tmp_path, service)) == Secret("conf-pw")
+    (tmp_path / "redis.conf").write_text("port 6379\n")
+    assert redis_password(secrets_of(tmp_path, service)) == Secret()
+    # a config file baked into the image cannot be read here: the environment is next
+    baked = "command: redis-server /etc/redis/redis.conf\nenvironment: {REDIS_PASSWORD: env-pw}"
+    assert redis_password(secrets_of(tmp_path, baked)) == Secret("env-pw")
+    (tmp_path / "redis.conf").unlink()
+    (tmp_path / "redis.conf").mkdir()
+    problem = redis_password(secrets_of(tmp_path, service)).problem
+    assert problem is not None and problem.startswith(f"cannot read secret file {tmp_path / 'redis.conf'}")

@@ -1,0 +1,151 @@
+"""Gates ci-harden must see (issue 13, class 3): a later step that reads the scanner's report and can
+fail the job, however the report path is spelled or wherever the gate lives."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cdbctl.ciharden.harden import Options, harden
+from cdbctl.ciharden.model import Rule, Status
+from tests.ciharden.conftest import make_repo
+
+HEAD = "on: push\njobs:\n  scan:\n    runs-on: ubuntu-latest\n    steps:\n"
+OSV = (
+    "      - name: OSV\n"
+    "        run: osv-scanner -r . --format json --output osv-results.json || true\n"
+    "      - name: Severity gate\n"
+    "        run: bash scripts/ci/osv-severity-gate.sh\n"
+)
+GATE_SCRIPT = (
+    "#!/usr/bin/env bash\nset -euo pipefail\n"
+    "high=$(jq '[.results[].packages[].vulnerabilities[]] | length' osv-results.json)\n"
+    'if [ "$high" -gt 0 ]; then echo "vulnerable"; exit 1; fi\n'
+)
+MIRROR = Path("/work/.mirror/jannekbuengener+Claire_de_Binare/repo")
+
+
+def statuses(text: str, options: Options | None = None) -> list[tuple[int, Rule, Status]]:
+    return [(f.line, f.rule, f.status) for f in harden(text, "t.yml", write=True, options=options).findings]
+
+
+@pytest.mark.unit
+def test_a_gate_script_file_in_the_repository_is_read() -> None:
+    files = {"scripts/ci/osv-severity-gate.sh": GATE_SCRIPT}
+    assert statuses(HEAD + OSV, Options(read_file=files.get)) == [(7, Rule.failure_swallowed, Status.gated)]
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "#!/bin/sh\necho checking osv-results.json\n",  # reads, never fails
+        "#!/bin/sh\n[ -s osv-results.json ] || exit 1\n",  # only checks that the report exists
+        "#!/bin/sh\nexit 1\n",  # fails, but never reads the report
+    ],
+)
+@pytest.mark.unit
+def test_a_script_that_does_not_gate_on_the_report_is_no_gate(script: str) -> None:
+    files = {"scripts/ci/osv-severity-gate.sh": script}
+    assert statuses(HEAD + OSV, Options(read_file=files.get)) == [(7, Rule.failure_swallowed, Status.fixed)]
+
+
+@pytest.mark.unit
+def test_a_missing_gate_script_is_no_gate() -> None:
+    assert statuses(HEAD + OSV, Options(read_file={}.get)) == [(7, Rule.failure_swallowed, Status.fixed)]
+
+
+@pytest.mark.integration
+def test_the_cli_reads_gate_scripts_from_the_repository_only(tmp_path: Path) -> None:
+    repo = make_repo(
+        tmp_path / "repo",
+        {".github/workflows/t.yml": HEAD + OSV, "scripts/ci/osv-severity-gate.sh": GATE_SCRIPT},
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    argv = [sys.executable, "-m", "cdbctl", "ci-harden", "--repo", str(repo), "--check"]
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, check=False, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.startswith("gated\t")
+    # a gate script outside the repository (through a symlink) is not read
+    outside = tmp_path / "outside.sh"
+    outside.write_text(GATE_SCRIPT)
+    (repo / "scripts/ci/osv-severity-gate.sh").unlink()
+    (repo / "scripts/ci/osv-severity-gate.sh").symlink_to(outside)
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, check=False, timeout=60)
+    assert proc.returncode == 1 and proc.stdout.startswith("would-fix\t"), proc.stdout
+
+
+@pytest.mark.unit
+def test_existence_check_through_a_variable_is_no_gate() -> None:
+    text = HEAD + (
+        "      - run: bandit -r . -f json -o bandit.json || true\n"
+        "      - run: |\n"
+        "          r=bandit.json\n"
+        '          test -f "$r" || exit 1\n'
+    )
+    assert statuses(text) == [(6, Rule.failure_swallowed, Status.fixed)]
+
+
+@pytest.mark.unit
+def test_a_sarif_run_beside_a_run_that_stays_soft_is_still_fixed() -> None:
+    """The second-run rule needs the other run to block: here it is waived, so neither decides."""
+    text = HEAD + (
+        "      - run: bandit -r src -f json -o b.json || true  # cdbctl: allow-soft-fail triage\n"
+        "      - run: bandit -r src -f sarif -o b.sarif || true\n"
+    )
+    assert statuses(text) == [
+        (6, Rule.failure_swallowed, Status.waived),
+        (7, Rule.failure_swallowed, Status.fixed),
+    ]
+
+
+@pytest.mark.unit
+def test_a_sarif_run_of_another_target_is_not_a_second_run() -> None:
+    text = HEAD + (
+        "      - run: trivy fs --exit-code 1 --format json -o fs.json .\n"
+        "      - run: trivy image --exit-code 0 --format sarif -o img.sarif app:ci\n"
+    )
+    assert statuses(text) == [(7, Rule.success_flag, Status.fixed)]
+
+
+@pytest.mark.unit
+def test_a_sarif_run_of_the_same_target_beside_a_blocking_run_is_left_alone() -> None:
+    text = HEAD + (
+        "      - run: trivy image --exit-code 1 --format json -o img.json app:ci\n"
+        "      - run: trivy image --exit-code 0 --format sarif -o img.sarif app:ci\n"
+    )
+    assert statuses(text) == [(7, Rule.success_flag, Status.gated)]
+
+
+def _cdb_workflow(name: str) -> str | None:
+    if not (MIRROR / "HEAD").exists():
+        return None
+    proc = subprocess.run(
+        ["git", "-C", str(MIRROR), "show", f"HEAD:.github/workflows/{name}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return proc.stdout if proc.returncode == 0 else None
+
+
+@pytest.mark.unit
+def test_the_cdb_security_scan_keeps_its_allowlist_gated_custom_image_scans() -> None:
+    """The real CDB file (read from the local mirror, not copied): the custom-image scans are gated
+    by the trivy_gate allowlist step and their SARIF twin is a second, report-only run."""
+    text = _cdb_workflow("security-scan.yml")
+    if text is None:
+        pytest.skip("the CDB mirror is not on this machine")
+    result = harden(text, "security-scan.yml", write=True)
+    custom = [f for f in result.findings if f.job == "trivy-scan-custom" and f.rule is Rule.success_input]
+    assert [f.status for f in custom] == [Status.gated, Status.gated]
+    assert "gated by later step 'Summarize Trivy Results'" in custom[0].message
+    assert "second, report-only (SARIF) run" in custom[1].message
+
+    def custom_job(t: str) -> str:
+        return t[t.index("  trivy-scan-custom:") : t.index("  scan-base-images:")]
+
+    assert custom_job(result.hardened) == custom_job(text)

@@ -1,0 +1,96 @@
+"""Scanners from real workflows (issue 13, class 2): each found, its soft-fail fixed or reported."""
+
+from __future__ import annotations
+
+import pytest
+
+from cdbctl.ciharden.harden import harden
+from cdbctl.ciharden.model import Rule, Status
+
+pytestmark = pytest.mark.unit
+
+HEAD = "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+FIXED, OPEN = Status.fixed, Status.would_fix
+
+
+@pytest.mark.parametrize(
+    ("step", "expected", "after"),
+    [
+        (
+            "      - uses: stackhawk/hawkscan-action@v2\n        continue-on-error: true\n",
+            [(Rule.step_continue_on_error, FIXED)],
+            "      - uses: stackhawk/hawkscan-action@v2\n",
+        ),
+        (
+            "      - run: mvn -B org.owasp:dependency-check-maven:check -DfailBuildOnCVSS=7 || true\n",
+            [(Rule.failure_swallowed, FIXED)],
+            "      - run: mvn -B org.owasp:dependency-check-maven:check -DfailBuildOnCVSS=7\n",
+        ),
+        ("      - run: mvn dependency-check:check\n", [(Rule.nonblocking_default, OPEN)], None),
+        ("      - run: ./gradlew dependencyCheckAggregate\n", [(Rule.nonblocking_default, OPEN)], None),
+        (
+            "      - run: dependency-check.sh -s . --failOnCVSS 11\n",
+            [(Rule.success_flag, FIXED)],
+            "      - run: dependency-check.sh -s . --failOnCVSS 7\n",
+        ),
+        (
+            "      - uses: dependency-check/Dependency-Check_Action@main\n        with:\n          path: .\n",
+            [(Rule.nonblocking_default, OPEN)],
+            None,
+        ),
+        (
+            "      - run: java -jar pipeline-scan.jar -f app.zip || true\n",
+            [(Rule.failure_swallowed, FIXED)],
+            "      - run: java -jar pipeline-scan.jar -f app.zip\n",
+        ),
+        (
+            "      - run: prowler aws -z\n",
+            [(Rule.success_flag, FIXED)],
+            "      - run: prowler aws\n",
+        ),
+        (
+            "      - uses: PortSwigger/dastardly-github-action@main\n        continue-on-error: true\n",
+            [(Rule.step_continue_on_error, FIXED)],
+            "      - uses: PortSwigger/dastardly-github-action@main\n",
+        ),
+        (
+            "      - uses: triat/terraform-security-scan@v3\n        continue-on-error: true\n",
+            [(Rule.step_continue_on_error, FIXED)],
+            "      - uses: triat/terraform-security-scan@v3\n",
+        ),
+        (
+            "      - run: uv tool run pip-audit || true\n",
+            [(Rule.failure_swallowed, FIXED)],
+            "      - run: uv tool run pip-audit\n",
+        ),
+        (
+            "      - run: docker run -t ghcr.io/zaproxy/zaproxy:stable zap-full-scan.py -t http://x || true\n",
+            [(Rule.failure_swallowed, FIXED)],
+            "      - run: docker run -t ghcr.io/zaproxy/zaproxy:stable zap-full-scan.py -t http://x\n",
+        ),
+        (
+            "      - run: npm audit --audit-level=none\n",
+            [(Rule.success_flag, FIXED)],
+            "      - run: npm audit --audit-level=low\n",
+        ),
+        (
+            "      - run: grype app:ci -o json\n",
+            [(Rule.nonblocking_default, FIXED)],
+            "      - run: grype --fail-on low app:ci -o json\n",
+        ),
+        ("      - run: grype app:ci -f high\n", [], None),
+        (
+            "      - name: Image scan\n        run: make lint-trivy || true\n",
+            [(Rule.failure_swallowed, FIXED)],
+            "      - name: Image scan\n        run: make lint-trivy\n",
+        ),
+        ("      - name: Build\n        run: make lint-trivy || true\n", [], None),
+        ("      - name: Scan setup\n        run: make install-trivy || true\n", [], None),
+    ],
+)
+def test_scanner_is_found_and_hardened(
+    step: str, expected: list[tuple[Rule, Status]], after: str | None
+) -> None:
+    result = harden(HEAD + step, "t.yml", write=True)
+    assert [(f.rule, f.status) for f in result.findings] == expected
+    assert result.hardened == HEAD + (after if after is not None else step)
