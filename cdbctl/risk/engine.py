@@ -18,6 +18,8 @@ from cdbctl.risk.scratch import Eval
 
 _NO_MARKET = MarketData()
 _SKIPPED = "skipped: the signal is invalid"
+# the fused path declines only these (the registry's validity and staleness checks name the problem)
+INVALID_REASONS = frozenset(("invalid_signal", "invalid_timestamp_format"))
 _VALIDITY = REGISTRY[0][1]
 _REST = REGISTRY[1:]  # core checks with the extended ones spliced in (registry.py)
 
@@ -50,6 +52,7 @@ class Engine:
         "state",
         "stateful",
         "trace",
+        "undecided",
     )
 
     def __init__(
@@ -71,11 +74,13 @@ class Engine:
         self.trace = trace
         self.stateful = stateful
         self.max_safe = max_safe_leverage(config)
+        self.undecided = 0  # valid signals the fused path handed to the registry (evaluate())
         self._e = Eval()
         # positions, recent trades, trading state and instrument rules, parsed once (InputError if bad)
         self.extras = self._e.x = Extras(config, self.state, instruments, stateful=stateful)
         self.rest = self.extras.select(_REST, config)  # the extended checks that apply to this run
-        # without a trace the fused path decides; it defers to the registry for anything unusual
+        # without a trace the fused path decides every valid signal; it hands an invalid one to the
+        # registry, whose validity and staleness checks name the problem
         self.fast: FastPath | None = (
             None
             if trace
@@ -93,21 +98,31 @@ class Engine:
         )
 
     def evaluate(self, sig: Signal) -> Decision:
-        """One decision for one decoded signal; any unexpected error rejects (fail closed)."""
-        if self.fast is not None:
+        """One decision for one decoded signal; an exception is a bug and rejects (fail closed)."""
+        fast = self.fast
+        if fast is not None:
             try:
-                decided = self.fast(sig)
-            except Exception:  # the registry path below re-evaluates and fails closed
-                decided = None
+                decided = fast(sig)
+            except Exception as exc:  # a bug: never re-run elsewhere, never approve
+                return self.internal_error(exc, sig)
             if decided is not None:
                 return decided
+        return self.registry(sig)
+
+    def registry(self, sig: Signal) -> Decision:
+        """The decision of the check registry (the traced path; the fused path's invalid signals)."""
         try:
-            return self._evaluate(sig)
+            decided = self._evaluate(sig)
         except Exception as exc:  # fail closed: a bug must never approve
-            return self.invalid(
-                f"internal error: {type(exc).__name__}: {exc}", sig.signal_id, sig.symbol, sig.side,
-                reason="internal_error",
-            )  # fmt: skip
+            return self.internal_error(exc, sig)
+        if self.fast is not None and decided.reason not in INVALID_REASONS:
+            self.undecided += 1  # a valid signal the fused path declined: a gap in it (tests assert 0)
+        return decided
+
+    def internal_error(self, exc: Exception, sig: Signal) -> Decision:
+        """The fail-closed rejection of a signal whose evaluation raised (a bug in the engine)."""
+        detail = f"internal error: {type(exc).__name__}: {exc}"
+        return self.invalid(detail, sig.signal_id, sig.symbol, sig.side, reason="internal_error")
 
     def _evaluate(self, sig: Signal) -> Decision:
         c, st, e = self.config, self.state, self._e
@@ -167,7 +182,10 @@ class Engine:
         approved = reason is None
         if approved and self.stateful:
             st.total_exposure_pct = st.total_exposure_pct + size_usd / e.equity
-            self.extras.record_fill(e.symbol, e.long, qty, price, leverage=lev, ts=signal_clock(e))
+            self.extras.record_fill(
+                e.symbol, e.long, qty, price, leverage=lev, ts=signal_clock(e),
+                margin_mode="cross" if e.cross else "isolated",
+            )  # fmt: skip
         max_safe = e.max_safe
         return Decision(
             SCHEMA_VERSION,

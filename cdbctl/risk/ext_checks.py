@@ -50,6 +50,7 @@ from cdbctl.risk.positions import LONG, SHORT, Position
 from cdbctl.risk.timeparse import to_epoch
 
 if TYPE_CHECKING:
+    from cdbctl.risk.extras import Extras
     from cdbctl.risk.scratch import Eval
 
 
@@ -244,18 +245,30 @@ def check_margin_available(e: Eval, c: RiskConfig) -> str | None:
 
 
 def cross_liquidation(e: Eval, c: RiskConfig, mmr: float) -> tuple[float, float]:
-    """Cross liquidation price and distance with the state's other cross legs (Binance-style formula).
+    """Cross liquidation price and distance of the signal (``cross_liquidation_of``)."""
+    return cross_liquidation_of(e.x, e.symbol, e.long, quantity(e), e.price, e.equity, e.mark, mmr)
+
+
+def cross_liquidation_of(  # noqa: PLR0917  # the fused path calls it with its locals
+    x: Extras,
+    symbol: str,
+    long: bool,
+    qty: float,
+    price: float,
+    equity: float,
+    mark: float | None,
+    mmr: float,
+) -> tuple[float, float]:
+    """Cross liquidation price and distance with the state's other cross legs (margin.py's one formula).
 
     Wallet balance: the state's `wallet_balance`, else equity minus every leg's unrealised PnL (equity
     is marked to market), less the margin locked in isolated positions. A same-side position on the
     symbol merges with the order (average entry); an opposite one is left out (the order reduces
     it, so the order alone is the conservative case).
     """
-    x = e.x
-    side = LONG if e.long else SHORT
-    qty = quantity(e)
-    entry = e.price
-    key = normalize_symbol(e.symbol)
+    side = LONG if long else SHORT
+    entry = price
+    key = normalize_symbol(symbol)
     others: list[Position] = []
     upnl = isolated = 0.0
     for p in x.positions:
@@ -267,11 +280,9 @@ def cross_liquidation(e: Eval, c: RiskConfig, mmr: float) -> tuple[float, float]
         elif p.side == side:
             entry = (p.quantity * p.entry_price + qty * entry) / (p.quantity + qty)
             qty += p.quantity
-    wallet = (x.wallet if x.wallet is not None else e.equity - upnl) - isolated
-    lp = cross_liquidation_price(
-        side, qty, entry, wallet, mmr, others=others, default_mmr=c.MAINTENANCE_MARGIN_RATE
-    )
-    ref = e.mark if e.mark is not None else e.price
+    wallet = (x.wallet if x.wallet is not None else equity - upnl) - isolated
+    lp = cross_liquidation_price(side, qty, entry, wallet, mmr, others=others, default_mmr=x.default_mmr)
+    ref = mark if mark is not None else price
     if side == LONG and lp <= 0:
         return lp, 1.0
     return lp, liquidation_distance(side, lp, ref)

@@ -2,8 +2,7 @@
 
 The same tests, order and texts as the registry's ext_checks.py: trading state, cooldown, order rate
 and open positions before the instrument rules (``pre``), then the per-symbol limit and the margin
-(``post``). Built once per engine; None when no account input applies. A cross-margin signal with
-open positions is left to the registry (the fast path returns None for it).
+(``post``). Built once per engine; None when no account input applies.
 """
 
 from __future__ import annotations

@@ -41,8 +41,8 @@ class Extras:
     """Everything the extended checks need beyond the signal, built once per engine."""
 
     __slots__ = (
-        "available", "by_key", "explicit_state", "instruments", "limiter", "locks", "positions", "stateful",
-        "symbol_caps", "trades", "trading_state", "used_margin", "wallet",
+        "available", "by_key", "default_mmr", "explicit_state", "instruments", "limiter", "locks",
+        "positions", "stateful", "symbol_caps", "trades", "trading_state", "used_margin", "wallet",
     )  # fmt: skip
 
     def __init__(
@@ -70,6 +70,7 @@ class Extras:
         self.used_margin: float = used if used is not None else sum(p.used_margin() for p in self.positions)
         self.limiter = OrderRateLimiter(config.MAX_ORDERS_PER_MINUTE)
         self.stateful = stateful
+        self.default_mmr = config.MAINTENANCE_MARGIN_RATE
 
     def held(self, symbol: str) -> Position | None:
         """The open position on a symbol (any spelling), or None."""
@@ -126,7 +127,15 @@ class Extras:
         return self.wallet is None and not any(self.applies(name, c) for name in EXTENDED)
 
     def record_fill(
-        self, symbol: str, long: bool, quantity: float, price: float, *, leverage: int, ts: float
+        self,
+        symbol: str,
+        long: bool,
+        quantity: float,
+        price: float,
+        *,
+        leverage: int,
+        ts: float,
+        margin_mode: str = "isolated",
     ) -> None:
         """A stateful replay's approved order: count it, and net it into the open positions."""
         self.limiter.record(ts)
@@ -135,14 +144,16 @@ class Extras:
         held = self.by_key.get(key)
         after: Position | None
         if held is None:
-            after = Position(symbol, side, quantity, price, leverage=float(leverage))
+            after = Position(symbol, side, quantity, price, leverage=float(leverage), margin_mode=margin_mode)
             self.used_margin += quantity * price / leverage
         else:
             self.positions.remove(held)
             net = held.side * held.quantity + side * quantity
             if held.side == side:  # adding: average entry price, more margin
                 entry = (held.quantity * held.entry_price + quantity * price) / (held.quantity + quantity)
-                after = Position(held.symbol, side, abs(net), entry, leverage=held.leverage)
+                after = Position(
+                    held.symbol, side, abs(net), entry, leverage=held.leverage, margin_mode=held.margin_mode
+                )
                 self.used_margin += quantity * price / leverage
             else:
                 freed = min(quantity, held.quantity) / held.quantity * held.used_margin()
@@ -151,10 +162,18 @@ class Extras:
                 if abs(net) > 1e-12 * max(1.0, held.quantity):  # reduced, or flipped to the other side
                     if net * held.side > 0:
                         after = Position(
-                            held.symbol, held.side, abs(net), held.entry_price, leverage=held.leverage
-                        )
+                            held.symbol, held.side, abs(net), held.entry_price, leverage=held.leverage,
+                            margin_mode=held.margin_mode,
+                        )  # fmt: skip
                     else:
-                        after = Position(held.symbol, side, abs(net), price, leverage=float(leverage))
+                        after = Position(
+                            held.symbol,
+                            side,
+                            abs(net),
+                            price,
+                            leverage=float(leverage),
+                            margin_mode=margin_mode,
+                        )
                         self.used_margin += abs(net) * price / leverage
         if after is None:
             del self.by_key[key]

@@ -1,11 +1,14 @@
-"""The fused hot path: every check of ``checks.CHECKS`` inlined over local variables.
+"""The fused hot path: every check of the registry inlined over local variables.
 
 Replays without ``--trace`` need only the decision, not the per-check trace, so this closure
-computes the same numbers with locals instead of the registry's scratch object and 12 calls
-(about 3x less work per signal). It shares the sizing formulas and failure texts with the registry
-(``formulas``), hands anything unusual (an invalid field, an unparseable or future timestamp, odd
-casing) back to the registry by returning None, and is kept identical to it by a differential
-property test (tests/risk/test_properties.py). A new check goes into ``checks.CHECKS`` and here.
+computes the same numbers with locals instead of the registry's scratch object and a call per
+check. It shares the sizing formulas and failure texts with the registry (``formulas``) and decides
+every valid signal: any-case sides and margin modes, every timestamp form (``timeparse``), cross
+margin over open positions, ``--stateful`` and ``--instruments``. It returns None only for an
+invalid signal (bad side or margin mode, non-finite number, stop on the wrong side, crossed book,
+unreadable or future timestamp), whose problem the registry's validity checks then name. It is kept
+identical to the registry by differential property tests that call it directly and fail when it
+declines a valid signal (tests/risk/test_parity.py). A new check goes into the registry and here.
 """
 
 from __future__ import annotations
@@ -17,17 +20,20 @@ from collections.abc import Callable
 
 from cdbctl.risk import ext_formulas as x
 from cdbctl.risk import formulas as f
+from cdbctl.risk import timeparse
 from cdbctl.risk.config import RiskConfig
+from cdbctl.risk.ext_checks import cross_liquidation_of as cross_of
 from cdbctl.risk.ext_fast import build_account, prepare_instruments
 from cdbctl.risk.extras import Extras
 from cdbctl.risk.instruments import InstrumentBook, fit_notional
 from cdbctl.risk.margin import cross_liquidation_price, liquidation_distance, max_leverage_for_distance
 from cdbctl.risk.model import SCHEMA_VERSION, Decision, MarketData, RiskState, Signal
-from cdbctl.risk.timeparse import TS_CACHE as timeparse_cache
 from cdbctl.risk.timeparse import to_epoch
 
 _SIDES = {"long": True, "buy": True, "short": False, "sell": False}
 _SIDES.update({k.upper(): v for k, v in list(_SIDES.items())})
+_SIDES.update({k.capitalize(): v for k, v in list(_SIDES.items())})  # "Long", "Sell": one lookup
+_MODES = frozenset(("isolated", "cross"))
 _SQRT_YEAR = math.sqrt(365.0)
 _ROUNDER = f.ROUNDER
 _EXACT_BELOW = 2251799813685248.0  # 2**51, as instruments.nearest_integer
@@ -86,7 +92,7 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
     max_slip, taker, maker = c.MAX_SLIPPAGE_BPS, c.TAKER_FEE, c.MAKER_FEE
     fee_market, fee_limit = taker + taker, maker + taker  # round trip: entry plus a taker exit
     sides, epoch, clock, sqrt, inf = _SIDES, to_epoch, time.time, math.sqrt, math.inf
-    ts_cache = timeparse_cache
+    heads_get, tails_get = timeparse.HEADS.get, timeparse.TAILS.get
     check_finite = not finite_inputs
     prepared = prepare_instruments(instruments, min_dist, max_lev) if instruments is not None else {}
     prepared_get = prepared.get if instruments is not None else None
@@ -99,11 +105,14 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
     # cross margin: the wallet backs the position (ext_checks.cross_liquidation: no legs, no PnL to take off)
     wallet = extras.wallet if extras is not None and extras.wallet is not None else equity
     record = extras.record_fill if extras is not None and stateful else None
+    modes = _MODES
 
     def fast(sig: Signal) -> Decision | None:
         long = sides.get(sig.side)
         if long is None:
-            return None
+            long = sides.get(sig.side.lower())  # "Long", "Sell": any case, as the registry
+            if long is None:
+                return None  # not a side: the registry's validity check names it
         mode = sig.margin_mode
         if mode is None:
             cross = default_cross
@@ -112,9 +121,10 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
         elif mode == "cross":
             cross = True
         else:
-            return None
-        if cross and open_legs:
-            return None  # cross margin over other legs: the registry's Binance-style formula
+            mode = mode.lower()
+            if mode not in modes:
+                return None  # not a margin mode: the registry's validity check names it
+            cross = mode == "cross"
         price = sig.price
         mk = sig.market
         if mk is None:
@@ -151,11 +161,12 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
         reason = detail = None
         ts = sig.timestamp
         if ts is not None:
-            t = ts_cache.get(ts)
+            # timeparse.to_epoch, its two cache hits inlined: the seconds prefix and the tail
+            head = heads_get(ts[:19]) if type(ts) is str else None
+            tail = tails_get(ts[19:]) if head is not None else None  # type: ignore[index]
+            t = (head + tail) / 1000000 if tail is not None else epoch(ts)  # type: ignore[operator]
             if t is None:
-                t = epoch(ts)
-            if t is None:
-                return None
+                return None  # the registry's staleness check names the bad timestamp
             age = (now if now is not None else clock()) - t
             if age > stale:
                 reason, detail = "stale_data", f.note_stale(age, c)
@@ -238,8 +249,8 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
                 steps = qty / base + 1e-9  # instruments.floor_quantity, inlined
                 if qty > 0 and steps < inf:
                     steps = floor(steps)
-                    contracts = steps * s_num / s_den
                     qty = steps * b_num / b_den
+                    contracts = steps * s_num / s_den
                 else:
                     steps = contracts = qty = 0.0
                 capped = size
@@ -294,11 +305,14 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
             if stop is None:
                 stop = price * stop_short
         mark = sig.mark_price
-        if cross and size > 0:  # margin.cross_liquidation_price with no other legs (they defer above)
-            side = 1 if long else -1
-            lp = cross_liquidation_price(side, qty, price, wallet, mmr_s)
-            ref = price if mark is None else mark
-            d = 1.0 if long and lp <= 0 else liquidation_distance(side, lp, ref)
+        if cross and size > 0:  # margin.cross_liquidation_price: one formula, other legs or none
+            if open_legs:  # their PnL and maintenance margin count (ext_checks.cross_liquidation)
+                lp, d = cross_of(extras, sig.symbol, long, qty, price, equity, mark, mmr_s)  # type: ignore[arg-type]
+            else:
+                side = 1 if long else -1
+                lp = cross_liquidation_price(side, qty, price, wallet, mmr_s)
+                ref = price if mark is None else mark
+                d = 1.0 if long and lp <= 0 else liquidation_distance(side, lp, ref)
         if mark is not None:  # MEXC liquidates on the fair price: ext_checks.mark_distance
             side = 1 if long else -1
             safe = max_leverage_for_distance(side, price, mmr_s, min_dist, reference=mark, cap=cap_s)
@@ -333,7 +347,15 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
         if approved and stateful:
             st.total_exposure_pct = exposure + size / equity
             if record is not None:
-                record(sig.symbol, long, qty, price, leverage=lev, ts=now_s)
+                record(
+                    sig.symbol,
+                    long,
+                    qty,
+                    price,
+                    leverage=lev,
+                    ts=now_s,
+                    margin_mode="cross" if cross else "isolated",
+                )
         return Decision(
             SCHEMA_VERSION,
             sig.signal_id,

@@ -11,7 +11,7 @@ import msgspec
 from cdbctl.errors import ExitCode
 from cdbctl.risk.engine import Engine
 from cdbctl.risk.io import Chunk, Invalid
-from cdbctl.risk.model import Decision, Signal
+from cdbctl.risk.model import Decision
 
 _ENC = msgspec.json.Encoder()
 Reporter = Callable[[str], None]
@@ -48,26 +48,23 @@ def evaluate_chunk(
     """Decisions for a chunk in input order; invalid records are located, counted and reported."""
     evaluate = engine.evaluate
     records = chunk.records
-    fast = engine.fast
-    decisions: list[Decision] | None = None
-    deferred = 0  # records the fused path handed to the registry: only those can be invalid
-    if chunk.locs is None and chunk.kind == "line":  # every record decoded: all are Signals
-        if fast is not None:
-
-            def registry(r: Signal) -> Decision:
-                nonlocal deferred
-                deferred += 1
-                return evaluate(r)
-
+    fast, registry = engine.fast, engine.registry
+    flagged = 0  # registry decisions and bugs: only those can be invalid_signal or internal_error
+    if chunk.locs is None and chunk.kind == "line" and fast is not None:  # all records are Signals
+        decisions: list[Decision] = []
+        append = decisions.append
+        for r in records:
             try:
-                decisions = [fast(r) or registry(r) for r in records]  # type: ignore[arg-type]
-            except Exception:  # evaluate() below fails closed record by record
-                decisions = None
-        if decisions is None:
-            deferred = len(records)
-            decisions = [evaluate(r) for r in records]  # type: ignore[arg-type]
+                d = fast(r)  # type: ignore[arg-type]
+            except Exception as exc:  # a bug: rejected (internal_error, exit 4), never re-run elsewhere
+                d = engine.internal_error(exc, r)  # type: ignore[arg-type]
+                flagged += 1
+            if d is None:  # an invalid signal: the registry names the problem
+                d = registry(r)  # type: ignore[arg-type]
+                flagged += 1
+            append(d)
     else:
-        deferred = len(records)
+        flagged = len(records)
         decisions = [
             engine.invalid(r.problem, r.signal_id, r.symbol, r.side)
             if isinstance(r, Invalid)
@@ -75,7 +72,7 @@ def evaluate_chunk(
             for r in records
         ]
     approved = sum(map(_APPROVED, decisions))
-    if deferred and approved != len(decisions):  # the fused path never decides invalid_signal
+    if flagged and approved != len(decisions):
         for i, d in enumerate(decisions):
             if d.reason in _LOCATED:
                 where = chunk.where(i)

@@ -63,3 +63,40 @@ def test_engine_imports_without_cli_dependencies() -> None:
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "True"
+
+
+@pytest.fixture
+def fast_bug(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fused fast path that raises on every signal (the registry path stays correct)."""
+
+    def build(*args: object, **kwargs: object) -> object:
+        def fast(sig: Signal) -> None:
+            raise ZeroDivisionError("fused")
+
+        return fast
+
+    monkeypatch.setattr(engine_module, "build_fast", build)
+
+
+@pytest.mark.usefixtures("fast_bug")
+def test_a_bug_in_the_fast_path_rejects_and_is_not_rerun_on_the_registry() -> None:
+    record = record_from_object(signal())
+    assert isinstance(record, Signal)
+    engine = Engine(RiskConfig())
+    d = engine.evaluate(record)
+    assert d.approved is False and d.reason == "internal_error"
+    assert d.detail == "internal error: ZeroDivisionError: fused"
+
+
+@pytest.mark.usefixtures("fast_bug")
+def test_a_bug_in_the_fast_path_exits_4_naming_each_line(capsys, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "two.jsonl"
+    path.write_text(
+        '{"symbol": "BTCUSDT", "side": "long", "price": 1.0}\n{"symbol": "X", "side": "Sell", "price": 2}\n'
+    )
+    r = cli(capsys, monkeypatch, "risk", "evaluate", str(path), "--format", "jsonl", "--now", NOW)
+    assert r.code == 4
+    assert [(d["reason"], d["approved"]) for d in r.jsonl()] == [("internal_error", False)] * 2
+    assert r.err == (
+        f"{path}:1: internal error: ZeroDivisionError: fused\n{path}:2: internal error: ZeroDivisionError: fused\n"
+    )

@@ -1,0 +1,192 @@
+"""Benchmark `cdbctl risk evaluate` on a realistic replay, against the msgspec decode+encode floor.
+
+The signals look like a day of the CDB signal service: 6 symbols on their instruments' ticks,
+sides in any case ("Long", "SELL", "buy"), a distinct millisecond timestamp on every line in three
+forms (ISO-8601 `...:SS.fffZ`, ISO-8601 `...:SS.fff+00:00`, epoch milliseconds), 10% cross
+margin, 60% with a `market` block; the `--stateful --instruments` run adds a state with open
+positions (one of them cross), balances and a closed stop-loss trade.
+
+Prints CPU-time ratios measured in this one run (best of several alternating repetitions):
+  plain / floor                   -- default config, no state: the CLI's `--format jsonl` path in process
+  stateful+instruments / floor    -- --stateful --instruments with the state above
+  trace / floor                   -- --trace (the check registry with its per-check trace)
+and the peak RSS of the real CLI (a subprocess, `--stateful --instruments --state`) at 200k signals
+and, with BENCH_RISK_2M=1, at 2M signals: memory must stay flat.
+Goals (issue 11): plain <= 1.5x, stateful+instruments <= 2.0x, trace <= 3.0x.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import msgspec
+import yaml
+
+LINES = int(os.environ.get("BENCH_RISK_LINES", "200000"))
+REPEAT = int(os.environ.get("BENCH_RISK_REPEAT", "3"))
+BIG = int(os.environ.get("BENCH_RISK_BIG_LINES", "2000000")) if os.environ.get("BENCH_RISK_2M") else 0
+ROOT = Path(__file__).resolve().parent.parent
+NOW = "2026-01-02T00:00:00Z"
+T0_MS = 1767225600000  # 2026-01-01T00:00:00Z
+SETTINGS = {
+    "DATA_STALE_TIMEOUT_SEC": 172800,
+    "MAX_TOTAL_EXPOSURE_PCT": 1,
+}  # a day's replay, judged at its end
+SYMBOLS = [  # symbol, price, tick decimals
+    ("BTC_USDT", 50000.0, 1), ("ETH_USDT", 3000.0, 2), ("SOL_USDT", 150.0, 2), ("XRP_USDT", 0.6, 4),
+    ("DOGE_USDT", 0.2, 5), ("BNB_USDT", 600.0, 2),
+]  # fmt: skip
+SIDES = ("long", "short", "Long", "Short", "BUY", "sell", "Buy", "SELL")
+STATE = {
+    "equity": 1_000_000.0,
+    "available_balance": 900_000.0,
+    "positions": [
+        {"symbol": "BTC_USDT", "side": "long", "quantity": 0.5, "entry_price": 50000.0, "mark_price": 50100.0,
+         "leverage": 5, "margin_mode": "cross"},
+        {"symbol": "ETH_USDT", "side": "short", "quantity": 10, "entry_price": 3000.0, "leverage": 5},
+    ],
+    "recent_trades": [{"symbol": "XRP_USDT", "closed_at": "2026-01-01T00:00:00Z", "pnl": -5.0,
+                       "exit_reason": "stop_loss"}],
+}  # fmt: skip
+
+
+def _iso(ms: int, offset: bool) -> str:
+    moment = datetime.fromtimestamp(ms // 1000, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{ms % 1000:03d}" + ("+00:00" if offset else "Z")
+
+
+def make_signals(path: Path, n: int) -> None:
+    """n realistic signals (module docstring), written as JSONL."""
+    rnd = random.Random(11)
+    enc = msgspec.json.Encoder()
+    ms = T0_MS
+    with path.open("wb") as f:
+        for i in range(n):
+            sym, base, decimals = SYMBOLS[i % len(SYMBOLS)]
+            price = round(base * rnd.uniform(0.95, 1.05), decimals)
+            ms += rnd.randint(1, 60)  # distinct milliseconds: no two lines share a timestamp
+            form = i % 3
+            rec: dict[str, object] = {
+                "signal_id": f"sig-{i}",
+                "symbol": sym,
+                "side": rnd.choice(SIDES),
+                "price": price,
+                "target_position_usd": rnd.choice((500.0, 2000.0, 5000.0, 20000.0)),
+                "leverage": rnd.choice((2, 3, 5, 10, 20)),
+                "timestamp": ms if form == 2 else _iso(ms, form == 1),
+            }
+            if rnd.random() < 0.1:
+                rec["margin_mode"] = "cross"
+            if rnd.random() < 0.6:
+                rec["market"] = {
+                    "volatility": round(rnd.uniform(0.2, 1.2), 3),
+                    "funding_rate": rnd.choice((0.0001, -0.0001, 0.0003)),
+                    "order_book_depth": 2_000_000.0,
+                    "bid": round(price * 0.9999, decimals),
+                    "ask": round(price * 1.0001, decimals),
+                }
+            f.write(enc.encode(rec) + b"\n")
+
+
+def cpu() -> float:
+    """CPU time of this process (the machine is shared: wall time would measure the neighbours)."""
+    return time.process_time()
+
+
+def best_pair(a: Callable[[], object], b: Callable[[], object]) -> tuple[float, float]:
+    """Least CPU time of a and b, run alternately so any drift hits both alike."""
+    ta, tb = [], []
+    for _ in range(REPEAT):
+        for fn, times in ((a, ta), (b, tb)):
+            t0 = cpu()
+            fn()
+            times.append(cpu() - t0)
+    return min(ta), min(tb)
+
+
+def floor(src: Path) -> None:
+    """msgspec untyped decode + encode of every line: the cost floor."""
+    dec, enc = msgspec.json.Decoder(), msgspec.json.Encoder()
+    with src.open("rb") as f, open(os.devnull, "wb") as out:
+        for line in f:
+            out.write(enc.encode(dec.decode(line)) + b"\n")
+
+
+def replay(src: Path, *, stateful: bool = False, trace: bool = False) -> None:
+    """The CLI's `--format jsonl` path in process; `stateful` adds --instruments and the state too."""
+    from cdbctl.risk import load_state, resolve_now
+    from cdbctl.risk.config import resolve
+    from cdbctl.risk.engine import Engine
+    from cdbctl.risk.instruments import load_instruments
+    from cdbctl.risk.io import read_chunks
+    from cdbctl.risk.runner import Summary, stream_jsonl
+
+    book = load_instruments(yaml.safe_load((ROOT / "examples" / "instruments.yaml").read_text()))
+    engine = Engine(
+        resolve([("bench", SETTINGS, True)]).config,
+        load_state(STATE) if stateful else None,
+        None,
+        now=resolve_now(NOW),
+        trace=trace,
+        stateful=stateful,
+        finite_inputs=True,
+        instruments=book if stateful else None,
+    )
+    with src.open("rb") as f, open(os.devnull, "wb") as out:
+        stream_jsonl(read_chunks(f.read1, str(src)), engine, str(src), out.write, out.flush, Summary(), print)
+    if engine.undecided:
+        raise SystemExit(f"the fused path declined {engine.undecided} valid signals")
+
+
+def peak_rss_mib(src: Path, state: Path) -> float:
+    """Peak RSS of the real CLI replaying `src` (--stateful --instruments --state, JSONL to /dev/null)."""
+    cmd = [sys.executable, "-m", "cdbctl", "risk", "evaluate", str(src), "--format", "jsonl", "--now", NOW,
+           "--stateful", "--instruments", str(ROOT / "examples" / "instruments.yaml"), "--state", str(state),
+           *[arg for key, value in SETTINGS.items() for arg in ("--set", f"{key}={value}")]]  # fmt: skip
+    with open(os.devnull, "wb") as devnull:
+        proc = subprocess.Popen(cmd, stdout=devnull, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"the CLI failed ({proc.returncode}): {' '.join(cmd)}")
+    return usage.ru_maxrss / 1024.0  # Linux: KiB
+
+
+def main() -> int:
+    """Measure and print the ratios and the memory."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "signals.jsonl"
+        state = Path(tmp) / "state.json"
+        state.write_text(json.dumps(STATE))
+        make_signals(src, LINES)
+        t_floor, t_plain = best_pair(lambda: floor(src), lambda: replay(src))
+        t_floor2, t_stateful = best_pair(lambda: floor(src), lambda: replay(src, stateful=True))
+        t_floor3, t_trace = best_pair(lambda: floor(src), lambda: replay(src, trace=True))
+        t_floor = min(t_floor, t_floor2, t_floor3)
+        rss = [(LINES, peak_rss_mib(src, state))]
+        if BIG:
+            make_signals(src, BIG)
+            rss.append((BIG, peak_rss_mib(src, state)))
+    print(f"lines                              {LINES}")
+    print(f"floor (msgspec decode+encode)      {t_floor:.3f}s  ({LINES / t_floor:,.0f} lines/s)")
+    print(f"ratio plain / floor                {t_plain / t_floor:.2f}x   (goal <= 1.5x)")
+    print(f"ratio stateful+instruments / floor {t_stateful / t_floor:.2f}x   (goal <= 2.0x)")
+    print(f"ratio trace / floor                {t_trace / t_floor:.2f}x   (goal <= 3.0x)")
+    for n, mib in rss:
+        print(f"peak RSS of the CLI at {n:>9,} signals   {mib:.1f} MiB")
+    if not BIG:
+        print("(set BENCH_RISK_2M=1 to measure the peak RSS at 2M signals too)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
