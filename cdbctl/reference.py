@@ -67,9 +67,17 @@ def risk_checks_table() -> str:
 
 
 # page (relative to docs/) -> block name -> generator
+def ciharden_rules() -> str:
+    """ci-harden's rule ids, each a section with an example (anchors for SARIF's helpUri)."""
+    from cdbctl.ciharden.rulesdoc import rules_section
+
+    return rules_section()
+
+
 TABLES: dict[str, dict[str, Callable[[], str]]] = {
     "risk.md": {"risk-checks": risk_checks_table},
     "configuration.md": {"risk-config": risk_config_table},
+    "ci-harden.md": {"ci-harden-rules": ciharden_rules},
 }
 
 

@@ -58,7 +58,7 @@ def harden(
         waivers = Waivers(t, root)
         for ctx, steps, base, job_node, job_path in _units(t, root, options):
             cands.extend(_analyse_unit(t, ctx, steps, base, (job_node, job_path), waivers=waivers))
-    return _finish(t, path, cands, write=write, verify=verify)
+    return _finish(t, path, cands, write=write, verify=verify, root=root)
 
 
 def scanners_in(text: str, path: str) -> tuple[str, ...]:
@@ -189,6 +189,7 @@ def _analyse_unit(
                     None,
                     f"job continue-on-error is an expression ({value.value.strip()}); left alone",
                     status=Status.info,
+                    col=key.start_mark.column + 1,
                 )
             )
         elif truthy(value) and scanning:
@@ -202,6 +203,7 @@ def _analyse_unit(
                     f"job '{ctx.job}' runs {', '.join(tools)} but has continue-on-error: true",
                     tools[0],
                     bool_fix(t, key, value, (*job_path, "continue-on-error")),
+                    col=key.start_mark.column + 1,
                 )
             )
         elif truthy(value):
@@ -213,6 +215,7 @@ def _analyse_unit(
                     None,
                     f"job '{ctx.job}' runs no security scanner; continue-on-error left alone",
                     status=Status.info,
+                    col=key.start_mark.column + 1,
                 )
             )
     out.extend(apply_waivers(waivers, out))
@@ -238,6 +241,7 @@ def _coe(t: Text, ctx: Context, info: StepInfo, key: ScalarNode, value: Node) ->
                 f"continue-on-error is an expression ({value.value.strip()}); left alone",
                 status=Status.info,
                 step_index=info.index,
+                col=key.start_mark.column + 1,
             )
         ]
     if not truthy(value):
@@ -252,6 +256,7 @@ def _coe(t: Text, ctx: Context, info: StepInfo, key: ScalarNode, value: Node) ->
                 "step runs no security scanner; continue-on-error left alone",
                 status=Status.info,
                 step_index=info.index,
+                col=key.start_mark.column + 1,
             )
         ]
     fix = bool_fix(t, key, value, (*info.path, "continue-on-error"))
@@ -265,13 +270,17 @@ def _coe(t: Text, ctx: Context, info: StepInfo, key: ScalarNode, value: Node) ->
             info.tools[0],
             fix,
             step_index=info.index,
+            col=key.start_mark.column + 1,
         )
     ]
 
 
-def _finish(t: Text, path: str, cands: list[Candidate], *, write: bool, verify: bool) -> FileResult:
+def _finish(
+    t: Text, path: str, cands: list[Candidate], *, write: bool, verify: bool, root: Node | None
+) -> FileResult:
     todo = [c for c in cands if c.status is None and c.fix is not None]
-    new_text, kept = choose(t.text, [c.fix for c in todo if c.fix is not None], check=verify)
+    fixes = [c.fix for c in todo if c.fix is not None]
+    new_text, kept = choose(t.text, fixes, check=verify, base=root)
     done = {id(c) for c, k in zip(todo, kept, strict=True) if k}
     findings: list[Finding] = []
     for c in cands:
@@ -282,8 +291,27 @@ def _finish(t: Text, path: str, cands: list[Candidate], *, write: bool, verify: 
             status = Status.fixed if write else Status.would_fix
             if id(c) not in done:
                 status, message, fixable = Status.would_fix, message + MANUAL, False
+        replacements = (
+            tuple((*t.position(e.start), *t.position(e.end), e.new) for e in c.fix.edits)
+            if c.fix is not None and fixable and status in (Status.fixed, Status.would_fix)
+            else ()
+        )
         findings.append(
-            Finding(c.rule, path, c.line, c.job, c.step, message, status, c.tool, c.reason, fixable)
+            Finding(
+                c.rule,
+                path,
+                c.line,
+                c.job,
+                c.step,
+                message,
+                status,
+                c.tool,
+                c.reason,
+                fixable,
+                c.col,
+                replacements,
+            )
         )
     findings.sort(key=lambda f: (f.line, f.rule))
-    return FileResult(path, tuple(findings), t.text, new_text)
+    applied = tuple(e for c in todo if id(c) in done and c.fix is not None for e in c.fix.edits)
+    return FileResult(path, tuple(findings), t.text, new_text, applied)

@@ -189,6 +189,7 @@ def publishers(t: Text, ctx: Context, cands: list[Candidate], infos: list[StepIn
                 None,
                 fix,
                 step_index=info.index,
+                col=uses_key.start_mark.column + 1,
             )
         )
     return out
