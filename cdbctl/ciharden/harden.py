@@ -7,6 +7,7 @@ from fnmatch import fnmatchcase
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from cdbctl.ciharden.defaults import input_defaults, resolve
 from cdbctl.ciharden.locate import Text, compose, mget, mstr, mval, sval
 from cdbctl.ciharden.model import BLOCKING_RULES, Candidate, FileResult, Finding, Rule, Status
 from cdbctl.ciharden.policy import GateIndex, after_failure, gate, publishers, second_runs, truthy
@@ -105,6 +106,7 @@ def _units(
     if not jobs or not isinstance(jobs[1], MappingNode):
         return out
     wf_shell = _default_shell(root)
+    defaults = input_defaults(root)
     indent = _indent_unit(root)
     for key, job in jobs[1].value:
         job_id = sval(key)
@@ -124,6 +126,7 @@ def _units(
             indent,
             options.local_actions,
             options.read_file,
+            defaults,
         )
         steps = mget(job, "steps")
         seq = (
@@ -180,7 +183,22 @@ def _analyse_unit(
     if coe is not None:
         key, value = coe
         line = key.start_mark.line + 1
-        if _expression(value):
+        soft = _soft_by_default(ctx, value) if scanning else None
+        if soft is not None:
+            tools = sorted({tool for i in scanning for tool in i.tools})
+            out.append(
+                Candidate(
+                    Rule.job_continue_on_error,
+                    line,
+                    ctx.job,
+                    None,
+                    f"job '{ctx.job}' runs {', '.join(tools)} with continue-on-error: {value.value.strip()}, "
+                    f"true unless callers say otherwise ({soft}); change the input's default",
+                    tools[0],
+                    col=key.start_mark.column + 1,
+                )
+            )
+        elif _expression(value):
             out.append(
                 Candidate(
                     Rule.expression_continue,
@@ -229,8 +247,31 @@ def _analyse_unit(
     return out
 
 
+def _soft_by_default(ctx: Context, value: Node) -> str | None:
+    """For ``continue-on-error: ${{ inputs.x }}`` whose input defaults to true: why (else None)."""
+    resolved = resolve(value.value, dict(ctx.input_defaults)) if isinstance(value, ScalarNode) else None
+    if resolved is None or resolved[0] != "true":
+        return None
+    return f"input '{resolved[1]}' defaults to {ctx.input_defaults[resolved[1]]}"
+
+
 def _coe(t: Text, ctx: Context, info: StepInfo, key: ScalarNode, value: Node) -> list[Candidate]:
     line = key.start_mark.line + 1
+    soft = _soft_by_default(ctx, value) if info.tools else None
+    if soft is not None:
+        return [
+            Candidate(
+                Rule.step_continue_on_error,
+                line,
+                ctx.job,
+                info.label,
+                f"{', '.join(info.tools)} step has continue-on-error: {value.value.strip()}, true unless "
+                f"callers say otherwise ({soft}); change the input's default",
+                info.tools[0],
+                step_index=info.index,
+                col=key.start_mark.column + 1,
+            )
+        ]
     if _expression(value):
         return [
             Candidate(

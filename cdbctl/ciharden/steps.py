@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
+from cdbctl.ciharden.defaults import resolve
 from cdbctl.ciharden.invocation import arg_reports, report_name
 from cdbctl.ciharden.locate import (
     Text,
@@ -81,6 +82,7 @@ class Context:
     indent: int = 2  # the file's indentation step, for a ``with:`` block written in
     local_actions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # see harden.Options
     read_file: FileReader | None = None  # see harden.Options
+    input_defaults: Mapping[str, str] = field(default_factory=dict)  # of a reusable workflow
 
 
 def label_of(node: MappingNode, index: int) -> str:
@@ -213,9 +215,14 @@ def _action_candidates(t: Text, ctx: Context, info: StepInfo, tool: Tool, uses: 
     for rule in (*tool.inputs, HUGE_BUDGET):
         for name in rule.names:
             pair = mget(inputs, name)
-            if pair is None or not isinstance(pair[1], ScalarNode) or not _is_bad(rule, pair[1].value):
+            if pair is None or not isinstance(pair[1], ScalarNode):
                 continue
             value = pair[1]
+            if "${{" in value.value:
+                _input_default(info, ctx, (name, value), rule, tool)
+                continue
+            if not _is_bad(rule, value.value):
+                continue
             edit = replace_scalar(t, value, rule.good)
             fix = (
                 Fix((edit,), (Mutation((*info.path, "with", name), "set", _constructed(value, rule.good)),))
@@ -277,6 +284,21 @@ def _action_candidates(t: Text, ctx: Context, info: StepInfo, tool: Tool, uses: 
                 tool=tool.id,
                 fix=fix,
             )
+
+
+def _input_default(
+    info: StepInfo, ctx: Context, pair: tuple[str, ScalarNode], rule: InputRule, tool: Tool
+) -> None:
+    """``soft_fail: ${{ inputs.x == 'true' }}`` whose input defaults to the soft value: reported."""
+    name, value = pair
+    resolved = resolve(value.value, dict(ctx.input_defaults))
+    if resolved is None or not _is_bad(rule, resolved[0]):
+        return
+    message = (
+        f"{name}: {value.value.strip()} makes {tool.id} succeed on findings by default (input "
+        f"'{resolved[1]}' defaults to {ctx.input_defaults[resolved[1]]}); make the default blocking"
+    )
+    _add(info, ctx, Rule.success_input, _at(value), message, tool=tool.id, fix=None)
 
 
 def _insert_with(t: Text, step: MappingNode, name: str, value_text: str, indent: int) -> Edit | None:

@@ -36,8 +36,10 @@ Examples:
 Exit codes:
   0  nothing (left) to fix
   1  --check/--dry-run: something would be fixed; otherwise: a finding needs a manual fix
-  2  usage error, or a workflow file is not valid YAML / too large / an alias bomb (others still processed)
-  3  a file cannot be written safely, or a workflow directory cannot be listed
+  2  usage error, or a workflow file is not valid YAML / too large / an alias bomb / an unsupported
+     YAML tag / a symlink loop (the others are still processed)
+  3  a file cannot be written safely (read-only, changed meanwhile), stdout is closed or full, or a
+     workflow directory cannot be listed
 """
 
 
