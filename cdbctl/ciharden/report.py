@@ -8,6 +8,7 @@ from typing import Any
 
 from cdbctl import __version__
 from cdbctl.ciharden.model import RULE_HELP, FileProblem, Finding, Rule, Status
+from cdbctl.sanitize import strip_controls
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFO_URI = "https://github.com/claire-de-binare/cdbctl#cdbctl-ci-harden"
@@ -185,19 +186,25 @@ def table_rows(report: Report) -> list[tuple[str, str, str, str, str]]:
     return [
         (
             f.status.value,
-            f"{f.file}:{f.line}".translate(_CONTROL),
+            _shown(f"{f.file}:{f.line}"),
             f.rule.value,
-            " / ".join(x for x in (f.job, f.step) if x).translate(_CONTROL),
-            f.message.translate(_CONTROL),
+            _shown(" / ".join(x for x in (f.job, f.step) if x)),
+            _shown(f.message),
         )
         for f in report.findings
     ]
 
 
+def _shown(text: str) -> str:
+    """User text for a terminal line: tabs and breaks visible (\\t, \\n), other controls (ESC,
+    BEL: a step name can retitle or recolour the terminal) and bidi overrides replaced."""
+    return strip_controls(text.translate(_CONTROL))
+
+
 def text_lines(report: Report) -> str:
     """One ``path:line:col: rule-id message [status]`` line per finding, as ruff and actionlint print."""
     return "".join(
-        f"{f.file}:{f.line}:{f.col}: {f.rule.value} {f.message} [{f.status.value}]".translate(_CONTROL) + "\n"
+        _shown(f"{f.file}:{f.line}:{f.col}: {f.rule.value} {f.message} [{f.status.value}]") + "\n"
         for f in report.findings
     )
 
@@ -212,7 +219,7 @@ _GITHUB_LEVEL = {
 
 
 def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return strip_controls(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def _escape_property(text: str) -> str:

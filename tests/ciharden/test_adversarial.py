@@ -348,3 +348,22 @@ def test_a_read_only_workflow_is_refused_before_anything_is_written(tmp_path: Pa
     assert (repo / WF / "a.yml").read_text() == DIRTY  # checked before the first write
     assert locked.read_text() == DIRTY
     assert oct(locked.stat().st_mode & 0o777) == "0o444"
+
+
+# ---- 7: text from the workflow never drives the terminal ----
+
+
+@pytest.mark.parametrize("fmt", ["table", "text", "github"])
+def test_escape_sequences_in_a_step_name_never_reach_the_terminal(
+    tmp_path: Path, fmt: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cdbctl.cli import main
+
+    name = '"\\e]0;PWNED\\a\\e[31mred\\u202e"'  # YAML escapes: ESC, BEL, a bidi override
+    text = HEAD + f"      - name: {name}\n        run: bandit -r . || true\n"
+    repo = make_repo(tmp_path, {f"{WF}/t.yml": text})
+    assert main(["ci-harden", "--repo", str(repo), "--check", "--format", fmt]) == 1
+    out = capsys.readouterr().out
+    if fmt == "table":  # the one format that shows the step's name
+        assert "PWNED" in out and "red" in out
+    assert not any(ch in out for ch in "\x1b\x07\u202e")
