@@ -5,16 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import MappingNode, Node, SequenceNode
 
-from cdbctl.ciharden.defaults import input_defaults, resolve
+from cdbctl.ciharden.continue_on_error import job_candidates, step_candidates
+from cdbctl.ciharden.defaults import input_defaults
 from cdbctl.ciharden.locate import Text, compose, mget, mstr, mval, sval
-from cdbctl.ciharden.model import BLOCKING_RULES, Candidate, FileResult, Finding, Rule, Status
-from cdbctl.ciharden.policy import GateIndex, after_failure, gate, publishers, second_runs, truthy
+from cdbctl.ciharden.model import BLOCKING_RULES, Candidate, FileResult, Finding, Status
+from cdbctl.ciharden.policy import GateIndex, after_failure, gate, publishers, second_runs
 from cdbctl.ciharden.readers import FileReader
 from cdbctl.ciharden.registry import all_keywords_present
 from cdbctl.ciharden.splice import choose
-from cdbctl.ciharden.steps import Context, Path, StepInfo, analyse_step, bool_fix
+from cdbctl.ciharden.steps import Context, Path, analyse_step
 from cdbctl.ciharden.waivers import Waivers, apply_waivers
 
 MANUAL = " (no safe automatic fix: fix by hand or add a '# cdbctl: allow-soft-fail <reason>' waiver)"
@@ -152,11 +153,6 @@ def _source(t: Text, node: Node) -> str:
     return t.text[t.mark(node.start_mark) : t.mark(node.end_mark)]
 
 
-def _expression(node: Node) -> bool:
-    """An expression whose value is only known at run time (left alone)."""
-    return isinstance(node, ScalarNode) and "${{" in node.value and not truthy(node)
-
-
 def _analyse_unit(
     t: Text,
     ctx: Context,
@@ -166,7 +162,6 @@ def _analyse_unit(
     *,
     waivers: Waivers,
 ) -> list[Candidate]:
-    job_node, job_path = job
     infos = [
         analyse_step(t, ctx, s, i, (*base, i))
         for i, s in enumerate(steps.value)
@@ -176,66 +171,9 @@ def _analyse_unit(
     for info in infos:
         pair = mget(info.node, "continue-on-error")
         if pair is not None:
-            out.extend(_coe(t, ctx, info, pair[0], pair[1]))
+            out.extend(step_candidates(t, ctx, info, pair[0], pair[1]))
         out.extend(info.candidates)
-    scanning = [i for i in infos if i.tools]
-    coe = mget(job_node, "continue-on-error")
-    if coe is not None:
-        key, value = coe
-        line = key.start_mark.line + 1
-        soft = _soft_by_default(ctx, value) if scanning else None
-        if soft is not None:
-            tools = sorted({tool for i in scanning for tool in i.tools})
-            out.append(
-                Candidate(
-                    Rule.job_continue_on_error,
-                    line,
-                    ctx.job,
-                    None,
-                    f"job '{ctx.job}' runs {', '.join(tools)} with continue-on-error: {value.value.strip()}, "
-                    f"true unless callers say otherwise ({soft}); change the input's default",
-                    tools[0],
-                    col=key.start_mark.column + 1,
-                )
-            )
-        elif _expression(value):
-            out.append(
-                Candidate(
-                    Rule.expression_continue,
-                    line,
-                    ctx.job,
-                    None,
-                    f"job continue-on-error is an expression ({value.value.strip()}); left alone",
-                    status=Status.info,
-                    col=key.start_mark.column + 1,
-                )
-            )
-        elif truthy(value) and scanning:
-            tools = sorted({tool for i in scanning for tool in i.tools})
-            out.append(
-                Candidate(
-                    Rule.job_continue_on_error,
-                    line,
-                    ctx.job,
-                    None,
-                    f"job '{ctx.job}' runs {', '.join(tools)} but has continue-on-error: true",
-                    tools[0],
-                    bool_fix(t, key, value, (*job_path, "continue-on-error")),
-                    col=key.start_mark.column + 1,
-                )
-            )
-        elif truthy(value):
-            out.append(
-                Candidate(
-                    Rule.non_security_continue,
-                    line,
-                    ctx.job,
-                    None,
-                    f"job '{ctx.job}' runs no security scanner; continue-on-error left alone",
-                    status=Status.info,
-                    col=key.start_mark.column + 1,
-                )
-            )
+    out.extend(job_candidates(t, ctx, job, [i for i in infos if i.tools]))
     out.extend(apply_waivers(waivers, out))
     after_failure(out, infos)
     index = GateIndex(infos, ctx)
@@ -245,75 +183,6 @@ def _analyse_unit(
     second_runs(out, infos)
     out.extend(publishers(t, ctx, out, infos))
     return out
-
-
-def _soft_by_default(ctx: Context, value: Node) -> str | None:
-    """For ``continue-on-error: ${{ inputs.x }}`` whose input defaults to true: why (else None)."""
-    resolved = resolve(value.value, dict(ctx.input_defaults)) if isinstance(value, ScalarNode) else None
-    if resolved is None or resolved[0] != "true":
-        return None
-    return f"input '{resolved[1]}' defaults to {ctx.input_defaults[resolved[1]]}"
-
-
-def _coe(t: Text, ctx: Context, info: StepInfo, key: ScalarNode, value: Node) -> list[Candidate]:
-    line = key.start_mark.line + 1
-    soft = _soft_by_default(ctx, value) if info.tools else None
-    if soft is not None:
-        return [
-            Candidate(
-                Rule.step_continue_on_error,
-                line,
-                ctx.job,
-                info.label,
-                f"{', '.join(info.tools)} step has continue-on-error: {value.value.strip()}, true unless "
-                f"callers say otherwise ({soft}); change the input's default",
-                info.tools[0],
-                step_index=info.index,
-                col=key.start_mark.column + 1,
-            )
-        ]
-    if _expression(value):
-        return [
-            Candidate(
-                Rule.expression_continue,
-                line,
-                ctx.job,
-                info.label,
-                f"continue-on-error is an expression ({value.value.strip()}); left alone",
-                status=Status.info,
-                step_index=info.index,
-                col=key.start_mark.column + 1,
-            )
-        ]
-    if not truthy(value):
-        return []
-    if not info.tools:
-        return [
-            Candidate(
-                Rule.non_security_continue,
-                line,
-                ctx.job,
-                info.label,
-                "step runs no security scanner; continue-on-error left alone",
-                status=Status.info,
-                step_index=info.index,
-                col=key.start_mark.column + 1,
-            )
-        ]
-    fix = bool_fix(t, key, value, (*info.path, "continue-on-error"))
-    return [
-        Candidate(
-            Rule.step_continue_on_error,
-            line,
-            ctx.job,
-            info.label,
-            f"{', '.join(info.tools)} step has continue-on-error: true, so findings never fail the job",
-            info.tools[0],
-            fix,
-            step_index=info.index,
-            col=key.start_mark.column + 1,
-        )
-    ]
 
 
 def _finish(
