@@ -255,7 +255,8 @@ def _action_candidates(t: Text, ctx: Context, info: StepInfo, tool: Tool, uses: 
             _add(info, ctx, _KIND_RULE[issue.kind], where, f"{name}: {issue.message}", tool=tool.id, fix=fix)
     if tool.threshold_flags:
         given = " ".join(mstr(inputs, name) or "" for name in tool.args_inputs)
-        if not any(flag in given for flag in tool.threshold_flags):
+        # ``args: > #--failOnCVSS 9`` (a "commented-out" flag in a folded scalar) is no threshold
+        if not any(re.search(rf"(?<![#\w-]){re.escape(flag)}", given) for flag in tool.threshold_flags):
             where = _at(uses_key if uses_key else info.node)
             message = (
                 f"{tool.id} ({uses}) never fails on findings without {tool.threshold_flags[0]} in "
