@@ -93,7 +93,7 @@ def replay(src: Path, *, instruments: bool, state: bool, stateful: bool = False)
 
     book = load_instruments(yaml.safe_load((ROOT / "examples" / "instruments.yaml").read_text()))
     engine = Engine(
-        resolve([("bench", {"MAX_TOTAL_EXPOSURE_PCT": 100, "MAX_OPEN_POSITIONS": 0}, True)]).config,
+        resolve([("bench", {"MAX_TOTAL_EXPOSURE_PCT": 1, "MAX_OPEN_POSITIONS": 0}, True)]).config,
         load_state(STATE) if state else None, None, now=resolve_now(NOW), stateful=stateful,
         finite_inputs=True, instruments=book if instruments else None,
     )  # fmt: skip

@@ -9,7 +9,8 @@ from typing import Annotated, Any
 import typer
 
 from cdbctl import __version__
-from cdbctl.errors import CdbctlError, ExitCode
+from cdbctl.errors import CdbctlError, EnvironmentProblem, ExitCode
+from cdbctl.help_layout import fit_help
 from cdbctl.sanitize import clean
 
 HELP = f"""cdbctl {__version__}: operations CLI for the Claire de Binare (CDB) back office.
@@ -67,10 +68,19 @@ def build_app() -> typer.Typer:
     return app
 
 
+def _help_width() -> int:
+    """Columns the help body gets: the terminal's (COLUMNS honoured) less Rich's padding."""
+    import shutil
+
+    return max(40, shutil.get_terminal_size((80, 24)).columns - 4)
+
+
 def _plain_metavars(command: Any) -> None:
     """Show values the way people write them (PATH, table|json), never Python types (<bool>, <list[str]>)."""
     from typer._click import Context
 
+    if getattr(command, "help", None):
+        command.help = fit_help(command.help, _help_width())
     help_option = command.get_help_option(Context(command, help_option_names=["-h", "--help"]))
     if help_option is not None:
         help_option.metavar = ""
@@ -96,7 +106,7 @@ def _plain_metavars(command: Any) -> None:
 
 def _report_usage(exc: Any) -> None:
     """Typer's usage errors as one line in cdbctl's own format, with a hint where to look."""
-    message = " ".join(str(exc.format_message()).split()).replace("Value error, ", "")
+    message = clean(" ".join(str(exc.format_message()).split()).replace("Value error, ", ""))
     sys.stderr.write(f"cdbctl: error: {message}\n")
     ctx = getattr(exc, "ctx", None)
     param = getattr(exc, "param", None)
@@ -132,13 +142,39 @@ def _flush_stdout() -> bool:
     except BrokenPipeError:
         _silence_stdout()
         return False
-    except (OSError, ValueError):  # closed or full: the command's own handling reported it
+    except OSError:  # full: the command's own handling reported it; drop what is left, quietly
+        _silence_stdout()
+    except ValueError:  # closed: likewise
         pass
     return True
 
 
+def _buffered_stdout() -> None:
+    """Give an unbuffered stdout (PYTHONUNBUFFERED=1, python -u) a buffer that never drops bytes.
+
+    Unbuffered, sys.stdout writes through to the raw file, whose short write (a pipe whose reader went
+    away mid-write) TextIOWrapper does not retry: the rest of a table is lost and no error is raised.
+    A BufferedWriter writes every byte or raises; line buffering keeps output as prompt as before.
+    """
+    import io
+
+    stream = sys.stdout
+    if stream is None or stream is not sys.__stdout__:
+        return
+    raw = getattr(stream, "buffer", None)
+    if not isinstance(raw, io.FileIO):
+        return
+    sys.stdout = io.TextIOWrapper(
+        io.BufferedWriter(raw),
+        encoding=sys.__stdout__.encoding if sys.__stdout__ else "utf-8",
+        errors=sys.__stdout__.errors if sys.__stdout__ else "strict",
+        line_buffering=True,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run cdbctl with argv and return the process exit code; never raises."""
+    _buffered_stdout()
     code = _dispatch(argv)
     if code != ExitCode.BROKEN_PIPE and not _flush_stdout():
         return int(ExitCode.BROKEN_PIPE)
@@ -148,6 +184,10 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(argv: list[str] | None) -> int:
     args = sys.argv[1:] if argv is None else argv
     debug = os.environ.get("CDBCTL_DEBUG") == "1"
+    if sys.stdout is None and not {"-h", "--help", "--version"} & set(args):
+        # `>&-`: Python leaves sys.stdout None; every command's data would go nowhere.
+        _report(EnvironmentProblem("stdout is closed", hint="open stdout, e.g. redirect it to a file"))
+        return int(ExitCode.ENVIRONMENT)
     try:
         import typer.main
 
@@ -176,10 +216,19 @@ def _dispatch(argv: list[str] | None) -> int:
         code = sys.exc_info()[1]
         # Shell completion answers and exits through sys.exit.
         return int(getattr(code, "code", 0) or 0)
+    except OSError as exc:
+        # A write the command could not complete (stdout on a full disk, an I/O error): the
+        # machine's problem, not a bug. Drop what is still buffered so the exit stays quiet.
+        if debug:
+            raise
+        _silence_stdout()
+        _report(EnvironmentProblem(f"cannot write: {exc.strerror or exc}"))
+        return int(ExitCode.ENVIRONMENT)
     except Exception as exc:
         show = getattr(exc, "show", None)
         if callable(show) and isinstance(getattr(exc, "exit_code", None), int):
             # Typer's (vendored click's) usage errors: bad flag, missing argument, unknown command.
+            # They quote argv, which may carry a URL with a password: through the choke point too.
             _report_usage(exc)
             return int(ExitCode.USAGE)
         if debug:

@@ -66,7 +66,20 @@ def risk_checks_table() -> str:
     return "\n".join(rows)
 
 
-# page (relative to docs/) -> block name -> generator
+def verify_rules_table() -> str:
+    """Markdown table of verify's probe selection rules, in the order they are tried."""
+    from cdbctl.verify.discovery import rules_table
+
+    return rules_table()
+
+
+def verify_images_table() -> str:
+    """Markdown table of the images whose health endpoint verify knows."""
+    from cdbctl.verify.health import well_known_table
+
+    return well_known_table()
+
+
 def ciharden_rules() -> str:
     """ci-harden's rule ids, each a section with an example (anchors for SARIF's helpUri)."""
     from cdbctl.ciharden.rulesdoc import rules_section
@@ -74,9 +87,11 @@ def ciharden_rules() -> str:
     return rules_section()
 
 
+# page (relative to docs/) -> block name -> generator
 TABLES: dict[str, dict[str, Callable[[], str]]] = {
     "risk.md": {"risk-checks": risk_checks_table},
     "configuration.md": {"risk-config": risk_config_table},
+    "verify.md": {"verify-rules": verify_rules_table, "verify-images": verify_images_table},
     "ci-harden.md": {"ci-harden-rules": ciharden_rules},
 }
 

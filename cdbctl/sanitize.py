@@ -21,6 +21,13 @@ _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\
 # scheme://user:password@ inside free text. The password runs to the last '@' before whitespace,
 # so one containing '@', ':' or '/' is masked whole (over-masking a path is the safe side).
 _URL_USERINFO = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@]*):(?P<pw>[^\s]*)@")
+# A credential passed as a URL parameter (libpq's ?password=, a ?token= on a health URL).
+_QUERY_SECRET = re.compile(
+    r"(?P<head>[?&;](?:password|passwd|pwd|pass|token|access_token|secret|api_?key|apikey|auth)=)[^&#\s]*",
+    re.IGNORECASE,
+)
+# What may precede the userinfo in a URL as typed: an `--endpoint` NAME= and a well-formed scheme://.
+_URL_PREFIX = re.compile(r"(?:[A-Za-z0-9][A-Za-z0-9_.:@-]*=)?[A-Za-z][A-Za-z0-9+.-]*://")
 # Prefix length from which a cut-off echo of a long secret is still masked (Redis echoes at most
 # 128 characters of arguments, so a long password comes back truncated).
 _PREFIX = 12
@@ -30,33 +37,33 @@ def _unsafe(ch: str) -> bool:
     return unicodedata.category(ch) == "Cc" or ch in _BIDI
 
 
-def strip_controls(text: str) -> str:
-    """Replace C0/C1 controls (ESC, BEL, CR, LF, TAB, DEL, CSI, ...) and bidi overrides by a space.
+def strip_controls(text: str, replacement: str = " ") -> str:
+    """Replace C0/C1 controls (ESC, BEL, CR, LF, TAB, DEL, CSI, ...) and bidi overrides.
 
-    A space keeps words apart where a line break or tab separated them; the result is one line.
+    By a space by default: it keeps words apart where a line break or tab separated them, and the
+    result is one line. Rich output removes them instead ("" keeps its measured cell widths).
     """
     if not any(_unsafe(ch) for ch in text):
         return text
-    return "".join(" " if _unsafe(ch) else ch for ch in text)
+    return "".join(replacement if _unsafe(ch) else ch for ch in text)
 
 
 def mask_url(raw: str) -> str:
     """A URL as the user typed it, malformed or not, with everything after the userinfo ':' masked.
 
-    The userinfo is taken as everything between '://' and the LAST '@' (a password may hold '@',
-    '/', '?', '#' or spaces when the user forgot to percent-encode it), so no malformed form shows
-    its password. A userinfo without ':' is a user name and stays.
+    The userinfo is everything between a leading `[NAME=]scheme://` and the LAST '@' (a password
+    may hold '@', '/', '?', '#', '=' or spaces when the user forgot to percent-encode it), so no
+    malformed form shows its password. A userinfo without ':' is a user name and stays.
     """
-    if "@" not in raw:
+    head, at, host = raw.rpartition("@")
+    if not at:
         return raw
-    scheme, sep, rest = raw.partition("://")
-    if not sep:
-        scheme, rest = "", raw
-    userinfo, _, hostpart = rest.rpartition("@")
-    user, colon, _ = userinfo.partition(":")
+    prefix = _URL_PREFIX.match(head)
+    start = prefix.end() if prefix else 0
+    user, colon, _ = head[start:].partition(":")
     if not colon:
         return raw
-    return f"{scheme}{sep}{user}:{MASK}@{hostpart}"
+    return f"{head[:start]}{user}:{MASK}@{host}"
 
 
 def mask_secrets(text: str, secrets: Iterable[str | None]) -> str:
@@ -78,4 +85,26 @@ def clean(text: str, secrets: Iterable[str | None] = ()) -> str:
     # Secrets first (one may hold a control character), then again as they read once stripped.
     text = strip_controls(mask_secrets(text, known))
     text = mask_secrets(text, [strip_controls(s) for s in known])
-    return _URL_USERINFO.sub(lambda m: f"{m.group('head')}:{MASK}@", text)
+    text = _URL_USERINFO.sub(lambda m: f"{m.group('head')}:{MASK}@", text)
+    return _QUERY_SECRET.sub(lambda m: f"{m.group('head')}{MASK}", text)
+
+
+# The controls JSON encoders leave raw (they escape only U+0000-U+001F): DEL, C1, bidi. In JSON
+# text they can only stand inside strings, so escaping them keeps the document and its data.
+_RAW_IN_JSON = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# The same characters UTF-8 encoded (each lead byte here is never a continuation byte).
+_RAW_IN_JSON_BYTES = re.compile(
+    rb"\x7f|\xc2[\x80-\x9f]|\xd8\x9c|\xe2\x80[\x8e\x8f\xaa-\xae]|\xe2\x81[\xa6-\xa9]"
+)
+
+
+def escape_json_text(text: str) -> str:
+    """JSON text with DEL, C1 and bidi controls written as \\uXXXX escapes (same data once decoded)."""
+    return _RAW_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def escape_json_bytes(data: bytes) -> bytes:
+    """escape_json_text for UTF-8 encoded JSON (msgspec's output)."""
+    if not _RAW_IN_JSON_BYTES.search(data):
+        return data
+    return _RAW_IN_JSON_BYTES.sub(lambda m: b"\\u%04x" % ord(m.group().decode()), data)

@@ -21,6 +21,17 @@ import pytest
 from tests.servers import PostgresServer, RedisServer, ServerUnavailable
 
 
+@pytest.fixture(autouse=True)
+def _clean_risk_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs against the built-in risk defaults: risk keys (and their aliases, CDB's names
+    included) in the caller's shell are removed, so `MAX_LEVERAGE=2 pytest` tests the same code."""
+    from cdbctl.risk.config import KEYS
+
+    for key in KEYS:
+        for name in (key.name, *key.aliases):
+            monkeypatch.delenv(name, raising=False)
+
+
 def _unavailable(exc: ServerUnavailable) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{exc} (required in CI: run bash .ci/setup.sh)")
@@ -61,3 +72,16 @@ def postgres_server() -> Iterator[PostgresServer]:
         raise
     yield server
     server.stop()
+
+
+LAYERS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test says which layer it belongs to: exactly one of the unit/integration/e2e markers."""
+    wrong = [item.nodeid for item in items if sum(1 for m in LAYERS if item.get_closest_marker(m)) != 1]
+    if wrong:
+        raise pytest.UsageError(
+            f"{len(wrong)} test(s) without exactly one of the markers {', '.join(LAYERS)}: "
+            + ", ".join(wrong[:5])
+        )

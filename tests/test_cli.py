@@ -165,3 +165,58 @@ def test_completion_answers_subcommands() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "verify" in proc.stdout.split()
+
+
+@pytest.mark.parametrize("unbuffered", ["1", ""])
+def test_reader_gone_mid_table_is_141_buffered_or_not(tmp_path: Path, unbuffered: str) -> None:
+    """With PYTHONUNBUFFERED=1 a short write of a big table used to drop the rest silently (exit 0)."""
+    import json
+    import os
+
+    signals = tmp_path / "many.jsonl"
+    line = {"symbol": "BTC_USDT", "side": "long", "price": 50000, "timestamp": "2026-01-01T12:00:00Z"}
+    signals.write_text("".join(json.dumps(line | {"signal_id": f"s{i}"}) + "\n" for i in range(3000)))
+    env = {k: v for k, v in os.environ.items() if k not in ("CDBCTL_DEBUG", "PYTHONUNBUFFERED")}
+    env |= {"PYTHONUNBUFFERED": unbuffered} if unbuffered else {}
+    args = [sys.executable, "-m", "cdbctl", "risk", "evaluate", str(signals), "--format", "table",
+            "--now", "2026-01-01T12:00:05Z"]  # fmt: skip
+    with subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout.read(10)
+        proc.stdout.close()
+        err = proc.stderr.read().decode()
+        assert proc.wait(timeout=120) == 141, err
+    assert "Traceback" not in err and "Exception ignored" not in err
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_help_examples_wrap_as_whole_commands(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, columns: int
+) -> None:
+    monkeypatch.setenv("COLUMNS", str(columns))
+    for path in _commands():
+        assert main([*path, "--help"]) == 0, path
+        lines = capsys.readouterr().out.splitlines()
+        assert all(len(line) <= columns for line in lines), path
+        for i, line in enumerate(lines[:-1]):
+            text = line.strip()
+            nxt = lines[i + 1]
+            continued = nxt.startswith(line[: len(line) - len(line.lstrip())] + "    ") and nxt.strip()
+            if text.startswith("cdbctl ") and continued and nxt.strip().startswith("-"):
+                assert text.endswith("\\"), (path, columns, line, nxt)  # a break is a shell continuation
+
+
+@pytest.mark.unit
+def test_help_layout_keeps_an_option_with_its_value() -> None:
+    from cdbctl.help_layout import fit_help
+
+    text = (
+        "Examples:\n\n\b\n  cdbctl verify --endpoint risk=http://127.0.0.1:8002/health --format json --wait"
+    )
+    fitted = fit_help(text, 70).split("\n")
+    assert fitted[-2:] == [
+        "  cdbctl verify --endpoint risk=http://127.0.0.1:8002/health \\",
+        "      --format json --wait",
+    ]
+    prose = "\b\nLine one of prose\nthat continues here."
+    assert fit_help(prose, 10) == "Line one of prose that continues here."

@@ -115,14 +115,14 @@ def _output(outcome: Outcome, fmt: Format, *, repo: Path, dry_run: bool, sarif_i
     """Diagnostics on stderr, the report (and the diff) on stdout."""
     from cdbctl.ciharden.report import github_annotations, text_lines, to_json, to_sarif
     from cdbctl.output import dumps_json, warn, write_stdout
-    from cdbctl.sanitize import strip_controls
+    from cdbctl.sanitize import clean
 
     report = outcome.report
     for problem in report.problems:  # file names and YAML excerpts are outside text
         where = f"{problem.file}:{problem.line}" if problem.line else problem.file
-        sys.stderr.write(f"cdbctl: error: {strip_controls(f'{problem.message}, {where}')}\n")
+        sys.stderr.write(f"cdbctl: error: {clean(problem.message)}, {clean(where)}\n")
     for skipped in report.skipped:
-        warn(strip_controls(f"{skipped.message}, {skipped.file}"))
+        warn(clean(f"{skipped.message}, {skipped.file}"))
     if not (report.files or report.problems or report.skipped):
         warn(f"no workflow files in {repo / '.github' / 'workflows'} or composite actions; nothing checked")
     if fmt is Format.json:

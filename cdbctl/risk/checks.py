@@ -16,6 +16,7 @@ from cdbctl.risk.config import RiskConfig
 from cdbctl.risk.ext_checks import cross_liquidation, mark_distance
 from cdbctl.risk.formulas import (
     atr_usd,
+    circuit_fraction,
     fixed_fractional_usd,
     kelly_usd,
     note_circuit,
@@ -115,14 +116,14 @@ def check_staleness(e: Eval, c: RiskConfig) -> str | None:
 
 
 def check_circuit_breaker(e: Eval, c: RiskConfig) -> str | None:
-    """Drawdown from peak_equity >= CIRCUIT_BREAKER_THRESHOLD_PCT halts trading."""
-    peak = e.peak
+    """Halt on either rule: the day's loss (CDB's breaker) or the drawdown from peak_equity reaching
+    CIRCUIT_BREAKER_THRESHOLD_PCT of equity; the value is the larger of the two fractions."""
     e.limit = c.CIRCUIT_BREAKER_THRESHOLD_PCT
     e.note = None
-    dd = (peak - e.equity) / peak if peak is not None else 0.0
+    dd = circuit_fraction(e.equity, e.daily_pnl, e.peak)
     e.value = dd
     if dd >= c.CIRCUIT_BREAKER_THRESHOLD_PCT:
-        e.note = note_circuit(dd, peak, c)
+        e.note = note_circuit(e.equity, e.daily_pnl, e.peak, c)
         return "circuit_breaker_triggered"
     return None
 
@@ -236,10 +237,7 @@ def check_spread(e: Eval, c: RiskConfig) -> str | None:
 def check_liquidation(e: Eval, c: RiskConfig) -> str | None:
     """MEXC liquidation price; distance below MIN_LIQUIDATION_DISTANCE or a stop beyond LP fails."""
     mmr = c.MAINTENANCE_MARGIN_RATE if e.mmr is None else e.mmr  # the risk-limit tier's rate (ext_checks)
-    notional = e.size_usd
-    # margin backing the position: notional / L (isolated) or the account equity (cross)
-    back = e.equity / notional if e.cross and notional > 0 else 1.0 / e.lev
-    d = back - mmr  # MEXC: long LP = entry x (1 - 1/L + MMR), short LP = entry x (1 + 1/L - MMR)
+    d = 1.0 / e.lev - mmr  # isolated, MEXC: long LP = entry x (1 - 1/L + MMR), short entry x (1 + 1/L - MMR)
     d = max(d, 0.0)  # maintenance margin above the initial margin: liquidated at entry
     price = e.price
     if e.long:
@@ -247,9 +245,11 @@ def check_liquidation(e: Eval, c: RiskConfig) -> str | None:
         lp = price * (1.0 - d)
     else:
         lp = price * (1.0 + d)
-    if e.cross and e.x.positions:
-        lp, d = cross_liquidation(e, c, mmr)  # other legs' PnL and maintenance margin count (ext_checks)
-    elif e.mark is not None or e.mmr is not None:
+    if e.cross and e.size_usd > 0:
+        # cross: one formula whether or not other legs exist (margin.cross_liquidation_price, Binance's
+        # USD-M formula): the wallet backs the position, maintenance margin counts at the liquidation price
+        lp, d = cross_liquidation(e, c, mmr)
+    if e.mark is not None or e.mmr is not None:
         d = mark_distance(e, c, lp, mmr, d)  # tier cap and MMR; MEXC liquidates on the fair (mark) price
     e.lp = lp
     # the stop: the signal's own, else STOP_LOSS_PCT from entry (long below, short above)

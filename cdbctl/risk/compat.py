@@ -1,18 +1,12 @@
-"""The CDB services' existing API (seed K1): plain dicts in, the same engine underneath."""
+"""The seed's position helpers (liquidation safety, funding impact, market regimen) on plain dicts."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
-from cdbctl.errors import InputError
-from cdbctl.risk.config import RiskConfig, config_from
-from cdbctl.risk.engine import Engine
-from cdbctl.risk.io import load_market, load_state, record_from_object
-from cdbctl.risk.model import Decision, Signal
-from cdbctl.risk.timeparse import parse_now
+from cdbctl.risk.config import RiskConfig
 
 _DEFAULTS = RiskConfig()
 REGIMEN_MULTIPLIERS = {"normal": 1.0, "stressed": 0.5, "panic": 0.0}
@@ -103,28 +97,3 @@ def apply_market_regimen_adjustment(
     if regimen == "stressed":
         return position_size * stressed_multiplier
     return position_size * REGIMEN_MULTIPLIERS.get(regimen, 0.0)
-
-
-def evaluate_signal_v2(
-    signal_event: Mapping[str, Any],
-    risk_state: Mapping[str, Any] | None,
-    risk_config: Mapping[str, Any] | RiskConfig | None,
-    market_conditions: Mapping[str, Any] | None,
-    *,
-    now: datetime | float | str | None = None,
-) -> Decision:
-    """The full engine on plain dicts; returns a Decision (approved, reason, position_size, ...)."""
-    config = risk_config if isinstance(risk_config, RiskConfig) else config_from(None, risk_config).config
-    epoch = parse_now(now)
-    if now is not None and epoch is None:
-        raise InputError(f"now: {now!r} is not an ISO-8601 time with Z/offset nor epoch seconds")
-    try:
-        state = load_state(risk_state or {})
-        market = load_market(market_conditions or {})
-    except InputError as err:  # fail closed: a decision, not an exception, like any invalid input
-        return Engine(config, trace=True).invalid(err.message)
-    engine = Engine(config, state, market, now=epoch, trace=True)
-    record = record_from_object(dict(signal_event))
-    if isinstance(record, Signal):
-        return engine.evaluate(record)
-    return engine.invalid(record.problem, record.signal_id, record.symbol, record.side)

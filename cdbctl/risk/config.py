@@ -7,6 +7,7 @@ plain mapping passed in by the caller (this module never reads ``os.environ`` or
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,19 @@ import msgspec
 from cdbctl.errors import ConfigError
 
 SIZING_METHODS = ("fixed_fractional", "vol_target", "kelly", "atr")
+# CDB's services/position_sizing.py names for the same formulas
+SIZING_ALIASES = (("volatility_targeting", "vol_target"), ("kelly_criterion", "kelly"), ("atr_based", "atr"))
+# Keys of CDB's risk configuration that cdbctl accepts but does not use, and why (docs/risk-compat.md)
+UNUSED_CDB_KEYS: dict[str, str] = {
+    "CONTRACT_MULTIPLIER": "sizes are in base units; contract sizes come from --instruments",
+    "BASE_SLIPPAGE_BPS": "slippage follows the square-root impact law (SLIPPAGE_IMPACT_COEFFICIENT)",
+    "DEPTH_IMPACT_FACTOR": "slippage follows the square-root impact law (SLIPPAGE_IMPACT_COEFFICIENT)",
+    "VOL_SLIPPAGE_MULTIPLIER": "slippage follows the square-root impact law (SLIPPAGE_IMPACT_COEFFICIENT)",
+    "FILL_THRESHOLD": "no partial fills are simulated: an order too large for the book is rejected",
+}
 MARGIN_MODES = ("isolated", "cross")
+_PLAIN_INT = re.compile(r"[+-]?[0-9]+")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 
@@ -34,6 +47,7 @@ class KeySpec:
     high: float | None = None  # inclusive upper bound
     low_open: bool = False  # lower bound exclusive
     choices: tuple[str, ...] = ()
+    choice_aliases: tuple[tuple[str, str], ...] = ()  # (other name, choice): CDB's sizing names
 
 
 def _f(
@@ -64,7 +78,7 @@ KEYS: tuple[KeySpec, ...] = (
     _f(
         "CIRCUIT_BREAKER_THRESHOLD_PCT",
         0.10,
-        "halt when drawdown from peak_equity >= this",
+        "halt when the day's loss or the drawdown from peak_equity >= this fraction",
         0,
         1,
         low_open=True,
@@ -74,7 +88,7 @@ KEYS: tuple[KeySpec, ...] = (
         0.50,
         "cap on total notional / equity after the trade",
         0,
-        125,
+        1,
         low_open=True,
         aliases=("MAX_EXPOSURE_PCT",),
     ),
@@ -99,11 +113,40 @@ KEYS: tuple[KeySpec, ...] = (
     _f("REGIME_STRESSED_VOLATILITY", 0.60, "volatility above this is the stressed regime", 0),
     _f("REGIME_PANIC_VOLATILITY", 1.00, "volatility above this is the panic regime (reject)", 0),
     _f("REGIME_STRESSED_SIZE_MULTIPLIER", 0.5, "size multiplier in the stressed regime", 0, 1),
-    KeySpec("SIZING_METHOD", "choice", "fixed_fractional", "position sizing formula", choices=SIZING_METHODS),
-    _f("RISK_PER_TRADE_PCT", 0.01, "equity fraction risked per trade (fixed_fractional, atr)", 0, 1),
-    _f("TARGET_VOLATILITY", 0.05, "annualised volatility budget per position (vol_target)", 0, None),
+    KeySpec(
+        "SIZING_METHOD",
+        "choice",
+        "fixed_fractional",
+        "position sizing formula",
+        choices=SIZING_METHODS,
+        choice_aliases=SIZING_ALIASES,
+    ),
+    _f(
+        "RISK_PER_TRADE_PCT",
+        0.01,
+        "equity fraction risked per trade (fixed_fractional, atr)",
+        0,
+        1,
+        aliases=("RISK_PER_TRADE",),
+    ),
+    _f(
+        "TARGET_VOLATILITY",
+        0.05,
+        "annualised volatility budget per position (vol_target)",
+        0,
+        None,
+        aliases=("TARGET_VOL",),
+    ),
     _f("KELLY_FRACTION", 0.5, "fraction of the full Kelly bet (kelly)", 0, 1),
-    _f("ATR_STOP_MULTIPLIER", 2.0, "stop distance in ATRs (atr)", 0, None, low_open=True),
+    _f(
+        "ATR_STOP_MULTIPLIER",
+        2.0,
+        "stop distance in ATRs (atr)",
+        0,
+        None,
+        low_open=True,
+        aliases=("ATR_MULTIPLIER",),
+    ),
     _f("SLIPPAGE_IMPACT_COEFFICIENT", 1.0, "Y in the square-root impact law", 0),
     KeySpec(
         "MAX_OPEN_POSITIONS", "int", 10, "reject a new symbol beyond this many open positions (0: off)", low=0
@@ -113,7 +156,7 @@ KEYS: tuple[KeySpec, ...] = (
         0.0,
         "cap on one symbol's notional / equity after the order (0: off)",
         0,
-        125,
+        1,
     ),
     _f("COOLDOWN_SEC", 900.0, "lock after a stop-loss, StoplossGuard or losing run (s, 0: off)", 0),
     KeySpec(
@@ -189,6 +232,7 @@ class ResolvedConfig:
 
     config: RiskConfig
     sources: dict[str, str]
+    unused: tuple[tuple[str, str], ...] = ()  # (CDB key, source) accepted but not used: UNUSED_CDB_KEYS
 
     def as_rows(self) -> list[dict[str, Any]]:
         """One row per key: key, value, source, default, aliases, help (for `risk config`)."""
@@ -205,9 +249,13 @@ class ResolvedConfig:
         ]
 
 
+def _normal(name: str) -> str:
+    return name.strip().upper().replace("-", "_")
+
+
 def canonical_key(name: str) -> str | None:
     """The canonical key for a name or alias (case-insensitive), or None if unknown."""
-    upper = name.strip().upper().replace("-", "_")
+    upper = _normal(name)
     if upper in KEY_BY_NAME:
         return upper
     return ALIASES.get(upper)
@@ -227,6 +275,7 @@ def parse_value(spec: KeySpec, raw: object, source: str) -> float | int | bool |
         raise ConfigError(f"{where}: {raw!r} is not a boolean", hint="use true or false")
     if spec.kind == "choice":
         text = str(raw).strip().lower()
+        text = dict(spec.choice_aliases).get(text, text)
         if text not in spec.choices:
             raise ConfigError(f"{where}: {raw!r} is not one of {', '.join(spec.choices)}")
         return text
@@ -234,11 +283,17 @@ def parse_value(spec: KeySpec, raw: object, source: str) -> float | int | bool |
         raise ConfigError(f"{where}: {raw!r} is not a number")
     value: float | int
     try:
+        if isinstance(raw, str):
+            raw = raw.strip()
+            # Python's int()/float() also read '8_0' (80), '１０', 'inf' and 'nan': a limit must look
+            # like the number it is, so text is taken only as a plain decimal
+            if not (_PLAIN_INT if spec.kind == "int" else _PLAIN_NUMBER).fullmatch(raw):
+                kind = "an integer" if spec.kind == "int" else "a plain decimal number"
+                hint = "write digits only, e.g. 8 or 0.05" if _python_reads(raw) else None
+                raise ConfigError(f"{where}: {raw!r} is not {kind}", hint=hint)
         if spec.kind == "int":
-            if isinstance(raw, float) and raw.is_integer():
+            if (isinstance(raw, float) and raw.is_integer()) or isinstance(raw, int | str):
                 value = int(raw)
-            elif isinstance(raw, int | str):
-                value = int(str(raw).strip())
             else:
                 raise ValueError
         else:
@@ -254,8 +309,19 @@ def parse_value(spec: KeySpec, raw: object, source: str) -> float | int | bool |
         op = ">" if spec.low_open else ">="
         raise ConfigError(f"{where}: {raw!r} is out of range (must be {op} {spec.low:g})")
     if spec.high is not None and value > spec.high:
-        raise ConfigError(f"{where}: {raw!r} is out of range (must be <= {spec.high:g})")
+        # 50 for "50 %" is the classic slip: a fraction key read as a percentage would be 5,000 %.
+        hint = f"{spec.name} is a fraction: 0.5 means 50 %" if spec.name.endswith("_PCT") else None
+        raise ConfigError(f"{where}: {raw!r} is out of range (must be <= {spec.high:g})", hint=hint)
     return value
+
+
+def _python_reads(text: str) -> bool:
+    """Whether float() takes the text (8_0, inf, full-width digits): a disguised number, not a word."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _layer_values(layer: Mapping[str, object], source: str, *, strict: bool) -> dict[str, tuple[object, str]]:
@@ -270,7 +336,7 @@ def _layer_values(layer: Mapping[str, object], source: str, *, strict: bool) -> 
     for name, raw in layer.items():
         key = canonical_key(str(name))
         if key is None:
-            if strict:
+            if strict and _normal(str(name)) not in UNUSED_CDB_KEYS:
                 raise ConfigError(f"unknown risk key {name!r} in {source}", hint="see `cdbctl risk config`")
             continue
         if strict and key in out:
@@ -303,7 +369,10 @@ def resolve(layers: Iterable[tuple[str, Mapping[str, object], bool]]) -> Resolve
     """Apply layers (source label, mapping, strict) over the defaults, lowest precedence first."""
     values: dict[str, Any] = {k.name: k.default for k in KEYS}
     sources = {k.name: "default" for k in KEYS}
+    unused: list[tuple[str, str]] = []
     for source, layer, strict in layers:
+        if strict:  # named on purpose in a file or --set: say it has no effect (the environment is shared)
+            unused.extend((str(n), source) for n in layer if _normal(str(n)) in UNUSED_CDB_KEYS)
         for key, (raw, label) in _layer_values(layer, source, strict=strict).items():
             values[key] = parse_value(KEY_BY_NAME[key], raw, label)
             sources[key] = label
@@ -312,7 +381,7 @@ def resolve(layers: Iterable[tuple[str, Mapping[str, object], bool]]) -> Resolve
             "REGIME_PANIC_VOLATILITY must be >= REGIME_STRESSED_VOLATILITY "
             f"(from {sources['REGIME_PANIC_VOLATILITY']} and {sources['REGIME_STRESSED_VOLATILITY']})"
         )
-    return ResolvedConfig(RiskConfig(**values), sources)
+    return ResolvedConfig(RiskConfig(**values), sources, tuple(unused))
 
 
 def env_layer(env: Mapping[str, str] | None) -> tuple[str, Mapping[str, object], bool]:

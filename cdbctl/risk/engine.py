@@ -10,7 +10,7 @@ from cdbctl.risk.config import RiskConfig
 from cdbctl.risk.ext_checks import quantity, signal_clock
 from cdbctl.risk.extras import Extras
 from cdbctl.risk.fast import FastPath, build_fast
-from cdbctl.risk.formulas import money
+from cdbctl.risk.formulas import money, overflow_note
 from cdbctl.risk.instruments import InstrumentBook
 from cdbctl.risk.model import SCHEMA_VERSION, Check, Decision, MarketData, RiskState, Signal
 from cdbctl.risk.registry import REGISTRY
@@ -157,10 +157,17 @@ class Engine:
             if r is not None and reason is None:
                 reason, detail = r, e.note
         size_usd = e.size_usd
+        fee_daily = None if e.fee_daily is None else money(e.fee_daily)
+        fees = money(size_usd * (entry_fee + c.TAKER_FEE))
+        qty = quantity(e)
+        if reason is None:  # every number of an approval must be finite (formulas.overflow_note)
+            detail = overflow_note(price, qty, size_usd, e.stop, e.lp, e.dist, fee_daily, e.slip_bps, fees)
+            if detail is not None:
+                reason = "numeric_overflow"
         approved = reason is None
         if approved and self.stateful:
             st.total_exposure_pct = st.total_exposure_pct + size_usd / e.equity
-            self.extras.record_fill(e.symbol, e.long, quantity(e), price, leverage=lev, ts=signal_clock(e))
+            self.extras.record_fill(e.symbol, e.long, qty, price, leverage=lev, ts=signal_clock(e))
         max_safe = e.max_safe
         return Decision(
             SCHEMA_VERSION,
@@ -170,7 +177,7 @@ class Engine:
             approved,
             reason,
             detail,
-            quantity(e) if approved else 0.0,  # floored to the contract step with instrument rules
+            qty if approved else 0.0,  # floored to the contract step with instrument rules
             size_usd if approved else 0.0,
             lev,
             e.stop,
@@ -178,10 +185,10 @@ class Engine:
             e.dist,
             self.max_safe if max_safe is None else max_safe,  # per signal with tiers or a mark price
             e.regime,
-            None if e.fee_daily is None else money(e.fee_daily),
+            fee_daily,
             e.alert if approved else False,
             e.slip_bps,
-            money(size_usd * (entry_fee + c.TAKER_FEE)),
+            fees,
             checks if checks is not None else msgspec.UNSET,
         )
 

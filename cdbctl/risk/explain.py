@@ -70,6 +70,9 @@ class Explanation(msgspec.Struct):
     largest_position_size: float | None
     highest_leverage: int | None
     suggestions: list[str]
+    # the target_position_usd to send for largest_size_usd (larger in a stressed regime, whose multiplier
+    # scales the target down to the position)
+    largest_target_usd: float | None = None
 
 
 def headroom(check: Check) -> float | None:
@@ -79,6 +82,10 @@ def headroom(check: Check) -> float | None:
     if sign is None or not _is_number(value) or not _is_number(limit):
         return None
     gap = (float(limit) - float(value)) * sign  # type: ignore[arg-type]
+    if not check.passed and gap > 0:
+        # a check that bounds from both sides (instrument: a notional floor, a quantity ceiling)
+        # failed on its other side: the value is past the limit, the headroom negative
+        gap = -gap
     return gap if math.isfinite(gap) else None
 
 
@@ -159,7 +166,7 @@ def explain_decision(decision: Decision) -> Explanation:
     d = decision
     return Explanation(
         SCHEMA_VERSION, d.signal_id, d.symbol, d.side, d.approved, d.reason, d.detail, checks,
-        None, None, None, None, [fix],
+        None, None, None, None, [fix], None,
     )  # fmt: skip
 
 
@@ -169,30 +176,17 @@ def explain(engine: Engine, sig: Signal) -> Explanation:
     trace = decision.checks or []
     checks = [ExplainedCheck(c.name, c.passed, c.value, c.limit, headroom(c), c.detail) for c in trace]
     sized = _sized(decision)
-    largest = lev = None
+    largest = target = position = None
+    lev = None
     suggestions: list[str] = []
     if decision.reason in ("invalid_signal", "internal_error", "invalid_timestamp_format"):
         suggestions.append("fix the signal first: " + (decision.detail or "it is invalid"))
     elif decision.approved:
         largest, lev = sized, highest_passing_leverage(engine, sig)
+        target = largest
+        position = decision.position_size
     else:
-        largest = largest_passing_size(engine, sig, sized) if sized else None
-        lev = highest_passing_leverage(engine, sig)
-        if largest is not None:
-            suggestions.append(f"a size of at most {largest:,.2f} USDT passes")
-        if lev is not None:
-            suggestions.append(f"leverage {lev} or lower passes at this size")
-        if largest is None and lev is None and sized:
-            largest, lev = _both(engine, sig, sized)
-            if largest is not None:
-                suggestions.append(f"leverage {lev} with a size of at most {largest:,.2f} USDT passes")
-        wait = [c for c in checks if c.name == "cooldown" and not c.passed and isinstance(c.value, float)]
-        if wait:
-            suggestions.append(f"wait {wait[0].value:.0f}s for the cooldown to end")
-        if largest is None and lev is None and not wait:
-            failing = ", ".join(c.name for c in checks if not c.passed)
-            suggestions.append(f"no smaller size and no other leverage passes; failing: {failing}")
-    position = largest / sig.price if largest is not None else None
+        largest, target, position, lev = _what_passes(engine, sig, decision, sized, checks, suggestions)
     return Explanation(
         SCHEMA_VERSION,
         decision.signal_id,
@@ -207,4 +201,78 @@ def explain(engine: Engine, sig: Signal) -> Explanation:
         position,
         lev,
         suggestions,
+        target,
     )
+
+
+def _what_passes(  # noqa: PLR0917
+    engine: Engine,
+    sig: Signal,
+    decision: Decision,
+    sized: float | None,
+    checks: list[ExplainedCheck],
+    suggestions: list[str],
+) -> tuple[float | None, float | None, float | None, int | None]:
+    """(position USD, target USD, position base units, leverage) that pass, with the suggestions.
+
+    Each suggestion is checked by the engine as worded: the target it names is approved when sent,
+    and every leverage of a range it names passes (a lower leverage needs more margin, so
+    "or lower" is said only when it holds down to 1).
+    """
+    replace = msgspec.structs.replace
+    mult = engine.config.REGIME_STRESSED_SIZE_MULTIPLIER if decision.regime == "stressed" else 1.0
+    # the sizing value is after the regime multiplier; the target it came from is before it
+    ceiling = sized / mult if sized and mult > 0 else None
+    largest = position = lev = None
+    target = largest_passing_size(engine, sig, ceiling) if ceiling else None
+    if target is not None:
+        largest, position = _position(engine, sig, target)
+        suggestions.append(_size_text(target, largest, decision.regime, mult))
+    span = passing_leverages(engine, sig)
+    if span is not None:
+        low, lev = span
+        if low == 1:
+            suggestions.append(f"leverage {lev} or lower passes at this size")
+        elif low == lev:
+            suggestions.append(f"leverage {lev} passes at this size")
+        else:
+            suggestions.append(f"leverage {low} to {lev} passes at this size")
+    if target is None and lev is None and ceiling:
+        target, lev = _both(engine, sig, ceiling)
+        if target is not None and lev is not None:
+            largest, position = _position(engine, replace(sig, leverage=lev), target)
+            suggestions.append(f"leverage {lev} with {_size_text(target, largest, decision.regime, mult)}")
+    wait = [c for c in checks if c.name == "cooldown" and not c.passed and isinstance(c.value, float)]
+    if wait:
+        suggestions.append(f"wait {wait[0].value:.0f}s for the cooldown to end")
+    if largest is None and lev is None and not wait:
+        failing = ", ".join(c.name for c in checks if not c.passed)
+        suggestions.append(f"no smaller size and no other leverage passes; failing: {failing}")
+    return largest, target, position, lev
+
+
+def _position(engine: Engine, sig: Signal, target: float) -> tuple[float, float]:
+    """The position (USD, base units) the engine approves for a target."""
+    d = engine.evaluate(msgspec.structs.replace(sig, target_position_usd=target))
+    return d.position_size_usd, d.position_size
+
+
+def _size_text(target: float, position: float, regime: str | None, mult: float) -> str:
+    if f"{target:,.2f}" == f"{position:,.2f}":
+        return f"a size of at most {position:,.2f} USDT passes"
+    return (
+        f"target_position_usd of at most {target:,.2f} USDT passes "
+        f"(a position of {position:,.2f} USDT: the {regime} regime sizes x{mult:g})"
+    )
+
+
+def passing_leverages(engine: Engine, sig: Signal) -> tuple[int, int] | None:
+    """(lowest, highest) of the run of integer leverages that all pass below the highest passing one."""
+    high = highest_passing_leverage(engine, sig)
+    if high is None:
+        return None
+    replace = msgspec.structs.replace
+    low = high
+    while low > 1 and engine.evaluate(replace(sig, leverage=low - 1)).approved:
+        low -= 1
+    return low, high

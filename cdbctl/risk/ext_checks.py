@@ -34,6 +34,7 @@ from cdbctl.risk.ext_formulas import (
     safe_leverage_at_entry,
 )
 from cdbctl.risk.instruments import (
+    fit_notional,
     floor_quantity,
     normalize_symbol,
     on_tick,
@@ -58,6 +59,15 @@ def signal_clock(e: Eval) -> float:
     if ts is not None:
         return ts
     return e.now if e.now is not None else time.time()
+
+
+def cooldown_clock(e: Eval) -> float:
+    """When a cooldown is judged: the evaluation time (--now, else the clock), or the signal's own time
+    when that is later. A stop-loss closed after the signal was emitted but before it is evaluated
+    blocks the re-entry exactly as it does for a signal without a timestamp (issue 11, 5a)."""
+    evaluated = e.now if e.now is not None else time.time()
+    ts = to_epoch(e.timestamp) if e.timestamp is not None else None
+    return ts if ts is not None and ts > evaluated else evaluated
 
 
 def quantity(e: Eval) -> float:
@@ -88,7 +98,7 @@ def check_cooldown(e: Eval, c: RiskConfig) -> str | None:
     e.limit = c.COOLDOWN_SEC
     e.value = 0.0
     e.note = None
-    lock = e.x.lock(e.symbol, signal_clock(e), c)
+    lock = e.x.lock(e.symbol, cooldown_clock(e), c)
     if lock is None:
         return None
     e.value = lock.remaining_sec
@@ -141,11 +151,18 @@ def check_instrument(e: Eval, c: RiskConfig) -> str | None:
         e.note = note_unknown(e.symbol)
         return "unknown_instrument"
     e.inst = inst
-    contracts, qty = floor_quantity(inst, e.size_usd / price)
+    capped = e.size_usd
+    contracts, qty = floor_quantity(inst, capped / price)
+    notional = qty * price
+    if notional > capped:  # the flooring tolerance rounded up: never past the cap or target
+        contracts, qty, notional = fit_notional(
+            inst, round(qty * inst.base_den / inst.base_num), price, capped
+        )
     e.contracts = contracts
     e.qty = qty
-    e.size_usd = e.value = notional = qty * price
+    e.size_usd = e.value = notional
     if not on_tick(inst, price):
+        e.value = None  # a price is no amount of the tick: no headroom to show (explain)
         e.limit = inst.tick_size
         e.note = note_tick(inst, price)
         return "price_off_tick"
@@ -154,6 +171,7 @@ def check_instrument(e: Eval, c: RiskConfig) -> str | None:
         e.note = note_min(notional, contracts, floor)
         return "below_min_notional"
     if contracts > inst.max_quantity:
+        e.value = contracts  # compared with a limit in contracts, in the same unit
         e.limit = inst.max_quantity
         e.note = note_max_quantity(contracts, inst.max_quantity)
         return "above_max_quantity"

@@ -30,8 +30,10 @@ if TYPE_CHECKING:
     from cdbctl.risk.extras import Extras
     from cdbctl.risk.instruments import Instrument, InstrumentBook
 
-# pre(symbol, long, size, price, clock) -> (reason, detail, size, held, reducible quantity)
-Pre = Callable[[str, bool, float, float, float], tuple[str | None, str | None, float, Position | None, float]]
+# pre(symbol, long, size, price, clock, cooldown clock) -> (reason, detail, size, held, reducible quantity)
+Pre = Callable[
+    [str, bool, float, float, float, float], tuple[str | None, str | None, float, Position | None, float]
+]
 # post(symbol, long, size, price, leverage, entry fee, held, reducible, instrument) -> (reason, detail)
 Post = Callable[
     [str, bool, float, float, int, float, "Position | None", float, "Instrument | None"],
@@ -74,8 +76,8 @@ def build_account(c: RiskConfig, x: Extras, equity: float) -> tuple[Pre, Post] |
     limiter, held_of, positions = x.limiter, x.held, x.positions
     reducing = x.trading_state is TradingState.REDUCING
 
-    def pre(
-        symbol: str, long: bool, size: float, price: float, now: float
+    def pre(  # noqa: PLR0917  # a hot-path closure: positional arguments are the cheapest call
+        symbol: str, long: bool, size: float, price: float, now: float, lock_now: float
     ) -> tuple[str | None, str | None, float, Position | None, float]:
         reason = detail = None
         held = held_of(symbol)
@@ -85,7 +87,7 @@ def build_account(c: RiskConfig, x: Extras, equity: float) -> tuple[Pre, Post] |
             if reason is not None:
                 detail = note_trading_state(reason)
         if cool_on:
-            lock = x.lock(symbol, now, c)
+            lock = x.lock(symbol, lock_now, c)  # judged at the evaluation time (ext_checks.cooldown_clock)
             if lock is not None and reason is None:
                 reason, detail = "cooldown_active", note_cooldown(lock.reason, lock.remaining_sec)
         if rate_on and not limiter.allows(now) and reason is None:

@@ -20,8 +20,8 @@ from cdbctl.risk import formulas as f
 from cdbctl.risk.config import RiskConfig
 from cdbctl.risk.ext_fast import build_account, prepare_instruments
 from cdbctl.risk.extras import Extras
-from cdbctl.risk.instruments import InstrumentBook
-from cdbctl.risk.margin import liquidation_distance, max_leverage_for_distance
+from cdbctl.risk.instruments import InstrumentBook, fit_notional
+from cdbctl.risk.margin import cross_liquidation_price, liquidation_distance, max_leverage_for_distance
 from cdbctl.risk.model import SCHEMA_VERSION, Decision, MarketData, RiskState, Signal
 from cdbctl.risk.timeparse import TS_CACHE as timeparse_cache
 from cdbctl.risk.timeparse import to_epoch
@@ -60,13 +60,13 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
         const_raw = f.fixed_fractional_usd(equity, c)
     elif method == "kelly":
         const_raw = f.kelly_usd(equity, st.win_rate, st.avg_win, st.avg_loss, c)
-    peak = st.peak_equity
-    dd = (peak - equity) / peak if peak is not None else 0.0
+    dd = f.circuit_fraction(equity, st.daily_pnl, st.peak_equity)
     daily_limit = -equity * c.MAX_DAILY_DRAWDOWN_PCT
     pre_reason: str | None = None
     pre_detail: str | None = None
     if dd >= c.CIRCUIT_BREAKER_THRESHOLD_PCT:
-        pre_reason, pre_detail = "circuit_breaker_triggered", f.note_circuit(dd, peak, c)
+        pre_reason = "circuit_breaker_triggered"
+        pre_detail = f.note_circuit(equity, st.daily_pnl, st.peak_equity, c)
     elif st.daily_pnl <= daily_limit:
         pre_reason, pre_detail = "max_daily_drawdown_exceeded", f.note_daily(st.daily_pnl, daily_limit)
     d_vol = dm.volatility if dm.volatility is not None else c.DEFAULT_VOLATILITY
@@ -96,6 +96,8 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
     account = build_account(c, extras, equity) if extras is not None else None
     acc_pre, acc_post = account if account is not None else (None, None)
     open_legs = extras.positions if extras is not None else []
+    # cross margin: the wallet backs the position (ext_checks.cross_liquidation: no legs, no PnL to take off)
+    wallet = extras.wallet if extras is not None and extras.wallet is not None else equity
     record = extras.record_fill if extras is not None and stateful else None
 
     def fast(sig: Signal) -> Decision | None:
@@ -196,8 +198,10 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
         if acc_pre is not None:  # (it sets now_s, reduce_qty and inst for acc_post and record)
             inst = None
             # the signal's own time in a replay, else the clock (ext_checks.signal_clock)
-            now_s = t if ts is not None and t is not None else (now if now is not None else clock())
-            r, r_detail, size, held, reduce_qty = acc_pre(sig.symbol, long, size, price, now_s)
+            evaluated = now if now is not None else clock()
+            now_s = t if ts is not None and t is not None else evaluated
+            lock_now = now_s if now_s > evaluated else evaluated  # ext_checks.cooldown_clock
+            r, r_detail, size, held, reduce_qty = acc_pre(sig.symbol, long, size, price, now_s, lock_now)
             if reason is None and r is not None:
                 reason, detail = r, r_detail
         qty = size / price
@@ -237,8 +241,11 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
                     contracts = steps * s_num / s_den
                     qty = steps * b_num / b_den
                 else:
-                    contracts = qty = 0.0
+                    steps = contracts = qty = 0.0
+                capped = size
                 size = qty * price
+                if size > capped:  # the tolerance rounded up past the cap or target: instruments.fit_notional
+                    contracts, qty, size = fit_notional(inst, steps, price, capped)
                 if reason is None:
                     ticks = price / tick  # instruments.on_tick, inlined (with nearest_integer)
                     off = ticks - (ticks + _ROUNDER - _ROUNDER) if ticks < _EXACT_BELOW else 0.0
@@ -273,7 +280,7 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
         else:
             slip = 0.0
         # liquidation (MEXC), see checks.check_liquidation
-        d = (equity / size if cross and size > 0 else 1.0 / lev) - mmr_s
+        d = 1.0 / lev - mmr_s
         if d < 0.0:  # noqa: PLR1730  # a compare is cheaper than a max() call here
             d = 0.0
         if long:
@@ -287,6 +294,11 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
             if stop is None:
                 stop = price * stop_short
         mark = sig.mark_price
+        if cross and size > 0:  # margin.cross_liquidation_price with no other legs (they defer above)
+            side = 1 if long else -1
+            lp = cross_liquidation_price(side, qty, price, wallet, mmr_s)
+            ref = price if mark is None else mark
+            d = 1.0 if long and lp <= 0 else liquidation_distance(side, lp, ref)
         if mark is not None:  # MEXC liquidates on the fair price: ext_checks.mark_distance
             side = 1 if long else -1
             safe = max_leverage_for_distance(side, price, mmr_s, min_dist, reference=mark, cap=cap_s)
@@ -310,6 +322,13 @@ def build_fast(  # noqa: PLR0917  # one closure on purpose: locals are the speed
         fees = size * (fee_limit if sig.order_type == "limit" else fee_market)
         if -1e7 < fees < 1e7:
             fees = (fees * 1e8 + _ROUNDER - _ROUNDER) / 1e8
+        if reason is None and not (
+            -inf < qty + size + stop + lp + d + fee_daily + slip + fees < inf and qty > 0
+        ):
+            # a number out of the float range (price 1e-320: size / price = inf): never approve it
+            detail = f.overflow_note(price, qty, size, stop, lp, d, fee_daily, slip, fees)
+            if detail is not None:  # (a sum of finite numbers can overflow: the note decides)
+                reason = "numeric_overflow"
         approved = reason is None
         if approved and stateful:
             st.total_exposure_pct = exposure + size / equity

@@ -67,10 +67,23 @@ def note_stale(age: float, c: RiskConfig) -> str:
     return f"age={age:g}s > {c.DATA_STALE_TIMEOUT_SEC:g}s"
 
 
+def circuit_fraction(equity: float, daily_pnl: float, peak: float | None) -> float:
+    """The circuit breaker's measure: the larger of the day's loss / equity (CDB's rule, from the
+    daily_pnl its state carries) and the drawdown (peak_equity - equity) / peak_equity."""
+    loss = -daily_pnl / equity if daily_pnl < 0 else 0.0
+    dd = (peak - equity) / peak if peak is not None else 0.0
+    return dd if dd > loss else loss
+
+
 @lru_cache(maxsize=4096)  # replays repeat the same values: format each once
-def note_circuit(dd: float, peak: float | None, c: RiskConfig) -> str:
-    """Detail of circuit_breaker_triggered."""
-    return f"drawdown {dd:.4%} from peak {peak:g} >= {c.CIRCUIT_BREAKER_THRESHOLD_PCT:.4%}"
+def note_circuit(equity: float, daily_pnl: float, peak: float | None, c: RiskConfig) -> str:
+    """Detail of circuit_breaker_triggered: the rule that fired (the day's loss first, as CDB)."""
+    limit = c.CIRCUIT_BREAKER_THRESHOLD_PCT
+    loss = -daily_pnl / equity if daily_pnl < 0 else 0.0
+    if loss >= limit:
+        return f"daily loss {loss:.4%} of equity {equity:g} >= {limit:.4%}"
+    dd = (peak - equity) / peak if peak is not None else 0.0
+    return f"drawdown {dd:.4%} from peak {peak:g} >= {limit:.4%}"
 
 
 @lru_cache(maxsize=4096)  # replays repeat the same values: format each once
@@ -139,3 +152,26 @@ def note_funding(rate: float, c: RiskConfig) -> str:
 def note_slippage(slip: float, c: RiskConfig) -> str:
     """Detail of excessive_slippage."""
     return f"expected slippage {fixed(slip, 2)}bps > {c.MAX_SLIPPAGE_BPS:g}bps"
+
+
+RESULT_FIELDS = (
+    "position_size", "position_size_usd", "stop_price", "liquidation_price", "liquidation_distance",
+    "funding_fee_daily", "expected_slippage_bps", "fees_usd",
+)  # fmt: skip
+
+
+def overflow_note(price: float, *values: float | None) -> str | None:
+    """None when the numbers of an approval (``RESULT_FIELDS`` order) are finite and the quantity is
+    positive, else the detail of ``numeric_overflow``: which field left the float range.
+
+    A price such as 1e-320 gives size / price = inf (JSON null); no approval may carry such a number.
+    """
+    bad = [
+        name for name, v in zip(RESULT_FIELDS, values, strict=True) if v is not None and not -INF < v < INF
+    ]
+    if bad:
+        return f"{', '.join(bad)}: not a finite number at price {price!r} (beyond the float range)"
+    qty = values[0]
+    if qty is not None and not qty > 0:
+        return f"position_size: {values[1]:g} USDT at price {price!r} is below the smallest quantity"
+    return None

@@ -48,6 +48,11 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "symbol": ("symbol",),
 }
 _KNOWN = {alias for names in _ALIASES.values() for alias in names}
+# MEXC's own (camelCase) names: a record using them is MEXC's contract/detail record, pasted as is;
+# MEXC adds fields over time and has lowercase ones too (state, id, vid, appraisal), so the
+# unknown-field check (a typo guard for hand-written snake_case files) does not apply to it.
+_MEXC_NAMES = {alias for names in _ALIASES.values() for alias in names if alias != alias.lower()}
+_TOP_LEVEL = {"instruments", "data", "schema_version", "success", "code", "message", "msg"}
 
 
 class RiskTier(msgspec.Struct, frozen=True):
@@ -126,6 +131,28 @@ def floor_quantity(instrument: Instrument, base_quantity: float) -> tuple[float,
     return contracts, steps * instrument.base_num / instrument.base_den
 
 
+def fit_notional(
+    instrument: Instrument, steps: float, price: float, notional: float
+) -> tuple[float, float, float]:
+    """(contracts, base units, size USD) of at most ``steps`` steps whose value at ``price`` stays within
+    ``notional`` (the capped size the steps were floored from); called when the float product exceeds it.
+
+    The flooring tolerance absorbs binary noise (0.3 / 0.1 = 2.9999999999999996 is 3 steps) but must
+    never round up past a cap or target: 10,000 USDT at 10.000000000005 is 999 steps of 1, not 1,000.
+    Exact arithmetic on the decimals the numbers print as (repr: the shortest that reads back, the
+    number the user wrote) decides which case it is; float noise leaves the size at the notional.
+    """
+    from fractions import Fraction
+
+    limit = Fraction(repr(notional)) * Fraction(instrument.base_den)
+    exact_price = Fraction(repr(price))
+    while steps > 0 and steps * Fraction(instrument.base_num) * exact_price > limit:
+        steps -= 1
+    qty = steps * instrument.base_num / instrument.base_den
+    size = qty * price
+    return steps * instrument.step_num / instrument.step_den, qty, min(size, notional)
+
+
 def contracts_of(instrument: Instrument, base_quantity: float) -> float:
     """Base units -> contracts (not floored)."""
     return base_quantity / instrument.contract_size
@@ -177,13 +204,15 @@ def load_instruments(data: object, *, source: str = "instruments") -> Instrument
     """Validate parsed instruments data: `{instruments: {SYMBOL: {...}}}`, a list, or MEXC `{data: [...]}`."""
     body: object = data
     if isinstance(body, Mapping):
-        unknown = set(body) - {"instruments", "data", "schema_version", "success", "code"}
+        unknown = set(body) - _TOP_LEVEL
         if "instruments" in body or "data" in body:
             if unknown:
                 raise InputError(f"unknown top-level key {sorted(unknown)[0]!r}", where=source)
             body = body.get("instruments", body.get("data"))
     records: list[tuple[str, Mapping[str, object]]] = []
-    if isinstance(body, Mapping):
+    if isinstance(body, Mapping) and _is_record(body):
+        records.append((str(body["symbol"]), body))  # one record: contract/detail?symbol=... as MEXC answers
+    elif isinstance(body, Mapping):
         for key, value in body.items():
             if not isinstance(value, Mapping):
                 raise InputError(f"{key}: must be a mapping of instrument fields", where=source)
@@ -246,11 +275,17 @@ def _num(
     return float(value)
 
 
+def _is_record(body: Mapping[object, object]) -> bool:
+    """One instrument record (a `symbol` string beside its fields), not a mapping of symbols to records."""
+    return isinstance(body.get("symbol"), str) and any(key in _KNOWN for key in body if key != "symbol")
+
+
 def _instrument(symbol: str, raw: Mapping[str, object], source: str) -> Instrument:
+    mexc = any(key in _MEXC_NAMES for key in raw)
     for key in raw:
         if not isinstance(key, str):
             raise InputError(f"{symbol}: field names must be strings, got {key!r}", where=source)
-        if key not in _KNOWN and key == key.lower():
+        if not mexc and key not in _KNOWN and key == key.lower():
             raise InputError(f"{symbol}: unknown field {key!r}", where=source)
     named = _field(symbol, raw, "symbol", source)
     if named is not None and (

@@ -20,6 +20,8 @@ from cdbctl.risk.model import MarketData, RiskState, Signal
 from cdbctl.risk.timeparse import parse_now
 
 CHUNK_SIZE = 1 << 20
+MAX_LINE = 64 << 20  # one JSONL line: a signal is a few hundred bytes
+MAX_DOCUMENT = 1 << 30  # one JSON document (array or object), decoded whole
 _TYPED = msgspec.json.Decoder(Signal)
 _ANY = msgspec.json.Decoder()
 _BOM = b"\xef\xbb\xbf"
@@ -183,37 +185,113 @@ def _block(block: bytes, first: int, newlines: int) -> Chunk:
     return Chunk(records, first, None, "line")
 
 
-def _lines(buf: bytes, read: Callable[[int], bytes], size: int, eof: bool) -> Iterator[Chunk]:
+def _too_long(name: str, line: int, limit: int) -> InputError:
+    return InputError(
+        f"line {line} is longer than {limit >> 20} MiB (the longest JSONL line accepted)",
+        where=name,
+        hint="one signal per line; a signal is a few hundred bytes",
+    )
+
+
+def _lines(  # noqa: PLR0917
+    buf: bytes, read: Callable[[int], bytes], size: int, eof: bool, name: str, max_line: int
+) -> Iterator[Chunk]:
+    """JSONL blocks of whole lines; each byte is scanned and copied a bounded number of times."""
     first = 1
+    start = len(buf) - len(buf.lstrip())  # blank lines before the first record
+    nl = buf.find(b"\n", start)
+    if (nl if nl >= 0 else len(buf)) - start > max_line:
+        raise _too_long(name, buf.count(b"\n", 0, start) + 1, max_line)
+    pending: list[bytes] = [buf]  # the unfinished last line, in pieces: joined once it ends
+    pending_len = len(buf)
+    new = buf  # the bytes not yet searched for a newline
     while True:
-        nl = buf.rfind(b"\n")
+        nl = new.rfind(b"\n")
         if nl >= 0:
-            block, buf = buf[: nl + 1], buf[nl + 1 :]
-            newlines = block.count(b"\n")  # once per block: a full scan of 1 MiB
+            cut = pending_len - len(new) + nl + 1
+            whole = b"".join(pending)
+            block, rest = whole[:cut], whole[cut:]
+            pending, pending_len = [rest], len(rest)
+            newlines = block.count(b"\n")  # once per block: a full scan of about 1 MiB
             yield _block(block, first, newlines)
             first += newlines
+        if pending_len > max_line:
+            raise _too_long(name, first, max_line)
         if eof:
-            if buf.strip():
-                yield _block(buf, first, buf.count(b"\n"))
+            rest = b"".join(pending)
+            if rest.strip():
+                yield _block(rest, first, rest.count(b"\n"))
             return
-        more = read(size)
-        if more:
-            buf += more
+        new = read(size)
+        if new:
+            pending.append(new)
+            pending_len += len(new)
         else:
             eof = True
 
 
-def read_chunks(read: Callable[[int], bytes], name: str, size: int = CHUNK_SIZE) -> Iterator[Chunk]:
-    """Chunks of records from a byte reader (``read1`` of a file or stdin); InputError if not JSON."""
-    buf = b""
-    eof = False
+def _read_head(read: Callable[[int], bytes], size: int, name: str, max_document: int) -> tuple[bytes, bool]:
+    """The input up to its first line that holds more than blanks (or all of it), and whether it ended."""
+    pieces: list[bytes] = []
+    total = 0
+    started = False  # a non-blank byte seen: the next newline ends the first line
+    while True:
+        more = read(size)
+        if not more:
+            return b"".join(pieces), True
+        pieces.append(more)
+        total += len(more)
+        if not started:
+            body = more.lstrip()
+            started = bool(body)
+            if started and b"\n" in body:
+                return b"".join(pieces), False
+        elif b"\n" in more:
+            return b"".join(pieces), False
+        if total > max_document:
+            raise _too_large(name, max_document)
+
+
+def _read_rest(  # noqa: PLR0917
+    head: bytes, read: Callable[[int], bytes], size: int, eof: bool, name: str, max_document: int
+) -> bytes:
+    """The whole input as one document (a JSON array or object), read to its end once."""
+    pieces = [head]
+    total = len(head)
+    while not eof:
+        more = read(size)
+        if not more:
+            break
+        pieces.append(more)
+        total += len(more)
+        if total > max_document:
+            raise _too_large(name, max_document)
+    return b"".join(pieces)
+
+
+def _too_large(name: str, limit: int) -> InputError:
+    return InputError(
+        f"JSON document (or first line) larger than {limit >> 20} MiB",
+        where=name,
+        hint="give many signals as JSONL (one per line): it is streamed in flat memory",
+    )
+
+
+def read_chunks(
+    read: Callable[[int], bytes],
+    name: str,
+    size: int = CHUNK_SIZE,
+    *,
+    max_line: int = MAX_LINE,
+    max_document: int = MAX_DOCUMENT,
+) -> Iterator[Chunk]:
+    """Chunks of records from a byte reader (``read1`` of a file or stdin); InputError if not JSON.
+
+    A JSONL line longer than ``max_line`` and a whole JSON document larger than ``max_document``
+    are input errors: both would otherwise be held (and decoded) whole in memory.
+    """
     # read until the first line is complete: that decides between JSONL and one JSON document
-    while not eof and b"\n" not in buf.lstrip():
-        more = read(size)
-        if more:
-            buf += more
-        else:
-            eof = True
+    buf, eof = _read_head(read, size, name, max_document)
     if buf.startswith(_BOM):
         buf = buf[len(_BOM) :]
     head = buf.lstrip()
@@ -222,12 +300,7 @@ def read_chunks(read: Callable[[int], bytes], name: str, size: int = CHUNK_SIZE)
     if b"\x00" in buf[:4096]:
         raise InputError("binary data, not JSON or JSONL", where=name)
     if head[:1] == b"[" or (head[:1] == b"{" and not _first_line_is_json(head)):
-        while not eof:
-            more = read(size)
-            if more:
-                buf += more
-            else:
-                eof = True
+        buf = _read_rest(buf, read, size, eof, name, max_document)
         try:
             doc = _ANY.decode(buf)
         except _DECODE_ERRORS as err:
@@ -236,10 +309,11 @@ def read_chunks(read: Callable[[int], bytes], name: str, size: int = CHUNK_SIZE)
             if not _looks_like_jsonl(head):  # one pretty-printed object with a typo: one error, at its line
                 yield Chunk([Invalid(describe(err))], 1, [_error_line(buf, str(err))], "line")
                 return
+            eof = True  # all of it is in buf now
         else:
             yield records_from_document(doc, buf)
             return
-    yield from _lines(buf, read, size, eof)
+    yield from _lines(buf, read, size, eof, name, max_line)
 
 
 def _looks_like_jsonl(head: bytes) -> bool:

@@ -102,7 +102,10 @@ def cross_liquidation_price(
     others: Iterable[Position] = (),
     default_mmr: float = 0.005,
 ) -> float:
-    """Binance-style cross liquidation price, other legs' PnL and maintenance margin included.
+    """Cross liquidation price, other legs' PnL and maintenance margin included: the one formula for
+    cross margin, with or without other legs. Source: Binance USD-M futures, "How to Calculate
+    Liquidation Price of USDⓈ-M Contracts" (as freqtrade's exchange/binance.py implements it):
+    LP = (WB - TMM1 + UPNL1 + cum - s x qty x entry) / (qty x MMR - s x qty), s = +1 long, -1 short.
 
     Returns 0.0 for a long the account can carry to a price of zero; a short always has a finite
     liquidation price.

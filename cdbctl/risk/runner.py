@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from operator import attrgetter
 
@@ -92,6 +92,14 @@ def evaluate_chunk(
     return decisions
 
 
+def decide_chunks(
+    chunks: Iterable[Chunk], engine: Engine, name: str, summary: Summary, report: Reporter
+) -> Iterator[tuple[Chunk, list[Decision]]]:
+    """Each chunk with its decisions, as the chunks arrive (nothing accumulates)."""
+    for chunk in chunks:
+        yield chunk, evaluate_chunk(engine, chunk, name, summary, report)
+
+
 def stream_jsonl(  # noqa: PLR0917
     chunks: Iterable[Chunk],
     engine: Engine,
@@ -103,8 +111,7 @@ def stream_jsonl(  # noqa: PLR0917
 ) -> None:
     """Evaluate and write one decision per line, chunk by chunk (flat memory, prompt on pipes)."""
     encode_lines = _ENC.encode_lines
-    for chunk in chunks:
-        decisions = evaluate_chunk(engine, chunk, name, summary, report)
+    for _chunk, decisions in decide_chunks(chunks, engine, name, summary, report):
         if decisions:
             write(encode_lines(decisions))
             flush()
@@ -116,7 +123,7 @@ def collect(
     """All decisions, and whether the input was a single signal (not an array) for `json` output."""
     out: list[Decision] = []
     array = False
-    for chunk in chunks:
+    for chunk, decisions in decide_chunks(chunks, engine, name, summary, report):
         array = array or chunk.kind == "item"
-        out.extend(evaluate_chunk(engine, chunk, name, summary, report))
+        out.extend(decisions)
     return out, not array

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from cdbctl.errors import EnvironmentProblem, InputError
-from cdbctl.scaffold.yamltree import YNode, anchors, parse_tree
+from cdbctl.scaffold.yamltree import YNode, anchors, expanded_size, parse_tree
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class ComposeDoc:
         self.eol = "\r\n" if "\r\n" in text else "\n"
         self.root = parse_tree(text, where)
         self.anchors = anchors(self.root)
+        expanded_size(self.root, self.anchors, where)
 
     def loc(self, node: YNode) -> str:
         return f"{self.where}:{node.line + 1}:{node.column + 1}"
@@ -180,11 +183,19 @@ def list_builds(text: str, where: str) -> tuple[ServiceBuild, ...]:
     return tuple(out)
 
 
-def semantic(text: str) -> Any:
-    """The data a YAML loader sees (merge keys applied, any tag such as compose's `!reset` tolerated)."""
+@functools.lru_cache(maxsize=4)
+def semantic(text: str, where: str = "") -> Any:
+    """The data a YAML loader sees (merge keys applied, any tag such as compose's `!reset` tolerated).
+
+    Cached (callers only read it). A tag no loader may construct (`!!python/object`) is an InputError
+    naming it and its place.
+    """
     import yaml
 
-    class _Loader(yaml.SafeLoader):
+    # libyaml's C loader when present: the pure-Python one was most of the time on large files.
+    base = yaml.CSafeLoader if getattr(yaml, "__with_libyaml__", False) else yaml.SafeLoader
+
+    class _Loader(base):  # type: ignore[valid-type,misc]
         pass
 
     def _any_tag(loader: yaml.SafeLoader, _suffix: str, node: yaml.Node) -> Any:
@@ -195,7 +206,13 @@ def semantic(text: str) -> Any:
         return loader.construct_scalar(node)  # type: ignore[arg-type]
 
     _Loader.add_multi_constructor("!", _any_tag)
-    return yaml.load(text, Loader=_Loader)  # noqa: S506  (a SafeLoader subclass)  # nosec B506
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506  (a SafeLoader subclass)  # nosec B506
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        loc = f"{where}:{mark.line + 1}:{mark.column + 1}" if mark else where
+        problem = str(exc.problem or exc.context).replace("tag:yaml.org,2002:", "!!")
+        raise InputError(f"YAML compose cannot read: {problem}", where=loc) from None
 
 
 def _container_ports(entries: Any) -> set[int] | None:
@@ -249,3 +266,16 @@ def port_mismatches(text: str, listening: dict[str, int]) -> list[str]:
                 f"{listen} (scaffold it with --service {name}:PORT, or fix its ports or PORT)"
             )
     return out
+
+
+def layered_dependencies(layers: Sequence[tuple[str, str]]) -> list[Dependency]:
+    """Redis and PostgreSQL over layered files: a healthcheck or password in any layer counts."""
+    found: dict[str, Dependency] = {}
+    for path, text in layers:
+        for d in find_dependencies(text, path):
+            prev = found.setdefault(d.kind, d)
+            if prev is not d and prev.service == d.service:
+                found[d.kind] = Dependency(
+                    d.kind, d.service, prev.healthy or d.healthy, prev.password or d.password
+                )
+    return [found[k] for k in ("redis", "postgres") if k in found]

@@ -105,12 +105,25 @@ def _patch_service(doc: ComposeDoc, key: YNode, svc: YNode, t: BuildTarget) -> l
         )
         return [_Edit(at, at, text)]
     if build.kind == "scalar":
-        return [_Edit(build.start, build.end, _flow_build(t))]
+        return [_value_edit(doc, svc, "build", build, _flow_build(t))]
     if build.kind == "alias":
         return [_Edit(build.start, build.end, _flow_build(t, build.value))]
     if build.kind != "map":
         raise InputError("'build' must be a string or a mapping", where=doc.loc(build))
     return _patch_build_map(doc, build, t, ctx_ok, df_ok)
+
+
+def _value_edit(doc: ComposeDoc, mapping: YNode, key: str, node: YNode, text: str) -> _Edit:
+    """Replace a key's value; an empty value (`build:` alone) gets the text after the key's colon.
+
+    Parsers disagree on where an empty value is (right after the colon, or at the next line), and
+    text spliced at either place would not parse; after the colon, with a space, it always does.
+    """
+    key_node = mapping.key_node(key)
+    if node.kind == "scalar" and not node.value and node.style is None and key_node is not None:
+        colon = doc.text.index(":", key_node.end)
+        return _Edit(colon + 1, colon + 1, " " + text)
+    return _Edit(node.start, node.end, text)
 
 
 def _patch_build_map(doc: ComposeDoc, build: YNode, t: BuildTarget, ctx_ok: bool, df_ok: bool) -> list[_Edit]:
@@ -126,7 +139,7 @@ def _patch_build_map(doc: ComposeDoc, build: YNode, t: BuildTarget, ctx_ok: bool
             edits.append(_Edit(node.start, node.end, _fmt(value, None)))
         elif node.kind == "scalar":
             style = node.style if node.style in {"'", '"'} else None
-            edits.append(_Edit(node.start, node.end, _fmt(value, style)))
+            edits.append(_value_edit(doc, build, key, node, _fmt(value, style)))
         else:
             raise InputError(f"'build.{key}' must be a string", where=doc.loc(node))
     if not missing:
@@ -151,9 +164,17 @@ def _patch_build_map(doc: ComposeDoc, build: YNode, t: BuildTarget, ctx_ok: bool
 
 
 def patch_compose(
-    text: str, targets: Sequence[BuildTarget], *, where: str, render_block: BlockRenderer
+    text: str,
+    targets: Sequence[BuildTarget],
+    *,
+    where: str,
+    render_block: BlockRenderer,
+    deps: Sequence[Dependency] | None = None,
 ) -> PatchResult:
-    """Point each target's build at the repository root and its Dockerfile; add missing targets."""
+    """Point each target's build at the repository root and its Dockerfile; add missing targets.
+
+    deps: the backing services added services wait for (default: those of this file).
+    """
     doc = ComposeDoc(text, where)
     services = services_node(doc)
     edits: list[_Edit] = []
@@ -175,7 +196,7 @@ def patch_compose(
             patched.append(t.name)
             edits.extend(svc_edits)
     if missing:
-        edits.append(_add_services(doc, services, missing, render_block))
+        edits.append(_add_services(doc, services, missing, render_block, deps))
     out = text
     # Back to front. Two insertions at one offset (a `dockerfile:` line after a service's last line, and
     # the services added after it) keep their list order: the later one is applied first.
@@ -207,9 +228,10 @@ def _self_check(text: str, out: str, targets: Sequence[BuildTarget], where: str)
         if b is None or _wanted(t, b.context, b.dockerfile) != (True, True):
             raise InternalError(f"the compose patch did not fix service {t.name!r}", where=where)
     names = {t.name for t in targets}
+    before = _without_targets(semantic(text, where), names)  # a tag no loader takes: InputError naming it
     try:
-        same = _without_targets(semantic(text), names) == _without_targets(semantic(out), names)
-    except Exception:  # PyYAML disagrees with ruamel about this file: do not risk a write
+        same = before == _without_targets(semantic(out, where), names)
+    except Exception:  # the loader disagrees with the event parser about this file: do not risk a write
         same = False
     if not same:
         raise EnvironmentProblem(
@@ -221,9 +243,13 @@ def _self_check(text: str, out: str, targets: Sequence[BuildTarget], where: str)
 
 
 def _add_services(
-    doc: ComposeDoc, services: YNode | None, missing: Sequence[BuildTarget], render_block: BlockRenderer
+    doc: ComposeDoc,
+    services: YNode | None,
+    missing: Sequence[BuildTarget],
+    render_block: BlockRenderer,
+    deps: Sequence[Dependency] | None,
 ) -> _Edit:
-    deps = dependencies(doc, services)
+    deps = dependencies(doc, services) if deps is None else deps
     if services is None:
         if doc.root is None or doc.root.flow or "services" in {k.value for k, _ in doc.root.items}:
             raise EnvironmentProblem("cannot add a 'services' mapping to this file safely", where=doc.where)

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import difflib
-import os
 import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cdbctl.errors import EnvironmentProblem, InputError
 from cdbctl.scaffold import state as st
-from cdbctl.scaffold.compose_doc import port_mismatches
-from cdbctl.scaffold.compose_patch import BuildTarget, Dependency, PatchResult, ServiceBuild, patch_compose
-from cdbctl.scaffold.dockerignore import excluded
+from cdbctl.scaffold.builds import GENERATE, UNCHECKED, BuildVerdict, judge, layered_builds, project_dir_of
+from cdbctl.scaffold.checks import dockerignore_problems, validate_builds
+from cdbctl.scaffold.compose_doc import layered_dependencies, port_mismatches
+from cdbctl.scaffold.compose_patch import BuildTarget, Dependency, PatchResult, patch_compose
 from cdbctl.scaffold.fs import RepoFS
-from cdbctl.scaffold.plan import PlannedFile, Sources, plan_files, render_service_block, service_dir
+from cdbctl.scaffold.layers import Layer, find_compose, load_layers
+from cdbctl.scaffold.plan import Sources, plan_files, render_service_block, service_dir
 from cdbctl.scaffold.spec import ServiceSpec, build_specs, merge_recorded, recorded_specs
-
-COMPOSE_CANDIDATES = ("docker-compose.yml", "docker-compose.yaml", "compose.yaml", "compose.yml")
 
 
 @dataclass(frozen=True)
@@ -27,7 +25,7 @@ class FileReport:
 
     path: str
     status: str
-    kind: str  # service | vendor | root | compose | state
+    kind: str  # service | vendor | root | compose | state | build | temp
     service: str | None = None
     detail: str = ""
 
@@ -41,12 +39,14 @@ class ScaffoldResult:
     diff: str
     compose: str
     written: bool
-    services: tuple[ServiceSpec, ...] = ()
+    services: tuple[ServiceSpec, ...] = ()  # the services generated (not those left alone)
+    compose_files: tuple[str, ...] = ()  # every compose layer, in order (compose is the last)
 
     @property
     def would_change(self) -> bool:
-        """True when files were (or would be) created or changed, or a conflict blocks the scaffold."""
-        return any(f.status in {st.CREATED, st.UPDATED, st.CONFLICT} for f in self.files)
+        """True when files were (or would be) created, changed or removed, or a conflict blocks the run."""
+        changes = {st.CREATED, st.UPDATED, st.CONFLICT, st.LEFTOVER, st.REMOVED}
+        return any(f.status in changes for f in self.files)
 
     @property
     def conflicts(self) -> bool:
@@ -58,27 +58,14 @@ def _diff(path: str, old: bytes | None, new: bytes) -> str:
     a = [] if old is None else old.decode("utf-8", "replace").splitlines(keepends=True)
     b = new.decode("utf-8", "replace").splitlines(keepends=True)
     lines = difflib.unified_diff(a, b, "/dev/null" if old is None else f"a/{path}", f"b/{path}")
-    out = ""
-    for line in lines:
-        out += line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
-    return out
+    return "".join(
+        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
+    )
 
 
 def recorded_services(fs: RepoFS) -> dict[str, int]:
     """The services (name -> port) the state file of an earlier run records."""
     return st.load_state(fs.read(st.STATE_PATH), st.STATE_PATH).services
-
-
-def find_compose(fs: RepoFS, compose: str | None) -> tuple[str, bool]:
-    """The repo-relative compose file and whether it exists (default: the first existing candidate)."""
-    if compose is not None:
-        if not fs.exists(compose):
-            raise InputError("compose file does not exist", where=compose)
-        return compose, True
-    for name in COMPOSE_CANDIDATES:
-        if fs.exists(name):
-            return name, True
-    return COMPOSE_CANDIDATES[0], False
 
 
 def _kind(path: str, service: str | None) -> str:
@@ -87,65 +74,52 @@ def _kind(path: str, service: str | None) -> str:
     return "vendor" if "/vendor/" in path else "service"
 
 
-def _validate(fs: RepoFS, compose_dir: str, builds: Sequence[ServiceBuild], planned: set[str],
-              ours: set[str]) -> list[str]:  # fmt: skip
-    """Build contexts and Dockerfiles that do not exist (planned files count as existing).
+def patch_for(
+    text: str,
+    specs: Sequence[ServiceSpec],
+    sources: Sources,
+    compose_path: str,
+    project_dir: str | None = None,
+    *,
+    deps: Sequence[Dependency] | None = None,
+) -> PatchResult:
+    """Patch compose text (at repo-relative compose_path) for the specs; pure.
 
-    Read-only, so a context outside the repository (`../other`) is checked too.
+    project_dir: the directory build paths are relative to (compose's: the first file's), default
+    the compose file's own.
     """
-    problems: list[str] = []
-    base = fs.root / compose_dir
-    for b in builds:
-        if b.context is None or "://" in b.context or "$" in b.context or b.context.startswith("/"):
-            continue  # not a local build, a URL/git context, or interpolated: nothing to check here
-        ctx = Path(os.path.normpath(base / b.context))
-        dockerfile = b.dockerfile or "Dockerfile"
-        df = Path(os.path.normpath(ctx / dockerfile))
-        try:
-            in_plan = df.relative_to(fs.root).as_posix() in planned
-        except ValueError:
-            in_plan = False
-        label = "scaffolded service" if b.name in ours else "service"
-        if not ctx.is_dir():
-            problems.append(f"{label} {b.name!r}: build context {b.context!r} does not exist")
-        elif not (in_plan or df.is_file()) and "$" not in dockerfile:
-            problems.append(f"{label} {b.name!r}: Dockerfile {b.dockerfile!r} does not exist")
-    return problems
-
-
-def _ignored(fs: RepoFS, planned: Sequence[PlannedFile]) -> list[str]:
-    """Files the images COPY that the repository's .dockerignore would leave out of the build context."""
-    current = fs.read(".dockerignore")
-    ours = next((pf.data for pf in planned if pf.path == ".dockerignore"), None)
-    text = current if current is not None else ours
-    if text is None:
-        return []
-    needed: dict[str, list[str]] = {}
-    for pf in planned:
-        if pf.service is not None and not pf.path.endswith("/Dockerfile"):
-            needed.setdefault(pf.service, []).append(pf.path)
-    if fs.is_dir("services"):
-        for paths in needed.values():
-            paths.append("services/__init__.py")
-    problems = []
-    for service, paths in needed.items():
-        dropped = excluded(text.decode("utf-8", "replace"), paths)
-        if dropped:
-            more = f" (and {len(dropped) - 1} more)" if len(dropped) > 1 else ""
-            problems.append(f"'.dockerignore' excludes {dropped[0]}{more}, which the {service} image copies")
-    return problems
-
-
-def patch_for(text: str, specs: Sequence[ServiceSpec], sources: Sources, compose_path: str) -> PatchResult:
-    """Patch compose text (at repo-relative compose_path) for the specs; pure."""
-    compose_dir = posixpath.dirname(compose_path) or "."
-    ctx = posixpath.relpath(".", compose_dir)
+    base = project_dir if project_dir is not None else (posixpath.dirname(compose_path) or ".")
+    ctx = posixpath.relpath(".", base)
     targets = [BuildTarget(s.name, s.port, ctx, f"{service_dir(s.name)}/Dockerfile") for s in specs]
 
     def block(t: BuildTarget, deps: Sequence[Dependency], indent: int, step: int) -> str:
         return render_service_block(sources, t, deps, indent, step)
 
-    return patch_compose(text, targets, where=compose_path, render_block=block)
+    return patch_compose(text, targets, where=compose_path, render_block=block, deps=deps)
+
+
+def _judge_all(
+    fs: RepoFS,
+    layers: Sequence[Layer],
+    specs: Sequence[ServiceSpec],
+    repoint: frozenset[str],
+    opaque: bool,
+) -> list[BuildVerdict]:
+    bases = {layer.path: layer.base for layer in layers}
+    builds = layered_builds([(layer.path, layer.text) for layer in layers], bases)
+    return [
+        judge(
+            fs.root,
+            layers[-1].base,
+            builds.get(s.name),
+            s.name,
+            f"{service_dir(s.name)}/Dockerfile",
+            repoint=s.name in repoint,
+            last=layers[-1].path,
+            opaque=opaque,
+        )
+        for s in specs
+    ]
 
 
 def run_scaffold(
@@ -153,20 +127,31 @@ def run_scaffold(
     specs: Sequence[ServiceSpec] | None,
     sources: Sources,
     *,
-    compose: str | None,
+    compose: Sequence[str] = (),
     write: bool,
     force: bool,
+    repoint: frozenset[str] = frozenset(),
 ) -> ScaffoldResult:
-    """Decide everything first; write (atomically, file by file) only when write is set.
+    """Decide everything first; write every file or none, only when write is set.
 
     specs None: the services recorded by the previous run (like copier's answers file), else the defaults.
+    A service that already builds from its own Dockerfile is left alone (no files, no compose change)
+    unless it is in repoint (`--service NAME --force`).
     """
     old = st.load_state(fs.read(st.STATE_PATH), st.STATE_PATH)
     if specs is None:
         specs = recorded_specs(old.services, st.STATE_PATH) if old.services else build_specs([])
-    services = merge_recorded(old.services, specs, "--service")
-    planned = plan_files(specs, sources, has_shared_services=fs.is_dir("services"))
-    reports: list[FileReport] = []
+    paths, exists = find_compose(fs, compose, old.compose_files)
+    layers, opaque = load_layers(fs, paths, exists, sources)
+    verdicts = _judge_all(fs, layers, specs, repoint, opaque)
+    wanted = {v.name for v in verdicts if v.verdict == GENERATE}
+    gen = [s for s in specs if s.name in wanted]
+    services = merge_recorded(old.services, gen, "--service")
+    planned = plan_files(gen, sources, has_shared_services=fs.is_dir("services")) if gen else []
+    reports: list[FileReport] = [
+        FileReport(v.shown, v.verdict, "build", v.name, v.detail) for v in verdicts if v.verdict != GENERATE
+    ]
+    problems = [v.detail for v in verdicts if v.verdict == UNCHECKED]
     writes: list[tuple[str, bytes, int]] = []
     diffs: list[str] = []
     files = dict(old.files)
@@ -184,43 +169,45 @@ def run_scaffold(
             writes.append((pf.path, pf.data, pf.mode))
             diffs.append(_diff(pf.path, current, pf.data))
 
-    if compose is None and old.compose and fs.exists(old.compose):
-        compose = old.compose  # like the services: a rerun (CI's --check) patches the same file
-    compose_path, exists = find_compose(fs, compose)
-    compose_dir = posixpath.dirname(compose_path) or "."
-    raw = fs.read(compose_path) if exists else sources.reference_compose
-    if raw is None:
-        raise InputError("compose file does not exist", where=compose_path)
-    text, encoding = _decode(raw, compose_path)
-    result = patch_for(text, specs, sources, compose_path)
-    new_compose = result.text.encode(encoding)
-    if not exists:
-        status, detail = st.CREATED, "from the reference stack"
-    elif new_compose == raw:
-        status, detail = st.IDENTICAL, ""
-    else:
-        status = st.UPDATED
-        detail = "; ".join(
-            part for part in (
-                f"build paths fixed: {', '.join(result.patched)}" if result.patched else "",
-                f"services added: {', '.join(result.added)}" if result.added else "",
-            ) if part
-        )  # fmt: skip
-    reports.append(FileReport(compose_path, status, "compose", None, detail))
-    if status != st.IDENTICAL:
-        writes.append((compose_path, new_compose, 0o644))
-        diffs.append(_diff(compose_path, raw if exists else None, new_compose))
+    project = project_dir_of(paths[0])
+    owners = {v.name: v.owner for v in verdicts if v.verdict == GENERATE}
+    patched_texts: dict[str, str] = {}
+    # Added services wait for Redis/PostgreSQL as every layer together describes them.
+    deps = layered_dependencies([(layer.path, layer.text) for layer in layers]) if len(layers) > 1 else None
+    for layer in layers:
+        mine = [s for s in gen if owners[s.name] == layer.path]
+        result = patch_for(layer.text, mine, sources, layer.path, layer.base, deps=deps) if mine else None
+        new_text = result.text if result is not None else layer.text
+        patched_texts[layer.path] = new_text
+        new_compose = new_text.encode(layer.encoding)
+        if layer.raw is None:
+            status, detail = st.CREATED, "from the reference stack"
+        elif new_compose == layer.raw:
+            status, detail = st.IDENTICAL, ""
+        else:
+            status, detail = st.UPDATED, _patch_detail(result)
+        if layer.given or status != st.IDENTICAL:  # an included file is shown when it changes
+            reports.append(FileReport(layer.path, status, "compose", None, detail))
+        if status != st.IDENTICAL:
+            writes.append((layer.path, new_compose, 0o644))
+            diffs.append(_diff(layer.path, layer.raw, new_compose))
+        if result is not None:
+            listening = {s.name: s.port for s in mine if s.name not in result.added}
+            problems += port_mismatches(new_text, listening)
 
     new_state = st.State(
         template_version=sources.fingerprint,
         cdbctl_version=sources.version,
         services=services,
         files=files,
-        compose=compose_path,
+        compose=paths[-1],
+        compose_files=tuple(paths),
     )
     state_bytes = st.dump_state(new_state)
     old_state_bytes = fs.read(st.STATE_PATH)
-    if state_bytes != old_state_bytes:
+    if old_state_bytes is None and not gen and exists:
+        pass  # every service builds on its own: a repository scaffold never touched stays untouched
+    elif state_bytes != old_state_bytes:
         s_status = st.CREATED if old_state_bytes is None else st.UPDATED
         reports.append(FileReport(st.STATE_PATH, s_status, "state"))
         writes.append((st.STATE_PATH, state_bytes, 0o644))
@@ -229,27 +216,45 @@ def run_scaffold(
         reports.append(FileReport(st.STATE_PATH, st.IDENTICAL, "state"))
 
     planned_paths = {pf.path for pf in planned}
-    problems = _validate(fs, compose_dir, result.builds, planned_paths, {s.name for s in specs})
-    problems += port_mismatches(result.text, {s.name: s.port for s in specs if s.name not in result.added})
-    problems += _ignored(fs, planned)
+    after = [(layer.path, patched_texts[layer.path]) for layer in layers]
+    bases = {layer.path: layer.base for layer in layers}
+    problems = validate_builds(fs.root, project, after, planned_paths, set(owners), bases=bases) + problems
+    problems += dockerignore_problems(fs, planned)
+    leftovers = _leftovers(fs, [*planned_paths, *(layer.path for layer in layers), st.STATE_PATH])
     blocked = any(r.status == st.CONFLICT for r in reports)
+    for tmp in leftovers:
+        removed = write and not blocked
+        reports.append(FileReport(tmp, st.REMOVED if removed else st.LEFTOVER, "temp", None,
+                                  "temporary file of an interrupted run"))  # fmt: skip
     if write and not blocked:
-        for path, data, mode in writes:
-            fs.write(path, data, mode=mode)
+        for tmp in leftovers:
+            fs.remove(tmp)
+        if writes:
+            fs.write_all(writes)
     return ScaffoldResult(
-        tuple(reports), tuple(problems), "".join(diffs), compose_path, write and not blocked, tuple(specs)
-    )
+        tuple(reports), tuple(problems), "".join(diffs), paths[-1], write and not blocked, tuple(gen),
+        tuple(paths),
+    )  # fmt: skip
 
 
-def _decode(raw: bytes, where: str) -> tuple[str, str]:
-    if raw.startswith(b"\xef\xbb\xbf"):
-        return raw[3:].decode("utf-8"), "utf-8-sig"
-    try:
-        return raw.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError as exc:
-        raise EnvironmentProblem(
-            f"compose file is not UTF-8 (byte {exc.start}); cannot edit it safely", where=where
-        ) from None
+def _patch_detail(result: PatchResult | None) -> str:
+    if result is None:
+        return ""
+    return "; ".join(
+        part for part in (
+            f"build paths fixed: {', '.join(result.patched)}" if result.patched else "",
+            f"services added: {', '.join(result.added)}" if result.added else "",
+        ) if part
+    )  # fmt: skip
+
+
+def _leftovers(fs: RepoFS, paths: Sequence[str]) -> list[str]:
+    """Temp files of interrupted runs next to any file this run manages."""
+    names: dict[str, set[str]] = {}
+    for path in paths:
+        d, _, name = path.rpartition("/")
+        names.setdefault(d, set()).add(name)
+    return fs.leftovers(set(names), names)
 
 
 def package_dir() -> Path:

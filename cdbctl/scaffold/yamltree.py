@@ -6,6 +6,7 @@ of every scalar and flow collection, which is what splicing edits need.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,7 +75,7 @@ def _node(events: Iterator[Any], ev: Any, depth: int = 0) -> YNode:
             sm.line,
             sm.column,
             value=ev.value,
-            style=ev.style,
+            style=ev.style or None,  # libyaml says "" for a plain scalar, ruamel None
             anchor=anchor,
             tag=tag,
         )
@@ -109,13 +110,32 @@ def _node(events: Iterator[Any], ev: Any, depth: int = 0) -> YNode:
     raise InputError(f"unexpected YAML event {name}")
 
 
-def parse_tree(text: str, where: str) -> YNode | None:
-    """Parse the first document of text into a YNode tree (None for an empty document)."""
+def _events(text: str) -> list[Any]:
+    """The parser events of text: libyaml's C parser when PyYAML has it (linear and fast), else ruamel's.
+
+    Both give the same events with character offsets; the pure-Python parsers took minutes on MB files.
+    """
+    import yaml
+
+    if getattr(yaml, "__with_libyaml__", False):
+        return list(yaml.parse(text, Loader=yaml.CSafeLoader))
     from ruamel.yaml import YAML
+
+    return list(YAML(typ="rt").parse(text))
+
+
+@functools.lru_cache(maxsize=8)
+def parse_tree(text: str, where: str) -> YNode | None:
+    """Parse the first document of text into a YNode tree (None for an empty document).
+
+    Cached: a run reads each compose text several times (builds, patch, self-check); callers never
+    change the tree.
+    """
+    import yaml
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     try:
-        events = iter(list(YAML(typ="rt").parse(text)))
+        events = iter(_events(text))
         root: YNode | None = None
         for ev in events:
             name = type(ev).__name__
@@ -127,11 +147,11 @@ def parse_tree(text: str, where: str) -> YNode | None:
         return root
     except _TreeError as exc:
         raise InputError(exc.message, where=f"{where}:{exc.line + 1}:{exc.column + 1}") from None
-    except MarkedYAMLError as exc:
+    except (MarkedYAMLError, yaml.MarkedYAMLError) as exc:
         mark = exc.problem_mark or exc.context_mark
         loc = f"{where}:{mark.line + 1}:{mark.column + 1}" if mark else where
         raise InputError(f"malformed YAML: {exc.problem or exc.context}", where=loc) from None
-    except YAMLError as exc:
+    except (YAMLError, yaml.YAMLError) as exc:
         raise InputError(f"malformed YAML: {exc}", where=where) from None
 
 
@@ -148,3 +168,48 @@ def anchors(node: YNode | None, out: dict[str, YNode] | None = None) -> dict[str
     for c in node.children:
         anchors(c, out)
     return out
+
+
+# What a YAML loader would build, aliases expanded; a "billion laughs" file is refused before a loader
+# (or a deep comparison of two loaded documents) ever expands it. Far above any real compose file.
+MAX_EXPANDED = 2_000_000
+
+
+def expanded_size(root: YNode | None, named: dict[str, YNode], where: str) -> int:
+    """The node count of root with every alias expanded; InputError above MAX_EXPANDED or on a cycle.
+
+    Iterative and memoised per node, so it is linear in the text however the aliases nest.
+    """
+    if root is None:
+        return 0
+    memo: dict[int, int] = {}
+    active: set[int] = set()
+    stack: list[tuple[YNode, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if key in memo:
+            continue
+        kids = _kids(node, named)
+        if done:
+            active.discard(key)
+            memo[key] = (0 if node.kind == "alias" else 1) + sum(memo.get(id(k), 0) for k in kids)
+            if memo[key] > MAX_EXPANDED:
+                raise InputError(
+                    f"YAML aliases expand to over {MAX_EXPANDED} values (an alias bomb?); not processed",
+                    where=f"{where}:{node.line + 1}:{node.column + 1}",
+                )
+            continue
+        if key in active:
+            raise InputError("recursive YAML alias", where=f"{where}:{node.line + 1}:{node.column + 1}")
+        active.add(key)
+        stack.append((node, True))
+        stack.extend((k, False) for k in kids if id(k) not in memo)
+    return memo[id(root)]
+
+
+def _kids(node: YNode, named: dict[str, YNode]) -> list[YNode]:
+    if node.kind == "alias":
+        target = named.get(node.value or "")
+        return [target] if target is not None else []
+    return [*(n for kv in node.items for n in kv), *node.children]

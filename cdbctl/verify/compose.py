@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,46 +130,6 @@ def normalize_project_name(raw: str) -> str:
     """Normalise like compose: lowercase, keep only [a-z0-9_-], start with a letter or digit."""
     name = re.sub(r"[^a-z0-9_-]", "", raw.lower()).lstrip("_-")
     return name
-
-
-def read_dotenv(path: Path, lookup: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Parse a compose `.env` file (KEY=VALUE, comments, optional quotes and `export`).
-
-    With `lookup`, unquoted and double-quoted values are interpolated as Compose v2 does (earlier
-    keys of the file, then lookup); single-quoted values stay literal.
-    """
-    from cdbctl.verify.interpolation import interpolate_text
-
-    out: dict[str, str] = {}
-    if not path.is_file():
-        return out
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f".env file is not UTF-8 text (byte {exc.start})", where=str(path)) from None
-    except OSError as exc:
-        raise InputError(f"cannot read .env file: {exc.strerror}", where=str(path)) from None
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        line = line.removeprefix("export ").strip()
-        key, sep, value = line.partition("=")
-        key = key.strip()
-        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", key):
-            raise InputError(
-                f"malformed line in .env (expected KEY=VALUE): {raw.strip()!r}", where=f"{path}:{number}"
-            )
-        value = value.strip()
-        literal = value[:1] == "'"
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]
-        elif " #" in value:
-            value = value.split(" #", 1)[0].rstrip()
-        if lookup is not None and not literal:
-            value = interpolate_text(value, {**lookup, **out}, f"{path}:{number}")
-        out[key] = value
-    return out
 
 
 def load_file(path: Path) -> ComposeFile:

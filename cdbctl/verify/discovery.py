@@ -1,17 +1,23 @@
-"""From compose services to endpoint probes: published ports, service roles, credentials."""
+"""From compose services to endpoint probes: published ports, then the first selection rule that applies."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
-import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from cdbctl.errors import InputError, UsageError
 from cdbctl.verify.compose import ComposeProject
-from cdbctl.verify.merge import environment_dict
+from cdbctl.verify.credentials import (
+    ReadFile,
+    ServiceSecrets,
+    postgres_login,
+    read_secret_file,
+    redis_password,
+)
+from cdbctl.verify.health import POSTGRES_IMAGES, REDIS_IMAGES, WELL_KNOWN, http_healthcheck, image_repository
 from cdbctl.verify.model import Endpoint, ProbeSpec
 
 LOOPBACK = "127.0.0.1"
@@ -97,70 +103,138 @@ def parse_ports(
     return out
 
 
-def role(name: str, service: dict[str, Any], ports: Sequence[PortMapping]) -> str:
-    """How a service is probed: 'http' (cdb_*), 'redis', 'postgres' or 'tcp'."""
-    image = str(service.get("image") or "").lower()
-    base = image.rsplit("/", 1)[-1].split(":", 1)[0].split("@", 1)[0]
-    lname = name.lower()
-    targets = {p.target for p in ports}
-    if base in ("redis", "valkey", "redis-stack-server") or "redis" in lname:
-        return "redis"  # also the CDB compose file's cdb_redis
-    if base.startswith(("postgres", "postgis", "timescaledb")) or "postgres" in lname:
-        return "postgres"
-    if lname.startswith(("cdb_", "cdb-")):
-        return "http"
-    if 6379 in targets:
-        return "redis"
-    if 5432 in targets:
-        return "postgres"
-    return "tcp"
+@dataclass(frozen=True, slots=True)
+class Reachable:
+    """A published port as seen from this host: where to connect, and the container port behind it."""
+
+    host: str
+    port: int
+    target: int
 
 
-def _redis_password(service: dict[str, Any]) -> str | None:
-    """The password from `--requirepass X` in the command (also inside `sh -c "..."`) or REDIS_PASSWORD."""
-    env = environment_dict(service.get("environment"))
-    command = service.get("command")
-    if isinstance(command, str):
-        parts = [command]
-    elif isinstance(command, list):
-        parts = [str(w) for w in command if isinstance(w, str | int | float)]
-    else:  # compose rejects any other shape; there is no password to find in it
-        parts = []
-    words: list[str] = []
-    for part in parts:
-        try:
-            words += shlex.split(part)
-        except ValueError:
-            words.append(part)
-    for i, word in enumerate(words[:-1]):
-        if word == "--requirepass":
-            value = words[i + 1]
-            ref = re.fullmatch(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", value)
-            return env.get(ref.group(1)) or None if ref else value
-    return env.get("REDIS_PASSWORD") or None
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """What a selection rule looks at: the service, its reachable ports, its resolvable values."""
+
+    name: str
+    service: dict[str, Any]
+    reachable: tuple[Reachable, ...]
+    secrets: ServiceSecrets
+
+    def on(self, target: int) -> Reachable | None:
+        """The reachable port published for a container port, if any."""
+        return next((r for r in self.reachable if r.target == target), None)
+
+    @property
+    def first(self) -> Reachable:
+        """The first published port (services have at least one when rules run)."""
+        return self.reachable[0]
 
 
-def _endpoint(kind: str, host: str, port: int, service: dict[str, Any]) -> Endpoint:
-    if kind == "http":
-        return Endpoint("http", host, port, HEALTH_PATH)
-    if kind == "redis":
-        return Endpoint("redis", host, port, password=_redis_password(service))
-    if kind == "postgres":
-        env = environment_dict(service.get("environment"))
-        user = env.get("POSTGRES_USER") or "postgres"
-        return Endpoint(
-            "postgres",
-            host,
-            port,
-            username=user,
-            password=env.get("POSTGRES_PASSWORD") or None,
-            database=env.get("POSTGRES_DB") or user,
-        )
-    return Endpoint("tcp", host, port)
+@dataclass(frozen=True, slots=True)
+class Selected:
+    """A rule's choice: the endpoint on one reachable port, and a problem found on the way."""
+
+    endpoint: Endpoint
+    via: Reachable
+    problem: str | None = None
 
 
-def service_probes(project: ComposeProject, name: str) -> list[ProbeSpec]:
-    """The probes of one service: its role's probe on the main port, TCP on any other published port."""
+def _http(scheme: str, at: Reachable, path: str) -> Selected:
+    return Selected(Endpoint(scheme, at.host, at.port, path), at)
+
+
+def _healthcheck(c: Candidate) -> Selected | None:
+    """The service's own HTTP healthcheck (`curl`/`wget` on `localhost:<container port>/<path>`, CMD or
+    CMD-SHELL): GET that path on the host port published for that container port, healthy on 2xx."""
+    found = http_healthcheck(c.service, c.secrets.environment)
+    at = c.on(found.port) if found else None
+    return _http(found.scheme, at, found.path) if found and at else None
+
+
+def _image_table(c: Candidate) -> Selected | None:
+    """The image's documented health endpoint (table below): GET its path on the port published for its
+    container port, else on the first published port."""
+    known = WELL_KNOWN.get(image_repository(c.service))
+    return _http(known.scheme, c.on(known.port) or c.first, known.path) if known else None
+
+
+def _redis(c: Candidate, at: Reachable) -> Selected:
+    password = redis_password(c.secrets)
+    return Selected(Endpoint("redis", at.host, at.port, password=password.value), at, password.problem)
+
+
+def _postgres(c: Candidate, at: Reachable) -> Selected:
+    login = postgres_login(c.secrets)
+    endpoint = Endpoint(
+        "postgres",
+        at.host,
+        at.port,
+        username=login.user,
+        password=login.password.value,
+        database=login.database,
+    )
+    return Selected(endpoint, at, login.password.problem)
+
+
+def _redis_image(c: Candidate) -> Selected | None:
+    """Image `redis`, `valkey`, `redis-stack(-server)` or `keydb`: AUTH with the server's password (see
+    Credentials), then PING must answer PONG."""
+    return _redis(c, c.on(6379) or c.first) if image_repository(c.service) in REDIS_IMAGES else None
+
+
+def _postgres_image(c: Candidate) -> Selected | None:
+    """Image `postgres`, `postgresql`, `postgis`, `timescaledb(-ha)` or `pgvector`: log in with the user,
+    database and password the image is configured with (see Credentials), `SELECT 1`."""
+    if image_repository(c.service) not in POSTGRES_IMAGES:
+        return None
+    return _postgres(c, c.on(5432) or c.first)
+
+
+def _protocol_port(c: Candidate) -> Selected | None:
+    """A service built here (`build:`, or no `image:`) that publishes container port 6379 or 5432: probed
+    as Redis or PostgreSQL."""
+    if c.service.get("image") and not c.service.get("build"):
+        return None  # a known image would have matched above; an unknown one may use the port otherwise
+    redis_at, postgres_at = c.on(6379), c.on(5432)
+    if redis_at:
+        return _redis(c, redis_at)
+    return _postgres(c, postgres_at) if postgres_at else None
+
+
+def _cdb_service(c: Candidate) -> Selected | None:
+    """A CDB service (`cdb_*`, `cdb-*`): GET `/health` on its first published port."""
+    return _http("http", c.first, HEALTH_PATH) if c.name.lower().startswith(("cdb_", "cdb-")) else None
+
+
+def _tcp(c: Candidate) -> Selected | None:
+    """Anything else: a TCP connect to its first published port."""
+    return Selected(Endpoint("tcp", c.first.host, c.first.port), c.first)
+
+
+# The probe of a service's main port: the first rule that answers wins (docs/verify.md lists them).
+RULES: tuple[tuple[str, Callable[[Candidate], Selected | None]], ...] = (
+    ("healthcheck", _healthcheck),
+    ("image", _image_table),
+    ("redis", _redis_image),
+    ("postgres", _postgres_image),
+    ("port", _protocol_port),
+    ("cdb", _cdb_service),
+    ("tcp", _tcp),
+)
+
+
+def rules_table() -> str:
+    """The selection rules as a Markdown table, in order (docs/verify.md holds a copy; a test compares)."""
+    rows = [
+        f"| {i} | `{name}` | {' '.join((select.__doc__ or '').split())} |"
+        for i, (name, select) in enumerate(RULES, 1)
+    ]
+    return "\n".join(["| # | rule | probe |", "|---|---|---|", *rows])
+
+
+def reachable_ports(project: ComposeProject, name: str) -> list[Reachable]:
+    """The service's published TCP ports as this host reaches them (host networking: the container ports)."""
     service = project.services[name]
     ports = parse_ports(
         service.get("ports"),
@@ -168,23 +242,27 @@ def service_probes(project: ComposeProject, name: str) -> list[ProbeSpec]:
         lambda i: f"{project.where('services', name, 'ports', i)} (services.{name}.ports[{i}])",
     )
     host_net = str(service.get("network_mode") or "") == "host"
-    reachable: list[tuple[str, int, int]] = []  # host, port, container port
+    out: list[Reachable] = []
     for p in ports:
         if host_net:  # published ports are ignored with host networking: the process listens directly
-            reachable.append((LOOPBACK, p.target, p.target))
+            out.append(Reachable(LOOPBACK, p.target, p.target))
         elif p.published is not None:
-            host = LOOPBACK if _is_wildcard(p.host_ip) else p.host_ip
-            reachable.append((host, p.published, p.target))
-    reachable = list(dict.fromkeys(reachable))
+            out.append(Reachable(LOOPBACK if _is_wildcard(p.host_ip) else p.host_ip, p.published, p.target))
+    return list(dict.fromkeys(out))
+
+
+def service_probes(project: ComposeProject, name: str, read: ReadFile = read_secret_file) -> list[ProbeSpec]:
+    """The probes of one service: the first matching rule's probe on its port, TCP on any other port."""
+    reachable = reachable_ports(project, name)
     if not reachable:
         return []
-    kind = role(name, service, ports)
-    main_target = {"redis": 6379, "postgres": 5432}.get(kind)
-    main = next((r for r in reachable if r[2] == main_target), reachable[0])
-    specs = [ProbeSpec(name, name, _endpoint(kind, main[0], main[1], service))]
-    for host, port, _ in reachable:
-        if (host, port) != (main[0], main[1]):
-            specs.append(ProbeSpec(f"{name}:{port}", name, Endpoint("tcp", host, port)))
+    candidate = Candidate(name, project.services[name], tuple(reachable), ServiceSecrets(project, name, read))
+    # The tcp rule always answers, so there is always a first match.
+    rule, chosen = next((r, s) for r, select in RULES if (s := select(candidate)) is not None)
+    specs = [ProbeSpec(name, name, chosen.endpoint, rule, chosen.problem)]
+    for r in reachable:
+        if r != chosen.via:
+            specs.append(ProbeSpec(f"{name}:{r.port}", name, Endpoint("tcp", r.host, r.port), "tcp"))
     return specs
 
 

@@ -15,7 +15,8 @@ from cdbctl.errors import InputError
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _BRACED = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])(.*))?\Z", re.DOTALL)
-_INVALID = "invalid interpolation format in {text!r} (you may need to escape any $ with another $)"
+# The value itself is never quoted: it may hold a password (compose names only the key, too).
+_INVALID = "invalid interpolation format (you may need to escape any $ with another $)"
 
 
 def interpolate(value: Any, env: Mapping[str, str], where: str) -> Any:
@@ -46,7 +47,7 @@ def interpolate_text(text: str, env: Mapping[str, str], where: str) -> str:
         elif nxt == "{":
             end = _closing_brace(text, i + 2)
             if end < 0:
-                raise InputError(_INVALID.format(text=text), where=where)
+                raise InputError(_INVALID, where=where)
             out.append(_expand(text[i + 2 : end], env, where, text))
             i = end + 1
         else:
@@ -84,7 +85,7 @@ def _expand(body: str, env: Mapping[str, str], where: str, text: str) -> str:
     """Expand the inside of one ${...}: NAME, then an optional operator and a (recursive) argument."""
     m = _BRACED.match(body)
     if not m:
-        raise InputError(_INVALID.format(text=text), where=where)
+        raise InputError(_INVALID, where=where)
     name, op, arg = m.group(1), m.group(2), m.group(3) or ""
     value = env.get(name, "")
     present = bool(value) if op and op.startswith(":") else name in env

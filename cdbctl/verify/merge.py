@@ -15,6 +15,11 @@ from cdbctl.verify.compose import RESET, Override
 
 _REPLACED = {("command",), ("entrypoint",), ("healthcheck", "test")}
 _KEYED = {"environment", "labels", "annotations", "sysctls", "extra_hosts"}
+_SHORT_FORMS: dict[tuple[str, ...], Callable[[Any], Any]] = {
+    ("build",): lambda v: {"context": v} if isinstance(v, str) else v,
+    ("env_file",): lambda v: [v] if isinstance(v, str | dict) else v,
+    ("extends",): lambda v: {"service": v} if isinstance(v, str) else v,
+}
 
 
 def merge_service(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -56,6 +61,8 @@ def _merge_map(base: Mapping[str, Any], over: Mapping[str, Any], path: tuple[str
 def _merge_value(base: Any, over: Any, path: tuple[str, ...]) -> Any:
     if path in _REPLACED:
         return over
+    if path in _SHORT_FORMS:  # `build: ./dir`, `env_file: a.env`: the short form of the long one
+        base, over = _SHORT_FORMS[path](base), _SHORT_FORMS[path](over)
     if len(path) == 1 and path[0] in _KEYED:
         colon = path[0] == "extra_hosts"
         keyed_base, keyed_over = keyed_dict(base, colon=colon), keyed_dict(over, colon=colon)
@@ -97,10 +104,19 @@ def _volume_target(entry: Any) -> Any:
     return parts[1] if len(parts) > 1 else parts[0]
 
 
-def _secret_target(entry: Any) -> Any:
-    if isinstance(entry, dict):
-        return entry.get("target") or entry.get("source")
-    return entry
+def _mount_key(directory: str) -> Callable[[Any], Any]:
+    """Merge key of a secrets/configs entry: its target as written, else the default path.
+
+    As compose-go: `- one` and `{source: one, target: one}` are different entries (the
+    short form's key is the default path /run/secrets/one, the long form's its literal target).
+    """
+
+    def key(entry: Any) -> Any:
+        if isinstance(entry, dict):
+            return entry.get("target") or f"{directory}{entry.get('source')}"
+        return f"{directory}{entry}"
+
+    return key
 
 
 def _merge_unique(base: list[Any], over: list[Any], key: Callable[[Any], Any]) -> list[Any]:
@@ -112,8 +128,8 @@ def _merge_unique(base: list[Any], over: list[Any], key: Callable[[Any], Any]) -
 
 _UNIQUE: dict[str, Callable[[Any], Any]] = {
     "volumes": _volume_target,
-    "secrets": _secret_target,
-    "configs": _secret_target,
+    "secrets": _mount_key("/run/secrets/"),
+    "configs": _mount_key("/"),
     "devices": _volume_target,
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -14,6 +15,7 @@ class Kind(StrEnum):
     """What a check looks at; the `kind` field of the JSON report."""
 
     container = "container"
+    service = "service"  # a Swarm service
     http = "http"
     tcp = "tcp"
     redis = "redis"
@@ -65,11 +67,18 @@ class Endpoint:
 
 @dataclass(frozen=True, slots=True)
 class ProbeSpec:
-    """One endpoint probe to run: a check name, the compose service it belongs to, the endpoint."""
+    """One endpoint probe to run: a check name, the compose service it belongs to, the endpoint.
+
+    `rule` names the discovery rule that chose the probe ("" for --endpoint); `problem`, when set,
+    is why the probe cannot run as planned (an unreadable secret file): the check reports it as
+    unhealthy without connecting.
+    """
 
     name: str
     service: str
     endpoint: Endpoint
+    rule: str = ""
+    problem: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +108,7 @@ class Check:
     latency_ms: float | None = None
     terminal: bool = False
     local: bool = False  # see Outcome.local
+    swarm: Mapping[str, Any] | None = None  # a Swarm service's facts (mode, replicas, task error)
 
     def __post_init__(self) -> None:
         # The choke point for the report: every text field may come from outside (a server reply,
@@ -116,7 +126,7 @@ class Check:
             "status": str(self.status),
             "detail": self.detail,
             "latency_ms": self.latency_ms,
-        }
+        } | ({"swarm": dict(self.swarm)} if self.swarm is not None else {})
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,19 +9,30 @@ derived: `--project`, else COMPOSE_PROJECT_NAME, else the last top-level `name:`
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cdbctl.errors import InputError, UsageError
-from cdbctl.verify.compose import ComposeFile, ComposeProject, load_file, normalize_project_name, read_dotenv
+from cdbctl.verify.compose import ComposeFile, ComposeProject, line_of, load_file, normalize_project_name
+from cdbctl.verify.dotenv import read_dotenv
 from cdbctl.verify.interpolation import interpolate
-from cdbctl.verify.merge import environment_dict, keyed_dict, merge_mapping, merge_service, pass_through
+from cdbctl.verify.merge import (
+    environment_dict,
+    keyed_dict,
+    merge_mapping,
+    merge_service,
+    pass_through,
+    strip_tags,
+)
 
 _INTERPOLATED = ("name", "services", "secrets", "configs", "include", "volumes", "networks")
 _RESOURCES = ("secrets", "configs")
 _MAX_DEPTH = 32
+_KEY_PATH = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
 @dataclass(slots=True)
@@ -39,9 +50,13 @@ class _Part:
         for name, svc in other.services.items():
             if conflicts and name in self.services:
                 raise InputError(f"service {name!r} is defined by an included file and here", where=where)
-            self.services[name] = merge_service(self.services.get(name, {}), svc)
+            # Kept as written (tags included) until there is something to merge with: a `!reset` in
+            # an override file acts on the files before it, not on the empty start of its own part.
+            self.services[name] = merge_service(self.services[name], svc) if name in self.services else svc
         for kind, items in other.resources.items():
-            self.resources[kind] = merge_mapping(self.resources.get(kind, {}), items)
+            mine = self.resources.setdefault(kind, {})
+            for key, value in items.items():
+                mine[key] = merge_mapping({key: mine[key]}, {key: value})[key] if key in mine else value
         self.name = other.name or self.name
 
 
@@ -62,7 +77,7 @@ def load_project(
     model = _Part()
     for path in files:
         model.add(_load_part(Path(path), merged_env, directory, 0), conflicts=False, where=str(path))
-    services = {n: _finish_service(n, s, merged_env) for n, s in model.services.items()}
+    services = {n: _finish_service(n, strip_tags(s), merged_env) for n, s in model.services.items()}
     raw = project or merged_env.get("COMPOSE_PROJECT_NAME") or model.name or directory.name
     name = normalize_project_name(raw)
     if not name:
@@ -74,8 +89,8 @@ def load_project(
         directory,
         tuple(model.files),
         services,
-        secrets=model.resources.get("secrets", {}),
-        configs=model.resources.get("configs", {}),
+        secrets=strip_tags(model.resources.get("secrets", {})),
+        configs=strip_tags(model.resources.get("configs", {})),
         environment=merged_env,
         profiles=tuple(profiles),
     )
@@ -86,7 +101,7 @@ def _load_part(path: Path, env: Mapping[str, str], base: Path, depth: int) -> _P
     if depth > _MAX_DEPTH:
         raise InputError("include/extends nested more than 32 deep (a cycle?)", where=str(path))
     cf = load_file(path)
-    data = {k: interpolate(v, env, f"{path}: {k}") if k in _INTERPOLATED else v for k, v in cf.data.items()}
+    data = {k: _interpolated(cf, k, env) if k in _INTERPOLATED else v for k, v in cf.data.items()}
     part = _Part(files=[cf])
     for entry in _include_entries(data.get("include"), str(path)):
         part.add(_load_include(entry, path.parent, env, depth), conflicts=False, where=str(path))
@@ -104,6 +119,18 @@ def _load_part(path: Path, env: Mapping[str, str], base: Path, depth: int) -> _P
         own.name = data["name"]
     part.add(own, conflicts=True, where=str(path))
     return part
+
+
+def _interpolated(cf: ComposeFile, key: str, env: Mapping[str, str]) -> Any:
+    """One top-level section interpolated; an error names FILE:LINE and the key path."""
+    try:
+        return interpolate(cf.data.get(key), env, key)
+    except InputError as exc:
+        keys = exc.where or key
+        path = [int(i) if i else k for k, i in _KEY_PATH.findall(keys)]
+        line = line_of(cf.root, path)
+        at = f"{cf.path}:{line}" if line is not None else str(cf.path)
+        raise InputError(exc.message, where=f"{at} ({keys})") from None
 
 
 def _include_entries(value: Any, where: str) -> list[dict[str, Any]]:
@@ -172,7 +199,7 @@ def _resolve_extends(
         if not other.is_file():
             raise InputError(f"extends file not found: {other}", where=f"{path}: services.{name}")
         cf = load_file(other)
-        other_services = interpolate(cf.data.get("services") or {}, env, f"{other}: services")
+        other_services = _interpolated(cf, "services", env) or {}
         if target not in other_services:
             raise InputError(f"extends: no service {target!r} in {other}", where=f"{path}: services.{name}")
         base = _resolve_extends(target, other_services, other, env=env, depth=depth + 1, chain=(*chain, link))
@@ -189,10 +216,11 @@ def _is_remote(context: str) -> bool:
 
 
 def _absolute(base: Path, value: Any) -> str:
+    """An absolute, lexically cleaned path (`a/../b` -> `b`, symlinks kept), as compose resolves it."""
     text = str(value)
     if text.startswith("~"):
-        return str(Path(text).expanduser())
-    return str((base / text).absolute()) if not Path(text).is_absolute() else text
+        text = str(Path(text).expanduser())
+    return os.path.normpath(text if Path(text).is_absolute() else (base / text).absolute())
 
 
 def _absolute_paths(svc: dict[str, Any], base: Path) -> dict[str, Any]:

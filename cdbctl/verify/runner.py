@@ -44,6 +44,7 @@ class Plan:
     probes: tuple[ProbeSpec, ...] = ()
     containers: ContainerSource | None = None
     container_services: tuple[str, ...] = ()
+    source_kind: Kind = Kind.container  # what the source checks: containers, or Swarm services
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +63,8 @@ def run_probe(spec: ProbeSpec, deadline: Deadline, registry: Mapping[str, Probe]
     probe = registry[spec.endpoint.scheme]
     start = time.monotonic()
     try:
-        outcome = probe(spec.endpoint, deadline)
+        # Without its credentials the probe would only fail less clearly (NOAUTH, auth failed).
+        outcome = Outcome(Status.unhealthy, spec.problem) if spec.problem else probe(spec.endpoint, deadline)
     except Exception as exc:  # a probe bug must not hide the other results
         outcome = Outcome(Status.unhealthy, f"probe failed: {type(exc).__name__}: {exc}")
     latency = round((time.monotonic() - start) * 1000, 1)
@@ -208,7 +210,7 @@ def run_round(
                 else f"Docker engine did not answer within {timeout:.1f} s"
             )
             checks += [
-                Check(s, s, Kind.container, "docker engine", Status.unknown, detail)
+                Check(s, s, plan.source_kind, "docker engine", Status.unknown, detail)
                 for s in (plan.container_services or ("docker",))
             ]
     for slot, future in started:

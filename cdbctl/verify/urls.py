@@ -86,8 +86,12 @@ def parse_endpoint_option(value: str) -> ProbeSpec:
             f"bad --endpoint {mask_url(value)!r} (expected NAME=URL)", where="--endpoint", hint=_HINT
         )
     if not _NAME.fullmatch(name):
+        # Not the name alone: a URL without NAME= may split inside its userinfo (':pw=x@h').
         raise UsageError(
-            f"bad endpoint name {name!r} (letters, digits and _.:@- only)",
-            where=f"--endpoint {mask_url(value)}",
+            f"bad endpoint name in {mask_url(value)!r} (letters, digits and _.:@- only)",
+            where="--endpoint",
         )
-    return ProbeSpec(name=name, service=name, endpoint=parse_url(url.strip(), where=f"--endpoint {name}"))
+    # 'cdb:pw=@h' (a password before a stray '=') parses as the name 'cdb:pw': name it only when
+    # the masked value still shows it whole.
+    where = f"--endpoint {name}" if mask_url(value).startswith(f"{name}=") else "--endpoint"
+    return ProbeSpec(name=name, service=name, endpoint=parse_url(url.strip(), where=where))

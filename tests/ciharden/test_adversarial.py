@@ -24,8 +24,6 @@ from cdbctl.ciharden.steps import guarded
 from cdbctl.ciharden.syntax import parses
 from tests.ciharden.conftest import CORPUS, corpus_files, make_repo
 
-pytestmark = pytest.mark.unit
-
 BASH = shutil.which("bash")
 HEAD = "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
 WF = ".github/workflows"
@@ -66,6 +64,7 @@ def rules(text: str) -> list[tuple[Rule, Status, bool]]:
         ("(cd a && bandit -r . \\\n  ) || true", "(cd a && bandit -r . \\\n  )"),
     ],
 )
+@pytest.mark.unit
 def test_a_subshell_around_the_scanner_keeps_its_parenthesis(script: str, fixed: str) -> None:
     result = harden(step(script), "t.yml", write=True)
     assert [(f.rule, f.status) for f in result.findings] == [(Rule.failure_swallowed, Status.fixed)]
@@ -73,6 +72,7 @@ def test_a_subshell_around_the_scanner_keeps_its_parenthesis(script: str, fixed:
     assert bash_parses(fixed)
 
 
+@pytest.mark.unit
 def test_a_script_that_does_not_parse_is_never_edited() -> None:
     """extglob patterns are a syntax error unless enabled: the guard cannot vouch for the script."""
     script = "bandit -r . || true\necho @(a|b)"
@@ -88,6 +88,7 @@ def test_a_script_that_does_not_parse_is_never_edited() -> None:
     assert "cannot follow this script's syntax" in finding.message
 
 
+@pytest.mark.unit
 def test_an_edit_that_would_break_the_script_becomes_report_only() -> None:
     """The guard itself: an edit leaving '(bandit' is taken away, a harmless one in the same script kept."""
     script = "(bandit -r .) || true\nbandit --exit-zero -r ."
@@ -100,6 +101,7 @@ def test_an_edit_that_would_break_the_script_becomes_report_only() -> None:
     assert out[1].edit == (28, 40, "")
 
 
+@pytest.mark.unit
 def test_every_edited_corpus_script_passes_bash_n() -> None:
     checked = 0
     for path in corpus_files():
@@ -153,6 +155,7 @@ _FRAGMENTS = st.sampled_from(
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(_FRAGMENTS, min_size=1, max_size=9))
+@pytest.mark.unit
 def test_the_guard_never_accepts_what_bash_rejects(parts: list[str]) -> None:
     script = " ".join(parts)
     if parses(script):
@@ -161,6 +164,7 @@ def test_the_guard_never_accepts_what_bash_rejects(parts: list[str]) -> None:
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(_FRAGMENTS, min_size=1, max_size=9))
+@pytest.mark.unit
 def test_every_edit_ci_harden_makes_leaves_a_script_bash_parses(parts: list[str]) -> None:
     script = " ".join(parts)
     text = step(script)
@@ -177,6 +181,7 @@ def test_every_edit_ci_harden_makes_leaves_a_script_bash_parses(parts: list[str]
 # ---- 11: a waiver is a comment, never the text of a string ----
 
 
+@pytest.mark.unit
 def test_a_waiver_inside_a_quoted_run_string_takes_no_quote_as_reason() -> None:
     text = HEAD + '      - run: "pip-audit || true # cdbctl: allow-soft-fail"\n'
     result = harden(text, "t.yml", write=True)
@@ -187,6 +192,7 @@ def test_a_waiver_inside_a_quoted_run_string_takes_no_quote_as_reason() -> None:
     assert scripts_of(result.hardened) == ["pip-audit # cdbctl: allow-soft-fail"]
 
 
+@pytest.mark.unit
 def test_a_quoted_waiver_with_a_reason_is_the_reason_without_the_quote() -> None:
     text = HEAD + "      - run: 'pip-audit || true # cdbctl: allow-soft-fail SEC-1 vendored'\n"
     (finding,) = harden(text, "t.yml", write=True).findings
@@ -201,10 +207,12 @@ def test_a_quoted_waiver_with_a_reason_is_the_reason_without_the_quote() -> None
     ],
     ids=["inside-echo", "inside-a-name"],
 )
+@pytest.mark.unit
 def test_waiver_words_in_a_string_are_no_waiver(text: str) -> None:
     assert [f.status for f in harden(text, "t.yml", write=True).findings] == [Status.fixed]
 
 
+@pytest.mark.unit
 def test_a_shell_comment_waiver_in_a_block_script_still_counts() -> None:
     text = step("# cdbctl: allow-soft-fail flaky feed, SEC-9\npip-audit || true")
     (finding,) = harden(text, "t.yml", write=True).findings
@@ -228,6 +236,7 @@ def test_a_shell_comment_waiver_in_a_block_script_still_counts() -> None:
         ("bandit -r . || test $? -le 1", (Rule.failure_swallowed, Status.fixed, True)),
     ],
 )
+@pytest.mark.unit
 def test_lost_statuses_are_found(script: str, expected: tuple[Rule, Status, bool]) -> None:
     assert rules(step(script)) == [expected]
 
@@ -243,21 +252,25 @@ def test_lost_statuses_are_found(script: str, expected: tuple[Rule, Status, bool
         "bash -c 'bandit -r .'",
     ],
 )
+@pytest.mark.unit
 def test_status_kept_or_handled_is_left_alone(script: str) -> None:
     assert [f for f in rules(step(script)) if f[1] is not Status.info] == []
 
 
+@pytest.mark.unit
 def test_background_with_a_wait_is_fixed_and_still_waits() -> None:
     result = harden(step("bandit -r . || true &\nwait $!"), "t.yml", write=True)
     assert scripts_of(result.hardened) == ["bandit -r . &\nwait $!\n"]
 
 
+@pytest.mark.unit
 def test_bash_c_string_is_edited_inside_its_quotes() -> None:
     result = harden(step('bash -c "bandit -r . || true"'), "t.yml", write=True)
     assert scripts_of(result.hardened) == ['bash -c "bandit -r ."\n']
 
 
 @pytest.mark.parametrize("shell", ["        shell: pwsh\n", "        shell: powershell\n"])
+@pytest.mark.unit
 def test_powershell_true_handler_is_reported(shell: str) -> None:
     text = HEAD + "      - run: pip-audit || $true\n" + shell
     result = harden(text, "t.yml", write=True)
@@ -275,6 +288,7 @@ def test_powershell_true_handler_is_reported(shell: str) -> None:
     ("value", "tag"),
     [("!!python/object:os.system x", "!!python/object:os.system"), ("!custom {a: 1}", "!custom")],
 )
+@pytest.mark.unit
 def test_an_unsupported_tag_is_named_with_its_line(value: str, tag: str) -> None:
     text = HEAD + "      - run: bandit -r . || true\n" + f"        env: {value}\n"
     with pytest.raises(WorkflowError) as err:
@@ -353,6 +367,7 @@ def test_a_read_only_workflow_is_refused_before_anything_is_written(tmp_path: Pa
 # ---- 7: text from the workflow never drives the terminal ----
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("fmt", ["table", "text", "github"])
 def test_escape_sequences_in_a_step_name_never_reach_the_terminal(
     tmp_path: Path, fmt: str, capsys: pytest.CaptureFixture[str]

@@ -14,8 +14,6 @@ from cdbctl.ciharden.harden import Options, harden
 from cdbctl.ciharden.model import Rule, Status
 from tests.ciharden.conftest import make_repo
 
-pytestmark = pytest.mark.unit
-
 HEAD = "on: push\njobs:\n  scan:\n    runs-on: ubuntu-latest\n    steps:\n"
 OSV = (
     "      - name: OSV\n"
@@ -35,6 +33,7 @@ def statuses(text: str, options: Options | None = None) -> list[tuple[int, Rule,
     return [(f.line, f.rule, f.status) for f in harden(text, "t.yml", write=True, options=options).findings]
 
 
+@pytest.mark.unit
 def test_a_gate_script_file_in_the_repository_is_read() -> None:
     files = {"scripts/ci/osv-severity-gate.sh": GATE_SCRIPT}
     assert statuses(HEAD + OSV, Options(read_file=files.get)) == [(7, Rule.failure_swallowed, Status.gated)]
@@ -48,11 +47,13 @@ def test_a_gate_script_file_in_the_repository_is_read() -> None:
         "#!/bin/sh\nexit 1\n",  # fails, but never reads the report
     ],
 )
+@pytest.mark.unit
 def test_a_script_that_does_not_gate_on_the_report_is_no_gate(script: str) -> None:
     files = {"scripts/ci/osv-severity-gate.sh": script}
     assert statuses(HEAD + OSV, Options(read_file=files.get)) == [(7, Rule.failure_swallowed, Status.fixed)]
 
 
+@pytest.mark.unit
 def test_a_missing_gate_script_is_no_gate() -> None:
     assert statuses(HEAD + OSV, Options(read_file={}.get)) == [(7, Rule.failure_swallowed, Status.fixed)]
 
@@ -77,6 +78,7 @@ def test_the_cli_reads_gate_scripts_from_the_repository_only(tmp_path: Path) -> 
     assert proc.returncode == 1 and proc.stdout.startswith("would-fix\t"), proc.stdout
 
 
+@pytest.mark.unit
 def test_existence_check_through_a_variable_is_no_gate() -> None:
     text = HEAD + (
         "      - run: bandit -r . -f json -o bandit.json || true\n"
@@ -87,6 +89,7 @@ def test_existence_check_through_a_variable_is_no_gate() -> None:
     assert statuses(text) == [(6, Rule.failure_swallowed, Status.fixed)]
 
 
+@pytest.mark.unit
 def test_a_sarif_run_beside_a_run_that_stays_soft_is_still_fixed() -> None:
     """The second-run rule needs the other run to block: here it is waived, so neither decides."""
     text = HEAD + (
@@ -99,6 +102,7 @@ def test_a_sarif_run_beside_a_run_that_stays_soft_is_still_fixed() -> None:
     ]
 
 
+@pytest.mark.unit
 def test_a_sarif_run_of_another_target_is_not_a_second_run() -> None:
     text = HEAD + (
         "      - run: trivy fs --exit-code 1 --format json -o fs.json .\n"
@@ -107,6 +111,7 @@ def test_a_sarif_run_of_another_target_is_not_a_second_run() -> None:
     assert statuses(text) == [(7, Rule.success_flag, Status.fixed)]
 
 
+@pytest.mark.unit
 def test_a_sarif_run_of_the_same_target_beside_a_blocking_run_is_left_alone() -> None:
     text = HEAD + (
         "      - run: trivy image --exit-code 1 --format json -o img.json app:ci\n"
@@ -127,6 +132,7 @@ def _cdb_workflow(name: str) -> str | None:
     return proc.stdout if proc.returncode == 0 else None
 
 
+@pytest.mark.unit
 def test_the_cdb_security_scan_keeps_its_allowlist_gated_custom_image_scans() -> None:
     """The real CDB file (read from the local mirror, not copied): the custom-image scans are gated
     by the trivy_gate allowlist step and their SARIF twin is a second, report-only run."""

@@ -4,7 +4,8 @@ Environment:
 - ``CDBCTL_E2E=skip`` skips every e2e test (the only way to skip them; a missing engine fails them).
 - ``CDBCTL_BASE_IMAGE`` the image the services are built FROM (default ``cdbctl-base:bookworm``,
   built by .ci/setup.d/60-base-image.sh; ``python:3.12-slim`` on a machine that can pull it).
-- ``CDBCTL_COMPOSE`` the Compose command (default ``docker-compose`` when installed, else ``docker compose``).
+- ``CDBCTL_COMPOSE`` the Compose command (default ``docker compose``, v2; else ``docker-compose``).
+  test_compose_v1.py checks Compose v1 (``docker-compose``) separately while it is installed.
 - ``CDBCTL_E2E_KEEP_IMAGES=1`` keeps the built service images after the run (faster local iteration).
 """
 
@@ -99,7 +100,7 @@ def scaffolded(stack: Stack) -> Stack:
 
 @pytest.fixture(scope="session")
 def built(scaffolded: Stack) -> Stack:
-    """Issue step 3: the images, built by docker-compose from the repo's compose file + the override."""
+    """Issue step 3: the images, built by Compose from the repo's compose file + the override."""
     try:
         scaffolded.write_override()
         scaffolded.build()

@@ -88,15 +88,30 @@ def run(
 
 
 def compose_command(configured: str = "") -> list[str] | None:
-    """The Compose CLI: `configured` (CDBCTL_COMPOSE), else docker-compose (v1), else `docker compose` (v2)."""
+    """The Compose CLI: `configured` (CDBCTL_COMPOSE), else `docker compose` (v2), else docker-compose (v1)."""
     if configured.strip():
         return configured.split()
+    if shutil.which("docker") is not None and compose_version(["docker", "compose"]) is not None:
+        return ["docker", "compose"]
     if shutil.which("docker-compose") is not None:
         return ["docker-compose"]
-    has_docker = shutil.which("docker") is not None
-    if has_docker and run(["docker", "compose", "version"], timeout=30, check=False).returncode == 0:
-        return ["docker", "compose"]
     return None
+
+
+def compose_version(cmd: Sequence[str]) -> str | None:
+    """The version a Compose CLI reports (`2.40.3`, `1.29.2`), or None when it does not run."""
+    try:
+        proc = run([*cmd, "version", "--short"], timeout=30, check=False)
+    except StepFailed:
+        return None
+    text = proc.stdout.strip().removeprefix("v")
+    return text if proc.returncode == 0 and text[:1].isdigit() else None
+
+
+def is_compose_v1(cmd: Sequence[str]) -> bool:
+    """True for Compose v1 (the Python docker-compose), which needs the classic builder switched on."""
+    version = compose_version(cmd)
+    return version is not None and version.startswith("1.")
 
 
 def docker_problem(base_image: str, compose: list[str] | None) -> str | None:
@@ -105,7 +120,7 @@ def docker_problem(base_image: str, compose: list[str] | None) -> str | None:
         return "`docker` is not installed; run `bash .ci/setup.sh` (or set CDBCTL_E2E=skip to skip e2e)"
     if compose is None:
         return (
-            "neither `docker-compose` nor `docker compose` is installed; run `bash .ci/setup.sh` "
+            "neither `docker compose` (v2) nor `docker-compose` is installed; run `bash .ci/setup.sh` "
             "(or set CDBCTL_E2E=skip to skip e2e)"
         )
     try:
@@ -229,7 +244,9 @@ class Stack:
 
     root: Path
     base_image: str
-    compose_cmd: list[str] = field(default_factory=lambda: ["docker-compose"])
+    compose_cmd: list[str] = field(default_factory=lambda: ["docker", "compose"])
+    #: Compose v1 (docker-compose 1.x): classic builder switched on explicitly, no `version --short` calls.
+    compose_v1: bool = False
     keep_images: bool = False
     project: str = field(default_factory=lambda: f"cdbctl-e2e-{secrets.token_hex(4)}")
     password: str = field(default_factory=lambda: secrets.token_hex(12))
@@ -259,7 +276,13 @@ class Stack:
         cls, root: Path, base_image: str, compose_cmd: list[str], *, keep_images: bool = False
     ) -> Stack:
         """Copy the fixture repository into `root`/repo."""
-        stack = cls(root=root, base_image=base_image, compose_cmd=compose_cmd, keep_images=keep_images)
+        stack = cls(
+            root=root,
+            base_image=base_image,
+            compose_cmd=compose_cmd,
+            compose_v1=is_compose_v1(compose_cmd),
+            keep_images=keep_images,
+        )
         shutil.copytree(FIXTURE_REPO, stack.repo, symlinks=True)
         return stack
 
@@ -288,16 +311,21 @@ class Stack:
     def compose(
         self, *args: str, files: Sequence[Path] | None = None, timeout: float = 120.0, check: bool = True
     ) -> subprocess.CompletedProcess[str]:
-        """Compose on this project (CI: docker-compose v1, whose builds use the classic builder)."""
+        """Compose on this project (`docker compose` v2 by default; v1 for its smoke test)."""
         chosen = files if files is not None else [self.compose_file, self.override_file]
         cmd = [*self.compose_cmd, "--project-name", self.project]
         for f in chosen:
             cmd += ["--file", str(f)]
         cmd += list(args)
-        v1 = {"COMPOSE_DOCKER_CLI_BUILD": "0", "DOCKER_BUILDKIT": "0"}
-        env = self.cli_env(v1 if self.compose_cmd == ["docker-compose"] else None)
         self.transcript.append("$ " + shlex.join(cmd))
-        return run(cmd, cwd=self.repo, env=env, timeout=timeout, check=check)
+        return run(cmd, cwd=self.repo, env=self.compose_env(), timeout=timeout, check=check)
+
+    def compose_env(self) -> dict[str, str]:
+        """The environment of a Compose call: the classic builder, as the engine has no buildx plugin."""
+        if self.compose_v1:
+            return self.cli_env({"COMPOSE_DOCKER_CLI_BUILD": "0", "DOCKER_BUILDKIT": "0"})
+        # v2 would try `buildx bake` first and warn that buildx is missing; ask for its own builder.
+        return self.cli_env({"COMPOSE_BAKE": "false"})
 
     # -- compose files ---------------------------------------------------------------------------
     def service_image(self, service: str) -> str:
@@ -345,11 +373,11 @@ class Stack:
         self.override_file.write_text(yaml.safe_dump(self.override(), sort_keys=False), encoding="utf-8")
 
     def render_run_file(self) -> dict[str, Any]:
-        """`docker-compose config` of compose file + override, without the port bindings.
+        """`compose config` of compose file + override, without the port bindings.
 
         Docker ignores published ports under host networking, but docker-compose v1's Python client refuses
         the combination outright ("host" network_mode is incompatible with port_bindings), and an override
-        file cannot delete keys in v1. So the stack is started from compose's own merge of the two files
+        file cannot delete keys in v1 (v2's `!reset` can, but the run file works for both). So the stack is started from compose's own merge of the two files
         with exactly that one key dropped; every other value is the one compose computed.
         """
         merged: dict[str, Any] = yaml.safe_load(self.compose("config").stdout)
@@ -375,7 +403,7 @@ class Stack:
         return self.compose("up", "-d", "--no-build", files=[self.run_file], timeout=UP_TIMEOUT)
 
     def teardown(self) -> list[str]:
-        """docker-compose down -v, then remove whatever of this project is left; never raises."""
+        """compose down -v, then remove whatever of this project is left; never raises."""
         problems: list[str] = []
         files = [self.run_file] if self.run_file.exists() else None
         if files is not None or self.override_file.exists():
@@ -384,7 +412,7 @@ class Stack:
                     "down", "-v", "--remove-orphans", "-t", "5", files=files, timeout=180, check=False
                 )
                 if proc.returncode != 0:
-                    problems.append(f"docker-compose down: {proc.stderr.strip()[-500:]}")
+                    problems.append(f"compose down: {proc.stderr.strip()[-500:]}")
         try:
             problems.extend(remove_project(self.project, keep_images=self.keep_images))
             # A rebuilt data-store image leaves its predecessor dangling: only ours carry this label.

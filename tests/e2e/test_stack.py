@@ -71,8 +71,9 @@ def test_scaffold_fixes_the_repository_and_check_is_clean(scaffolded: Stack) -> 
     # The comments and anchors of the seed's compose file survive the patch.
     for kept in ("# Claire de Binare", "x-backoffice: &backoffice", "<<: *backoffice", "<<: *service-env"):
         assert kept in compose
-    # Compose itself rejects the seed's file (missing build contexts) and accepts the patched one.
-    seed = scaffolded.compose("config", "--quiet", files=[FIXTURE_REPO / "docker-compose.yml"], check=False)
+    # Compose itself cannot build the seed's file (v2's `config` accepts a missing build context; its
+    # `build` stops before building anything) and accepts the patched one.
+    seed = scaffolded.compose("build", "cdb_core", files=[FIXTURE_REPO / "docker-compose.yml"], check=False)
     assert seed.returncode != 0 and "signal_engine" in seed.stderr, seed.stderr
     scaffolded.compose("config", "--quiet", files=[scaffolded.compose_file])
 

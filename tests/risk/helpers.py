@@ -48,7 +48,7 @@ def decide(
     if isinstance(record, Signal):
         cfg = resolve([env_layer(env)]).config
         engine = Engine(cfg, load_state(state), load_market(market), now=resolve_now(now))
-        fast = msgspec.to_builtins(engine.evaluate(record))
+        fast = msgspec.json.decode(msgspec.json.encode(engine.evaluate(record)))  # as evaluate_json
         assert fast == {k: v for k, v in traced.items() if k != "checks"}
     return traced
 

@@ -1,4 +1,4 @@
-"""The library API the CDB services call: evaluate_json (== CLI json), effective_config, evaluate_signal_v2."""
+"""The library API the CDB services call: evaluate_json (== CLI json), effective_config (CDB's own API: test_cdb_api.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from cdbctl.errors import InputError
-from cdbctl.risk import Decision, evaluate_json, evaluate_signal_v2
+from cdbctl.risk import evaluate_json
 
 from .helpers import DATA, NOW, cli, signal
 
@@ -74,18 +74,3 @@ def test_now_forms_and_bad_inputs() -> None:
         evaluate_json(signal(), state={"equity": -1})
     with pytest.raises(InputError, match=re.escape("market: bid: expected float | null, got str")):
         evaluate_json(signal(), market={"bid": "x"})
-
-
-def test_evaluate_signal_v2_with_plain_dicts() -> None:
-    d = evaluate_signal_v2(
-        signal(), {"equity": 50000.0}, {"max_position_pct": 0.2}, {"volatility": 0.7}, now=NOW
-    )
-    assert isinstance(d, Decision)
-    assert d.approved is True and d.reason is None
-    assert d.position_size_usd == pytest.approx(5000.0)  # 50000 x 0.2 x 0.5 (stressed)
-    assert d.stop_price == pytest.approx(49000.0) and d.liquidation_price == pytest.approx(40250.0)
-    assert d.regime == "stressed"
-    bad = evaluate_signal_v2(signal(), {"daily_pnl": float("nan")}, {}, {}, now=NOW)
-    assert bad.approved is False and bad.detail == "state: daily_pnl: must be a finite number"
-    missing = evaluate_signal_v2({"symbol": "BTCUSDT"}, None, None, None)
-    assert missing.approved is False and missing.reason == "invalid_signal"

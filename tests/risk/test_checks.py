@@ -272,14 +272,16 @@ def test_liquidation_boundary_and_max_safe_leverage() -> None:
 
 def test_cross_margin_uses_equity() -> None:
     env = {"MARGIN_MODE": "cross", "MAX_POSITION_PCT": "1", "RISK_PER_TRADE_PCT": "0.02",
-           "MAX_TOTAL_EXPOSURE_PCT": "2"}  # fmt: skip
-    # notional 100000 backed by equity 100000: distance = 1 - 0.005, long LP = 50000 x 0.005
+           "MAX_TOTAL_EXPOSURE_PCT": "1"}  # fmt: skip
+    # notional 100000 backed by a wallet of 100000: LP = (WB - qty x entry) / (qty x MMR - qty) = 0
     d = decide(signal(leverage=20), env=env | {"MAX_LEVERAGE": "20"})
     assert d["position_size_usd"] == pytest.approx(100000.0)
-    assert d["liquidation_distance"] == pytest.approx(0.995)
-    assert d["liquidation_price"] == pytest.approx(250.0)
+    assert d["liquidation_distance"] == pytest.approx(1.0)
+    assert d["liquidation_price"] == 0.0
     d = decide(signal(side="short", margin_mode="cross", target_position_usd=50000.0), env=env)
-    assert d["liquidation_price"] == pytest.approx(50000 * (1 + 2 - 0.005))
+    assert d["liquidation_price"] == pytest.approx(
+        (100000 + 50000) / 1.005
+    )  # (WB + qty x entry) / (qty x 1.005)
 
 
 def test_stop_beyond_liquidation_is_rejected() -> None:

@@ -237,3 +237,34 @@ def test_stdin_subprocess_streams_line_by_line() -> None:
             proc.wait(timeout=30)
     assert [d["signal_id"] for d in got] == ["live-0", "live-1", "live-2"]
     assert proc.returncode == 0
+
+
+def test_environment_value_that_changes_the_run_is_named_on_stderr(capsys, monkeypatch, two) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("MAX_LEVERAGE", "8")
+    r = cli(capsys, monkeypatch, "risk", "evaluate", str(two), "--now", NOW)
+    assert r.code == 0
+    assert r.err == "cdbctl: note: MAX_LEVERAGE=8 from environment (MAX_LEVERAGE)\n"
+    monkeypatch.setenv("MAX_LEVERAGE", "10")  # the default: nothing changes, nothing to say
+    monkeypatch.setenv("MAX_EXPOSURE_PCT", "0.4")  # an alias is named as the user spelled it
+    r = cli(capsys, monkeypatch, "risk", "evaluate", str(two), "--now", NOW)
+    assert r.err == "cdbctl: note: MAX_TOTAL_EXPOSURE_PCT=0.4 from environment (MAX_EXPOSURE_PCT)\n"
+    r = cli(capsys, monkeypatch, "risk", "evaluate", str(two), "--now", NOW, "--set", "MAX_EXPOSURE_PCT=0.4")
+    assert r.err == ""  # --set wins over the environment: the environment changed nothing
+
+
+@pytest.mark.parametrize("key", ["MAX_TOTAL_EXPOSURE_PCT", "MAX_SYMBOL_EXPOSURE_PCT", "MAX_POSITION_PCT"])
+def test_percentage_key_above_1_is_an_input_error_with_a_hint(capsys, monkeypatch, two, key) -> None:  # type: ignore[no-untyped-def]
+    r = cli(capsys, monkeypatch, "risk", "evaluate", str(two), "--now", NOW, "--set", f"{key}=50")
+    assert r.code == 2 and r.out == ""
+    assert r.err == (
+        f"cdbctl: error: {key} from --set: '50' is out of range (must be <= 1)\n"
+        f"hint: {key} is a fraction: 0.5 means 50 %\n"
+    )
+
+
+def test_every_percentage_key_is_a_fraction() -> None:
+    from cdbctl.risk.config import KEYS
+
+    for spec in KEYS:
+        if spec.name.endswith("_PCT"):
+            assert spec.high is not None and spec.high <= 1, spec.name

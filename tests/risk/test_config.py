@@ -82,14 +82,17 @@ def test_precedence_defaults_file_env_set() -> None:
             {"STOP_LOSS_PCT": "0"},
             "STOP_LOSS_PCT from environment variable STOP_LOSS_PCT: '0' is out of range (must be > 0)",
         ),
-        ({"TAKER_FEE": "nan"}, "TAKER_FEE from environment variable TAKER_FEE: 'nan' is not a finite number"),
+        (
+            {"TAKER_FEE": "nan"},
+            "TAKER_FEE from environment variable TAKER_FEE: 'nan' is not a plain decimal number",
+        ),
         (
             {"MAX_SPREAD_BPS": "-1"},
             "MAX_SPREAD_BPS from environment variable MAX_SPREAD_BPS: '-1' is out of range (must be >= 0)",
         ),
         (
             {"MAX_EXPOSURE_PCT": "x"},
-            "MAX_TOTAL_EXPOSURE_PCT from environment variable MAX_EXPOSURE_PCT: 'x' is not a number",
+            "MAX_TOTAL_EXPOSURE_PCT from environment variable MAX_EXPOSURE_PCT: 'x' is not a plain decimal number",
         ),
         (
             {"MARGIN_MODE": "portfolio"},
@@ -126,7 +129,7 @@ def test_file_values_typed_and_checked() -> None:
         ("risk.yaml", 0, None),
         ("nested.yaml", 0, None),
         ("risk.toml", 0, None),
-        ("broken.yaml", 2, "cdbctl: error: malformed YAML: "),
+        ("broken.yaml", 2, "cdbctl: error: malformed config YAML: "),
         ("unknown_key.yaml", 2, "cdbctl: error: unknown risk key 'MAX_LEVERGE' in config file "),
         ("bad_value.yaml", 2, "cdbctl: error: MAX_LEVERAGE from config file "),
         ("missing.yaml", 2, "cdbctl: error: cannot read config file: "),

@@ -65,7 +65,7 @@ def test_evaluate_jsonl_with_instruments_rejects_off_tick(capsys, monkeypatch) -
         ('{"BTC_USDT": {"tick_size": 0}}', ".json", "BTC_USDT: max_leverage: missing (required)"),
         ('{"BTC_USDT": ', ".json", "malformed instruments JSON"),
         ("", ".yaml", "expected a mapping of symbols to instrument rules"),
-        ("[" * 5000 + "]" * 5000, ".yaml", "instruments YAML nested too deeply"),
+        ("[" * 5000 + "]" * 5000, ".yaml", "malformed instruments YAML: nested too deeply"),
         ("[" * 5000 + "]" * 5000, ".json", "malformed instruments JSON"),
     ],
 )

@@ -189,6 +189,32 @@ def test_beyond_the_last_tier() -> None:
 BTC_LONG = {"symbol": "BTCUSDT", "side": "long", "quantity": 0.1, "entry_price": 50000.0, "leverage": 5}
 
 
+@pytest.mark.parametrize(
+    ("positions", "lp"),
+    [
+        (None, (100_000 + 10_000) / (0.2 * 1.005)),  # alone: 547,263.68 (was 549,750 from a second formula)
+        ([], (100_000 + 10_000) / (0.2 * 1.005)),
+        # an isolated ETH leg locks its margin (3,000 / 10) out of the wallet
+        ([{"symbol": "ETHUSDT", "side": "long", "quantity": 1, "entry_price": 3000.0, "leverage": 10,
+           "margin_mode": "isolated"}], (100_000 - 300 + 10_000) / (0.2 * 1.005)),
+        # a cross ETH leg at its entry price: its maintenance margin (3,000 x 0.005) counts
+        ([{"symbol": "ETHUSDT", "side": "long", "quantity": 1, "entry_price": 3000.0, "leverage": 10,
+           "margin_mode": "cross"}], (100_000 - 15 + 10_000) / (0.2 * 1.005)),
+    ],
+)  # fmt: skip
+def test_one_cross_liquidation_formula_with_or_without_other_positions(
+    positions: list[dict[str, Any]] | None, lp: float
+) -> None:
+    """The same cross short jumped between two formulas by whether any other position existed."""
+    state: dict[str, Any] = {"equity": 100_000.0}
+    if positions is not None:
+        state["positions"] = positions
+    d = decide(sig(side="short", margin_mode="cross", target_position_usd=10_000.0), state=state)
+    assert d["approved"] is True, d["detail"]
+    assert d["liquidation_price"] == pytest.approx(lp, rel=1e-12)
+    assert round(lp, 2) in (547263.68, 545771.14, 547189.05)
+
+
 def test_halted_rejects_everything() -> None:
     d = decide(sig(side="short"), state={"trading_state": "HALTED", "positions": [BTC_LONG]})
     assert (d["reason"], d["detail"]) == ("trading_halted", "trading is halted")
@@ -219,20 +245,57 @@ def test_cooldown_after_a_stop_loss() -> None:
     ]
     d = decide(sig(), state={"recent_trades": trades})  # signal at 12:00:00, 95 s after the stop
     assert d["reason"] == "cooldown_active"
-    assert check(d, "cooldown")["value"] == pytest.approx(805.0)
+    assert check(d, "cooldown")["value"] == pytest.approx(800.0)  # judged at --now 12:00:05
     assert decide(sig(), {"COOLDOWN_SEC": "60"}, {"recent_trades": trades})["approved"] is True
     assert decide(sig(symbol="ETHUSDT", price=3000.0), state={"recent_trades": trades})["approved"] is True
 
 
+@pytest.mark.parametrize("timestamp", [TS, None])
+def test_a_stop_loss_between_the_signal_and_its_evaluation_blocks_reentry(timestamp: str | None) -> None:
+    """The cooldown used to fail open: a stop closed after the signal's timestamp (12:00:00) but before
+    the evaluation (--now 12:00:05) did not count, while the same signal without a timestamp was blocked."""
+    trades = [
+        {"symbol": "BTCUSDT", "closed_at": "2026-01-01T12:00:02Z", "pnl": -120.0, "exit_reason": "stop_loss"}
+    ]
+    d = decide(sig(timestamp=timestamp), state={"recent_trades": trades})
+    assert d["reason"] == "cooldown_active"
+    assert check(d, "cooldown")["value"] == pytest.approx(897.0)  # 12:00:02 + 900 s - 12:00:05
+    later = [trades[0] | {"closed_at": "2026-01-01T12:00:09Z"}]  # after the evaluation: not known yet
+    assert decide(sig(timestamp=timestamp), state={"recent_trades": later})["approved"] is True
+
+
+COARSE = load_instruments({"instruments": {"XYZ_USDT": {
+    "tick_size": 0.000000000001, "contract_size": 1, "quantity_step": 1, "min_quantity": 1,
+    "max_quantity": 1000000, "max_leverage": 20, "maintenance_margin_rate": 0.005}}})  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("price", "target", "contracts"),
+    [
+        (10.000000000005, 10_000.0, 999),  # 1,000 steps would be 10,000.000000005 USDT: past the target
+        (10.0, 10_000.0, 1000),  # exactly the target: kept
+        (0.1, 0.3, 3),  # 0.3 / 0.1 = 2.9999999999999996: binary noise, still 3 steps
+        (9.999999999995, 10_000.0, 1000),
+    ],
+)
+def test_flooring_never_rounds_up_past_the_target(price: float, target: float, contracts: int) -> None:
+    """Flooring to the quantity step had a 1e-9 tolerance that could round a size up past a cap."""
+    d = decide(sig(symbol="XYZUSDT", price=price, target_position_usd=target, leverage=2), book=COARSE)
+    assert d["approved"] is True, d["detail"]
+    assert d["position_size"] == contracts
+    assert d["position_size_usd"] <= target
+    assert check(d, "instrument")["value"] <= target
+
+
 def test_order_rate_in_a_stateful_replay() -> None:
-    eng = engine({"MAX_ORDERS_PER_MINUTE": "2", "MAX_TOTAL_EXPOSURE_PCT": "10"}, stateful=True)
+    eng = engine({"MAX_ORDERS_PER_MINUTE": "2", "MAX_TOTAL_EXPOSURE_PCT": "1"}, stateful=True)
     signals = [msgspec.convert(sig(signal_id=str(i), target_position_usd=100.0), Signal) for i in range(4)]
     reasons = [eng.evaluate(s).reason for s in signals]
     assert reasons == [None, None, "order_rate_exceeded", "order_rate_exceeded"]
 
 
 def test_stateful_replay_counts_new_positions() -> None:
-    eng = engine({"MAX_OPEN_POSITIONS": "1", "MAX_TOTAL_EXPOSURE_PCT": "10"}, stateful=True)
+    eng = engine({"MAX_OPEN_POSITIONS": "1", "MAX_TOTAL_EXPOSURE_PCT": "1"}, stateful=True)
     first = eng.evaluate(msgspec.convert(sig(target_position_usd=100.0), Signal))
     other = eng.evaluate(
         msgspec.convert(sig(symbol="ETHUSDT", price=3000.0, target_position_usd=100.0), Signal)

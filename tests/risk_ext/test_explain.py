@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import msgspec
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from cdbctl.risk import Engine, RiskConfig, RiskState, Signal
+from cdbctl.risk import Engine, MarketData, RiskConfig, RiskState, Signal
 from cdbctl.risk.explain import explain, headroom
+from cdbctl.risk.instruments import load_instruments
 from cdbctl.risk.model import Check
 
 pytestmark = pytest.mark.unit
@@ -140,3 +145,107 @@ def test_suggested_size_as_printed_is_approved() -> None:
     assert printed == "4,055.55"
     assert passes(eng, sig, leverage=6, target_position_usd=float(printed.replace(",", "")))
     assert result.largest_size_usd == float(printed.replace(",", ""))
+
+
+def test_a_stressed_regime_suggests_the_target_to_send_and_the_position_it_gives() -> None:
+    """Explain offered the pre-multiplier size (5,000 USDT) which, sent back, gave 2,500; 3,000 passes."""
+    eng = engine(total_exposure_pct=0.47)  # room for 3,000 USDT of 100,000 under the 0.5 cap
+    stressed = msgspec.structs.replace(BTC, market=MarketData(volatility=0.7))
+    result = explain(eng, stressed)
+    assert result.reason == "max_exposure_reached"
+    assert result.largest_size_usd == pytest.approx(3_000.0)
+    assert result.largest_target_usd == pytest.approx(6_000.0)
+    assert result.largest_position_size == pytest.approx(0.06)
+    assert result.suggestions[0] == (
+        "target_position_usd of at most 6,000.00 USDT passes (a position of 3,000.00 USDT: "
+        "the stressed regime sizes x0.5)"
+    )
+    sent = eng.evaluate(msgspec.structs.replace(stressed, target_position_usd=result.largest_target_usd))
+    assert sent.approved and sent.position_size_usd == pytest.approx(3_000.0)
+
+
+def test_or_lower_is_said_only_when_every_lower_leverage_passes() -> None:
+    """A lower leverage needs more margin: with 2,100 USDT available only 5 and 6 pass at 10,000 USDT."""
+    eng = Engine(RiskConfig(), RiskState(available_balance=2_100.0), trace=True, now=0.0)
+    result = explain(eng, msgspec.structs.replace(BTC, leverage=10))
+    assert result.reason == "liquidation_risk_too_high"
+    assert result.highest_leverage == 6
+    assert "leverage 5 to 6 passes at this size" in result.suggestions
+    assert passes(eng, BTC, leverage=5) and passes(eng, BTC, leverage=6)
+    assert not passes(eng, BTC, leverage=4)
+
+
+_RANGE = re.compile(r"^leverage (\d+)(?: to (\d+)| or lower)? passes at this size$")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    exposure=st.floats(min_value=0.0, max_value=0.6),
+    available=st.one_of(st.none(), st.floats(min_value=100.0, max_value=20_000.0)),
+    vol=st.floats(min_value=0.0, max_value=1.2),
+    leverage=st.integers(1, 20),
+    target=st.one_of(st.none(), st.floats(min_value=1.0, max_value=50_000.0)),
+    depth=st.one_of(st.none(), st.floats(min_value=1_000.0, max_value=1e7)),
+)
+def test_every_suggestion_passes_when_fed_back(  # noqa: PLR0917
+    exposure: float,
+    available: float | None,
+    vol: float,
+    leverage: int,
+    target: float | None,
+    depth: float | None,
+) -> None:
+    state = RiskState(total_exposure_pct=exposure, available_balance=available)
+    eng = Engine(RiskConfig(), state, trace=True, now=0.0)
+    sig = Signal(symbol="BTCUSDT", side="long", price=50_000.0, leverage=leverage, target_position_usd=target,
+                 market=MarketData(volatility=vol, order_book_depth=depth))  # fmt: skip
+    result = explain(eng, sig)
+    if result.approved:
+        return
+    both = result.highest_leverage is not None and any(
+        s.startswith(f"leverage {result.highest_leverage} with ") for s in result.suggestions
+    )
+    if result.largest_target_usd is not None:
+        fed = msgspec.structs.replace(sig, target_position_usd=result.largest_target_usd)
+        if both:
+            fed = msgspec.structs.replace(fed, leverage=result.highest_leverage)
+        d = eng.evaluate(fed)
+        assert d.approved, result.suggestions
+        assert d.position_size_usd == result.largest_size_usd
+    for line in result.suggestions:
+        m = _RANGE.match(line)
+        if m is None:
+            continue
+        high = int(m.group(2) or m.group(1))
+        low = 1 if line.endswith("or lower passes at this size") else int(m.group(1))
+        for lev in range(low, high + 1):
+            assert passes(eng, sig, leverage=lev), (line, lev)
+
+
+TINY = load_instruments({"instruments": {"BTC_USDT": {
+    "tick_size": 0.1, "contract_size": 0.0001, "quantity_step": 1, "max_quantity": 100,
+    "max_leverage": 125, "maintenance_margin_rate": 0.004}}})  # fmt: skip
+
+
+def test_instrument_headroom_compares_like_with_like() -> None:
+    """above_max_quantity compared 10,000 USDT with a 100-contract limit (headroom +9,900 on a failure)."""
+    eng = Engine(RiskConfig(), RiskState(), trace=True, now=0.0, instruments=TINY)
+    result = explain(eng, BTC)  # 10,000 USDT = 2,000 contracts of 0.0001 BTC
+    assert result.reason == "above_max_quantity"
+    (inst,) = [c for c in result.checks if c.name == "instrument"]
+    assert (inst.value, inst.limit) == (2000.0, 100.0)
+    assert inst.headroom == pytest.approx(-1900.0)
+    off = explain(eng, msgspec.structs.replace(BTC, price=50_000.05, target_position_usd=500.0))
+    assert off.reason == "price_off_tick"
+    (inst,) = [c for c in off.checks if c.name == "instrument"]
+    assert (inst.value, inst.limit, inst.headroom) == (None, 0.1, None)
+    passing = explain(eng, msgspec.structs.replace(BTC, target_position_usd=250.0))
+    (inst,) = [c for c in passing.checks if c.name == "instrument"]
+    assert inst.passed and inst.headroom is not None and inst.headroom >= 0  # USDT above the notional floor
+
+
+def test_every_failing_check_has_negative_headroom() -> None:
+    eng = engine(total_exposure_pct=0.6, daily_pnl=-6000.0)
+    for c in explain(eng, msgspec.structs.replace(BTC, leverage=20)).checks:
+        if not c.passed and c.headroom is not None:
+            assert c.headroom <= 0, c

@@ -58,7 +58,7 @@ def cases(draw: st.DrawFn) -> dict[str, Any]:
                                    "pnl": -1.0, "exit_reason": "stop_loss"}]  # fmt: skip
     if draw(st.booleans()):
         state["available_balance"] = draw(st.floats(0.0, 1e6))
-    env = {"MAX_LEVERAGE": "125", "MAX_TOTAL_EXPOSURE_PCT": "100", "MIN_LIQUIDATION_DISTANCE": "0.01",
+    env = {"MAX_LEVERAGE": "125", "MAX_TOTAL_EXPOSURE_PCT": "1", "MIN_LIQUIDATION_DISTANCE": "0.01",
            "MAX_OPEN_POSITIONS": str(draw(st.integers(0, 3))), "COOLDOWN_SEC": "600",
            "MAX_POSITION_PCT": str(draw(st.floats(0.01, 1.0)))}  # fmt: skip
     return {"signal": signal, "state": state, "env": env}

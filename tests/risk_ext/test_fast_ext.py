@@ -49,7 +49,7 @@ def cases(draw: st.DrawFn) -> tuple[dict[str, str], dict[str, Any]]:
     env = {"MAX_LEVERAGE": str(draw(st.integers(1, 125))), "MAX_POSITION_PCT": str(draw(st.floats(0.01, 0.9))),
            "ACCOUNT_EQUITY": str(draw(st.sampled_from([1e3, 1e5, 1e8]))),
            "MIN_LIQUIDATION_DISTANCE": str(draw(st.floats(0.0, 0.5))),
-           "MAX_TOTAL_EXPOSURE_PCT": "100"}  # fmt: skip
+           "MAX_TOTAL_EXPOSURE_PCT": "1"}  # fmt: skip
     return env, signal
 
 
@@ -84,7 +84,7 @@ def test_a_mark_price_in_the_fused_path() -> None:
 @st.composite
 def replays(draw: st.DrawFn) -> tuple[dict[str, str], dict[str, Any], list[dict[str, Any]], bool]:
     env = {"MAX_ORDERS_PER_MINUTE": str(draw(st.integers(0, 6))), "MAX_OPEN_POSITIONS": str(draw(st.integers(0, 3))),
-           "MAX_TOTAL_EXPOSURE_PCT": "100", "MAX_LEVERAGE": "50", "MIN_LIQUIDATION_DISTANCE": "0.01",
+           "MAX_TOTAL_EXPOSURE_PCT": "1", "MAX_LEVERAGE": "50", "MIN_LIQUIDATION_DISTANCE": "0.01",
            "MAX_SYMBOL_EXPOSURE_PCT": str(draw(st.sampled_from([0.0, 0.05, 0.3]))),
            "MAX_POSITION_PCT": str(draw(st.floats(0.01, 0.5))), "DATA_STALE_TIMEOUT_SEC": "100000"}  # fmt: skip
     state: dict[str, Any] = {"equity": draw(st.sampled_from([1e4, 1e5]))}

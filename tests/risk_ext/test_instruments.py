@@ -295,3 +295,40 @@ def test_nearest_integer_rounds_half_to_even_and_keeps_huge_values(x: float, exp
 @pytest.mark.parametrize(("price", "ok"), [(0.04, False), (0.4999999, True), (1e-300, False), (4.5e14, True)])
 def test_price_on_tick_at_the_edges(price: float, ok: bool) -> None:  # btc(): tick 0.5
     assert on_tick(btc(), price) is ok
+
+
+# The whole record as contract/detail returns it: MEXC's lowercase fields (state, id, vid, appraisal,
+# threshold) were refused as "unknown field 'state'" although the README promises paste-as-is.
+MEXC_FULL = MEXC_BTC | {
+    "id": 10, "displayName": "BTC_USDT永续", "positionOpenType": 3, "baseCoin": "BTC", "quoteCoin": "USDT",
+    "settleCoin": "USDT", "volScale": 0, "amountScale": 4, "bidLimitPriceRate": 0.1, "askLimitPriceRate": 0.1,
+    "makerFeeRate": 0.0002, "priceCoefficientVariation": 0.1, "state": 0, "isNew": False, "isHidden": False,
+    "conceptPlate": ["mc-trade-zone-pow"], "riskLimitType": "BY_VOLUME", "maxNumOrders": [200, 50],
+    "marketOrderMaxLevel": 20, "marketOrderPriceLimitRate1": 0.2, "marketOrderPriceLimitRate2": 0.005,
+    "triggerProtect": 0.1, "appraisal": 0, "showAppraisalCountdown": 0, "automaticDelivery": 0,
+    "apiAllowed": False, "threshold": 0, "vid": "128f589271cb4951b03e71e6323eb7be",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"success": True, "code": 0, "data": MEXC_FULL},  # contract/detail?symbol=BTC_USDT
+        {"success": True, "code": 0, "data": [MEXC_FULL]},  # contract/detail (every symbol)
+        [MEXC_FULL],
+        MEXC_FULL,
+    ],
+)
+def test_the_whole_mexc_record_pastes_as_is(data: object) -> None:
+    inst = load_instruments(data).get("BTCUSDT")
+    assert inst is not None
+    assert (inst.tick_size, inst.contract_size, inst.max_leverage, inst.maintenance_margin_rate) == (
+        0.5, 0.0001, 125, 0.004,
+    )  # fmt: skip
+
+
+def test_a_typo_in_a_hand_written_record_is_still_an_error() -> None:
+    with pytest.raises(InputError, match="BTC_USDT: unknown field 'stat'"):
+        load_instruments({"instruments": {"BTC_USDT": {"tick_size": 0.1, "contract_size": 0.0001,
+                                                       "max_leverage": 20, "maintenance_margin_rate": 0.004,
+                                                       "stat": 0}}})  # fmt: skip

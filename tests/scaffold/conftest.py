@@ -53,3 +53,10 @@ def repo(tmp_path: Path) -> Path:
 def tree(root: Path) -> dict[str, bytes]:
     """Every file under root (relative POSIX path -> bytes)."""
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(autouse=True)
+def _no_compose_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The caller's COMPOSE_FILE must not choose the compose files of these tests."""
+    monkeypatch.delenv("COMPOSE_FILE", raising=False)
+    monkeypatch.delenv("COMPOSE_PATH_SEPARATOR", raising=False)

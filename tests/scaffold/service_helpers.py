@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,3 +49,44 @@ def service_app(service_dir: Path, extra_path: Path | None = None) -> Iterator[M
             del sys.modules[k]
         sys.modules.update(dropped)
         sys.path[:] = saved_path
+
+
+@contextmanager
+def gunicorn_service(service_dir: Path, env: dict[str, str] | None = None) -> Iterator[tuple[str, Path]]:
+    """Run the generated service under gunicorn on 127.0.0.1, as its image does; yield (base URL, log)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    log_path = service_dir.parent / f"gunicorn-{port}.log"
+    full_env = {
+        "PATH": os.environ.get("PATH", "/usr/bin"),
+        "PORT": str(port),
+        "BIND_HOST": "127.0.0.1",
+        "PYTHONPATH": f"{service_dir / 'vendor'}:{service_dir}",
+        **(env or {}),
+    }
+    with log_path.open("w+b") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--config", str(service_dir / "gunicorn.conf.py"), "app.main:app"],
+            cwd=service_dir, env=full_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        try:
+            while True:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=1):
+                        break
+                except OSError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"gunicorn did not come up: {log_path.read_text(errors='replace')}")
+                time.sleep(0.1)
+            yield base, log_path
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()

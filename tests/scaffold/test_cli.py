@@ -13,6 +13,8 @@ import pytest
 from cdbctl.cli import main
 from tests.scaffold.conftest import tree
 
+pytestmark = pytest.mark.unit
+
 Cap = pytest.CaptureFixture[str]
 
 
@@ -286,7 +288,7 @@ def test_dockerignore_that_drops_copied_files_is_reported(repo: Path, capsys: Ca
     assert code == 0
     problems = json.loads(out)["problems"]
     assert (
-        "'.dockerignore' excludes backoffice/services/cdb_core/app/__init__.py (and 6 more), which the cdb_core image"
+        "'.dockerignore' excludes backoffice/services/cdb_core/app/__init__.py (and 8 more), which the cdb_core image"
         " copies"
     ) in problems
     assert len(problems) == 3

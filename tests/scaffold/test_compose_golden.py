@@ -9,10 +9,13 @@ import pytest
 import yaml
 
 from cdbctl.errors import EnvironmentProblem, InputError
+from cdbctl.scaffold.layers import decode
 from cdbctl.scaffold.plan import Sources
-from cdbctl.scaffold.runner import _decode, patch_for
+from cdbctl.scaffold.runner import patch_for
 from cdbctl.scaffold.spec import build_specs
 from tests.scaffold.conftest import DATA
+
+pytestmark = pytest.mark.unit
 
 GOLDEN = DATA / "compose"
 CASES = sorted(p.name.removesuffix(".input.yml") for p in GOLDEN.glob("*.input.yml"))
@@ -20,7 +23,7 @@ SUBFOLDER = {"subfolder": "deploy/docker-compose.yml"}
 
 
 def _patch(raw: bytes, sources: Sources, path: str) -> bytes:
-    text, encoding = _decode(raw, path)
+    text, encoding = decode(raw, path)
     return patch_for(text, build_specs([]), sources, path).text.encode(encoding)
 
 
@@ -89,13 +92,10 @@ def test_no_final_newline_kept() -> None:
     assert not (GOLDEN / "indent4_no_final_newline.expected.yml").read_bytes().endswith(b"\n")
 
 
-def test_missing_services_wait_for_backing_services_by_their_healthchecks() -> None:
+def test_missing_services_depend_on_the_backing_services() -> None:
     data = yaml.safe_load((GOLDEN / "missing_services.expected.yml").read_text())
     risk = data["services"]["cdb_risk"]
-    assert risk["depends_on"] == {
-        "redis": {"condition": "service_healthy"},  # has a healthcheck
-        "db": {"condition": "service_started"},  # postgres image without a healthcheck
-    }
+    assert risk["depends_on"] == ["redis", "db"]  # the list form, which `docker stack deploy` accepts too
     # That redis has no password: requiring REDIS_PASSWORD would stop `docker compose up` until it is
     # set, and then AUTH against a passwordless server fails /ready.
     assert risk["environment"]["REDIS_URL"] == "redis://${CDB_REDIS_HOST:-redis}:${CDB_REDIS_PORT:-6379}/0"
@@ -204,3 +204,22 @@ def test_compose_tags_are_tolerated(sources: Sources) -> None:
         "services:\n  web:\n    ports: !reset []\n"
         "  cdb_x:\n    build: {context: ., dockerfile: backoffice/services/cdb_x/Dockerfile}\n"
     )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "services:\n  cdb_core:\n    build:\n    ports: ['1:1']\n",
+        "services:\n  cdb_core:\n    build:\n      context:\n      dockerfile: D\n",
+        "services:\n  cdb_core: {build: , image: x}\n",
+        "services:\n  cdb_core:\n    build: {context: , dockerfile: D}\n",
+        "services:\n  cdb_core:\n    build:",
+    ],
+)
+def test_an_empty_build_or_context_is_filled_in(text: str, sources: Sources) -> None:
+    """`build:` or `context:` with no value made the patch invalid YAML (exit 4): the parsers put an
+    empty value right after the colon or on the next line; the value now goes after the colon."""
+    out = patch_for(text, build_specs(["cdb_core"]), sources, "deploy/c.yml").text
+    build = yaml.safe_load(out)["services"]["cdb_core"]["build"]
+    assert build == {"context": "..", "dockerfile": "backoffice/services/cdb_core/Dockerfile"}
+    assert patch_for(out, build_specs(["cdb_core"]), sources, "deploy/c.yml").text == out

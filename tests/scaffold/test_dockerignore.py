@@ -6,6 +6,8 @@ import pytest
 
 from cdbctl.scaffold.dockerignore import excluded
 
+pytestmark = pytest.mark.unit
+
 MAIN = "backoffice/services/cdb_core/app/main.py"
 SHARED = "services/risk_engine.py"
 

@@ -10,6 +10,8 @@ import pytest
 from cdbctl.errors import EnvironmentProblem, InputError
 from cdbctl.scaffold.fs import RepoFS
 
+pytestmark = pytest.mark.unit
+
 
 def test_write_creates_parents_and_reads_back(tmp_path: Path) -> None:
     fs = RepoFS(tmp_path)

@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as hs
@@ -18,6 +19,8 @@ from cdbctl.scaffold.runner import package_dir, patch_for, run_scaffold
 from cdbctl.scaffold.sources import load_sources
 from cdbctl.scaffold.spec import build_specs
 from tests.scaffold.conftest import SEED_COMPOSE, tree
+
+pytestmark = pytest.mark.unit
 
 # Module level, not a fixture: hypothesis pretty-prints fixture arguments, and these are large.
 SOURCES = load_sources(templates_dir(), compose_dir(), package_dir())
@@ -106,10 +109,10 @@ def test_scaffold_twice_equals_once(names: list[str], shared: bool, crlf: bool) 
         (root / "docker-compose.yml").write_bytes(compose.encode())
         specs = build_specs(names)
         fs = RepoFS(root)
-        first = run_scaffold(fs, specs, SOURCES, compose=None, write=True, force=False)
+        first = run_scaffold(fs, specs, SOURCES, compose=(), write=True, force=False)
         assert first.written
         after_once = tree(root)
-        second = run_scaffold(fs, specs, SOURCES, compose=None, write=True, force=False)
+        second = run_scaffold(fs, specs, SOURCES, compose=(), write=True, force=False)
         assert tree(root) == after_once
         assert not second.would_change
         assert {f.status for f in second.files} == {"identical"}
@@ -128,7 +131,7 @@ def test_user_edits_are_never_clobbered(edits: list[int], upgrade: bool, payload
         root = Path(tmp)
         (root / "docker-compose.yml").write_text(SEED_COMPOSE)
         fs = RepoFS(root)
-        run_scaffold(fs, None, SOURCES, compose=None, write=True, force=False)
+        run_scaffold(fs, None, SOURCES, compose=(), write=True, force=False)
         generated = sorted(p for p in tree(root) if p.startswith("backoffice/"))
         chosen = {generated[i % len(generated)] for i in edits}
         for rel in chosen:
@@ -139,9 +142,75 @@ def test_user_edits_are_never_clobbered(edits: list[int], upgrade: bool, payload
             templates = {k: v + "\n# upgraded\n" if k.endswith((".py.j2", ".txt.j2")) else v
                          for k, v in SOURCES.templates.items()}  # fmt: skip
             sources = dataclasses.replace(SOURCES, templates=templates)
-        result = run_scaffold(fs, None, sources, compose=None, write=True, force=False)
+        result = run_scaffold(fs, None, sources, compose=(), write=True, force=False)
         assert result.written
         for rel, data in edited.items():
             assert (root / rel).read_bytes() == data
             assert next(f.status for f in result.files if f.path == rel) in {"kept", "identical"}
-        assert not run_scaffold(fs, None, sources, compose=None, write=False, force=False).would_change
+        assert not run_scaffold(fs, None, sources, compose=(), write=False, force=False).would_change
+
+
+SHAPES = ("ok_map", "ok_scalar", "ok_in_context", "broken_dockerfile", "broken_context", "image", "absent")
+
+
+def _layered_service(name: str, shape: str) -> str:
+    short = name.removeprefix("cdb_")
+    return {
+        "ok_map": f"  {name}:\n    build:\n      context: ../..\n      dockerfile: services/{short}/Dockerfile\n",
+        "ok_scalar": f"  {name}:\n    build: ../../services/{short}\n",
+        "ok_in_context": f"  {name}:\n    build: {{context: ../../services/{short}, dockerfile: Dockerfile}}\n",
+        "broken_dockerfile": f"  {name}:\n    build:\n      context: ../..\n      dockerfile: services/{short}/Gone\n",
+        "broken_context": f"  {name}:\n    build: ../../nowhere/{short}\n",
+        "image": f"  {name}:\n    image: cdb/{name}:1\n",
+        "absent": "",
+    }[shape]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    shapes=hs.tuples(*[hs.sampled_from(SHAPES)] * 3),
+    in_base=hs.tuples(*[hs.booleans()] * 3),
+)
+def test_layered_builds_that_work_are_never_touched(
+    shapes: tuple[str, ...], in_base: tuple[bool, ...]
+) -> None:
+    """Over two layers, whatever the shapes: working builds stay byte-identical and get no files; every
+    other requested service ends up building from its generated Dockerfile; a rerun changes nothing."""
+    from cdbctl.scaffold.builds import layered_builds
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "infra/compose").mkdir(parents=True)
+        base, dev = (
+            ["services:\n  redis:\n    image: redis:7\n"],
+            ["services:\n  redis:\n    ports: ['6379:6379']\n"],
+        )
+        for name, shape, where in zip(TARGETS, shapes, in_base, strict=True):
+            (root / "services" / name.removeprefix("cdb_")).mkdir(parents=True)
+            (root / "services" / name.removeprefix("cdb_") / "Dockerfile").write_text("FROM scratch\n")
+            (base if where else dev).append(_layered_service(name, shape))
+            if where and shape != "absent":
+                dev.append(f"  {name}:\n    ports: ['9000:9000']\n")  # an override without build
+        files = ("infra/compose/base.yml", "infra/compose/dev.yml")
+        for path, parts in zip(files, (base, dev), strict=True):
+            (root / path).write_text("".join(parts))
+        before = tree(root)
+        fs = RepoFS(root)
+        result = run_scaffold(fs, build_specs([]), SOURCES, compose=files, write=True, force=False)
+        ok = {f.service for f in result.files if f.status == "ok"}
+        assert ok == {n for n, s in zip(TARGETS, shapes, strict=True) if s.startswith("ok_")}
+        for name in ok:
+            assert not (root / f"backoffice/services/{name}").exists()
+        if ok == set(TARGETS):
+            assert tree(root) == before
+        builds = layered_builds([(f, (root / f).read_text()) for f in files])
+        for name in set(TARGETS) - ok:
+            b = builds[name]
+            assert b.context is not None
+            dockerfile = posixpath.normpath(
+                posixpath.join("infra/compose", b.context, b.dockerfile or "Dockerfile")
+            )
+            assert dockerfile == f"backoffice/services/{name}/Dockerfile"
+        after = tree(root)
+        again = run_scaffold(RepoFS(root), None, SOURCES, compose=files, write=True, force=False)
+        assert not again.would_change and tree(root) == after

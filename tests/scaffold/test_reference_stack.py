@@ -1,4 +1,4 @@
-"""The reference CDB stack in compose/: healthchecks, ordered start-up, no secrets, in sync with the fragment."""
+"""The reference CDB stack in compose/: healthchecks, dependencies, Swarm deploy, no secrets, in sync with the fragment."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ def _stack() -> dict[str, dict[str, object]]:
     return yaml.safe_load(STACK.read_text())["services"]  # type: ignore[no-any-return]
 
 
+@pytest.mark.unit
 def test_services_and_healthchecks() -> None:
     services = _stack()
     assert set(services) == {"redis", "postgres", "cdb_core", "cdb_risk", "cdb_execution"}
@@ -31,10 +32,14 @@ def test_services_and_healthchecks() -> None:
         assert "healthcheck" in svc, name
     for name, port in DEFAULT_SERVICES:
         svc = services[name]
-        assert svc["depends_on"] == {
-            "redis": {"condition": "service_healthy"},
-            "postgres": {"condition": "service_healthy"},
-        }
+        # The short form: `docker stack config/deploy` reject `condition:` (Swarm has no start order).
+        assert svc["depends_on"] == ["redis", "postgres"]
+        deploy = svc["deploy"]
+        assert isinstance(deploy, dict)
+        assert deploy["replicas"] == 1
+        assert deploy["update_config"]["order"] == "start-first"
+        assert deploy["update_config"]["failure_action"] == "rollback"
+        assert set(deploy) == {"replicas", "update_config", "rollback_config", "restart_policy", "resources"}
         assert svc["build"] == {
             "context": ".",
             "dockerfile": f"backoffice/services/{name}/Dockerfile",
@@ -43,6 +48,7 @@ def test_services_and_healthchecks() -> None:
         assert svc["environment"]["PORT"] == str(port)  # type: ignore[index]
 
 
+@pytest.mark.unit
 def test_no_secret_is_committed() -> None:
     for name, svc in _stack().items():
         env = svc.get("environment", {})
@@ -59,6 +65,7 @@ def test_no_secret_is_committed() -> None:
     )
 
 
+@pytest.mark.unit
 def test_cdb_blocks_are_the_fragment_scaffold_inserts(sources: Sources) -> None:
     """Scaffolding the three services into a file with only redis and postgres yields the reference stack."""
     text = STACK.read_text()
@@ -68,6 +75,7 @@ def test_cdb_blocks_are_the_fragment_scaffold_inserts(sources: Sources) -> None:
     assert patched + tail == text
 
 
+@pytest.mark.unit
 def test_dependencies_detected_in_reference_stack(sources: Sources) -> None:
     from cdbctl.scaffold.compose_doc import find_dependencies
 
@@ -77,6 +85,7 @@ def test_dependencies_detected_in_reference_stack(sources: Sources) -> None:
     ]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("redis", "password"),
     [
@@ -97,18 +106,28 @@ def test_redis_password_is_required_only_when_the_redis_service_uses_one(redis: 
     assert dep.password is password
 
 
+def _compose_v2() -> list[str] | None:
+    if shutil.which("docker") is None:
+        return None
+    ok = subprocess.run(["docker", "compose", "version"], capture_output=True, check=False).returncode == 0
+    return ["docker", "compose"] if ok else None
+
+
+@pytest.mark.integration
 @pytest.mark.skipif(
-    shutil.which("docker-compose") is None, reason="docker-compose is installed by .ci/setup.sh"
+    _compose_v2() is None, reason="Compose v2 (`docker compose`) is installed by .ci/setup.sh"
 )
 def test_docker_compose_accepts_the_stack(tmp_path: Path) -> None:
     env = {"PATH": os.environ["PATH"], "REDIS_PASSWORD": "x" * 16, "POSTGRES_PASSWORD": "y" * 16}
     proc = subprocess.run(
-        ["docker-compose", "-f", str(STACK), "config", "-q"], env=env, capture_output=True, text=True,
+        ["docker", "compose", "-f", str(STACK), "config", "-q"], env=env, capture_output=True, text=True,
         cwd=tmp_path,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    missing = subprocess.run(
-        ["docker-compose", "-f", str(STACK), "config", "-q"], env={"PATH": os.environ["PATH"]},
-        capture_output=True, text=True, cwd=tmp_path,
-    )  # fmt: skip
-    assert missing.returncode != 0 and "REDIS_PASSWORD" in missing.stderr + missing.stdout
+    # Each secret is required on its own (Compose v2 names the first missing one it meets, in no fixed order).
+    for unset in ("REDIS_PASSWORD", "POSTGRES_PASSWORD"):
+        missing = subprocess.run(
+            ["docker", "compose", "-f", str(STACK), "config", "-q"],
+            env={k: v for k, v in env.items() if k != unset}, capture_output=True, text=True, cwd=tmp_path,
+        )  # fmt: skip
+        assert missing.returncode != 0 and unset in missing.stderr + missing.stdout

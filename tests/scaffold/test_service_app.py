@@ -36,6 +36,7 @@ def risk(generated: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleTyp
 
 
 @pytest.mark.parametrize("name", ["cdb_core", "cdb_risk", "cdb_execution"])
+@pytest.mark.unit
 def test_health_status_metrics(generated: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("REDIS_URL", raising=False)
     monkeypatch.delenv("DATABASE_URL", raising=False)
@@ -65,6 +66,7 @@ def test_health_status_metrics(generated: Path, name: str, monkeypatch: pytest.M
         assert (client.post("/evaluate").status_code == 404) is (name != "cdb_risk")
 
 
+@pytest.mark.unit
 def test_metrics_are_valid_prometheus_text(risk: ModuleType) -> None:
     client = risk.app.test_client()
     client.get("/health")
@@ -83,9 +85,10 @@ def test_metrics_are_valid_prometheus_text(risk: ModuleType) -> None:
         if "_bucket{" in name_labels and 'endpoint="/health"' in name_labels:
             hist.setdefault("health", []).append(int(value))
     assert hist["health"] == sorted(hist["health"])  # cumulative buckets
-    assert 'endpoint="<unmatched>",status="404"' in text
+    assert 'endpoint="other",status="404"' in text
 
 
+@pytest.mark.integration
 def test_evaluate_matches_the_cli(risk: ModuleType) -> None:
     client = risk.app.test_client()
     body = (EXAMPLES / "signal.json").read_bytes()
@@ -101,6 +104,7 @@ def test_evaluate_matches_the_cli(risk: ModuleType) -> None:
     assert r.get_json() == evaluate_json(body, env={}, now=NOW)
 
 
+@pytest.mark.unit
 def test_evaluate_list_and_rejections_counted(risk: ModuleType) -> None:
     client = risk.app.test_client()
     good = json.loads((EXAMPLES / "signal.json").read_text())
@@ -126,6 +130,7 @@ def test_evaluate_list_and_rejections_counted(risk: ModuleType) -> None:
         (b'{"x": 1}', "?now=yesterday", "now: 'yesterday'"),
     ],
 )
+@pytest.mark.unit
 def test_evaluate_malformed_payload_is_400(risk: ModuleType, body: bytes, query: str, message: str) -> None:
     r = risk.app.test_client().post(f"/evaluate{query}", data=body)
     assert r.status_code == 400
@@ -134,6 +139,7 @@ def test_evaluate_malformed_payload_is_400(risk: ModuleType, body: bytes, query:
 
 
 @pytest.mark.parametrize("body", [b'{"symbol": "BTCUSDT"}', b"[1]"])
+@pytest.mark.unit
 def test_evaluate_invalid_signal_is_400_with_the_cli_decision(risk: ModuleType, body: bytes) -> None:
     r = risk.app.test_client().post(f"/evaluate?now={NOW}", data=body)
     assert r.status_code == 400
@@ -142,6 +148,7 @@ def test_evaluate_invalid_signal_is_400_with_the_cli_decision(risk: ModuleType, 
     assert decisions[0]["reason"] == "invalid_signal" and decisions[0]["detail"]
 
 
+@pytest.mark.unit
 def test_evaluate_bad_config_is_500(risk: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MAX_POSITION_PCT", "lots")
     r = risk.app.test_client().post(f"/evaluate?now={NOW}", data=(EXAMPLES / "signal.json").read_bytes())
@@ -150,6 +157,7 @@ def test_evaluate_bad_config_is_500(risk: ModuleType, monkeypatch: pytest.Monkey
     assert status["risk_config"]["ok"] is False
 
 
+@pytest.mark.unit
 def test_http_errors_are_json(risk: ModuleType) -> None:
     client = risk.app.test_client()
     assert client.get("/nope").get_json()["status"] == 404
@@ -158,6 +166,7 @@ def test_http_errors_are_json(risk: ModuleType) -> None:
     assert big.status_code == 413 and big.get_json()["status"] == 413
 
 
+@pytest.mark.unit
 def test_one_json_log_line_per_request(risk: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
     client = risk.app.test_client()
     capsys.readouterr()
@@ -241,12 +250,14 @@ def test_ready_rejects_a_server_that_is_not_postgres(
     assert r.status_code == 503 and "not a PostgreSQL server" in r.get_json()["checks"]["postgres"]
 
 
+@pytest.mark.unit
 def test_ready_bad_url_is_503(risk: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REDIS_URL", "http://example")
     r = risk.app.test_client().get("/ready")
     assert r.status_code == 503 and "REDIS_URL must look like" in r.get_json()["checks"]["redis"]
 
 
+@pytest.mark.unit
 def test_shared_services_package_is_used_when_present(generated: Path, tmp_path: Path) -> None:
     shared = tmp_path / "repo"
     (shared / "services").mkdir(parents=True)
@@ -260,6 +271,7 @@ def test_shared_services_package_is_used_when_present(generated: Path, tmp_path:
     assert info["risk_config"] == {"MAX_POSITION_PCT": 0.05}
 
 
+@pytest.mark.unit
 def test_broken_shared_services_do_not_break_status(generated: Path, tmp_path: Path) -> None:
     shared = tmp_path / "repo"
     (shared / "services").mkdir(parents=True)
@@ -271,6 +283,7 @@ def test_broken_shared_services_do_not_break_status(generated: Path, tmp_path: P
 
 
 @pytest.mark.parametrize("level", ["verbose", "", "warn", "DEBUG"])
+@pytest.mark.integration
 def test_any_log_level_value_keeps_the_service_up(generated: Path, level: str) -> None:
     # A typo in LOG_LEVEL must not crash-loop the container: unknown values fall back to info.
     service = generated / "backoffice/services/cdb_core"

@@ -7,6 +7,8 @@ import pytest
 from cdbctl.errors import InputError
 from cdbctl.scaffold.spec import ServiceSpec, build_specs, parse_service
 
+pytestmark = pytest.mark.unit
+
 
 def test_defaults() -> None:
     assert build_specs([]) == (

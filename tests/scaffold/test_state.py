@@ -17,6 +17,8 @@ from cdbctl.scaffold.runner import ScaffoldResult, run_scaffold
 from cdbctl.scaffold.spec import build_specs
 from tests.scaffold.conftest import tree
 
+pytestmark = pytest.mark.unit
+
 G = b"generated\n"
 NEW = b"new template output\n"
 EDIT = b"user edit\n"

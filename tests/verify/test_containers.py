@@ -21,8 +21,6 @@ from cdbctl.verify.containers import (
 )
 from cdbctl.verify.model import Kind, Status
 
-pytestmark = pytest.mark.unit
-
 DATA = Path(__file__).parent.parent / "data" / "verify" / "containers"
 
 
@@ -97,6 +95,7 @@ def changed(name: str, **state: Any) -> dict[str, Any]:
         ),
     ],
 )
+@pytest.mark.unit
 def test_container_state_maps_to_check(
     source: dict[str, Any], status: Status, detail: str, terminal: bool
 ) -> None:
@@ -112,6 +111,7 @@ def all_payloads() -> list[dict[str, Any]]:
     return [json.loads(p.read_text()) for p in sorted(DATA.glob("*.json"))]
 
 
+@pytest.mark.unit
 def test_v2_project_with_missing_service_one_off_and_replicas() -> None:
     services = ["redis", "postgres", "cdb_core", "cdb_risk", "cdb_execution", "cdb_absent"]
     checks = container_checks(all_payloads(), "cdbrec", services)
@@ -131,6 +131,7 @@ def test_v2_project_with_missing_service_one_off_and_replicas() -> None:
     assert not absent.terminal  # it may still be created while --wait polls
 
 
+@pytest.mark.unit
 def test_without_compose_services_every_service_of_the_project_is_checked() -> None:
     checks = container_checks(all_payloads(), "cdbrec", None)
     assert sorted({c.service for c in checks}) == [
@@ -140,6 +141,7 @@ def test_without_compose_services_every_service_of_the_project_is_checked() -> N
     assert all(c.name.startswith("cdbrec-") for c in checks)
 
 
+@pytest.mark.unit
 def test_compose_v1_containers_are_found_by_their_labels() -> None:
     checks = container_checks(all_payloads(), "cdbrec_v1", ["cdb_core", "redis"])
     assert [(c.name, c.status, c.detail) for c in checks] == [
@@ -148,6 +150,7 @@ def test_compose_v1_containers_are_found_by_their_labels() -> None:
     ]
 
 
+@pytest.mark.unit
 def test_legacy_compose_v1_project_names_without_separators_match() -> None:
     # Compose < 1.21 dropped '-' and '_' from project names: "cdb_rec" was labelled "cdbrec".
     assert project_candidates("cdb_rec") == {"cdb_rec", "cdbrec"}
@@ -155,11 +158,13 @@ def test_legacy_compose_v1_project_names_without_separators_match() -> None:
     assert [c.status for c in checks] == [Status.healthy]
 
 
+@pytest.mark.unit
 def test_other_project_reports_every_service_missing() -> None:
     checks = container_checks(all_payloads(), "someone-else", ["cdb_core"])
     assert [(c.name, c.status) for c in checks] == [("cdb_core", Status.missing)]
 
 
+@pytest.mark.unit
 def test_unreachable_engine_makes_unknown_terminal_checks() -> None:
     checks = unreachable_checks(["redis", "cdb_core"], "Docker engine unreachable: no socket at unix:///x")
     assert [(c.name, c.status, c.terminal) for c in checks] == [
@@ -169,6 +174,7 @@ def test_unreachable_engine_makes_unknown_terminal_checks() -> None:
     assert [c.name for c in unreachable_checks([], "x")] == ["docker"]
 
 
+@pytest.mark.unit
 def test_hint_when_no_container_of_the_project_exists() -> None:
     assert project_notes(container_checks(all_payloads(), "nothere", ["a", "b"]), "nothere") == [
         "no container of compose project 'nothere' exists: start the stack (docker compose up -d) "
@@ -177,6 +183,7 @@ def test_hint_when_no_container_of_the_project_exists() -> None:
     assert project_notes(container_checks(all_payloads(), "cdbrec", ["cdb_core", "absent"]), "cdbrec") == []
 
 
+@pytest.mark.unit
 def test_project_without_any_container_and_no_compose_file_is_one_missing_check() -> None:
     # `cdbctl verify --project typo` with nothing running: a reason and a hint, not an empty report.
     checks = container_checks(all_payloads(), "typo", None)

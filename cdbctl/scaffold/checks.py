@@ -1,0 +1,74 @@
+"""Read-only checks after planning: build paths of every service, and what .dockerignore would drop."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from cdbctl.scaffold.builds import layered_builds
+from cdbctl.scaffold.dockerignore import excluded
+from cdbctl.scaffold.fs import RepoFS
+from cdbctl.scaffold.plan import PlannedFile
+
+
+def validate_builds(
+    root: Path,
+    project_dir: str,
+    layers: Sequence[tuple[str, str]],
+    planned: set[str],
+    ours: set[str],
+    *,
+    bases: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Build contexts and Dockerfiles that do not exist (planned files count as existing).
+
+    Read-only, so a context outside the repository (`../other`) is checked too.
+    """
+    problems: list[str] = []
+    for b in layered_builds(layers, bases).values():
+        base = root / (b.base or project_dir)
+        ctx_text = b.context
+        if ctx_text is None or "://" in ctx_text or "$" in ctx_text or ctx_text.startswith("/"):
+            continue  # not a local build, a URL/git context, or interpolated: nothing to check here
+        ctx = Path(os.path.normpath(base / ctx_text))
+        dockerfile = b.dockerfile or "Dockerfile"
+        df = Path(os.path.normpath(ctx / dockerfile))
+        try:
+            in_plan = df.relative_to(root).as_posix() in planned
+        except ValueError:
+            in_plan = False
+        label = "scaffolded service" if b.name in ours else "service"
+        try:
+            if not ctx.is_dir():
+                problems.append(f"{label} {b.name!r}: build context {ctx_text!r} does not exist")
+            elif not (in_plan or b.inline or df.is_file()) and "$" not in dockerfile:
+                problems.append(f"{label} {b.name!r}: Dockerfile {dockerfile!r} does not exist")
+        except OSError as exc:
+            problems.append(f"{label} {b.name!r}: cannot inspect its build ({exc.strerror or exc})")
+    return problems
+
+
+def dockerignore_problems(fs: RepoFS, planned: Sequence[PlannedFile]) -> list[str]:
+    """Files the images COPY that the repository's .dockerignore would leave out of the build context."""
+    if not planned:
+        return []
+    current = fs.read(".dockerignore")
+    ours = next((pf.data for pf in planned if pf.path == ".dockerignore"), None)
+    text = current if current is not None else ours
+    if text is None:
+        return []
+    needed: dict[str, list[str]] = {}
+    for pf in planned:
+        if pf.service is not None and not pf.path.endswith("/Dockerfile"):
+            needed.setdefault(pf.service, []).append(pf.path)
+    if fs.is_dir("services"):
+        for paths in needed.values():
+            paths.append("services/__init__.py")
+    problems = []
+    for service, paths in needed.items():
+        dropped = excluded(text.decode("utf-8", "replace"), paths)
+        if dropped:
+            more = f" (and {len(dropped) - 1} more)" if len(dropped) > 1 else ""
+            problems.append(f"'.dockerignore' excludes {dropped[0]}{more}, which the {service} image copies")
+    return problems

@@ -1,0 +1,128 @@
+"""Where the Redis and PostgreSQL credentials of a compose stack come from, and what a failure says."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cdbctl.verify.credentials import Secret, ServiceSecrets, postgres_login, redis_password
+from cdbctl.verify.project import load_project
+
+pytestmark = pytest.mark.unit
+
+
+def secrets_of(
+    tmp_path: Path, service: str, env: dict[str, str] | None = None, name: str = "s"
+) -> ServiceSecrets:
+    """ServiceSecrets of service `name` in a compose file with a `pw` secret file holding 'file-pw'."""
+    (tmp_path / "pw").write_text("file-pw\n\n")
+    text = f"services:\n  {name}:\n" + "".join(f"    {line}\n" for line in service.splitlines())
+    text += (
+        "secrets:\n  pw:\n    file: ./pw\n  from_env:\n    environment: TOKEN\n  ext:\n    external: true\n"
+    )
+    (tmp_path / "compose.yaml").write_text(text)
+    return ServiceSecrets(load_project([tmp_path / "compose.yaml"], env or {}), name)
+
+
+@pytest.mark.parametrize(
+    ("service", "expected"),
+    [
+        ('command: redis-server --requirepass literal-pw', "literal-pw"),
+        ('command: ["redis-server", "--requirepass", "two words"]', "two words"),
+        ('command: ["sh", "-c", "exec redis-server --requirepass \\"$$(cat /run/secrets/pw)\\""]\nsecrets: [pw]',
+         "file-pw"),
+        ('command: ["sh", "-c", "redis-server --requirepass $$(< /run/secrets/pw) --port 1"]\nsecrets: [pw]',
+         "file-pw"),
+        ('command: ["sh", "-c", "redis-server --requirepass `cat /run/secrets/pw`"]\nsecrets: [pw]', "file-pw"),
+        ("command: [\"sh\", \"-c\", \"redis-server --requirepass '$$NOT_EXPANDED'\"]", "$NOT_EXPANDED"),
+        ('command: ["sh", "-c", "redis-server --requirepass \\"$$RP\\""]\nenvironment: {RP: env-pw}', "env-pw"),
+        ('command: ["sh", "-c", "redis-server --requirepass $${RP}"]\nenvironment: {RP_FILE: /run/secrets/pw}\n'
+         "secrets: [pw]", "file-pw"),
+        ("environment: {REDIS_PASSWORD: plain}", "plain"),
+        ("environment: [REDIS_PASSWORD_FILE=/run/secrets/pw]\nsecrets: [pw]", "file-pw"),
+        ("entrypoint: [redis-server, --requirepass, from-entrypoint]", "from-entrypoint"),
+        ("image: redis", None),
+    ],
+)  # fmt: skip
+def test_redis_password_sources(tmp_path: Path, service: str, expected: str | None) -> None:
+    assert redis_password(secrets_of(tmp_path, service)) == Secret(expected)
+
+
+@pytest.mark.parametrize(
+    ("service", "env", "expected"),
+    [
+        # long syntax with a relative target: /run/secrets/<target>
+        ("environment: {REDIS_PASSWORD_FILE: /run/secrets/renamed}\nsecrets: [{source: pw, target: renamed}]",
+         {}, Secret("file-pw")),
+        ("environment: {REDIS_PASSWORD_FILE: /etc/redis/pw}\nsecrets: [{source: pw, target: /etc/redis/pw}]",
+         {}, Secret("file-pw")),
+        ("environment: {REDIS_PASSWORD_FILE: /run/secrets/from_env}\nsecrets: [from_env]",
+         {"TOKEN": "env-secret"}, Secret("env-secret")),
+        # a bind mount of the secrets directory works like a secret
+        ("environment: {REDIS_PASSWORD_FILE: /secrets/pw}\nvolumes: ['./:/secrets:ro']", {}, Secret("file-pw")),
+        ("environment: {REDIS_PASSWORD_FILE: /run/secrets/ext}\nsecrets: [ext]", {},
+         Secret(problem="/run/secrets/ext: secret 'ext' is external; "
+                        "pass the password with --endpoint")),
+        ("environment: {REDIS_PASSWORD_FILE: /run/secrets/nope}\nsecrets: [nope]", {},
+         Secret(problem="/run/secrets/nope: no top-level secret 'nope' in the compose files")),
+        ("environment: {REDIS_PASSWORD_FILE: /run/secrets/pw}", {},
+         Secret(problem="/run/secrets/pw is neither a secret nor a bind mount of service s")),
+        ("environment: {REDIS_PASSWORD_FILE: /run/secrets/from_env}\nsecrets: [from_env]", {},
+         Secret(problem="/run/secrets/from_env: variable TOKEN of secret 'from_env' is unset")),
+    ],
+)  # fmt: skip
+def test_container_paths_lead_to_host_files(
+    tmp_path: Path, service: str, env: dict[str, str], expected: Secret
+) -> None:
+    assert redis_password(secrets_of(tmp_path, service, env)) == expected
+
+
+def test_unreadable_secret_files_say_why_and_never_what(tmp_path: Path) -> None:
+    s = secrets_of(tmp_path, "environment: {REDIS_PASSWORD_FILE: /run/secrets/pw}\nsecrets: [pw]")
+    (tmp_path / "pw").unlink()
+    (tmp_path / "pw").mkdir()  # unreadable even for root
+    assert redis_password(s) == Secret(
+        problem=f"cannot read secret file {tmp_path / 'pw'} (/run/secrets/pw in REDIS_PASSWORD_FILE): Is a directory"
+    )
+    (tmp_path / "pw").rmdir()
+    (tmp_path / "pw").write_bytes(b"\xff\xfe-not-text")
+    problem = redis_password(s).problem
+    assert (
+        problem == f"secret file {tmp_path / 'pw'} (/run/secrets/pw in REDIS_PASSWORD_FILE) is not UTF-8 text"
+    )
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [
+        ("{}", ("postgres", "postgres", None)),
+        ("{POSTGRES_USER: app, POSTGRES_PASSWORD: pw}", ("app", "app", "pw")),
+        ("{POSTGRES_USER: app, POSTGRES_DB: ledger, POSTGRES_PASSWORD_FILE: /run/secrets/pw}",
+         ("app", "ledger", "file-pw")),
+        ("{POSTGRES_USER_FILE: /run/secrets/pw, POSTGRES_PASSWORD_FILE: /run/secrets/pw}",
+         ("file-pw", "file-pw", "file-pw")),
+        ("{POSTGRESQL_USERNAME: bit, POSTGRESQL_DATABASE: nami, POSTGRESQL_PASSWORD_FILE: /run/secrets/pw}",
+         ("bit", "nami", "file-pw")),
+    ],
+)  # fmt: skip
+def test_postgres_login(tmp_path: Path, environment: str, expected: tuple[str, str, str | None]) -> None:
+    login = postgres_login(
+        secrets_of(tmp_path, f"image: postgres\nenvironment: {environment}\nsecrets: [pw]")
+    )
+    assert (login.user, login.database, login.password.value) == expected
+
+
+def test_requirepass_of_a_mounted_config_file(tmp_path: Path) -> None:
+    (tmp_path / "redis.conf").write_text("port 6379\n# requirepass commented\n  requirepass conf-pw\n")
+    service = "command: [redis-server, /usr/local/etc/redis/redis.conf]\nvolumes: ['./redis.conf:/usr/local/etc/redis/redis.conf:ro']"
+    assert redis_password(secrets_of(tmp_path, service)) == Secret("conf-pw")
+    (tmp_path / "redis.conf").write_text("port 6379\n")
+    assert redis_password(secrets_of(tmp_path, service)) == Secret()
+    # a config file baked into the image cannot be read here: the environment is next
+    baked = "command: redis-server /etc/redis/redis.conf\nenvironment: {REDIS_PASSWORD: env-pw}"
+    assert redis_password(secrets_of(tmp_path, baked)) == Secret("env-pw")
+    (tmp_path / "redis.conf").unlink()
+    (tmp_path / "redis.conf").mkdir()
+    problem = redis_password(secrets_of(tmp_path, service)).problem
+    assert problem is not None and problem.startswith(f"cannot read secret file {tmp_path / 'redis.conf'}")
