@@ -382,3 +382,12 @@ def test_escape_sequences_in_a_step_name_never_reach_the_terminal(
     if fmt == "table":  # the one format that shows the step's name
         assert "PWNED" in out and "red" in out
     assert not any(ch in out for ch in "\x1b\x07\u202e")
+
+
+@pytest.mark.unit
+def test_a_repeated_set_plus_e_is_reported_not_half_removed() -> None:
+    """Found by the fuzzer: removing one of two 'set +e' lines left errexit off (no fixed point)."""
+    text = step("set +e\nset +e\nbandit -r .; bandit -r .")
+    result = harden(text, "t.yml", write=True)
+    assert not result.changed
+    assert {(f.rule, f.status) for f in result.findings} == {(Rule.errexit_off, Status.would_fix)}
