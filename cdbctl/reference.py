@@ -80,11 +80,19 @@ def verify_images_table() -> str:
     return well_known_table()
 
 
+def ciharden_rules() -> str:
+    """ci-harden's rule ids, each a section with an example (anchors for SARIF's helpUri)."""
+    from cdbctl.ciharden.rulesdoc import rules_section
+
+    return rules_section()
+
+
 # page (relative to docs/) -> block name -> generator
 TABLES: dict[str, dict[str, Callable[[], str]]] = {
     "risk.md": {"risk-checks": risk_checks_table},
     "configuration.md": {"risk-config": risk_config_table},
     "verify.md": {"verify-rules": verify_rules_table, "verify-images": verify_images_table},
+    "ci-harden.md": {"ci-harden-rules": ciharden_rules},
 }
 
 

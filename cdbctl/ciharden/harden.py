@@ -5,15 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import MappingNode, Node, SequenceNode
 
+from cdbctl.ciharden.continue_on_error import job_candidates, step_candidates
+from cdbctl.ciharden.defaults import input_defaults
 from cdbctl.ciharden.locate import Text, compose, mget, mstr, mval, sval
-from cdbctl.ciharden.model import BLOCKING_RULES, Candidate, FileResult, Finding, Rule, Status
-from cdbctl.ciharden.policy import GateIndex, after_failure, gate, publishers, second_runs, truthy
+from cdbctl.ciharden.model import BLOCKING_RULES, Candidate, FileResult, Finding, Status
+from cdbctl.ciharden.policy import GateIndex, after_failure, gate, publishers, second_runs
 from cdbctl.ciharden.readers import FileReader
 from cdbctl.ciharden.registry import all_keywords_present
 from cdbctl.ciharden.splice import choose
-from cdbctl.ciharden.steps import Context, Path, StepInfo, analyse_step, bool_fix
+from cdbctl.ciharden.steps import Context, Path, analyse_step
 from cdbctl.ciharden.waivers import Waivers, apply_waivers
 
 MANUAL = " (no safe automatic fix: fix by hand or add a '# cdbctl: allow-soft-fail <reason>' waiver)"
@@ -58,7 +60,7 @@ def harden(
         waivers = Waivers(t, root)
         for ctx, steps, base, job_node, job_path in _units(t, root, options):
             cands.extend(_analyse_unit(t, ctx, steps, base, (job_node, job_path), waivers=waivers))
-    return _finish(t, path, cands, write=write, verify=verify)
+    return _finish(t, path, cands, write=write, verify=verify, root=root)
 
 
 def scanners_in(text: str, path: str) -> tuple[str, ...]:
@@ -105,6 +107,7 @@ def _units(
     if not jobs or not isinstance(jobs[1], MappingNode):
         return out
     wf_shell = _default_shell(root)
+    defaults = input_defaults(root)
     indent = _indent_unit(root)
     for key, job in jobs[1].value:
         job_id = sval(key)
@@ -124,6 +127,7 @@ def _units(
             indent,
             options.local_actions,
             options.read_file,
+            defaults,
         )
         steps = mget(job, "steps")
         seq = (
@@ -149,11 +153,6 @@ def _source(t: Text, node: Node) -> str:
     return t.text[t.mark(node.start_mark) : t.mark(node.end_mark)]
 
 
-def _expression(node: Node) -> bool:
-    """An expression whose value is only known at run time (left alone)."""
-    return isinstance(node, ScalarNode) and "${{" in node.value and not truthy(node)
-
-
 def _analyse_unit(
     t: Text,
     ctx: Context,
@@ -163,7 +162,6 @@ def _analyse_unit(
     *,
     waivers: Waivers,
 ) -> list[Candidate]:
-    job_node, job_path = job
     infos = [
         analyse_step(t, ctx, s, i, (*base, i))
         for i, s in enumerate(steps.value)
@@ -173,48 +171,9 @@ def _analyse_unit(
     for info in infos:
         pair = mget(info.node, "continue-on-error")
         if pair is not None:
-            out.extend(_coe(t, ctx, info, pair[0], pair[1]))
+            out.extend(step_candidates(t, ctx, info, pair[0], pair[1]))
         out.extend(info.candidates)
-    scanning = [i for i in infos if i.tools]
-    coe = mget(job_node, "continue-on-error")
-    if coe is not None:
-        key, value = coe
-        line = key.start_mark.line + 1
-        if _expression(value):
-            out.append(
-                Candidate(
-                    Rule.expression_continue,
-                    line,
-                    ctx.job,
-                    None,
-                    f"job continue-on-error is an expression ({value.value.strip()}); left alone",
-                    status=Status.info,
-                )
-            )
-        elif truthy(value) and scanning:
-            tools = sorted({tool for i in scanning for tool in i.tools})
-            out.append(
-                Candidate(
-                    Rule.job_continue_on_error,
-                    line,
-                    ctx.job,
-                    None,
-                    f"job '{ctx.job}' runs {', '.join(tools)} but has continue-on-error: true",
-                    tools[0],
-                    bool_fix(t, key, value, (*job_path, "continue-on-error")),
-                )
-            )
-        elif truthy(value):
-            out.append(
-                Candidate(
-                    Rule.non_security_continue,
-                    line,
-                    ctx.job,
-                    None,
-                    f"job '{ctx.job}' runs no security scanner; continue-on-error left alone",
-                    status=Status.info,
-                )
-            )
+    out.extend(job_candidates(t, ctx, job, [i for i in infos if i.tools]))
     out.extend(apply_waivers(waivers, out))
     after_failure(out, infos)
     index = GateIndex(infos, ctx)
@@ -226,52 +185,12 @@ def _analyse_unit(
     return out
 
 
-def _coe(t: Text, ctx: Context, info: StepInfo, key: ScalarNode, value: Node) -> list[Candidate]:
-    line = key.start_mark.line + 1
-    if _expression(value):
-        return [
-            Candidate(
-                Rule.expression_continue,
-                line,
-                ctx.job,
-                info.label,
-                f"continue-on-error is an expression ({value.value.strip()}); left alone",
-                status=Status.info,
-                step_index=info.index,
-            )
-        ]
-    if not truthy(value):
-        return []
-    if not info.tools:
-        return [
-            Candidate(
-                Rule.non_security_continue,
-                line,
-                ctx.job,
-                info.label,
-                "step runs no security scanner; continue-on-error left alone",
-                status=Status.info,
-                step_index=info.index,
-            )
-        ]
-    fix = bool_fix(t, key, value, (*info.path, "continue-on-error"))
-    return [
-        Candidate(
-            Rule.step_continue_on_error,
-            line,
-            ctx.job,
-            info.label,
-            f"{', '.join(info.tools)} step has continue-on-error: true, so findings never fail the job",
-            info.tools[0],
-            fix,
-            step_index=info.index,
-        )
-    ]
-
-
-def _finish(t: Text, path: str, cands: list[Candidate], *, write: bool, verify: bool) -> FileResult:
+def _finish(
+    t: Text, path: str, cands: list[Candidate], *, write: bool, verify: bool, root: Node | None
+) -> FileResult:
     todo = [c for c in cands if c.status is None and c.fix is not None]
-    new_text, kept = choose(t.text, [c.fix for c in todo if c.fix is not None], check=verify)
+    fixes = [c.fix for c in todo if c.fix is not None]
+    new_text, kept = choose(t.text, fixes, check=verify, base=root)
     done = {id(c) for c, k in zip(todo, kept, strict=True) if k}
     findings: list[Finding] = []
     for c in cands:
@@ -282,8 +201,27 @@ def _finish(t: Text, path: str, cands: list[Candidate], *, write: bool, verify: 
             status = Status.fixed if write else Status.would_fix
             if id(c) not in done:
                 status, message, fixable = Status.would_fix, message + MANUAL, False
+        replacements = (
+            tuple((*t.position(e.start), *t.position(e.end), e.new) for e in c.fix.edits)
+            if c.fix is not None and fixable and status in (Status.fixed, Status.would_fix)
+            else ()
+        )
         findings.append(
-            Finding(c.rule, path, c.line, c.job, c.step, message, status, c.tool, c.reason, fixable)
+            Finding(
+                c.rule,
+                path,
+                c.line,
+                c.job,
+                c.step,
+                message,
+                status,
+                c.tool,
+                c.reason,
+                fixable,
+                c.col,
+                replacements,
+            )
         )
     findings.sort(key=lambda f: (f.line, f.rule))
-    return FileResult(path, tuple(findings), t.text, new_text)
+    applied = tuple(e for c in todo if id(c) in done and c.fix is not None for e in c.fix.edits)
+    return FileResult(path, tuple(findings), t.text, new_text, applied)

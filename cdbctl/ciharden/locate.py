@@ -62,6 +62,11 @@ class Text:
                 hi = mid - 1
         return lo
 
+    def position(self, offset: int) -> tuple[int, int]:
+        """1-based (line, column) of an offset."""
+        line = self.line_of(offset)
+        return line + 1, offset - self.starts[line] + 1
+
     def line_span(self, line: int) -> tuple[int, int, int]:
         """(start, end of content, end including the line break) of a 0-based line."""
         start = self.starts[line]

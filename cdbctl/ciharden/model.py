@@ -107,6 +107,9 @@ class Finding:
     tool: str | None = None
     reason: str | None = None
     fixable: bool = True
+    col: int = 1
+    # the fix as (start line, start column, end line, end column, new text), 1-based, end exclusive
+    replacements: tuple[tuple[int, int, int, int, str], ...] = ()
 
 
 @dataclass
@@ -123,6 +126,7 @@ class Candidate:
     status: Status | None = None  # preset for gated/info
     reason: str | None = None
     step_index: int | None = None
+    col: int = 1  # 1-based column of the finding on its line
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,7 @@ class FileResult:
     findings: tuple[Finding, ...]
     original: str
     hardened: str
+    edits: tuple[Edit, ...] = ()  # the edits that turn original into hardened (for the diff)
 
     @property
     def changed(self) -> bool:

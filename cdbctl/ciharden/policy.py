@@ -10,7 +10,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode
 
 from cdbctl.ciharden.invocation import canonical
 from cdbctl.ciharden.locate import Text, insert_pair, mget, mstr, mval, sval
-from cdbctl.ciharden.model import BLOCKING_RULES, Candidate, Fix, Mutation, Rule, Status
+from cdbctl.ciharden.model import BLOCKING_RULES, Candidate, Edit, Fix, Mutation, Rule, Status
 from cdbctl.ciharden.readers import (
     existence_only,
     gate_scripts,
@@ -28,6 +28,9 @@ _FAILS = re.compile(
     re.MULTILINE,
 )
 _UPLOAD_SARIF = "github/codeql-action/upload-sarif"
+# a status check function in an if: condition (without one, GitHub adds success() &&)
+_STATUS_FUNCTION = re.compile(r"\b(?:always|cancelled|failure|success)\s*\(")
+_EXPRESSION = re.compile(r"^\s*\$\{\{(.*)\}\}\s*$", re.DOTALL)
 _CONSTANT_TRUE = re.compile(r"\$\{\{\s*true\s*\}\}")
 
 
@@ -164,8 +167,11 @@ def publishers(t: Text, ctx: Context, cands: list[Candidate], infos: list[StepIn
     tools = {tool for i in infos for tool in i.tools}
     out: list[Candidate] = []
     for info in infos:
-        if info.index <= first or not info.publisher or info.has_if:
+        if info.index <= first or not info.publisher:
             continue
+        condition = mget(info.node, "if")
+        if condition is not None and _STATUS_FUNCTION.search(str(sval(condition[1]) or "x()")):
+            continue  # always(), !cancelled(), failure(), success(): the author decided when it runs
         uses_pair = mget(info.node, "uses")
         if uses_pair is None:
             continue
@@ -177,7 +183,13 @@ def publishers(t: Text, ctx: Context, cands: list[Candidate], infos: list[StepIn
             ):
                 continue
         value = "${{ !cancelled() }}"
-        edit = insert_pair(t, info.node, "if", value, f"'{value}'")
+        if condition is None:
+            edit = insert_pair(t, info.node, "if", value, f"'{value}'")
+        else:
+            # ``if: github.event_name == 'push'`` runs only on success (an implicit success() &&)
+            inner = _EXPRESSION.sub(r"\1", str(sval(condition[1]))).strip()
+            value = f"${{{{ !cancelled() && ({inner}) }}}}"
+            edit = _replace_condition(t, condition[1], value)
         fix = Fix((edit,), (Mutation((*info.path, "if"), "set", value),)) if edit else None
         out.append(
             Candidate(
@@ -189,6 +201,7 @@ def publishers(t: Text, ctx: Context, cands: list[Candidate], infos: list[StepIn
                 None,
                 fix,
                 step_index=info.index,
+                col=uses_key.start_mark.column + 1,
             )
         )
     return out
@@ -271,3 +284,11 @@ def second_runs(cands: list[Candidate], infos: list[StepInfo]) -> None:
                 f"; a second, report-only (SARIF) run of {cand.tool}: step '{other.label}' already "
                 "decides the job"
             )
+
+
+def _replace_condition(t: Text, node: Node, value: str) -> Edit | None:
+    """Rewrite a one-line ``if:`` scalar as a single-quoted YAML string holding ``value``."""
+    if not isinstance(node, ScalarNode) or node.start_mark.line != node.end_mark.line:
+        return None
+    quoted = "'" + value.replace("'", "''") + "'"
+    return Edit(t.mark(node.start_mark), t.mark(node.end_mark), quoted)

@@ -8,9 +8,18 @@ from typing import Any
 
 from cdbctl import __version__
 from cdbctl.ciharden.model import RULE_HELP, FileProblem, Finding, Rule, Status
+from cdbctl.sanitize import strip_controls
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFO_URI = "https://github.com/claire-de-binare/cdbctl#cdbctl-ci-harden"
+DOCS_URI = "https://github.com/claire-de-binare/cdbctl/blob/main/docs/ci-harden.md"
+
+
+def help_uri(rule: Rule) -> str:
+    """The rule's section of docs/ci-harden.md (its heading is the rule id)."""
+    return f"{DOCS_URI}#{rule.value}"
+
+
 _LEVEL = {
     Status.would_fix: "error",
     Status.fixed: "warning",
@@ -78,15 +87,35 @@ def _suppressions(f: Finding) -> list[dict[str, Any]]:
     return []
 
 
-def to_sarif(report: Report) -> dict[str, Any]:
-    """SARIF 2.1.0 for GitHub code scanning (one run, one result per finding)."""
+def _fixes(f: Finding) -> list[dict[str, Any]]:
+    """A SARIF ``fixes`` entry with the replacement ci-harden writes (or would write)."""
+    if not f.replacements:
+        return []
+    replacements = [
+        {
+            "deletedRegion": {"startLine": a, "startColumn": b, "endLine": c, "endColumn": d},
+            "insertedContent": {"text": new},
+        }
+        for a, b, c, d, new in f.replacements
+    ]
+    return [
+        {
+            "description": {"text": f"cdbctl ci-harden: {f.rule.value}"},
+            "artifactChanges": [{"artifactLocation": {"uri": f.file}, "replacements": replacements}],
+        }
+    ]
+
+
+def to_sarif(report: Report, *, include_info: bool = False) -> dict[str, Any]:
+    """SARIF 2.1.0 for GitHub code scanning (one run, one result per finding; info-level notes
+    only when ``include_info``)."""
     rules = [
         {
             "id": r.value,
             "name": r.value,
             "shortDescription": {"text": RULE_HELP[r]},
             "fullDescription": {"text": RULE_HELP[r]},
-            "helpUri": INFO_URI,
+            "helpUri": help_uri(r),
             "properties": {"tags": ["security", "ci"]},
         }
         for r in Rule
@@ -94,18 +123,21 @@ def to_sarif(report: Report) -> dict[str, Any]:
     index = {r.value: i for i, r in enumerate(Rule)}
     results: list[dict[str, Any]] = []
     for f in report.findings:
+        if f.status is Status.info and not include_info:
+            continue
+        region = {"startLine": f.line, "startColumn": f.col}
         result: dict[str, Any] = {
             "ruleId": f.rule.value,
             "ruleIndex": index[f.rule.value],
             "level": _LEVEL[f.status],
             "message": {"text": f.message},
-            "locations": [
-                {"physicalLocation": {"artifactLocation": {"uri": f.file}, "region": {"startLine": f.line}}}
-            ],
+            "locations": [{"physicalLocation": {"artifactLocation": {"uri": f.file}, "region": region}}],
             "properties": {"status": f.status.value, "job": f.job, "step": f.step, "tool": f.tool},
         }
         if _suppressions(f):
             result["suppressions"] = _suppressions(f)
+        if _fixes(f):
+            result["fixes"] = _fixes(f)
         results.append(result)
     notifications = [
         {
@@ -154,10 +186,57 @@ def table_rows(report: Report) -> list[tuple[str, str, str, str, str]]:
     return [
         (
             f.status.value,
-            f"{f.file}:{f.line}".translate(_CONTROL),
+            _shown(f"{f.file}:{f.line}"),
             f.rule.value,
-            " / ".join(x for x in (f.job, f.step) if x).translate(_CONTROL),
-            f.message.translate(_CONTROL),
+            _shown(" / ".join(x for x in (f.job, f.step) if x)),
+            _shown(f.message),
         )
         for f in report.findings
     ]
+
+
+def _shown(text: str) -> str:
+    """User text for a terminal line: tabs and breaks visible (\\t, \\n), other controls (ESC,
+    BEL: a step name can retitle or recolour the terminal) and bidi overrides replaced."""
+    return strip_controls(text.translate(_CONTROL))
+
+
+def text_lines(report: Report) -> str:
+    """One ``path:line:col: rule-id message [status]`` line per finding, as ruff and actionlint print."""
+    return "".join(
+        _shown(f"{f.file}:{f.line}:{f.col}: {f.rule.value} {f.message} [{f.status.value}]") + "\n"
+        for f in report.findings
+    )
+
+
+_GITHUB_LEVEL = {
+    Status.would_fix: "error",
+    Status.fixed: "warning",
+    Status.gated: "notice",
+    Status.waived: "notice",
+    Status.info: "notice",
+}
+
+
+def _escape_data(text: str) -> str:
+    return strip_controls(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def github_annotations(report: Report) -> str:
+    """GitHub Actions workflow commands (``::error file=...,line=...,col=...,title=...::message``)."""
+    lines = []
+    for f in report.findings:
+        props = ",".join(
+            f"{k}={_escape_property(str(v))}"
+            for k, v in (("file", f.file), ("line", f.line), ("col", f.col), ("title", f.rule.value))
+        )
+        message = _escape_data(f"{f.message} [{f.status.value}]")
+        lines.append(f"::{_GITHUB_LEVEL[f.status]} {props}::{message}\n")
+    for p in report.problems:
+        where = f"file={_escape_property(p.file)}" + (f",line={p.line}" if p.line else "")
+        lines.append(f"::error {where},title=ci-harden::{_escape_data(p.message)}\n")
+    return "".join(lines)

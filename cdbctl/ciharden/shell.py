@@ -315,6 +315,8 @@ def _errexit_fix(
     while k < len(cmds):
         cmd = cmds[k]
         if [w.value for w in cmd.words][:1] == ["set"]:
+            if [w.value for w in cmd.words] == ["set", "+e"]:
+                return None  # a second ``set +e``: removing one line would leave errexit off
             break
         if match_scanner(cmd.words) is None:
             return None

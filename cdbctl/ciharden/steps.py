@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
+from cdbctl.ciharden.defaults import resolve
 from cdbctl.ciharden.invocation import arg_reports, report_name
 from cdbctl.ciharden.locate import (
     Text,
@@ -81,6 +82,7 @@ class Context:
     indent: int = 2  # the file's indentation step, for a ``with:`` block written in
     local_actions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # see harden.Options
     read_file: FileReader | None = None  # see harden.Options
+    input_defaults: Mapping[str, str] = field(default_factory=dict)  # of a reusable workflow
 
 
 def label_of(node: MappingNode, index: int) -> str:
@@ -186,11 +188,24 @@ def analyse_step(t: Text, ctx: Context, node: MappingNode, index: int, path: Pat
 
 
 def _add(
-    info: StepInfo, ctx: Context, rule: Rule, line: int, message: str, *, tool: str | None, fix: Fix | None
+    info: StepInfo,
+    ctx: Context,
+    rule: Rule,
+    where: tuple[int, int],
+    message: str,
+    *,
+    tool: str | None,
+    fix: Fix | None,
 ) -> None:
+    """A candidate at ``where`` (1-based line, column)."""
+    line, col = where
     info.candidates.append(
-        Candidate(rule, line, ctx.job, info.label, message, tool, fix, step_index=info.index)
+        Candidate(rule, line, ctx.job, info.label, message, tool, fix, step_index=info.index, col=col)
     )
+
+
+def _at(node: Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
 
 
 def _action_candidates(t: Text, ctx: Context, info: StepInfo, tool: Tool, uses: str) -> None:
@@ -200,9 +215,14 @@ def _action_candidates(t: Text, ctx: Context, info: StepInfo, tool: Tool, uses: 
     for rule in (*tool.inputs, HUGE_BUDGET):
         for name in rule.names:
             pair = mget(inputs, name)
-            if pair is None or not isinstance(pair[1], ScalarNode) or not _is_bad(rule, pair[1].value):
+            if pair is None or not isinstance(pair[1], ScalarNode):
                 continue
             value = pair[1]
+            if "${{" in value.value:
+                _input_default(info, ctx, (name, value), rule, tool)
+                continue
+            if not _is_bad(rule, value.value):
+                continue
             edit = replace_scalar(t, value, rule.good)
             fix = (
                 Fix((edit,), (Mutation((*info.path, "with", name), "set", _constructed(value, rule.good)),))
@@ -213,7 +233,7 @@ def _action_candidates(t: Text, ctx: Context, info: StepInfo, tool: Tool, uses: 
                 info,
                 ctx,
                 Rule.success_input,
-                value.start_mark.line + 1,
+                _at(value),
                 f"{name}: {value.value} makes {tool.id} succeed on findings; set to {rule.good}",
                 tool=tool.id,
                 fix=fix,
@@ -231,17 +251,18 @@ def _action_candidates(t: Text, ctx: Context, info: StepInfo, tool: Tool, uses: 
                     (Edit(cmap(a), cmap(b), new),),
                     (Mutation((*info.path, "with", name), "splice", (a, b, new)),),
                 )
-            line = t.line_of(cmap(issue.offset)) + 1 if cmap else pair[1].start_mark.line + 1
-            _add(info, ctx, _KIND_RULE[issue.kind], line, f"{name}: {issue.message}", tool=tool.id, fix=fix)
+            where = t.position(cmap(issue.offset)) if cmap else _at(pair[1])
+            _add(info, ctx, _KIND_RULE[issue.kind], where, f"{name}: {issue.message}", tool=tool.id, fix=fix)
     if tool.threshold_flags:
         given = " ".join(mstr(inputs, name) or "" for name in tool.args_inputs)
-        if not any(flag in given for flag in tool.threshold_flags):
-            line = uses_key.start_mark.line + 1 if uses_key else info.node.start_mark.line + 1
+        # ``args: > #--failOnCVSS 9`` (a "commented-out" flag in a folded scalar) is no threshold
+        if not any(re.search(rf"(?<![#\w-]){re.escape(flag)}", given) for flag in tool.threshold_flags):
+            where = _at(uses_key if uses_key else info.node)
             message = (
                 f"{tool.id} ({uses}) never fails on findings without {tool.threshold_flags[0]} in "
                 f"{tool.args_inputs[0]}: (a CVSS threshold below 11, e.g. {tool.threshold_flags[0]} 7)"
             )
-            _add(info, ctx, Rule.nonblocking_default, line, message, tool=tool.id, fix=None)
+            _add(info, ctx, Rule.nonblocking_default, where, message, tool=tool.id, fix=None)
     if tool.default_input is not None:
         name, value_text = tool.default_input
         if mget(inputs, name) is None:
@@ -255,16 +276,30 @@ def _action_candidates(t: Text, ctx: Context, info: StepInfo, tool: Tool, uses: 
                 )
                 mutation = Mutation((*info.path, "with"), "set", {name: loaded})
             fix = Fix((edit,), (mutation,)) if edit else None
-            line = info.node.start_mark.line + 1 if uses_key is None else uses_key.start_mark.line + 1
             _add(
                 info,
                 ctx,
                 Rule.nonblocking_default,
-                line,
+                _at(info.node if uses_key is None else uses_key),
                 f"{tool.id} ({uses}) does not fail on findings without {name}; setting {name}: {value_text}",
                 tool=tool.id,
                 fix=fix,
             )
+
+
+def _input_default(
+    info: StepInfo, ctx: Context, pair: tuple[str, ScalarNode], rule: InputRule, tool: Tool
+) -> None:
+    """``soft_fail: ${{ inputs.x == 'true' }}`` whose input defaults to the soft value: reported."""
+    name, value = pair
+    resolved = resolve(value.value, dict(ctx.input_defaults))
+    if resolved is None or not _is_bad(rule, resolved[0]):
+        return
+    message = (
+        f"{name}: {value.value.strip()} makes {tool.id} succeed on findings by default (input "
+        f"'{resolved[1]}' defaults to {ctx.input_defaults[resolved[1]]}); make the default blocking"
+    )
+    _add(info, ctx, Rule.success_input, _at(value), message, tool=tool.id, fix=None)
 
 
 def _insert_with(t: Text, step: MappingNode, name: str, value_text: str, indent: int) -> Edit | None:
@@ -326,8 +361,8 @@ def _run_candidates(t: Text, ctx: Context, info: StepInfo, run: ScalarNode) -> N
             if any(ps in (shell or ("pwsh" if ctx.windows else "")).lower() for ps in ("pwsh", "powershell")):
                 cmap = content_map(t, run)
                 for issue in pwsh_swallows(run.value, lambda part: scan_script(part).tools):
-                    line = t.line_of(cmap(issue.offset)) + 1 if cmap else run.start_mark.line + 1
-                    _add(info, ctx, Rule.failure_swallowed, line, issue.message, tool=issue.tool, fix=None)
+                    where = t.position(cmap(issue.offset)) if cmap else _at(run)
+                    _add(info, ctx, Rule.failure_swallowed, where, issue.message, tool=issue.tool, fix=None)
         return
     if shell in (None, "bash", "sh"):
         errexit, pipefail = True, shell == "bash"
@@ -351,8 +386,8 @@ def _run_candidates(t: Text, ctx: Context, info: StepInfo, run: ScalarNode) -> N
         elif issue.kind == "pipe" and not (scan.other_pipes or shell or ctx.default_shell or ctx.container):
             edit = insert_pair(t, info.node, "shell", "bash")
             fix = Fix((edit,), (Mutation((*info.path, "shell"), "set", "bash"),)) if edit else None
-        line = t.line_of(cmap(issue.offset)) + 1 if cmap else run.start_mark.line + 1
+        where = t.position(cmap(issue.offset)) if cmap else _at(run)
         message = issue.message
         if issue.kind == "pipe" and fix is not None:
             message += "; setting shell: bash (which adds -o pipefail)"
-        _add(info, ctx, _KIND_RULE[issue.kind], line, message, tool=issue.tool, fix=fix)
+        _add(info, ctx, _KIND_RULE[issue.kind], where, message, tool=issue.tool, fix=fix)

@@ -116,6 +116,7 @@ def apply_waivers(waivers: Waivers, cands: list[Candidate]) -> list[Candidate]:
                     cand.step,
                     "allow-soft-fail waiver has no reason and is ignored",
                     status=Status.info,
+                    col=cand.col,
                 )
             )
     return extra

@@ -29,13 +29,17 @@ later step gates, and lines carrying '# cdbctl: allow-soft-fail <reason>', are l
 Examples:
   cdbctl ci-harden --repo path/to/repo --dry-run
   cdbctl ci-harden --check --format sarif > ci-harden.sarif
+  cdbctl ci-harden --check --format github     # annotations in a GitHub Actions job
+  cdbctl ci-harden --check --format text       # path:line:col: rule-id message
 
 \b
 Exit codes:
   0  nothing (left) to fix
   1  --check/--dry-run: something would be fixed; otherwise: a finding needs a manual fix
-  2  usage error, or a workflow file is not valid YAML / too large / an alias bomb (others still processed)
-  3  a file cannot be written safely, or a workflow directory cannot be listed
+  2  usage error, or a workflow file is not valid YAML / too large / an alias bomb / an unsupported
+     YAML tag / a symlink loop (the others are still processed)
+  3  a file cannot be written safely (read-only, changed meanwhile), stdout is closed or full, or a
+     workflow directory cannot be listed
 """
 
 
@@ -43,6 +47,8 @@ class Format(StrEnum):
     """Output formats of ci-harden."""
 
     table = "table"
+    text = "text"
+    github = "github"
     json = "json"
     sarif = "sarif"
 
@@ -56,6 +62,9 @@ FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format
 IncludeOpt = Annotated[
     list[str] | None,
     typer.Option("--include-job", metavar="PATTERN", help="Only jobs matching this glob (repeatable)."),
+]
+InfoOpt = Annotated[
+    bool, typer.Option("--sarif-info", help="Include info-level notes (left alone) in SARIF output.")
 ]
 ExcludeOpt = Annotated[
     list[str] | None,
@@ -74,6 +83,7 @@ def register(app: typer.Typer) -> None:
         fmt: FormatOpt = Format.table,
         include_job: IncludeOpt = None,
         exclude_job: ExcludeOpt = None,
+        sarif_info: InfoOpt = False,
     ) -> None:
         from cdbctl.ciharden.engine import exit_code, run
         from cdbctl.ciharden.harden import Options
@@ -90,7 +100,7 @@ def register(app: typer.Typer) -> None:
             for source, text in outcome.writes:
                 write_atomic(source, text)
         with _stdout_errors(written=mode == "fix" and bool(outcome.writes)):
-            _output(outcome, fmt, repo=repo, dry_run=dry_run)
+            _output(outcome, fmt, repo=repo, dry_run=dry_run, sarif_info=sarif_info)
         counts = summary(report)
         sys.stderr.write(
             f"ci-harden: {len(report.files)} file(s), {len(report.changed)} "
@@ -101,18 +111,18 @@ def register(app: typer.Typer) -> None:
         raise typer.Exit(exit_code(report))
 
 
-def _output(outcome: Outcome, fmt: Format, *, repo: Path, dry_run: bool) -> None:
+def _output(outcome: Outcome, fmt: Format, *, repo: Path, dry_run: bool, sarif_info: bool) -> None:
     """Diagnostics on stderr, the report (and the diff) on stdout."""
-    from cdbctl.ciharden.report import to_json, to_sarif
+    from cdbctl.ciharden.report import github_annotations, text_lines, to_json, to_sarif
     from cdbctl.output import dumps_json, warn, write_stdout
     from cdbctl.sanitize import clean
 
     report = outcome.report
-    for problem in report.problems:
+    for problem in report.problems:  # file names and YAML excerpts are outside text
         where = f"{problem.file}:{problem.line}" if problem.line else problem.file
         sys.stderr.write(f"cdbctl: error: {clean(problem.message)}, {clean(where)}\n")
     for skipped in report.skipped:
-        warn(f"{skipped.message}, {skipped.file}")
+        warn(clean(f"{skipped.message}, {skipped.file}"))
     if not (report.files or report.problems or report.skipped):
         warn(f"no workflow files in {repo / '.github' / 'workflows'} or composite actions; nothing checked")
     if fmt is Format.json:
@@ -121,7 +131,12 @@ def _output(outcome: Outcome, fmt: Format, *, repo: Path, dry_run: bool) -> None
             data["diff"] = outcome.diff
         write_stdout(dumps_json(data))
     elif fmt is Format.sarif:
-        write_stdout(dumps_json(to_sarif(report)))
+        write_stdout(dumps_json(to_sarif(report, include_info=sarif_info)))
+    elif fmt in (Format.text, Format.github):
+        if dry_run and outcome.diff:
+            sys.stdout.write(outcome.diff)
+        lines = text_lines(report) if fmt is Format.text else github_annotations(report)
+        (sys.stderr if dry_run else sys.stdout).write(lines)
     else:
         if dry_run and outcome.diff:
             sys.stdout.write(outcome.diff)

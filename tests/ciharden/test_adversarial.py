@@ -362,3 +362,32 @@ def test_a_read_only_workflow_is_refused_before_anything_is_written(tmp_path: Pa
     assert (repo / WF / "a.yml").read_text() == DIRTY  # checked before the first write
     assert locked.read_text() == DIRTY
     assert oct(locked.stat().st_mode & 0o777) == "0o444"
+
+
+# ---- 7: text from the workflow never drives the terminal ----
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("fmt", ["table", "text", "github"])
+def test_escape_sequences_in_a_step_name_never_reach_the_terminal(
+    tmp_path: Path, fmt: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cdbctl.cli import main
+
+    name = '"\\e]0;PWNED\\a\\e[31mred\\u202e"'  # YAML escapes: ESC, BEL, a bidi override
+    text = HEAD + f"      - name: {name}\n        run: bandit -r . || true\n"
+    repo = make_repo(tmp_path, {f"{WF}/t.yml": text})
+    assert main(["ci-harden", "--repo", str(repo), "--check", "--format", fmt]) == 1
+    out = capsys.readouterr().out
+    if fmt == "table":  # the one format that shows the step's name
+        assert "PWNED" in out and "red" in out
+    assert not any(ch in out for ch in "\x1b\x07\u202e")
+
+
+@pytest.mark.unit
+def test_a_repeated_set_plus_e_is_reported_not_half_removed() -> None:
+    """Found by the fuzzer: removing one of two 'set +e' lines left errexit off (no fixed point)."""
+    text = step("set +e\nset +e\nbandit -r .; bandit -r .")
+    result = harden(text, "t.yml", write=True)
+    assert not result.changed
+    assert {(f.rule, f.status) for f in result.findings} == {(Rule.errexit_off, Status.would_fix)}

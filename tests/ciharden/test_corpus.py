@@ -158,3 +158,25 @@ def test_unverified_check_agrees_with_verified_fix(path: Path) -> None:
         (f.rule, f.line, f.fixable) for f in full.findings
     ]
     assert quick.hardened == full.hardened
+
+
+def test_one_cli_run_over_the_whole_corpus_reaches_the_fixed_point(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Fix once, then --check: only gated, waived, info and report-only (manual) findings remain."""
+    import shutil
+
+    from cdbctl.cli import main
+
+    workflows = tmp_path / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    for path in FILES:
+        if is_workflow(path):
+            shutil.copy(path, workflows / path.name)
+    assert main(["ci-harden", "--repo", str(tmp_path)]) in (0, 1)
+    capsys.readouterr()
+    main(["ci-harden", "--repo", str(tmp_path), "--check", "--format", "json"])
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    assert findings
+    assert not [f for f in findings if f["status"] == "would-fix" and f["fixable"]]
+    assert not [f for f in findings if f["status"] == "fixed"]

@@ -39,6 +39,18 @@ FIXED, OPEN = Status.fixed, Status.would_fix
             None,
         ),
         (
+            "      - uses: dependency-check/Dependency-Check_Action@main\n        with:\n"
+            "          args: >\n            #--failOnCVSS 9\n            --enableRetired\n",
+            [(Rule.nonblocking_default, OPEN)],
+            None,
+        ),
+        (
+            "      - uses: dependency-check/Dependency-Check_Action@main\n        with:\n"
+            "          args: >\n            --failOnCVSS 7\n",
+            [],
+            None,
+        ),
+        (
             "      - run: java -jar pipeline-scan.jar -f app.zip || true\n",
             [(Rule.failure_swallowed, FIXED)],
             "      - run: java -jar pipeline-scan.jar -f app.zip\n",

@@ -1,0 +1,89 @@
+"""Issue 13 classes 4 and 5: an upload with its own if: still runs after a failed scan, and soft-fails
+that come from a reusable workflow's input defaults are reported."""
+
+from __future__ import annotations
+
+import pytest
+
+from cdbctl.ciharden.harden import harden
+from cdbctl.ciharden.model import Rule, Status
+from cdbctl.ciharden.splice import load_data
+
+pytestmark = pytest.mark.unit
+
+SCAN = "      - run: bandit -r . -f sarif -o b.sarif || true\n"
+
+
+def workflow(steps: str, on: str = "push") -> str:
+    return f"on: {on}\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n" + steps
+
+
+def upload(condition: str) -> str:
+    return (
+        "      - uses: github/codeql-action/upload-sarif@v3\n"
+        f"        if: {condition}\n        with:\n          sarif_file: b.sarif\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("condition", "expected"),
+    [
+        ("github.event_name == 'push'", "${{ !cancelled() && (github.event_name == 'push') }}"),
+        (
+            "${{ github.ref == 'refs/heads/main' }}",
+            "${{ !cancelled() && (github.ref == 'refs/heads/main') }}",
+        ),
+        ("\"matrix.os != 'windows'\"", "${{ !cancelled() && (matrix.os != 'windows') }}"),
+    ],
+)
+def test_an_upload_with_its_own_condition_gets_not_cancelled_in_front(condition: str, expected: str) -> None:
+    result = harden(workflow(SCAN + upload(condition)), "t.yml", write=True)
+    assert [f.rule for f in result.findings] == [Rule.failure_swallowed, Rule.publish_if]
+    assert load_data(result.hardened)["jobs"]["a"]["steps"][1]["if"] == expected
+
+
+@pytest.mark.parametrize("condition", ["always()", "${{ !cancelled() }}", "failure()", "success() && x"])
+def test_an_upload_whose_condition_names_a_status_function_is_left_alone(condition: str) -> None:
+    result = harden(workflow(SCAN + upload(condition)), "t.yml", write=True)
+    assert [f.rule for f in result.findings] == [Rule.failure_swallowed]
+
+
+REUSABLE = """
+  workflow_call:
+    inputs:
+      soft:
+        type: string
+        default: 'true'
+      hard:
+        type: boolean
+        default: false"""
+
+
+@pytest.mark.parametrize(
+    ("step", "flagged"),
+    [
+        ("      - run: bandit -r .\n        continue-on-error: ${{ inputs.soft == 'true' }}\n", True),
+        ("      - run: bandit -r .\n        continue-on-error: ${{ fromJSON(inputs.soft) }}\n", True),
+        ("      - run: bandit -r .\n        continue-on-error: ${{ !inputs.hard }}\n", True),
+        ("      - run: bandit -r .\n        continue-on-error: ${{ inputs.hard }}\n", False),
+        ("      - run: bandit -r .\n        continue-on-error: ${{ inputs.unknown }}\n", False),
+        ("      - run: make docs\n        continue-on-error: ${{ inputs.soft == 'true' }}\n", False),
+        (
+            "      - uses: bridgecrewio/checkov-action@v12\n        with:\n"
+            "          soft_fail: ${{ inputs.soft == 'true' }}\n",
+            True,
+        ),
+        (
+            "      - uses: bridgecrewio/checkov-action@v12\n        with:\n"
+            "          soft_fail: ${{ inputs.soft == 'false' }}\n",
+            False,
+        ),
+    ],
+)
+def test_soft_fail_from_an_input_default_is_reported(step: str, flagged: bool) -> None:
+    text = workflow(step, on=REUSABLE)
+    result = harden(text, "t.yml", write=True)
+    open_findings = [f for f in result.findings if f.status is Status.would_fix]
+    assert bool(open_findings) is flagged
+    assert all(not f.fixable and "defaults to" in f.message for f in open_findings)
+    assert result.hardened == text  # reported, never edited: the default is the caller's contract
