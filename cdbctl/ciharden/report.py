@@ -177,22 +177,8 @@ def to_sarif(report: Report, *, include_info: bool = False) -> dict[str, Any]:
     }
 
 
-# Step names and scripts are user text: a tab or line break in them would split a tab-separated row.
+# Step names and scripts are user text: a tab or line break in them would split a line.
 _CONTROL = str.maketrans({"\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def table_rows(report: Report) -> list[tuple[str, str, str, str, str]]:
-    """Rows for the table: status, location, rule, job/step, message (tabs and breaks escaped)."""
-    return [
-        (
-            f.status.value,
-            _shown(f"{f.file}:{f.line}"),
-            f.rule.value,
-            _shown(" / ".join(x for x in (f.job, f.step) if x)),
-            _shown(f.message),
-        )
-        for f in report.findings
-    ]
 
 
 def _shown(text: str) -> str:
@@ -201,12 +187,15 @@ def _shown(text: str) -> str:
     return strip_controls(text.translate(_CONTROL))
 
 
-def text_lines(report: Report) -> str:
-    """One ``path:line:col: rule-id message [status]`` line per finding, as ruff and actionlint print."""
-    return "".join(
-        _shown(f"{f.file}:{f.line}:{f.col}: {f.rule.value} {f.message} [{f.status.value}]") + "\n"
-        for f in report.findings
-    )
+def text_lines(report: Report, *, steps: bool = False) -> str:
+    """One ``path:line:col: rule-id message [status]`` line per finding, as ruff and actionlint print;
+    with steps, the job and step it is in follow in parentheses (people read those, tools do not)."""
+    out = []
+    for f in report.findings:
+        where = " / ".join(x for x in (f.job, f.step) if x)
+        tail = f" ({where})" if steps and where else ""
+        out.append(_shown(f"{f.file}:{f.line}:{f.col}: {f.rule.value} {f.message} [{f.status.value}]{tail}"))
+    return "".join(line + "\n" for line in out)
 
 
 _GITHUB_LEVEL = {

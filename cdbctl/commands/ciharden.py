@@ -16,7 +16,6 @@ from cdbctl.errors import EnvironmentProblem
 
 if TYPE_CHECKING:
     from cdbctl.ciharden.engine import Outcome
-    from cdbctl.ciharden.report import Report
 
 HELP = """Make neutered security scanners in .github/workflows (and composite actions) blocking again.
 
@@ -58,7 +57,17 @@ CheckOpt = Annotated[
     bool, typer.Option("--check", help="Write nothing; exit 1 when anything would be fixed.")
 ]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print a unified diff; write nothing.")]
-FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.", case_sensitive=False)]
+FormatOpt = Annotated[
+    Format | None,
+    typer.Option(
+        "--format",
+        "-f",
+        help="Output format (default: table on a terminal or with --dry-run, else json). table: one "
+        "path:line:col: rule-id message line per finding with its job and step; text: the same lines "
+        "without them.",
+        case_sensitive=False,
+    ),
+]
 IncludeOpt = Annotated[
     list[str] | None,
     typer.Option("--include-job", metavar="PATTERN", help="Only jobs matching this glob (repeatable)."),
@@ -80,7 +89,7 @@ def register(app: typer.Typer) -> None:
         repo: RepoOpt = Path("."),
         check: CheckOpt = False,
         dry_run: DryRunOpt = False,
-        fmt: FormatOpt = Format.table,
+        fmt: FormatOpt = None,
         include_job: IncludeOpt = None,
         exclude_job: ExcludeOpt = None,
         sarif_info: InfoOpt = False,
@@ -89,7 +98,10 @@ def register(app: typer.Typer) -> None:
         from cdbctl.ciharden.harden import Options
         from cdbctl.ciharden.repo import check_writable, write_atomic
         from cdbctl.ciharden.report import summary
+        from cdbctl.output import is_terminal
 
+        if fmt is None:  # a pipe gets JSON; a --dry-run's data is its diff, so its lines stay text
+            fmt = Format.table if is_terminal() or dry_run else Format.json
         mode = "dry-run" if dry_run else "check" if check else "fix"  # both: the diff, and exit 1
         if sys.stdout is None:  # ``>&-``: refuse before anything is written
             raise EnvironmentProblem("stdout is closed; nowhere to write the report", hint="redirect it")
@@ -132,15 +144,14 @@ def _output(outcome: Outcome, fmt: Format, *, repo: Path, dry_run: bool, sarif_i
         write_stdout(dumps_json(data))
     elif fmt is Format.sarif:
         write_stdout(dumps_json(to_sarif(report, include_info=sarif_info)))
-    elif fmt in (Format.text, Format.github):
-        if dry_run and outcome.diff:
-            sys.stdout.write(outcome.diff)
-        lines = text_lines(report) if fmt is Format.text else github_annotations(report)
-        (sys.stderr if dry_run else sys.stdout).write(lines)
     else:
         if dry_run and outcome.diff:
             sys.stdout.write(outcome.diff)
-        _table(report, to_stderr=dry_run)
+        if fmt is Format.github:
+            lines = github_annotations(report)
+        else:
+            lines = text_lines(report, steps=fmt is Format.table)
+        (sys.stderr if dry_run else sys.stdout).write(lines)
     sys.stdout.flush()
 
 
@@ -170,26 +181,3 @@ def _silence_stdout() -> None:
         os.close(devnull)
     except OSError:
         pass
-
-
-def _table(report: Report, *, to_stderr: bool) -> None:
-    """Findings as a Rich table on a terminal, else one tab-separated line per finding."""
-    from cdbctl.ciharden.report import table_rows
-    from cdbctl.output import is_terminal, stderr_console, stdout_console
-
-    rows = table_rows(report)
-    stream = sys.stderr if to_stderr else sys.stdout
-    if not rows:
-        return
-    if not is_terminal(stream):
-        stream.write("".join("\t".join(row) + "\n" for row in rows))
-        return
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(show_lines=False)
-    for col in ("status", "location", "rule", "job / step", "message"):
-        table.add_column(col, overflow="fold")
-    for row in rows:
-        table.add_row(*(Text(cell) for cell in row))  # user text (step names) is never Rich markup
-    (stderr_console() if to_stderr else stdout_console()).print(table)

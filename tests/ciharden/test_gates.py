@@ -65,17 +65,17 @@ def test_the_cli_reads_gate_scripts_from_the_repository_only(tmp_path: Path) -> 
         {".github/workflows/t.yml": HEAD + OSV, "scripts/ci/osv-severity-gate.sh": GATE_SCRIPT},
     )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    argv = [sys.executable, "-m", "cdbctl", "ci-harden", "--repo", str(repo), "--check"]
+    argv = [sys.executable, "-m", "cdbctl", "ci-harden", "--repo", str(repo), "--check", "--format", "text"]
     proc = subprocess.run(argv, capture_output=True, text=True, env=env, check=False, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.startswith("gated\t")
+    assert proc.stdout.rstrip().endswith("[gated]")
     # a gate script outside the repository (through a symlink) is not read
     outside = tmp_path / "outside.sh"
     outside.write_text(GATE_SCRIPT)
     (repo / "scripts/ci/osv-severity-gate.sh").unlink()
     (repo / "scripts/ci/osv-severity-gate.sh").symlink_to(outside)
     proc = subprocess.run(argv, capture_output=True, text=True, env=env, check=False, timeout=60)
-    assert proc.returncode == 1 and proc.stdout.startswith("would-fix\t"), proc.stdout
+    assert proc.returncode == 1 and proc.stdout.rstrip().endswith("[would-fix]"), proc.stdout
 
 
 @pytest.mark.unit

@@ -17,7 +17,7 @@ import pytest
 
 from cdbctl.ciharden.harden import harden
 from cdbctl.ciharden.model import Finding, Rule, Status
-from cdbctl.ciharden.report import Report, table_rows
+from cdbctl.ciharden.report import Report, text_lines
 from cdbctl.ciharden.splice import load_data
 from tests.ciharden.conftest import make_repo
 
@@ -114,15 +114,14 @@ def test_blocking_semgrep_and_trufflehog_are_left_alone(run: str) -> None:
     assert _rules(text) == []
 
 
-def test_table_rows_escape_tabs_and_newlines_from_user_text() -> None:
+def test_text_lines_escape_tabs_and_newlines_from_user_text() -> None:
     text = 'on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - name: "tab\\there\\nnext"\n        run: bandit . || true\n'
     result = harden(text, "t.yml", write=False)
     assert load_data(text)["jobs"]["a"]["steps"][0]["name"] == "tab\there\nnext"
     findings: tuple[Finding, ...] = result.findings
-    rows = table_rows(Report("check", ("t.yml",), (), findings, (), ()))
-    for row in rows:
-        assert all("\t" not in cell and "\n" not in cell for cell in row)
-    assert "tab\\there\\nnext" in rows[0][3]
+    lines = text_lines(Report("check", ("t.yml",), (), findings, (), ()), steps=True)
+    assert lines.count("\n") == len(findings) and "\t" not in lines
+    assert "(a / tab\\there\\nnext)" in lines
 
 
 @pytest.mark.parametrize(
