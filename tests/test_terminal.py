@@ -97,3 +97,44 @@ def test_json_when_stdout_is_not_a_terminal() -> None:
     )  # fmt: skip
     assert proc.returncode == 0
     assert proc.stdout.lstrip().startswith("{") and '"signal_id": "sig-001"' in proc.stdout
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_verify_one_row_per_service_fits(columns: int) -> None:
+    import socket
+
+    with socket.socket() as s:  # a free port nobody listens on: "connection refused"
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code, screen = on_terminal(
+        ["verify", "--no-docker", "-e", f"cdb_risk=http://127.0.0.1:{port}/health",
+         "-e", f"cdb_redis=redis://:s3cret@127.0.0.1:{port}/0"],
+        columns,
+    )  # fmt: skip
+    lines = visible(screen)
+    assert code == 1
+    assert all(len(line) <= columns for line in lines), lines
+    assert lines[0].split()[:2] == ["SERVICE", "STATUS"]
+    rows = [line for line in lines if line.startswith(("cdb_risk ", "cdb_redis "))]
+    assert len(rows) == 2 and f"http://127.0.0.1:{port}/health" in rows[0]
+    assert "s3cret" not in screen
+
+
+def test_ci_harden_prints_one_line_per_finding() -> None:
+    code, screen = on_terminal(["ci-harden", "--repo", "tests/data/e2e/repo", "--check"], 80)
+    lines = [line for line in visible(screen) if line.startswith(".github/")]
+    assert code == 1 and lines
+    assert all(re.match(r"^\.github/workflows/ci\.yaml:\d+:\d+: [a-z-]+ .+ \[[a-z-]+\]", ln) for ln in lines)
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_scaffold_table_fits(columns: int, tmp_path: Path) -> None:
+    import shutil
+
+    repo = tmp_path / "repo"
+    shutil.copytree(ROOT / "tests" / "data" / "e2e" / "repo", repo)
+    code, screen = on_terminal(["scaffold", "--repo", str(repo), "--check"], columns)
+    lines = visible(screen)
+    assert code == 1
+    assert lines[0].split() == ["STATUS", "FILE", "DETAIL"]
+    assert all(len(line) <= columns for line in lines), lines

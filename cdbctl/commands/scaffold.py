@@ -141,12 +141,37 @@ def _rows(result: ScaffoldResult) -> list[tuple[str, str, str]]:
 
 
 def _render_table(result: ScaffoldResult, mode: str) -> None:
+    import shutil
+    import textwrap
+
+    from cdbctl.output import is_terminal
+
     rows = [("STATUS", "FILE", "DETAIL"), *_rows(result)]
     w0 = max(len(r[0]) for r in rows)
     w1 = max(len(r[1]) for r in rows)
-    text = "".join(f"{a:<{w0}}  {b:<{w1}}  {c}".rstrip() + "\n" for a, b, c in rows)
+    stream = sys.stderr if mode == "dry-run" else sys.stdout
+    # On a terminal the detail folds under its column (or below the path when that leaves too little
+    # room); paths are never cut. In a pipe or file every row stays one line (grep-friendly).
+    width = shutil.get_terminal_size((80, 24)).columns if is_terminal(stream) else 0
+    column = w0 + 2 + w1 + 2
+    if width and width - column < 24:
+        column = w0 + 2 + 4
+    out = []
+    for a, b, c in rows:
+        head = f"{a:<{w0}}  {b:<{w1}}  "
+        if not width or len(head) + len(c) <= width:
+            out.append((head + c).rstrip())
+            continue
+        parts = textwrap.wrap(c, width=max(20, width - column), break_long_words=False)
+        if len(head) > column:  # the path took the room: the detail goes below it
+            out.append(head.rstrip())
+            out.extend(" " * column + part for part in parts)
+        else:
+            out.append(head + parts[0])
+            out.extend(" " * column + part for part in parts[1:])
+    text = "".join(line + "\n" for line in out)
     # With --dry-run the diff is the data on stdout; the table becomes a summary on stderr.
-    (sys.stderr if mode == "dry-run" else sys.stdout).write(text)
+    stream.write(text)
 
 
 def _summary(result: ScaffoldResult, mode: str) -> str:
