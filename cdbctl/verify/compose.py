@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,8 +133,55 @@ def normalize_project_name(raw: str) -> str:
     return name
 
 
+# Real compose files are tens of KB; a 50 MB one took minutes and gigabytes in the pure-Python parser.
+MAX_COMPOSE_BYTES = 1024 * 1024
+# Values after expanding aliases: an alias bomb ("billion laughs") is a few lines that expand to billions.
+MAX_EXPANDED_NODES = 1_000_000
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """How many nodes the document has once every alias is expanded (capped, no recursion)."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    on_path: set[int] = set()
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            on_path.discard(key)
+            children = _children(node)
+            sizes[key] = min(MAX_EXPANDED_NODES + 1, 1 + sum(sizes.get(id(c), 1) for c in children))
+            continue
+        if key in sizes or key in on_path:  # shared (an alias) or recursive: counted once / refused below
+            continue
+        on_path.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in _children(node))
+    return sizes.get(id(root), 1)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
 def load_file(path: Path) -> ComposeFile:
     """Read one compose file; malformed YAML is an InputError with file and line."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise InputError(f"cannot read compose file: {exc.strerror}", where=str(path)) from None
+    if not stat.S_ISREG(info.st_mode):  # a FIFO or device would block or never end
+        raise InputError("compose file is not a regular file", where=str(path))
+    if info.st_size > MAX_COMPOSE_BYTES:
+        raise InputError(
+            f"compose file is {info.st_size:,} bytes, over the {MAX_COMPOSE_BYTES:,}-byte limit",
+            where=str(path),
+            hint="a compose file is tens of KB; is this the right file?",
+        )
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
@@ -143,6 +191,10 @@ def load_file(path: Path) -> ComposeFile:
     loader = _Loader(text)
     try:
         root = loader.get_single_node()
+        if root is not None and _expanded_size(root) > MAX_EXPANDED_NODES:
+            raise InputError(
+                "compose file expands to over a million values (an alias bomb?)", where=f"{path}"
+            )
         data = loader.construct_document(root) if root is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -168,14 +220,27 @@ def load_file(path: Path) -> ComposeFile:
     return ComposeFile(path, data, root)
 
 
+# Mapping node -> {key: value node}, built once per node: looking up every service's line by a scan of
+# its siblings made reports on large files quadratic. The node is kept with its index so its id stays.
+_KEY_INDEX: dict[int, tuple[yaml.MappingNode, dict[str, yaml.Node]]] = {}
+
+
+def _keys_of(node: yaml.MappingNode) -> dict[str, yaml.Node]:
+    cached = _KEY_INDEX.get(id(node))
+    if cached is None or cached[0] is not node:
+        index = {k.value: v for k, v in node.value if isinstance(k, yaml.ScalarNode)}  # the last wins
+        cached = _KEY_INDEX[id(node)] = (node, index)
+    return cached[1]
+
+
 def line_of(node: yaml.Node, path: Sequence[str | int]) -> int | None:
     """1-based line of the value at a key path in a composed YAML tree, or None."""
     for key in path:
         if isinstance(node, yaml.MappingNode) and isinstance(key, str):
-            found = [v for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == key]
-            if not found:
+            found = _keys_of(node).get(key)
+            if found is None:
                 return None
-            node = found[-1]
+            node = found
         elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
             node = node.value[key]
         else:

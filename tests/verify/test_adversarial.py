@@ -329,3 +329,53 @@ def test_a_probe_cdbctl_cannot_open_is_an_environment_error_not_an_unhealthy_ser
     assert check["detail"] == "not checked: cdbctl itself ran out of file descriptors (Too many open files)"
     assert "cdbctl: error: 1 of 1 checks could not run: not checked: cdbctl itself ran out" in proc.stderr
     assert "hint: raise the open-file limit (ulimit -n)" in proc.stderr
+
+
+# ---- 18: huge and hostile compose files are refused before they are parsed ----
+
+
+def test_a_compose_file_over_the_size_limit_is_refused_unparsed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cdbctl.verify.compose import MAX_COMPOSE_BYTES
+
+    big = tmp_path / "big.yml"
+    service = "  svc{}:\n    image: nginx\n    environment: {{A: '" + "x" * 200 + "'}}\n"
+    with big.open("w") as fh:
+        fh.write("services:\n")
+        for i in range(MAX_COMPOSE_BYTES // 200 + 10):
+            fh.write(service.format(i))
+    code, out, err = run(capsys, "--no-docker", "-c", str(big))
+    assert code == 2 and out == ""
+    assert "over the 1,048,576-byte limit" in err and str(big) in err
+
+
+def test_an_alias_bomb_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lines = ['a0: &a0 ["x","x","x","x","x","x","x","x","x","x"]']
+    for i in range(1, 8):
+        lines.append(f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 10) + "]")
+    bomb = tmp_path / "bomb.yml"
+    bomb.write_text("\n".join(lines) + "\nservices:\n  x:\n    image: nginx\n    environment: {A: *a7}\n")
+    code, _, err = run(capsys, "--no-docker", "-c", str(bomb))
+    assert code == 2 and "alias bomb" in err
+
+
+def test_a_fifo_named_as_compose_file_does_not_hang(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fifo = tmp_path / "compose.yml"
+    os.mkfifo(fifo)
+    code, _, err = run(capsys, "--no-docker", "-c", str(fifo))
+    assert code == 2 and "compose file" in err
+
+
+def test_line_lookup_indexes_each_mapping_once() -> None:
+    import yaml
+
+    from cdbctl.verify.compose import line_of
+
+    text = "services:\n" + "".join(f"  s{i}:\n    image: x\n" for i in range(3000))
+    root = yaml.compose(text)
+    assert root is not None
+    assert [line_of(root, ("services", f"s{i}", "image")) for i in (0, 1, 2999)] == [3, 5, 6001]
+    assert line_of(root, ("services", "nope")) is None
