@@ -138,3 +138,26 @@ def test_scaffold_table_fits(columns: int, tmp_path: Path) -> None:
     assert code == 1
     assert lines[0].split() == ["STATUS", "FILE", "DETAIL"]
     assert all(len(line) <= columns for line in lines), lines
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["risk", "config"],
+        ["risk", "explain", "examples/signal.json", "--now", NOW],
+        ["risk", "evaluate", "examples/signal.json", "--now", NOW],
+        ["scaffold", "--repo", "tests/data/e2e/repo", "--check"],
+        ["ci-harden", "--repo", "tests/data/e2e/repo", "--check"],
+        ["verify", "--no-docker", "-e", "x=tcp://127.0.0.1:9"],
+    ],
+    ids=lambda a: " ".join(a[:2]),
+)
+def test_every_command_gives_json_when_stdout_is_not_a_terminal(args: list[str]) -> None:
+    import json
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "cdbctl", *args], capture_output=True, text=True, cwd=ROOT, check=False,
+        env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), "HOME": str(ROOT)},
+    )  # fmt: skip
+    assert proc.returncode in (0, 1), proc.stderr
+    json.loads(proc.stdout)

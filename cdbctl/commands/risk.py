@@ -256,12 +256,21 @@ def show_config(
     config: ConfigOpt = None,
     sets: SetOpt = None,
     fmt: Annotated[
-        str, typer.Option("--format", "-f", metavar="table|json", help="Output format.")
-    ] = "table",
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            metavar="table|json",
+            help="Output format (default: table on a terminal, else json).",
+        ),
+    ] = None,
 ) -> None:
     """Show the effective risk configuration, each value with its source."""
     import msgspec
 
+    from cdbctl.output import is_terminal
+
+    fmt = fmt or ("table" if is_terminal() else "json")
     if fmt not in ("table", "json"):
         raise UsageError(f"--format {fmt!r}: expected table or json")
     rows = _resolve(config, sets, announce=False).as_rows()

@@ -120,8 +120,14 @@ def explain_cmd(  # noqa: PLR0917  # Typer maps parameters to options
     now: Annotated[str | None, typer.Option("--now", metavar="ISO8601", help="Evaluation clock.")] = None,
     instruments: InstrumentsOpt = None,
     fmt: Annotated[
-        str, typer.Option("--format", "-f", metavar="table|json", help="Output format.")
-    ] = "table",
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            metavar="table|json",
+            help="Output format (default: table on a terminal, else json).",
+        ),
+    ] = None,
 ) -> None:
     """Explain the risk decision for signals."""
     import msgspec
@@ -134,6 +140,7 @@ def explain_cmd(  # noqa: PLR0917  # Typer maps parameters to options
     from cdbctl.risk.explain import explain, explain_decision
     from cdbctl.risk.io import Invalid, read_chunks
 
+    fmt = fmt or ("table" if is_terminal() else "json")
     if fmt not in ("table", "json"):
         raise UsageError(f"--format {fmt!r}: expected table or json")
     names = input_names(inputs)

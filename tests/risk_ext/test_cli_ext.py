@@ -103,7 +103,7 @@ def test_bad_state_positions_exit_2(capsys, monkeypatch, tmp_path: Path, signal_
 
 
 def test_explain_table_for_an_approved_signal(capsys, monkeypatch, signal_file: Path) -> None:  # type: ignore[no-untyped-def]
-    code, out, err = run(capsys, monkeypatch, "risk", "explain", str(signal_file), "--now", NOW,
+    code, out, err = run(capsys, monkeypatch, "risk", "explain", "--format", "table", str(signal_file), "--now", NOW,
                          "--instruments", str(EXAMPLES / "instruments.yaml"))  # fmt: skip
     assert (code, err) == (0, "")
     assert "APPROVED" in out and "headroom" in out and "risk_tier" in out
@@ -158,7 +158,9 @@ def test_bad_new_key_value(capsys, monkeypatch) -> None:  # type: ignore[no-unty
 
 def test_explain_title_names_the_symbol_once_without_a_signal_id(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     stdin = json.dumps({"symbol": "BTC_USDT", "side": "long", "price": 50000.0}).encode()
-    code, out, _ = run(capsys, monkeypatch, "risk", "explain", "-", "--now", NOW, stdin=stdin)
+    code, out, _ = run(
+        capsys, monkeypatch, "risk", "explain", "--format", "table", "-", "--now", NOW, stdin=stdin
+    )
     assert code == 0
     assert "BTC_USDT long: APPROVED" in out and "BTC_USDT BTC_USDT" not in out
 
@@ -227,7 +229,19 @@ def test_explain_table_says_at_which_leverage_the_largest_size_passes(
     path.write_text(json.dumps(SIGNAL | {"leverage": 10}))
     state = tmp_path / "state.json"
     state.write_text(json.dumps({"total_exposure_pct": 0.45}))
-    code, out, _ = run(capsys, monkeypatch, "risk", "explain", str(path), "--now", NOW, "--state", str(state))
+    code, out, _ = run(
+        capsys,
+        monkeypatch,
+        "risk",
+        "explain",
+        "--format",
+        "table",
+        str(path),
+        "--now",
+        NOW,
+        "--state",
+        str(state),
+    )
     assert code == 1
     assert "largest size that passes at leverage 6: 5,000.00 USDT" in out
 
