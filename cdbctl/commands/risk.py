@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
 
 import typer
 
-from cdbctl.commands.risk_explain import EXPLAIN_HELP, InstrumentsOpt, explain_cmd, read_instruments
+from cdbctl.commands.risk_explain import (
+    EXPLAIN_HELP,
+    InstrumentsOpt,
+    TableJsonOpt,
+    explain_cmd,
+    read_instruments,
+)
 from cdbctl.commands.risk_output import require_stdout, stdout_errors, stdout_writer, table_console
 from cdbctl.errors import InputError, UsageError
 from cdbctl.sanitize import clean
@@ -255,15 +261,7 @@ def evaluate(  # noqa: PLR0917  # Typer maps parameters to options
 def show_config(
     config: ConfigOpt = None,
     sets: SetOpt = None,
-    fmt: Annotated[
-        str | None,
-        typer.Option(
-            "--format",
-            "-f",
-            metavar="table|json",
-            help="Output format (default: table on a terminal, else json).",
-        ),
-    ] = None,
+    fmt: TableJsonOpt = None,
 ) -> None:
     """Show the effective risk configuration, each value with its source."""
     import msgspec

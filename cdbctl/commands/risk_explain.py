@@ -27,6 +27,15 @@ EXPLAIN_HELP = (  # one source line per paragraph: the help renderer keeps line 
     "record, bad instruments file), 4 internal error."
 )
 
+TableJsonOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        "-f",
+        metavar="table|json",
+        help="Output format (default: table on a terminal, else json).",
+    ),
+]
 InstrumentsOpt = Annotated[
     Path | None,
     typer.Option(
@@ -119,15 +128,7 @@ def explain_cmd(  # noqa: PLR0917  # Typer maps parameters to options
     ] = None,
     now: Annotated[str | None, typer.Option("--now", metavar="ISO8601", help="Evaluation clock.")] = None,
     instruments: InstrumentsOpt = None,
-    fmt: Annotated[
-        str | None,
-        typer.Option(
-            "--format",
-            "-f",
-            metavar="table|json",
-            help="Output format (default: table on a terminal, else json).",
-        ),
-    ] = None,
+    fmt: TableJsonOpt = None,
 ) -> None:
     """Explain the risk decision for signals."""
     import msgspec
