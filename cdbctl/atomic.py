@@ -3,7 +3,7 @@
 A rename replaces any file the directory lets us replace, whatever the file's own mode says; a user who
 made a compose file or workflow read-only (0444) means "do not change this", so that is refused here,
 for every command, before anything is written. A kill -9 between creating the temp file and the rename
-leaves `.NAME.XXXXXXXX.tmp` behind; `leftover_temps` finds those for a later run to report and remove.
+leaves `.NAME.<random>.tmp` behind; `leftover_temps` finds those for a later run to report and remove.
 """
 
 from __future__ import annotations

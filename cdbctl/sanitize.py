@@ -99,7 +99,7 @@ _RAW_IN_JSON_BYTES = re.compile(
 
 
 def escape_json_text(text: str) -> str:
-    """JSON text with DEL, C1 and bidi controls written as \\uXXXX escapes (same data once decoded)."""
+    """JSON text with DEL, C1 and bidi controls as \\u escapes (the same data once decoded)."""
     return _RAW_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 

@@ -176,16 +176,9 @@ def fetch_containers(
     Talks to the Engine API at DOCKER_HOST from `env` (TLS settings from DOCKER_TLS_VERIFY and
     DOCKER_CERT_PATH there too).
     """
-    import docker
     import docker.errors
 
-    host = env.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
-    if host.startswith("unix://"):
-        _check_unix_socket(host, timeout)
-    try:
-        client = docker.from_env(environment=dict(env), timeout=max(1, round(timeout)))
-    except docker.errors.DockerException as exc:
-        raise EngineUnreachable(_why(exc, host), _hint(host)) from None
+    client, host = engine_client(env, timeout)
     try:
         labels = (
             [PROJECT_LABEL] if projects is None else [f"{PROJECT_LABEL}={p}" for p in sorted(set(projects))]
@@ -205,6 +198,20 @@ def fetch_containers(
         raise EngineUnreachable(_why(exc, host), _hint(host)) from None
     finally:
         client.close()
+
+
+def engine_client(env: Mapping[str, str], timeout: float) -> tuple[Any, str]:
+    """A docker SDK client for DOCKER_HOST in env (and the host it talks to); EngineUnreachable if none."""
+    import docker
+    import docker.errors
+
+    host = env.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    if host.startswith("unix://"):
+        _check_unix_socket(host, timeout)
+    try:
+        return docker.from_env(environment=dict(env), timeout=max(1, round(timeout))), host
+    except docker.errors.DockerException as exc:
+        raise EngineUnreachable(_why(exc, host), _hint(host)) from None
 
 
 def _check_unix_socket(host: str, timeout: float) -> None:

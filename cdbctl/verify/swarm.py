@@ -14,7 +14,7 @@ from typing import Any
 
 from cdbctl.errors import UsageError
 from cdbctl.sanitize import clean
-from cdbctl.verify.containers import EngineUnreachable, _check_unix_socket, _hint, _why
+from cdbctl.verify.containers import EngineUnreachable, _hint, _why, engine_client
 
 STACK_LABEL = "com.docker.stack.namespace"
 # Task states of a task that ended badly (swarmkit api/types.proto TaskState).
@@ -224,16 +224,9 @@ def fetch_stack(
     env: Mapping[str, str], timeout: float, stack: str
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The stack's services (with their running/desired counts) and tasks, from a swarm manager."""
-    import docker
     import docker.errors
 
-    host = env.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
-    if host.startswith("unix://"):
-        _check_unix_socket(host, timeout)
-    try:
-        client = docker.from_env(environment=dict(env), timeout=max(1, round(timeout)))
-    except docker.errors.DockerException as exc:
-        raise EngineUnreachable(_why(exc, host), _hint(host)) from None
+    client, host = engine_client(env, timeout)
     try:
         label = {"label": f"{STACK_LABEL}={stack}"}  # how `docker stack ps` selects the stack's tasks
         return client.api.services(filters=label, status=True), client.api.tasks(filters=label)
