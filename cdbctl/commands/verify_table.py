@@ -6,6 +6,8 @@ table, instead of on every row.
 
 from __future__ import annotations
 
+import re
+import textwrap
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -83,11 +85,25 @@ def service_rows(report: Report) -> list[ServiceRow]:
     return rows
 
 
+# Where a URL may break: after the user part, before a port, before each path segment.
+_URL_BREAK = re.compile(r"(?<=@)|(?=:\d)|(?=/(?!/))(?<!/)")
+
+
+def _break_url(url: str, room: int) -> list[str]:
+    """The URL in lines of at most room characters, broken only between its parts (ports stay whole)."""
+    lines = [""]
+    for part in (p for p in _URL_BREAK.split(url) if p):
+        if lines[-1] and len(lines[-1]) + len(part) > room:
+            lines.append("")
+        lines[-1] += part
+    return lines
+
+
 def render_table(report: Report, width: int = 200) -> Table:
     """One row per service: status, container, probes, latency and what is wrong.
 
-    Names and URLs never wrap; when a row would not fit in width, LATENCY and then CONTAINER are
-    dropped and DETAIL folds.
+    Names and statuses are never cut; when a row would not fit in width, LATENCY and then CONTAINER are
+    dropped, DETAIL folds, and a URL too long for what is left folds too (between lines, never cut).
     """
     from rich import box
     from rich.table import Table
@@ -118,10 +134,23 @@ def render_table(report: Report, width: int = 200) -> Table:
     for optional in ("LATENCY", "CONTAINER"):
         if optional in columns and needed(columns) > width:
             columns.remove(optional)
+    if needed(columns) > width:  # a long URL (a database name, a path): it breaks rather than squeeze names
+        folds["PROBE"] = room = max(12, width - needed([c for c in columns if c != "PROBE"]) - 3)
+        for cell in cells:
+            urls = cell["PROBE"].split("\n")
+            cell["PROBE"] = "\n".join(line for url in urls for line in _break_url(url, room))
+    # Every column gets an exact width and DETAIL is wrapped here: left to Rich, a table a little too
+    # wide for the terminal is cropped cell by cell, which cut characters out of folded details.
+    widths = {c: min(wide[c], folds.get(c, wide[c])) for c in columns}
+    if "PROBE" in folds:
+        widths["PROBE"] = max(len(ln) for cell in cells for ln in cell["PROBE"].split("\n"))
+    rest = width - sum(w for c, w in widths.items() if c != "DETAIL") - 3 * (len(columns) - 1)
+    widths["DETAIL"] = max(folds["DETAIL"], min(wide["DETAIL"], rest))
+    for cell in cells:
+        cell["DETAIL"] = "\n".join(textwrap.wrap(cell["DETAIL"], widths["DETAIL"], break_on_hyphens=False))
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for c in columns:
-        right = c == "LATENCY"
-        table.add_column(c, justify="right" if right else "left", no_wrap=c not in folds, overflow="fold")
+        table.add_column(c, justify="right" if c == "LATENCY" else "left", no_wrap=True, width=widths[c])
     for row, cell in zip(rows, cells, strict=True):
         # Text cells, never markup: a detail like '[/]' or '[link=...]' from a server stays literal.
         style = STYLE[str(row.status)]

@@ -65,3 +65,22 @@ def test_fits_and_never_cuts_names_or_urls(width: int) -> None:
     for needle in ("cdb_prometheus", "http://127.0.0.1:19090/-/healthy", "redis://:***@127.0.0.1:6379/0"):
         assert needle in text
     assert ("CONTAINER" in lines[0]) is (width == 120)
+
+
+def test_long_urls_break_between_parts_and_details_lose_no_character() -> None:
+    detail = "cannot read secret file /tmp/secrets/REDIS_PASSWORD (/run/secrets/redis_password): No such file"
+    report = Report((
+        check("cdb_postgres_exporter", Kind.postgres, Status.unhealthy, detail,
+              "postgresql://claire_user@127.0.0.1:5432/claire_de_binare"),
+        check("cdb_redis", Kind.redis, Status.unhealthy, detail, "redis://127.0.0.1:6379"),
+    ))  # fmt: skip
+    lines = screen(report, 80)
+    assert all(len(line) <= 80 for line in lines)
+    assert any(line.rstrip().endswith("127.0.0.1:5432") or "127.0.0.1:5432" in line for line in lines)
+    assert "redis://127.0.0.1:6379" in "\n".join(lines)  # it fits: not broken
+    at = lines[0].index("DETAIL")
+    column = "".join(line[at:].strip() for line in lines[2:])
+    assert (
+        column.count(detail.replace(" ", "")) == 2
+        or "".join(column.split()).count("".join(detail.split())) == 2
+    )  # folded, never cropped
