@@ -217,12 +217,12 @@ def _dispatch(argv: list[str] | None) -> int:
         # Shell completion answers and exits through sys.exit.
         return int(getattr(code, "code", 0) or 0)
     except OSError as exc:
-        # A write the command could not complete (stdout on a full disk, an I/O error): the
-        # machine's problem, not a bug. Drop what is still buffered so the exit stays quiet.
+        # A read or write the command could not complete (stdout on a full disk, a file it may not
+        # read): the machine's problem, not a bug. Drop what is still buffered so the exit stays quiet.
         if debug:
             raise
         _silence_stdout()
-        _report(EnvironmentProblem(f"cannot write: {exc.strerror or exc}"))
+        _report(EnvironmentProblem(exc.strerror or str(exc), where=exc.filename and str(exc.filename)))
         return int(ExitCode.ENVIRONMENT)
     except Exception as exc:
         show = getattr(exc, "show", None)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 _PKG = Path(__file__).resolve().parent
 
 
+@cache  # where the installation keeps its data does not change while the process runs
 def _data_dir(name: str) -> Path:
     # In a wheel hatchling force-includes the top-level folders under cdbctl/_data/;
     # in a source checkout or editable install they sit next to the package.

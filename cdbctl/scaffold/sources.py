@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from cdbctl import __version__
@@ -34,6 +35,7 @@ def load_vendor(package_dir: Path) -> dict[str, bytes]:
     return out
 
 
+@cache  # read once per process: the installed templates do not change while it runs
 def load_sources(templates_dir: Path, compose_dir: Path, package_dir: Path) -> Sources:
     """Read every source scaffold needs; a missing one is a broken installation."""
     try:
