@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,7 @@ from cdbctl.ciharden.model import Finding, Rule, Status
 from cdbctl.ciharden.report import Report, text_lines
 from cdbctl.ciharden.splice import load_data
 from tests.ciharden.conftest import make_repo
+from tests.nobody import as_nobody
 
 pytestmark = pytest.mark.unit
 
@@ -475,30 +476,6 @@ def test_check_with_dry_run_shows_the_diff(tmp_path: Path, capsys: pytest.Captur
     assert (tmp_path / ".github/workflows/a.yml").read_text() == text
 
 
-def _as_nobody(task: Callable[[], object]) -> object:
-    """Run ``task`` in a forked child as uid/gid 65534 (root reads everything) and return its JSON
-    result, or ["crash", repr] for an exception."""
-    reader, writer = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - child
-        os.close(reader)
-        try:
-            os.setgid(65534)
-            os.setuid(65534)
-            payload = json.dumps(task())
-        except BaseException as exc:  # reported to the parent
-            payload = json.dumps(["crash", f"{type(exc).__name__}: {exc}"])
-        os.write(writer, payload.encode())
-        os._exit(0)
-    os.close(writer)
-    chunks = []
-    while chunk := os.read(reader, 65536):
-        chunks.append(chunk)
-    os.close(reader)
-    os.waitpid(pid, 0)
-    return json.loads(b"".join(chunks))
-
-
 @pytest.fixture
 def world_repo() -> Iterator[Path]:
     """A repository in a directory 'nobody' can reach (pytest's tmp_path lives under a 0700 dir)."""
@@ -535,7 +512,7 @@ def test_unreadable_workflow_is_an_input_error_and_the_others_are_processed(worl
             exit_code(report),
         )
 
-    assert _as_nobody(task) == [
+    assert as_nobody(task) == [
         [[".github/workflows/secret.yml", "cannot read: Permission denied"]],
         [".github/workflows/ok.yml"],
         2,
@@ -570,7 +547,7 @@ def test_unlistable_directory_is_an_environment_error_not_a_crash(world_repo: Pa
             code = main(["ci-harden", "--repo", str(world_repo), "--check"])
         return code, err.getvalue()
 
-    code, err = _as_nobody(task)  # type: ignore[misc]
+    code, err = as_nobody(task)  # type: ignore[misc]
     assert code == 3, err
     assert "Permission denied" in err and locked in err
     assert "internal error" not in err

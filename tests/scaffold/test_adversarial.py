@@ -25,6 +25,7 @@ from cdbctl.scaffold.fs import RepoFS
 from cdbctl.scaffold.plan import Sources
 from cdbctl.scaffold.runner import run_scaffold
 from cdbctl.scaffold.spec import build_specs
+from tests.nobody import as_nobody
 from tests.scaffold.conftest import SEED_COMPOSE, tree
 
 pytestmark = pytest.mark.unit
@@ -246,29 +247,6 @@ def test_symlink_loop_is_named_not_a_crash(repo: Path, capsys: Cap, link: str, e
         assert "symlink loop" in err, err
 
 
-def _as_nobody(task: Callable[[], object]) -> object:
-    """Run task in a forked child as uid/gid 65534 and return its JSON-able result."""
-    reader, writer = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - child
-        os.close(reader)
-        try:
-            os.setgid(65534)
-            os.setuid(65534)
-            payload = json.dumps(task())
-        except BaseException as exc:
-            payload = json.dumps(["crash", f"{type(exc).__name__}: {exc}"])
-        os.write(writer, payload.encode())
-        os._exit(0)
-    os.close(writer)
-    chunks = []
-    while chunk := os.read(reader, 65536):
-        chunks.append(chunk)
-    os.close(reader)
-    os.waitpid(pid, 0)
-    return json.loads(b"".join(chunks))
-
-
 @pytest.fixture
 def world_repo() -> Iterator[Path]:
     """A seed repository user 'nobody' can reach (pytest's tmp_path sits under a 0700 directory)."""
@@ -304,7 +282,7 @@ def test_unreadable_subdirectory_is_an_environment_error(world_repo: Path, capsy
             code = main(["scaffold", "--repo", str(world_repo)])
         return code, err.getvalue()
 
-    code, err = _as_nobody(task)  # type: ignore[misc]
+    code, err = as_nobody(task)  # type: ignore[misc]
     assert code == 3, err
     assert "Permission denied" in err and locked in err
     assert "internal error" not in err
