@@ -55,14 +55,14 @@ def risk_config_table() -> str:
 
 
 def risk_checks_table() -> str:
-    """Markdown table of the engine's checks in evaluation order, each with its rule (its docstring)."""
-    from cdbctl.risk.registry import REGISTRY
+    """Markdown table of the rule table in evaluation order: the check, its rule, its reason codes."""
+    from cdbctl.risk.rules import RULES
 
-    rows = ["| # | check | rule |", "|---|---|---|"]
-    for i, (name, fn) in enumerate(REGISTRY, 1):
-        doc = (fn.__doc__ or "").strip().splitlines()
-        rule = doc[0] if doc else ""
-        rows.append(f"| {i} | `{name}` | {rule.replace('|', '/')} |")
+    rows = ["| # | check | rule | rejects with | value (unit) |", "|---|---|---|---|---|"]
+    for i, rule in enumerate(RULES, 1):
+        reasons = ", ".join(f"`{r}`" for r in rule.reasons)
+        unit = rule.unit or "-"
+        rows.append(f"| {i} | `{rule.name}` | {rule.rule.replace('|', '/')} | {reasons} | {unit} |")
     return "\n".join(rows)
 
 

@@ -23,7 +23,6 @@ from cdbctl.risk.cdb_api import (
     limit_position_size,
 )
 from cdbctl.risk.cdb_config import load_risk_config
-from cdbctl.risk.checks import CHECKS
 from cdbctl.risk.compat import (
     apply_market_regimen_adjustment,
     check_funding_fee_impact,
@@ -35,11 +34,12 @@ from cdbctl.risk.engine import Engine, max_safe_leverage
 from cdbctl.risk.instruments import InstrumentBook, load_instruments
 from cdbctl.risk.io import decode_payload, load_market, load_state, resolve_now
 from cdbctl.risk.model import Check, Decision, MarketData, RiskState, Signal
+from cdbctl.risk.rules import RULES
 from cdbctl.risk.runner import Summary, evaluate_chunk
 
 __all__ = [
-    "CHECKS",
     "KEYS",
+    "RULES",
     "Check",
     "Decision",
     "Engine",

@@ -15,12 +15,12 @@ from typing import Any
 
 from cdbctl.errors import CdbctlError
 from cdbctl.risk.cdb_config import CDB_DEFAULTS, cdb_config
-from cdbctl.risk.checks import SIDES
 from cdbctl.risk.config import RiskConfig, canonical_key
 from cdbctl.risk.engine import Engine
 from cdbctl.risk.formulas import circuit_fraction, money
 from cdbctl.risk.io import load_market, load_state, record_from_object
 from cdbctl.risk.model import Check, Decision, Signal
+from cdbctl.risk.rules.signal import SIDES
 from cdbctl.risk.timeparse import parse_now
 
 _KELLY_INPUTS = {"win_rate": 0.50, "avg_win": 0.02, "avg_loss": 0.01}  # CDB's position_sizing defaults

@@ -1,4 +1,4 @@
-"""Risk configuration: the key table, value parsing and layered precedence.
+"""Risk configuration: value parsing and layered precedence over the key table (keys.py).
 
 Precedence is built-in defaults < config file < environment variables < ``--set``; each layer is a
 plain mapping passed in by the caller (this module never reads ``os.environ`` or files itself).
@@ -12,13 +12,24 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
-
 from cdbctl.errors import ConfigError
+from cdbctl.risk.keys import (
+    ALIASES,
+    KEY_BY_NAME,
+    KEYS,
+    MARGIN_MODES,
+    SIZING_ALIASES,
+    SIZING_METHODS,
+    KeySpec,
+    RiskConfig,
+)
 
-SIZING_METHODS = ("fixed_fractional", "vol_target", "kelly", "atr")
-# CDB's services/position_sizing.py names for the same formulas
-SIZING_ALIASES = (("volatility_targeting", "vol_target"), ("kelly_criterion", "kelly"), ("atr_based", "atr"))
+__all__ = [
+    "ALIASES", "KEYS", "KEY_BY_NAME", "MARGIN_MODES", "SIZING_ALIASES", "SIZING_METHODS", "UNUSED_CDB_KEYS",
+    "KeySpec", "ResolvedConfig", "RiskConfig", "canonical_key", "config_from", "env_layer", "parse_value",
+    "resolve",
+]  # fmt: skip
+
 # Keys of CDB's risk configuration that cdbctl accepts but does not use, and why (docs/risk-compat.md)
 UNUSED_CDB_KEYS: dict[str, str] = {
     "CONTRACT_MULTIPLIER": "sizes are in base units; contract sizes come from --instruments",
@@ -27,203 +38,10 @@ UNUSED_CDB_KEYS: dict[str, str] = {
     "VOL_SLIPPAGE_MULTIPLIER": "slippage follows the square-root impact law (SLIPPAGE_IMPACT_COEFFICIENT)",
     "FILL_THRESHOLD": "no partial fills are simulated: an order too large for the book is rejected",
 }
-MARGIN_MODES = ("isolated", "cross")
 _PLAIN_INT = re.compile(r"[+-]?[0-9]+")
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
-
-
-@dataclass(frozen=True, slots=True)
-class KeySpec:
-    """One configuration key: its type, default, aliases, accepted range and meaning."""
-
-    name: str
-    kind: str  # "float" | "int" | "bool" | "choice"
-    default: float | int | bool | str
-    help: str
-    aliases: tuple[str, ...] = ()
-    low: float | None = None  # inclusive lower bound
-    high: float | None = None  # inclusive upper bound
-    low_open: bool = False  # lower bound exclusive
-    choices: tuple[str, ...] = ()
-    choice_aliases: tuple[tuple[str, str], ...] = ()  # (other name, choice): CDB's sizing names
-
-
-def _f(
-    name: str,
-    default: float,
-    help_: str,
-    low: float | None = None,
-    high: float | None = None,
-    *,
-    low_open: bool = False,
-    aliases: tuple[str, ...] = (),
-) -> KeySpec:
-    return KeySpec(name, "float", default, help_, aliases, low, high, low_open)
-
-
-KEYS: tuple[KeySpec, ...] = (
-    _f("ACCOUNT_EQUITY", 100000.0, "equity (USDT) when the state has none", 0, None, low_open=True),
-    _f("MAX_POSITION_PCT", 0.10, "cap on one position's notional, fraction of equity", 0, 1, low_open=True),
-    _f(
-        "MAX_DAILY_DRAWDOWN_PCT",
-        0.05,
-        "reject when daily_pnl <= -equity x this",
-        0,
-        1,
-        low_open=True,
-        aliases=("MAX_DRAWDOWN_PCT",),
-    ),
-    _f(
-        "CIRCUIT_BREAKER_THRESHOLD_PCT",
-        0.10,
-        "halt when the day's loss or the drawdown from peak_equity >= this fraction",
-        0,
-        1,
-        low_open=True,
-    ),
-    _f(
-        "MAX_TOTAL_EXPOSURE_PCT",
-        0.50,
-        "cap on total notional / equity after the trade",
-        0,
-        1,
-        low_open=True,
-        aliases=("MAX_EXPOSURE_PCT",),
-    ),
-    _f("DATA_STALE_TIMEOUT_SEC", 60.0, "reject signals older than this (seconds)", 0, None, low_open=True),
-    _f("MAX_FUTURE_SKEW_SEC", 5.0, "tolerated clock skew for timestamps in the future (seconds)", 0),
-    KeySpec("REQUIRE_TIMESTAMP", "bool", False, "reject signals without a timestamp"),
-    _f("STOP_LOSS_PCT", 0.02, "stop distance from entry, fraction of price", 0, 1, low_open=True),
-    _f("MAX_SPREAD_BPS", 50.0, "reject when (ask-bid)/mid in bps exceeds this", 0),
-    _f("MAX_SLIPPAGE_BPS", 100.0, "reject when the expected slippage in bps exceeds this", 0),
-    KeySpec(
-        "MARGIN_MODE", "choice", "isolated", "margin mode when the signal has none", choices=MARGIN_MODES
-    ),
-    KeySpec("DEFAULT_LEVERAGE", "int", 5, "leverage when the signal has none", low=1, high=125),
-    KeySpec("MAX_LEVERAGE", "int", 10, "reject leverage above this", low=1, high=125),
-    _f("MIN_LIQUIDATION_DISTANCE", 0.15, "reject when |LP-entry|/entry is below this", 0, 1),
-    _f("MAINTENANCE_MARGIN_RATE", 0.005, "MEXC maintenance margin rate (MMR)", 0, 1),
-    _f("FUNDING_RATE", 0.0001, "funding rate per settlement when the market has none", -1, 1),
-    _f("FUNDING_SETTLEMENT_HOURS", 8.0, "hours between funding settlements", 0, 24, low_open=True),
-    _f("MAX_DAILY_FUNDING_FEE_PCT", 0.001, "reject when daily funding fee / value exceeds this", 0, 1),
-    _f("FUNDING_ALERT_PCT", 0.0005, "set funding_alert when daily fee / value exceeds this", 0, 1),
-    _f("DEFAULT_VOLATILITY", 0.30, "annualised volatility when the market has none", 0),
-    _f("REGIME_STRESSED_VOLATILITY", 0.60, "volatility above this is the stressed regime", 0),
-    _f("REGIME_PANIC_VOLATILITY", 1.00, "volatility above this is the panic regime (reject)", 0),
-    _f("REGIME_STRESSED_SIZE_MULTIPLIER", 0.5, "size multiplier in the stressed regime", 0, 1),
-    KeySpec(
-        "SIZING_METHOD",
-        "choice",
-        "fixed_fractional",
-        "position sizing formula",
-        choices=SIZING_METHODS,
-        choice_aliases=SIZING_ALIASES,
-    ),
-    _f(
-        "RISK_PER_TRADE_PCT",
-        0.01,
-        "equity fraction risked per trade (fixed_fractional, atr)",
-        0,
-        1,
-        aliases=("RISK_PER_TRADE",),
-    ),
-    _f(
-        "TARGET_VOLATILITY",
-        0.05,
-        "annualised volatility budget per position (vol_target)",
-        0,
-        None,
-        aliases=("TARGET_VOL",),
-    ),
-    _f("KELLY_FRACTION", 0.5, "fraction of the full Kelly bet (kelly)", 0, 1),
-    _f(
-        "ATR_STOP_MULTIPLIER",
-        2.0,
-        "stop distance in ATRs (atr)",
-        0,
-        None,
-        low_open=True,
-        aliases=("ATR_MULTIPLIER",),
-    ),
-    _f("SLIPPAGE_IMPACT_COEFFICIENT", 1.0, "Y in the square-root impact law", 0),
-    KeySpec(
-        "MAX_OPEN_POSITIONS", "int", 10, "reject a new symbol beyond this many open positions (0: off)", low=0
-    ),
-    _f(
-        "MAX_SYMBOL_EXPOSURE_PCT",
-        0.0,
-        "cap on one symbol's notional / equity after the order (0: off)",
-        0,
-        1,
-    ),
-    _f("COOLDOWN_SEC", 900.0, "lock after a stop-loss, StoplossGuard or losing run (s, 0: off)", 0),
-    KeySpec(
-        "STOPLOSS_GUARD_TRADES", "int", 3, "stop-losses in the lookback that lock trading (0: off)", low=0
-    ),
-    _f(
-        "STOPLOSS_GUARD_LOOKBACK_SEC",
-        3600.0,
-        "StoplossGuard lookback window (seconds)",
-        0,
-        None,
-        low_open=True,
-    ),
-    KeySpec("MAX_CONSECUTIVE_LOSSES", "int", 5, "losing trades in a row that lock trading (0: off)", low=0),
-    KeySpec(
-        "MAX_ORDERS_PER_MINUTE", "int", 6000, "approved orders per 60 s in --stateful replays (0: off)", low=0
-    ),
-    _f("TAKER_FEE", 0.0006, "taker fee rate (market orders, exits)", 0, 0.1),
-    _f("MAKER_FEE", 0.0002, "maker fee rate (limit entries; negative is a rebate)", -0.1, 0.1),
-)
-
-KEY_BY_NAME: dict[str, KeySpec] = {k.name: k for k in KEYS}
-ALIASES: dict[str, str] = {a: k.name for k in KEYS for a in k.aliases}
-
-
-class RiskConfig(msgspec.Struct, frozen=True, gc=False, cache_hash=True):
-    """The effective risk configuration (one attribute per key)."""
-
-    ACCOUNT_EQUITY: float = 100000.0
-    MAX_POSITION_PCT: float = 0.10
-    MAX_DAILY_DRAWDOWN_PCT: float = 0.05
-    CIRCUIT_BREAKER_THRESHOLD_PCT: float = 0.10
-    MAX_TOTAL_EXPOSURE_PCT: float = 0.50
-    DATA_STALE_TIMEOUT_SEC: float = 60.0
-    MAX_FUTURE_SKEW_SEC: float = 5.0
-    REQUIRE_TIMESTAMP: bool = False
-    STOP_LOSS_PCT: float = 0.02
-    MAX_SPREAD_BPS: float = 50.0
-    MAX_SLIPPAGE_BPS: float = 100.0
-    MARGIN_MODE: str = "isolated"
-    DEFAULT_LEVERAGE: int = 5
-    MAX_LEVERAGE: int = 10
-    MIN_LIQUIDATION_DISTANCE: float = 0.15
-    MAINTENANCE_MARGIN_RATE: float = 0.005
-    FUNDING_RATE: float = 0.0001
-    FUNDING_SETTLEMENT_HOURS: float = 8.0
-    MAX_DAILY_FUNDING_FEE_PCT: float = 0.001
-    FUNDING_ALERT_PCT: float = 0.0005
-    DEFAULT_VOLATILITY: float = 0.30
-    REGIME_STRESSED_VOLATILITY: float = 0.60
-    REGIME_PANIC_VOLATILITY: float = 1.00
-    REGIME_STRESSED_SIZE_MULTIPLIER: float = 0.5
-    SIZING_METHOD: str = "fixed_fractional"
-    RISK_PER_TRADE_PCT: float = 0.01
-    TARGET_VOLATILITY: float = 0.05
-    KELLY_FRACTION: float = 0.5
-    ATR_STOP_MULTIPLIER: float = 2.0
-    SLIPPAGE_IMPACT_COEFFICIENT: float = 1.0
-    MAX_OPEN_POSITIONS: int = 10
-    MAX_SYMBOL_EXPOSURE_PCT: float = 0.0
-    COOLDOWN_SEC: float = 900.0
-    STOPLOSS_GUARD_TRADES: int = 3
-    STOPLOSS_GUARD_LOOKBACK_SEC: float = 3600.0
-    MAX_CONSECUTIVE_LOSSES: int = 5
-    MAX_ORDERS_PER_MINUTE: int = 6000
-    TAKER_FEE: float = 0.0006
-    MAKER_FEE: float = 0.0002
 
 
 @dataclass(frozen=True, slots=True)

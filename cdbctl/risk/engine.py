@@ -1,27 +1,25 @@
-"""The risk engine: a pure function of (signal, state, config, now) -> Decision, fail closed."""
+"""The risk engine: a pure function of (signal, state, config, now) -> Decision, fail closed.
+
+Its evaluation functions are generated from the rule table (``cdbctl/risk/decide.py``): the fast one
+decides a replay without a trace, the traced one records every check. Which rules apply is decided
+once per engine from the run's inputs (a rule whose inputs are absent is left out of the run and the
+trace).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
-import msgspec
-
+from cdbctl.risk.account import Account
 from cdbctl.risk.config import RiskConfig
-from cdbctl.risk.ext_checks import quantity, signal_clock
-from cdbctl.risk.extras import Extras
-from cdbctl.risk.fast import FastPath, build_fast
-from cdbctl.risk.formulas import money, overflow_note
+from cdbctl.risk.decide import build_fast, build_traced
 from cdbctl.risk.instruments import InstrumentBook
 from cdbctl.risk.model import SCHEMA_VERSION, Check, Decision, MarketData, RiskState, Signal
-from cdbctl.risk.registry import REGISTRY
-from cdbctl.risk.scratch import Eval
+from cdbctl.risk.rules import RULES, Setup
 
 _NO_MARKET = MarketData()
 _SKIPPED = "skipped: the signal is invalid"
-# the fused path declines only these (the registry's validity and staleness checks name the problem)
-INVALID_REASONS = frozenset(("invalid_signal", "invalid_timestamp_format"))
-_VALIDITY = REGISTRY[0][1]
-_REST = REGISTRY[1:]  # core checks with the extended ones spliced in (registry.py)
 
 
 def max_safe_leverage(c: RiskConfig) -> int:
@@ -41,19 +39,9 @@ class Engine:
     """Evaluates signals against one config, state and default market (reused across a batch)."""
 
     __slots__ = (
-        "_e",
-        "config",
-        "extras",
-        "fast",
-        "market",
-        "max_safe",
-        "now",
-        "rest",
-        "state",
-        "stateful",
+        "account", "config", "decide", "fast", "market", "max_safe", "now", "rules", "state", "stateful",
         "trace",
-        "undecided",
-    )
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -74,148 +62,32 @@ class Engine:
         self.trace = trace
         self.stateful = stateful
         self.max_safe = max_safe_leverage(config)
-        self.undecided = 0  # valid signals the fused path handed to the registry (evaluate())
-        self._e = Eval()
-        # positions, recent trades, trading state and instrument rules, parsed once (InputError if bad)
-        self.extras = self._e.x = Extras(config, self.state, instruments, stateful=stateful)
-        self.rest = self.extras.select(_REST, config)  # the extended checks that apply to this run
-        # without a trace the fused path decides every valid signal; it hands an invalid one to the
-        # registry, whose validity and staleness checks name the problem
-        self.fast: FastPath | None = (
-            None
-            if trace
-            else build_fast(
-                config,
-                self.state,
-                self.market,
-                now,
-                self.max_safe,
-                stateful,
-                finite_inputs=finite_inputs,
-                instruments=instruments,
-                extras=self.extras,
-            )
-        )
+        # positions, recent trades, trading state and balances, parsed once (InputError if bad)
+        self.account = Account(config, self.state, instruments, stateful=stateful)
+        setup = Setup(
+            config, self.state, self.market, now, self.account, instruments, stateful, finite_inputs,
+            self.max_safe, frozenset(), self._reject,
+        )  # fmt: skip
+        on = frozenset(r.name for r in RULES if r.applies is None or r.applies(setup))
+        self.rules: tuple[str, ...] = tuple(r.name for r in RULES if r.name in on)  # the trace's checks
+        setup = dataclasses.replace(setup, on=on)
+        self.decide = build_traced(setup) if trace else build_fast(setup)
+        self.fast = None if trace else self.decide  # the replay loop's function (runner.py)
 
     def evaluate(self, sig: Signal) -> Decision:
         """One decision for one decoded signal; an exception is a bug and rejects (fail closed)."""
-        fast = self.fast
-        if fast is not None:
-            try:
-                decided = fast(sig)
-            except Exception as exc:  # a bug: never re-run elsewhere, never approve
-                return self.internal_error(exc, sig)
-            if decided is not None:
-                return decided
-        return self.registry(sig)
-
-    def registry(self, sig: Signal) -> Decision:
-        """The decision of the check registry (the traced path; the fused path's invalid signals)."""
         try:
-            decided = self._evaluate(sig)
-        except Exception as exc:  # fail closed: a bug must never approve
+            return self.decide(sig)
+        except Exception as exc:  # a bug: never re-run elsewhere, never approve
             return self.internal_error(exc, sig)
-        if self.fast is not None and decided.reason not in INVALID_REASONS:
-            self.undecided += 1  # a valid signal the fused path declined: a gap in it (tests assert 0)
-        return decided
 
     def internal_error(self, exc: Exception, sig: Signal) -> Decision:
         """The fail-closed rejection of a signal whose evaluation raised (a bug in the engine)."""
         detail = f"internal error: {type(exc).__name__}: {exc}"
         return self.invalid(detail, sig.signal_id, sig.symbol, sig.side, reason="internal_error")
 
-    def _evaluate(self, sig: Signal) -> Decision:
-        c, st, e = self.config, self.state, self._e
-        mk = sig.market
-        dm = self.market
-        if mk is None:
-            mk = dm
-        e.side_raw = sig.side
-        e.symbol = sig.symbol
-        e.mark = sig.mark_price
-        e.entry_fee = entry_fee = c.MAKER_FEE if sig.order_type == "limit" else c.TAKER_FEE
-        e.inst = e.mmr = e.max_safe = None
-        e.reduce_qty = 0.0
-        e.price = price = sig.price
-        e.lev = lev = sig.leverage if sig.leverage is not None else c.DEFAULT_LEVERAGE
-        e.margin_mode = sig.margin_mode.lower() if sig.margin_mode is not None else c.MARGIN_MODE
-        e.target = sig.target_position_usd
-        e.stop_in = sig.stop_price
-        e.timestamp = sig.timestamp
-        e.now = self.now
-        e.equity = st.equity if st.equity is not None else c.ACCOUNT_EQUITY
-        e.daily_pnl = st.daily_pnl
-        e.exposure = st.total_exposure_pct
-        e.peak = st.peak_equity
-        e.win_rate, e.avg_win, e.avg_loss = st.win_rate, st.avg_win, st.avg_loss
-        v = mk.volatility
-        e.vol = v if v is not None else (dm.volatility if dm.volatility is not None else c.DEFAULT_VOLATILITY)
-        v = mk.funding_rate
-        e.funding = (
-            v if v is not None else (dm.funding_rate if dm.funding_rate is not None else c.FUNDING_RATE)
-        )
-        e.atr = mk.atr if mk.atr is not None else dm.atr
-        e.depth = mk.order_book_depth if mk.order_book_depth is not None else dm.order_book_depth
-        e.bid = mk.bid if mk.bid is not None else dm.bid
-        e.ask = mk.ask if mk.ask is not None else dm.ask
-        checks: list[Check] | None = [] if self.trace else None
-        reason = _VALIDITY(e, c)
-        if checks is not None:
-            checks.append(Check("validity", reason is None, None, None, e.note))
-        if reason is not None:
-            return self._invalid_with(checks, e.note, sig)
-        detail = None
-        for name, fn in self.rest:
-            r = fn(e, c)
-            if checks is not None:
-                checks.append(Check(name, r is None, e.value, e.limit, e.note))
-            if r is not None and reason is None:
-                reason, detail = r, e.note
-        size_usd = e.size_usd
-        fee_daily = None if e.fee_daily is None else money(e.fee_daily)
-        fees = money(size_usd * (entry_fee + c.TAKER_FEE))
-        qty = quantity(e)
-        if reason is None:  # every number of an approval must be finite (formulas.overflow_note)
-            detail = overflow_note(price, qty, size_usd, e.stop, e.lp, e.dist, fee_daily, e.slip_bps, fees)
-            if detail is not None:
-                reason = "numeric_overflow"
-        approved = reason is None
-        if approved and self.stateful:
-            st.total_exposure_pct = st.total_exposure_pct + size_usd / e.equity
-            self.extras.record_fill(
-                e.symbol, e.long, qty, price, leverage=lev, ts=signal_clock(e),
-                margin_mode="cross" if e.cross else "isolated",
-            )  # fmt: skip
-        max_safe = e.max_safe
-        return Decision(
-            SCHEMA_VERSION,
-            sig.signal_id,
-            sig.symbol,
-            "long" if e.long else "short",
-            approved,
-            reason,
-            detail,
-            qty if approved else 0.0,  # floored to the contract step with instrument rules
-            size_usd if approved else 0.0,
-            lev,
-            e.stop,
-            e.lp,
-            e.dist,
-            self.max_safe if max_safe is None else max_safe,  # per signal with tiers or a mark price
-            e.regime,
-            fee_daily,
-            e.alert if approved else False,
-            e.slip_bps,
-            fees,
-            checks if checks is not None else msgspec.UNSET,
-        )
-
-    def _invalid_with(self, checks: list[Check] | None, detail: str | None, sig: Signal) -> Decision:
-        d = self.invalid(detail or "invalid signal", sig.signal_id, sig.symbol, sig.side)
-        if checks is not None:
-            checks.extend(Check(n, False, None, None, _SKIPPED) for n, _ in self.rest)
-            d.checks = checks
-        return d
+    def _reject(self, detail: str, sig: Signal) -> Decision:
+        return self.invalid(detail, sig.signal_id, sig.symbol, sig.side)
 
     def invalid(
         self,
@@ -249,7 +121,7 @@ class Engine:
             None,
         )
         if self.trace:
-            d.checks = [Check("validity", False, None, None, detail)] + [
-                Check(n, False, None, None, _SKIPPED) for n, _ in self.rest
-            ]
+            first, *rest = self.rules
+            d.checks = [Check(first, False, None, None, detail)]
+            d.checks += [Check(n, False, None, None, _SKIPPED) for n in rest]
         return d

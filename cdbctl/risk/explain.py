@@ -14,29 +14,11 @@ import msgspec
 
 from cdbctl.risk.engine import Engine
 from cdbctl.risk.model import SCHEMA_VERSION, Check, CheckValue, Decision, Signal
+from cdbctl.risk.rules import RULES
 
 # +1: the value must stay at or below the limit (headroom = limit - value);
-# -1: the value must stay at or above it (headroom = value - limit).
-DIRECTION: dict[str, int] = {
-    "staleness": 1,
-    "circuit_breaker": 1,
-    "daily_drawdown": -1,
-    "market_regime": 1,
-    "sizing": 1,
-    "leverage": 1,
-    "exposure": 1,
-    "spread": 1,
-    "liquidation": -1,
-    "funding": 1,
-    "slippage": 1,
-    "cooldown": 1,
-    "order_rate": 1,
-    "open_positions": 1,
-    "instrument": -1,
-    "risk_tier": 1,
-    "symbol_limit": 1,
-    "margin": 1,
-}
+# -1: the value must stay at or above it (headroom = value - limit). From the rule table.
+DIRECTION: dict[str, int] = {r.name: r.headroom for r in RULES if r.headroom}
 
 _MAX_LEVERAGE = 125  # the signal schema's ceiling
 _MIN_SIZE_USD = 0.01  # below a cent a "passing size" is float noise (0.5 + 1e-20 == 0.5)

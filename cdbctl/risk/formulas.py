@@ -1,9 +1,8 @@
-"""Sizing formulas and failure details shared by the check registry and the fused fast path."""
+"""Sizing formulas and the number formatting the rules share (money, fixed, percent, overflow)."""
 
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 
 from cdbctl.risk.config import RiskConfig
 
@@ -40,6 +39,7 @@ def atr_usd(equity: float, atr: float | None, price: float, c: RiskConfig) -> fl
 # Adding and subtracting 1.5 x 2**52 rounds a double below 2**51 to the nearest integer (half to
 # even, as round()) in two float operations, without round()'s call and int allocation.
 ROUNDER = 6755399441055744.0
+EXACT_BELOW = 2251799813685248.0  # 2**51: the trick's range; every double above 2**52 is an integer
 
 
 def money(usd: float) -> float:
@@ -61,97 +61,12 @@ def percent(x: float) -> str:
     return f"{x:.4%}" if -1e10 < x < 1e10 else f"{x * 100:.6g}%"
 
 
-@lru_cache(maxsize=4096)  # replays repeat the same values: format each once
-def note_stale(age: float, c: RiskConfig) -> str:
-    """Detail of stale_data."""
-    return f"age={age:g}s > {c.DATA_STALE_TIMEOUT_SEC:g}s"
-
-
 def circuit_fraction(equity: float, daily_pnl: float, peak: float | None) -> float:
     """The circuit breaker's measure: the larger of the day's loss / equity (CDB's rule, from the
     daily_pnl its state carries) and the drawdown (peak_equity - equity) / peak_equity."""
     loss = -daily_pnl / equity if daily_pnl < 0 else 0.0
     dd = (peak - equity) / peak if peak is not None else 0.0
     return dd if dd > loss else loss
-
-
-@lru_cache(maxsize=4096)  # replays repeat the same values: format each once
-def note_circuit(equity: float, daily_pnl: float, peak: float | None, c: RiskConfig) -> str:
-    """Detail of circuit_breaker_triggered: the rule that fired (the day's loss first, as CDB)."""
-    limit = c.CIRCUIT_BREAKER_THRESHOLD_PCT
-    loss = -daily_pnl / equity if daily_pnl < 0 else 0.0
-    if loss >= limit:
-        return f"daily loss {loss:.4%} of equity {equity:g} >= {limit:.4%}"
-    dd = (peak - equity) / peak if peak is not None else 0.0
-    return f"drawdown {dd:.4%} from peak {peak:g} >= {limit:.4%}"
-
-
-@lru_cache(maxsize=4096)  # replays repeat the same values: format each once
-def note_daily(pnl: float, limit: float) -> str:
-    """Detail of max_daily_drawdown_exceeded."""
-    return f"daily_pnl {pnl:g} <= {limit:g}"
-
-
-@lru_cache(maxsize=4096)  # replays repeat the same values: format each once
-def note_panic(vol: float, c: RiskConfig) -> str:
-    """Detail of market_regime_panic."""
-    return f"volatility {vol:g} > {c.REGIME_PANIC_VOLATILITY:g}"
-
-
-@lru_cache(maxsize=4096)  # replays repeat the same values: format each once
-def note_zero(mult: float, regime: str | None, target: float | None, c: RiskConfig) -> str:
-    """Detail of position_size_zero_after_sizing."""
-    if mult == 0:
-        return f"{regime} regime"
-    if target is not None and target <= 0:
-        return "target_position_usd is 0"
-    if c.SIZING_METHOD == "kelly":
-        return "kelly: needs win_rate, avg_win, avg_loss in the state and a positive edge"
-    if c.SIZING_METHOD == "atr":
-        return "atr: needs market.atr > 0"
-    return f"{c.SIZING_METHOD} gives 0"
-
-
-@lru_cache(maxsize=4096)  # replays repeat the same values: format each once
-def note_leverage(lev: int, c: RiskConfig) -> str:
-    """Detail of leverage_exceeds_max."""
-    return f"leverage {lev} > {c.MAX_LEVERAGE}"
-
-
-@lru_cache(maxsize=4096)  # replays repeat the same values: format each once
-def note_exposure(after: float, c: RiskConfig) -> str:
-    """Detail of max_exposure_reached."""
-    return f"exposure after trade {fixed(after, 4)} > {c.MAX_TOTAL_EXPOSURE_PCT:g}"
-
-
-@lru_cache(maxsize=4096)  # replays repeat the same values: format each once
-def note_spread(bps: float, c: RiskConfig) -> str:
-    """Detail of excessive_spread."""
-    return f"spread {bps:.2f}bps > {c.MAX_SPREAD_BPS:g}bps"
-
-
-@lru_cache(maxsize=4096)  # replays repeat the same values: format each once
-def note_liq_distance(d: float, c: RiskConfig) -> str:
-    """Detail of liquidation_risk_too_high (distance)."""
-    return f"liquidation distance {d:.4f} < {c.MIN_LIQUIDATION_DISTANCE:g}"
-
-
-@lru_cache(maxsize=4096)  # replays repeat the same values: format each once
-def note_stop(stop: float, lp: float) -> str:
-    """Detail of liquidation_risk_too_high (stop beyond the liquidation price)."""
-    return f"stop {stop:g} is beyond the liquidation price {lp:g}"
-
-
-@lru_cache(maxsize=4096)  # replays repeat the same values: format each once
-def note_funding(rate: float, c: RiskConfig) -> str:
-    """Detail of excessive_funding_fees."""
-    return f"daily funding {percent(rate)} of value > {c.MAX_DAILY_FUNDING_FEE_PCT:.4%}"
-
-
-@lru_cache(maxsize=4096)  # replays repeat the same values: format each once
-def note_slippage(slip: float, c: RiskConfig) -> str:
-    """Detail of excessive_slippage."""
-    return f"expected slippage {fixed(slip, 2)}bps > {c.MAX_SLIPPAGE_BPS:g}bps"
 
 
 RESULT_FIELDS = (

@@ -165,3 +165,22 @@ def funding_fee(
     """
     settlements = hours / interval_hours
     return side * quantity * price * rate * settlements
+
+
+_SAFE: dict[tuple[float, float, int], int] = {}
+
+
+def safe_leverage_at_entry(mmr: float, min_dist: float, cap: int) -> int:
+    """Highest leverage <= cap with 1/L - MMR >= min_dist (the liquidation check's own test), cached."""
+    key = (mmr, min_dist, cap)
+    found = _SAFE.get(key)
+    if found is None:
+        guess = cap if min_dist + mmr <= 0 else min(cap, max(1, int(1.0 / (min_dist + mmr))))
+        while guess < cap and 1.0 / (guess + 1) - mmr >= min_dist:  # settle float boundaries exactly
+            guess += 1
+        while guess >= 1 and 1.0 / guess - mmr < min_dist:
+            guess -= 1
+        if len(_SAFE) > 4096:
+            _SAFE.clear()
+        found = _SAFE[key] = guess
+    return found

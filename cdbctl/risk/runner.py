@@ -48,8 +48,7 @@ def evaluate_chunk(
     """Decisions for a chunk in input order; invalid records are located, counted and reported."""
     evaluate = engine.evaluate
     records = chunk.records
-    fast, registry = engine.fast, engine.registry
-    flagged = 0  # registry decisions and bugs: only those can be invalid_signal or internal_error
+    fast = engine.fast
     if chunk.locs is None and chunk.kind == "line" and fast is not None:  # all records are Signals
         decisions: list[Decision] = []
         append = decisions.append
@@ -58,13 +57,8 @@ def evaluate_chunk(
                 d = fast(r)  # type: ignore[arg-type]
             except Exception as exc:  # a bug: rejected (internal_error, exit 4), never re-run elsewhere
                 d = engine.internal_error(exc, r)  # type: ignore[arg-type]
-                flagged += 1
-            if d is None:  # an invalid signal: the registry names the problem
-                d = registry(r)  # type: ignore[arg-type]
-                flagged += 1
             append(d)
     else:
-        flagged = len(records)
         decisions = [
             engine.invalid(r.problem, r.signal_id, r.symbol, r.side)
             if isinstance(r, Invalid)
@@ -72,7 +66,7 @@ def evaluate_chunk(
             for r in records
         ]
     approved = sum(map(_APPROVED, decisions))
-    if flagged and approved != len(decisions):
+    if approved != len(decisions):  # a rejection may be an invalid record or a bug: locate those
         for i, d in enumerate(decisions):
             if d.reason in _LOCATED:
                 where = chunk.where(i)

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from cdbctl.risk import RiskConfig, max_safe_leverage
-from cdbctl.risk.checks import CHECKS
+from cdbctl.risk.rules import RULES
 
 from .helpers import check, decide, signal
 
@@ -19,7 +19,7 @@ ORDER = ["validity", "staleness", "circuit_breaker", "daily_drawdown", "market_r
 
 def test_all_checks_reported_in_order_and_default_long_approved() -> None:
     d = decide()
-    assert [c["name"] for c in d["checks"]] == ORDER == [name for name, _ in CHECKS]
+    assert [c["name"] for c in d["checks"]] == ORDER == [r.name for r in RULES if r.applies is None]
     assert all(c["passed"] for c in d["checks"])
     # fixed_fractional: 100000 x 0.01 / 0.02 = 50000, capped at 100000 x 0.10 = 10000
     assert d["approved"] is True and d["reason"] is None and d["detail"] is None

@@ -17,16 +17,20 @@ from .helpers import NOW, ROOT, cli, signal
 pytestmark = pytest.mark.unit
 
 
-def broken_check(e: object, c: object) -> str | None:
-    """A check with a bug in it."""
-    raise ZeroDivisionError("boom")
+def broken(*args: object, **kwargs: object) -> object:
+    """An evaluation function with a bug in it (both the fast and the traced one)."""
+
+    def decide(sig: Signal) -> None:
+        raise ZeroDivisionError("boom")
+
+    return decide
 
 
 @pytest.fixture
 def bug(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Inject a failing check into the registry path and switch the fused path off for it."""
-    monkeypatch.setattr(engine_module, "_REST", (("broken", broken_check),))
-    monkeypatch.setattr(engine_module, "build_fast", lambda *a, **k: lambda sig: None)
+    """Inject a bug into both evaluation functions."""
+    monkeypatch.setattr(engine_module, "build_fast", broken)
+    monkeypatch.setattr(engine_module, "build_traced", broken)
 
 
 @pytest.mark.usefixtures("bug")
@@ -67,7 +71,7 @@ def test_engine_imports_without_cli_dependencies() -> None:
 
 @pytest.fixture
 def fast_bug(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A fused fast path that raises on every signal (the registry path stays correct)."""
+    """A fast evaluation function that raises on every signal (the traced one stays correct)."""
 
     def build(*args: object, **kwargs: object) -> object:
         def fast(sig: Signal) -> None:
@@ -79,7 +83,7 @@ def fast_bug(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.usefixtures("fast_bug")
-def test_a_bug_in_the_fast_path_rejects_and_is_not_rerun_on_the_registry() -> None:
+def test_a_bug_in_the_fast_path_rejects_and_is_not_rerun_on_the_traced_path() -> None:
     record = record_from_object(signal())
     assert isinstance(record, Signal)
     engine = Engine(RiskConfig())

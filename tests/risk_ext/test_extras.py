@@ -1,27 +1,35 @@
-"""Extras: which extended checks apply, and how a stateful replay nets fills into positions."""
+"""The account: which account rules a run's inputs switch on, and how a stateful replay nets fills."""
 
 from __future__ import annotations
 
 import pytest
 
-from cdbctl.risk import load_state
+from cdbctl.risk import Engine, load_state
+from cdbctl.risk.account import Account
 from cdbctl.risk.config import env_layer, resolve
-from cdbctl.risk.extras import EXTENDED, Extras
 from cdbctl.risk.positions import LONG, SHORT
+from cdbctl.risk.rules import RULES
 
 pytestmark = pytest.mark.unit
 
 CFG = resolve([]).config
+OPTIONAL = {r.name for r in RULES if r.applies is not None}
 
 
-def extras(state: dict[str, object] | None = None, *, stateful: bool = False) -> Extras:
-    return Extras(CFG, load_state(state or {}), None, stateful=stateful)
+def extras(state: dict[str, object] | None = None, *, stateful: bool = False) -> Account:
+    return Account(CFG, load_state(state or {}), None, stateful=stateful)
+
+
+def applying(
+    state: dict[str, object] | None = None, *, stateful: bool = False, env: dict[str, str] | None = None
+) -> set[str]:
+    """The optional rules an engine runs for these inputs."""
+    cfg = resolve([env_layer(env or {})]).config
+    return OPTIONAL & set(Engine(cfg, load_state(state or {}), stateful=stateful).rules)
 
 
 def test_nothing_applies_to_a_plain_run() -> None:
-    x = extras()
-    assert not any(x.applies(name, CFG) for name in EXTENDED)
-    assert x.inert(CFG)
+    assert applying() == set()
 
 
 @pytest.mark.parametrize(
@@ -37,20 +45,13 @@ def test_nothing_applies_to_a_plain_run() -> None:
     ],
 )  # fmt: skip
 def test_inputs_switch_their_checks_on(state: dict[str, object], stateful: bool, applies: set[str]) -> None:
-    x = extras(state, stateful=stateful)
-    assert {name for name in EXTENDED if x.applies(name, CFG)} == applies
-    assert not x.inert(CFG)
+    assert applying(state, stateful=stateful) == applies
 
 
 def test_config_switches_symbol_limit_and_margin_on() -> None:
-    x = extras()
-    assert x.applies("symbol_limit", resolve([env_layer({"MAX_SYMBOL_EXPOSURE_PCT": "0.3"})]).config)
+    assert applying(env={"MAX_SYMBOL_EXPOSURE_PCT": "0.3"}) == {"symbol_limit"}
     # a 100% position cap plus fees can exceed the equity: the margin check must run
-    assert x.applies("margin", resolve([env_layer({"MAX_POSITION_PCT": "1"})]).config)
-
-
-def test_wallet_balance_alone_keeps_the_registry() -> None:
-    assert not extras({"wallet_balance": 5.0}).inert(CFG)
+    assert applying(env={"MAX_POSITION_PCT": "1"}) == {"margin"}
 
 
 def test_record_fill_adds_averages_reduces_flips_and_closes() -> None:

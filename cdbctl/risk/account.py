@@ -1,17 +1,14 @@
-"""Per-run inputs of the extended checks: instrument rules, open positions, closed trades, trading
-state, balances and the order-rate window of a stateful replay.
+"""The account a run evaluates against: open positions, closed trades, trading state, balances and
+the order-rate window of a stateful replay.
 
-Built once per engine (parsing and validating the state's `positions` and `recent_trades`) and hung
-on the scratch as ``e.x``. It also decides which extended checks apply: a check whose inputs are
-absent is left out of the run and the trace, so a plain evaluation keeps the core checks and the
-fused fast path.
+Built once per engine (parsing and validating the state's `positions` and `recent_trades`); a
+stateful replay nets each approved order into it (``record_fill``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from cdbctl.risk.account_rules import Lock, OrderRateLimiter, TradingState, active_lock, parse_trading_state
 from cdbctl.risk.config import RiskConfig
@@ -21,24 +18,9 @@ from cdbctl.risk.positions import LONG, SHORT, ClosedTrade, Position, parse_posi
 if TYPE_CHECKING:
     from cdbctl.risk.model import RiskState
 
-T = TypeVar("T")
 
-EXTENDED = frozenset(
-    (
-        "trading_state",
-        "cooldown",
-        "order_rate",
-        "open_positions",
-        "instrument",
-        "risk_tier",
-        "symbol_limit",
-        "margin",
-    )
-)
-
-
-class Extras:
-    """Everything the extended checks need beyond the signal, built once per engine."""
+class Account:
+    """Everything the account rules need beyond the signal, built once per engine."""
 
     __slots__ = (
         "available", "by_key", "default_mmr", "explicit_state", "instruments", "limiter", "locks",
@@ -94,37 +76,6 @@ class Extras:
             self.locks.clear()
         self.locks[key] = found
         return found
-
-    def applies(self, name: str, c: RiskConfig) -> bool:
-        """Whether an extended check has anything to check in this run (a core check always applies)."""
-        tracks_positions = bool(self.positions) or self.stateful
-        if name == "trading_state":
-            return self.explicit_state
-        if name == "cooldown":
-            return bool(self.trades)
-        if name == "order_rate":
-            return self.stateful
-        if name == "open_positions":
-            return tracks_positions
-        if name in ("instrument", "risk_tier"):
-            return self.instruments is not None
-        if name == "symbol_limit":
-            return c.MAX_SYMBOL_EXPOSURE_PCT > 0 or self.symbol_caps
-        if name == "margin":
-            # Without positions or balances, size <= equity x MAX_POSITION_PCT: the margin can only
-            # run short when that cap plus fees exceeds the equity.
-            fees = max(c.TAKER_FEE, c.MAKER_FEE) + c.TAKER_FEE
-            balances = self.available is not None or self.used_margin > 0
-            return tracks_positions or balances or c.MAX_POSITION_PCT * (1.0 + fees) > 1.0
-        return True
-
-    def select(self, checks: Sequence[tuple[str, T]], c: RiskConfig) -> tuple[tuple[str, T], ...]:
-        """The checks of a registry that apply to this run, in registry order."""
-        return tuple(item for item in checks if item[0] not in EXTENDED or self.applies(item[0], c))
-
-    def inert(self, c: RiskConfig) -> bool:
-        """True when no extended check applies and no input changes the core numbers (a plain run)."""
-        return self.wallet is None and not any(self.applies(name, c) for name in EXTENDED)
 
     def record_fill(
         self,

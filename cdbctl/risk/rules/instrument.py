@@ -1,0 +1,203 @@
+"""Rules from the contract's own trading rules (``--instruments``): tick, step, minimum and maximum
+order, and the MEXC risk-limit tier of the position after the order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cdbctl.risk.instruments import Instrument, InstrumentBook, RiskTier, nearest_tick
+from cdbctl.risk.margin import safe_leverage_at_entry
+from cdbctl.risk.rules.base import Rule, Setup
+
+
+def note_unknown(symbol: str) -> str:
+    """Detail for `unknown_instrument`."""
+    return f"{symbol}: not in the instrument rules"
+
+
+def note_tick(inst: Instrument, price: float) -> str:
+    """Detail for `price_off_tick`."""
+    near = nearest_tick(inst, price)
+    # 12 significant digits: `:g` (6) printed 50000.05 as 50000.1, a multiple of the tick 0.1
+    return f"price {price:.12g} is not a multiple of the tick {inst.tick_size:.12g} (nearest {near:.12g})"
+
+
+def min_notional_of(inst: Instrument, price: float) -> float:
+    """The smallest order value at this price: the larger of min_notional and min_quantity contracts."""
+    return max(inst.min_notional, inst.min_quantity * inst.contract_size * price)
+
+
+def note_min(notional: float, contracts: float, floor: float) -> str:
+    """Detail for `below_min_notional`."""
+    return f"{notional:g} USDT ({contracts:g} contracts) is below the minimum {floor:g} USDT"
+
+
+def note_max_quantity(contracts: float, limit: float) -> str:
+    """Detail for `above_max_quantity`."""
+    return f"{contracts:g} contracts exceed the order maximum of {limit:g}"
+
+
+def note_tier_limit(contracts: float, limit: float) -> str:
+    """Detail for `risk_limit_exceeded`."""
+    return f"{contracts:g} contracts exceed the last risk-limit tier ({limit:g})"
+
+
+def note_tier_leverage(lev: int, tier: RiskTier) -> str:
+    """Detail for `leverage_exceeds_max` from a risk-limit tier."""
+    return f"leverage {lev} > {tier.max_leverage}, the max of risk-limit tier {tier.level}"
+
+
+def note_tier(tier: RiskTier) -> str:
+    """The risk_tier trace note when the tier allows the leverage."""
+    return f"tier {tier.level}: MMR {tier.maintenance_margin_rate:g}, max leverage {tier.max_leverage}"
+
+
+def prepare_instruments(book: InstrumentBook, min_dist: float, max_lev: int) -> dict[str, tuple[Any, ...]]:
+    """Instrument rules per spelling as one tuple of locals (attribute loads cost on the hot path).
+
+    Per instrument: (instrument, base step, step num/den, base num/den, tick, min quantity, min notional,
+    funding settlements per day, tier bounds, tier count, first bound, per-tier values, max quantity);
+    per tier: (tier, max leverage, MMR, safe leverage at entry, leverage cap, its trace note).
+    """
+    prepared: dict[str, tuple[Any, ...]] = {}
+    for spelling, ins in book.spellings.items():
+        tiers = tuple(
+            (t, t.max_leverage, t.maintenance_margin_rate,
+             safe_leverage_at_entry(t.maintenance_margin_rate, min_dist, min(t.max_leverage, max_lev)),
+             min(t.max_leverage, max_lev), note_tier(t))
+            for t in ins.tiers
+        )  # fmt: skip
+        prepared[spelling] = (
+            ins, ins.base_step, ins.step_num, ins.step_den, ins.base_num, ins.base_den, ins.tick_size,
+            ins.min_quantity, ins.min_notional, 24.0 / ins.funding_interval_hours, ins.tier_bounds,
+            len(ins.tier_bounds), ins.tier_bounds[0], tiers, ins.max_quantity,
+        )  # fmt: skip
+    return prepared
+
+
+def has_instruments(s: Setup) -> bool:
+    """Instrument rules were loaded (--instruments)."""
+    return s.instruments is not None
+
+
+INSTRUMENT = Rule(
+    name="instrument",
+    stage=130,
+    reasons=("unknown_instrument", "price_off_tick", "below_min_notional", "above_max_quantity"),
+    rule="Price on the tick; size floored to the contract step; below min quantity or notional fails.",
+    uses=(
+        "prepare_instruments",
+        "note_unknown",
+        "note_tick",
+        "note_min",
+        "note_max_quantity",
+        "min_notional_of",
+        "cdbctl.risk.instruments:fit_notional",
+        "cdbctl.risk.instruments:Instrument",
+        "cdbctl.risk.formulas:ROUNDER",
+        "cdbctl.risk.formulas:EXACT_BELOW",
+    ),
+    applies=has_instruments,
+    headroom=-1,
+    unit="USDT (contracts for above_max_quantity, the tick for price_off_tick)",
+    prepare="""
+prepared = prepare_instruments(book, c.MIN_LIQUIDATION_DISTANCE, c.MAX_LEVERAGE) if book is not None else {}
+prepared_get = prepared.get
+""",
+    check="""
+qty = size / price
+contracts = 0.0
+inst: Instrument | None = None
+prep = prepared_get(symbol)
+if prep is None and book is not None:
+    found_inst = book.get(symbol)  # another spelling (BTC/USDT:USDT): the normalised lookup
+    prep = prepared[found_inst.symbol] if found_inst is not None else None
+if prep is None:
+    fail("unknown_instrument", note_unknown(symbol))
+else:
+    (inst, base_step, step_num, step_den, base_num, base_den, tick, min_q, min_n, inst_settlements,
+     bounds, n_tiers, first_bound, tier_rows, max_q) = prep  # fmt: skip
+    steps = qty / base_step + 1e-9  # instruments.floor_quantity, inlined: floored to the step
+    if qty > 0 and steps < inf:
+        steps = floor(steps)
+        qty = steps * base_num / base_den
+        contracts = steps * step_num / step_den
+    else:
+        steps = contracts = qty = 0.0  # a price near 0 makes it infinite: nothing to trade
+    capped = size
+    size = qty * price
+    if size > capped:  # the flooring tolerance rounded up: never past the cap or target
+        contracts, qty, size = fit_notional(inst, steps, price, capped)
+    ticks = price / tick  # instruments.on_tick, inlined (with nearest_integer)
+    off = ticks - (ticks + ROUNDER - ROUNDER) if ticks < EXACT_BELOW else 0.0
+    if ticks < 0.5 or not -1e-6 <= off <= 1e-6:
+        fail("price_off_tick", note_tick(inst, price))
+    elif contracts < min_q or size < min_n:
+        fail("below_min_notional", note_min(size, contracts, min_notional_of(inst, price)))
+    elif contracts > max_q:
+        fail("above_max_quantity", note_max_quantity(contracts, max_q))
+""",
+    otherwise="""
+qty = size / price
+contracts = 0.0
+inst = None
+""",
+    # a price is no amount of the tick (no headroom to show); the maximum is in contracts
+    trace="""
+if inst is None:
+    value, limit = size, None
+elif r == "price_off_tick":
+    value, limit = None, inst.tick_size
+elif r == "above_max_quantity":
+    value, limit = contracts, max_q
+else:
+    value, limit = size, min_notional_of(inst, price)
+""",
+)
+
+RISK_TIER = Rule(
+    name="risk_tier",
+    stage=140,
+    reasons=("risk_limit_exceeded", "leverage_exceeds_max"),
+    rule="MEXC risk-limit tier of the position after the order: its MMR, and its max leverage.",
+    uses=(
+        "note_tier_limit",
+        "note_tier_leverage",
+    ),
+    applies=has_instruments,
+    headroom=1,
+    unit="x (contracts for risk_limit_exceeded)",
+    check="""
+tier_mmr: float | None = None  # the tier's maintenance rate, when the position falls in a tier
+tier_safe, lev_cap = max_safe, max_lev
+tier_contracts = contracts
+tier_limit = 0.0
+if inst is not None:
+    if held is not None and (held.side == 1) == long:  # the position after the order counts
+        tier_contracts += held.quantity / inst.contract_size
+    low = tier_contracts - 1e-9  # instruments.tier_for, inlined; most positions sit in tier 0
+    level = 0 if low <= first_bound else bisect_left(bounds, low)
+    if level < n_tiers:
+        tier, tier_limit, tier_mmr, tier_safe, lev_cap, _ = tier_rows[level]
+        if lev > tier_limit:
+            fail("leverage_exceeds_max", note_tier_leverage(lev, tier))
+    else:
+        tier_limit = bounds[-1]
+        fail("risk_limit_exceeded", note_tier_limit(tier_contracts, tier_limit))
+""",
+    otherwise="""
+tier_mmr = None
+tier_safe, lev_cap = max_safe, max_lev
+""",
+    trace="""
+if inst is None:
+    value = limit = None
+    note = "no instrument rules for the symbol"
+elif tier_mmr is None:
+    value, limit = tier_contracts, tier_limit
+else:
+    value, limit, note = lev, tier_limit, tier_rows[level][5]  # the tier's note
+""",
+)
+
+RULES = (INSTRUMENT, RISK_TIER)

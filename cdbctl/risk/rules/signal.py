@@ -1,0 +1,127 @@
+"""Rules on the signal itself: is it a well-formed order, and is it fresh."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from cdbctl.risk.config import RiskConfig
+from cdbctl.risk.rules.base import Rule
+
+SIDES = {"long": True, "buy": True, "short": False, "sell": False}
+# the common spellings ("Long", "SELL") in one lookup; any other case goes through lower()
+ANY_CASE_SIDES = {spelling: v for k, v in SIDES.items() for spelling in (k, k.upper(), k.capitalize())}
+MODES = frozenset(("isolated", "cross"))
+_FIELDS = (
+    "price", "market.volatility", "market.funding_rate", "market.atr", "market.order_book_depth",
+    "market.bid", "market.ask", "target_position_usd", "stop_price",
+)  # fmt: skip
+
+
+def note_not_finite(*values: float | None) -> str | None:
+    """Detail of invalid_signal for a NaN or infinity: the first such field (``_FIELDS`` order)."""
+    for name, v in zip(_FIELDS, values, strict=True):
+        if v is not None and not -float("inf") < v < float("inf"):
+            if name == "price":
+                return "price: must be a finite number > 0"
+            return f"{name}: must be a finite number"
+    return None
+
+
+def note_stop_side(stop: float, price: float, long: bool) -> str:
+    """Detail of invalid_signal for a stop that would fire at once (at or beyond the entry)."""
+    where, side = ("below", "long") if long else ("above", "short")
+    return f"stop_price: {stop:.12g} is not {where} the entry price {price:.12g} for a {side}"
+
+
+@lru_cache(maxsize=4096)  # replays repeat the same values: format each once
+def note_stale(age: float, c: RiskConfig) -> str:
+    """Detail of stale_data."""
+    return f"age={age:g}s > {c.DATA_STALE_TIMEOUT_SEC:g}s"
+
+
+VALIDITY = Rule(
+    name="validity",
+    stage=10,
+    reasons=("invalid_signal",),
+    rule="Semantics the typed decoder cannot express: side, margin mode, finite numbers, a sane book.",
+    uses=("ANY_CASE_SIDES", "MODES", "note_not_finite", "note_stop_side"),
+    invalidates=True,
+    prepare="""
+sides = ANY_CASE_SIDES
+check_finite = not s.finite_inputs
+""",
+    check="""
+found = sides.get(side)
+if found is None:
+    found = sides.get(side.lower())
+long = found is True
+cross = default_cross
+if mode is not None:
+    if mode not in MODES:
+        mode = mode.lower()
+    cross = mode == "cross"
+if found is None:
+    fail("invalid_signal", f"side: {side!r} is not long, short, buy or sell")
+elif mode is not None and mode not in MODES:
+    fail("invalid_signal", f"margin_mode: {mode!r} is not isolated or cross")
+elif (
+    check_finite  # NaN or an infinity anywhere makes the sum non-finite (so can a sum that overflows)
+    and not -inf < price + vol + fund + (atr or 0.0) + (depth or 0.0) + (bid or 0.0) + (ask or 0.0)
+    + (target or 0.0) + (stop_in or 0.0) < inf
+    and (bad := note_not_finite(price, vol, fund, atr, depth, bid, ask, target, stop_in)) is not None
+):
+    fail("invalid_signal", bad)
+elif stop_in is not None and ((stop_in >= price) if long else (stop_in <= price)):
+    # a long's stop at or above its entry fires at once (a short's below: the same), no protection
+    fail("invalid_signal", note_stop_side(stop_in, price, long))
+elif bid is not None and ask is not None and bid > ask:
+    fail("invalid_signal", f"market.bid: {bid:g} is above market.ask {ask:g} (crossed book)")
+""",
+)
+
+STALENESS = Rule(
+    name="staleness",
+    stage=20,
+    reasons=("stale_data", "invalid_timestamp_format", "invalid_signal"),
+    rule="Age of the signal against DATA_STALE_TIMEOUT_SEC; unparseable or future timestamps fail.",
+    uses=(
+        "note_stale",
+        "cdbctl.risk.timeparse:HEADS",
+        "cdbctl.risk.timeparse:TAILS",
+        "cdbctl.risk.timeparse:to_epoch",
+    ),
+    headroom=1,
+    unit="s",
+    prepare="""
+stale, skew, require_ts = c.DATA_STALE_TIMEOUT_SEC, c.MAX_FUTURE_SKEW_SEC, c.REQUIRE_TIMESTAMP
+heads_get, tails_get = HEADS.get, TAILS.get
+""",
+    check="""
+t: float | None = None
+age: float | None = None
+if ts is not None:
+    # timeparse.to_epoch, its two cache hits inlined: the seconds prefix and the tail
+    head = heads_get(ts[:19]) if type(ts) is str else None
+    if head is not None and (tail := tails_get(ts[19:])) is not None:  # type: ignore[index]
+        t = (head + tail) / 1000000
+    else:
+        t = to_epoch(ts)
+    if t is None:
+        fail("invalid_timestamp_format", f"timestamp: {ts!r} is not ISO-8601 with Z/offset nor epoch s/ms")
+    else:
+        age = evaluated - t
+        if age > stale:
+            fail("stale_data", note_stale(age, c))
+        elif -age > skew:
+            fail("invalid_signal", f"timestamp: {-age:g}s in the future (max skew {skew:g}s)")
+elif require_ts:
+    fail("invalid_signal", "timestamp: missing (REQUIRE_TIMESTAMP is true)")
+now_s = evaluated if t is None else t  # the signal's own time in a replay, else the evaluation clock
+""",
+    trace="""
+value, limit = age, stale
+note = "no timestamp" if ts is None else None
+""",
+)
+
+RULES = (VALIDITY, STALENESS)

@@ -1,0 +1,89 @@
+"""Rules that size the order: the sizing method's notional under its caps, and the leverage limit."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from cdbctl.risk.config import RiskConfig
+from cdbctl.risk.rules.base import Rule
+
+
+@lru_cache(maxsize=4096)  # replays repeat the same values: format each once
+def note_zero(mult: float, regime: str | None, target: float | None, c: RiskConfig) -> str:
+    """Detail of position_size_zero_after_sizing."""
+    if mult == 0:
+        return f"{regime} regime"
+    if target is not None and target <= 0:
+        return "target_position_usd is 0"
+    if c.SIZING_METHOD == "kelly":
+        return "kelly: needs win_rate, avg_win, avg_loss in the state and a positive edge"
+    if c.SIZING_METHOD == "atr":
+        return "atr: needs market.atr > 0"
+    return f"{c.SIZING_METHOD} gives 0"
+
+
+@lru_cache(maxsize=4096)
+def note_leverage(lev: int, c: RiskConfig) -> str:
+    """Detail of leverage_exceeds_max."""
+    return f"leverage {lev} > {c.MAX_LEVERAGE}"
+
+
+SIZING = Rule(
+    name="sizing",
+    stage=60,
+    reasons=("position_size_zero_after_sizing",),
+    rule="min(method size, target_position_usd, equity x MAX_POSITION_PCT) x regime multiplier.",
+    uses=(
+        "note_zero",
+        "cdbctl.risk.formulas:fixed_fractional_usd",
+        "cdbctl.risk.formulas:kelly_usd",
+        "cdbctl.risk.formulas:vol_target_usd",
+        "cdbctl.risk.formulas:atr_usd",
+    ),
+    headroom=1,
+    unit="USDT",
+    prepare="""
+position_cap = equity * c.MAX_POSITION_PCT
+method = c.SIZING_METHOD
+const_size: float | None = None  # fixed_fractional and kelly do not depend on the signal
+if method == "fixed_fractional":
+    const_size = fixed_fractional_usd(equity, c)
+elif method == "kelly":
+    const_size = kelly_usd(equity, st.win_rate, st.avg_win, st.avg_loss, c)
+""",
+    check="""
+if const_size is not None:
+    size = const_size
+elif method == "vol_target":
+    size = vol_target_usd(equity, vol, c)
+else:
+    size = atr_usd(equity, atr, price, c)
+if size > position_cap:  # noqa: PLR1730  # a compare is cheaper than a min() call here
+    size = position_cap
+if target is not None and size > target:
+    size = target
+size *= mult
+if not size > 0:
+    size = 0.0
+    fail("position_size_zero_after_sizing", note_zero(mult, regime, target, c))
+""",
+    trace="value, limit = size, position_cap",
+)
+
+LEVERAGE = Rule(
+    name="leverage",
+    stage=70,
+    reasons=("leverage_exceeds_max",),
+    rule="Leverage above MAX_LEVERAGE is rejected.",
+    uses=("note_leverage",),
+    headroom=1,
+    unit="x",
+    prepare="max_lev = c.MAX_LEVERAGE",
+    check="""
+if lev > max_lev:
+    fail("leverage_exceeds_max", note_leverage(lev, c))
+""",
+    trace="value, limit = lev, max_lev",
+)
+
+RULES = (SIZING, LEVERAGE)
