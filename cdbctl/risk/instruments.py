@@ -160,8 +160,8 @@ def contracts_of(instrument: Instrument, base_quantity: float) -> float:
 
 def on_tick(instrument: Instrument, price: float) -> bool:
     """True when the price is a whole number of ticks (relative tolerance for binary floats)."""
-    # A millionth of a tick absorbs binary noise (50000.1 / 0.1 = 500001.0000000001); the fused
-    # fast path inlines this very test.
+    # A millionth of a tick absorbs binary noise (50000.1 / 0.1 = 500001.0000000001); the instrument
+    # rule (rules/instrument.py) inlines this very test.
     # Under half a tick the price rounds to 0 ticks: no valid price, however small the remainder.
     ticks = price / instrument.tick_size
     return not (ticks < 0.5 or not -1e-6 <= ticks - nearest_integer(ticks) <= 1e-6)
@@ -174,7 +174,7 @@ _EXACT_BELOW = 2251799813685248.0  # 2**51: the trick's range; every double abov
 def nearest_integer(x: float) -> float:
     """x rounded to an integer as a float: x + 1.5 x 2**52 - 1.5 x 2**52 for 0 <= x < 2**51, else x.
 
-    Two float additions instead of `x % 1.0` (~3x slower in CPython); the fused path inlines it.
+    Two float additions instead of `x % 1.0` (~3x slower in CPython); the instrument rule inlines it.
     """
     return x + _ROUNDER - _ROUNDER if x < _EXACT_BELOW else x
 

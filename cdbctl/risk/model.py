@@ -56,7 +56,7 @@ class RiskState(msgspec.Struct, gc=False):
     win_rate: Annotated[float, msgspec.Meta(ge=0, le=1)] | None = None
     avg_win: NonNegative | None = None
     avg_loss: NonNegative | None = None
-    # extended checks (ext_checks.py); positions and trades are validated by positions.py
+    # account rules (rules/account.py, rules/margin.py); positions and trades are validated by positions.py
     available_balance: float | None = None  # else equity - used_margin
     used_margin: NonNegative | None = None  # else the sum over `positions`
     wallet_balance: float | None = None  # cross margin; else equity - unrealised PnL of `positions`

@@ -40,7 +40,7 @@ def decide(
     market: Mapping[str, Any] | None = None,
     now: str = NOW,
 ) -> dict[str, Any]:
-    """The traced decision, after asserting the fused fast path decides identically."""
+    """The traced decision, after asserting the fast evaluation decides identically."""
     sig = dict(sig if sig is not None else signal())
     traced = evaluate_json(sig, env=env, state=state, market=market, now=now)
     assert isinstance(traced, dict)

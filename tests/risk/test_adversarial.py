@@ -1,4 +1,4 @@
-"""Attacks on `cdbctl risk` (issue 17) that once broke it, each reproduced: short writes, full and closed
+"""Attacks on `cdbctl risk` that once broke it, each reproduced: short writes, full and closed
 stdout, readers that go away, duplicate and disguised YAML numbers, deep YAML, sub-normal prices,
 single huge JSONL lines. A new defect found gets its attack added here."""
 

@@ -1,4 +1,4 @@
-"""CDB's services/risk_engine.py API served by cdbctl (issue 12): names, signatures, CDB's key names and
+"""CDB's services/risk_engine.py API served by cdbctl: names, signatures, CDB's key names and
 defaults, the two-rule circuit breaker, unknown keys logged or refused, and no exception ever."""
 
 from __future__ import annotations

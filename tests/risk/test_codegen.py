@@ -44,16 +44,6 @@ def test_the_generator_runs_as_a_module() -> None:
     assert proc.returncode == 0, proc.stderr
 
 
-def test_every_rule_documents_itself() -> None:
-    for rule in RULES:
-        assert rule.rule.endswith("."), rule.name
-        assert rule.reasons and all(r.isidentifier() for r in rule.reasons), rule.name
-        for reason in rule.reasons:  # every reason code the table names is one its check can return
-            assert f'"{reason}"' in rule.check or "state_reason" in rule.check, (rule.name, reason)
-        assert rule.headroom in (-1, 0, 1)
-        assert bool(rule.unit) == bool(rule.headroom), rule.name  # a headroom is shown in a unit
-
-
 MAX_PRICE = Rule(
     name="max_price",
     stage=75,  # after leverage, before exposure

@@ -165,16 +165,16 @@ def _engines(run: dict[str, Any]) -> tuple[Engine, Engine]:
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(runs())
-def test_fast_path_decides_every_valid_signal_like_the_traced_registry(run: dict[str, Any]) -> None:
-    fused, traced = _engines(run)
-    assert fused.fast is not None and traced.fast is None
+def test_fast_path_decides_every_signal_like_the_traced_path(run: dict[str, Any]) -> None:
+    fast, traced = _engines(run)
+    assert fast.fast is not None and traced.fast is None
     for raw in run["signals"]:
         sig = msgspec.json.decode(msgspec.json.encode(raw), type=Signal)  # as the CLI decodes it
         want = msgspec.to_builtins(traced.evaluate(sig))
         want.pop("checks")
-        got = fused.fast(sig)  # called directly: no fail-closed wrapper hides an exception
+        got = fast.fast(sig)  # called directly: no fail-closed wrapper hides an exception
         assert msgspec.to_builtins(got) == want
-    assert fused.account.positions == traced.account.positions
+    assert fast.account.positions == traced.account.positions
 
 
 def test_a_replay_is_decided_entirely_by_the_fast_path() -> None:

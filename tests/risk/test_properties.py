@@ -141,7 +141,7 @@ def test_lower_leverage_never_closer_liquidation(
     assert low["liquidation_distance"] >= high["liquidation_distance"]
 
 
-# -- issue 7: the extended checks (instrument rules, positions, trading state, cooldowns, margin) ------
+# -- the account and instrument rules (instrument rules, positions, trading state, cooldowns, margin) ------
 
 _BOOK = load_instruments(yaml.safe_load((ROOT / "examples" / "instruments.yaml").read_text()))
 

@@ -16,7 +16,7 @@ CFG = resolve([]).config
 OPTIONAL = {r.name for r in RULES if r.applies is not None}
 
 
-def extras(state: dict[str, object] | None = None, *, stateful: bool = False) -> Account:
+def account(state: dict[str, object] | None = None, *, stateful: bool = False) -> Account:
     return Account(CFG, load_state(state or {}), None, stateful=stateful)
 
 
@@ -55,7 +55,7 @@ def test_config_switches_symbol_limit_and_margin_on() -> None:
 
 
 def test_record_fill_adds_averages_reduces_flips_and_closes() -> None:
-    x = extras(stateful=True)
+    x = account(stateful=True)
     x.record_fill("BTC_USDT", True, 1.0, 100.0, leverage=5, ts=0.0)
     assert (x.held("BTCUSDT").side, x.held("BTCUSDT").quantity) == (LONG, 1.0)  # type: ignore[union-attr]
     assert x.used_margin == pytest.approx(20.0)

@@ -1,4 +1,4 @@
-"""The extended checks inside the engine: hand-computed numbers, trace placement, fast-path safety."""
+"""The account and instrument rules inside the engine: hand-computed numbers, trace placement."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def engine(env: dict[str, str] | None = None, state: dict[str, Any] | None = Non
 
 def decide(signal: dict[str, Any], env: dict[str, str] | None = None, state: dict[str, Any] | None = None,
            book: InstrumentBook | None = None) -> dict[str, Any]:  # fmt: skip
-    """The traced decision; the untraced engine must decide the same (fast path or registry)."""
+    """The traced decision; the untraced engine must decide the same (the fast path)."""
     record = record_from_object(signal)
     assert isinstance(record, Signal)
     traced: dict[str, Any] = msgspec.to_builtins(engine(env, state, book).evaluate(record))
@@ -70,7 +70,7 @@ def test_plain_run_keeps_the_core_trace_and_the_fast_path() -> None:
 def test_instruments_add_their_checks_after_exposure() -> None:
     d = decide(sig(), book=BOOK)
     assert names(d) == [*CORE[:8], "instrument", "risk_tier", *CORE[8:]]
-    assert engine(book=BOOK, trace=False).fast is not None  # the fused path runs them too
+    assert engine(book=BOOK, trace=False).fast is not None  # the fast path runs them too
 
 
 def test_every_extended_check_when_all_inputs_are_present() -> None:

@@ -286,7 +286,7 @@ def test_bundled_btc_matches_mexc_documentation() -> None:
      (2.0**51 - 0.5, 2.0**51), (2.0**51 + 0.5, 2.0**51 + 0.5), (1e300, 1e300)],
 )  # fmt: skip
 def test_nearest_integer_rounds_half_to_even_and_keeps_huge_values(x: float, expected: float) -> None:
-    """The float trick on_tick (and the fused path) uses instead of `x % 1.0`."""
+    """The float trick on_tick (and the instrument rule) uses instead of `x % 1.0`."""
     from cdbctl.risk.instruments import nearest_integer
 
     assert nearest_integer(x) == expected

@@ -1,4 +1,4 @@
-"""The seed's Step 1.5 tests (K1), as written, with `services.risk_engine` replaced by `cdbctl.risk`."""
+"""The seed's Step 1.5 tests, as written, with `services.risk_engine` replaced by `cdbctl.risk`."""
 
 import pytest
 

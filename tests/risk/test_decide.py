@@ -1,4 +1,4 @@
-"""The fused fast path with instrument rules decides exactly like the check registry (differential)."""
+"""The generated fast evaluation with instrument rules decides exactly like the traced one (differential)."""
 
 from __future__ import annotations
 
@@ -55,7 +55,9 @@ def cases(draw: st.DrawFn) -> tuple[dict[str, str], dict[str, Any]]:
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
-def test_fast_path_with_instruments_equals_the_registry(case: tuple[dict[str, str], dict[str, Any]]) -> None:
+def test_fast_path_with_instruments_equals_the_traced_path(
+    case: tuple[dict[str, str], dict[str, Any]],
+) -> None:
     env, raw = case
     cfg = resolve([env_layer(env)]).config
     sig = msgspec.convert(raw, Signal)
@@ -67,7 +69,7 @@ def test_fast_path_with_instruments_equals_the_registry(case: tuple[dict[str, st
     assert msgspec.to_builtins(fast.evaluate(sig)) == want
 
 
-def test_a_mark_price_in_the_fused_path() -> None:
+def test_a_mark_price_in_the_fast_path() -> None:
     cfg = resolve([]).config
     sig = msgspec.convert(
         {"symbol": "BTC_USDT", "side": "long", "price": 50000.0, "mark_price": 49000.0}, Signal
@@ -114,10 +116,10 @@ def replays(draw: st.DrawFn) -> tuple[dict[str, str], dict[str, Any], list[dict[
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(replays())
-def test_stateful_replay_fast_equals_registry(
+def test_stateful_replay_fast_equals_traced(
     case: tuple[dict[str, str], dict[str, Any], list[Any], bool],
 ) -> None:
-    """A --stateful replay: the fused path's decisions (and the positions they build) match the registry's."""
+    """A --stateful replay: the fast path's decisions (and the positions they build) match the traced path's."""
     from cdbctl.risk import load_state
 
     env, state, raw, with_book = case

@@ -75,7 +75,7 @@ def fast_bug(monkeypatch: pytest.MonkeyPatch) -> None:
 
     def build(*args: object, **kwargs: object) -> object:
         def fast(sig: Signal) -> None:
-            raise ZeroDivisionError("fused")
+            raise ZeroDivisionError("fast")
 
         return fast
 
@@ -89,7 +89,7 @@ def test_a_bug_in_the_fast_path_rejects_and_is_not_rerun_on_the_traced_path() ->
     engine = Engine(RiskConfig())
     d = engine.evaluate(record)
     assert d.approved is False and d.reason == "internal_error"
-    assert d.detail == "internal error: ZeroDivisionError: fused"
+    assert d.detail == "internal error: ZeroDivisionError: fast"
 
 
 @pytest.mark.usefixtures("fast_bug")
@@ -102,5 +102,5 @@ def test_a_bug_in_the_fast_path_exits_4_naming_each_line(capsys, monkeypatch, tm
     assert r.code == 4
     assert [(d["reason"], d["approved"]) for d in r.jsonl()] == [("internal_error", False)] * 2
     assert r.err == (
-        f"{path}:1: internal error: ZeroDivisionError: fused\n{path}:2: internal error: ZeroDivisionError: fused\n"
+        f"{path}:1: internal error: ZeroDivisionError: fast\n{path}:2: internal error: ZeroDivisionError: fast\n"
     )

@@ -1,4 +1,4 @@
-"""Hypothesis: the extended checks never approve what their hard limits forbid, and never crash."""
+"""Hypothesis: the instrument and account rules never approve what their hard limits forbid, never crash."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from cdbctl.risk.model import Signal
 
 pytestmark = pytest.mark.unit
 
-BOOK = load_instruments(yaml.safe_load((Path(__file__).resolve().parents[2] / "examples" / "instruments.yaml")
+BOOK = load_instruments(yaml.safe_load((Path(__file__).resolve().parents[3] / "examples" / "instruments.yaml")
                                        .read_text()))  # fmt: skip
 NOW = "2026-01-01T12:00:05Z"
 SIGNAL_TS = 1767268800.0  # 2026-01-01T12:00:00Z

@@ -158,7 +158,7 @@ def test_malformed_json_message_keeps_the_acronym(capsys, monkeypatch) -> None: 
 
 
 def test_semantically_invalid_line_among_decodable_ones_is_located(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """Every line decodes (the fused path's chunk), one is invalid only by meaning: still line-located."""
+    """Every line decodes (the fast path's chunk), one is invalid only by meaning: still line-located."""
     ok = b'{"signal_id":"ok","symbol":"BTCUSDT","side":"long","price":50000.0}\n'
     stdin = ok + b'{"signal_id":"bad","symbol":"BTCUSDT","side":"hold","price":50000.0}\n' + ok
     r = cli(capsys, monkeypatch, "risk", "evaluate", "-", "--now", NOW, "--format", "jsonl", stdin=stdin)

@@ -1,4 +1,4 @@
-"""Review findings on the landed risk engine: each one pinned by a test."""
+"""Inputs of `risk evaluate` and `risk explain`: stdin, config spellings, state/market/instrument errors."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.risk.helpers import NOW, cli, signal
+from .helpers import NOW, cli, signal
 
 pytestmark = pytest.mark.unit
 
