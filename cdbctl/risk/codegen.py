@@ -23,6 +23,7 @@ _FAIL = re.compile(r"^(?P<indent>\s*)fail\((?P<reason>[^,]+), (?P<detail>.+)\)$"
 _LINE = 110
 _IMPORTS = {
     "cdbctl.risk.formulas": {"ROUNDER", "overflow_note"},
+    "cdbctl.risk.instruments": {"normalize_symbol"},
     "cdbctl.risk.model": {"SCHEMA_VERSION", "Check", "CheckValue", "Decision", "Signal"},
     "cdbctl.risk.rules.base": {"Setup"},
 }
@@ -56,7 +57,7 @@ default_cross, default_lev = c.MARGIN_MODE == "cross", c.DEFAULT_LEVERAGE
 taker, maker = c.TAKER_FEE, c.MAKER_FEE
 fee_market, fee_limit = taker + taker, maker + taker  # round trip: the entry and a taker exit
 clock, inf, floor, sqrt, reject = time.time, math.inf, math.floor, math.sqrt, s.reject
-tracking, held_of = bool(x.positions) or stateful, x.held  # whether an open position can exist
+open_by_symbol = x.by_key  # normalised symbol -> open position (a stateful replay changes it)
 record = x.record_fill if stateful else None
 """
 
@@ -97,7 +98,7 @@ note: str | None
 """
 
 _HELD = """\
-held = held_of(symbol) if tracking else None  # the open position on the symbol
+held = open_by_symbol.get(normalize_symbol(symbol)) if open_by_symbol else None  # the open position
 reduce_qty = held.quantity if held is not None and (held.side == 1) != long else 0.0  # what the order closes
 """
 

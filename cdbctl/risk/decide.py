@@ -23,7 +23,7 @@ from cdbctl.risk.formulas import (
     overflow_note,
     vol_target_usd,
 )
-from cdbctl.risk.instruments import Instrument, fit_notional
+from cdbctl.risk.instruments import Instrument, fit_notional, normalize_symbol
 from cdbctl.risk.margin import cross_liquidation_price, liquidation_distance, max_leverage_for_distance
 from cdbctl.risk.model import SCHEMA_VERSION, Check, CheckValue, Decision, Signal
 from cdbctl.risk.rules.account import (
@@ -66,7 +66,7 @@ def build_fast(s: Setup) -> Callable[[Signal], Decision]:
     taker, maker = c.TAKER_FEE, c.MAKER_FEE
     fee_market, fee_limit = taker + taker, maker + taker  # round trip: the entry and a taker exit
     clock, inf, floor, sqrt, reject = time.time, math.inf, math.floor, math.sqrt, s.reject
-    tracking, held_of = bool(x.positions) or stateful, x.held  # whether an open position can exist
+    open_by_symbol = x.by_key  # normalised symbol -> open position (a stateful replay changes it)
     record = x.record_fill if stateful else None
     on_trading_state = "trading_state" in s.on
     on_cooldown = "cooldown" in s.on
@@ -85,8 +85,10 @@ def build_fast(s: Setup) -> Callable[[Signal], Decision]:
     # circuit_breaker
     breaker = c.CIRCUIT_BREAKER_THRESHOLD_PCT
     drawdown = circuit_fraction(equity, st.daily_pnl, st.peak_equity)  # the larger of the two measures
+    breaker_note = note_circuit(equity, st.daily_pnl, st.peak_equity, c) if drawdown >= breaker else None
     # daily_drawdown
     daily_limit = -equity * c.MAX_DAILY_DRAWDOWN_PCT
+    daily_note = f"daily_pnl {st.daily_pnl:g} <= {daily_limit:g}" if st.daily_pnl <= daily_limit else None
     # market_regime
     panic, stressed = c.REGIME_PANIC_VOLATILITY, c.REGIME_STRESSED_VOLATILITY
     stressed_mult = c.REGIME_STRESSED_SIZE_MULTIPLIER
@@ -188,16 +190,22 @@ def build_fast(s: Setup) -> Callable[[Signal], Decision]:
             return reject(note_stop_side(stop_in, price, long), sig)
         elif bid is not None and ask is not None and bid > ask:
             return reject(f"market.bid: {bid:g} is above market.ask {ask:g} (crossed book)", sig)
-        held = held_of(symbol) if tracking else None  # the open position on the symbol
+        held = open_by_symbol.get(normalize_symbol(symbol)) if open_by_symbol else None  # the open position
         reduce_qty = held.quantity if held is not None and (held.side == 1) != long else 0.0  # what the order closes
         # staleness: Age of the signal against DATA_STALE_TIMEOUT_SEC; unparseable or future timestamps fail.
         t: float | None = None
         age: float | None = None
         if ts is not None:
-            # timeparse.to_epoch, its two cache hits inlined: the seconds prefix and the tail
-            head = heads_get(ts[:19]) if type(ts) is str else None
-            if head is not None and (tail := tails_get(ts[19:])) is not None:  # type: ignore[index]
-                t = (head + tail) / 1000000
+            # timeparse.to_epoch with its common cases inlined: the seconds prefix and the tail of an ISO
+            # string (two cache hits), epoch milliseconds
+            if type(ts) is str:
+                head = heads_get(ts[:19])
+                if head is not None and (tail := tails_get(ts[19:])) is not None:
+                    t = (head + tail) / 1000000
+                else:
+                    t = to_epoch(ts)
+            elif type(ts) is int and 1e11 < ts < 1e18:
+                t = ts / 1000.0
             else:
                 t = to_epoch(ts)
             if t is None:
@@ -216,13 +224,13 @@ def build_fast(s: Setup) -> Callable[[Signal], Decision]:
                 reason, detail = "invalid_signal", "timestamp: missing (REQUIRE_TIMESTAMP is true)"
         now_s = evaluated if t is None else t  # the signal's own time in a replay, else the evaluation clock
         # circuit_breaker: Halt when the day's loss or the drawdown from peak_equity reaches CIRCUIT_BREAKER_THRESHOLD_PCT.
-        if drawdown >= breaker:
+        if breaker_note is not None:  # the state is the run's: decided once
             if reason is None:
-                reason, detail = "circuit_breaker_triggered", note_circuit(equity, st.daily_pnl, st.peak_equity, c)
+                reason, detail = "circuit_breaker_triggered", breaker_note
         # daily_drawdown: daily_pnl <= -equity x MAX_DAILY_DRAWDOWN_PCT stops new risk for the day.
-        if st.daily_pnl <= daily_limit:
+        if daily_note is not None:  # the state is the run's: decided once
             if reason is None:
-                reason, detail = "max_daily_drawdown_exceeded", f"daily_pnl {st.daily_pnl:g} <= {daily_limit:g}"
+                reason, detail = "max_daily_drawdown_exceeded", daily_note
         # market_regime: Volatility regime: > panic threshold rejects, > stressed threshold scales the size down.
         if vol > panic:
             regime, mult = "panic", 0.0
@@ -463,7 +471,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
     taker, maker = c.TAKER_FEE, c.MAKER_FEE
     fee_market, fee_limit = taker + taker, maker + taker  # round trip: the entry and a taker exit
     clock, inf, floor, sqrt, reject = time.time, math.inf, math.floor, math.sqrt, s.reject
-    tracking, held_of = bool(x.positions) or stateful, x.held  # whether an open position can exist
+    open_by_symbol = x.by_key  # normalised symbol -> open position (a stateful replay changes it)
     record = x.record_fill if stateful else None
     on_trading_state = "trading_state" in s.on
     on_cooldown = "cooldown" in s.on
@@ -482,8 +490,10 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
     # circuit_breaker
     breaker = c.CIRCUIT_BREAKER_THRESHOLD_PCT
     drawdown = circuit_fraction(equity, st.daily_pnl, st.peak_equity)  # the larger of the two measures
+    breaker_note = note_circuit(equity, st.daily_pnl, st.peak_equity, c) if drawdown >= breaker else None
     # daily_drawdown
     daily_limit = -equity * c.MAX_DAILY_DRAWDOWN_PCT
+    daily_note = f"daily_pnl {st.daily_pnl:g} <= {daily_limit:g}" if st.daily_pnl <= daily_limit else None
     # market_regime
     panic, stressed = c.REGIME_PANIC_VOLATILITY, c.REGIME_STRESSED_VOLATILITY
     stressed_mult = c.REGIME_STRESSED_SIZE_MULTIPLIER
@@ -594,17 +604,23 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
         note = None
         value = limit = None
         checks.append(Check("validity", True, value, limit, note))
-        held = held_of(symbol) if tracking else None  # the open position on the symbol
+        held = open_by_symbol.get(normalize_symbol(symbol)) if open_by_symbol else None  # the open position
         reduce_qty = held.quantity if held is not None and (held.side == 1) != long else 0.0  # what the order closes
         # staleness: Age of the signal against DATA_STALE_TIMEOUT_SEC; unparseable or future timestamps fail.
         r = None
         t: float | None = None
         age: float | None = None
         if ts is not None:
-            # timeparse.to_epoch, its two cache hits inlined: the seconds prefix and the tail
-            head = heads_get(ts[:19]) if type(ts) is str else None
-            if head is not None and (tail := tails_get(ts[19:])) is not None:  # type: ignore[index]
-                t = (head + tail) / 1000000
+            # timeparse.to_epoch with its common cases inlined: the seconds prefix and the tail of an ISO
+            # string (two cache hits), epoch milliseconds
+            if type(ts) is str:
+                head = heads_get(ts[:19])
+                if head is not None and (tail := tails_get(ts[19:])) is not None:
+                    t = (head + tail) / 1000000
+                else:
+                    t = to_epoch(ts)
+            elif type(ts) is int and 1e11 < ts < 1e18:
+                t = ts / 1000.0
             else:
                 t = to_epoch(ts)
             if t is None:
@@ -626,8 +642,8 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
             reason, detail = r, why
         # circuit_breaker: Halt when the day's loss or the drawdown from peak_equity reaches CIRCUIT_BREAKER_THRESHOLD_PCT.
         r = None
-        if drawdown >= breaker:
-            r, why = "circuit_breaker_triggered", note_circuit(equity, st.daily_pnl, st.peak_equity, c)
+        if breaker_note is not None:  # the state is the run's: decided once
+            r, why = "circuit_breaker_triggered", breaker_note
         note = None
         value, limit = drawdown, breaker
         checks.append(Check("circuit_breaker", r is None, value, limit, note if r is None else why))
@@ -635,8 +651,8 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
             reason, detail = r, why
         # daily_drawdown: daily_pnl <= -equity x MAX_DAILY_DRAWDOWN_PCT stops new risk for the day.
         r = None
-        if st.daily_pnl <= daily_limit:
-            r, why = "max_daily_drawdown_exceeded", f"daily_pnl {st.daily_pnl:g} <= {daily_limit:g}"
+        if daily_note is not None:  # the state is the run's: decided once
+            r, why = "max_daily_drawdown_exceeded", daily_note
         note = None
         value, limit = st.daily_pnl, daily_limit
         checks.append(Check("daily_drawdown", r is None, value, limit, note if r is None else why))

@@ -51,13 +51,13 @@ def evaluate_chunk(
     fast = engine.fast
     if chunk.locs is None and chunk.kind == "line" and fast is not None:  # all records are Signals
         decisions: list[Decision] = []
-        append = decisions.append
-        for r in records:
+        pending = iter(records)
+        while True:  # one C-level loop; list.extend keeps what it got before an exception
             try:
-                d = fast(r)  # type: ignore[arg-type]
+                decisions.extend(map(fast, pending))  # type: ignore[arg-type]
+                break
             except Exception as exc:  # a bug: rejected (internal_error, exit 4), never re-run elsewhere
-                d = engine.internal_error(exc, r)  # type: ignore[arg-type]
-            append(d)
+                decisions.append(engine.internal_error(exc, records[len(decisions)]))  # type: ignore[arg-type]
     else:
         decisions = [
             engine.invalid(r.problem, r.signal_id, r.symbol, r.side)

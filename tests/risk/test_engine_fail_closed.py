@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 
+import msgspec
 import pytest
 
-from cdbctl.risk import Engine, RiskConfig, evaluate_json
+from cdbctl.risk import Engine, RiskConfig, evaluate_json, resolve_now
 from cdbctl.risk import engine as engine_module
-from cdbctl.risk.io import record_from_object
+from cdbctl.risk.io import read_chunks, record_from_object
 from cdbctl.risk.model import Signal
+from cdbctl.risk.runner import Summary, evaluate_chunk
 
 from .helpers import NOW, ROOT, cli, signal
 
@@ -104,3 +107,31 @@ def test_a_bug_in_the_fast_path_exits_4_naming_each_line(capsys, monkeypatch, tm
     assert r.err == (
         f"{path}:1: internal error: ZeroDivisionError: fast\n{path}:2: internal error: ZeroDivisionError: fast\n"
     )
+
+
+def test_a_bug_on_one_line_rejects_that_line_only_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The replay loop keeps the decisions before a failing signal, rejects it, and goes on after it."""
+    real = engine_module.build_fast
+
+    def build(*args: object, **kwargs: object) -> object:
+        decide = real(*args, **kwargs)  # type: ignore[arg-type]
+
+        def fast(sig: Signal) -> object:
+            if sig.symbol == "BAD":
+                raise ZeroDivisionError("one")
+            return decide(sig)
+
+        return fast
+
+    monkeypatch.setattr(engine_module, "build_fast", build)
+    lines = [signal(signal_id=i, symbol="BAD" if i in (1, 3) else "BTCUSDT") for i in range(5)]
+    data = b"".join(msgspec.json.encode(line) + b"\n" for line in lines)
+    engine = Engine(RiskConfig(), now=resolve_now(NOW), finite_inputs=True)
+    summary, reports = Summary(), []
+    chunks = list(read_chunks(io.BytesIO(data).read1, "x"))
+    decided = [d for chunk in chunks for d in evaluate_chunk(engine, chunk, "x", summary, reports.append)]
+    assert [(d.signal_id, d.reason) for d in decided] == [
+        (0, None), (1, "internal_error"), (2, None), (3, "internal_error"), (4, None),
+    ]  # fmt: skip
+    assert summary.internal == 2 and reports == ["x:2: internal error: ZeroDivisionError: one",
+                                                 "x:4: internal error: ZeroDivisionError: one"]  # fmt: skip

@@ -75,10 +75,11 @@ CIRCUIT_BREAKER = Rule(
     prepare="""
 breaker = c.CIRCUIT_BREAKER_THRESHOLD_PCT
 drawdown = circuit_fraction(equity, st.daily_pnl, st.peak_equity)  # the larger of the two measures
+breaker_note = note_circuit(equity, st.daily_pnl, st.peak_equity, c) if drawdown >= breaker else None
 """,
     check="""
-if drawdown >= breaker:
-    fail("circuit_breaker_triggered", note_circuit(equity, st.daily_pnl, st.peak_equity, c))
+if breaker_note is not None:  # the state is the run's: decided once
+    fail("circuit_breaker_triggered", breaker_note)
 """,
     trace="value, limit = drawdown, breaker",
 )
@@ -90,10 +91,13 @@ DAILY_DRAWDOWN = Rule(
     rule="daily_pnl <= -equity x MAX_DAILY_DRAWDOWN_PCT stops new risk for the day.",
     headroom=-1,
     unit="USDT",
-    prepare="daily_limit = -equity * c.MAX_DAILY_DRAWDOWN_PCT",
+    prepare="""
+daily_limit = -equity * c.MAX_DAILY_DRAWDOWN_PCT
+daily_note = f"daily_pnl {st.daily_pnl:g} <= {daily_limit:g}" if st.daily_pnl <= daily_limit else None
+""",
     check="""
-if st.daily_pnl <= daily_limit:
-    fail("max_daily_drawdown_exceeded", f"daily_pnl {st.daily_pnl:g} <= {daily_limit:g}")
+if daily_note is not None:  # the state is the run's: decided once
+    fail("max_daily_drawdown_exceeded", daily_note)
 """,
     trace="value, limit = st.daily_pnl, daily_limit",
 )

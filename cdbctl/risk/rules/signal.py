@@ -100,10 +100,16 @@ heads_get, tails_get = HEADS.get, TAILS.get
 t: float | None = None
 age: float | None = None
 if ts is not None:
-    # timeparse.to_epoch, its two cache hits inlined: the seconds prefix and the tail
-    head = heads_get(ts[:19]) if type(ts) is str else None
-    if head is not None and (tail := tails_get(ts[19:])) is not None:  # type: ignore[index]
-        t = (head + tail) / 1000000
+    # timeparse.to_epoch with its common cases inlined: the seconds prefix and the tail of an ISO
+    # string (two cache hits), epoch milliseconds
+    if type(ts) is str:
+        head = heads_get(ts[:19])
+        if head is not None and (tail := tails_get(ts[19:])) is not None:
+            t = (head + tail) / 1000000
+        else:
+            t = to_epoch(ts)
+    elif type(ts) is int and 1e11 < ts < 1e18:
+        t = ts / 1000.0
     else:
         t = to_epoch(ts)
     if t is None:
