@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from cdbctl.risk.account_rules import Lock, OrderRateLimiter, TradingState, active_lock, parse_trading_state
 from cdbctl.risk.config import RiskConfig
 from cdbctl.risk.instruments import InstrumentBook, normalize_symbol
+from cdbctl.risk.margin import others_terms
 from cdbctl.risk.positions import LONG, SHORT, ClosedTrade, Position, parse_positions, parse_recent_trades
 
 if TYPE_CHECKING:
@@ -23,8 +24,8 @@ class Account:
     """Everything the account rules need beyond the signal, built once per engine."""
 
     __slots__ = (
-        "available", "by_key", "default_mmr", "explicit_state", "instruments", "limiter", "locks",
-        "positions", "stateful", "symbol_caps", "trades", "trading_state", "used_margin", "wallet",
+        "available", "by_key", "cross_memo", "default_mmr", "explicit_state", "instruments", "limiter",
+        "locks", "positions", "stateful", "symbol_caps", "trades", "trading_state", "used_margin", "wallet",
     )  # fmt: skip
 
     def __init__(
@@ -43,6 +44,7 @@ class Account:
         for p in self.positions:
             self.by_key.setdefault(normalize_symbol(p.symbol), p)
         self.locks: dict[tuple[str, float], Lock | None] = {}  # cooldown memo: (symbol, time) -> lock
+        self.cross_memo: dict[tuple[str, int], tuple[float, float, tuple[Position, ...], float, float]] = {}
         self.trades: tuple[ClosedTrade, ...] = parse_recent_trades(state.recent_trades)
         self.explicit_state = state.trading_state is not None
         self.trading_state: TradingState = parse_trading_state(state.trading_state)
@@ -57,6 +59,27 @@ class Account:
     def held(self, symbol: str) -> Position | None:
         """The open position on a symbol (any spelling), or None."""
         return self.by_key.get(normalize_symbol(symbol)) if self.by_key else None
+
+    def cross_terms(self, key: str, side: int) -> tuple[float, float, tuple[Position, ...], float, float]:
+        """What a cross order on a symbol (normalised ``key``) needs of the open positions, summed in
+        position order: (every leg's PnL, isolated margin, same-side legs on the symbol, and the other
+        symbols' cross legs' maintenance margin and PnL). Memoised until the positions change."""
+        terms = self.cross_memo.get((key, side))
+        if terms is None:
+            upnl = isolated = 0.0
+            same: list[Position] = []
+            others: list[Position] = []
+            for p in self.positions:
+                upnl += p.unrealized_pnl()
+                if p.margin_mode != "cross":
+                    isolated += p.used_margin()
+                elif normalize_symbol(p.symbol) != key:
+                    others.append(p)
+                elif p.side == side:
+                    same.append(p)
+            terms = (upnl, isolated, tuple(same), *others_terms(others, self.default_mmr))
+            self.cross_memo[(key, side)] = terms
+        return terms
 
     def lock(self, symbol: str, now: float, c: RiskConfig) -> Lock | None:
         """The cooldown lock at `now` (memoised: replays repeat symbols and timestamps; trades are fixed)."""
@@ -89,6 +112,7 @@ class Account:
         margin_mode: str = "isolated",
     ) -> None:
         """A stateful replay's approved order: count it, and net it into the open positions."""
+        self.cross_memo.clear()
         self.limiter.record(ts)
         side = LONG if long else SHORT
         key = normalize_symbol(symbol)

@@ -145,11 +145,11 @@ def _lock(reason: str, until: float, now: float) -> Lock:
 class OrderRateLimiter:
     """Sliding-window order counter for stateful replays (approved orders only are recorded)."""
 
-    __slots__ = ("_limit", "_times")
+    __slots__ = ("_limit", "times")
 
     def __init__(self, max_per_minute: int) -> None:
         self._limit = max_per_minute
-        self._times: deque[float] = deque()
+        self.times: deque[float] = deque()  # approved orders, oldest first (the window drops old ones)
 
     @property
     def limit(self) -> int:
@@ -158,7 +158,7 @@ class OrderRateLimiter:
 
     def count(self, now: float) -> int:
         """Orders recorded in the 60 seconds up to `now`."""
-        times = self._times
+        times = self.times
         while times and times[0] <= now - WINDOW_SEC:
             times.popleft()
         return len(times)
@@ -171,9 +171,9 @@ class OrderRateLimiter:
         """Seconds until the window has room again (0 when it has room now)."""
         if self.allows(now):
             return 0.0
-        return self._times[len(self._times) - self._limit] + WINDOW_SEC - now
+        return self.times[len(self.times) - self._limit] + WINDOW_SEC - now
 
     def record(self, now: float) -> None:
         """Count an approved order at `now` (timestamps may repeat; they must not go back)."""
         if self._limit > 0:
-            self._times.append(now)
+            self.times.append(now)

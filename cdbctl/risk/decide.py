@@ -107,9 +107,14 @@ def build_fast(s: Setup) -> Callable[[Signal], Decision]:
     # trading_state
     if on_trading_state:
         trading_state = x.trading_state
+    # cooldown
+    if on_cooldown:
+        locks_from = x.trades[0].closed_at if x.trades else inf
+        locks_until = x.trades[-1].closed_at + c.COOLDOWN_SEC if x.trades and c.COOLDOWN_SEC > 0 else -inf
     # order_rate
     if on_order_rate:
         limiter = x.limiter
+        rate_limit, approved_times = limiter.limit, limiter.times
     # open_positions
     if on_open_positions:
         max_open = c.MAX_OPEN_POSITIONS
@@ -275,13 +280,15 @@ def build_fast(s: Setup) -> Callable[[Signal], Decision]:
         if on_cooldown:
             # judged at the evaluation time, or at the signal's own time when that is later: a stop-loss closed
             # after the signal was emitted but before it is evaluated blocks the re-entry
-            lock = x.lock(symbol, now_s if now_s > evaluated else evaluated, c)
+            lock_at = now_s if now_s > evaluated else evaluated
+            lock = x.lock(symbol, lock_at, c) if locks_from <= lock_at < locks_until else None
             if lock is not None:
                 if reason is None:
                     reason, detail = "cooldown_active", note_cooldown(lock.reason, lock.remaining_sec)
         # order_rate: At most MAX_ORDERS_PER_MINUTE approved orders in any 60 s window of a stateful replay.
         if on_order_rate:
-            if not limiter.allows(now_s):
+            # fewer orders than the limit recorded in all: no window can be full
+            if 0 < rate_limit <= len(approved_times) and not limiter.allows(now_s):
                 if reason is None:
                     reason, detail = "order_rate_exceeded", note_order_rate(limiter.count(now_s), limiter.retry_after(now_s))
         # open_positions: A new symbol must not push the open positions above MAX_OPEN_POSITIONS; reducing never flips.
@@ -512,9 +519,14 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
     # trading_state
     if on_trading_state:
         trading_state = x.trading_state
+    # cooldown
+    if on_cooldown:
+        locks_from = x.trades[0].closed_at if x.trades else inf
+        locks_until = x.trades[-1].closed_at + c.COOLDOWN_SEC if x.trades and c.COOLDOWN_SEC > 0 else -inf
     # order_rate
     if on_order_rate:
         limiter = x.limiter
+        rate_limit, approved_times = limiter.limit, limiter.times
     # open_positions
     if on_open_positions:
         max_open = c.MAX_OPEN_POSITIONS
@@ -729,7 +741,8 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
             r = None
             # judged at the evaluation time, or at the signal's own time when that is later: a stop-loss closed
             # after the signal was emitted but before it is evaluated blocks the re-entry
-            lock = x.lock(symbol, now_s if now_s > evaluated else evaluated, c)
+            lock_at = now_s if now_s > evaluated else evaluated
+            lock = x.lock(symbol, lock_at, c) if locks_from <= lock_at < locks_until else None
             if lock is not None:
                 r, why = "cooldown_active", note_cooldown(lock.reason, lock.remaining_sec)
             note = None
@@ -740,7 +753,8 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
         # order_rate: At most MAX_ORDERS_PER_MINUTE approved orders in any 60 s window of a stateful replay.
         if on_order_rate:
             r = None
-            if not limiter.allows(now_s):
+            # fewer orders than the limit recorded in all: no window can be full
+            if 0 < rate_limit <= len(approved_times) and not limiter.allows(now_s):
                 r, why = "order_rate_exceeded", note_order_rate(limiter.count(now_s), limiter.retry_after(now_s))
             note = None
             value, limit = limiter.count(now_s), limiter.limit

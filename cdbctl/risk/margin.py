@@ -110,11 +110,31 @@ def cross_liquidation_price(
     Returns 0.0 for a long the account can carry to a price of zero; a short always has a finite
     liquidation price.
     """
+    tmm, upnl = others_terms(others, default_mmr)
+    return cross_price(side, quantity, entry, wallet_balance, mmr, tmm, upnl, maintenance_amount)
+
+
+def others_terms(others: Iterable[Position], default_mmr: float) -> tuple[float, float]:
+    """(TMM1, UPNL1) of ``cross_liquidation_price``: the other legs' maintenance margin and PnL."""
     tmm = 0.0
     upnl = 0.0
     for other in others:
         tmm += other.maintenance_margin(default_mmr)
         upnl += other.unrealized_pnl()
+    return tmm, upnl
+
+
+def cross_price(  # noqa: PLR0917  # the formula's own terms, in its order
+    side: int,
+    quantity: float,
+    entry: float,
+    wallet_balance: float,
+    mmr: float,
+    tmm: float,
+    upnl: float,
+    maintenance_amount: float = 0.0,
+) -> float:
+    """``cross_liquidation_price`` from the other legs' summed terms (``others_terms``)."""
     numerator = wallet_balance - tmm + upnl + maintenance_amount - side * quantity * entry
     denominator = quantity * mmr - side * quantity
     if denominator == 0.0:

@@ -144,10 +144,17 @@ COOLDOWN = Rule(
     applies=lambda s: bool(s.account.trades),
     headroom=1,
     unit="s",
+    # a lock runs from a trade's close for COOLDOWN_SEC: outside [first close, last close + COOLDOWN_SEC)
+    # no trade can lock (trades are sorted by close time)
+    prepare="""
+locks_from = x.trades[0].closed_at if x.trades else inf
+locks_until = x.trades[-1].closed_at + c.COOLDOWN_SEC if x.trades and c.COOLDOWN_SEC > 0 else -inf
+""",
     check="""
 # judged at the evaluation time, or at the signal's own time when that is later: a stop-loss closed
 # after the signal was emitted but before it is evaluated blocks the re-entry
-lock = x.lock(symbol, now_s if now_s > evaluated else evaluated, c)
+lock_at = now_s if now_s > evaluated else evaluated
+lock = x.lock(symbol, lock_at, c) if locks_from <= lock_at < locks_until else None
 if lock is not None:
     fail("cooldown_active", note_cooldown(lock.reason, lock.remaining_sec))
 """,
@@ -163,9 +170,13 @@ ORDER_RATE = Rule(
     applies=lambda s: s.stateful,
     headroom=1,
     unit="orders",
-    prepare="limiter = x.limiter",
+    prepare="""
+limiter = x.limiter
+rate_limit, approved_times = limiter.limit, limiter.times
+""",
     check="""
-if not limiter.allows(now_s):
+# fewer orders than the limit recorded in all: no window can be full
+if 0 < rate_limit <= len(approved_times) and not limiter.allows(now_s):
     fail("order_rate_exceeded", note_order_rate(limiter.count(now_s), limiter.retry_after(now_s)))
 """,
     trace="value, limit = limiter.count(now_s), limiter.limit",

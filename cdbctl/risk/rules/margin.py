@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 from cdbctl.risk.config import RiskConfig
 from cdbctl.risk.formulas import fixed
 from cdbctl.risk.instruments import normalize_symbol
-from cdbctl.risk.margin import cross_liquidation_price, liquidation_distance
-from cdbctl.risk.positions import LONG, SHORT, Position
+from cdbctl.risk.margin import cross_price, liquidation_distance
+from cdbctl.risk.positions import LONG, SHORT
 from cdbctl.risk.rules.account import tracks_positions
 from cdbctl.risk.rules.base import Rule, Setup
 
@@ -56,21 +56,13 @@ def cross_liquidation_of(  # noqa: PLR0917  # the evaluation calls it with its l
     it, so the order alone is the conservative case).
     """
     side = LONG if long else SHORT
+    upnl, isolated, same, others_tmm, others_upnl = x.cross_terms(normalize_symbol(symbol), side)
     entry = price
-    key = normalize_symbol(symbol)
-    others: list[Position] = []
-    upnl = isolated = 0.0
-    for p in x.positions:
-        upnl += p.unrealized_pnl()
-        if p.margin_mode != "cross":
-            isolated += p.used_margin()
-        elif normalize_symbol(p.symbol) != key:
-            others.append(p)
-        elif p.side == side:
-            entry = (p.quantity * p.entry_price + qty * entry) / (p.quantity + qty)
-            qty += p.quantity
+    for p in same:
+        entry = (p.quantity * p.entry_price + qty * entry) / (p.quantity + qty)
+        qty += p.quantity
     wallet = (x.wallet if x.wallet is not None else equity - upnl) - isolated
-    lp = cross_liquidation_price(side, qty, entry, wallet, mmr, others=others, default_mmr=x.default_mmr)
+    lp = cross_price(side, qty, entry, wallet, mmr, others_tmm, others_upnl)
     ref = mark if mark is not None else price
     if side == LONG and lp <= 0:
         return lp, 1.0
