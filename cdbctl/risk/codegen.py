@@ -33,7 +33,8 @@ _HEADER = '''\
 
 The engine's two evaluation functions, every rule of the table spliced in order over local variables:
 ``build_fast`` (no trace: the first failure wins, later details are never formatted) and
-``build_traced`` (every rule's value, limit and detail recorded in the decision's checks).
+``build_traced`` (every rule's value, limit and detail recorded in the decision's checks). Each engine
+runs this code with the rules that do not apply to its run cut out (cdbctl/risk/specialise.py).
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ _INPUTS = """\
 symbol, side, mode, price, ts = sig.symbol, sig.side, sig.margin_mode, sig.price, sig.timestamp
 target, stop_in, mark = sig.target_position_usd, sig.stop_price, sig.mark_price
 lev = sig.leverage or default_lev
-entry_fee = maker if sig.order_type == "limit" else taker
+limit_order = sig.order_type == "limit"
 mk = sig.market
 if mk is None:
     vol, fund, atr, depth, bid, ask = d_vol, d_fund, d_atr, d_depth, d_bid, d_ask
@@ -106,7 +107,7 @@ _RESULT = """\
 # estimated costs to 1e-8 USDT (formulas.money, inlined): no float noise such as 3.0000000000000004
 if -1e7 < fee_daily < 1e7:
     fee_daily = (fee_daily * 1e8 + ROUNDER - ROUNDER) / 1e8
-fees = size * (fee_limit if sig.order_type == "limit" else fee_market)
+fees = size * (fee_limit if limit_order else fee_market)
 if -1e7 < fees < 1e7:
     fees = (fees * 1e8 + ROUNDER - ROUNDER) / 1e8
 if reason is None and not (-inf < qty + size + stop + lp + dist + fee_daily + slip + fees < inf and qty > 0):
@@ -163,44 +164,53 @@ def _rule(rule: Rule, traced: bool, indent: int) -> list[str]:
     return body
 
 
-def _function(traced: bool) -> list[str]:
+def _function(traced: bool, on: frozenset[str] | None = None) -> list[str]:
+    """One build function; ``on``: only these optional rules, unguarded (the others' ``otherwise``)."""
     name = "build_traced" if traced else "build_fast"
     what = "traced evaluation (every check recorded)" if traced else "fast evaluation (no trace)"
     out = [f"def {name}(s: Setup) -> Callable[[Signal], Decision]:", f'    """The {what} of a run."""']
     out += _block(_PRELUDE, 4)
-    for rule in RULES:
-        if rule.applies is not None:
-            out.append(f'    on_{rule.name} = "{rule.name}" in s.on')
-    for rule in RULES:
+    guarded = [r for r in RULES if r.applies is not None and on is None]
+    out += [f'    on_{r.name} = "{r.name}" in s.on' for r in guarded]
+    running = [r for r in RULES if r.applies is None or on is None or r.name in on]
+    for rule in running:
         if not rule.prepare.strip():
             continue
         out.append(f"    # {rule.name}")
-        if rule.applies is None:
-            out += _block(rule.prepare, 4)
-        else:
+        if rule in guarded:
             out.append(f"    if on_{rule.name}:")
             out += _block(rule.prepare, 8)
+        else:
+            out += _block(rule.prepare, 4)
     out += ["", "    def decide(sig: Signal) -> Decision:"]
     out += _block(_INPUTS, 8)
     if traced:
         out += _block(_TRACE_INPUTS, 8)
-    held_done = False
+    body: list[str] = []
     for rule in RULES:
-        if not rule.invalidates and not held_done:
-            out += _block(_HELD, 8)
-            held_done = True
-        out.append(f"        # {rule.name}: {rule.rule}")
-        if rule.applies is None:
-            out += _rule(rule, traced, 8)
-            continue
-        out.append(f"        if on_{rule.name}:")
-        out += _rule(rule, traced, 12)
-        if rule.otherwise.strip():
-            out.append("        else:")
-            out += _block(rule.otherwise, 12)
+        body.append(f"        # {rule.name}: {rule.rule}")
+        if rule not in running:  # cut out for this run: only the values later rules read
+            body += _block(rule.otherwise, 8)
+        elif rule not in guarded:
+            body += _rule(rule, traced, 8)
+        else:
+            body.append(f"        if on_{rule.name}:")
+            body += _rule(rule, traced, 12)
+            if rule.otherwise.strip():
+                body.append("        else:")
+                body += _block(rule.otherwise, 12)
+    # the open position on the symbol, once the signal is known valid, when a rule reads it
+    at = body.index(next(line for line in body if line.startswith(f"        # {_FIRST_CHECK}:")))
+    if any(_HELD_NAMES.search(line) for line in body[at:]):
+        body[at:at] = _block(_HELD, 8)
+    out += body
     out += _block(_RESULT.replace("{checks}", ", checks" if traced else ""), 8)
     out += ["", "    return decide"]
     return out
+
+
+_HELD_NAMES = re.compile(r"\b(held|reduce_qty)\b")
+_FIRST_CHECK = next(r.name for r in RULES if not r.invalidates)  # the first rule after validity
 
 
 def _isort_key(name: str) -> tuple[int, str]:
@@ -227,9 +237,10 @@ def _imports() -> list[str]:
     return out
 
 
-def generate() -> str:
-    """The source of decide.py for the current rule table."""
-    lines = [_HEADER.rstrip("\n"), "", *_imports(), "", "", *_function(False), "", "", *_function(True)]
+def generate(on: frozenset[str] | None = None) -> str:
+    """The source of decide.py for the current rule table (``on``: specialised to those rules)."""
+    fast, traced = _function(False, on), _function(True, on)
+    lines = [_HEADER.rstrip("\n"), "", *_imports(), "", "", *fast, "", "", *traced]
     return "\n".join(lines) + "\n"
 
 

@@ -2,7 +2,8 @@
 
 The engine's two evaluation functions, every rule of the table spliced in order over local variables:
 ``build_fast`` (no trace: the first failure wins, later details are never formatted) and
-``build_traced`` (every rule's value, limit and detail recorded in the decision's checks).
+``build_traced`` (every rule's value, limit and detail recorded in the decision's checks). Each engine
+runs this code with the rules that do not apply to its run cut out (cdbctl/risk/specialise.py).
 """
 
 from __future__ import annotations
@@ -148,7 +149,7 @@ def build_fast(s: Setup) -> Callable[[Signal], Decision]:
         symbol, side, mode, price, ts = sig.symbol, sig.side, sig.margin_mode, sig.price, sig.timestamp
         target, stop_in, mark = sig.target_position_usd, sig.stop_price, sig.mark_price
         lev = sig.leverage or default_lev
-        entry_fee = maker if sig.order_type == "limit" else taker
+        limit_order = sig.order_type == "limit"
         mk = sig.market
         if mk is None:
             vol, fund, atr, depth, bid, ask = d_vol, d_fund, d_atr, d_depth, d_bid, d_ask
@@ -173,33 +174,32 @@ def build_fast(s: Setup) -> Callable[[Signal], Decision]:
         found = sides.get(side)
         if found is None:
             found = sides.get(side.lower())
+            if found is None:
+                return reject(f"side: {side!r} is not long, short, buy or sell", sig)
         long = found is True
         cross = default_cross
         if mode is not None:
             if mode not in MODES:
                 mode = mode.lower()
+                if mode not in MODES:
+                    return reject(f"margin_mode: {mode!r} is not isolated or cross", sig)
             cross = mode == "cross"
-        if found is None:
-            return reject(f"side: {side!r} is not long, short, buy or sell", sig)
-        elif mode is not None and mode not in MODES:
-            return reject(f"margin_mode: {mode!r} is not isolated or cross", sig)
-        elif (
+        if (
             check_finite  # NaN or an infinity anywhere makes the sum non-finite (so can a sum that overflows)
             and not -inf < price + vol + fund + (atr or 0.0) + (depth or 0.0) + (bid or 0.0) + (ask or 0.0)
             + (target or 0.0) + (stop_in or 0.0) < inf
             and (bad := note_not_finite(price, vol, fund, atr, depth, bid, ask, target, stop_in)) is not None
         ):
             return reject(bad, sig)
-        elif stop_in is not None and ((stop_in >= price) if long else (stop_in <= price)):
+        if stop_in is not None and ((stop_in >= price) if long else (stop_in <= price)):
             # a long's stop at or above its entry fires at once (a short's below: the same), no protection
             return reject(note_stop_side(stop_in, price, long), sig)
-        elif bid is not None and ask is not None and bid > ask:
+        if bid is not None and ask is not None and bid > ask:
             return reject(f"market.bid: {bid:g} is above market.ask {ask:g} (crossed book)", sig)
         held = open_by_symbol.get(normalize_symbol(symbol)) if open_by_symbol else None  # the open position
         reduce_qty = held.quantity if held is not None and (held.side == 1) != long else 0.0  # what the order closes
         # staleness: Age of the signal against DATA_STALE_TIMEOUT_SEC; unparseable or future timestamps fail.
         t: float | None = None
-        age: float | None = None
         if ts is not None:
             # timeparse.to_epoch with its common cases inlined: the seconds prefix and the tail of an ISO
             # string (two cache hits), epoch milliseconds
@@ -304,6 +304,7 @@ def build_fast(s: Setup) -> Callable[[Signal], Decision]:
             qty = size / price
             contracts = 0.0
             inst: Instrument | None = None
+            per_day = settlements  # funding settlements a day: the contract's own interval once it is known
             prep = prepared_get(symbol)
             if prep is None and book is not None:
                 found_inst = book.get(symbol)  # another spelling (BTC/USDT:USDT): the normalised lookup
@@ -312,7 +313,7 @@ def build_fast(s: Setup) -> Callable[[Signal], Decision]:
                 if reason is None:
                     reason, detail = "unknown_instrument", note_unknown(symbol)
             else:
-                (inst, base_step, step_num, step_den, base_num, base_den, tick, min_q, min_n, inst_settlements,
+                (inst, base_step, step_num, step_den, base_num, base_den, tick, min_q, min_n, per_day,
                  bounds, n_tiers, first_bound, tier_rows, max_q) = prep  # fmt: skip
                 steps = qty / base_step + 1e-9  # instruments.floor_quantity, inlined: floored to the step
                 if qty > 0 and steps < inf:
@@ -338,12 +339,12 @@ def build_fast(s: Setup) -> Callable[[Signal], Decision]:
                         reason, detail = "above_max_quantity", note_max_quantity(contracts, max_q)
         else:
             qty = size / price
-            contracts = 0.0
             inst = None
+            per_day = settlements
         # risk_tier: MEXC risk-limit tier of the position after the order: its MMR, and its max leverage.
         if on_risk_tier:
-            tier_mmr: float | None = None  # the tier's maintenance rate, when the position falls in a tier
-            tier_safe, lev_cap = max_safe, max_lev
+            # the position's maintenance rate, max safe leverage and leverage cap: its tier's, once it is known
+            mmr, safe, lev_cap = default_mmr, max_safe, max_lev
             tier_contracts = contracts
             tier_limit = 0.0
             if inst is not None:
@@ -352,7 +353,7 @@ def build_fast(s: Setup) -> Callable[[Signal], Decision]:
                 low = tier_contracts - 1e-9  # instruments.tier_for, inlined; most positions sit in tier 0
                 level = 0 if low <= first_bound else bisect_left(bounds, low)
                 if level < n_tiers:
-                    tier, tier_limit, tier_mmr, tier_safe, lev_cap, _ = tier_rows[level]
+                    tier, tier_limit, mmr, safe, lev_cap, _ = tier_rows[level]
                     if lev > tier_limit:
                         if reason is None:
                             reason, detail = "leverage_exceeds_max", note_tier_leverage(lev, tier)
@@ -361,8 +362,7 @@ def build_fast(s: Setup) -> Callable[[Signal], Decision]:
                     if reason is None:
                         reason, detail = "risk_limit_exceeded", note_tier_limit(tier_contracts, tier_limit)
         else:
-            tier_mmr = None
-            tier_safe, lev_cap = max_safe, max_lev
+            mmr, safe, lev_cap = default_mmr, max_safe, max_lev
         # symbol_limit: Notional on the symbol after the order <= equity x MAX_SYMBOL_EXPOSURE_PCT and the instrument cap.
         if on_symbol_limit:
             # opposite orders net against the open position
@@ -377,6 +377,7 @@ def build_fast(s: Setup) -> Callable[[Signal], Decision]:
         if on_margin:
             available = stated_available if stated_available is not None else equity - x.used_margin
             initial_margin = size / lev
+            entry_fee = maker if limit_order else taker
             round_trip_fees = 2.0 * size * ((entry_fee + taker) / 2.0)  # the entry fee and a taker exit
             required = initial_margin + round_trip_fees
             margin_ok = required <= available + 1e-9 + abs(available) * 1e-12  # binary rounding at the boundary
@@ -391,7 +392,7 @@ def build_fast(s: Setup) -> Callable[[Signal], Decision]:
                 if reason is None:
                     reason, detail = "excessive_spread", note_spread(spread, c)
         # liquidation: MEXC liquidation price; distance below MIN_LIQUIDATION_DISTANCE or a stop beyond LP fails.
-        mmr = default_mmr if tier_mmr is None else tier_mmr  # the risk-limit tier's rate
+        # `mmr`, `safe` and `lev_cap` are the risk-limit tier's (rules/instrument.py), else the config's
         # isolated, MEXC: long LP = entry x (1 - 1/L + MMR), short LP = entry x (1 + 1/L - MMR)
         dist = 1.0 / lev - mmr
         if dist < 0.0:  # noqa: PLR1730  # maintenance margin above the initial margin: liquidated at entry
@@ -404,7 +405,6 @@ def build_fast(s: Setup) -> Callable[[Signal], Decision]:
         else:
             lp = price * (1.0 + dist)
             stop = price * stop_short if stop_in is None else stop_in
-        safe = tier_safe
         if cross and size > 0:
             # cross: one formula whether or not other legs exist (Binance's USD-M formula): the wallet backs
             # the position, maintenance margin counts at the liquidation price
@@ -424,8 +424,7 @@ def build_fast(s: Setup) -> Callable[[Signal], Decision]:
             if reason is None:
                 reason, detail = "liquidation_risk_too_high", note_stop(stop, lp)
         # funding: Daily funding fee = value x rate x 24 / FUNDING_SETTLEMENT_HOURS; longs pay a positive rate.
-        # the contract's own funding interval when instrument rules are loaded
-        rate = fund * (settlements if inst is None else inst_settlements)
+        rate = fund * per_day  # the contract's own funding interval with instrument rules (rules/instrument.py)
         if not long:
             rate = -rate
         fee_daily = (size if mark is None else size / price * mark) * rate  # MEXC settles on the fair price
@@ -443,7 +442,7 @@ def build_fast(s: Setup) -> Callable[[Signal], Decision]:
         # estimated costs to 1e-8 USDT (formulas.money, inlined): no float noise such as 3.0000000000000004
         if -1e7 < fee_daily < 1e7:
             fee_daily = (fee_daily * 1e8 + ROUNDER - ROUNDER) / 1e8
-        fees = size * (fee_limit if sig.order_type == "limit" else fee_market)
+        fees = size * (fee_limit if limit_order else fee_market)
         if -1e7 < fees < 1e7:
             fees = (fees * 1e8 + ROUNDER - ROUNDER) / 1e8
         if reason is None and not (-inf < qty + size + stop + lp + dist + fee_daily + slip + fees < inf and qty > 0):
@@ -560,7 +559,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
         symbol, side, mode, price, ts = sig.symbol, sig.side, sig.margin_mode, sig.price, sig.timestamp
         target, stop_in, mark = sig.target_position_usd, sig.stop_price, sig.mark_price
         lev = sig.leverage or default_lev
-        entry_fee = maker if sig.order_type == "limit" else taker
+        limit_order = sig.order_type == "limit"
         mk = sig.market
         if mk is None:
             vol, fund, atr, depth, bid, ask = d_vol, d_fund, d_atr, d_depth, d_bid, d_ask
@@ -591,27 +590,27 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
         found = sides.get(side)
         if found is None:
             found = sides.get(side.lower())
+            if found is None:
+                return reject(f"side: {side!r} is not long, short, buy or sell", sig)
         long = found is True
         cross = default_cross
         if mode is not None:
             if mode not in MODES:
                 mode = mode.lower()
+                if mode not in MODES:
+                    return reject(f"margin_mode: {mode!r} is not isolated or cross", sig)
             cross = mode == "cross"
-        if found is None:
-            return reject(f"side: {side!r} is not long, short, buy or sell", sig)
-        elif mode is not None and mode not in MODES:
-            return reject(f"margin_mode: {mode!r} is not isolated or cross", sig)
-        elif (
+        if (
             check_finite  # NaN or an infinity anywhere makes the sum non-finite (so can a sum that overflows)
             and not -inf < price + vol + fund + (atr or 0.0) + (depth or 0.0) + (bid or 0.0) + (ask or 0.0)
             + (target or 0.0) + (stop_in or 0.0) < inf
             and (bad := note_not_finite(price, vol, fund, atr, depth, bid, ask, target, stop_in)) is not None
         ):
             return reject(bad, sig)
-        elif stop_in is not None and ((stop_in >= price) if long else (stop_in <= price)):
+        if stop_in is not None and ((stop_in >= price) if long else (stop_in <= price)):
             # a long's stop at or above its entry fires at once (a short's below: the same), no protection
             return reject(note_stop_side(stop_in, price, long), sig)
-        elif bid is not None and ask is not None and bid > ask:
+        if bid is not None and ask is not None and bid > ask:
             return reject(f"market.bid: {bid:g} is above market.ask {ask:g} (crossed book)", sig)
         note = None
         value = limit = None
@@ -621,7 +620,6 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
         # staleness: Age of the signal against DATA_STALE_TIMEOUT_SEC; unparseable or future timestamps fail.
         r = None
         t: float | None = None
-        age: float | None = None
         if ts is not None:
             # timeparse.to_epoch with its common cases inlined: the seconds prefix and the tail of an ISO
             # string (two cache hits), epoch milliseconds
@@ -647,7 +645,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
             r, why = "invalid_signal", "timestamp: missing (REQUIRE_TIMESTAMP is true)"
         now_s = evaluated if t is None else t  # the signal's own time in a replay, else the evaluation clock
         note = None
-        value, limit = age, stale
+        value, limit = None if t is None else evaluated - t, stale  # the age
         note = "no timestamp" if ts is None else None
         checks.append(Check("staleness", r is None, value, limit, note if r is None else why))
         if r is not None and reason is None:
@@ -780,6 +778,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
             qty = size / price
             contracts = 0.0
             inst: Instrument | None = None
+            per_day = settlements  # funding settlements a day: the contract's own interval once it is known
             prep = prepared_get(symbol)
             if prep is None and book is not None:
                 found_inst = book.get(symbol)  # another spelling (BTC/USDT:USDT): the normalised lookup
@@ -787,7 +786,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
             if prep is None:
                 r, why = "unknown_instrument", note_unknown(symbol)
             else:
-                (inst, base_step, step_num, step_den, base_num, base_den, tick, min_q, min_n, inst_settlements,
+                (inst, base_step, step_num, step_den, base_num, base_den, tick, min_q, min_n, per_day,
                  bounds, n_tiers, first_bound, tier_rows, max_q) = prep  # fmt: skip
                 steps = qty / base_step + 1e-9  # instruments.floor_quantity, inlined: floored to the step
                 if qty > 0 and steps < inf:
@@ -822,13 +821,13 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
                 reason, detail = r, why
         else:
             qty = size / price
-            contracts = 0.0
             inst = None
+            per_day = settlements
         # risk_tier: MEXC risk-limit tier of the position after the order: its MMR, and its max leverage.
         if on_risk_tier:
             r = None
-            tier_mmr: float | None = None  # the tier's maintenance rate, when the position falls in a tier
-            tier_safe, lev_cap = max_safe, max_lev
+            # the position's maintenance rate, max safe leverage and leverage cap: its tier's, once it is known
+            mmr, safe, lev_cap = default_mmr, max_safe, max_lev
             tier_contracts = contracts
             tier_limit = 0.0
             if inst is not None:
@@ -837,7 +836,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
                 low = tier_contracts - 1e-9  # instruments.tier_for, inlined; most positions sit in tier 0
                 level = 0 if low <= first_bound else bisect_left(bounds, low)
                 if level < n_tiers:
-                    tier, tier_limit, tier_mmr, tier_safe, lev_cap, _ = tier_rows[level]
+                    tier, tier_limit, mmr, safe, lev_cap, _ = tier_rows[level]
                     if lev > tier_limit:
                         r, why = "leverage_exceeds_max", note_tier_leverage(lev, tier)
                 else:
@@ -847,7 +846,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
             if inst is None:
                 value = limit = None
                 note = "no instrument rules for the symbol"
-            elif tier_mmr is None:
+            elif level >= n_tiers:
                 value, limit = tier_contracts, tier_limit
             else:
                 value, limit, note = lev, tier_limit, tier_rows[level][5]  # the tier's note
@@ -855,8 +854,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
             if r is not None and reason is None:
                 reason, detail = r, why
         else:
-            tier_mmr = None
-            tier_safe, lev_cap = max_safe, max_lev
+            mmr, safe, lev_cap = default_mmr, max_safe, max_lev
         # symbol_limit: Notional on the symbol after the order <= equity x MAX_SYMBOL_EXPOSURE_PCT and the instrument cap.
         if on_symbol_limit:
             r = None
@@ -877,6 +875,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
             r = None
             available = stated_available if stated_available is not None else equity - x.used_margin
             initial_margin = size / lev
+            entry_fee = maker if limit_order else taker
             round_trip_fees = 2.0 * size * ((entry_fee + taker) / 2.0)  # the entry fee and a taker exit
             required = initial_margin + round_trip_fees
             margin_ok = required <= available + 1e-9 + abs(available) * 1e-12  # binary rounding at the boundary
@@ -903,7 +902,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
             reason, detail = r, why
         # liquidation: MEXC liquidation price; distance below MIN_LIQUIDATION_DISTANCE or a stop beyond LP fails.
         r = None
-        mmr = default_mmr if tier_mmr is None else tier_mmr  # the risk-limit tier's rate
+        # `mmr`, `safe` and `lev_cap` are the risk-limit tier's (rules/instrument.py), else the config's
         # isolated, MEXC: long LP = entry x (1 - 1/L + MMR), short LP = entry x (1 + 1/L - MMR)
         dist = 1.0 / lev - mmr
         if dist < 0.0:  # noqa: PLR1730  # maintenance margin above the initial margin: liquidated at entry
@@ -916,7 +915,6 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
         else:
             lp = price * (1.0 + dist)
             stop = price * stop_short if stop_in is None else stop_in
-        safe = tier_safe
         if cross and size > 0:
             # cross: one formula whether or not other legs exist (Binance's USD-M formula): the wallet backs
             # the position, maintenance margin counts at the liquidation price
@@ -940,8 +938,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
             reason, detail = r, why
         # funding: Daily funding fee = value x rate x 24 / FUNDING_SETTLEMENT_HOURS; longs pay a positive rate.
         r = None
-        # the contract's own funding interval when instrument rules are loaded
-        rate = fund * (settlements if inst is None else inst_settlements)
+        rate = fund * per_day  # the contract's own funding interval with instrument rules (rules/instrument.py)
         if not long:
             rate = -rate
         fee_daily = (size if mark is None else size / price * mark) * rate  # MEXC settles on the fair price
@@ -970,7 +967,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
         # estimated costs to 1e-8 USDT (formulas.money, inlined): no float noise such as 3.0000000000000004
         if -1e7 < fee_daily < 1e7:
             fee_daily = (fee_daily * 1e8 + ROUNDER - ROUNDER) / 1e8
-        fees = size * (fee_limit if sig.order_type == "limit" else fee_market)
+        fees = size * (fee_limit if limit_order else fee_market)
         if -1e7 < fees < 1e7:
             fees = (fees * 1e8 + ROUNDER - ROUNDER) / 1e8
         if reason is None and not (-inf < qty + size + stop + lp + dist + fee_daily + slip + fees < inf and qty > 0):

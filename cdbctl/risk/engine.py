@@ -3,7 +3,7 @@
 Its evaluation functions are generated from the rule table (``cdbctl/risk/decide.py``): the fast one
 decides a replay without a trace, the traced one records every check. Which rules apply is decided
 once per engine from the run's inputs (a rule whose inputs are absent is left out of the run and the
-trace).
+trace), and the engine runs decide.py's code with the other rules cut out (``specialise.py``).
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import math
 
 from cdbctl.risk.account import Account
 from cdbctl.risk.config import RiskConfig
-from cdbctl.risk.decide import build_fast, build_traced
 from cdbctl.risk.instruments import InstrumentBook
 from cdbctl.risk.model import SCHEMA_VERSION, Check, Decision, MarketData, RiskState, Signal
 from cdbctl.risk.rules import RULES, Setup
+from cdbctl.risk.specialise import specialised
 
 _NO_MARKET = MarketData()
 _SKIPPED = "skipped: the signal is invalid"
@@ -39,8 +39,8 @@ class Engine:
     """Evaluates signals against one config, state and default market (reused across a batch)."""
 
     __slots__ = (
-        "account", "config", "decide", "fast", "market", "max_safe", "now", "rules", "state", "stateful",
-        "trace",
+        "account", "config", "decide", "fast", "market", "max_safe", "now", "rules", "setup", "state",
+        "stateful", "trace",
     )  # fmt: skip
 
     def __init__(
@@ -70,7 +70,8 @@ class Engine:
         )  # fmt: skip
         on = frozenset(r.name for r in RULES if r.applies is None or r.applies(setup))
         self.rules: tuple[str, ...] = tuple(r.name for r in RULES if r.name in on)  # the trace's checks
-        setup = dataclasses.replace(setup, on=on)
+        self.setup = setup = dataclasses.replace(setup, on=on)
+        build_fast, build_traced = specialised(on)  # decide.py with only this run's rules
         self.decide = build_traced(setup) if trace else build_fast(setup)
         self.fast = None if trace else self.decide  # the replay loop's function (runner.py)
 

@@ -32,8 +32,7 @@ def broken(*args: object, **kwargs: object) -> object:
 @pytest.fixture
 def bug(monkeypatch: pytest.MonkeyPatch) -> None:
     """Inject a bug into both evaluation functions."""
-    monkeypatch.setattr(engine_module, "build_fast", broken)
-    monkeypatch.setattr(engine_module, "build_traced", broken)
+    monkeypatch.setattr(engine_module, "specialised", lambda on: (broken, broken))
 
 
 @pytest.mark.usefixtures("bug")
@@ -82,7 +81,8 @@ def fast_bug(monkeypatch: pytest.MonkeyPatch) -> None:
 
         return fast
 
-    monkeypatch.setattr(engine_module, "build_fast", build)
+    real = engine_module.specialised
+    monkeypatch.setattr(engine_module, "specialised", lambda on: (build, real(on)[1]))
 
 
 @pytest.mark.usefixtures("fast_bug")
@@ -111,10 +111,9 @@ def test_a_bug_in_the_fast_path_exits_4_naming_each_line(capsys, monkeypatch, tm
 
 def test_a_bug_on_one_line_rejects_that_line_only_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
     """The replay loop keeps the decisions before a failing signal, rejects it, and goes on after it."""
-    real = engine_module.build_fast
 
     def build(*args: object, **kwargs: object) -> object:
-        decide = real(*args, **kwargs)  # type: ignore[arg-type]
+        decide = real(frozenset())[0](*args, **kwargs)  # type: ignore[arg-type]
 
         def fast(sig: Signal) -> object:
             if sig.symbol == "BAD":
@@ -123,7 +122,8 @@ def test_a_bug_on_one_line_rejects_that_line_only_in_order(monkeypatch: pytest.M
 
         return fast
 
-    monkeypatch.setattr(engine_module, "build_fast", build)
+    real = engine_module.specialised
+    monkeypatch.setattr(engine_module, "specialised", lambda on: (build, real(on)[1]))
     lines = [signal(signal_id=i, symbol="BAD" if i in (1, 3) else "BTCUSDT") for i in range(5)]
     data = b"".join(msgspec.json.encode(line) + b"\n" for line in lines)
     engine = Engine(RiskConfig(), now=resolve_now(NOW), finite_inputs=True)

@@ -1,7 +1,7 @@
 """Parity that can fail: the fast evaluation function, called directly, against the traced one.
 
-Both are generated from the rule table (cdbctl/risk/decide.py); the trace must never change a
-decision. Over the whole input space (any-case sides and margin modes, every timestamp form, cross
+Both are generated from the rule table (cdbctl/risk/decide.py, and each engine's copy of it with only
+its rules, codegen.specialised); the trace must never change a decision, nor the cut. Over the whole input space (any-case sides and margin modes, every timestamp form, cross
 margin with open positions, balances, trades, trading states, instrument rules, --stateful
 sequences) the fast function, called without the engine's fail-closed wrapper (an exception fails
 the test), must return the traced decision in every field.
@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cdbctl.risk import Engine, load_market, load_state, resolve_now
+from cdbctl.risk import decide as decide_module
 from cdbctl.risk.config import env_layer, resolve
 from cdbctl.risk.instruments import load_instruments
 from cdbctl.risk.io import read_chunks
@@ -151,7 +152,7 @@ def runs(draw: st.DrawFn) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _engines(run: dict[str, Any]) -> tuple[Engine, Engine]:
+def _engines(run: dict[str, Any]) -> tuple[Engine, Engine, Engine]:
     cfg = resolve([env_layer(run["env"])]).config
     now = resolve_now(NOW)
     book = BOOK if run["book"] else None
@@ -160,20 +161,23 @@ def _engines(run: dict[str, Any]) -> tuple[Engine, Engine]:
         return Engine(cfg, load_state(run["state"]), load_market(run["market"]), now=now, trace=trace,
                       stateful=run["stateful"], instruments=book, finite_inputs=run["finite"] and not trace)  # fmt: skip
 
-    return build(False), build(True)
+    generic = build(False)  # the checked-in decide.py, every rule behind its flag
+    generic.decide = generic.fast = decide_module.build_fast(generic.setup)
+    return build(False), build(True), generic
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(runs())
 def test_fast_path_decides_every_signal_like_the_traced_path(run: dict[str, Any]) -> None:
-    fast, traced = _engines(run)
-    assert fast.fast is not None and traced.fast is None
+    fast, traced, generic = _engines(run)
+    assert fast.fast is not None and traced.fast is None and generic.fast is not None
     for raw in run["signals"]:
         sig = msgspec.json.decode(msgspec.json.encode(raw), type=Signal)  # as the CLI decodes it
         want = msgspec.to_builtins(traced.evaluate(sig))
         want.pop("checks")
         got = fast.fast(sig)  # called directly: no fail-closed wrapper hides an exception
         assert msgspec.to_builtins(got) == want
+        assert msgspec.to_builtins(generic.fast(sig)) == want
     assert fast.account.positions == traced.account.positions
 
 

@@ -9,7 +9,7 @@ the first failure wins and later details are never formatted; in the traced one 
 recorded in the trace.
 
 Names a snippet sees: the signal's fields (``symbol``, ``side``, ``price``, ``lev``, ``target``,
-``stop_in``, ``mark``, ``ts``, ``entry_fee``), the merged market (``vol``, ``fund``, ``atr``,
+``stop_in``, ``mark``, ``ts``, ``limit_order``), the merged market (``vol``, ``fund``, ``atr``,
 ``depth``, ``bid``, ``ask``), ``evaluated`` (the evaluation clock), ``held`` and ``reduce_qty`` (the
 open position on the symbol, what the signal can close of it), the run's ``c`` (config), ``st``
 (state), ``x`` (the account), ``book`` (instrument rules), ``equity``, ``stateful``, and every name an

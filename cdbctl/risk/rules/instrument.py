@@ -108,6 +108,7 @@ prepared_get = prepared.get
 qty = size / price
 contracts = 0.0
 inst: Instrument | None = None
+per_day = settlements  # funding settlements a day: the contract's own interval once it is known
 prep = prepared_get(symbol)
 if prep is None and book is not None:
     found_inst = book.get(symbol)  # another spelling (BTC/USDT:USDT): the normalised lookup
@@ -115,7 +116,7 @@ if prep is None and book is not None:
 if prep is None:
     fail("unknown_instrument", note_unknown(symbol))
 else:
-    (inst, base_step, step_num, step_den, base_num, base_den, tick, min_q, min_n, inst_settlements,
+    (inst, base_step, step_num, step_den, base_num, base_den, tick, min_q, min_n, per_day,
      bounds, n_tiers, first_bound, tier_rows, max_q) = prep  # fmt: skip
     steps = qty / base_step + 1e-9  # instruments.floor_quantity, inlined: floored to the step
     if qty > 0 and steps < inf:
@@ -139,8 +140,8 @@ else:
 """,
     otherwise="""
 qty = size / price
-contracts = 0.0
 inst = None
+per_day = settlements
 """,
     # a price is no amount of the tick (no headroom to show); the maximum is in contracts
     trace="""
@@ -168,8 +169,8 @@ RISK_TIER = Rule(
     headroom=1,
     unit="x (contracts for risk_limit_exceeded)",
     check="""
-tier_mmr: float | None = None  # the tier's maintenance rate, when the position falls in a tier
-tier_safe, lev_cap = max_safe, max_lev
+# the position's maintenance rate, max safe leverage and leverage cap: its tier's, once it is known
+mmr, safe, lev_cap = default_mmr, max_safe, max_lev
 tier_contracts = contracts
 tier_limit = 0.0
 if inst is not None:
@@ -178,22 +179,19 @@ if inst is not None:
     low = tier_contracts - 1e-9  # instruments.tier_for, inlined; most positions sit in tier 0
     level = 0 if low <= first_bound else bisect_left(bounds, low)
     if level < n_tiers:
-        tier, tier_limit, tier_mmr, tier_safe, lev_cap, _ = tier_rows[level]
+        tier, tier_limit, mmr, safe, lev_cap, _ = tier_rows[level]
         if lev > tier_limit:
             fail("leverage_exceeds_max", note_tier_leverage(lev, tier))
     else:
         tier_limit = bounds[-1]
         fail("risk_limit_exceeded", note_tier_limit(tier_contracts, tier_limit))
 """,
-    otherwise="""
-tier_mmr = None
-tier_safe, lev_cap = max_safe, max_lev
-""",
+    otherwise="mmr, safe, lev_cap = default_mmr, max_safe, max_lev",
     trace="""
 if inst is None:
     value = limit = None
     note = "no instrument rules for the symbol"
-elif tier_mmr is None:
+elif level >= n_tiers:
     value, limit = tier_contracts, tier_limit
 else:
     value, limit, note = lev, tier_limit, tier_rows[level][5]  # the tier's note

@@ -92,6 +92,7 @@ MARGIN = Rule(
     check="""
 available = stated_available if stated_available is not None else equity - x.used_margin
 initial_margin = size / lev
+entry_fee = maker if limit_order else taker
 round_trip_fees = 2.0 * size * ((entry_fee + taker) / 2.0)  # the entry fee and a taker exit
 required = initial_margin + round_trip_fees
 margin_ok = required <= available + 1e-9 + abs(available) * 1e-12  # binary rounding at the boundary
@@ -126,7 +127,7 @@ wallet = x.wallet if x.wallet is not None else equity  # cross margin without ot
 legs = x.positions
 """,
     check="""
-mmr = default_mmr if tier_mmr is None else tier_mmr  # the risk-limit tier's rate
+# `mmr`, `safe` and `lev_cap` are the risk-limit tier's (rules/instrument.py), else the config's
 # isolated, MEXC: long LP = entry x (1 - 1/L + MMR), short LP = entry x (1 + 1/L - MMR)
 dist = 1.0 / lev - mmr
 if dist < 0.0:  # noqa: PLR1730  # maintenance margin above the initial margin: liquidated at entry
@@ -139,7 +140,6 @@ if long:
 else:
     lp = price * (1.0 + dist)
     stop = price * stop_short if stop_in is None else stop_in
-safe = tier_safe
 if cross and size > 0:
     # cross: one formula whether or not other legs exist (Binance's USD-M formula): the wallet backs
     # the position, maintenance margin counts at the liquidation price

@@ -98,8 +98,7 @@ settlements = 24.0 / c.FUNDING_SETTLEMENT_HOURS
 max_funding, funding_alert = c.MAX_DAILY_FUNDING_FEE_PCT, c.FUNDING_ALERT_PCT
 """,
     check="""
-# the contract's own funding interval when instrument rules are loaded
-rate = fund * (settlements if inst is None else inst_settlements)
+rate = fund * per_day  # the contract's own funding interval with instrument rules (rules/instrument.py)
 if not long:
     rate = -rate
 fee_daily = (size if mark is None else size / price * mark) * rate  # MEXC settles on the fair price

@@ -54,27 +54,27 @@ check_finite = not s.finite_inputs
 found = sides.get(side)
 if found is None:
     found = sides.get(side.lower())
+    if found is None:
+        fail("invalid_signal", f"side: {side!r} is not long, short, buy or sell")
 long = found is True
 cross = default_cross
 if mode is not None:
     if mode not in MODES:
         mode = mode.lower()
+        if mode not in MODES:
+            fail("invalid_signal", f"margin_mode: {mode!r} is not isolated or cross")
     cross = mode == "cross"
-if found is None:
-    fail("invalid_signal", f"side: {side!r} is not long, short, buy or sell")
-elif mode is not None and mode not in MODES:
-    fail("invalid_signal", f"margin_mode: {mode!r} is not isolated or cross")
-elif (
+if (
     check_finite  # NaN or an infinity anywhere makes the sum non-finite (so can a sum that overflows)
     and not -inf < price + vol + fund + (atr or 0.0) + (depth or 0.0) + (bid or 0.0) + (ask or 0.0)
     + (target or 0.0) + (stop_in or 0.0) < inf
     and (bad := note_not_finite(price, vol, fund, atr, depth, bid, ask, target, stop_in)) is not None
 ):
     fail("invalid_signal", bad)
-elif stop_in is not None and ((stop_in >= price) if long else (stop_in <= price)):
+if stop_in is not None and ((stop_in >= price) if long else (stop_in <= price)):
     # a long's stop at or above its entry fires at once (a short's below: the same), no protection
     fail("invalid_signal", note_stop_side(stop_in, price, long))
-elif bid is not None and ask is not None and bid > ask:
+if bid is not None and ask is not None and bid > ask:
     fail("invalid_signal", f"market.bid: {bid:g} is above market.ask {ask:g} (crossed book)")
 """,
 )
@@ -98,7 +98,6 @@ heads_get, tails_get = HEADS.get, TAILS.get
 """,
     check="""
 t: float | None = None
-age: float | None = None
 if ts is not None:
     # timeparse.to_epoch with its common cases inlined: the seconds prefix and the tail of an ISO
     # string (two cache hits), epoch milliseconds
@@ -125,7 +124,7 @@ elif require_ts:
 now_s = evaluated if t is None else t  # the signal's own time in a replay, else the evaluation clock
 """,
     trace="""
-value, limit = age, stale
+value, limit = None if t is None else evaluated - t, stale  # the age
 note = "no timestamp" if ts is None else None
 """,
 )
