@@ -1,12 +1,12 @@
-"""Benchmark the extended checks (issue 7): JSONL replay with them on vs the msgspec floor.
+"""Benchmark the instrument and account rules: JSONL replay with them on vs the msgspec floor.
 
 Prints ratios measured in this one run (best of several repetitions each), never absolute targets:
-  plain / floor        -- no extended inputs: the extended checks do not apply (fused fast path)
-  instruments / floor  -- --instruments examples/instruments.yaml (fused path with tick, step, tiers)
+  plain / floor        -- no instrument or account inputs: those rules do not apply
+  instruments / floor  -- --instruments examples/instruments.yaml (tick, step, tiers)
   state / floor        -- instruments + a state with open positions, trading state, recent trades
-                          and balances: every extended check runs
+                          and balances: every rule runs
   stateful / floor     -- as `state`, replayed with --stateful (order rate, positions that grow)
-Target (issues 2 and 7): plain and instruments <= 2x the floor.
+Target: plain and instruments <= 2x the floor.
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ def main() -> int:
     print(f"floor (in-process)            {t_floor:.3f}s")
     print(f"ratio plain / floor           {t_plain / t_floor:.2f}x   (target <= 2.0x)")
     print(f"ratio instruments / floor     {t_inst / t_floor:.2f}x   (target <= 2.0x)")
-    print(f"ratio state / floor           {t_state / t_floor:.2f}x   (every extended check applies)")
+    print(f"ratio state / floor           {t_state / t_floor:.2f}x   (every rule applies)")
     print(f"ratio stateful / floor        {t_stateful / t_floor:.2f}x   (--stateful replay)")
     return 0
 
