@@ -91,6 +91,7 @@ detail: str | None = None
 
 _TRACE_INPUTS = """\
 checks: list[Check] = []
+record_check = checks.append
 r: str | None
 why: str | None = None
 value: CheckValue
@@ -155,10 +156,10 @@ def _rule(rule: Rule, traced: bool, indent: int) -> list[str]:
         body.append(f"{pad}note = None")
         body.extend(_block(rule.trace or "value = limit = None", indent))
         if rule.invalidates:
-            body.append(f'{pad}checks.append(Check("{rule.name}", True, value, limit, note))')
+            body.append(f'{pad}record_check(Check("{rule.name}", True, value, limit, note))')
         else:
             detail = "note if r is None else why"
-            body.append(f'{pad}checks.append(Check("{rule.name}", r is None, value, limit, {detail}))')
+            body.append(f'{pad}record_check(Check("{rule.name}", r is None, value, limit, {detail}))')
             body.append(f"{pad}if r is not None and reason is None:")
             body.append(f"{pad}    reason, detail = r, why")
     return body

@@ -227,8 +227,3 @@ if symbol_after > symbol_limit and (held is None or symbol_after >= held.notiona
 """,
     trace="value, limit = symbol_after, symbol_limit",
 )
-
-RULES = (
-    CIRCUIT_BREAKER, DAILY_DRAWDOWN, EXPOSURE, TRADING_STATE, COOLDOWN, ORDER_RATE, OPEN_POSITIONS,
-    SYMBOL_LIMIT,
-)  # fmt: skip

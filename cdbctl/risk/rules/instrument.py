@@ -197,5 +197,3 @@ else:
     value, limit, note = lev, tier_limit, tier_rows[level][5]  # the tier's note
 """,
 )
-
-RULES = (INSTRUMENT, RISK_TIER)

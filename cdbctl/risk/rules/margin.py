@@ -159,5 +159,3 @@ elif (stop <= lp) if long else (stop >= lp):
 """,
     trace="value, limit = dist, min_dist",
 )
-
-RULES = (MARGIN, LIQUIDATION)

@@ -136,5 +136,3 @@ value, limit = slip, max_slip
 note = "no order_book_depth: impact not estimated" if depth is None else None
 """,
 )
-
-RULES = (MARKET_REGIME, SPREAD, FUNDING, SLIPPAGE)

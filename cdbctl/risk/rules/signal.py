@@ -128,5 +128,3 @@ value, limit = None if t is None else evaluated - t, stale  # the age
 note = "no timestamp" if ts is None else None
 """,
 )
-
-RULES = (VALIDITY, STALENESS)

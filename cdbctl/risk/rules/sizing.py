@@ -85,5 +85,3 @@ if lev > max_lev:
 """,
     trace="value, limit = lev, max_lev",
 )
-
-RULES = (SIZING, LEVERAGE)
