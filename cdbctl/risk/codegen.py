@@ -238,10 +238,13 @@ def _imports() -> list[str]:
     return out
 
 
-def generate(on: frozenset[str] | None = None) -> str:
-    """The source of decide.py for the current rule table (``on``: specialised to those rules)."""
-    fast, traced = _function(False, on), _function(True, on)
-    lines = [_HEADER.rstrip("\n"), "", *_imports(), "", "", *fast, "", "", *traced]
+def generate(on: frozenset[str] | None = None, *, traced: bool | None = None) -> str:
+    """The source of decide.py for the current rule table; ``on``: specialised to those rules,
+    ``traced``: only that one of the two functions."""
+    functions = [_function(t, on) for t in (False, True) if traced is None or t == traced]
+    lines = [_HEADER.rstrip("\n"), "", *_imports()]
+    for function in functions:
+        lines += ["", "", *function]
     return "\n".join(lines) + "\n"
 
 

@@ -71,8 +71,7 @@ class Engine:
         on = frozenset(r.name for r in RULES if r.applies is None or r.applies(setup))
         self.rules: tuple[str, ...] = tuple(r.name for r in RULES if r.name in on)  # the trace's checks
         self.setup = setup = dataclasses.replace(setup, on=on)
-        build_fast, build_traced = specialised(on)  # decide.py with only this run's rules
-        self.decide = build_traced(setup) if trace else build_fast(setup)
+        self.decide = specialised(on, trace)(setup)  # decide.py's code with only this run's rules
         self.fast = None if trace else self.decide  # the replay loop's function (runner.py)
 
     def evaluate(self, sig: Signal) -> Decision:

@@ -18,14 +18,15 @@ Build = Callable[[Setup], Callable[[Signal], Decision]]
 
 
 @functools.lru_cache(maxsize=128)
-def specialised(on: frozenset[str]) -> tuple[Build, Build]:
-    """(build_fast, build_traced) with only the rules in ``on``: decide.py without the others' code
+def specialised(on: frozenset[str], traced: bool) -> Build:
+    """decide.py's build_fast (or build_traced) with only the rules in ``on``: without the others' code
     and without a flag test per rule (compiled once per set of rules in a process)."""
     from cdbctl.risk.codegen import generate  # the generator, needed once per set of rules
 
-    source = generate(on)
-    filename = f"<cdbctl.risk.decide for {','.join(sorted(on)) or 'the core rules'}>"
+    source = generate(on, traced=traced)
+    name = "build_traced" if traced else "build_fast"
+    filename = f"<cdbctl.risk.decide.{name} for {','.join(sorted(on)) or 'the core rules'}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)  # tracebacks show it
     namespace: dict[str, object] = {"__name__": "cdbctl.risk.decide"}
     exec(compile(source, filename, "exec"), namespace)  # noqa: S102  # our own generated code, as decide.py
-    return namespace["build_fast"], namespace["build_traced"]  # type: ignore[return-value]
+    return namespace[name]  # type: ignore[return-value]

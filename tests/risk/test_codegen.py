@@ -67,9 +67,8 @@ def test_a_new_rule_is_one_table_entry(monkeypatch: pytest.MonkeyPatch) -> None:
     namespace: dict[str, Any] = {}
     exec(compile(codegen.generate(), "decide.py", "exec"), namespace)
     monkeypatch.setattr(engine_module, "RULES", table)
-    monkeypatch.setattr(
-        engine_module, "specialised", lambda on: (namespace["build_fast"], namespace["build_traced"])
-    )
+    builds = {False: namespace["build_fast"], True: namespace["build_traced"]}
+    monkeypatch.setattr(engine_module, "specialised", lambda on, traced: builds[traced])
     now = 1767268805.0  # helpers.NOW: five seconds after the signal
     sig = msgspec.convert(signal(price=200000.0), Signal)
     fast = Engine(RiskConfig(), now=now).evaluate(sig)

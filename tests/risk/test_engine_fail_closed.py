@@ -32,7 +32,7 @@ def broken(*args: object, **kwargs: object) -> object:
 @pytest.fixture
 def bug(monkeypatch: pytest.MonkeyPatch) -> None:
     """Inject a bug into both evaluation functions."""
-    monkeypatch.setattr(engine_module, "specialised", lambda on: (broken, broken))
+    monkeypatch.setattr(engine_module, "specialised", lambda on, traced: broken)
 
 
 @pytest.mark.usefixtures("bug")
@@ -82,7 +82,7 @@ def fast_bug(monkeypatch: pytest.MonkeyPatch) -> None:
         return fast
 
     real = engine_module.specialised
-    monkeypatch.setattr(engine_module, "specialised", lambda on: (build, real(on)[1]))
+    monkeypatch.setattr(engine_module, "specialised", lambda on, traced: real(on, True) if traced else build)
 
 
 @pytest.mark.usefixtures("fast_bug")
@@ -113,7 +113,7 @@ def test_a_bug_on_one_line_rejects_that_line_only_in_order(monkeypatch: pytest.M
     """The replay loop keeps the decisions before a failing signal, rejects it, and goes on after it."""
 
     def build(*args: object, **kwargs: object) -> object:
-        decide = real(frozenset())[0](*args, **kwargs)  # type: ignore[arg-type]
+        decide = real(frozenset(), False)(*args, **kwargs)  # type: ignore[arg-type]
 
         def fast(sig: Signal) -> object:
             if sig.symbol == "BAD":
@@ -123,7 +123,7 @@ def test_a_bug_on_one_line_rejects_that_line_only_in_order(monkeypatch: pytest.M
         return fast
 
     real = engine_module.specialised
-    monkeypatch.setattr(engine_module, "specialised", lambda on: (build, real(on)[1]))
+    monkeypatch.setattr(engine_module, "specialised", lambda on, traced: real(on, True) if traced else build)
     lines = [signal(signal_id=i, symbol="BAD" if i in (1, 3) else "BTCUSDT") for i in range(5)]
     data = b"".join(msgspec.json.encode(line) + b"\n" for line in lines)
     engine = Engine(RiskConfig(), now=resolve_now(NOW), finite_inputs=True)

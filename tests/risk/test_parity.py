@@ -1,10 +1,11 @@
 """Parity that can fail: the fast evaluation function, called directly, against the traced one.
 
-Both are generated from the rule table (cdbctl/risk/decide.py, and each engine's copy of it with only
-its rules, codegen.specialised); the trace must never change a decision, nor the cut. Over the whole input space (any-case sides and margin modes, every timestamp form, cross
-margin with open positions, balances, trades, trading states, instrument rules, --stateful
-sequences) the fast function, called without the engine's fail-closed wrapper (an exception fails
-the test), must return the traced decision in every field.
+Both are generated from the rule table: cdbctl/risk/decide.py, and each engine's copy of it with only
+its run's rules (specialise.py). The trace must never change a decision, nor the cut. Over the whole
+input space (any-case sides and margin modes, every timestamp form, cross margin with open positions,
+balances, trades, trading states, instrument rules, --stateful sequences) the fast function, called
+without the engine's fail-closed wrapper (an exception fails the test), must return the traced
+decision in every field, and so must decide.py's own build_fast.
 """
 
 from __future__ import annotations
