@@ -161,10 +161,7 @@ RISK_TIER = Rule(
     stage=140,
     reasons=("risk_limit_exceeded", "leverage_exceeds_max"),
     rule="MEXC risk-limit tier of the position after the order: its MMR, and its max leverage.",
-    uses=(
-        "note_tier_limit",
-        "note_tier_leverage",
-    ),
+    uses=("note_tier_limit", "note_tier_leverage"),
     applies=has_instruments,
     headroom=1,
     unit="x (contracts for risk_limit_exceeded)",
