@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from cdbctl.commands.formats import TableOrJson, default_format, format_option
 from cdbctl.errors import EnvironmentProblem, InputError, UsageError
+from cdbctl.output import OutputFormat
 from cdbctl.sanitize import clean
 
 if TYPE_CHECKING:
@@ -66,13 +68,6 @@ class ComposeModel(StrEnum):
     docker = "docker"
 
 
-class VerifyFormat(StrEnum):
-    """Formats `verify` renders."""
-
-    table = "table"
-    json = "json"
-
-
 def register(app: typer.Typer) -> None:
     """Add the command to the app."""
 
@@ -119,10 +114,7 @@ def register(app: typer.Typer) -> None:
             float | None,
             typer.Option(help="Seconds between rounds (--wait: 1, --watch: 3).", metavar="SECONDS"),
         ] = None,
-        fmt: Annotated[
-            VerifyFormat | None,
-            typer.Option("--format", "-f", help="Output format (default: table on a terminal, else json)."),
-        ] = None,
+        fmt: Annotated[TableOrJson | None, format_option()] = None,
         compose_model: Annotated[
             ComposeModel,
             typer.Option(
@@ -132,10 +124,9 @@ def register(app: typer.Typer) -> None:
             ),
         ] = ComposeModel.auto,
     ) -> None:
-        from cdbctl.output import is_terminal
         from cdbctl.verify import runner
 
-        fmt = fmt or (VerifyFormat.table if is_terminal() else VerifyFormat.json)
+        fmt = fmt or default_format()
 
         for flag, value in (
             ("--timeout", timeout),
@@ -275,7 +266,7 @@ def load_compose(
         return builtin
 
 
-def _finish(plan: Plan, report: Report, fmt: VerifyFormat) -> None:
+def _finish(plan: Plan, report: Report, fmt: TableOrJson) -> None:
     """Notes and hints to stderr, the report to stdout; exit 3 when the environment blocked every check."""
     from cdbctl.output import dumps_json, stdout_console, write_stdout
     from cdbctl.verify.model import Status
@@ -285,7 +276,7 @@ def _finish(plan: Plan, report: Report, fmt: VerifyFormat) -> None:
         raise EnvironmentProblem(report.checks[0].detail, hint=report.notes[0] if report.notes else None)
     for note in report.notes:
         sys.stderr.write(f"hint: {note}\n")
-    if fmt is VerifyFormat.json:
+    if fmt is OutputFormat.json:
         write_stdout(dumps_json(report.to_json()))
     else:
         from cdbctl.commands.verify_table import render_table, shared_engine_error
@@ -341,7 +332,7 @@ def _progress_callback() -> RoundCallback | None:
     return on_round
 
 
-def _watch(plan: Plan, timeout: float, interval: float, fmt: VerifyFormat) -> int:
+def _watch(plan: Plan, timeout: float, interval: float, fmt: TableOrJson) -> int:
     """--watch: a live table on a terminal (a report per round otherwise) until Ctrl-C."""
     from rich.live import Live
 
@@ -350,7 +341,7 @@ def _watch(plan: Plan, timeout: float, interval: float, fmt: VerifyFormat) -> in
     from cdbctl.verify.runner import summarize, watch
 
     last: list[Report] = []
-    live_table = fmt is VerifyFormat.table and is_terminal(sys.stdout)
+    live_table = fmt is OutputFormat.table and is_terminal(sys.stdout)
     console = stdout_console()
     live = Live(console=console, auto_refresh=False) if live_table else None
 
@@ -361,7 +352,7 @@ def _watch(plan: Plan, timeout: float, interval: float, fmt: VerifyFormat) -> in
             table = render_table(report, console.width)
             table.caption = caption
             live.update(table, refresh=True)
-        elif fmt is VerifyFormat.json:
+        elif fmt is OutputFormat.json:
             sys.stdout.write(json.dumps(report.to_json()) + "\n")
             sys.stdout.flush()
         else:
