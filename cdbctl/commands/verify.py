@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cdbctl.commands.formats import TableOrJson, default_format, format_option
-from cdbctl.errors import EnvironmentProblem, InputError, UsageError
+from cdbctl.errors import EnvironmentProblem, ExitCode, InputError, UsageError
 from cdbctl.output import OutputFormat
 from cdbctl.sanitize import clean
 
@@ -164,7 +164,7 @@ def register(app: typer.Typer) -> None:
         else:
             report = runner.run_round(plan, timeout)
             _finish(plan, report, fmt)
-        raise typer.Exit(0 if report.healthy else 1)
+        raise typer.Exit(ExitCode.OK if report.healthy else ExitCode.NEGATIVE)
 
 
 def build_plan(  # noqa: PLR0917 - one argument per command-line option
@@ -332,7 +332,7 @@ def _progress_callback() -> RoundCallback | None:
     return on_round
 
 
-def _watch(plan: Plan, timeout: float, interval: float, fmt: TableOrJson) -> int:
+def _watch(plan: Plan, timeout: float, interval: float, fmt: TableOrJson) -> ExitCode:
     """--watch: a live table on a terminal (a report per round otherwise) until Ctrl-C."""
     from rich.live import Live
 
@@ -367,6 +367,6 @@ def _watch(plan: Plan, timeout: float, interval: float, fmt: TableOrJson) -> int
     except KeyboardInterrupt:
         pass
     if not last:
-        return 130
+        return ExitCode.INTERRUPTED
     sys.stderr.write(f"verify: {summarize(last[0].checks)}\n")
-    return 0 if last[0].healthy else 1
+    return ExitCode.OK if last[0].healthy else ExitCode.NEGATIVE

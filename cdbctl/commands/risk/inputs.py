@@ -12,7 +12,7 @@ from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cdbctl.errors import InputError, UsageError
+from cdbctl.errors import EnvironmentProblem, InputError, UsageError
 
 if TYPE_CHECKING:
     from cdbctl.risk.config import ResolvedConfig
@@ -21,10 +21,13 @@ if TYPE_CHECKING:
 
 
 def signal_names(inputs: list[str] | None) -> list[str]:
-    """The INPUT names to read, stdin ('-') when none; UsageError for '-' twice or a terminal on stdin."""
+    """The INPUT names to read, stdin ('-') when none; UsageError for '-' twice or a terminal on stdin,
+    EnvironmentProblem (exit 3) for a closed stdin."""
     names = inputs or ["-"]
     if (dashes := names.count("-")) > 1:
         raise UsageError(f"'-' (stdin) given {dashes} times: stdin can be read only once")
+    if "-" in names and sys.stdin is None:  # `<&-`: Python leaves sys.stdin None
+        raise EnvironmentProblem("stdin is closed", hint="pass a file, or pipe signals into -")
     if not inputs:
         from cdbctl.output import is_terminal
 

@@ -4,6 +4,8 @@ files. Exit codes, stdout decisions and one-line stderr errors naming the file, 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -377,3 +379,18 @@ def test_malformed_state_names_the_line(capsys, monkeypatch, tmp_path, content, 
     bad.write_text(content)
     r = cli(capsys, monkeypatch, "risk", "explain", str(sig), "--now", NOW, "--state", str(bad))
     assert r.code == 2 and r.err.rstrip().endswith(f", {bad}:{line}")
+
+
+@pytest.mark.parametrize("command", ["evaluate", "explain"])
+def test_closed_stdin_is_an_environment_error_not_a_bug(command: str) -> None:
+    """`cdbctl risk evaluate <&-`: Python starts with sys.stdin None; it was an AttributeError (exit 4)."""
+    code = "import os, sys; os.close(0); os.execv(sys.executable, [sys.executable, '-m', 'cdbctl', *sys.argv[1:]])"
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "risk", command, "--now", NOW, "--format", "json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (proc.returncode, proc.stdout) == (3, "")
+    assert proc.stderr == "cdbctl: error: stdin is closed\nhint: pass a file, or pipe signals into -\n"
