@@ -82,7 +82,7 @@ def test_every_percentage_key_is_a_fraction(capsys, monkeypatch) -> None:  # typ
         assert r.code == 2 and "out of range (must be <= 1)" in r.err, key
 
 
-def test_config_lists_the_new_keys_with_defaults(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_config_lists_the_account_keys_with_defaults(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     code, out, _ = run(capsys, monkeypatch, "risk", "config", "--format", "json", "--set", "COOLDOWN_SEC=60")
     assert code == 0
     rows = {r["key"]: r for r in json.loads(out)["keys"]}
@@ -92,7 +92,7 @@ def test_config_lists_the_new_keys_with_defaults(capsys, monkeypatch) -> None:  
     assert (rows["COOLDOWN_SEC"]["value"], rows["COOLDOWN_SEC"]["source"]) == (60.0, "--set")
 
 
-def test_bad_new_key_value(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_bad_account_key_value(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     code, _, err = run(capsys, monkeypatch, "risk", "config", "--set", "MAX_OPEN_POSITIONS=-1")
     assert code == 2 and "MAX_OPEN_POSITIONS" in err
 

@@ -123,7 +123,7 @@ def test_array_input_locates_items(capsys, monkeypatch) -> None:  # type: ignore
     assert isinstance(out, list) and len(out) == 3
     assert out[1]["detail"] == "item 2: price: missing required field"
     assert out[2]["reason"] == "liquidation_risk_too_high"
-    # file:line as the issue asks (the item sits on line 3), then the item number the decision names
+    # file:line (the item sits on line 3), then the item number the decision names
     assert r.err == f"{DATA / 'array.json'}:3: item 2: price: missing required field\n"
 
 
