@@ -14,7 +14,7 @@ Example:
 
 
 def config_command(
-    config: options.Config = None, sets: options.Sets = None, fmt: options.TableOrJsonOpt = None
+    config: options.ConfigOpt = None, sets: options.SetOpt = None, fmt: options.TableOrJsonOpt = None
 ) -> None:
     """Show the effective risk configuration, each value with its source."""
     import msgspec

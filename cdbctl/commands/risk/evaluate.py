@@ -33,16 +33,16 @@ Exit codes: 0 all approved, 1 at least one rejected, 2 usage or input error
 
 
 def evaluate_command(  # noqa: PLR0917  # Typer maps parameters to options
-    inputs: options.Inputs = None,
-    state: options.State = None,
-    market: options.Market = None,
-    config: options.Config = None,
-    sets: options.Sets = None,
-    now: options.Now = None,
+    inputs: options.InputsArg = None,
+    state: options.StateOpt = None,
+    market: options.MarketOpt = None,
+    config: options.ConfigOpt = None,
+    sets: options.SetOpt = None,
+    now: options.NowOpt = None,
     fmt: options.DecisionFormatOpt = None,
-    trace: options.Trace = False,
-    stateful: options.Stateful = False,
-    instruments: options.Instruments = None,
+    trace: options.TraceOpt = False,
+    stateful: options.StatefulOpt = False,
+    instruments: options.InstrumentsOpt = None,
 ) -> None:
     """Evaluate trade signals against the pre-trade risk checks."""
     import msgspec

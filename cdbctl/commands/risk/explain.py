@@ -29,13 +29,13 @@ HELP = (  # one source line per paragraph: the help renderer keeps line breaks
 
 
 def explain_command(  # noqa: PLR0917  # Typer maps parameters to options
-    inputs: options.Inputs = None,
-    state: options.State = None,
-    market: options.Market = None,
-    config: options.Config = None,
-    sets: options.Sets = None,
-    now: options.Now = None,
-    instruments: options.Instruments = None,
+    inputs: options.InputsArg = None,
+    state: options.StateOpt = None,
+    market: options.MarketOpt = None,
+    config: options.ConfigOpt = None,
+    sets: options.SetOpt = None,
+    now: options.NowOpt = None,
+    instruments: options.InstrumentsOpt = None,
     fmt: options.TableOrJsonOpt = None,
 ) -> None:
     """Explain the risk decision for signals."""

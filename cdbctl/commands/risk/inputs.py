@@ -1,7 +1,8 @@
 """What the risk commands read: signal inputs, the state, market and instruments files, the layered config.
 
 Shared by `risk evaluate`, `risk explain` and `risk config`. Every problem is an InputError or
-UsageError naming the file (and line or field): exit 2 through cli.main, never a traceback.
+UsageError naming the file (and line or field), exit 2 through cli.main, never a traceback; a closed
+stdin is an EnvironmentProblem (exit 3), as a closed stdout is.
 """
 
 from __future__ import annotations

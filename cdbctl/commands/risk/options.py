@@ -9,29 +9,29 @@ import typer
 
 from cdbctl.commands.formats import DecisionFormat, TableOrJson, format_option
 
-Inputs = Annotated[list[str] | None, typer.Argument(metavar="[INPUT ...]", show_default=False)]
-State = Annotated[
+InputsArg = Annotated[list[str] | None, typer.Argument(metavar="[INPUT ...]", show_default=False)]
+StateOpt = Annotated[
     Path | None, typer.Option("--state", help="Risk state JSON (equity, daily_pnl, positions, ...).")
 ]
-Market = Annotated[Path | None, typer.Option("--market", help="Default market conditions JSON.")]
-Config = Annotated[Path | None, typer.Option("--config", help="YAML or TOML file of risk keys.")]
-Sets = Annotated[
+MarketOpt = Annotated[Path | None, typer.Option("--market", help="Default market conditions JSON.")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML or TOML file of risk keys.")]
+SetOpt = Annotated[
     list[str] | None, typer.Option("--set", metavar="KEY=VALUE", help="Override one risk key (repeatable).")
 ]
-Now = Annotated[
+NowOpt = Annotated[
     str | None, typer.Option("--now", metavar="ISO8601", help="Evaluation clock (default: the current time).")
 ]
-Instruments = Annotated[
+InstrumentsOpt = Annotated[
     Path | None,
     typer.Option(
         "--instruments",
         help="Instrument rules per symbol (JSON or YAML: tick, contract size, minimums, risk-limit tiers).",
     ),
 ]
-Trace = Annotated[
+TraceOpt = Annotated[
     bool, typer.Option("--trace", help="Add the per-check trace (jsonl, and tables of several signals).")
 ]
-Stateful = Annotated[
+StatefulOpt = Annotated[
     bool, typer.Option("--stateful", help="Approved signals add their exposure for the signals after them.")
 ]
 DecisionFormatOpt = Annotated[DecisionFormat | None, format_option()]
