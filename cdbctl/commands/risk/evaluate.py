@@ -15,21 +15,17 @@ from cdbctl.output import OutputFormat
 if TYPE_CHECKING:
     from cdbctl.risk.model import Decision
 
-HELP = """Evaluate trade signals against the pre-trade risk checks.
-
-INPUT is a file or - (stdin) holding one JSON object, a JSON array or JSONL (one signal per line);
-without INPUT, stdin is read. Configuration: defaults < --config file < environment < --set.
-
-\b
-Examples:
-  cdbctl risk evaluate examples/signal.json --now 2026-01-01T12:00:05Z
-  cdbctl risk evaluate examples/signals.jsonl --state examples/state.json --format jsonl
-  tail -f signals.jsonl | cdbctl risk evaluate - --format jsonl --stateful
-
-\b
-Exit codes: 0 all approved, 1 at least one rejected, 2 usage or input error
-(unreadable file, no signals, malformed JSON, an invalid record), 4 internal error.
-"""
+HELP = (  # one source line per paragraph: the help renderer keeps line breaks
+    "Evaluate trade signals against the pre-trade risk checks.\n\n"
+    "INPUT is a file or - (stdin) holding one JSON object, a JSON array or JSONL (one signal per line); "
+    "without INPUT, stdin is read. Configuration: defaults < --config file < environment < --set.\n\n"
+    "\b\nExamples:\n"
+    "  cdbctl risk evaluate examples/signal.json --now 2026-01-01T12:00:05Z\n"
+    "  cdbctl risk evaluate examples/signals.jsonl --state examples/state.json --format jsonl\n"
+    "  tail -f signals.jsonl | cdbctl risk evaluate - --format jsonl --stateful\n\n"
+    "Exit codes: 0 all approved, 1 at least one rejected, 2 usage or input error (unreadable file, no "
+    "signals, malformed JSON, an invalid record), 4 internal error."
+)
 
 
 def evaluate_command(  # noqa: PLR0917  # Typer maps parameters to options
