@@ -188,8 +188,8 @@ def build_plan(  # noqa: PLR0917 - one argument per command-line option
 ) -> Plan:
     """Options -> what to check. Raises UsageError/InputError for bad input."""
     from cdbctl.verify.compose import (
-        find_compose_files,
         checked_project_name,
+        find_compose_files,
         normalize_project_name,
         split_compose_file,
     )
