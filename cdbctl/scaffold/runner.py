@@ -15,7 +15,14 @@ from cdbctl.scaffold.compose_doc import layered_dependencies, port_mismatches
 from cdbctl.scaffold.compose_patch import BuildTarget, Dependency, PatchResult, patch_compose
 from cdbctl.scaffold.fs import RepoFS
 from cdbctl.scaffold.layers import Layer, find_compose, load_layers
-from cdbctl.scaffold.plan import Sources, plan_files, render_service_block, service_dir
+from cdbctl.scaffold.plan import (
+    SERVICES_ROOT,
+    PlannedFile,
+    Sources,
+    plan_files,
+    render_service_block,
+    service_dir,
+)
 from cdbctl.scaffold.spec import ServiceSpec, build_specs, merge_recorded, recorded_specs
 
 
@@ -54,10 +61,15 @@ class ScaffoldResult:
         return any(f.status == st.CONFLICT for f in self.files)
 
 
-def _diff(path: str, old: bytes | None, new: bytes) -> str:
+def _diff(path: str, old: bytes | None, new: bytes | None) -> str:
+    """A unified diff of one file (new None: the file is removed); binary files by name only."""
+    before = "/dev/null" if old is None else f"a/{path}"
+    after = "/dev/null" if new is None else f"b/{path}"
+    if b"\0" in (old or b"") or b"\0" in (new or b""):  # the engine wheel
+        return f"Binary files {before} and {after} differ\n"
     a = [] if old is None else old.decode("utf-8", "replace").splitlines(keepends=True)
-    b = new.decode("utf-8", "replace").splitlines(keepends=True)
-    lines = difflib.unified_diff(a, b, "/dev/null" if old is None else f"a/{path}", f"b/{path}")
+    b = [] if new is None else new.decode("utf-8", "replace").splitlines(keepends=True)
+    lines = difflib.unified_diff(a, b, before, after)
     return "".join(
         line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
     )
@@ -168,6 +180,7 @@ def run_scaffold(
         if d.write:
             writes.append((pf.path, pf.data, pf.mode))
             diffs.append(_diff(pf.path, current, pf.data))
+    removals = _obsolete(fs, old.files, planned, gen, files=files, reports=reports, diffs=diffs)
 
     project = project_dir_of(paths[0])
     owners = {v.name: v.owner for v in verdicts if v.verdict == GENERATE}
@@ -231,10 +244,48 @@ def run_scaffold(
             fs.remove(tmp)
         if writes:
             fs.write_all(writes)
+        if removals:
+            fs.remove_generated(removals, stop_at=[service_dir(s.name) for s in gen])
     return ScaffoldResult(
         tuple(reports), tuple(problems), "".join(diffs), paths[-1], write and not blocked, tuple(gen),
         tuple(paths),
     )  # fmt: skip
+
+
+def _obsolete(
+    fs: RepoFS,
+    recorded: dict[str, str],
+    planned: Sequence[PlannedFile],
+    gen: Sequence[ServiceSpec],
+    *,
+    files: dict[str, str],
+    reports: list[FileReport],
+    diffs: list[str],
+) -> list[str]:
+    """Generated files of these services that the templates no longer produce (vendor/ of old versions).
+
+    Unchanged since generation: removed. Edited: left in place and reported kept. Either way the state
+    forgets them, so later runs do not mention them again. Returns the paths to remove.
+    """
+    planned_paths = {pf.path for pf in planned}
+    dirs = tuple(service_dir(s.name) + "/" for s in gen)
+    removals: list[str] = []
+    for path, digest in sorted(recorded.items()):
+        if path in planned_paths or not path.startswith(dirs):
+            continue
+        files.pop(path, None)
+        current = fs.read(path)
+        if current is None:
+            continue
+        service = path[len(SERVICES_ROOT) + 1 :].split("/", 1)[0]
+        if st.digest(current) == digest:
+            removals.append(path)
+            reports.append(FileReport(path, st.REMOVED, _kind(path, service), service, "no longer generated"))
+            diffs.append(_diff(path, current, None))
+        else:
+            detail = "no longer generated; edited since generation, so left in place"
+            reports.append(FileReport(path, st.KEPT, _kind(path, service), service, detail))
+    return removals
 
 
 def _patch_detail(result: PatchResult | None) -> str:

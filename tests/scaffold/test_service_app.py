@@ -12,10 +12,11 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from cdbctl.risk import evaluate_json
 from cdbctl.scaffold.plan import Sources
-from tests.scaffold.service_helpers import scaffold_repo, service_app
+from tests.scaffold.service_helpers import sample, scaffold_repo, service_app
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -49,8 +50,11 @@ def test_health_status_metrics(generated: Path, name: str, monkeypatch: pytest.M
         assert r.status_code == 200 and r.get_json()["status"] == "ready"
         status = client.get("/status").get_json()
         assert status["service"] == name and status["version"]
-        assert status["risk_config"]["ok"] is True
-        assert status["risk_config"]["values"]["MAX_POSITION_PCT"] == 0.07
+        if name == "cdb_risk":  # only the service that evaluates signals has the risk engine
+            assert status["risk_config"]["ok"] is True
+            assert status["risk_config"]["values"]["MAX_POSITION_PCT"] == 0.07
+        else:
+            assert "risk_config" not in status
         assert status["shared_services"] == {"available": False}
         metrics = client.get("/metrics")
         assert metrics.mimetype == "text/plain"
@@ -58,10 +62,9 @@ def test_health_status_metrics(generated: Path, name: str, monkeypatch: pytest.M
         # rejects a parameter given twice): exactly the exposition format's header.
         assert metrics.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
         text = metrics.get_data(as_text=True)
-        assert (
-            f'cdb_http_requests_total{{service="{name}",method="GET",endpoint="/health",status="200"}} 1'
-            in text
-        )
+        labels = {"service": name, "method": "GET", "endpoint": "/health", "status": "200"}
+        assert sample(text, "cdb_http_requests_total", **labels) == 1
+        assert sample(text, "process_resident_memory_bytes") > 0
         assert "# TYPE cdb_http_request_duration_seconds histogram" in text
         assert (client.post("/evaluate").status_code == 404) is (name != "cdb_risk")
 
@@ -74,18 +77,15 @@ def test_metrics_are_valid_prometheus_text(risk: ModuleType) -> None:
     client.post("/evaluate", data=(EXAMPLES / "signal.json").read_bytes())
     text = client.get("/metrics").get_data(as_text=True)
     assert text.endswith("\n")
-    hist: dict[str, list[int]] = {}
-    for line in text.splitlines():
-        if line.startswith("#"):
-            assert line.split()[1] in {"HELP", "TYPE"}
-            continue
-        name_labels, value = line.rsplit(" ", 1)
-        float(value)
-        assert name_labels.count("{") == 1 and name_labels.endswith("}")
-        if "_bucket{" in name_labels and 'endpoint="/health"' in name_labels:
-            hist.setdefault("health", []).append(int(value))
-    assert hist["health"] == sorted(hist["health"])  # cumulative buckets
-    assert 'endpoint="other",status="404"' in text
+    families = {f.name: f for f in text_string_to_metric_families(text)}  # raises on invalid text
+    assert families["cdb_http_request_duration_seconds"].type == "histogram"
+    assert families["process_cpu_seconds"].type == "counter"
+    buckets = [
+        s.value for s in families["cdb_http_request_duration_seconds"].samples
+        if s.name.endswith("_bucket") and s.labels["endpoint"] == "/health"
+    ]  # fmt: skip
+    assert len(buckets) == 12 and buckets == sorted(buckets)  # cumulative, +Inf last
+    assert sample(text, "cdb_http_requests_total", method="GET", endpoint="other", status="404") == 1
 
 
 @pytest.mark.integration
@@ -116,8 +116,9 @@ def test_evaluate_list_and_rejections_counted(risk: ModuleType) -> None:
     assert [d["approved"] for d in decisions] == [True, False]
     text = client.get("/metrics").get_data(as_text=True)
     reason = decisions[1]["reason"]
-    assert f'cdb_risk_decisions_total{{service="cdb_risk",approved="false",reason="{reason}"}} 1' in text
-    assert 'cdb_risk_decisions_total{service="cdb_risk",approved="true",reason="approved"} 1' in text
+    total = "cdb_risk_decisions_total"
+    assert sample(text, total, service="cdb_risk", approved="false", reason=reason) == 1
+    assert sample(text, total, service="cdb_risk", approved="true", reason="approved") == 1
 
 
 @pytest.mark.parametrize(
