@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from cdbctl.errors import InternalError
 from cdbctl.scaffold.compose_patch import BuildTarget, Dependency
+from cdbctl.scaffold.conventions import Conventions
 from cdbctl.scaffold.engine_wheel import EngineWheel
 from cdbctl.scaffold.spec import ServiceSpec
 
@@ -126,9 +127,15 @@ def plan_files(
 
 
 def render_service_block(
-    sources: Sources, target: BuildTarget, deps: Sequence[Dependency], indent: int, step: int
+    sources: Sources,
+    target: BuildTarget,
+    deps: Sequence[Dependency],
+    indent: int,
+    step: int,
+    *,
+    conv: Conventions | None = None,
 ) -> str:
-    """A compose service entry from the reference fragment, re-indented to the file's style."""
+    """A compose service entry from the reference fragment, following the file's conventions and style."""
     by_kind = {d.kind: d for d in deps}
     text = _render(
         _env(),
@@ -140,6 +147,7 @@ def render_service_block(
             "dockerfile": target.dockerfile,
             "redis": by_kind.get("redis"),
             "postgres": by_kind.get("postgres"),
+            "conv": conv if conv is not None else Conventions(),
         },
         "compose fragment",
     )

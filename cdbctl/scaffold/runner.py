@@ -13,6 +13,7 @@ from cdbctl.scaffold.builds import GENERATE, UNCHECKED, BuildVerdict, judge, lay
 from cdbctl.scaffold.checks import dockerignore_problems, validate_builds
 from cdbctl.scaffold.compose_doc import layered_dependencies, port_mismatches
 from cdbctl.scaffold.compose_patch import BuildTarget, Dependency, PatchResult, patch_compose
+from cdbctl.scaffold.conventions import Conventions
 from cdbctl.scaffold.fs import RepoFS
 from cdbctl.scaffold.layers import Layer, find_compose, load_layers
 from cdbctl.scaffold.plan import (
@@ -94,6 +95,7 @@ def patch_for(
     project_dir: str | None = None,
     *,
     deps: Sequence[Dependency] | None = None,
+    layer_texts: Sequence[str] = (),
 ) -> PatchResult:
     """Patch compose text (at repo-relative compose_path) for the specs; pure.
 
@@ -104,10 +106,12 @@ def patch_for(
     ctx = posixpath.relpath(".", base)
     targets = [BuildTarget(s.name, s.port, ctx, f"{service_dir(s.name)}/Dockerfile") for s in specs]
 
-    def block(t: BuildTarget, deps: Sequence[Dependency], indent: int, step: int) -> str:
-        return render_service_block(sources, t, deps, indent, step)
+    def block(t: BuildTarget, deps: Sequence[Dependency], indent: int, step: int, conv: Conventions) -> str:
+        return render_service_block(sources, t, deps, indent, step, conv=conv)
 
-    return patch_compose(text, targets, where=compose_path, render_block=block, deps=deps)
+    return patch_compose(
+        text, targets, where=compose_path, render_block=block, deps=deps, layer_texts=layer_texts
+    )
 
 
 def _judge_all(
@@ -189,7 +193,12 @@ def run_scaffold(
     deps = layered_dependencies([(layer.path, layer.text) for layer in layers]) if len(layers) > 1 else None
     for layer in layers:
         mine = [s for s in gen if owners[s.name] == layer.path]
-        result = patch_for(layer.text, mine, sources, layer.path, layer.base, deps=deps) if mine else None
+        texts = [layer.text for layer in layers]
+        result = (
+            patch_for(layer.text, mine, sources, layer.path, layer.base, deps=deps, layer_texts=texts)
+            if mine
+            else None
+        )
         new_text = result.text if result is not None else layer.text
         patched_texts[layer.path] = new_text
         new_compose = new_text.encode(layer.encoding)
