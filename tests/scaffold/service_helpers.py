@@ -64,7 +64,7 @@ def gunicorn_service(service_dir: Path, env: dict[str, str] | None = None) -> It
         "PATH": os.environ.get("PATH", "/usr/bin"),
         "PORT": str(port),
         "BIND_HOST": "127.0.0.1",
-        "PYTHONPATH": f"{service_dir / 'vendor'}:{service_dir}",
+        "PYTHONPATH": str(service_dir),
         **(env or {}),
     }
     with log_path.open("w+b") as log:
