@@ -117,7 +117,9 @@ def plan_files(
             out.append(PlannedFile(f"{base}/{target}", text.encode(), mode, MANAGED, spec.name))
         if spec.serves_risk:
             wheel = sources.engine
-            out.append(PlannedFile(f"{base}/{wheel.filename}", wheel.data, 0o644, MANAGED, spec.name, True))
+            out.append(
+                PlannedFile(f"{base}/{wheel.filename}", wheel.data, 0o644, MANAGED, spec.name, binary=True)
+            )
     for rel, target in _ROOT_FILES.items():
         key = f"root/{rel}.j2"
         if key in sources.templates:

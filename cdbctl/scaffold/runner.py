@@ -16,14 +16,8 @@ from cdbctl.scaffold.compose_patch import BuildTarget, Dependency, PatchResult, 
 from cdbctl.scaffold.conventions import Conventions
 from cdbctl.scaffold.fs import RepoFS
 from cdbctl.scaffold.layers import Layer, find_compose, load_layers
-from cdbctl.scaffold.plan import (
-    SERVICES_ROOT,
-    PlannedFile,
-    Sources,
-    plan_files,
-    render_service_block,
-    service_dir,
-)
+from cdbctl.scaffold.obsolete import find_obsolete
+from cdbctl.scaffold.plan import Sources, plan_files, render_service_block, service_dir
 from cdbctl.scaffold.spec import ServiceSpec, build_specs, merge_recorded, recorded_specs
 
 
@@ -184,7 +178,18 @@ def run_scaffold(
         if d.write:
             writes.append((pf.path, pf.data, pf.mode))
             diffs.append(_diff(pf.path, current, pf.data))
-    removals = _obsolete(fs, old.files, planned, gen, files=files, reports=reports, diffs=diffs)
+    obsolete, forget = find_obsolete(
+        fs, old.files, (pf.path for pf in planned), map(service_dir, (s.name for s in gen))
+    )
+    for path in forget:
+        files.pop(path, None)
+    for ob in obsolete:
+        detail = "no longer generated" if ob.remove else "no longer generated; edited, so left in place"
+        reports.append(FileReport(ob.path, st.REMOVED if ob.remove else st.KEPT, _kind(ob.path, ob.service),
+                                  ob.service, detail))  # fmt: skip
+        if ob.remove:
+            diffs.append(_diff(ob.path, ob.current, None))
+    removals = [ob.path for ob in obsolete if ob.remove]
 
     project = project_dir_of(paths[0])
     owners = {v.name: v.owner for v in verdicts if v.verdict == GENERATE}
@@ -259,42 +264,6 @@ def run_scaffold(
         tuple(reports), tuple(problems), "".join(diffs), paths[-1], write and not blocked, tuple(gen),
         tuple(paths),
     )  # fmt: skip
-
-
-def _obsolete(
-    fs: RepoFS,
-    recorded: dict[str, str],
-    planned: Sequence[PlannedFile],
-    gen: Sequence[ServiceSpec],
-    *,
-    files: dict[str, str],
-    reports: list[FileReport],
-    diffs: list[str],
-) -> list[str]:
-    """Generated files of these services that the templates no longer produce (vendor/ of old versions).
-
-    Unchanged since generation: removed. Edited: left in place and reported kept. Either way the state
-    forgets them, so later runs do not mention them again. Returns the paths to remove.
-    """
-    planned_paths = {pf.path for pf in planned}
-    dirs = tuple(service_dir(s.name) + "/" for s in gen)
-    removals: list[str] = []
-    for path, digest in sorted(recorded.items()):
-        if path in planned_paths or not path.startswith(dirs):
-            continue
-        files.pop(path, None)
-        current = fs.read(path)
-        if current is None:
-            continue
-        service = path[len(SERVICES_ROOT) + 1 :].split("/", 1)[0]
-        if st.digest(current) == digest:
-            removals.append(path)
-            reports.append(FileReport(path, st.REMOVED, _kind(path, service), service, "no longer generated"))
-            diffs.append(_diff(path, current, None))
-        else:
-            detail = "no longer generated; edited since generation, so left in place"
-            reports.append(FileReport(path, st.KEPT, _kind(path, service), service, detail))
-    return removals
 
 
 def _patch_detail(result: PatchResult | None) -> str:
