@@ -128,3 +128,15 @@ def test_the_default_metrics_directory_is_removed_at_exit(service_dir: Path) -> 
         assert _get(base + "/health")[0] == 200
     after = set(Path("/dev/shm").glob("cdb_core-metrics-*")) if Path("/dev/shm").is_dir() else set()
     assert after <= before
+
+
+def test_gunicorn_access_log_is_json_when_turned_on(service_dir: Path) -> None:
+    with gunicorn_service(service_dir, {"WEB_CONCURRENCY": "1", "GUNICORN_ACCESS_LOG": "1"}) as (base, log):
+        request = urllib.request.Request(base + "/health?probe=1", headers={"X-Request-ID": "req-42"})
+        with OPENER.open(request, timeout=10) as resp:
+            assert resp.status == 200
+        _wait_for("the access line", lambda: '"event": "access"' in log.read_text())
+        (access,) = [line for line in _log_lines(log) if line.get("event") == "access"]
+    assert access["method"] == "GET" and access["path"] == "/health" and access["query"] == "probe=1"
+    assert access["status"] == 200 and access["request_id"] == "req-42"
+    assert isinstance(access["duration_ms"], float) and access["level"] == "info"
