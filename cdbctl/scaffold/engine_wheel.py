@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from cdbctl.errors import InternalError
 
 ENGINE_PACKAGE = "cdbctl/risk/"
-DIST = "cdbctl_risk_engine"  # the distribution name as a wheel file name spells it
+DIST = "cdbctl_risk"  # the distribution name as a wheel file name spells it (short: paths fit 80 columns)
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
 _WHEEL = "Wheel-Version: 1.0\nGenerator: cdbctl scaffold\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
 

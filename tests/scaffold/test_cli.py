@@ -70,7 +70,7 @@ def test_json_format(repo: Path, capsys: Cap) -> None:
     assert data["mode"] == "apply" and data["written"] is True
     statuses = {f["path"]: f["status"] for f in data["files"]}
     assert statuses["docker-compose.yml"] == "updated"
-    assert statuses["backoffice/services/cdb_risk/cdbctl_risk_engine-0.2.0-py3-none-any.whl"] == "created"
+    assert statuses["backoffice/services/cdb_risk/cdbctl_risk-0.2.0-py3-none-any.whl"] == "created"
     assert not any("/vendor/" in path for path in statuses)
     assert data["problems"] == []
 

@@ -121,7 +121,7 @@ def test_engine_wheel_holds_only_the_engine_and_imports_only_stdlib_and_msgspec(
         names = zf.namelist()
         sources = {n: zf.read(n) for n in names if n.endswith(".py")}
         meta = zf.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
-    assert {n.split("/")[0] for n in names} == {"cdbctl", "cdbctl_risk_engine-0.2.0.dist-info"}
+    assert {n.split("/")[0] for n in names} == {"cdbctl", "cdbctl_risk-0.2.0.dist-info"}
     assert {n for n in sources if not n.startswith("cdbctl/risk/")} == {
         "cdbctl/__init__.py",
         "cdbctl/errors.py",

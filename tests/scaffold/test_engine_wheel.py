@@ -32,7 +32,7 @@ def test_same_sources_give_the_same_bytes_wherever_they_lie(tmp_path: Path) -> N
         path.chmod(0o600)
     again = load_engine(copy)
     assert again.data == first.data and again.sha256 == first.sha256
-    assert again.filename == first.filename == "cdbctl_risk_engine-0.2.0-py3-none-any.whl"
+    assert again.filename == first.filename == "cdbctl_risk-0.2.0-py3-none-any.whl"
 
 
 @pytest.mark.unit
@@ -64,23 +64,23 @@ def test_closure_follows_lazy_and_relative_imports_and_nothing_else() -> None:
 @pytest.mark.unit
 def test_wheel_is_a_valid_wheel_with_fixed_metadata() -> None:
     wheel = build_wheel({"cdbctl/__init__.py": b"x = 1\n", "cdbctl/risk/__init__.py": b""}, "9.9.9")
-    assert wheel.filename == "cdbctl_risk_engine-9.9.9-py3-none-any.whl"
+    assert wheel.filename == "cdbctl_risk-9.9.9-py3-none-any.whl"
     with zipfile.ZipFile(BytesIO(wheel.data)) as zf:
         infos = zf.infolist()
         assert [i.filename for i in infos] == [
-            "cdbctl/__init__.py", "cdbctl/risk/__init__.py", "cdbctl_risk_engine-9.9.9.dist-info/METADATA",
-            "cdbctl_risk_engine-9.9.9.dist-info/WHEEL", "cdbctl_risk_engine-9.9.9.dist-info/RECORD",
+            "cdbctl/__init__.py", "cdbctl/risk/__init__.py", "cdbctl_risk-9.9.9.dist-info/METADATA",
+            "cdbctl_risk-9.9.9.dist-info/WHEEL", "cdbctl_risk-9.9.9.dist-info/RECORD",
         ]  # fmt: skip
         assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
         assert {i.external_attr >> 16 for i in infos} == {0o100644}
-        record = zf.read("cdbctl_risk_engine-9.9.9.dist-info/RECORD").decode().splitlines()
+        record = zf.read("cdbctl_risk-9.9.9.dist-info/RECORD").decode().splitlines()
         for line in record[:-1]:
             name, digest, size = line.split(",")
             data = zf.read(name)
             expected = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
             assert digest == f"sha256={expected}" and int(size) == len(data)
-        assert record[-1] == "cdbctl_risk_engine-9.9.9.dist-info/RECORD,,"
-        wheel_meta = zf.read("cdbctl_risk_engine-9.9.9.dist-info/WHEEL").decode()
+        assert record[-1] == "cdbctl_risk-9.9.9.dist-info/RECORD,,"
+        wheel_meta = zf.read("cdbctl_risk-9.9.9.dist-info/WHEEL").decode()
         assert "Tag: py3-none-any" in wheel_meta and "Root-Is-Purelib: true" in wheel_meta
 
 
