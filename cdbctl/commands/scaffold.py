@@ -143,6 +143,8 @@ def _render_table(result: ScaffoldResult, mode: str) -> None:
     # On a terminal the detail folds under its column (or below the path when that leaves too little
     # room); paths are never cut. In a pipe or file every row stays one line (grep-friendly).
     width = shutil.get_terminal_size((80, 24)).columns if is_terminal(stream) else 0
+    if width:  # the header always fits: a longer path pushes its own detail below it instead
+        w1 = min(w1, max(len("FILE"), width - w0 - 4 - len("DETAIL")))
     column = w0 + 2 + w1 + 2
     if width and width - column < 24:
         column = w0 + 2 + 4
