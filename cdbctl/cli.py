@@ -104,13 +104,14 @@ def _plain_metavars(command: Any) -> None:
         _plain_metavars(sub)
 
 
-def _report_usage(exc: Any) -> None:
+def _report_usage(exc: Any, args: list[str]) -> None:
     """Typer's usage errors as one line in cdbctl's own format, with a hint where to look."""
     message = clean(" ".join(str(exc.format_message()).split()).replace("Value error, ", ""))
     sys.stderr.write(f"cdbctl: error: {message}\n")
     ctx = getattr(exc, "ctx", None)
     param = getattr(exc, "param", None)
-    if param is not None and getattr(param, "name", "") == "fmt" and "-f" in getattr(param, "opts", ()):
+    if param is not None and getattr(param, "name", "") == "fmt" and "-f" in args:
+        # `-f docker-compose.yml`, as for docker compose: here -f is the format
         sys.stderr.write("hint: -f is --format in every cdbctl command; a compose file is -c/--compose\n")
     elif ctx is not None:
         sys.stderr.write(f"hint: see '{ctx.command_path} --help'\n")
@@ -229,7 +230,7 @@ def _dispatch(argv: list[str] | None) -> int:
         if callable(show) and isinstance(getattr(exc, "exit_code", None), int):
             # Typer's (vendored click's) usage errors: bad flag, missing argument, unknown command.
             # They quote argv, which may carry a URL with a password: through the choke point too.
-            _report_usage(exc)
+            _report_usage(exc, args)
             return int(ExitCode.USAGE)
         if debug:
             raise

@@ -20,9 +20,11 @@ SCHEMA_VERSION = 1
 
 
 class OutputFormat(StrEnum):
-    """Formats a command can render its result in."""
+    """Every format a command renders its result in (each command's subset: cdbctl.commands.formats)."""
 
     table = "table"
+    text = "text"  # one line per finding
+    github = "github"  # GitHub Actions workflow commands (annotations)
     json = "json"
     jsonl = "jsonl"
     sarif = "sarif"

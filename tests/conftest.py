@@ -32,6 +32,15 @@ def _clean_risk_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name, raising=False)
 
 
+@pytest.fixture(autouse=True)
+def _clean_output_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Output and error reports as a plain run gives them: a shell with CDBCTL_DEBUG=1 (tracebacks instead
+    of one-line errors), FORCE_COLOR or NO_COLOR (escape codes in tables) or a narrow COLUMNS tests the same
+    code. A test that needs one sets it itself."""
+    for name in ("CDBCTL_DEBUG", "FORCE_COLOR", "NO_COLOR", "COLUMNS", "LINES"):
+        monkeypatch.delenv(name, raising=False)
+
+
 def _unavailable(exc: ServerUnavailable) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{exc} (required in CI: run bash .ci/setup.sh)")

@@ -13,6 +13,7 @@ from cdbctl.ciharden.locate import WorkflowError
 from cdbctl.ciharden.model import FileProblem, Finding, Status
 from cdbctl.ciharden.repo import Skipped, Source, discover, file_reader, read_source
 from cdbctl.ciharden.report import Report
+from cdbctl.errors import ExitCode
 
 
 @dataclass(frozen=True)
@@ -91,8 +92,8 @@ def _local_actions(files: list[tuple[str, Path]]) -> dict[str, tuple[str, ...]]:
     return out
 
 
-def exit_code(report: Report) -> int:
+def exit_code(report: Report) -> ExitCode:
     """2 when a file could not be processed, 1 when something is (still) to fix, else 0."""
     if report.problems:
-        return 2
-    return 1 if any(f.status is Status.would_fix for f in report.findings) else 0
+        return ExitCode.USAGE
+    return ExitCode.NEGATIVE if any(f.status is Status.would_fix for f in report.findings) else ExitCode.OK

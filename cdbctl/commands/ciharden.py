@@ -6,13 +6,14 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from cdbctl.commands.formats import FindingsFormat, default_format, format_option
 from cdbctl.errors import EnvironmentProblem
+from cdbctl.output import OutputFormat
 
 if TYPE_CHECKING:
     from cdbctl.ciharden.engine import Outcome
@@ -42,27 +43,15 @@ Exit codes:
 """
 
 
-class Format(StrEnum):
-    """Output formats of ci-harden."""
-
-    table = "table"
-    text = "text"
-    github = "github"
-    json = "json"
-    sarif = "sarif"
-
-
 RepoOpt = Annotated[Path, typer.Option("--repo", help="Repository root to scan.", show_default=True)]
 CheckOpt = Annotated[
     bool, typer.Option("--check", help="Write nothing; exit 1 when anything would be fixed.")
 ]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print a unified diff; write nothing.")]
 FormatOpt = Annotated[
-    Format | None,
-    typer.Option(
-        "--format",
-        "-f",
-        help="Output format (default: table on a terminal or with --dry-run, else json). table: one "
+    FindingsFormat | None,
+    format_option(
+        "Output format (default: table on a terminal or with --dry-run, else json). table: one "
         "path:line:col: rule-id message line per finding with its job and step; text: the same lines "
         "without them.",
         case_sensitive=False,
@@ -98,10 +87,9 @@ def register(app: typer.Typer) -> None:
         from cdbctl.ciharden.harden import Options
         from cdbctl.ciharden.repo import check_writable, write_atomic
         from cdbctl.ciharden.report import summary
-        from cdbctl.output import is_terminal
 
-        if fmt is None:  # a pipe gets JSON; a --dry-run's data is its diff, so its lines stay text
-            fmt = Format.table if is_terminal() or dry_run else Format.json
+        # a pipe gets JSON; a --dry-run's data is its diff, so its lines stay text
+        fmt = fmt or default_format(text_data=dry_run)
         mode = "dry-run" if dry_run else "check" if check else "fix"  # both: the diff, and exit 1
         if sys.stdout is None:  # ``>&-``: refuse before anything is written
             raise EnvironmentProblem("stdout is closed; nowhere to write the report", hint="redirect it")
@@ -123,7 +111,7 @@ def register(app: typer.Typer) -> None:
         raise typer.Exit(exit_code(report))
 
 
-def _output(outcome: Outcome, fmt: Format, *, repo: Path, dry_run: bool, sarif_info: bool) -> None:
+def _output(outcome: Outcome, fmt: FindingsFormat, *, repo: Path, dry_run: bool, sarif_info: bool) -> None:
     """Diagnostics on stderr, the report (and the diff) on stdout."""
     from cdbctl.ciharden.report import github_annotations, text_lines, to_json, to_sarif
     from cdbctl.output import dumps_json, warn, write_stdout
@@ -137,20 +125,20 @@ def _output(outcome: Outcome, fmt: Format, *, repo: Path, dry_run: bool, sarif_i
         warn(clean(f"{skipped.message}, {skipped.file}"))
     if not (report.files or report.problems or report.skipped):
         warn(f"no workflow files in {repo / '.github' / 'workflows'} or composite actions; nothing checked")
-    if fmt is Format.json:
+    if fmt is OutputFormat.json:
         data = to_json(report)
         if dry_run:
             data["diff"] = outcome.diff
         write_stdout(dumps_json(data))
-    elif fmt is Format.sarif:
+    elif fmt is OutputFormat.sarif:
         write_stdout(dumps_json(to_sarif(report, include_info=sarif_info)))
     else:
         if dry_run and outcome.diff:
             sys.stdout.write(outcome.diff)
-        if fmt is Format.github:
+        if fmt is OutputFormat.github:
             lines = github_annotations(report)
         else:
-            lines = text_lines(report, steps=fmt is Format.table)
+            lines = text_lines(report, steps=fmt is OutputFormat.table)
         (sys.stderr if dry_run else sys.stdout).write(lines)
     sys.stdout.flush()
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from cdbctl.commands.formats import TableOrJson, default_format, format_option
 from cdbctl.errors import EnvironmentProblem, ExitCode, InputError
 from cdbctl.output import SCHEMA_VERSION, OutputFormat, dumps_json, warn, write_stdout
 from cdbctl.sanitize import strip_controls
@@ -76,20 +76,10 @@ ForceOpt = Annotated[
 ]
 
 
-class ScaffoldFormat(StrEnum):
-    """The formats scaffold renders (a subset of OutputFormat)."""
-
-    table = OutputFormat.table.value
-    json = OutputFormat.json.value
-
-
 FormatOpt = Annotated[
-    ScaffoldFormat | None,
-    typer.Option(
-        "--format",
-        "-f",
-        help="Output format (default: table on a terminal or with --dry-run, whose diff is the data; "
-        "else json).",
+    TableOrJson | None,
+    format_option(
+        "Output format (default: table on a terminal or with --dry-run, whose diff is the data; else json)."
     ),
 ]
 
@@ -153,6 +143,8 @@ def _render_table(result: ScaffoldResult, mode: str) -> None:
     # On a terminal the detail folds under its column (or below the path when that leaves too little
     # room); paths are never cut. In a pipe or file every row stays one line (grep-friendly).
     width = shutil.get_terminal_size((80, 24)).columns if is_terminal(stream) else 0
+    if width:  # the header always fits: a longer path pushes its own detail below it instead
+        w1 = min(w1, max(len("FILE"), width - w0 - 4 - len("DETAIL")))
     column = w0 + 2 + w1 + 2
     if width and width - column < 24:
         column = w0 + 2 + 4
@@ -200,15 +192,13 @@ def register(app: typer.Typer) -> None:
         force: ForceOpt = False,
         fmt: FormatOpt = None,
     ) -> None:
-        from cdbctl.output import is_terminal
         from cdbctl.resources import compose_dir, templates_dir
         from cdbctl.scaffold.fs import RepoFS
         from cdbctl.scaffold.runner import package_dir, recorded_services, run_scaffold
         from cdbctl.scaffold.sources import load_sources
         from cdbctl.scaffold.spec import build_specs
 
-        if fmt is None:
-            fmt = ScaffoldFormat.table if is_terminal() or dry_run else ScaffoldFormat.json
+        fmt = fmt or default_format(text_data=dry_run)
         fs = RepoFS(repo)
         mode = "check" if check else "dry-run" if dry_run else "apply"
         sources = load_sources(templates_dir(), compose_dir(), package_dir())
@@ -222,7 +212,7 @@ def register(app: typer.Typer) -> None:
             result = run_scaffold(
                 fs, specs, sources, compose=layers, write=mode == "apply", force=force, repoint=repoint
             )
-        if fmt is ScaffoldFormat.json:
+        if fmt is OutputFormat.json:
             payload = {
                 "schema_version": SCHEMA_VERSION,
                 "repo": str(fs.root),

@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cdbctl.errors import EnvironmentProblem, InputError, UsageError
+from cdbctl.commands.formats import TableOrJson, default_format, format_option
+from cdbctl.errors import EnvironmentProblem, ExitCode, InputError, UsageError
+from cdbctl.output import OutputFormat
 from cdbctl.sanitize import clean
 
 if TYPE_CHECKING:
@@ -66,13 +68,6 @@ class ComposeModel(StrEnum):
     docker = "docker"
 
 
-class VerifyFormat(StrEnum):
-    """Formats `verify` renders."""
-
-    table = "table"
-    json = "json"
-
-
 def register(app: typer.Typer) -> None:
     """Add the command to the app."""
 
@@ -119,10 +114,7 @@ def register(app: typer.Typer) -> None:
             float | None,
             typer.Option(help="Seconds between rounds (--wait: 1, --watch: 3).", metavar="SECONDS"),
         ] = None,
-        fmt: Annotated[
-            VerifyFormat | None,
-            typer.Option("--format", "-f", help="Output format (default: table on a terminal, else json)."),
-        ] = None,
+        fmt: Annotated[TableOrJson | None, format_option()] = None,
         compose_model: Annotated[
             ComposeModel,
             typer.Option(
@@ -132,10 +124,9 @@ def register(app: typer.Typer) -> None:
             ),
         ] = ComposeModel.auto,
     ) -> None:
-        from cdbctl.output import is_terminal
         from cdbctl.verify import runner
 
-        fmt = fmt or (VerifyFormat.table if is_terminal() else VerifyFormat.json)
+        fmt = fmt or default_format()
 
         for flag, value in (
             ("--timeout", timeout),
@@ -173,7 +164,7 @@ def register(app: typer.Typer) -> None:
         else:
             report = runner.run_round(plan, timeout)
             _finish(plan, report, fmt)
-        raise typer.Exit(0 if report.healthy else 1)
+        raise typer.Exit(ExitCode.OK if report.healthy else ExitCode.NEGATIVE)
 
 
 def build_plan(  # noqa: PLR0917 - one argument per command-line option
@@ -188,6 +179,7 @@ def build_plan(  # noqa: PLR0917 - one argument per command-line option
 ) -> Plan:
     """Options -> what to check. Raises UsageError/InputError for bad input."""
     from cdbctl.verify.compose import (
+        checked_project_name,
         find_compose_files,
         normalize_project_name,
         split_compose_file,
@@ -228,9 +220,12 @@ def build_plan(  # noqa: PLR0917 - one argument per command-line option
 
         source = swarm_source(env, stack, wanted if (loaded or services) else None)
     elif not no_docker:
-        name = (
-            loaded.name if loaded else normalize_project_name(project or env.get("COMPOSE_PROJECT_NAME", ""))
-        )
+        if loaded:
+            name = loaded.name
+        elif project:
+            name = checked_project_name(project, "--project")
+        else:
+            name = normalize_project_name(env.get("COMPOSE_PROJECT_NAME", ""))
         if name:
             source = docker_source(env, name, wanted if (loaded or services) else None)
     plan = Plan(tuple(probes), source, container_services, Kind.service if stack else Kind.container)
@@ -275,7 +270,7 @@ def load_compose(
         return builtin
 
 
-def _finish(plan: Plan, report: Report, fmt: VerifyFormat) -> None:
+def _finish(plan: Plan, report: Report, fmt: TableOrJson) -> None:
     """Notes and hints to stderr, the report to stdout; exit 3 when the environment blocked every check."""
     from cdbctl.output import dumps_json, stdout_console, write_stdout
     from cdbctl.verify.model import Status
@@ -285,7 +280,7 @@ def _finish(plan: Plan, report: Report, fmt: VerifyFormat) -> None:
         raise EnvironmentProblem(report.checks[0].detail, hint=report.notes[0] if report.notes else None)
     for note in report.notes:
         sys.stderr.write(f"hint: {note}\n")
-    if fmt is VerifyFormat.json:
+    if fmt is OutputFormat.json:
         write_stdout(dumps_json(report.to_json()))
     else:
         from cdbctl.commands.verify_table import render_table, shared_engine_error
@@ -341,7 +336,7 @@ def _progress_callback() -> RoundCallback | None:
     return on_round
 
 
-def _watch(plan: Plan, timeout: float, interval: float, fmt: VerifyFormat) -> int:
+def _watch(plan: Plan, timeout: float, interval: float, fmt: TableOrJson) -> ExitCode:
     """--watch: a live table on a terminal (a report per round otherwise) until Ctrl-C."""
     from rich.live import Live
 
@@ -350,7 +345,7 @@ def _watch(plan: Plan, timeout: float, interval: float, fmt: VerifyFormat) -> in
     from cdbctl.verify.runner import summarize, watch
 
     last: list[Report] = []
-    live_table = fmt is VerifyFormat.table and is_terminal(sys.stdout)
+    live_table = fmt is OutputFormat.table and is_terminal(sys.stdout)
     console = stdout_console()
     live = Live(console=console, auto_refresh=False) if live_table else None
 
@@ -361,7 +356,7 @@ def _watch(plan: Plan, timeout: float, interval: float, fmt: VerifyFormat) -> in
             table = render_table(report, console.width)
             table.caption = caption
             live.update(table, refresh=True)
-        elif fmt is VerifyFormat.json:
+        elif fmt is OutputFormat.json:
             sys.stdout.write(json.dumps(report.to_json()) + "\n")
             sys.stdout.flush()
         else:
@@ -376,6 +371,6 @@ def _watch(plan: Plan, timeout: float, interval: float, fmt: VerifyFormat) -> in
     except KeyboardInterrupt:
         pass
     if not last:
-        return 130
+        return ExitCode.INTERRUPTED
     sys.stderr.write(f"verify: {summarize(last[0].checks)}\n")
-    return 0 if last[0].healthy else 1
+    return ExitCode.OK if last[0].healthy else ExitCode.NEGATIVE

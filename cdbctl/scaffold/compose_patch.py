@@ -24,6 +24,7 @@ from cdbctl.scaffold.compose_doc import (
     semantic,
     services_node,
 )
+from cdbctl.scaffold.conventions import Conventions, find_conventions, variable_expressions
 from cdbctl.scaffold.yamltree import YNode
 
 __all__ = ["BlockRenderer", "BuildTarget", "Dependency", "PatchResult", "ServiceBuild", "patch_compose"]
@@ -51,8 +52,8 @@ class PatchResult:
     builds: tuple[ServiceBuild, ...]
 
 
-# (name, port, context, dockerfile, deps, indent, step) -> block text with "\n" line ends
-BlockRenderer = Callable[[BuildTarget, Sequence[Dependency], int, int], str]
+# (target, deps, indent, step, the file's conventions) -> block text with "\n" line ends
+BlockRenderer = Callable[[BuildTarget, Sequence[Dependency], int, int, Conventions], str]
 
 
 @dataclass
@@ -170,10 +171,12 @@ def patch_compose(
     where: str,
     render_block: BlockRenderer,
     deps: Sequence[Dependency] | None = None,
+    layer_texts: Sequence[str] = (),
 ) -> PatchResult:
     """Point each target's build at the repository root and its Dockerfile; add missing targets.
 
     deps: the backing services added services wait for (default: those of this file).
+    layer_texts: every compose layer (base first), whose `${VAR...}` expressions added services reuse.
     """
     doc = ComposeDoc(text, where)
     services = services_node(doc)
@@ -196,7 +199,7 @@ def patch_compose(
             patched.append(t.name)
             edits.extend(svc_edits)
     if missing:
-        edits.append(_add_services(doc, services, missing, render_block, deps))
+        edits.append(_add_services(doc, services, missing, render_block, deps=deps, layer_texts=layer_texts))
     out = text
     # Back to front. Two insertions at one offset (a `dockerfile:` line after a service's last line, and
     # the services added after it) keep their list order: the later one is applied first.
@@ -247,13 +250,16 @@ def _add_services(
     services: YNode | None,
     missing: Sequence[BuildTarget],
     render_block: BlockRenderer,
+    *,
     deps: Sequence[Dependency] | None,
+    layer_texts: Sequence[str],
 ) -> _Edit:
     deps = dependencies(doc, services) if deps is None else deps
     if services is None:
+        conv = Conventions(variables=variable_expressions([*layer_texts, doc.text]))
         if doc.root is None or doc.root.flow or "services" in {k.value for k, _ in doc.root.items}:
             raise EnvironmentProblem("cannot add a 'services' mapping to this file safely", where=doc.where)
-        blocks = "\n".join(render_block(t, deps, 2, 2) for t in missing)
+        blocks = "\n".join(render_block(t, deps, 2, 2, conv) for t in missing)
         at, prefix = doc.after_line(doc.root.items[-1][1].end) if doc.root.items else (len(doc.text), "")
         return _Edit(at, at, prefix + ("services:\n" + blocks).replace("\n", doc.eol))
     if services.flow or not services.items:
@@ -271,7 +277,8 @@ def _add_services(
     # A blank line before each added service, except right after a block scalar: there it would
     # become part of a `|+` value.
     sep = "" if at == last else "\n"
-    blocks = sep + "\n".join(render_block(t, deps, indent, step) for t in missing)
+    conv = find_conventions(doc, services, {t.name for t in missing}, layer_texts)
+    blocks = sep + "\n".join(render_block(t, deps, indent, step, conv) for t in missing)
     if prefix:
         blocks = blocks[:-1]
     return _Edit(at, at, prefix + blocks.replace("\n", doc.eol))

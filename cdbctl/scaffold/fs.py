@@ -188,6 +188,23 @@ class RepoFS:
         except OSError as exc:
             raise EnvironmentProblem(f"cannot remove: {_why(exc)}", where=rel) from None
 
+    def remove_generated(self, rels: Sequence[str], stop_at: Sequence[str]) -> None:
+        """Delete generated files no longer produced (each as this run read it), then the directories
+        they leave empty, up to (not including) the stop_at directories."""
+        for rel in rels:
+            self._unchanged(rel)
+        for rel in rels:
+            self.remove(rel)
+        stops = {self.root, *(self.resolve(d) for d in stop_at)}
+        for parent in sorted({self.resolve(rel).parent for rel in rels}, key=lambda p: -len(p.parts)):
+            directory = parent
+            while directory not in stops and self.root in directory.parents:
+                try:
+                    directory.rmdir()
+                except OSError:  # not empty (a file the user added, a __pycache__): it stays
+                    break
+                directory = directory.parent
+
     @contextlib.contextmanager
     def lock(self, wait: float = LOCK_WAIT) -> Iterator[None]:
         """Hold an exclusive lock on the repository (flock on its directory) while the block runs.

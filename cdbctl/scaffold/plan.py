@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from cdbctl.errors import InternalError
 from cdbctl.scaffold.compose_patch import BuildTarget, Dependency
+from cdbctl.scaffold.conventions import Conventions
+from cdbctl.scaffold.engine_wheel import EngineWheel
 from cdbctl.scaffold.spec import ServiceSpec
 
 if TYPE_CHECKING:
@@ -18,29 +20,30 @@ SERVICES_ROOT = "backoffice/services"
 MANAGED = "managed"  # regenerated when unchanged since generation
 CREATE_ONLY = "create_only"  # written only when absent (a user's own file wins)
 _ROOT_FILES = {"dockerignore": ".dockerignore"}
+# Generated only for a service that evaluates signals (app/body.py reads /evaluate's request body).
+_RISK_ONLY = frozenset({"app/body.py"})
 
 
 @dataclass(frozen=True, repr=False)
 class Sources:
-    """Everything rendering needs, loaded by the caller: templates, vendored engine, compose fragment."""
+    """Everything rendering needs, loaded by the caller: templates, the engine wheel, compose fragment."""
 
     templates: Mapping[str, str]  # template-relative path -> text
-    vendor: Mapping[str, bytes]  # package-relative path (cdbctl/...) -> bytes
+    engine: EngineWheel  # the risk engine, for the services that evaluate signals
     compose_fragment: str
     reference_compose: bytes
     version: str  # cdbctl version
 
     def __repr__(self) -> str:
-        return f"Sources({len(self.templates)} templates, {len(self.vendor)} vendored, {self.fingerprint})"
+        return f"Sources({len(self.templates)} templates, {self.engine!r}, {self.fingerprint})"
 
     @property
     def fingerprint(self) -> str:
-        """A short hash of every template and vendored file (the template version)."""
+        """A short hash of every template and the engine wheel (the template version)."""
         h = hashlib.sha256()
         for name in sorted(self.templates):
             h.update(name.encode() + b"\0" + self.templates[name].encode() + b"\0")
-        for name in sorted(self.vendor):
-            h.update(name.encode() + b"\0" + self.vendor[name] + b"\0")
+        h.update(self.engine.filename.encode() + b"\0" + self.engine.sha256.encode() + b"\0")
         h.update(self.compose_fragment.encode())
         return h.hexdigest()[:16]
 
@@ -54,6 +57,7 @@ class PlannedFile:
     mode: int
     policy: str
     service: str | None
+    binary: bool = False  # not text: never diffed or merged line by line
 
 
 def _env() -> Environment:
@@ -95,11 +99,15 @@ def plan_files(
             "serves_risk": spec.serves_risk,
             "version": sources.version,
             "has_shared_services": has_shared_services,
+            # Only a service that evaluates signals gets the engine (see docs/scaffold.md).
+            "engine": sources.engine if spec.serves_risk else None,
         }
         for rel in sorted(sources.templates):
             if not rel.startswith("service/"):
                 continue
             target = rel.removeprefix("service/").removesuffix(".j2")
+            if target in _RISK_ONLY and not spec.serves_risk:
+                continue
             text = (
                 _render(env, sources.templates[rel], ctx, rel)
                 if rel.endswith(".j2")
@@ -107,8 +115,11 @@ def plan_files(
             )
             mode = 0o755 if target == "healthcheck.py" else 0o644
             out.append(PlannedFile(f"{base}/{target}", text.encode(), mode, MANAGED, spec.name))
-        for rel in sorted(sources.vendor):
-            out.append(PlannedFile(f"{base}/vendor/{rel}", sources.vendor[rel], 0o644, MANAGED, spec.name))
+        if spec.serves_risk:
+            wheel = sources.engine
+            out.append(
+                PlannedFile(f"{base}/{wheel.filename}", wheel.data, 0o644, MANAGED, spec.name, binary=True)
+            )
     for rel, target in _ROOT_FILES.items():
         key = f"root/{rel}.j2"
         if key in sources.templates:
@@ -118,9 +129,15 @@ def plan_files(
 
 
 def render_service_block(
-    sources: Sources, target: BuildTarget, deps: Sequence[Dependency], indent: int, step: int
+    sources: Sources,
+    target: BuildTarget,
+    deps: Sequence[Dependency],
+    indent: int,
+    step: int,
+    *,
+    conv: Conventions | None = None,
 ) -> str:
-    """A compose service entry from the reference fragment, re-indented to the file's style."""
+    """A compose service entry from the reference fragment, following the file's conventions and style."""
     by_kind = {d.kind: d for d in deps}
     text = _render(
         _env(),
@@ -132,6 +149,7 @@ def render_service_block(
             "dockerfile": target.dockerfile,
             "redis": by_kind.get("redis"),
             "postgres": by_kind.get("postgres"),
+            "conv": conv if conv is not None else Conventions(),
         },
         "compose fragment",
     )

@@ -13,8 +13,10 @@ from cdbctl.scaffold.builds import GENERATE, UNCHECKED, BuildVerdict, judge, lay
 from cdbctl.scaffold.checks import dockerignore_problems, validate_builds
 from cdbctl.scaffold.compose_doc import layered_dependencies, port_mismatches
 from cdbctl.scaffold.compose_patch import BuildTarget, Dependency, PatchResult, patch_compose
+from cdbctl.scaffold.conventions import Conventions
 from cdbctl.scaffold.fs import RepoFS
 from cdbctl.scaffold.layers import Layer, find_compose, load_layers
+from cdbctl.scaffold.obsolete import find_obsolete
 from cdbctl.scaffold.plan import Sources, plan_files, render_service_block, service_dir
 from cdbctl.scaffold.spec import ServiceSpec, build_specs, merge_recorded, recorded_specs
 
@@ -54,10 +56,15 @@ class ScaffoldResult:
         return any(f.status == st.CONFLICT for f in self.files)
 
 
-def _diff(path: str, old: bytes | None, new: bytes) -> str:
+def _diff(path: str, old: bytes | None, new: bytes | None) -> str:
+    """A unified diff of one file (new None: the file is removed); binary files by name only."""
+    before = "/dev/null" if old is None else f"a/{path}"
+    after = "/dev/null" if new is None else f"b/{path}"
+    if b"\0" in (old or b"") or b"\0" in (new or b""):  # the engine wheel
+        return f"Binary files {before} and {after} differ\n"
     a = [] if old is None else old.decode("utf-8", "replace").splitlines(keepends=True)
-    b = new.decode("utf-8", "replace").splitlines(keepends=True)
-    lines = difflib.unified_diff(a, b, "/dev/null" if old is None else f"a/{path}", f"b/{path}")
+    b = [] if new is None else new.decode("utf-8", "replace").splitlines(keepends=True)
+    lines = difflib.unified_diff(a, b, before, after)
     return "".join(
         line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
     )
@@ -82,6 +89,7 @@ def patch_for(
     project_dir: str | None = None,
     *,
     deps: Sequence[Dependency] | None = None,
+    layer_texts: Sequence[str] = (),
 ) -> PatchResult:
     """Patch compose text (at repo-relative compose_path) for the specs; pure.
 
@@ -92,10 +100,12 @@ def patch_for(
     ctx = posixpath.relpath(".", base)
     targets = [BuildTarget(s.name, s.port, ctx, f"{service_dir(s.name)}/Dockerfile") for s in specs]
 
-    def block(t: BuildTarget, deps: Sequence[Dependency], indent: int, step: int) -> str:
-        return render_service_block(sources, t, deps, indent, step)
+    def block(t: BuildTarget, deps: Sequence[Dependency], indent: int, step: int, conv: Conventions) -> str:
+        return render_service_block(sources, t, deps, indent, step, conv=conv)
 
-    return patch_compose(text, targets, where=compose_path, render_block=block, deps=deps)
+    return patch_compose(
+        text, targets, where=compose_path, render_block=block, deps=deps, layer_texts=layer_texts
+    )
 
 
 def _judge_all(
@@ -168,6 +178,18 @@ def run_scaffold(
         if d.write:
             writes.append((pf.path, pf.data, pf.mode))
             diffs.append(_diff(pf.path, current, pf.data))
+    obsolete, forget = find_obsolete(
+        fs, old.files, (pf.path for pf in planned), map(service_dir, (s.name for s in gen))
+    )
+    for path in forget:
+        files.pop(path, None)
+    for ob in obsolete:
+        detail = "no longer generated" if ob.remove else "no longer generated; edited, so left in place"
+        reports.append(FileReport(ob.path, st.REMOVED if ob.remove else st.KEPT, _kind(ob.path, ob.service),
+                                  ob.service, detail))  # fmt: skip
+        if ob.remove:
+            diffs.append(_diff(ob.path, ob.current, None))
+    removals = [ob.path for ob in obsolete if ob.remove]
 
     project = project_dir_of(paths[0])
     owners = {v.name: v.owner for v in verdicts if v.verdict == GENERATE}
@@ -176,7 +198,12 @@ def run_scaffold(
     deps = layered_dependencies([(layer.path, layer.text) for layer in layers]) if len(layers) > 1 else None
     for layer in layers:
         mine = [s for s in gen if owners[s.name] == layer.path]
-        result = patch_for(layer.text, mine, sources, layer.path, layer.base, deps=deps) if mine else None
+        texts = [layer.text for layer in layers]
+        result = (
+            patch_for(layer.text, mine, sources, layer.path, layer.base, deps=deps, layer_texts=texts)
+            if mine
+            else None
+        )
         new_text = result.text if result is not None else layer.text
         patched_texts[layer.path] = new_text
         new_compose = new_text.encode(layer.encoding)
@@ -231,6 +258,8 @@ def run_scaffold(
             fs.remove(tmp)
         if writes:
             fs.write_all(writes)
+        if removals:
+            fs.remove_generated(removals, stop_at=[service_dir(s.name) for s in gen])
     return ScaffoldResult(
         tuple(reports), tuple(problems), "".join(diffs), paths[-1], write and not blocked, tuple(gen),
         tuple(paths),

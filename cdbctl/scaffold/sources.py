@@ -7,10 +7,8 @@ from pathlib import Path
 
 from cdbctl import __version__
 from cdbctl.errors import InternalError
+from cdbctl.scaffold.engine_wheel import EngineWheel, build_wheel, engine_files
 from cdbctl.scaffold.plan import Sources
-
-_VENDOR_FILES = ("__init__.py", "errors.py")
-_VENDOR_DIRS = ("risk",)
 
 
 def load_templates(root: Path) -> dict[str, str]:
@@ -23,16 +21,18 @@ def load_templates(root: Path) -> dict[str, str]:
     return out
 
 
-def load_vendor(package_dir: Path) -> dict[str, bytes]:
-    """The risk engine sources the images vendor: cdbctl/__init__.py, errors.py and risk/**.py."""
-    out: dict[str, bytes] = {}
-    for name in _VENDOR_FILES:
-        out[f"cdbctl/{name}"] = (package_dir / name).read_bytes()
-    for sub in _VENDOR_DIRS:
-        for path in sorted((package_dir / sub).rglob("*.py")):
-            if "__pycache__" not in path.parts:
-                out[f"cdbctl/{path.relative_to(package_dir).as_posix()}"] = path.read_bytes()
-    return out
+def load_package(package_dir: Path) -> dict[str, bytes]:
+    """Every Python source of the installed cdbctl package by path (cdbctl/...)."""
+    return {
+        f"cdbctl/{path.relative_to(package_dir).as_posix()}": path.read_bytes()
+        for path in sorted(package_dir.rglob("*.py"))
+        if "__pycache__" not in path.parts
+    }
+
+
+def load_engine(package_dir: Path) -> EngineWheel:
+    """The risk engine wheel: cdbctl/risk and the cdbctl modules it imports."""
+    return build_wheel(engine_files(load_package(package_dir)), __version__)
 
 
 @cache  # read once per process: the installed templates do not change while it runs
@@ -41,7 +41,7 @@ def load_sources(templates_dir: Path, compose_dir: Path, package_dir: Path) -> S
     try:
         return Sources(
             templates=load_templates(templates_dir),
-            vendor=load_vendor(package_dir),
+            engine=load_engine(package_dir),
             compose_fragment=(compose_dir / "service.yaml.j2").read_text(encoding="utf-8"),
             reference_compose=(compose_dir / "docker-compose.yml").read_bytes(),
             version=__version__,

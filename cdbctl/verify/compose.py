@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from cdbctl.errors import InputError
+from cdbctl.errors import InputError, UsageError
 
 # Lookup order of `docker compose` v2 (v1 only knew the docker-compose.* names).
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
@@ -131,6 +131,20 @@ def normalize_project_name(raw: str) -> str:
     """Normalise like compose: lowercase, keep only [a-z0-9_-], start with a letter or digit."""
     name = re.sub(r"[^a-z0-9_-]", "", raw.lower()).lstrip("_-")
     return name
+
+
+_VALID_PROJECT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
+
+
+def checked_project_name(raw: str, source: str) -> str:
+    """An explicitly given name (-p, COMPOSE_PROJECT_NAME): Compose v2 refuses, not normalises, a bad one."""
+    if _VALID_PROJECT_NAME.fullmatch(raw):
+        return raw
+    raise UsageError(
+        f"invalid project name {raw!r} from {source}: only lowercase letters, digits, '-' and '_', "
+        "starting with a letter or digit",
+        hint=f"docker compose refuses it too; try {normalize_project_name(raw) or 'cdb'!r}",
+    )
 
 
 # Real compose files are tens of KB; a 50 MB one took minutes and gigabytes in the pure-Python parser.

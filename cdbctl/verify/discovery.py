@@ -140,16 +140,17 @@ class Selected:
     problem: str | None = None
 
 
-def _http(scheme: str, at: Reachable, path: str) -> Selected:
-    return Selected(Endpoint(scheme, at.host, at.port, path), at)
+def _http(scheme: str, at: Reachable, path: str, *, verify_tls: bool = True) -> Selected:
+    return Selected(Endpoint(scheme, at.host, at.port, path, verify_tls=verify_tls), at)
 
 
 def _healthcheck(c: Candidate) -> Selected | None:
     """The service's own HTTP healthcheck (`curl`/`wget` on `localhost:<container port>/<path>`, CMD or
-    CMD-SHELL): GET that path on the host port published for that container port, healthy on 2xx."""
+    CMD-SHELL): GET that path on the host port published for that container port, healthy on 2xx; the
+    certificate is checked unless the healthcheck skips it (`curl -k`, `wget --no-check-certificate`)."""
     found = http_healthcheck(c.service, c.secrets.environment)
     at = c.on(found.port) if found else None
-    return _http(found.scheme, at, found.path) if found and at else None
+    return _http(found.scheme, at, found.path, verify_tls=found.verify_tls) if found and at else None
 
 
 def _image_table(c: Candidate) -> Selected | None:

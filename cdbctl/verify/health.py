@@ -22,6 +22,7 @@ class HttpHealth:
     scheme: str
     port: int
     path: str
+    verify_tls: bool = True  # False when the healthcheck itself skips certificate checks (curl -k)
 
 
 # Repository name -> health endpoint of the image (documented by each project). One line per image.
@@ -50,6 +51,9 @@ _LOCAL_URL = re.compile(
     r"(?P<scheme>https?)://(?:localhost|127\.0\.0\.1|0\.0\.0\.0|\[::1\])(?::(?P<port>\d{1,5}))?"
     r"(?P<path>/[^\s'\"]*)?\Z"
 )
+# curl -k/--insecure (also inside a cluster such as -fsSk), wget --no-check-certificate.
+_INSECURE_LONG = frozenset({"--insecure", "--no-check-certificate"})
+_CURL_CLUSTER = re.compile(r"-[A-Za-z]*k[A-Za-z]*")
 _VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 
 
@@ -101,5 +105,12 @@ def http_healthcheck(service: Mapping[str, Any], environment: Mapping[str, str])
             scheme = m.group("scheme")
             port = int(m.group("port") or (443 if scheme == "https" else 80))
             if 0 < port <= 65535:
-                return HttpHealth(scheme, port, m.group("path") or "/")
+                return HttpHealth(
+                    scheme, port, m.group("path") or "/", verify_tls=not _skips_tls_checks(words)
+                )
     return None
+
+
+def _skips_tls_checks(words: list[str]) -> bool:
+    """The healthcheck accepts any certificate, so the stack's own check would pass on a self-signed one."""
+    return any(w in _INSECURE_LONG or _CURL_CLUSTER.fullmatch(w) for w in words)

@@ -43,6 +43,7 @@ class Endpoint:
     username: str | None = None
     password: str | None = None
     database: str | None = None
+    verify_tls: bool = True
 
     @property
     def kind(self) -> Kind:

@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from cdbctl.errors import InputError, UsageError
-from cdbctl.verify.compose import ComposeFile, ComposeProject, line_of, load_file, normalize_project_name
+from cdbctl.verify.compose import (
+    ComposeFile,
+    ComposeProject,
+    checked_project_name,
+    line_of,
+    load_file,
+    normalize_project_name,
+)
 from cdbctl.verify.dotenv import read_dotenv
 from cdbctl.verify.interpolation import interpolate
 from cdbctl.verify.merge import (
@@ -78,8 +85,13 @@ def load_project(
     for path in files:
         model.add(_load_part(Path(path), merged_env, directory, 0), conflicts=False, where=str(path))
     services = {n: _finish_service(n, strip_tags(s), merged_env) for n, s in model.services.items()}
-    raw = project or merged_env.get("COMPOSE_PROJECT_NAME") or model.name or directory.name
-    name = normalize_project_name(raw)
+    if project:
+        name = raw = checked_project_name(project, "--project")
+    elif merged_env.get("COMPOSE_PROJECT_NAME"):
+        name = raw = checked_project_name(merged_env["COMPOSE_PROJECT_NAME"], "COMPOSE_PROJECT_NAME")
+    else:
+        raw = model.name or directory.name
+        name = normalize_project_name(raw)
     if not name:
         raise UsageError(f"cannot derive a compose project name from {raw!r}", hint="pass --project NAME")
     if profiles is None:

@@ -98,6 +98,29 @@ def test_images_are_built_from_the_generated_dockerfiles_on_the_base_image(built
     assert not (built.repo / "docker-compose.override.yml").exists()
 
 
+def test_images_install_hash_pinned_requirements_and_only_cdb_risk_has_the_engine(built: Stack) -> None:
+    probe = (
+        "import importlib.util as u, json; "
+        "print(json.dumps({m: u.find_spec(m) is not None for m in "
+        "('cdbctl', 'msgspec', 'prometheus_client', 'flask', 'gunicorn')}))"
+    )
+    for service in SERVICES:
+        dockerfile = (built.repo / f"backoffice/services/{service}/Dockerfile").read_text(encoding="utf-8")
+        assert "--require-hashes" in dockerfile  # the build above passed pip's hash check
+        found = json.loads(
+            run(
+                ["docker", "run", "--rm", "--network", "host", "--label", f"{LABEL_PROJECT}={built.project}",
+                 "--entrypoint", "/opt/venv/bin/python", built.service_image(service), "-c", probe],
+                timeout=120,
+            ).stdout
+        )  # fmt: skip
+        assert found["prometheus_client"] and found["flask"] and found["gunicorn"], (service, found)
+        # The risk engine (and msgspec, its one dependency) is only in the image that evaluates signals.
+        assert found["cdbctl"] is (service == "cdb_risk"), (service, found)
+        assert found["msgspec"] is (service == "cdb_risk"), (service, found)
+    assert not list(built.repo.glob("backoffice/services/*/vendor"))
+
+
 # -- step 4: the stack runs and is healthy by Docker's own HEALTHCHECK ---------------------------------
 def test_every_container_turns_healthy_by_its_own_healthcheck(running: Stack) -> None:
     wait_healthy(running, [*DATA_STORES, *SERVICES])
@@ -136,6 +159,17 @@ def test_endpoints_answer_on_loopback_with_redis_and_postgres_ready(running: Sta
         status, body = http("GET", f"{base}/metrics")
         assert status == 200
         assert b"# TYPE" in body and b"/health" in body
+
+
+def test_service_logs_are_json_lines_from_several_workers_without_a_control_socket(running: Stack) -> None:
+    wait_healthy(running, list(SERVICES))
+    for service in SERVICES:
+        logs = run(["docker", "logs", running.container(service)["Id"]], timeout=60)
+        lines = [line for line in (logs.stdout + logs.stderr).splitlines() if line.strip()]
+        records = [json.loads(line) for line in lines]  # gunicorn's own lines too
+        messages = [str(r.get("message", "")) for r in records]
+        assert sum(m.startswith("Booting worker") for m in messages) >= 2, (service, messages)
+        assert not [m for m in messages if "ontrol" in m], (service, messages)
 
 
 # -- step 5: the risk service and the CLI agree ----------------------------------------------------------

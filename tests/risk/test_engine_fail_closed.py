@@ -58,7 +58,7 @@ def test_a_bug_exits_4_with_a_located_report(capsys, monkeypatch, tmp_path) -> N
 
 
 def test_engine_imports_without_cli_dependencies() -> None:
-    """The CDB risk service vendors cdbctl/__init__.py, errors.py and risk/ with msgspec only."""
+    """The CDB risk service installs only cdbctl/__init__.py, errors.py and risk/ (its wheel) and msgspec."""
     code = (
         "import sys\n"
         "for name in ('typer', 'rich', 'yaml', 'ruamel', 'click', 'jinja2', 'docker'):\n"

@@ -19,7 +19,11 @@ SHELL = {"MAX_LEVERAGE": "2", "MAX_POSITION_PCT": "0.9", "RISK_PER_TRADE": "0.5"
 def test_risk_keys_exported_in_the_shell_change_no_test() -> None:
     env = {**os.environ, **SHELL, "PYTHONPATH": str(ROOT)}
     # the CLI reads the environment: these fail (39 of them) when the isolation is switched off
-    paths = ["tests/risk/test_cli.py", "tests/risk/test_cli_account.py", "tests/risk/test_api.py"]
+    paths = [
+        "tests/commands/risk/test_evaluate.py",
+        "tests/commands/risk/test_inputs.py",
+        "tests/risk/test_api.py",
+    ]
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *paths],
         cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=600,

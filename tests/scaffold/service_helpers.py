@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from cdbctl.scaffold.fs import RepoFS
 from cdbctl.scaffold.plan import Sources
 from cdbctl.scaffold.runner import run_scaffold
@@ -62,7 +64,7 @@ def gunicorn_service(service_dir: Path, env: dict[str, str] | None = None) -> It
         "PATH": os.environ.get("PATH", "/usr/bin"),
         "PORT": str(port),
         "BIND_HOST": "127.0.0.1",
-        "PYTHONPATH": f"{service_dir / 'vendor'}:{service_dir}",
+        "PYTHONPATH": str(service_dir),
         **(env or {}),
     }
     with log_path.open("w+b") as log:
@@ -90,3 +92,13 @@ def gunicorn_service(service_dir: Path, env: dict[str, str] | None = None) -> It
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+def sample(text: str, name: str, **labels: str) -> float:
+    """The sum of the samples called `name` whose labels include `labels` (0 when there is none)."""
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                total += s.value
+    return total

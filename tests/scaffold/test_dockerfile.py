@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import hashlib
 import http.server
 import os
 import shutil
@@ -10,6 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -64,44 +66,86 @@ def test_dockerfile_shape(generated: Path, name: str) -> None:
     assert ("COPY services/ /app/services/" in text) is (generated / "services").is_dir()
 
 
+def _requirements(path: Path) -> list[str]:
+    """The requirement entries of a requirements file, each with its continuation lines joined."""
+    text = path.read_text().replace("\\\n", " ")
+    return [
+        line.split() and " ".join(line.split())
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    ]
+
+
 @pytest.mark.parametrize("name", SERVICES)
 @pytest.mark.unit
-def test_requirements_are_pinned_and_current(generated: Path, name: str) -> None:
-    reqs = [
-        line for line in (generated / "backoffice/services" / name / "requirements.txt").read_text().splitlines()
-        if line and not line.startswith("#")
-    ]  # fmt: skip
-    assert all("==" in r for r in reqs)
-    pins = {r.split("==")[0].lower(): tuple(int(x) for x in r.split("==")[1].split(".")) for r in reqs}
+def test_requirements_are_pinned_with_hashes(generated: Path, name: str) -> None:
+    base = generated / "backoffice/services" / name
+    entries = _requirements(base / "requirements.txt")
+    pins: dict[str, tuple[int, ...]] = {}
+    for entry in entries:
+        requirement, *options = entry.split()
+        # Every entry carries at least one sha256 (pip --require-hashes refuses the file otherwise).
+        assert options and all(o.startswith("--hash=sha256:") and len(o) == 14 + 64 for o in options), entry
+        if requirement.endswith(".whl"):
+            wheel = base / requirement
+            assert options == [f"--hash=sha256:{hashlib.sha256(wheel.read_bytes()).hexdigest()}"]
+            continue
+        project, _, version = requirement.partition("==")
+        assert version, f"not pinned: {entry}"
+        pins[project.lower()] = tuple(int(x) for x in version.split("."))
     assert pins["flask"] >= (3, 1, 3) and pins["werkzeug"] >= (3, 1, 6)
-    assert {"gunicorn", "msgspec"} <= set(pins)
+    assert {"gunicorn", "prometheus-client"} <= set(pins)
+    # The risk engine and its one dependency reach only the service that evaluates signals.
+    assert ("msgspec" in pins) is (name == "cdb_risk")
+    assert any(e.endswith(".whl") or ".whl " in e for e in entries) is (name == "cdb_risk")
+
+
+def _wheel(generated: Path) -> Path:
+    (wheel,) = (generated / "backoffice/services/cdb_risk").glob("*.whl")
+    return wheel
 
 
 @pytest.mark.unit
-def test_vendored_engine_imports_only_stdlib_msgspec_and_itself(generated: Path) -> None:
-    vendor = generated / "backoffice/services/cdb_risk/vendor"
-    modules = {".".join(p.relative_to(vendor).with_suffix("").parts).removesuffix(".__init__") for p in
-               vendor.rglob("*.py")}  # fmt: skip
-    assert {"cdbctl", "cdbctl.errors", "cdbctl.risk"} <= modules
-    for path in vendor.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+def test_only_the_risk_service_gets_the_engine(generated: Path) -> None:
+    for name in SERVICES:
+        base = generated / "backoffice/services" / name
+        assert not (base / "vendor").exists()
+        assert bool(list(base.glob("*.whl"))) is (name == "cdb_risk")
+        app = "\n".join(p.read_text() for p in (base / "app").glob("*.py"))
+        assert ("from cdbctl" in app or "import cdbctl" in app) is (name == "cdb_risk")
+
+
+@pytest.mark.unit
+def test_engine_wheel_holds_only_the_engine_and_imports_only_stdlib_and_msgspec(generated: Path) -> None:
+    with zipfile.ZipFile(_wheel(generated)) as zf:
+        names = zf.namelist()
+        sources = {n: zf.read(n) for n in names if n.endswith(".py")}
+        meta = zf.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    assert {n.split("/")[0] for n in names} == {"cdbctl", "cdbctl_risk-0.2.0.dist-info"}
+    assert {n for n in sources if not n.startswith("cdbctl/risk/")} == {
+        "cdbctl/__init__.py",
+        "cdbctl/errors.py",
+    }
+    assert "Requires-Dist: msgspec" in meta
+    modules = {n.removesuffix(".py").removesuffix("/__init__").replace("/", ".") for n in sources}
+    for path, source in sources.items():
+        for node in ast.walk(ast.parse(source)):
+            found = [a.name for a in node.names] if isinstance(node, ast.Import) else []
             if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names = [node.module]
-            for name in names:
+                found = [node.module]
+            for name in found:
                 top = name.split(".")[0]
                 if top == "cdbctl":
-                    assert name in modules, f"{path.name} imports {name}, which is not vendored"
+                    assert name in modules, f"{path} imports {name}, which is not in the wheel"
                 else:
-                    assert top == "msgspec" or top in sys.stdlib_module_names, f"{path.name} imports {name}"
+                    assert top == "msgspec" or top in sys.stdlib_module_names, f"{path} imports {name}"
 
 
 @pytest.mark.parametrize("name", SERVICES)
 @pytest.mark.unit
 def test_generated_python_compiles_and_passes_ruff(generated: Path, name: str) -> None:
     base = generated / "backoffice/services" / name
-    files = [base / "app/main.py", base / "app/metrics.py", base / "app/readiness.py", base / "gunicorn.conf.py",
-             base / "healthcheck.py"]  # fmt: skip
+    files = [*sorted((base / "app").glob("*.py")), base / "gunicorn.conf.py", base / "healthcheck.py"]
     for f in files:
         compile(f.read_text(), str(f), "exec")
     proc = subprocess.run(
@@ -115,10 +159,13 @@ def test_generated_python_compiles_and_passes_ruff(generated: Path, name: str) -
 @pytest.mark.unit
 def test_generated_python_passes_mypy_strict(generated: Path, tmp_path: Path) -> None:
     base = generated / "backoffice/services/cdb_risk"
+    engine = tmp_path / "engine"
+    with zipfile.ZipFile(_wheel(generated)) as zf:
+        zf.extractall(engine)  # the app type-checks against the engine as the image installs it
     proc = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--ignore-missing-imports", "--follow-imports=silent", "--no-incremental",
          "--cache-dir", str(tmp_path / "mypy-cache"), "app", "gunicorn.conf.py", "healthcheck.py"],
-        capture_output=True, text=True, cwd=base, env={**os.environ, "MYPYPATH": str(base / "vendor")},
+        capture_output=True, text=True, cwd=base, env={**os.environ, "MYPYPATH": str(engine)},
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
 

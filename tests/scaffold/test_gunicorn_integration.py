@@ -43,13 +43,13 @@ def _get(url: str, data: bytes | None = None) -> tuple[int, bytes]:
 def running(tmp_path_factory: pytest.TempPathFactory, sources: Sources) -> Iterator[tuple[str, Path]]:
     root = scaffold_repo(tmp_path_factory.mktemp("gunicorn") / "cdb", sources)
     service = root / "backoffice/services/cdb_risk"
-    # The image layout: /app holds gunicorn.conf.py, healthcheck.py, app/ and vendor/.
+    # The image layout: /app holds gunicorn.conf.py, healthcheck.py and app/.
     port = _free_port()
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin"),
         "PORT": str(port),
         "BIND_HOST": "127.0.0.1",
-        "PYTHONPATH": f"{service / 'vendor'}:{service}",
+        "PYTHONPATH": str(service),
         "GUNICORN_WORKERS": "2",
     }
     log = (tmp_path_factory.mktemp("log") / "gunicorn.log").open("w+b")

@@ -10,12 +10,15 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from urllib.parse import quote
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from cdbctl.risk import evaluate_json
 from cdbctl.scaffold.plan import Sources
-from tests.scaffold.service_helpers import scaffold_repo, service_app
+from tests.scaffold.service_helpers import sample, scaffold_repo, service_app
+from tests.servers import PostgresServer, RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -49,8 +52,11 @@ def test_health_status_metrics(generated: Path, name: str, monkeypatch: pytest.M
         assert r.status_code == 200 and r.get_json()["status"] == "ready"
         status = client.get("/status").get_json()
         assert status["service"] == name and status["version"]
-        assert status["risk_config"]["ok"] is True
-        assert status["risk_config"]["values"]["MAX_POSITION_PCT"] == 0.07
+        if name == "cdb_risk":  # only the service that evaluates signals has the risk engine
+            assert status["risk_config"]["ok"] is True
+            assert status["risk_config"]["values"]["MAX_POSITION_PCT"] == 0.07
+        else:
+            assert "risk_config" not in status
         assert status["shared_services"] == {"available": False}
         metrics = client.get("/metrics")
         assert metrics.mimetype == "text/plain"
@@ -58,10 +64,9 @@ def test_health_status_metrics(generated: Path, name: str, monkeypatch: pytest.M
         # rejects a parameter given twice): exactly the exposition format's header.
         assert metrics.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
         text = metrics.get_data(as_text=True)
-        assert (
-            f'cdb_http_requests_total{{service="{name}",method="GET",endpoint="/health",status="200"}} 1'
-            in text
-        )
+        labels = {"service": name, "method": "GET", "endpoint": "/health", "status": "200"}
+        assert sample(text, "cdb_http_requests_total", **labels) == 1
+        assert sample(text, "process_resident_memory_bytes") > 0
         assert "# TYPE cdb_http_request_duration_seconds histogram" in text
         assert (client.post("/evaluate").status_code == 404) is (name != "cdb_risk")
 
@@ -74,18 +79,15 @@ def test_metrics_are_valid_prometheus_text(risk: ModuleType) -> None:
     client.post("/evaluate", data=(EXAMPLES / "signal.json").read_bytes())
     text = client.get("/metrics").get_data(as_text=True)
     assert text.endswith("\n")
-    hist: dict[str, list[int]] = {}
-    for line in text.splitlines():
-        if line.startswith("#"):
-            assert line.split()[1] in {"HELP", "TYPE"}
-            continue
-        name_labels, value = line.rsplit(" ", 1)
-        float(value)
-        assert name_labels.count("{") == 1 and name_labels.endswith("}")
-        if "_bucket{" in name_labels and 'endpoint="/health"' in name_labels:
-            hist.setdefault("health", []).append(int(value))
-    assert hist["health"] == sorted(hist["health"])  # cumulative buckets
-    assert 'endpoint="other",status="404"' in text
+    families = {f.name: f for f in text_string_to_metric_families(text)}  # raises on invalid text
+    assert families["cdb_http_request_duration_seconds"].type == "histogram"
+    assert families["process_cpu_seconds"].type == "counter"
+    buckets = [
+        s.value for s in families["cdb_http_request_duration_seconds"].samples
+        if s.name.endswith("_bucket") and s.labels["endpoint"] == "/health"
+    ]  # fmt: skip
+    assert len(buckets) == 12 and buckets == sorted(buckets)  # cumulative, +Inf last
+    assert sample(text, "cdb_http_requests_total", method="GET", endpoint="other", status="404") == 1
 
 
 @pytest.mark.integration
@@ -116,8 +118,9 @@ def test_evaluate_list_and_rejections_counted(risk: ModuleType) -> None:
     assert [d["approved"] for d in decisions] == [True, False]
     text = client.get("/metrics").get_data(as_text=True)
     reason = decisions[1]["reason"]
-    assert f'cdb_risk_decisions_total{{service="cdb_risk",approved="false",reason="{reason}"}} 1' in text
-    assert 'cdb_risk_decisions_total{service="cdb_risk",approved="true",reason="approved"} 1' in text
+    total = "cdb_risk_decisions_total"
+    assert sample(text, total, service="cdb_risk", approved="false", reason=reason) == 1
+    assert sample(text, total, service="cdb_risk", approved="true", reason="approved") == 1
 
 
 @pytest.mark.parametrize(
@@ -288,7 +291,7 @@ def test_any_log_level_value_keeps_the_service_up(generated: Path, level: str) -
     # A typo in LOG_LEVEL must not crash-loop the container: unknown values fall back to info.
     service = generated / "backoffice/services/cdb_core"
     code = "from app.main import app; print(app.test_client().get('/health').status_code)"
-    env = {"PATH": "/usr/bin:/bin", "LOG_LEVEL": level, "PYTHONPATH": f"{service}:{service / 'vendor'}"}
+    env = {"PATH": "/usr/bin:/bin", "LOG_LEVEL": level, "PYTHONPATH": str(service)}
     proc = subprocess.run(
         [sys.executable, "-c", code],
         cwd=service,
@@ -304,3 +307,76 @@ def test_any_log_level_value_keeps_the_service_up(generated: Path, level: str) -
     if level == "verbose":
         assert "unknown LOG_LEVEL 'verbose'" in lines[0]
         assert json.loads(lines[1])["event"] == "request"  # info is the fallback: requests are logged
+
+
+@pytest.mark.parametrize(
+    ("part", "expected"),
+    [
+        ("password", "error: authentication failed (SQLSTATE 28P01)"),
+        ("user", "error: authentication failed (SQLSTATE 28P01)"),
+        ("dbname", "error: database does not exist (SQLSTATE 3D000)"),
+    ],
+)
+@pytest.mark.integration
+def test_ready_logs_in_to_postgres_and_a_wrong_credential_is_503(
+    risk: ModuleType,
+    postgres_server: PostgresServer,
+    monkeypatch: pytest.MonkeyPatch,
+    part: str,
+    expected: str,
+) -> None:
+    wrong = "Wr0ng-s3cret"
+    monkeypatch.setenv("DATABASE_URL", postgres_server.dsn(**{part: wrong}))
+    r = risk.app.test_client().get("/ready")
+    body = r.get_json()
+    assert r.status_code == 503 and body["failing"] == ["postgres"]
+    assert body["checks"]["postgres"] == expected
+    assert wrong not in r.get_data(as_text=True) and postgres_server.password not in r.get_data(as_text=True)
+
+
+@pytest.mark.integration
+def test_ready_logs_in_with_a_password_saslprep_changes(
+    risk: ModuleType, postgres_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg
+    from psycopg import sql
+
+    # SCRAM hashes the password after SASLprep (RFC 4013): a soft hyphen vanishes, "ﬁ" becomes "fi",
+    # a no-break space becomes a space. A client that skipped it could not log in.
+    password = "p\u00e4ss\u00adw\u00f6rd\u00a0\ufb01"
+    with psycopg.connect(
+        host=postgres_server.host, port=postgres_server.port, user="postgres",
+        password=postgres_server.superuser_password, dbname="postgres", autocommit=True,
+    ) as conn:  # fmt: skip
+        conn.execute("DROP ROLE IF EXISTS saslprep_user")
+        conn.execute(sql.SQL("CREATE ROLE saslprep_user LOGIN PASSWORD {}").format(sql.Literal(password)))
+    url = (
+        f"postgresql://saslprep_user:{quote(password)}@{postgres_server.host}:{postgres_server.port}/postgres"
+    )
+    monkeypatch.setenv("DATABASE_URL", url)
+    r = risk.app.test_client().get("/ready")
+    assert r.status_code == 200, r.get_json()
+    monkeypatch.setenv("DATABASE_URL", url.replace(quote("\ufb01"), "fi!"))
+    assert risk.app.test_client().get("/ready").status_code == 503
+
+
+@pytest.mark.integration
+def test_ready_without_the_redis_password_it_requires_is_503(
+    risk: ModuleType, redis_server_auth: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{redis_server_auth.port}/0")
+    r = risk.app.test_client().get("/ready")
+    assert r.status_code == 503 and r.get_json()["checks"]["redis"] == "error: authentication required"
+
+
+@pytest.mark.unit
+def test_saslprep_follows_rfc_4013(generated: Path) -> None:
+    with service_app(generated / "backoffice/services/cdb_core"):
+        from app.pgwire import saslprep  # type: ignore[import-not-found]
+
+        assert saslprep("user") == "user"
+        assert saslprep("I\u00adX") == "IX"  # RFC 4013 section 3 examples
+        assert saslprep("\u00aa") == "a"
+        assert saslprep("\u2168") == "IX"
+        assert saslprep("a\u00a0b") == "a b"
+        assert saslprep("\u0007x\u00e9") == "\u0007x\u00e9"  # prohibited: used as given, as PostgreSQL does

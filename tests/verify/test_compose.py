@@ -71,8 +71,8 @@ def test_dotenv_next_to_the_compose_file_is_used_and_the_environment_wins(tmp_pa
     [
         ("My.CDB Stack_01", None, {}, None, "mycdbstack_01"),
         ("cdb", "Claire-de-Binare", {}, None, "claire-de-binare"),
-        ("cdb", "named", {"COMPOSE_PROJECT_NAME": "FromEnv"}, None, "fromenv"),
-        ("cdb", "named", {"COMPOSE_PROJECT_NAME": "fromenv"}, "CLI_wins", "cli_wins"),
+        ("cdb", "Named", {"COMPOSE_PROJECT_NAME": "from_env"}, None, "from_env"),
+        ("cdb", "named", {"COMPOSE_PROJECT_NAME": "fromenv"}, "cli-wins", "cli-wins"),
         ("_-leading", None, {}, None, "leading"),
     ],
 )
@@ -90,9 +90,27 @@ def test_project_name_is_derived_like_compose(  # noqa: PLR0917 - one argument p
 
 
 def test_unusable_project_name_is_a_usage_error(tmp_path: Path) -> None:
-    f = write(tmp_path / "ok" / "compose.yaml", "services: {}\n")
+    f = write(tmp_path / "ok" / "compose.yaml", "name: '???'\nservices: {}\n")
     with pytest.raises(UsageError, match="cannot derive a compose project name"):
-        load_project([f], {}, "???")
+        load_project([f], {})
+
+
+@pytest.mark.parametrize(
+    ("env", "option", "source"),
+    [
+        ({}, "CLI_wins", "--project"),
+        ({}, "my proj", "--project"),
+        ({"COMPOSE_PROJECT_NAME": "FromEnv"}, None, "COMPOSE_PROJECT_NAME"),
+        ({"COMPOSE_PROJECT_NAME": "-dash"}, None, "COMPOSE_PROJECT_NAME"),
+    ],
+)
+def test_explicit_project_name_is_refused_not_normalised(
+    tmp_path: Path, env: dict[str, str], option: str | None, source: str
+) -> None:
+    # Compose v2 normalises a directory or `name:` but refuses a bad -p / COMPOSE_PROJECT_NAME.
+    f = write(tmp_path / "ok" / "compose.yaml", "services: {}\n")
+    with pytest.raises(UsageError, match=f"invalid project name .* from {source}"):
+        load_project([f], env, option)
 
 
 def test_normalize_project_name() -> None:

@@ -8,6 +8,7 @@ each active service, and on the probes planned from them (secrets included).
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from cdbctl.errors import InputError
+from cdbctl.errors import InputError, UsageError
 from cdbctl.resources import compose_dir
 from cdbctl.verify.compose import ComposeProject
 from cdbctl.verify.compose_cli import config_json, find_compose_cli, load_project_from_cli, unescape
@@ -331,3 +332,42 @@ def test_auto_falls_back_when_compose_refuses_what_verify_can_read(
     code, out, err = _verify_cli(capsys, monkeypatch, tmp_path, "--compose-model", "docker")
     assert (code, out) == (2, "")
     assert err.startswith("cdbctl: error: docker compose config: ")
+
+
+@pytest.mark.parametrize(
+    ("directory", "top_name", "env", "option"),
+    [
+        ("My.CDB Stack_01", None, {}, None),
+        ("cdb", "Claire-de-Binare", {}, None),
+        ("cdb", None, {"COMPOSE_PROJECT_NAME": "FromEnv"}, None),
+        ("cdb", None, {"COMPOSE_PROJECT_NAME": "from_env"}, None),
+        ("cdb", None, {}, "CLI_wins"),
+        ("cdb", None, {}, "cli-wins"),
+        ("cdb", "named", {"COMPOSE_PROJECT_NAME": "x y"}, "ok"),
+    ],
+)
+def test_project_name_accepted_or_refused_like_compose(  # noqa: PLR0917 - one argument per table column
+    compose_cli: list[str],
+    tmp_path: Path,
+    directory: str,
+    top_name: str | None,
+    env: dict[str, str],
+    option: str | None,
+) -> None:
+    head = f"name: {top_name}\n" if top_name else ""
+    folder = tmp_path / directory
+    folder.mkdir()
+    f = folder / "compose.yaml"
+    f.write_text(head + "services:\n  a:\n    image: x\n")
+    full_env = {"PATH": os.environ.get("PATH", ""), **env}
+    command = [*compose_cli, "-f", str(f), *(["-p", option] if option else []), "config", "--format", "json"]
+    theirs = subprocess.run(command, env=full_env, capture_output=True, text=True, check=False, cwd=folder)
+    try:
+        ours: str | None = load_project([f], env, option).name
+    except UsageError:
+        ours = None
+    if theirs.returncode != 0:
+        assert "invalid project name" in theirs.stderr
+        assert ours is None
+    else:
+        assert ours == json.loads(theirs.stdout)["name"]

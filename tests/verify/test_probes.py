@@ -198,6 +198,36 @@ def test_https_healthy_with_a_ca_trusted_through_ssl_cert_file(
         assert probe(f"https://{HOST}:{server.port}/health") == Outcome(Status.healthy, "HTTP 200")
 
 
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl CLI needed to make a certificate")
+def test_https_self_signed_is_healthy_when_the_healthcheck_skips_checks_too(tmp_path: Path) -> None:
+    import dataclasses
+    import ssl
+
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+         "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+
+    def https_ok(conn: socket.socket) -> None:
+        try:
+            with ctx.wrap_socket(conn, server_side=True) as tls:
+                tls.recv(4096)
+                tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        except ssl.SSLError:
+            pass  # the checking client hangs up on the self-signed certificate
+
+    with ScriptedServer(https_ok) as server:
+        checked = parse_url(f"https://{HOST}:{server.port}/health")
+        unchecked = dataclasses.replace(checked, verify_tls=False)
+        assert REGISTRY["https"](checked, Deadline(3.0)).status is Status.unhealthy
+        assert REGISTRY["https"](unchecked, Deadline(3.0)) == Outcome(
+            Status.healthy, "HTTP 200 (certificate not checked, like the healthcheck)"
+        )
+
+
 def test_https_against_plain_http_is_a_tls_error() -> None:
     with http_server(200) as server:
         outcome = probe(f"https://{HOST}:{server.server_port}/health")

@@ -8,8 +8,12 @@ import msgspec
 import pytest
 from rich.console import Console
 
-from cdbctl.commands.risk_table import render
-from cdbctl.risk import Decision, Engine, Signal, resolve, resolve_now
+from cdbctl.commands.risk.table import render
+from cdbctl.risk import resolve_now
+from cdbctl.risk.config import resolve
+from cdbctl.risk.engine import Engine
+from cdbctl.risk.io import Invalid, read_chunks
+from cdbctl.risk.model import Decision
 
 pytestmark = pytest.mark.unit
 
@@ -24,7 +28,11 @@ def _decisions(n: int) -> list[Decision]:
          "timestamp": "2026-01-01T12:00:00Z", "leverage": 5 if i % 4 else 12}
         for i in range(n)
     ]  # fmt: skip
-    return [engine.evaluate(msgspec.convert(s, Signal)) for s in sigs]
+    data = b"".join(msgspec.json.encode(s) + b"\n" for s in sigs)
+    records = [r for chunk in read_chunks(io.BytesIO(data).read, "t") for r in chunk.records]
+    signals = [r for r in records if not isinstance(r, Invalid)]
+    assert len(signals) == n
+    return [engine.evaluate(s) for s in signals]
 
 
 def _screen(decisions: list[Decision], width: int, *, trace: bool = False) -> str:

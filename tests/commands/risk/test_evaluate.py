@@ -1,4 +1,4 @@
-"""`cdbctl risk evaluate` / `cdbctl risk config`: every option and exit code, stdout and stderr apart."""
+"""`cdbctl risk evaluate`: formats, options, exit codes and streaming, stdout and stderr apart."""
 
 from __future__ import annotations
 
@@ -11,9 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import DATA, NOW, ROOT, cli, signal
+from tests.risk.helpers import DATA, NOW, ROOT, cli, signal
 
 pytestmark = pytest.mark.unit
+
+EXAMPLES = ROOT / "examples"
+SIGNAL = {"signal_id": "s1", "symbol": "BTC_USDT", "side": "long", "price": 50000.0,
+          "timestamp": "2026-01-01T12:00:00Z"}  # fmt: skip
+
+
+def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str,
+        stdin: bytes | None = None) -> tuple[int, str, str]:  # fmt: skip
+    r = cli(capsys, monkeypatch, *args, stdin=stdin)
+    return r.code, r.out, r.err
 
 
 def write_jsonl(path: Path, *records: dict[str, object]) -> Path:
@@ -25,6 +35,13 @@ def write_jsonl(path: Path, *records: dict[str, object]) -> Path:
 def two(tmp_path: Path) -> Path:
     """Two approvable signals of 10000 USDT each."""
     return write_jsonl(tmp_path / "two.jsonl", signal(signal_id="a"), signal(signal_id="b", side="short"))
+
+
+@pytest.fixture
+def signal_file(tmp_path: Path) -> Path:
+    path = tmp_path / "signal.json"
+    path.write_text(json.dumps(SIGNAL))
+    return path
 
 
 def test_exit_0_all_approved_default_format_json_array(capsys, monkeypatch, two) -> None:  # type: ignore[no-untyped-def]
@@ -125,7 +142,10 @@ def test_several_inputs_and_stdin_dash(capsys, monkeypatch, two) -> None:  # typ
 def test_usage_errors(capsys, monkeypatch, two) -> None:  # type: ignore[no-untyped-def]
     r = cli(capsys, monkeypatch, "risk", "evaluate", str(two), "--format", "xml")
     assert r.code == 2 and r.out == ""
-    assert r.err == "cdbctl: error: --format 'xml': expected table, json or jsonl\n"
+    assert r.err == (
+        "cdbctl: error: Invalid value for '--format' / '-f': 'xml' is not one of 'table', 'json', 'jsonl'.\n"
+        "hint: see 'cdbctl risk evaluate --help'\n"
+    )
     r = cli(capsys, monkeypatch, "risk", "evaluate", str(two), "--set", "MAX_LEVERAGE")
     assert r.code == 2
     assert r.err.startswith("cdbctl: error: --set 'MAX_LEVERAGE': expected KEY=VALUE\nhint: ")
@@ -134,55 +154,6 @@ def test_usage_errors(capsys, monkeypatch, two) -> None:  # type: ignore[no-unty
     r = cli(capsys, monkeypatch, "risk", "evaluate", str(two), "--set", "MAX_LEVERAGE=0")
     assert r.code == 2
     assert r.err == "cdbctl: error: MAX_LEVERAGE from --set: '0' is out of range (must be >= 1)\n"
-
-
-def test_help(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    r = cli(capsys, monkeypatch, "risk", "--help")
-    assert r.code == 0 and "evaluate" in r.out and "config" in r.out
-    r = cli(capsys, monkeypatch, "risk", "evaluate", "--help")
-    for opt in (
-        "--state",
-        "--market",
-        "--config",
-        "--set",
-        "--now",
-        "--format",
-        "--trace",
-        "--stateful",
-        "Exit codes",
-    ):
-        assert opt in r.out
-
-
-def test_risk_config_sources(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("MAX_POSITION_PCT", "0.2")
-    monkeypatch.setenv("MAX_EXPOSURE_PCT", "0.4")
-    args = [
-        "risk",
-        "config",
-        "--format",
-        "json",
-        "--config",
-        str(DATA / "risk.yaml"),
-        "--set",
-        "MAX_LEVERAGE=3",
-    ]
-    r = cli(capsys, monkeypatch, *args)
-    assert r.code == 0 and r.err == ""
-    body = r.json()
-    assert body["schema_version"] == 1
-    rows = {row["key"]: row for row in body["keys"]}
-    assert rows["MAX_LEVERAGE"]["value"] == 3 and rows["MAX_LEVERAGE"]["source"] == "--set"
-    assert rows["MAX_POSITION_PCT"]["value"] == 0.2
-    assert rows["MAX_POSITION_PCT"]["source"] == "environment variable MAX_POSITION_PCT"
-    assert rows["MAX_DAILY_DRAWDOWN_PCT"]["value"] == 0.03
-    assert rows["MAX_DAILY_DRAWDOWN_PCT"]["source"] == f"config file {DATA / 'risk.yaml'}"
-    assert rows["MAX_TOTAL_EXPOSURE_PCT"]["source"] == "environment variable MAX_EXPOSURE_PCT"
-    assert rows["ACCOUNT_EQUITY"] == {"key": "ACCOUNT_EQUITY", "value": 100000.0, "source": "default",
-                                      "default": 100000.0, "aliases": [], "help": rows["ACCOUNT_EQUITY"]["help"]}  # fmt: skip
-    monkeypatch.setenv("COLUMNS", "200")
-    r = cli(capsys, monkeypatch, "risk", "config")
-    assert r.code == 0 and "MAX_LEVERAGE" in r.out and "environment variable MAX_POSITION_PCT" in r.out
 
 
 def test_readme_quick_start_runs_exactly() -> None:
@@ -252,19 +223,45 @@ def test_environment_value_that_changes_the_run_is_named_on_stderr(capsys, monke
     assert r.err == ""  # --set wins over the environment: the environment changed nothing
 
 
-@pytest.mark.parametrize("key", ["MAX_TOTAL_EXPOSURE_PCT", "MAX_SYMBOL_EXPOSURE_PCT", "MAX_POSITION_PCT"])
-def test_percentage_key_above_1_is_an_input_error_with_a_hint(capsys, monkeypatch, two, key) -> None:  # type: ignore[no-untyped-def]
-    r = cli(capsys, monkeypatch, "risk", "evaluate", str(two), "--now", NOW, "--set", f"{key}=50")
-    assert r.code == 2 and r.out == ""
-    assert r.err == (
-        f"cdbctl: error: {key} from --set: '50' is out of range (must be <= 1)\n"
-        f"hint: {key} is a fraction: 0.5 means 50 %\n"
-    )
+@pytest.mark.parametrize("name", ["instruments.yaml", "instruments.json"])
+def test_evaluate_with_bundled_instruments(capsys, monkeypatch, signal_file: Path, name: str) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = run(capsys, monkeypatch, "risk", "evaluate", str(signal_file), "--now", NOW, "--format",
+                         "json", "--instruments", str(EXAMPLES / name))  # fmt: skip
+    assert (code, err) == (0, "")
+    d = json.loads(out)
+    assert d["approved"] is True and d["position_size"] == 0.2
+    assert [c["name"] for c in d["checks"]][8:10] == ["instrument", "risk_tier"]
 
 
-def test_every_percentage_key_is_a_fraction() -> None:
-    from cdbctl.risk.config import KEYS
+def test_evaluate_jsonl_with_instruments_rejects_off_tick(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    lines = b"".join(json.dumps(SIGNAL | {"signal_id": str(i), "price": p}).encode() + b"\n"
+                     for i, p in enumerate((50000.0, 50000.05)))  # fmt: skip
+    code, out, _ = run(capsys, monkeypatch, "risk", "evaluate", "-", "--now", NOW, "--format", "jsonl",
+                       "--instruments", str(EXAMPLES / "instruments.yaml"), stdin=lines)  # fmt: skip
+    assert code == 1
+    assert [json.loads(line)["reason"] for line in out.splitlines()] == [None, "price_off_tick"]
 
-    for spec in KEYS:
-        if spec.name.endswith("_PCT"):
-            assert spec.high is not None and spec.high <= 1, spec.name
+
+def test_off_tick_detail_shows_the_price_as_given(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    stdin = json.dumps(SIGNAL | {"price": 50000.05}).encode()
+    code, out, _ = run(capsys, monkeypatch, "risk", "evaluate", "-", "--now", NOW, "--format", "json",
+                       "--instruments", str(EXAMPLES / "instruments.yaml"), stdin=stdin)  # fmt: skip
+    assert code == 1
+    d = json.loads(out)
+    assert d["reason"] == "price_off_tick"
+    # `:g` printed "price 50000.1 is not a multiple of the tick 0.1": a contradiction to the reader
+    assert d["detail"] == "price 50000.05 is not a multiple of the tick 0.1 (nearest 50000)"
+
+
+@pytest.mark.parametrize("price", [5e-324, 1e-300, 0.04])
+def test_price_below_one_tick_is_off_tick_not_an_internal_error(capsys, monkeypatch, price: float) -> None:  # type: ignore[no-untyped-def]
+    """A positive price under one tick (XRP_USDT tick 0.0001... BTC_USDT 0.1) is no valid price:
+    5e-324 made the quantity infinite (OverflowError, exit 4) and 1e-300 passed the tick test."""
+    for fmt in ("json", "jsonl"):  # the traced and the fast evaluation
+        stdin = json.dumps(SIGNAL | {"price": price}).encode()
+        code, out, err = run(capsys, monkeypatch, "risk", "evaluate", "-", "--now", NOW, "--format", fmt,
+                             "--instruments", str(EXAMPLES / "instruments.yaml"), stdin=stdin)  # fmt: skip
+        assert (code, err) == (1, "")
+        d = json.loads(out)
+        assert (d["approved"], d["reason"]) == (False, "price_off_tick")
+        assert d["detail"].endswith("is not a multiple of the tick 0.1 (nearest 0)")

@@ -1,4 +1,5 @@
-"""Terminal tables for risk decisions: one row per signal, the per-check trace only when asked for."""
+"""Terminal tables of the risk commands: decisions (one row per signal, the per-check trace only when asked
+for) and explanations (every check with its headroom, then what would pass)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
+    from cdbctl.risk.explain import Explanation
     from cdbctl.risk.model import Decision
 
 
@@ -82,3 +84,53 @@ def render(console: Console, decisions: list[Decision], *, trace: bool) -> None:
     if trace or len(decisions) == 1:
         for d in decisions:
             console.print(checks_table(d))
+
+
+def _amount(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:,.6g}"
+    return "-" if value is None else str(value)
+
+
+def render_explanations(console: Console, explanations: list[Explanation]) -> None:
+    """Per signal: its checks with value, limit and headroom, then the size and leverage that pass."""
+    from rich.table import Table
+
+    for x in explanations:
+        label = " ".join(str(p) for p in (x.signal_id, x.symbol, x.side) if p is not None) or "signal"
+        verdict = "APPROVED" if x.approved else f"REJECTED: {x.reason}"
+        table = Table(title=f"{label}: {verdict}", title_justify="left")
+        for col in ("check", "passed", "value", "limit", "headroom", "detail"):
+            table.add_column(col)
+        for c in x.checks:
+            table.add_row(
+                c.name,
+                "yes" if c.passed else "NO",
+                _amount(c.value),
+                _amount(c.limit),
+                _amount(c.headroom),
+                c.detail or "",
+            )
+        console.print(table)
+        if x.detail:
+            console.print(f"detail: {x.detail}")
+        if x.sized_usd is not None:
+            console.print(f"size from the sizing check: {x.sized_usd:,.2f} USDT")
+        if x.largest_size_usd is not None:
+            base = _amount(x.largest_position_size)
+            # found together with a lower leverage (explain._both): it passes only at that leverage
+            both = not x.approved and any(
+                s.startswith(f"leverage {x.highest_leverage} with ") for s in x.suggestions
+            )
+            at = f" at leverage {x.highest_leverage}" if both else ""
+            sent = x.largest_target_usd
+            via = (
+                f", send target_position_usd {sent:,.2f}"
+                if sent is not None and sent != x.largest_size_usd
+                else ""
+            )
+            console.print(f"largest size that passes{at}: {x.largest_size_usd:,.2f} USDT ({base} base{via})")
+        if x.highest_leverage is not None:
+            console.print(f"highest leverage that passes: {x.highest_leverage}")
+        for line in x.suggestions:
+            console.print(f"to pass: {line}")
