@@ -44,7 +44,7 @@ def main() -> int:
         (repo / ".github" / "workflows" / "big.yml").write_text(workflow(args.steps), encoding="utf-8")
         best = {"check": float("inf"), "dry-run": float("inf")}
         for _ in range(args.repeat):
-            for mode in best:  # interleaved, so load from other processes hits both alike
+            for mode in ("check", "dry-run"):  # interleaved, so load from other processes hits both alike
                 start = time.perf_counter()
                 outcome = run(repo, mode=mode, options=Options())
                 best[mode] = min(best[mode], time.perf_counter() - start)
