@@ -5,6 +5,7 @@ from __future__ import annotations
 import posixpath
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 
 from cdbctl.ciharden.model import Command, Tool
 from cdbctl.ciharden.registry import (
@@ -147,10 +148,28 @@ def match_scanner(words: list[Token], *, runners: bool = False) -> Invocation | 
         elif _PYTHON.match(base):
             if i + 2 < len(vals) + 1 and i + 1 < len(vals) and vals[i + 1] == "-m" and i + 2 < len(vals):
                 return _match_name(vals, i + 2, vals[i + 2].replace("_", "-"))
+            # ``python zap-baseline.py ...`` / ``python prowler.py ...``: a registered script by path
+            script = next((k for k in range(i + 1, len(vals)) if not vals[k].startswith("-")), None)
+            if script is not None and vals[script].endswith(".py"):
+                return _match_name(vals, script, _basename(vals[script]))
             return None
         else:
-            return _match_name(vals, i, base)
+            return _match_name(vals, i, _located(v) or base)
     return None
+
+
+# ``$(find ~/dc -name dependency-check.sh)``, ``$(which trivy)``, ``$(command -v grype)`` as the
+# command word: the tool is the name being looked up
+_LOOKUP = re.compile(
+    r"""^"?(?:\$\(|`)\s*(?:find\s.*?-i?name|which|command\s+-v|type\s+-p|realpath|readlink\s+-f)\s+"""
+    r"""['"]?([\w.+-]+)['"]?\s*(?:\)|`)"?$"""
+)
+
+
+def _located(word: str) -> str | None:
+    """The tool name a command-substitution command word looks up, if it is such a lookup."""
+    m = _LOOKUP.match(word)
+    return _basename(m.group(1)) if m else None
 
 
 _TASK_RUNNERS = frozenset({"make", "just", "task", "mage"})
@@ -186,7 +205,11 @@ def _leading_flags(vals: list[str]) -> list[str]:
 def _non_scan(cmd: Command, rest: list[str], pos_vals: list[str]) -> bool:
     """A flag (``checkov --list``) or leading words (``npm audit fix``) that make it no scan."""
     for entry in cmd.non_scans:
-        if entry.startswith("-"):
+        if entry.startswith("-") and "=" in entry:  # a flag with this value: ``--format cyclonedx``
+            flag, value = entry.split("=", 1)
+            if entry in rest or any(a == flag and b == value for a, b in pairwise(rest)):
+                return True
+        elif entry.startswith("-"):
             if any(v == entry or v.startswith(entry + "=") for v in rest):
                 return True
         elif pos_vals[: len(entry.split())] == entry.split():

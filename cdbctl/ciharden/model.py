@@ -209,3 +209,8 @@ class Tool:
     inputs: tuple[InputRule, ...] = ()
     default_input: tuple[str, str] | None = None  # (name, value) written in when the input is missing
     args_inputs: tuple[str, ...] = ()  # action inputs holding CLI arguments checked with ``flags``
+    # report files the action writes when no output input names one (checkov-action: results.sarif),
+    # so a later step that reads them is seen as a gate
+    action_reports: tuple[str, ...] = ()
+    # (input, values) that make the action write an SBOM instead of scanning (trivy format: spdx)
+    sbom_inputs: tuple[tuple[str, tuple[str, ...]], ...] = ()

@@ -19,7 +19,7 @@ from cdbctl.ciharden.readers import (
     script_file_fails,
 )
 from cdbctl.ciharden.registry import action_ref
-from cdbctl.ciharden.shell import script_fails
+from cdbctl.ciharden.shell import ends_with_test, script_fails
 from cdbctl.ciharden.steps import Context, StepInfo, posix_shell
 
 _FAILS = re.compile(
@@ -27,7 +27,11 @@ _FAILS = re.compile(
     r"|process\.exit\(\s*[1-9]|\bthrow\b",
     re.MULTILINE,
 )
-_UPLOAD_SARIF = "github/codeql-action/upload-sarif"
+# publishers that handle scan results whatever their path says: the SARIF upload, and converters
+# that turn a scanner's report into SARIF for it (they must run on failure too)
+ALWAYS_PUBLISH = frozenset(
+    {"github/codeql-action/upload-sarif", "veracode/veracode-pipeline-scan-results-to-sarif"}
+)
 # a status check function in an if: condition (without one, GitHub adds success() &&)
 _STATUS_FUNCTION = re.compile(r"\b(?:always|cancelled|failure|success)\s*\(")
 _EXPRESSION = re.compile(r"^\s*\$\{\{(.*)\}\}\s*$", re.DOTALL)
@@ -116,7 +120,7 @@ def _fails_job(info: StepInfo, ctx: Context) -> bool:
     if run is None:
         return False
     if posix_shell(info.node, ctx):
-        return script_fails(run) or jq_exit_status(run)
+        return script_fails(run) or jq_exit_status(run) or ends_with_test(run)
     return _FAILS.search(run) is not None
 
 
@@ -176,10 +180,13 @@ def publishers(t: Text, ctx: Context, cands: list[Candidate], infos: list[StepIn
         if uses_pair is None:
             continue
         uses_key, uses = uses_pair
-        if action_ref(str(sval(uses))) != _UPLOAD_SARIF:
+        if action_ref(str(sval(uses))) not in ALWAYS_PUBLISH:
             text = (mstr(mval(info.node, "with"), "path") or "").lower()
             if not (
-                any(r.lower() in text for r in reports) or any(x in text for x in tools) or "sarif" in text
+                any(r.lower() in text for r in reports)
+                or any(x in text for x in tools)
+                or "sarif" in text
+                or _names_scan_output(text, [i for i in infos if i.index in set(blocking)])
             ):
                 continue
         value = "${{ !cancelled() }}"
@@ -205,6 +212,28 @@ def publishers(t: Text, ctx: Context, cands: list[Candidate], infos: list[StepIn
             )
         )
     return out
+
+
+_PATH_PART = re.compile(r"[^/\s'\"]+")
+_SET_BY_STEP = re.compile(r"\b(?:env|steps\.[\w-]+\.outputs)\.([A-Za-z_][\w-]*)")
+
+
+def _names_scan_output(path: str, scanners: list[StepInfo]) -> bool:
+    """Does an upload's ``path:`` name what a hardened scanner step writes: a directory it names
+    (``-o ${{ github.workspace }}/report/$PROJECT/`` -> ``.../report/``), or a variable it sets
+    (``echo "OUTPUT_FILE=..." >> $GITHUB_ENV`` -> ``${{ env.OUTPUT_FILE }}``)?"""
+    texts = [info.text.lower() for info in scanners]
+    for name in _SET_BY_STEP.findall(path):
+        if any(re.search(rf"(?<![\w-]){re.escape(name.lower())}=", t) for t in texts):
+            return True
+    literal = re.sub(r"\$\{\{.*?\}\}", " ", path)
+    for part in _PATH_PART.findall(literal):
+        if len(part) < 3 or part.startswith(".") or "*" in part:
+            continue
+        pattern = rf"/{re.escape(part)}(?:/|\s|$)"
+        if any(re.search(pattern, t, re.MULTILINE) for t in texts):
+            return True
+    return False
 
 
 _AFTER_FAILURE = re.compile(r"\bfailure\(\s*\)")
@@ -254,6 +283,9 @@ def _scan_target(info: StepInfo) -> tuple[str, ...]:
     return (" ".join(_REPORT_FLAGS.sub("", canonical(run)).split()),)
 
 
+_REPORT_SETTINGS = frozenset({Rule.success_input, Rule.success_flag, Rule.nonblocking_default})
+
+
 def second_runs(cands: list[Candidate], infos: list[StepInfo]) -> None:
     """A second, report-only (SARIF) run of a scan that another step of the job runs blocking (or
     gated) on the same target is left alone (gated): making it block too would only fail the job
@@ -270,20 +302,28 @@ def second_runs(cands: list[Candidate], infos: list[StepInfo]) -> None:
         )
 
     deciders = [i for i in infos if i.tools and not _report_only(i) and blocks(i)]
+    # runs that block as written (nothing to fix), also under an if: (the author chose when)
+    written = [i for i in infos if i.tools and i.index not in by_step]
     for info in infos:
         mine = [c for c in by_step.get(info.index, []) if c.status is None]
-        if not mine or not _report_only(info):
+        if not mine:
             continue
         target = _scan_target(info)
-        other = next((o for o in deciders if o is not info and _scan_target(o) == target), None)
+        if _report_only(info):
+            other = next((o for o in deciders if o is not info and _scan_target(o) == target), None)
+            what = "a second, report-only (SARIF) run"
+        elif info.reports and all(c.rule in _REPORT_SETTINGS for c in mine):
+            # a run set up to write a report (JSON, table; exit-code 0) beside a run of the same
+            # scan that blocks
+            other = next((o for o in written if o is not info and _scan_target(o) == target), None)
+            what = "a report run (" + ", ".join(sorted(info.reports)) + ")"
+        else:
+            other = None
         if other is None:
             continue
         for cand in mine:
             cand.status = Status.gated
-            cand.message += (
-                f"; a second, report-only (SARIF) run of {cand.tool}: step '{other.label}' already "
-                "decides the job"
-            )
+            cand.message += f"; {what} of {cand.tool}: step '{other.label}' already decides the job"
 
 
 def _replace_condition(t: Text, node: Node, value: str) -> Edit | None:

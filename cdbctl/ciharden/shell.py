@@ -54,6 +54,18 @@ def script_fails(src: str) -> bool:
     return any(fails(cmd) for cmd in commands(lex(src)))
 
 
+_TESTS = frozenset({"[", "[[", "test"})
+
+
+def ends_with_test(src: str) -> bool:
+    """Is the script's last command a test (``[[ "${{ steps.scan.outcome }}" == success ]]``)? A step
+    ends with its last command's status, so a false test fails it."""
+    cmds = [c for c in commands(lex(src)) if c.words]
+    if not cmds or cmds[-1].words[0].value not in _TESTS:
+        return False
+    return len(cmds) == 1 or cmds[-2].sep_after in ("\n", ";", "&&")
+
+
 def _handler(src: str, cmds: list[SimpleCommand], h: int) -> tuple[bool, int]:
     """Is cmds[h..] (after ``||``) a swallow? Returns (swallow, index of its last command)."""
     first = cmds[h]
