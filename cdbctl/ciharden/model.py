@@ -209,6 +209,7 @@ class Tool:
     inputs: tuple[InputRule, ...] = ()
     default_input: tuple[str, str] | None = None  # (name, value) written in when the input is missing
     args_inputs: tuple[str, ...] = ()  # action inputs holding CLI arguments checked with ``flags``
+    report_flags: tuple[str, ...] = ()  # the tool's own flags naming a report file (zap -J r.json)
     # report files the action writes when no output input names one (checkov-action: results.sarif),
     # so a later step that reads them is seen as a gate
     action_reports: tuple[str, ...] = ()

@@ -267,6 +267,8 @@ TOOLS: tuple[Tool, ...] = (
         # the packaged scan scripts, also started with ``docker run ghcr.io/zaproxy/zaproxy ...``
         commands=(Command("zap-baseline.py"), Command("zap-full-scan.py"), Command("zap-api-scan.py")),
         flags=(FlagRule(("-I",)),),  # -I: do not fail on warnings
+        args_inputs=("cmd_options",),  # the actions' extra zap-*.py arguments
+        report_flags=("-J", "-w", "-r", "-x"),  # JSON, Markdown, HTML, XML reports
         inputs=(InputRule(("fail_action",), bad="false", good="true"),),
         default_input=("fail_action", "true"),
     ),

@@ -20,7 +20,7 @@ from cdbctl.ciharden.discard import (
     group_end,
     negation_or_condition,
 )
-from cdbctl.ciharden.invocation import ShellIssue, flag_issues, match_scanner, reports_of
+from cdbctl.ciharden.invocation import ShellIssue, flag_issues, match_scanner, reports_of, scan_key
 from cdbctl.ciharden.model import Tool
 from cdbctl.ciharden.nested import (
     background,
@@ -134,6 +134,7 @@ def scan_script(
     piping: list[int] = []  # commands whose output is piped
     covered: set[int] = set()  # scanner pipelines and the swallowing handlers a fix removes
     errexit_off_at: int | None = None  # index of the ``set +e`` command
+    defaults: dict[tuple[str, ...], list[list[int]]] = {}  # scan -> per run, its missing-default issues
     conds = conditions(src, cmds)
     for idx, cmd in enumerate(cmds):
         known = len(issues)
@@ -167,7 +168,11 @@ def scan_script(
             tool = inv.tool.id
             tools.append(tool)
             reports |= reports_of(cmd, inv) if not inv.via_runner else set()
+            first = len(issues)
             issues.extend(flag_issues(cmd, inv))
+            defaults.setdefault(scan_key(cmd, inv), []).append(
+                [k for k in range(first, len(issues)) if issues[k].kind == "default"]
+            )
         else:
             tool = inner[0]
         end = idx
@@ -230,6 +235,10 @@ def scan_script(
                     _errexit_fix(src, cmds, errexit_off_at, errexit),
                 )
             )
+    # ``grype dir:x`` (a summary) then ``grype dir:x -o json > r.json``: the last run of the same scan
+    # is the one to make blocking, so the report is still written before the step fails
+    repeated = {k for runs in defaults.values() for earlier in runs[:-1] for k in earlier}
+    issues = [issue for k, issue in enumerate(issues) if k not in repeated]
     other_pipes = any(i not in covered for i in piping)
     return ShellScan(tuple(dict.fromkeys(tools)), tuple(issues), frozenset(reports), other_pipes)
 

@@ -253,6 +253,7 @@ def _action_candidates(t: Text, ctx: Context, info: StepInfo, tool: Tool, uses: 
         pair = mget(inputs, name)
         if pair is None or not isinstance(pair[1], ScalarNode):
             continue
+        info.reports |= arg_reports(pair[1].value, tool.report_flags)
         cmap = content_map(t, pair[1])
         for issue in guarded(pair[1].value, args_issues(tool, pair[1].value)):
             fix = None
