@@ -81,6 +81,25 @@ class GateIndex:
             keys |= {"report:" + name for name in named}
             for key in keys:
                 readers.setdefault(key, []).append(k)
+        # A step that reads a result and hands a verdict on (``echo "should_fail=true" >> $GITHUB_ENV``)
+        # to a later step that fails on it (``if: env.should_fail == 'true'`` + ``exit 1``) is a gate too.
+        self.sets = [_sets_vars(info.run_text) for info in infos]
+        all_vars = set().union(*self.sets) if self.sets else set()
+        reads = [_reads_vars(info.text, all_vars - self.sets[k]) for k, info in enumerate(infos)]
+        failing_reader: dict[str, int] = {}  # variable -> nearest later step that reads it and fails
+        self.via: dict[int, int] = {}  # a step that fails through a later one -> that step
+        for k in range(len(infos) - 1, -1, -1):
+            handed = sorted(self.sets[k] & failing_reader.keys())
+            if not fails[k] and not soft[k] and handed:
+                fails[k] = True
+                self.via[k] = min(failing_reader[name] for name in handed)
+            if fails[k]:
+                failing_reader.update(dict.fromkeys(reads[k], k))
+        for k, names in enumerate(reads):
+            for name in names:
+                readers.setdefault("var:" + name, []).append(k)
+        for positions in readers.values():
+            positions.sort()
         self.readers = readers
         self.next_fail = {key: _next(positions, fails) for key, positions in readers.items()}
         self.next_soft = {key: _next(positions, soft) for key, positions in readers.items()}
@@ -97,6 +116,25 @@ class GateIndex:
         fail, soft = self.next_fail[key][j], self.next_soft[key][j]
         n = len(positions)
         return positions[j], positions[fail] if fail < n else None, positions[soft] if soft < n else None
+
+
+_SETS_VAR = re.compile(
+    r"(?<![\w$-])([A-Za-z_][\w-]*)=[^\n]*?>>\s*[\"']?\$\{?GITHUB_(?:ENV|OUTPUT)\b", re.MULTILINE
+)
+
+
+def _sets_vars(script: str) -> set[str]:
+    """Names a script writes to ``$GITHUB_ENV`` / ``$GITHUB_OUTPUT``."""
+    return set(_SETS_VAR.findall(script))
+
+
+def _reads_vars(text: str, names: set[str]) -> set[str]:
+    """Which of ``names`` a step reads: ``env.X``, ``steps.<id>.outputs.X``, ``$X`` / ``${X}``."""
+    return {
+        n
+        for n in names
+        if re.search(rf"(?:\benv\.|\.outputs\.|\$\{{?){re.escape(n)}(?![\w-])", text) is not None
+    }
 
 
 def _next(positions: list[int], flag: list[bool]) -> list[int]:
@@ -128,7 +166,7 @@ def gate(cand: Candidate, infos: list[StepInfo], index: GateIndex) -> None:
     """Mark a soft-fail as gated when a later step reads its outcome or report and fails the job."""
     pos = index.pos[cand.step_index] if cand.step_index is not None else -1
     step = infos[pos]
-    keys = ["report:" + r for r in step.reports]
+    keys = ["report:" + r for r in step.reports] + ["var:" + v for v in sorted(index.sets[pos])]
     if step.step_id and step.has_coe:
         keys += ["outcome:" + step.step_id, "conclusion:" + step.step_id]
     reader: int | None = None
@@ -146,7 +184,12 @@ def gate(cand: Candidate, infos: list[StepInfo], index: GateIndex) -> None:
             softer = first_soft
     if failer is not None:
         cand.status = Status.gated
-        cand.message += f"; gated by later step '{infos[failer].label}', which fails the job"
+        verdict = index.via.get(failer)
+        cand.message += f"; gated by later step '{infos[failer].label}', which fails the job" + (
+            f" (through step '{infos[verdict].label}', which acts on its verdict)"
+            if verdict is not None
+            else ""
+        )
     elif softer is not None:
         label = infos[softer].label
         cand.message += (
