@@ -34,7 +34,7 @@ def canonical(text: str) -> str:
 
 def report_name(path: str) -> str:
     """The name a report path is matched by: its basename, expressions canonical."""
-    return posixpath.basename(canonical(path.strip()))
+    return posixpath.basename(canonical(path.strip()).rstrip("/"))  # ``-o out/``: the directory "out"
 
 
 def arg_reports(args: str, flags: tuple[str, ...] = ()) -> set[str]:

@@ -66,7 +66,7 @@ class GateIndex:
         readers: dict[str, list[int]] = {}
         fails: list[bool] = []
         soft: list[bool] = []  # fails, but has continue-on-error: true itself, so the job goes on
-        all_reports = {r for info in infos for r in info.reports}
+        all_reports = {r for info in infos for r in info.reports if r}
         for k, info in enumerate(infos):
             scripts = gate_scripts(mstr(info.node, "run") or "", ctx.read_file)
             failing = _fails_job(info, ctx) or any(script_file_fails(p, text) for p, text in scripts)
@@ -210,7 +210,7 @@ def publishers(t: Text, ctx: Context, cands: list[Candidate], infos: list[StepIn
     if not blocking:
         return []
     first = min(blocking)
-    reports = {r for i in infos for r in i.reports}
+    reports = {r for i in infos for r in i.reports if r}
     tools = {tool for i in infos for tool in i.tools}
     out: list[Candidate] = []
     for info in infos:
