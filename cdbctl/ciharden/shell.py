@@ -54,6 +54,15 @@ def script_fails(src: str) -> bool:
     return any(fails(cmd) for cmd in commands(lex(src)))
 
 
+def _status_kept(src: str, cmds: list[SimpleCommand], cmd: SimpleCommand, last: int) -> bool:
+    """Is the scanner's status read (``rc=$?``) and can the script still fail on it (``exit $rc``, a
+    failing command or a closing test)? A status only written to ``$GITHUB_ENV`` leaves the step green."""
+    if not _STATUS_READ.search(src, cmd.end):
+        return False
+    rest = cmds[last + 1 :]
+    return any(fails(c) for c in rest) or ends_with_test(src[cmds[last + 1].start :])
+
+
 _TESTS = frozenset({"[", "[[", "test"})
 
 
@@ -224,7 +233,7 @@ def scan_script(
         elif state["errexit"] and cmds[end].sep_after == "&&":
             either = and_or(src, cmds, end, conds, tool)
             issues.extend([either] if either else _and_list_issue(src, cmds, (idx, end), conds, tool))
-        if not state["errexit"] and last_idx + 1 < len(cmds) and not _STATUS_READ.search(src, cmd.end):
+        if not state["errexit"] and last_idx + 1 < len(cmds) and not _status_kept(src, cmds, cmd, last_idx):
             issues.append(
                 ShellIssue(
                     "errexit",
