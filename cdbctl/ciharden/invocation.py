@@ -338,7 +338,10 @@ def flag_issues(cmd: SimpleCommand, inv: Invocation) -> list[ShellIssue]:
                         )
                 elif v.startswith(name + "=") and rule.bad_values:
                     seen_names = True
-                    if v[len(name) + 1 :] in rule.bad_values and words[k].text == v:
+                    value = v[len(name) + 1 :]
+                    # ``-e=false`` or ``-e="false"``: the quotes go with the value
+                    spelled = (v, f'{name}="{value}"', f"{name}='{value}'")
+                    if value in rule.bad_values and words[k].text in spelled:
                         w = words[k]
                         issues.append(
                             ShellIssue(

@@ -228,6 +228,15 @@ TOOLS: tuple[Tool, ...] = (
         flags=(FlagRule(("--ignore-exit-code-3", "-z")),),  # prowler exits 3 on failed checks
     ),
     Tool(
+        # horusec exits 0 on findings unless --return-error (-e) is true
+        "horusec",
+        commands=(Command("horusec", ("start",)),),
+        flags=(FlagRule(("--return-error", "-e"), bad_values=("false",), good="true"),),
+        default_flag="--return-error",
+        default_aliases=("-e",),
+        report_flags=("-O", "--json-output-file"),
+    ),
+    Tool(
         # exits with the number of CVEs found (so it blocks by default)
         "cve-bin-tool",
         actions=("intel/cve-bin-tool-action",),

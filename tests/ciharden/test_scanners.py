@@ -132,6 +132,23 @@ FIXED, OPEN = Status.fixed, Status.would_fix
             None,
         ),
         ("      - run: $(find . -name build.sh) || true\n", [], None),
+        # horusec exits 0 on findings unless --return-error; a quoted value is still a value
+        (
+            '      - run: horusec start -p="./" -e="false"\n',
+            [(Rule.success_flag, FIXED)],
+            '      - run: horusec start -p="./" -e=true\n',
+        ),
+        (
+            "      - run: horusec start -p .\n",
+            [(Rule.nonblocking_default, FIXED)],
+            "      - run: horusec start --return-error -p .\n",
+        ),
+        ("      - run: horusec version || true\n", [], None),
+        (
+            '      - run: trivy fs --exit-code="0" .\n',
+            [(Rule.success_flag, FIXED)],
+            "      - run: trivy fs --exit-code=1 .\n",
+        ),
     ],
 )
 def test_scanner_is_found_and_hardened(
