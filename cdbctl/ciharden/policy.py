@@ -217,7 +217,7 @@ def publishers(t: Text, ctx: Context, cands: list[Candidate], infos: list[StepIn
         if info.index <= first or not info.publisher:
             continue
         condition = mget(info.node, "if")
-        if condition is not None and _STATUS_FUNCTION.search(str(sval(condition[1]) or "x()")):
+        if condition is not None and has_status_function(condition[1]):
             continue  # always(), !cancelled(), failure(), success(): the author decided when it runs
         uses_pair = mget(info.node, "uses")
         if uses_pair is None:
@@ -236,10 +236,7 @@ def publishers(t: Text, ctx: Context, cands: list[Candidate], infos: list[StepIn
         if condition is None:
             edit = insert_pair(t, info.node, "if", value, f"'{value}'")
         else:
-            # ``if: github.event_name == 'push'`` runs only on success (an implicit success() &&)
-            inner = _EXPRESSION.sub(r"\1", str(sval(condition[1]))).strip()
-            value = f"${{{{ !cancelled() && ({inner}) }}}}"
-            edit = _replace_condition(t, condition[1], value)
+            value, edit = condition_edit(t, condition[1])
         fix = Fix((edit,), (Mutation((*info.path, "if"), "set", value),)) if edit else None
         out.append(
             Candidate(
@@ -367,6 +364,19 @@ def second_runs(cands: list[Candidate], infos: list[StepInfo]) -> None:
         for cand in mine:
             cand.status = Status.gated
             cand.message += f"; {what} of {cand.tool}: step '{other.label}' already decides the job"
+
+
+def has_status_function(condition: Node) -> bool:
+    """Does an ``if:`` name always(), cancelled(), failure() or success() (then GitHub adds no
+    implicit ``success() &&``, and the author decided when the step or job runs)?"""
+    return _STATUS_FUNCTION.search(str(sval(condition) or "x()")) is not None
+
+
+def condition_edit(t: Text, condition: Node) -> tuple[str, Edit | None]:
+    """``if: <cond>`` (which runs only on success) -> ``${{ !cancelled() && (<cond>) }}``."""
+    inner = _EXPRESSION.sub(r"\1", str(sval(condition))).strip()
+    value = f"${{{{ !cancelled() && ({inner}) }}}}"
+    return value, _replace_condition(t, condition, value)
 
 
 def _replace_condition(t: Text, node: Node, value: str) -> Edit | None:

@@ -130,3 +130,29 @@ def test_the_veracode_sarif_converter_runs_after_a_failed_scan_too() -> None:
         (Rule.publish_if, Status.fixed),
     ]
     assert load_data(result.hardened)["jobs"]["a"]["steps"][1]["if"] == "${{ !cancelled() }}"
+
+
+@pytest.mark.parametrize(
+    ("job", "expected"),
+    [
+        ("    needs: scan\n    steps:\n      - uses: actions/download-artifact@v4\n", "${{ !cancelled() }}"),
+        (
+            "    needs: [scan]\n    if: github.ref == 'refs/heads/main'\n"
+            "    steps:\n      - uses: actions/download-artifact@v4\n",
+            "${{ !cancelled() && (github.ref == 'refs/heads/main') }}",
+        ),
+        ("    needs: scan\n    if: always()\n    steps:\n      - uses: actions/download-artifact@v4\n", None),
+        ("    needs: scan\n    steps:\n      - run: ./deploy.sh\n", None),  # no results: skipped on findings
+    ],
+)
+def test_a_job_that_downloads_a_hardened_scan_jobs_results_still_runs(job: str, expected: str | None) -> None:
+    text = (
+        "on: push\njobs:\n  scan:\n    runs-on: ubuntu-latest\n    steps:\n" + SCAN + "  publish:\n"
+        "    runs-on: ubuntu-latest\n" + job
+    )
+    result = harden(text, "t.yml", write=True)
+    assert load_data(result.hardened)["jobs"]["publish"].get("if") == (
+        expected or load_data(text)["jobs"]["publish"].get("if")
+    )
+    assert (Rule.publish_if in [f.rule for f in result.findings]) is (expected is not None)
+    assert harden(result.hardened, "t.yml", write=True).hardened == result.hardened
