@@ -8,7 +8,7 @@ from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from cdbctl.ciharden.locate import Text, insert_pair, mget, mstr, mval, sval
 from cdbctl.ciharden.model import BLOCKING_RULES, Candidate, Edit, Fix, Mutation, Rule
-from cdbctl.ciharden.policy import condition_edit, has_status_function
+from cdbctl.ciharden.publish import condition_edit, has_status_function
 from cdbctl.ciharden.registry import action_ref
 
 _DOWNLOAD = "actions/download-artifact"

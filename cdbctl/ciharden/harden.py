@@ -12,7 +12,8 @@ from cdbctl.ciharden.defaults import input_defaults
 from cdbctl.ciharden.downstream import downstream_jobs
 from cdbctl.ciharden.locate import Text, compose, mget, mstr, mval, sval
 from cdbctl.ciharden.model import BLOCKING_RULES, Candidate, FileResult, Finding, Status
-from cdbctl.ciharden.policy import GateIndex, after_failure, gate, publishers, second_runs
+from cdbctl.ciharden.policy import GateIndex, after_failure, gate, second_runs
+from cdbctl.ciharden.publish import publishers
 from cdbctl.ciharden.readers import FileReader
 from cdbctl.ciharden.registry import all_keywords_present
 from cdbctl.ciharden.splice import choose
