@@ -112,21 +112,23 @@ class GateIndex:
 
 
 _SETS_VAR = re.compile(
-    r"(?<![\w$-])([A-Za-z_][\w-]*)=[^\n]*?>>\s*[\"']?\$\{?GITHUB_(?:ENV|OUTPUT)\b", re.MULTILINE
+    r"(?<![\w$-])([A-Za-z_][\w-]*)=[^\n]*?"
+    r"(?:>>\s*[\"']?\$\{?GITHUB_(?:ENV|OUTPUT)\b|\|\s*Out-File\b[^\n]*\$env:GITHUB_(?:ENV|OUTPUT)\b)",
+    re.MULTILINE | re.IGNORECASE,
 )
 
 
 def _sets_vars(script: str) -> set[str]:
-    """Names a script writes to ``$GITHUB_ENV`` / ``$GITHUB_OUTPUT``."""
+    """Names a script writes to ``$GITHUB_ENV`` / ``$GITHUB_OUTPUT`` (or pwsh's ``$env:GITHUB_ENV``)."""
     return set(_SETS_VAR.findall(script))
 
 
 def _reads_vars(text: str, names: set[str]) -> set[str]:
-    """Which of ``names`` a step reads: ``env.X``, ``steps.<id>.outputs.X``, ``$X`` / ``${X}``."""
+    """Which of ``names`` a step reads: ``env.X``, ``steps.<id>.outputs.X``, ``$X`` / ``${X}``, ``$env:X``."""
     return {
         n
         for n in names
-        if re.search(rf"(?:\benv\.|\.outputs\.|\$\{{?){re.escape(n)}(?![\w-])", text) is not None
+        if re.search(rf"(?:\benv\.|\.outputs\.|\$\{{?|\$env:){re.escape(n)}(?![\w-])", text) is not None
     }
 
 

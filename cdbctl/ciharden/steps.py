@@ -375,6 +375,15 @@ def _run_candidates(t: Text, ctx: Context, info: StepInfo, run: ScalarNode) -> N
                 for issue in pwsh_swallows(run.value, lambda part: scan_script(part).tools):
                     where = t.position(cmap(issue.offset)) if cmap else _at(run)
                     _add(info, ctx, Rule.failure_swallowed, where, issue.message, tool=issue.tool, fix=None)
+                # ``grype dir:x`` without --fail-on: the same command line in pwsh, reported only (a
+                # pwsh step fails on the last native command's exit code, so an edit may not block)
+                for issue in found.issues:
+                    if issue.kind == "default":
+                        where = t.position(cmap(issue.offset)) if cmap else _at(run)
+                        message = (
+                            issue.message.replace("; adding ", "; add ") + " (PowerShell: reported only)"
+                        )
+                        _add(info, ctx, Rule.nonblocking_default, where, message, tool=issue.tool, fix=None)
         return
     if shell in (None, "bash", "sh"):
         errexit, pipefail = True, shell == "bash"

@@ -250,3 +250,17 @@ def test_a_report_run_beside_a_blocking_run_of_the_same_scan(blocking_run: str, 
     )
     found = statuses(HEAD + report + blocking)
     assert found[0] == (11, Rule.success_input, status)
+
+
+@pytest.mark.unit
+def test_a_powershell_scan_is_reported_and_gated_through_env() -> None:
+    scan = (
+        "on: push\njobs:\n  w:\n    runs-on: windows-latest\n    steps:\n"
+        "      - run: |\n"
+        "          grype dir:C:\\b -o json | Out-File -FilePath g.json\n"
+        '          echo "G=g.json" | Out-File -FilePath $env:GITHUB_ENV -Append\n'
+    )
+    gate_step = "      - run: if ((Get-Content $env:G | ConvertFrom-Json).matches.Count) { exit 1 }\n"
+    assert statuses(scan) == [(7, Rule.nonblocking_default, Status.would_fix)]
+    assert statuses(scan + gate_step) == [(7, Rule.nonblocking_default, Status.gated)]
+    assert harden(scan, "t.yml", write=True).hardened == scan  # pwsh is never edited
