@@ -123,13 +123,15 @@ def _sets_vars(script: str) -> set[str]:
     return set(_SETS_VAR.findall(script))
 
 
+_VAR_READ = re.compile(r"(?:\benv\.|\.outputs\.)([A-Za-z_][\w-]*)|(?:\$\{?|\$env:)([A-Za-z_]\w*)")
+
+
 def _reads_vars(text: str, names: set[str]) -> set[str]:
-    """Which of ``names`` a step reads: ``env.X``, ``steps.<id>.outputs.X``, ``$X`` / ``${X}``, ``$env:X``."""
-    return {
-        n
-        for n in names
-        if re.search(rf"(?:\benv\.|\.outputs\.|\$\{{?|\$env:){re.escape(n)}(?![\w-])", text) is not None
-    }
+    """Which of ``names`` a step reads: ``env.X``, ``steps.<id>.outputs.X``, ``$X`` / ``${X}``, ``$env:X``
+    (one pass over the text, whatever the number of names)."""
+    if not names:
+        return set()
+    return {a or b for a, b in _VAR_READ.findall(text)} & names
 
 
 def _next(positions: list[int], flag: list[bool]) -> list[int]:
