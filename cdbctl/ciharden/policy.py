@@ -123,7 +123,7 @@ def _sets_vars(script: str) -> set[str]:
     return set(_SETS_VAR.findall(script))
 
 
-_VAR_READ = re.compile(r"(?:\benv\.|\.outputs\.)([A-Za-z_][\w-]*)|(?:\$\{?|\$env:)([A-Za-z_]\w*)")
+_VAR_READ = re.compile(r"(?:\benv\.|\.outputs\.)([A-Za-z_][\w-]*)|(?:\$env:|\$\{?)([A-Za-z_]\w*)")
 
 
 def _reads_vars(text: str, names: set[str]) -> set[str]:
