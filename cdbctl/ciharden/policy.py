@@ -262,25 +262,34 @@ def second_runs(cands: list[Candidate], infos: list[StepInfo]) -> None:
             for c in by_step.get(info.index, [])
         )
 
-    deciders = [i for i in infos if i.tools and not _report_only(i) and blocks(i)]
-    # runs that block as written (nothing to fix), also under an if: (the author chose when)
-    written = [i for i in infos if i.tools and i.index not in by_step]
+    # scan target -> the first step deciding it; built once, so the job is read in one pass
+    deciders: dict[tuple[str, ...], StepInfo] = {}
+    written: dict[tuple[str, ...], StepInfo] = {}  # runs that block as written (also under an if:)
+    targets: dict[int, tuple[str, ...]] = {}
+    for info in infos:
+        if not info.tools:
+            continue
+        target = targets[info.index] = _scan_target(info)
+        if not _report_only(info) and blocks(info):
+            deciders.setdefault(target, info)
+        if info.index not in by_step:
+            written.setdefault(target, info)
     for info in infos:
         mine = [c for c in by_step.get(info.index, []) if c.status is None]
-        if not mine:
+        if not mine or info.index not in targets:
             continue
-        target = _scan_target(info)
+        target = targets[info.index]
         if _report_only(info):
-            other = next((o for o in deciders if o is not info and _scan_target(o) == target), None)
+            other = deciders.get(target)
             what = "a second, report-only (SARIF) run"
         elif info.reports and all(c.rule in _REPORT_SETTINGS for c in mine):
             # a run set up to write a report (JSON, table; exit-code 0) beside a run of the same
             # scan that blocks
-            other = next((o for o in written if o is not info and _scan_target(o) == target), None)
+            other = written.get(target)
             what = "a report run (" + ", ".join(sorted(info.reports)) + ")"
         else:
             other = None
-        if other is None:
+        if other is None or other is info:
             continue
         for cand in mine:
             cand.status = Status.gated
