@@ -9,9 +9,11 @@ from yaml.nodes import MappingNode, Node, SequenceNode
 
 from cdbctl.ciharden.continue_on_error import job_candidates, step_candidates
 from cdbctl.ciharden.defaults import input_defaults
+from cdbctl.ciharden.downstream import downstream_jobs
 from cdbctl.ciharden.locate import Text, compose, mget, mstr, mval, sval
 from cdbctl.ciharden.model import BLOCKING_RULES, Candidate, FileResult, Finding, Status
-from cdbctl.ciharden.policy import GateIndex, after_failure, gate, publishers, second_runs
+from cdbctl.ciharden.policy import GateIndex, after_failure, gate, second_runs
+from cdbctl.ciharden.publish import publishers
 from cdbctl.ciharden.readers import FileReader
 from cdbctl.ciharden.registry import all_keywords_present
 from cdbctl.ciharden.splice import choose
@@ -60,6 +62,7 @@ def harden(
         waivers = Waivers(t, root)
         for ctx, steps, base, job_node, job_path in _units(t, root, options):
             cands.extend(_analyse_unit(t, ctx, steps, base, (job_node, job_path), waivers=waivers))
+        cands.extend(c for c in downstream_jobs(t, root, cands) if options.wants(c.job))
     return _finish(t, path, cands, write=write, verify=verify, root=root)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import posixpath
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 
 from cdbctl.ciharden.model import Command, Tool
 from cdbctl.ciharden.registry import (
@@ -33,12 +34,18 @@ def canonical(text: str) -> str:
 
 def report_name(path: str) -> str:
     """The name a report path is matched by: its basename, expressions canonical."""
-    return posixpath.basename(canonical(path.strip()))
+    return posixpath.basename(canonical(path.strip()).rstrip("/"))  # ``-o out/``: the directory "out"
 
 
-def arg_reports(args: str) -> set[str]:
-    """Report files named in an action input holding CLI arguments (``scan-args: --output=r.json``)."""
-    return {report_name(m.group(1)) for m in _ARG_OUTPUT.finditer(canonical(args))}
+def arg_reports(args: str, flags: tuple[str, ...] = ()) -> set[str]:
+    """Report files named in an action input holding CLI arguments (``scan-args: --output=r.json``),
+    also by a tool's own report ``flags`` (``cmd_options: -J report.json``)."""
+    found = {report_name(m.group(1)) for m in _ARG_OUTPUT.finditer(canonical(args))}
+    if flags:
+        own = "|".join(re.escape(f) for f in flags)
+        pattern = rf"(?:^|\s)(?:{own})(?:=|\s+)['\"]?([^\s'\"]+)"
+        found |= {report_name(m.group(1)) for m in re.finditer(pattern, canonical(args))}
+    return found
 
 
 _PYTHON = re.compile(r"^(python[0-9.]*|py)$")
@@ -147,10 +154,28 @@ def match_scanner(words: list[Token], *, runners: bool = False) -> Invocation | 
         elif _PYTHON.match(base):
             if i + 2 < len(vals) + 1 and i + 1 < len(vals) and vals[i + 1] == "-m" and i + 2 < len(vals):
                 return _match_name(vals, i + 2, vals[i + 2].replace("_", "-"))
+            # ``python zap-baseline.py ...`` / ``python prowler.py ...``: a registered script by path
+            script = next((k for k in range(i + 1, len(vals)) if not vals[k].startswith("-")), None)
+            if script is not None and vals[script].endswith(".py"):
+                return _match_name(vals, script, _basename(vals[script]))
             return None
         else:
-            return _match_name(vals, i, base)
+            return _match_name(vals, i, _located(v) or base)
     return None
+
+
+# ``$(find ~/dc -name dependency-check.sh)``, ``$(which trivy)``, ``$(command -v grype)`` as the
+# command word: the tool is the name being looked up
+_LOOKUP = re.compile(
+    r"""^"?(?:\$\(|`)\s*(?:find\s.*?-i?name|which|command\s+-v|type\s+-p|realpath|readlink\s+-f)\s+"""
+    r"""['"]?([\w.+-]+)['"]?\s*(?:\)|`)"?$"""
+)
+
+
+def _located(word: str) -> str | None:
+    """The tool name a command-substitution command word looks up, if it is such a lookup."""
+    m = _LOOKUP.match(word)
+    return _basename(m.group(1)) if m else None
 
 
 _TASK_RUNNERS = frozenset({"make", "just", "task", "mage"})
@@ -186,7 +211,11 @@ def _leading_flags(vals: list[str]) -> list[str]:
 def _non_scan(cmd: Command, rest: list[str], pos_vals: list[str]) -> bool:
     """A flag (``checkov --list``) or leading words (``npm audit fix``) that make it no scan."""
     for entry in cmd.non_scans:
-        if entry.startswith("-"):
+        if entry.startswith("-") and "=" in entry:  # a flag with this value: ``--format cyclonedx``
+            flag, value = entry.split("=", 1)
+            if entry in rest or any(a == flag and b == value for a, b in pairwise(rest)):
+                return True
+        elif entry.startswith("-"):
             if any(v == entry or v.startswith(entry + "=") for v in rest):
                 return True
         elif pos_vals[: len(entry.split())] == entry.split():
@@ -227,13 +256,48 @@ def reports_of(cmd: SimpleCommand, inv: Invocation) -> set[str]:
     vals = [w.value for w in cmd.words]
     out: set[str] = set()
     for k, v in enumerate(vals[inv.cmd_end :], start=inv.cmd_end):
-        for f in OUTPUT_FLAGS:
+        for f in (*OUTPUT_FLAGS, *inv.tool.report_flags):
             if v == f and k + 1 < len(vals):
                 out.add(vals[k + 1])
             elif v.startswith(f + "="):
                 out.add(v[len(f) + 1 :])
     out.update(t.value for op, t in cmd.redirects if t is not None and op.text in (">", ">>", ">|", "&>"))
     return {report_name(p) for p in out if p and "$" not in canonical(p).replace("§", "")}
+
+
+_FORMAT_FLAGS = ("--format", "-f")
+_FORMAT_SWITCHES = frozenset({"--json", "--sarif", "--text", "--junit-xml", "--gitlab-sast", "--quiet", "-q"})
+
+
+def scan_key(cmd: SimpleCommand, inv: Invocation) -> tuple[str, ...]:
+    """What a scanner command scans, without how it reports (output, format and report flags
+    dropped): two runs with the same key are the same scan."""
+    tool = inv.tool
+    vals = [w.value for w in cmd.words]
+    # flags that only decide the exit status go too, so a hardened run keeps its key
+    deciding = [r.names for r in tool.flags if r.bad_values]
+    default = (tool.default_flag.split()[0], *tool.default_aliases) if tool.default_flag else ()
+    valued = (
+        *OUTPUT_FLAGS,
+        *_FORMAT_FLAGS,
+        *tool.report_flags,
+        *default,
+        *(n for ns in deciding for n in ns),
+    )
+    switches = {n for r in tool.flags if not r.bad_values for n in r.names} | _FORMAT_SWITCHES
+    if inv.command is not None and inv.command.blocking_switch:
+        switches.add(inv.command.blocking_switch)
+    kept: list[str] = [tool.id, *vals[: inv.cmd_end]]
+    k = inv.cmd_end
+    while k < len(vals):
+        v = vals[k]
+        if v in valued:
+            k += 2
+            continue
+        if v not in switches and not any(v.startswith(f + "=") for f in (*valued, *switches)):
+            kept.append(v)
+        k += 1
+    return tuple(kept)
 
 
 def flag_issues(cmd: SimpleCommand, inv: Invocation) -> list[ShellIssue]:
@@ -274,7 +338,10 @@ def flag_issues(cmd: SimpleCommand, inv: Invocation) -> list[ShellIssue]:
                         )
                 elif v.startswith(name + "=") and rule.bad_values:
                     seen_names = True
-                    if v[len(name) + 1 :] in rule.bad_values and words[k].text == v:
+                    value = v[len(name) + 1 :]
+                    # ``-e=false`` or ``-e="false"``: the quotes go with the value
+                    spelled = (v, f'{name}="{value}"', f"{name}='{value}'")
+                    if value in rule.bad_values and words[k].text in spelled:
                         w = words[k]
                         issues.append(
                             ShellIssue(

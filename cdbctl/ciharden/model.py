@@ -46,7 +46,8 @@ RULE_HELP: dict[Rule, str] = {
     Rule.errexit_off: "set +e (errexit off) lets the script continue past a failing scanner.",
     Rule.status_discarded: "A scanner's exit status is discarded: '! scanner', an if/while condition or "
     "'&& ... ||' list that never fails, or '|| true' inside $(...).",
-    Rule.publish_if: "A later step publishing scan results gets if: ${{ !cancelled() }} to run on failure.",
+    Rule.publish_if: "A later step or job publishing scan results gets if: ${{ !cancelled() }} to run on "
+    "failure.",
     Rule.non_security_continue: "continue-on-error on a step or job that runs no scanner (left alone).",
     Rule.expression_continue: "continue-on-error set from an expression (left alone).",
     Rule.waiver_without_reason: "A cdbctl: allow-soft-fail waiver without a reason is ignored.",
@@ -209,3 +210,9 @@ class Tool:
     inputs: tuple[InputRule, ...] = ()
     default_input: tuple[str, str] | None = None  # (name, value) written in when the input is missing
     args_inputs: tuple[str, ...] = ()  # action inputs holding CLI arguments checked with ``flags``
+    report_flags: tuple[str, ...] = ()  # the tool's own flags naming a report file (zap -J r.json)
+    # report files the action writes when no output input names one (checkov-action: results.sarif),
+    # so a later step that reads them is seen as a gate
+    action_reports: tuple[str, ...] = ()
+    # (input, values) that make the action write an SBOM instead of scanning (trivy format: spdx)
+    sbom_inputs: tuple[tuple[str, tuple[str, ...]], ...] = ()

@@ -1,4 +1,5 @@
-"""Decisions after detection: gated soft-fails, waiver comments, and result uploads that need ``if:``."""
+"""Decisions after detection: soft-fails a later step gates, report runs beside a blocking run of the
+same scan, and scanner steps that only report after a failure."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import re
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from cdbctl.ciharden.invocation import canonical
-from cdbctl.ciharden.locate import Text, insert_pair, mget, mstr, mval, sval
-from cdbctl.ciharden.model import BLOCKING_RULES, Candidate, Edit, Fix, Mutation, Rule, Status
+from cdbctl.ciharden.locate import mstr, mval, sval
+from cdbctl.ciharden.model import BLOCKING_RULES, Candidate, Rule, Status
 from cdbctl.ciharden.readers import (
     existence_only,
     gate_scripts,
@@ -19,7 +20,7 @@ from cdbctl.ciharden.readers import (
     script_file_fails,
 )
 from cdbctl.ciharden.registry import action_ref
-from cdbctl.ciharden.shell import script_fails
+from cdbctl.ciharden.shell import ends_with_test, script_fails
 from cdbctl.ciharden.steps import Context, StepInfo, posix_shell
 
 _FAILS = re.compile(
@@ -27,10 +28,6 @@ _FAILS = re.compile(
     r"|process\.exit\(\s*[1-9]|\bthrow\b",
     re.MULTILINE,
 )
-_UPLOAD_SARIF = "github/codeql-action/upload-sarif"
-# a status check function in an if: condition (without one, GitHub adds success() &&)
-_STATUS_FUNCTION = re.compile(r"\b(?:always|cancelled|failure|success)\s*\(")
-_EXPRESSION = re.compile(r"^\s*\$\{\{(.*)\}\}\s*$", re.DOTALL)
 _CONSTANT_TRUE = re.compile(r"\$\{\{\s*true\s*\}\}")
 
 
@@ -62,7 +59,7 @@ class GateIndex:
         readers: dict[str, list[int]] = {}
         fails: list[bool] = []
         soft: list[bool] = []  # fails, but has continue-on-error: true itself, so the job goes on
-        all_reports = {r for info in infos for r in info.reports}
+        all_reports = {r for info in infos for r in info.reports if r}
         for k, info in enumerate(infos):
             scripts = gate_scripts(mstr(info.node, "run") or "", ctx.read_file)
             failing = _fails_job(info, ctx) or any(script_file_fails(p, text) for p, text in scripts)
@@ -77,6 +74,25 @@ class GateIndex:
             keys |= {"report:" + name for name in named}
             for key in keys:
                 readers.setdefault(key, []).append(k)
+        # A step that reads a result and hands a verdict on (``echo "should_fail=true" >> $GITHUB_ENV``)
+        # to a later step that fails on it (``if: env.should_fail == 'true'`` + ``exit 1``) is a gate too.
+        self.sets = [_sets_vars(info.run_text) for info in infos]
+        all_vars = set().union(*self.sets) if self.sets else set()
+        reads = [_reads_vars(info.text, all_vars - self.sets[k]) for k, info in enumerate(infos)]
+        failing_reader: dict[str, int] = {}  # variable -> nearest later step that reads it and fails
+        self.via: dict[int, int] = {}  # a step that fails through a later one -> that step
+        for k in range(len(infos) - 1, -1, -1):
+            handed = sorted(self.sets[k] & failing_reader.keys())
+            if not fails[k] and not soft[k] and handed:
+                fails[k] = True
+                self.via[k] = min(failing_reader[name] for name in handed)
+            if fails[k]:
+                failing_reader.update(dict.fromkeys(reads[k], k))
+        for k, names in enumerate(reads):
+            for name in names:
+                readers.setdefault("var:" + name, []).append(k)
+        for positions in readers.values():
+            positions.sort()
         self.readers = readers
         self.next_fail = {key: _next(positions, fails) for key, positions in readers.items()}
         self.next_soft = {key: _next(positions, soft) for key, positions in readers.items()}
@@ -93,6 +109,29 @@ class GateIndex:
         fail, soft = self.next_fail[key][j], self.next_soft[key][j]
         n = len(positions)
         return positions[j], positions[fail] if fail < n else None, positions[soft] if soft < n else None
+
+
+_SETS_VAR = re.compile(
+    r"(?<![\w$-])([A-Za-z_][\w-]*)=[^\n]*?"
+    r"(?:>>\s*[\"']?\$\{?GITHUB_(?:ENV|OUTPUT)\b|\|\s*Out-File\b[^\n]*\$env:GITHUB_(?:ENV|OUTPUT)\b)",
+    re.MULTILINE | re.IGNORECASE,
+)
+
+
+def _sets_vars(script: str) -> set[str]:
+    """Names a script writes to ``$GITHUB_ENV`` / ``$GITHUB_OUTPUT`` (or pwsh's ``$env:GITHUB_ENV``)."""
+    return set(_SETS_VAR.findall(script))
+
+
+_VAR_READ = re.compile(r"(?:\benv\.|\.outputs\.)([A-Za-z_][\w-]*)|(?:\$env:|\$\{?)([A-Za-z_]\w*)")
+
+
+def _reads_vars(text: str, names: set[str]) -> set[str]:
+    """Which of ``names`` a step reads: ``env.X``, ``steps.<id>.outputs.X``, ``$X`` / ``${X}``, ``$env:X``
+    (one pass over the text, whatever the number of names)."""
+    if not names:
+        return set()
+    return {a or b for a, b in _VAR_READ.findall(text)} & names
 
 
 def _next(positions: list[int], flag: list[bool]) -> list[int]:
@@ -116,7 +155,7 @@ def _fails_job(info: StepInfo, ctx: Context) -> bool:
     if run is None:
         return False
     if posix_shell(info.node, ctx):
-        return script_fails(run) or jq_exit_status(run)
+        return script_fails(run) or jq_exit_status(run) or ends_with_test(run)
     return _FAILS.search(run) is not None
 
 
@@ -124,7 +163,7 @@ def gate(cand: Candidate, infos: list[StepInfo], index: GateIndex) -> None:
     """Mark a soft-fail as gated when a later step reads its outcome or report and fails the job."""
     pos = index.pos[cand.step_index] if cand.step_index is not None else -1
     step = infos[pos]
-    keys = ["report:" + r for r in step.reports]
+    keys = ["report:" + r for r in step.reports] + ["var:" + v for v in sorted(index.sets[pos])]
     if step.step_id and step.has_coe:
         keys += ["outcome:" + step.step_id, "conclusion:" + step.step_id]
     reader: int | None = None
@@ -142,7 +181,12 @@ def gate(cand: Candidate, infos: list[StepInfo], index: GateIndex) -> None:
             softer = first_soft
     if failer is not None:
         cand.status = Status.gated
-        cand.message += f"; gated by later step '{infos[failer].label}', which fails the job"
+        verdict = index.via.get(failer)
+        cand.message += f"; gated by later step '{infos[failer].label}', which fails the job" + (
+            f" (through step '{infos[verdict].label}', which acts on its verdict)"
+            if verdict is not None
+            else ""
+        )
     elif softer is not None:
         label = infos[softer].label
         cand.message += (
@@ -151,60 +195,6 @@ def gate(cand: Candidate, infos: list[StepInfo], index: GateIndex) -> None:
     elif reader is not None:
         label = infos[reader].label
         cand.message += f" (step '{label}' reads the result but never fails the job, so it is no gate)"
-
-
-def publishers(t: Text, ctx: Context, cands: list[Candidate], infos: list[StepInfo]) -> list[Candidate]:
-    """``if: ${{ !cancelled() }}`` for later result uploads once a scanner of the job blocks."""
-    blocking = [
-        c.step_index
-        for c in cands
-        if c.status is None and c.fix is not None and c.rule in BLOCKING_RULES and c.step_index is not None
-    ]
-    if not blocking:
-        return []
-    first = min(blocking)
-    reports = {r for i in infos for r in i.reports}
-    tools = {tool for i in infos for tool in i.tools}
-    out: list[Candidate] = []
-    for info in infos:
-        if info.index <= first or not info.publisher:
-            continue
-        condition = mget(info.node, "if")
-        if condition is not None and _STATUS_FUNCTION.search(str(sval(condition[1]) or "x()")):
-            continue  # always(), !cancelled(), failure(), success(): the author decided when it runs
-        uses_pair = mget(info.node, "uses")
-        if uses_pair is None:
-            continue
-        uses_key, uses = uses_pair
-        if action_ref(str(sval(uses))) != _UPLOAD_SARIF:
-            text = (mstr(mval(info.node, "with"), "path") or "").lower()
-            if not (
-                any(r.lower() in text for r in reports) or any(x in text for x in tools) or "sarif" in text
-            ):
-                continue
-        value = "${{ !cancelled() }}"
-        if condition is None:
-            edit = insert_pair(t, info.node, "if", value, f"'{value}'")
-        else:
-            # ``if: github.event_name == 'push'`` runs only on success (an implicit success() &&)
-            inner = _EXPRESSION.sub(r"\1", str(sval(condition[1]))).strip()
-            value = f"${{{{ !cancelled() && ({inner}) }}}}"
-            edit = _replace_condition(t, condition[1], value)
-        fix = Fix((edit,), (Mutation((*info.path, "if"), "set", value),)) if edit else None
-        out.append(
-            Candidate(
-                Rule.publish_if,
-                uses_key.start_mark.line + 1,
-                ctx.job,
-                info.label,
-                f"publishes scan results after a scanner that now fails the job; adding if: {value}",
-                None,
-                fix,
-                step_index=info.index,
-                col=uses_key.start_mark.column + 1,
-            )
-        )
-    return out
 
 
 _AFTER_FAILURE = re.compile(r"\bfailure\(\s*\)")
@@ -254,6 +244,9 @@ def _scan_target(info: StepInfo) -> tuple[str, ...]:
     return (" ".join(_REPORT_FLAGS.sub("", canonical(run)).split()),)
 
 
+_REPORT_SETTINGS = frozenset({Rule.success_input, Rule.success_flag, Rule.nonblocking_default})
+
+
 def second_runs(cands: list[Candidate], infos: list[StepInfo]) -> None:
     """A second, report-only (SARIF) run of a scan that another step of the job runs blocking (or
     gated) on the same target is left alone (gated): making it block too would only fail the job
@@ -269,26 +262,35 @@ def second_runs(cands: list[Candidate], infos: list[StepInfo]) -> None:
             for c in by_step.get(info.index, [])
         )
 
-    deciders = [i for i in infos if i.tools and not _report_only(i) and blocks(i)]
+    # scan target -> the first step deciding it; built once, so the job is read in one pass
+    deciders: dict[tuple[str, ...], StepInfo] = {}
+    written: dict[tuple[str, ...], StepInfo] = {}  # runs that block as written (also under an if:)
+    targets: dict[int, tuple[str, ...]] = {}
+    for info in infos:
+        if not info.tools:
+            continue
+        target = targets[info.index] = _scan_target(info)
+        if not _report_only(info) and blocks(info):
+            deciders.setdefault(target, info)
+        if info.index not in by_step:
+            written.setdefault(target, info)
     for info in infos:
         mine = [c for c in by_step.get(info.index, []) if c.status is None]
-        if not mine or not _report_only(info):
+        if not mine or info.index not in targets:
             continue
-        target = _scan_target(info)
-        other = next((o for o in deciders if o is not info and _scan_target(o) == target), None)
-        if other is None:
+        target = targets[info.index]
+        if _report_only(info):
+            other = deciders.get(target)
+            what = "a second, report-only (SARIF) run"
+        elif info.reports and all(c.rule in _REPORT_SETTINGS for c in mine):
+            # a run set up to write a report (JSON, table; exit-code 0) beside a run of the same
+            # scan that blocks
+            other = written.get(target)
+            what = "a report run (" + ", ".join(sorted(info.reports)) + ")"
+        else:
+            other = None
+        if other is None or other is info:
             continue
         for cand in mine:
             cand.status = Status.gated
-            cand.message += (
-                f"; a second, report-only (SARIF) run of {cand.tool}: step '{other.label}' already "
-                "decides the job"
-            )
-
-
-def _replace_condition(t: Text, node: Node, value: str) -> Edit | None:
-    """Rewrite a one-line ``if:`` scalar as a single-quoted YAML string holding ``value``."""
-    if not isinstance(node, ScalarNode) or node.start_mark.line != node.end_mark.line:
-        return None
-    quoted = "'" + value.replace("'", "''") + "'"
-    return Edit(t.mark(node.start_mark), t.mark(node.end_mark), quoted)
+            cand.message += f"; {what} of {cand.tool}: step '{other.label}' already decides the job"

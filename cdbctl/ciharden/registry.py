@@ -14,6 +14,21 @@ from fnmatch import fnmatchcase
 from cdbctl.ciharden.model import Command, FlagRule, InputRule, Tool
 
 _EXIT_CODE_ONE = FlagRule(("--exit-code",), bad_values=("0",), good="1")
+# ``trivy image --format cyclonedx``: an SBOM, not a vulnerability report
+_SBOM_FORMATS = tuple(
+    f"{flag}={fmt}" for flag in ("--format", "-f") for fmt in ("spdx", "spdx-json", "cyclonedx", "github")
+)
+_PROWLER_LISTINGS = (
+    "--list-compliance",
+    "--list-compliance-requirements",
+    "--list-checks",
+    "--list-checks-json",
+    "--list-services",
+    "--list-categories",
+    "--list-fixer",
+    "--list-fixers",
+    "-l",
+)
 
 # Any scanner action: an issue budget so large that the scan can never fail (>= 1000) is a soft-fail.
 HUGE_BUDGET = InputRule(
@@ -90,12 +105,14 @@ TOOLS: tuple[Tool, ...] = (
                     "kubernetes",
                     "vm",
                 ),
+                non_scans=_SBOM_FORMATS,
             ),
         ),
         flags=(_EXIT_CODE_ONE,),
         default_flag="--exit-code 1",
         inputs=(InputRule(("exit-code",), bad="zero", good="1"),),
         default_input=("exit-code", "'1'"),
+        sbom_inputs=(("format", ("spdx", "spdx-json", "cyclonedx", "github")),),
     ),
     Tool(
         "grype",
@@ -124,6 +141,7 @@ TOOLS: tuple[Tool, ...] = (
         commands=(Command("checkov", non_scans=("--list", "-l")),),
         flags=(FlagRule(("--soft-fail", "-s")),),
         inputs=(InputRule(("soft_fail",), bad="true", good="false"),),
+        action_reports=("results.sarif",),
     ),
     Tool(
         "tfsec",
@@ -202,8 +220,27 @@ TOOLS: tuple[Tool, ...] = (
     Tool(
         "prowler",
         actions=("prowler-cloud/prowler-action",),
-        commands=(Command("prowler"),),
+        # ``prowler aws --list-compliance``, ``--list-checks``, ...: listings, not scans
+        commands=(
+            Command("prowler", non_scans=_PROWLER_LISTINGS),
+            Command("prowler.py", non_scans=_PROWLER_LISTINGS),  # the v2 checkout: python prowler.py
+        ),
         flags=(FlagRule(("--ignore-exit-code-3", "-z")),),  # prowler exits 3 on failed checks
+    ),
+    Tool(
+        # horusec exits 0 on findings unless --return-error (-e) is true
+        "horusec",
+        commands=(Command("horusec", ("start",)),),
+        flags=(FlagRule(("--return-error", "-e"), bad_values=("false",), good="true"),),
+        default_flag="--return-error",
+        default_aliases=("-e",),
+        report_flags=("-O", "--json-output-file"),
+    ),
+    Tool(
+        # exits with the number of CVEs found (so it blocks by default)
+        "cve-bin-tool",
+        actions=("intel/cve-bin-tool-action",),
+        commands=(Command("cve-bin-tool"),),
     ),
     Tool(
         "dastardly",
@@ -239,6 +276,8 @@ TOOLS: tuple[Tool, ...] = (
         # the packaged scan scripts, also started with ``docker run ghcr.io/zaproxy/zaproxy ...``
         commands=(Command("zap-baseline.py"), Command("zap-full-scan.py"), Command("zap-api-scan.py")),
         flags=(FlagRule(("-I",)),),  # -I: do not fail on warnings
+        args_inputs=("cmd_options",),  # the actions' extra zap-*.py arguments
+        report_flags=("-J", "-w", "-r", "-x"),  # JSON, Markdown, HTML, XML reports
         inputs=(InputRule(("fail_action",), bad="false", good="true"),),
         default_input=("fail_action", "true"),
     ),
@@ -276,7 +315,11 @@ TOOLS: tuple[Tool, ...] = (
 )
 
 # Later steps that publish scan results; they get ``if: ${{ !cancelled() }}`` once a scan blocks.
-PUBLISHERS: tuple[str, ...] = ("github/codeql-action/upload-sarif", "actions/upload-artifact")
+PUBLISHERS: tuple[str, ...] = (
+    "github/codeql-action/upload-sarif",
+    "actions/upload-artifact",
+    "veracode/veracode-pipeline-scan-results-to-sarif",  # a converter the SARIF upload needs
+)
 
 # Wrappers in front of a command: ``sudo bandit``, ``python -m bandit``, ``uvx bandit``, ...
 SIMPLE_WRAPPERS = frozenset(

@@ -63,7 +63,8 @@ EXAMPLES: dict[Rule, Example] = {
     Rule.publish_if: Example(
         "- run: bandit -r src -f sarif -o bandit.sarif || true\n"
         "- uses: github/codeql-action/upload-sarif@v3\n  with:\n    sarif_file: bandit.sarif\n",
-        "`if: ${{ !cancelled() }}` is added, so the results are still uploaded when the scan fails.",
+        "`if: ${{ !cancelled() }}` is added, so the results are still uploaded when the scan fails; a job "
+        "that `needs:` the scan job and downloads its artifacts gets it too.",
     ),
     Rule.non_security_continue: Example(
         "- run: mypy src\n  continue-on-error: true\n",

@@ -20,7 +20,7 @@ from cdbctl.ciharden.discard import (
     group_end,
     negation_or_condition,
 )
-from cdbctl.ciharden.invocation import ShellIssue, flag_issues, match_scanner, reports_of
+from cdbctl.ciharden.invocation import ShellIssue, flag_issues, match_scanner, reports_of, scan_key
 from cdbctl.ciharden.model import Tool
 from cdbctl.ciharden.nested import (
     background,
@@ -52,6 +52,27 @@ def script_fails(src: str) -> bool:
     """Does a POSIX script have a command that fails the step (exit N>0, exit $rc, false, return N>0)?
     Words in strings and comments do not count."""
     return any(fails(cmd) for cmd in commands(lex(src)))
+
+
+def _status_kept(src: str, cmds: list[SimpleCommand], cmd: SimpleCommand, last: int) -> bool:
+    """Is the scanner's status read (``rc=$?``) and can the script still fail on it (``exit $rc``, a
+    failing command or a closing test)? A status only written to ``$GITHUB_ENV`` leaves the step green."""
+    if not _STATUS_READ.search(src, cmd.end):
+        return False
+    rest = cmds[last + 1 :]
+    return any(fails(c) for c in rest) or ends_with_test(src[cmds[last + 1].start :])
+
+
+_TESTS = frozenset({"[", "[[", "test"})
+
+
+def ends_with_test(src: str) -> bool:
+    """Is the script's last command a test (``[[ "${{ steps.scan.outcome }}" == success ]]``)? A step
+    ends with its last command's status, so a false test fails it."""
+    cmds = [c for c in commands(lex(src)) if c.words]
+    if not cmds or cmds[-1].words[0].value not in _TESTS:
+        return False
+    return len(cmds) == 1 or cmds[-2].sep_after in ("\n", ";", "&&")
 
 
 def _handler(src: str, cmds: list[SimpleCommand], h: int) -> tuple[bool, int]:
@@ -122,6 +143,7 @@ def scan_script(
     piping: list[int] = []  # commands whose output is piped
     covered: set[int] = set()  # scanner pipelines and the swallowing handlers a fix removes
     errexit_off_at: int | None = None  # index of the ``set +e`` command
+    defaults: dict[tuple[str, ...], list[list[int]]] = {}  # scan -> per run, its missing-default issues
     conds = conditions(src, cmds)
     for idx, cmd in enumerate(cmds):
         known = len(issues)
@@ -155,7 +177,11 @@ def scan_script(
             tool = inv.tool.id
             tools.append(tool)
             reports |= reports_of(cmd, inv) if not inv.via_runner else set()
+            first = len(issues)
             issues.extend(flag_issues(cmd, inv))
+            defaults.setdefault(scan_key(cmd, inv), []).append(
+                [k for k in range(first, len(issues)) if issues[k].kind == "default"]
+            )
         else:
             tool = inner[0]
         end = idx
@@ -207,7 +233,7 @@ def scan_script(
         elif state["errexit"] and cmds[end].sep_after == "&&":
             either = and_or(src, cmds, end, conds, tool)
             issues.extend([either] if either else _and_list_issue(src, cmds, (idx, end), conds, tool))
-        if not state["errexit"] and last_idx + 1 < len(cmds) and not _STATUS_READ.search(src, cmd.end):
+        if not state["errexit"] and last_idx + 1 < len(cmds) and not _status_kept(src, cmds, cmd, last_idx):
             issues.append(
                 ShellIssue(
                     "errexit",
@@ -218,6 +244,10 @@ def scan_script(
                     _errexit_fix(src, cmds, errexit_off_at, errexit),
                 )
             )
+    # ``grype dir:x`` (a summary) then ``grype dir:x -o json > r.json``: the last run of the same scan
+    # is the one to make blocking, so the report is still written before the step fails
+    repeated = {k for runs in defaults.values() for earlier in runs[:-1] for k in earlier}
+    issues = [issue for k, issue in enumerate(issues) if k not in repeated]
     other_pipes = any(i not in covered for i in piping)
     return ShellScan(tuple(dict.fromkeys(tools)), tuple(issues), frozenset(reports), other_pipes)
 

@@ -141,10 +141,19 @@ def _is_bad(rule: InputRule, value: str) -> bool:
     return v == rule.bad
 
 
+def _makes_sbom(tool: Tool, inputs: Node | None) -> bool:
+    """Does an action input switch the scanner to SBOM generation (``format: cyclonedx``)?"""
+    return any(
+        (mstr(inputs, name) or "").strip().strip("'\"").lower() in values for name, values in tool.sbom_inputs
+    )
+
+
 def analyse_step(t: Text, ctx: Context, node: MappingNode, index: int, path: Path) -> StepInfo:
     """Collect the step's scanners, report files and soft-fail candidates."""
     uses = mstr(node, "uses")
     tool = tool_for_action(uses) if uses else None
+    if tool is not None and _makes_sbom(tool, mval(node, "with")):
+        tool = None  # trivy-action format: spdx / cyclonedx writes an SBOM: no scan to harden
     local = ctx.local_actions.get(uses[2:].strip().rstrip("/"), ()) if uses and uses.startswith("./") else ()
     image = tool_for_image(uses) if uses and tool is None else None  # its inputs are args/env: not checked
     if image is not None:
@@ -180,6 +189,8 @@ def analyse_step(t: Text, ctx: Context, node: MappingNode, index: int, path: Pat
             if name == "script":
                 info.run_text += value
     if tool is not None and uses is not None:
+        if not info.reports:
+            info.reports.update(tool.action_reports)
         _action_candidates(t, ctx, info, tool, uses)
     if run_pair is not None and isinstance(run_pair[1], ScalarNode):
         info.run_text += run_pair[1].value
@@ -242,6 +253,7 @@ def _action_candidates(t: Text, ctx: Context, info: StepInfo, tool: Tool, uses: 
         pair = mget(inputs, name)
         if pair is None or not isinstance(pair[1], ScalarNode):
             continue
+        info.reports |= arg_reports(pair[1].value, tool.report_flags)
         cmap = content_map(t, pair[1])
         for issue in guarded(pair[1].value, args_issues(tool, pair[1].value)):
             fix = None
@@ -363,6 +375,15 @@ def _run_candidates(t: Text, ctx: Context, info: StepInfo, run: ScalarNode) -> N
                 for issue in pwsh_swallows(run.value, lambda part: scan_script(part).tools):
                     where = t.position(cmap(issue.offset)) if cmap else _at(run)
                     _add(info, ctx, Rule.failure_swallowed, where, issue.message, tool=issue.tool, fix=None)
+                # ``grype dir:x`` without --fail-on: the same command line in pwsh, reported only (a
+                # pwsh step fails on the last native command's exit code, so an edit may not block)
+                for issue in found.issues:
+                    if issue.kind == "default":
+                        where = t.position(cmap(issue.offset)) if cmap else _at(run)
+                        message = (
+                            issue.message.replace("; adding ", "; add ") + " (PowerShell: reported only)"
+                        )
+                        _add(info, ctx, Rule.nonblocking_default, where, message, tool=issue.tool, fix=None)
         return
     if shell in (None, "bash", "sh"):
         errexit, pipefail = True, shell == "bash"

@@ -7,9 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cdbctl.ciharden.harden import harden
 from cdbctl.ciharden.model import Status
+from cdbctl.ciharden.splice import load_data
 from tests.ciharden.conftest import CORPUS, GOLDEN, Lint, corpus_files, is_workflow
 
 pytestmark = pytest.mark.unit
@@ -180,3 +183,46 @@ def test_one_cli_run_over_the_whole_corpus_reaches_the_fixed_point(
     assert findings
     assert not [f for f in findings if f["status"] == "would-fix" and f["fixable"]]
     assert not [f for f in findings if f["status"] == "fixed"]
+
+
+def _job_blocks() -> list[str]:
+    """Every job of the corpus workflows (2-space indented), as its source lines."""
+    import re
+
+    key = re.compile(r"^  [A-Za-z0-9_-]+:\s*$")
+    blocks: list[str] = []
+    for path in FILES:
+        lines = path.read_bytes().decode("utf-8").replace("\r\n", "\n").split("\n")
+        if not is_workflow(path) or "jobs:" not in lines:
+            continue
+        body = lines[lines.index("jobs:") + 1 :]
+        end = next((k for k, line in enumerate(body) if line and not line.startswith((" ", "#"))), len(body))
+        starts = [k for k, line in enumerate(body[:end]) if key.match(line)]
+        for a, b in zip(starts, [*starts[1:], end], strict=True):
+            block = "\n".join(body[a:b]).rstrip() + "\n"
+            if re.search(r"[-:]\s+[&*][\w-]", block):
+                continue  # anchors and aliases belong to their file: a job using them cannot stand alone
+            blocks.append(block)
+    return blocks
+
+
+JOBS = _job_blocks()
+
+
+def test_the_job_mixer_sees_the_corpus() -> None:
+    assert len(JOBS) > 60
+
+
+@given(st.lists(st.sampled_from(JOBS), min_size=1, max_size=6))
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_any_mix_of_corpus_jobs_reaches_the_fixed_point_in_one_run(jobs: list[str]) -> None:
+    """Jobs from different fixtures side by side (renamed apart): one run is the fixed point."""
+    import re
+
+    renamed = [re.sub(r"^  ([A-Za-z0-9_-]+):", rf"  \1-{i}:", job, count=1) for i, job in enumerate(jobs)]
+    text = "on: push\njobs:\n" + "".join(renamed)
+    first = harden(text, "mix.yml", write=True)
+    second = harden(first.hardened, "mix.yml", write=True)
+    assert second.hardened == first.hardened
+    assert not [f for f in second.findings if f.status in (Status.fixed, Status.would_fix) and f.fixable]
+    assert load_data(first.hardened) is not None

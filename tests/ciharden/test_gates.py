@@ -149,3 +149,118 @@ def test_the_cdb_security_scan_keeps_its_allowlist_gated_custom_image_scans() ->
         return t[t.index("  trivy-scan-custom:") : t.index("  scan-base-images:")]
 
     assert custom_job(result.hardened) == custom_job(text)
+
+
+VERDICT = (
+    "      - name: Scan\n"
+    "        run: |\n"
+    "          set +e\n"
+    "          bandit -r src -f json -o bandit.json\n"
+    "          rc=$?\n"
+    '          echo "bandit_rc=$rc" >> "$GITHUB_ENV"\n'
+    '          exit "$rc"\n'
+    "        continue-on-error: true\n"
+    "      - name: Classify\n"
+    "        if: always()\n"
+    '        run: if [ "${{ env.bandit_rc }}" != 0 ]; then echo "should_fail=true" >> "$GITHUB_ENV"; fi\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("verdict_step", "status"),
+    [
+        ("      - if: env.should_fail == 'true'\n        run: exit 1\n", Status.gated),
+        ("      - run: '[ \"$should_fail\" != true ]'\n", Status.gated),
+        ("      - if: env.should_fail == 'true'\n        run: echo 'would fail'\n", Status.fixed),
+        ("", Status.fixed),
+    ],
+)
+@pytest.mark.unit
+def test_a_gate_that_hands_its_verdict_on_through_github_env(verdict_step: str, status: Status) -> None:
+    assert statuses(HEAD + VERDICT + verdict_step) == [(13, Rule.step_continue_on_error, status)]
+
+
+@pytest.mark.unit
+def test_a_gate_reading_the_report_through_a_variable_the_scan_sets() -> None:
+    text = HEAD + (
+        "      - run: |\n"
+        '          OUT="grype-${{ github.run_id }}.json"\n'
+        '          grype dir:pkg -o json > "$OUT"\n'
+        '          echo "OUT=$OUT" >> "$GITHUB_ENV"\n'
+        '      - run: test "$(jq \'.matches | length\' "${{ env.OUT }}")" -eq 0\n'
+    )
+    assert statuses(text) == [(8, Rule.nonblocking_default, Status.gated)]
+
+
+@pytest.mark.parametrize(
+    ("check", "status"),
+    [
+        ("'[[ \"${{ steps.scan.outcome }}\" == success ]]'", Status.gated),
+        ('test "${{ steps.scan.outcome }}" = success', Status.gated),
+        ("'[[ \"${{ steps.scan.outcome }}\" == success ]] || echo failed'", Status.fixed),
+        ("'[[ \"${{ steps.scan.outcome }}\" == success ]]; echo checked'", Status.fixed),
+    ],
+)
+@pytest.mark.unit
+def test_a_trailing_test_of_the_outcome_is_a_gate(check: str, status: Status) -> None:
+    text = HEAD + (
+        "      - id: scan\n        uses: checkmarx/kics-github-action@v2\n        continue-on-error: true\n"
+        f"      - run: {check}\n"
+    )
+    assert statuses(text) == [(8, Rule.step_continue_on_error, status)]
+
+
+@pytest.mark.unit
+def test_checkov_action_writes_results_sarif_so_a_jq_count_on_it_gates() -> None:
+    text = HEAD + (
+        "      - uses: bridgecrewio/checkov-action@v12\n        continue-on-error: true\n"
+        "        with:\n          output_format: sarif\n"
+        "      - run: test \"$(jq '.runs[0].results | length' results.sarif)\" -eq 0\n"
+    )
+    assert statuses(text) == [(7, Rule.step_continue_on_error, Status.gated)]
+
+
+@pytest.mark.unit
+def test_zap_cmd_options_name_the_report_a_later_jq_gate_reads() -> None:
+    text = HEAD + (
+        "      - uses: zaproxy/action-baseline@v0.12.0\n        with:\n          target: http://x\n"
+        "          cmd_options: -a -J zap.json\n          fail_action: false\n"
+        "      - run: test \"$(jq '[.site[].alerts[]] | length' zap.json)\" -eq 0\n"
+    )
+    assert statuses(text) == [(10, Rule.success_input, Status.gated)]
+
+
+@pytest.mark.parametrize(
+    ("blocking_run", "status"),
+    [
+        # a run of the same scan that blocks as written (also under an if:) decides the job
+        ("          exit-code: 1\n", Status.gated),
+        ("          exit-code: 0\n", Status.fixed),
+    ],
+)
+@pytest.mark.unit
+def test_a_report_run_beside_a_blocking_run_of_the_same_scan(blocking_run: str, status: Status) -> None:
+    report = (
+        "      - uses: aquasecurity/trivy-action@0.28.0\n        with:\n          scan-ref: .\n"
+        "          format: json\n          output: fs.json\n          exit-code: 0\n"
+    )
+    blocking = (
+        "      - if: inputs.enforce\n        uses: aquasecurity/trivy-action@0.28.0\n        with:\n"
+        "          scan-ref: .\n" + blocking_run
+    )
+    found = statuses(HEAD + report + blocking)
+    assert found[0] == (11, Rule.success_input, status)
+
+
+@pytest.mark.unit
+def test_a_powershell_scan_is_reported_and_gated_through_env() -> None:
+    scan = (
+        "on: push\njobs:\n  w:\n    runs-on: windows-latest\n    steps:\n"
+        "      - run: |\n"
+        "          grype dir:C:\\b -o json | Out-File -FilePath g.json\n"
+        '          echo "G=g.json" | Out-File -FilePath $env:GITHUB_ENV -Append\n'
+    )
+    gate_step = "      - run: if ((Get-Content $env:G | ConvertFrom-Json).matches.Count) { exit 1 }\n"
+    assert statuses(scan) == [(7, Rule.nonblocking_default, Status.would_fix)]
+    assert statuses(scan + gate_step) == [(7, Rule.nonblocking_default, Status.gated)]
+    assert harden(scan, "t.yml", write=True).hardened == scan  # pwsh is never edited

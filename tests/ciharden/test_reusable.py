@@ -87,3 +87,72 @@ def test_soft_fail_from_an_input_default_is_reported(step: str, flagged: bool) -
     assert bool(open_findings) is flagged
     assert all(not f.fixable and "defaults to" in f.message for f in open_findings)
     assert result.hardened == text  # reported, never edited: the default is the caller's contract
+
+
+def artifact(path: str) -> str:
+    return f"      - uses: actions/upload-artifact@v4\n        with:\n          name: r\n          path: {path}\n"
+
+
+@pytest.mark.parametrize(
+    ("scan", "path", "guarded"),
+    [
+        # the path is a variable the scan step sets
+        (
+            '      - run: |\n          grype dir:. -o json > "$F"\n          echo "F=$F" >> "$GITHUB_ENV"\n',
+            "${{ env.F }}",
+            True,
+        ),
+        # the path is a directory the scan writes into
+        (
+            '      - run: prowler aws -o "${{ github.workspace }}/report/$ACCOUNT/" -z\n',
+            "${{ github.workspace }}/report/",
+            True,
+        ),
+        # a build artifact the scan has nothing to do with
+        ("      - run: prowler aws -o out/ -z\n", "build/dist/", False),
+        ("      - run: prowler aws -o out/ -z\n", "${{ env.DIST }}", False),
+    ],
+)
+def test_an_upload_of_what_the_scan_wrote_is_guarded(scan: str, path: str, guarded: bool) -> None:
+    result = harden(workflow(scan + artifact(path)), "t.yml", write=True)
+    assert (Rule.publish_if in [f.rule for f in result.findings]) is guarded
+
+
+def test_the_veracode_sarif_converter_runs_after_a_failed_scan_too() -> None:
+    steps = (
+        "      - run: java -jar pipeline-scan.jar -f app.zip\n        continue-on-error: true\n"
+        "      - uses: veracode/veracode-pipeline-scan-results-to-sarif@v2\n"
+        "        with:\n          pipeline-results-json: results.json\n"
+    )
+    result = harden(workflow(steps), "t.yml", write=True)
+    assert [(f.rule, f.status) for f in result.findings] == [
+        (Rule.step_continue_on_error, Status.fixed),
+        (Rule.publish_if, Status.fixed),
+    ]
+    assert load_data(result.hardened)["jobs"]["a"]["steps"][1]["if"] == "${{ !cancelled() }}"
+
+
+@pytest.mark.parametrize(
+    ("job", "expected"),
+    [
+        ("    needs: scan\n    steps:\n      - uses: actions/download-artifact@v4\n", "${{ !cancelled() }}"),
+        (
+            "    needs: [scan]\n    if: github.ref == 'refs/heads/main'\n"
+            "    steps:\n      - uses: actions/download-artifact@v4\n",
+            "${{ !cancelled() && (github.ref == 'refs/heads/main') }}",
+        ),
+        ("    needs: scan\n    if: always()\n    steps:\n      - uses: actions/download-artifact@v4\n", None),
+        ("    needs: scan\n    steps:\n      - run: ./deploy.sh\n", None),  # no results: skipped on findings
+    ],
+)
+def test_a_job_that_downloads_a_hardened_scan_jobs_results_still_runs(job: str, expected: str | None) -> None:
+    text = (
+        "on: push\njobs:\n  scan:\n    runs-on: ubuntu-latest\n    steps:\n" + SCAN + "  publish:\n"
+        "    runs-on: ubuntu-latest\n" + job
+    )
+    result = harden(text, "t.yml", write=True)
+    assert load_data(result.hardened)["jobs"]["publish"].get("if") == (
+        expected or load_data(text)["jobs"]["publish"].get("if")
+    )
+    assert (Rule.publish_if in [f.rule for f in result.findings]) is (expected is not None)
+    assert harden(result.hardened, "t.yml", write=True).hardened == result.hardened

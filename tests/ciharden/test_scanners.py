@@ -98,6 +98,57 @@ FIXED, OPEN = Status.fixed, Status.would_fix
         ),
         ("      - name: Build\n        run: make lint-trivy || true\n", [], None),
         ("      - name: Scan setup\n        run: make install-trivy || true\n", [], None),
+        # listings, not scans: their || true stays
+        ("      - run: prowler aws --list-compliance | grep -i cis || true\n", [], None),
+        ("      - run: prowler aws -l --service s3 || true\n", [], None),
+        (
+            "      - run: python prowler.py -M csv || echo done\n",
+            [(Rule.failure_swallowed, FIXED)],
+            "      - run: python prowler.py -M csv\n",
+        ),
+        ("      - run: python setup.py bdist_wheel || true\n", [], None),
+        (
+            "      - run: cve-bin-tool dist -o r.html\n        continue-on-error: true\n",
+            [(Rule.step_continue_on_error, FIXED)],
+            "      - run: cve-bin-tool dist -o r.html\n",
+        ),
+        # an SBOM is no vulnerability scan
+        ("      - run: trivy image --format cyclonedx -o sbom.json app || true\n", [], None),
+        ("      - run: trivy fs -f=spdx-json . || true\n", [], None),
+        (
+            "      - uses: aquasecurity/trivy-action@0.28.0\n        with:\n          format: spdx\n",
+            [],
+            None,
+        ),
+        # the command word looks the scanner up
+        (
+            "      - run: $(which trivy) fs . || true\n",
+            [(Rule.failure_swallowed, FIXED), (Rule.nonblocking_default, FIXED)],
+            "      - run: $(which trivy) fs --exit-code 1 .\n",
+        ),
+        (
+            '      - run: $(find ~ -name "dependency-check.sh") --scan .\n',
+            [(Rule.nonblocking_default, OPEN)],
+            None,
+        ),
+        ("      - run: $(find . -name build.sh) || true\n", [], None),
+        # horusec exits 0 on findings unless --return-error; a quoted value is still a value
+        (
+            '      - run: horusec start -p="./" -e="false"\n',
+            [(Rule.success_flag, FIXED)],
+            '      - run: horusec start -p="./" -e=true\n',
+        ),
+        (
+            "      - run: horusec start -p .\n",
+            [(Rule.nonblocking_default, FIXED)],
+            "      - run: horusec start --return-error -p .\n",
+        ),
+        ("      - run: horusec version || true\n", [], None),
+        (
+            '      - run: trivy fs --exit-code="0" .\n',
+            [(Rule.success_flag, FIXED)],
+            "      - run: trivy fs --exit-code=1 .\n",
+        ),
     ],
 )
 def test_scanner_is_found_and_hardened(
@@ -106,3 +157,29 @@ def test_scanner_is_found_and_hardened(
     result = harden(HEAD + step, "t.yml", write=True)
     assert [(f.rule, f.status) for f in result.findings] == expected
     assert result.hardened == HEAD + (after if after is not None else step)
+
+
+@pytest.mark.parametrize(
+    ("script", "hardened"),
+    [
+        # a summary, then the report: only the last run of the same scan gets the blocking default,
+        # so the report is written before the step fails
+        (
+            "grype dir:b --name x\ngrype dir:b -o json --name x > r.json\n",
+            "grype dir:b --name x\ngrype --fail-on low dir:b -o json --name x > r.json\n",
+        ),
+        (
+            "semgrep scan --config auto\nsemgrep scan --config auto --json -o s.json\n",
+            "semgrep scan --config auto\nsemgrep scan --error --config auto --json -o s.json\n",
+        ),
+        # different targets are different scans
+        ("grype dir:a\ngrype dir:b\n", "grype --fail-on low dir:a\ngrype --fail-on low dir:b\n"),
+    ],
+)
+def test_one_scan_run_twice_in_a_step_blocks_on_its_last_run(script: str, hardened: str) -> None:
+    def step(body: str) -> str:
+        return HEAD + "      - run: |\n" + "".join("          " + line + "\n" for line in body.splitlines())
+
+    first = harden(step(script), "t.yml", write=True)
+    assert first.hardened == step(hardened)
+    assert harden(first.hardened, "t.yml", write=True).findings == ()

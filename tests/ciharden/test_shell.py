@@ -168,6 +168,10 @@ def test_pipe_without_pipefail() -> None:
         ("set +e\necho x\nbandit -r .\necho done\n", ["errexit"], None),
         ("set +e\nbandit -r .\n", [], None),  # the scanner's status is the script's status
         ("set +e\nbandit -r .\nrc=$?\nexit $rc\n", [], None),
+        ('set +e\nbandit -r .\nrc=$?\n[ "$rc" -eq 0 ]\n', [], None),
+        # the status is kept, but only handed to a later step: this step stays green (a later step
+        # that fails on it is a gate, decided per job)
+        ('set +e\nbandit -r .\necho "rc=$?" >> "$GITHUB_ENV"\n', ["errexit"], None),
         ("set +e\nbandit -r .\nset -e\n", ["errexit"], "bandit -r .\nset -e\n"),
         ("bandit -r .\necho done\n", [], None),
     ],
