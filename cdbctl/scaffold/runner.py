@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import posixpath
 from collections.abc import Sequence
@@ -15,8 +16,14 @@ from cdbctl.scaffold.compose_doc import layered_dependencies, port_mismatches
 from cdbctl.scaffold.compose_patch import BuildTarget, Dependency, PatchResult, patch_compose
 from cdbctl.scaffold.fs import RepoFS
 from cdbctl.scaffold.layers import Layer, find_compose, load_layers
+from cdbctl.scaffold.merge import is_text
 from cdbctl.scaffold.plan import Sources, plan_files, render_service_block, service_dir
+from cdbctl.scaffold.reconcile import choices, decide
 from cdbctl.scaffold.spec import ServiceSpec, build_specs, merge_recorded, recorded_specs
+
+CHANGES = frozenset(
+    {st.CREATED, st.UPDATED, st.MERGED, st.CONFLICT, st.LEFTOVER, st.REMOVED, *st.WOULD.values()}
+)
 
 
 @dataclass(frozen=True)
@@ -25,7 +32,7 @@ class FileReport:
 
     path: str
     status: str
-    kind: str  # service | vendor | root | compose | state | build | temp
+    kind: str  # service | vendor | root | compose | state | base | build | temp
     service: str | None = None
     detail: str = ""
 
@@ -41,17 +48,17 @@ class ScaffoldResult:
     written: bool
     services: tuple[ServiceSpec, ...] = ()  # the services generated (not those left alone)
     compose_files: tuple[str, ...] = ()  # every compose layer, in order (compose is the last)
+    blocked: bool = False  # a file cdbctl never generated stopped the run: nothing written
 
     @property
     def would_change(self) -> bool:
-        """True when files were (or would be) created, changed or removed, or a conflict blocks the run."""
-        changes = {st.CREATED, st.UPDATED, st.CONFLICT, st.LEFTOVER, st.REMOVED}
-        return any(f.status in changes for f in self.files)
+        """True when files were (or would be) created, changed, merged or removed, or a conflict is open."""
+        return any(f.status in CHANGES for f in self.files)
 
     @property
     def conflicts(self) -> bool:
-        """True when a file blocked the scaffold (foreign file without --force)."""
-        return any(f.status == st.CONFLICT for f in self.files)
+        """True when a file is (or would be) in conflict: foreign, unresolved or a merge that collided."""
+        return any(f.status in {st.CONFLICT, st.WOULD[st.CONFLICT]} for f in self.files)
 
 
 def _diff(path: str, old: bytes | None, new: bytes) -> str:
@@ -131,12 +138,15 @@ def run_scaffold(
     write: bool,
     force: bool,
     repoint: frozenset[str] = frozenset(),
+    skip: frozenset[str] = frozenset(),
+    overwrite: frozenset[str] = frozenset(),
 ) -> ScaffoldResult:
     """Decide everything first; write every file or none, only when write is set.
 
     specs None: the services recorded by the previous run (like copier's answers file), else the defaults.
     A service that already builds from its own Dockerfile is left alone (no files, no compose change)
-    unless it is in repoint (`--service NAME --force`).
+    unless it is in repoint (`--service NAME --force`). skip and overwrite name generated files
+    (repo-relative) to leave as they are or to replace with the new render.
     """
     old = st.load_state(fs.read(st.STATE_PATH), st.STATE_PATH)
     if specs is None:
@@ -155,19 +165,42 @@ def run_scaffold(
     writes: list[tuple[str, bytes, int]] = []
     diffs: list[str] = []
     files = dict(old.files)
+    chosen = choices([pf.path for pf in planned], skip, overwrite)
+    marked: set[str] = set()  # files a conflict block is (or would be) written into
+    kept_bases: list[tuple[FileReport, tuple[str, bytes, int]]] = []
+    blocked = False
     for pf in planned:
         current = fs.read(pf.path)
-        d = st.decide(
-            current, pf.data, old.files.get(pf.path), create_only=pf.policy == "create_only", force=force
+        recorded = old.files.get(pf.path)
+        kept_base = fs.read(st.base_path(pf.path))
+        d = decide(
+            current,
+            pf.data,
+            recorded,
+            kept_base if kept_base is not None and st.digest(kept_base) == recorded else None,
+            create_only=pf.policy == "create_only",
+            force=force,
+            choice=chosen.get(pf.path),
+            label=f"{sources.version} ({sources.fingerprint})",
         )
         if d.record is None:
             files.pop(pf.path, None)
         else:
             files[pf.path] = d.record
+        blocked = blocked or d.blocking
         reports.append(FileReport(pf.path, d.status, _kind(pf.path, pf.service), pf.service, d.detail))
-        if d.write:
-            writes.append((pf.path, pf.data, pf.mode))
-            diffs.append(_diff(pf.path, current, pf.data))
+        if d.write is not None:
+            writes.append((pf.path, d.write, pf.mode))
+            diffs.append(_diff(pf.path, current, d.write))
+            if d.status == st.CONFLICT:
+                marked.add(pf.path)
+        # Binary files keep only their digest: they are replaced or kept whole, never merged.
+        if d.base is not None and d.base != kept_base and is_text(d.base):
+            status = st.CREATED if kept_base is None else st.UPDATED
+            kept_bases.append((
+                FileReport(st.base_path(pf.path), status, "base", pf.service, f"base of {pf.path}"),
+                (st.base_path(pf.path), d.base, 0o644),
+            ))  # fmt: skip
 
     project = project_dir_of(paths[0])
     owners = {v.name: v.owner for v in verdicts if v.verdict == GENERATE}
@@ -195,6 +228,11 @@ def run_scaffold(
             listening = {s.name: s.port for s in mine if s.name not in result.added}
             problems += port_mismatches(new_text, listening)
 
+    # Bases after the files they belong to, the state last: an interrupted commit leaves files that
+    # match their new render (identical next time), never a base recorded for a file not written.
+    for report, base_write in kept_bases:
+        reports.append(report)
+        writes.append(base_write)
     new_state = st.State(
         template_version=sources.fingerprint,
         cdbctl_version=sources.version,
@@ -220,8 +258,8 @@ def run_scaffold(
     bases = {layer.path: layer.base for layer in layers}
     problems = validate_builds(fs.root, project, after, planned_paths, set(owners), bases=bases) + problems
     problems += dockerignore_problems(fs, planned)
-    leftovers = _leftovers(fs, [*planned_paths, *(layer.path for layer in layers), st.STATE_PATH])
-    blocked = any(r.status == st.CONFLICT for r in reports)
+    managed = [*planned_paths, *(st.base_path(p) for p in planned_paths), *(layer.path for layer in layers)]
+    leftovers = _leftovers(fs, [*managed, st.STATE_PATH])
     for tmp in leftovers:
         removed = write and not blocked
         reports.append(FileReport(tmp, st.REMOVED if removed else st.LEFTOVER, "temp", None,
@@ -231,9 +269,17 @@ def run_scaffold(
             fs.remove(tmp)
         if writes:
             fs.write_all(writes)
+    written = write and not blocked
+    if not written:  # nothing was written: say what would have been
+        reports = [
+            dataclasses.replace(r, status=st.WOULD[r.status])
+            if r.status in st.WOULD and (r.status != st.CONFLICT or r.path in marked)
+            else r
+            for r in reports
+        ]
     return ScaffoldResult(
-        tuple(reports), tuple(problems), "".join(diffs), paths[-1], write and not blocked, tuple(gen),
-        tuple(paths),
+        tuple(reports), tuple(problems), "".join(diffs), paths[-1], written, tuple(gen), tuple(paths),
+        blocked=blocked,
     )  # fmt: skip
 
 
