@@ -371,7 +371,9 @@ def test_dry_run_lists_leftovers_and_removes_nothing(repo: Path, capsys: Cap) ->
     code, _out, err = run_cli(capsys, "--repo", str(repo), "--dry-run")
     assert code == 0, err
     # The table is on stderr with --dry-run.
-    assert any(line.split()[:2] == ["leftover", ".docker-compose.yml.k2j4h8sd.tmp"] for line in err.splitlines())
+    assert any(
+        line.split()[:2] == ["leftover", ".docker-compose.yml.k2j4h8sd.tmp"] for line in err.splitlines()
+    )
     assert leftover.exists()
     assert run_cli(capsys, "--repo", str(repo))[0] == 0
     assert not leftover.exists()

@@ -19,6 +19,7 @@ from tests.scaffold.conftest import tree
 
 pytestmark = pytest.mark.unit
 
+
 def test_state_roundtrip() -> None:
     s = st.State("abc", "0.1.0", {"cdb_risk": 8002}, {"b": "sha256:1", "a": "sha256:2"})
     data = st.dump_state(s)
