@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import sys
 from enum import StrEnum
@@ -273,17 +274,20 @@ def register(app: typer.Typer) -> None:
         from cdbctl.resources import compose_dir, templates_dir
         from cdbctl.scaffold.fs import RepoFS
         from cdbctl.scaffold.runner import package_dir, recorded_services, run_scaffold
-        from cdbctl.scaffold.sources import load_sources
+        from cdbctl.scaffold.sources import load_sources, load_templates
         from cdbctl.scaffold.spec import build_specs
 
         if fmt is None:
             fmt = ScaffoldFormat.table if is_terminal() or dry_run else ScaffoldFormat.json
         fs = RepoFS(repo)
         mode = "check" if check else "dry-run" if dry_run else "apply"
-        templates = os.environ.get(TEMPLATES_ENV)
-        sources = load_sources(
-            Path(templates) if templates else templates_dir(), compose_dir(), package_dir()
-        )
+        sources = load_sources(templates_dir(), compose_dir(), package_dir())
+        override = os.environ.get(TEMPLATES_ENV)
+        if override:
+            # Read on every run, unlike the installed templates: a working copy changes between runs.
+            if not Path(override).is_dir():
+                raise InputError(f"{TEMPLATES_ENV} is not a directory", where=override)
+            sources = dataclasses.replace(sources, templates=load_templates(Path(override)))
         layers = _compose_files(fs.root, compose)
         # A writing run holds the repository from its first read to its last write: a second run waits,
         # then reads what the first one wrote.

@@ -195,12 +195,10 @@ def run_scaffold(
             if d.status == st.CONFLICT:
                 marked.add(pf.path)
         # Binary files keep only their digest: they are replaced or kept whole, never merged.
-        if d.base is not None and d.base != kept_base and is_text(d.base):
-            status = st.CREATED if kept_base is None else st.UPDATED
-            kept_bases.append((
-                FileReport(st.base_path(pf.path), status, "base", pf.service, f"base of {pf.path}"),
-                (st.base_path(pf.path), d.base, 0o644),
-            ))  # fmt: skip
+        if d.base is not None and is_text(d.base):
+            status = st.IDENTICAL if d.base == kept_base else st.CREATED if kept_base is None else st.UPDATED
+            report = FileReport(st.base_path(pf.path), status, "base", pf.service, f"base of {pf.path}")
+            kept_bases.append((report, (st.base_path(pf.path), d.base, 0o644)))
 
     project = project_dir_of(paths[0])
     owners = {v.name: v.owner for v in verdicts if v.verdict == GENERATE}
@@ -232,7 +230,8 @@ def run_scaffold(
     # match their new render (identical next time), never a base recorded for a file not written.
     for report, base_write in kept_bases:
         reports.append(report)
-        writes.append(base_write)
+        if report.status != st.IDENTICAL:
+            writes.append(base_write)
     new_state = st.State(
         template_version=sources.fingerprint,
         cdbctl_version=sources.version,
