@@ -25,6 +25,7 @@ HELP = """Generate backoffice/services/<name>/ for each service and fix the comp
 Default services: cdb_core:8001, cdb_risk:8002, cdb_execution:8003.
 A service that already builds from its own Dockerfile is left alone ("ok"); only missing or broken
 builds are generated and fixed. `--service NAME --force` re-points one on purpose.
+
 A rerun brings template updates into generated files like `copier update`: an unedited file is
 updated, the template's changes are merged into an edited one (merged), and changes that collide are
 written as <<<<<<< yours / ||||||| base / ======= / >>>>>>> template blocks (conflict, exit 1).
@@ -230,10 +231,13 @@ def _summary(result: ScaffoldResult, mode: str) -> str:
         counts[f.status] = counts.get(f.status, 0) + 1
     parts = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     if result.blocked:
-        return (
-            f"scaffold: {parts}; nothing written: a file cdbctl did not generate is in the way "
+        why = (
+            "a file cdbctl did not generate is in the way "
             "(--overwrite PATH or --force replaces it, --skip PATH keeps it)"
         )
+        if mode == "apply":
+            return f"scaffold: {parts}; nothing written: {why}"
+        return f"scaffold ({mode}): {parts}; would change, but {why}"
     if mode == "apply":
         if result.conflicts:
             return f"scaffold: {parts}; resolve the conflicts (<<<<<<< ... >>>>>>> blocks), then rerun"
