@@ -52,9 +52,20 @@ def has_markers(data: bytes) -> bool:
     return any(line.startswith(YOURS) for line in lines) and any(line.startswith(THEIRS) for line in lines)
 
 
-def _eol(data: bytes) -> bytes:
+def eol(data: bytes) -> bytes:
+    """The line ending data mostly uses (CRLF when at least half its lines end so, else LF)."""
     crlf = data.count(b"\r\n")
     return b"\r\n" if crlf and crlf * 2 >= data.count(b"\n") else b"\n"
+
+
+def to_lf(data: bytes) -> bytes:
+    """data with every CRLF as LF."""
+    return data.replace(b"\r\n", b"\n")
+
+
+def to_crlf(data: bytes) -> bytes:
+    """data with every bare LF as CRLF."""
+    return to_lf(data).replace(b"\n", b"\r\n")
 
 
 def _terminated(lines: Sequence[bytes], eol: bytes) -> list[bytes]:
@@ -140,7 +151,7 @@ def merge3(base: bytes, yours: bytes, theirs: bytes, *, label: str = "") -> Merg
     `>>>>>>> template <label>`.
     """
     b, y, t = split_lines(base), split_lines(yours), split_lines(theirs)
-    w = _Writer(_eol(yours), _label(label))
+    w = _Writer(eol(yours), _label(label))
     ib = iy = it = 0
     for sb, eb, sy, st in _sync_regions(b, y, t):
         rb, ry, rt = b[ib:sb], y[iy:sy], t[it:st]
@@ -158,7 +169,7 @@ def merge3(base: bytes, yours: bytes, theirs: bytes, *, label: str = "") -> Merg
 def mark_differences(yours: bytes, theirs: bytes, *, label: str = "") -> MergeResult:
     """Without a base: every region where yours and theirs differ becomes a two-sided conflict block."""
     y, t = split_lines(yours), split_lines(theirs)
-    w = _Writer(_eol(yours), _label(label))
+    w = _Writer(eol(yours), _label(label))
     matcher = difflib.SequenceMatcher(None, y, t, autojunk=False)
     for op, y0, y1, t0, t1 in matcher.get_opcodes():
         if op == "equal":

@@ -16,9 +16,9 @@ from cdbctl.scaffold.compose_doc import layered_dependencies, port_mismatches
 from cdbctl.scaffold.compose_patch import BuildTarget, Dependency, PatchResult, patch_compose
 from cdbctl.scaffold.fs import RepoFS
 from cdbctl.scaffold.layers import Layer, find_compose, load_layers
-from cdbctl.scaffold.merge import is_text
+from cdbctl.scaffold.merge import is_text, to_lf
 from cdbctl.scaffold.plan import Sources, plan_files, render_service_block, service_dir
-from cdbctl.scaffold.reconcile import choices, decide
+from cdbctl.scaffold.reconcile import choices, decide, usable_base
 from cdbctl.scaffold.spec import ServiceSpec, build_specs, merge_recorded, recorded_specs
 
 CHANGES = frozenset(
@@ -177,7 +177,7 @@ def run_scaffold(
             current,
             pf.data,
             recorded,
-            kept_base if kept_base is not None and st.digest(kept_base) == recorded else None,
+            usable_base(kept_base, recorded),
             create_only=pf.policy == "create_only",
             force=force,
             choice=chosen.get(pf.path),
@@ -196,7 +196,9 @@ def run_scaffold(
                 marked.add(pf.path)
         # Binary files keep only their digest: they are replaced or kept whole, never merged.
         if d.base is not None and is_text(d.base):
-            status = st.IDENTICAL if d.base == kept_base else st.CREATED if kept_base is None else st.UPDATED
+            # A base checked out CRLF by git (core.autocrlf) is the same base: not rewritten every run.
+            same = kept_base is not None and d.base in {kept_base, to_lf(kept_base)}
+            status = st.IDENTICAL if same else st.CREATED if kept_base is None else st.UPDATED
             report = FileReport(st.base_path(pf.path), status, "base", pf.service, f"base of {pf.path}")
             kept_bases.append((report, (st.base_path(pf.path), d.base, 0o644)))
 

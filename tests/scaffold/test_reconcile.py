@@ -6,7 +6,7 @@ import pytest
 
 from cdbctl.errors import InputError
 from cdbctl.scaffold import state as st
-from cdbctl.scaffold.reconcile import OVERWRITE, SKIP, choices, decide
+from cdbctl.scaffold.reconcile import OVERWRITE, SKIP, choices, decide, usable_base
 
 pytestmark = pytest.mark.unit
 
@@ -110,3 +110,17 @@ def test_choices_name_generated_files_only() -> None:
     assert info.value.where == "a/nope"
     with pytest.raises(InputError, match="both --skip and --overwrite"):
         choices(planned, frozenset({"a/Dockerfile"}), frozenset({"a/Dockerfile"}))
+
+
+def test_a_crlf_checkout_is_merged_in_crlf_and_its_base_recognised() -> None:
+    """git core.autocrlf checks out the file and its base with CRLF; the recorded digest is of LF bytes."""
+    crlf = G.replace(b"\n", b"\r\n")
+    assert usable_base(crlf, st.digest(G)) == G
+    assert usable_base(G, st.digest(G)) == G
+    assert usable_base(b"other\n", st.digest(G)) is None
+    assert usable_base(None, st.digest(G)) is None and usable_base(G, None) is None
+    d = decide(EDIT.replace(b"\n", b"\r\n"), NEW, st.digest(G), G)
+    assert (d.status, d.write) == ("merged", b"ONE\r\ntwo\r\nthree\r\nfour\r\nfive\r\n")
+    assert d.base == NEW  # the base kept is the render itself, LF
+    unedited = decide(crlf, NEW, st.digest(G), G)  # not edited, only checked out CRLF
+    assert (unedited.status, unedited.write) == ("merged", NEW.replace(b"\n", b"\r\n"))

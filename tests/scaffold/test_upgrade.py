@@ -254,3 +254,23 @@ def test_an_upgrade_never_loses_a_change(data: hs.DataObject, template: str) -> 
         again = _run(root, upgraded)
         assert tree(root) == settled
         assert again.would_change == (status == "conflict")
+
+
+def _crlf(path: Path) -> None:
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+
+
+def test_a_crlf_checkout_merges_in_its_own_line_endings(repo: Path) -> None:
+    """git with core.autocrlf=true checks out the file and its base with CRLF: an edit still merges
+    cleanly with an LF template change, and the file stays CRLF throughout."""
+    _run(repo, SOURCES)
+    target = repo / GUNICORN
+    _crlf(target)
+    _crlf(repo / BASES / GUNICORN)
+    assert not _run(repo, SOURCES, write=False).would_change  # line endings alone are not drift
+    target.write_bytes(_insert_line(target.read_bytes(), 1, b"# mine\r\n"))
+    result = _run(repo, _appended(SOURCES, GUNICORN_T, "# template v2\n"))
+    assert _status(result, GUNICORN) == "merged"
+    data = target.read_bytes()
+    assert data.endswith(b"# template v2\r\n") and b"# mine\r\n" in data
+    assert data.count(b"\n") == data.count(b"\r\n")
