@@ -27,6 +27,7 @@ WOULD = {
     UPDATED: "would update",
     MERGED: "would merge",
     CONFLICT: "would conflict",
+    REMOVED: "would remove",
 }
 
 # The rendered base of every generated text file, at its own path below this directory: what the

@@ -165,6 +165,20 @@ def test_skip_declines_and_overwrite_takes_the_template(repo: Path) -> None:
     )
 
 
+def test_skip_lets_a_run_go_on_past_a_foreign_file(repo: Path) -> None:
+    foreign = repo / f"{CORE}/Dockerfile"
+    foreign.parent.mkdir(parents=True)
+    foreign.write_bytes(b"FROM scratch\n")
+    assert _run(repo, SOURCES).blocked
+    result = _run(repo, SOURCES, skip=frozenset({f"{CORE}/Dockerfile"}))
+    assert result.written and not result.blocked and not result.conflicts
+    assert _status(result, f"{CORE}/Dockerfile") == "skipped" and _status(result, GUNICORN) == "created"
+    assert foreign.read_bytes() == b"FROM scratch\n"
+    state = json.loads((repo / ".cdbctl/scaffold.json").read_text())
+    assert f"{CORE}/Dockerfile" not in state["files"]  # still not scaffold's: the next run asks again
+    assert not (repo / BASES / CORE / "Dockerfile").exists()
+
+
 def test_state_of_an_older_cdbctl_without_bases(repo: Path) -> None:
     """An older cdbctl kept digests only: unedited files and edited-but-current files get their base from
     the render their digest matches; an edited file behind its template is marked, never overwritten."""
