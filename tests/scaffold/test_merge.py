@@ -179,3 +179,24 @@ def test_merge_identities(scenario: tuple[list[str], list[str], list[str], bytes
     assert merge3(b, y, b).data == y
     assert merge3(b, y, y).data == y
     assert merge3(b, y, y).conflicts == 0
+
+
+_REPEATED = hs.lists(hs.sampled_from([b"a\n", b"b\n", b"\n", b"a\r\n", b"a", b"x\r"]), max_size=12).map(
+    b"".join
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(base=_REPEATED, yours=_REPEATED, theirs=_REPEATED)
+def test_repeated_lines_never_lose_bytes(base: bytes, yours: bytes, theirs: bytes) -> None:
+    """Blank and repeated lines (where a diff can align several ways): the identities hold, and every
+    line of a side that changed a region survives, merged or inside a conflict block."""
+    assert merge3(base, base, theirs).data == theirs
+    assert merge3(base, yours, base).data == yours
+    assert merge3(base, yours, yours).data == yours
+    result = merge3(base, yours, theirs)
+    if result.conflicts:
+        assert has_markers(result.data)
+    for side in (yours, theirs):
+        for line in set(split_lines(side)) - set(split_lines(base)):
+            assert line.rstrip(b"\r\n") in result.data
