@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import posixpath
 from collections.abc import Sequence
@@ -16,9 +17,15 @@ from cdbctl.scaffold.compose_patch import BuildTarget, Dependency, PatchResult, 
 from cdbctl.scaffold.conventions import Conventions
 from cdbctl.scaffold.fs import RepoFS
 from cdbctl.scaffold.layers import Layer, find_compose, load_layers
+from cdbctl.scaffold.merge import is_text, to_lf
 from cdbctl.scaffold.obsolete import find_obsolete
 from cdbctl.scaffold.plan import Sources, plan_files, render_service_block, service_dir
+from cdbctl.scaffold.reconcile import choices, decide, usable_base
 from cdbctl.scaffold.spec import ServiceSpec, build_specs, merge_recorded, recorded_specs
+
+CHANGES = frozenset(
+    {st.CREATED, st.UPDATED, st.MERGED, st.CONFLICT, st.LEFTOVER, st.REMOVED, *st.WOULD.values()}
+)
 
 
 @dataclass(frozen=True)
@@ -27,7 +34,7 @@ class FileReport:
 
     path: str
     status: str
-    kind: str  # service | vendor | root | compose | state | build | temp
+    kind: str  # service | vendor | root | compose | state | base | build | temp
     service: str | None = None
     detail: str = ""
 
@@ -43,17 +50,17 @@ class ScaffoldResult:
     written: bool
     services: tuple[ServiceSpec, ...] = ()  # the services generated (not those left alone)
     compose_files: tuple[str, ...] = ()  # every compose layer, in order (compose is the last)
+    blocked: bool = False  # a file cdbctl never generated stopped the run: nothing written
 
     @property
     def would_change(self) -> bool:
-        """True when files were (or would be) created, changed or removed, or a conflict blocks the run."""
-        changes = {st.CREATED, st.UPDATED, st.CONFLICT, st.LEFTOVER, st.REMOVED}
-        return any(f.status in changes for f in self.files)
+        """True when files were (or would be) created, changed, merged or removed, or a conflict is open."""
+        return any(f.status in CHANGES for f in self.files)
 
     @property
     def conflicts(self) -> bool:
-        """True when a file blocked the scaffold (foreign file without --force)."""
-        return any(f.status == st.CONFLICT for f in self.files)
+        """True when a file is (or would be) in conflict: foreign, unresolved or a merge that collided."""
+        return any(f.status in {st.CONFLICT, st.WOULD[st.CONFLICT]} for f in self.files)
 
 
 def _diff(path: str, old: bytes | None, new: bytes | None) -> str:
@@ -141,12 +148,15 @@ def run_scaffold(
     write: bool,
     force: bool,
     repoint: frozenset[str] = frozenset(),
+    skip: frozenset[str] = frozenset(),
+    overwrite: frozenset[str] = frozenset(),
 ) -> ScaffoldResult:
     """Decide everything first; write every file or none, only when write is set.
 
     specs None: the services recorded by the previous run (like copier's answers file), else the defaults.
     A service that already builds from its own Dockerfile is left alone (no files, no compose change)
-    unless it is in repoint (`--service NAME --force`).
+    unless it is in repoint (`--service NAME --force`). skip and overwrite name generated files
+    (repo-relative) to leave as they are or to replace with the new render.
     """
     old = st.load_state(fs.read(st.STATE_PATH), st.STATE_PATH)
     if specs is None:
@@ -165,19 +175,42 @@ def run_scaffold(
     writes: list[tuple[str, bytes, int]] = []
     diffs: list[str] = []
     files = dict(old.files)
+    chosen = choices([pf.path for pf in planned], skip, overwrite)
+    marked: set[str] = set()  # files a conflict block is (or would be) written into
+    kept_bases: list[tuple[FileReport, tuple[str, bytes, int]]] = []
+    blocked = False
     for pf in planned:
         current = fs.read(pf.path)
-        d = st.decide(
-            current, pf.data, old.files.get(pf.path), create_only=pf.policy == "create_only", force=force
+        recorded = old.files.get(pf.path)
+        kept_base = fs.read(st.base_path(pf.path))
+        d = decide(
+            current,
+            pf.data,
+            recorded,
+            usable_base(kept_base, recorded),
+            create_only=pf.policy == "create_only",
+            force=force,
+            choice=chosen.get(pf.path),
+            label=f"{sources.version} ({sources.fingerprint})",
         )
         if d.record is None:
             files.pop(pf.path, None)
         else:
             files[pf.path] = d.record
+        blocked = blocked or d.blocking
         reports.append(FileReport(pf.path, d.status, _kind(pf.path, pf.service), pf.service, d.detail))
-        if d.write:
-            writes.append((pf.path, pf.data, pf.mode))
-            diffs.append(_diff(pf.path, current, pf.data))
+        if d.write is not None:
+            writes.append((pf.path, d.write, pf.mode))
+            diffs.append(_diff(pf.path, current, d.write))
+            if d.status == st.CONFLICT:
+                marked.add(pf.path)
+        # Binary files keep only their digest: they are replaced or kept whole, never merged.
+        if d.base is not None and is_text(d.base):
+            # A base checked out CRLF by git (core.autocrlf) is the same base: not rewritten every run.
+            same = kept_base is not None and d.base in {kept_base, to_lf(kept_base)}
+            status = st.IDENTICAL if same else st.CREATED if kept_base is None else st.UPDATED
+            report = FileReport(st.base_path(pf.path), status, "base", pf.service, f"base of {pf.path}")
+            kept_bases.append((report, (st.base_path(pf.path), d.base, 0o644)))
     obsolete, forget = find_obsolete(
         fs, old.files, (pf.path for pf in planned), map(service_dir, (s.name for s in gen))
     )
@@ -190,6 +223,11 @@ def run_scaffold(
         if ob.remove:
             diffs.append(_diff(ob.path, ob.current, None))
     removals = [ob.path for ob in obsolete if ob.remove]
+    # The bases of forgotten files go with them (an edited obsolete file stays, its base does not).
+    for path in sorted(forget):
+        if fs.read(st.base_path(path)) is not None:
+            reports.append(FileReport(st.base_path(path), st.REMOVED, "base", None, f"base of {path}"))
+            removals.append(st.base_path(path))
 
     project = project_dir_of(paths[0])
     owners = {v.name: v.owner for v in verdicts if v.verdict == GENERATE}
@@ -222,6 +260,12 @@ def run_scaffold(
             listening = {s.name: s.port for s in mine if s.name not in result.added}
             problems += port_mismatches(new_text, listening)
 
+    # Bases after the files they belong to, the state last: an interrupted commit leaves files that
+    # match their new render (identical next time), never a base recorded for a file not written.
+    for report, base_write in kept_bases:
+        reports.append(report)
+        if report.status != st.IDENTICAL:
+            writes.append(base_write)
     new_state = st.State(
         template_version=sources.fingerprint,
         cdbctl_version=sources.version,
@@ -247,8 +291,8 @@ def run_scaffold(
     bases = {layer.path: layer.base for layer in layers}
     problems = validate_builds(fs.root, project, after, planned_paths, set(owners), bases=bases) + problems
     problems += dockerignore_problems(fs, planned)
-    leftovers = _leftovers(fs, [*planned_paths, *(layer.path for layer in layers), st.STATE_PATH])
-    blocked = any(r.status == st.CONFLICT for r in reports)
+    managed = [*planned_paths, *(st.base_path(p) for p in planned_paths), *(layer.path for layer in layers)]
+    leftovers = _leftovers(fs, [*managed, st.STATE_PATH])
     for tmp in leftovers:
         removed = write and not blocked
         reports.append(FileReport(tmp, st.REMOVED if removed else st.LEFTOVER, "temp", None,
@@ -259,10 +303,18 @@ def run_scaffold(
         if writes:
             fs.write_all(writes)
         if removals:
-            fs.remove_generated(removals, stop_at=[service_dir(s.name) for s in gen])
+            fs.remove_generated(removals, stop_at=[st.BASE_DIR, *(service_dir(s.name) for s in gen)])
+    written = write and not blocked
+    if not written:  # nothing was written: say what would have been
+        reports = [
+            dataclasses.replace(r, status=st.WOULD[r.status])
+            if r.status in st.WOULD and (r.status != st.CONFLICT or r.path in marked)
+            else r
+            for r in reports
+        ]
     return ScaffoldResult(
-        tuple(reports), tuple(problems), "".join(diffs), paths[-1], write and not blocked, tuple(gen),
-        tuple(paths),
+        tuple(reports), tuple(problems), "".join(diffs), paths[-1], written, tuple(gen), tuple(paths),
+        blocked=blocked,
     )  # fmt: skip
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,10 +20,13 @@ Cap = pytest.CaptureFixture[str]
 
 
 def table(out: str) -> dict[str, str]:
-    """The status table on stdout as {path: status}."""
+    """The status table on stdout as {path: status} (columns are two or more spaces apart)."""
     lines = out.splitlines()
+    if not lines:
+        return {}
     assert lines[0].split() == ["STATUS", "FILE", "DETAIL"]
-    return {line.split()[1]: line.split()[0] for line in lines[1:]}
+    rows = [re.split(r"\s{2,}", line) for line in lines[1:]]
+    return {row[1]: row[0] for row in rows}
 
 
 def run(capsys: Cap, *args: str) -> tuple[int, str, str]:

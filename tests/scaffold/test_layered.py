@@ -208,7 +208,7 @@ def test_fifo_dockerfile_in_a_users_build_is_not_read(cdb: Path, capsys: Cap) ->
         capsys, cdb, *layers("base.yml", "dev.yml"), "--service", "cdb_risk", "--dry-run"
     )
     assert code == 0
-    assert statuses(data)[LAYERS[1]] == "updated"  # not a file it can build from: generated instead
+    assert statuses(data)[LAYERS[1]] == "would update"  # not a file it can build from: generated instead
 
 
 def test_services_from_an_included_file_are_judged_with_its_own_paths(cdb: Path, capsys: Cap) -> None:

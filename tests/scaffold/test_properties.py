@@ -126,7 +126,8 @@ def test_scaffold_twice_equals_once(names: list[str], shared: bool, crlf: bool) 
     payload=hs.binary(min_size=1, max_size=40),
 )
 def test_user_edits_are_never_clobbered(edits: list[int], upgrade: bool, payload: bytes) -> None:
-    """Whatever generated files a user edits, a rerun (templates upgraded or not) keeps those bytes."""
+    """Whatever generated files a user edits, a rerun (templates upgraded or not) keeps those bytes:
+    the file is kept, or the template's change is merged in or marked beside the user's bytes."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         (root / "docker-compose.yml").write_text(SEED_COMPOSE)
@@ -145,9 +146,18 @@ def test_user_edits_are_never_clobbered(edits: list[int], upgrade: bool, payload
         result = run_scaffold(fs, None, sources, compose=(), write=True, force=False)
         assert result.written
         for rel, data in edited.items():
-            assert (root / rel).read_bytes() == data
-            assert next(f.status for f in result.files if f.path == rel) in {"kept", "identical"}
-        assert not run_scaffold(fs, None, sources, compose=(), write=False, force=False).would_change
+            status = next(f.status for f in result.files if f.path == rel)
+            now = (root / rel).read_bytes()
+            assert status in {"kept", "identical", "merged", "conflict"}
+            assert payload.rstrip(b"\n") in now
+            if status in {"kept", "identical"}:
+                assert now == data
+            elif status == "conflict" and now != data:  # markers written: the template's line is there too
+                assert b"<<<<<<< yours" in now and b"# upgraded" in now
+        settled = tree(root)
+        again = run_scaffold(fs, None, sources, compose=(), write=True, force=False)
+        assert tree(root) == settled  # an open conflict is reported again, never merged twice
+        assert again.would_change == any(f.status == "conflict" for f in again.files)
 
 
 SHAPES = ("ok_map", "ok_scalar", "ok_in_context", "broken_dockerfile", "broken_context", "image", "absent")

@@ -1,4 +1,4 @@
-"""State-file logic: user edits kept, template upgrades applied, foreign files flagged, --force."""
+"""State-file logic: user edits merged, template upgrades applied, foreign files flagged, --force."""
 
 from __future__ import annotations
 
@@ -18,36 +18,6 @@ from cdbctl.scaffold.spec import build_specs
 from tests.scaffold.conftest import tree
 
 pytestmark = pytest.mark.unit
-
-G = b"generated\n"
-NEW = b"new template output\n"
-EDIT = b"user edit\n"
-
-
-@pytest.mark.parametrize(
-    ("current", "recorded", "create_only", "force", "status", "write", "record"),
-    [
-        (None, None, False, False, "created", True, NEW),
-        (NEW, None, False, False, "identical", False, NEW),
-        (NEW, st.digest(G), False, False, "identical", False, NEW),
-        (G, st.digest(G), False, False, "updated", True, NEW),  # template upgrade
-        (EDIT, st.digest(G), False, False, "kept", False, G),  # user edit kept, old record kept
-        (EDIT, st.digest(G), False, True, "updated", True, NEW),  # --force
-        (EDIT, None, False, False, "conflict", False, None),  # foreign file
-        (EDIT, None, False, True, "updated", True, NEW),
-        (EDIT, None, True, False, "kept", False, None),  # user's own .dockerignore wins
-        (EDIT, None, True, True, "kept", False, None),  # ... even with --force
-        (G, st.digest(G), True, False, "updated", True, NEW),
-        (EDIT, st.digest(G), True, False, "kept", False, G),
-    ],
-)
-def test_decide(  # noqa: PLR0917  (pytest passes parameters positionally)
-    current: bytes | None, recorded: str | None, create_only: bool, force: bool, status: str, write: bool,
-    record: bytes | None,
-) -> None:  # fmt: skip
-    d = st.decide(current, NEW, recorded, create_only=create_only, force=force)
-    assert (d.status, d.write) == (status, write)
-    assert d.record == (st.digest(record) if record is not None else None)
 
 
 def test_state_roundtrip() -> None:
@@ -94,29 +64,32 @@ MAIN = "backoffice/services/cdb_core/app/main.py"
 REQS = "backoffice/services/cdb_risk/requirements.txt"
 
 
-def test_user_edits_kept_and_template_upgrades_applied(repo: Path, sources: Sources) -> None:
+def test_user_edits_merged_and_template_upgrades_applied(repo: Path, sources: Sources) -> None:
     _run(repo, sources)
     main = repo / MAIN
-    edited = main.read_bytes() + b"# my local change\n"
+    lines = main.read_bytes().splitlines(keepends=True)
+    edited = b"".join([lines[0], b"# my local change\n", *lines[1:]])
     main.write_bytes(edited)
     upgraded = _upgraded(
         _upgraded(sources, "service/app/main.py.j2", "# v2\n"), "service/requirements.txt.j2", "# v2\n"
     )
     result = _run(repo, upgraded)
-    assert _status(result, MAIN) == "kept"
-    assert main.read_bytes() == edited  # never clobbered
+    assert _status(result, MAIN) == "merged"
+    assert main.read_bytes() == edited + b"# v2\n"  # the user's line and the template's, both
     assert _status(result, REQS) == "updated"  # unchanged since generation: refreshed
     assert (repo / REQS).read_text().endswith("# v2\n")
     state = json.loads((repo / ".cdbctl/scaffold.json").read_text())
     assert state["template_version"] == upgraded.fingerprint
-    # Still kept on the next run: the record stays the generated version, not the user's.
+    # The merge is done: the next run keeps the file (edited, template unchanged since) and changes nothing.
+    before = tree(repo)
     again = _run(repo, upgraded)
     assert _status(again, MAIN) == "kept"
     assert not again.would_change
+    assert tree(repo) == before
     # --force brings the template back.
     forced = _run(repo, upgraded, force=True)
     assert _status(forced, MAIN) == "updated"
-    assert main.read_text().endswith("# v2\n")
+    assert b"# my local change" not in main.read_bytes()
     assert _status(_run(repo, upgraded), MAIN) == "identical"
 
 
@@ -171,5 +144,6 @@ def test_dry_run_writes_nothing(repo: Path, sources: Sources) -> None:
     result = _run(repo, sources, write=False)
     assert result.would_change and not result.written
     assert tree(repo) == before
+    assert {f.status for f in result.files if f.kind == "service"} == {"would create"}
     assert "+++ b/backoffice/services/cdb_risk/app/main.py" in result.diff
     assert "-      context: ./backoffice/services/risk_manager" in result.diff
