@@ -73,15 +73,15 @@ def test_instruments_add_their_checks_after_exposure() -> None:
     assert engine(book=BOOK, trace=False).fast is not None  # the fast path runs them too
 
 
-def test_every_extended_check_when_all_inputs_are_present() -> None:
+def test_every_conditional_check_when_all_inputs_are_present() -> None:
     state = {"trading_state": "ACTIVE", "positions": [], "recent_trades": [],
              "available_balance": 50000.0}  # fmt: skip
     eng = engine({"MAX_SYMBOL_EXPOSURE_PCT": "0.2"}, state | {"recent_trades": [
         {"symbol": "ETHUSDT", "closed_at": 0, "pnl": 1}]}, BOOK, stateful=True)  # fmt: skip
     d = msgspec.to_builtins(eng.evaluate(msgspec.convert(sig(), Signal)))
-    extended = ["trading_state", "cooldown", "order_rate", "open_positions", "instrument", "risk_tier",
+    conditional = ["trading_state", "cooldown", "order_rate", "open_positions", "instrument", "risk_tier",
                 "symbol_limit", "margin"]  # fmt: skip
-    assert names(d) == [*CORE[:8], *extended, *CORE[8:]]
+    assert names(d) == [*CORE[:8], *conditional, *CORE[8:]]
     assert d["approved"] is True
 
 
