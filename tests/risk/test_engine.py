@@ -264,6 +264,29 @@ def test_a_stop_loss_between_the_signal_and_its_evaluation_blocks_reentry(timest
     assert decide(sig(timestamp=timestamp), state={"recent_trades": later})["approved"] is True
 
 
+@pytest.mark.parametrize(("now", "blocked"), [("2026-01-01T11:59:00Z", ["b"]), ("2026-01-01T12:20:00Z", [])])
+def test_a_replay_judges_cooldowns_at_one_evaluation_time(now: str, blocked: list[str]) -> None:
+    """As documented: locks are judged at max(evaluation time, signal time). A stop at 12:00 locks until
+    12:15; with --now before the replay every signal is judged at its own time (b at 12:05 blocked), with
+    --now after it every signal at --now, when the lock is over (a replay without --now: at the clock)."""
+    trades = [
+        {"symbol": "BTC_USDT", "closed_at": "2026-01-01T12:00:00Z", "pnl": -5.0, "exit_reason": "stop_loss"}
+    ]
+    cfg = resolve([env_layer({"DATA_STALE_TIMEOUT_SEC": "1e9", "MAX_FUTURE_SKEW_SEC": "1e9"})]).config
+    for trace in (False, True):
+        eng = Engine(cfg, load_state({"recent_trades": trades}), None, now=resolve_now(now), trace=trace)
+        times = {"a": "2026-01-01T11:59:00Z", "b": "2026-01-01T12:05:00Z", "c": "2026-01-01T12:20:00Z"}
+        got = []
+        for sid, ts in times.items():
+            record = record_from_object(sig(signal_id=sid, timestamp=ts))
+            assert isinstance(record, Signal)
+            d = eng.evaluate(record)
+            assert d.approved or d.reason == "cooldown_active", d
+            if not d.approved:
+                got.append(sid)
+        assert got == blocked
+
+
 COARSE = load_instruments({"instruments": {"XYZ_USDT": {
     "tick_size": 0.000000000001, "contract_size": 1, "quantity_step": 1, "min_quantity": 1,
     "max_quantity": 1000000, "max_leverage": 20, "maintenance_margin_rate": 0.005}}})  # fmt: skip
