@@ -12,7 +12,7 @@ Prints CPU-time ratios measured in this one run (best of several alternating rep
   trace / floor                   -- --trace (every rule's check recorded in the decision)
 and the peak RSS of the real CLI (a subprocess, `--stateful --instruments --state`) at 200k signals
 and, with BENCH_RISK_2M=1, at 2M signals: memory must stay flat.
-Goals (issue 11): plain <= 1.5x, stateful+instruments <= 2.0x, trace <= 3.0x.
+Goals: plain <= 1.5x, stateful+instruments <= 2.0x, trace <= 3.0x.
 """
 
 from __future__ import annotations

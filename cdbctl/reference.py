@@ -61,7 +61,7 @@ def risk_checks_table() -> str:
     rows = ["| # | check | rule | rejects with | value (unit) |", "|---|---|---|---|---|"]
     for i, rule in enumerate(RULES, 1):
         reasons = ", ".join(f"`{r}`" for r in rule.reasons)
-        unit = rule.unit or "-"
+        unit = rule.unit_text() or "-"
         rows.append(f"| {i} | `{rule.name}` | {rule.rule.replace('|', '/')} | {reasons} | {unit} |")
     return "\n".join(rows)
 

@@ -159,7 +159,7 @@ def _rule(rule: Rule, traced: bool, indent: int) -> list[str]:
             body.append(f'{pad}record_check(Check("{rule.name}", True, value, limit, note))')
         else:
             detail = "note if r is None else why"
-            body.append(f'{pad}record_check(Check("{rule.name}", r is None, value, limit, {detail}))')
+            body.append(f'{pad}record_check(Check("{rule.name}", r is None, value, limit, {detail}, r))')
             body.append(f"{pad}if r is not None and reason is None:")
             body.append(f"{pad}    reason, detail = r, why")
     return body

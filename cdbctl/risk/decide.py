@@ -648,7 +648,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
         note = None
         value, limit = None if t is None else evaluated - t, stale  # the age
         note = "no timestamp" if ts is None else None
-        record_check(Check("staleness", r is None, value, limit, note if r is None else why))
+        record_check(Check("staleness", r is None, value, limit, note if r is None else why, r))
         if r is not None and reason is None:
             reason, detail = r, why
         # circuit_breaker: Halt when the day's loss or the drawdown from peak_equity reaches CIRCUIT_BREAKER_THRESHOLD_PCT.
@@ -657,7 +657,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
             r, why = "circuit_breaker_triggered", breaker_note
         note = None
         value, limit = drawdown, breaker
-        record_check(Check("circuit_breaker", r is None, value, limit, note if r is None else why))
+        record_check(Check("circuit_breaker", r is None, value, limit, note if r is None else why, r))
         if r is not None and reason is None:
             reason, detail = r, why
         # daily_drawdown: daily_pnl <= -equity x MAX_DAILY_DRAWDOWN_PCT stops new risk for the day.
@@ -666,7 +666,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
             r, why = "max_daily_drawdown_exceeded", daily_note
         note = None
         value, limit = st.daily_pnl, daily_limit
-        record_check(Check("daily_drawdown", r is None, value, limit, note if r is None else why))
+        record_check(Check("daily_drawdown", r is None, value, limit, note if r is None else why, r))
         if r is not None and reason is None:
             reason, detail = r, why
         # market_regime: Volatility regime: > panic threshold rejects, > stressed threshold scales the size down.
@@ -681,7 +681,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
         note = None
         value, limit = vol, panic if regime == "panic" else stressed
         note = f"size x {mult:g}" if regime == "stressed" else None
-        record_check(Check("market_regime", r is None, value, limit, note if r is None else why))
+        record_check(Check("market_regime", r is None, value, limit, note if r is None else why, r))
         if r is not None and reason is None:
             reason, detail = r, why
         # sizing: min(method size, target_position_usd, equity x MAX_POSITION_PCT) x regime multiplier.
@@ -702,7 +702,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
             r, why = "position_size_zero_after_sizing", note_zero(mult, regime, target, c)
         note = None
         value, limit = size, position_cap
-        record_check(Check("sizing", r is None, value, limit, note if r is None else why))
+        record_check(Check("sizing", r is None, value, limit, note if r is None else why, r))
         if r is not None and reason is None:
             reason, detail = r, why
         # leverage: Leverage above MAX_LEVERAGE is rejected.
@@ -711,7 +711,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
             r, why = "leverage_exceeds_max", note_leverage(lev, c)
         note = None
         value, limit = lev, max_lev
-        record_check(Check("leverage", r is None, value, limit, note if r is None else why))
+        record_check(Check("leverage", r is None, value, limit, note if r is None else why, r))
         if r is not None and reason is None:
             reason, detail = r, why
         # exposure: total_exposure_pct + notional / equity must stay <= MAX_TOTAL_EXPOSURE_PCT.
@@ -721,7 +721,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
             r, why = "max_exposure_reached", note_exposure(exposure_after, c)
         note = None
         value, limit = exposure_after, max_exposure
-        record_check(Check("exposure", r is None, value, limit, note if r is None else why))
+        record_check(Check("exposure", r is None, value, limit, note if r is None else why, r))
         if r is not None and reason is None:
             reason, detail = r, why
         # trading_state: HALTED rejects everything; REDUCING passes only signals that reduce an open position.
@@ -732,7 +732,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
                 r, why = state_reason, note_trading_state(state_reason)
             note = None
             value, limit = trading_state.value, None
-            record_check(Check("trading_state", r is None, value, limit, note if r is None else why))
+            record_check(Check("trading_state", r is None, value, limit, note if r is None else why, r))
             if r is not None and reason is None:
                 reason, detail = r, why
         # cooldown: Cooldown after a stop-loss on the symbol, StoplossGuard, or a run of losing trades.
@@ -746,7 +746,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
                 r, why = "cooldown_active", note_cooldown(lock.reason, lock.remaining_sec)
             note = None
             value, limit = 0.0 if lock is None else lock.remaining_sec, c.COOLDOWN_SEC
-            record_check(Check("cooldown", r is None, value, limit, note if r is None else why))
+            record_check(Check("cooldown", r is None, value, limit, note if r is None else why, r))
             if r is not None and reason is None:
                 reason, detail = r, why
         # order_rate: At most MAX_ORDERS_PER_MINUTE approved orders in any 60 s window of a stateful replay.
@@ -757,7 +757,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
                 r, why = "order_rate_exceeded", note_order_rate(limiter.count(now_s), limiter.retry_after(now_s))
             note = None
             value, limit = limiter.count(now_s), limiter.limit
-            record_check(Check("order_rate", r is None, value, limit, note if r is None else why))
+            record_check(Check("order_rate", r is None, value, limit, note if r is None else why, r))
             if r is not None and reason is None:
                 reason, detail = r, why
         # open_positions: A new symbol must not push the open positions above MAX_OPEN_POSITIONS; reducing never flips.
@@ -770,7 +770,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
                 r, why = "max_open_positions_reached", note_open_positions(open_count, max_open)
             note = None
             value, limit = open_count + 1 if held is None else open_count, max_open
-            record_check(Check("open_positions", r is None, value, limit, note if r is None else why))
+            record_check(Check("open_positions", r is None, value, limit, note if r is None else why, r))
             if r is not None and reason is None:
                 reason, detail = r, why
         # instrument: Price on the tick; size floored to the contract step; below min quantity or notional fails.
@@ -817,7 +817,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
                 value, limit = contracts, max_q
             else:
                 value, limit = size, min_notional_of(inst, price)
-            record_check(Check("instrument", r is None, value, limit, note if r is None else why))
+            record_check(Check("instrument", r is None, value, limit, note if r is None else why, r))
             if r is not None and reason is None:
                 reason, detail = r, why
         else:
@@ -851,7 +851,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
                 value, limit = tier_contracts, tier_limit
             else:
                 value, limit, note = lev, tier_limit, tier_rows[level][5]  # the tier's note
-            record_check(Check("risk_tier", r is None, value, limit, note if r is None else why))
+            record_check(Check("risk_tier", r is None, value, limit, note if r is None else why, r))
             if r is not None and reason is None:
                 reason, detail = r, why
         else:
@@ -868,7 +868,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
                 r, why = "symbol_limit_exceeded", note_symbol_limit(symbol, symbol_after, symbol_limit)
             note = None
             value, limit = symbol_after, symbol_limit
-            record_check(Check("symbol_limit", r is None, value, limit, note if r is None else why))
+            record_check(Check("symbol_limit", r is None, value, limit, note if r is None else why, r))
             if r is not None and reason is None:
                 reason, detail = r, why
         # margin: Initial margin + opening and closing fees <= available balance (else equity - used margin).
@@ -885,7 +885,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
             note = None
             value, limit = required, available
             note = None if margin_ok else "reduces an open position: frees margin"
-            record_check(Check("margin", r is None, value, limit, note if r is None else why))
+            record_check(Check("margin", r is None, value, limit, note if r is None else why, r))
             if r is not None and reason is None:
                 reason, detail = r, why
         # spread: (ask - bid) / mid in basis points must stay <= MAX_SPREAD_BPS.
@@ -898,7 +898,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
         note = None
         value, limit = spread, max_spread
         note = "no bid/ask" if spread is None else None
-        record_check(Check("spread", r is None, value, limit, note if r is None else why))
+        record_check(Check("spread", r is None, value, limit, note if r is None else why, r))
         if r is not None and reason is None:
             reason, detail = r, why
         # liquidation: MEXC liquidation price; distance below MIN_LIQUIDATION_DISTANCE or a stop beyond LP fails.
@@ -934,7 +934,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
             r, why = "liquidation_risk_too_high", note_stop(stop, lp)
         note = None
         value, limit = dist, min_dist
-        record_check(Check("liquidation", r is None, value, limit, note if r is None else why))
+        record_check(Check("liquidation", r is None, value, limit, note if r is None else why, r))
         if r is not None and reason is None:
             reason, detail = r, why
         # funding: Daily funding fee = value x rate x 24 / FUNDING_SETTLEMENT_HOURS; longs pay a positive rate.
@@ -948,7 +948,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
         note = None
         value, limit = rate, max_funding
         note = f"funding alert: {rate:.4%} of value per day > {funding_alert:.4%}" if rate > funding_alert else None
-        record_check(Check("funding", r is None, value, limit, note if r is None else why))
+        record_check(Check("funding", r is None, value, limit, note if r is None else why, r))
         if r is not None and reason is None:
             reason, detail = r, why
         # slippage: Half spread + square-root impact Y x sigma_daily x sqrt(notional / depth), in bps.
@@ -962,7 +962,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
         note = None
         value, limit = slip, max_slip
         note = "no order_book_depth: impact not estimated" if depth is None else None
-        record_check(Check("slippage", r is None, value, limit, note if r is None else why))
+        record_check(Check("slippage", r is None, value, limit, note if r is None else why, r))
         if r is not None and reason is None:
             reason, detail = r, why
         # estimated costs to 1e-8 USDT (formulas.money, inlined): no float noise such as 3.0000000000000004

@@ -14,7 +14,7 @@ import msgspec
 
 from cdbctl.risk.engine import Engine
 from cdbctl.risk.model import SCHEMA_VERSION, Check, CheckValue, Decision, Signal
-from cdbctl.risk.rules import RULES
+from cdbctl.risk.rules import BY_NAME, RULES
 
 # +1: the value must stay at or below the limit (headroom = limit - value);
 # -1: the value must stay at or above it (headroom = value - limit). From the rule table.
@@ -26,7 +26,11 @@ _BISECT_STEPS = 48
 
 
 class ExplainedCheck(msgspec.Struct):
-    """One trace line: the check, its value and limit, and how far the value is from the limit."""
+    """One trace line: the check, its value and limit, and how far the value is from the limit.
+
+    ``unit`` (from the rule table) is the unit of value, limit and headroom; ``reason`` the code the
+    check failed with (None when it passed): a few rules trace another quantity for one reason.
+    """
 
     name: str
     passed: bool
@@ -34,6 +38,8 @@ class ExplainedCheck(msgspec.Struct):
     limit: CheckValue
     headroom: float | None
     detail: str | None
+    unit: str | None = None
+    reason: str | None = None
 
 
 class Explanation(msgspec.Struct):
@@ -69,6 +75,18 @@ def headroom(check: Check) -> float | None:
         # failed on its other side: the value is past the limit, the headroom negative
         gap = -gap
     return gap if math.isfinite(gap) else None
+
+
+def unit(check: Check) -> str | None:
+    """The unit of a check's value, limit and headroom, from the rule table (None: no unit)."""
+    rule = BY_NAME.get(check.name)
+    return (rule.unit_for(check.reason) or None) if rule is not None else None
+
+
+def explained(check: Check) -> ExplainedCheck:
+    """A trace line with its headroom and unit."""
+    c = check
+    return ExplainedCheck(c.name, c.passed, c.value, c.limit, headroom(c), c.detail, unit(c), c.reason)
 
 
 def _is_number(value: CheckValue) -> bool:
@@ -143,7 +161,7 @@ def _both(engine: Engine, sig: Signal, ceiling: float) -> tuple[float | None, in
 def explain_decision(decision: Decision) -> Explanation:
     """An explanation of a decision that cannot be searched (a record that did not decode)."""
     trace = decision.checks or []
-    checks = [ExplainedCheck(c.name, c.passed, c.value, c.limit, headroom(c), c.detail) for c in trace]
+    checks = [explained(c) for c in trace]
     fix = "fix the signal first: " + (decision.detail or "it is invalid")
     d = decision
     return Explanation(
@@ -156,7 +174,7 @@ def explain(engine: Engine, sig: Signal) -> Explanation:
     """Evaluate one signal with the trace on and work out what would make it pass."""
     decision = engine.evaluate(sig)
     trace = decision.checks or []
-    checks = [ExplainedCheck(c.name, c.passed, c.value, c.limit, headroom(c), c.detail) for c in trace]
+    checks = [explained(c) for c in trace]
     sized = _sized(decision)
     largest = target = position = None
     lev = None

@@ -68,14 +68,16 @@ class RiskState(msgspec.Struct, gc=False):
 CheckValue = float | int | str | None
 
 
-class Check(msgspec.Struct, gc=False):
-    """One check's outcome in a decision's trace."""
+class Check(msgspec.Struct, gc=False, omit_defaults=True):
+    """One check's outcome in a decision's trace (``reason``: the code it failed with, absent if passed)."""
 
     name: str
     passed: bool
     value: CheckValue
     limit: CheckValue
     detail: str | None
+    # a rule's trace values can change unit with the reason (instrument: contracts for above_max_quantity)
+    reason: str | None = None
 
 
 class Decision(msgspec.Struct, gc=False):

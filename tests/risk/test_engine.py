@@ -73,15 +73,15 @@ def test_instruments_add_their_checks_after_exposure() -> None:
     assert engine(book=BOOK, trace=False).fast is not None  # the fast path runs them too
 
 
-def test_every_extended_check_when_all_inputs_are_present() -> None:
+def test_every_conditional_check_when_all_inputs_are_present() -> None:
     state = {"trading_state": "ACTIVE", "positions": [], "recent_trades": [],
              "available_balance": 50000.0}  # fmt: skip
     eng = engine({"MAX_SYMBOL_EXPOSURE_PCT": "0.2"}, state | {"recent_trades": [
         {"symbol": "ETHUSDT", "closed_at": 0, "pnl": 1}]}, BOOK, stateful=True)  # fmt: skip
     d = msgspec.to_builtins(eng.evaluate(msgspec.convert(sig(), Signal)))
-    extended = ["trading_state", "cooldown", "order_rate", "open_positions", "instrument", "risk_tier",
+    conditional = ["trading_state", "cooldown", "order_rate", "open_positions", "instrument", "risk_tier",
                 "symbol_limit", "margin"]  # fmt: skip
-    assert names(d) == [*CORE[:8], *extended, *CORE[8:]]
+    assert names(d) == [*CORE[:8], *conditional, *CORE[8:]]
     assert d["approved"] is True
 
 
@@ -262,6 +262,29 @@ def test_a_stop_loss_between_the_signal_and_its_evaluation_blocks_reentry(timest
     assert check(d, "cooldown")["value"] == pytest.approx(897.0)  # 12:00:02 + 900 s - 12:00:05
     later = [trades[0] | {"closed_at": "2026-01-01T12:00:09Z"}]  # after the evaluation: not known yet
     assert decide(sig(timestamp=timestamp), state={"recent_trades": later})["approved"] is True
+
+
+@pytest.mark.parametrize(("now", "blocked"), [("2026-01-01T11:59:00Z", ["b"]), ("2026-01-01T12:20:00Z", [])])
+def test_a_replay_judges_cooldowns_at_one_evaluation_time(now: str, blocked: list[str]) -> None:
+    """As documented: locks are judged at max(evaluation time, signal time). A stop at 12:00 locks until
+    12:15; with --now before the replay every signal is judged at its own time (b at 12:05 blocked), with
+    --now after it every signal at --now, when the lock is over (a replay without --now: at the clock)."""
+    trades = [
+        {"symbol": "BTC_USDT", "closed_at": "2026-01-01T12:00:00Z", "pnl": -5.0, "exit_reason": "stop_loss"}
+    ]
+    cfg = resolve([env_layer({"DATA_STALE_TIMEOUT_SEC": "1e9", "MAX_FUTURE_SKEW_SEC": "1e9"})]).config
+    for trace in (False, True):
+        eng = Engine(cfg, load_state({"recent_trades": trades}), None, now=resolve_now(now), trace=trace)
+        times = {"a": "2026-01-01T11:59:00Z", "b": "2026-01-01T12:05:00Z", "c": "2026-01-01T12:20:00Z"}
+        got = []
+        for sid, ts in times.items():
+            record = record_from_object(sig(signal_id=sid, timestamp=ts))
+            assert isinstance(record, Signal)
+            d = eng.evaluate(record)
+            assert d.approved or d.reason == "cooldown_active", d
+            if not d.approved:
+                got.append(sid)
+        assert got == blocked
 
 
 COARSE = load_instruments({"instruments": {"XYZ_USDT": {

@@ -13,6 +13,7 @@ from cdbctl.risk import Engine, MarketData, RiskConfig, RiskState, Signal
 from cdbctl.risk.explain import explain, headroom
 from cdbctl.risk.instruments import load_instruments
 from cdbctl.risk.model import Check
+from cdbctl.risk.rules import RULES
 
 pytestmark = pytest.mark.unit
 
@@ -235,6 +236,7 @@ def test_instrument_headroom_compares_like_with_like() -> None:
     (inst,) = [c for c in result.checks if c.name == "instrument"]
     assert (inst.value, inst.limit) == (2000.0, 100.0)
     assert inst.headroom == pytest.approx(-1900.0)
+    assert (inst.unit, inst.reason) == ("contracts", "above_max_quantity")
     off = explain(eng, msgspec.structs.replace(BTC, price=50_000.05, target_position_usd=500.0))
     assert off.reason == "price_off_tick"
     (inst,) = [c for c in off.checks if c.name == "instrument"]
@@ -242,6 +244,29 @@ def test_instrument_headroom_compares_like_with_like() -> None:
     passing = explain(eng, msgspec.structs.replace(BTC, target_position_usd=250.0))
     (inst,) = [c for c in passing.checks if c.name == "instrument"]
     assert inst.passed and inst.headroom is not None and inst.headroom >= 0  # USDT above the notional floor
+    assert (inst.unit, inst.reason) == ("USDT", None)
+
+
+TIERED = load_instruments({"instruments": {"BTC_USDT": {
+    "tick_size": 0.1, "contract_size": 0.0001, "quantity_step": 1,
+    "max_leverage": 125, "maintenance_margin_rate": 0.004, "risk_base_vol": 100, "risk_level_limit": 2,
+    "risk_incr_vol": 100, "risk_incr_mmr": 0.002}}})  # fmt: skip
+
+
+def test_each_check_carries_the_unit_of_its_rule() -> None:
+    """The unit of value, limit and headroom is the rule table's, per reason where the trace changes unit."""
+    eng = Engine(RiskConfig(), RiskState(), trace=True, now=0.0, instruments=TIERED)
+    result = explain(eng, msgspec.structs.replace(BTC, target_position_usd=400.0, leverage=5))
+    units = {c.name: c.unit for c in result.checks}
+    for rule in RULES:
+        if rule.name in units and rule.name not in ("instrument", "risk_tier"):
+            assert units[rule.name] == (rule.unit or None), rule.name
+    assert units["exposure"] == "fraction of equity" and units["sizing"] == "USDT"
+    assert units["risk_tier"] == "x"  # the leverage against the tier's maximum
+    over = explain(eng, msgspec.structs.replace(BTC, target_position_usd=1500.0, leverage=5))  # 300 contracts
+    (tier,) = [c for c in over.checks if c.name == "risk_tier"]
+    assert (tier.passed, tier.reason, tier.unit) == (False, "risk_limit_exceeded", "contracts")
+    assert (tier.value, tier.limit) == (300.0, 200.0) and tier.headroom == pytest.approx(-100.0)
 
 
 def test_every_failing_check_has_negative_headroom() -> None:

@@ -147,8 +147,8 @@ _BOOK = load_instruments(yaml.safe_load((ROOT / "examples" / "instruments.yaml")
 
 
 @st.composite
-def extended_states(draw: st.DrawFn) -> dict[str, Any]:
-    """The extended state fields, each present or not."""
+def account_states(draw: st.DrawFn) -> dict[str, Any]:
+    """The account state fields (positions, trades, balances, trading state), each present or not."""
     out: dict[str, Any] = {}
     if draw(st.booleans()):
         out["trading_state"] = draw(st.sampled_from(["ACTIVE", "REDUCING", "HALTED"]))
@@ -167,9 +167,9 @@ def extended_states(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @SETTINGS
-@given(signals(), states(), extended_states(), configs(), markets(), st.booleans())
+@given(signals(), states(), account_states(), configs(), markets(), st.booleans())
 def test_fast_path_equals_traced_path_with_account_rules(  # noqa: PLR0917
-    sig: dict[str, Any], state: dict[str, Any], extended: dict[str, Any], env: dict[str, str],
+    sig: dict[str, Any], state: dict[str, Any], account: dict[str, Any], env: dict[str, str],
     market: dict[str, Any], with_instruments: bool,
 ) -> None:  # fmt: skip
     """With instrument rules and account inputs the fast path decides exactly like the traced one."""
@@ -178,7 +178,7 @@ def test_fast_path_equals_traced_path_with_account_rules(  # noqa: PLR0917
     if not isinstance(record, Signal):
         return
     book = _BOOK if with_instruments else None
-    full = state | extended
+    full = state | account
     now = resolve_now(NOW)
     fast = Engine(cfg, load_state(full), load_market(market), now=now, instruments=book)
     slow = Engine(cfg, load_state(full), load_market(market), now=now, instruments=book, trace=True)

@@ -100,7 +100,7 @@ def render_explanations(console: Console, explanations: list[Explanation]) -> No
         label = " ".join(str(p) for p in (x.signal_id, x.symbol, x.side) if p is not None) or "signal"
         verdict = "APPROVED" if x.approved else f"REJECTED: {x.reason}"
         table = Table(title=f"{label}: {verdict}", title_justify="left")
-        for col in ("check", "passed", "value", "limit", "headroom", "detail"):
+        for col in ("check", "passed", "value", "limit", "headroom", "unit", "detail"):
             table.add_column(col)
         for c in x.checks:
             table.add_row(
@@ -109,6 +109,7 @@ def render_explanations(console: Console, explanations: list[Explanation]) -> No
                 _amount(c.value),
                 _amount(c.limit),
                 _amount(c.headroom),
+                c.unit or "",  # of value, limit and headroom
                 c.detail or "",
             )
         console.print(table)

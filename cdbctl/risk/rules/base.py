@@ -61,5 +61,15 @@ class Rule:
     applies: Callable[[Setup], bool] | None = None  # None: every run
     headroom: int = 0  # +1: the value must stay <= the limit; -1: >= the limit; 0: no headroom
     unit: str = ""  # unit of the trace's value and limit
+    units: tuple[tuple[str, str], ...] = ()  # (reason, unit): a failure whose trace is in another unit
     invalidates: bool = False  # a failure means the signal itself is invalid: nothing else runs
     uses: tuple[str, ...] = ()  # names the snippets import: "name" (the rule's module) or "module:name"
+
+    def unit_for(self, reason: str | None) -> str:
+        """The unit of the trace's value and limit when the check failed with ``reason`` (None: passed)."""
+        return next((unit for r, unit in self.units if r == reason), self.unit)
+
+    def unit_text(self) -> str:
+        """The units as the manual's checks table states them."""
+        other = "; ".join(f"{unit} for `{r}`" for r, unit in self.units)
+        return f"{self.unit} ({other})" if other else self.unit

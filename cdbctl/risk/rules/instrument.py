@@ -99,7 +99,8 @@ INSTRUMENT = Rule(
     ),
     applies=has_instruments,
     headroom=-1,
-    unit="USDT (contracts for above_max_quantity, the tick for price_off_tick)",
+    unit="USDT",  # price_off_tick: the limit is the tick, a price
+    units=(("above_max_quantity", "contracts"),),
     prepare="""
 prepared = prepare_instruments(book, c.MIN_LIQUIDATION_DISTANCE, c.MAX_LEVERAGE) if book is not None else {}
 prepared_get = prepared.get
@@ -164,7 +165,8 @@ RISK_TIER = Rule(
     uses=("note_tier_limit", "note_tier_leverage"),
     applies=has_instruments,
     headroom=1,
-    unit="x (contracts for risk_limit_exceeded)",
+    unit="x",
+    units=(("risk_limit_exceeded", "contracts"),),
     check="""
 # the position's maintenance rate, max safe leverage and leverage cap: its tier's, once it is known
 mmr, safe, lev_cap = default_mmr, max_safe, max_lev

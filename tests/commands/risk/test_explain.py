@@ -35,6 +35,10 @@ def test_explain_table_for_an_approved_signal(capsys, monkeypatch, signal_file: 
                          "--instruments", str(EXAMPLES / "instruments.yaml"))  # fmt: skip
     assert (code, err) == (0, "")
     assert "APPROVED" in out and "headroom" in out and "risk_tier" in out
+    header = next(line for line in out.splitlines() if "headroom" in line)
+    assert header.index("headroom") < header.index("unit") < header.index("detail")
+    exposure = next(line for line in out.splitlines() if " exposure " in line)
+    assert "fraction of" in exposure  # the unit column (may fold: "fraction of equity")
     assert "highest leverage that passes: 6" in out
 
 
@@ -52,6 +56,9 @@ def test_explain_json_for_a_rejected_signal(capsys, monkeypatch, tmp_path: Path)
     assert x["suggestions"] == ["leverage 6 with a size of at most 5,000.00 USDT passes"]
     exposure = next(c for c in x["checks"] if c["name"] == "exposure")
     assert exposure["headroom"] == pytest.approx(-0.05)
+    assert (exposure["unit"], exposure["reason"]) == ("fraction of equity", "max_exposure_reached")
+    sizing = next(c for c in x["checks"] if c["name"] == "sizing")
+    assert (sizing["unit"], sizing["reason"]) == ("USDT", None)
 
 
 def test_explain_invalid_record_exit_2(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]

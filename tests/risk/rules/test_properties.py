@@ -73,7 +73,7 @@ def _held(state: dict[str, Any], symbol: str) -> dict[str, Any] | None:
 
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
-def test_never_approves_past_an_extended_limit(case: dict[str, Any]) -> None:
+def test_never_approves_past_a_conditional_limit(case: dict[str, Any]) -> None:
     sig, state, env = case["signal"], case["state"], case["env"]
     cfg = resolve([env_layer(env)]).config
     engine = Engine(cfg, load_state(state), None, now=resolve_now(NOW), trace=True, instruments=BOOK)
