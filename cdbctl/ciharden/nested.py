@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cdbctl.ciharden.invocation import ShellIssue
+from cdbctl.ciharden.model import ShellIssue
 from cdbctl.ciharden.shell_lex import SimpleCommand, Token
 from cdbctl.ciharden.syntax import breaking_edits
 

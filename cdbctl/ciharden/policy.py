@@ -9,7 +9,6 @@ import re
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
-from cdbctl.ciharden.invocation import canonical
 from cdbctl.ciharden.locate import mstr, mval, sval
 from cdbctl.ciharden.model import BLOCKING_RULES, Candidate, Rule, Status
 from cdbctl.ciharden.readers import (
@@ -20,6 +19,7 @@ from cdbctl.ciharden.readers import (
     script_file_fails,
 )
 from cdbctl.ciharden.registry import action_ref
+from cdbctl.ciharden.report_files import canonical
 from cdbctl.ciharden.shell import ends_with_test, script_fails
 from cdbctl.ciharden.steps import Context, StepInfo, posix_shell
 

@@ -20,8 +20,8 @@ from cdbctl.ciharden.discard import (
     group_end,
     negation_or_condition,
 )
-from cdbctl.ciharden.invocation import ShellIssue, flag_issues, match_scanner, reports_of, scan_key
-from cdbctl.ciharden.model import Tool
+from cdbctl.ciharden.invocation import match_scanner
+from cdbctl.ciharden.model import ShellIssue, Tool
 from cdbctl.ciharden.nested import (
     background,
     background_issue,
@@ -30,7 +30,9 @@ from cdbctl.ciharden.nested import (
     substitution_discard,
     tests_findings_status,
 )
+from cdbctl.ciharden.report_files import reports_of, scan_key
 from cdbctl.ciharden.shell_lex import SimpleCommand, commands, lex, substitutions
+from cdbctl.ciharden.success_flags import flag_issues
 
 __all__ = ["ShellIssue", "ShellScan", "args_issues", "match_scanner", "scan_script", "script_fails"]
 

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from cdbctl.ciharden.defaults import resolve
-from cdbctl.ciharden.invocation import arg_reports, report_name
 from cdbctl.ciharden.locate import (
     Text,
     content_end,
@@ -22,19 +21,20 @@ from cdbctl.ciharden.locate import (
     replace_scalar,
     sval,
 )
-from cdbctl.ciharden.model import Candidate, Edit, Fix, InputRule, Mutation, Rule, Tool
+from cdbctl.ciharden.model import Candidate, Edit, Fix, InputRule, Mutation, Rule, ShellIssue, Tool
 from cdbctl.ciharden.nested import pwsh_swallows
 from cdbctl.ciharden.readers import FileReader
 from cdbctl.ciharden.registry import (
     ARGS_INPUTS,
-    HUGE_BUDGET,
     OUTPUT_INPUTS,
     is_publisher,
     may_run_scanner,
     tool_for_action,
     tool_for_image,
 )
-from cdbctl.ciharden.shell import ShellIssue, ShellScan, args_issues, scan_script
+from cdbctl.ciharden.report_files import arg_reports, report_name
+from cdbctl.ciharden.scanners import HUGE_BUDGET
+from cdbctl.ciharden.shell import ShellScan, args_issues, scan_script
 from cdbctl.ciharden.syntax import breaking_edits
 
 Path = tuple[str | int, ...]

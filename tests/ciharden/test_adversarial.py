@@ -16,9 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cdbctl.ciharden.harden import harden
-from cdbctl.ciharden.invocation import ShellIssue
 from cdbctl.ciharden.locate import WorkflowError
-from cdbctl.ciharden.model import Rule, Status
+from cdbctl.ciharden.model import Rule, ShellIssue, Status
 from cdbctl.ciharden.splice import load_data
 from cdbctl.ciharden.steps import guarded
 from cdbctl.ciharden.syntax import parses

@@ -21,9 +21,10 @@ from cdbctl.ciharden.locate import (
     mval,
 )
 from cdbctl.ciharden.model import Edit, FileProblem, Fix, Mutation, Rule, Status
-from cdbctl.ciharden.registry import TOOLS, all_keywords_present, is_publisher, tool_for_action
+from cdbctl.ciharden.registry import all_keywords_present, is_publisher, tool_for_action
 from cdbctl.ciharden.repo import Source, discover, read_source, write_atomic
 from cdbctl.ciharden.report import Report, to_json, to_sarif
+from cdbctl.ciharden.scanners import TOOLS
 from cdbctl.ciharden.splice import apply_edits, choose, unified_diff
 from cdbctl.errors import EnvironmentProblem, InputError
 
