@@ -7,8 +7,9 @@ import re
 
 from yaml.nodes import Node, ScalarNode
 
-from cdbctl.ciharden.locate import Text, insert_pair, mget, mstr, mval, sval
+from cdbctl.ciharden.locate import Text, mget, mstr, mval, sval
 from cdbctl.ciharden.model import BLOCKING_RULES, Candidate, Edit, Fix, Mutation, Rule
+from cdbctl.ciharden.node_edits import insert_pair
 from cdbctl.ciharden.registry import action_ref
 from cdbctl.ciharden.steps import Context, StepInfo
 

@@ -9,20 +9,10 @@ from dataclasses import dataclass, field
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from cdbctl.ciharden.defaults import resolve
-from cdbctl.ciharden.locate import (
-    Text,
-    content_end,
-    content_map,
-    delete_pair_lines,
-    insert_pair,
-    mget,
-    mstr,
-    mval,
-    replace_scalar,
-    sval,
-)
+from cdbctl.ciharden.locate import Text, content_end, content_map, mget, mstr, mval, sval
 from cdbctl.ciharden.model import Candidate, Edit, Fix, InputRule, Mutation, Rule, ShellIssue, Tool
 from cdbctl.ciharden.nested import pwsh_swallows
+from cdbctl.ciharden.node_edits import delete_pair_lines, insert_pair, replace_scalar
 from cdbctl.ciharden.readers import FileReader
 from cdbctl.ciharden.registry import (
     ARGS_INPUTS,

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cdbctl.ciharden.composer import WorkflowError
 from cdbctl.ciharden.harden import harden
-from cdbctl.ciharden.locate import WorkflowError
 from cdbctl.ciharden.model import Rule, ShellIssue, Status
 from cdbctl.ciharden.splice import load_data
 from cdbctl.ciharden.steps import guarded
