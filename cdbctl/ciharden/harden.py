@@ -18,7 +18,8 @@ from cdbctl.ciharden.publish import publishers
 from cdbctl.ciharden.readers import FileReader
 from cdbctl.ciharden.registry import all_keywords_present
 from cdbctl.ciharden.splice import choose
-from cdbctl.ciharden.steps import Context, Path, analyse_step
+from cdbctl.ciharden.step_context import Context, Path
+from cdbctl.ciharden.steps import analyse_step
 from cdbctl.ciharden.waivers import Waivers, apply_waivers
 
 MANUAL = " (no safe automatic fix: fix by hand or add a '# cdbctl: allow-soft-fail <reason>' waiver)"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from cdbctl.ciharden.locate import Text, content_end, scalar_inner
-from cdbctl.ciharden.model import Edit
+from cdbctl.ciharden.model import Edit, Fix, Mutation
 
 
 def replace_scalar(t: Text, node: ScalarNode, new: str) -> Edit | None:
@@ -62,3 +62,34 @@ def insert_pair(
     if full == le:  # no final newline: keep it that way
         return Edit(le, le, t.eol + text)
     return Edit(full, full, text + t.eol)
+
+
+def bool_fix(t: Text, key: ScalarNode, value: Node, path: tuple[str | int, ...]) -> Fix | None:
+    """Remove a ``key: true`` line, or flip it to false where the line holds more (``- `` line, flow)."""
+    edit = delete_pair_lines(t, key, value)
+    if edit is not None:
+        return Fix((edit,), (Mutation(path, "delete"),))
+    if isinstance(value, ScalarNode) and value.style in ("'", '"'):
+        # a quoted "false" is a string, which actionlint rejects: write the plain boolean
+        if replace_scalar(t, value, "false") is not None:
+            flip = Edit(t.mark(value.start_mark), t.mark(value.end_mark), "false")
+            return Fix((flip,), (Mutation(path, "set", False),))
+    elif isinstance(value, ScalarNode):
+        plain = replace_scalar(t, value, "false")
+        if plain is not None:
+            return Fix((plain,), (Mutation(path, "set", constructed(value, "false")),))
+    return None
+
+
+def plain_value(text: str) -> object:
+    """What a plain or quoted scalar we write loads as (only the forms ci-harden writes)."""
+    if text[:1] in ("'", '"') and text[-1:] == text[:1]:
+        return text[1:-1]
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    return int(text) if text.isdigit() else text
+
+
+def constructed(node: ScalarNode, new: str) -> object:
+    """What a scalar written over ``node`` loads as: plain_value for a plain scalar, else the text."""
+    return plain_value(new) if node.style in (None, "") else new

@@ -21,7 +21,7 @@ from cdbctl.ciharden.readers import (
 from cdbctl.ciharden.registry import action_ref
 from cdbctl.ciharden.report_files import canonical
 from cdbctl.ciharden.shell import ends_with_test, script_fails
-from cdbctl.ciharden.steps import Context, StepInfo, posix_shell
+from cdbctl.ciharden.step_context import Context, StepInfo, posix_shell
 
 _FAILS = re.compile(
     r"\bexit\s+[1-9]|\bexit\s+\"?\$|(^|[;&|(\s])false\s*($|[;&|)])|core\.setFailed|sys\.exit\(\s*[1-9]"
