@@ -20,7 +20,7 @@ from cdbctl.ciharden.readers import (
 )
 from cdbctl.ciharden.registry import action_ref
 from cdbctl.ciharden.report_files import canonical
-from cdbctl.ciharden.shell import ends_with_test, script_fails
+from cdbctl.ciharden.script_exits import ends_with_test, script_fails
 from cdbctl.ciharden.step_context import Context, StepInfo, posix_shell
 
 _FAILS = re.compile(
