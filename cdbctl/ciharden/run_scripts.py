@@ -7,6 +7,7 @@ import re
 
 from yaml.nodes import ScalarNode
 
+from cdbctl.ciharden.edit_guard import breaking_edits
 from cdbctl.ciharden.locate import Text, content_map, mstr
 from cdbctl.ciharden.model import Edit, Fix, Mutation, Rule, ShellIssue
 from cdbctl.ciharden.nested import pwsh_swallows
@@ -14,7 +15,6 @@ from cdbctl.ciharden.node_edits import insert_pair
 from cdbctl.ciharden.registry import may_run_scanner
 from cdbctl.ciharden.shell import ShellScan, scan_script
 from cdbctl.ciharden.step_context import Context, StepInfo, add_candidate, node_at, posix_shell, shell_of
-from cdbctl.ciharden.syntax import breaking_edits
 
 KIND_RULE = {
     "swallow": Rule.failure_swallowed,
