@@ -16,6 +16,7 @@ from cdbctl.ciharden.registry import may_run_scanner
 from cdbctl.ciharden.shell import ShellScan, scan_script
 from cdbctl.ciharden.step_context import Context, StepInfo, add_candidate, node_at, posix_shell, shell_of
 
+# a script issue's kind -> the rule it is reported under (for run: scripts and argument inputs alike)
 KIND_RULE = {
     "swallow": Rule.failure_swallowed,
     "flag": Rule.success_flag,
