@@ -8,8 +8,9 @@ from yaml.nodes import MappingNode, Node, ScalarNode
 from cdbctl.ciharden.defaults import resolve
 from cdbctl.ciharden.locate import Text, mget
 from cdbctl.ciharden.model import Candidate, Rule, Status
+from cdbctl.ciharden.node_edits import bool_fix
 from cdbctl.ciharden.policy import truthy
-from cdbctl.ciharden.steps import Context, Path, StepInfo, bool_fix
+from cdbctl.ciharden.step_context import Context, Path, StepInfo
 
 
 def _expression(node: Node) -> bool:

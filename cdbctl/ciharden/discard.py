@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from cdbctl.ciharden.invocation import ShellIssue
+from cdbctl.ciharden.model import ShellIssue
 from cdbctl.ciharden.shell_lex import SimpleCommand
 
 _OPENS = {"if": "fi", "elif": "fi", "while": "done", "until": "done"}

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
-from cdbctl.ciharden.locate import Text, insert_pair, mget, mstr, mval, sval
+from cdbctl.ciharden.locate import Text, mget, mstr, mval, sval
 from cdbctl.ciharden.model import BLOCKING_RULES, Candidate, Edit, Fix, Mutation, Rule
+from cdbctl.ciharden.node_edits import insert_pair
 from cdbctl.ciharden.publish import condition_edit, has_status_function
 from cdbctl.ciharden.registry import action_ref
 

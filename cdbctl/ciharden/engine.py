@@ -7,9 +7,9 @@ import posixpath
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from cdbctl.ciharden.composer import WorkflowError
 from cdbctl.ciharden.harden import Options, harden, scanners_in
 from cdbctl.ciharden.hunks import unified
-from cdbctl.ciharden.locate import WorkflowError
 from cdbctl.ciharden.model import FileProblem, Finding, Status
 from cdbctl.ciharden.repo import Skipped, Source, discover, file_reader, read_source
 from cdbctl.ciharden.report import Report

@@ -7,17 +7,19 @@ from fnmatch import fnmatchcase
 
 from yaml.nodes import MappingNode, Node, SequenceNode
 
+from cdbctl.ciharden.composer import compose
 from cdbctl.ciharden.continue_on_error import job_candidates, step_candidates
 from cdbctl.ciharden.defaults import input_defaults
 from cdbctl.ciharden.downstream import downstream_jobs
-from cdbctl.ciharden.locate import Text, compose, mget, mstr, mval, sval
+from cdbctl.ciharden.locate import Text, mget, mstr, mval, sval
 from cdbctl.ciharden.model import BLOCKING_RULES, Candidate, FileResult, Finding, Status
 from cdbctl.ciharden.policy import GateIndex, after_failure, gate, second_runs
 from cdbctl.ciharden.publish import publishers
 from cdbctl.ciharden.readers import FileReader
 from cdbctl.ciharden.registry import all_keywords_present
 from cdbctl.ciharden.splice import choose
-from cdbctl.ciharden.steps import Context, Path, analyse_step
+from cdbctl.ciharden.step_context import Context, Path
+from cdbctl.ciharden.steps import analyse_step
 from cdbctl.ciharden.waivers import Waivers, apply_waivers
 
 MANUAL = " (no safe automatic fix: fix by hand or add a '# cdbctl: allow-soft-fail <reason>' waiver)"

@@ -1,4 +1,5 @@
-"""A scanner command in a script: which tool it runs, its report files and its success-forcing flags."""
+"""A scanner command in a script: which tool it runs (through wrappers, ``python -m``, ``docker run``,
+task runners) and where its command words end."""
 
 from __future__ import annotations
 
@@ -8,45 +9,10 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from cdbctl.ciharden.model import Command, Tool
-from cdbctl.ciharden.registry import (
-    NOT_A_SCAN,
-    OUTPUT_FLAGS,
-    RUN_WRAPPERS,
-    SIMPLE_WRAPPERS,
-    tools_for_command,
-)
-from cdbctl.ciharden.shell_lex import SimpleCommand, Token
+from cdbctl.ciharden.registry import NOT_A_SCAN, RUN_WRAPPERS, SIMPLE_WRAPPERS, tools_for_command
+from cdbctl.ciharden.shell_lex import Token
 
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
-_EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}", re.DOTALL)
-_ARG_OUTPUT = re.compile(
-    r"(?:^|\s)(?:--output|--output-file|--sarif-file|--json-file|-o)(?:=|\s+)['\"]?([^\s'\"]+)"
-)
-
-
-def canonical(text: str) -> str:
-    """``${{ matrix.service }}`` spelled one way (``§matrix.service§``), so a report path with an
-    expression in it is one word and compares equal however it is spaced."""
-    if "${{" not in text:
-        return text
-    return _EXPRESSION.sub(lambda m: "§" + "".join(m.group(1).split()) + "§", text)
-
-
-def report_name(path: str) -> str:
-    """The name a report path is matched by: its basename, expressions canonical."""
-    return posixpath.basename(canonical(path.strip()).rstrip("/"))  # ``-o out/``: the directory "out"
-
-
-def arg_reports(args: str, flags: tuple[str, ...] = ()) -> set[str]:
-    """Report files named in an action input holding CLI arguments (``scan-args: --output=r.json``),
-    also by a tool's own report ``flags`` (``cmd_options: -J report.json``)."""
-    found = {report_name(m.group(1)) for m in _ARG_OUTPUT.finditer(canonical(args))}
-    if flags:
-        own = "|".join(re.escape(f) for f in flags)
-        pattern = rf"(?:^|\s)(?:{own})(?:=|\s+)['\"]?([^\s'\"]+)"
-        found |= {report_name(m.group(1)) for m in re.finditer(pattern, canonical(args))}
-    return found
-
 
 _PYTHON = re.compile(r"^(python[0-9.]*|py)$")
 _CONTAINER_RUNTIMES = frozenset({"docker", "podman", "nerdctl"})
@@ -80,17 +46,6 @@ _RUN_VALUE_OPTIONS = frozenset(
         "-h",
     }
 )
-
-
-@dataclass(frozen=True)
-class ShellIssue:
-    """One soft-fail in a script; ``edit`` is (start, end, new) in script offsets, None = no safe fix."""
-
-    kind: str  # "swallow" | "flag" | "default" | "pipe" | "errexit"
-    tool: str
-    offset: int
-    message: str
-    edit: tuple[int, int, str] | None
 
 
 @dataclass(frozen=True)
@@ -249,150 +204,3 @@ def _match_name(vals: list[str], i: int, name: str) -> Invocation | None:
         if any(v == f or v.startswith(f + "=") for v in rest for f in cmd.bare_flags):
             return Invocation(tool, i, i + 1, cmd)
     return None
-
-
-def reports_of(cmd: SimpleCommand, inv: Invocation) -> set[str]:
-    """Report files a scanner command writes (output flags, redirections), as basenames."""
-    vals = [w.value for w in cmd.words]
-    out: set[str] = set()
-    for k, v in enumerate(vals[inv.cmd_end :], start=inv.cmd_end):
-        for f in (*OUTPUT_FLAGS, *inv.tool.report_flags):
-            if v == f and k + 1 < len(vals):
-                out.add(vals[k + 1])
-            elif v.startswith(f + "="):
-                out.add(v[len(f) + 1 :])
-    out.update(t.value for op, t in cmd.redirects if t is not None and op.text in (">", ">>", ">|", "&>"))
-    return {report_name(p) for p in out if p and "$" not in canonical(p).replace("§", "")}
-
-
-_FORMAT_FLAGS = ("--format", "-f")
-_FORMAT_SWITCHES = frozenset({"--json", "--sarif", "--text", "--junit-xml", "--gitlab-sast", "--quiet", "-q"})
-
-
-def scan_key(cmd: SimpleCommand, inv: Invocation) -> tuple[str, ...]:
-    """What a scanner command scans, without how it reports (output, format and report flags
-    dropped): two runs with the same key are the same scan."""
-    tool = inv.tool
-    vals = [w.value for w in cmd.words]
-    # flags that only decide the exit status go too, so a hardened run keeps its key
-    deciding = [r.names for r in tool.flags if r.bad_values]
-    default = (tool.default_flag.split()[0], *tool.default_aliases) if tool.default_flag else ()
-    valued = (
-        *OUTPUT_FLAGS,
-        *_FORMAT_FLAGS,
-        *tool.report_flags,
-        *default,
-        *(n for ns in deciding for n in ns),
-    )
-    switches = {n for r in tool.flags if not r.bad_values for n in r.names} | _FORMAT_SWITCHES
-    if inv.command is not None and inv.command.blocking_switch:
-        switches.add(inv.command.blocking_switch)
-    kept: list[str] = [tool.id, *vals[: inv.cmd_end]]
-    k = inv.cmd_end
-    while k < len(vals):
-        v = vals[k]
-        if v in valued:
-            k += 2
-            continue
-        if v not in switches and not any(v.startswith(f + "=") for f in (*valued, *switches)):
-            kept.append(v)
-        k += 1
-    return tuple(kept)
-
-
-def flag_issues(cmd: SimpleCommand, inv: Invocation) -> list[ShellIssue]:
-    """Flags on a scanner command that force success, and a missing blocking default."""
-    if inv.via_runner:
-        return []
-    words = cmd.words
-    issues: list[ShellIssue] = []
-    seen_names = False
-    for k in range(inv.cmd_end, len(words)):
-        v = words[k].value
-        for rule in inv.tool.flags:
-            for name in rule.names:
-                if v == name and not rule.bad_values:
-                    prev_end = words[k - 1].end
-                    issues.append(
-                        ShellIssue(
-                            "flag",
-                            inv.tool.id,
-                            words[k].start,
-                            f"{name} makes {inv.tool.id} succeed on findings; removed",
-                            (prev_end, words[k].end, ""),
-                        )
-                    )
-                elif v == name and k + 1 < len(words):
-                    seen_names = True
-                    if words[k + 1].value in rule.bad_values:
-                        nxt = words[k + 1]
-                        issues.append(
-                            ShellIssue(
-                                "flag",
-                                inv.tool.id,
-                                nxt.start,
-                                f"{name} {nxt.value} makes {inv.tool.id} succeed on findings; "
-                                f"set to {rule.good}",
-                                (nxt.start, nxt.end, rule.good),
-                            )
-                        )
-                elif v.startswith(name + "=") and rule.bad_values:
-                    seen_names = True
-                    value = v[len(name) + 1 :]
-                    # ``-e=false`` or ``-e="false"``: the quotes go with the value
-                    spelled = (v, f'{name}="{value}"', f"{name}='{value}'")
-                    if value in rule.bad_values and words[k].text in spelled:
-                        w = words[k]
-                        issues.append(
-                            ShellIssue(
-                                "flag",
-                                inv.tool.id,
-                                w.start,
-                                f"{v} makes {inv.tool.id} succeed on findings; set to {rule.good}",
-                                (w.start + len(name) + 1, w.end, rule.good),
-                            )
-                        )
-    switch = inv.command.blocking_switch if inv.command else None
-    given = (w.value for w in words[inv.cmd_end :])
-    if switch and not any(v == switch or v.startswith(switch + "=") for v in given):
-        last = words[inv.cmd_end - 1]
-        issues.append(
-            ShellIssue(
-                "default",
-                inv.tool.id,
-                last.start,
-                f"{inv.tool.id} exits 0 on findings unless told otherwise; adding {switch}",
-                (last.end, last.end, " " + switch),
-            )
-        )
-    if inv.tool.default_flag:
-        names = (inv.tool.default_flag.split()[0], *inv.tool.default_aliases)
-        seen_names = seen_names or any(
-            w.value == n or w.value.startswith(n + "=") for w in words[inv.cmd_end :] for n in names
-        )
-    if inv.tool.threshold_flags and not any(
-        w.value.startswith(n) for w in words[inv.cmd_end :] for n in inv.tool.threshold_flags
-    ):
-        last = words[inv.cmd_end - 1]
-        issues.append(
-            ShellIssue(
-                "default",
-                inv.tool.id,
-                last.start,
-                f"{inv.tool.id} never fails on findings without {inv.tool.threshold_flags[0]} "
-                f"(a CVSS threshold below 11); add one, e.g. {inv.tool.threshold_flags[0]}=7",
-                None,
-            )
-        )
-    if inv.tool.default_flag and not seen_names:
-        last = words[inv.cmd_end - 1]
-        issues.append(
-            ShellIssue(
-                "default",
-                inv.tool.id,
-                last.start,
-                f"{inv.tool.id} exits 0 on findings unless told otherwise; adding {inv.tool.default_flag}",
-                (last.end, last.end, " " + inv.tool.default_flag),
-            )
-        )
-    return issues

@@ -155,7 +155,7 @@ class FileProblem:
     message: str
 
 
-# ---- the scanner registry's record types (entries live in registry.py) ----
+# ---- the scanner registry's record types (entries live in scanners.py) ----
 
 
 @dataclass(frozen=True)
@@ -216,3 +216,14 @@ class Tool:
     action_reports: tuple[str, ...] = ()
     # (input, values) that make the action write an SBOM instead of scanning (trivy format: spdx)
     sbom_inputs: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+@dataclass(frozen=True)
+class ShellIssue:
+    """One soft-fail in a script; ``edit`` is (start, end, new) in script offsets, None = no safe fix."""
+
+    kind: str  # "swallow" | "flag" | "default" | "pipe" | "errexit"
+    tool: str
+    offset: int
+    message: str
+    edit: tuple[int, int, str] | None

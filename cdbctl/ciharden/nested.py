@@ -10,9 +10,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cdbctl.ciharden.invocation import ShellIssue
+from cdbctl.ciharden.edit_guard import breaking_edits
+from cdbctl.ciharden.model import ShellIssue
 from cdbctl.ciharden.shell_lex import SimpleCommand, Token
-from cdbctl.ciharden.syntax import breaking_edits
 
 _SHELLS = frozenset({"bash", "sh", "dash", "zsh", "ksh"})
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")

@@ -9,7 +9,6 @@ import re
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
-from cdbctl.ciharden.invocation import canonical
 from cdbctl.ciharden.locate import mstr, mval, sval
 from cdbctl.ciharden.model import BLOCKING_RULES, Candidate, Rule, Status
 from cdbctl.ciharden.readers import (
@@ -20,8 +19,9 @@ from cdbctl.ciharden.readers import (
     script_file_fails,
 )
 from cdbctl.ciharden.registry import action_ref
-from cdbctl.ciharden.shell import ends_with_test, script_fails
-from cdbctl.ciharden.steps import Context, StepInfo, posix_shell
+from cdbctl.ciharden.report_files import canonical
+from cdbctl.ciharden.script_exits import ends_with_test, script_fails
+from cdbctl.ciharden.step_context import Context, StepInfo, posix_shell
 
 _FAILS = re.compile(
     r"\bexit\s+[1-9]|\bexit\s+\"?\$|(^|[;&|(\s])false\s*($|[;&|)])|core\.setFailed|sys\.exit\(\s*[1-9]"

@@ -7,10 +7,11 @@ import re
 
 from yaml.nodes import Node, ScalarNode
 
-from cdbctl.ciharden.locate import Text, insert_pair, mget, mstr, mval, sval
+from cdbctl.ciharden.locate import Text, mget, mstr, mval, sval
 from cdbctl.ciharden.model import BLOCKING_RULES, Candidate, Edit, Fix, Mutation, Rule
+from cdbctl.ciharden.node_edits import insert_pair
 from cdbctl.ciharden.registry import action_ref
-from cdbctl.ciharden.steps import Context, StepInfo
+from cdbctl.ciharden.step_context import Context, StepInfo
 
 # publishers that handle scan results whatever their path says: the SARIF upload, and converters
 # that turn a scanner's report into SARIF for it (they must run on failure too)

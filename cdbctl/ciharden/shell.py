@@ -7,7 +7,6 @@ them back to the file.
 from __future__ import annotations
 
 import posixpath
-import re
 from dataclasses import dataclass
 
 from cdbctl.ciharden.discard import BANG_CUT as _BANG_CUT
@@ -16,26 +15,25 @@ from cdbctl.ciharden.discard import (
     and_or,
     assignment_swallow,
     conditions,
-    fails,
     group_end,
     negation_or_condition,
 )
-from cdbctl.ciharden.invocation import ShellIssue, flag_issues, match_scanner, reports_of, scan_key
-from cdbctl.ciharden.model import Tool
+from cdbctl.ciharden.handlers import handler_cut, swallowing_handler
+from cdbctl.ciharden.invocation import match_scanner
+from cdbctl.ciharden.model import ShellIssue, Tool
 from cdbctl.ciharden.nested import (
     background,
     background_issue,
     inline_issues,
     inline_script,
     substitution_discard,
-    tests_findings_status,
 )
+from cdbctl.ciharden.report_files import reports_of, scan_key
+from cdbctl.ciharden.script_exits import status_kept
 from cdbctl.ciharden.shell_lex import SimpleCommand, commands, lex, substitutions
+from cdbctl.ciharden.success_flags import flag_issues
 
-__all__ = ["ShellIssue", "ShellScan", "args_issues", "match_scanner", "scan_script", "script_fails"]
-
-_SWALLOWERS = frozenset({"true", ":", "/bin/true", "/usr/bin/true", "echo", "printf"})
-_STATUS_READ = re.compile(r"\$\?|PIPESTATUS|\$\{\?\}")
+__all__ = ["ShellIssue", "ShellScan", "args_issues", "match_scanner", "scan_script"]
 
 
 @dataclass(frozen=True)
@@ -46,63 +44,6 @@ class ShellScan:
     issues: tuple[ShellIssue, ...]
     reports: frozenset[str]
     other_pipes: bool
-
-
-def script_fails(src: str) -> bool:
-    """Does a POSIX script have a command that fails the step (exit N>0, exit $rc, false, return N>0)?
-    Words in strings and comments do not count."""
-    return any(fails(cmd) for cmd in commands(lex(src)))
-
-
-def _status_kept(src: str, cmds: list[SimpleCommand], cmd: SimpleCommand, last: int) -> bool:
-    """Is the scanner's status read (``rc=$?``) and can the script still fail on it (``exit $rc``, a
-    failing command or a closing test)? A status only written to ``$GITHUB_ENV`` leaves the step green."""
-    if not _STATUS_READ.search(src, cmd.end):
-        return False
-    rest = cmds[last + 1 :]
-    return any(fails(c) for c in rest) or ends_with_test(src[cmds[last + 1].start :])
-
-
-_TESTS = frozenset({"[", "[[", "test"})
-
-
-def ends_with_test(src: str) -> bool:
-    """Is the script's last command a test (``[[ "${{ steps.scan.outcome }}" == success ]]``)? A step
-    ends with its last command's status, so a false test fails it."""
-    cmds = [c for c in commands(lex(src)) if c.words]
-    if not cmds or cmds[-1].words[0].value not in _TESTS:
-        return False
-    return len(cmds) == 1 or cmds[-2].sep_after in ("\n", ";", "&&")
-
-
-def _handler(src: str, cmds: list[SimpleCommand], h: int) -> tuple[bool, int]:
-    """Is cmds[h..] (after ``||``) a swallow? Returns (swallow, index of its last command)."""
-    first = cmds[h]
-    vals = [w.value for w in first.words]
-    g = group_end(src, cmds, h)
-    if g != h or vals[:1] == ["{"]:  # ``|| { echo x; exit 1; }`` or ``|| (echo x; exit 1)``
-        return (not any(fails(c) for c in cmds[h : g + 1]), g)
-    if not vals:
-        return False, h
-    is_swallow = (
-        vals[0] in _SWALLOWERS
-        or (vals[0] == "exit" and len(vals) > 1 and vals[1] == "0")
-        or tests_findings_status(first)
-    )
-    while cmds[h].sep_after in ("|", "|&") and h + 1 < len(cmds):  # ``|| echo x | tee log``: the pipeline
-        h += 1
-        is_swallow = is_swallow and not fails(cmds[h])
-    j = h
-    while cmds[j].sep_after == "&&" and j + 1 < len(cmds):
-        j += 1
-        if fails(cmds[j]):
-            return False, j
-    # ``|| true || :``: the whole chain of swallowers goes (a later real handler stays and then applies)
-    if is_swallow and cmds[h].sep_after == "||" and h + 1 < len(cmds):
-        more, end = _handler(src, cmds, h + 1)
-        if more:
-            return True, end
-    return is_swallow, h
 
 
 def _set_flags(cmd: SimpleCommand, state: dict[str, bool]) -> None:
@@ -168,7 +109,12 @@ def scan_script(
             reports |= nested.reports
             issues.extend(inline_issues(inline, nested.issues))
         if inv is None and not inner:
-            if found and cmd.sep_after == "||" and idx + 1 < len(cmds) and _handler(src, cmds, idx + 1)[0]:
+            if (
+                found
+                and cmd.sep_after == "||"
+                and idx + 1 < len(cmds)
+                and swallowing_handler(src, cmds, idx + 1)[0]
+            ):
                 issues.extend(assignment_swallow(cmd, cmds[idx + 1], found[0]))
             elif found and conds.start[idx] is None and cmd.sep_after != "||" and len(issues) == known:
                 issues.extend(d for d in [substitution_discard(cmd, found[0])] if d is not None)
@@ -211,7 +157,7 @@ def scan_script(
             issues.append(background_issue(tool, cmd.start))
             last_idx = conds.list_end[end]
         elif cmds[end].sep_after == "||" and end + 1 < len(cmds):
-            swallow, h_end = _handler(src, cmds, end + 1)
+            swallow, h_end = swallowing_handler(src, cmds, end + 1)
             if swallow:
                 covered.update(range(end + 1, h_end + 1))  # removed by the fix: its pipes do not count
                 handler_text = src[cmds[end + 1].start : cmds[h_end].end]
@@ -219,7 +165,7 @@ def scan_script(
                 heredoc = any(
                     op.text in ("<<", "<<-") for c in cmds[end + 1 : h_end + 1] for op, _ in c.redirects
                 )
-                cut = None if heredoc else _handler_cut(src, cmds, end, h_end)
+                cut = None if heredoc else handler_cut(src, cmds, end, h_end)
                 issues.append(
                     ShellIssue(
                         "swallow",
@@ -233,7 +179,7 @@ def scan_script(
         elif state["errexit"] and cmds[end].sep_after == "&&":
             either = and_or(src, cmds, end, conds, tool)
             issues.extend([either] if either else _and_list_issue(src, cmds, (idx, end), conds, tool))
-        if not state["errexit"] and last_idx + 1 < len(cmds) and not _status_kept(src, cmds, cmd, last_idx):
+        if not state["errexit"] and last_idx + 1 < len(cmds) and not status_kept(src, cmds, cmd, last_idx):
             issues.append(
                 ShellIssue(
                     "errexit",
@@ -250,33 +196,6 @@ def scan_script(
     issues = [issue for k, issue in enumerate(issues) if k not in repeated]
     other_pipes = any(i not in covered for i in piping)
     return ShellScan(tuple(dict.fromkeys(tools)), tuple(issues), frozenset(reports), other_pipes)
-
-
-def _handler_cut(src: str, cmds: list[SimpleCommand], end: int, h_end: int) -> tuple[int, int, str] | None:
-    """The span to cut for ``scanner || handler``: from the end of the scanner's group (past the
-    ``)`` of ``(cd src && bandit -r .) || true``) to the end of the handler's group (past the ``)``
-    of ``|| (echo x; true)``). The parse guard rejects whatever this gets wrong."""
-    between = src[cmds[end].end : cmds[end + 1].start]
-    op = between.rfind("||")
-    if op < 0:
-        return None
-    closers = between[:op]
-    if closers.strip(" \t\r\n\\)"):
-        return None  # something else between the scanner and its handler
-    start = cmds[end].end + closers.rfind(")") + 1
-    stop = cmds[h_end].end
-    opened = between[op + 2 :].count("(")
-    if opened:
-        tail = src[stop : cmds[h_end + 1].start] if h_end + 1 < len(cmds) else src[stop:]
-        depth, k = opened, 0
-        while k < len(tail) and depth:
-            depth -= tail[k] == ")"
-            depth += tail[k] == "("
-            k += 1
-        if depth:
-            return None
-        stop += k
-    return (start, stop, "")
 
 
 def _substituted(
@@ -352,7 +271,7 @@ def _errexit_fix(
             return None
         if cmd.sep_after == "||" and k + 1 < len(cmds):
             # a swallowing handler is cut by its own fix in the same run: judge the script without it
-            swallow, h_end = _handler(src, cmds, k + 1)
+            swallow, h_end = swallowing_handler(src, cmds, k + 1)
             if not swallow or cmds[h_end].sep_after not in ("\n", ";", ""):
                 return None
             k = h_end + 1

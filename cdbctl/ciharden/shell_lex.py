@@ -8,6 +8,7 @@ continuations, here-documents and the control operators, which is all the analys
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 OPERATORS = (
     "&&",
@@ -153,6 +154,12 @@ def _skip_heredocs(src: str, i: int, pending: list[tuple[str, bool]]) -> int:
 
 def lex(src: str) -> list[Token]:
     """Split a script into tokens; newlines are ``op`` tokens, comments and heredoc bodies vanish."""
+    # one step's script is read by several analyses in a row (scan, gates, syntax check): lexed once
+    return list(_lex(src))
+
+
+@lru_cache(maxsize=32)
+def _lex(src: str) -> tuple[Token, ...]:
     tokens: list[Token] = []
     pending: list[tuple[str, bool]] = []
     i, n = 0, len(src)
@@ -191,7 +198,7 @@ def lex(src: str) -> list[Token]:
             end = max(_word_end(src, i), i + 1)
             tokens.append(Token("word", src[i:end], i, end))
             i = end
-    return tokens
+    return tuple(tokens)
 
 
 def commands(tokens: list[Token]) -> list[SimpleCommand]:

@@ -92,7 +92,7 @@ def verify(
 ) -> str | None:
     """The spliced text when it parses to exactly the intended data, else None. ``scripts=False``
     skips re-checking that every edited script parses: the analysis already checked each script
-    with all of its edits (steps.guarded), which holds as long as every planned fix is applied."""
+    with all of its edits (run_scripts.guarded), which holds as long as every planned fix is applied."""
     try:
         new = apply_edits(original, (e for f in fixes for e in f.edits))
         mutations = [m for f in fixes for m in f.mutations]

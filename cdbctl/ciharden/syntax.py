@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cdbctl.ciharden.quoting import closed
 from cdbctl.ciharden.shell_lex import REDIRECTS, Token, lex, substitutions
 
 _MAX_NESTING = 8  # command substitutions checked this deep (a bound, not a shell limit)
@@ -38,47 +39,6 @@ def parses(src: str, nesting: int = 0) -> bool:
     return True
 
 
-def _closed(text: str) -> bool:
-    """Are the quotes, backticks, ``$(``, ``${`` and ``$((`` of one word all closed?"""
-    stack: list[str] = []
-    i, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        top = stack[-1] if stack else ""
-        if c == "\\" and top != "'":
-            i += 2
-            continue
-        if top == "'":
-            if c == "'":
-                stack.pop()
-        elif top == "`":
-            if c == "`":
-                stack.pop()
-        elif c == "'" and top != '"':
-            stack.append("'")
-        elif c == '"':
-            if top == '"':
-                stack.pop()
-            else:
-                stack.append('"')
-        elif c == "`":
-            stack.append("`")
-        elif text.startswith("$(", i) or text.startswith("${", i):
-            stack.append(text[i + 1])
-            i += 2
-            continue
-        elif c == "(" and top == "(":
-            stack.append("(")
-        elif c == ")" and top == "(":
-            stack.pop()
-        elif c == "{" and top == "{":
-            stack.append("{")
-        elif c == "}" and top == "{":
-            stack.pop()
-        i += 1
-    return not stack and i <= n
-
-
 class _Checker:
     def __init__(self, src: str, tokens: list[Token], nesting: int) -> None:
         self.src = src
@@ -102,7 +62,7 @@ class _Checker:
             raise _Invalid
 
     def _word_ok(self, tok: Token) -> None:
-        if not _closed(tok.text):
+        if not closed(tok.text):
             raise _Invalid
         if "$(" in tok.text and self.nesting < _MAX_NESTING:
             for a, b in substitutions(tok.text):
@@ -369,28 +329,3 @@ class _Checker:
                 self.words = 1
                 return j + 1
         raise _Invalid
-
-
-def breaking_edits(script: str, edits: list[tuple[int, int, str]]) -> set[int] | None:
-    """Which of the edits (start, end, new) leave a script that does not parse: None when the script
-    itself does not parse (so no edit can be shown safe), else the indices of the bad edits. All
-    edits together are tried first, each alone only when that fails (scripts are checked linearly
-    in the common case)."""
-    if not edits:
-        return set()
-    if not parses(script):
-        return None
-    if parses(_apply(script, edits)):
-        return set()
-    return {i for i, edit in enumerate(edits) if not parses(_apply(script, [edit]))}
-
-
-def _apply(script: str, edits: list[tuple[int, int, str]]) -> str:
-    out: list[str] = []
-    pos = 0
-    for start, end, new in sorted(set(edits)):
-        if start < pos:
-            continue  # overlapping edits: only one of them is ever applied
-        out += [script[pos:start], new]
-        pos = end
-    return "".join(out) + script[pos:]

@@ -15,12 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cdbctl.ciharden.composer import WorkflowError
 from cdbctl.ciharden.harden import harden
-from cdbctl.ciharden.invocation import ShellIssue
-from cdbctl.ciharden.locate import WorkflowError
-from cdbctl.ciharden.model import Rule, Status
+from cdbctl.ciharden.model import Rule, ShellIssue, Status
+from cdbctl.ciharden.run_scripts import guarded
 from cdbctl.ciharden.splice import load_data
-from cdbctl.ciharden.steps import guarded
 from cdbctl.ciharden.syntax import parses
 from tests.ciharden.conftest import CORPUS, corpus_files, make_repo
 

@@ -8,22 +8,15 @@ from pathlib import Path
 import pytest
 from yaml.nodes import MappingNode, ScalarNode
 
+from cdbctl.ciharden.composer import MAX_EXPANDED_NODES, WorkflowError, compose
 from cdbctl.ciharden.harden import Options, harden
-from cdbctl.ciharden.locate import (
-    MAX_EXPANDED_NODES,
-    Text,
-    WorkflowError,
-    compose,
-    content_map,
-    delete_pair_lines,
-    insert_pair,
-    mget,
-    mval,
-)
+from cdbctl.ciharden.locate import Text, content_map, mget, mval
 from cdbctl.ciharden.model import Edit, FileProblem, Fix, Mutation, Rule, Status
-from cdbctl.ciharden.registry import TOOLS, all_keywords_present, is_publisher, tool_for_action
+from cdbctl.ciharden.node_edits import delete_pair_lines, insert_pair
+from cdbctl.ciharden.registry import all_keywords_present, is_publisher, tool_for_action
 from cdbctl.ciharden.repo import Source, discover, read_source, write_atomic
 from cdbctl.ciharden.report import Report, to_json, to_sarif
+from cdbctl.ciharden.scanners import TOOLS
 from cdbctl.ciharden.splice import apply_edits, choose, unified_diff
 from cdbctl.errors import EnvironmentProblem, InputError
 

@@ -13,8 +13,8 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from cdbctl.ciharden.composer import WorkflowError
 from cdbctl.ciharden.harden import harden
-from cdbctl.ciharden.locate import WorkflowError
 from cdbctl.ciharden.model import Status
 from tests.ciharden.conftest import Lint
 

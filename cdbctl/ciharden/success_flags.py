@@ -1,0 +1,106 @@
+"""Flags on a scanner command that force success (``--exit-zero``, ``--exit-code 0``) and a missing
+blocking default (``grype`` without ``--fail-on``), as script issues with their edits."""
+
+from __future__ import annotations
+
+from cdbctl.ciharden.invocation import Invocation
+from cdbctl.ciharden.model import ShellIssue
+from cdbctl.ciharden.shell_lex import SimpleCommand
+
+
+def flag_issues(cmd: SimpleCommand, inv: Invocation) -> list[ShellIssue]:
+    """Flags on a scanner command that force success, and a missing blocking default."""
+    if inv.via_runner:
+        return []
+    words = cmd.words
+    issues: list[ShellIssue] = []
+    seen_names = False
+    for k in range(inv.cmd_end, len(words)):
+        v = words[k].value
+        for rule in inv.tool.flags:
+            for name in rule.names:
+                if v == name and not rule.bad_values:
+                    prev_end = words[k - 1].end
+                    issues.append(
+                        ShellIssue(
+                            "flag",
+                            inv.tool.id,
+                            words[k].start,
+                            f"{name} makes {inv.tool.id} succeed on findings; removed",
+                            (prev_end, words[k].end, ""),
+                        )
+                    )
+                elif v == name and k + 1 < len(words):
+                    seen_names = True
+                    if words[k + 1].value in rule.bad_values:
+                        nxt = words[k + 1]
+                        issues.append(
+                            ShellIssue(
+                                "flag",
+                                inv.tool.id,
+                                nxt.start,
+                                f"{name} {nxt.value} makes {inv.tool.id} succeed on findings; "
+                                f"set to {rule.good}",
+                                (nxt.start, nxt.end, rule.good),
+                            )
+                        )
+                elif v.startswith(name + "=") and rule.bad_values:
+                    seen_names = True
+                    value = v[len(name) + 1 :]
+                    # ``-e=false`` or ``-e="false"``: the quotes go with the value
+                    spelled = (v, f'{name}="{value}"', f"{name}='{value}'")
+                    if value in rule.bad_values and words[k].text in spelled:
+                        w = words[k]
+                        issues.append(
+                            ShellIssue(
+                                "flag",
+                                inv.tool.id,
+                                w.start,
+                                f"{v} makes {inv.tool.id} succeed on findings; set to {rule.good}",
+                                (w.start + len(name) + 1, w.end, rule.good),
+                            )
+                        )
+    switch = inv.command.blocking_switch if inv.command else None
+    given = (w.value for w in words[inv.cmd_end :])
+    if switch and not any(v == switch or v.startswith(switch + "=") for v in given):
+        last = words[inv.cmd_end - 1]
+        issues.append(
+            ShellIssue(
+                "default",
+                inv.tool.id,
+                last.start,
+                f"{inv.tool.id} exits 0 on findings unless told otherwise; adding {switch}",
+                (last.end, last.end, " " + switch),
+            )
+        )
+    if inv.tool.default_flag:
+        names = (inv.tool.default_flag.split()[0], *inv.tool.default_aliases)
+        seen_names = seen_names or any(
+            w.value == n or w.value.startswith(n + "=") for w in words[inv.cmd_end :] for n in names
+        )
+    if inv.tool.threshold_flags and not any(
+        w.value.startswith(n) for w in words[inv.cmd_end :] for n in inv.tool.threshold_flags
+    ):
+        last = words[inv.cmd_end - 1]
+        issues.append(
+            ShellIssue(
+                "default",
+                inv.tool.id,
+                last.start,
+                f"{inv.tool.id} never fails on findings without {inv.tool.threshold_flags[0]} "
+                f"(a CVSS threshold below 11); add one, e.g. {inv.tool.threshold_flags[0]}=7",
+                None,
+            )
+        )
+    if inv.tool.default_flag and not seen_names:
+        last = words[inv.cmd_end - 1]
+        issues.append(
+            ShellIssue(
+                "default",
+                inv.tool.id,
+                last.start,
+                f"{inv.tool.id} exits 0 on findings unless told otherwise; adding {inv.tool.default_flag}",
+                (last.end, last.end, " " + inv.tool.default_flag),
+            )
+        )
+    return issues
