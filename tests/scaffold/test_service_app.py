@@ -275,6 +275,16 @@ def test_shared_services_package_is_used_when_present(generated: Path, tmp_path:
 
 
 @pytest.mark.unit
+def test_shared_services_namespace_package_reports_its_directory(generated: Path, tmp_path: Path) -> None:
+    # CDB's services/ has no __init__.py: a namespace package, whose __file__ is None
+    shared = tmp_path / "repo"
+    (shared / "services/risk").mkdir(parents=True)
+    with service_app(generated / "backoffice/services/cdb_core", extra_path=shared) as module:
+        info = module.app.test_client().get("/status").get_json()["shared_services"]
+    assert info == {"available": True, "path": str(shared / "services")}
+
+
+@pytest.mark.unit
 def test_broken_shared_services_do_not_break_status(generated: Path, tmp_path: Path) -> None:
     shared = tmp_path / "repo"
     (shared / "services").mkdir(parents=True)
