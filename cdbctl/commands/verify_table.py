@@ -11,7 +11,7 @@ import textwrap
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from cdbctl.verify.model import Check, Kind, Report, Status
+from cdbctl.verify.model import Check, Kind, Report, Status, worst
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -23,8 +23,6 @@ STYLE = {
     "missing": "red",
     "unknown": "magenta",
 }
-# The row shows the worst status of its checks.
-_SEVERITY = {Status.healthy: 0, Status.starting: 1, Status.unknown: 2, Status.missing: 3, Status.unhealthy: 4}
 _RUNTIME = (Kind.container, Kind.service)
 
 
@@ -58,7 +56,7 @@ def service_rows(report: Report) -> list[ServiceRow]:
     for service, checks in groups.items():
         runtime = [c for c in checks if c.kind in _RUNTIME]
         probes = [c for c in checks if c.kind not in _RUNTIME]
-        status = max((c.status for c in checks), key=lambda s: _SEVERITY[s])
+        status = worst(c.status for c in checks)  # the row shows its worst check
         if not runtime:
             runtime_text = "-"
         elif engine is not None:

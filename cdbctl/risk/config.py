@@ -71,6 +71,14 @@ def _normal(name: str) -> str:
     return name.strip().upper().replace("-", "_")
 
 
+def _did_you_mean(name: str) -> str:
+    """The hint for an unknown key: the closest known name (a typo is the usual cause), else the list."""
+    import difflib
+
+    close = difflib.get_close_matches(_normal(name), [*KEY_BY_NAME, *ALIASES], n=1, cutoff=0.8)
+    return f"did you mean {close[0]}? (see `cdbctl risk config`)" if close else "see `cdbctl risk config`"
+
+
 def canonical_key(name: str) -> str | None:
     """The canonical key for a name or alias (case-insensitive), or None if unknown."""
     upper = _normal(name)
@@ -155,7 +163,7 @@ def _layer_values(layer: Mapping[str, object], source: str, *, strict: bool) -> 
         key = canonical_key(str(name))
         if key is None:
             if strict and _normal(str(name)) not in UNUSED_CDB_KEYS:
-                raise ConfigError(f"unknown risk key {name!r} in {source}", hint="see `cdbctl risk config`")
+                raise ConfigError(f"unknown risk key {name!r} in {source}", hint=_did_you_mean(str(name)))
             continue
         if strict and key in out:
             _same_or_conflict(key, (spelled[key], out[key][0]), (str(name), raw), source)

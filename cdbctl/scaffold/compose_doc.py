@@ -30,6 +30,9 @@ class Dependency:
     service: str
     healthy: bool  # has a healthcheck: wait for service_healthy, else service_started
     password: bool = True  # the service (may) require a password: REDIS_URL carries REDIS_PASSWORD
+    # The compose secret the service reads its password from (CDB: `$(cat /run/secrets/redis_password)`,
+    # POSTGRES_PASSWORD_FILE): an added service mounts it too instead of requiring a variable.
+    secret: str | None = None
 
 
 class ComposeDoc:
@@ -131,7 +134,7 @@ def dependencies(doc: ComposeDoc, services: YNode | None) -> list[Dependency]:
             if kind not in found and (re.search(pat, image) or key.value in {kind, f"cdb_{kind}"}):
                 healthy = doc.lookup(svc, "healthcheck") is not None
                 password = kind != "redis" or _redis_may_need_password(doc, svc)
-                found[kind] = Dependency(kind, key.value, healthy, password)
+                found[kind] = Dependency(kind, key.value, healthy, password, _password_secret(doc, svc, kind))
     return [found[k] for k in ("redis", "postgres") if k in found]
 
 
@@ -159,6 +162,37 @@ def _redis_may_need_password(doc: ComposeDoc, svc: YNode) -> bool:
         + _texts(doc, doc.lookup(svc, "volumes")) + _texts(doc, doc.lookup(svc, "configs"))
     )  # fmt: skip
     return bool(re.search(r"requirepass|REDIS_PASSWORD|\.conf\b", words))
+
+
+_SECRET_FILE = re.compile(r"/run/secrets/([A-Za-z0-9][A-Za-z0-9_.-]*)")
+
+
+def _password_secret(doc: ComposeDoc, svc: YNode, kind: str) -> str | None:
+    """The name of the compose secret holding the service's password, when it reads one from /run/secrets.
+
+    Redis: its command (or entrypoint) reads /run/secrets/<target>; PostgreSQL: POSTGRES_PASSWORD_FILE
+    names it. The target must be one of the service's own `secrets:` (short or long syntax).
+    """
+    if kind == "redis":
+        words = _texts(doc, doc.lookup(svc, "command")) + _texts(doc, doc.lookup(svc, "entrypoint"))
+        texts = [w for w in words if "requirepass" in w or "REDIS_PASSWORD" in w]
+    else:
+        env = doc.lookup(svc, "environment")
+        texts = [t for t in _texts(doc, env) if "POSTGRES_PASSWORD_FILE" in t]  # list form: KEY=value
+        if env is not None and env.kind == "map":
+            texts += [scalar(doc, v) or "" for k, v in env.items if k.value == "POSTGRES_PASSWORD_FILE"]
+    found = {m.group(1) for t in texts for m in _SECRET_FILE.finditer(t)}
+    entries = doc.deref(doc.lookup(svc, "secrets"))
+    for raw in entries.children if entries is not None and entries.kind == "seq" else []:
+        entry = doc.deref(raw)
+        if entry is not None and entry.kind == "scalar" and entry.value in found:
+            return entry.value
+        if entry is not None and entry.kind == "map":
+            source = scalar(doc, entry.get("source"))
+            target = scalar(doc, entry.get("target")) or source
+            if source and target and target.rsplit("/", 1)[-1] in found:
+                return source
+    return None
 
 
 def services_node(doc: ComposeDoc) -> YNode | None:
@@ -276,6 +310,7 @@ def layered_dependencies(layers: Sequence[tuple[str, str]]) -> list[Dependency]:
             prev = found.setdefault(d.kind, d)
             if prev is not d and prev.service == d.service:
                 found[d.kind] = Dependency(
-                    d.kind, d.service, prev.healthy or d.healthy, prev.password or d.password
-                )
+                    d.kind, d.service, prev.healthy or d.healthy, prev.password or d.password,
+                    prev.secret or d.secret,
+                )  # fmt: skip
     return [found[k] for k in ("redis", "postgres") if k in found]

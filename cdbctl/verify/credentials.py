@@ -21,6 +21,8 @@ _FILE_READ = re.compile(
     r"""\$\(\s*(?:cat\s+|<\s*)(["']?)([^"')\s]+)\1\s*\)|`\s*cat\s+(["']?)([^"'`\s]+)\3\s*`"""
 )
 _VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))\Z")
+# `${NAME}` or `$NAME` without a default (`$$` is a literal dollar): blank when NAME is unset
+_PLAIN_VARIABLE = re.compile(r"(?<!\$)\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 _REQUIREPASS = re.compile(r"""--requirepass(?:\s+|=)("(?:[^"\\]|\\.)*"|'[^']*'|\$\([^)]*\)|`[^`]*`|\S+)""")
 
 # `redis-server /path/redis.conf`: the server's first argument when it ends in .conf
@@ -98,6 +100,9 @@ class ServiceSecrets:
             return Secret(self.read(host))
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
+            unset = self.unset_variables(path)
+            if unset:  # CDB's `file: ${SECRETS_PATH}/X` with SECRETS_PATH unset reads /X: say why
+                reason += f"; {', '.join(unset)} {'is' if len(unset) == 1 else 'are'} not set"
             return Secret(problem=f"cannot read secret file {host} ({path} in {source}): {reason}")
         except UnicodeDecodeError:
             return Secret(problem=f"secret file {host} ({path} in {source}) is not UTF-8 text")
@@ -118,6 +123,25 @@ class ServiceSecrets:
             if host is not None and inside is not None and (target == inside or inside in target.parents):
                 return Path(host) / target.relative_to(inside)
         return Secret(problem=f"{path} is neither a secret nor a bind mount of service {self.name}")
+
+    def unset_variables(self, path: str) -> list[str]:
+        """Variables without a default that the `file:` behind a container path uses and nobody set."""
+        target = PurePosixPath(path)
+        names: list[str] = []
+        for kind, directory in (("secrets", "/run/secrets"), ("configs", "/")):
+            for entry in self.service.get(kind) or []:
+                source, mount = _mount(entry, directory)
+                if mount != target:
+                    continue
+                for f in self.project.files:
+                    items = f.data.get(kind)
+                    spec = items.get(source) if isinstance(items, dict) else None
+                    raw = spec.get("file") if isinstance(spec, dict) else None
+                    for m in _PLAIN_VARIABLE.finditer(str(raw or "")):
+                        name = m.group(1) or m.group(2)
+                        if not self.project.environment.get(name) and name not in names:
+                            names.append(name)
+        return names
 
     def _resource(self, kind: str, source: str, path: str) -> Path | Secret:
         items = self.project.secrets if kind == "secrets" else self.project.configs

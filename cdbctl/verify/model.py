@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -30,6 +30,15 @@ class Status(StrEnum):
     starting = "starting"
     missing = "missing"
     unknown = "unknown"
+
+
+# A service's status is the worst of its checks (the table's row, the summary's count).
+SEVERITY = {Status.healthy: 0, Status.starting: 1, Status.unknown: 2, Status.missing: 3, Status.unhealthy: 4}
+
+
+def worst(statuses: Iterable[Status]) -> Status:
+    """The most severe status (healthy for none)."""
+    return max(statuses, key=SEVERITY.__getitem__, default=Status.healthy)
 
 
 @dataclass(frozen=True, slots=True)

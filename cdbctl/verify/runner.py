@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cdbctl.sanitize import mask_secrets
-from cdbctl.verify.model import Check, Kind, Outcome, ProbeSpec, Report, Status
+from cdbctl.verify.model import Check, Kind, Outcome, ProbeSpec, Report, Status, worst
 from cdbctl.verify.probes import REGISTRY, Deadline, Probe
 
 # A probe bounds itself by its deadline; the runner stops waiting a little later, so a probe's own
@@ -278,6 +278,15 @@ def watch(
 
 
 def summarize(checks: Sequence[Check]) -> str:
-    """'3 healthy, 1 unhealthy, 1 missing' (only statuses that occur, in a fixed order)."""
-    counts = Report(tuple(checks)).counts()
+    """'3 healthy, 1 unhealthy, 1 missing' per service, as the table's rows (statuses that occur, in order).
+
+    Per service, not per check: a service has a container check and a probe, and counting both made
+    16 rows read as '14 unhealthy, 16 missing'.
+    """
+    groups: dict[str, list[Status]] = {}
+    for c in checks:
+        groups.setdefault(c.service or c.name, []).append(c.status)
+    counts = dict.fromkeys(Status, 0)
+    for statuses in groups.values():
+        counts[worst(statuses)] += 1
     return ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no checks"

@@ -119,8 +119,14 @@ def test_file_values_typed_and_checked() -> None:
         resolve([("config file x", {"MAX_LEVERAGE": 8.5}, True)])
     with pytest.raises(ConfigError, match=re.escape("MAX_LEVERAGE from config file x: True is not a number")):
         resolve([("config file x", {"MAX_LEVERAGE": True}, True)])
-    with pytest.raises(ConfigError, match=re.escape("unknown risk key 'MAX_LEVERGE' in config file x")):
+    with pytest.raises(
+        ConfigError, match=re.escape("unknown risk key 'MAX_LEVERGE' in config file x")
+    ) as exc:
         resolve([("config file x", {"MAX_LEVERGE": 8}, True)])
+    assert exc.value.hint == "did you mean MAX_LEVERAGE? (see `cdbctl risk config`)"  # a typo names its key
+    with pytest.raises(ConfigError) as exc:
+        resolve([("config file x", {"QUUX": 8}, True)])
+    assert exc.value.hint == "see `cdbctl risk config`"
 
 
 @pytest.mark.parametrize(

@@ -65,10 +65,18 @@ def test_working_builds_are_left_alone_and_reported_ok(cdb: Path, capsys: Cap) -
     assert added["build"] == {"context": "../..", "dockerfile": "backoffice/services/cdb_core/Dockerfile", **(
         {"args": added["build"]["args"]} if "args" in added["build"] else {}
     )}  # fmt: skip
-    # Redis exists and needs a password according to base.yml, which dev.yml alone does not say
-    # (depends_on in the list form, which `docker stack deploy` accepts too).
+    # Redis and PostgreSQL read their passwords from compose secrets according to base.yml, which
+    # dev.yml alone does not say: the added service mounts the same secrets and requires no variable,
+    # so `docker compose up` still needs no password in the environment (depends_on in the list form,
+    # which `docker stack deploy` accepts too).
     assert "cdb_redis" in added["depends_on"]
-    assert "REDIS_PASSWORD" in added["environment"]["REDIS_URL"]
+    env = added["environment"]
+    assert env["REDIS_URL"] == "redis://${CDB_REDIS_HOST:-cdb_redis}:${CDB_REDIS_PORT:-6379}/0"
+    assert env["REDIS_PASSWORD_FILE"] == "/run/secrets/redis_password"
+    assert env["DATABASE_URL"].startswith("postgresql://${POSTGRES_USER:-claire_user}@")
+    assert env["POSTGRES_PASSWORD_FILE"] == "/run/secrets/postgres_password"
+    assert added["secrets"] == ["redis_password", "postgres_password"]
+    assert "PASSWORD:?" not in dev
     # The layers are recorded: a plain --check rerun reads both and finds nothing to do.
     state = json.loads((cdb / ".cdbctl/scaffold.json").read_text())
     assert state["compose_files"] == list(LAYERS)

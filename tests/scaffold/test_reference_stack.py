@@ -131,3 +131,68 @@ def test_docker_compose_accepts_the_stack(tmp_path: Path) -> None:
             env={k: v for k, v in env.items() if k != unset}, capture_output=True, text=True, cwd=tmp_path,
         )  # fmt: skip
         assert missing.returncode != 0 and unset in missing.stderr + missing.stdout
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(
+    _compose_v2() is None, reason="Compose v2 (`docker compose`) is installed by .ci/setup.sh"
+)
+def test_docker_compose_accepts_the_cdb_layout_after_scaffold_without_passwords_in_the_environment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # CDB keeps its passwords in compose secrets, never in the environment: an added service that
+    # required ${REDIS_PASSWORD:?} stopped `docker compose up` of the whole real stack.
+    from cdbctl.cli import main
+    from tests.scaffold.cdb_layout import LAYERS, make_cdb
+
+    cdb = make_cdb(tmp_path / "cdb")
+    assert (
+        main(["scaffold", "--repo", str(cdb), "--format", "json", *(a for f in LAYERS for a in ("-c", f))])
+        == 0
+    )
+    capsys.readouterr()
+    env = {"PATH": os.environ["PATH"], "SECRETS_PATH": str(tmp_path / "secrets")}
+    proc = subprocess.run(
+        ["docker", "compose", *(a for f in LAYERS for a in ("-f", f)), "config", "--format", "json"],
+        env=env, capture_output=True, text=True, cwd=cdb,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    core = yaml.safe_load(proc.stdout)["services"]["cdb_core"]
+    assert [s["source"] for s in core["secrets"]] == ["redis_password", "postgres_password"]
+    assert core["environment"]["REDIS_URL"] == "redis://cdb_redis:6379/0"
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("service", "secret"),
+    [
+        (
+            'image: redis:7\n    secrets: [rpw]\n    command: sh -c "redis-server --requirepass $$(cat /run/secrets/rpw)"',
+            "rpw",
+        ),
+        (
+            "image: redis:7\n    secrets: [{source: rpw, target: /run/secrets/redis_pw}]\n"
+            '    command: sh -c "redis-server --requirepass $$(cat /run/secrets/redis_pw)"',
+            "rpw",
+        ),
+        (
+            'image: redis:7\n    command: sh -c "redis-server --requirepass $$(cat /run/secrets/rpw)"',
+            None,
+        ),  # not mounted
+        ("image: redis:7\n    secrets: [rpw]\n    command: [redis-server, --requirepass, x]", None),
+        (
+            "image: postgres:15\n    secrets: [pg]\n    environment: {POSTGRES_PASSWORD_FILE: /run/secrets/pg}",
+            "pg",
+        ),
+        (
+            "image: postgres:15\n    secrets: [pg]\n    environment: [POSTGRES_PASSWORD_FILE=/run/secrets/pg]",
+            "pg",
+        ),
+        ("image: postgres:15\n    secrets: [pg]\n    environment: {POSTGRES_PASSWORD: x}", None),
+    ],
+)
+def test_a_password_read_from_a_compose_secret_is_found(service: str, secret: str | None) -> None:
+    from cdbctl.scaffold.compose_doc import find_dependencies
+
+    (dep,) = find_dependencies(f"services:\n  store:\n    {service}\n", "x")
+    assert dep.secret == secret

@@ -202,6 +202,31 @@ def test_ready_with_real_redis_and_postgres(
 
 
 @pytest.mark.integration
+def test_ready_reads_passwords_from_secret_files(
+    risk: ModuleType, redis_server_auth: RedisServer, postgres_server: PostgresServer,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:  # fmt: skip
+    # CDB's Redis and PostgreSQL read their passwords from compose secrets; so does an added service.
+    assert redis_server_auth.password is not None
+    redis_file, pg_file = tmp_path / "redis_password", tmp_path / "postgres_password"
+    redis_file.write_text(redis_server_auth.password + "\n")  # a trailing newline, as `echo` writes it
+    pg_file.write_text(postgres_server.password)
+    monkeypatch.setenv("REDIS_URL", redis_server_auth.url.replace(f":{redis_server_auth.password}@", ""))
+    monkeypatch.setenv("REDIS_PASSWORD_FILE", str(redis_file))
+    monkeypatch.setenv("DATABASE_URL", postgres_server.url.replace(f":{postgres_server.password}@", "@"))
+    monkeypatch.setenv("POSTGRES_PASSWORD_FILE", str(pg_file))
+    r = risk.app.test_client().get("/ready")
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["checks"] == {"redis": "ok", "postgres": "ok"}
+    pg_file.write_text("wrong")
+    body = risk.app.test_client().get("/ready").get_json()
+    assert body["failing"] == ["postgres"] and "28P01" in body["checks"]["postgres"]
+    monkeypatch.setenv("REDIS_PASSWORD_FILE", str(tmp_path / "missing"))
+    body = risk.app.test_client().get("/ready").get_json()
+    assert body["checks"]["redis"] == "error: cannot read REDIS_PASSWORD_FILE: FileNotFoundError"
+
+
+@pytest.mark.integration
 def test_ready_wrong_redis_password_is_503(risk: ModuleType, redis_server_auth: object,
                                            monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     url = redis_server_auth.url.replace(redis_server_auth.password, "wrong")  # type: ignore[attr-defined]
@@ -272,6 +297,16 @@ def test_shared_services_package_is_used_when_present(generated: Path, tmp_path:
         info = module.app.test_client().get("/status").get_json()["shared_services"]
     assert info["available"] is True
     assert info["risk_config"] == {"MAX_POSITION_PCT": 0.05}
+
+
+@pytest.mark.unit
+def test_shared_services_namespace_package_reports_its_directory(generated: Path, tmp_path: Path) -> None:
+    # CDB's services/ has no __init__.py: a namespace package, whose __file__ is None
+    shared = tmp_path / "repo"
+    (shared / "services/risk").mkdir(parents=True)
+    with service_app(generated / "backoffice/services/cdb_core", extra_path=shared) as module:
+        info = module.app.test_client().get("/status").get_json()["shared_services"]
+    assert info == {"available": True, "path": str(shared / "services")}
 
 
 @pytest.mark.unit

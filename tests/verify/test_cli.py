@@ -89,6 +89,23 @@ def compose(tmp_path: Path, text: str) -> Path:
     return path
 
 
+def test_summary_counts_services_as_the_table_shows_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Each service has a container check and maybe a probe; the summary counted both, so the real CDB
+    # stack (not running) showed 16 rows and 'verify: 14 unhealthy, 16 missing'.
+    compose(
+        tmp_path,
+        f"services:\n  cdb_core:\n    image: x\n    ports: ['127.0.0.1:{free_port()}:8001']\n"
+        "  cdb_worker:\n    image: x\n",
+    )
+    code, out, err = run(capsys, "--format", "table")
+    rows = {line.split()[0]: line.split()[1] for line in out.splitlines()[2:] if line.strip()}
+    assert rows == {"cdb_core": "unhealthy", "cdb_worker": "unknown"}
+    assert err.splitlines()[-1] == "verify: 1 unhealthy, 1 unknown"
+    assert code == 1
+
+
 def test_compose_discovery_with_real_redis_and_postgres_and_docker_unreachable(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],

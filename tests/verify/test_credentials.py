@@ -78,6 +78,28 @@ def test_container_paths_lead_to_host_files(
     assert redis_password(secrets_of(tmp_path, service, env)) == expected
 
 
+@pytest.mark.parametrize(
+    ("file", "env", "note"),
+    [
+        ("${SECRETS_PATH}/pw", {}, "; SECRETS_PATH is not set"),  # CDB's base.yml: compose reads /pw
+        ("$DIR/${SECRETS_PATH}/pw", {"DIR": ""}, "; DIR, SECRETS_PATH are not set"),
+        ("${SECRETS_PATH:-/nonexistent}/pw", {}, ""),  # a default: nothing is blank
+        ("$${SECRETS_PATH}/pw", {}, ""),  # `$$` is a literal dollar
+    ],
+)
+def test_an_unset_variable_in_a_secret_file_path_is_named(
+    tmp_path: Path, file: str, env: dict[str, str], note: str
+) -> None:
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  redis:\n    environment: {REDIS_PASSWORD_FILE: /run/secrets/pw}\n    secrets: [pw]\n"
+        f"secrets:\n  pw:\n    file: {file}\n"
+    )
+    s = ServiceSecrets(load_project([tmp_path / "compose.yaml"], env), "redis")
+    problem = redis_password(s).problem
+    assert problem is not None and problem.startswith("cannot read secret file ")
+    assert problem.endswith("No such file or directory" + note)
+
+
 def test_unreadable_secret_files_say_why_and_never_what(tmp_path: Path) -> None:
     s = secrets_of(tmp_path, "environment: {REDIS_PASSWORD_FILE: /run/secrets/pw}\nsecrets: [pw]")
     (tmp_path / "pw").unlink()
