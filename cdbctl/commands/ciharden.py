@@ -43,7 +43,13 @@ Exit codes:
 """
 
 
-RepoOpt = Annotated[Path, typer.Option("--repo", help="Repository root to scan.", show_default=True)]
+RepoOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--repo",
+        help="Repository root (default: the git checkout holding the current directory, else the directory).",
+    ),
+]
 CheckOpt = Annotated[
     bool, typer.Option("--check", help="Write nothing; exit 1 when anything would be fixed.")
 ]
@@ -75,7 +81,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("ci-harden", help=HELP)
     def ci_harden(  # noqa: PLR0917 - Typer maps parameters to options
-        repo: RepoOpt = Path("."),
+        repo: RepoOpt = None,
         check: CheckOpt = False,
         dry_run: DryRunOpt = False,
         fmt: FormatOpt = None,
@@ -90,6 +96,10 @@ def register(app: typer.Typer) -> None:
 
         # a pipe gets JSON; a --dry-run's data is its diff, so its lines stay text
         fmt = fmt or default_format(text_data=dry_run)
+        if repo is None:
+            from cdbctl.repo_root import enclosing_repository
+
+            repo = enclosing_repository(Path.cwd())
         mode = "dry-run" if dry_run else "check" if check else "fix"  # both: the diff, and exit 1
         if sys.stdout is None:  # ``>&-``: refuse before anything is written
             raise EnvironmentProblem("stdout is closed; nowhere to write the report", hint="redirect it")

@@ -52,7 +52,13 @@ Exit codes:
      a file changed during the run, or another scaffold run holds the repository
 """
 
-RepoOpt = Annotated[Path, typer.Option("--repo", help="Repository root (default: current directory).")]
+RepoOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--repo",
+        help="Repository root (default: the git checkout holding the current directory, else the directory).",
+    ),
+]
 ServiceOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -255,7 +261,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("scaffold", help=HELP)
     def scaffold(  # noqa: PLR0917  (Typer maps parameters to options)
-        repo: RepoOpt = Path("."),
+        repo: RepoOpt = None,
         service: ServiceOpt = None,
         compose: ComposeOpt = None,
         dry_run: DryRunOpt = False,
@@ -273,6 +279,10 @@ def register(app: typer.Typer) -> None:
         from cdbctl.scaffold.spec import build_specs
 
         fmt = fmt or default_format(text_data=dry_run)
+        if repo is None:
+            from cdbctl.repo_root import enclosing_repository
+
+            repo = enclosing_repository(Path.cwd())
         fs = RepoFS(repo)
         mode = "check" if check else "dry-run" if dry_run else "apply"
         sources = load_sources(templates_dir(), compose_dir(), package_dir())

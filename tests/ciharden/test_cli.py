@@ -391,3 +391,15 @@ def test_unwritable_directory_exit_3_and_file_untouched(
     assert "hint: " in err
     assert (wf_dir / "ci.yml").read_bytes() == before
     assert sorted(p.name for p in wf_dir.iterdir()) == ["ci.yml", "clean.yaml"]
+
+
+def test_run_from_a_subdirectory_checks_the_whole_checkout(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # From a subdirectory it found no workflows and passed --check green (exit 0, "nothing checked").
+    (repo / ".git").mkdir()
+    (repo / "services" / "core").mkdir(parents=True)
+    monkeypatch.chdir(repo / "services" / "core")
+    code, out, _ = run(capsys, "--check")
+    assert code == 1
+    assert any(line.startswith(f"{WF}/ci.yml:10:") for line in out.splitlines())

@@ -421,3 +421,16 @@ def test_repo_reached_through_a_symlink_accepts_its_compose_path(
     )
     assert code == 0, err
     assert json.loads(out)["compose"] == "docker-compose.yml"
+
+
+def test_run_from_a_subdirectory_works_on_the_checkout(
+    repo: Path, capsys: Cap, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It generated a second stack inside the subdirectory.
+    (repo / ".git").mkdir()
+    (repo / "docs" / "notes").mkdir(parents=True)
+    monkeypatch.chdir(repo / "docs" / "notes")
+    code, _, err = run(capsys)
+    assert code == 0, err
+    assert (repo / "backoffice/services/cdb_core/Dockerfile").is_file()
+    assert list((repo / "docs" / "notes").iterdir()) == []
