@@ -300,10 +300,10 @@ def run_scaffold(
     if write and not blocked:
         for tmp in leftovers:
             fs.remove(tmp)
-        if writes:
-            fs.write_all(writes)
-        if removals:
-            fs.remove_generated(removals, stop_at=[st.BASE_DIR, *(service_dir(s.name) for s in gen)])
+        if writes or removals:
+            # Obsolete files go before the state that forgets them is renamed into place.
+            stops = [st.BASE_DIR, *(service_dir(s.name) for s in gen)]
+            fs.write_all(writes, remove=removals, stop_at=stops)
     written = write and not blocked
     if not written:  # nothing was written: say what would have been
         reports = [
