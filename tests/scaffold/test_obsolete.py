@@ -166,3 +166,20 @@ def test_ctrl_c_during_the_renames_lets_them_finish(
     monkeypatch.setattr(fs_module, "commit", real_commit)
     again = run_scaffold(RepoFS(repo), None, upgraded, write=False, force=False)
     assert not again.would_change, [(f.path, f.status) for f in again.files if f.status != st.IDENTICAL]
+
+
+def test_the_table_names_an_edited_obsolete_file_left_in_place(
+    repo: Path, sources: Sources, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """'kept' rows are quiet without -v, but an obsolete file left in place is said once, by path."""
+    from cdbctl.cli import main
+
+    _as_an_earlier_version_left_it(repo, sources)
+    edited = "backoffice/services/cdb_core/vendor/cdbctl/errors.py"
+    (repo / edited).write_text("# my own change\n")
+    assert main(["scaffold", "--repo", str(repo), "--format", "table"]) == 0
+    rows = [line.split(None, 2) for line in capsys.readouterr().out.splitlines()[1:]]
+    assert ["kept", edited, "no longer generated; edited, so left in place"] in rows
+    assert ["removed", "backoffice/services/cdb_core/vendor/", "vendored risk engine: 2 removed"] in rows
+    assert main(["scaffold", "--repo", str(repo), "--format", "table"]) == 0
+    assert capsys.readouterr().out == ""  # forgotten: not mentioned again
