@@ -12,8 +12,11 @@ import contextlib
 import errno
 import os
 import re
+import signal
 import stat
 import tempfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 # tempfile.mkstemp(prefix=".NAME.", suffix=".tmp"): 8 characters of [a-z0-9_] in between.
@@ -107,3 +110,27 @@ def leftover_temps(directory: Path, names: set[str]) -> list[Path]:
         if target in names and entry.is_file(follow_symlinks=False):
             found.append(Path(entry.path))
     return sorted(found)
+
+
+@contextlib.contextmanager
+def deferred_interrupt() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) until the block ends, then raise KeyboardInterrupt as it would have.
+
+    For a batch of renames that must not be cut in half; the block must be short (renames, not I/O
+    that can hang). Only Python's own SIGINT handler is replaced, and only in the main thread (the
+    only one signal handlers can be set from); otherwise the block runs as it is.
+    """
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield
+        return
+    caught: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if caught:
+        raise KeyboardInterrupt

@@ -70,3 +70,19 @@ def test_ci_harden_refuses_a_read_only_workflow(tmp_path: Path, capsys: pytest.C
     assert "read-only (mode 0444)" in err
     assert wf.read_text() == text and wf.stat().st_mode & 0o777 == 0o444
     assert sorted(p.name for p in wf.parent.iterdir()) == ["ci.yml"]
+
+
+def test_ctrl_c_is_held_until_the_block_ends_then_raised() -> None:
+    import signal
+
+    from cdbctl.atomic import deferred_interrupt
+
+    done = []
+    with pytest.raises(KeyboardInterrupt), deferred_interrupt():
+        os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, in the middle of the block
+        done.append("rest of the block")
+    assert done == ["rest of the block"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with deferred_interrupt():  # nothing caught: nothing raised
+        done.append("again")
+    assert done == ["rest of the block", "again"]

@@ -167,9 +167,9 @@ def _rows(result: ScaffoldResult, verbose: bool = False) -> list[tuple[str, str,
     rows: list[tuple[str, str, str]] = []
     grouped: dict[tuple[str, str], list[str]] = {}
     for f in result.files:
-        if f.status in QUIET and not verbose:
+        if f.status in QUIET and not verbose and not f.notice:
             continue
-        group = _group(f.path, f.kind)
+        group = None if f.notice else _group(f.path, f.kind)
         if group is not None:
             grouped.setdefault((group, f.kind), []).append(f.status)
             continue

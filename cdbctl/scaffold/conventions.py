@@ -123,6 +123,24 @@ def _logging_block(doc: ComposeDoc, services: YNode) -> str | None:
     return None
 
 
+def _extension_anchor(doc: ComposeDoc, anchor: str) -> bool:
+    """True when anchor is an `x-` block's and does not set `container_name`.
+
+    Services may merge another service (`<<: *core` where `core: &core` is a service): an added service
+    merging it would inherit that service's `container_name` (compose refuses two containers of one
+    name) and whatever else it sets; only blocks written to be shared are followed.
+    """
+    root = doc.root
+    shared = (
+        root is not None
+        and root.kind == "map"
+        and any(
+            key.value and key.value.startswith("x-") and value.anchor == anchor for key, value in root.items
+        )
+    )
+    return shared and "container_name" not in _keys(doc, anchor)
+
+
 def find_conventions(
     doc: ComposeDoc, services: YNode, exclude: set[str], layer_texts: Sequence[str] = ()
 ) -> Conventions:
@@ -151,7 +169,7 @@ def find_conventions(
         )
     logging = _shared([f"*{a}" if (a := _alias(s.get("logging"))) else None for s in pool], among)
     networks = _shared([_networks(doc.deref(s.get("networks"))) for s in pool], among)
-    merge_name = merge if isinstance(merge, str) else None
+    merge_name = merge if isinstance(merge, str) and _extension_anchor(doc, merge) else None
     env_name = env_merge if isinstance(env_merge, str) else None
     restart = _shared(restart_values, among)
     variables = {**_server_defaults(doc, services), **variable_expressions([*layer_texts, doc.text])}

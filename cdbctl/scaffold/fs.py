@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
 
-from cdbctl.atomic import check_replaceable, commit, leftover_temps, stage
+from cdbctl.atomic import check_replaceable, commit, deferred_interrupt, leftover_temps, stage
 from cdbctl.errors import EnvironmentProblem, InputError
 
 MAX_READ = 4 * 1024 * 1024  # generated files are KB, compose files tens of KB; larger is not ours to parse
@@ -100,11 +100,21 @@ class RepoFS:
         """Atomically replace or create one repo file (see write_all)."""
         self.write_all([(rel, data, mode)])
 
-    def write_all(self, writes: Sequence[tuple[str, bytes, int | None]]) -> None:
+    def write_all(
+        self,
+        writes: Sequence[tuple[str, bytes, int | None]],
+        *,
+        remove: Sequence[str] = (),
+        stop_at: Sequence[str] = (),
+    ) -> None:
         """Write every file or none: check all, stage all as temp files, then rename each into place.
 
         An existing file keeps its mode (new ones get mode, else 0644); a file that is read-only or not a
         regular file, or any file that differs from what this run read, stops it before anything changes.
+        remove: files to delete (each as this run read it) once everything is staged, before the renames,
+        so the last write (the state file) never forgets a file that is still there; the directories
+        they leave empty go too, up to (not including) stop_at.
+        Ctrl-C during the deletions and renames takes effect after them: none of them is cut in half.
         """
         targets = [(rel, self._checked_target(rel), data, mode) for rel, data, mode in writes]
         created: list[Path] = []
@@ -125,10 +135,20 @@ class RepoFS:
             for rel in [*self._read, *(t[0] for t in targets if t[0] not in self._read)]:
                 current = rel
                 self._unchanged(rel)
+            for rel in remove:  # a file to delete must be the one this run read and decided on
+                current = rel
+                if rel not in self._read:
+                    raise EnvironmentProblem("refusing to delete a file this run did not read", where=rel)
+                self._unchanged(rel)
+                if not os.access(self.resolve(rel).parent, os.W_OK | os.X_OK):
+                    # Checked before anything changes: some files removed and others not would be a
+                    # half-done run.
+                    raise EnvironmentProblem(
+                        "cannot remove: Permission denied (directory not writable); nothing was written",
+                        where=rel,
+                    )
         except BaseException as exc:
-            for _, tmp, _ in staged:
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
+            _discard([tmp for _, tmp, _ in staged])
             for d in reversed(created):
                 with contextlib.suppress(OSError):
                     d.rmdir()
@@ -137,11 +157,19 @@ class RepoFS:
                     f"cannot write: {_why(exc)}; nothing was written", where=current
                 ) from None
             raise
-        for rel, tmp, path in staged:
+        committed = 0
+        with deferred_interrupt():
             try:
-                commit(tmp, path)
-            except OSError as exc:  # only a race (the file was made read-only this instant) gets here
-                raise EnvironmentProblem(f"cannot write: {_why(exc)}", where=rel) from None
+                self._remove_generated(remove, stop_at)
+                for rel, tmp, path in staged:
+                    current = rel
+                    commit(tmp, path)
+                    committed += 1
+            except BaseException as exc:
+                _discard([tmp for _, tmp, _ in staged[committed:]])
+                if isinstance(exc, OSError):  # only a race (a file made read-only this instant) gets here
+                    raise EnvironmentProblem(f"cannot write: {_why(exc)}", where=current) from None
+                raise
 
     def _checked_target(self, rel: str) -> Path:
         path = self.resolve(rel)
@@ -188,11 +216,9 @@ class RepoFS:
         except OSError as exc:
             raise EnvironmentProblem(f"cannot remove: {_why(exc)}", where=rel) from None
 
-    def remove_generated(self, rels: Sequence[str], stop_at: Sequence[str]) -> None:
-        """Delete generated files no longer produced (each as this run read it), then the directories
-        they leave empty, up to (not including) the stop_at directories."""
-        for rel in rels:
-            self._unchanged(rel)
+    def _remove_generated(self, rels: Sequence[str], stop_at: Sequence[str]) -> None:
+        """Delete generated files no longer produced, then the directories they leave empty, up to
+        (not including) the stop_at directories."""
         for rel in rels:
             self.remove(rel)
         stops = {self.root, *(self.resolve(d) for d in stop_at)}
@@ -281,3 +307,10 @@ def _make_parents(directory: Path, root: Path, created: list[Path]) -> None:
     for d in reversed(missing):
         d.mkdir()
         created.append(d)
+
+
+def _discard(temps: Sequence[Path]) -> None:
+    """Remove staged temp files that will not be renamed into place."""
+    for tmp in temps:
+        with contextlib.suppress(OSError):
+            tmp.unlink()

@@ -133,7 +133,7 @@ def _merge(current: bytes, new: bytes, recorded: str, base: bytes | None, label:
             st.CONFLICT,
             merged.data,
             fresh,
-            new,
+            render,
             f"{merged.conflicts} template change(s) overlap yours: marked <<<<<<< yours ... >>>>>>> template",
         )
     if merged.data == current:

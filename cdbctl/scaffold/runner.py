@@ -37,6 +37,7 @@ class FileReport:
     kind: str  # service | vendor | root | compose | state | base | build | temp
     service: str | None = None
     detail: str = ""
+    notice: bool = False  # its own row even when its status is a quiet one (an edited obsolete file)
 
 
 @dataclass(frozen=True)
@@ -218,8 +219,9 @@ def run_scaffold(
         files.pop(path, None)
     for ob in obsolete:
         detail = "no longer generated" if ob.remove else "no longer generated; edited, so left in place"
+        # Left in place and forgotten: said once, on its own row, so the user can delete or adopt it.
         reports.append(FileReport(ob.path, st.REMOVED if ob.remove else st.KEPT, _kind(ob.path, ob.service),
-                                  ob.service, detail))  # fmt: skip
+                                  ob.service, detail, notice=not ob.remove))  # fmt: skip
         if ob.remove:
             diffs.append(_diff(ob.path, ob.current, None))
     removals = [ob.path for ob in obsolete if ob.remove]
@@ -300,10 +302,10 @@ def run_scaffold(
     if write and not blocked:
         for tmp in leftovers:
             fs.remove(tmp)
-        if writes:
-            fs.write_all(writes)
-        if removals:
-            fs.remove_generated(removals, stop_at=[st.BASE_DIR, *(service_dir(s.name) for s in gen)])
+        if writes or removals:
+            # Obsolete files go before the state that forgets them is renamed into place.
+            stops = [st.BASE_DIR, *(service_dir(s.name) for s in gen)]
+            fs.write_all(writes, remove=removals, stop_at=stops)
     written = write and not blocked
     if not written:  # nothing was written: say what would have been
         reports = [

@@ -100,9 +100,9 @@ class _EditingFS(RepoFS):
         super().__init__(root)
         self.victim, self.edit = victim, edit
 
-    def write_all(self, writes: Sequence[tuple[str, bytes, int | None]]) -> None:
+    def write_all(self, writes: Sequence[tuple[str, bytes, int | None]], **kw: Sequence[str]) -> None:
         self.edit(self.root / self.victim)
-        super().write_all(writes)
+        super().write_all(writes, **kw)
 
 
 @pytest.mark.parametrize(

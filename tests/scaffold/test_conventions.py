@@ -174,3 +174,26 @@ services:
 def test_variable_expressions_skip_what_would_not_stay_one_plain_scalar() -> None:
     found = variable_expressions(["a: ${A:-x}\nb: ${B:?say: this}\nc: ${C:-${D}}\na2: ${A:-y}\n"])
     assert found == {"A": "${A:-x}"}
+
+
+def test_a_service_merging_another_service_is_not_followed(sources: Sources) -> None:
+    """`<<: *svc` where svc is a service's own anchor: the added service inherited its container_name
+    (docker compose config: container name "cdb_ws" is already in use)."""
+    text = """\
+services:
+  cdb_ws: &svc
+    build: {context: ./ws}
+    container_name: cdb_ws
+    restart: always
+  cdb_signal_in:
+    <<: *svc
+    build: {context: ./signal}
+    container_name: cdb_signal_in
+"""
+    block = _block(_add(text, sources), "cdb_signal")
+    assert "<<:" not in block
+    assert "container_name" not in yaml.safe_load(_add(text, sources))["services"]["cdb_signal"]
+    assert "    restart: always\n" in block  # what the services share is still followed
+    # An x- block that sets container_name is not followed either.
+    shared = "x-one: &one\n  container_name: only_one\n" + text.replace("&svc", "").replace("*svc", "*one")
+    assert "<<:" not in _block(_add(shared, sources), "cdb_signal")

@@ -124,3 +124,11 @@ def test_a_crlf_checkout_is_merged_in_crlf_and_its_base_recognised() -> None:
     assert d.base == NEW  # the base kept is the render itself, LF
     unedited = decide(crlf, NEW, st.digest(G), G)  # not edited, only checked out CRLF
     assert (unedited.status, unedited.write) == ("merged", NEW.replace(b"\n", b"\r\n"))
+
+
+def test_a_crlf_conflict_keeps_the_render_as_its_base_like_a_clean_merge() -> None:
+    """The base kept after a conflict in a CRLF checkout was the CRLF copy (after a clean merge, LF):
+    the base directory then differed by line endings depending on how the last merge went."""
+    d = decide(CLASH.replace(b"\n", b"\r\n"), NEW, st.digest(G), G)
+    assert d.status == "conflict" and d.write is not None and b"\r\n>>>>>>> template" in d.write
+    assert (d.base, d.record) == (NEW, st.digest(NEW))
