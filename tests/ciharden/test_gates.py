@@ -264,3 +264,22 @@ def test_a_powershell_scan_is_reported_and_gated_through_env() -> None:
     assert statuses(scan) == [(7, Rule.nonblocking_default, Status.would_fix)]
     assert statuses(scan + gate_step) == [(7, Rule.nonblocking_default, Status.gated)]
     assert harden(scan, "t.yml", write=True).hardened == scan  # pwsh is never edited
+
+
+@pytest.mark.unit
+def test_a_gated_finding_does_not_promise_the_edit_it_leaves_out() -> None:
+    # "exit-code: 0 makes trivy succeed on findings; set to 1; gated by ..." read as a change to come.
+    from tests.ciharden.conftest import CORPUS
+
+    gated = [
+        f.message
+        for path in sorted(CORPUS.glob("*.y*ml"))
+        for f in harden(path.read_text(encoding="utf-8"), path.name, write=True).findings
+        if f.status is Status.gated
+    ]
+    assert len(gated) >= 10
+    for message in gated:
+        assert "; left as it is: " in message, message
+        assert not any(f"; {verb} " in message for verb in ("set to", "setting", "adding", "removing")), (
+            message
+        )
