@@ -112,8 +112,10 @@ def register(app: typer.Typer) -> None:
         with _stdout_errors(written=mode == "fix" and bool(outcome.writes)):
             _output(outcome, fmt, repo=repo, dry_run=dry_run, sarif_info=sarif_info)
         counts = summary(report)
+        # a file that could not be read is no "file checked": say so, or a gate reads "all clean"
+        unchecked = f", {len(report.problems)} not checked (errors above)" if report.problems else ""
         sys.stderr.write(
-            f"ci-harden: {len(report.files)} file(s), {len(report.changed)} "
+            f"ci-harden: {len(report.files)} file(s){unchecked}, {len(report.changed)} "
             f"{'changed' if mode == 'fix' else 'to change'}; "
             + ", ".join(f"{n} {s}" for s, n in counts.items())
             + "\n"

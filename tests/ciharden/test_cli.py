@@ -165,6 +165,7 @@ def test_invalid_yaml_reported_others_processed(repo: Path, capsys: pytest.Captu
     assert (repo / WF / "broken.yml").read_text() == broken
     assert "continue-on-error" not in (repo / WF / "ci.yml").read_text()  # the others were still fixed
     assert "Traceback" not in err
+    assert "file(s), 1 not checked (errors above), 1 changed;" in err  # the summary counts it too
 
 
 def test_invalid_yaml_without_scanner_keywords_is_still_reported(
