@@ -1,5 +1,5 @@
 """Entry point for ``python -m cdbctl``."""
 
-from cdbctl.cli import main
+from cdbctl.cli import run
 
-raise SystemExit(main())
+run()

@@ -245,4 +245,10 @@ def _dispatch(argv: list[str] | None) -> int:
 
 def run() -> None:
     """Console-script entry point."""
-    raise SystemExit(main())
+    code = main()
+    # Everything is written and cleaned up: a Ctrl-C during interpreter shutdown (flushing, atexit) now
+    # ends the process the default way instead of printing a KeyboardInterrupt traceback.
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    raise SystemExit(code)

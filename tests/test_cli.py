@@ -221,3 +221,18 @@ def test_help_layout_keeps_an_option_with_its_value() -> None:
     ]
     prose = "\b\nLine one of prose\nthat continues here."
     assert fit_help(prose, 10) == "Line one of prose that continues here."
+
+
+def test_ctrl_c_during_shutdown_ends_quietly_like_sigint() -> None:
+    # A Ctrl-C after the output was written (here: from an atexit hook) printed a KeyboardInterrupt traceback.
+    script = (
+        "import atexit, os, signal, sys\n"
+        "atexit.register(lambda: os.kill(os.getpid(), signal.SIGINT))\n"
+        "sys.argv = ['cdbctl', '--version']\n"
+        "from cdbctl.cli import run\n"
+        "run()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert proc.stdout.strip() == f"cdbctl {__version__}"
+    assert "Traceback" not in proc.stderr and "KeyboardInterrupt" not in proc.stderr
+    assert proc.returncode == -2  # killed by SIGINT: a shell shows 130
