@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from cdbctl import __version__
 from cdbctl.cli import main
 from tests.scaffold.conftest import tree
 
@@ -74,7 +75,7 @@ def test_json_format(repo: Path, capsys: Cap) -> None:
     assert data["mode"] == "apply" and data["written"] is True
     statuses = {f["path"]: f["status"] for f in data["files"]}
     assert statuses["docker-compose.yml"] == "updated"
-    assert statuses["backoffice/services/cdb_risk/cdbctl_risk-0.2.0-py3-none-any.whl"] == "created"
+    assert statuses[f"backoffice/services/cdb_risk/cdbctl_risk-{__version__}-py3-none-any.whl"] == "created"
     assert not any("/vendor/" in path for path in statuses)
     assert data["problems"] == []
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from cdbctl import __version__
 from cdbctl.scaffold.plan import Sources
 from tests.scaffold.service_helpers import scaffold_repo
 
@@ -121,7 +122,7 @@ def test_engine_wheel_holds_only_the_engine_and_imports_only_stdlib_and_msgspec(
         names = zf.namelist()
         sources = {n: zf.read(n) for n in names if n.endswith(".py")}
         meta = zf.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
-    assert {n.split("/")[0] for n in names} == {"cdbctl", "cdbctl_risk-0.2.0.dist-info"}
+    assert {n.split("/")[0] for n in names} == {"cdbctl", f"cdbctl_risk-{__version__}.dist-info"}
     assert {n for n in sources if not n.startswith("cdbctl/risk/")} == {
         "cdbctl/__init__.py",
         "cdbctl/errors.py",

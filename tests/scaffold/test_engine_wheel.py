@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from cdbctl import __version__
 from cdbctl.scaffold.engine_wheel import build_wheel, engine_files
 from cdbctl.scaffold.plan import Sources
 from cdbctl.scaffold.runner import package_dir
@@ -32,7 +33,7 @@ def test_same_sources_give_the_same_bytes_wherever_they_lie(tmp_path: Path) -> N
         path.chmod(0o600)
     again = load_engine(copy)
     assert again.data == first.data and again.sha256 == first.sha256
-    assert again.filename == first.filename == "cdbctl_risk-0.2.0-py3-none-any.whl"
+    assert again.filename == first.filename == f"cdbctl_risk-{__version__}-py3-none-any.whl"
 
 
 @pytest.mark.unit
