@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -151,17 +152,22 @@ def test_http_server_closing_without_answer() -> None:
     assert outcome == Outcome(Status.unhealthy, "connection closed by the server without an answer")
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl CLI needed to make a certificate")
-def test_https_with_untrusted_certificate_is_unhealthy(tmp_path: Path) -> None:
-    import ssl
-
+def _tls_context(tmp_path: Path, subject: str, *extensions: str) -> ssl.SSLContext:
+    """A server context with a fresh self-signed certificate (openssl CLI)."""
+    extra = [arg for ext in extensions for arg in ("-addext", ext)]
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", subject, *extra,
          "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")],
         check=True, capture_output=True,
     )  # fmt: skip
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    return ctx
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl CLI needed to make a certificate")
+def test_https_with_untrusted_certificate_is_unhealthy(tmp_path: Path) -> None:
+    ctx = _tls_context(tmp_path, "/CN=127.0.0.1")
 
     def tls(conn: socket.socket) -> None:
         with ctx.wrap_socket(conn, server_side=True):
@@ -177,16 +183,9 @@ def test_https_with_untrusted_certificate_is_unhealthy(tmp_path: Path) -> None:
 def test_https_healthy_with_a_ca_trusted_through_ssl_cert_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import ssl
-
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=cdb-test",
-         "-addext", "subjectAltName=IP:127.0.0.1", "-addext", "basicConstraints=critical,CA:TRUE",
-         "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    ctx = _tls_context(
+        tmp_path, "/CN=cdb-test", "subjectAltName=IP:127.0.0.1", "basicConstraints=critical,CA:TRUE"
+    )
 
     def https_ok(conn: socket.socket) -> None:
         with ctx.wrap_socket(conn, server_side=True) as tls:
@@ -201,15 +200,8 @@ def test_https_healthy_with_a_ca_trusted_through_ssl_cert_file(
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl CLI needed to make a certificate")
 def test_https_self_signed_is_healthy_when_the_healthcheck_skips_checks_too(tmp_path: Path) -> None:
     import dataclasses
-    import ssl
 
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-         "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    ctx = _tls_context(tmp_path, "/CN=localhost")
 
     def https_ok(conn: socket.socket) -> None:
         try:
