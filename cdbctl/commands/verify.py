@@ -179,9 +179,8 @@ def build_plan(  # noqa: PLR0917 - one argument per command-line option
 ) -> Plan:
     """Options -> what to check. Raises UsageError/InputError for bad input."""
     from cdbctl.verify.compose import (
-        checked_project_name,
         find_compose_files,
-        normalize_project_name,
+        project_name,
         split_compose_file,
     )
     from cdbctl.verify.containers import docker_source
@@ -220,12 +219,7 @@ def build_plan(  # noqa: PLR0917 - one argument per command-line option
 
         source = swarm_source(env, stack, wanted if (loaded or services) else None)
     elif not no_docker:
-        if loaded:
-            name = loaded.name
-        elif project:
-            name = checked_project_name(project, "--project")
-        else:
-            name = normalize_project_name(env.get("COMPOSE_PROJECT_NAME", ""))
+        name = loaded.name if loaded else project_name(project, env, "")
         if name:
             source = docker_source(env, name, wanted if (loaded or services) else None)
     plan = Plan(tuple(probes), source, container_services, Kind.service if stack else Kind.container)

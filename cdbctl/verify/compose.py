@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,6 +134,16 @@ def normalize_project_name(raw: str) -> str:
 
 
 _VALID_PROJECT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
+
+
+def project_name(option: str | None, env: Mapping[str, str], fallback: str) -> str:
+    """The project name as Compose v2 picks it: --project, COMPOSE_PROJECT_NAME (both must be valid),
+    else `fallback` (the top-level `name:` or the directory) normalised; "" when nothing usable is left."""
+    if option:
+        return checked_project_name(option, "--project")
+    if env.get("COMPOSE_PROJECT_NAME"):
+        return checked_project_name(env["COMPOSE_PROJECT_NAME"], "COMPOSE_PROJECT_NAME")
+    return normalize_project_name(fallback)
 
 
 def checked_project_name(raw: str, source: str) -> str:

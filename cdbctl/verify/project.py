@@ -20,10 +20,9 @@ from cdbctl.errors import InputError, UsageError
 from cdbctl.verify.compose import (
     ComposeFile,
     ComposeProject,
-    checked_project_name,
     line_of,
     load_file,
-    normalize_project_name,
+    project_name,
 )
 from cdbctl.verify.dotenv import read_dotenv
 from cdbctl.verify.interpolation import interpolate
@@ -85,13 +84,8 @@ def load_project(
     for path in files:
         model.add(_load_part(Path(path), merged_env, directory, 0), conflicts=False, where=str(path))
     services = {n: _finish_service(n, strip_tags(s), merged_env) for n, s in model.services.items()}
-    if project:
-        name = raw = checked_project_name(project, "--project")
-    elif merged_env.get("COMPOSE_PROJECT_NAME"):
-        name = raw = checked_project_name(merged_env["COMPOSE_PROJECT_NAME"], "COMPOSE_PROJECT_NAME")
-    else:
-        raw = model.name or directory.name
-        name = normalize_project_name(raw)
+    raw = model.name or directory.name
+    name = project_name(project, merged_env, raw)
     if not name:
         raise UsageError(f"cannot derive a compose project name from {raw!r}", hint="pass --project NAME")
     if profiles is None:

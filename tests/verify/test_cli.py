@@ -388,3 +388,13 @@ def test_compose_file_variable_is_honoured_like_docker_compose(
     monkeypatch.setenv("COMPOSE_FILE", "deploy/missing.yml")
     code, _, err = run(capsys, "--no-docker")
     assert code == 2 and "deploy/missing.yml" in err and "COMPOSE_FILE" in err
+
+
+def test_invalid_project_name_from_the_environment_is_refused_without_compose_files_too(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Only --endpoint and COMPOSE_PROJECT_NAME: the name was normalised here but refused with compose files.
+    monkeypatch.setenv("COMPOSE_PROJECT_NAME", "My Stack")
+    code, _, err = run(capsys, "-e", f"api=http://{HOST}:1/")
+    assert code == 2
+    assert "invalid project name 'My Stack' from COMPOSE_PROJECT_NAME" in err
