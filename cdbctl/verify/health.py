@@ -51,8 +51,8 @@ _LOCAL_URL = re.compile(
     r"(?P<scheme>https?)://(?:localhost|127\.0\.0\.1|0\.0\.0\.0|\[::1\])(?::(?P<port>\d{1,5}))?"
     r"(?P<path>/[^\s'\"]*)?\Z"
 )
-# curl -k/--insecure (also inside a cluster such as -fsSk), wget --no-check-certificate.
-_INSECURE_LONG = frozenset({"--insecure", "--no-check-certificate"})
+# Per client: curl -k/--insecure (also in a cluster such as -fsSk); wget --no-check-certificate (its -k
+# is --convert-links).
 _CURL_CLUSTER = re.compile(r"-[A-Za-z]*k[A-Za-z]*")
 _VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 
@@ -113,4 +113,13 @@ def http_healthcheck(service: Mapping[str, Any], environment: Mapping[str, str])
 
 def _skips_tls_checks(words: list[str]) -> bool:
     """The healthcheck accepts any certificate, so the stack's own check would pass on a self-signed one."""
-    return any(w in _INSECURE_LONG or _CURL_CLUSTER.fullmatch(w) for w in words)
+    client = ""
+    for word in words:
+        name = word.rsplit("/", 1)[-1]
+        if name in _CLIENTS:
+            client = name
+        elif (client == "curl" and (word == "--insecure" or _CURL_CLUSTER.fullmatch(word))) or (
+            client == "wget" and word == "--no-check-certificate"
+        ):
+            return True
+    return False

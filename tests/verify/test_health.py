@@ -33,6 +33,7 @@ pytestmark = pytest.mark.unit
         (["CMD", "curl", "--insecure", "https://localhost/"], {}, HttpHealth("https", 443, "/", False)),
         (["CMD", "curl", "-fsS", "https://localhost/status"], {}, HttpHealth("https", 443, "/status")),
         (["CMD", "curl", "-K", "/etc/curlrc", "https://localhost/"], {}, HttpHealth("https", 443, "/")),
+        (["CMD", "wget", "-k", "-qO-", "https://localhost/"], {}, HttpHealth("https", 443, "/")),
         (["CMD", "curl", "http://localhost"], {}, HttpHealth("http", 80, "/")),
         (["CMD", "curl", "http://other-service:8000/health"], {}, None),  # not this container
         (["CMD", "python", "-c", "urllib.request.urlopen('http://localhost:8000/health')"], {}, None),
