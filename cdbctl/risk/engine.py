@@ -8,6 +8,7 @@ trace), and the engine runs decide.py's code with the other rules cut out (``spe
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 
@@ -39,8 +40,8 @@ class Engine:
     """Evaluates signals against one config, state and default market (reused across a batch)."""
 
     __slots__ = (
-        "account", "config", "decide", "fast", "market", "max_safe", "now", "rules", "setup", "state",
-        "stateful", "trace",
+        "_untraced", "account", "config", "decide", "fast", "market", "max_safe", "now", "rules", "setup",
+        "state", "stateful", "trace",
     )  # fmt: skip
 
     def __init__(
@@ -73,6 +74,18 @@ class Engine:
         self.setup = setup = dataclasses.replace(setup, on=on)
         self.decide = specialised(on, trace)(setup)  # decide.py's code with only this run's rules
         self.fast = None if trace else self.decide  # the replay loop's function (runner.py)
+        self._untraced: Engine | None = None if trace else self
+
+    def untraced(self) -> Engine:
+        """This engine without the trace (same inputs and rules), made once: for searches that need
+        only the verdict and the size (explain's probes), not every check's formatted detail."""
+        if self._untraced is None:
+            other = copy.copy(self)
+            other.trace = False
+            other.decide = other.fast = specialised(self.setup.on, False)(self.setup)
+            other._untraced = other
+            self._untraced = other
+        return self._untraced
 
     def evaluate(self, sig: Signal) -> Decision:
         """One decision for one decoded signal; an exception is a bug and rejects (fail closed)."""

@@ -172,7 +172,8 @@ def explain_decision(decision: Decision) -> Explanation:
 
 def explain(engine: Engine, sig: Signal) -> Explanation:
     """Evaluate one signal with the trace on and work out what would make it pass."""
-    decision = engine.evaluate(sig)
+    decision = engine.evaluate(sig)  # traced: the checks shown
+    probe = engine.untraced()  # the searches below need only verdicts and sizes
     trace = decision.checks or []
     checks = [explained(c) for c in trace]
     sized = _sized(decision)
@@ -182,11 +183,11 @@ def explain(engine: Engine, sig: Signal) -> Explanation:
     if decision.reason in ("invalid_signal", "internal_error", "invalid_timestamp_format"):
         suggestions.append("fix the signal first: " + (decision.detail or "it is invalid"))
     elif decision.approved:
-        largest, lev = sized, highest_passing_leverage(engine, sig)
+        largest, lev = sized, highest_passing_leverage(probe, sig)
         target = largest
         position = decision.position_size
     else:
-        largest, target, position, lev = _what_passes(engine, sig, decision, sized, checks, suggestions)
+        largest, target, position, lev = _what_passes(probe, sig, decision, sized, checks, suggestions)
     return Explanation(
         SCHEMA_VERSION,
         decision.signal_id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,6 +23,10 @@ NOW = "2026-01-01T12:00:05Z"
 TS = "2026-01-01T12:00:00Z"
 DATA = Path(__file__).resolve().parent.parent / "data" / "risk"
 ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+# Named as MEXC names the contract, so the example instrument files apply to it.
+SIGNAL = {"signal_id": "s1", "symbol": "BTC_USDT", "side": "long", "price": 50000.0,
+          "timestamp": "2026-01-01T12:00:00Z"}  # fmt: skip
 
 
 def signal(**fields: Any) -> dict[str, Any]:
@@ -30,6 +35,12 @@ def signal(**fields: Any) -> dict[str, Any]:
                             "timestamp": TS}  # fmt: skip
     base.update(fields)
     return {k: v for k, v in base.items() if v is not None}
+
+
+def write_jsonl(path: Path, *records: dict[str, object]) -> Path:
+    """Write the records as JSON lines to path and return it."""
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
 
 
 def decide(
@@ -91,3 +102,14 @@ def cli(
     code = main(list(args))
     captured = capsys.readouterr()
     return Run(code, captured.out, captured.err)
+
+
+def run(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    *args: str,
+    stdin: bytes | None = None,
+) -> tuple[int, str, str]:
+    """As cli, unpacked: (exit code, stdout, stderr)."""
+    r = cli(capsys, monkeypatch, *args, stdin=stdin)
+    return r.code, r.out, r.err

@@ -67,6 +67,20 @@ def test_plain_run_keeps_the_core_trace_and_the_fast_path() -> None:
     assert engine(trace=False).fast is not None
 
 
+def test_untraced_copy_decides_as_the_traced_engine_without_checks() -> None:
+    traced = engine({"MAX_LEVERAGE": "5"}, book=BOOK)
+    probe = traced.untraced()
+    assert probe is traced.untraced() and probe.untraced() is probe  # made once
+    assert traced.trace and not probe.trace and probe.fast is not None
+    for fields in ({}, {"leverage": 10}, {"price": 50000.05}):
+        record = record_from_object(sig(**fields))
+        assert isinstance(record, Signal)
+        full = msgspec.to_builtins(traced.evaluate(record))
+        assert msgspec.to_builtins(probe.evaluate(record)) == {k: v for k, v in full.items() if k != "checks"}
+    plain = engine(trace=False)
+    assert plain.untraced() is plain
+
+
 def test_instruments_add_their_checks_after_exposure() -> None:
     d = decide(sig(), book=BOOK)
     assert names(d) == [*CORE[:8], "instrument", "risk_tier", *CORE[8:]]

@@ -117,10 +117,7 @@ def read_instruments(path: Path) -> InstrumentBook:
     """Parse an instruments file (JSON by suffix, else YAML) and validate it; InputError names the field."""
     from cdbctl.risk.instruments import load_instruments
 
-    try:
-        text = path.read_text(encoding="utf-8-sig")  # -sig: a leading BOM is dropped
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"cannot read instruments file: {err}", where=str(path)) from None
+    text = _read_text(path, "instruments")
     data: Any
     if path.suffix.lower() == ".json":
         from cdbctl.risk.jsondoc import decode_document
@@ -133,12 +130,17 @@ def read_instruments(path: Path) -> InstrumentBook:
     return load_instruments(data, source=str(path))
 
 
+def _read_text(path: Path, what: str) -> str:
+    """The text of a UTF-8 --instruments or --config file; a leading BOM is dropped."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"cannot read {what} file: {err}", where=str(path)) from None
+
+
 def read_config_file(path: Path) -> dict[str, object]:
     """The KEY: value mapping of a --config file (TOML by suffix, else YAML; optionally under `risk:`)."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")  # -sig: a leading BOM is dropped
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"cannot read config file: {err}", where=str(path)) from None
+    text = _read_text(path, "config")
     data: object
     if path.suffix.lower() == ".toml":
         import tomllib

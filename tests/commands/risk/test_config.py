@@ -3,30 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from tests.risk.helpers import DATA, NOW, cli, signal
+from tests.risk.helpers import DATA, NOW, cli, run
 
 pytestmark = pytest.mark.unit
-
-
-def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str,
-        stdin: bytes | None = None) -> tuple[int, str, str]:  # fmt: skip
-    r = cli(capsys, monkeypatch, *args, stdin=stdin)
-    return r.code, r.out, r.err
-
-
-@pytest.fixture
-def two(tmp_path: Path) -> Path:
-    """Two approvable signals of 10000 USDT each."""
-    return write_jsonl(tmp_path / "two.jsonl", signal(signal_id="a"), signal(signal_id="b", side="short"))
-
-
-def write_jsonl(path: Path, *records: dict[str, object]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in records))
-    return path
 
 
 def test_risk_config_sources(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -11,37 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.risk.helpers import DATA, NOW, ROOT, cli, signal
+from tests.risk.helpers import DATA, EXAMPLES, NOW, ROOT, SIGNAL, cli, run, signal, write_jsonl
 
 pytestmark = pytest.mark.unit
-
-EXAMPLES = ROOT / "examples"
-SIGNAL = {"signal_id": "s1", "symbol": "BTC_USDT", "side": "long", "price": 50000.0,
-          "timestamp": "2026-01-01T12:00:00Z"}  # fmt: skip
-
-
-def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str,
-        stdin: bytes | None = None) -> tuple[int, str, str]:  # fmt: skip
-    r = cli(capsys, monkeypatch, *args, stdin=stdin)
-    return r.code, r.out, r.err
-
-
-def write_jsonl(path: Path, *records: dict[str, object]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in records))
-    return path
-
-
-@pytest.fixture
-def two(tmp_path: Path) -> Path:
-    """Two approvable signals of 10000 USDT each."""
-    return write_jsonl(tmp_path / "two.jsonl", signal(signal_id="a"), signal(signal_id="b", side="short"))
-
-
-@pytest.fixture
-def signal_file(tmp_path: Path) -> Path:
-    path = tmp_path / "signal.json"
-    path.write_text(json.dumps(SIGNAL))
-    return path
 
 
 def test_exit_0_all_approved_default_format_json_array(capsys, monkeypatch, two) -> None:  # type: ignore[no-untyped-def]

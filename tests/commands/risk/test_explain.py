@@ -8,26 +8,9 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from tests.risk.helpers import NOW, ROOT, cli
+from tests.risk.helpers import EXAMPLES, NOW, SIGNAL, run
 
 pytestmark = pytest.mark.unit
-
-EXAMPLES = ROOT / "examples"
-SIGNAL = {"signal_id": "s1", "symbol": "BTC_USDT", "side": "long", "price": 50000.0,
-          "timestamp": "2026-01-01T12:00:00Z"}  # fmt: skip
-
-
-def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str,
-        stdin: bytes | None = None) -> tuple[int, str, str]:  # fmt: skip
-    r = cli(capsys, monkeypatch, *args, stdin=stdin)
-    return r.code, r.out, r.err
-
-
-@pytest.fixture
-def signal_file(tmp_path: Path) -> Path:
-    path = tmp_path / "signal.json"
-    path.write_text(json.dumps(SIGNAL))
-    return path
 
 
 def test_explain_table_for_an_approved_signal(capsys, monkeypatch, signal_file: Path) -> None:  # type: ignore[no-untyped-def]
