@@ -7,7 +7,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode
 
 from cdbctl.ciharden.defaults import resolve
 from cdbctl.ciharden.locate import Text, mget
-from cdbctl.ciharden.model import Candidate, Rule, Status
+from cdbctl.ciharden.model import Candidate, Fix, Rule, Status
 from cdbctl.ciharden.node_edits import bool_fix
 from cdbctl.ciharden.policy import truthy
 from cdbctl.ciharden.step_context import Context, Path, StepInfo
@@ -18,71 +18,60 @@ def _expression(node: Node) -> bool:
     return isinstance(node, ScalarNode) and "${{" in node.value and not truthy(node)
 
 
+def _at(
+    key: ScalarNode,
+    ctx: Context,
+    step: StepInfo | None,
+    rule: Rule,
+    message: str,
+    *,
+    tool: str | None = None,
+    fix: Fix | None = None,
+    status: Status | None = None,
+) -> Candidate:
+    """A finding on the ``continue-on-error`` key of a job (``step`` None) or of a step."""
+    return Candidate(
+        rule,
+        key.start_mark.line + 1,
+        ctx.job,
+        step.label if step else None,
+        message,
+        tool,
+        fix,
+        status=status,
+        step_index=step.index if step else None,
+        col=key.start_mark.column + 1,
+    )
+
+
 def job_candidates(
     t: Text, ctx: Context, job: tuple[MappingNode | None, Path], scanning: list[StepInfo]
 ) -> list[Candidate]:
     """The job-level ``continue-on-error`` of a job (``scanning``: its steps that run a scanner)."""
     job_node, job_path = job
-    out: list[Candidate] = []
     coe = mget(job_node, "continue-on-error")
     if coe is None:
-        return out
+        return []
     key, value = coe
-    line = key.start_mark.line + 1
+    tools = sorted({tool for i in scanning for tool in i.tools})
     soft = _soft_by_default(ctx, value) if scanning else None
     if soft is not None:
-        tools = sorted({tool for i in scanning for tool in i.tools})
-        out.append(
-            Candidate(
-                Rule.job_continue_on_error,
-                line,
-                ctx.job,
-                None,
-                f"job '{ctx.job}' runs {', '.join(tools)} with continue-on-error: {value.value.strip()}, "
-                f"true unless callers say otherwise ({soft}); change the input's default",
-                tools[0],
-                col=key.start_mark.column + 1,
-            )
+        message = (
+            f"job '{ctx.job}' runs {', '.join(tools)} with continue-on-error: {value.value.strip()}, "
+            f"true unless callers say otherwise ({soft}); change the input's default"
         )
-    elif _expression(value):
-        out.append(
-            Candidate(
-                Rule.expression_continue,
-                line,
-                ctx.job,
-                None,
-                f"job continue-on-error is an expression ({value.value.strip()}); left alone",
-                status=Status.info,
-                col=key.start_mark.column + 1,
-            )
-        )
-    elif truthy(value) and scanning:
-        tools = sorted({tool for i in scanning for tool in i.tools})
-        out.append(
-            Candidate(
-                Rule.job_continue_on_error,
-                line,
-                ctx.job,
-                None,
-                f"job '{ctx.job}' runs {', '.join(tools)} but has continue-on-error: true",
-                tools[0],
-                bool_fix(t, key, value, (*job_path, "continue-on-error")),
-                col=key.start_mark.column + 1,
-            )
-        )
-    elif truthy(value):
-        out.append(
-            Candidate(
-                Rule.non_security_continue,
-                line,
-                ctx.job,
-                None,
-                f"job '{ctx.job}' runs no security scanner; continue-on-error left alone",
-                status=Status.info,
-                col=key.start_mark.column + 1,
-            )
-        )
-    return out
+        return [_at(key, ctx, None, Rule.job_continue_on_error, message, tool=tools[0])]
+    if _expression(value):
+        message = f"job continue-on-error is an expression ({value.value.strip()}); left alone"
+        return [_at(key, ctx, None, Rule.expression_continue, message, status=Status.info)]
+    if not truthy(value):
+        return []
+    if not scanning:
+        message = f"job '{ctx.job}' runs no security scanner; continue-on-error left alone"
+        return [_at(key, ctx, None, Rule.non_security_continue, message, status=Status.info)]
+    message = f"job '{ctx.job}' runs {', '.join(tools)} but has continue-on-error: true"
+    fix = bool_fix(t, key, value, (*job_path, "continue-on-error"))
+    return [_at(key, ctx, None, Rule.job_continue_on_error, message, tool=tools[0], fix=fix)]
 
 
 def _soft_by_default(ctx: Context, value: Node) -> str | None:
@@ -94,61 +83,22 @@ def _soft_by_default(ctx: Context, value: Node) -> str | None:
 
 
 def step_candidates(t: Text, ctx: Context, info: StepInfo, key: ScalarNode, value: Node) -> list[Candidate]:
-    line = key.start_mark.line + 1
+    """The ``continue-on-error`` of one step."""
     soft = _soft_by_default(ctx, value) if info.tools else None
     if soft is not None:
-        return [
-            Candidate(
-                Rule.step_continue_on_error,
-                line,
-                ctx.job,
-                info.label,
-                f"{', '.join(info.tools)} step has continue-on-error: {value.value.strip()}, true unless "
-                f"callers say otherwise ({soft}); change the input's default",
-                info.tools[0],
-                step_index=info.index,
-                col=key.start_mark.column + 1,
-            )
-        ]
+        message = (
+            f"{', '.join(info.tools)} step has continue-on-error: {value.value.strip()}, true unless "
+            f"callers say otherwise ({soft}); change the input's default"
+        )
+        return [_at(key, ctx, info, Rule.step_continue_on_error, message, tool=info.tools[0])]
     if _expression(value):
-        return [
-            Candidate(
-                Rule.expression_continue,
-                line,
-                ctx.job,
-                info.label,
-                f"continue-on-error is an expression ({value.value.strip()}); left alone",
-                status=Status.info,
-                step_index=info.index,
-                col=key.start_mark.column + 1,
-            )
-        ]
+        message = f"continue-on-error is an expression ({value.value.strip()}); left alone"
+        return [_at(key, ctx, info, Rule.expression_continue, message, status=Status.info)]
     if not truthy(value):
         return []
     if not info.tools:
-        return [
-            Candidate(
-                Rule.non_security_continue,
-                line,
-                ctx.job,
-                info.label,
-                "step runs no security scanner; continue-on-error left alone",
-                status=Status.info,
-                step_index=info.index,
-                col=key.start_mark.column + 1,
-            )
-        ]
+        message = "step runs no security scanner; continue-on-error left alone"
+        return [_at(key, ctx, info, Rule.non_security_continue, message, status=Status.info)]
+    message = f"{', '.join(info.tools)} step has continue-on-error: true, so findings never fail the job"
     fix = bool_fix(t, key, value, (*info.path, "continue-on-error"))
-    return [
-        Candidate(
-            Rule.step_continue_on_error,
-            line,
-            ctx.job,
-            info.label,
-            f"{', '.join(info.tools)} step has continue-on-error: true, so findings never fail the job",
-            info.tools[0],
-            fix,
-            step_index=info.index,
-            col=key.start_mark.column + 1,
-        )
-    ]
+    return [_at(key, ctx, info, Rule.step_continue_on_error, message, tool=info.tools[0], fix=fix)]

@@ -14,13 +14,12 @@ from cdbctl.ciharden.model import BLOCKING_RULES, Candidate, Rule, Status
 from cdbctl.ciharden.readers import (
     existence_only,
     gate_scripts,
-    jq_exit_status,
     reporter_fails,
     script_file_fails,
 )
 from cdbctl.ciharden.registry import action_ref
 from cdbctl.ciharden.report_files import canonical
-from cdbctl.ciharden.script_exits import ends_with_test, script_fails
+from cdbctl.ciharden.script_exits import script_fails
 from cdbctl.ciharden.step_context import Context, StepInfo, posix_shell
 
 _FAILS = re.compile(
@@ -155,7 +154,7 @@ def _fails_job(info: StepInfo, ctx: Context) -> bool:
     if run is None:
         return False
     if posix_shell(info.node, ctx):
-        return script_fails(run) or jq_exit_status(run) or ends_with_test(run)
+        return script_fails(run)
     return _FAILS.search(run) is not None
 
 

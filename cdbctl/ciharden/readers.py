@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 
 from cdbctl.ciharden.discard import fails
-from cdbctl.ciharden.shell_lex import commands, lex
+from cdbctl.ciharden.shell_lex import SimpleCommand, commands, lex
 
 _ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
 _EXISTS = frozenset({"-f", "-e", "-s", "-r", "-a"})
@@ -48,10 +48,10 @@ def existence_only(script: str, reports: set[str]) -> set[str]:
     return {name for name, only in tested.items() if only}
 
 
-def jq_exit_status(script: str) -> bool:
-    """A ``jq -e``/``--exit-status`` filter (an allowlist check) fails the step when it yields
-    false or null."""
-    for cmd in commands(lex(script)):
+def jq_checks(cmds: list[SimpleCommand]) -> bool:
+    """A ``jq -e``/``--exit-status`` filter (an allowlist check) among a script's commands fails the
+    step when it yields false or null."""
+    for cmd in cmds:
         vals = [w.value for w in cmd.words]
         if not vals or vals[0] != "jq":
             continue
@@ -88,4 +88,5 @@ def script_file_fails(path: str, text: str) -> bool:
     """Can a gate script fail: ``exit 1``/``false`` in a shell script, ``sys.exit(1)`` in Python."""
     if path.endswith(".py"):
         return _PY_FAILS.search(text) is not None
-    return any(fails(cmd) for cmd in commands(lex(text))) or jq_exit_status(text)
+    cmds = commands(lex(text))
+    return any(fails(cmd) for cmd in cmds) or jq_checks(cmds)

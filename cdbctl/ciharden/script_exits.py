@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from cdbctl.ciharden.discard import fails
+from cdbctl.ciharden.readers import jq_checks
 from cdbctl.ciharden.shell_lex import SimpleCommand, commands, lex
 
 _STATUS_READ = re.compile(r"\$\?|PIPESTATUS|\$\{\?\}")
@@ -13,9 +14,11 @@ _TESTS = frozenset({"[", "[[", "test"})
 
 
 def script_fails(src: str) -> bool:
-    """Does a POSIX script have a command that fails the step (exit N>0, exit $rc, false, return N>0)?
-    Words in strings and comments do not count."""
-    return any(fails(cmd) for cmd in commands(lex(src)))
+    """Can a POSIX script fail its step: a command that fails it (exit N>0, exit $rc, false, return
+    N>0), a ``jq -e`` check, or a closing test? Words in strings and comments do not count. The
+    script is lexed once for all three."""
+    cmds = commands(lex(src))
+    return any(fails(cmd) for cmd in cmds) or jq_checks(cmds) or _last_is_test(cmds)
 
 
 def status_kept(src: str, cmds: list[SimpleCommand], cmd: SimpleCommand, last: int) -> bool:
@@ -30,7 +33,12 @@ def status_kept(src: str, cmds: list[SimpleCommand], cmd: SimpleCommand, last: i
 def ends_with_test(src: str) -> bool:
     """Is the script's last command a test (``[[ "${{ steps.scan.outcome }}" == success ]]``)? A step
     ends with its last command's status, so a false test fails it."""
-    cmds = [c for c in commands(lex(src)) if c.words]
+    return _last_is_test(commands(lex(src)))
+
+
+def _last_is_test(all_cmds: list[SimpleCommand]) -> bool:
+    """:func:`ends_with_test` on a script already split into commands."""
+    cmds = [c for c in all_cmds if c.words]
     if not cmds or cmds[-1].words[0].value not in _TESTS:
         return False
     return len(cmds) == 1 or cmds[-2].sep_after in ("\n", ";", "&&")

@@ -60,47 +60,30 @@ def flag_issues(cmd: SimpleCommand, inv: Invocation) -> list[ShellIssue]:
                                 (w.start + len(name) + 1, w.end, rule.good),
                             )
                         )
+    given = [w.value for w in words[inv.cmd_end :]]
+    last = words[inv.cmd_end - 1]
+
+    def missing(message: str, added: str | None) -> ShellIssue:
+        """A blocking setting the command lacks; ``added`` is appended after its last word."""
+        edit = (last.end, last.end, " " + added) if added else None
+        return ShellIssue("default", inv.tool.id, last.start, message, edit)
+
+    exits_zero = f"{inv.tool.id} exits 0 on findings unless told otherwise; adding "
     switch = inv.command.blocking_switch if inv.command else None
-    given = (w.value for w in words[inv.cmd_end :])
     if switch and not any(v == switch or v.startswith(switch + "=") for v in given):
-        last = words[inv.cmd_end - 1]
-        issues.append(
-            ShellIssue(
-                "default",
-                inv.tool.id,
-                last.start,
-                f"{inv.tool.id} exits 0 on findings unless told otherwise; adding {switch}",
-                (last.end, last.end, " " + switch),
-            )
-        )
+        issues.append(missing(exits_zero + switch, switch))
     if inv.tool.default_flag:
         names = (inv.tool.default_flag.split()[0], *inv.tool.default_aliases)
-        seen_names = seen_names or any(
-            w.value == n or w.value.startswith(n + "=") for w in words[inv.cmd_end :] for n in names
-        )
-    if inv.tool.threshold_flags and not any(
-        w.value.startswith(n) for w in words[inv.cmd_end :] for n in inv.tool.threshold_flags
-    ):
-        last = words[inv.cmd_end - 1]
+        seen_names = seen_names or any(v == n or v.startswith(n + "=") for v in given for n in names)
+    if inv.tool.threshold_flags and not any(v.startswith(n) for v in given for n in inv.tool.threshold_flags):
+        first = inv.tool.threshold_flags[0]
         issues.append(
-            ShellIssue(
-                "default",
-                inv.tool.id,
-                last.start,
-                f"{inv.tool.id} never fails on findings without {inv.tool.threshold_flags[0]} "
-                f"(a CVSS threshold below 11); add one, e.g. {inv.tool.threshold_flags[0]}=7",
+            missing(
+                f"{inv.tool.id} never fails on findings without {first} "
+                f"(a CVSS threshold below 11); add one, e.g. {first}=7",
                 None,
             )
         )
     if inv.tool.default_flag and not seen_names:
-        last = words[inv.cmd_end - 1]
-        issues.append(
-            ShellIssue(
-                "default",
-                inv.tool.id,
-                last.start,
-                f"{inv.tool.id} exits 0 on findings unless told otherwise; adding {inv.tool.default_flag}",
-                (last.end, last.end, " " + inv.tool.default_flag),
-            )
-        )
+        issues.append(missing(exits_zero + inv.tool.default_flag, inv.tool.default_flag))
     return issues
