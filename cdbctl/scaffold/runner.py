@@ -180,6 +180,7 @@ def run_scaffold(
     marked: set[str] = set()  # files a conflict block is (or would be) written into
     kept_bases: list[tuple[FileReport, tuple[str, bytes, int]]] = []
     blocked = False
+    label = f"{sources.version} ({sources.fingerprint})"  # the same for every file (a hash of every template)
     for pf in planned:
         current = fs.read(pf.path)
         recorded = old.files.get(pf.path)
@@ -192,7 +193,7 @@ def run_scaffold(
             create_only=pf.policy == "create_only",
             force=force,
             choice=chosen.get(pf.path),
-            label=f"{sources.version} ({sources.fingerprint})",
+            label=label,
         )
         if d.record is None:
             files.pop(pf.path, None)
@@ -236,9 +237,9 @@ def run_scaffold(
     patched_texts: dict[str, str] = {}
     # Added services wait for Redis/PostgreSQL as every layer together describes them.
     deps = layered_dependencies([(layer.path, layer.text) for layer in layers]) if len(layers) > 1 else None
+    texts = [layer.text for layer in layers]
     for layer in layers:
         mine = [s for s in gen if owners[s.name] == layer.path]
-        texts = [layer.text for layer in layers]
         result = (
             patch_for(layer.text, mine, sources, layer.path, layer.base, deps=deps, layer_texts=texts)
             if mine
