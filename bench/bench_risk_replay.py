@@ -10,6 +10,9 @@ Prints CPU-time ratios measured in this one run (best of several alternating rep
   plain / floor                   -- default config, no state: the CLI's `--format jsonl` path in process
   stateful+instruments / floor    -- --stateful --instruments with the state above
   trace / floor                   -- --trace (every rule's check recorded in the decision)
+and, for each, the part no engine can avoid: reading and decoding the signals into typed records and
+encoding that mode's decisions (computed beforehand), plus the least a Python engine pays per signal
+(read the signal's fields, build the Decision: no rule at all). The difference is the engine's share.
 and the peak RSS of the real CLI (a subprocess, `--stateful --instruments --state`) at 200k signals
 and, with BENCH_RISK_2M=1, at 2M signals: memory must stay flat.
 Goals: plain <= 1.5x, stateful+instruments <= 2.0x, trace <= 3.0x.
@@ -27,9 +30,14 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 import yaml
+
+if TYPE_CHECKING:
+    from cdbctl.risk.engine import Engine
+    from cdbctl.risk.model import Decision
 
 LINES = int(os.environ.get("BENCH_RISK_LINES", "200000"))
 REPEAT = int(os.environ.get("BENCH_RISK_REPEAT", "3"))
@@ -104,7 +112,8 @@ def cpu() -> float:
 
 def best_pair(a: Callable[[], object], b: Callable[[], object]) -> tuple[float, float]:
     """Least CPU time of a and b, run alternately so any drift hits both alike."""
-    ta, tb = [], []
+    ta: list[float] = []
+    tb: list[float] = []
     for _ in range(REPEAT):
         for fn, times in ((a, ta), (b, tb)):
             t0 = cpu()
@@ -123,15 +132,22 @@ def floor(src: Path) -> None:
 
 def replay(src: Path, *, stateful: bool = False, trace: bool = False) -> None:
     """The CLI's `--format jsonl` path in process; `stateful` adds --instruments and the state too."""
+    from cdbctl.risk.io import read_chunks
+    from cdbctl.risk.runner import Summary, stream_jsonl
+
+    engine = _engine(stateful=stateful, trace=trace)
+    with src.open("rb") as f, open(os.devnull, "wb") as out:
+        stream_jsonl(read_chunks(f.read1, str(src)), engine, str(src), out.write, out.flush, Summary(), print)
+
+
+def _engine(*, stateful: bool = False, trace: bool = False) -> Engine:
     from cdbctl.risk import load_state, resolve_now
     from cdbctl.risk.config import resolve
     from cdbctl.risk.engine import Engine
     from cdbctl.risk.instruments import load_instruments
-    from cdbctl.risk.io import read_chunks
-    from cdbctl.risk.runner import Summary, stream_jsonl
 
     book = load_instruments(yaml.safe_load((ROOT / "examples" / "instruments.yaml").read_text()))
-    engine = Engine(
+    return Engine(
         resolve([("bench", SETTINGS, True)]).config,
         load_state(STATE) if stateful else None,
         None,
@@ -141,8 +157,51 @@ def replay(src: Path, *, stateful: bool = False, trace: bool = False) -> None:
         finite_inputs=True,
         instruments=book if stateful else None,
     )
+
+
+def first_decisions(src: Path, *, stateful: bool = False, trace: bool = False) -> list[Decision]:
+    """The first chunk's decisions in one mode: what the bound encodes for every chunk (a chunk's worth,
+    so they stay as warm in the caches as the replay's own fresh decisions)."""
+    from cdbctl.risk.io import read_chunks
+    from cdbctl.risk.runner import Summary, evaluate_chunk
+
+    engine = _engine(stateful=stateful, trace=trace)
+    with src.open("rb") as f:
+        return evaluate_chunk(engine, next(read_chunks(f.read1, str(src))), str(src), Summary(), print)
+
+
+def bound(src: Path, decided: list[Decision]) -> None:
+    """Read and decode the signals as the CLI does and encode as many decisions: no engine at all."""
+    from cdbctl.risk.io import read_chunks
+
+    encode_lines = msgspec.json.Encoder().encode_lines
+    have = len(decided)
     with src.open("rb") as f, open(os.devnull, "wb") as out:
-        stream_jsonl(read_chunks(f.read1, str(src)), engine, str(src), out.write, out.flush, Summary(), print)
+        for chunk in read_chunks(f.read1, str(src)):
+            n = len(chunk.records)
+            out.write(encode_lines(decided[:n] if n <= have else decided * (n // have) + decided[: n % have]))
+            out.flush()
+
+
+def least_engine(src: Path) -> None:
+    """The plain bound plus the least a Python engine does: read the fields, build the Decision."""
+    from cdbctl.risk.io import read_chunks
+    from cdbctl.risk.model import SCHEMA_VERSION, Decision, Signal
+
+    def decide(sig: Signal) -> Decision:
+        price, mk = sig.price, sig.market
+        vol = None if mk is None else mk.volatility
+        return Decision(
+            SCHEMA_VERSION, sig.signal_id, sig.symbol, sig.side, True, sig.margin_mode, sig.order_type,
+            price, price, sig.leverage, sig.stop_price, sig.mark_price, vol, 1, "normal",
+            sig.target_position_usd, False, 0.0, 0.0,
+        )  # fmt: skip
+
+    encode_lines = msgspec.json.Encoder().encode_lines
+    with src.open("rb") as f, open(os.devnull, "wb") as out:
+        for chunk in read_chunks(f.read1, str(src)):
+            out.write(encode_lines(list(map(decide, chunk.records))))  # type: ignore[arg-type]
+            out.flush()
 
 
 def peak_rss_mib(src: Path, state: Path) -> float:
@@ -159,6 +218,36 @@ def peak_rss_mib(src: Path, state: Path) -> float:
     return usage.ru_maxrss / 1024.0  # Linux: KiB
 
 
+def replay_in(
+    src: Path, *, stateful: bool = False, trace: bool = False
+) -> tuple[Callable[[], object], Callable[[], object]]:
+    """A mode's replay and its no-engine bound (the same decisions, decided beforehand)."""
+    decided = first_decisions(src, stateful=stateful, trace=trace)
+    return (lambda: replay(src, stateful=stateful, trace=trace)), (lambda: bound(src, decided))
+
+
+def measure(
+    src: Path, runs: dict[str, tuple[Callable[[], object], Callable[[], object]]]
+) -> tuple[float, dict[str, float]]:
+    """The floor's least CPU time and every run's ratio to it, each timed alternately with the floor."""
+    floors: list[float] = []
+    ratios: dict[str, float] = {}
+    timed = [
+        (name, fn)
+        for name, (run, least) in runs.items()
+        for name, fn in ((name, run), (f"{name} bound", least))
+    ]
+    timed.append(("least engine", lambda: least_engine(src)))
+    times: dict[str, float] = {}
+    for name, fn in timed:
+        t_floor, times[name] = best_pair(lambda: floor(src), fn)
+        floors.append(t_floor)
+    t_floor = min(floors)
+    for name, t in times.items():
+        ratios[name] = t / t_floor
+    return t_floor, ratios
+
+
 def main() -> int:
     """Measure and print the ratios and the memory."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -166,19 +255,26 @@ def main() -> int:
         state = Path(tmp) / "state.json"
         state.write_text(json.dumps(STATE))
         make_signals(src, LINES)
-        t_floor, t_plain = best_pair(lambda: floor(src), lambda: replay(src))
-        t_floor2, t_stateful = best_pair(lambda: floor(src), lambda: replay(src, stateful=True))
-        t_floor3, t_trace = best_pair(lambda: floor(src), lambda: replay(src, trace=True))
-        t_floor = min(t_floor, t_floor2, t_floor3)
-        rss = [(LINES, peak_rss_mib(src, state))]
+        rss = [
+            (LINES, peak_rss_mib(src, state))
+        ]  # first: a forked child's peak RSS counts its parent's pages
+        runs = {
+            "plain": replay_in(src),
+            "stateful+instruments": replay_in(src, stateful=True),
+            "trace": replay_in(src, trace=True),
+        }
+        t_floor, ratios = measure(src, runs)
         if BIG:
             make_signals(src, BIG)
             rss.append((BIG, peak_rss_mib(src, state)))
     print(f"lines                              {LINES}")
     print(f"floor (msgspec decode+encode)      {t_floor:.3f}s  ({LINES / t_floor:,.0f} lines/s)")
-    print(f"ratio plain / floor                {t_plain / t_floor:.2f}x   (goal <= 1.5x)")
-    print(f"ratio stateful+instruments / floor {t_stateful / t_floor:.2f}x   (goal <= 2.0x)")
-    print(f"ratio trace / floor                {t_trace / t_floor:.2f}x   (goal <= 3.0x)")
+    print("ratio to the floor                 replay   no engine   engine's share   goal")
+    for name, goal in (("plain", 1.5), ("stateful+instruments", 2.0), ("trace", 3.0)):
+        run, least = ratios[name], ratios[f"{name} bound"]
+        print(f"  {name:<32} {run:5.2f}x  {least:8.2f}x  {run - least:13.2f}x   <= {goal}x")
+    least = ratios["least engine"]
+    print(f"  least Python engine (plain)      {least:5.2f}x  (read the fields, build the Decision)")
     for n, mib in rss:
         print(f"peak RSS of the CLI at {n:>9,} signals   {mib:.1f} MiB")
     if not BIG:
