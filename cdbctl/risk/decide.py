@@ -83,6 +83,7 @@ def build_fast(s: Setup) -> Callable[[Signal], Decision]:
     # staleness
     stale, skew, require_ts = c.DATA_STALE_TIMEOUT_SEC, c.MAX_FUTURE_SKEW_SEC, c.REQUIRE_TIMESTAMP
     heads_get, tails_get = HEADS.get, TAILS.get
+    signal_clock = s.signal_clock
     # circuit_breaker
     breaker = c.CIRCUIT_BREAKER_THRESHOLD_PCT
     drawdown = circuit_fraction(equity, st.daily_pnl, st.peak_equity)  # the larger of the two measures
@@ -217,6 +218,8 @@ def build_fast(s: Setup) -> Callable[[Signal], Decision]:
                 if reason is None:
                     reason, detail = "invalid_timestamp_format", f"timestamp: {ts!r} is not ISO-8601 with Z/offset nor epoch s/ms"
             else:
+                if signal_clock:  # the replay's clock: the signal is judged when it was emitted
+                    evaluated = t
                 age = evaluated - t
                 if age > stale:
                     if reason is None:
@@ -224,6 +227,9 @@ def build_fast(s: Setup) -> Callable[[Signal], Decision]:
                 elif -age > skew:
                     if reason is None:
                         reason, detail = "invalid_signal", f"timestamp: {-age:g}s in the future (max skew {skew:g}s)"
+        elif signal_clock:
+            if reason is None:
+                reason, detail = "invalid_signal", "timestamp: missing (--now signal judges each signal at its own timestamp)"
         elif require_ts:
             if reason is None:
                 reason, detail = "invalid_signal", "timestamp: missing (REQUIRE_TIMESTAMP is true)"
@@ -493,6 +499,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
     # staleness
     stale, skew, require_ts = c.DATA_STALE_TIMEOUT_SEC, c.MAX_FUTURE_SKEW_SEC, c.REQUIRE_TIMESTAMP
     heads_get, tails_get = HEADS.get, TAILS.get
+    signal_clock = s.signal_clock
     # circuit_breaker
     breaker = c.CIRCUIT_BREAKER_THRESHOLD_PCT
     drawdown = circuit_fraction(equity, st.daily_pnl, st.peak_equity)  # the larger of the two measures
@@ -637,11 +644,15 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
             if t is None:
                 r, why = "invalid_timestamp_format", f"timestamp: {ts!r} is not ISO-8601 with Z/offset nor epoch s/ms"
             else:
+                if signal_clock:  # the replay's clock: the signal is judged when it was emitted
+                    evaluated = t
                 age = evaluated - t
                 if age > stale:
                     r, why = "stale_data", note_stale(age, c)
                 elif -age > skew:
                     r, why = "invalid_signal", f"timestamp: {-age:g}s in the future (max skew {skew:g}s)"
+        elif signal_clock:
+            r, why = "invalid_signal", "timestamp: missing (--now signal judges each signal at its own timestamp)"
         elif require_ts:
             r, why = "invalid_signal", "timestamp: missing (REQUIRE_TIMESTAMP is true)"
         now_s = evaluated if t is None else t  # the signal's own time in a replay, else the evaluation clock

@@ -51,6 +51,7 @@ class Engine:
         market: MarketData | None = None,
         *,
         now: float | None = None,
+        signal_clock: bool = False,
         trace: bool = False,
         stateful: bool = False,
         finite_inputs: bool = False,
@@ -66,8 +67,8 @@ class Engine:
         # positions, recent trades, trading state and balances, parsed once (InputError if bad)
         self.account = Account(config, self.state, instruments, stateful=stateful)
         setup = Setup(
-            config, self.state, self.market, now, self.account, instruments, stateful, finite_inputs,
-            self.max_safe, frozenset(), self._reject,
+            config, self.state, self.market, now, signal_clock, self.account, instruments, stateful,
+            finite_inputs, self.max_safe, frozenset(), self._reject,
         )  # fmt: skip
         on = frozenset(r.name for r in RULES if r.applies is None or r.applies(setup))
         self.rules: tuple[str, ...] = tuple(r.name for r in RULES if r.name in on)  # the trace's checks

@@ -150,6 +150,7 @@ def runs(draw: st.DrawFn) -> dict[str, Any]:
     return {
         "env": env, "state": draw(accounts()), "market": draw(markets()) if not draw(st.integers(0, 3)) else {}, "signals": draw(st.lists(signals(), min_size=1, max_size=6)),
         "stateful": draw(st.booleans()), "book": draw(st.booleans()), "finite": draw(st.booleans()),
+        "signal_clock": draw(st.booleans()),
     }  # fmt: skip
 
 
@@ -160,6 +161,7 @@ def _engines(run: dict[str, Any]) -> tuple[Engine, Engine, Engine]:
 
     def build(trace: bool) -> Engine:
         return Engine(cfg, load_state(run["state"]), load_market(run["market"]), now=now, trace=trace,
+                      signal_clock=run["signal_clock"],
                       stateful=run["stateful"], instruments=book, finite_inputs=run["finite"] and not trace)  # fmt: skip
 
     generic = build(False)  # the checked-in decide.py, every rule behind its flag

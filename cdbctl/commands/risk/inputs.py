@@ -77,19 +77,21 @@ def build_engine(
     finite_inputs: bool = False,
 ) -> Engine:
     """The engine the options describe: config layers resolved, every file read and validated."""
-    from cdbctl.risk import load_market, load_state, resolve_now
+    from cdbctl.risk import load_market, load_state
     from cdbctl.risk.engine import Engine
 
     resolved = resolve_config(config, sets)
     st = load_state(read_json_file(state, "state"), str(state)) if state else None
     mk = load_market(read_json_file(market, "market"), str(market)) if market else None
     book = read_instruments(instruments) if instruments else None
+    signal_clock = now is not None and now.strip().lower() == "signal"
     try:
         return Engine(
             resolved.config,
             st,
             mk,
-            now=resolve_now(now),
+            now=None if signal_clock else _resolve_now(now),
+            signal_clock=signal_clock,
             trace=trace,
             stateful=stateful,
             finite_inputs=finite_inputs,
@@ -99,6 +101,16 @@ def build_engine(
         # positions and trades are parsed by the engine: its message names the field, this the file
         if err.where is None and state is not None and err.message.startswith("state"):
             err.where = str(state)
+        raise
+
+
+def _resolve_now(now: str | None) -> float | None:
+    from cdbctl.risk import resolve_now
+
+    try:
+        return resolve_now(now)
+    except InputError as err:
+        err.message = f"--now {now!r} is not an ISO-8601 time with Z or offset, epoch seconds, nor 'signal'"
         raise
 
 

@@ -19,7 +19,12 @@ SetOpt = Annotated[
     list[str] | None, typer.Option("--set", metavar="KEY=VALUE", help="Override one risk key (repeatable).")
 ]
 NowOpt = Annotated[
-    str | None, typer.Option("--now", metavar="ISO8601", help="Evaluation clock (default: the current time).")
+    str | None,
+    typer.Option(
+        "--now",
+        metavar="ISO8601|signal",
+        help="Evaluation clock (default: the current time); 'signal': each signal at its own timestamp.",
+    ),
 ]
 InstrumentsOpt = Annotated[
     Path | None,

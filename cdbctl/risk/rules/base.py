@@ -10,7 +10,8 @@ recorded in the trace.
 
 Names a snippet sees: the signal's fields (``symbol``, ``side``, ``price``, ``lev``, ``target``,
 ``stop_in``, ``mark``, ``ts``, ``limit_order``), the merged market (``vol``, ``fund``, ``atr``,
-``depth``, ``bid``, ``ask``), ``evaluated`` (the evaluation clock), ``held`` and ``reduce_qty`` (the
+``depth``, ``bid``, ``ask``), ``evaluated`` (the evaluation clock; the signal's own time from the
+staleness rule on under ``--now signal``), ``held`` and ``reduce_qty`` (the
 open position on the symbol, what the signal can close of it), the run's ``c`` (config), ``st``
 (state), ``x`` (the account), ``book`` (instrument rules), ``equity``, ``stateful``, and every name an
 earlier rule's ``prepare`` or ``check`` bound.
@@ -37,6 +38,7 @@ class Setup:
     state: RiskState
     market: MarketData
     now: float | None
+    signal_clock: bool  # judge each signal at its own timestamp (`--now signal`): a replay as it ran live
     account: Account
     instruments: InstrumentBook | None
     stateful: bool

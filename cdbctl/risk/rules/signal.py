@@ -95,6 +95,7 @@ STALENESS = Rule(
     prepare="""
 stale, skew, require_ts = c.DATA_STALE_TIMEOUT_SEC, c.MAX_FUTURE_SKEW_SEC, c.REQUIRE_TIMESTAMP
 heads_get, tails_get = HEADS.get, TAILS.get
+signal_clock = s.signal_clock
 """,
     check="""
 t: float | None = None
@@ -114,11 +115,15 @@ if ts is not None:
     if t is None:
         fail("invalid_timestamp_format", f"timestamp: {ts!r} is not ISO-8601 with Z/offset nor epoch s/ms")
     else:
+        if signal_clock:  # the replay's clock: the signal is judged when it was emitted
+            evaluated = t
         age = evaluated - t
         if age > stale:
             fail("stale_data", note_stale(age, c))
         elif -age > skew:
             fail("invalid_signal", f"timestamp: {-age:g}s in the future (max skew {skew:g}s)")
+elif signal_clock:
+    fail("invalid_signal", "timestamp: missing (--now signal judges each signal at its own timestamp)")
 elif require_ts:
     fail("invalid_signal", "timestamp: missing (REQUIRE_TIMESTAMP is true)")
 now_s = evaluated if t is None else t  # the signal's own time in a replay, else the evaluation clock

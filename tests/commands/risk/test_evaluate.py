@@ -70,7 +70,7 @@ def test_now_changes_staleness(capsys, monkeypatch, two) -> None:  # type: ignor
     assert {d["reason"] for d in r.jsonl()} == {"stale_data"}
     r = cli(capsys, monkeypatch, "risk", "evaluate", str(two), "--now", "noon")
     assert r.code == 2 and r.out == ""
-    assert r.err.startswith("cdbctl: error: now: 'noon' is not an ISO-8601 time")
+    assert r.err.startswith("cdbctl: error: --now 'noon' is not an ISO-8601 time")
 
 
 def test_state_market_config_and_set(capsys, monkeypatch, two) -> None:  # type: ignore[no-untyped-def]
@@ -237,3 +237,50 @@ def test_price_below_one_tick_is_off_tick_not_an_internal_error(capsys, monkeypa
         d = json.loads(out)
         assert (d["approved"], d["reason"]) == (False, "price_off_tick")
         assert d["detail"].endswith("is not a multiple of the tick 0.1 (nearest 0)")
+
+
+def test_now_signal_replays_a_day_as_it_ran(capsys, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`--now signal` judges each signal at its own timestamp: a stop-loss at 12:00 cools its symbol down
+    for the signals of the next hour only; with one evaluation time for the day, it counts for none."""
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"recent_trades": [
+        {"symbol": "BTC_USDT", "closed_at": "2026-01-01T12:00:00Z", "pnl": -10.0, "exit_reason": "stop_loss"},
+    ]}))  # fmt: skip
+    day = write_jsonl(
+        tmp_path / "day.jsonl",
+        *(signal(signal_id=t, timestamp=f"2026-01-01T{t}Z") for t in ("09:00:00", "12:30:00", "18:00:00")),
+    )
+    args = (
+        "risk",
+        "evaluate",
+        str(day),
+        "--state",
+        str(state),
+        "--format",
+        "jsonl",
+        "--set",
+        "COOLDOWN_SEC=3600",
+    )
+    r = cli(capsys, monkeypatch, *args, "--now", "signal")
+    assert r.code == 1 and r.err == ""
+    assert [d["reason"] for d in r.jsonl()] == [None, "cooldown_active", None]
+    r = cli(
+        capsys, monkeypatch, *args, "--now", "2026-01-01T23:59:59Z", "--set", "DATA_STALE_TIMEOUT_SEC=86400"
+    )
+    assert [d["reason"] for d in r.jsonl()] == [None, None, None]  # judged at the day's end: the lock ended
+
+
+def test_now_signal_rejects_a_signal_without_timestamp(capsys, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    src = write_jsonl(tmp_path / "s.jsonl", signal(), signal(timestamp=None))
+    r = cli(capsys, monkeypatch, "risk", "evaluate", str(src), "--now", "Signal", "--format", "jsonl")
+    assert r.code == 2  # an invalid record
+    assert r.jsonl()[0]["approved"] is True
+    assert r.err == f"{src}:2: timestamp: missing (--now signal judges each signal at its own timestamp)\n"
+
+
+def test_bad_now_names_the_accepted_forms(capsys, monkeypatch, two) -> None:  # type: ignore[no-untyped-def]
+    r = cli(capsys, monkeypatch, "risk", "evaluate", str(two), "--now", "tomorrow")
+    assert r.code == 2 and r.out == ""
+    assert r.err == (
+        "cdbctl: error: --now 'tomorrow' is not an ISO-8601 time with Z or offset, epoch seconds, nor 'signal'\n"
+    )

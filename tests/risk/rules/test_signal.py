@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import math
 
+import msgspec
 import pytest
+
+from cdbctl.risk import Engine, load_state
+from cdbctl.risk.config import env_layer, resolve
+from cdbctl.risk.model import Decision, Signal
 
 from ..helpers import check, decide, signal
 
@@ -100,3 +105,45 @@ def test_stop_on_the_wrong_side_of_the_entry_is_invalid(side: str, stop: float, 
     d = decide(signal(side=side, stop_price=stop))
     assert (d["approved"], d["reason"], d["detail"]) == (False, "invalid_signal", detail)
     assert decide(signal(side=side, stop_price=49500.0 if side == "long" else 50500.0))["approved"] is True
+
+
+# --- the signal clock (`--now signal`): each signal judged at its own timestamp ----------------------
+
+
+def _signal_clock(raw: dict[str, object], **state: object) -> tuple[Decision, Decision]:
+    """(fast, traced) decisions of engines on the signal clock; the two agree on every field."""
+    cfg = resolve([env_layer({"COOLDOWN_SEC": "3600"})]).config
+    fast, traced = (Engine(cfg, load_state(state or None), signal_clock=True, trace=t) for t in (False, True))
+    sig = msgspec.json.decode(msgspec.json.encode(raw), type=Signal)
+    d_fast, d_traced = fast.decide(sig), traced.decide(sig)
+    assert msgspec.structs.replace(d_traced, checks=msgspec.UNSET) == d_fast
+    return d_fast, d_traced
+
+
+def test_signal_clock_judges_an_old_signal_when_it_was_emitted() -> None:
+    fast, traced = _signal_clock(signal(timestamp="2020-01-01T00:00:00Z"))
+    assert fast.approved is True  # six years old, but judged at its own time: age 0
+    assert traced.checks is not msgspec.UNSET
+    assert next(c for c in traced.checks if c.name == "staleness").value == 0.0
+
+
+def test_signal_clock_needs_a_timestamp() -> None:
+    fast, _ = _signal_clock(signal(timestamp=None))
+    assert fast.reason == "invalid_signal"
+    assert fast.detail == "timestamp: missing (--now signal judges each signal at its own timestamp)"
+
+
+@pytest.mark.parametrize(
+    ("ts", "reason"),
+    [
+        ("2026-01-01T11:59:59Z", None),  # before the stop-loss closed: nothing to cool down from
+        ("2026-01-01T12:30:00Z", "cooldown_active"),  # 30 minutes into the hour's cooldown
+        ("2026-01-01T13:00:00Z", None),  # the cooldown ended exactly
+    ],
+)
+def test_signal_clock_judges_cooldowns_at_each_signals_time(ts: str, reason: str | None) -> None:
+    trades = [
+        {"symbol": "BTC_USDT", "closed_at": "2026-01-01T12:00:00Z", "pnl": -10.0, "exit_reason": "stop_loss"}
+    ]
+    fast, _ = _signal_clock(signal(timestamp=ts), recent_trades=trades)
+    assert fast.reason == reason
