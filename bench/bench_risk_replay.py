@@ -7,7 +7,7 @@ margin, 60% with a `market` block; the `--stateful --instruments` run adds a sta
 positions (one of them cross), balances and a closed stop-loss trade.
 
 Prints CPU-time ratios measured in this one run (best of several alternating repetitions):
-  plain / floor                   -- default config, no state: the CLI's `--format jsonl` path in process
+  plain / floor                   -- default config, no state: `cdbctl risk evaluate --format jsonl`
   stateful+instruments / floor    -- --stateful --instruments with the state above
   trace / floor                   -- --trace (every rule's check recorded in the decision)
 and, for each, the part no engine can avoid: reading and decoding the signals into typed records and
@@ -130,14 +130,34 @@ def floor(src: Path) -> None:
             out.write(enc.encode(dec.decode(line)) + b"\n")
 
 
-def replay(src: Path, *, stateful: bool = False, trace: bool = False) -> None:
-    """The CLI's `--format jsonl` path in process; `stateful` adds --instruments and the state too."""
-    from cdbctl.risk.io import read_chunks
-    from cdbctl.risk.runner import Summary, stream_jsonl
+def cli_args(src: Path, state: Path, *, stateful: bool = False, trace: bool = False) -> list[str]:
+    """`cdbctl risk evaluate` arguments of a mode: JSONL out; `stateful` adds the state and instruments."""
+    args = ["risk", "evaluate", str(src), "--format", "jsonl", "--now", NOW]
+    args += [arg for key, value in SETTINGS.items() for arg in ("--set", f"{key}={value}")]
+    if stateful:
+        args += [
+            "--stateful",
+            "--instruments",
+            str(ROOT / "examples" / "instruments.yaml"),
+            "--state",
+            str(state),
+        ]
+    return args + (["--trace"] if trace else [])
 
-    engine = _engine(stateful=stateful, trace=trace)
-    with src.open("rb") as f, open(os.devnull, "wb") as out:
-        stream_jsonl(read_chunks(f.read1, str(src)), engine, str(src), out.write, out.flush, Summary(), print)
+
+def replay(args: list[str]) -> None:
+    """The CLI in this process (its real path: options, engine, reading, the checked stdout writer)."""
+    from cdbctl.cli import main
+
+    saved = sys.stdout
+    with open(os.devnull, "w") as devnull:
+        sys.stdout = devnull
+        try:
+            code = main(args)
+        finally:
+            sys.stdout = saved
+    if code not in (0, 1):
+        raise SystemExit(f"the CLI failed ({code}): cdbctl {' '.join(args)}")
 
 
 def _engine(*, stateful: bool = False, trace: bool = False) -> Engine:
@@ -173,13 +193,15 @@ def first_decisions(src: Path, *, stateful: bool = False, trace: bool = False) -
 def bound(src: Path, decided: list[Decision]) -> None:
     """Read and decode the signals as the CLI does and encode as many decisions: no engine at all."""
     from cdbctl.risk.io import read_chunks
+    from cdbctl.sanitize import escape_json_bytes
 
     encode_lines = msgspec.json.Encoder().encode_lines
     have = len(decided)
     with src.open("rb") as f, open(os.devnull, "wb") as out:
         for chunk in read_chunks(f.read1, str(src)):
             n = len(chunk.records)
-            out.write(encode_lines(decided[:n] if n <= have else decided * (n // have) + decided[: n % have]))
+            batch = decided[:n] if n <= have else decided * (n // have) + decided[: n % have]
+            out.write(escape_json_bytes(encode_lines(batch)))  # as the CLI's stdout writer
             out.flush()
 
 
@@ -187,28 +209,27 @@ def least_engine(src: Path) -> None:
     """The plain bound plus the least a Python engine does: read the fields, build the Decision."""
     from cdbctl.risk.io import read_chunks
     from cdbctl.risk.model import SCHEMA_VERSION, Decision, Signal
+    from cdbctl.sanitize import escape_json_bytes
 
-    def decide(sig: Signal) -> Decision:
-        price, mk = sig.price, sig.market
-        vol = None if mk is None else mk.volatility
+    def decide(sig: Signal) -> Decision:  # every field a rule reads; every number a decision holds
+        price, target, mk = sig.price, sig.target_position_usd or 0.0, sig.market
+        vol = 0.0 if mk is None else mk.volatility or 0.0
+        _ = sig.side, sig.margin_mode, sig.order_type, sig.stop_price, sig.mark_price, sig.timestamp
         return Decision(
-            SCHEMA_VERSION, sig.signal_id, sig.symbol, sig.side, True, sig.margin_mode, sig.order_type,
-            price, price, sig.leverage, sig.stop_price, sig.mark_price, vol, 1, "normal",
-            sig.target_position_usd, False, 0.0, 0.0,
+            SCHEMA_VERSION, sig.signal_id, sig.symbol, "long", True, None, None, price, target,
+            sig.leverage or 5, price, price, vol, 6, "normal", target, False, vol, target,
         )  # fmt: skip
 
     encode_lines = msgspec.json.Encoder().encode_lines
     with src.open("rb") as f, open(os.devnull, "wb") as out:
         for chunk in read_chunks(f.read1, str(src)):
-            out.write(encode_lines(list(map(decide, chunk.records))))  # type: ignore[arg-type]
+            out.write(escape_json_bytes(encode_lines(list(map(decide, chunk.records)))))  # type: ignore[arg-type]
             out.flush()
 
 
 def peak_rss_mib(src: Path, state: Path) -> float:
     """Peak RSS of the real CLI replaying `src` (--stateful --instruments --state, JSONL to /dev/null)."""
-    cmd = [sys.executable, "-m", "cdbctl", "risk", "evaluate", str(src), "--format", "jsonl", "--now", NOW,
-           "--stateful", "--instruments", str(ROOT / "examples" / "instruments.yaml"), "--state", str(state),
-           *[arg for key, value in SETTINGS.items() for arg in ("--set", f"{key}={value}")]]  # fmt: skip
+    cmd = [sys.executable, "-m", "cdbctl", *cli_args(src, state, stateful=True)]
     with open(os.devnull, "wb") as devnull:
         proc = subprocess.Popen(cmd, stdout=devnull, stderr=subprocess.PIPE)
         _, status, usage = os.wait4(proc.pid, 0)
@@ -219,11 +240,12 @@ def peak_rss_mib(src: Path, state: Path) -> float:
 
 
 def replay_in(
-    src: Path, *, stateful: bool = False, trace: bool = False
+    src: Path, state: Path, *, stateful: bool = False, trace: bool = False
 ) -> tuple[Callable[[], object], Callable[[], object]]:
     """A mode's replay and its no-engine bound (the same decisions, decided beforehand)."""
     decided = first_decisions(src, stateful=stateful, trace=trace)
-    return (lambda: replay(src, stateful=stateful, trace=trace)), (lambda: bound(src, decided))
+    args = cli_args(src, state, stateful=stateful, trace=trace)
+    return (lambda: replay(args)), (lambda: bound(src, decided))
 
 
 def measure(
@@ -248,6 +270,23 @@ def measure(
     return t_floor, ratios
 
 
+def parallel_speedup(src: Path, state: Path) -> tuple[int, float]:
+    """Wall time of the CLI's plain replay with --jobs 1 over --jobs N (N usable CPUs), best of REPEAT
+    each, alternating; wall time because the work moves to other processes (noisy on a shared box)."""
+    from cdbctl.risk.parallel import usable_cpus
+
+    jobs = usable_cpus()
+    best = {1: float("inf"), jobs: float("inf")}
+    with open(os.devnull, "wb") as devnull:
+        for _ in range(REPEAT):
+            for n, least in best.items():
+                cmd = [sys.executable, "-m", "cdbctl", *cli_args(src, state), "--jobs", str(n)]
+                t0 = time.perf_counter()
+                subprocess.run(cmd, stdout=devnull, check=False)
+                best[n] = min(least, time.perf_counter() - t0)
+    return jobs, best[1] / best[jobs]
+
+
 def main() -> int:
     """Measure and print the ratios and the memory."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -259,11 +298,12 @@ def main() -> int:
             (LINES, peak_rss_mib(src, state))
         ]  # first: a forked child's peak RSS counts its parent's pages
         runs = {
-            "plain": replay_in(src),
-            "stateful+instruments": replay_in(src, stateful=True),
-            "trace": replay_in(src, trace=True),
+            "plain": replay_in(src, state),
+            "stateful+instruments": replay_in(src, state, stateful=True),
+            "trace": replay_in(src, state, trace=True),
         }
         t_floor, ratios = measure(src, runs)
+        jobs, speedup = parallel_speedup(src, state)
         if BIG:
             make_signals(src, BIG)
             rss.append((BIG, peak_rss_mib(src, state)))
@@ -275,6 +315,10 @@ def main() -> int:
         print(f"  {name:<32} {run:5.2f}x  {least:8.2f}x  {run - least:13.2f}x   <= {goal}x")
     least = ratios["least engine"]
     print(f"  least Python engine (plain)      {least:5.2f}x  (read the fields, build the Decision)")
+    if jobs > 1:
+        print(
+            f"--jobs {jobs} (plain): {speedup:.2f}x the throughput of --jobs 1 (wall time, {jobs} usable CPUs)"
+        )
     for n, mib in rss:
         print(f"peak RSS of the CLI at {n:>9,} signals   {mib:.1f} MiB")
     if not BIG:

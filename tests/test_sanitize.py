@@ -110,3 +110,9 @@ def test_escaped_json_keeps_the_data_and_holds_no_raw_control(data: object) -> N
     ):
         assert json.loads(text) == data
         assert strip_controls(text) == text
+
+
+@given(st.text(alphabet=st.sampled_from("a\x7f\x80\x9f\xa0\u061c\u200e\u202a\u2066\u20ac\u0600\xe9")))
+def test_escaped_json_bytes_is_the_text_escape_encoded(text: str) -> None:
+    """The byte scan that clears output without DEL or a lead byte agrees with the text escape."""
+    assert escape_json_bytes(text.encode()) == escape_json_text(text).encode()

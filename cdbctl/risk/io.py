@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -21,8 +21,8 @@ from cdbctl.risk.records import Chunk, Invalid, Record, describe, record_from_ob
 from cdbctl.risk.timeparse import parse_now
 
 __all__ = [
-    "Chunk", "Invalid", "Record", "decode_payload", "load_market", "load_state", "read_chunks",
-    "record_from_object", "records_from_document", "resolve_now",
+    "Chunk", "Invalid", "LineBlock", "Record", "Unit", "decode_payload", "load_market", "load_state",
+    "read_chunks", "read_units", "record_from_object", "records_from_document", "resolve_now",
 ]  # fmt: skip
 
 CHUNK_SIZE = 1 << 20
@@ -67,6 +67,21 @@ def _block(block: bytes, first: int, newlines: int) -> Chunk:
     return Chunk(records, first, None, "line")
 
 
+class LineBlock(NamedTuple):
+    """Whole JSONL lines not decoded yet (a worker of a parallel replay decodes them)."""
+
+    data: bytes
+    first: int  # the line number of its first line
+    newlines: int
+
+    def decode(self) -> Chunk:
+        """The block's records, each invalid line located as in any other chunk."""
+        return _block(self.data, self.first, self.newlines)
+
+
+Unit = Chunk | LineBlock
+
+
 def _too_long(name: str, line: int, limit: int) -> InputError:
     return InputError(
         f"line {line} is longer than {limit >> 20} MiB (the longest JSONL line accepted)",
@@ -77,7 +92,7 @@ def _too_long(name: str, line: int, limit: int) -> InputError:
 
 def _lines(  # noqa: PLR0917
     buf: bytes, read: Callable[[int], bytes], size: int, eof: bool, name: str, max_line: int
-) -> Iterator[Chunk]:
+) -> Iterator[LineBlock]:
     """JSONL blocks of whole lines; each byte is scanned and copied a bounded number of times."""
     first = 1
     start = len(buf) - len(buf.lstrip())  # blank lines before the first record
@@ -95,14 +110,14 @@ def _lines(  # noqa: PLR0917
             block, rest = whole[:cut], whole[cut:]
             pending, pending_len = [rest], len(rest)
             newlines = block.count(b"\n")  # once per block: a full scan of about 1 MiB
-            yield _block(block, first, newlines)
+            yield LineBlock(block, first, newlines)
             first += newlines
         if pending_len > max_line:
             raise _too_long(name, first, max_line)
         if eof:
             rest = b"".join(pending)
             if rest.strip():
-                yield _block(rest, first, rest.count(b"\n"))
+                yield LineBlock(rest, first, rest.count(b"\n"))
             return
         new = read(size)
         if new:
@@ -172,6 +187,19 @@ def read_chunks(
     A JSONL line longer than ``max_line`` and a whole JSON document larger than ``max_document``
     are input errors: both would otherwise be held (and decoded) whole in memory.
     """
+    for unit in read_units(read, name, size, max_line=max_line, max_document=max_document):
+        yield unit.decode() if isinstance(unit, LineBlock) else unit
+
+
+def read_units(
+    read: Callable[[int], bytes],
+    name: str,
+    size: int = CHUNK_SIZE,
+    *,
+    max_line: int = MAX_LINE,
+    max_document: int = MAX_DOCUMENT,
+) -> Iterator[Unit]:
+    """As ``read_chunks``, with JSONL left undecoded in blocks of whole lines (decoded where evaluated)."""
     # read until the first line is complete: that decides between JSONL and one JSON document
     buf, eof = _read_head(read, size, name, max_document)
     if buf.startswith(_BOM):

@@ -33,6 +33,13 @@ class Summary:
         """Records evaluated."""
         return self.approved + self.rejected
 
+    def add(self, other: Summary) -> None:
+        """Count another run's outcomes in (a parallel replay's workers count their blocks)."""
+        self.approved += other.approved
+        self.rejected += other.rejected
+        self.invalid += other.invalid
+        self.internal += other.internal
+
     def exit_code(self) -> int:
         """4 on an internal error, 2 on an invalid record, 1 on a rejection, else 0."""
         if self.internal:

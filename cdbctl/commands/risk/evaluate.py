@@ -9,11 +9,15 @@ from typing import TYPE_CHECKING
 import typer
 
 from cdbctl.commands.risk import options
-from cdbctl.errors import ExitCode
+from cdbctl.errors import ExitCode, UsageError
 from cdbctl.output import OutputFormat
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from cdbctl.risk.engine import Engine
     from cdbctl.risk.model import Decision
+    from cdbctl.risk.runner import Summary
 
 HELP = (  # one source line per paragraph: the help renderer keeps line breaks
     "Evaluate trade signals against the pre-trade risk checks.\n\n"
@@ -22,7 +26,8 @@ HELP = (  # one source line per paragraph: the help renderer keeps line breaks
     "\b\nExamples:\n"
     "  cdbctl risk evaluate examples/signal.json --now 2026-01-01T12:00:05Z\n"
     "  cdbctl risk evaluate examples/signals.jsonl --state examples/state.json --format jsonl\n"
-    "  tail -f signals.jsonl | cdbctl risk evaluate - --format jsonl --stateful\n\n"
+    "  tail -f signals.jsonl | cdbctl risk evaluate - --format jsonl --stateful\n"
+    "  cdbctl risk evaluate day.jsonl --now signal --format jsonl --jobs 0 > decisions.jsonl\n\n"
     "Exit codes: 0 all approved, 1 at least one rejected, 2 usage or input error (unreadable file, no "
     "signals, malformed JSON, an invalid record), 4 internal error."
 )
@@ -39,6 +44,7 @@ def evaluate_command(  # noqa: PLR0917  # Typer maps parameters to options
     trace: options.TraceOpt = False,
     stateful: options.StatefulOpt = False,
     instruments: options.InstrumentsOpt = None,
+    jobs: options.JobsOpt = 1,
 ) -> None:
     """Evaluate trade signals against the pre-trade risk checks."""
     import msgspec
@@ -52,6 +58,7 @@ def evaluate_command(  # noqa: PLR0917  # Typer maps parameters to options
     from cdbctl.sanitize import clean
 
     fmt = fmt or default_format()
+    workers = _workers(jobs, fmt, stateful)
     names = signal_names(inputs)
     engine = build_engine(
         state=state,
@@ -74,18 +81,21 @@ def evaluate_command(  # noqa: PLR0917  # Typer maps parameters to options
     require_stdout()  # closed: exit 3 before any work
     write = stdout_writer() if fmt is not OutputFormat.table else None
     json_out = JsonStream(write) if write is not None and fmt is OutputFormat.json else None
-    encode_lines = msgspec.json.Encoder().encode_lines
-    with closing(signal_sources(names)) as sources:
-        for read, label in sources:
-            for chunk, got in decide_chunks(read_chunks(read, label), engine, label, summary, report):
-                if json_out is not None:
-                    array = array or chunk.kind == "item"
-                    json_out.add(got)  # streamed: the output is never held whole in memory
-                elif write is not None:
-                    if got:
-                        write(encode_lines(got))
-                else:
-                    decisions.extend(got)
+    if workers > 1 and write is not None:  # jsonl (_workers refuses the other formats)
+        _replay_in_parallel(names, engine, workers, write, summary, report)
+    else:
+        encode_lines = msgspec.json.Encoder().encode_lines
+        with closing(signal_sources(names)) as sources:
+            for read, label in sources:
+                for chunk, got in decide_chunks(read_chunks(read, label), engine, label, summary, report):
+                    if json_out is not None:
+                        array = array or chunk.kind == "item"
+                        json_out.add(got)  # streamed: the output is never held whole in memory
+                    elif write is not None:
+                        if got:
+                            write(encode_lines(got))
+                    else:
+                        decisions.extend(got)
     if summary.total == 0:
         raise no_signals(names)
     if json_out is not None:
@@ -102,3 +112,43 @@ def evaluate_command(  # noqa: PLR0917  # Typer maps parameters to options
     code = ExitCode(summary.exit_code())
     if code is not ExitCode.OK:
         raise typer.Exit(code)
+
+
+def _workers(jobs: int, fmt: OutputFormat, stateful: bool) -> int:
+    """The number of processes --jobs asks for; UsageError for what cannot be split."""
+    if jobs < 0:
+        raise UsageError(f"--jobs: {jobs} is negative (0 means one process per CPU)")
+    if jobs == 1:
+        return 1
+    if stateful:
+        raise UsageError(
+            "--jobs: a --stateful replay runs in one process (each approval changes the next signal's state)"
+        )
+    if fmt is not OutputFormat.jsonl:
+        raise UsageError(f"--jobs needs --format jsonl (got {fmt.value})")
+    from cdbctl.risk.parallel import usable_cpus
+
+    return jobs or usable_cpus()
+
+
+def _replay_in_parallel(  # noqa: PLR0917
+    names: list[str],
+    engine: Engine,
+    workers: int,
+    write: Callable[[bytes], None],
+    summary: Summary,
+    report: Callable[[str], None],
+) -> None:
+    from cdbctl.commands.risk.inputs import signal_sources
+    from cdbctl.risk.io import read_units
+    from cdbctl.risk.parallel import ParallelReplay
+
+    sys.stdout.flush()  # the workers are forks: nothing buffered here may be written twice
+    sys.stderr.flush()
+    with (
+        closing(signal_sources(names)) as sources,
+        ParallelReplay(engine, workers, write, summary, report) as run,
+    ):
+        for read, label in sources:
+            run.run(read_units(read, label), label)
+        run.finish()

@@ -39,5 +39,14 @@ TraceOpt = Annotated[
 StatefulOpt = Annotated[
     bool, typer.Option("--stateful", help="Approved signals add their exposure for the signals after them.")
 ]
+JobsOpt = Annotated[
+    int,
+    typer.Option(
+        "--jobs",
+        "-j",
+        metavar="N",
+        help="Decide JSONL input on N processes (0: one per CPU); with --format jsonl, not --stateful.",
+    ),
+]
 DecisionFormatOpt = Annotated[DecisionFormat | None, format_option()]
 TableOrJsonOpt = Annotated[TableOrJson | None, format_option()]

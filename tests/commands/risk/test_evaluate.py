@@ -284,3 +284,19 @@ def test_bad_now_names_the_accepted_forms(capsys, monkeypatch, two) -> None:  # 
     assert r.err == (
         "cdbctl: error: --now 'tomorrow' is not an ISO-8601 time with Z or offset, epoch seconds, nor 'signal'\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--jobs", "-1"], "--jobs: -1 is negative (0 means one process per CPU)"),
+        (["--jobs", "2", "--format", "json"], "--jobs needs --format jsonl (got json)"),
+        (["-j", "0", "--format", "table"], "--jobs needs --format jsonl (got table)"),
+        (["--jobs", "2", "--format", "jsonl", "--stateful"],
+         "--jobs: a --stateful replay runs in one process (each approval changes the next signal's state)"),
+    ],
+)  # fmt: skip
+def test_jobs_refuses_what_cannot_be_split(capsys, monkeypatch, two, extra, message) -> None:  # type: ignore[no-untyped-def]
+    r = cli(capsys, monkeypatch, "risk", "evaluate", str(two), "--now", NOW, *extra)
+    assert (r.code, r.out) == (2, "")
+    assert r.err == f"cdbctl: error: {message}\n"
