@@ -316,9 +316,7 @@ def main() -> int:
     least = ratios["least engine"]
     print(f"  least Python engine (plain)      {least:5.2f}x  (read the fields, build the Decision)")
     if jobs > 1:
-        print(
-            f"--jobs {jobs} (plain): {speedup:.2f}x the throughput of --jobs 1 (wall time, {jobs} usable CPUs)"
-        )
+        print(f"--jobs {jobs} (plain)             {speedup:.2f}x the throughput of --jobs 1 (wall time)")
     for n, mib in rss:
         print(f"peak RSS of the CLI at {n:>9,} signals   {mib:.1f} MiB")
     if not BIG:
