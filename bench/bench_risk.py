@@ -6,7 +6,7 @@ Prints CPU-time ratios measured in this one run (best of several alternating rep
   replay_cli / floor         -- the real CLI against the in-process floor (includes interpreter start)
   help / bare_typer_help     -- `cdbctl --help` vs a bare two-command Typer app's --help
   one_signal / bare_typer    -- one-signal evaluation vs the bare Typer app running a command
-Target (issue 2): replay <= 2x floor; --help <= 1.3x; one signal <= 1.5x.
+Targets: replay <= 2x floor; --help <= 1.3x; one signal <= 1.5x.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def make_signals(path: Path, n: int) -> None:
         for i in range(n):
             sym, base = symbols[i % 4]
             price = round(base * rnd.uniform(0.95, 1.05), 4)
-            rec = {  # field order as the CDB signal service writes them (issue 2)
+            rec = {  # field order as the CDB signal service writes them
                 "signal_id": f"sig-{i}",
                 "symbol": sym,
                 "side": rnd.choice(("long", "short", "BUY", "sell")),
