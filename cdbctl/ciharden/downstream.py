@@ -80,11 +80,12 @@ def downstream_jobs(t: Text, root: MappingNode, cands: list[Candidate]) -> list[
                 (condition[0] if condition is not None else key).start_mark.line + 1,  # where it changes
                 job_id,
                 None,
-                f"job needs {names}, which now {verb} on findings, and downloads the results; "
-                f"adding if: {value} so it still runs then",
+                f"job needs {names}, which now {verb} on findings, and downloads the results, so it "
+                "would be skipped exactly when there are findings",
                 None,
                 fix,
                 col=(condition[0] if condition is not None else key).start_mark.column + 1,
+                proposed_fix=f"{'add' if condition is None else 'set'} if: {value}",
             )
         )
     return out

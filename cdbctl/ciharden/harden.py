@@ -22,8 +22,6 @@ from cdbctl.ciharden.step_context import Context, Path
 from cdbctl.ciharden.steps import analyse_step
 from cdbctl.ciharden.waivers import Waivers, apply_waivers
 
-MANUAL = " (no safe automatic fix: fix by hand or add a '# cdbctl: allow-soft-fail <reason>' waiver)"
-
 
 @dataclass(frozen=True)
 class Options:
@@ -200,12 +198,11 @@ def _finish(
     findings: list[Finding] = []
     for c in cands:
         status = c.status
-        message = c.message
         fixable = True
         if status is None:
             status = Status.fixed if write else Status.would_fix
             if id(c) not in done:
-                status, message, fixable = Status.would_fix, message + MANUAL, False
+                status, fixable = Status.would_fix, False
         replacements = (
             tuple((*t.position(e.start), *t.position(e.end), e.new) for e in c.fix.edits)
             if c.fix is not None and fixable and status in (Status.fixed, Status.would_fix)
@@ -218,13 +215,14 @@ def _finish(
                 c.line,
                 c.job,
                 c.step,
-                message,
+                c.message,
                 status,
                 c.tool,
                 c.reason,
                 fixable,
                 c.col,
                 replacements,
+                c.proposed_fix,
             )
         )
     findings.sort(key=lambda f: (f.line, f.rule))

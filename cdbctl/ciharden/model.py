@@ -111,6 +111,9 @@ class Finding:
     col: int = 1
     # the fix as (start line, start column, end line, end column, new text), 1-based, end exclusive
     replacements: tuple[tuple[int, int, int, int, str], ...] = ()
+    # the change that makes the scanner block, in words ("set --exit-code to 1"); kept apart from
+    # ``message`` so a report shows it only where it applies (not for gated, waived or info findings)
+    proposed_fix: str | None = None
 
 
 @dataclass
@@ -128,6 +131,7 @@ class Candidate:
     reason: str | None = None
     step_index: int | None = None
     col: int = 1  # 1-based column of the finding on its line
+    proposed_fix: str | None = None  # the change in words (see Finding.proposed_fix)
 
 
 @dataclass(frozen=True)
@@ -220,10 +224,12 @@ class Tool:
 
 @dataclass(frozen=True)
 class ShellIssue:
-    """One soft-fail in a script; ``edit`` is (start, end, new) in script offsets, None = no safe fix."""
+    """One soft-fail in a script; ``edit`` is (start, end, new) in script offsets, None = no safe fix;
+    ``proposed_fix`` says in words what makes the scanner block (also when there is no safe edit)."""
 
     kind: str  # "swallow" | "flag" | "default" | "pipe" | "errexit"
     tool: str
     offset: int
     message: str
     edit: tuple[int, int, str] | None
+    proposed_fix: str | None = None

@@ -46,7 +46,9 @@ def guarded(script: str, issues: list[ShellIssue]) -> list[ShellIssue]:
         else:
             continue
         issue = issues[k]
-        out[k] = ShellIssue(issue.kind, issue.tool, issue.offset, issue.message + note, None)
+        out[k] = ShellIssue(
+            issue.kind, issue.tool, issue.offset, issue.message + note, None, issue.proposed_fix
+        )
     return out
 
 
@@ -65,18 +67,29 @@ def run_candidates(t: Text, ctx: Context, info: StepInfo, run: ScalarNode) -> No
                 for issue in pwsh_swallows(run.value, lambda part: scan_script(part).tools):
                     where = t.position(cmap(issue.offset)) if cmap else node_at(run)
                     add_candidate(
-                        info, ctx, Rule.failure_swallowed, where, issue.message, tool=issue.tool, fix=None
+                        info,
+                        ctx,
+                        Rule.failure_swallowed,
+                        where,
+                        issue.message,
+                        tool=issue.tool,
+                        fix=None,
+                        proposed_fix=issue.proposed_fix,
                     )
                 # ``grype dir:x`` without --fail-on: the same command line in pwsh, reported only (a
                 # pwsh step fails on the last native command's exit code, so an edit may not block)
                 for issue in found.issues:
                     if issue.kind == "default":
                         where = t.position(cmap(issue.offset)) if cmap else node_at(run)
-                        message = (
-                            issue.message.replace("; adding ", "; add ") + " (PowerShell: reported only)"
-                        )
                         add_candidate(
-                            info, ctx, Rule.nonblocking_default, where, message, tool=issue.tool, fix=None
+                            info,
+                            ctx,
+                            Rule.nonblocking_default,
+                            where,
+                            issue.message + " (PowerShell: reported only)",
+                            tool=issue.tool,
+                            fix=None,
+                            proposed_fix=issue.proposed_fix,
                         )
         return
     if shell in (None, "bash", "sh"):
@@ -102,7 +115,16 @@ def run_candidates(t: Text, ctx: Context, info: StepInfo, run: ScalarNode) -> No
             edit = insert_pair(t, info.node, "shell", "bash")
             fix = Fix((edit,), (Mutation((*info.path, "shell"), "set", "bash"),)) if edit else None
         where = t.position(cmap(issue.offset)) if cmap else node_at(run)
-        message = issue.message
-        if issue.kind == "pipe" and fix is not None:
-            message += "; setting shell: bash (which adds -o pipefail)"
-        add_candidate(info, ctx, KIND_RULE[issue.kind], where, message, tool=issue.tool, fix=fix)
+        proposed = issue.proposed_fix
+        if issue.kind == "pipe" and issue.edit is None and fix is not None:
+            proposed = "set shell: bash (GitHub runs bash with -o pipefail)"
+        add_candidate(
+            info,
+            ctx,
+            KIND_RULE[issue.kind],
+            where,
+            issue.message,
+            tool=issue.tool,
+            fix=fix,
+            proposed_fix=proposed,
+        )

@@ -9,7 +9,6 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass
 
-from cdbctl.ciharden.discard import BANG_CUT as _BANG_CUT
 from cdbctl.ciharden.discard import (
     Conditions,
     and_or,
@@ -145,6 +144,7 @@ def scan_script(
                     f"{tool} is piped into another command without pipefail; "
                     "the pipeline's status is the last command's",
                     None,
+                    "run the pipeline under pipefail (bash: set -o pipefail)",
                 )
             )
         last_idx = end
@@ -173,6 +173,7 @@ def scan_script(
                         cmds[end + 1].start,
                         f"{tool}'s failure is swallowed by '|| {handler_text}'",
                         cut,
+                        f"remove '|| {handler_text}'",
                     )
                 )
             last_idx = h_end
@@ -180,6 +181,7 @@ def scan_script(
             either = and_or(src, cmds, end, conds, tool)
             issues.extend([either] if either else _and_list_issue(src, cmds, (idx, end), conds, tool))
         if not state["errexit"] and last_idx + 1 < len(cmds) and not status_kept(src, cmds, cmd, last_idx):
+            errexit_fix = _errexit_fix(src, cmds, errexit_off_at, errexit)
             issues.append(
                 ShellIssue(
                     "errexit",
@@ -187,7 +189,8 @@ def scan_script(
                     cmd.start,
                     f"errexit is off (set +e) and a later command decides the step's "
                     f"status, so {tool}'s failure is ignored",
-                    _errexit_fix(src, cmds, errexit_off_at, errexit),
+                    errexit_fix,
+                    "remove the 'set +e' line" if errexit_fix else None,
                 )
             )
     # ``grype dir:x`` (a summary) then ``grype dir:x -o json > r.json``: the last run of the same scan
@@ -215,7 +218,7 @@ def _substituted(
             reports |= inner.reports
             for issue in inner.issues:
                 if issue.kind == "discard":  # from a deeper substitution, or ``$(! scanner)``: not cut
-                    message = issue.message.removesuffix(_BANG_CUT)
+                    message = issue.message
                 elif issue.kind == "swallow":
                     message = (
                         f"{issue.message} inside a command substitution, so the step never sees the failure"
@@ -305,6 +308,13 @@ def args_issues(tool: Tool, args: str) -> list[ShellIssue]:
             while b < len(args) and args[b] in " \t":
                 b += 1
         out.append(
-            ShellIssue(issue.kind, issue.tool, max(issue.offset - shift, 0), issue.message, (a, b, new))
+            ShellIssue(
+                issue.kind,
+                issue.tool,
+                max(issue.offset - shift, 0),
+                issue.message,
+                (a, b, new),
+                issue.proposed_fix,
+            )
         )
     return out

@@ -85,11 +85,23 @@ def add_candidate(
     *,
     tool: str | None,
     fix: Fix | None,
+    proposed_fix: str | None = None,
 ) -> None:
-    """A candidate at ``where`` (1-based line, column)."""
+    """A candidate at ``where`` (1-based line, column); ``proposed_fix`` says the change in words."""
     line, col = where
     info.candidates.append(
-        Candidate(rule, line, ctx.job, info.label, message, tool, fix, step_index=info.index, col=col)
+        Candidate(
+            rule,
+            line,
+            ctx.job,
+            info.label,
+            message,
+            tool,
+            fix,
+            step_index=info.index,
+            col=col,
+            proposed_fix=proposed_fix,
+        )
     )
 
 
