@@ -18,7 +18,7 @@ from cdbctl.ciharden.publish import publishers
 from cdbctl.ciharden.readers import FileReader
 from cdbctl.ciharden.registry import all_keywords_present
 from cdbctl.ciharden.splice import choose
-from cdbctl.ciharden.step_context import Context, Path
+from cdbctl.ciharden.step_context import Context, Path, env_of
 from cdbctl.ciharden.steps import analyse_step
 from cdbctl.ciharden.waivers import Waivers, apply_waivers
 
@@ -131,6 +131,7 @@ def _units(
             options.local_actions,
             options.read_file,
             defaults,
+            {**env_of(root), **env_of(job)},
         )
         steps = mget(job, "steps")
         seq = (

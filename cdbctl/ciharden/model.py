@@ -33,6 +33,7 @@ class Rule(StrEnum):
     non_security_continue = "non-security-continue-on-error"
     expression_continue = "expression-continue-on-error"
     waiver_without_reason = "waiver-without-reason"
+    not_analysable = "command-not-analysable"
 
 
 RULE_HELP: dict[Rule, str] = {
@@ -51,6 +52,8 @@ RULE_HELP: dict[Rule, str] = {
     Rule.non_security_continue: "continue-on-error on a step or job that runs no scanner (left alone).",
     Rule.expression_continue: "continue-on-error set from an expression (left alone).",
     Rule.waiver_without_reason: "A cdbctl: allow-soft-fail waiver without a reason is ignored.",
+    Rule.not_analysable: "A command that may run a scanner cannot be followed: eval of a value only known "
+    "at run time.",
 }
 
 # Rules whose fixes make a scanner blocking (they trigger the publish-step rule).

@@ -9,12 +9,20 @@ from yaml.nodes import ScalarNode
 
 from cdbctl.ciharden.edit_guard import breaking_edits
 from cdbctl.ciharden.locate import Text, content_map, mstr
-from cdbctl.ciharden.model import Edit, Fix, Mutation, Rule, ShellIssue
+from cdbctl.ciharden.model import Edit, Fix, Mutation, Rule, ShellIssue, Status
 from cdbctl.ciharden.nested import pwsh_swallows
 from cdbctl.ciharden.node_edits import insert_pair
 from cdbctl.ciharden.registry import may_run_scanner
 from cdbctl.ciharden.shell import ShellScan, scan_script
-from cdbctl.ciharden.step_context import Context, StepInfo, add_candidate, node_at, posix_shell, shell_of
+from cdbctl.ciharden.step_context import (
+    Context,
+    StepInfo,
+    add_candidate,
+    env_of,
+    node_at,
+    posix_shell,
+    shell_of,
+)
 
 # a script issue's kind -> the rule it is reported under (for run: scripts and argument inputs alike)
 KIND_RULE = {
@@ -24,10 +32,12 @@ KIND_RULE = {
     "pipe": Rule.pipe_without_pipefail,
     "errexit": Rule.errexit_off,
     "discard": Rule.status_discarded,
+    "opaque": Rule.not_analysable,
 }
 # a step named like a scan: its ``make lint-trivy`` counts as the scanner the target is named for
 _SCAN_NAMED = re.compile(r"scan|secur|audit|vuln|sast|dast|sca\b|cve|lint", re.IGNORECASE)
 _RUNNER = re.compile(r"\b(?:make|just|task|mage)\s")
+_EVAL = re.compile(r"(?<![\w.-])eval\b")
 
 
 def guarded(script: str, issues: list[ShellIssue]) -> list[ShellIssue]:
@@ -98,10 +108,11 @@ def run_candidates(t: Text, ctx: Context, info: StepInfo, run: ScalarNode) -> No
         flags = shell.split()
         errexit = any(f.startswith("-") and "e" in f for f in flags) or "errexit" in flags
         pipefail = "pipefail" in flags
-    if not may_run_scanner(run.value) and not _RUNNER.search(run.value):
+    if not may_run_scanner(run.value) and not _RUNNER.search(run.value) and not _EVAL.search(run.value):
         return
     runners = _SCAN_NAMED.search(" ".join(filter(None, (mstr(info.node, "name"), info.step_id)))) is not None
-    scan: ShellScan = scan_script(run.value, errexit=errexit, pipefail=pipefail, runners=runners)
+    env = {**ctx.env, **env_of(info.node)}
+    scan: ShellScan = scan_script(run.value, errexit=errexit, pipefail=pipefail, runners=runners, env=env)
     info.tools.extend(scan.tools)
     info.reports |= scan.reports
     cmap = content_map(t, run)
@@ -127,4 +138,5 @@ def run_candidates(t: Text, ctx: Context, info: StepInfo, run: ScalarNode) -> No
             tool=issue.tool,
             fix=fix,
             proposed_fix=proposed,
+            status=Status.info if issue.kind == "opaque" else None,
         )

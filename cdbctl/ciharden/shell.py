@@ -7,7 +7,9 @@ them back to the file.
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 
 from cdbctl.ciharden.discard import (
     Conditions,
@@ -17,6 +19,7 @@ from cdbctl.ciharden.discard import (
     group_end,
     negation_or_condition,
 )
+from cdbctl.ciharden.eval_command import Assignments, eval_args, follow_eval
 from cdbctl.ciharden.handlers import handler_cut, swallowing_handler
 from cdbctl.ciharden.invocation import match_scanner
 from cdbctl.ciharden.model import ShellIssue, Tool
@@ -70,12 +73,20 @@ _MAX_NESTING = 8  # command substitutions looked into, nested this deep (a bound
 
 
 def scan_script(
-    src: str, *, errexit: bool = True, pipefail: bool = False, nesting: int = 0, runners: bool = False
+    src: str,
+    *,
+    errexit: bool = True,
+    pipefail: bool = False,
+    nesting: int = 0,
+    runners: bool = False,
+    env: Mapping[str, str] | None = None,
 ) -> ShellScan:
     """Find scanner invocations in a script and every way their failure is lost (``nesting``: how
     many command substitutions deep ``src`` is; ``runners``: the step is named for a scan, so a
-    ``make``/``just`` target named for a scanner counts as one)."""
+    ``make``/``just`` target named for a scanner counts as one; ``env``: the step's environment as
+    set in the workflow, for what ``eval "$CMD"`` runs)."""
     cmds = commands(lex(src))
+    assignments: Assignments | None = None  # built on the first eval
     state = {"errexit": errexit, "pipefail": pipefail}
     issues: list[ShellIssue] = []
     tools: list[str] = []
@@ -107,6 +118,23 @@ def scan_script(
             tools.extend(inner)
             reports |= nested.reports
             issues.extend(inline_issues(inline, nested.issues))
+        if inv is None and inline is None and nesting < _MAX_NESTING and eval_args(cmd) is not None:
+            # ``eval "$CMD"``: the scripts it runs, when they can be known
+            assignments = assignments or Assignments(src, cmds)
+
+            nested_scan = partial(
+                scan_script,
+                errexit=state["errexit"],
+                pipefail=state["pipefail"],
+                nesting=nesting + 1,
+                runners=runners,
+                env=env,
+            )
+            followed = follow_eval(cmd, idx, assignments, env or {}, nested_scan, runners=runners)
+            inner = followed.tools
+            tools.extend(inner)
+            reports |= followed.reports
+            issues.extend(followed.issues)
         if inv is None and not inner:
             if (
                 found
