@@ -10,12 +10,12 @@ from yaml.nodes import MappingNode, Node, ScalarNode
 
 from cdbctl.ciharden.defaults import resolve
 from cdbctl.ciharden.locate import Text, content_map, mget, mstr, mval
-from cdbctl.ciharden.model import Edit, Fix, InputRule, Mutation, Rule, Tool
+from cdbctl.ciharden.model import Edit, Fix, InputRule, Mutation, Rule, ShellIssue, Tool
 from cdbctl.ciharden.node_edits import constructed, insert_pair, plain_value, replace_scalar
 from cdbctl.ciharden.report_files import arg_reports
 from cdbctl.ciharden.run_scripts import KIND_RULE, guarded
 from cdbctl.ciharden.scanners import HUGE_BUDGET
-from cdbctl.ciharden.shell import args_issues
+from cdbctl.ciharden.shell import scan_script
 from cdbctl.ciharden.step_context import Context, StepInfo, add_candidate, node_at
 
 
@@ -177,3 +177,32 @@ def _insert_with(t: Text, step: MappingNode, name: str, value_text: str, indent:
     if edit.new.endswith(t.eol):
         return Edit(edit.start, edit.end, edit.new[: -len(t.eol)].rstrip(" ") + nested + t.eol)
     return Edit(edit.start, edit.end, edit.new.rstrip(" ") + nested)
+
+
+def args_issues(tool: Tool, args: str) -> list[ShellIssue]:
+    """Soft-fails inside an action input that holds the scanner's arguments: gosec ``args: -no-fail``,
+    or mobsfscan/njsscan ``args: '. --sarif --output results.sarif || true'`` (their actions run the
+    tool through ``sh -c``). Offsets are into ``args``."""
+    prefix = (tool.commands[0].name if tool.commands else tool.id) + " "
+    out: list[ShellIssue] = []
+    for issue in scan_script(prefix + args).issues:
+        if issue.kind not in ("flag", "swallow") or issue.edit is None:
+            continue
+        a, b, new = issue.edit
+        shift = len(prefix)
+        a, b = a - shift, b - shift
+        if a < 0:  # the first argument: take the blank after it instead of the one before
+            a = 0
+            while b < len(args) and args[b] in " \t":
+                b += 1
+        out.append(
+            ShellIssue(
+                issue.kind,
+                issue.tool,
+                max(issue.offset - shift, 0),
+                issue.message,
+                (a, b, new),
+                issue.proposed_fix,
+            )
+        )
+    return out

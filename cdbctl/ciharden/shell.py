@@ -19,10 +19,10 @@ from cdbctl.ciharden.discard import (
     group_end,
     negation_or_condition,
 )
-from cdbctl.ciharden.eval_command import Assignments, eval_args, follow_eval
+from cdbctl.ciharden.eval_command import eval_args, follow_eval
 from cdbctl.ciharden.handlers import handler_cut, swallowing_handler
 from cdbctl.ciharden.invocation import match_scanner
-from cdbctl.ciharden.model import ShellIssue, Tool
+from cdbctl.ciharden.model import ShellIssue
 from cdbctl.ciharden.nested import (
     background,
     background_issue,
@@ -30,12 +30,13 @@ from cdbctl.ciharden.nested import (
     inline_script,
     substitution_discard,
 )
-from cdbctl.ciharden.report_files import reports_of, scan_key
+from cdbctl.ciharden.report_files import has_variable, report_paths, reports_of, scan_key
 from cdbctl.ciharden.script_exits import status_kept
 from cdbctl.ciharden.shell_lex import SimpleCommand, commands, lex, substitutions
+from cdbctl.ciharden.shell_values import Assignments, report_patterns
 from cdbctl.ciharden.success_flags import flag_issues
 
-__all__ = ["ShellIssue", "ShellScan", "args_issues", "match_scanner", "scan_script"]
+__all__ = ["ShellIssue", "ShellScan", "match_scanner", "scan_script"]
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,12 @@ def scan_script(
         if inv is not None:
             tool = inv.tool.id
             tools.append(tool)
-            reports |= reports_of(cmd, inv) if not inv.via_runner else set()
+            if not inv.via_runner:
+                reports |= reports_of(cmd, inv)
+                named = [path for path in report_paths(cmd, inv) if has_variable(path)]
+                if named:  # ``--json-output-file "$JSON_FILE"``: by what the variable holds there
+                    assignments = assignments or Assignments(src, cmds)
+                    reports |= report_patterns(named, idx, assignments, env or {})
             first = len(issues)
             issues.extend(flag_issues(cmd, inv))
             defaults.setdefault(scan_key(cmd, inv), []).append(
@@ -317,32 +323,3 @@ def _errexit_fix(
     if line != "set +e" and not line.startswith("set +e #"):
         return None
     return (start, end, "")
-
-
-def args_issues(tool: Tool, args: str) -> list[ShellIssue]:
-    """Soft-fails inside an action input that holds the scanner's arguments: gosec ``args: -no-fail``,
-    or mobsfscan/njsscan ``args: '. --sarif --output results.sarif || true'`` (their actions run the
-    tool through ``sh -c``). Offsets are into ``args``."""
-    prefix = (tool.commands[0].name if tool.commands else tool.id) + " "
-    out: list[ShellIssue] = []
-    for issue in scan_script(prefix + args).issues:
-        if issue.kind not in ("flag", "swallow") or issue.edit is None:
-            continue
-        a, b, new = issue.edit
-        shift = len(prefix)
-        a, b = a - shift, b - shift
-        if a < 0:  # the first argument: take the blank after it instead of the one before
-            a = 0
-            while b < len(args) and args[b] in " \t":
-                b += 1
-        out.append(
-            ShellIssue(
-                issue.kind,
-                issue.tool,
-                max(issue.offset - shift, 0),
-                issue.message,
-                (a, b, new),
-                issue.proposed_fix,
-            )
-        )
-    return out
