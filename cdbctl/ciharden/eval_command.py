@@ -73,7 +73,7 @@ def _opaque_command(script: str) -> bool:
 
 
 def _origin(name: str, index: int, assignments: Assignments, env: Mapping[str, str]) -> str:
-    if name in assignments.by_name:
+    if assignments.texts(name):
         return f"${name}, set in this script"
     if name in env:
         return f"${name}, set in env:"
@@ -82,8 +82,7 @@ def _origin(name: str, index: int, assignments: Assignments, env: Mapping[str, s
 
 def _raw(name: str, index: int, assignments: Assignments, env: Mapping[str, str]) -> str:
     """Every text ``name`` is set to (for a scanner name in a value ci-harden cannot follow)."""
-    texts = [a.value or "" for a in assignments.by_name.get(name, [])]
-    return " ".join([*texts, env.get(name, "")])
+    return " ".join([*assignments.texts(name), env.get(name, "")])
 
 
 class _Scan(Protocol):

@@ -33,7 +33,7 @@ from cdbctl.ciharden.nested import (
 from cdbctl.ciharden.report_files import has_variable, report_paths, reports_of, scan_key
 from cdbctl.ciharden.script_exits import status_kept
 from cdbctl.ciharden.shell_lex import SimpleCommand, commands, lex, substitutions
-from cdbctl.ciharden.shell_values import Assignments, report_patterns
+from cdbctl.ciharden.shell_values import Scope, report_patterns
 from cdbctl.ciharden.success_flags import flag_issues
 
 __all__ = ["ShellIssue", "ShellScan", "match_scanner", "scan_script"]
@@ -81,13 +81,15 @@ def scan_script(
     nesting: int = 0,
     runners: bool = False,
     env: Mapping[str, str] | None = None,
+    outer: tuple[Scope, int] | None = None,
 ) -> ShellScan:
     """Find scanner invocations in a script and every way their failure is lost (``nesting``: how
     many command substitutions deep ``src`` is; ``runners``: the step is named for a scan, so a
     ``make``/``just`` target named for a scanner counts as one; ``env``: the step's environment as
-    set in the workflow, for what ``eval "$CMD"`` runs)."""
+    set in the workflow, for what ``eval "$CMD"`` runs; ``outer``: the script and command ``src``
+    runs in, for the variables set there)."""
     cmds = commands(lex(src))
-    assignments: Assignments | None = None  # built on the first eval
+    scope = Scope(src, cmds, outer)
     state = {"errexit": errexit, "pipefail": pipefail}
     issues: list[ShellIssue] = []
     tools: list[str] = []
@@ -100,7 +102,9 @@ def scan_script(
     for idx, cmd in enumerate(cmds):
         known = len(issues)
         found = (
-            _substituted(src, cmd, (tools, issues, reports), nesting + 1) if nesting < _MAX_NESTING else []
+            _substituted(src, cmd, (tools, issues, reports), nesting + 1, (env, (scope, idx)))
+            if nesting < _MAX_NESTING
+            else []
         )
         was_on = state["errexit"]
         _set_flags(cmd, state)
@@ -121,7 +125,6 @@ def scan_script(
             issues.extend(inline_issues(inline, nested.issues))
         if inv is None and inline is None and nesting < _MAX_NESTING and eval_args(cmd) is not None:
             # ``eval "$CMD"``: the scripts it runs, when they can be known
-            assignments = assignments or Assignments(src, cmds)
 
             nested_scan = partial(
                 scan_script,
@@ -130,8 +133,9 @@ def scan_script(
                 nesting=nesting + 1,
                 runners=runners,
                 env=env,
+                outer=(scope, idx),
             )
-            followed = follow_eval(cmd, idx, assignments, env or {}, nested_scan, runners=runners)
+            followed = follow_eval(cmd, idx, scope.get(), env or {}, nested_scan, runners=runners)
             inner = followed.tools
             tools.extend(inner)
             reports |= followed.reports
@@ -154,8 +158,7 @@ def scan_script(
                 reports |= reports_of(cmd, inv)
                 named = [path for path in report_paths(cmd, inv) if has_variable(path)]
                 if named:  # ``--json-output-file "$JSON_FILE"``: by what the variable holds there
-                    assignments = assignments or Assignments(src, cmds)
-                    reports |= report_patterns(named, idx, assignments, env or {})
+                    reports |= report_patterns(named, idx, scope.get(), env or {})
             first = len(issues)
             issues.extend(flag_issues(cmd, inv))
             defaults.setdefault(scan_key(cmd, inv), []).append(
@@ -236,18 +239,24 @@ def scan_script(
 
 
 def _substituted(
-    src: str, cmd: SimpleCommand, out: tuple[list[str], list[ShellIssue], set[str]], nesting: int
+    src: str,
+    cmd: SimpleCommand,
+    out: tuple[list[str], list[ShellIssue], set[str]],
+    nesting: int,
+    context: tuple[Mapping[str, str] | None, tuple[Scope, int]],
 ) -> list[str]:
     """Scanners run inside ``$(...)``/backticks of a command's words: their tools count, and a swallow
-    there (``x=$(bandit -f json . || true)``) is reported (cutting it could change what x gets)."""
+    there (``x=$(bandit -f json . || true)``) is reported (cutting it could change what x gets).
+    ``context``: the environment and where the command is, for the variables a substitution reads."""
     tools, issues, reports = out
+    env, outer = context
     found: list[str] = []
     for word in (*cmd.words, *(t for _, t in cmd.redirects if t is not None)):
         if "$(" not in word.text and "`" not in word.text:
             continue
         for a, b in substitutions(word.text):
             base = word.start + a
-            inner = scan_script(src[base : word.start + b], nesting=nesting)
+            inner = scan_script(src[base : word.start + b], nesting=nesting, env=env, outer=outer)
             found.extend(inner.tools)
             reports |= inner.reports
             for issue in inner.issues:

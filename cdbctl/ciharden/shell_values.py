@@ -38,7 +38,8 @@ class Assignments:
     command has the path of blocks it is nested in. An assignment surely ran before a later command
     when its block is on that command's path (the command is in the same block or one nested in it)."""
 
-    def __init__(self, src: str, cmds: list[SimpleCommand]) -> None:
+    def __init__(self, src: str, cmds: list[SimpleCommand], parent: tuple[Scope, int] | None = None) -> None:
+        self.parent = parent  # the enclosing script and the command this one runs in (``$(...)``, eval)
         self.by_name: dict[str, list[_Assignment]] = {}
         self.paths: list[tuple[int, ...]] = []
         self.in_loop: list[bool] = []
@@ -132,6 +133,27 @@ class Assignments:
         """The assignments to ``name`` in commands before ``index``."""
         return [a for a in self.by_name.get(name, []) if a.index < index]
 
+    def texts(self, name: str) -> list[str]:
+        """Every text ``name`` is set to, here and in the enclosing scripts."""
+        own = [a.value or "" for a in self.by_name.get(name, [])]
+        return own + (self.parent[0].get().texts(name) if self.parent else [])
+
+
+class Scope:
+    """A script's assignments, built on first use (most scripts run no eval), and where the script
+    runs in an enclosing one: a command substitution or an eval'd value sees the variables set
+    before it there."""
+
+    def __init__(self, src: str, cmds: list[SimpleCommand], outer: tuple[Scope, int] | None = None) -> None:
+        self._src, self._cmds, self.outer = src, cmds, outer
+        self._built: Assignments | None = None
+
+    def get(self) -> Assignments:
+        """The script's assignments."""
+        if self._built is None:
+            self._built = Assignments(self._src, self._cmds, self.outer)
+        return self._built
+
 
 def expand(
     text: str, index: int, assignments: Assignments, env: Mapping[str, str], depth: int = 0
@@ -160,8 +182,11 @@ def _values(name: str, index: int, assignments: Assignments, env: Mapping[str, s
     while last and found[last - 1].index == found[last].index:
         last -= 1  # the values a ``for`` loop gives, all of them
     out: list[str] = []
-    if last is None:  # the value from before the script may survive: env:, or nothing known
-        if name in env and "${{" not in env[name]:
+    if last is None:  # the value from before the script may survive: the enclosing script's, or env:
+        if assignments.parent is not None:
+            scope, at = assignments.parent
+            out += _values(name, at, scope.get(), env, depth + 1)
+        elif name in env and "${{" not in env[name]:
             out += expand(env[name], 0, _NO_ASSIGNMENTS, env, depth + 1)
         else:
             out.append(unknown)

@@ -75,6 +75,10 @@ ENV = {"SCAN": "bandit -r src", "BUILD": "npm ci", "FROM_INPUT": "${{ inputs.cmd
             ["swallow"],
         ),
         ('for s in "bandit -r ." "npm ci"; do\n  eval "$s"\ndone\necho ok\n', ["bandit"], []),
+        # inside a command substitution: it sees the variables set before it
+        ('CMD="bandit -r . -f json"\nout=$(eval "$CMD") || true\n', ["bandit"], ["discard"]),
+        ('CMD="bandit -r . || true"\nout=$(eval "$CMD")\necho "$out"\n', ["bandit"], ["discard"]),
+        ('CMD="npm ci"\nout=$(eval "$CMD") || true\n', [], []),
         # literal arguments
         ('eval "bandit -r . || true"\n', ["bandit"], ["swallow"]),
         ("eval bandit -r .\n", ["bandit"], []),
