@@ -10,12 +10,12 @@ from yaml.nodes import MappingNode, Node, ScalarNode
 
 from cdbctl.ciharden.defaults import resolve
 from cdbctl.ciharden.locate import Text, content_map, mget, mstr, mval
-from cdbctl.ciharden.model import Edit, Fix, InputRule, Mutation, Rule, Tool
+from cdbctl.ciharden.model import Edit, Fix, InputRule, Mutation, Rule, ShellIssue, Tool
 from cdbctl.ciharden.node_edits import constructed, insert_pair, plain_value, replace_scalar
 from cdbctl.ciharden.report_files import arg_reports
 from cdbctl.ciharden.run_scripts import KIND_RULE, guarded
 from cdbctl.ciharden.scanners import HUGE_BUDGET
-from cdbctl.ciharden.shell import args_issues
+from cdbctl.ciharden.shell import scan_script
 from cdbctl.ciharden.step_context import Context, StepInfo, add_candidate, node_at
 
 
@@ -66,9 +66,10 @@ def action_candidates(t: Text, ctx: Context, info: StepInfo, tool: Tool, uses: s
                 ctx,
                 Rule.success_input,
                 node_at(value),
-                f"{name}: {value.value} makes {tool.id} succeed on findings; set to {rule.good}",
+                f"{name}: {value.value} makes {tool.id} succeed on findings",
                 tool=tool.id,
                 fix=fix,
+                proposed_fix=f"set {name}: {rule.good}",
             )
     for name in tool.args_inputs:
         pair = mget(inputs, name)
@@ -86,18 +87,36 @@ def action_candidates(t: Text, ctx: Context, info: StepInfo, tool: Tool, uses: s
                 )
             where = t.position(cmap(issue.offset)) if cmap else node_at(pair[1])
             add_candidate(
-                info, ctx, KIND_RULE[issue.kind], where, f"{name}: {issue.message}", tool=tool.id, fix=fix
+                info,
+                ctx,
+                KIND_RULE[issue.kind],
+                where,
+                f"{name}: {issue.message}",
+                tool=tool.id,
+                fix=fix,
+                proposed_fix=issue.proposed_fix,
             )
     if tool.threshold_flags:
         given = " ".join(mstr(inputs, name) or "" for name in tool.args_inputs)
         # ``args: > #--failOnCVSS 9`` (a "commented-out" flag in a folded scalar) is no threshold
         if not any(re.search(rf"(?<![#\w-]){re.escape(flag)}", given) for flag in tool.threshold_flags):
             where = node_at(uses_key if uses_key else info.node)
+            first = tool.threshold_flags[0]
             message = (
-                f"{tool.id} ({uses}) never fails on findings without {tool.threshold_flags[0]} in "
-                f"{tool.args_inputs[0]}: (a CVSS threshold below 11, e.g. {tool.threshold_flags[0]} 7)"
+                f"{tool.id} ({uses}) never fails on findings without {first} in {tool.args_inputs[0]}:, "
+                "a CVSS threshold below 11"
             )
-            add_candidate(info, ctx, Rule.nonblocking_default, where, message, tool=tool.id, fix=None)
+            proposed = f"add one to {tool.args_inputs[0]}:, e.g. {first} 7"
+            add_candidate(
+                info,
+                ctx,
+                Rule.nonblocking_default,
+                where,
+                message,
+                tool=tool.id,
+                fix=None,
+                proposed_fix=proposed,
+            )
     if tool.default_input is not None:
         name, value_text = tool.default_input
         if mget(inputs, name) is None:
@@ -116,9 +135,10 @@ def action_candidates(t: Text, ctx: Context, info: StepInfo, tool: Tool, uses: s
                 ctx,
                 Rule.nonblocking_default,
                 node_at(info.node if uses_key is None else uses_key),
-                f"{tool.id} ({uses}) does not fail on findings without {name}; setting {name}: {value_text}",
+                f"{tool.id} ({uses}) does not fail on findings without {name}",
                 tool=tool.id,
                 fix=fix,
+                proposed_fix=f"set {name}: {value_text}",
             )
 
 
@@ -132,9 +152,18 @@ def _input_default(
         return
     message = (
         f"{name}: {value.value.strip()} makes {tool.id} succeed on findings by default (input "
-        f"'{resolved[1]}' defaults to {ctx.input_defaults[resolved[1]]}); make the default blocking"
+        f"'{resolved[1]}' defaults to {ctx.input_defaults[resolved[1]]})"
     )
-    add_candidate(info, ctx, Rule.success_input, node_at(value), message, tool=tool.id, fix=None)
+    add_candidate(
+        info,
+        ctx,
+        Rule.success_input,
+        node_at(value),
+        message,
+        tool=tool.id,
+        fix=None,
+        proposed_fix=f"make input '{resolved[1]}' default to a blocking value",
+    )
 
 
 def _insert_with(t: Text, step: MappingNode, name: str, value_text: str, indent: int) -> Edit | None:
@@ -148,3 +177,32 @@ def _insert_with(t: Text, step: MappingNode, name: str, value_text: str, indent:
     if edit.new.endswith(t.eol):
         return Edit(edit.start, edit.end, edit.new[: -len(t.eol)].rstrip(" ") + nested + t.eol)
     return Edit(edit.start, edit.end, edit.new.rstrip(" ") + nested)
+
+
+def args_issues(tool: Tool, args: str) -> list[ShellIssue]:
+    """Soft-fails inside an action input that holds the scanner's arguments: gosec ``args: -no-fail``,
+    or mobsfscan/njsscan ``args: '. --sarif --output results.sarif || true'`` (their actions run the
+    tool through ``sh -c``). Offsets are into ``args``."""
+    prefix = (tool.commands[0].name if tool.commands else tool.id) + " "
+    out: list[ShellIssue] = []
+    for issue in scan_script(prefix + args).issues:
+        if issue.kind not in ("flag", "swallow") or issue.edit is None:
+            continue
+        a, b, new = issue.edit
+        shift = len(prefix)
+        a, b = a - shift, b - shift
+        if a < 0:  # the first argument: take the blank after it instead of the one before
+            a = 0
+            while b < len(args) and args[b] in " \t":
+                b += 1
+        out.append(
+            ShellIssue(
+                issue.kind,
+                issue.tool,
+                max(issue.offset - shift, 0),
+                issue.message,
+                (a, b, new),
+                issue.proposed_fix,
+            )
+        )
+    return out

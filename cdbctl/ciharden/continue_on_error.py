@@ -12,6 +12,15 @@ from cdbctl.ciharden.node_edits import bool_fix
 from cdbctl.ciharden.policy import truthy
 from cdbctl.ciharden.step_context import Context, Path, StepInfo
 
+_DEFAULT = "make the input's default false"
+
+
+def _fix_words(fix: Fix | None) -> str:
+    """What ``bool_fix`` does, in words: it deletes the line, or writes false where the line holds more."""
+    if fix is not None and all(m.op == "set" for m in fix.mutations):
+        return "set continue-on-error to false"
+    return "remove continue-on-error: true"
+
 
 def _expression(node: Node) -> bool:
     """An expression whose value is only known at run time (left alone)."""
@@ -28,6 +37,7 @@ def _at(
     tool: str | None = None,
     fix: Fix | None = None,
     status: Status | None = None,
+    proposed_fix: str | None = None,
 ) -> Candidate:
     """A finding on the ``continue-on-error`` key of a job (``step`` None) or of a step."""
     return Candidate(
@@ -41,6 +51,7 @@ def _at(
         status=status,
         step_index=step.index if step else None,
         col=key.start_mark.column + 1,
+        proposed_fix=proposed_fix,
     )
 
 
@@ -58,9 +69,11 @@ def job_candidates(
     if soft is not None:
         message = (
             f"job '{ctx.job}' runs {', '.join(tools)} with continue-on-error: {value.value.strip()}, "
-            f"true unless callers say otherwise ({soft}); change the input's default"
+            f"true unless callers say otherwise ({soft})"
         )
-        return [_at(key, ctx, None, Rule.job_continue_on_error, message, tool=tools[0])]
+        return [
+            _at(key, ctx, None, Rule.job_continue_on_error, message, tool=tools[0], proposed_fix=_DEFAULT)
+        ]
     if _expression(value):
         message = f"job continue-on-error is an expression ({value.value.strip()}); left alone"
         return [_at(key, ctx, None, Rule.expression_continue, message, status=Status.info)]
@@ -71,7 +84,18 @@ def job_candidates(
         return [_at(key, ctx, None, Rule.non_security_continue, message, status=Status.info)]
     message = f"job '{ctx.job}' runs {', '.join(tools)} but has continue-on-error: true"
     fix = bool_fix(t, key, value, (*job_path, "continue-on-error"))
-    return [_at(key, ctx, None, Rule.job_continue_on_error, message, tool=tools[0], fix=fix)]
+    return [
+        _at(
+            key,
+            ctx,
+            None,
+            Rule.job_continue_on_error,
+            message,
+            tool=tools[0],
+            fix=fix,
+            proposed_fix=_fix_words(fix),
+        )
+    ]
 
 
 def _soft_by_default(ctx: Context, value: Node) -> str | None:
@@ -88,9 +112,19 @@ def step_candidates(t: Text, ctx: Context, info: StepInfo, key: ScalarNode, valu
     if soft is not None:
         message = (
             f"{', '.join(info.tools)} step has continue-on-error: {value.value.strip()}, true unless "
-            f"callers say otherwise ({soft}); change the input's default"
+            f"callers say otherwise ({soft})"
         )
-        return [_at(key, ctx, info, Rule.step_continue_on_error, message, tool=info.tools[0])]
+        return [
+            _at(
+                key,
+                ctx,
+                info,
+                Rule.step_continue_on_error,
+                message,
+                tool=info.tools[0],
+                proposed_fix=_DEFAULT,
+            )
+        ]
     if _expression(value):
         message = f"continue-on-error is an expression ({value.value.strip()}); left alone"
         return [_at(key, ctx, info, Rule.expression_continue, message, status=Status.info)]
@@ -101,4 +135,15 @@ def step_candidates(t: Text, ctx: Context, info: StepInfo, key: ScalarNode, valu
         return [_at(key, ctx, info, Rule.non_security_continue, message, status=Status.info)]
     message = f"{', '.join(info.tools)} step has continue-on-error: true, so findings never fail the job"
     fix = bool_fix(t, key, value, (*info.path, "continue-on-error"))
-    return [_at(key, ctx, info, Rule.step_continue_on_error, message, tool=info.tools[0], fix=fix)]
+    return [
+        _at(
+            key,
+            ctx,
+            info,
+            Rule.step_continue_on_error,
+            message,
+            tool=info.tools[0],
+            fix=fix,
+            proposed_fix=_fix_words(fix),
+        )
+    ]

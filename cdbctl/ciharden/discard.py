@@ -12,7 +12,6 @@ from cdbctl.ciharden.shell_lex import SimpleCommand
 _OPENS = {"if": "fi", "elif": "fi", "while": "done", "until": "done"}
 _LOOPS = frozenset({"for", "select"})
 _CHAINS = ("&&", "||", "|", "|&")
-BANG_CUT = "; removing '!'"
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _STATUS_READ = re.compile(r"\$\?|PIPESTATUS|\$\{\?\}")
 
@@ -151,9 +150,9 @@ def negation_or_condition(
         "discard",
         tool,
         bangs[0].start,
-        f"'! {tool}' succeeds when {tool} fails (and errexit ignores a negated command)"
-        + (BANG_CUT if simple else ""),
+        f"'! {tool}' succeeds when {tool} fails (and errexit ignores a negated command)",
         (bangs[0].start, first, "") if simple else None,
+        "remove the '!'" if simple else None,
     )
 
 

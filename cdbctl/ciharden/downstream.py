@@ -35,14 +35,33 @@ def _downloads(job: MappingNode) -> bool:
 
 
 def _after_needs(t: Text, job: MappingNode, value: str) -> Edit | None:
-    """``if:`` on the line below a one-line ``needs:`` (where a reader looks for it), else None."""
+    """``if:`` on the line below ``needs:`` (where a reader looks for it): below a one-line value, a
+    flow list over several lines, or the last item of a block list, and below comment lines indented
+    deeper than the job's keys (a commented-out need: uncommenting it must not land under ``if:``)."""
     pair = mget(job, "needs")
-    if job.flow_style or pair is None or pair[1].start_mark.line != pair[1].end_mark.line:
+    if job.flow_style or pair is None:
         return None
-    _, stop, full = t.line_span(pair[1].end_mark.line)
+    key, node = pair
+    last = node.value[-1] if isinstance(node, SequenceNode) and not node.flow_style and node.value else node
+    if isinstance(last, MappingNode | SequenceNode) and not last.flow_style:
+        return None  # not a needs list GitHub accepts; leave it to the generic insert
+    end = t.mark(last.end_mark)
+    line = t.line_of(max(end - 1, t.mark(last.start_mark)))
+    _, stop, _ = t.line_span(line)
+    rest = t.text[end:stop].strip(" \t")
+    if end <= stop and rest and not rest.startswith("#"):
+        return None  # something else shares the line
+    column = key.start_mark.column
+    while line + 1 < len(t.starts):
+        start, stop, _ = t.line_span(line + 1)
+        body = t.text[start:stop].lstrip(" ")
+        if not body.startswith("#") or stop - start - len(body) <= column:
+            break
+        line += 1
+    _, stop, full = t.line_span(line)
     if full == stop:  # the last line of a file without a final newline
         return None
-    return Edit(full, full, " " * pair[0].start_mark.column + f"if: {value}" + t.eol)
+    return Edit(full, full, " " * column + f"if: {value}" + t.eol)
 
 
 def downstream_jobs(t: Text, root: MappingNode, cands: list[Candidate]) -> list[Candidate]:
@@ -80,11 +99,12 @@ def downstream_jobs(t: Text, root: MappingNode, cands: list[Candidate]) -> list[
                 (condition[0] if condition is not None else key).start_mark.line + 1,  # where it changes
                 job_id,
                 None,
-                f"job needs {names}, which now {verb} on findings, and downloads the results; "
-                f"adding if: {value} so it still runs then",
+                f"job needs {names}, which now {verb} on findings, and downloads the results, so it "
+                "would be skipped exactly when there are findings",
                 None,
                 fix,
                 col=(condition[0] if condition is not None else key).start_mark.column + 1,
+                proposed_fix=f"{'add' if condition is None else 'set'} if: {value}",
             )
         )
     return out

@@ -18,11 +18,9 @@ from cdbctl.ciharden.publish import publishers
 from cdbctl.ciharden.readers import FileReader
 from cdbctl.ciharden.registry import all_keywords_present
 from cdbctl.ciharden.splice import choose
-from cdbctl.ciharden.step_context import Context, Path
+from cdbctl.ciharden.step_context import Context, Path, env_of
 from cdbctl.ciharden.steps import analyse_step
 from cdbctl.ciharden.waivers import Waivers, apply_waivers
-
-MANUAL = " (no safe automatic fix: fix by hand or add a '# cdbctl: allow-soft-fail <reason>' waiver)"
 
 
 @dataclass(frozen=True)
@@ -133,6 +131,7 @@ def _units(
             options.local_actions,
             options.read_file,
             defaults,
+            {**env_of(root), **env_of(job)},
         )
         steps = mget(job, "steps")
         seq = (
@@ -200,12 +199,11 @@ def _finish(
     findings: list[Finding] = []
     for c in cands:
         status = c.status
-        message = c.message
         fixable = True
         if status is None:
             status = Status.fixed if write else Status.would_fix
             if id(c) not in done:
-                status, message, fixable = Status.would_fix, message + MANUAL, False
+                status, fixable = Status.would_fix, False
         replacements = (
             tuple((*t.position(e.start), *t.position(e.end), e.new) for e in c.fix.edits)
             if c.fix is not None and fixable and status in (Status.fixed, Status.would_fix)
@@ -218,13 +216,14 @@ def _finish(
                 c.line,
                 c.job,
                 c.step,
-                message,
+                c.message,
                 status,
                 c.tool,
                 c.reason,
                 fixable,
                 c.col,
                 replacements,
+                c.proposed_fix,
             )
         )
     findings.sort(key=lambda f: (f.line, f.rule))

@@ -33,6 +33,7 @@ class Rule(StrEnum):
     non_security_continue = "non-security-continue-on-error"
     expression_continue = "expression-continue-on-error"
     waiver_without_reason = "waiver-without-reason"
+    not_analysable = "command-not-analysable"
 
 
 RULE_HELP: dict[Rule, str] = {
@@ -51,6 +52,8 @@ RULE_HELP: dict[Rule, str] = {
     Rule.non_security_continue: "continue-on-error on a step or job that runs no scanner (left alone).",
     Rule.expression_continue: "continue-on-error set from an expression (left alone).",
     Rule.waiver_without_reason: "A cdbctl: allow-soft-fail waiver without a reason is ignored.",
+    Rule.not_analysable: "A command that may run a scanner cannot be followed: eval of a value only known "
+    "at run time.",
 }
 
 # Rules whose fixes make a scanner blocking (they trigger the publish-step rule).
@@ -111,6 +114,9 @@ class Finding:
     col: int = 1
     # the fix as (start line, start column, end line, end column, new text), 1-based, end exclusive
     replacements: tuple[tuple[int, int, int, int, str], ...] = ()
+    # the change that makes the scanner block, in words ("set --exit-code to 1"); kept apart from
+    # ``message`` so a report shows it only where it applies (not for gated, waived or info findings)
+    proposed_fix: str | None = None
 
 
 @dataclass
@@ -128,6 +134,7 @@ class Candidate:
     reason: str | None = None
     step_index: int | None = None
     col: int = 1  # 1-based column of the finding on its line
+    proposed_fix: str | None = None  # the change in words (see Finding.proposed_fix)
 
 
 @dataclass(frozen=True)
@@ -220,10 +227,12 @@ class Tool:
 
 @dataclass(frozen=True)
 class ShellIssue:
-    """One soft-fail in a script; ``edit`` is (start, end, new) in script offsets, None = no safe fix."""
+    """One soft-fail in a script; ``edit`` is (start, end, new) in script offsets, None = no safe fix;
+    ``proposed_fix`` says in words what makes the scanner block (also when there is no safe edit)."""
 
     kind: str  # "swallow" | "flag" | "default" | "pipe" | "errexit"
     tool: str
     offset: int
     message: str
     edit: tuple[int, int, str] | None
+    proposed_fix: str | None = None

@@ -86,7 +86,7 @@ def inline_issues(inline: Inline, issues: tuple[ShellIssue, ...]) -> list[ShellI
                 f"its status, so {issue.tool}'s failure is ignored"
             )
         kind = issue.kind if issue.kind in ("swallow", "flag", "default") else "discard"
-        out.append(ShellIssue(kind, issue.tool, offset, message, edit))
+        out.append(ShellIssue(kind, issue.tool, offset, message, edit, issue.proposed_fix))
     return out
 
 

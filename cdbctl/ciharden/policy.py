@@ -181,7 +181,6 @@ def gate(cand: Candidate, infos: list[StepInfo], index: GateIndex) -> None:
     if failer is not None:
         cand.status = Status.gated
         verdict = index.via.get(failer)
-        cand.message = without_fix_clause(cand.message)
         cand.message += (
             f"; left as it is: gated by later step '{infos[failer].label}', which fails the job"
             + (
@@ -296,17 +295,6 @@ def second_runs(cands: list[Candidate], infos: list[StepInfo]) -> None:
             continue
         for cand in mine:
             cand.status = Status.gated
-            cand.message = without_fix_clause(cand.message)
             cand.message += (
                 f"; left as it is: {what} of {cand.tool}: step '{other.label}' already decides the job"
             )
-
-
-# The edit a finding proposes ("; set to 1", "; adding --exit-code 1", ...): a gated finding is left
-# alone, so its message must not promise a change.
-_FIX_CLAUSE = re.compile(r"; (?:set to|setting|adding|add|removing|removed)\b[^;]*$")
-
-
-def without_fix_clause(message: str) -> str:
-    """The message without the trailing proposed edit."""
-    return _FIX_CLAUSE.sub("", message)

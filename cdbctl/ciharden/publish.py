@@ -67,11 +67,13 @@ def publishers(t: Text, ctx: Context, cands: list[Candidate], infos: list[StepIn
                 uses_key.start_mark.line + 1,
                 ctx.job,
                 info.label,
-                f"publishes scan results after a scanner that now fails the job; adding if: {value}",
+                "publishes scan results after a scanner that now fails the job, so it would be skipped "
+                "exactly when there are findings",
                 None,
                 fix,
                 step_index=info.index,
                 col=uses_key.start_mark.column + 1,
+                proposed_fix=f"{'add' if condition is None else 'set'} if: {value}",
             )
         )
     return out

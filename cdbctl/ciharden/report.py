@@ -41,8 +41,27 @@ class Report:
     skipped: tuple[FileProblem, ...]
 
 
+_WAIVE = "add a '# cdbctl: allow-soft-fail <reason>' waiver"
+
+
+def proposed_fix(f: Finding) -> str | None:
+    """The change a finding proposes, where ci-harden proposes one: a gated, waived or info finding is
+    left as it is, so it proposes nothing (its message says why)."""
+    return f.proposed_fix if f.status in (Status.fixed, Status.would_fix) else None
+
+
+def describe(f: Finding) -> str:
+    """The human text of a finding: what is wrong, then the fix (applied, planned or to do by hand)."""
+    fix = proposed_fix(f)
+    if f.status is Status.would_fix and not f.fixable:
+        if fix is None:
+            return f"{f.message} (no safe automatic fix: fix by hand or {_WAIVE})"
+        return f"{f.message}; fix by hand: {fix} (no safe automatic fix), or {_WAIVE}"
+    return f"{f.message}; fix: {fix}" if fix else f.message
+
+
 def finding_dict(f: Finding) -> dict[str, Any]:
-    """One finding as plain data."""
+    """One finding as plain data (``message`` without the fix, which is ``proposed_fix``)."""
     return {
         "rule": f.rule.value,
         "file": f.file,
@@ -54,6 +73,7 @@ def finding_dict(f: Finding) -> dict[str, Any]:
         "tool": f.tool,
         "fixable": f.fixable,
         "waiver_reason": f.reason,
+        "proposed_fix": proposed_fix(f),
     }
 
 
@@ -130,7 +150,7 @@ def to_sarif(report: Report, *, include_info: bool = False) -> dict[str, Any]:
             "ruleId": f.rule.value,
             "ruleIndex": index[f.rule.value],
             "level": _LEVEL[f.status],
-            "message": {"text": f.message},
+            "message": {"text": describe(f)},
             "locations": [{"physicalLocation": {"artifactLocation": {"uri": f.file}, "region": region}}],
             "properties": {"status": f.status.value, "job": f.job, "step": f.step, "tool": f.tool},
         }
@@ -194,7 +214,9 @@ def text_lines(report: Report, *, steps: bool = False) -> str:
     for f in report.findings:
         where = " / ".join(x for x in (f.job, f.step) if x)
         tail = f" ({where})" if steps and where else ""
-        out.append(_shown(f"{f.file}:{f.line}:{f.col}: {f.rule.value} {f.message} [{f.status.value}]{tail}"))
+        out.append(
+            _shown(f"{f.file}:{f.line}:{f.col}: {f.rule.value} {describe(f)} [{f.status.value}]{tail}")
+        )
     return "".join(line + "\n" for line in out)
 
 
@@ -223,7 +245,7 @@ def github_annotations(report: Report) -> str:
             f"{k}={_escape_property(str(v))}"
             for k, v in (("file", f.file), ("line", f.line), ("col", f.col), ("title", f.rule.value))
         )
-        message = _escape_data(f"{f.message} [{f.status.value}]")
+        message = _escape_data(f"{describe(f)} [{f.status.value}]")
         lines.append(f"::{_GITHUB_LEVEL[f.status]} {props}::{message}\n")
     for p in report.problems:
         where = f"file={_escape_property(p.file)}" + (f",line={p.line}" if p.line else "")

@@ -40,8 +40,8 @@ def arg_reports(args: str, flags: tuple[str, ...] = ()) -> set[str]:
     return found
 
 
-def reports_of(cmd: SimpleCommand, inv: Invocation) -> set[str]:
-    """Report files a scanner command writes (output flags, redirections), as basenames."""
+def report_paths(cmd: SimpleCommand, inv: Invocation) -> set[str]:
+    """The report paths a scanner command writes (output flags, redirections), as written."""
     vals = [w.value for w in cmd.words]
     out: set[str] = set()
     for k, v in enumerate(vals[inv.cmd_end :], start=inv.cmd_end):
@@ -51,7 +51,37 @@ def reports_of(cmd: SimpleCommand, inv: Invocation) -> set[str]:
             elif v.startswith(f + "="):
                 out.add(v[len(f) + 1 :])
     out.update(t.value for op, t in cmd.redirects if t is not None and op.text in (">", ">>", ">|", "&>"))
-    return {report_name(p) for p in out if p and "$" not in canonical(p).replace("§", "")}
+    return {p for p in out if p}
+
+
+def has_variable(path: str) -> bool:
+    """Does a report path hold a shell expansion (``$JSON_FILE``, ``$(date)``)?"""
+    return "$" in canonical(path).replace("§", "") or "`" in path
+
+
+def reports_of(cmd: SimpleCommand, inv: Invocation) -> set[str]:
+    """Report files a scanner command writes (output flags, redirections), as basenames."""
+    return {report_name(p) for p in report_paths(cmd, inv) if not has_variable(p)}
+
+
+_EXPANSION = re.compile(r"\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|`[^`]*`")
+_STEM_LITERALS = 3  # literal characters a pattern's name needs before its extension to match by
+
+
+def report_pattern(path: str) -> str | None:
+    """A report path with expansions left (``/tmp/wiz-scan-$(echo $IMG).json``) as the glob a later
+    step reads it by (``wiz-scan-*.json``), or None when too little of its name is literal to match
+    safely (``$OUT``, ``${NAME}.json``)."""
+    text = canonical(path)
+    while "$(" in text:  # innermost first: ``$(echo $(date))``
+        start = text.rfind("$(")
+        end = text.find(")", start)
+        if end < 0:
+            return None
+        text = text[:start] + "*" + text[end + 1 :]
+    name = report_name(_EXPANSION.sub("*", text))
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    return name if len(stem.replace("*", "")) >= _STEM_LITERALS and "$" not in name else None
 
 
 _FORMAT_FLAGS = ("--format", "-f")

@@ -9,12 +9,20 @@ from yaml.nodes import ScalarNode
 
 from cdbctl.ciharden.edit_guard import breaking_edits
 from cdbctl.ciharden.locate import Text, content_map, mstr
-from cdbctl.ciharden.model import Edit, Fix, Mutation, Rule, ShellIssue
+from cdbctl.ciharden.model import Edit, Fix, Mutation, Rule, ShellIssue, Status
 from cdbctl.ciharden.nested import pwsh_swallows
 from cdbctl.ciharden.node_edits import insert_pair
 from cdbctl.ciharden.registry import may_run_scanner
 from cdbctl.ciharden.shell import ShellScan, scan_script
-from cdbctl.ciharden.step_context import Context, StepInfo, add_candidate, node_at, posix_shell, shell_of
+from cdbctl.ciharden.step_context import (
+    Context,
+    StepInfo,
+    add_candidate,
+    env_of,
+    node_at,
+    posix_shell,
+    shell_of,
+)
 
 # a script issue's kind -> the rule it is reported under (for run: scripts and argument inputs alike)
 KIND_RULE = {
@@ -24,10 +32,12 @@ KIND_RULE = {
     "pipe": Rule.pipe_without_pipefail,
     "errexit": Rule.errexit_off,
     "discard": Rule.status_discarded,
+    "opaque": Rule.not_analysable,
 }
 # a step named like a scan: its ``make lint-trivy`` counts as the scanner the target is named for
 _SCAN_NAMED = re.compile(r"scan|secur|audit|vuln|sast|dast|sca\b|cve|lint", re.IGNORECASE)
 _RUNNER = re.compile(r"\b(?:make|just|task|mage)\s")
+_EVAL = re.compile(r"(?<![\w.-])eval\b")
 
 
 def guarded(script: str, issues: list[ShellIssue]) -> list[ShellIssue]:
@@ -46,7 +56,9 @@ def guarded(script: str, issues: list[ShellIssue]) -> list[ShellIssue]:
         else:
             continue
         issue = issues[k]
-        out[k] = ShellIssue(issue.kind, issue.tool, issue.offset, issue.message + note, None)
+        out[k] = ShellIssue(
+            issue.kind, issue.tool, issue.offset, issue.message + note, None, issue.proposed_fix
+        )
     return out
 
 
@@ -65,18 +77,29 @@ def run_candidates(t: Text, ctx: Context, info: StepInfo, run: ScalarNode) -> No
                 for issue in pwsh_swallows(run.value, lambda part: scan_script(part).tools):
                     where = t.position(cmap(issue.offset)) if cmap else node_at(run)
                     add_candidate(
-                        info, ctx, Rule.failure_swallowed, where, issue.message, tool=issue.tool, fix=None
+                        info,
+                        ctx,
+                        Rule.failure_swallowed,
+                        where,
+                        issue.message,
+                        tool=issue.tool,
+                        fix=None,
+                        proposed_fix=issue.proposed_fix,
                     )
                 # ``grype dir:x`` without --fail-on: the same command line in pwsh, reported only (a
                 # pwsh step fails on the last native command's exit code, so an edit may not block)
                 for issue in found.issues:
                     if issue.kind == "default":
                         where = t.position(cmap(issue.offset)) if cmap else node_at(run)
-                        message = (
-                            issue.message.replace("; adding ", "; add ") + " (PowerShell: reported only)"
-                        )
                         add_candidate(
-                            info, ctx, Rule.nonblocking_default, where, message, tool=issue.tool, fix=None
+                            info,
+                            ctx,
+                            Rule.nonblocking_default,
+                            where,
+                            issue.message + " (PowerShell: reported only)",
+                            tool=issue.tool,
+                            fix=None,
+                            proposed_fix=issue.proposed_fix,
                         )
         return
     if shell in (None, "bash", "sh"):
@@ -85,10 +108,11 @@ def run_candidates(t: Text, ctx: Context, info: StepInfo, run: ScalarNode) -> No
         flags = shell.split()
         errexit = any(f.startswith("-") and "e" in f for f in flags) or "errexit" in flags
         pipefail = "pipefail" in flags
-    if not may_run_scanner(run.value) and not _RUNNER.search(run.value):
+    if not may_run_scanner(run.value) and not _RUNNER.search(run.value) and not _EVAL.search(run.value):
         return
     runners = _SCAN_NAMED.search(" ".join(filter(None, (mstr(info.node, "name"), info.step_id)))) is not None
-    scan: ShellScan = scan_script(run.value, errexit=errexit, pipefail=pipefail, runners=runners)
+    env = {**ctx.env, **env_of(info.node)}
+    scan: ShellScan = scan_script(run.value, errexit=errexit, pipefail=pipefail, runners=runners, env=env)
     info.tools.extend(scan.tools)
     info.reports |= scan.reports
     cmap = content_map(t, run)
@@ -102,7 +126,17 @@ def run_candidates(t: Text, ctx: Context, info: StepInfo, run: ScalarNode) -> No
             edit = insert_pair(t, info.node, "shell", "bash")
             fix = Fix((edit,), (Mutation((*info.path, "shell"), "set", "bash"),)) if edit else None
         where = t.position(cmap(issue.offset)) if cmap else node_at(run)
-        message = issue.message
-        if issue.kind == "pipe" and fix is not None:
-            message += "; setting shell: bash (which adds -o pipefail)"
-        add_candidate(info, ctx, KIND_RULE[issue.kind], where, message, tool=issue.tool, fix=fix)
+        proposed = issue.proposed_fix
+        if issue.kind == "pipe" and issue.edit is None and fix is not None:
+            proposed = "set shell: bash (GitHub runs bash with -o pipefail)"
+        add_candidate(
+            info,
+            ctx,
+            KIND_RULE[issue.kind],
+            where,
+            issue.message,
+            tool=issue.tool,
+            fix=fix,
+            proposed_fix=proposed,
+            status=Status.info if issue.kind == "opaque" else None,
+        )

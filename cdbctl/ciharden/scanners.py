@@ -310,4 +310,15 @@ TOOLS: tuple[Tool, ...] = (
         actions=("clj-holmes/clj-holmes-action",),
         inputs=(InputRule(("fail-on-result",), bad="false", good="true"),),
     ),
+    Tool(
+        # Wiz CLI exits 4 when a scan breaks a Wiz CI/CD policy (0 passed, 1 error, 2 bad usage, 3 auth),
+        # so it blocks by default; no CLI switch makes it pass (a policy set to audit in Wiz does, which
+        # is not in the workflow). v0 subcommands (iac/docker/dir scan) and v1 (scan dir/container-image);
+        # ``wizcli auth`` and ``wizcli docker tag`` are no scans.
+        "wizcli",
+        commands=(
+            Command("wizcli", ("iac scan", "docker scan", "dir scan", "scan dir", "scan container-image")),
+        ),
+        report_flags=("--json-output-file", "--sarif-output-file"),
+    ),
 )

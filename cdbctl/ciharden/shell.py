@@ -7,9 +7,10 @@ them back to the file.
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 
-from cdbctl.ciharden.discard import BANG_CUT as _BANG_CUT
 from cdbctl.ciharden.discard import (
     Conditions,
     and_or,
@@ -18,9 +19,10 @@ from cdbctl.ciharden.discard import (
     group_end,
     negation_or_condition,
 )
+from cdbctl.ciharden.eval_command import eval_args, follow_eval
 from cdbctl.ciharden.handlers import handler_cut, swallowing_handler
 from cdbctl.ciharden.invocation import match_scanner
-from cdbctl.ciharden.model import ShellIssue, Tool
+from cdbctl.ciharden.model import ShellIssue
 from cdbctl.ciharden.nested import (
     background,
     background_issue,
@@ -28,12 +30,13 @@ from cdbctl.ciharden.nested import (
     inline_script,
     substitution_discard,
 )
-from cdbctl.ciharden.report_files import reports_of, scan_key
+from cdbctl.ciharden.report_files import has_variable, report_paths, reports_of, scan_key
 from cdbctl.ciharden.script_exits import status_kept
 from cdbctl.ciharden.shell_lex import SimpleCommand, commands, lex, substitutions
+from cdbctl.ciharden.shell_values import Scope, report_patterns
 from cdbctl.ciharden.success_flags import flag_issues
 
-__all__ = ["ShellIssue", "ShellScan", "args_issues", "match_scanner", "scan_script"]
+__all__ = ["ShellIssue", "ShellScan", "match_scanner", "scan_script"]
 
 
 @dataclass(frozen=True)
@@ -71,12 +74,22 @@ _MAX_NESTING = 8  # command substitutions looked into, nested this deep (a bound
 
 
 def scan_script(
-    src: str, *, errexit: bool = True, pipefail: bool = False, nesting: int = 0, runners: bool = False
+    src: str,
+    *,
+    errexit: bool = True,
+    pipefail: bool = False,
+    nesting: int = 0,
+    runners: bool = False,
+    env: Mapping[str, str] | None = None,
+    outer: tuple[Scope, int] | None = None,
 ) -> ShellScan:
     """Find scanner invocations in a script and every way their failure is lost (``nesting``: how
     many command substitutions deep ``src`` is; ``runners``: the step is named for a scan, so a
-    ``make``/``just`` target named for a scanner counts as one)."""
+    ``make``/``just`` target named for a scanner counts as one; ``env``: the step's environment as
+    set in the workflow, for what ``eval "$CMD"`` runs; ``outer``: the script and command ``src``
+    runs in, for the variables set there)."""
     cmds = commands(lex(src))
+    scope = Scope(src, cmds, outer)
     state = {"errexit": errexit, "pipefail": pipefail}
     issues: list[ShellIssue] = []
     tools: list[str] = []
@@ -89,7 +102,9 @@ def scan_script(
     for idx, cmd in enumerate(cmds):
         known = len(issues)
         found = (
-            _substituted(src, cmd, (tools, issues, reports), nesting + 1) if nesting < _MAX_NESTING else []
+            _substituted(src, cmd, (tools, issues, reports), nesting + 1, (env, (scope, idx)))
+            if nesting < _MAX_NESTING
+            else []
         )
         was_on = state["errexit"]
         _set_flags(cmd, state)
@@ -108,6 +123,23 @@ def scan_script(
             tools.extend(inner)
             reports |= nested.reports
             issues.extend(inline_issues(inline, nested.issues))
+        if inv is None and inline is None and nesting < _MAX_NESTING and eval_args(cmd) is not None:
+            # ``eval "$CMD"``: the scripts it runs, when they can be known
+
+            nested_scan = partial(
+                scan_script,
+                errexit=state["errexit"],
+                pipefail=state["pipefail"],
+                nesting=nesting + 1,
+                runners=runners,
+                env=env,
+                outer=(scope, idx),
+            )
+            followed = follow_eval(cmd, idx, scope.get(), env or {}, nested_scan, runners=runners)
+            inner = followed.tools
+            tools.extend(inner)
+            reports |= followed.reports
+            issues.extend(followed.issues)
         if inv is None and not inner:
             if (
                 found
@@ -122,7 +154,11 @@ def scan_script(
         if inv is not None:
             tool = inv.tool.id
             tools.append(tool)
-            reports |= reports_of(cmd, inv) if not inv.via_runner else set()
+            if not inv.via_runner:
+                reports |= reports_of(cmd, inv)
+                named = [path for path in report_paths(cmd, inv) if has_variable(path)]
+                if named:  # ``--json-output-file "$JSON_FILE"``: by what the variable holds there
+                    reports |= report_patterns(named, idx, scope.get(), env or {})
             first = len(issues)
             issues.extend(flag_issues(cmd, inv))
             defaults.setdefault(scan_key(cmd, inv), []).append(
@@ -145,6 +181,7 @@ def scan_script(
                     f"{tool} is piped into another command without pipefail; "
                     "the pipeline's status is the last command's",
                     None,
+                    "run the pipeline under pipefail (bash: set -o pipefail)",
                 )
             )
         last_idx = end
@@ -173,6 +210,7 @@ def scan_script(
                         cmds[end + 1].start,
                         f"{tool}'s failure is swallowed by '|| {handler_text}'",
                         cut,
+                        f"remove '|| {handler_text}'",
                     )
                 )
             last_idx = h_end
@@ -180,6 +218,7 @@ def scan_script(
             either = and_or(src, cmds, end, conds, tool)
             issues.extend([either] if either else _and_list_issue(src, cmds, (idx, end), conds, tool))
         if not state["errexit"] and last_idx + 1 < len(cmds) and not status_kept(src, cmds, cmd, last_idx):
+            errexit_fix = _errexit_fix(src, cmds, errexit_off_at, errexit)
             issues.append(
                 ShellIssue(
                     "errexit",
@@ -187,7 +226,8 @@ def scan_script(
                     cmd.start,
                     f"errexit is off (set +e) and a later command decides the step's "
                     f"status, so {tool}'s failure is ignored",
-                    _errexit_fix(src, cmds, errexit_off_at, errexit),
+                    errexit_fix,
+                    "remove the 'set +e' line" if errexit_fix else None,
                 )
             )
     # ``grype dir:x`` (a summary) then ``grype dir:x -o json > r.json``: the last run of the same scan
@@ -199,23 +239,29 @@ def scan_script(
 
 
 def _substituted(
-    src: str, cmd: SimpleCommand, out: tuple[list[str], list[ShellIssue], set[str]], nesting: int
+    src: str,
+    cmd: SimpleCommand,
+    out: tuple[list[str], list[ShellIssue], set[str]],
+    nesting: int,
+    context: tuple[Mapping[str, str] | None, tuple[Scope, int]],
 ) -> list[str]:
     """Scanners run inside ``$(...)``/backticks of a command's words: their tools count, and a swallow
-    there (``x=$(bandit -f json . || true)``) is reported (cutting it could change what x gets)."""
+    there (``x=$(bandit -f json . || true)``) is reported (cutting it could change what x gets).
+    ``context``: the environment and where the command is, for the variables a substitution reads."""
     tools, issues, reports = out
+    env, outer = context
     found: list[str] = []
     for word in (*cmd.words, *(t for _, t in cmd.redirects if t is not None)):
         if "$(" not in word.text and "`" not in word.text:
             continue
         for a, b in substitutions(word.text):
             base = word.start + a
-            inner = scan_script(src[base : word.start + b], nesting=nesting)
+            inner = scan_script(src[base : word.start + b], nesting=nesting, env=env, outer=outer)
             found.extend(inner.tools)
             reports |= inner.reports
             for issue in inner.issues:
                 if issue.kind == "discard":  # from a deeper substitution, or ``$(! scanner)``: not cut
-                    message = issue.message.removesuffix(_BANG_CUT)
+                    message = issue.message
                 elif issue.kind == "swallow":
                     message = (
                         f"{issue.message} inside a command substitution, so the step never sees the failure"
@@ -286,25 +332,3 @@ def _errexit_fix(
     if line != "set +e" and not line.startswith("set +e #"):
         return None
     return (start, end, "")
-
-
-def args_issues(tool: Tool, args: str) -> list[ShellIssue]:
-    """Soft-fails inside an action input that holds the scanner's arguments: gosec ``args: -no-fail``,
-    or mobsfscan/njsscan ``args: '. --sarif --output results.sarif || true'`` (their actions run the
-    tool through ``sh -c``). Offsets are into ``args``."""
-    prefix = (tool.commands[0].name if tool.commands else tool.id) + " "
-    out: list[ShellIssue] = []
-    for issue in scan_script(prefix + args).issues:
-        if issue.kind not in ("flag", "swallow") or issue.edit is None:
-            continue
-        a, b, new = issue.edit
-        shift = len(prefix)
-        a, b = a - shift, b - shift
-        if a < 0:  # the first argument: take the blank after it instead of the one before
-            a = 0
-            while b < len(args) and args[b] in " \t":
-                b += 1
-        out.append(
-            ShellIssue(issue.kind, issue.tool, max(issue.offset - shift, 0), issue.message, (a, b, new))
-        )
-    return out

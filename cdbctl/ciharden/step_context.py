@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 from yaml.nodes import MappingNode, Node
 
-from cdbctl.ciharden.locate import mget, mstr, sval
-from cdbctl.ciharden.model import Candidate, Fix, Rule
+from cdbctl.ciharden.locate import mget, mstr, mval, sval
+from cdbctl.ciharden.model import Candidate, Fix, Rule, Status
 from cdbctl.ciharden.readers import FileReader
 
 Path = tuple[str | int, ...]
@@ -47,6 +47,16 @@ class Context:
     local_actions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # see harden.Options
     read_file: FileReader | None = None  # see harden.Options
     input_defaults: Mapping[str, str] = field(default_factory=dict)  # of a reusable workflow
+    env: Mapping[str, str] = field(default_factory=dict)  # the workflow's and job's env: (job wins)
+
+
+def env_of(node: Node | None) -> dict[str, str]:
+    """The scalar entries of a workflow's, job's or step's ``env:`` (an expression kept as written)."""
+    env = mval(node, "env")
+    if not isinstance(env, MappingNode):
+        return {}
+    pairs = ((sval(k), sval(v)) for k, v in env.value)
+    return {k: v for k, v in pairs if k is not None and v is not None}
 
 
 def label_of(node: MappingNode, index: int) -> str:
@@ -85,11 +95,25 @@ def add_candidate(
     *,
     tool: str | None,
     fix: Fix | None,
+    proposed_fix: str | None = None,
+    status: Status | None = None,
 ) -> None:
-    """A candidate at ``where`` (1-based line, column)."""
+    """A candidate at ``where`` (1-based line, column); ``proposed_fix`` says the change in words."""
     line, col = where
     info.candidates.append(
-        Candidate(rule, line, ctx.job, info.label, message, tool, fix, step_index=info.index, col=col)
+        Candidate(
+            rule,
+            line,
+            ctx.job,
+            info.label,
+            message,
+            tool,
+            fix,
+            step_index=info.index,
+            col=col,
+            proposed_fix=proposed_fix,
+            status=status,
+        )
     )
 
 

@@ -26,8 +26,9 @@ def flag_issues(cmd: SimpleCommand, inv: Invocation) -> list[ShellIssue]:
                             "flag",
                             inv.tool.id,
                             words[k].start,
-                            f"{name} makes {inv.tool.id} succeed on findings; removed",
+                            f"{name} makes {inv.tool.id} succeed on findings",
                             (prev_end, words[k].end, ""),
+                            f"remove {name}",
                         )
                     )
                 elif v == name and k + 1 < len(words):
@@ -39,9 +40,9 @@ def flag_issues(cmd: SimpleCommand, inv: Invocation) -> list[ShellIssue]:
                                 "flag",
                                 inv.tool.id,
                                 nxt.start,
-                                f"{name} {nxt.value} makes {inv.tool.id} succeed on findings; "
-                                f"set to {rule.good}",
+                                f"{name} {nxt.value} makes {inv.tool.id} succeed on findings",
                                 (nxt.start, nxt.end, rule.good),
+                                f"set {name} to {rule.good}",
                             )
                         )
                 elif v.startswith(name + "=") and rule.bad_values:
@@ -56,22 +57,23 @@ def flag_issues(cmd: SimpleCommand, inv: Invocation) -> list[ShellIssue]:
                                 "flag",
                                 inv.tool.id,
                                 w.start,
-                                f"{v} makes {inv.tool.id} succeed on findings; set to {rule.good}",
+                                f"{v} makes {inv.tool.id} succeed on findings",
                                 (w.start + len(name) + 1, w.end, rule.good),
+                                f"set {name} to {rule.good}",
                             )
                         )
     given = [w.value for w in words[inv.cmd_end :]]
     last = words[inv.cmd_end - 1]
 
-    def missing(message: str, added: str | None) -> ShellIssue:
+    def missing(message: str, added: str | None, proposed: str) -> ShellIssue:
         """A blocking setting the command lacks; ``added`` is appended after its last word."""
         edit = (last.end, last.end, " " + added) if added else None
-        return ShellIssue("default", inv.tool.id, last.start, message, edit)
+        return ShellIssue("default", inv.tool.id, last.start, message, edit, proposed)
 
-    exits_zero = f"{inv.tool.id} exits 0 on findings unless told otherwise; adding "
+    exits_zero = f"{inv.tool.id} exits 0 on findings unless told otherwise"
     switch = inv.command.blocking_switch if inv.command else None
     if switch and not any(v == switch or v.startswith(switch + "=") for v in given):
-        issues.append(missing(exits_zero + switch, switch))
+        issues.append(missing(exits_zero, switch, f"add {switch}"))
     if inv.tool.default_flag:
         names = (inv.tool.default_flag.split()[0], *inv.tool.default_aliases)
         seen_names = seen_names or any(v == n or v.startswith(n + "=") for v in given for n in names)
@@ -79,11 +81,11 @@ def flag_issues(cmd: SimpleCommand, inv: Invocation) -> list[ShellIssue]:
         first = inv.tool.threshold_flags[0]
         issues.append(
             missing(
-                f"{inv.tool.id} never fails on findings without {first} "
-                f"(a CVSS threshold below 11); add one, e.g. {first}=7",
+                f"{inv.tool.id} never fails on findings without {first}, a CVSS threshold below 11",
                 None,
+                f"add one, e.g. {first}=7",
             )
         )
     if inv.tool.default_flag and not seen_names:
-        issues.append(missing(exits_zero + inv.tool.default_flag, inv.tool.default_flag))
+        issues.append(missing(exits_zero, inv.tool.default_flag, f"add {inv.tool.default_flag}"))
     return issues

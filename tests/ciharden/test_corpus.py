@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from cdbctl.ciharden.harden import harden
 from cdbctl.ciharden.model import Status
+from cdbctl.ciharden.report import proposed_fix
 from cdbctl.ciharden.splice import load_data
 from tests.ciharden.conftest import CORPUS, GOLDEN, Lint, corpus_files, is_workflow
 
@@ -52,6 +53,7 @@ def test_golden_findings(path: Path) -> None:
             "job": f.job,
             "step": f.step,
             "tool": f.tool,
+            "proposed_fix": proposed_fix(f),
         }
         for f in result.findings
     ]

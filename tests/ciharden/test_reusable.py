@@ -3,11 +3,14 @@ that come from a reusable workflow's input defaults are reported."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from cdbctl.ciharden.harden import harden
 from cdbctl.ciharden.model import Rule, Status
 from cdbctl.ciharden.splice import load_data
+from tests.ciharden.conftest import Lint
 
 pytestmark = pytest.mark.unit
 
@@ -156,3 +159,40 @@ def test_a_job_that_downloads_a_hardened_scan_jobs_results_still_runs(job: str, 
     )
     assert (Rule.publish_if in [f.rule for f in result.findings]) is (expected is not None)
     assert harden(result.hardened, "t.yml", write=True).hardened == result.hardened
+
+
+_IF = "    if: ${{ !cancelled() }}\n"
+_STEPS = "    steps:\n      - uses: actions/download-artifact@v4\n"
+
+
+@pytest.mark.parametrize(
+    ("needs", "eol"),
+    [
+        ("    needs: scan\n", "\n"),
+        ("    needs:\n      - scan\n      - lint\n", "\n"),
+        ("    needs:\n    - scan\n    - lint\n", "\n"),  # the list at the key's column
+        ("    needs:\n      - scan  # the results\n      - 'lint'\n", "\n"),
+        # a commented-out need belongs to the list: uncommenting it must not land under if:
+        ("    needs:\n      - scan\n      # - lint\n", "\n"),
+        ("    needs: [\n      scan,\n      lint,\n    ]\n", "\n"),
+        ("    needs:\n      - scan\n      - lint\n", "\r\n"),
+    ],
+    ids=["one-line", "block", "block-at-key-column", "quoted-and-comment", "commented-out", "flow", "crlf"],
+)
+def test_the_if_of_a_downloading_job_goes_right_below_its_needs(
+    needs: str, eol: str, actionlint: Lint, tmp_path: Path
+) -> None:
+    """A multi-line ``needs:`` list used to get its ``if:`` appended at the end of the job."""
+    head = "on: push\njobs:\n  scan:\n    runs-on: ubuntu-latest\n    steps:\n" + SCAN
+    lint = "  lint:\n    runs-on: ubuntu-latest\n    steps:\n      - run: ruff check .\n"
+    publish = "  publish:\n    runs-on: ubuntu-latest\n"
+    text = (head + lint + publish + needs + _STEPS).replace("\n", eol)
+    result = harden(text, "t.yml", write=True)
+    expected = head.replace("-o b.sarif || true", "-o b.sarif") + lint + publish + needs + _IF + _STEPS
+    assert result.hardened == expected.replace("\n", eol)
+    assert harden(result.hardened, "t.yml", write=True).hardened == result.hardened
+    before, after = tmp_path / "before.yml", tmp_path / "after.yml"
+    before.write_text(text, encoding="utf-8", newline="")
+    after.write_text(result.hardened, encoding="utf-8", newline="")
+    found = actionlint([before, after])
+    assert found[str(before)] == [] and found[str(after)] == [], found

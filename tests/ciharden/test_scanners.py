@@ -183,3 +183,67 @@ def test_one_scan_run_twice_in_a_step_blocks_on_its_last_run(script: str, harden
     first = harden(step(script), "t.yml", write=True)
     assert first.hardened == step(hardened)
     assert harden(first.hardened, "t.yml", write=True).findings == ()
+
+
+@pytest.mark.parametrize(
+    ("script", "found"),
+    [
+        ('./wizcli iac scan --path . --policy "Default IaC policy"', True),
+        ("wizcli docker scan --image app:1 --policy p --output sarif > wiz.sarif", True),
+        ("wizcli dir scan --path . --name repo", True),
+        ("wizcli scan dir . --json-output-file wiz-dir.json", True),
+        ("~/wizcli scan container-image app:1 --json-output-file r.json", True),
+        # no scans: authentication, tagging an image, the version
+        ("./wizcli auth --id $ID --secret $SECRET", False),
+        ("wizcli docker tag --image app:1", False),
+        ("wizcli version", False),
+        (
+            "curl -o wizcli https://downloads.wiz.io/wizcli/latest/wizcli-linux-amd64 && chmod +x wizcli",
+            False,
+        ),
+    ],
+)
+def test_wizcli_scans_are_recognised(script: str, found: bool) -> None:
+    """Wiz CLI exits 4 on a policy violation, so a scan blocks as written: only its soft-fails (here
+    ``|| true`` and continue-on-error) are findings, and nothing is added to the command."""
+    step = f"      - run: {script} || true\n        continue-on-error: true\n"
+    result = harden(HEAD + step, "t.yml", write=True)
+    rules = [f.rule for f in result.findings]
+    if not found:
+        assert rules == [Rule.non_security_continue]
+        assert result.hardened == HEAD + step
+        return
+    assert rules == [Rule.failure_swallowed, Rule.step_continue_on_error]
+    assert {f.tool for f in result.findings} == {"wizcli"}
+    assert result.hardened == HEAD + f"      - run: {script}\n"
+
+
+_WIZ_LOOP = (
+    "      - id: wiz\n        continue-on-error: true\n        run: |\n"
+    "          for IMAGE in $IMAGES; do\n"
+    "            JSON_FILE=\"/tmp/wiz-scan-$(echo $IMAGE | tr '/:' '__').json\"\n"
+    '            ./wizcli scan container-image "$IMAGE" --json-output-file "$JSON_FILE"\n'
+    "          done\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("reader", "status"),
+    [
+        # the gate reads the reports by the glob their names were built from: gated
+        (
+            '          for f in /tmp/wiz-scan-*.json; do jq -e ".result.analytics.vulnerabilities.criticalCount'
+            ' == 0" "$f" || exit 1; done\n',
+            Status.gated,
+        ),
+        # another glob, or a glob too short to tell a report by: no gate, continue-on-error goes
+        ('          for f in /tmp/trivy-*.json; do jq -e ". == []" "$f" || exit 1; done\n', FIXED),
+        ('          for f in /tmp/*.json; do jq -e ". == []" "$f" || exit 1; done\n', FIXED),
+    ],
+)
+def test_a_report_named_through_a_variable_is_read_by_its_glob(reader: str, status: Status) -> None:
+    """``--json-output-file "$JSON_FILE"`` with ``JSON_FILE=/tmp/wiz-scan-$(...).json`` set before it
+    in the same loop: the report is known as ``wiz-scan-*.json`` (modelled on a public wiz.yml)."""
+    text = HEAD + _WIZ_LOOP + "      - name: Check the Wiz results\n        run: |\n" + reader
+    result = harden(text, "t.yml", write=True)
+    assert [(f.rule, f.status) for f in result.findings] == [(Rule.step_continue_on_error, status)]

@@ -11,6 +11,7 @@ import pytest
 
 from cdbctl.ciharden.harden import harden
 from cdbctl.ciharden.model import Rule, Status
+from cdbctl.ciharden.report import describe
 from tests.ciharden.conftest import make_repo
 
 pytestmark = pytest.mark.unit
@@ -70,7 +71,7 @@ def test_swallow_inside_a_command_substitution_is_reported(script: str, flagged:
         return
     assert [(f.status, f.line, f.fixable) for f in found] == [(Status.would_fix, 7, False)]
     assert "command substitution" in found[0].message
-    assert "fix by hand" in found[0].message
+    assert "fix by hand" in describe(found[0])
     assert len(result.findings) == 1
 
 
@@ -90,7 +91,9 @@ def test_negated_scanner_on_its_own_line_loses_the_bang(script: str, fixed: str)
     """``! bandit -r .`` succeeds when bandit fails (and errexit ignores a negated command)."""
     result = harden(_run_step(script), "t.yml", write=True)
     assert [(f.rule, f.status) for f in result.findings] == [(Rule.status_discarded, Status.fixed)]
-    assert "'!'" in result.findings[0].message
+    assert "'! " in result.findings[0].message
+    assert result.findings[0].proposed_fix == "remove the '!'"
+    assert describe(result.findings[0]).endswith("; fix: remove the '!'")
     assert result.hardened == _run_step(fixed)
     assert harden(result.hardened, "t.yml", write=True).findings == ()
 
@@ -123,7 +126,7 @@ def test_conditions_negations_and_or_lists_that_discard_the_status(script: str, 
     assert not result.changed
     for f in found:
         assert (f.status, f.fixable) == (Status.would_fix, False)
-        assert "fix by hand" in f.message
+        assert "fix by hand" in describe(f)
 
 
 def test_many_nested_scanner_conditions_do_not_hang(tmp_path: Path) -> None:

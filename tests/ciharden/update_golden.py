@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from cdbctl.ciharden.harden import harden
+from cdbctl.ciharden.report import proposed_fix
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ciharden"
 CORPUS = DATA / "corpus"
@@ -31,6 +32,7 @@ def findings_summary(text: str, name: str) -> tuple[str, list[dict[str, object]]
             "job": f.job,
             "step": f.step,
             "tool": f.tool,
+            "proposed_fix": proposed_fix(f),
         }
         for f in result.findings
     ]
