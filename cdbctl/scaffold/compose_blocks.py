@@ -119,12 +119,11 @@ def refresh_blocks(
 ) -> LayerBlocks:
     """Bring scaffold's blocks among names (services of this run the file defines) up to date.
 
-    others: services with a recorded block here that this run does not generate: left as they are, but
-    not part of the file the blocks are rendered for (as when they were added together).
-
     recorded: the state's `blocks`; kept: the base kept for a block id (None: none); scaffolded: the
     services an earlier run generated (a block of one without a record may be one an older cdbctl added);
-    earlier: the fragments of earlier versions; choices: SKIP or OVERWRITE by block id.
+    earlier: the fragments of earlier versions; choices: SKIP or OVERWRITE by block id; others: services
+    with a recorded block here that this run does not generate: left as they are, but not part of the
+    file the blocks are rendered for (as when they were added together).
     """
     found = _find(text, where, [*names, *others])
     present = [n for n in others if n in found and n not in names]

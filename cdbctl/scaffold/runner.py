@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from cdbctl.errors import EnvironmentProblem
 from cdbctl.scaffold import state as st
 from cdbctl.scaffold.builds import GENERATE, UNCHECKED, BuildVerdict, judge, layered_builds, project_dir_of
 from cdbctl.scaffold.checks import dockerignore_problems, validate_builds
@@ -16,7 +17,7 @@ from cdbctl.scaffold.layers import Layer, find_compose, load_layers
 from cdbctl.scaffold.merge import is_text, to_lf
 from cdbctl.scaffold.obsolete import find_obsolete
 from cdbctl.scaffold.plan import Sources, plan_files, service_dir
-from cdbctl.scaffold.reconcile import choices, decide, usable_base
+from cdbctl.scaffold.reconcile import SKIP, choices, decide, usable_base
 from cdbctl.scaffold.report import FileReport, file_diff
 from cdbctl.scaffold.spec import ServiceSpec, build_specs, merge_recorded, recorded_specs
 
@@ -131,8 +132,15 @@ def run_scaffold(
     blocked = False
     label = f"{sources.version} ({sources.fingerprint})"  # the same for every file (a hash of every template)
     for pf in planned:
+        if _not_a_file(fs, pf.path, skip=chosen.get(pf.path) == SKIP):
+            # Left as it is; the state keeps what it recorded, so the next run decides it the same way.
+            what = "a directory" if fs.is_dir(pf.path) else "not a regular file"
+            reports.append(FileReport(pf.path, st.SKIPPED, _kind(pf.path, pf.service), pf.service,
+                                      f"{what}; left as it is (--skip)"))  # fmt: skip
+            continue
         current = fs.read(pf.path)
         recorded = old.files.get(pf.path)
+        _not_a_file(fs, st.base_path(pf.path), skip=False)
         kept_base = fs.read(st.base_path(pf.path))
         d = decide(
             current,
@@ -257,6 +265,24 @@ def run_scaffold(
         tuple(reports), tuple(problems), "".join(diffs), paths[-1], written, tuple(gen), tuple(paths),
         blocked=blocked,
     )  # fmt: skip
+
+
+def _not_a_file(fs: RepoFS, path: str, *, skip: bool) -> bool:
+    """True when something other than a regular file is at path and --skip names it; without it, an error.
+
+    A directory where scaffold writes a file cannot be decided (no merge, no overwrite): one line names it
+    and what to do.
+    """
+    if not fs.exists(path) or fs.is_file(path):
+        return False
+    if skip:
+        return True
+    what = "a directory" if fs.is_dir(path) else "something not a regular file (a FIFO, socket or device)"
+    if path.startswith(st.BASE_DIR + "/"):
+        fix = "remove it (scaffold keeps a merge base there) and rerun"
+    else:
+        fix = f"move it away, or rerun with --skip {path} to leave it"
+    raise EnvironmentProblem(f"{what} is in the way of a generated file: {fix}", where=path)
 
 
 def _leftovers(fs: RepoFS, paths: Sequence[str]) -> list[str]:
