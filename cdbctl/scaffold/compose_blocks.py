@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from cdbctl.errors import CdbctlError
 from cdbctl.scaffold import state as st
+from cdbctl.scaffold.block_merge import merge_mapping
 from cdbctl.scaffold.compose_doc import ComposeDoc, cut, semantic, service_span, services_node
 from cdbctl.scaffold.merge import to_lf
 from cdbctl.scaffold.reconcile import Decision, decide, usable_base
@@ -169,6 +170,8 @@ def _decide_all(
         if new is None:
             continue
         d = decide(f.current, new, f.recorded, f.base, force=force, choice=choices.get(bid))
+        if d.status == st.CONFLICT and f.base is not None:
+            d = _by_key(f.current, new, f.base) or d
         if d.status == st.CONFLICT:
             # Nothing is written, so the block keeps its old base: the same conflict until it is decided.
             why = (
@@ -194,6 +197,18 @@ def _decide_all(
                 )  # fmt: skip
         outcomes.append(BlockOutcome(bid, f.name, d))
     return LayerBlocks(text, tuple(reversed(outcomes)))
+
+
+def _by_key(current: bytes, new: bytes, base: bytes) -> Decision | None:
+    """The line merge collided: merged key by key instead, when the block is a plain mapping."""
+    merged = merge_mapping(base, current, new)
+    if merged is None:
+        return None
+    if merged == current:
+        return Decision(st.KEPT, None, st.digest(new), new, "edited; already has the template's change")
+    return Decision(
+        st.MERGED, merged, st.digest(new), new, "the template's changes merged with yours, key by key"
+    )
 
 
 def _others(data: object, name: str) -> object:

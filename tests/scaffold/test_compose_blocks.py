@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -156,10 +157,28 @@ def test_an_edited_020_block_gets_the_change_merged_and_keeps_the_edit(
     assert _row(again, BLOCK)[0] == "kept" and not again.would_change and _dev(root) == dev
 
 
-def test_an_edit_next_to_the_template_change_is_a_conflict_never_markers(
+def test_edits_next_to_the_template_change_are_merged_key_by_key(tmp_path: Path, sources: Sources) -> None:
+    """A line merge collides (adjacent lines); the keys differ, so each side's change is taken."""
+    edited = OLD_BLOCK.replace(
+        "LOG_LEVEL: ${LOG_LEVEL:-info}\n", 'LOG_LEVEL: debug  # mine\n      FEATURE_X: "1"\n'
+    )
+    root = _old_repo(tmp_path / "cdb", edited)
+    result = _run(root, sources)
+    assert _row(result, BLOCK) == ("merged", "the template's changes merged with yours, key by key")
+    dev = _dev(root)
+    assert 'LOG_LEVEL: debug  # mine\n      FEATURE_X: "1"\n' + NEW_ENV in dev
+    assert ":?" not in dev
+    assert _row(_run(root, sources), BLOCK)[0] == "kept"
+
+
+# The user wrote a password into the very line the template changes: that is a conflict.
+OWN_PASSWORD = OLD_BLOCK.replace(":${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD in .env}@", ":hunter2@")
+
+
+def test_the_same_key_changed_both_ways_is_a_conflict_never_markers(
     tmp_path: Path, sources: Sources, capsys: Cap
 ) -> None:
-    edited = OLD_BLOCK.replace("LOG_LEVEL: ${LOG_LEVEL:-info}", "LOG_LEVEL: debug")
+    edited = OWN_PASSWORD
     root = _old_repo(tmp_path / "cdb", edited)
     before = _dev(root)
     assert main(["scaffold", "--repo", str(root), "--check", "--format", "json"]) == 1
@@ -182,7 +201,7 @@ def test_an_edit_next_to_the_template_change_is_a_conflict_never_markers(
     assert main(["scaffold", "--repo", str(root), "--check"]) == 0  # declined: kept from now on
     capsys.readouterr()
     assert main(["scaffold", "--repo", str(root), "--overwrite", BLOCK]) == 0
-    assert NEW_ENV in _dev(root) and "LOG_LEVEL: debug" not in _dev(root)
+    assert NEW_ENV in _dev(root) and "hunter2" not in _dev(root)
 
 
 def test_a_block_the_user_wrote_is_never_taken_for_scaffolds(tmp_path: Path, sources: Sources) -> None:
@@ -241,7 +260,8 @@ def test_docker_compose_accepts_the_upgraded_stack_without_password_variables(
     if subprocess.run([*cmd[:2], "version"], capture_output=True, check=False).returncode:
         pytest.skip("docker compose v2 is not installed")
     old = subprocess.run(cmd, cwd=compose, env=env, capture_output=True, text=True, check=False)
-    assert old.returncode != 0 and "REDIS_PASSWORD" in old.stderr  # what 0.2.0 left behind
+    # What 0.2.0 left behind (compose names REDIS_PASSWORD or POSTGRES_PASSWORD, whichever it reads first).
+    assert old.returncode != 0 and re.search(r"required variable (REDIS|POSTGRES)_PASSWORD", old.stderr)
     _run(root, sources)
     new = subprocess.run(cmd, cwd=compose, env=env, capture_output=True, text=True, check=False)
     assert new.returncode == 0, new.stderr
@@ -253,8 +273,7 @@ def test_docker_compose_accepts_the_upgraded_stack_without_password_variables(
 def test_a_block_is_named_relative_to_the_current_directory(
     tmp_path: Path, capsys: Cap, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    edited = OLD_BLOCK.replace("LOG_LEVEL: ${LOG_LEVEL:-info}", "LOG_LEVEL: debug")
-    root = _old_repo(tmp_path / "cdb", edited)
+    root = _old_repo(tmp_path / "cdb", OWN_PASSWORD)
     (root / ".git").mkdir()  # the repository scaffold finds from a subdirectory
     monkeypatch.chdir(root / "infrastructure")
     assert main(["scaffold", "--overwrite", "compose/dev.yml#cdb_core"]) == 0
