@@ -129,21 +129,24 @@ def refresh_blocks(
     found = _find(text, where, [*names, *others])
     present = [n for n in others if n in found and n not in names]
     candidates = [n for n in names if n in found and (st.block_id(where, n) in recorded or n in scaffolded)]
+    kept_base = {
+        n: usable_base(kept.get(st.block_id(where, n)), recorded.get(st.block_id(where, n))) for n in names
+    }
     mine: list[_Found] = []
     for attempt in range(2):
         stripped = cut(text, [found[n][0] for n in [*candidates, *present]])
         now = _renders(render, stripped, None, candidates)
-        olds = [_renders(render, stripped, fragment, candidates) for fragment in earlier]
+        # Earlier fragments only matter for blocks without a base (an older cdbctl added them).
+        unknown = [n for n in candidates if kept_base[n] is None]
+        olds = [_renders(render, stripped, fragment, unknown) for fragment in earlier] if unknown else []
         mine = []
         for name in candidates:
             span, block = found[name]
-            bid = st.block_id(where, name)
-            base = usable_base(kept.get(bid), recorded.get(bid))
-            digest = recorded.get(bid) if base is not None else None
-            if base is None:
-                # No usable base (an older cdbctl, or a base lost): the renders say whether it is scaffold's.
+            recorded_digest = recorded.get(st.block_id(where, name))
+            base, digest = kept_base[name], recorded_digest
+            if base is None:  # the renders say whether it is scaffold's block, and which render is its base
                 base = _earlier_base(block, [r[name] for r in (now, *olds) if name in r])
-                digest = st.digest(base) if base is not None else recorded.get(bid)
+                digest = st.digest(base) if base is not None else recorded_digest
             if digest is not None:
                 mine.append(_Found(name, span, block, base, digest))
         if attempt or len(mine) == len(candidates):

@@ -13,14 +13,20 @@ import json
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as hs
 
 from cdbctl.cli import main
+from cdbctl.resources import compose_dir, templates_dir
 from cdbctl.scaffold.fs import RepoFS
 from cdbctl.scaffold.plan import Sources
-from cdbctl.scaffold.runner import ScaffoldResult, run_scaffold
+from cdbctl.scaffold.runner import ScaffoldResult, package_dir, run_scaffold
+from cdbctl.scaffold.sources import load_sources
 from cdbctl.scaffold.spec import build_specs
 from tests.scaffold.cdb_layout import DEV, LAYERS, make_cdb
 
@@ -297,3 +303,77 @@ def test_a_block_between_other_services_in_a_four_space_file(tmp_path: Path, sou
     text = (root / "docker-compose.yml").read_text()
     assert text == after.replace("timeout: 5s", "timeout: 7s").replace("delay: 5s", "delay: 7s")
     assert not run_scaffold(RepoFS(root), None, later, compose=(), write=False, force=False).would_change
+
+
+# Module level, not a fixture: hypothesis prints the arguments of a failing example, and these are large.
+SOURCES = load_sources(templates_dir(), compose_dir(), package_dir())
+
+# User edits of the block scaffold added, and template changes of the fragment, drawn in any combination.
+USER_EDITS = {
+    "log level": ("      LOG_LEVEL: ${LOG_LEVEL:-info}\n", "      LOG_LEVEL: debug\n"),
+    "new variable": ('      PORT: "8001"\n', '      PORT: "8001"\n      FEATURE_X: "1"\n'),
+    "replicas": ("      replicas: 1\n", "      replicas: 3  # more\n"),
+    "comment": ("    healthcheck:\n", "    # probes\n    healthcheck:\n"),
+    "memory": ("          memory: 512M\n", "          memory: 1G\n"),
+}
+KEPT = {  # what shows an edit is still there (the template's new key may now sit between two of yours)
+    "log level": "LOG_LEVEL: debug\n",
+    "new variable": 'FEATURE_X: "1"\n',
+    "replicas": "replicas: 3  # more\n",
+    "comment": "    # probes\n    healthcheck:\n",
+    "memory": "memory: 1G\n",
+}
+TEMPLATE_CHANGES = {
+    "memory": ("memory: 512M", "memory: 768M"),
+    "retries": ("retries: 3", "retries: 5"),
+    "new key": ('      PORT: "{{ port }}"\n', '      PORT: "{{ port }}"\n      TZ: UTC\n'),
+    "log level": ('conv.var("LOG_LEVEL", ":-info")', 'conv.var("LOG_LEVEL", ":-warning")'),
+}
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    edits=hs.sets(hs.sampled_from(sorted(USER_EDITS)), min_size=1),
+    changes=hs.sets(hs.sampled_from(sorted(TEMPLATE_CHANGES)), min_size=1),
+)
+def test_an_upgrade_never_loses_an_edit_and_a_rerun_changes_nothing(
+    edits: set[str], changes: set[str]
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        _upgrade_keeps_edits(Path(tmp) / "cdb", SOURCES, edits, changes)
+
+
+def _upgrade_keeps_edits(root: Path, sources: Sources, edits: set[str], changes: set[str]) -> None:
+    make_cdb(root)
+    _run(root, sources)
+    dev = _dev(root)
+    for name in sorted(edits):
+        old, new = USER_EDITS[name]
+        dev = dev.replace(old, new)
+    (root / DEV_PATH).write_text(dev)
+    fragment = sources.compose_fragment
+    for name in sorted(changes):
+        fragment = fragment.replace(*TEMPLATE_CHANGES[name])
+    later = dataclasses.replace(sources, compose_fragment=fragment)
+    status = _row(_run(root, later), BLOCK)[0]
+    after = _dev(root)
+    yaml.safe_load(after)
+    if status == "conflict":
+        assert after == dev  # left as it is, never markers
+        assert "memory" in edits & changes or "log level" in edits & changes  # only the same key collides
+    else:
+        assert status == "merged"
+        assert all(KEPT[name] in after for name in edits)  # every edit kept
+        assert ("memory: 768M" in after) == ("memory" in changes)
+        assert ("retries: 5" in after) == ("retries" in changes)
+        assert ("TZ: UTC" in after) == ("new key" in changes)
+    rerun = _run(root, later, write=False)
+    assert _dev(root) == after
+    assert not rerun.would_change or _row(rerun, BLOCK)[0] == "would conflict"
+
+
+def test_force_takes_the_template_block_over_your_edits(tmp_path: Path, sources: Sources) -> None:
+    root = _old_repo(tmp_path / "cdb", OWN_PASSWORD)
+    result = run_scaffold(RepoFS(root), None, sources, compose=LAYERS, write=True, force=True)
+    assert _row(result, BLOCK) == ("updated", "user edits overwritten (--force)")
+    assert NEW_ENV in _dev(root) and "hunter2" not in _dev(root)
