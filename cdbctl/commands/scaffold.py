@@ -29,6 +29,8 @@ builds are generated and fixed. `--service NAME --force` re-points one on purpos
 A rerun brings template updates into generated files like `copier update`: an unedited file is
 updated, the template's changes are merged into an edited one (merged), and changes that collide are
 written as <<<<<<< yours / ||||||| base / ======= / >>>>>>> template blocks (conflict, exit 1).
+A service block scaffold added to a compose file is brought up to date the same way (row FILE#SERVICE),
+but a conflict there is reported, never written as markers.
 The table lists what changes (created, updated, merged, conflict, skipped, or "would ..." when nothing
 is written); -v lists every file (identical, kept: edited with no template change).
 
@@ -95,7 +97,8 @@ SkipOpt = Annotated[
     typer.Option(
         "--skip",
         metavar="PATH",
-        help="Leave this generated file as it is and decline its template update (repeatable).",
+        help="Leave this generated file (or compose service block, FILE#SERVICE) as it is and decline its "
+        "template update (repeatable).",
     ),
 ]
 OverwriteOpt = Annotated[
@@ -103,7 +106,8 @@ OverwriteOpt = Annotated[
     typer.Option(
         "--overwrite",
         metavar="PATH",
-        help="Replace this generated file with the template's version, your edits lost (repeatable).",
+        help="Replace this generated file (or compose service block, FILE#SERVICE) with the template's "
+        "version, your edits lost (repeatable).",
     ),
 ]
 VerboseOpt = Annotated[
@@ -238,14 +242,23 @@ def _summary(result: ScaffoldResult, mode: str) -> str:
         return f"scaffold ({mode}): {parts}; would change, but {why}"
     if mode == "apply":
         if result.conflicts:
-            return f"scaffold: {parts}; resolve the conflicts (<<<<<<< ... >>>>>>> blocks), then rerun"
+            return (
+                f"scaffold: {parts}; resolve the conflicts (<<<<<<< ... >>>>>>> blocks; a compose service "
+                "block: --overwrite or --skip FILE#SERVICE), then rerun"
+            )
         return f"scaffold: {parts}"
     verb = "would change" if result.would_change else "up to date"
     return f"scaffold ({mode}): {parts}; {verb}"
 
 
 def _repo_rel(repo: Path, given: str) -> str:
-    """A --skip/--overwrite PATH relative to the current directory or the repo, as a repo-relative path."""
+    """A --skip/--overwrite PATH relative to the current directory or the repo, as a repo-relative path.
+
+    A compose service block, FILE#SERVICE, has its FILE part resolved so.
+    """
+    file, sep, service = given.rpartition("#")
+    if sep and file and not Path(given).exists():
+        return _repo_rel(repo, file) + sep + service
     path = Path(given)
     absolute = path if path.is_absolute() else Path.cwd() / path
     if path.is_absolute() or absolute.exists():

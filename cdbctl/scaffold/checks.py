@@ -53,7 +53,7 @@ def dockerignore_problems(fs: RepoFS, planned: Sequence[PlannedFile]) -> list[st
     """Files the images COPY that the repository's .dockerignore would leave out of the build context."""
     if not planned:
         return []
-    current = fs.read(".dockerignore")
+    current = fs.read(".dockerignore") if fs.is_file(".dockerignore") else None  # a directory: --skip
     ours = next((pf.data for pf in planned if pf.path == ".dockerignore"), None)
     text = current if current is not None else ours
     if text is None:

@@ -91,6 +91,42 @@ class ComposeDoc:
         return key.start - start
 
 
+def last_end(node: YNode) -> int:
+    """The end of the last scalar text inside a block node (its mapping end mark may sit much later)."""
+    if node.kind == "map" and node.items and not node.flow:
+        return last_end(node.items[-1][1])
+    if node.kind == "seq" and node.children and not node.flow:
+        return last_end(node.children[-1])
+    return node.end
+
+
+def service_span(doc: ComposeDoc, services: YNode | None, name: str) -> tuple[int, int] | None:
+    """The lines of a block-style service entry: from its key's line to the end of its last value's line.
+
+    None when the service is absent or not a plain block mapping (flow style, an alias, one line).
+    """
+    for key, raw in services.items if services is not None and not services.flow else []:
+        if key.value != name:
+            continue
+        if raw.kind != "map" or raw.flow or not raw.items or raw.anchor:
+            return None
+        start = doc.line_start(key.start)
+        if doc.text[start : key.start].strip(" "):
+            return None
+        end, _ = doc.after_line(last_end(raw))
+        return start, end
+    return None
+
+
+def cut(text: str, spans: Sequence[tuple[int, int] | None]) -> str:
+    """text without the given (non-overlapping) spans; None entries are ignored."""
+    out, at = [], 0
+    for start, end in sorted(span for span in spans if span is not None):
+        out.append(text[at:start])
+        at = end
+    return "".join(out) + text[at:]
+
+
 def same_path(base: str, value: str, expected: str) -> bool:
     if value.startswith("/") or "$" in value or "://" in value:
         return False

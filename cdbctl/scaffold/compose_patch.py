@@ -19,6 +19,7 @@ from cdbctl.scaffold.compose_doc import (
     ServiceBuild,
     dependencies,
     effective_build,
+    last_end,
     list_builds,
     same_path,
     semantic,
@@ -172,11 +173,13 @@ def patch_compose(
     render_block: BlockRenderer,
     deps: Sequence[Dependency] | None = None,
     layer_texts: Sequence[str] = (),
+    others: frozenset[str] = frozenset(),
 ) -> PatchResult:
     """Point each target's build at the repository root and its Dockerfile; add missing targets.
 
     deps: the backing services added services wait for (default: those of this file).
     layer_texts: every compose layer (base first), whose `${VAR...}` expressions added services reuse.
+    others: services scaffold added earlier; like the ones being added, they are not the file's conventions.
     """
     doc = ComposeDoc(text, where)
     services = services_node(doc)
@@ -199,7 +202,10 @@ def patch_compose(
             patched.append(t.name)
             edits.extend(svc_edits)
     if missing:
-        edits.append(_add_services(doc, services, missing, render_block, deps=deps, layer_texts=layer_texts))
+        add = _add_services(
+            doc, services, missing, render_block, deps=deps, layer_texts=layer_texts, others=others
+        )
+        edits.append(add)
     out = text
     # Back to front. Two insertions at one offset (a `dockerfile:` line after a service's last line, and
     # the services added after it) keep their list order: the later one is applied first.
@@ -253,6 +259,7 @@ def _add_services(
     *,
     deps: Sequence[Dependency] | None,
     layer_texts: Sequence[str],
+    others: frozenset[str],
 ) -> _Edit:
     deps = dependencies(doc, services) if deps is None else deps
     if services is None:
@@ -272,22 +279,13 @@ def _add_services(
         if raw.kind == "map" and not raw.flow and raw.items:
             step = max(raw.items[0][0].column - indent, 1)
             break
-    last = _last_end(services)
+    last = last_end(services)
     at, prefix = doc.after_line(last)
     # A blank line before each added service, except right after a block scalar: there it would
     # become part of a `|+` value.
     sep = "" if at == last else "\n"
-    conv = find_conventions(doc, services, {t.name for t in missing}, layer_texts)
+    conv = find_conventions(doc, services, {t.name for t in missing} | others, layer_texts)
     blocks = sep + "\n".join(render_block(t, deps, indent, step, conv) for t in missing)
     if prefix:
         blocks = blocks[:-1]
     return _Edit(at, at, prefix + blocks.replace("\n", doc.eol))
-
-
-def _last_end(node: YNode) -> int:
-    """The end of the last scalar text inside a block node (its mapping end mark may sit much later)."""
-    if node.kind == "map" and node.items and not node.flow:
-        return _last_end(node.items[-1][1])
-    if node.kind == "seq" and node.children and not node.flow:
-        return _last_end(node.children[-1])
-    return node.end

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from cdbctl.scaffold.compose_doc import ComposeDoc, scalar
+from cdbctl.scaffold.compose_doc import ComposeDoc, cut, scalar, service_span
 from cdbctl.scaffold.yamltree import YNode
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)((?::?[-?+])[^}]*)?\}")
@@ -172,7 +172,9 @@ def find_conventions(
     merge_name = merge if isinstance(merge, str) and _extension_anchor(doc, merge) else None
     env_name = env_merge if isinstance(env_merge, str) else None
     restart = _shared(restart_values, among)
-    variables = {**_server_defaults(doc, services), **variable_expressions([*layer_texts, doc.text])}
+    # The excluded services' own expressions (scaffold's blocks) are not the file's way of writing them.
+    text = cut(doc.text, [service_span(doc, services, name) for name in exclude])
+    variables = {**_server_defaults(doc, services), **variable_expressions([*layer_texts, text])}
     return Conventions(
         merge=merge_name,
         merged_keys=_keys(doc, merge_name),

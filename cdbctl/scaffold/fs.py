@@ -87,6 +87,11 @@ class RepoFS:
         st = self._stat(rel)
         return st is not None and stat.S_ISDIR(st.st_mode)
 
+    def is_file(self, rel: str) -> bool:
+        """True when the repo path is a regular file (a symlink to one inside the repository counts)."""
+        st = self._stat(rel)
+        return st is not None and stat.S_ISREG(st.st_mode)
+
     def _stat(self, rel: str) -> os.stat_result | None:
         path = self.resolve(rel)
         try:

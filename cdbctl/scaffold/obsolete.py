@@ -36,6 +36,8 @@ def find_obsolete(
         if path in wanted or not path.startswith(dirs):
             continue
         forget.add(path)
+        if fs.exists(path) and not fs.is_file(path):
+            continue  # a directory (or a FIFO) now: not the file scaffold generated; forgotten, left alone
         current = fs.read(path)
         if current is not None:
             service = path[len(SERVICES_ROOT) + 1 :].split("/", 1)[0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cdbctl.errors import InternalError
@@ -33,6 +33,9 @@ class Sources:
     compose_fragment: str
     reference_compose: bytes
     version: str  # cdbctl version
+    # The compose fragment as earlier cdbctl versions shipped it (version -> text): a block one of them
+    # rendered is recognised as scaffold's own and brought up to date.
+    earlier_fragments: Mapping[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return f"Sources({len(self.templates)} templates, {self.engine!r}, {self.fingerprint})"

@@ -3,41 +3,29 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from cdbctl.errors import EnvironmentProblem
 from cdbctl.scaffold import state as st
 from cdbctl.scaffold.builds import GENERATE, UNCHECKED, BuildVerdict, judge, layered_builds, project_dir_of
 from cdbctl.scaffold.checks import dockerignore_problems, validate_builds
-from cdbctl.scaffold.compose_doc import layered_dependencies, port_mismatches
-from cdbctl.scaffold.compose_patch import BuildTarget, Dependency, PatchResult, patch_compose
-from cdbctl.scaffold.conventions import Conventions
+from cdbctl.scaffold.compose_layers import block_choices, block_ids, patch_for, patch_layers
 from cdbctl.scaffold.fs import RepoFS
 from cdbctl.scaffold.layers import Layer, find_compose, load_layers
 from cdbctl.scaffold.merge import is_text, to_lf
 from cdbctl.scaffold.obsolete import find_obsolete
-from cdbctl.scaffold.plan import Sources, plan_files, render_service_block, service_dir
-from cdbctl.scaffold.reconcile import choices, decide, usable_base
+from cdbctl.scaffold.plan import Sources, plan_files, service_dir
+from cdbctl.scaffold.reconcile import SKIP, choices, decide, usable_base
+from cdbctl.scaffold.report import FileReport, file_diff
 from cdbctl.scaffold.spec import ServiceSpec, build_specs, merge_recorded, recorded_specs
+
+__all__ = ["FileReport", "ScaffoldResult", "package_dir", "patch_for", "recorded_services", "run_scaffold"]
 
 CHANGES = frozenset(
     {st.CREATED, st.UPDATED, st.MERGED, st.CONFLICT, st.LEFTOVER, st.REMOVED, *st.WOULD.values()}
 )
-
-
-@dataclass(frozen=True)
-class FileReport:
-    """The outcome for one file."""
-
-    path: str
-    status: str
-    kind: str  # service | vendor | root | compose | state | base | build | temp
-    service: str | None = None
-    detail: str = ""
-    notice: bool = False  # its own row even when its status is a quiet one (an edited obsolete file)
 
 
 @dataclass(frozen=True)
@@ -64,20 +52,6 @@ class ScaffoldResult:
         return any(f.status in {st.CONFLICT, st.WOULD[st.CONFLICT]} for f in self.files)
 
 
-def _diff(path: str, old: bytes | None, new: bytes | None) -> str:
-    """A unified diff of one file (new None: the file is removed); binary files by name only."""
-    before = "/dev/null" if old is None else f"a/{path}"
-    after = "/dev/null" if new is None else f"b/{path}"
-    if b"\0" in (old or b"") or b"\0" in (new or b""):  # the engine wheel
-        return f"Binary files {before} and {after} differ\n"
-    a = [] if old is None else old.decode("utf-8", "replace").splitlines(keepends=True)
-    b = [] if new is None else new.decode("utf-8", "replace").splitlines(keepends=True)
-    lines = difflib.unified_diff(a, b, before, after)
-    return "".join(
-        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
-    )
-
-
 def recorded_services(fs: RepoFS) -> dict[str, int]:
     """The services (name -> port) the state file of an earlier run records."""
     return st.load_state(fs.read(st.STATE_PATH), st.STATE_PATH).services
@@ -87,33 +61,6 @@ def _kind(path: str, service: str | None) -> str:
     if service is None:
         return "root"
     return "vendor" if "/vendor/" in path else "service"
-
-
-def patch_for(
-    text: str,
-    specs: Sequence[ServiceSpec],
-    sources: Sources,
-    compose_path: str,
-    project_dir: str | None = None,
-    *,
-    deps: Sequence[Dependency] | None = None,
-    layer_texts: Sequence[str] = (),
-) -> PatchResult:
-    """Patch compose text (at repo-relative compose_path) for the specs; pure.
-
-    project_dir: the directory build paths are relative to (compose's: the first file's), default
-    the compose file's own.
-    """
-    base = project_dir if project_dir is not None else (posixpath.dirname(compose_path) or ".")
-    ctx = posixpath.relpath(".", base)
-    targets = [BuildTarget(s.name, s.port, ctx, f"{service_dir(s.name)}/Dockerfile") for s in specs]
-
-    def block(t: BuildTarget, deps: Sequence[Dependency], indent: int, step: int, conv: Conventions) -> str:
-        return render_service_block(sources, t, deps, indent, step, conv=conv)
-
-    return patch_compose(
-        text, targets, where=compose_path, render_block=block, deps=deps, layer_texts=layer_texts
-    )
 
 
 def _judge_all(
@@ -176,14 +123,24 @@ def run_scaffold(
     writes: list[tuple[str, bytes, int]] = []
     diffs: list[str] = []
     files = dict(old.files)
-    chosen = choices([pf.path for pf in planned], skip, overwrite)
+    files_only = {pf.path for pf in planned}
+    chosen = choices(
+        list(files_only), skip - block_ids(skip, files_only), overwrite - block_ids(overwrite, files_only)
+    )
     marked: set[str] = set()  # files a conflict block is (or would be) written into
     kept_bases: list[tuple[FileReport, tuple[str, bytes, int]]] = []
     blocked = False
     label = f"{sources.version} ({sources.fingerprint})"  # the same for every file (a hash of every template)
     for pf in planned:
+        if _not_a_file(fs, pf.path, skip=chosen.get(pf.path) == SKIP):
+            # Left as it is; the state keeps what it recorded, so the next run decides it the same way.
+            what = "a directory" if fs.is_dir(pf.path) else "not a regular file"
+            reports.append(FileReport(pf.path, st.SKIPPED, _kind(pf.path, pf.service), pf.service,
+                                      f"{what}; left as it is (--skip)"))  # fmt: skip
+            continue
         current = fs.read(pf.path)
         recorded = old.files.get(pf.path)
+        _not_a_file(fs, st.base_path(pf.path), skip=False)
         kept_base = fs.read(st.base_path(pf.path))
         d = decide(
             current,
@@ -203,7 +160,7 @@ def run_scaffold(
         reports.append(FileReport(pf.path, d.status, _kind(pf.path, pf.service), pf.service, d.detail))
         if d.write is not None:
             writes.append((pf.path, d.write, pf.mode))
-            diffs.append(_diff(pf.path, current, d.write))
+            diffs.append(file_diff(pf.path, current, d.write))
             if d.status == st.CONFLICT:
                 marked.add(pf.path)
         # Binary files keep only their digest: they are replaced or kept whole, never merged.
@@ -224,7 +181,7 @@ def run_scaffold(
         reports.append(FileReport(ob.path, st.REMOVED if ob.remove else st.KEPT, _kind(ob.path, ob.service),
                                   ob.service, detail, notice=not ob.remove))  # fmt: skip
         if ob.remove:
-            diffs.append(_diff(ob.path, ob.current, None))
+            diffs.append(file_diff(ob.path, ob.current, None))
     removals = [ob.path for ob in obsolete if ob.remove]
     # The bases of forgotten files go with them (an edited obsolete file stays, its base does not).
     for path in sorted(forget):
@@ -234,34 +191,18 @@ def run_scaffold(
 
     project = project_dir_of(paths[0])
     owners = {v.name: v.owner for v in verdicts if v.verdict == GENERATE}
-    patched_texts: dict[str, str] = {}
-    # Added services wait for Redis/PostgreSQL as every layer together describes them.
-    deps = layered_dependencies([(layer.path, layer.text) for layer in layers]) if len(layers) > 1 else None
-    texts = [layer.text for layer in layers]
-    for layer in layers:
-        mine = [s for s in gen if owners[s.name] == layer.path]
-        result = (
-            patch_for(layer.text, mine, sources, layer.path, layer.base, deps=deps, layer_texts=texts)
-            if mine
-            else None
-        )
-        new_text = result.text if result is not None else layer.text
-        patched_texts[layer.path] = new_text
-        new_compose = new_text.encode(layer.encoding)
-        if layer.raw is None:
-            status, detail = st.CREATED, "from the reference stack"
-        elif new_compose == layer.raw:
-            status, detail = st.IDENTICAL, ""
-        else:
-            status, detail = st.UPDATED, _patch_detail(result)
-        if layer.given or status != st.IDENTICAL:  # an included file is shown when it changes
-            reports.append(FileReport(layer.path, status, "compose", None, detail))
-        if status != st.IDENTICAL:
-            writes.append((layer.path, new_compose, 0o644))
-            diffs.append(_diff(layer.path, layer.raw, new_compose))
-        if result is not None:
-            listening = {s.name: s.port for s in mine if s.name not in result.added}
-            problems += port_mismatches(new_text, listening)
+    block_choice = block_choices(skip, overwrite, files_only)
+    composed = patch_layers(
+        fs, layers, gen, owners=owners, sources=sources, old=old, force=force, choices=block_choice
+    )
+    patched_texts = composed.texts
+    reports += composed.reports
+    writes += composed.writes
+    diffs += composed.diffs
+    problems += composed.problems
+    marked |= composed.marked
+    kept_bases += composed.bases
+    removals += composed.removals
 
     # Bases after the files they belong to, the state last: an interrupted commit leaves files that
     # match their new render (identical next time), never a base recorded for a file not written.
@@ -276,6 +217,7 @@ def run_scaffold(
         files=files,
         compose=paths[-1],
         compose_files=tuple(paths),
+        blocks=composed.blocks,
     )
     state_bytes = st.dump_state(new_state)
     old_state_bytes = fs.read(st.STATE_PATH)
@@ -285,7 +227,7 @@ def run_scaffold(
         s_status = st.CREATED if old_state_bytes is None else st.UPDATED
         reports.append(FileReport(st.STATE_PATH, s_status, "state"))
         writes.append((st.STATE_PATH, state_bytes, 0o644))
-        diffs.append(_diff(st.STATE_PATH, old_state_bytes, state_bytes))
+        diffs.append(file_diff(st.STATE_PATH, old_state_bytes, state_bytes))
     else:
         reports.append(FileReport(st.STATE_PATH, st.IDENTICAL, "state"))
 
@@ -294,7 +236,11 @@ def run_scaffold(
     bases = {layer.path: layer.base for layer in layers}
     problems = validate_builds(fs.root, project, after, planned_paths, set(owners), bases=bases) + problems
     problems += dockerignore_problems(fs, planned)
-    managed = [*planned_paths, *(st.base_path(p) for p in planned_paths), *(layer.path for layer in layers)]
+    managed = [
+        *planned_paths,
+        *(st.base_path(p) for p in [*planned_paths, *composed.blocks]),
+        *(layer.path for layer in layers),
+    ]
     leftovers = _leftovers(fs, [*managed, st.STATE_PATH])
     for tmp in leftovers:
         removed = write and not blocked
@@ -321,15 +267,22 @@ def run_scaffold(
     )  # fmt: skip
 
 
-def _patch_detail(result: PatchResult | None) -> str:
-    if result is None:
-        return ""
-    return "; ".join(
-        part for part in (
-            f"build paths fixed: {', '.join(result.patched)}" if result.patched else "",
-            f"services added: {', '.join(result.added)}" if result.added else "",
-        ) if part
-    )  # fmt: skip
+def _not_a_file(fs: RepoFS, path: str, *, skip: bool) -> bool:
+    """True when something other than a regular file is at path and --skip names it; without it, an error.
+
+    A directory where scaffold writes a file cannot be decided (no merge, no overwrite): one line names it
+    and what to do.
+    """
+    if not fs.exists(path) or fs.is_file(path):
+        return False
+    if skip:
+        return True
+    what = "a directory" if fs.is_dir(path) else "something not a regular file (a FIFO, socket or device)"
+    if path.startswith(st.BASE_DIR + "/"):
+        fix = "remove it (scaffold keeps a merge base there) and rerun"
+    else:
+        fix = f"move it away, or rerun with --skip {path} to leave it"
+    raise EnvironmentProblem(f"{what} is in the way of a generated file: {fix}", where=path)
 
 
 def _leftovers(fs: RepoFS, paths: Sequence[str]) -> list[str]:

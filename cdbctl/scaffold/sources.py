@@ -45,6 +45,10 @@ def load_sources(templates_dir: Path, compose_dir: Path, package_dir: Path) -> S
             compose_fragment=(compose_dir / "service.yaml.j2").read_text(encoding="utf-8"),
             reference_compose=(compose_dir / "docker-compose.yml").read_bytes(),
             version=__version__,
+            earlier_fragments={
+                path.name.removeprefix("service-").removesuffix(".yaml.j2"): path.read_text(encoding="utf-8")
+                for path in sorted((compose_dir / "history").glob("service-*.yaml.j2"))
+            },
         )
     except OSError as exc:
         raise InternalError(f"cdbctl installation is incomplete: {exc}") from None

@@ -177,6 +177,62 @@ def test_a_file_where_a_directory_must_go_is_found_before_writing(repo: Path, ca
     assert everything(repo) == before
 
 
+GUNICORN = "backoffice/services/cdb_core/gunicorn.conf.py"
+
+
+def test_a_directory_where_a_file_goes_is_one_line_naming_it_and_the_fix(repo: Path, capsys: Cap) -> None:
+    """It was a bare 'expected a file, found a directory' (exit 3), with --skip PATH too."""
+    (repo / GUNICORN).mkdir(parents=True)
+    before = everything(repo)
+    code, out, err = run_cli(capsys, "--repo", str(repo), "--service", "cdb_core")
+    assert code == 3 and out == ""
+    assert err.splitlines() == [
+        f"cdbctl: error: a directory is in the way of a generated file: move it away, or rerun with "
+        f"--skip {GUNICORN} to leave it, {GUNICORN}"
+    ]
+    assert everything(repo) == before
+
+
+def test_skip_leaves_a_directory_where_a_file_goes_and_the_run_goes_on(repo: Path, capsys: Cap) -> None:
+    (repo / GUNICORN / "mine").mkdir(parents=True)
+    (repo / ".dockerignore").mkdir()
+    skips = ("--skip", GUNICORN, "--skip", ".dockerignore")
+    code, out, err = run_cli(capsys, "--repo", str(repo), "--service", "cdb_core", *skips, "--format", "json")
+    assert code == 0, err
+    rows = {f["path"]: f for f in json.loads(out)["files"]}
+    assert rows[GUNICORN]["status"] == "skipped" and rows[GUNICORN]["detail"].startswith("a directory")
+    assert rows[".dockerignore"]["status"] == "skipped"
+    assert (repo / "backoffice/services/cdb_core/app/main.py").is_file()  # the others were written
+    assert (repo / GUNICORN / "mine").is_dir() and (repo / ".dockerignore").is_dir()
+    assert GUNICORN not in json.loads((repo / ".cdbctl/scaffold.json").read_text())["files"]
+    assert run_cli(capsys, "--repo", str(repo), "--check", *skips)[0] == 0  # nothing else would change
+    # A file generated before, a directory now: --skip keeps its record, so moving the directory away
+    # gives the file back on the next run.
+    shutil.rmtree(repo / GUNICORN)
+    assert run_cli(capsys, "--repo", str(repo), "--skip", ".dockerignore")[0] == 0
+    (repo / GUNICORN).unlink()
+    (repo / GUNICORN).mkdir()
+    assert run_cli(capsys, "--repo", str(repo), "--skip", GUNICORN, "--skip", ".dockerignore")[0] == 0
+    recorded = json.loads((repo / ".cdbctl/scaffold.json").read_text())["files"]
+    assert GUNICORN in recorded
+    (repo / GUNICORN).rmdir()
+    code, out, _ = run_cli(capsys, "--repo", str(repo), "--skip", ".dockerignore", "--format", "json")
+    assert code == 0 and {f["path"]: f["status"] for f in json.loads(out)["files"]}[GUNICORN] == "created"
+
+
+def test_a_directory_where_a_merge_base_goes_names_it(repo: Path, capsys: Cap) -> None:
+    assert run_cli(capsys, "--repo", str(repo), "--service", "cdb_core")[0] == 0
+    base = f".cdbctl/scaffold/base/{GUNICORN}"
+    (repo / base).unlink()
+    (repo / base).mkdir()
+    code, _, err = run_cli(capsys, "--repo", str(repo))
+    assert code == 3
+    assert err.splitlines() == [
+        f"cdbctl: error: a directory is in the way of a generated file: remove it (scaffold keeps a merge "
+        f"base there) and rerun, {base}"
+    ]
+
+
 def test_kill_9_between_the_writes_leaves_temp_files_that_later_runs_report_and_remove(repo: Path) -> None:
     """kill -9 left `.X.tmp` files that no later run or --check mentioned."""
     killer = (

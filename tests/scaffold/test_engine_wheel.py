@@ -36,6 +36,57 @@ def test_same_sources_give_the_same_bytes_wherever_they_lie(tmp_path: Path) -> N
     assert again.filename == first.filename == f"cdbctl_risk-{__version__}-py3-none-any.whl"
 
 
+# The Python versions cdbctl supports (Requires-Python >= 3.11); each must build the same wheel.
+PYTHONS = ("3.11", "3.12", "3.13")
+_BUILD = """
+import sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])  # this checkout's cdbctl, whatever the interpreter has installed
+from cdbctl.scaffold.sources import load_engine
+sys.stdout.buffer.write(load_engine(Path(sys.argv[2])).data)
+"""
+
+
+def _interpreter(minor: str) -> str | None:
+    """An interpreter of that version that runs: a pyenv build (PYENV_ROOT, default ~/.pyenv), else
+    python<minor> on PATH (a pyenv shim of a version that is not selected fails, and is passed over)."""
+    root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv") / "versions"
+    builds = sorted(
+        root.glob(f"{minor}.*/bin/python"), key=lambda p: [int(x) for x in p.parts[-3].split(".")]
+    )
+    on_path = shutil.which(f"python{minor}")
+    want = str(tuple(int(x) for x in minor.split(".")))
+    for candidate in [*reversed([str(b) for b in builds]), *([on_path] if on_path else [])]:
+        probe = subprocess.run(
+            [candidate, "-c", "import sys; print(tuple(sys.version_info[:2]))"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        if probe.returncode == 0 and probe.stdout.strip() == want:
+            return candidate
+    return None
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("minor", PYTHONS)
+def test_every_supported_python_builds_the_same_bytes(minor: str) -> None:
+    """zipfile, ast and hashlib of another Python must not change a byte (requirements.txt pins the hash)."""
+    python = _interpreter(minor)
+    if python is None:
+        pytest.skip(
+            f"Python {minor} is not installed (none in ~/.pyenv/versions, no working python{minor} on PATH); "
+            "CI may have only one Python"
+        )
+    root = Path(__file__).resolve().parents[2]
+    built = subprocess.run(
+        [python, "-I", "-c", _BUILD, str(root), str(package_dir())],
+        capture_output=True, timeout=120, check=False, env={"PATH": os.environ.get("PATH", "")},
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr.decode(errors="replace")
+    here = load_engine(package_dir())
+    assert hashlib.sha256(built.stdout).hexdigest() == here.sha256, f"Python {minor} built other bytes"
+    assert built.stdout == here.data
+
+
 @pytest.mark.unit
 def test_wheel_holds_the_engine_package_and_only_what_it_imports() -> None:
     package = load_package(package_dir())

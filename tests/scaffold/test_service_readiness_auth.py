@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import base64
 import os
-import pwd
 import shutil
 import socket
 import ssl
 import struct
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -23,6 +20,7 @@ from types import ModuleType
 import pytest
 
 from cdbctl.scaffold.plan import Sources
+from tests.scaffold.pg_tls import self_signed, set_ssl, superuser
 from tests.scaffold.service_helpers import scaffold_repo, service_app
 from tests.servers import PostgresServer, ScriptedServer, ServerUnavailable
 
@@ -30,24 +28,9 @@ MD5_USER, MD5_PASSWORD = "md5_user", "md5-test-password"  # test-only roles of a
 CLEAR_USER, CLEAR_PASSWORD = "clear_user", "clear-test-password"
 
 
-def _self_signed(directory: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 and its key, made by openssl."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
-    crt, key = directory / "server.crt", directory / "server.key"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(crt)],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-    return crt, key
-
-
 @pytest.fixture(scope="module")
 def tls_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PostgresServer, Path]]:
     """A cluster with TLS on, an MD5 role and a cleartext-password role; yields it and its CA file."""
-    import psycopg
-
     try:
         server = PostgresServer.start()
     except ServerUnavailable as exc:
@@ -55,12 +38,7 @@ def tls_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Pos
             pytest.fail(str(exc))
         pytest.skip(str(exc))
     try:
-        crt, key = _self_signed(server.data_dir)
-        if os.geteuid() == 0:
-            pw = pwd.getpwnam("postgres")
-            for path in (crt, key):
-                os.chown(path, pw.pw_uid, pw.pw_gid)
-        key.chmod(0o600)
+        crt, _ = self_signed(server.data_dir)
         ca = tmp_path_factory.mktemp("ca") / "root.crt"
         shutil.copyfile(crt, ca)
         hba = server.data_dir / "pg_hba.conf"
@@ -68,24 +46,12 @@ def tls_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Pos
             f"host all {MD5_USER} 127.0.0.1/32 md5\nhost all {CLEAR_USER} 127.0.0.1/32 password\n"
             + hba.read_text()
         )
-        with psycopg.connect(
-            host=server.host, port=server.port, user="postgres", password=server.superuser_password,
-            dbname="postgres", autocommit=True, connect_timeout=10,
-        ) as conn:  # fmt: skip
+        with superuser(server) as conn:
             conn.execute("SET password_encryption = 'md5'")  # stored as MD5: only the md5 method fits
             conn.execute(f"CREATE ROLE {MD5_USER} LOGIN PASSWORD '{MD5_PASSWORD}'")
             conn.execute("RESET password_encryption")
             conn.execute(f"CREATE ROLE {CLEAR_USER} LOGIN PASSWORD '{CLEAR_PASSWORD}'")
-            conn.execute("ALTER SYSTEM SET ssl = on")
-            conn.execute("SELECT pg_reload_conf()")
-        deadline = time.monotonic() + 10
-        while True:  # the reload is asynchronous: wait until new connections see TLS
-            with psycopg.connect(server.url, sslmode="prefer", connect_timeout=5) as conn:
-                if conn.pgconn.ssl_in_use:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("PostgreSQL did not turn TLS on")
-            time.sleep(0.1)
+        set_ssl(server, True)  # the reload also reads the new pg_hba.conf
         yield server, ca
     finally:
         server.stop()
@@ -151,7 +117,7 @@ def test_verified_tls_uses_sslrootcert_and_an_unknown_ca_is_a_tls_error(
 def test_rediss_with_an_unknown_ca_is_a_tls_error_not_a_bad_url(
     readiness: ModuleType, tmp_path: Path
 ) -> None:
-    crt, key = _self_signed(tmp_path)
+    crt, key = self_signed(tmp_path)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(crt, key)
 
