@@ -3,7 +3,8 @@
 Mappings merge key by key; most sequences append; `command`, `entrypoint` and `healthcheck.test`
 are replaced; `environment`, `labels` and friends merge by key whether written as a list or a
 mapping; `ports` append without duplicates; `volumes`, `secrets` and `configs` are unique by their
-target. `!reset` removes a key, `!override` replaces instead of merging.
+target. `!reset` removes a key, `!override` replaces instead of merging. A `null` keeps what earlier
+files set (`command` and `entrypoint` are cleared by it), as Compose v2 does.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ def _merge_map(base: Mapping[str, Any], over: Mapping[str, Any], path: tuple[str
         here = (*path, str(key))
         if value is RESET:
             out.pop(key, None)
+        elif value is None and key in out and here not in _REPLACED:
+            continue  # as Compose v2: `ports: null` (CDB's network-prod.yml) keeps the earlier ports
         elif isinstance(value, Override) or key not in out:
             out[key] = value
         else:

@@ -407,3 +407,45 @@ def test_endpoint_overrides_replace_by_name_and_keep_the_service(tmp_path: Path)
     ]
     with pytest.raises(UsageError, match="endpoint name given twice: x"):
         plan_probes(project, [], [parse_endpoint_option("x=tcp://127.0.0.1:1")] * 2)
+
+
+@pytest.mark.parametrize(
+    ("header", "project", "env", "expected"),
+    [
+        ("", None, {}, "my_dir_app"),  # the directory's name, normalised as the project name is
+        ("", "other", {}, "other_app"),
+        ("name: ${STACK:-stk}\n", None, {}, "stk_app"),
+        ("name: ${STACK:-stk}\n", None, {"COMPOSE_PROJECT_NAME": "given"}, "given_app"),
+        ("name: ${COMPOSE_PROJECT_NAME:-zz}\n", None, {}, "zz_app"),
+    ],
+)
+def test_compose_project_name_is_interpolated_as_the_projects_name(
+    tmp_path: Path, header: str, project: str | None, env: dict[str, str], expected: str
+) -> None:
+    # As `docker compose config` (v2.40) prints them: CDB's rollback.yml names images this way.
+    directory = tmp_path / "My_Dir"
+    directory.mkdir()
+    f = directory / "compose.yaml"
+    f.write_text(header + "services:\n  s:\n    image: ${COMPOSE_PROJECT_NAME:-unset}_app\n")
+    assert load_project([f], env, project).services["s"]["image"] == expected
+
+
+def test_null_in_an_override_keeps_the_earlier_value_but_clears_command(tmp_path: Path) -> None:
+    base = tmp_path / "compose.yaml"
+    base.write_text(
+        "services:\n  s:\n    image: x\n    command: [serve]\n    ports: ['8000:8000']\n"
+        "    environment: {A: '1'}\n    healthcheck: {test: [CMD, 'true'], interval: 5s}\n"
+    )
+    over = tmp_path / "prod.yml"
+    over.write_text(
+        "services:\n  s:\n    image: null\n    command: null\n    ports: null\n    environment: null\n"
+        "    healthcheck: {interval: null}\n"
+    )
+    s = load_project([base, over], {}).services["s"]
+    assert (s["image"], s.get("command"), s["ports"], s["environment"]) == (
+        "x",
+        None,
+        ["8000:8000"],
+        {"A": "1"},
+    )
+    assert s["healthcheck"] == {"test": ["CMD", "true"], "interval": "5s"}
