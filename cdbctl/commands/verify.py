@@ -266,21 +266,21 @@ def load_compose(
 
 def _finish(plan: Plan, report: Report, fmt: TableOrJson) -> None:
     """Notes and hints to stderr, the report to stdout; exit 3 when the environment blocked every check."""
+    from cdbctl.commands.verify_table import render_table, shared_engine_error
     from cdbctl.output import dumps_json, stdout_console, write_stdout
     from cdbctl.verify.model import Status
     from cdbctl.verify.runner import summarize
 
     if not plan.probes and report.checks and all(c.status is Status.unknown for c in report.checks):
         raise EnvironmentProblem(report.checks[0].detail, hint=report.notes[0] if report.notes else None)
+    if fmt is not OutputFormat.json and (engine := shared_engine_error(report)) is not None:
+        # The table says it once instead of per row; its hint (how to fix it) follows it, not before.
+        sys.stderr.write(f"cdbctl: warning: {engine}\n")
     for note in report.notes:
         sys.stderr.write(f"hint: {note}\n")
     if fmt is OutputFormat.json:
         write_stdout(dumps_json(report.to_json()))
     else:
-        from cdbctl.commands.verify_table import render_table, shared_engine_error
-
-        if (engine := shared_engine_error(report)) is not None:
-            sys.stderr.write(f"cdbctl: warning: {engine}\n")
         console = stdout_console()
         _print_table(console, render_table(report, console.width))
     sys.stderr.write(f"verify: {summarize(report.checks)}\n")

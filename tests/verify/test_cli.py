@@ -161,6 +161,22 @@ services:
     assert "hint:" not in err_nd
 
 
+def test_engine_warning_comes_before_its_hint_in_the_table_format(capsys: pytest.CaptureFixture[str]) -> None:
+    with http_server(200) as api:
+        compose(
+            Path.cwd(),
+            f"services:\n  cdb_core:\n    image: cdb/core\n    ports: ['{api.server_port}:8001']\n",
+        )
+        code, _, err = run(capsys, "--format", "table")
+    assert err.splitlines() == [
+        f"cdbctl: warning: Docker engine unreachable: no socket at {NO_SOCKET}",
+        f"hint: start the Docker daemon or point DOCKER_HOST at it (now {NO_SOCKET}); "
+        "--no-docker skips the container checks",
+        "verify: 1 unknown",
+    ]
+    assert code == 1
+
+
 def test_redis_and_postgres_from_images_verify_does_not_know_are_probed_as_what_they_run(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
