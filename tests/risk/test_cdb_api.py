@@ -358,3 +358,34 @@ def test_cli_accepts_cdb_keys_from_every_source(capsys, monkeypatch, tmp_path) -
 def test_examples_still_resolve(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     r = cli(capsys, monkeypatch, "risk", "config", "--config", str(DATA / "risk.yaml"), "--format", "json")
     assert r.code == 0 and r.err == ""
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"MAX_DAILY_DRAWDOWN_PCT": "0.03"},  # CDB's current risk service reads this name
+        {"MAX_DAILY_DRAWDOWN_PCT": "0.03", "MAX_DRAWDOWN_PCT": "0.04"},
+        {"RISK_PER_TRADE_PCT": "0.005", "TARGET_VOLATILITY": "0.1", "ATR_STOP_MULTIPLIER": "3"},
+        {"MAX_EXPOSURE_PCT": "0.4"},
+        {"MAX_EXPOSURE_PCT": "0.4", "MAX_TOTAL_EXPOSURE_PCT": "0.35"},
+    ],
+)
+def test_load_risk_config_reads_an_environment_as_the_cli_does(capsys, monkeypatch, env) -> None:  # type: ignore[no-untyped-def]
+    # One environment, one limit: load_risk_config() ignored cdbctl's names, so a service ran on CDB's
+    # 5 % drawdown default while `cdbctl risk config` showed the 3 % the operator had set.
+    from cdbctl.risk import load_risk_config
+    from cdbctl.risk.config import canonical_key
+    from cdbctl.risk.keys import KEYS
+
+    for var in [*cdb_config.CDB_DEFAULTS, *(n for k in KEYS for n in (k.name, *k.aliases))]:
+        monkeypatch.delenv(var, raising=False)
+    for var, value in env.items():
+        monkeypatch.setenv(var, value)
+    r = cli(capsys, monkeypatch, "risk", "config", "--format", "json")
+    assert r.code == 0, r.err
+    shown = {row["key"]: row["value"] for row in r.json()["keys"]}
+    loaded = load_risk_config()
+    touched = {canonical_key(var) for var in env}
+    compared = {name: key for name in cdb_config.CDB_DEFAULTS if (key := canonical_key(name)) in touched}
+    assert compared, env
+    assert {name: loaded[name] for name in compared} == {name: shown[key] for name, key in compared.items()}
