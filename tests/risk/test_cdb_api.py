@@ -7,6 +7,7 @@ import dataclasses
 import inspect
 import logging
 import math
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -263,6 +264,14 @@ V1 = {"ACCOUNT_EQUITY": 100_000.0, "MAX_DRAWDOWN_PCT": 0.05, "MAX_POSITION_PCT":
         ({}, {}, (False, "position_size_zero_after_sizing", 0.0, None)),  # CDB approved a size of 0
         ({}, {"size": 1.0, "price": 0.0}, (False, "position_size_zero_after_sizing", 0.0, None)),
         ({"equity": 0.0}, {"size": 1.0}, (False, "invalid_signal", 0.0, None)),
+        # numbers as the CLI reads them: text only as a plain decimal (a Redis stream gives text), never
+        # a flag; float() made True a size of 1 and '5_0000' a price of 50000
+        ({}, {"size": "0.1", "price": "50000.0"}, (True, None, 0.1, 49_000.0)),
+        ({}, {"size": Decimal("0.1"), "price": Decimal("50000")}, (True, None, 0.1, 49_000.0)),
+        ({}, {"size": True}, (False, "position_size_zero_after_sizing", 0.0, None)),
+        ({}, {"size": 0.1, "price": "5_0000"}, (False, "position_size_zero_after_sizing", 0.0, None)),
+        ({}, {"size": "0x1"}, (False, "position_size_zero_after_sizing", 0.0, None)),
+        ({}, {"size": " inf"}, (False, "position_size_zero_after_sizing", 0.0, None)),
     ],
 )  # fmt: skip
 def test_evaluate_signal(state: dict[str, Any], signal: dict[str, Any], expected: tuple[Any, ...]) -> None:
@@ -279,6 +288,10 @@ def test_helpers() -> None:
     assert risk_engine.limit_position_size({**BTC, "size": 1.0}, V1) == pytest.approx(0.2)
     assert risk_engine.limit_position_size({**BTC, "size": 1.0}, {**V1, "MAX_POSITION_PCT": 0.0}) == 0.0
     assert risk_engine.limit_position_size({**BTC, "size": 1.0}, {**V1, "MAX_POSITION_PCT": "x"}) == 0.0
+    # '1_0' is no plain decimal (float() read 10: a cap of ten times the equity)
+    assert risk_engine.limit_position_size({**BTC, "size": 100.0}, {**V1, "MAX_POSITION_PCT": "1_0"}) == 0.0
+    assert risk_engine.limit_position_size({**BTC, "size": 1.0}, {**V1, "MAX_POSITION_PCT": "0.1"}) == 0.2
+    assert risk_engine.generate_stop_loss({"price": 100.0}, {"STOP_LOSS_PCT": True})["stop_price"] == 0.0
     assert risk_engine.limit_position_size({**BTC, "size": 1.0, "price": 1e-320}, V1) == 1.0
     assert risk_engine.limit_position_size({**BTC, "size": 1.0}, V1, equity=1_000_000.0) == 1.0
     assert risk_engine._calculate_signal_notional({"price": 100.0}, 3.0) == 300.0
