@@ -316,18 +316,22 @@ def _progress_callback() -> RoundCallback | None:
     console = stderr_console()
 
     def on_round(report: Report, rounds: int, elapsed: float) -> None:
-        from cdbctl.verify.model import Status
-
-        waiting = [c.name for c in report.checks if c.status is not Status.healthy]
-        tail = (
-            f"; waiting for {', '.join(waiting[:4])}" + ("…" if len(waiting) > 4 else "") if waiting else ""
-        )
-        console.print(
-            f"[dim]{elapsed:5.0f} s[/] round {rounds}: {summarize(report.checks)}{escape(tail)}",
-            highlight=False,
-        )
+        line = f"round {rounds}: {summarize(report.checks)}{waiting_for(report)}"
+        console.print(f"[dim]{elapsed:5.0f} s[/] {escape(line)}", highlight=False)
 
     return on_round
+
+
+def waiting_for(report: Report, shown: int = 4) -> str:
+    """'; waiting for a, b, c, d…': the services not yet healthy, each once (its container and probe)."""
+    from cdbctl.verify.model import Status
+
+    waiting = list(
+        dict.fromkeys(c.service or c.name for c in report.checks if c.status is not Status.healthy)
+    )
+    if not waiting:
+        return ""
+    return f"; waiting for {', '.join(waiting[:shown])}" + ("…" if len(waiting) > shown else "")
 
 
 def _watch(plan: Plan, timeout: float, interval: float, fmt: TableOrJson) -> ExitCode:
