@@ -180,6 +180,7 @@ def build_plan(  # noqa: PLR0917 - one argument per command-line option
     """Options -> what to check. Raises UsageError/InputError for bad input."""
     from cdbctl.verify.compose import (
         find_compose_files,
+        layered_files_hint,
         project_name,
         split_compose_file,
     )
@@ -208,7 +209,8 @@ def build_plan(  # noqa: PLR0917 - one argument per command-line option
     if not files and not overrides and not project and not stack:
         raise UsageError(
             f"no compose file (compose.yaml, docker-compose.yml) in {Path.cwd()} and no --endpoint",
-            hint="pass --compose FILE, --project NAME or --endpoint NAME=URL",
+            hint=layered_files_hint(Path.cwd())
+            or "pass --compose FILE, --project NAME or --endpoint NAME=URL",
         )
     loaded = load_compose(files, env, project, model) if files else None
     wanted = active_services(loaded, services) if loaded else list(dict.fromkeys(services))

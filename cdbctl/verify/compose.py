@@ -127,6 +127,20 @@ def find_compose_files(cwd: Path, explicit: Sequence[Path], source: str = "--com
     return []
 
 
+# CDB keeps no compose file at its root: layered files in infrastructure/compose, base first.
+CDB_COMPOSE_DIR = Path("infrastructure", "compose")
+CDB_LAYERS = ("base.yml", "dev.yml")
+
+
+def layered_files_hint(cwd: Path) -> str | None:
+    """The command line for CDB's layered files when they are here or under infrastructure/compose."""
+    for where in (Path(), CDB_COMPOSE_DIR):
+        if all((cwd / where / n).is_file() for n in CDB_LAYERS):
+            flags = " ".join(f"-c {(where / n).as_posix()}" for n in CDB_LAYERS)
+            return f"CDB's compose files are layered: cdbctl verify {flags}"
+    return None
+
+
 def normalize_project_name(raw: str) -> str:
     """Normalise like compose: lowercase, keep only [a-z0-9_-], start with a letter or digit."""
     name = re.sub(r"[^a-z0-9_-]", "", raw.lower()).lstrip("_-")

@@ -294,6 +294,29 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], args: list[str]
     assert message in err
 
 
+@pytest.mark.parametrize(
+    ("where", "hint"),
+    [
+        (".", "hint: CDB's compose files are layered: cdbctl verify -c infrastructure/compose/base.yml "
+         "-c infrastructure/compose/dev.yml"),
+        ("infrastructure/compose", "hint: CDB's compose files are layered: cdbctl verify -c base.yml -c dev.yml"),
+        ("infrastructure", "hint: pass --compose FILE, --project NAME or --endpoint NAME=URL"),
+    ],
+)  # fmt: skip
+def test_no_compose_file_in_a_cdb_checkout_names_its_layered_files(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str, hint: str
+) -> None:
+    # The real CDB has no compose file at its root: `cdbctl verify` there said only "pass --compose FILE".
+    layers = tmp_path / "infrastructure" / "compose"
+    layers.mkdir(parents=True)
+    for name in ("base.yml", "dev.yml"):
+        (layers / name).write_text("services: {}\n")
+    monkeypatch.chdir(tmp_path / where)
+    code, out, err = run(capsys)
+    assert (code, out) == (2, "")
+    assert err.splitlines()[1] == hint
+
+
 def test_malformed_compose_file_names_file_and_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
