@@ -35,6 +35,33 @@ def merge_mapping(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str,
     return merged
 
 
+def merge_documents(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """A later YAML document of one compose file over the earlier ones, as Compose v2 merges them."""
+    out = dict(base)
+    for key, value in over.items():
+        earlier = out.get(key)
+        if key in _BY_NAME and isinstance(earlier, dict) and isinstance(value, dict):
+            merge = merge_service if key == "services" else _merge_resource
+            out[key] = {
+                **earlier,
+                **{n: merge(earlier[n], v) if n in earlier else v for n, v in value.items()},
+            }
+        elif isinstance(earlier, list) and isinstance(value, list):
+            out[key] = earlier + value  # include:
+        elif value is not None or key not in out:
+            out[key] = value
+    return out
+
+
+_BY_NAME = {"services", "volumes", "networks", "secrets", "configs", "models"}
+
+
+def _merge_resource(base: Any, over: Any) -> Any:
+    if isinstance(base, Mapping) and isinstance(over, Mapping):
+        return merge_mapping(base, over)
+    return over if over is not None else base
+
+
 def strip_tags(value: Any) -> Any:
     """Resolve any `!reset`/`!override` left where nothing was merged (a single file)."""
     if isinstance(value, Override):

@@ -21,7 +21,6 @@ from cdbctl.errors import InputError, UsageError
 from cdbctl.verify.compose import (
     ComposeFile,
     ComposeProject,
-    line_of,
     load_file,
     project_name,
 )
@@ -151,7 +150,7 @@ def _interpolated(cf: ComposeFile, key: str, env: Mapping[str, str]) -> Any:
     except InputError as exc:
         keys = exc.where or key
         path = [int(i) if i else k for k, i in _KEY_PATH.findall(keys)]
-        line = line_of(cf.root, path)
+        line = cf.line(path)
         at = f"{cf.path}:{line}" if line is not None else str(cf.path)
         raise InputError(exc.message, where=f"{at} ({keys})") from None
 

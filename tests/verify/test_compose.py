@@ -449,3 +449,27 @@ def test_null_in_an_override_keeps_the_earlier_value_but_clears_command(tmp_path
         {"A": "1"},
     )
     assert s["healthcheck"] == {"test": ["CMD", "true"], "interval": "5s"}
+
+
+def test_documents_of_one_file_merge_in_order_and_keep_their_lines(tmp_path: Path) -> None:
+    f = tmp_path / "compose.yaml"
+    f.write_text(
+        "services:\n  a:\n    image: x\n    ports: ['8000:8000']\n"
+        "---\nservices:\n  a:\n    ports: ['8001:8001']\n    environment: {K: v}\n  b:\n    image: y\n"
+    )
+    project = load_project([f], {})
+    assert project.services["a"]["ports"] == ["8000:8000", "8001:8001"]
+    assert project.services["a"]["environment"] == {"K": "v"} and project.services["b"]["image"] == "y"
+    assert project.where("services", "b") == f"{f}:11"
+    assert project.where("services", "a", "image") == f"{f}:3"
+
+
+def test_a_document_that_is_not_a_mapping_is_named_by_its_line(tmp_path: Path) -> None:
+    f = tmp_path / "compose.yaml"
+    f.write_text("services:\n  a:\n    image: x\n---\n- not a mapping\n")
+    with pytest.raises(InputError) as info:
+        load_project([f], {})
+    assert (info.value.message, info.value.where) == (
+        "compose file must be a mapping with a 'services' key",
+        f"{f}:5",
+    )

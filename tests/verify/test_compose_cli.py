@@ -163,6 +163,7 @@ def _cases(tmp: Path | None) -> list[tuple[str, list[Path], dict[str, str]]]:
         ),
         ("dotenv dialect", [CORPUS / "dotenv" / "compose.yaml"], {"BARE": "from-os"}),
         ("merge rules", [CORPUS / "merge" / "base.yml", CORPUS / "merge" / "over.yml"], {}),
+        ("several YAML documents in one file", [CORPUS / "documents" / "compose.yaml"], {}),
         (
             "null in an override file, project name interpolated",
             [CORPUS / "nulls" / "compose.yaml", CORPUS / "nulls" / "prod.yml"],
