@@ -9,7 +9,9 @@ files set (`command` and `entrypoint` are cleared by it), as Compose v2 does.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from cdbctl.verify.compose import RESET, Override
@@ -195,7 +197,35 @@ def environment_dict(value: Any) -> dict[str, str]:
 
 
 def _scalar(value: Any) -> str:
-    """A YAML scalar as compose passes it to a container (true -> 'true', 1.5 -> '1.5')."""
+    """A YAML scalar as compose passes it to a container (true -> 'true', 1.5 -> '1.5', 60.0 -> '60')."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float):
+        return go_float(value)
     return str(value)
+
+
+def go_float(value: float) -> str:
+    """A float as Go prints it (strconv 'g', shortest): what Compose v2 puts in the environment.
+
+    `ADAPTIVE_RSI_MIN: 60.0` reaches the container as 60, `1e8` as 1e+08, `.inf` as +Inf.
+    """
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    sign = "-" if math.copysign(1.0, value) < 0 else ""
+    _, digit_tuple, exponent = Decimal(repr(abs(value))).normalize().as_tuple()
+    digits = "".join(map(str, digit_tuple))
+    if digits == "0":
+        return f"{sign}0"
+    point = len(digits) + int(exponent)  # digits before the decimal point
+    exp = point - 1
+    if exp < -4 or exp >= 6:  # %e for the shortest form, as strconv.FormatFloat(f, 'g', -1, 64)
+        mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        return f"{sign}{mantissa}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
+    if point <= 0:
+        return f"{sign}0.{'0' * -point}{digits}"
+    if point >= len(digits):
+        return f"{sign}{digits}{'0' * (point - len(digits))}"
+    return f"{sign}{digits[:point]}.{digits[point:]}"

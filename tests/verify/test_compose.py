@@ -11,6 +11,7 @@ from cdbctl.resources import compose_dir
 from cdbctl.verify.compose import find_compose_files, normalize_project_name
 from cdbctl.verify.discovery import PortMapping, active_services, parse_ports, plan_probes
 from cdbctl.verify.interpolation import interpolate
+from cdbctl.verify.merge import environment_dict, go_float
 from cdbctl.verify.project import load_project
 from cdbctl.verify.urls import parse_endpoint_option
 
@@ -473,3 +474,17 @@ def test_a_document_that_is_not_a_mapping_is_named_by_its_line(tmp_path: Path) -
         "compose file must be a mapping with a 'services' key",
         f"{f}:5",
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (60.0, "60"), (2.5, "2.5"), (0.1, "0.1"), (123456.0, "123456"), (1234567.0, "1.234567e+06"),
+        (1e8, "1e+08"), (0.0001, "0.0001"), (1.5e-5, "1.5e-05"), (-0.0, "-0"), (-3.25, "-3.25"),
+        (float("inf"), "+Inf"), (1.2345678901234569e23, "1.2345678901234569e+23"),
+    ],
+)  # fmt: skip
+def test_floats_in_the_environment_read_as_compose_v2_prints_them(value: float, text: str) -> None:
+    # compared with `docker compose config` (v2.40) on these and 80 random values
+    assert go_float(value) == text
+    assert environment_dict({"K": value}) == {"K": text}
