@@ -180,6 +180,7 @@ def build_plan(  # noqa: PLR0917 - one argument per command-line option
     """Options -> what to check. Raises UsageError/InputError for bad input."""
     from cdbctl.verify.compose import (
         find_compose_files,
+        layered_files_hint,
         project_name,
         split_compose_file,
     )
@@ -208,7 +209,8 @@ def build_plan(  # noqa: PLR0917 - one argument per command-line option
     if not files and not overrides and not project and not stack:
         raise UsageError(
             f"no compose file (compose.yaml, docker-compose.yml) in {Path.cwd()} and no --endpoint",
-            hint="pass --compose FILE, --project NAME or --endpoint NAME=URL",
+            hint=layered_files_hint(Path.cwd())
+            or "pass --compose FILE, --project NAME or --endpoint NAME=URL",
         )
     loaded = load_compose(files, env, project, model) if files else None
     wanted = active_services(loaded, services) if loaded else list(dict.fromkeys(services))
@@ -266,21 +268,21 @@ def load_compose(
 
 def _finish(plan: Plan, report: Report, fmt: TableOrJson) -> None:
     """Notes and hints to stderr, the report to stdout; exit 3 when the environment blocked every check."""
+    from cdbctl.commands.verify_table import render_table, shared_engine_error
     from cdbctl.output import dumps_json, stdout_console, write_stdout
     from cdbctl.verify.model import Status
     from cdbctl.verify.runner import summarize
 
     if not plan.probes and report.checks and all(c.status is Status.unknown for c in report.checks):
         raise EnvironmentProblem(report.checks[0].detail, hint=report.notes[0] if report.notes else None)
+    if fmt is not OutputFormat.json and (engine := shared_engine_error(report)) is not None:
+        # The table says it once instead of per row; its hint (how to fix it) follows it, not before.
+        sys.stderr.write(f"cdbctl: warning: {engine}\n")
     for note in report.notes:
         sys.stderr.write(f"hint: {note}\n")
     if fmt is OutputFormat.json:
         write_stdout(dumps_json(report.to_json()))
     else:
-        from cdbctl.commands.verify_table import render_table, shared_engine_error
-
-        if (engine := shared_engine_error(report)) is not None:
-            sys.stderr.write(f"cdbctl: warning: {engine}\n")
         console = stdout_console()
         _print_table(console, render_table(report, console.width))
     sys.stderr.write(f"verify: {summarize(report.checks)}\n")
@@ -316,18 +318,22 @@ def _progress_callback() -> RoundCallback | None:
     console = stderr_console()
 
     def on_round(report: Report, rounds: int, elapsed: float) -> None:
-        from cdbctl.verify.model import Status
-
-        waiting = [c.name for c in report.checks if c.status is not Status.healthy]
-        tail = (
-            f"; waiting for {', '.join(waiting[:4])}" + ("…" if len(waiting) > 4 else "") if waiting else ""
-        )
-        console.print(
-            f"[dim]{elapsed:5.0f} s[/] round {rounds}: {summarize(report.checks)}{escape(tail)}",
-            highlight=False,
-        )
+        line = f"round {rounds}: {summarize(report.checks)}{waiting_for(report)}"
+        console.print(f"[dim]{elapsed:5.0f} s[/] {escape(line)}", highlight=False)
 
     return on_round
+
+
+def waiting_for(report: Report, shown: int = 4) -> str:
+    """'; waiting for a, b, c, d…': the services not yet healthy, each once (its container and probe)."""
+    from cdbctl.verify.model import Status
+
+    waiting = list(
+        dict.fromkeys(c.service or c.name for c in report.checks if c.status is not Status.healthy)
+    )
+    if not waiting:
+        return ""
+    return f"; waiting for {', '.join(waiting[:shown])}" + ("…" if len(waiting) > shown else "")
 
 
 def _watch(plan: Plan, timeout: float, interval: float, fmt: TableOrJson) -> ExitCode:

@@ -64,11 +64,7 @@ def service_rows(report: Report) -> list[ServiceRow]:
         else:
             runtime_text = ", ".join(str(c.status) for c in runtime)
         shown = [c for c in checks if c.status is not Status.healthy] or probes or runtime
-        details = [
-            "no container" if c.kind in _RUNTIME and c.status is Status.missing else c.detail
-            for c in shown
-            if c.detail and not (engine is not None and c.kind in _RUNTIME)
-        ]
+        details = [_short(c) for c in shown if c.detail and not (engine is not None and c.kind in _RUNTIME)]
         latencies = [c.latency_ms for c in probes if c.latency_ms is not None]
         rows.append(
             ServiceRow(
@@ -81,6 +77,17 @@ def service_rows(report: Report) -> list[ServiceRow]:
             )
         )
     return rows
+
+
+def _short(check: Check) -> str:
+    """The detail as the row says it: the service and project are on the row and the command line.
+
+    Only "no container for service 'x' in compose project 'p'" is shortened: a stopped or crashed
+    container keeps its reason ("exited with exit code 137 (OOM killed)").
+    """
+    if check.kind in _RUNTIME and check.detail.startswith("no container"):
+        return "no container"
+    return check.detail
 
 
 # Where a URL may break: after the user part, before a port, before each path segment.

@@ -8,14 +8,16 @@ API rejects instead (fail closed); docs/risk-compat.md lists every difference an
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from cdbctl.errors import CdbctlError
+from cdbctl.errors import CdbctlError, ConfigError
 from cdbctl.risk.cdb_config import CDB_DEFAULTS, cdb_config
-from cdbctl.risk.config import RiskConfig, canonical_key
+from cdbctl.risk.config import KeySpec, RiskConfig, canonical_key, parse_value
 from cdbctl.risk.engine import Engine
 from cdbctl.risk.formulas import circuit_fraction, money
 from cdbctl.risk.io import load_market, load_state, record_from_object
@@ -63,24 +65,36 @@ def _finite(value: float | None) -> float | None:
     return value if value is None or -math.inf < value < math.inf else None
 
 
+def _decimal(value: Any, name: str) -> float:
+    """A number as the CLI reads one (a number, or text that is a plain decimal); NaN for anything else.
+
+    Python's float() also reads True (1.0), '8_0' (80) and ' 1e3 ': CDB did, so a typo in a limit or a
+    flag in place of a size became a number nobody meant.
+    """
+    if isinstance(value, numbers.Real | Decimal) and not isinstance(value, bool):
+        return float(value)  # int, float, Decimal, numpy scalars
+    try:
+        return float(parse_value(KeySpec(name, "float", 0.0, ""), value, "the dict"))
+    except ConfigError:
+        return math.nan
+
+
 def _number(risk_config: Mapping[str, Any], name: str) -> float:
     """A value of the dict by CDB's or cdbctl's name (any case, any alias), else CDB's default; NaN if bad."""
     want = canonical_key(name) or name
     for key, value in risk_config.items():
         if (canonical_key(str(key)) or str(key).upper()) == want:
-            try:
-                return float(value)
-            except (TypeError, ValueError):
-                return math.nan
+            return _decimal(value, name)
     return float(CDB_DEFAULTS[name])
 
 
 def _price(signal_event: Mapping[str, Any], key: str = "price") -> float:
-    try:
-        value = float(signal_event.get(key) or 0.0)
-    except (TypeError, ValueError):
-        return 0.0
-    return value if -math.inf < value < math.inf else 0.0
+    """A price, size or notional of the signal as CDB read it (`float(x or 0.0)`); 0 when it is no number."""
+    raw = signal_event.get(key)
+    if raw is None or raw == "" or (not isinstance(raw, bool) and raw == 0):
+        return 0.0  # CDB's `float(x or 0.0)`: absent, empty or zero
+    value = _decimal(raw, key)
+    return value if math.isfinite(value) else 0.0
 
 
 def limit_position_size(

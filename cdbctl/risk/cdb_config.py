@@ -61,9 +61,19 @@ CDB_DEFAULTS: dict[str, Any] = {
     # the daily-loss circuit breaker (backoffice risk manager, systemcheck)
     "CIRCUIT_BREAKER_THRESHOLD_PCT": 0.10,
 }
-# CDB reads the exposure cap from either name (MAX_EXPOSURE_PCT is the older one)
-_ENV_FALLBACK = {"MAX_TOTAL_EXPOSURE_PCT": "MAX_EXPOSURE_PCT"}
 _warned: set[str] = set()
+
+
+def _env_names(name: str, key: str | None) -> list[str]:
+    """The variables that set a CDB key, first found wins: cdbctl's name, CDB's, then the other aliases.
+
+    The order of the CLI's environment layer, so `cdbctl risk config` and a service calling
+    load_risk_config() read one environment alike: MAX_DAILY_DRAWDOWN_PCT=0.03 is 0.03 for both (it
+    was ignored here), and MAX_EXPOSURE_PCT is still CDB's older name of the exposure cap.
+    """
+    if key is None:
+        return [name]
+    return list(dict.fromkeys([key, name, *KEY_BY_NAME[key].aliases]))
 
 
 def _upper(name: object) -> str:
@@ -120,15 +130,12 @@ def load_risk_config(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         env = os.environ  # CDB's loader takes no argument: it reads the process environment
     out: dict[str, Any] = {}
     for name, default in CDB_DEFAULTS.items():
-        var = name
-        raw = env.get(name)
-        if raw is None and name in _ENV_FALLBACK:
-            var = _ENV_FALLBACK[name]
-            raw = env.get(var)
+        key = canonical_key(name)
+        var = next((v for v in _env_names(name, key) if env.get(v) is not None), name)
+        raw = env.get(var)
         if raw is None:
             out[name] = default
             continue
-        key = canonical_key(name)
         if key is None:  # an unused CDB key: a finite plain decimal, as CDB's float() with cdbctl's rules
             out[name] = parse_value(KeySpec(name, "float", default, ""), raw, f"environment variable {var}")
         elif name == "SIZING_METHOD":

@@ -63,11 +63,18 @@ _Loader.add_constructor("!override", _construct_override)
 
 @dataclass(frozen=True, slots=True)
 class ComposeFile:
-    """A compose file after loading: its path, its data, and the YAML node tree for line numbers."""
+    """A compose file after loading: its path, its data, and the YAML node trees for line numbers.
+
+    A file may hold several YAML documents (`---`); Compose v2 merges them in order, as override files.
+    """
 
     path: Path
     data: dict[str, Any]
-    root: yaml.Node
+    roots: tuple[yaml.Node, ...]
+
+    def line(self, path: Sequence[str | int]) -> int | None:
+        """1-based line of a key path, in the last document that sets it."""
+        return next((n for root in reversed(self.roots) if (n := line_of(root, path)) is not None), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +108,7 @@ class ComposeProject:
     def where(self, *path: str | int) -> str:
         """`FILE:LINE` (or just FILE) of a key path like ('services', 'redis', 'ports', 0)."""
         for cf in reversed(self.files):
-            line = line_of(cf.root, path)
+            line = cf.line(path)
             if line is not None:
                 return f"{cf.path}:{line}"
         return str(self.files[-1].path)
@@ -125,6 +132,20 @@ def find_compose_files(cwd: Path, explicit: Sequence[Path], source: str = "--com
             files += [cwd / o for o in OVERRIDE_FILES[name] if (cwd / o).is_file()][:1]
             return files
     return []
+
+
+# CDB keeps no compose file at its root: layered files in infrastructure/compose, base first.
+CDB_COMPOSE_DIR = Path("infrastructure", "compose")
+CDB_LAYERS = ("base.yml", "dev.yml")
+
+
+def layered_files_hint(cwd: Path) -> str | None:
+    """The command line for CDB's layered files when they are here or under infrastructure/compose."""
+    for where in (Path(), CDB_COMPOSE_DIR):
+        if all((cwd / where / n).is_file() for n in CDB_LAYERS):
+            flags = " ".join(f"-c {(where / n).as_posix()}" for n in CDB_LAYERS)
+            return f"CDB's compose files are layered: cdbctl verify {flags}"
+    return None
 
 
 def normalize_project_name(raw: str) -> str:
@@ -193,7 +214,7 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
 
 
 def load_file(path: Path) -> ComposeFile:
-    """Read one compose file; malformed YAML is an InputError with file and line."""
+    """Read one compose file, its documents merged in order; malformed YAML: InputError with FILE:LINE."""
     try:
         info = path.stat()
     except OSError as exc:
@@ -213,13 +234,21 @@ def load_file(path: Path) -> ComposeFile:
     except UnicodeDecodeError:
         raise InputError("compose file is not UTF-8 text", where=str(path)) from None
     loader = _Loader(text)
+    roots: list[yaml.Node] = []
+    documents: list[Any] = []
     try:
-        root = loader.get_single_node()
-        if root is not None and _expanded_size(root) > MAX_EXPANDED_NODES:
-            raise InputError(
-                "compose file expands to over a million values (an alias bomb?)", where=f"{path}"
-            )
-        data = loader.construct_document(root) if root is not None else None
+        expanded = 0
+        while loader.check_node():
+            root = loader.get_node()
+            if root is None:
+                continue
+            expanded += _expanded_size(root)
+            if expanded > MAX_EXPANDED_NODES:
+                raise InputError(
+                    "compose file expands to over a million values (an alias bomb?)", where=f"{path}"
+                )
+            roots.append(root)
+            documents.append(loader.construct_document(root))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         at = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
@@ -230,18 +259,32 @@ def load_file(path: Path) -> ComposeFile:
         raise InputError("malformed YAML: nested too deeply", where=str(path)) from None
     finally:
         loader.dispose()
-    if root is None or not isinstance(data, dict):
+    for root, doc in zip(roots, documents, strict=True):
+        if not isinstance(doc, dict):
+            where = f"{path}:{root.start_mark.line + 1}" if len(roots) > 1 else str(path)
+            raise InputError("compose file must be a mapping with a 'services' key", where=where)
+        _check_services(path, doc, root)
+    if not documents:
         raise InputError("compose file must be a mapping with a 'services' key", where=str(path))
-    services = data.get("services")
-    if services is None and not {"version", "name", "include"} & set(data):
+    from cdbctl.verify.merge import merge_documents  # merge imports this module
+
+    data: dict[str, Any] = documents[0]
+    for doc in documents[1:]:
+        data = merge_documents(data, doc)
+    if data.get("services") is None and not {"version", "name", "include"} & set(data):
         raise InputError("compose file has no 'services' mapping", where=str(path))
+    return ComposeFile(path, data, tuple(roots))
+
+
+def _check_services(path: Path, data: dict[str, Any], root: yaml.Node) -> None:
+    """`services` of one document: a mapping of mappings (FILE:LINE of the first that is not)."""
+    services = data.get("services")
     if services is not None and not isinstance(services, dict):
         raise InputError("'services' must be a mapping", where=f"{path}:{line_of(root, ('services',))}")
     for svc_name, svc in (services or {}).items():
         if not isinstance(svc, dict):
             line = line_of(root, ("services", svc_name))
             raise InputError(f"service {svc_name!r} must be a mapping", where=f"{path}:{line}")
-    return ComposeFile(path, data, root)
 
 
 # Mapping node -> {key: value node}, built once per node: looking up every service's line by a scan of

@@ -83,7 +83,10 @@ def config_json(
         raise InputError(f"cannot run docker compose: {exc.strerror}", where=where) from None
     if proc.returncode != 0:
         lines = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip() and "level=warning" not in ln]
-        raise InputError(f"docker compose config: {lines[-1] if lines else 'failed'}", where=where)
+        message = lines[-1] if lines else "failed"
+        # Compose names the file it refuses ("validating /abs/rollback.yml: ..."): that one, not the first
+        named = [str(f) for f in files if str(Path(f).absolute()) in message]
+        raise InputError(f"docker compose config: {message}", where=named[-1] if named else where)
     try:
         data = json.loads(proc.stdout)
     except json.JSONDecodeError as exc:

@@ -9,6 +9,7 @@ container (`$(cat /run/secrets/X)`, `*_FILE` variables). A container path is fol
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -188,12 +189,17 @@ def _bind(entry: Any) -> tuple[str | None, PurePosixPath | None]:
 
 
 def command_text(service: Mapping[str, Any]) -> list[str]:
-    """The words of `entrypoint` and `command` (string or list), as text."""
+    """The words of `entrypoint` and `command` (a string is split as Compose splits it), as text."""
     words: list[str] = []
     for key in ("entrypoint", "command"):
         value = service.get(key)
         if isinstance(value, str):
-            words.append(value)
+            # `command: /bin/sh -c "redis-server --requirepass $$REDIS_PASSWORD"` is the list Compose runs,
+            # [/bin/sh, -c, "redis-server ..."]: unsplit, the password read was `$REDIS_PASSWORD"`
+            try:
+                words += shlex.split(value)
+            except ValueError:  # an unclosed quote: Compose refuses it; read it as written
+                words.append(value)
         elif isinstance(value, list):
             words += [str(w) for w in value if isinstance(w, str | int | float) and not isinstance(w, bool)]
     return words

@@ -13,11 +13,19 @@ from cdbctl.verify.compose import ComposeProject
 from cdbctl.verify.credentials import (
     ReadFile,
     ServiceSecrets,
+    command_text,
     postgres_login,
     read_secret_file,
     redis_password,
 )
-from cdbctl.verify.health import POSTGRES_IMAGES, REDIS_IMAGES, WELL_KNOWN, http_healthcheck, image_repository
+from cdbctl.verify.health import (
+    POSTGRES_IMAGES,
+    REDIS_IMAGES,
+    WELL_KNOWN,
+    healthcheck_words,
+    http_healthcheck,
+    image_repository,
+)
 from cdbctl.verify.model import Endpoint, ProbeSpec
 
 LOOPBACK = "127.0.0.1"
@@ -192,12 +200,23 @@ def _postgres_image(c: Candidate) -> Selected | None:
     return _postgres(c, c.on(5432) or c.first)
 
 
+# The servers (and their clients) a service's command or healthcheck runs, as whole words: `redis-cli`
+# in `redis-cli -a $(cat ...) ping`, `/usr/bin/redis-server`, `pg_isready -U x`; not `postgres_password`.
+_RUNS_REDIS = re.compile(r"(?<![\w.-])(?:redis|valkey|keydb)-(?:server|cli)(?![\w.-])")
+_RUNS_POSTGRES = re.compile(r"(?<![\w.-])(?:postgres|postmaster|pg_isready|pg_ctl)(?![\w.-])")
+
+
 def _protocol_port(c: Candidate) -> Selected | None:
-    """A service built here (`build:`, or no `image:`) that publishes container port 6379 or 5432: probed
-    as Redis or PostgreSQL."""
-    if c.service.get("image") and not c.service.get("build"):
-        return None  # a known image would have matched above; an unknown one may use the port otherwise
+    """A service built here (`build:`, or no `image:`), or one whose command or healthcheck runs the
+    server or its client (`redis-server`, `redis-cli`, `postgres`, `pg_isready`), that publishes container
+    port 6379 or 5432: probed as Redis or PostgreSQL."""
     redis_at, postgres_at = c.on(6379), c.on(5432)
+    if c.service.get("image") and not c.service.get("build"):
+        # An image not in the tables may serve anything on these ports, unless the service says what it
+        # runs (a private mirror or a hardened build of Redis: `cdb_redis` must not get HTTP /health).
+        runs = " ".join([*command_text(c.service), *healthcheck_words(c.service)])
+        redis_at = redis_at if _RUNS_REDIS.search(runs) else None
+        postgres_at = postgres_at if _RUNS_POSTGRES.search(runs) else None
     if redis_at:
         return _redis(c, redis_at)
     return _postgres(c, postgres_at) if postgres_at else None

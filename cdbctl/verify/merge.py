@@ -3,12 +3,15 @@
 Mappings merge key by key; most sequences append; `command`, `entrypoint` and `healthcheck.test`
 are replaced; `environment`, `labels` and friends merge by key whether written as a list or a
 mapping; `ports` append without duplicates; `volumes`, `secrets` and `configs` are unique by their
-target. `!reset` removes a key, `!override` replaces instead of merging.
+target. `!reset` removes a key, `!override` replaces instead of merging. A `null` keeps what earlier
+files set (`command` and `entrypoint` are cleared by it), as Compose v2 does.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from cdbctl.verify.compose import RESET, Override
@@ -34,6 +37,33 @@ def merge_mapping(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str,
     return merged
 
 
+def merge_documents(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """A later YAML document of one compose file over the earlier ones, as Compose v2 merges them."""
+    out = dict(base)
+    for key, value in over.items():
+        earlier = out.get(key)
+        if key in _BY_NAME and isinstance(earlier, dict) and isinstance(value, dict):
+            merge = merge_service if key == "services" else _merge_resource
+            out[key] = {
+                **earlier,
+                **{n: merge(earlier[n], v) if n in earlier else v for n, v in value.items()},
+            }
+        elif isinstance(earlier, list) and isinstance(value, list):
+            out[key] = earlier + value  # include:
+        elif value is not None or key not in out:
+            out[key] = value
+    return out
+
+
+_BY_NAME = {"services", "volumes", "networks", "secrets", "configs", "models"}
+
+
+def _merge_resource(base: Any, over: Any) -> Any:
+    if isinstance(base, Mapping) and isinstance(over, Mapping):
+        return merge_mapping(base, over)
+    return over if over is not None else base
+
+
 def strip_tags(value: Any) -> Any:
     """Resolve any `!reset`/`!override` left where nothing was merged (a single file)."""
     if isinstance(value, Override):
@@ -51,6 +81,8 @@ def _merge_map(base: Mapping[str, Any], over: Mapping[str, Any], path: tuple[str
         here = (*path, str(key))
         if value is RESET:
             out.pop(key, None)
+        elif value is None and key in out and here not in _REPLACED:
+            continue  # as Compose v2: `ports: null` (CDB's network-prod.yml) keeps the earlier ports
         elif isinstance(value, Override) or key not in out:
             out[key] = value
         else:
@@ -165,7 +197,35 @@ def environment_dict(value: Any) -> dict[str, str]:
 
 
 def _scalar(value: Any) -> str:
-    """A YAML scalar as compose passes it to a container (true -> 'true', 1.5 -> '1.5')."""
+    """A YAML scalar as compose passes it to a container (true -> 'true', 1.5 -> '1.5', 60.0 -> '60')."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float):
+        return go_float(value)
     return str(value)
+
+
+def go_float(value: float) -> str:
+    """A float as Go prints it (strconv 'g', shortest): what Compose v2 puts in the environment.
+
+    `ADAPTIVE_RSI_MIN: 60.0` reaches the container as 60, `1e8` as 1e+08, `.inf` as +Inf.
+    """
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    sign = "-" if math.copysign(1.0, value) < 0 else ""
+    _, digit_tuple, exponent = Decimal(repr(abs(value))).normalize().as_tuple()
+    digits = "".join(map(str, digit_tuple))
+    if digits == "0":
+        return f"{sign}0"
+    point = len(digits) + int(exponent)  # digits before the decimal point
+    exp = point - 1
+    if exp < -4 or exp >= 6:  # %e for the shortest form, as strconv.FormatFloat(f, 'g', -1, 64)
+        mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        return f"{sign}{mantissa}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
+    if point <= 0:
+        return f"{sign}0.{'0' * -point}{digits}"
+    if point >= len(digits):
+        return f"{sign}{digits}{'0' * (point - len(digits))}"
+    return f"{sign}{digits[:point]}.{digits[point:]}"

@@ -1,10 +1,11 @@
 """The compose project as Compose v2 builds it from its files.
 
-Order of work, as in compose-go: each file is read and interpolated on its own (process environment
-over the project's `.env`), its `include:` entries are loaded as projects of their own and added,
-`extends:` is resolved, relative paths are made absolute, and the files are merged in order by the
-specification's merge rules. Then `env_file:` is read into `environment`, and the project name is
-derived: `--project`, else COMPOSE_PROJECT_NAME, else the last top-level `name:`, else the directory.
+Order of work, as in compose-go: the project name is derived first (`--project`, else
+COMPOSE_PROJECT_NAME, else the last top-level `name:`, else the directory), since interpolation sees
+it as ${COMPOSE_PROJECT_NAME}. Then each file is interpolated on its own (process environment over the
+project's `.env`), its `include:` entries are loaded as projects of their own and added, `extends:` is
+resolved, relative paths are made absolute, and the files are merged in order by the specification's
+merge rules. Last, `env_file:` is read into `environment`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from cdbctl.errors import InputError, UsageError
 from cdbctl.verify.compose import (
     ComposeFile,
     ComposeProject,
-    line_of,
     load_file,
     project_name,
 )
@@ -80,14 +80,19 @@ def load_project(
     """Load and merge compose files like `docker compose -f A -f B`; derive the project name."""
     directory = Path(files[0]).absolute().parent
     merged_env = project_environment(directory, env)
-    model = _Part()
-    for path in files:
-        model.add(_load_part(Path(path), merged_env, directory, 0), conflicts=False, where=str(path))
-    services = {n: _finish_service(n, strip_tags(s), merged_env) for n, s in model.services.items()}
-    raw = model.name or directory.name
+    loaded = [load_file(Path(path)) for path in files]
+    raw = _declared_name(loaded, merged_env) or directory.name
     name = project_name(project, merged_env, raw)
     if not name:
         raise UsageError(f"cannot derive a compose project name from {raw!r}", hint="pass --project NAME")
+    # Compose v2 interpolates ${COMPOSE_PROJECT_NAME} as the project's name, however it was derived
+    # (CDB's rollback.yml names its images `${COMPOSE_PROJECT_NAME:-claire_de_binare}_cdb_signal`).
+    interpolation_env = {**merged_env, "COMPOSE_PROJECT_NAME": name}
+    model = _Part()
+    for cf in loaded:
+        part = _load_part(cf.path, interpolation_env, directory, 0, cf)
+        model.add(part, conflicts=False, where=str(cf.path))
+    services = {n: _finish_service(n, strip_tags(s), merged_env) for n, s in model.services.items()}
     if profiles is None:
         profiles = [p.strip() for p in merged_env.get("COMPOSE_PROFILES", "").split(",") if p.strip()]
     return ComposeProject(
@@ -102,11 +107,22 @@ def load_project(
     )
 
 
-def _load_part(path: Path, env: Mapping[str, str], base: Path, depth: int) -> _Part:
-    """One file: interpolated, includes added, extends resolved, paths made absolute against `base`."""
+def _declared_name(files: Sequence[ComposeFile], env: Mapping[str, str]) -> str | None:
+    """The last top-level `name:` of the files (interpolated), before anything else is read."""
+    name = None
+    for cf in files:
+        value = _interpolated(cf, "name", env) if "name" in cf.data else None
+        name = value if isinstance(value, str) and value else name
+    return name
+
+
+def _load_part(
+    path: Path, env: Mapping[str, str], base: Path, depth: int, cf: ComposeFile | None = None
+) -> _Part:
+    """One file (cf: already read): interpolated, includes added, extends resolved, paths made absolute."""
     if depth > _MAX_DEPTH:
         raise InputError("include/extends nested more than 32 deep (a cycle?)", where=str(path))
-    cf = load_file(path)
+    cf = cf if cf is not None else load_file(path)
     data = {k: _interpolated(cf, k, env) if k in _INTERPOLATED else v for k, v in cf.data.items()}
     part = _Part(files=[cf])
     for entry in _include_entries(data.get("include"), str(path)):
@@ -134,7 +150,7 @@ def _interpolated(cf: ComposeFile, key: str, env: Mapping[str, str]) -> Any:
     except InputError as exc:
         keys = exc.where or key
         path = [int(i) if i else k for k, i in _KEY_PATH.findall(keys)]
-        line = line_of(cf.root, path)
+        line = cf.line(path)
         at = f"{cf.path}:{line}" if line is not None else str(cf.path)
         raise InputError(exc.message, where=f"{at} ({keys})") from None
 

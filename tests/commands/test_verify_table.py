@@ -48,6 +48,19 @@ def test_one_row_per_service_with_the_worst_status() -> None:
     )
 
 
+def test_a_stopped_container_keeps_its_reason_an_absent_one_says_no_container() -> None:
+    # `docker compose stop cdb_postgres` on the CDB stack: the row said "no container" for a container
+    # that exists and exited with 137; the JSON said why.
+    exited = Report((
+        check("cdb_postgres", Kind.container, Status.missing, "exited with exit code 137 (OOM killed)"),
+        check("cdb_postgres", Kind.postgres, Status.unhealthy, "connection refused", "postgresql://127.0.0.1:5432/x"),
+        check("cdb_risk", Kind.container, Status.missing, "no container for service 'cdb_risk' in compose project 'cdb'"),
+    ))  # fmt: skip
+    rows = {r.service: r for r in service_rows(exited)}
+    assert rows["cdb_postgres"].detail == "exited with exit code 137 (OOM killed); connection refused"
+    assert rows["cdb_risk"].detail == "no container"
+
+
 def test_engine_error_is_said_once_not_per_row() -> None:
     report = stack(Status.unknown, ENGINE)
     assert shared_engine_error(report) == ENGINE

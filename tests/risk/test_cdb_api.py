@@ -7,6 +7,7 @@ import dataclasses
 import inspect
 import logging
 import math
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -263,6 +264,14 @@ V1 = {"ACCOUNT_EQUITY": 100_000.0, "MAX_DRAWDOWN_PCT": 0.05, "MAX_POSITION_PCT":
         ({}, {}, (False, "position_size_zero_after_sizing", 0.0, None)),  # CDB approved a size of 0
         ({}, {"size": 1.0, "price": 0.0}, (False, "position_size_zero_after_sizing", 0.0, None)),
         ({"equity": 0.0}, {"size": 1.0}, (False, "invalid_signal", 0.0, None)),
+        # numbers as the CLI reads them: text only as a plain decimal (a Redis stream gives text), never
+        # a flag; float() made True a size of 1 and '5_0000' a price of 50000
+        ({}, {"size": "0.1", "price": "50000.0"}, (True, None, 0.1, 49_000.0)),
+        ({}, {"size": Decimal("0.1"), "price": Decimal("50000")}, (True, None, 0.1, 49_000.0)),
+        ({}, {"size": True}, (False, "position_size_zero_after_sizing", 0.0, None)),
+        ({}, {"size": 0.1, "price": "5_0000"}, (False, "position_size_zero_after_sizing", 0.0, None)),
+        ({}, {"size": "0x1"}, (False, "position_size_zero_after_sizing", 0.0, None)),
+        ({}, {"size": " inf"}, (False, "position_size_zero_after_sizing", 0.0, None)),
     ],
 )  # fmt: skip
 def test_evaluate_signal(state: dict[str, Any], signal: dict[str, Any], expected: tuple[Any, ...]) -> None:
@@ -279,6 +288,10 @@ def test_helpers() -> None:
     assert risk_engine.limit_position_size({**BTC, "size": 1.0}, V1) == pytest.approx(0.2)
     assert risk_engine.limit_position_size({**BTC, "size": 1.0}, {**V1, "MAX_POSITION_PCT": 0.0}) == 0.0
     assert risk_engine.limit_position_size({**BTC, "size": 1.0}, {**V1, "MAX_POSITION_PCT": "x"}) == 0.0
+    # '1_0' is no plain decimal (float() read 10: a cap of ten times the equity)
+    assert risk_engine.limit_position_size({**BTC, "size": 100.0}, {**V1, "MAX_POSITION_PCT": "1_0"}) == 0.0
+    assert risk_engine.limit_position_size({**BTC, "size": 1.0}, {**V1, "MAX_POSITION_PCT": "0.1"}) == 0.2
+    assert risk_engine.generate_stop_loss({"price": 100.0}, {"STOP_LOSS_PCT": True})["stop_price"] == 0.0
     assert risk_engine.limit_position_size({**BTC, "size": 1.0, "price": 1e-320}, V1) == 1.0
     assert risk_engine.limit_position_size({**BTC, "size": 1.0}, V1, equity=1_000_000.0) == 1.0
     assert risk_engine._calculate_signal_notional({"price": 100.0}, 3.0) == 300.0
@@ -358,3 +371,34 @@ def test_cli_accepts_cdb_keys_from_every_source(capsys, monkeypatch, tmp_path) -
 def test_examples_still_resolve(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     r = cli(capsys, monkeypatch, "risk", "config", "--config", str(DATA / "risk.yaml"), "--format", "json")
     assert r.code == 0 and r.err == ""
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"MAX_DAILY_DRAWDOWN_PCT": "0.03"},  # CDB's current risk service reads this name
+        {"MAX_DAILY_DRAWDOWN_PCT": "0.03", "MAX_DRAWDOWN_PCT": "0.04"},
+        {"RISK_PER_TRADE_PCT": "0.005", "TARGET_VOLATILITY": "0.1", "ATR_STOP_MULTIPLIER": "3"},
+        {"MAX_EXPOSURE_PCT": "0.4"},
+        {"MAX_EXPOSURE_PCT": "0.4", "MAX_TOTAL_EXPOSURE_PCT": "0.35"},
+    ],
+)
+def test_load_risk_config_reads_an_environment_as_the_cli_does(capsys, monkeypatch, env) -> None:  # type: ignore[no-untyped-def]
+    # One environment, one limit: load_risk_config() ignored cdbctl's names, so a service ran on CDB's
+    # 5 % drawdown default while `cdbctl risk config` showed the 3 % the operator had set.
+    from cdbctl.risk import load_risk_config
+    from cdbctl.risk.config import canonical_key
+    from cdbctl.risk.keys import KEYS
+
+    for var in [*cdb_config.CDB_DEFAULTS, *(n for k in KEYS for n in (k.name, *k.aliases))]:
+        monkeypatch.delenv(var, raising=False)
+    for var, value in env.items():
+        monkeypatch.setenv(var, value)
+    r = cli(capsys, monkeypatch, "risk", "config", "--format", "json")
+    assert r.code == 0, r.err
+    shown = {row["key"]: row["value"] for row in r.json()["keys"]}
+    loaded = load_risk_config()
+    touched = {canonical_key(var) for var in env}
+    compared = {name: key for name in cdb_config.CDB_DEFAULTS if (key := canonical_key(name)) in touched}
+    assert compared, env
+    assert {name: loaded[name] for name in compared} == {name: shown[key] for name, key in compared.items()}

@@ -161,6 +161,70 @@ services:
     assert "hint:" not in err_nd
 
 
+def test_engine_warning_comes_before_its_hint_in_the_table_format(capsys: pytest.CaptureFixture[str]) -> None:
+    with http_server(200) as api:
+        compose(
+            Path.cwd(),
+            f"services:\n  cdb_core:\n    image: cdb/core\n    ports: ['{api.server_port}:8001']\n",
+        )
+        code, _, err = run(capsys, "--format", "table")
+    assert err.splitlines() == [
+        f"cdbctl: warning: Docker engine unreachable: no socket at {NO_SOCKET}",
+        f"hint: start the Docker daemon or point DOCKER_HOST at it (now {NO_SOCKET}); "
+        "--no-docker skips the container checks",
+        "verify: 1 unknown",
+    ]
+    assert code == 1
+
+
+def test_redis_and_postgres_from_images_verify_does_not_know_are_probed_as_what_they_run(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    redis_server_auth: RedisServer,
+    postgres_server: PostgresServer,
+) -> None:
+    # CDB's base.yml services with the images replaced (a private registry, a hardened build): the
+    # command and healthcheck still name redis-server and pg_isready. They were probed as HTTP /health,
+    # so a healthy stack stayed unhealthy until --wait-timeout.
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "REDIS_PASSWORD").write_text(f"{redis_server_auth.password}\n")
+    (tmp_path / "secrets" / "POSTGRES_PASSWORD").write_text(f"{postgres_server.password}\n")
+    compose(
+        tmp_path,
+        f"""\
+services:
+  cdb_redis:
+    image: registry.example/cdb/redis-hardened:7.4
+    secrets: [redis_password]
+    command: ["sh", "-c", "redis-server --appendonly yes --requirepass $$(cat /run/secrets/redis_password)"]
+    healthcheck:
+      test: ["CMD", "sh", "-c", "redis-cli -a $$(cat /run/secrets/redis_password) ping"]
+    ports: ["127.0.0.1:{redis_server_auth.port}:6379"]
+  cdb_postgres:
+    image: registry.example/cdb/postgres:15
+    environment:
+      POSTGRES_DB: {postgres_server.dbname}
+      POSTGRES_USER: {postgres_server.user}
+      POSTGRES_PASSWORD_FILE: /run/secrets/postgres_password
+    secrets: [postgres_password]
+    healthcheck:
+      test: ["CMD-SHELL", "pg_isready -U {postgres_server.user} -d {postgres_server.dbname}"]
+    ports: ["127.0.0.1:{postgres_server.port}:5432"]
+secrets:
+  redis_password:
+    file: ./secrets/REDIS_PASSWORD
+  postgres_password:
+    file: ./secrets/POSTGRES_PASSWORD
+""",
+    )
+    code, data, err = run_json(capsys, "--no-docker")
+    assert [(c["name"], c["kind"], c["status"]) for c in data["checks"]] == [
+        ("cdb_redis", "redis", "healthy"),
+        ("cdb_postgres", "postgres", "healthy"),
+    ], data
+    assert code == 0, err
+
+
 def test_wrong_postgres_password_and_database_via_endpoint(
     capsys: pytest.CaptureFixture[str], postgres_server: PostgresServer
 ) -> None:
@@ -228,6 +292,29 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], args: list[str]
     assert code == 2
     assert out == ""
     assert message in err
+
+
+@pytest.mark.parametrize(
+    ("where", "hint"),
+    [
+        (".", "hint: CDB's compose files are layered: cdbctl verify -c infrastructure/compose/base.yml "
+         "-c infrastructure/compose/dev.yml"),
+        ("infrastructure/compose", "hint: CDB's compose files are layered: cdbctl verify -c base.yml -c dev.yml"),
+        ("infrastructure", "hint: pass --compose FILE, --project NAME or --endpoint NAME=URL"),
+    ],
+)  # fmt: skip
+def test_no_compose_file_in_a_cdb_checkout_names_its_layered_files(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str, hint: str
+) -> None:
+    # The real CDB has no compose file at its root: `cdbctl verify` there said only "pass --compose FILE".
+    layers = tmp_path / "infrastructure" / "compose"
+    layers.mkdir(parents=True)
+    for name in ("base.yml", "dev.yml"):
+        (layers / name).write_text("services: {}\n")
+    monkeypatch.chdir(tmp_path / where)
+    code, out, err = run(capsys)
+    assert (code, out) == (2, "")
+    assert err.splitlines()[1] == hint
 
 
 def test_malformed_compose_file_names_file_and_line(

@@ -11,6 +11,7 @@ from cdbctl.resources import compose_dir
 from cdbctl.verify.compose import find_compose_files, normalize_project_name
 from cdbctl.verify.discovery import PortMapping, active_services, parse_ports, plan_probes
 from cdbctl.verify.interpolation import interpolate
+from cdbctl.verify.merge import environment_dict, go_float
 from cdbctl.verify.project import load_project
 from cdbctl.verify.urls import parse_endpoint_option
 
@@ -407,3 +408,83 @@ def test_endpoint_overrides_replace_by_name_and_keep_the_service(tmp_path: Path)
     ]
     with pytest.raises(UsageError, match="endpoint name given twice: x"):
         plan_probes(project, [], [parse_endpoint_option("x=tcp://127.0.0.1:1")] * 2)
+
+
+@pytest.mark.parametrize(
+    ("header", "project", "env", "expected"),
+    [
+        ("", None, {}, "my_dir_app"),  # the directory's name, normalised as the project name is
+        ("", "other", {}, "other_app"),
+        ("name: ${STACK:-stk}\n", None, {}, "stk_app"),
+        ("name: ${STACK:-stk}\n", None, {"COMPOSE_PROJECT_NAME": "given"}, "given_app"),
+        ("name: ${COMPOSE_PROJECT_NAME:-zz}\n", None, {}, "zz_app"),
+    ],
+)
+def test_compose_project_name_is_interpolated_as_the_projects_name(
+    tmp_path: Path, header: str, project: str | None, env: dict[str, str], expected: str
+) -> None:
+    # As `docker compose config` (v2.40) prints them: CDB's rollback.yml names images this way.
+    directory = tmp_path / "My_Dir"
+    directory.mkdir()
+    f = directory / "compose.yaml"
+    f.write_text(header + "services:\n  s:\n    image: ${COMPOSE_PROJECT_NAME:-unset}_app\n")
+    assert load_project([f], env, project).services["s"]["image"] == expected
+
+
+def test_null_in_an_override_keeps_the_earlier_value_but_clears_command(tmp_path: Path) -> None:
+    base = tmp_path / "compose.yaml"
+    base.write_text(
+        "services:\n  s:\n    image: x\n    command: [serve]\n    ports: ['8000:8000']\n"
+        "    environment: {A: '1'}\n    healthcheck: {test: [CMD, 'true'], interval: 5s}\n"
+    )
+    over = tmp_path / "prod.yml"
+    over.write_text(
+        "services:\n  s:\n    image: null\n    command: null\n    ports: null\n    environment: null\n"
+        "    healthcheck: {interval: null}\n"
+    )
+    s = load_project([base, over], {}).services["s"]
+    assert (s["image"], s.get("command"), s["ports"], s["environment"]) == (
+        "x",
+        None,
+        ["8000:8000"],
+        {"A": "1"},
+    )
+    assert s["healthcheck"] == {"test": ["CMD", "true"], "interval": "5s"}
+
+
+def test_documents_of_one_file_merge_in_order_and_keep_their_lines(tmp_path: Path) -> None:
+    f = tmp_path / "compose.yaml"
+    f.write_text(
+        "services:\n  a:\n    image: x\n    ports: ['8000:8000']\n"
+        "---\nservices:\n  a:\n    ports: ['8001:8001']\n    environment: {K: v}\n  b:\n    image: y\n"
+    )
+    project = load_project([f], {})
+    assert project.services["a"]["ports"] == ["8000:8000", "8001:8001"]
+    assert project.services["a"]["environment"] == {"K": "v"} and project.services["b"]["image"] == "y"
+    assert project.where("services", "b") == f"{f}:11"
+    assert project.where("services", "a", "image") == f"{f}:3"
+
+
+def test_a_document_that_is_not_a_mapping_is_named_by_its_line(tmp_path: Path) -> None:
+    f = tmp_path / "compose.yaml"
+    f.write_text("services:\n  a:\n    image: x\n---\n- not a mapping\n")
+    with pytest.raises(InputError) as info:
+        load_project([f], {})
+    assert (info.value.message, info.value.where) == (
+        "compose file must be a mapping with a 'services' key",
+        f"{f}:5",
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (60.0, "60"), (2.5, "2.5"), (0.1, "0.1"), (123456.0, "123456"), (1234567.0, "1.234567e+06"),
+        (1e8, "1e+08"), (0.0001, "0.0001"), (1.5e-5, "1.5e-05"), (-0.0, "-0"), (-3.25, "-3.25"),
+        (float("inf"), "+Inf"), (1.2345678901234569e23, "1.2345678901234569e+23"),
+    ],
+)  # fmt: skip
+def test_floats_in_the_environment_read_as_compose_v2_prints_them(value: float, text: str) -> None:
+    # compared with `docker compose config` (v2.40) on these and 80 random values
+    assert go_float(value) == text
+    assert environment_dict({"K": value}) == {"K": text}

@@ -163,6 +163,17 @@ def _cases(tmp: Path | None) -> list[tuple[str, list[Path], dict[str, str]]]:
         ),
         ("dotenv dialect", [CORPUS / "dotenv" / "compose.yaml"], {"BARE": "from-os"}),
         ("merge rules", [CORPUS / "merge" / "base.yml", CORPUS / "merge" / "over.yml"], {}),
+        ("several YAML documents in one file", [CORPUS / "documents" / "compose.yaml"], {}),
+        (
+            "null in an override file, project name interpolated",
+            [CORPUS / "nulls" / "compose.yaml", CORPUS / "nulls" / "prod.yml"],
+            {},
+        ),
+        (
+            "the same, another stack name",
+            [CORPUS / "nulls" / "compose.yaml", CORPUS / "nulls" / "prod.yml"],
+            {"STACK_NAME": "paper", "ROLLBACK_TAG": "v1"},
+        ),
         (
             "override file with !reset/!override",
             [CORPUS / "layered" / "compose.yaml", CORPUS / "layered" / "override.yml"],
@@ -216,6 +227,17 @@ def test_compose_refusal_is_an_input_error_naming_the_file(compose_cli: list[str
         config_json(compose_cli, [f], {"PATH": os.environ.get("PATH", "")})
     assert info.value.message.startswith("docker compose config: ")
     assert info.value.where == str(f)
+
+
+def test_compose_refusal_names_the_file_compose_names(compose_cli: list[str], tmp_path: Path) -> None:
+    # CDB's rollback.yml sets `build: null` on a service no earlier file defines; the message named base.yml
+    base, over = tmp_path / "base.yml", tmp_path / "rollback.yml"
+    base.write_text("services:\n  a:\n    image: x\n")
+    over.write_text("services:\n  b:\n    image: y\n    build: null\n")
+    with pytest.raises(InputError) as info:
+        config_json(compose_cli, [base, over], {"PATH": os.environ.get("PATH", "")})
+    assert "services.b.build" in info.value.message
+    assert info.value.where == str(over)
 
 
 def test_dollar_escapes_of_the_output_are_undone() -> None:

@@ -29,6 +29,10 @@ def secrets_of(
     ("service", "expected"),
     [
         ('command: redis-server --requirepass literal-pw', "literal-pw"),
+        # a string command is split as Compose splits it (CDB's docker-compose.yml; read as `$RP"` before)
+        ('command: /bin/sh -c "redis-server --requirepass $$RP"\nenvironment: {RP: env-pw}', "env-pw"),
+        ("command: sh -c 'redis-server --requirepass \"$$(cat /run/secrets/pw)\" --port 1'\nsecrets: [pw]",
+         "file-pw"),
         ('command: ["redis-server", "--requirepass", "two words"]', "two words"),
         ('command: ["sh", "-c", "exec redis-server --requirepass \\"$$(cat /run/secrets/pw)\\""]\nsecrets: [pw]',
          "file-pw"),

@@ -50,6 +50,21 @@ def plan(tmp_path: Path, services: str, env: dict[str, str] | None = None) -> li
          ("postgres", "tcp", "tcp://127.0.0.1:5432")),
         # a locally built server on the Redis port
         ("  kv:\n    build: ./kv\n    ports: ['6381:6379']\n", ("kv", "port", "redis://127.0.0.1:6381")),
+        # an image the tables do not know (a private mirror, a hardened build) that says what it runs
+        ("  cdb_redis:\n    image: registry.example/cdb/redis-hardened:7\n    ports: ['6379:6379']\n"
+         "    command: [sh, -c, 'redis-server --appendonly yes']\n",
+         ("cdb_redis", "port", "redis://127.0.0.1:6379")),
+        ("  cdb_postgres:\n    image: registry.example/cdb/pg:15\n    ports: ['5433:5432']\n"
+         "    healthcheck: {test: [CMD-SHELL, 'pg_isready -U claire_user -d claire_de_binare']}\n",
+         ("cdb_postgres", "port", "postgresql://postgres@127.0.0.1:5433/postgres")),
+        # ... but a client in the healthcheck of a service on another port is not that server
+        ("  cdb_db_writer:\n    image: registry.example/cdb/db_writer:1\n    ports: ['8010:8010']\n"
+         "    healthcheck: {test: [CMD-SHELL, 'pg_isready -h cdb_postgres']}\n",
+         ("cdb_db_writer", "cdb", "http://127.0.0.1:8010/health")),
+        # ... nor is a secret named after it
+        ("  cdb_kv:\n    image: registry.example/kv:1\n    ports: ['6382:6379']\n"
+         "    entrypoint: [sh, -c, 'export P=$$(cat /run/secrets/redis_password) && exec kv']\n",
+         ("cdb_kv", "cdb", "http://127.0.0.1:6382/health")),
         # cdb services without an HTTP healthcheck: /health
         ("  cdb_risk:\n    build: {context: ../.., dockerfile: services/risk/Dockerfile}\n    ports: ['8002:8002']\n"
          "    healthcheck: {test: [CMD, python, /app/healthcheck.py]}\n",
