@@ -1,9 +1,11 @@
 """What follows a scanner after ``||``: a swallow (``|| true``, ``|| echo``, ``|| exit 0``, a group
-that cannot fail) or a real handler, and the span of text to cut for a swallow."""
+that cannot fail) or a real handler, and the span of text to cut for a swallow; and the ``set +e``
+line to cut when only scanners run with errexit off."""
 
 from __future__ import annotations
 
 from cdbctl.ciharden.discard import fails, group_end
+from cdbctl.ciharden.invocation import match_scanner
 from cdbctl.ciharden.nested import tests_findings_status
 from cdbctl.ciharden.shell_lex import SimpleCommand
 
@@ -65,3 +67,37 @@ def handler_cut(src: str, cmds: list[SimpleCommand], end: int, h_end: int) -> tu
             return None
         stop += k
     return (start, stop, "")
+
+
+def errexit_fix(
+    src: str, cmds: list[SimpleCommand], off: int | None, initial: bool
+) -> tuple[int, int, str] | None:
+    """Delete a lone ``set +e`` line when only scanners run until errexit is back on."""
+    if off is None or not initial or [w.value for w in cmds[off].words] != ["set", "+e"]:
+        return None
+    k = off + 1
+    while k < len(cmds):
+        cmd = cmds[k]
+        if [w.value for w in cmd.words][:1] == ["set"]:
+            if [w.value for w in cmd.words] == ["set", "+e"]:
+                return None  # a second ``set +e``: removing one line would leave errexit off
+            break
+        if match_scanner(cmd.words) is None:
+            return None
+        if cmd.sep_after == "||" and k + 1 < len(cmds):
+            # a swallowing handler is cut by its own fix in the same run: judge the script without it
+            swallow, h_end = swallowing_handler(src, cmds, k + 1)
+            if not swallow or cmds[h_end].sep_after not in ("\n", ";", ""):
+                return None
+            k = h_end + 1
+            continue
+        if cmd.sep_after not in ("\n", ";", ""):
+            return None
+        k += 1
+    start = src.rfind("\n", 0, cmds[off].start) + 1
+    nl = src.find("\n", cmds[off].end)
+    end = len(src) if nl < 0 else nl + 1
+    line = src[start:end].strip()
+    if line != "set +e" and not line.startswith("set +e #"):
+        return None
+    return (start, end, "")

@@ -20,7 +20,7 @@ from cdbctl.ciharden.discard import (
     negation_or_condition,
 )
 from cdbctl.ciharden.eval_command import eval_args, follow_eval
-from cdbctl.ciharden.handlers import handler_cut, swallowing_handler
+from cdbctl.ciharden.handlers import errexit_fix, handler_cut, swallowing_handler
 from cdbctl.ciharden.invocation import match_scanner
 from cdbctl.ciharden.model import ShellIssue
 from cdbctl.ciharden.nested import (
@@ -218,7 +218,7 @@ def scan_script(
             either = and_or(src, cmds, end, conds, tool)
             issues.extend([either] if either else _and_list_issue(src, cmds, (idx, end), conds, tool))
         if not state["errexit"] and last_idx + 1 < len(cmds) and not status_kept(src, cmds, cmd, last_idx):
-            errexit_fix = _errexit_fix(src, cmds, errexit_off_at, errexit)
+            fix = errexit_fix(src, cmds, errexit_off_at, errexit)
             issues.append(
                 ShellIssue(
                     "errexit",
@@ -226,8 +226,8 @@ def scan_script(
                     cmd.start,
                     f"errexit is off (set +e) and a later command decides the step's "
                     f"status, so {tool}'s failure is ignored",
-                    errexit_fix,
-                    "remove the 'set +e' line" if errexit_fix else None,
+                    fix,
+                    "remove the 'set +e' line" if fix else None,
                 )
             )
     # ``grype dir:x`` (a summary) then ``grype dir:x -o json > r.json``: the last run of the same scan
@@ -298,37 +298,3 @@ def _and_list_issue(
             None,
         )
     ]
-
-
-def _errexit_fix(
-    src: str, cmds: list[SimpleCommand], off: int | None, initial: bool
-) -> tuple[int, int, str] | None:
-    """Delete a lone ``set +e`` line when only scanners run until errexit is back on."""
-    if off is None or not initial or [w.value for w in cmds[off].words] != ["set", "+e"]:
-        return None
-    k = off + 1
-    while k < len(cmds):
-        cmd = cmds[k]
-        if [w.value for w in cmd.words][:1] == ["set"]:
-            if [w.value for w in cmd.words] == ["set", "+e"]:
-                return None  # a second ``set +e``: removing one line would leave errexit off
-            break
-        if match_scanner(cmd.words) is None:
-            return None
-        if cmd.sep_after == "||" and k + 1 < len(cmds):
-            # a swallowing handler is cut by its own fix in the same run: judge the script without it
-            swallow, h_end = swallowing_handler(src, cmds, k + 1)
-            if not swallow or cmds[h_end].sep_after not in ("\n", ";", ""):
-                return None
-            k = h_end + 1
-            continue
-        if cmd.sep_after not in ("\n", ";", ""):
-            return None
-        k += 1
-    start = src.rfind("\n", 0, cmds[off].start) + 1
-    nl = src.find("\n", cmds[off].end)
-    end = len(src) if nl < 0 else nl + 1
-    line = src[start:end].strip()
-    if line != "set +e" and not line.startswith("set +e #"):
-        return None
-    return (start, end, "")
