@@ -4,10 +4,9 @@ A block scaffold adds is recorded (the state's `blocks`, its text under
 `.cdbctl/scaffold/base/<file>#<name>`). A later run renders it again as it would add it to the file without
 scaffold's blocks, and decides it as a generated file (`reconcile.decide`): unchanged since added, it is
 replaced; edited with the template unchanged, kept; both changed, the template's change is merged into the
-block's lines. A block an older cdbctl added
-(no base kept) is recognised when it is exactly what the current or an earlier fragment
-(`compose/history/`) renders for it, or still holds two thirds of that render's lines in order: that render
-is its base.
+block's lines, and where the line merge collides, key by key (`block_merge`). A block an older cdbctl added
+(no base kept) is recognised when it is exactly what the current or an earlier fragment (`compose/history/`)
+renders for it, or still holds two thirds of that render's lines in order: that render is its base.
 
 A compose file never gets conflict markers (it would no longer load, for any service): a conflict leaves the
 block as it is, reported `conflict`; `--overwrite FILE#NAME` or `--skip FILE#NAME` decides it.
