@@ -226,6 +226,39 @@ def redis_password(secrets: ServiceSecrets) -> Secret:
     return secrets.variable("REDIS_PASSWORD")
 
 
+_TLS_PORT = re.compile(r"--tls-port(?:\s+|=)[\"']?(\d{1,5})\b")
+_TLS_CA = re.compile(r"--tls-ca-cert-file(?:\s+|=)[\"']?([^\s\"';]+)")
+
+
+@dataclass(frozen=True, slots=True)
+class RedisTls:
+    """Whether the server speaks TLS on a port, and the host file of the CA its certificate is from."""
+
+    tls: bool = False
+    ca_file: str | None = None
+    problem: str | None = None
+
+
+def redis_tls(secrets: ServiceSecrets, container_port: int) -> RedisTls:
+    """TLS on this port when the server command says `--tls-port <port>` (CDB's tls.yml: --tls-port 6379
+    --port 0); the CA from `--tls-ca-cert-file`, followed through the service's mounts to this host."""
+    text = " ".join(command_text(secrets.service))
+    port = _TLS_PORT.search(text)
+    if port is None or int(port.group(1)) != container_port:
+        return RedisTls()
+    ca = _TLS_CA.search(text)
+    if ca is None:
+        return RedisTls(True)  # the system's CAs (SSL_CERT_FILE), as for https
+    host = secrets.host_path(ca.group(1))
+    if isinstance(host, Secret):
+        where = f"{ca.group(1)} in --tls-ca-cert-file"
+        return RedisTls(True, problem=f"cannot find the CA file ({where}): {host.problem}")
+    if not host.is_file():
+        why = f"{host} ({ca.group(1)} in --tls-ca-cert-file) is not a readable file"
+        return RedisTls(True, problem=f"cannot read the CA file: {why}")
+    return RedisTls(True, str(host))
+
+
 @dataclass(frozen=True, slots=True)
 class PostgresLogin:
     """User, database and password of the PostgreSQL image's environment (or why one is unknown)."""
