@@ -237,7 +237,8 @@ secrets:
 def test_a_tls_only_redis_as_cdbs_tls_layer_runs_it_is_probed_over_tls(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # infrastructure/compose/tls.yml: --tls-port 6379 --port 0, the CA mounted from the host at /tls
+    # infrastructure/compose/tls.yml's server: --tls-port 6379 --port 0, the CA mounted from the host at
+    # /tls (through sh -c here, so that ${REDIS_PASSWORD} is expanded in the container)
     try:
         server, tls_port = start_tls_redis(tmp_path, "tls-pw")
     except ServerUnavailable as exc:
@@ -252,9 +253,9 @@ services:
     environment:
       REDIS_PASSWORD: tls-pw
     command: >
-      redis-server --appendonly yes --requirepass $${{REDIS_PASSWORD}}
+      sh -c "redis-server --appendonly yes --requirepass $${{REDIS_PASSWORD}}
       --tls-port 6379 --port 0 --tls-cert-file /tls/redis.crt --tls-key-file /tls/redis.key
-      --tls-ca-cert-file /tls/ca.crt --tls-auth-clients optional
+      --tls-ca-cert-file /tls/ca.crt --tls-auth-clients optional"
     volumes:
       - ./:/tls:ro
     ports: ["127.0.0.1:{tls_port}:6379"]
