@@ -210,9 +210,13 @@ def redis_password(secrets: ServiceSecrets) -> Secret:
     the server, else REDIS_PASSWORD (or REDIS_PASSWORD_FILE)."""
     words = command_text(secrets.service)
     for i, word in enumerate(words):
+        # A word of its own (exec form: a list, or a string Compose splits) reaches the server as written:
+        # no shell expands `$${X}` there, so the password is the text `${X}` (CDB's tls.yml does that).
         if word == "--requirepass" and i + 1 < len(words):
-            return secrets.expression(words[i + 1])
-        found = _REQUIREPASS.search(word)
+            return Secret(words[i + 1])
+        if word.startswith("--requirepass="):
+            return Secret(word.partition("=")[2])
+        found = _REQUIREPASS.search(word)  # inside a shell script (`sh -c "..."`): the shell expands it
         if found:
             return secrets.expression(found.group(1))
     conf = _CONFIG_FILE.search(" ".join(words))

@@ -280,6 +280,35 @@ services:
     )
 
 
+def test_an_exec_form_requirepass_is_the_text_as_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # CDB's tls.yml writes `--requirepass $${REDIS_PASSWORD}` without a shell: Docker passes `${REDIS_PASSWORD}`
+    # as it is, so that is the server's password. verify expanded it and reported WRONGPASS on a running Redis.
+    server = RedisServer.start(password="${REDIS_PASSWORD}")
+    try:
+        compose(
+            tmp_path,
+            f"""\
+services:
+  cdb_redis:
+    image: redis:7.4-alpine
+    environment:
+      REDIS_PASSWORD: what-the-author-meant
+    command: >
+      redis-server --appendonly yes --requirepass $${{REDIS_PASSWORD}}
+    ports: ["127.0.0.1:{server.port}:6379"]
+""",
+        )
+        code, data, err = run_json(capsys, "--no-docker")
+    finally:
+        server.stop()
+    assert [(c["kind"], c["status"], c["detail"]) for c in data["checks"]] == [
+        ("redis", "healthy", "PONG")
+    ], err
+    assert code == 0
+
+
 def test_wrong_postgres_password_and_database_via_endpoint(
     capsys: pytest.CaptureFixture[str], postgres_server: PostgresServer
 ) -> None:

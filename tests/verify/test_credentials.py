@@ -29,6 +29,9 @@ def secrets_of(
     ("service", "expected"),
     [
         ('command: redis-server --requirepass literal-pw', "literal-pw"),
+        # exec form (a list, or a string Compose splits): no shell, `$${RP}` reaches the server as `${RP}`
+        ('command: ["redis-server", "--requirepass", "$${RP}"]\nenvironment: {RP: env-pw}', "${RP}"),
+        ("command: redis-server --requirepass=$$RP --port 0\nenvironment: {RP: env-pw}", "$RP"),
         # a string command is split as Compose splits it (CDB's docker-compose.yml; read as `$RP"` before)
         ('command: /bin/sh -c "redis-server --requirepass $$RP"\nenvironment: {RP: env-pw}', "env-pw"),
         ("command: sh -c 'redis-server --requirepass \"$$(cat /run/secrets/pw)\" --port 1'\nsecrets: [pw]",

@@ -203,10 +203,10 @@ def test_redis_over_tls_that_demands_a_client_certificate_says_so(tmp_path: Path
         pytest.skip(str(exc))
     try:
         endpoint = replace(parse_url(f"rediss://:tls-pw@{HOST}:{tls_port}"), ca_file=str(tmp_path / "ca.crt"))
-        assert REGISTRY["redis"](endpoint, Deadline(3.0)) == Outcome(
-            Status.unhealthy,
-            "the server requires a client certificate (tls-auth-clients yes); cdbctl presents none",
-        )
+        outcome = REGISTRY["redis"](endpoint, Deadline(3.0))
+        # the server's alert, or (TLS 1.3: it checks after the handshake) its close arriving first
+        assert outcome.status is Status.unhealthy
+        assert "client certificate" in outcome.detail and "tls-auth-clients yes" in outcome.detail, outcome
     finally:
         server.stop()
 

@@ -9,6 +9,10 @@ from cdbctl.verify.model import Endpoint, Outcome, Status
 from cdbctl.verify.probes.base import Deadline, connect, describe_error
 
 _MAX_LINE = 64 * 1024
+_TLS_CLOSED = (
+    "TLS connection closed by the server without an answer "
+    "(does it demand a client certificate, tls-auth-clients yes? cdbctl presents none)"
+)
 
 
 def encode_command(*args: str) -> bytes:
@@ -67,12 +71,17 @@ def probe_redis(endpoint: Endpoint, deadline: Deadline) -> Outcome:
             reply = _simple_reply(sock, buf, deadline)
     except ConnectionAbortedError:
         if endpoint.tls:
-            return Outcome(Status.unhealthy, "TLS connection closed by the server without an answer")
+            return Outcome(Status.unhealthy, _TLS_CLOSED)
         return Outcome(Status.unhealthy, "connection closed by the server without an answer")
     except ssl.SSLError as exc:
-        if "CERTIFICATE_REQUIRED" in str(exc.reason or exc).upper():
+        reason = str(exc.reason or exc).upper()
+        if "CERTIFICATE_REQUIRED" in reason:
             detail = "the server requires a client certificate (tls-auth-clients yes); cdbctl presents none"
             return Outcome(Status.unhealthy, detail)
+        if isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError) or "EOF" in reason:
+            # With TLS 1.3 the server checks the client's certificate after the handshake: it may close
+            # before its alert arrives, so a missing client certificate can look like this too.
+            return Outcome(Status.unhealthy, _TLS_CLOSED)
         return describe_error(exc, deadline)
     except ConnectionResetError:
         # A TLS-only Redis (--port 0) resets a plain connection: say what was tried.
