@@ -7,7 +7,6 @@ import json
 import multiprocessing
 import os
 import signal as signals
-import threading
 import time
 from collections.abc import Iterator
 
@@ -169,33 +168,32 @@ def test_an_input_error_writes_the_decisions_before_it_first() -> None:
 def test_a_worker_killed_while_it_sends_a_result_stops_the_run() -> None:
     """SIGKILL (the OOM killer) mid-way through a result larger than a pipe holds: exit 3, never a hang.
 
-    The writer is held back, so each worker is blocked sending a block's decisions (hundreds of KiB)
-    when one is killed; a shared result queue waited for the rest of that message for ever.
+    The writer's first write waits until each worker is blocked sending a block's decisions (hundreds
+    of KiB), then kills one; a shared result queue waited for the rest of that message for ever.
+    Forked from this thread alone (no helper thread): forking a multi-threaded process is unsafe.
     """
     data = _input(40000)  # 1 MiB blocks: a few per worker
-    release, first_write = threading.Event(), threading.Event()
-    failure: list[BaseException] = []
+    killed: list[int] = []
 
     def write(_: bytes) -> None:
-        first_write.set()
-        release.wait()
+        if not killed:
+            time.sleep(0.5)  # the workers decide their next blocks and block on their full pipes
+            victim = next(p for p in multiprocessing.active_children() if p.name.startswith("cdbctl-replay-"))
+            killed.append(victim.pid or 0)
+            os.kill(killed[0], signals.SIGKILL)
 
-    def replay() -> None:
-        try:
+    def hung(*_: object) -> None:
+        raise TimeoutError("the replay hung on the killed worker's half-sent result")
+
+    previous = signals.signal(signals.SIGALRM, hung)
+    signals.setitimer(signals.ITIMER_REAL, 60)
+    try:
+        with pytest.raises(EnvironmentProblem, match="a worker process of the parallel replay died"):  # noqa: SIM117
             with ParallelReplay(_engine(trace=True), 2, write, Summary(), lambda _: None) as run:
                 run.run(read_units(io.BytesIO(data).read1, "in"), "in")
                 run.finish()
-        except BaseException as exc:  # examined below
-            failure.append(exc)
-
-    thread = threading.Thread(target=replay, daemon=True)
-    thread.start()
-    assert first_write.wait(60)
-    time.sleep(0.5)  # the workers decide their next blocks and block on their full pipes
-    victim = next(p for p in multiprocessing.active_children() if p.name.startswith("cdbctl-replay-"))
-    os.kill(victim.pid or 0, signals.SIGKILL)
-    release.set()
-    thread.join(60)
-    assert not thread.is_alive(), "the replay hung on the killed worker's half-sent result"
-    assert len(failure) == 1 and isinstance(failure[0], EnvironmentProblem)
+    finally:
+        signals.setitimer(signals.ITIMER_REAL, 0)
+        signals.signal(signals.SIGALRM, previous)
+    assert killed
     assert not [p for p in multiprocessing.active_children() if p.name.startswith("cdbctl-replay-")]
