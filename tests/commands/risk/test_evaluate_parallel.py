@@ -38,37 +38,17 @@ def test_jobs_writes_what_one_process_writes(capsys, monkeypatch, tmp_path, jobs
     assert many.err == one.err == f"{src}:1235: side: 'hold' is not long, short, buy or sell\n" * 2
 
 
-def test_ctrl_c_stops_a_parallel_replay_and_its_workers(tmp_path: Path) -> None:
+def test_ctrl_c_stops_a_parallel_replay_and_its_workers() -> None:
     """SIGINT to the process group (a terminal's Ctrl-C): exit 130, no traceback, no worker left."""
-    env = os.environ | {"PYTHONUNBUFFERED": "1"}
-    cmd = [
-        sys.executable,
-        "-m",
-        "cdbctl",
-        "risk",
-        "evaluate",
-        "-",
-        "--format",
-        "jsonl",
-        "--now",
-        NOW,
-        "-j",
-        "2",
-    ]
-    with subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                          cwd=ROOT, start_new_session=True) as proc:  # fmt: skip
-        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
-        proc.stdin.write((json.dumps(signal(signal_id="first")) + "\n").encode())
-        proc.stdin.flush()
-        assert json.loads(proc.stdout.readline())["signal_id"] == "first"  # the workers run
-        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
-        assert len(children) == 2
+    with _live_replay() as proc:
+        assert proc.stderr is not None
+        children = _decided_first(proc)
         os.killpg(proc.pid, signal_module.SIGINT)
         proc.wait(timeout=30)
         err = proc.stderr.read().decode()
     assert proc.returncode in (130, -signal_module.SIGINT), err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
-    assert all(not Path(f"/proc/{pid}").exists() or _zombie(pid) for pid in children)
+    assert _gone(children)
 
 
 def _zombie(pid: str) -> bool:
@@ -90,7 +70,7 @@ def test_an_input_error_after_a_replay_writes_what_one_process_writes(capsys, mo
 
 
 def _live_replay(*extra: str, stdout: int = subprocess.PIPE) -> subprocess.Popen[bytes]:
-    """A parallel replay of stdin, in a session of its own, that has decided its first signal."""
+    """A parallel replay of stdin (and any INPUT in extra) on two workers, in a session of its own."""
     cmd = [
         sys.executable,
         "-m",
@@ -110,6 +90,17 @@ def _live_replay(*extra: str, stdout: int = subprocess.PIPE) -> subprocess.Popen
     return proc
 
 
+def _decided_first(proc: subprocess.Popen[bytes]) -> list[str]:
+    """Send one signal and read its decision (the workers run); their pids."""
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write((json.dumps(signal(signal_id="first")) + "\n").encode())
+    proc.stdin.flush()
+    assert json.loads(proc.stdout.readline())["signal_id"] == "first"
+    children = _children(proc.pid)
+    assert len(children) == 2
+    return children
+
+
 def _children(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
 
@@ -127,12 +118,7 @@ def _gone(pids: list[str]) -> bool:
 def test_a_parent_killed_leaves_no_worker_behind(sig: signal_module.Signals) -> None:
     """The workers wait for blocks on pipes: a parent that dies without cleaning up must take them along."""
     with _live_replay() as proc:
-        assert proc.stdin is not None and proc.stdout is not None
-        proc.stdin.write((json.dumps(signal(signal_id="first")) + "\n").encode())
-        proc.stdin.flush()
-        assert json.loads(proc.stdout.readline())["signal_id"] == "first"
-        children = _children(proc.pid)
-        assert len(children) == 2
+        children = _decided_first(proc)
         os.kill(proc.pid, sig)  # the parent alone, as `kill PID` or a supervisor does
         assert proc.wait(timeout=30) == -sig
     try:
