@@ -194,7 +194,8 @@ class ParallelReplay:
                 turn, self._turn = self._turn, (self._turn + 1) % self._jobs
                 try:  # blocks while the worker is busy: the input is read no faster than it is decided
                     self._workers[turn].tasks.send((unit, name))
-                except OSError:  # its pipe is closed: the worker died
+                except OSError:  # its pipe is closed: the writer failed and stopped it, or it died
+                    self._raise_failure()
                     raise _worker_died() from None
                 self._put(turn)
             else:  # decoded whole already (a JSON array or object): written after the blocks before it
@@ -261,6 +262,10 @@ class ParallelReplay:
                 self._take(result)
         except BaseException as exc:  # handed to the reading thread, raised there
             self._failure = exc
+            # nothing reads the workers' results any more: they block on their pipes, and so would this
+            # thread's next send to one; ended, they let that send fail and the failure be raised
+            for w in self._workers:
+                w.process.kill()
 
     def _receive(self, turn: int) -> Result:
         try:

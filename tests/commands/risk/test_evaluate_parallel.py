@@ -9,6 +9,7 @@ import signal as signal_module
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -69,8 +70,10 @@ def test_an_input_error_after_a_replay_writes_what_one_process_writes(capsys, mo
     assert many.err == one.err and many.err.endswith("missing.jsonl\n")
 
 
-def _live_replay(*extra: str, stdout: int = subprocess.PIPE) -> subprocess.Popen[bytes]:
-    """A parallel replay of stdin (and any INPUT in extra) on two workers, in a session of its own."""
+@contextlib.contextmanager
+def _live_replay(*extra: str, stdout: int = subprocess.PIPE) -> Iterator[subprocess.Popen[bytes]]:
+    """A parallel replay of stdin (and any INPUT in extra) on two workers, in a session of its own;
+    a hung one is killed with its workers on the way out, so the test fails instead of hanging."""
     cmd = [
         sys.executable,
         "-m",
@@ -87,7 +90,15 @@ def _live_replay(*extra: str, stdout: int = subprocess.PIPE) -> subprocess.Popen
     ]
     proc = subprocess.Popen([*cmd, *extra], stdin=subprocess.PIPE, stdout=stdout, stderr=subprocess.PIPE,
                             env=os.environ | {"PYTHONUNBUFFERED": "1"}, cwd=ROOT, start_new_session=True)  # fmt: skip
-    return proc
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal_module.SIGKILL)
+        proc.wait()
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
 def _decided_first(proc: subprocess.Popen[bytes]) -> list[str]:
@@ -147,3 +158,19 @@ def test_ctrl_c_with_a_stalled_reader_does_not_wait_for_the_writer(tmp_path: Pat
             assert proc.stderr.read().decode().endswith("cdbctl: interrupted\n")
     finally:
         os.close(read_end)
+
+
+def test_a_reader_that_goes_away_ends_a_parallel_replay(tmp_path: Path) -> None:
+    """`| head -1`: exit 141 without a traceback, the workers gone; the reading thread, blocked handing
+    a block to a worker that waits to send its result to a writer that is gone, is set free."""
+    src = _replay_file(tmp_path, 100000)
+    with _live_replay(str(src)) as proc:
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        proc.stdin.close()
+        assert json.loads(proc.stdout.readline())["signal_id"] == 0
+        children = _children(proc.pid)
+        proc.stdout.close()
+        assert proc.wait(timeout=60) == 141
+        err = proc.stderr.read().decode()
+    assert "Traceback" not in err and "error" not in err
+    assert _gone(children)
