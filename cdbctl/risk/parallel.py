@@ -262,8 +262,8 @@ class ParallelReplay:
                 self._take(result)
         except BaseException as exc:  # handed to the reading thread, raised there
             self._failure = exc
-            # nothing reads the workers' results any more: they block on their pipes, and so would this
-            # thread's next send to one; ended, they let that send fail and the failure be raised
+            # nothing reads the workers' results any more: they block on their pipes, and so would the
+            # reading thread's next send to one; ended, they let that send fail and the failure be raised
             for w in self._workers:
                 w.process.kill()
 
