@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cdbctl.sanitize import (
+    _RAW_IN_JSON_BYTES,
     MASK,
     clean,
     escape_json_bytes,
@@ -112,7 +113,32 @@ def test_escaped_json_keeps_the_data_and_holds_no_raw_control(data: object) -> N
         assert strip_controls(text) == text
 
 
-@given(st.text(alphabet=st.sampled_from("a\x7f\x80\x9f\xa0\u061c\u200e\u202a\u2066\u20ac\u0600\xe9")))
+# Each escaped range's edges and the characters beside them, characters that share a lead byte (C2, D8,
+# E2) or a second byte (E2 80, E2 81) with one, or whose continuation bytes fall in an escaped range
+# after another lead byte (U+00C2 is C3 82, U+0600 is D8 80): where a byte-level scan could slip.
+_EDGES = "".join(map(chr, (
+    0x7E, 0x7F, 0x80, 0x9F, 0xA0, 0xBF, 0xC2, 0xE2, 0xFF, 0x100, 0x5FF, 0x600, 0x61B, 0x61C, 0x61D, 0x63F,
+    0x640, 0x200D, 0x200E, 0x200F, 0x2010, 0x2029, 0x202A, 0x202E, 0x202F, 0x203F, 0x2040, 0x2065, 0x2066,
+    0x2069, 0x206A, 0x20AC, 0x20BF, 0xE000, 0xFFFD, 0x10000, 0x1F600, 0x10FFFF,
+)))  # fmt: skip
+_ANY_CHAR = st.characters(exclude_categories=("Cs",))  # every code point UTF-8 can encode
+
+
+@given(st.text(alphabet=st.one_of(st.sampled_from(_EDGES), _ANY_CHAR)))
 def test_escaped_json_bytes_is_the_text_escape_encoded(text: str) -> None:
     """The byte scan that clears output without DEL or a lead byte agrees with the text escape."""
     assert escape_json_bytes(text.encode()) == escape_json_text(text).encode()
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            [c.encode() for c in _EDGES] + [b"\x80", b"\x9c", b"\xa6", b"\xc2", b"\xd8", b"\xe2", b"a"]
+        )
+    )
+)
+def test_escaped_json_bytes_scans_any_bytes_as_the_pattern_does(parts: list[bytes]) -> None:
+    """The pre-scan only skips what the pattern cannot match, also for bytes that are not UTF-8."""
+    data = b"".join(parts)
+    want = _RAW_IN_JSON_BYTES.sub(lambda m: b"\\u%04x" % ord(m.group().decode()), data)
+    assert escape_json_bytes(data) == want

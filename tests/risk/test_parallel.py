@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import io
 import json
+import multiprocessing
 import os
 import signal as signals
+import time
 from collections.abc import Iterator
 
 import pytest
 
-from cdbctl.errors import EnvironmentProblem
+from cdbctl.errors import EnvironmentProblem, InputError
 from cdbctl.risk import Engine, resolve_now
 from cdbctl.risk.config import env_layer, resolve
 from cdbctl.risk.io import Unit, read_chunks, read_units
@@ -149,3 +151,49 @@ def test_at_most_two_blocks_per_job_are_in_flight() -> None:
 
 def test_usable_cpus_is_the_affinity_mask() -> None:
     assert usable_cpus() == len(os.sched_getaffinity(0)) >= 1
+
+
+def test_an_input_error_writes_the_decisions_before_it_first() -> None:
+    """A missing file or malformed document after a JSONL input: what one process wrote is written."""
+    data = _input(1500)
+    want = _sequential(_engine(), data)
+    out, summary, reports = io.BytesIO(), Summary(), []
+    with pytest.raises(InputError, match="cannot read input"):  # noqa: SIM117  # the error leaves the with
+        with ParallelReplay(_engine(), 2, out.write, summary, reports.append) as run:
+            run.run(read_units(io.BytesIO(data).read1, "in", BLOCK), "in")
+            raise InputError("cannot read input: No such file or directory", where="missing.jsonl")
+    assert (out.getvalue(), summary, reports) == want
+
+
+def test_a_worker_killed_while_it_sends_a_result_stops_the_run() -> None:
+    """SIGKILL (the OOM killer) mid-way through a result larger than a pipe holds: exit 3, never a hang.
+
+    The writer's first write waits until each worker is blocked sending a block's decisions (hundreds
+    of KiB), then kills one; a shared result queue waited for the rest of that message for ever.
+    Forked from this thread alone (no helper thread): forking a multi-threaded process is unsafe.
+    """
+    data = _input(40000)  # 1 MiB blocks: a few per worker
+    killed: list[int] = []
+
+    def write(_: bytes) -> None:
+        if not killed:
+            time.sleep(0.5)  # the workers decide their next blocks and block on their full pipes
+            victim = next(p for p in multiprocessing.active_children() if p.name.startswith("cdbctl-replay-"))
+            killed.append(victim.pid or 0)
+            os.kill(killed[0], signals.SIGKILL)
+
+    def hung(*_: object) -> None:
+        raise TimeoutError("the replay hung on the killed worker's half-sent result")
+
+    previous = signals.signal(signals.SIGALRM, hung)
+    signals.setitimer(signals.ITIMER_REAL, 60)
+    try:
+        with pytest.raises(EnvironmentProblem, match="a worker process of the parallel replay died"):  # noqa: SIM117
+            with ParallelReplay(_engine(trace=True), 2, write, Summary(), lambda _: None) as run:
+                run.run(read_units(io.BytesIO(data).read1, "in"), "in")
+                run.finish()
+    finally:
+        signals.setitimer(signals.ITIMER_REAL, 0)
+        signals.signal(signals.SIGALRM, previous)
+    assert killed
+    assert not [p for p in multiprocessing.active_children() if p.name.startswith("cdbctl-replay-")]

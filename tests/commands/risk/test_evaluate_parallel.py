@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal as signal_module
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,9 +39,41 @@ def test_jobs_writes_what_one_process_writes(capsys, monkeypatch, tmp_path, jobs
     assert many.err == one.err == f"{src}:1235: side: 'hold' is not long, short, buy or sell\n" * 2
 
 
-def test_ctrl_c_stops_a_parallel_replay_and_its_workers(tmp_path: Path) -> None:
+def test_ctrl_c_stops_a_parallel_replay_and_its_workers() -> None:
     """SIGINT to the process group (a terminal's Ctrl-C): exit 130, no traceback, no worker left."""
-    env = os.environ | {"PYTHONUNBUFFERED": "1"}
+    with _live_replay() as proc:
+        assert proc.stderr is not None
+        children = _decided_first(proc)
+        os.killpg(proc.pid, signal_module.SIGINT)
+        proc.wait(timeout=30)
+        err = proc.stderr.read().decode()
+    assert proc.returncode in (130, -signal_module.SIGINT), err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert _gone(children)
+
+
+def _zombie(pid: str) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
+    except FileNotFoundError:
+        return True
+
+
+def test_an_input_error_after_a_replay_writes_what_one_process_writes(capsys, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A missing second input: the first input's decisions and problems come out in full, then the error."""
+    src = _replay_file(tmp_path)
+    args = ("risk", "evaluate", str(src), str(tmp_path / "missing.jsonl"), "--now", NOW, "--format", "jsonl")
+    one = cli(capsys, monkeypatch, *args)
+    many = cli(capsys, monkeypatch, *args, "--jobs", "2")
+    assert one.code == many.code == 2
+    assert many.out == one.out and len(many.jsonl()) == 3000
+    assert many.err == one.err and many.err.endswith("missing.jsonl\n")
+
+
+@contextlib.contextmanager
+def _live_replay(*extra: str, stdout: int = subprocess.PIPE) -> Iterator[subprocess.Popen[bytes]]:
+    """A parallel replay of stdin (and any INPUT in extra) on two workers, in a session of its own;
+    a hung one is killed with its workers on the way out, so the test fails instead of hanging."""
     cmd = [
         sys.executable,
         "-m",
@@ -53,24 +88,89 @@ def test_ctrl_c_stops_a_parallel_replay_and_its_workers(tmp_path: Path) -> None:
         "-j",
         "2",
     ]
-    with subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                          cwd=ROOT, start_new_session=True) as proc:  # fmt: skip
-        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
-        proc.stdin.write((json.dumps(signal(signal_id="first")) + "\n").encode())
-        proc.stdin.flush()
-        assert json.loads(proc.stdout.readline())["signal_id"] == "first"  # the workers run
-        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
-        assert len(children) == 2
-        os.killpg(proc.pid, signal_module.SIGINT)
-        proc.wait(timeout=30)
-        err = proc.stderr.read().decode()
-    assert proc.returncode in (130, -signal_module.SIGINT), err
-    assert "Traceback" not in err and "KeyboardInterrupt" not in err
-    assert all(not Path(f"/proc/{pid}").exists() or _zombie(pid) for pid in children)
-
-
-def _zombie(pid: str) -> bool:
+    proc = subprocess.Popen([*cmd, *extra], stdin=subprocess.PIPE, stdout=stdout, stderr=subprocess.PIPE,
+                            env=os.environ | {"PYTHONUNBUFFERED": "1"}, cwd=ROOT, start_new_session=True)  # fmt: skip
     try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
-    except FileNotFoundError:
-        return True
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal_module.SIGKILL)
+        proc.wait()
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
+def _decided_first(proc: subprocess.Popen[bytes]) -> list[str]:
+    """Send one signal and read its decision (the workers run); their pids."""
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write((json.dumps(signal(signal_id="first")) + "\n").encode())
+    proc.stdin.flush()
+    assert json.loads(proc.stdout.readline())["signal_id"] == "first"
+    children = _children(proc.pid)
+    assert len(children) == 2
+    return children
+
+
+def _children(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+
+
+def _gone(pids: list[str]) -> bool:
+    """Every pid has exited (waiting up to 10 s for the kernel to deliver the parent's death)."""
+    for _ in range(100):
+        if all(not Path(f"/proc/{pid}").exists() or _zombie(pid) for pid in pids):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.parametrize("sig", [signal_module.SIGTERM, signal_module.SIGKILL, signal_module.SIGHUP])
+def test_a_parent_killed_leaves_no_worker_behind(sig: signal_module.Signals) -> None:
+    """The workers wait for blocks on pipes: a parent that dies without cleaning up must take them along."""
+    with _live_replay() as proc:
+        children = _decided_first(proc)
+        os.kill(proc.pid, sig)  # the parent alone, as `kill PID` or a supervisor does
+        assert proc.wait(timeout=30) == -sig
+    try:
+        assert _gone(children), f"workers left behind: {children}"
+    finally:
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal_module.SIGKILL)
+
+
+def test_ctrl_c_with_a_stalled_reader_does_not_wait_for_the_writer(tmp_path: Path) -> None:
+    """Ctrl-C while stdout's reader reads nothing (the writer blocked in write): exit 130 at once, as -j 1."""
+    src = _replay_file(tmp_path, 100000)
+    read_end, write_end = os.pipe()
+    try:
+        with _live_replay(str(src), stdout=write_end) as proc:
+            os.close(write_end)
+            assert proc.stdin is not None and proc.stderr is not None
+            proc.stdin.close()
+            while not _children(proc.pid):  # the workers run; soon the pipe to stdout is full
+                time.sleep(0.05)
+            time.sleep(1)
+            os.killpg(proc.pid, signal_module.SIGINT)
+            proc.wait(timeout=8)  # the writer is given 0.5 s; it used to be waited on for 10
+            assert proc.returncode == 130
+            assert proc.stderr.read().decode().endswith("cdbctl: interrupted\n")
+    finally:
+        os.close(read_end)
+
+
+def test_a_reader_that_goes_away_ends_a_parallel_replay(tmp_path: Path) -> None:
+    """`| head -1`: exit 141 without a traceback, the workers gone; the reading thread, blocked handing
+    a block to a worker that waits to send its result to a writer that is gone, is set free."""
+    src = _replay_file(tmp_path, 100000)
+    with _live_replay(str(src)) as proc:
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        proc.stdin.close()
+        assert json.loads(proc.stdout.readline())["signal_id"] == 0
+        children = _children(proc.pid)
+        proc.stdout.close()
+        assert proc.wait(timeout=60) == 141
+        err = proc.stderr.read().decode()
+    assert "Traceback" not in err and "error" not in err
+    assert _gone(children)
