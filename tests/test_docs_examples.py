@@ -157,3 +157,35 @@ def test_verify_json_sample_has_the_real_keys(capsys: pytest.CaptureFixture[str]
     assert list(report) == list(sample)
     assert list(report["checks"][0]) == list(sample["checks"][0])
     assert report["checks"][0]["kind"] == sample["checks"][0]["kind"] == "http"
+
+
+@pytest.mark.unit
+def test_every_decision_field_is_documented(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    paragraph = _section("risk.md", "**Decision**").split("\n\n")[0]
+    monkeypatch.chdir(ROOT)
+    assert (
+        main(
+            ["risk", "evaluate", "examples/signal.json", "--now", "2026-01-01T12:00:05Z", "--format", "json"]
+        )
+        == 0
+    )
+    decision = json.loads(capsys.readouterr().out)
+    failed = {"name": "x", "passed": False, "value": 1, "limit": 0, "detail": "", "reason": "x"}
+    for key in [*decision, *decision["checks"][0], *failed]:
+        assert f"`{key}`" in paragraph, key
+
+
+@pytest.mark.unit
+def test_every_scaffold_json_key_is_documented(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    paragraph = _section("scaffold.md", "`--format json` carries").split("\n\n")[0]
+    (tmp_path / ".git").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert main(["scaffold", "--dry-run", "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    for key in [*report, *report["files"][0], *report["services"][0]]:
+        assert f"`{key}`" in paragraph, key
+    assert f"`{report['mode']}`" in paragraph
