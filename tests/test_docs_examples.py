@@ -189,3 +189,19 @@ def test_every_scaffold_json_key_is_documented(
     for key in [*report, *report["files"][0], *report["services"][0]]:
         assert f"`{key}`" in paragraph, key
     assert f"`{report['mode']}`" in paragraph
+
+
+@pytest.mark.unit
+def test_every_explain_field_is_documented(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    paragraph = _section("risk.md", "In JSON each explanation has").split("\n\n")[0]
+    monkeypatch.chdir(ROOT)
+    assert (
+        main(["risk", "explain", "examples/signals.jsonl", "--now", "2026-01-01T12:00:05Z", "-f", "json"])
+        == 1
+    )
+    explanations = json.loads(capsys.readouterr().out)
+    for key in {k for x in explanations for k in [*x, *x["checks"][0]]}:
+        assert f"`{key}`" in paragraph, key
+    assert any(f"`{s}`" in paragraph for x in explanations for s in x["suggestions"])
