@@ -205,3 +205,27 @@ def test_every_explain_field_is_documented(
     for key in {k for x in explanations for k in [*x, *x["checks"][0]]}:
         assert f"`{key}`" in paragraph, key
     assert any(f"`{s}`" in paragraph for x in explanations for s in x["suggestions"])
+
+
+# paths the manual names that are not in this repository on purpose: CDB's own, and a design on paper
+ELSEWHERE = {
+    "tests/test_risk_engine_",
+    "tests/unit/verlosung",
+    "tests/integration/verlosung",
+    "cdbctl/verify/kubernetes.py",
+}
+REPO_PATH = re.compile(
+    r"(?<![\w/.-])((?:cdbctl|tests|bench|templates|compose|examples|\.ci|docs)/[\w./-]*\w)"
+)
+
+
+@pytest.mark.unit
+def test_every_repository_path_the_manual_names_exists() -> None:
+    missing = [
+        f"{page.name}: {path}"
+        for page in PAGES
+        for path in REPO_PATH.findall(page.read_text(encoding="utf-8"))
+        # a prefix counts too: `compose/history/service-<version>.yaml.j2`
+        if path not in ELSEWHERE and not any((ROOT / path).parent.glob((ROOT / path).name + "*"))
+    ]
+    assert missing == []
