@@ -229,3 +229,38 @@ def test_every_repository_path_the_manual_names_exists() -> None:
         if path not in ELSEWHERE and not any((ROOT / path).parent.glob((ROOT / path).name + "*"))
     ]
     assert missing == []
+
+
+def _imports(block: str) -> list[str]:
+    """The import statements of a python block (the rest may be signatures, not code)."""
+    found, lines = [], iter(block.splitlines())
+    for line in lines:
+        if line.startswith(("from ", "import ")):
+            statement = line
+            while statement.count("(") > statement.count(")"):
+                statement += "\n" + next(lines)
+            found.append(statement)
+    return found
+
+
+@pytest.mark.unit
+def test_python_examples_import_what_they_name() -> None:
+    statements = [
+        s
+        for page in PAGES
+        for b in _blocks(page.read_text(encoding="utf-8"), {"python"})
+        for s in _imports(b)
+    ]
+    assert len(statements) >= 3
+    for statement in statements:
+        exec(compile(statement, "<docs>", "exec"), {})  # an ImportError names what the manual promises
+
+
+@pytest.mark.unit
+def test_library_api_names_exist() -> None:
+    import cdbctl.risk
+
+    block = _blocks(_section("risk.md", "### Library API"), {"python"})[0]
+    names = re.findall(r"^(\w+)\(", block, re.M)
+    assert "validate_liquidation_safety" in names
+    assert [n for n in names if not callable(getattr(cdbctl.risk, n, None))] == []
