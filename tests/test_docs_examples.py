@@ -264,3 +264,21 @@ def test_library_api_names_exist() -> None:
     names = re.findall(r"^(\w+)\(", block, re.M)
     assert "validate_liquidation_safety" in names
     assert [n for n in names if not callable(getattr(cdbctl.risk, n, None))] == []
+
+
+@pytest.mark.unit
+def test_swarm_json_sample_has_the_real_keys() -> None:
+    from cdbctl.verify.swarm import read_service
+
+    sample = json.loads(_blocks(_section("scale.md", "a `swarm` object on each service check"), {"json"})[0])
+    recorded = json.loads((ROOT / "tests/data/verify/swarm/crash_looping.json").read_text(encoding="utf-8"))
+    payload = next(s for s in recorded["services"] if s["Spec"]["Name"] == "swx_crash")
+    swarm = read_service(payload, recorded["tasks"], "swx").to_json()
+    assert list(swarm) == list(sample["swarm"])
+    assert list(swarm["last_failure"]) == list(sample["swarm"]["last_failure"])
+    assert (
+        swarm["last_failure"]["error"]
+        == sample["swarm"]["last_failure"]["error"]
+        == "task: non-zero exit (3)"
+    )
+    assert swarm["restarts"] == sample["swarm"]["restarts"] == 5
