@@ -282,3 +282,13 @@ def test_swarm_json_sample_has_the_real_keys() -> None:
         == "task: non-zero exit (3)"
     )
     assert swarm["restarts"] == sample["swarm"]["restarts"] == 5
+
+
+@pytest.mark.unit
+def test_pre_commit_table_shows_what_each_hook_runs() -> None:
+    import yaml
+
+    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    page = (ROOT / "docs" / "pre-commit.md").read_text(encoding="utf-8")
+    for hook in hooks:
+        assert f"| `{hook['id']}` | `{hook['entry']}` |" in page
