@@ -107,6 +107,13 @@ def write_stdout(text: str) -> None:
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
+def note(message: str) -> None:
+    """A one-line remark on stderr about a choice made for the user (sanitised like warn)."""
+    from cdbctl.sanitize import clean
+
+    sys.stderr.write(f"cdbctl: note: {clean(message)}\n")
+
+
 def warn(message: str) -> None:
     """A one-line diagnostic on stderr (sanitised: it may quote a file name or a URL)."""
     from cdbctl.sanitize import clean

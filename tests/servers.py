@@ -127,6 +127,31 @@ class RedisServer:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
+def self_signed_cert(directory: Path, subject: str = "/CN=cdb_redis") -> tuple[Path, Path]:
+    """A fresh self-signed CA certificate and its key (openssl CLI) in directory: (cert, key)."""
+    cert, key = directory / "ca.crt", directory / "ca.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", subject,
+         "-addext", "basicConstraints=critical,CA:TRUE", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def start_tls_redis(
+    directory: Path, password: str, auth_clients: str = "optional"
+) -> tuple[RedisServer, int]:
+    """A redis-server with a plain port and a TLS port (certificate from self_signed_cert): (server, TLS port)."""
+    if shutil.which("openssl") is None:
+        raise ServerUnavailable("openssl is not installed (apt-get install openssl)")
+    cert, key = self_signed_cert(directory)
+    tls_port = free_port()
+    extra = ["--tls-port", str(tls_port), "--tls-cert-file", str(cert), "--tls-key-file", str(key),
+             "--tls-ca-cert-file", str(cert), "--tls-auth-clients", auth_clients]  # fmt: skip
+    server = RedisServer.start(password=password, extra=extra)
+    return server, tls_port
+
+
 # ---------------------------------------------------------------------------------------- PostgreSQL
 
 

@@ -8,7 +8,7 @@ from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from cdbctl.ciharden.locate import Text, mget, mstr, mval, sval
 from cdbctl.ciharden.model import BLOCKING_RULES, Candidate, Edit, Fix, Mutation, Rule
-from cdbctl.ciharden.node_edits import insert_pair
+from cdbctl.ciharden.node_edits import below_deeper_comments, insert_pair
 from cdbctl.ciharden.publish import condition_edit, has_status_function
 from cdbctl.ciharden.registry import action_ref
 
@@ -52,12 +52,7 @@ def _after_needs(t: Text, job: MappingNode, value: str) -> Edit | None:
     if end <= stop and rest and not rest.startswith("#"):
         return None  # something else shares the line
     column = key.start_mark.column
-    while line + 1 < len(t.starts):
-        start, stop, _ = t.line_span(line + 1)
-        body = t.text[start:stop].lstrip(" ")
-        if not body.startswith("#") or stop - start - len(body) <= column:
-            break
-        line += 1
+    line = below_deeper_comments(t, line, column)
     _, stop, full = t.line_span(line)
     if full == stop:  # the last line of a file without a final newline
         return None

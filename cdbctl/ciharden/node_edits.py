@@ -33,6 +33,19 @@ def delete_pair_lines(t: Text, key: ScalarNode, value: Node) -> Edit | None:
     return Edit(ls, full, "")
 
 
+def below_deeper_comments(t: Text, line: int, column: int) -> int:
+    """The last of the comment lines after ``line`` indented deeper than ``column`` (else ``line``):
+    they belong to the entry above (commented-out items), and an insert must go below them, or
+    uncommenting one would continue the inserted key's value."""
+    while line + 1 < len(t.starts):
+        start, stop, _ = t.line_span(line + 1)
+        body = t.text[start:stop].lstrip(" ")
+        if not body.startswith("#") or stop - start - len(body) <= column:
+            break
+        line += 1
+    return line
+
+
 def insert_pair(
     t: Text, mapping: MappingNode, key: str, value: str, flow_value: str | None = None
 ) -> Edit | None:
@@ -49,14 +62,7 @@ def insert_pair(
     column = mapping.value[0][0].start_mark.column
     end = content_end(t, mapping)
     line = t.line_of(max(end - 1, 0))
-    # comment lines indented deeper than the keys belong to the last entry (commented-out inputs):
-    # insert below them, or uncommenting one would continue the inserted scalar
-    while line + 1 < len(t.starts):
-        start, stop, _ = t.line_span(line + 1)
-        body = t.text[start:stop].lstrip(" ")
-        if not body.startswith("#") or stop - start - len(body) <= column:
-            break
-        line += 1
+    line = below_deeper_comments(t, line, column)
     _, le, full = t.line_span(line)
     text = " " * column + f"{key}: {value}"
     if full == le:  # no final newline: keep it that way

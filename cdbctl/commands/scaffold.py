@@ -13,7 +13,7 @@ import typer
 
 from cdbctl.commands.formats import TableOrJson, default_format, format_option
 from cdbctl.errors import EnvironmentProblem, ExitCode, InputError
-from cdbctl.output import SCHEMA_VERSION, OutputFormat, dumps_json, warn, write_stdout
+from cdbctl.output import SCHEMA_VERSION, OutputFormat, dumps_json, note, warn, write_stdout
 from cdbctl.sanitize import strip_controls
 
 if TYPE_CHECKING:
@@ -78,7 +78,8 @@ ComposeOpt = Annotated[
         "-c",
         help="Compose file, relative to the current directory or the repo; repeat it for layered files "
         "(base first, as with `docker compose -f`). Default: $COMPOSE_FILE, else the last run's, else "
-        "docker-compose.yml or compose.yaml (with its .override file).",
+        "docker-compose.yml or compose.yaml (with its .override file), else CDB's "
+        "infrastructure/compose/base.yml + dev.yml.",
     ),
 ]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print a unified diff; write nothing.")]
@@ -353,6 +354,9 @@ def register(app: typer.Typer) -> None:
             if dry_run and result.diff:
                 sys.stdout.write(result.diff)
             _render_table(result, "dry-run" if dry_run else mode, verbose)
+        if result.compose_found_by == "cdb":
+            layered = " + ".join(result.compose_files)
+            note(f"compose files: {layered} (CDB's layered files; --compose chooses others)")
         for problem in result.problems:
             warn(str(problem))
         sys.stderr.write(_summary(result, mode) + "\n")

@@ -33,7 +33,7 @@ Each service gets the probe it declares: its own HTTP healthcheck, its image's h
 (Prometheus, Grafana, exporters), Redis AUTH+PING or PostgreSQL `SELECT 1` with passwords from
 the stack's secret files, GET /health for cdb_* services, else a TCP connect (docs/verify.md).
 The Docker engine (DOCKER_HOST honoured) gives every container of the compose project.
---endpoint NAME=URL adds or replaces a probe (http, https, tcp, redis, postgresql).
+--endpoint NAME=URL adds or replaces a probe (http, https, tcp, redis, rediss, postgresql).
 
 \b
 Docker Swarm: --stack NAME checks the services of `docker stack deploy ... NAME` instead of

@@ -40,7 +40,7 @@ def validate_liquidation_safety(position: Any, min_distance: float = 0.15) -> di
             distance = abs(lp - entry) / entry
         elif lev and lev > 0:
             distance = 1.0 / lev - (mmr if mmr is not None else _DEFAULTS.MAINTENANCE_MARGIN_RATE)
-    if distance is None or math.isnan(distance):
+    if distance is None or not math.isfinite(distance):  # NaN or infinite: no real distance, fail closed
         return {"approved": False, "reason": "liquidation_distance_unknown", "distance": None}
     ok = distance >= min_distance
     return {"approved": ok, "reason": None if ok else "liquidation_risk_too_high", "distance": distance}
@@ -54,7 +54,10 @@ def check_funding_fee_impact(
     alert_pct: float = _DEFAULTS.FUNDING_ALERT_PCT,
     settlement_hours: float = _DEFAULTS.FUNDING_SETTLEMENT_HOURS,
 ) -> dict[str, Any]:
-    """Daily funding fee of a position: {approved, daily_cost, alert, reason}; longs pay a positive rate."""
+    """Daily funding fee of a position: {approved, daily_cost, alert, reason}; longs pay a positive rate.
+
+    A rate or value that is no finite number gives no fee to judge: `funding_fee_unknown`, not approved.
+    """
     rate = _num(market_conditions.get("funding_rate"))
     rate = _DEFAULTS.FUNDING_RATE if rate is None else rate
     value = _num(_get(position, "position_value"))
@@ -64,6 +67,9 @@ def check_funding_fee_impact(
     side = str(_get(position, "side") or "long").lower()
     sign = -1.0 if side in ("short", "sell") else 1.0
     daily_cost = abs(value) * rate * 24.0 / settlement_hours * sign
+    if not math.isfinite(daily_cost):
+        # A NaN rate or value compared False everywhere below and approved: fail closed instead.
+        return {"approved": False, "daily_cost": None, "alert": True, "reason": "funding_fee_unknown"}
     over = daily_cost > abs(value) * max_daily_fee_pct
     return {
         "approved": not over,

@@ -58,6 +58,13 @@ def _decide_block(block: LineBlock, name: str) -> Result:
     return _decide(_engine, block.decode(), name)
 
 
+def _worker_died() -> EnvironmentProblem:
+    return EnvironmentProblem(
+        "a worker process of the parallel replay died (killed by a signal or out of memory)",
+        hint="run again with fewer --jobs, or without --jobs",
+    )
+
+
 class ParallelReplay:
     """JSONL decisions of several inputs, decided by ``jobs`` worker processes, written in input order.
 
@@ -89,14 +96,14 @@ class ParallelReplay:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if kind is not None:  # an error or Ctrl-C here: drop what is in flight, write nothing more
-            self._stopping = True
-            if self._pool is not None:
-                self._pool.shutdown(wait=False, cancel_futures=True)
-            self._stop_writer()
+        self._stopping = kind is not None  # an error or Ctrl-C here: nothing more is written
         if self._pool is not None:
+            # one shutdown that waits: it joins the executor's own thread, which must not outlive this
+            # (a shutdown without waiting forgets it, and interpreter exit then races its pipe: EBADF)
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        if self._stopping:
+            self._stop_writer()
 
     def _start(self) -> ProcessPoolExecutor:
         global _engine  # noqa: PLW0603  # what the forked workers inherit, set before they are forked
@@ -105,9 +112,17 @@ class ParallelReplay:
             self._jobs, mp_context=multiprocessing.get_context("fork"), initializer=_ignore_interrupts
         )
         self._pool = pool
-        # the workers are forked at the first task: before the writer thread exists, so no lock
-        # another thread holds can be copied into a worker
-        pool.submit(int).result()
+        # The workers are forked at the first task: before the writer thread exists (no lock another
+        # thread holds is copied into a worker), and with Ctrl-C ignored, so that a worker not yet
+        # scheduled when a Ctrl-C comes cannot die of it in its start-up (a traceback).
+        main = threading.current_thread() is threading.main_thread()  # signal handlers live there
+        before = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else signal.SIG_DFL
+        try:
+            first = pool.submit(int)
+        finally:
+            if main:
+                signal.signal(signal.SIGINT, before)
+        first.result()
         self._writer = threading.Thread(target=self._drain, name="cdbctl-replay-writer", daemon=True)
         self._writer.start()
         return pool
@@ -117,7 +132,11 @@ class ParallelReplay:
         for unit in units:
             pool = self._pool or self._start()
             if isinstance(unit, LineBlock):
-                self._put(pool.submit(_decide_block, unit, name))
+                try:
+                    future = pool.submit(_decide_block, unit, name)
+                except BrokenProcessPool:  # the writer may not have seen it yet
+                    raise _worker_died() from None
+                self._put(future)
             else:  # decoded whole already (a JSON array or object): written after the blocks before it
                 self._put(_decide(self._engine, unit, name))
 
@@ -151,10 +170,7 @@ class ParallelReplay:
                     return
                 self._take(result)
         except BrokenProcessPool:
-            self._failure = EnvironmentProblem(
-                "a worker process of the parallel replay died (killed by a signal or out of memory)",
-                hint="run again with fewer --jobs, or without --jobs",
-            )
+            self._failure = _worker_died()
         except CancelledError:
             return  # stopping
         except BaseException as exc:  # handed to the reading thread, raised there

@@ -1,8 +1,9 @@
 """Compose files as layers: which files, read safely, each with the files its `include:` names.
 
 Like `docker compose -f a -f b`: given files, else COMPOSE_FILE (read by the command), else the files
-the last run used, else the default name with its `.override` file. Every file is read as a regular
-file under a size cap, so a FIFO, a huge file or an unreadable path is an error, never a hang.
+the last run used, else the default name with its `.override` file, else CDB's layered files. Every
+file is read as a regular file under a size cap, so a FIFO, a huge file or an unreadable path is an
+error, never a hang.
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from cdbctl.cdb_layout import cdb_compose_layers
 from cdbctl.errors import EnvironmentProblem, InputError
 from cdbctl.scaffold.builds import includes, project_dir_of
 from cdbctl.scaffold.fs import RepoFS
 from cdbctl.scaffold.plan import Sources
 
+GIVEN, RECORDED, DEFAULT, CDB, REFERENCE = "given", "recorded", "default", "cdb", "reference"
 COMPOSE_CANDIDATES = ("docker-compose.yml", "docker-compose.yaml", "compose.yaml", "compose.yml")
 # Real compose files are tens of KB. A 50 MB file took 8 minutes in the pure-Python parsers; with
 # libyaml 1 MiB takes seconds. Anything larger is refused before it is parsed.
@@ -27,24 +30,29 @@ def _override_of(name: str) -> str:
     return f"{stem}.override.{ext}" if dot else f"{name}.override"
 
 
-def find_compose(fs: RepoFS, compose: Sequence[str], recorded: Sequence[str] = ()) -> tuple[list[str], bool]:
-    """The repo-relative compose layers and whether they exist.
+def find_compose(fs: RepoFS, compose: Sequence[str], recorded: Sequence[str] = ()) -> tuple[list[str], str]:
+    """The repo-relative compose layers and where they come from: ``given``, ``recorded``, ``default``,
+    ``cdb`` (CDB's layered files) or ``reference`` (none exists: the reference stack is to be created).
 
     Given files, else the ones an earlier run patched, else the first default name with its
-    `.override` file (as `docker compose` reads them), else the reference stack to be created.
+    `.override` file (as `docker compose` reads them), else CDB's layered files
+    (``infrastructure/compose/base.yml`` + ``dev.yml``), else the reference stack to be created.
     """
     if compose:
         for path in compose:
             if not fs.exists(path):
                 raise InputError("compose file does not exist", where=path)
-        return list(dict.fromkeys(compose)), True
+        return list(dict.fromkeys(compose)), GIVEN
     if recorded and all(fs.exists(p) for p in recorded):
-        return list(recorded), True  # like the services: a rerun (CI's --check) patches the same files
+        return list(recorded), RECORDED  # like the services: a rerun (CI's --check) patches the same files
     for name in COMPOSE_CANDIDATES:
         if fs.exists(name):
             override = _override_of(name)
-            return [name, override] if fs.exists(override) else [name], True
-    return [COMPOSE_CANDIDATES[0]], False
+            return [name, override] if fs.exists(override) else [name], DEFAULT
+    layered = cdb_compose_layers(fs.is_file)
+    if layered is not None:  # the real CDB checkout: a second stack at its root would be wrong
+        return layered, CDB
+    return [COMPOSE_CANDIDATES[0]], REFERENCE
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from cdbctl.scaffold.builds import GENERATE, UNCHECKED, BuildVerdict, judge, lay
 from cdbctl.scaffold.checks import dockerignore_problems, validate_builds
 from cdbctl.scaffold.compose_layers import block_choices, block_ids, patch_for, patch_layers
 from cdbctl.scaffold.fs import RepoFS
-from cdbctl.scaffold.layers import Layer, find_compose, load_layers
+from cdbctl.scaffold.layers import REFERENCE, Layer, find_compose, load_layers
 from cdbctl.scaffold.merge import is_text, to_lf
 from cdbctl.scaffold.obsolete import find_obsolete
 from cdbctl.scaffold.plan import Sources, plan_files, service_dir
@@ -40,6 +40,7 @@ class ScaffoldResult:
     services: tuple[ServiceSpec, ...] = ()  # the services generated (not those left alone)
     compose_files: tuple[str, ...] = ()  # every compose layer, in order (compose is the last)
     blocked: bool = False  # a file cdbctl never generated stopped the run: nothing written
+    compose_found_by: str = "given"  # layers.find_compose's source: given, recorded, default, cdb, reference
 
     @property
     def would_change(self) -> bool:
@@ -109,7 +110,8 @@ def run_scaffold(
     old = st.load_state(fs.read(st.STATE_PATH), st.STATE_PATH)
     if specs is None:
         specs = recorded_specs(old.services, st.STATE_PATH) if old.services else build_specs([])
-    paths, exists = find_compose(fs, compose, old.compose_files)
+    paths, found_by = find_compose(fs, compose, old.compose_files)
+    exists = found_by != REFERENCE
     layers, opaque = load_layers(fs, paths, exists, sources)
     verdicts = _judge_all(fs, layers, specs, repoint, opaque)
     wanted = {v.name for v in verdicts if v.verdict == GENERATE}
@@ -263,7 +265,7 @@ def run_scaffold(
         ]
     return ScaffoldResult(
         tuple(reports), tuple(problems), "".join(diffs), paths[-1], written, tuple(gen), tuple(paths),
-        blocked=blocked,
+        blocked=blocked, compose_found_by=found_by,
     )  # fmt: skip
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from cdbctl.cdb_layout import CDB_COMPOSE_DIR, cdb_compose_layers
 from cdbctl.errors import InputError, UsageError
 
 # Lookup order of `docker compose` v2 (v1 only knew the docker-compose.* names).
@@ -134,16 +135,12 @@ def find_compose_files(cwd: Path, explicit: Sequence[Path], source: str = "--com
     return []
 
 
-# CDB keeps no compose file at its root: layered files in infrastructure/compose, base first.
-CDB_COMPOSE_DIR = Path("infrastructure", "compose")
-CDB_LAYERS = ("base.yml", "dev.yml")
-
-
 def layered_files_hint(cwd: Path) -> str | None:
     """The command line for CDB's layered files when they are here or under infrastructure/compose."""
-    for where in (Path(), CDB_COMPOSE_DIR):
-        if all((cwd / where / n).is_file() for n in CDB_LAYERS):
-            flags = " ".join(f"-c {(where / n).as_posix()}" for n in CDB_LAYERS)
+    for where in ("", CDB_COMPOSE_DIR):
+        layered = cdb_compose_layers(lambda p: (cwd / p).is_file(), where)
+        if layered is not None:
+            flags = " ".join(f"-c {p}" for p in layered)
             return f"CDB's compose files are layered: cdbctl verify {flags}"
     return None
 

@@ -136,14 +136,50 @@ def container_checks(
     return out
 
 
-def project_notes(checks: Sequence[Check], project: str) -> list[str]:
-    """A hint when not one container of the project exists (stack down, or a wrong project name)."""
-    if checks and all(c.target == f"project {project}" for c in checks):
+def project_notes(
+    checks: Sequence[Check], project: str, elsewhere: Mapping[str, Sequence[str]] | None = None
+) -> list[str]:
+    """A hint when not one container of the project exists (stack down, or a wrong project name).
+
+    elsewhere: the other compose projects whose containers run these services ({project: services}).
+    """
+    if not (checks and all(c.target == f"project {project}" for c in checks)):
+        return []
+    if elsewhere:
+        where = "; ".join(f"{p!r} ({', '.join(s)})" for p, s in elsewhere.items())
+        first = next(iter(elsewhere))
         return [
-            f"no container of compose project {project!r} exists: start the stack "
-            "(docker compose up -d) or name the project with --project"
+            f"no container of compose project {project!r} exists, but these services run in compose "
+            f"project {where}: pass --project {first}"
         ]
-    return []
+    return [
+        f"no container of compose project {project!r} exists: start the stack "
+        "(docker compose up -d) or name the project with --project"
+    ]
+
+
+def projects_running(env: Mapping[str, str], timeout: float, services: Sequence[str]) -> dict[str, list[str]]:
+    """Compose projects with containers of these services ({project: services}); {} if the engine fails."""
+    import docker.errors
+
+    try:
+        client, _ = engine_client(env, timeout)
+    except EngineUnreachable:
+        return {}
+    try:
+        out: dict[str, list[str]] = {}
+        for summary in client.api.containers(all=True, filters={"label": PROJECT_LABEL}):
+            labels = summary.get("Labels") or {}
+            service, project = str(labels.get(SERVICE_LABEL)), str(labels.get(PROJECT_LABEL) or "")
+            if service not in services or not project or labels.get(ONEOFF_LABEL, "False").lower() == "true":
+                continue
+            if service not in out.setdefault(project, []):
+                out[project].append(service)
+        return out
+    except (docker.errors.DockerException, OSError):
+        return {}  # only a hint: the checks already say what is missing
+    finally:
+        client.close()
 
 
 def unreachable_checks(services: Sequence[str], detail: str) -> list[Check]:
@@ -163,7 +199,12 @@ def docker_source(
         except EngineUnreachable as exc:
             return unreachable_checks(services or (), exc.detail), [exc.hint]
         checks = container_checks(payloads, project, services)
-        return checks, project_notes(checks, project)
+        notes = project_notes(checks, project)
+        if notes and services:  # a wrong project name? CDB names its stack by STACK_NAME
+            others = projects_running(env, timeout, services)
+            mine = project_candidates(project)
+            notes = project_notes(checks, project, {p: s for p, s in others.items() if p not in mine})
+        return checks, notes
 
     return source
 

@@ -210,9 +210,13 @@ def redis_password(secrets: ServiceSecrets) -> Secret:
     the server, else REDIS_PASSWORD (or REDIS_PASSWORD_FILE)."""
     words = command_text(secrets.service)
     for i, word in enumerate(words):
+        # A word of its own (exec form: a list, or a string Compose splits) reaches the server as written:
+        # no shell expands `$${X}` there, so the password is the text `${X}` (CDB's tls.yml does that).
         if word == "--requirepass" and i + 1 < len(words):
-            return secrets.expression(words[i + 1])
-        found = _REQUIREPASS.search(word)
+            return Secret(words[i + 1])
+        if word.startswith("--requirepass="):
+            return Secret(word.partition("=")[2])
+        found = _REQUIREPASS.search(word)  # inside a shell script (`sh -c "..."`): the shell expands it
         if found:
             return secrets.expression(found.group(1))
     conf = _CONFIG_FILE.search(" ".join(words))
@@ -224,6 +228,39 @@ def redis_password(secrets: ServiceSecrets) -> Secret:
         if not isinstance(secrets.host_path(conf.group(1)), Secret):  # mounted, yet unreadable
             return text
     return secrets.variable("REDIS_PASSWORD")
+
+
+_TLS_PORT = re.compile(r"--tls-port(?:\s+|=)[\"']?(\d{1,5})\b")
+_TLS_CA = re.compile(r"--tls-ca-cert-file(?:\s+|=)[\"']?([^\s\"';]+)")
+
+
+@dataclass(frozen=True, slots=True)
+class RedisTls:
+    """Whether the server speaks TLS on a port, and the host file of the CA its certificate is from."""
+
+    tls: bool = False
+    ca_file: str | None = None
+    problem: str | None = None
+
+
+def redis_tls(secrets: ServiceSecrets, container_port: int) -> RedisTls:
+    """TLS on this port when the server command says `--tls-port <port>` (CDB's tls.yml: --tls-port 6379
+    --port 0); the CA from `--tls-ca-cert-file`, followed through the service's mounts to this host."""
+    text = " ".join(command_text(secrets.service))
+    port = _TLS_PORT.search(text)
+    if port is None or int(port.group(1)) != container_port:
+        return RedisTls()
+    ca = _TLS_CA.search(text)
+    if ca is None:
+        return RedisTls(True)  # the system's CAs (SSL_CERT_FILE), as for https
+    host = secrets.host_path(ca.group(1))
+    if isinstance(host, Secret):
+        where = f"{ca.group(1)} in --tls-ca-cert-file"
+        return RedisTls(True, problem=f"cannot find the CA file ({where}): {host.problem}")
+    if not host.is_file():
+        why = f"{host} ({ca.group(1)} in --tls-ca-cert-file) is not a readable file"
+        return RedisTls(True, problem=f"cannot read the CA file: {why}")
+    return RedisTls(True, str(host))
 
 
 @dataclass(frozen=True, slots=True)

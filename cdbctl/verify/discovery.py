@@ -17,6 +17,7 @@ from cdbctl.verify.credentials import (
     postgres_login,
     read_secret_file,
     redis_password,
+    redis_tls,
 )
 from cdbctl.verify.health import (
     POSTGRES_IMAGES,
@@ -170,7 +171,9 @@ def _image_table(c: Candidate) -> Selected | None:
 
 def _redis(c: Candidate, at: Reachable) -> Selected:
     password = redis_password(c.secrets)
-    return Selected(Endpoint("redis", at.host, at.port, password=password.value), at, password.problem)
+    tls = redis_tls(c.secrets, at.target)
+    endpoint = Endpoint("redis", at.host, at.port, password=password.value, tls=tls.tls, ca_file=tls.ca_file)
+    return Selected(endpoint, at, password.problem or tls.problem)
 
 
 def _postgres(c: Candidate, at: Reachable) -> Selected:

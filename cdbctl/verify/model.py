@@ -53,6 +53,8 @@ class Endpoint:
     password: str | None = None
     database: str | None = None
     verify_tls: bool = True
+    tls: bool = False  # redis over TLS (rediss://, or the server's --tls-port)
+    ca_file: str | None = None  # the CA that signed the server's certificate (chain checked, not the name)
 
     @property
     def kind(self) -> Kind:
@@ -67,6 +69,8 @@ class Endpoint:
         if self.username or self.password:
             user = (self.username or "") + (":***" if self.password else "") + "@"
         scheme = "postgresql" if self.scheme == "postgres" else self.scheme
+        if self.tls and self.scheme == "redis":
+            scheme = "rediss"
         tail = ""
         if self.scheme in ("http", "https"):
             tail = self.path

@@ -15,12 +15,16 @@ SCHEMES: dict[str, str] = {
     "https": "https",
     "tcp": "tcp",
     "redis": "redis",
+    "rediss": "redis",  # Redis over TLS
     "postgres": "postgres",
     "postgresql": "postgres",
 }
 DEFAULT_PORTS: dict[str, int] = {"http": 80, "https": 443, "redis": 6379, "postgres": 5432}
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]*")
-_HINT = "use NAME=URL with a scheme of http, https, tcp, redis or postgresql, e.g. api=http://127.0.0.1:8001/health"
+_HINT = (
+    "use NAME=URL with a scheme of http, https, tcp, redis, rediss or postgresql, "
+    "e.g. api=http://127.0.0.1:8001/health"
+)
 
 
 def parse_url(url: str, *, where: str = "--endpoint") -> Endpoint:
@@ -67,7 +71,7 @@ def parse_url(url: str, *, where: str = "--endpoint") -> Endpoint:
         database = unquote(parts.path.lstrip("/")) or None
     elif scheme == "tcp" and parts.path not in ("", "/"):
         raise UsageError(f"malformed URL {shown!r} (tcp takes no path)", where=where, hint=_HINT)
-    return Endpoint(scheme, host, port, path, username, password, database)
+    return Endpoint(scheme, host, port, path, username, password, database, tls=raw_scheme == "rediss")
 
 
 def _userinfo_secrets(url: str) -> list[str]:

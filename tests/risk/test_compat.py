@@ -51,3 +51,27 @@ def test_regimen_boundaries_and_adjustment() -> None:
     assert apply_market_regimen_adjustment(1000.0, "stressed") == 500.0
     assert apply_market_regimen_adjustment(1000.0, "panic") == 0.0
     assert apply_market_regimen_adjustment(1000.0, "unknown") == 0.0
+
+
+@pytest.mark.parametrize(
+    ("position", "market"),
+    [
+        ({"position_value": 10_000}, {"funding_rate": float("nan")}),
+        ({"position_value": float("nan")}, {"funding_rate": 0.0001}),
+        ({"position_value": float("inf")}, {"funding_rate": 0.0}),  # inf x 0 is NaN
+        ({"size": 1, "entry_price": "nan"}, {"funding_rate": 0.0001}),
+        ({"position_value": 10_000}, {"funding_rate": "inf"}),
+    ],
+)
+def test_funding_fee_of_no_number_fails_closed(
+    position: dict[str, object], market: dict[str, object]
+) -> None:
+    # NaN compared False with the limit and was approved
+    assert check_funding_fee_impact(position, market) == {
+        "approved": False, "daily_cost": None, "alert": True, "reason": "funding_fee_unknown"}  # fmt: skip
+
+
+@pytest.mark.parametrize("distance", [float("inf"), float("-inf"), float("nan"), "inf"])
+def test_liquidation_distance_that_is_no_finite_number_fails_closed(distance: object) -> None:
+    assert validate_liquidation_safety({"liquidation_distance": distance}) == {
+        "approved": False, "reason": "liquidation_distance_unknown", "distance": None}  # fmt: skip

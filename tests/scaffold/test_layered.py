@@ -86,6 +86,29 @@ def test_working_builds_are_left_alone_and_reported_ok(cdb: Path, capsys: Cap) -
     assert tree(cdb) == before
 
 
+def test_without_compose_the_cdb_layers_are_used_not_a_second_stack(cdb: Path, capsys: Cap) -> None:
+    """The real CDB keeps no compose file at its root: its base.yml + dev.yml are patched, with a note;
+    no docker-compose.yml from the reference stack appears beside them."""
+    code, data, err = scaffold(capsys, cdb)
+    assert code == 0, err
+    assert data["compose_files"] == list(LAYERS)
+    assert err.startswith(
+        "cdbctl: note: compose files: infrastructure/compose/base.yml + infrastructure/compose/dev.yml "
+        "(CDB's layered files; --compose chooses others)\n"
+    )
+    assert not (cdb / "docker-compose.yml").exists()
+    assert "cdb_core:" in (cdb / LAYERS[1]).read_text()
+    code, data, err = scaffold(capsys, cdb, "--check")  # recorded now: no note, nothing to do
+    assert (code, data["would_change"], "note:" in err) == (0, False, False)
+
+
+def test_a_root_compose_file_wins_over_the_cdb_layers(cdb: Path, capsys: Cap) -> None:
+    (cdb / "compose.yaml").write_text("services:\n  cdb_redis:\n    image: redis:7.4-alpine\n")
+    code, data, err = scaffold(capsys, cdb)
+    assert code == 0, err
+    assert data["compose_files"] == ["compose.yaml"] and "note:" not in err
+
+
 def test_a_repository_that_builds_is_not_touched_at_all(cdb: Path, capsys: Cap) -> None:
     before = tree(cdb)
     args = [*layers("base.yml", "dev.yml"), "--service", "cdb_risk", "--service", "cdb_execution"]

@@ -77,7 +77,7 @@ MALFORMED = [
     f"redis://:{SECRET}@127.0.0.1:6379/zero",  # database not a number
     f"redis://:{SECRET} with spaces@127.0.0.1",
     f"redis:/:{SECRET}@127.0.0.1",  # one slash: no scheme://
-    f"rediss://:{SECRET}@127.0.0.1",  # unsupported scheme
+    f"redi5://:{SECRET}@127.0.0.1",  # unsupported scheme
     f"tcp://:{SECRET}@127.0.0.1",  # tcp needs a port
     f"tcp://:{SECRET}@127.0.0.1:5/path",  # tcp takes no path
     f"redis://:{SECRET}@x@127.0.0.1:99999",  # '@' in the password, port out of range

@@ -17,7 +17,16 @@ from typing import Any
 import pytest
 
 from cdbctl.cli import main
-from tests.servers import HOST, HangingServer, PostgresServer, RedisServer, free_port, http_server
+from tests.servers import (
+    HOST,
+    HangingServer,
+    PostgresServer,
+    RedisServer,
+    ServerUnavailable,
+    free_port,
+    http_server,
+    start_tls_redis,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -223,6 +232,81 @@ secrets:
         ("cdb_postgres", "postgres", "healthy"),
     ], data
     assert code == 0, err
+
+
+def test_a_tls_only_redis_as_cdbs_tls_layer_runs_it_is_probed_over_tls(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # infrastructure/compose/tls.yml's server: --tls-port 6379 --port 0, the CA mounted from the host at
+    # /tls (through sh -c here, so that ${REDIS_PASSWORD} is expanded in the container)
+    try:
+        server, tls_port = start_tls_redis(tmp_path, "tls-pw")
+    except ServerUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        compose(
+            tmp_path,
+            f"""\
+services:
+  cdb_redis:
+    image: redis:7.4-alpine
+    environment:
+      REDIS_PASSWORD: tls-pw
+    command: >
+      sh -c "redis-server --appendonly yes --requirepass $${{REDIS_PASSWORD}}
+      --tls-port 6379 --port 0 --tls-cert-file /tls/redis.crt --tls-key-file /tls/redis.key
+      --tls-ca-cert-file /tls/ca.crt --tls-auth-clients optional"
+    volumes:
+      - ./:/tls:ro
+    ports: ["127.0.0.1:{tls_port}:6379"]
+""",
+        )
+        code, data, err = run_json(capsys, "--no-docker")
+        (tmp_path / "ca.crt").unlink()
+        code_gone, data_gone, _ = run_json(capsys, "--no-docker")
+    finally:
+        server.stop()
+    (check,) = data["checks"]
+    assert (check["target"], check["status"], check["detail"]) == (
+        f"rediss://:***@127.0.0.1:{tls_port}",
+        "healthy",
+        "PONG",
+    ), err
+    assert code == 0
+    (gone,) = data_gone["checks"]
+    assert gone["status"] == "unhealthy" and code_gone == 1
+    assert gone["detail"] == (
+        f"cannot read the CA file: {tmp_path / 'ca.crt'} (/tls/ca.crt in --tls-ca-cert-file) is not a readable file"
+    )
+
+
+def test_an_exec_form_requirepass_is_the_text_as_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # CDB's tls.yml writes `--requirepass $${REDIS_PASSWORD}` without a shell: Docker passes `${REDIS_PASSWORD}`
+    # as it is, so that is the server's password. verify expanded it and reported WRONGPASS on a running Redis.
+    server = RedisServer.start(password="${REDIS_PASSWORD}")
+    try:
+        compose(
+            tmp_path,
+            f"""\
+services:
+  cdb_redis:
+    image: redis:7.4-alpine
+    environment:
+      REDIS_PASSWORD: what-the-author-meant
+    command: >
+      redis-server --appendonly yes --requirepass $${{REDIS_PASSWORD}}
+    ports: ["127.0.0.1:{server.port}:6379"]
+""",
+        )
+        code, data, err = run_json(capsys, "--no-docker")
+    finally:
+        server.stop()
+    assert [(c["kind"], c["status"], c["detail"]) for c in data["checks"]] == [
+        ("redis", "healthy", "PONG")
+    ], err
+    assert code == 0
 
 
 def test_wrong_postgres_password_and_database_via_endpoint(

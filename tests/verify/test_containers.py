@@ -184,6 +184,18 @@ def test_hint_when_no_container_of_the_project_exists() -> None:
 
 
 @pytest.mark.unit
+def test_hint_names_the_project_the_services_run_in() -> None:
+    # CDB names its project ${STACK_NAME:-cdb}: a shell with another STACK_NAME looked at an empty project
+    checks = container_checks(all_payloads(), "cdb", ["cdb_redis", "cdb_core"])
+    elsewhere = {"cdb_paper": ["cdb_redis", "cdb_core"], "old": ["cdb_core"]}
+    assert project_notes(checks, "cdb", elsewhere) == [
+        "no container of compose project 'cdb' exists, but these services run in compose project "
+        "'cdb_paper' (cdb_redis, cdb_core); 'old' (cdb_core): pass --project cdb_paper"
+    ]
+    assert project_notes(checks, "cdb", {}) == project_notes(checks, "cdb")
+
+
+@pytest.mark.unit
 def test_project_without_any_container_and_no_compose_file_is_one_missing_check() -> None:
     # `cdbctl verify --project typo` with nothing running: a reason and a hint, not an empty report.
     checks = container_checks(all_payloads(), "typo", None)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cdbctl.verify.credentials import Secret, ServiceSecrets, postgres_login, redis_password
+from cdbctl.verify.credentials import Secret, ServiceSecrets, postgres_login, redis_password, redis_tls
 from cdbctl.verify.project import load_project
 
 pytestmark = pytest.mark.unit
@@ -29,6 +29,9 @@ def secrets_of(
     ("service", "expected"),
     [
         ('command: redis-server --requirepass literal-pw', "literal-pw"),
+        # exec form (a list, or a string Compose splits): no shell, `$${RP}` reaches the server as `${RP}`
+        ('command: ["redis-server", "--requirepass", "$${RP}"]\nenvironment: {RP: env-pw}', "${RP}"),
+        ("command: redis-server --requirepass=$$RP --port 0\nenvironment: {RP: env-pw}", "$RP"),
         # a string command is split as Compose splits it (CDB's docker-compose.yml; read as `$RP"` before)
         ('command: /bin/sh -c "redis-server --requirepass $$RP"\nenvironment: {RP: env-pw}', "env-pw"),
         ("command: sh -c 'redis-server --requirepass \"$$(cat /run/secrets/pw)\" --port 1'\nsecrets: [pw]",
@@ -152,3 +155,30 @@ def test_requirepass_of_a_mounted_config_file(tmp_path: Path) -> None:
     (tmp_path / "redis.conf").mkdir()
     problem = redis_password(secrets_of(tmp_path, service)).problem
     assert problem is not None and problem.startswith(f"cannot read secret file {tmp_path / 'redis.conf'}")
+
+
+@pytest.mark.parametrize(
+    ("service", "port", "expected"),
+    [
+        # CDB's tls.yml: TLS on the port probed, the CA through the bind mount
+        ("command: redis-server --tls-port 6379 --port 0 --tls-ca-cert-file /tls/pw\nvolumes: ['./:/tls:ro']",
+         6379, (True, "pw", None)),
+        ('command: ["sh", "-c", "redis-server --tls-port=6380 --tls-ca-cert-file /tls/pw"]\nvolumes: ["./:/tls"]',
+         6380, (True, "pw", None)),
+        # TLS on another port: the probed one is plain
+        ("command: redis-server --tls-port 6380 --tls-ca-cert-file /tls/pw\nvolumes: ['./:/tls']", 6379,
+         (False, None, None)),
+        # no CA named: the system's (SSL_CERT_FILE), as for https
+        ("command: redis-server --tls-port 6379 --port 0", 6379, (True, None, None)),
+        ("command: redis-server --tls-port 6379 --tls-ca-cert-file /etc/ca.crt", 6379,
+         (True, None, "cannot find the CA file (/etc/ca.crt in --tls-ca-cert-file): "
+                       "/etc/ca.crt is neither a secret nor a bind mount of service s")),
+        ("command: redis-server --port 6379", 6379, (False, None, None)),
+    ],
+)  # fmt: skip
+def test_redis_tls_from_the_server_command(
+    tmp_path: Path, service: str, port: int, expected: tuple[bool, str | None, str | None]
+) -> None:
+    found = redis_tls(secrets_of(tmp_path, service), port)
+    ca = Path(found.ca_file).name if found.ca_file else None
+    assert (found.tls, ca, found.problem) == expected

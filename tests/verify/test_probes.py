@@ -10,6 +10,7 @@ import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -23,9 +24,11 @@ from tests.servers import (
     PostgresServer,
     RedisServer,
     ScriptedServer,
+    ServerUnavailable,
     _wait_for,
     free_port,
     http_server,
+    start_tls_redis,
 )
 
 pytestmark = pytest.mark.integration
@@ -163,6 +166,49 @@ def _tls_context(tmp_path: Path, subject: str, *extensions: str) -> ssl.SSLConte
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
     return ctx
+
+
+def test_redis_over_tls_with_the_servers_ca(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # CDB's tls.yml runs Redis with --tls-port 6379 --port 0: a plain probe was "connection reset by peer"
+    try:
+        server, tls_port = start_tls_redis(tmp_path, "tls-pw")
+    except ServerUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        ca = str(tmp_path / "ca.crt")
+        endpoint = parse_url(f"rediss://:tls-pw@{HOST}:{tls_port}")
+        assert endpoint.display == f"rediss://:***@{HOST}:{tls_port}"
+        stack_ca = replace(endpoint, ca_file=ca)  # as discovery sets it from --tls-ca-cert-file
+        assert REGISTRY["redis"](stack_ca, Deadline(3.0)) == Outcome(Status.healthy, "PONG")
+        # rediss:// on the command line checks the certificate as https does: the system's CAs ...
+        untrusted = probe(f"rediss://:tls-pw@{HOST}:{tls_port}")
+        assert untrusted.detail == "TLS certificate not accepted: self-signed certificate"
+        # ... or SSL_CERT_FILE's, and the host name (this certificate names cdb_redis, not 127.0.0.1)
+        monkeypatch.setenv("SSL_CERT_FILE", ca)
+        assert probe(f"rediss://:tls-pw@{HOST}:{tls_port}").detail.startswith(
+            "TLS certificate not accepted: IP address mismatch"
+        )
+        assert probe(f"redis://:tls-pw@{HOST}:{tls_port}") == Outcome(
+            Status.unhealthy, "connection reset by peer (a TLS-only server? use rediss://)"
+        )
+        assert probe(f"rediss://:tls-pw@{HOST}:{server.port}").status is Status.unhealthy  # plain port
+    finally:
+        server.stop()
+
+
+def test_redis_over_tls_that_demands_a_client_certificate_says_so(tmp_path: Path) -> None:
+    try:
+        server, tls_port = start_tls_redis(tmp_path, "tls-pw", auth_clients="yes")
+    except ServerUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        endpoint = replace(parse_url(f"rediss://:tls-pw@{HOST}:{tls_port}"), ca_file=str(tmp_path / "ca.crt"))
+        outcome = REGISTRY["redis"](endpoint, Deadline(3.0))
+        # the server's alert, or (TLS 1.3: it checks after the handshake) its close arriving first
+        assert outcome.status is Status.unhealthy
+        assert "client certificate" in outcome.detail and "tls-auth-clients yes" in outcome.detail, outcome
+    finally:
+        server.stop()
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl CLI needed to make a certificate")

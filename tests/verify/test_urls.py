@@ -26,6 +26,8 @@ pytestmark = pytest.mark.unit
          "redis://:***@127.0.0.1:6380/2"),
         ("redis://app:pw@127.0.0.1:6379", Endpoint("redis", "127.0.0.1", 6379, "/", "app", "pw"), Kind.redis,
          "redis://app:***@127.0.0.1:6379"),
+        ("rediss://:pw@127.0.0.1:6390/1", Endpoint("redis", "127.0.0.1", 6390, "/1", None, "pw", "1", tls=True),
+         Kind.redis, "rediss://:***@127.0.0.1:6390/1"),
         ("postgresql://cdb:pw@127.0.0.1/claire", Endpoint("postgres", "127.0.0.1", 5432, "/claire", "cdb", "pw",
          "claire"), Kind.postgres, "postgresql://cdb:***@127.0.0.1:5432/claire"),
         ("postgres://cdb@127.0.0.1:5433", Endpoint("postgres", "127.0.0.1", 5433, "/", "cdb"), Kind.postgres,

@@ -1,13 +1,18 @@
-"""Redis probe: RESP over a plain socket: optional AUTH, then PING must answer PONG."""
+"""Redis probe: RESP over a plain or TLS socket: optional AUTH, then PING must answer PONG."""
 
 from __future__ import annotations
 
 import socket
+import ssl
 
 from cdbctl.verify.model import Endpoint, Outcome, Status
 from cdbctl.verify.probes.base import Deadline, connect, describe_error
 
 _MAX_LINE = 64 * 1024
+_TLS_CLOSED = (
+    "TLS connection closed by the server without an answer "
+    "(does it demand a client certificate, tls-auth-clients yes? cdbctl presents none)"
+)
 
 
 def encode_command(*args: str) -> bytes:
@@ -46,7 +51,7 @@ def probe_redis(endpoint: Endpoint, deadline: Deadline) -> Outcome:
     """AUTH (when the URL carries a password), then PING; healthy on PONG."""
     buf = bytearray()
     try:
-        with connect(endpoint, deadline) as sock:
+        with _open(endpoint, deadline) as sock:
             if endpoint.password is not None:
                 user = endpoint.username
                 auth = ("AUTH", user, endpoint.password) if user else ("AUTH", endpoint.password)
@@ -65,7 +70,23 @@ def probe_redis(endpoint: Endpoint, deadline: Deadline) -> Outcome:
             sock.sendall(encode_command("PING"))
             reply = _simple_reply(sock, buf, deadline)
     except ConnectionAbortedError:
+        if endpoint.tls:
+            return Outcome(Status.unhealthy, _TLS_CLOSED)
         return Outcome(Status.unhealthy, "connection closed by the server without an answer")
+    except ssl.SSLError as exc:
+        reason = str(exc.reason or exc).upper()
+        if "CERTIFICATE_REQUIRED" in reason:
+            detail = "the server requires a client certificate (tls-auth-clients yes); cdbctl presents none"
+            return Outcome(Status.unhealthy, detail)
+        if isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError) or "EOF" in reason:
+            # With TLS 1.3 the server checks the client's certificate after the handshake: it may close
+            # before its alert arrives, so a missing client certificate can look like this too.
+            return Outcome(Status.unhealthy, _TLS_CLOSED)
+        return describe_error(exc, deadline)
+    except ConnectionResetError:
+        # A TLS-only Redis (--port 0) resets a plain connection: say what was tried.
+        hint = "" if endpoint.tls else " (a TLS-only server? use rediss://)"
+        return Outcome(Status.unhealthy, f"connection reset by peer{hint}")
     except ValueError as exc:
         return Outcome(Status.unhealthy, f"not a Redis answer: {exc}")
     except OSError as exc:
@@ -75,6 +96,25 @@ def probe_redis(endpoint: Endpoint, deadline: Deadline) -> Outcome:
     if reply.startswith("-"):
         return Outcome(Status.unhealthy, _error_text(reply))
     return Outcome(Status.unhealthy, f"unexpected answer to PING: {reply[:80]!r}")
+
+
+def _open(endpoint: Endpoint, deadline: Deadline) -> socket.socket:
+    """The connection, wrapped in TLS for rediss:// (handshake within the deadline)."""
+    sock = connect(endpoint, deadline)
+    if not endpoint.tls:
+        return sock
+    try:
+        context = ssl.create_default_context(cafile=endpoint.ca_file)
+        if endpoint.ca_file:
+            # The stack's own CA, checked as redis-cli --cacert checks it: the chain, not the name (the
+            # probe connects to 127.0.0.1, the certificate names the service).
+            context.check_hostname = False
+        sock.settimeout(deadline.remaining())
+        hostname = None if endpoint.ca_file else endpoint.host
+        return context.wrap_socket(sock, server_hostname=hostname)
+    except BaseException:
+        sock.close()
+        raise
 
 
 def _without_echo(text: str) -> str:
