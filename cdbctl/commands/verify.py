@@ -51,9 +51,10 @@ Examples:
   cdbctl verify --stack cdb --compose docker-compose.yml --wait
 
 \b
-Exit codes: 0 all healthy; 1 anything unhealthy, missing or still starting (or --wait timed
-out); 2 usage error (bad flag or URL, missing or malformed compose file); 3 environment error
-that prevents any check (e.g. Docker unreachable and no endpoint to probe).
+Exit codes: 0 all healthy; 1 anything unhealthy, missing, unknown or still starting (or --wait
+timed out or stopped early); 2 usage error (bad flag or URL, unknown --service, missing or malformed
+compose file); 3 environment error that prevents any check (e.g. Docker unreachable and no endpoint
+to probe), or cdbctl itself out of file descriptors.
 """
 
 
