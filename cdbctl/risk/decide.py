@@ -218,7 +218,10 @@ def build_fast(s: Setup) -> Callable[[Signal], Decision]:
                 if reason is None:
                     reason, detail = "invalid_timestamp_format", f"timestamp: {ts!r} is not ISO-8601 with Z/offset nor epoch s/ms"
             else:
-                if signal_clock:  # the replay's clock: the signal is judged when it was emitted
+                if signal_clock:  # the replay's clock: each signal judged when it was emitted, none from the future
+                    if t - evaluated > skew:
+                        if reason is None:
+                            reason, detail = "invalid_signal", f"timestamp: {t - evaluated:g}s in the future (max skew {skew:g}s)"
                     evaluated = t
                 age = evaluated - t
                 if age > stale:
@@ -644,7 +647,9 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
             if t is None:
                 r, why = "invalid_timestamp_format", f"timestamp: {ts!r} is not ISO-8601 with Z/offset nor epoch s/ms"
             else:
-                if signal_clock:  # the replay's clock: the signal is judged when it was emitted
+                if signal_clock:  # the replay's clock: each signal judged when it was emitted, none from the future
+                    if t - evaluated > skew:
+                        r, why = "invalid_signal", f"timestamp: {t - evaluated:g}s in the future (max skew {skew:g}s)"
                     evaluated = t
                 age = evaluated - t
                 if age > stale:

@@ -136,6 +136,8 @@ class Engine:
         )
         if self.trace:
             first, *rest = self.rules
-            d.checks = [Check(first, False, None, None, detail)]
+            d.checks = [
+                Check(first, False, None, None, detail, reason)
+            ]  # every failed check names its reason
             d.checks += [Check(n, False, None, None, _SKIPPED) for n in rest]
         return d

@@ -419,3 +419,13 @@ def test_above_the_order_maximum() -> None:
     assert d["reason"] == "above_max_quantity"
     assert d["detail"] == "6e+06 contracts exceed the order maximum of 5e+06"
     assert check(d, "risk_tier")["passed"] is False  # and past the last tier (750,000 contracts)
+
+
+def test_an_invalid_signals_trace_names_the_reason_of_its_failed_check() -> None:
+    """Every failed check carries its reason, also the validity check of a record that did not decode."""
+    engine = Engine(resolve([env_layer({})]).config, now=resolve_now("2026-01-01T12:00:05Z"), trace=True)
+    d = msgspec.to_builtins(engine.invalid("price: expected float, got str", "s1", "BTCUSDT", "long"))
+    first, *rest = d["checks"]
+    assert first == {"name": "validity", "passed": False, "value": None, "limit": None,
+                     "detail": "price: expected float, got str", "reason": "invalid_signal"}  # fmt: skip
+    assert all(c["detail"] == "skipped: the signal is invalid" and "reason" not in c for c in rest)

@@ -29,7 +29,8 @@ HELP = (  # one source line per paragraph: the help renderer keeps line breaks
     "  tail -f signals.jsonl | cdbctl risk evaluate - --format jsonl --stateful\n"
     "  cdbctl risk evaluate day.jsonl --now signal --format jsonl --jobs 0 > decisions.jsonl\n\n"
     "Exit codes: 0 all approved, 1 at least one rejected, 2 usage or input error (unreadable file, no "
-    "signals, malformed JSON, an invalid record), 4 internal error."
+    "signals, malformed JSON, an invalid record), 3 environment error (stdout unwritable, a --jobs worker "
+    "killed), 4 internal error, 130 interrupted."
 )
 
 
@@ -114,6 +115,9 @@ def evaluate_command(  # noqa: PLR0917  # Typer maps parameters to options
         raise typer.Exit(code)
 
 
+MAX_JOBS_PER_CPU = 4
+
+
 def _workers(jobs: int, fmt: OutputFormat, stateful: bool) -> int:
     """The number of processes --jobs asks for; UsageError for what cannot be split."""
     if jobs < 0:
@@ -128,7 +132,13 @@ def _workers(jobs: int, fmt: OutputFormat, stateful: bool) -> int:
         raise UsageError(f"--jobs needs --format jsonl (got {fmt.value})")
     from cdbctl.risk.parallel import usable_cpus
 
-    return jobs or usable_cpus()
+    cpus = usable_cpus()
+    most = max(MAX_JOBS_PER_CPU * cpus, 8)  # each worker holds an engine (~25 MiB); more only thrash
+    if jobs > most:
+        raise UsageError(
+            f"--jobs: {jobs} is more than {most} ({MAX_JOBS_PER_CPU} per usable CPU, {cpus} here)"
+        )
+    return jobs or cpus
 
 
 def _replay_in_parallel(  # noqa: PLR0917

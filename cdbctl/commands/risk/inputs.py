@@ -109,9 +109,10 @@ def _resolve_now(now: str | None) -> float | None:
 
     try:
         return resolve_now(now)
-    except InputError as err:
-        err.message = f"--now {now!r} is not an ISO-8601 time with Z or offset, epoch seconds, nor 'signal'"
-        raise
+    except InputError:
+        raise InputError(
+            f"--now {now!r} is not an ISO-8601 time with Z or offset, epoch seconds, nor 'signal'"
+        ) from None
 
 
 def read_json_file(path: Path, what: str) -> Any:

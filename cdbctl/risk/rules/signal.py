@@ -115,7 +115,9 @@ if ts is not None:
     if t is None:
         fail("invalid_timestamp_format", f"timestamp: {ts!r} is not ISO-8601 with Z/offset nor epoch s/ms")
     else:
-        if signal_clock:  # the replay's clock: the signal is judged when it was emitted
+        if signal_clock:  # the replay's clock: each signal judged when it was emitted, none from the future
+            if t - evaluated > skew:
+                fail("invalid_signal", f"timestamp: {t - evaluated:g}s in the future (max skew {skew:g}s)")
             evaluated = t
         age = evaluated - t
         if age > stale:

@@ -290,6 +290,9 @@ def test_bad_now_names_the_accepted_forms(capsys, monkeypatch, two) -> None:  # 
     ("extra", "message"),
     [
         (["--jobs", "-1"], "--jobs: -1 is negative (0 means one process per CPU)"),
+        (["--jobs", "100000", "--format", "jsonl"],
+         f"--jobs: 100000 is more than {max(4 * len(os.sched_getaffinity(0)), 8)} "
+         f"(4 per usable CPU, {len(os.sched_getaffinity(0))} here)"),
         (["--jobs", "2", "--format", "json"], "--jobs needs --format jsonl (got json)"),
         (["-j", "0", "--format", "table"], "--jobs needs --format jsonl (got table)"),
         (["--jobs", "2", "--format", "jsonl", "--stateful"],

@@ -127,6 +127,13 @@ def test_signal_clock_judges_an_old_signal_when_it_was_emitted() -> None:
     assert next(c for c in traced.checks if c.name == "staleness").value == 0.0
 
 
+def test_signal_clock_refuses_a_timestamp_from_the_future() -> None:
+    fast, _ = _signal_clock(signal(timestamp="2099-01-01T00:00:00Z"))  # ahead of the wall clock
+    assert fast.reason == "invalid_signal"
+    assert fast.detail is not None and fast.detail.startswith("timestamp: ")
+    assert fast.detail.endswith("s in the future (max skew 5s)")
+
+
 def test_signal_clock_needs_a_timestamp() -> None:
     fast, _ = _signal_clock(signal(timestamp=None))
     assert fast.reason == "invalid_signal"
