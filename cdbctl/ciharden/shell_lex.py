@@ -8,7 +8,7 @@ continuations, here-documents and the control operators, which is all the analys
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 OPERATORS = (
     "&&",
@@ -50,7 +50,8 @@ class Token:
     start: int
     end: int
 
-    @property
+    # cached: the analyses read each word's value many times over (matching, flags, gates, reports)
+    @cached_property
     def value(self) -> str:
         """The word with quotes and backslashes removed (good enough for matching names and flags)."""
         if not _QUOTING.intersection(self.text):
