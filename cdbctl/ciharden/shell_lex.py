@@ -7,6 +7,7 @@ continuations, here-documents and the control operators, which is all the analys
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
@@ -37,7 +38,11 @@ SEPARATORS = frozenset({"&&", "||", ";;", "|&", ";", "&", "|", "(", ")", "\n"})
 REDIRECTS = frozenset({"&>>", "&>", ">>", "<<<", "<<-", "<<", ">&", "<&", ">|", "<>", ">", "<"})
 _WORD_STOP = frozenset(" \t\n;&|()<>")
 _QUOTING = frozenset("'\"\\")
-_OP_START = frozenset(o[0] for o in OPERATORS)
+# the operators by first character, each list in OPERATORS' order (longest match first)
+_OPS_BY_START = {c: tuple(o for o in OPERATORS if o[0] == c) for c in {o[0] for o in OPERATORS}}
+# a run of characters _word_end steps over one at a time (none stops a word or opens a quote,
+# an escape or a substitution): skipped in one regex match
+_PLAIN_RUN = re.compile(r"[^ \t\n;&|()<>\\'\"`$]+")
 RESERVED_PREFIX = frozenset({"if", "then", "else", "elif", "do", "while", "until", "!", "time"})
 
 
@@ -115,7 +120,10 @@ def _word_end(src: str, i: int) -> int:
     n = len(src)
     while i < n and src[i] not in _WORD_STOP:
         c = src[i]
-        if c == "\\":
+        plain = _PLAIN_RUN.match(src, i)
+        if plain is not None:
+            i = plain.end()
+        elif c == "\\":
             i += 2
         elif c == "'":
             j = src.find("'", i + 1)
@@ -182,7 +190,8 @@ def _lex(src: str) -> tuple[Token, ...]:
             j = src.find("\n", i)
             i = n if j < 0 else j
         else:
-            op = next((o for o in OPERATORS if src.startswith(o, i)), None) if c in _OP_START else None
+            ops = _OPS_BY_START.get(c)
+            op = next((o for o in ops if src.startswith(o, i)), None) if ops else None
             if op is not None:
                 tokens.append(Token("op", op, i, i + len(op)))
                 i += len(op)
