@@ -59,11 +59,13 @@ class GateIndex:
         fails: list[bool] = []
         soft: list[bool] = []  # fails, but has continue-on-error: true itself, so the job goes on
         all_reports = {r for info in infos for r in info.reports if r}
+        # A step that reads a result and hands a verdict on (``echo "should_fail=true" >> $GITHUB_ENV``)
+        # to a later step that fails on it (``if: env.should_fail == 'true'`` + ``exit 1``) is a gate too.
+        self.sets = [_sets_vars(info.run_text) for info in infos]
+        all_vars = set().union(*self.sets) if self.sets else set()
+        reads = [_reads_vars(info.text, all_vars - self.sets[k]) for k, info in enumerate(infos)]
         for k, info in enumerate(infos):
             scripts = gate_scripts(mstr(info.node, "run") or "", ctx.read_file)
-            failing = _fails_job(info, ctx) or any(script_file_fails(p, text) for p, text in scripts)
-            soft.append(failing and truthy(mval(info.node, "continue-on-error")))
-            fails.append(failing and not soft[-1])
             keys = {f"{what}:{a or b}" for a, b, what in _OUTCOME_READ.findall(info.text)}
             run = canonical(info.run_text + "".join("\n" + text for _, text in scripts))
             # A step that writes the same report (another scan) does not read this one's, and one
@@ -73,11 +75,14 @@ class GateIndex:
             keys |= {"report:" + name for name in named}
             for key in keys:
                 readers.setdefault(key, []).append(k)
-        # A step that reads a result and hands a verdict on (``echo "should_fail=true" >> $GITHUB_ENV``)
-        # to a later step that fails on it (``if: env.should_fail == 'true'`` + ``exit 1``) is a gate too.
-        self.sets = [_sets_vars(info.run_text) for info in infos]
-        all_vars = set().union(*self.sets) if self.sets else set()
-        reads = [_reads_vars(info.text, all_vars - self.sets[k]) for k, info in enumerate(infos)]
+            # Whether a step fails the job is only ever asked of a reader (of an outcome, a report
+            # or a variable) or of a step that hands a verdict on; most steps are neither, and
+            # deciding it lexes their scripts.
+            failing = bool(keys or reads[k] or self.sets[k]) and (
+                _fails_job(info, ctx) or any(script_file_fails(p, text) for p, text in scripts)
+            )
+            soft.append(failing and truthy(mval(info.node, "continue-on-error")))
+            fails.append(failing and not soft[-1])
         failing_reader: dict[str, int] = {}  # variable -> nearest later step that reads it and fails
         self.via: dict[int, int] = {}  # a step that fails through a later one -> that step
         for k in range(len(infos) - 1, -1, -1):
