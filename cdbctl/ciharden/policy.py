@@ -70,7 +70,10 @@ class GateIndex:
             run = canonical(info.run_text + "".join("\n" + text for _, text in scripts))
             # A step that writes the same report (another scan) does not read this one's, and one
             # that only tests that the report exists does not read it either.
-            named = {posixpath.basename(w) for w in _WORD.findall(run)} & all_reports
+            # a report's name is part of any word it is the basename of: only those are looked for
+            named = {r for r in all_reports if r in run}
+            if named:
+                named &= {posixpath.basename(w) for w in _WORD.findall(run)}
             named -= info.reports | existence_only(run, named - info.reports)
             keys |= {"report:" + name for name in named}
             for key in keys:

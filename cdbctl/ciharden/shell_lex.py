@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import lru_cache
 
 OPERATORS = (
     "&&",
@@ -46,6 +46,42 @@ _PLAIN_RUN = re.compile(r"[^ \t\n;&|()<>\\'\"`$]+")
 RESERVED_PREFIX = frozenset({"if", "then", "else", "elif", "do", "while", "until", "!", "time"})
 
 
+class _Unquoted:
+    """``Token.value``, computed on the first read and then kept in the token's ``__dict__`` (the
+    analyses read each word's value many times; functools.cached_property would do the same but
+    takes a lock on every first read before Python 3.12)."""
+
+    def __get__(self, tok: Token, owner: object = None) -> str:
+        value = unquote(tok.text)
+        tok.__dict__["value"] = value  # a frozen dataclass still has a plain instance dict
+        return value
+
+
+def unquote(text: str) -> str:
+    """A word with quotes and backslashes removed (good enough for matching names and flags)."""
+    if not _QUOTING.intersection(text):
+        return text
+    out: list[str] = []
+    quote = ""
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if quote == "'":
+            if c == "'":
+                quote = ""
+            else:
+                out.append(c)
+        elif c == "\\" and i + 1 < len(text):
+            i += 1
+            out.append(text[i])
+        elif c in "'\"" and (not quote or quote == c):
+            quote = "" if quote else c
+        else:
+            out.append(c)
+        i += 1
+    return "".join(out)
+
+
 @dataclass(frozen=True)
 class Token:
     """A word or operator; ``start``/``end`` are offsets into the script."""
@@ -55,32 +91,8 @@ class Token:
     start: int
     end: int
 
-    # cached: the analyses read each word's value many times over (matching, flags, gates, reports)
-    @cached_property
-    def value(self) -> str:
-        """The word with quotes and backslashes removed (good enough for matching names and flags)."""
-        if not _QUOTING.intersection(self.text):
-            return self.text
-        out: list[str] = []
-        quote = ""
-        i = 0
-        text = self.text
-        while i < len(text):
-            c = text[i]
-            if quote == "'":
-                if c == "'":
-                    quote = ""
-                else:
-                    out.append(c)
-            elif c == "\\" and i + 1 < len(text):
-                i += 1
-                out.append(text[i])
-            elif c in "'\"" and (not quote or quote == c):
-                quote = "" if quote else c
-            else:
-                out.append(c)
-            i += 1
-        return "".join(out)
+    # the word with quotes and backslashes removed (good enough for matching names and flags)
+    value = _Unquoted()
 
 
 @dataclass
