@@ -125,9 +125,13 @@ _SETS_VAR = re.compile(
 )
 
 
+# what every _SETS_VAR match holds: searched first, as _SETS_VAR tries each ``name=`` to its line's end
+_GITHUB_FILE = re.compile(r"GITHUB_(?:ENV|OUTPUT)", re.IGNORECASE)
+
+
 def _sets_vars(script: str) -> set[str]:
     """Names a script writes to ``$GITHUB_ENV`` / ``$GITHUB_OUTPUT`` (or pwsh's ``$env:GITHUB_ENV``)."""
-    return set(_SETS_VAR.findall(script))
+    return set(_SETS_VAR.findall(script)) if _GITHUB_FILE.search(script) else set()
 
 
 _VAR_READ = re.compile(r"(?:\benv\.|\.outputs\.)([A-Za-z_][\w-]*)|(?:\$env:|\$\{?)([A-Za-z_]\w*)")

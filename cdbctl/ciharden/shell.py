@@ -50,9 +50,9 @@ class ShellScan:
 
 
 def _set_flags(cmd: SimpleCommand, state: dict[str, bool]) -> None:
-    vals = [w.value for w in cmd.words]
-    if not vals or vals[0] != "set":
+    if not cmd.words or cmd.words[0].value != "set":
         return
+    vals = [w.value for w in cmd.words]
     k = 1
     while k < len(vals):
         v = vals[k]
