@@ -69,7 +69,7 @@ def mget(node: Node | None, key: str) -> tuple[ScalarNode, Node] | None:
     """The (key node, value node) pair for a string key of a mapping node."""
     if isinstance(node, MappingNode):
         for k, v in node.value:
-            if isinstance(k, ScalarNode) and k.value == key:
+            if k.value == key and isinstance(k, ScalarNode):  # a collection key's value is a list
                 return k, v
     return None
 

@@ -84,15 +84,15 @@ def gate_scripts(script: str, read: FileReader | None) -> list[tuple[str, str]]:
     return out
 
 
-# a word's value is its text less some quotes and backslashes: with all of them dropped from the
-# script, a word whose value ends in .sh/.bash/.py leaves that suffix in the text
-_UNQUOTE = str.maketrans("", "", "'\"\\")
-_SCRIPT_SUFFIX = re.compile(r"\.(?:sh|bash|py)")
+# a word's value is its text less some quotes and backslashes: a word whose value ends in
+# .sh/.bash/.py holds that suffix in its text, with at most quotes and backslashes between letters
+_Q = r"['\"\\]*"
+_SCRIPT_SUFFIX = re.compile(rf"\.{_Q}(?:s{_Q}h|b{_Q}a{_Q}s{_Q}h|p{_Q}y)")
 
 
 def names_script_file(script: str) -> bool:
     """Prefilter for gate_scripts: False only when no word of the script can name a script file."""
-    return _SCRIPT_SUFFIX.search(script.translate(_UNQUOTE)) is not None
+    return _SCRIPT_SUFFIX.search(script) is not None
 
 
 def script_file_fails(path: str, text: str) -> bool:
