@@ -12,8 +12,12 @@ from yaml.nodes import MappingNode, Node, SequenceNode
 
 from cdbctl.errors import InputError
 
-_ANCHOR = re.compile(r"(?:^|[\s\[{,])&[^\s\[\]{},]")
-_ALIAS = re.compile(r"(?:^|[\s\[{,])\*[^\s\[\]{},]")
+# an anchor (``&name``) and an alias (``*name``) at the start of the text or after a space or flow
+# indicator; split in two because a leading ``^|`` alternative makes re try it at every position
+_ANCHOR_START = re.compile(r"&[^\s\[\]{},]")
+_ANCHOR = re.compile(r"[\s\[{,]&[^\s\[\]{},]")
+_ALIAS_START = re.compile(r"\*[^\s\[\]{},]")
+_ALIAS = re.compile(r"[\s\[{,]\*[^\s\[\]{},]")
 MAX_EXPANDED_NODES = 100_000  # billion-laughs guard: node count with aliases expanded
 MAX_DEPTH = 1000  # nesting guard: PyYAML's C composer recurses once per level
 # ``- - - x`` and ``? ? x`` nest one level per two characters on a single line
@@ -48,6 +52,16 @@ def _too_deep(text: str) -> int | None:
     return None
 
 
+def _has_aliases(text: str) -> bool:
+    """Could the text hold both an anchor and an alias (only then can aliases expand)?"""
+    return (
+        "&" in text
+        and "*" in text
+        and (_ANCHOR_START.match(text) is not None or _ANCHOR.search(text) is not None)
+        and (_ALIAS_START.match(text) is not None or _ALIAS.search(text) is not None)
+    )
+
+
 def compose(text: str, path: str) -> Node | None:
     """Compose a YAML document with marks; raise WorkflowError with the line on any problem."""
     deep = _too_deep(text)
@@ -63,7 +77,7 @@ def compose(text: str, path: str) -> Node | None:
         raise WorkflowError(f"invalid YAML: {exc}", path=path, line=None) from exc
     except RecursionError as exc:
         raise WorkflowError("YAML nested too deeply", path=path, line=None) from exc
-    if node is not None and _ANCHOR.search(text) and _ALIAS.search(text):
+    if node is not None and _has_aliases(text):
         _check_expansion(node, path)
     if node is not None and "!" in text:
         _check_tags(node, path)

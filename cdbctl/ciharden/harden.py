@@ -180,9 +180,12 @@ def _analyse_unit(
     out.extend(job_candidates(t, ctx, job, [i for i in infos if i.tools]))
     out.extend(apply_waivers(waivers, out))
     after_failure(out, infos)
-    index = GateIndex(infos, ctx)
+    # The index reads every step of the job (lexes scripts, reads gate script files): built only
+    # for a job that has a soft-fail to judge, which most jobs do not.
+    index: GateIndex | None = None
     for cand in out:
         if cand.status is None and cand.rule in BLOCKING_RULES and cand.step_index is not None:
+            index = index or GateIndex(infos, ctx)
             gate(cand, infos, index)
     second_runs(out, infos)
     out.extend(publishers(t, ctx, out, infos))

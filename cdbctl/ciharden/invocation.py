@@ -179,13 +179,16 @@ def _non_scan(cmd: Command, rest: list[str], pos_vals: list[str]) -> bool:
 
 
 def _match_name(vals: list[str], i: int, name: str) -> Invocation | None:
+    entries = tools_for_command(name)
+    if not entries:
+        return None  # most commands (echo, cd, pip) are no scanner: nothing below to look at
     rest = vals[i + 1 :]
     positional = [(k, v) for k, v in enumerate(rest, start=i + 1) if not v.startswith("-")]
     if any(v in NOT_A_SCAN for v in rest if v.startswith("-")) or (
         positional and positional[0][1] in NOT_A_SCAN
     ):
         return None
-    for tool, cmd in tools_for_command(name):
+    for tool, cmd in entries:
         if cmd.non_scans and _non_scan(cmd, rest, [v for _, v in positional]):
             continue
         if cmd.goals is not None:

@@ -59,25 +59,33 @@ class GateIndex:
         fails: list[bool] = []
         soft: list[bool] = []  # fails, but has continue-on-error: true itself, so the job goes on
         all_reports = {r for info in infos for r in info.reports if r}
-        for k, info in enumerate(infos):
-            scripts = gate_scripts(mstr(info.node, "run") or "", ctx.read_file)
-            failing = _fails_job(info, ctx) or any(script_file_fails(p, text) for p, text in scripts)
-            soft.append(failing and truthy(mval(info.node, "continue-on-error")))
-            fails.append(failing and not soft[-1])
-            keys = {f"{what}:{a or b}" for a, b, what in _OUTCOME_READ.findall(info.text)}
-            run = canonical(info.run_text + "".join("\n" + text for _, text in scripts))
-            # A step that writes the same report (another scan) does not read this one's, and one
-            # that only tests that the report exists does not read it either.
-            named = {posixpath.basename(w) for w in _WORD.findall(run)} & all_reports
-            named -= info.reports | existence_only(run, named - info.reports)
-            keys |= {"report:" + name for name in named}
-            for key in keys:
-                readers.setdefault(key, []).append(k)
         # A step that reads a result and hands a verdict on (``echo "should_fail=true" >> $GITHUB_ENV``)
         # to a later step that fails on it (``if: env.should_fail == 'true'`` + ``exit 1``) is a gate too.
         self.sets = [_sets_vars(info.run_text) for info in infos]
         all_vars = set().union(*self.sets) if self.sets else set()
         reads = [_reads_vars(info.text, all_vars - self.sets[k]) for k, info in enumerate(infos)]
+        for k, info in enumerate(infos):
+            scripts = gate_scripts(mstr(info.node, "run") or "", ctx.read_file)
+            keys = {f"{what}:{a or b}" for a, b, what in _OUTCOME_READ.findall(info.text)}
+            run = canonical(info.run_text + "".join("\n" + text for _, text in scripts))
+            # A step that writes the same report (another scan) does not read this one's, and one
+            # that only tests that the report exists does not read it either.
+            # a report's name is part of any word it is the basename of: only those are looked for
+            named = {r for r in all_reports if r in run}
+            if named:
+                named &= {posixpath.basename(w) for w in _WORD.findall(run)}
+            named -= info.reports | existence_only(run, named - info.reports)
+            keys |= {"report:" + name for name in named}
+            for key in keys:
+                readers.setdefault(key, []).append(k)
+            # Whether a step fails the job is only ever asked of a reader (of an outcome, a report
+            # or a variable) or of a step that hands a verdict on; most steps are neither, and
+            # deciding it lexes their scripts.
+            failing = bool(keys or reads[k] or self.sets[k]) and (
+                _fails_job(info, ctx) or any(script_file_fails(p, text) for p, text in scripts)
+            )
+            soft.append(failing and truthy(mval(info.node, "continue-on-error")))
+            fails.append(failing and not soft[-1])
         failing_reader: dict[str, int] = {}  # variable -> nearest later step that reads it and fails
         self.via: dict[int, int] = {}  # a step that fails through a later one -> that step
         for k in range(len(infos) - 1, -1, -1):
@@ -117,9 +125,13 @@ _SETS_VAR = re.compile(
 )
 
 
+# what every _SETS_VAR match holds: searched first, as _SETS_VAR tries each ``name=`` to its line's end
+_GITHUB_FILE = re.compile(r"GITHUB_(?:ENV|OUTPUT)", re.IGNORECASE)
+
+
 def _sets_vars(script: str) -> set[str]:
     """Names a script writes to ``$GITHUB_ENV`` / ``$GITHUB_OUTPUT`` (or pwsh's ``$env:GITHUB_ENV``)."""
-    return set(_SETS_VAR.findall(script))
+    return set(_SETS_VAR.findall(script)) if _GITHUB_FILE.search(script) else set()
 
 
 _VAR_READ = re.compile(r"(?:\benv\.|\.outputs\.)([A-Za-z_][\w-]*)|(?:\$env:|\$\{?)([A-Za-z_]\w*)")

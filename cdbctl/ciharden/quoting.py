@@ -3,9 +3,13 @@ at the end of the script whatever is still open; the parse guard rejects such a 
 
 from __future__ import annotations
 
+_OPENERS = frozenset("\\'\"`$")
+
 
 def closed(text: str) -> bool:
     """Are the quotes, backticks, ``$(``, ``${`` and ``$((`` of one word all closed?"""
+    if _OPENERS.isdisjoint(text):
+        return True  # nothing opens (a bare ``(`` or ``{`` only nests inside ``$(``/``${``)
     stack: list[str] = []
     i, n = 0, len(text)
     while i < n:

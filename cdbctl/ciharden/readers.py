@@ -70,7 +70,7 @@ def reporter_fails(ref: str, args: str) -> bool:
 def gate_scripts(script: str, read: FileReader | None) -> list[tuple[str, str]]:
     """(path, text) of the repository script files a ``run:`` executes (``bash scripts/gate.sh``,
     ``./check.py``, ``python tools/x.py``), read through ``read``; unreadable ones are skipped."""
-    if read is None:
+    if read is None or not names_script_file(script):
         return []
     out: list[tuple[str, str]] = []
     for cmd in commands(lex(script)):
@@ -82,6 +82,17 @@ def gate_scripts(script: str, read: FileReader | None) -> list[tuple[str, str]]:
                     out.append((path, text))
                 break
     return out
+
+
+# a word's value is its text less some quotes and backslashes: a word whose value ends in
+# .sh/.bash/.py holds that suffix in its text, with at most quotes and backslashes between letters
+_Q = r"['\"\\]*"
+_SCRIPT_SUFFIX = re.compile(rf"\.{_Q}(?:s{_Q}h|b{_Q}a{_Q}s{_Q}h|p{_Q}y)")
+
+
+def names_script_file(script: str) -> bool:
+    """Prefilter for gate_scripts: False only when no word of the script can name a script file."""
+    return _SCRIPT_SUFFIX.search(script) is not None
 
 
 def script_file_fails(path: str, text: str) -> bool:

@@ -55,11 +55,12 @@ def discover(repo: Path) -> tuple[list[tuple[str, Path]], list[Skipped]]:
             f"cannot list {where}: {exc.strerror or exc}", hint="check the directory's permissions"
         ) from exc
     seen: dict[Path, str] = {}
+    dirs: dict[Path, Path] = {}
     for path in sorted(set(candidates)):
         name = path.relative_to(repo).as_posix()
         try:
-            path.stat()  # follows symlinks: ELOOP for ``ln -s w.yml w.yml``, ENOENT when dangling
-            real = path.resolve()
+            target = path.stat()  # follows symlinks: ELOOP for ``ln -s w.yml w.yml``, ENOENT when dangling
+            real = _resolve(path, dirs)
         except (OSError, RuntimeError) as exc:  # Python < 3.13 raises RuntimeError for a loop
             if isinstance(exc, OSError) and exc.errno == errno.ENOENT:
                 skipped.append(Skipped(name, "symlink to a missing file; not followed", False))
@@ -73,12 +74,23 @@ def discover(repo: Path) -> tuple[list[tuple[str, Path]], list[Skipped]]:
             skipped.append(
                 Skipped(name, f"symlink points outside the repository ({real}); not followed", False)
             )
-        elif not real.is_file():
+        elif not stat.S_ISREG(target.st_mode):
             continue
         else:
             seen[real] = name
             found.append((name, real))
     return found, skipped
+
+
+def _resolve(path: Path, dirs: dict[Path, Path]) -> Path:
+    """``path.resolve()``, each directory resolved once (``dirs``): a file that is no symlink is its
+    resolved directory plus its name (resolving is a system call per path component)."""
+    if path.is_symlink():
+        return path.resolve()
+    parent = dirs.get(path.parent)
+    if parent is None:
+        parent = dirs[path.parent] = path.parent.resolve()
+    return parent / path.name
 
 
 def _raise(exc: OSError) -> None:
@@ -103,12 +115,13 @@ def _candidates(repo: Path) -> list[Path]:
 def read_source(name: str, real: Path) -> Source | Skipped:
     """Read and decode one file (UTF-8, or UTF-16/UTF-8 with a BOM) without loading huge files."""
     try:
-        size = real.stat().st_size
-        if size > MAX_BYTES:
-            return Skipped(
-                name, f"file is {size} bytes, larger than the {MAX_BYTES} byte limit; not parsed", True
-            )
-        raw = real.read_bytes()
+        with real.open("rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > MAX_BYTES:
+                return Skipped(
+                    name, f"file is {size} bytes, larger than the {MAX_BYTES} byte limit; not parsed", True
+                )
+            raw = fh.read()
     except OSError as exc:
         return Skipped(name, f"cannot read: {exc.strerror or exc}", True)
     encoding = next((enc for bom, enc in _BOMS if raw.startswith(bom)), "utf-8")

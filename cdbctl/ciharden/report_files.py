@@ -40,16 +40,22 @@ def arg_reports(args: str, flags: tuple[str, ...] = ()) -> set[str]:
     return found
 
 
+_OUTPUT_FLAG_SET = frozenset(OUTPUT_FLAGS)
+
+
 def report_paths(cmd: SimpleCommand, inv: Invocation) -> set[str]:
     """The report paths a scanner command writes (output flags, redirections), as written."""
     vals = [w.value for w in cmd.words]
+    flags = _OUTPUT_FLAG_SET.union(inv.tool.report_flags)
     out: set[str] = set()
     for k, v in enumerate(vals[inv.cmd_end :], start=inv.cmd_end):
-        for f in (*OUTPUT_FLAGS, *inv.tool.report_flags):
-            if v == f and k + 1 < len(vals):
+        if v in flags:
+            if k + 1 < len(vals):
                 out.add(vals[k + 1])
-            elif v.startswith(f + "="):
-                out.add(v[len(f) + 1 :])
+        elif "=" in v:  # ``--output=r.json`` (no flag holds "=": a registry test checks it)
+            flag, _, path = v.partition("=")
+            if flag in flags:
+                out.add(path)
     out.update(t.value for op, t in cmd.redirects if t is not None and op.text in (">", ">>", ">|", "&>"))
     return {p for p in out if p}
 
@@ -96,16 +102,17 @@ def scan_key(cmd: SimpleCommand, inv: Invocation) -> tuple[str, ...]:
     # flags that only decide the exit status go too, so a hardened run keeps its key
     deciding = [r.names for r in tool.flags if r.bad_values]
     default = (tool.default_flag.split()[0], *tool.default_aliases) if tool.default_flag else ()
-    valued = (
+    valued = {
         *OUTPUT_FLAGS,
         *_FORMAT_FLAGS,
         *tool.report_flags,
         *default,
         *(n for ns in deciding for n in ns),
-    )
+    }
     switches = {n for r in tool.flags if not r.bad_values for n in r.names} | _FORMAT_SWITCHES
     if inv.command is not None and inv.command.blocking_switch:
         switches.add(inv.command.blocking_switch)
+    named = valued | switches
     kept: list[str] = [tool.id, *vals[: inv.cmd_end]]
     k = inv.cmd_end
     while k < len(vals):
@@ -113,7 +120,8 @@ def scan_key(cmd: SimpleCommand, inv: Invocation) -> tuple[str, ...]:
         if v in valued:
             k += 2
             continue
-        if v not in switches and not any(v.startswith(f + "=") for f in (*valued, *switches)):
+        # ``--format=json``: a flag with its value in one word (no flag holds "=")
+        if v not in switches and not ("=" in v and v.partition("=")[0] in named):
             kept.append(v)
         k += 1
     return tuple(kept)

@@ -50,9 +50,9 @@ class ShellScan:
 
 
 def _set_flags(cmd: SimpleCommand, state: dict[str, bool]) -> None:
-    vals = [w.value for w in cmd.words]
-    if not vals or vals[0] != "set":
+    if not cmd.words or cmd.words[0].value != "set":
         return
+    vals = [w.value for w in cmd.words]
     k = 1
     while k < len(vals):
         v = vals[k]
@@ -98,7 +98,7 @@ def scan_script(
     covered: set[int] = set()  # scanner pipelines and the swallowing handlers a fix removes
     errexit_off_at: int | None = None  # index of the ``set +e`` command
     defaults: dict[tuple[str, ...], list[list[int]]] = {}  # scan -> per run, its missing-default issues
-    conds = conditions(src, cmds)
+    conds: Conditions | None = None  # computed on first need: a third of the scripts run no scanner
     for idx, cmd in enumerate(cmds):
         known = len(issues)
         found = (
@@ -148,8 +148,10 @@ def scan_script(
                 and swallowing_handler(src, cmds, idx + 1)[0]
             ):
                 issues.extend(assignment_swallow(cmd, cmds[idx + 1], found[0]))
-            elif found and conds.start[idx] is None and cmd.sep_after != "||" and len(issues) == known:
-                issues.extend(d for d in [substitution_discard(cmd, found[0])] if d is not None)
+            elif found and cmd.sep_after != "||" and len(issues) == known:
+                conds = conds or conditions(src, cmds)
+                if conds.start[idx] is None:
+                    issues.extend(d for d in [substitution_discard(cmd, found[0])] if d is not None)
             continue
         if inv is not None:
             tool = inv.tool.id
@@ -186,6 +188,7 @@ def scan_script(
             )
         last_idx = end
         covered.update(range(idx, end + 1))
+        conds = conds or conditions(src, cmds)
         discard = negation_or_condition(src, cmds, (idx, end), conds, tool)
         if discard is not None:
             issues.append(discard)

@@ -7,6 +7,7 @@ continuations, here-documents and the control operators, which is all the analys
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -37,11 +38,51 @@ SEPARATORS = frozenset({"&&", "||", ";;", "|&", ";", "&", "|", "(", ")", "\n"})
 REDIRECTS = frozenset({"&>>", "&>", ">>", "<<<", "<<-", "<<", ">&", "<&", ">|", "<>", ">", "<"})
 _WORD_STOP = frozenset(" \t\n;&|()<>")
 _QUOTING = frozenset("'\"\\")
-_OP_START = frozenset(o[0] for o in OPERATORS)
+# the operators by first character, each list in OPERATORS' order (longest match first)
+_OPS_BY_START = {c: tuple(o for o in OPERATORS if o[0] == c) for c in {o[0] for o in OPERATORS}}
+# a run of characters _word_end steps over one at a time (none stops a word or opens a quote,
+# an escape or a substitution): skipped in one regex match
+_PLAIN_RUN = re.compile(r"[^ \t\n;&|()<>\\'\"`$]+")
 RESERVED_PREFIX = frozenset({"if", "then", "else", "elif", "do", "while", "until", "!", "time"})
 
 
-@dataclass(frozen=True)
+class _Unquoted:
+    """``Token.value``, computed on the first read and then kept in the token's ``__dict__`` (the
+    analyses read each word's value many times; functools.cached_property would do the same but
+    takes a lock on every first read before Python 3.12)."""
+
+    def __get__(self, tok: Token, owner: object = None) -> str:
+        value = unquote(tok.text)
+        tok.__dict__["value"] = value  # a frozen dataclass still has a plain instance dict
+        return value
+
+
+def unquote(text: str) -> str:
+    """A word with quotes and backslashes removed (good enough for matching names and flags)."""
+    if not _QUOTING.intersection(text):
+        return text
+    out: list[str] = []
+    quote = ""
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if quote == "'":
+            if c == "'":
+                quote = ""
+            else:
+                out.append(c)
+        elif c == "\\" and i + 1 < len(text):
+            i += 1
+            out.append(text[i])
+        elif c in "'\"" and (not quote or quote == c):
+            quote = "" if quote else c
+        else:
+            out.append(c)
+        i += 1
+    return "".join(out)
+
+
+@dataclass(frozen=True, init=False)
 class Token:
     """A word or operator; ``start``/``end`` are offsets into the script."""
 
@@ -50,31 +91,13 @@ class Token:
     start: int
     end: int
 
-    @property
-    def value(self) -> str:
-        """The word with quotes and backslashes removed (good enough for matching names and flags)."""
-        if not _QUOTING.intersection(self.text):
-            return self.text
-        out: list[str] = []
-        quote = ""
-        i = 0
-        text = self.text
-        while i < len(text):
-            c = text[i]
-            if quote == "'":
-                if c == "'":
-                    quote = ""
-                else:
-                    out.append(c)
-            elif c == "\\" and i + 1 < len(text):
-                i += 1
-                out.append(text[i])
-            elif c in "'\"" and (not quote or quote == c):
-                quote = "" if quote else c
-            else:
-                out.append(c)
-            i += 1
-        return "".join(out)
+    def __init__(self, kind: str, text: str, start: int, end: int) -> None:
+        # a frozen dataclass's own __init__ sets each field through object.__setattr__; filling the
+        # instance dict directly halves the cost of the tokens every script is lexed into
+        self.__dict__.update(kind=kind, text=text, start=start, end=end)
+
+    # the word with quotes and backslashes removed (good enough for matching names and flags)
+    value = _Unquoted()
 
 
 @dataclass
@@ -114,7 +137,10 @@ def _word_end(src: str, i: int) -> int:
     n = len(src)
     while i < n and src[i] not in _WORD_STOP:
         c = src[i]
-        if c == "\\":
+        plain = _PLAIN_RUN.match(src, i)
+        if plain is not None:
+            i = plain.end()
+        elif c == "\\":
             i += 2
         elif c == "'":
             j = src.find("'", i + 1)
@@ -181,7 +207,8 @@ def _lex(src: str) -> tuple[Token, ...]:
             j = src.find("\n", i)
             i = n if j < 0 else j
         else:
-            op = next((o for o in OPERATORS if src.startswith(o, i)), None) if c in _OP_START else None
+            ops = _OPS_BY_START.get(c)
+            op = next((o for o in ops if src.startswith(o, i)), None) if ops else None
             if op is not None:
                 tokens.append(Token("op", op, i, i + len(op)))
                 i += len(op)
