@@ -202,7 +202,7 @@ def _finish(
     findings: list[Finding] = []
     for c in cands:
         status = c.status
-        fixable = True
+        fixable = status is None  # gated, waived and info findings are never edited
         if status is None:
             status = Status.fixed if write else Status.would_fix
             if id(c) not in done:

@@ -149,14 +149,18 @@ def test_json_gives_the_proposed_fix_apart_from_the_message(
     got = {(f["line"], f["status"]): (f["message"], f["proposed_fix"], f["fixable"]) for f in findings}
     assert got == {
         (6, "would-fix"): ("pip-audit's failure is swallowed by '|| true'", "remove '|| true'", True),
-        (7, "waived"): ("--exit-zero makes bandit succeed on findings; waived: tracked in SEC-9", None, True),
+        (7, "waived"): (
+            "--exit-zero makes bandit succeed on findings; waived: tracked in SEC-9",
+            None,
+            False,
+        ),
         (9, "gated"): (
             "--exit-code 0 makes trivy succeed on findings; left as it is: gated by later step "
             "'run: jq -e '.Results | length == 0' t.json', which fails the job",
             None,
-            True,
+            False,  # never edited: gated, waived and info findings are not fixable
         ),
-        (12, "info"): ("step runs no security scanner; continue-on-error left alone", None, True),
+        (12, "info"): ("step runs no security scanner; continue-on-error left alone", None, False),
         (13, "would-fix"): (
             "safety runs inside a command substitution of 'echo', whose own status the step sees, so "
             "safety's failure is lost",
