@@ -205,25 +205,30 @@ def bound(src: Path, decided: list[Decision]) -> None:
             out.flush()
 
 
-def least_engine(src: Path) -> None:
-    """The plain bound plus the least a Python engine does: read the fields, build the Decision."""
+def least_engine(src: Path, decided: list[Decision]) -> None:
+    """The plain bound plus the least a Python engine does per signal: read the fields the rules read
+    and build the decision (a copy of the real one, so exactly the bytes of the plain replay are written)."""
     from cdbctl.risk.io import read_chunks
-    from cdbctl.risk.model import SCHEMA_VERSION, Decision, Signal
+    from cdbctl.risk.model import Decision, Signal
     from cdbctl.sanitize import escape_json_bytes
 
-    def decide(sig: Signal) -> Decision:  # every field a rule reads; every number a decision holds
-        price, target, mk = sig.price, sig.target_position_usd or 0.0, sig.market
-        vol = 0.0 if mk is None else mk.volatility or 0.0
-        _ = sig.side, sig.margin_mode, sig.order_type, sig.stop_price, sig.mark_price, sig.timestamp
-        return Decision(
-            SCHEMA_VERSION, sig.signal_id, sig.symbol, "long", True, None, None, price, target,
-            sig.leverage or 5, price, price, vol, 6, "normal", target, False, vol, target,
-        )  # fmt: skip
+    astuple = msgspec.structs.astuple
+
+    def decide(sig: Signal, real: Decision) -> Decision:
+        _ = sig.price, sig.target_position_usd, sig.side, sig.margin_mode, sig.order_type, sig.leverage
+        _ = sig.stop_price, sig.mark_price, sig.timestamp, sig.symbol, sig.signal_id
+        mk = sig.market
+        if mk is not None:
+            _ = mk.volatility, mk.funding_rate, mk.atr, mk.order_book_depth, mk.bid, mk.ask
+        return Decision(*astuple(real))
 
     encode_lines = msgspec.json.Encoder().encode_lines
+    have = len(decided)
     with src.open("rb") as f, open(os.devnull, "wb") as out:
         for chunk in read_chunks(f.read1, str(src)):
-            out.write(escape_json_bytes(encode_lines(list(map(decide, chunk.records)))))  # type: ignore[arg-type]
+            n = len(chunk.records)
+            batch = decided[:n] if n <= have else decided * (n // have) + decided[: n % have]
+            out.write(escape_json_bytes(encode_lines(list(map(decide, chunk.records, batch)))))  # type: ignore[arg-type]
             out.flush()
 
 
@@ -259,7 +264,8 @@ def measure(
         for name, (run, least) in runs.items()
         for name, fn in ((name, run), (f"{name} bound", least))
     ]
-    timed.append(("least engine", lambda: least_engine(src)))
+    plain = first_decisions(src)
+    timed.append(("least engine", lambda: least_engine(src, plain)))
     times: dict[str, float] = {}
     for name, fn in timed:
         t_floor, times[name] = best_pair(lambda: floor(src), fn)
