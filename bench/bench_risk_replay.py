@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,6 +37,7 @@ import yaml
 
 if TYPE_CHECKING:
     from cdbctl.risk.engine import Engine
+    from cdbctl.risk.io import Chunk
     from cdbctl.risk.model import Decision
 
 LINES = int(os.environ.get("BENCH_RISK_LINES", "200000"))
@@ -190,17 +191,24 @@ def first_decisions(src: Path, *, stateful: bool = False, trace: bool = False) -
         return evaluate_chunk(engine, next(read_chunks(f.read1, str(src))), str(src), Summary(), print)
 
 
+def _chunks_with(src: Path, decided: list[Decision]) -> Iterator[tuple[Chunk, list[Decision]]]:
+    """Each chunk of ``src`` as the CLI reads it, with as many of ``decided`` (repeated) as it has records."""
+    from cdbctl.risk.io import read_chunks
+
+    have = len(decided)
+    with src.open("rb") as f:
+        for chunk in read_chunks(f.read1, str(src)):
+            n = len(chunk.records)
+            yield chunk, decided[:n] if n <= have else decided * (n // have) + decided[: n % have]
+
+
 def bound(src: Path, decided: list[Decision]) -> None:
     """Read and decode the signals as the CLI does and encode as many decisions: no engine at all."""
-    from cdbctl.risk.io import read_chunks
     from cdbctl.sanitize import escape_json_bytes
 
     encode_lines = msgspec.json.Encoder().encode_lines
-    have = len(decided)
-    with src.open("rb") as f, open(os.devnull, "wb") as out:
-        for chunk in read_chunks(f.read1, str(src)):
-            n = len(chunk.records)
-            batch = decided[:n] if n <= have else decided * (n // have) + decided[: n % have]
+    with open(os.devnull, "wb") as out:
+        for _chunk, batch in _chunks_with(src, decided):
             out.write(escape_json_bytes(encode_lines(batch)))  # as the CLI's stdout writer
             out.flush()
 
@@ -208,7 +216,6 @@ def bound(src: Path, decided: list[Decision]) -> None:
 def least_engine(src: Path, decided: list[Decision]) -> None:
     """The plain bound plus the least a Python engine does per signal: read the fields the rules read
     and build the decision (a copy of the real one, so exactly the bytes of the plain replay are written)."""
-    from cdbctl.risk.io import read_chunks
     from cdbctl.risk.model import Decision, Signal
     from cdbctl.sanitize import escape_json_bytes
 
@@ -223,11 +230,8 @@ def least_engine(src: Path, decided: list[Decision]) -> None:
         return Decision(*astuple(real))
 
     encode_lines = msgspec.json.Encoder().encode_lines
-    have = len(decided)
-    with src.open("rb") as f, open(os.devnull, "wb") as out:
-        for chunk in read_chunks(f.read1, str(src)):
-            n = len(chunk.records)
-            batch = decided[:n] if n <= have else decided * (n // have) + decided[: n % have]
+    with open(os.devnull, "wb") as out:
+        for chunk, batch in _chunks_with(src, decided):
             out.write(escape_json_bytes(encode_lines(list(map(decide, chunk.records, batch)))))  # type: ignore[arg-type]
             out.flush()
 
