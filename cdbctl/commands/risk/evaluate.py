@@ -58,7 +58,7 @@ def evaluate_command(  # noqa: PLR0917  # Typer maps parameters to options
     from cdbctl.risk.sink import JsonStream
     from cdbctl.sanitize import clean
 
-    fmt = fmt or default_format()
+    fmt = fmt or (OutputFormat.jsonl if jobs != 1 else default_format())  # --jobs streams JSONL
     workers = _workers(jobs, fmt, stateful)
     names = signal_names(inputs)
     engine = build_engine(

@@ -45,7 +45,7 @@ JobsOpt = Annotated[
         "--jobs",
         "-j",
         metavar="N",
-        help="Decide JSONL input on N processes (0: one per CPU); with --format jsonl, not --stateful.",
+        help="Decide JSONL input on N processes (0: one per CPU); writes jsonl; not with --stateful.",
     ),
 ]
 DecisionFormatOpt = Annotated[DecisionFormat | None, format_option()]

@@ -174,3 +174,12 @@ def test_a_reader_that_goes_away_ends_a_parallel_replay(tmp_path: Path) -> None:
         err = proc.stderr.read().decode()
     assert "Traceback" not in err and "error" not in err
     assert _gone(children)
+
+
+def test_jobs_writes_jsonl_when_no_format_is_given(capsys, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    src = _replay_file(tmp_path)
+    piped = cli(capsys, monkeypatch, "risk", "evaluate", str(src), "--now", NOW, "--jobs", "2")
+    assert (
+        piped.out == cli(capsys, monkeypatch, "risk", "evaluate", str(src), "--now", NOW, "-f", "jsonl").out
+    )
+    assert len(piped.jsonl()) == 3000 and piped.code == 2  # the invalid line 1235
