@@ -109,13 +109,15 @@ def write_stdout(text: str) -> None:
 
 def note(message: str) -> None:
     """A one-line remark on stderr about a choice made for the user (sanitised like warn)."""
-    from cdbctl.sanitize import clean
-
-    sys.stderr.write(f"cdbctl: note: {clean(message)}\n")
+    _diagnostic("note", message)
 
 
 def warn(message: str) -> None:
     """A one-line diagnostic on stderr (sanitised: it may quote a file name or a URL)."""
+    _diagnostic("warning", message)
+
+
+def _diagnostic(kind: str, message: str) -> None:
     from cdbctl.sanitize import clean
 
-    sys.stderr.write(f"cdbctl: warning: {clean(message)}\n")
+    sys.stderr.write(f"cdbctl: {kind}: {clean(message)}\n")

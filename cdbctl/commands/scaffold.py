@@ -289,6 +289,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         from cdbctl.resources import compose_dir, templates_dir
         from cdbctl.scaffold.fs import RepoFS
+        from cdbctl.scaffold.layers import CDB
         from cdbctl.scaffold.runner import package_dir, recorded_services, run_scaffold
         from cdbctl.scaffold.sources import load_sources, load_templates
         from cdbctl.scaffold.spec import build_specs
@@ -354,7 +355,7 @@ def register(app: typer.Typer) -> None:
             if dry_run and result.diff:
                 sys.stdout.write(result.diff)
             _render_table(result, "dry-run" if dry_run else mode, verbose)
-        if result.compose_found_by == "cdb":
+        if result.compose_found_by == CDB:
             layered = " + ".join(result.compose_files)
             note(f"compose files: {layered} (CDB's layered files; --compose chooses others)")
         for problem in result.problems:

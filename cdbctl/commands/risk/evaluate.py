@@ -27,7 +27,7 @@ HELP = (  # one source line per paragraph: the help renderer keeps line breaks
     "  cdbctl risk evaluate examples/signal.json --now 2026-01-01T12:00:05Z\n"
     "  cdbctl risk evaluate examples/signals.jsonl --state examples/state.json --format jsonl\n"
     "  tail -f signals.jsonl | cdbctl risk evaluate - --format jsonl --stateful\n"
-    "  cdbctl risk evaluate day.jsonl --now signal --format jsonl --jobs 0 > decisions.jsonl\n\n"
+    "  cdbctl risk evaluate day.jsonl --now signal --jobs 0 > decisions.jsonl\n\n"
     "Exit codes: 0 all approved, 1 at least one rejected, 2 usage or input error (unreadable file, no "
     "signals, malformed JSON, an invalid record), 3 environment error (stdout unwritable, a --jobs worker "
     "killed), 4 internal error, 130 interrupted."

@@ -207,8 +207,10 @@ def resolve_config(config: Path | None, sets: list[str] | None, *, announce: boo
 
 
 def _announce_environment(resolved: ResolvedConfig, without_env: ResolvedConfig) -> None:
+    from cdbctl.output import note
+
     for key, source in resolved.sources.items():
         value = getattr(resolved.config, key)
         if source.startswith("environment") and value != getattr(without_env.config, key):
             variable = source.removeprefix("environment variable ").strip() or key
-            sys.stderr.write(f"cdbctl: note: {key}={value} from environment ({variable})\n")
+            note(f"{key}={value} from environment ({variable})")
