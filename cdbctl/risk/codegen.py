@@ -238,22 +238,45 @@ def _imports() -> list[str]:
     return out
 
 
+def _namespace() -> list[str]:
+    """native_namespace: build_fast's prelude and prepare code, its names for the compiled engine."""
+    out = [
+        "def native_namespace(s: Setup) -> dict[str, object]:",
+        '    """The run\'s constants for the compiled fast evaluation (cdbctl/risk/native.c): the names',
+        '    build_fast\'s prelude and the applying rules\' prepare code bind, and this module\'s."""',
+    ]
+    fast = _function(False)
+    out += fast[2 : fast.index("    def decide(sig: Signal) -> Decision:") - 1]
+    out.append("    return {**globals(), **locals()}")
+    return out
+
+
 def generate(on: frozenset[str] | None = None, *, traced: bool | None = None) -> str:
     """The source of decide.py for the current rule table; ``on``: specialised to those rules,
     ``traced``: only that one of the two functions."""
     functions = [_function(t, on) for t in (False, True) if traced is None or t == traced]
+    if on is None and traced is None:
+        functions.append(_namespace())
     lines = [_HEADER.rstrip("\n"), "", *_imports()]
     for function in functions:
         lines += ["", "", *function]
     return "\n".join(lines) + "\n"
 
 
+def outputs() -> dict[Path, str]:
+    """Every generated file and its text: decide.py and the compiled engine's rule code."""
+    from cdbctl.risk.native_codegen import outputs as native_outputs
+
+    return {TARGET: generate(), **native_outputs()}
+
+
 def main() -> int:
-    """Rewrite decide.py (``--check``: exit 1 when it is stale instead)."""
-    text = generate()
+    """Rewrite decide.py and the native rule code (``--check``: exit 1 when one is stale instead)."""
+    wanted = outputs()
     if "--check" in sys.argv[1:]:
-        return 0 if TARGET.read_text(encoding="utf-8") == text else 1
-    TARGET.write_text(text, encoding="utf-8")
+        return 0 if all(path.read_text(encoding="utf-8") == text for path, text in wanted.items()) else 1
+    for path, text in wanted.items():
+        path.write_text(text, encoding="utf-8")
     return 0
 
 

@@ -12,6 +12,9 @@ import copy
 import dataclasses
 import math
 
+from collections.abc import Callable
+
+from cdbctl.risk import native
 from cdbctl.risk.account import Account
 from cdbctl.risk.config import RiskConfig
 from cdbctl.risk.instruments import InstrumentBook
@@ -40,7 +43,7 @@ class Engine:
     """Evaluates signals against one config, state and default market (reused across a batch)."""
 
     __slots__ = (
-        "_untraced", "account", "config", "decide", "fast", "market", "max_safe", "now", "rules", "setup",
+        "_untraced", "account", "compiled", "config", "decide", "fast", "market", "max_safe", "now", "rules", "setup",
         "state", "stateful", "trace",
     )  # fmt: skip
 
@@ -56,6 +59,7 @@ class Engine:
         stateful: bool = False,
         finite_inputs: bool = False,
         instruments: InstrumentBook | None = None,
+        compiled: bool = True,
     ) -> None:
         self.config = config
         self.state = state if state is not None else RiskState()
@@ -73,7 +77,8 @@ class Engine:
         on = frozenset(r.name for r in RULES if r.applies is None or r.applies(setup))
         self.rules: tuple[str, ...] = tuple(r.name for r in RULES if r.name in on)  # the trace's checks
         self.setup = setup = dataclasses.replace(setup, on=on)
-        self.decide = specialised(on, trace)(setup)  # decide.py's code with only this run's rules
+        self.compiled = compiled  # False: the Python function even where the compiled one could decide
+        self.decide = self._build(trace)
         self.fast = None if trace else self.decide  # the replay loop's function (runner.py)
         self._untraced: Engine | None = None if trace else self
 
@@ -83,10 +88,16 @@ class Engine:
         if self._untraced is None:
             other = copy.copy(self)
             other.trace = False
-            other.decide = other.fast = specialised(self.setup.on, False)(self.setup)
+            other.decide = other.fast = other._build(False)
             other._untraced = other
             self._untraced = other
         return self._untraced
+
+    def _build(self, trace: bool) -> Callable[[Signal], Decision]:
+        """The run's evaluation: the compiled one where it can decide the run, else decide.py's code
+        with only this run's rules."""
+        built = native.build(self.setup, trace) if self.compiled else None
+        return built if built is not None else specialised(self.setup.on, trace)(self.setup)
 
     def evaluate(self, sig: Signal) -> Decision:
         """One decision for one decoded signal; an exception is a bug and rejects (fail closed)."""

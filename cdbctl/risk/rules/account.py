@@ -81,6 +81,8 @@ breaker_note = note_circuit(equity, st.daily_pnl, st.peak_equity, c) if drawdown
 if breaker_note is not None:  # the state is the run's: decided once
     fail("circuit_breaker_triggered", breaker_note)
 """,
+    native_uses=("o:breaker_note",),
+    native="if (breaker_note != Py_None) FAIL(circuit_breaker_triggered, Py_NewRef(breaker_note));",
     trace="value, limit = drawdown, breaker",
 )
 
@@ -99,6 +101,8 @@ daily_note = f"daily_pnl {st.daily_pnl:g} <= {daily_limit:g}" if st.daily_pnl <=
 if daily_note is not None:  # the state is the run's: decided once
     fail("max_daily_drawdown_exceeded", daily_note)
 """,
+    native_uses=("o:daily_note",),
+    native="if (daily_note != Py_None) FAIL(max_daily_drawdown_exceeded, Py_NewRef(daily_note));",
     trace="value, limit = st.daily_pnl, daily_limit",
 )
 
@@ -115,6 +119,11 @@ EXPOSURE = Rule(
 exposure_after = st.total_exposure_pct + size / equity
 if exposure_after > max_exposure:
     fail("max_exposure_reached", note_exposure(exposure_after, c))
+""",
+    native_uses=("d:max_exposure", "o:note_exposure"),
+    native="""
+double exposure_after = num(PTR(st, off_total_exposure)) + size / equity;
+if (exposure_after > max_exposure) FAIL(max_exposure_reached, CALL(note_exposure, TMP(box(exposure_after)), c));
 """,
     trace="value, limit = exposure_after, max_exposure",
 )

@@ -66,6 +66,14 @@ class Rule:
     units: tuple[tuple[str, str], ...] = ()  # (reason, unit): a failure whose trace is in another unit
     invalidates: bool = False  # a failure means the signal itself is invalid: nothing else runs
     uses: tuple[str, ...] = ()  # names the snippets import: "name" (the rule's module) or "module:name"
+    # the compiled engine (cdbctl/risk/native.c): the check in C over the same local names, C
+    # declarations of what it binds for later rules, its otherwise, and the run's constants it reads
+    # as "kind:name" (d number, n number or None, i integer, o object, b truth). No native code: a run
+    # that needs the rule is decided by the Python function.
+    native: str = ""
+    native_decl: str = ""
+    native_otherwise: str = ""
+    native_uses: tuple[str, ...] = ()
 
     def unit_for(self, reason: str | None) -> str:
         """The unit of the trace's value and limit when the check failed with ``reason`` (None: passed)."""

@@ -144,6 +144,11 @@ qty = size / price
 inst = None
 per_day = settlements
 """,
+    native_decl="double qty, per_day;",
+    native_otherwise="""
+qty = size / price;
+per_day = settlements;
+""",
     # a price is no amount of the tick (no headroom to show); the maximum is in contracts
     trace="""
 if inst is None:
@@ -186,6 +191,8 @@ if inst is not None:
         fail("risk_limit_exceeded", note_tier_limit(tier_contracts, tier_limit))
 """,
     otherwise="mmr, safe, lev_cap = default_mmr, max_safe, max_lev",
+    native_decl="double mmr;\nlong safe, lev_cap;",
+    native_otherwise="mmr = default_mmr, safe = max_safe, lev_cap = max_lev;",
     trace="""
 if inst is None:
     value = limit = None

@@ -57,6 +57,18 @@ elif vol > stressed:
 else:
     regime, mult = "normal", 1.0
 """,
+    native_decl="PyObject *regime;\ndouble mult;",
+    native_uses=("d:panic", "d:stressed", "d:stressed_mult", "o:note_panic"),
+    native="""
+if (vol > panic) {
+    regime = S_panic, mult = 0.0;
+    FAIL(market_regime_panic, CALL(note_panic, TMP(box(vol)), c));
+} else if (vol > stressed) {
+    regime = S_stressed, mult = stressed_mult;
+} else {
+    regime = S_normal, mult = 1.0;
+}
+""",
     trace="""
 value, limit = vol, panic if regime == "panic" else stressed
 note = f"size x {mult:g}" if regime == "stressed" else None
@@ -78,6 +90,14 @@ if bid is not None and ask is not None:
     spread = (ask - bid) / (ask + bid) * 20000.0  # (ask - bid) / ((ask + bid) / 2) * 1e4
     if spread > max_spread:
         fail("excessive_spread", note_spread(spread, c))
+""",
+    native_decl="double spread = NONE;  /* None: no bid/ask */",
+    native_uses=("d:max_spread", "o:note_spread"),
+    native="""
+if (!IS_NONE(bid) && !IS_NONE(ask)) {
+    spread = (ask - bid) / (ask + bid) * 20000.0;
+    if (spread > max_spread) FAIL(excessive_spread, CALL(note_spread, TMP(box(spread)), c));
+}
 """,
     trace="""
 value, limit = spread, max_spread
@@ -105,6 +125,14 @@ fee_daily = (size if mark is None else size / price * mark) * rate  # MEXC settl
 if rate > max_funding:
     fail("excessive_funding_fees", note_funding(rate, c))
 """,
+    native_decl="double rate, fee_daily;",
+    native_uses=("d:settlements", "d:max_funding", "d:funding_alert", "o:note_funding"),
+    native="""
+rate = fund * per_day;
+if (!is_long) rate = -rate;
+fee_daily = (IS_NONE(mark) ? size : size / price * mark) * rate;
+if (rate > max_funding) FAIL(excessive_funding_fees, CALL(note_funding, TMP(box(rate)), c));
+""",
     trace="""
 value, limit = rate, max_funding
 note = f"funding alert: {rate:.4%} of value per day > {funding_alert:.4%}" if rate > funding_alert else None
@@ -130,6 +158,13 @@ if depth is not None:
     slip += impact * vol * sqrt(size / depth)
 if slip > max_slip:
     fail("excessive_slippage", note_slippage(slip, c))
+""",
+    native_decl="double slip;",
+    native_uses=("d:impact", "d:max_slip", "o:note_slippage"),
+    native="""
+slip = IS_NONE(spread) ? 0.0 : spread * 0.5;
+if (!IS_NONE(depth)) slip += impact * vol * sqrt(size / depth);
+if (slip > max_slip) FAIL(excessive_slippage, CALL(note_slippage, TMP(box(slip)), c));
 """,
     trace="""
 value, limit = slip, max_slip

@@ -1,0 +1,468 @@
+/* The risk engine's fast evaluation compiled: the module `cdbctl.risk._native`.
+ *
+ * Same contract as the generated Python `build_fast` (cdbctl/risk/decide.py): one Decision per
+ * decoded Signal, the first failure wins, later details are never formatted. The per-signal code of
+ * every rule comes from the rule table (each Rule's `native` snippet, spliced in table order into
+ * native_rules.h by `python -m cdbctl.risk.codegen`); this file is the frame around it: reading the
+ * Signal's fields, the run's constants, the result and the Decision.
+ *
+ * Why it exists: a replay decides millions of signals, and the Python function spends about 2 us per
+ * signal on interpreter overhead around a few dozen float operations. Details (the text of a
+ * failure) are still formatted by the rules' Python note functions, so every message has one source.
+ *
+ * Exactness: the arithmetic is the Python snippets' in the same order and IEEE double precision
+ * (built with -ffp-contract=off, never -ffast-math), so each decision is bit-identical to the Python
+ * engine's; property tests compare the two over the whole input space (tests/risk/test_native.py).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#define NONE NAN
+#define IS_NONE(v) isnan(v)
+#define PTR(obj, off) (*(PyObject **)((char *)(obj) + (off)))
+
+/* ---- the run's constants, by kind: d number, n number or None (NaN), i integer, o object, b truth ---- */
+typedef double T_d;
+typedef double T_n;
+typedef PyObject *T_o;
+typedef int T_b;
+typedef long T_i;
+
+#include "native_rules.h"
+
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    int on_always; /* the owner of the constants every run has */
+#define X(kind, name, owner) T_##kind name;
+    NATIVE_CONSTS(X)
+#undef X
+} Engine;
+
+/* ---- module state: types, field offsets, interned strings ---- */
+static PyObject *SignalType, *MarketType, *DecisionType, *StateType;
+static Py_ssize_t off_signal_id, off_symbol, off_side, off_price, off_target, off_leverage, off_mode,
+    off_order_type, off_stop, off_timestamp, off_market, off_mark;
+static Py_ssize_t off_vol, off_fund, off_atr, off_depth, off_bid, off_ask;
+static Py_ssize_t off_total_exposure;
+static PyObject *S_long, *S_short, *S_limit, *S_cross, *S_isolated, *S_lower, *S_panic, *S_stressed,
+    *S_normal, *SCHEMA, *KW_RECORD, *KW_SAFE, *F_ZERO;
+#define X(reason) static PyObject *R_##reason;
+NATIVE_REASONS(X)
+#undef X
+
+static int offset_of(PyObject *type, const char *field, Py_ssize_t *out) {
+    PyObject *descr = PyObject_GetAttrString(type, field);
+    if (descr == NULL) return -1;
+    if (!Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+        Py_DECREF(descr);
+        PyErr_Format(PyExc_TypeError, "%s is not a slot of its struct", field);
+        return -1;
+    }
+    *out = ((PyMemberDescrObject *)descr)->d_member->offset;
+    Py_DECREF(descr);
+    return 0;
+}
+
+/* a float field: NaN for None (the engine runs only on JSON input, where no NaN can occur) */
+static inline double num(PyObject *v) {
+    if (v == Py_None) return NONE;
+    if (PyFloat_CheckExact(v)) return PyFloat_AS_DOUBLE(v);
+    return PyFloat_AsDouble(v); /* an int: exact below 2**53, which the decoder's ranges keep */
+}
+
+static inline PyObject *box(double v) { return PyFloat_FromDouble(v); }
+static inline PyObject *box_opt(double v) {
+    if (IS_NONE(v)) Py_RETURN_NONE;
+    return PyFloat_FromDouble(v);
+}
+
+/* a Python function of boxed arguments (NULL, with the error set, when boxing one failed) */
+static PyObject *call_kw(PyObject *fn, PyObject *const *args, size_t n, PyObject *kwnames) {
+    size_t all = n + (kwnames ? (size_t)PyTuple_GET_SIZE(kwnames) : 0);
+    for (size_t i = 0; i < all; i++)
+        if (args[i] == NULL) return NULL;
+    return PyObject_Vectorcall(fn, args, n, kwnames);
+}
+
+/* a Python helper returning a float (NaN and an error set when it raised) */
+static double call_d(PyObject *fn, PyObject *const *args, size_t n) {
+    PyObject *r = call_kw(fn, args, n, NULL);
+    if (r == NULL) return NAN;
+    double v = PyFloat_AsDouble(r);
+    Py_DECREF(r);
+    return v;
+}
+
+/* ---- timestamps: timeparse's split path in C (the same integers, one correctly rounded division) ---- */
+static inline int digits(const char *s, int n, int *out) {
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return 0;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 1;
+}
+
+static int64_t days_from_civil(int y, int m, int d) { /* H. Hinnant's algorithm: days since 1970-01-01 */
+    y -= m <= 2;
+    const int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const int64_t yoe = y - era * 400;
+    const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* `YYYY-MM-DDTHH:MM:SS[.f{1,6}](Z|+HH:MM|-HH:MM)` -> epoch seconds; 0 for any other spelling (the
+ * caller asks timeparse.to_epoch, which decides it exactly as before) */
+static int iso_epoch(PyObject *ts, double *out) {
+    if (!PyUnicode_IS_COMPACT_ASCII(ts)) return 0;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(ts);
+    const char *s = (const char *)PyUnicode_DATA(ts);
+    int y, mo, d, h, mi, se;
+    if (n < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':') return 0;
+    if (!digits(s, 4, &y) || !digits(s + 5, 2, &mo) || !digits(s + 8, 2, &d) || !digits(s + 11, 2, &h) ||
+        !digits(s + 14, 2, &mi) || !digits(s + 17, 2, &se))
+        return 0;
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (y < 1 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || se > 59) return 0;
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (d > mdays[mo - 1] + (mo == 2 && leap)) return 0;
+    Py_ssize_t i = 19;
+    int64_t frac = 0;
+    if (s[i] == '.') {
+        int k = 0;
+        for (i++; i < n && k < 7 && s[i] >= '0' && s[i] <= '9'; i++, k++) frac = frac * 10 + (s[i] - '0');
+        if (k == 0 || k > 6) return 0;
+        for (; k < 6; k++) frac *= 10;
+    }
+    int64_t offset = 0;
+    if (i == n - 1 && s[i] == 'Z') {
+        offset = 0;
+    } else if (i == n - 6 && (s[i] == '+' || s[i] == '-') && s[i + 3] == ':') {
+        int oh, om;
+        if (!digits(s + i + 1, 2, &oh) || !digits(s + i + 4, 2, &om) || oh > 23 || om > 59) return 0;
+        offset = ((int64_t)oh * 3600 + om * 60) * 1000000 * (s[i] == '-' ? -1 : 1);
+    } else {
+        return 0;
+    }
+    int64_t us = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se) * 1000000) + frac - offset;
+    if (us <= -(INT64_C(1) << 53) || us >= (INT64_C(1) << 53)) return 0; /* not exact as a double */
+    *out = (double)us / 1000000.0;
+    return 1;
+}
+
+/* ---- helpers the rules' snippets use ---- */
+#define ARGS(...) ((PyObject *const[]){__VA_ARGS__})
+#define NARGS(...) (sizeof((PyObject *const[]){__VA_ARGS__}) / sizeof(PyObject *))
+/* call a Python note function; the boxed numbers are released by the caller's `tmp` list */
+#define CALL(fn, ...) call_kw((fn), ARGS(__VA_ARGS__), NARGS(__VA_ARGS__), NULL)
+#define TMP(expr) (tmp[ntmp++] = (expr))
+/* the first failure wins: later details are never formatted */
+#define FAIL(R, DETAIL)                    \
+    do {                                   \
+        if (reason == NULL) {              \
+            reason = R_##R;                \
+            detail = (DETAIL);             \
+            if (detail == NULL) goto error; \
+        }                                  \
+    } while (0)
+/* the signal itself is invalid: its decision says why and nothing else runs */
+#define REJECT(DETAIL)                                       \
+    do {                                                     \
+        PyObject *why_ = (DETAIL);                           \
+        if (why_ == NULL) goto error;                        \
+        result = CALL(reject, why_, sig);                    \
+        Py_DECREF(why_);                                     \
+        goto done;                                           \
+    } while (0)
+#define BOOL(v) ((v) ? Py_True : Py_False)
+#define ROUNDER 6755399441055744.0
+#ifndef NATIVE_SOURCE_HASH
+#define NATIVE_SOURCE_HASH "" /* the build stamps the sha256 of the sources (hatch_build.py) */
+#endif
+
+static PyObject *decide(Engine *e, PyObject *sig) {
+#define X(kind, name, owner) const T_##kind name = e->name;
+    NATIVE_CONSTS(X)
+#undef X
+    PyObject *tmp[32];
+    int ntmp = 0;
+    PyObject *result = NULL, *reason = NULL, *detail = NULL;
+    if (!Py_IS_TYPE(sig, (PyTypeObject *)SignalType)) {
+        PyErr_SetString(PyExc_TypeError, "the native engine decides Signal records only");
+        return NULL;
+    }
+    PyObject *symbol = PTR(sig, off_symbol), *side = PTR(sig, off_side), *mode = PTR(sig, off_mode);
+    PyObject *ts = PTR(sig, off_timestamp), *lev_obj = PTR(sig, off_leverage);
+    PyObject *target_obj = PTR(sig, off_target), *mark_obj = PTR(sig, off_mark);
+    double price = num(PTR(sig, off_price)), target = num(target_obj), stop_in = num(PTR(sig, off_stop));
+    double mark = num(mark_obj);
+    if (lev_obj == Py_None) lev_obj = e->default_lev;
+    long lev = PyLong_AsLong(lev_obj);
+    if (lev == -1 && PyErr_Occurred()) return NULL;
+    PyObject *order_type = PTR(sig, off_order_type);
+    int limit_order = order_type != Py_None && PyUnicode_Compare(order_type, S_limit) == 0;
+    PyObject *mk = PTR(sig, off_market);
+    double vol = d_vol, fund = d_fund, atr = d_atr, depth = d_depth, bid = d_bid, ask = d_ask;
+    if (mk != Py_None) { /* the signal's market, field by field over the run's default */
+        double v;
+        if (!IS_NONE(v = num(PTR(mk, off_vol)))) vol = v;
+        if (!IS_NONE(v = num(PTR(mk, off_fund)))) fund = v;
+        if (!IS_NONE(v = num(PTR(mk, off_atr)))) atr = v;
+        if (!IS_NONE(v = num(PTR(mk, off_depth)))) depth = v;
+        if (!IS_NONE(v = num(PTR(mk, off_bid)))) bid = v;
+        if (!IS_NONE(v = num(PTR(mk, off_ask)))) ask = v;
+    }
+    if (PyErr_Occurred()) return NULL;
+    double evaluated = now;
+    if (IS_NONE(evaluated)) {
+        evaluated = call_d(clock, NULL, 0);
+        if (PyErr_Occurred()) return NULL;
+    }
+
+#include "native_body.h"
+
+    /* estimated costs to 1e-8 USDT (formulas.money): no float noise such as 3.0000000000000004 */
+    if (-1e7 < fee_daily && fee_daily < 1e7) fee_daily = (fee_daily * 1e8 + ROUNDER - ROUNDER) / 1e8;
+    double fees = size * (limit_order ? fee_limit : fee_market);
+    if (-1e7 < fees && fees < 1e7) fees = (fees * 1e8 + ROUNDER - ROUNDER) / 1e8;
+    double sum = qty + size + stop + lp + dist + fee_daily + slip + fees;
+    if (reason == NULL && !(-INFINITY < sum && sum < INFINITY && qty > 0)) {
+        /* a number out of the float range (price 1e-320: size / price = inf): never approve it */
+        PyObject *note = CALL(overflow_note, TMP(box(price)), TMP(box(qty)), TMP(box(size)), TMP(box(stop)),
+                              TMP(box(lp)), TMP(box(dist)), TMP(box(fee_daily)), TMP(box(slip)), TMP(box(fees)));
+        if (note == NULL) goto error;
+        if (note == Py_None) {
+            Py_DECREF(note);
+        } else {
+            reason = R_numeric_overflow;
+            detail = note;
+        }
+    }
+    int approved = reason == NULL;
+    if (approved && stateful) {
+        double exposure = num(PTR(st, off_total_exposure)) + size / equity;
+        PyObject *boxed = box(exposure);
+        if (boxed == NULL || PyObject_SetAttrString(st, "total_exposure_pct", boxed) < 0) {
+            Py_XDECREF(boxed);
+            goto error;
+        }
+        Py_DECREF(boxed);
+        if (record != Py_None) {
+            PyObject *done_ = call_kw(record, ARGS(symbol, BOOL(is_long), TMP(box(qty)), TMP(box(price)), lev_obj,
+                                                   TMP(box(now_s)), cross ? S_cross : S_isolated), 4, KW_RECORD);
+            if (done_ == NULL) goto error;
+            Py_DECREF(done_);
+        }
+    }
+    PyObject *safe_obj = PyLong_FromLong(safe);
+    PyObject *fields[19] = {
+        SCHEMA, PTR(sig, off_signal_id), symbol, is_long ? S_long : S_short, BOOL(approved),
+        reason ? reason : Py_None, detail ? detail : Py_None,
+        approved ? box(qty) : (Py_INCREF(F_ZERO), F_ZERO), approved ? box(size) : (Py_INCREF(F_ZERO), F_ZERO),
+        lev_obj, box(stop), box(lp), box(dist), safe_obj, regime, box(fee_daily),
+        BOOL(approved && rate > funding_alert), box(slip), box(fees),
+    };
+    static const int owned[] = {7, 8, 10, 11, 12, 13, 15, 17, 18};
+    int ok = 1;
+    for (size_t k = 0; k < sizeof(owned) / sizeof(owned[0]); k++) ok &= fields[owned[k]] != NULL;
+    if (ok) result = PyObject_Vectorcall(DecisionType, fields, 19, NULL);
+    for (size_t k = 0; k < sizeof(owned) / sizeof(owned[0]); k++) Py_XDECREF(fields[owned[k]]);
+    goto done;
+error:
+    result = NULL;
+done:
+    Py_XDECREF(detail);
+    for (int k = 0; k < ntmp; k++) Py_XDECREF(tmp[k]);
+    return result;
+}
+
+static PyObject *engine_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
+    if (PyVectorcall_NARGS(nargsf) != 1 || kwnames != NULL) {
+        PyErr_SetString(PyExc_TypeError, "decide(signal) takes one Signal");
+        return NULL;
+    }
+    return decide((Engine *)self, args[0]);
+}
+
+/* ---- construction: the run's constants from the namespace of the Python prepare code ---- */
+static int load_d(PyObject *ns, const char *name, double *out, int none_ok) {
+    PyObject *v = PyDict_GetItemString(ns, name); /* borrowed */
+    if (v == NULL) {
+        PyErr_Format(PyExc_KeyError, "native engine: the prepare code bound no %s", name);
+        return -1;
+    }
+    if (v == Py_None && none_ok) {
+        *out = NONE;
+        return 0;
+    }
+    if (PyLong_CheckExact(v)) { /* exact as a double only below 2**53: else the Python engine decides */
+        int overflow;
+        long long i = PyLong_AsLongLongAndOverflow(v, &overflow);
+        if (overflow || i > (1LL << 53) || i < -(1LL << 53)) {
+            PyErr_Format(PyExc_OverflowError, "native engine: %s is not exact as a double", name);
+            return -1;
+        }
+        *out = (double)i;
+        return 0;
+    }
+    if (!PyFloat_CheckExact(v) || isnan(PyFloat_AS_DOUBLE(v))) {
+        PyErr_Format(PyExc_TypeError, "native engine: %s is not a number", name);
+        return -1;
+    }
+    *out = PyFloat_AS_DOUBLE(v);
+    return 0;
+}
+
+static int load_o(PyObject *ns, const char *name, PyObject **out) {
+    PyObject *v = PyDict_GetItemString(ns, name);
+    if (v == NULL) {
+        PyErr_Format(PyExc_KeyError, "native engine: the prepare code bound no %s", name);
+        return -1;
+    }
+    Py_INCREF(v);
+    *out = v;
+    return 0;
+}
+
+static int load_b(PyObject *ns, const char *name, int *out) {
+    PyObject *v = PyDict_GetItemString(ns, name);
+    if (v == NULL) {
+        PyErr_Format(PyExc_KeyError, "native engine: the prepare code bound no %s", name);
+        return -1;
+    }
+    int t = PyObject_IsTrue(v);
+    if (t < 0) return -1;
+    *out = t;
+    return 0;
+}
+
+static int load_i(PyObject *ns, const char *name, long *out) {
+    PyObject *v = PyDict_GetItemString(ns, name);
+    if (v == NULL) {
+        PyErr_Format(PyExc_KeyError, "native engine: the prepare code bound no %s", name);
+        return -1;
+    }
+    if (!PyLong_CheckExact(v)) {
+        PyErr_Format(PyExc_TypeError, "native engine: %s is not an integer", name);
+        return -1;
+    }
+    *out = PyLong_AsLong(v);
+    return *out == -1 && PyErr_Occurred() ? -1 : 0;
+}
+
+static void engine_dealloc(Engine *self) {
+#define KIND_o(name) Py_XDECREF(self->name);
+#define KIND_d(name)
+#define KIND_n(name)
+#define KIND_b(name)
+#define KIND_i(name)
+#define X(kind, name, owner) KIND_##kind(name)
+    NATIVE_CONSTS(X)
+#undef X
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyTypeObject EngineType;
+
+/* Engine(namespace): the constants of one run, read once (ValueError-free: a missing or odd value is a
+ * KeyError/TypeError/OverflowError, and the caller keeps the Python engine) */
+static PyObject *engine_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    PyObject *ns;
+    if (!PyArg_ParseTuple(args, "O!:Engine", &PyDict_Type, &ns)) return NULL;
+    Engine *self = (Engine *)type->tp_alloc(type, 0);
+    if (self == NULL) return NULL;
+    self->vectorcall = engine_vectorcall;
+    self->on_always = 1;
+#define LOAD_d(name) if (load_d(ns, #name, &self->name, 0) < 0) goto fail;
+#define LOAD_n(name) if (load_d(ns, #name, &self->name, 1) < 0) goto fail;
+#define LOAD_o(name) if (load_o(ns, #name, &self->name) < 0) goto fail;
+#define LOAD_b(name) if (load_b(ns, #name, &self->name) < 0) goto fail;
+#define LOAD_i(name) if (load_i(ns, #name, &self->name) < 0) goto fail;
+#define X(kind, name, owner) if (self->on_##owner) { LOAD_##kind(name) }
+    NATIVE_CONSTS(X)
+#undef X
+    return (PyObject *)self;
+fail:
+    Py_DECREF(self);
+    return NULL;
+}
+
+static PyTypeObject EngineType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "cdbctl.risk._native.Engine",
+    .tp_basicsize = sizeof(Engine),
+    .tp_dealloc = (destructor)engine_dealloc,
+    .tp_vectorcall_offset = offsetof(Engine, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_doc = "The compiled fast evaluation of one run: Engine(namespace)(signal) -> Decision.",
+    .tp_new = engine_new,
+};
+
+static PyObject *intern(const char *s) { return PyUnicode_InternFromString(s); }
+
+static int init_types(PyObject *model) {
+    SignalType = PyObject_GetAttrString(model, "Signal");
+    MarketType = PyObject_GetAttrString(model, "MarketData");
+    DecisionType = PyObject_GetAttrString(model, "Decision");
+    StateType = PyObject_GetAttrString(model, "RiskState");
+    if (!SignalType || !MarketType || !DecisionType || !StateType) return -1;
+    struct { PyObject *type; const char *name; Py_ssize_t *off; } fields[] = {
+        {SignalType, "signal_id", &off_signal_id}, {SignalType, "symbol", &off_symbol},
+        {SignalType, "side", &off_side}, {SignalType, "price", &off_price},
+        {SignalType, "target_position_usd", &off_target}, {SignalType, "leverage", &off_leverage},
+        {SignalType, "margin_mode", &off_mode}, {SignalType, "order_type", &off_order_type},
+        {SignalType, "stop_price", &off_stop}, {SignalType, "timestamp", &off_timestamp},
+        {SignalType, "market", &off_market}, {SignalType, "mark_price", &off_mark},
+        {MarketType, "volatility", &off_vol}, {MarketType, "funding_rate", &off_fund},
+        {MarketType, "atr", &off_atr}, {MarketType, "order_book_depth", &off_depth},
+        {MarketType, "bid", &off_bid}, {MarketType, "ask", &off_ask},
+        {StateType, "total_exposure_pct", &off_total_exposure},
+    };
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+        if (offset_of(fields[i].type, fields[i].name, fields[i].off) < 0) return -1;
+    PyObject *schema = PyObject_GetAttrString(model, "SCHEMA_VERSION");
+    if (schema == NULL) return -1;
+    SCHEMA = schema;
+    return 0;
+}
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_native", "The risk engine's compiled fast evaluation (see native.c).", -1, NULL,
+};
+
+PyMODINIT_FUNC PyInit__native(void) {
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL) return NULL;
+    PyObject *model = PyImport_ImportModule("cdbctl.risk.model");
+    if (model == NULL || init_types(model) < 0) goto fail;
+    Py_DECREF(model);
+    model = NULL;
+    if (!(S_long = intern("long")) || !(S_short = intern("short")) || !(S_limit = intern("limit")) ||
+        !(S_cross = intern("cross")) || !(S_isolated = intern("isolated")) || !(S_lower = intern("lower")) ||
+        !(S_panic = intern("panic")) || !(S_stressed = intern("stressed")) || !(S_normal = intern("normal")) ||
+        !(F_ZERO = PyFloat_FromDouble(0.0)))
+        goto fail;
+    KW_RECORD = Py_BuildValue("(sss)", "leverage", "ts", "margin_mode");
+    KW_SAFE = Py_BuildValue("(ss)", "reference", "cap");
+    if (!KW_RECORD || !KW_SAFE) goto fail;
+#define X(reason) if (!(R_##reason = intern(#reason))) goto fail;
+    NATIVE_REASONS(X)
+#undef X
+    if (PyType_Ready(&EngineType) < 0) goto fail;
+    Py_INCREF(&EngineType);
+    if (PyModule_AddObject(m, "Engine", (PyObject *)&EngineType) < 0) goto fail;
+    if (PyModule_AddStringConstant(m, "RULES", NATIVE_RULE_NAMES) < 0) goto fail;
+    if (PyModule_AddStringConstant(m, "SOURCE_HASH", NATIVE_SOURCE_HASH) < 0) goto fail;
+    return m;
+fail:
+    Py_XDECREF(model);
+    Py_DECREF(m);
+    return NULL;
+}
