@@ -243,7 +243,7 @@ def _namespace() -> list[str]:
     out = [
         "def native_namespace(s: Setup) -> dict[str, object]:",
         '    """The run\'s constants for the compiled fast evaluation (cdbctl/risk/native.c): the names',
-        '    build_fast\'s prelude and the applying rules\' prepare code bind, and this module\'s."""',
+        "    build_fast's prelude and the applying rules' prepare code bind, and this module's.\"\"\"",
     ]
     fast = _function(False)
     out += fast[2 : fast.index("    def decide(sig: Signal) -> Decision:") - 1]

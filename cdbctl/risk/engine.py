@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
-
 from collections.abc import Callable
 
 from cdbctl.risk import native
@@ -43,8 +42,8 @@ class Engine:
     """Evaluates signals against one config, state and default market (reused across a batch)."""
 
     __slots__ = (
-        "_untraced", "account", "compiled", "config", "decide", "fast", "market", "max_safe", "now", "rules", "setup",
-        "state", "stateful", "trace",
+        "_untraced", "account", "compiled", "config", "decide", "fast", "market", "max_safe", "now", "rules",
+        "setup", "state", "stateful", "trace",
     )  # fmt: skip
 
     def __init__(

@@ -433,8 +433,20 @@ static int init_types(PyObject *model) {
     return 0;
 }
 
+/* epoch(ts): the C timestamp parser alone (None: not its shape, timeparse decides), for the tests */
+static PyObject *py_epoch(PyObject *self, PyObject *ts) {
+    double t;
+    if (!PyUnicode_CheckExact(ts) || !iso_epoch(ts, &t)) Py_RETURN_NONE;
+    return PyFloat_FromDouble(t);
+}
+
+static PyMethodDef methods[] = {
+    {"epoch", py_epoch, METH_O, "Epoch seconds of the ISO-8601 shape the engine parses in C, else None."},
+    {NULL, NULL, 0, NULL},
+};
+
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_native", "The risk engine's compiled fast evaluation (see native.c).", -1, NULL,
+    PyModuleDef_HEAD_INIT, "_native", "The risk engine's compiled fast evaluation (see native.c).", -1, methods,
 };
 
 PyMODINIT_FUNC PyInit__native(void) {

@@ -30,6 +30,13 @@ def source_hash(folder: Path) -> str:
     return digest.hexdigest()
 
 
+def stale(module: ModuleType, folder: Path) -> str | None:
+    """Why a built module does not match the C sources in ``folder`` (None: it does, or they are absent)."""
+    if all((folder / name).is_file() for name in SOURCES) and source_hash(folder) != module.SOURCE_HASH:
+        return f"stale: {module.__file__} was built from other sources (reinstall cdbctl)"
+    return None
+
+
 @functools.cache
 def loaded() -> tuple[ModuleType | None, str | None]:
     """The compiled module, or None and why it is not used."""
@@ -37,10 +44,8 @@ def loaded() -> tuple[ModuleType | None, str | None]:
         module = importlib.import_module("cdbctl.risk._native")
     except ImportError:
         return None, "not built (no C compiler when cdbctl was installed)"
-    here = Path(__file__).parent
-    if all((here / name).is_file() for name in SOURCES) and source_hash(here) != module.SOURCE_HASH:
-        return None, f"stale: {module.__file__} was built from other sources (reinstall cdbctl)"
-    return module, None
+    why = stale(module, Path(__file__).parent)
+    return (None, why) if why else (module, None)
 
 
 def unsupported(setup: Setup, traced: bool) -> str | None:

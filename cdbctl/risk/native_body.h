@@ -67,7 +67,8 @@
             FAIL(invalid_timestamp_format, CALL(note_timestamp, ts));
         } else {
             if (signal_clock) {
-                if (t - evaluated > skew) FAIL(invalid_signal, CALL(note_future, TMP(box(t - evaluated)), TMP(box(skew))));
+                if (t - evaluated > skew)
+                    FAIL(invalid_signal, CALL(note_future, TMP(box(t - evaluated)), TMP(box(skew))));
                 evaluated = t;
             }
             double age = evaluated - t;
@@ -115,7 +116,8 @@
     if (lev > max_lev) FAIL(leverage_exceeds_max, CALL(note_leverage, lev_obj, c));
     /* exposure: total_exposure_pct + notional / equity must stay <= MAX_TOTAL_EXPOSURE_PCT. */
     double exposure_after = num(PTR(st, off_total_exposure)) + size / equity;
-    if (exposure_after > max_exposure) FAIL(max_exposure_reached, CALL(note_exposure, TMP(box(exposure_after)), c));
+    if (exposure_after > max_exposure)
+        FAIL(max_exposure_reached, CALL(note_exposure, TMP(box(exposure_after)), c));
     /* trading_state: HALTED rejects everything; REDUCING passes only signals that reduce an open position. */
     /* cooldown: Cooldown after a stop-loss on the symbol, StoplossGuard, or a run of losing trades. */
     /* order_rate: At most MAX_ORDERS_PER_MINUTE approved orders in any 60 s window of a stateful replay. */
@@ -166,7 +168,8 @@
             lp = call_d(cross_liquidation_price, ARGS(TMP(PyLong_FromLong(is_long ? 1 : -1)), TMP(box(qty)),
                         TMP(box(price)), TMP(box(wallet)), TMP(box(mmr))), 5);
             double reference = IS_NONE(mark) ? price : mark;
-            dist = is_long && lp <= 0 ? 1.0 : is_long ? (reference - lp) / reference : (lp - reference) / reference;
+            dist = is_long && lp <= 0 ? 1.0
+                 : is_long ? (reference - lp) / reference : (lp - reference) / reference;
         }
         if (PyErr_Occurred()) goto error;
     }
@@ -181,7 +184,8 @@
         dist = is_long && lp <= 0 ? 1.0 : is_long ? (mark - lp) / mark : (lp - mark) / mark;
     }
     if (dist < min_dist) FAIL(liquidation_risk_too_high, CALL(note_liq_distance, TMP(box(dist)), c));
-    else if (is_long ? stop <= lp : stop >= lp) FAIL(liquidation_risk_too_high, CALL(note_stop, TMP(box(stop)), TMP(box(lp))));
+    else if (is_long ? stop <= lp : stop >= lp)
+        FAIL(liquidation_risk_too_high, CALL(note_stop, TMP(box(stop)), TMP(box(lp))));
     /* funding: Daily funding fee = value x rate x 24 / FUNDING_SETTLEMENT_HOURS; longs pay a positive rate. */
     double rate, fee_daily;
     rate = fund * per_day;

@@ -123,7 +123,8 @@ if exposure_after > max_exposure:
     native_uses=("d:max_exposure", "o:note_exposure"),
     native="""
 double exposure_after = num(PTR(st, off_total_exposure)) + size / equity;
-if (exposure_after > max_exposure) FAIL(max_exposure_reached, CALL(note_exposure, TMP(box(exposure_after)), c));
+if (exposure_after > max_exposure)
+    FAIL(max_exposure_reached, CALL(note_exposure, TMP(box(exposure_after)), c));
 """,
     trace="value, limit = exposure_after, max_exposure",
 )

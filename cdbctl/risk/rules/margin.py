@@ -158,9 +158,19 @@ elif (stop <= lp) if long else (stop >= lp):
     fail("liquidation_risk_too_high", note_stop(stop, lp))
 """,
     native_decl="double dist, lp, stop;",
-    native_uses=("d:default_mmr", "d:min_dist", "d:stop_long", "d:stop_short", "d:wallet", "o:legs",
-                 "o:cross_liquidation_of", "o:cross_liquidation_price", "o:max_leverage_for_distance",
-                 "o:note_liq_distance", "o:note_stop"),
+    native_uses=(
+        "d:default_mmr",
+        "d:min_dist",
+        "d:stop_long",
+        "d:stop_short",
+        "d:wallet",
+        "o:legs",
+        "o:cross_liquidation_of",
+        "o:cross_liquidation_price",
+        "o:max_leverage_for_distance",
+        "o:note_liq_distance",
+        "o:note_stop",
+    ),
     native="""
 dist = 1.0 / lev - mmr;
 if (dist < 0.0) dist = 0.0;
@@ -186,7 +196,8 @@ if (cross && size > 0) {
         lp = call_d(cross_liquidation_price, ARGS(TMP(PyLong_FromLong(is_long ? 1 : -1)), TMP(box(qty)),
                     TMP(box(price)), TMP(box(wallet)), TMP(box(mmr))), 5);
         double reference = IS_NONE(mark) ? price : mark;
-        dist = is_long && lp <= 0 ? 1.0 : is_long ? (reference - lp) / reference : (lp - reference) / reference;
+        dist = is_long && lp <= 0 ? 1.0
+             : is_long ? (reference - lp) / reference : (lp - reference) / reference;
     }
     if (PyErr_Occurred()) goto error;
 }
@@ -201,7 +212,8 @@ if (!IS_NONE(mark)) {  /* MEXC liquidates on the fair (mark) price */
     dist = is_long && lp <= 0 ? 1.0 : is_long ? (mark - lp) / mark : (lp - mark) / mark;
 }
 if (dist < min_dist) FAIL(liquidation_risk_too_high, CALL(note_liq_distance, TMP(box(dist)), c));
-else if (is_long ? stop <= lp : stop >= lp) FAIL(liquidation_risk_too_high, CALL(note_stop, TMP(box(stop)), TMP(box(lp))));
+else if (is_long ? stop <= lp : stop >= lp)
+    FAIL(liquidation_risk_too_high, CALL(note_stop, TMP(box(stop)), TMP(box(lp))));
 """,
     trace="value, limit = dist, min_dist",
 )

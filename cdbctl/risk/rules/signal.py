@@ -73,7 +73,15 @@ VALIDITY = Rule(
     stage=10,
     reasons=("invalid_signal",),
     rule="Semantics the typed decoder cannot express: side, margin mode, finite numbers, a sane book.",
-    uses=("ANY_CASE_SIDES", "MODES", "note_not_finite", "note_stop_side", "note_side", "note_mode", "note_crossed"),
+    uses=(
+        "ANY_CASE_SIDES",
+        "MODES",
+        "note_not_finite",
+        "note_stop_side",
+        "note_side",
+        "note_mode",
+        "note_crossed",
+    ),
     invalidates=True,
     prepare="""
 sides = ANY_CASE_SIDES
@@ -107,8 +115,15 @@ if bid is not None and ask is not None and bid > ask:
     fail("invalid_signal", note_crossed(bid, ask))
 """,
     native_decl="int is_long, cross;",
-    native_uses=("o:sides", "b:check_finite", "o:note_side", "o:note_mode", "o:note_stop_side", "o:note_crossed",
-                 "o:MODES"),
+    native_uses=(
+        "o:sides",
+        "b:check_finite",
+        "o:note_side",
+        "o:note_mode",
+        "o:note_stop_side",
+        "o:note_crossed",
+        "o:MODES",
+    ),
     native="""
 PyObject *found = PyDict_GetItemWithError(sides, side);
 if (found == NULL) {
@@ -208,8 +223,18 @@ elif require_ts:
 now_s = evaluated if t is None else t  # the signal's own time in a replay, else the evaluation clock
 """,
     native_decl="double now_s;",
-    native_uses=("d:stale", "d:skew", "b:require_ts", "b:signal_clock", "o:to_epoch", "o:note_stale",
-                 "o:note_timestamp", "o:note_future", "o:MISSING_SIGNAL_CLOCK", "o:MISSING_REQUIRED"),
+    native_uses=(
+        "d:stale",
+        "d:skew",
+        "b:require_ts",
+        "b:signal_clock",
+        "o:to_epoch",
+        "o:note_stale",
+        "o:note_timestamp",
+        "o:note_future",
+        "o:MISSING_SIGNAL_CLOCK",
+        "o:MISSING_REQUIRED",
+    ),
     native="""
 double t = NONE;
 if (ts != Py_None) {
@@ -235,7 +260,8 @@ if (ts != Py_None) {
         FAIL(invalid_timestamp_format, CALL(note_timestamp, ts));
     } else {
         if (signal_clock) {
-            if (t - evaluated > skew) FAIL(invalid_signal, CALL(note_future, TMP(box(t - evaluated)), TMP(box(skew))));
+            if (t - evaluated > skew)
+                FAIL(invalid_signal, CALL(note_future, TMP(box(t - evaluated)), TMP(box(skew))));
             evaluated = t;
         }
         double age = evaluated - t;

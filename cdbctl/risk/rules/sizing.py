@@ -69,7 +69,14 @@ if not size > 0:
     fail("position_size_zero_after_sizing", note_zero(mult, regime, target, c))
 """,
     native_decl="double size;",
-    native_uses=("d:position_cap", "n:const_size", "b:vol_target", "o:vol_target_usd", "o:atr_usd", "o:note_zero"),
+    native_uses=(
+        "d:position_cap",
+        "n:const_size",
+        "b:vol_target",
+        "o:vol_target_usd",
+        "o:atr_usd",
+        "o:note_zero",
+    ),
     native="""
 if (!IS_NONE(const_size)) {
     size = const_size;
