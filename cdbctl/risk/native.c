@@ -50,7 +50,7 @@ static Py_ssize_t off_signal_id, off_symbol, off_side, off_price, off_target, of
 static Py_ssize_t off_vol, off_fund, off_atr, off_depth, off_bid, off_ask;
 static Py_ssize_t off_total_exposure;
 static PyObject *S_long, *S_short, *S_limit, *S_cross, *S_isolated, *S_lower, *S_panic, *S_stressed,
-    *S_normal, *SCHEMA, *KW_RECORD, *KW_SAFE, *F_ZERO;
+    *S_normal, *S_lock, *S_allows, *S_count, *S_retry_after, *S_get, *SCHEMA, *KW_RECORD, *KW_SAFE, *F_ZERO;
 #define X(reason) static PyObject *R_##reason;
 NATIVE_REASONS(X)
 #undef X
@@ -87,6 +87,22 @@ static PyObject *call_kw(PyObject *fn, PyObject *const *args, size_t n, PyObject
     for (size_t i = 0; i < all; i++)
         if (args[i] == NULL) return NULL;
     return PyObject_Vectorcall(fn, args, n, kwnames);
+}
+
+/* a method call, args[0] being the object (NULL with the error set when boxing an argument failed) */
+static PyObject *call_method(PyObject *obj, PyObject *name, PyObject *const *args, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (args[i] == NULL) return NULL;
+    return PyObject_VectorcallMethod(name, args, n, NULL);
+}
+
+/* a numeric attribute as a double (NaN and the error set when it fails) */
+static double getattr_d(PyObject *obj, const char *name) {
+    PyObject *v = PyObject_GetAttrString(obj, name);
+    if (v == NULL) return NAN;
+    double d = PyFloat_AsDouble(v);
+    Py_DECREF(v);
+    return d;
 }
 
 /* a Python helper returning a float (NaN and an error set when it raised) */
@@ -162,12 +178,34 @@ static int iso_epoch(PyObject *ts, double *out) {
 #define NARGS(...) (sizeof((PyObject *const[]){__VA_ARGS__}) / sizeof(PyObject *))
 /* call a Python note function; the boxed numbers are released by the caller's `tmp` list */
 #define CALL(fn, ...) call_kw((fn), ARGS(__VA_ARGS__), NARGS(__VA_ARGS__), NULL)
-#define TMP(expr) (tmp[ntmp++] = (expr))
+#define TMP(expr) keep(tmp, &ntmp, (expr))
+#define TEMPS_MAX 128
+
+/* a new reference the signal's evaluation holds until its decision is built (released at `done`) */
+static inline PyObject *keep(PyObject **tmp, int *n, PyObject *obj) {
+    if (obj == NULL) return NULL;
+    if (*n >= TEMPS_MAX) { /* cannot happen with the table's rules: a bug, rejected as an internal error */
+        Py_DECREF(obj);
+        PyErr_SetString(PyExc_RuntimeError, "native engine: too many temporaries for one signal");
+        return NULL;
+    }
+    tmp[(*n)++] = obj;
+    return obj;
+}
 /* the first failure wins: later details are never formatted */
 #define FAIL(R, DETAIL)                    \
     do {                                   \
         if (reason == NULL) {              \
             reason = R_##R;                \
+            detail = (DETAIL);             \
+            if (detail == NULL) goto error; \
+        }                                  \
+    } while (0)
+/* a failure whose reason code is an object (a rule that computes it) */
+#define FAIL_AS(R, DETAIL)                 \
+    do {                                   \
+        if (reason == NULL) {              \
+            reason = (R);                  \
             detail = (DETAIL);             \
             if (detail == NULL) goto error; \
         }                                  \
@@ -183,6 +221,7 @@ static int iso_epoch(PyObject *ts, double *out) {
     } while (0)
 #define BOOL(v) ((v) ? Py_True : Py_False)
 #define ROUNDER 6755399441055744.0
+#define EXACT_BELOW 2251799813685248.0 /* formulas.EXACT_BELOW: 2**51 */
 #ifndef NATIVE_SOURCE_HASH
 #define NATIVE_SOURCE_HASH "" /* the build stamps the sha256 of the sources (hatch_build.py) */
 #endif
@@ -191,7 +230,7 @@ static PyObject *decide(Engine *e, PyObject *sig) {
 #define X(kind, name, owner) const T_##kind name = e->name;
     NATIVE_CONSTS(X)
 #undef X
-    PyObject *tmp[32];
+    PyObject *tmp[TEMPS_MAX];
     int ntmp = 0;
     PyObject *result = NULL, *reason = NULL, *detail = NULL;
     if (!Py_IS_TYPE(sig, (PyTypeObject *)SignalType)) {
@@ -459,6 +498,8 @@ PyMODINIT_FUNC PyInit__native(void) {
     if (!(S_long = intern("long")) || !(S_short = intern("short")) || !(S_limit = intern("limit")) ||
         !(S_cross = intern("cross")) || !(S_isolated = intern("isolated")) || !(S_lower = intern("lower")) ||
         !(S_panic = intern("panic")) || !(S_stressed = intern("stressed")) || !(S_normal = intern("normal")) ||
+        !(S_lock = intern("lock")) || !(S_allows = intern("allows")) || !(S_count = intern("count")) ||
+        !(S_retry_after = intern("retry_after")) || !(S_get = intern("get")) ||
         !(F_ZERO = PyFloat_FromDouble(0.0)))
         goto fail;
     KW_RECORD = Py_BuildValue("(sss)", "leverage", "ts", "margin_mode");

@@ -41,6 +41,23 @@
     if (!IS_NONE(stop_in) && (is_long ? stop_in >= price : stop_in <= price))
         REJECT(CALL(note_stop_side, TMP(box(stop_in)), TMP(box(price)), BOOL(is_long)));
     if (!IS_NONE(bid) && !IS_NONE(ask) && bid > ask) REJECT(CALL(note_crossed, TMP(box(bid)), TMP(box(ask))));
+    PyObject *held = NULL;  /* the open position on the symbol (a stateful replay changes the dict) */
+    double held_side = 0.0, held_quantity = 0.0, held_notional = 0.0, reduce_qty = 0.0;
+    if (PyDict_GET_SIZE(open_by_symbol)) {
+        PyObject *key = CALL(normalize_symbol, symbol);
+        if (key == NULL) goto error;
+        held = PyDict_GetItemWithError(open_by_symbol, key);
+        Py_DECREF(key);
+        if (held == NULL && PyErr_Occurred()) goto error;
+        if (held != NULL) {
+            TMP(Py_NewRef(held));
+            held_side = getattr_d(held, "side");
+            held_quantity = getattr_d(held, "quantity");
+            held_notional = getattr_d(held, "notional");
+            if (PyErr_Occurred()) goto error;
+            if ((held_side == 1) != is_long) reduce_qty = held_quantity;
+        }
+    }
     /* staleness: Age of the signal against DATA_STALE_TIMEOUT_SEC; unparseable or future timestamps fail. */
     double now_s;
     double t = NONE;
@@ -119,23 +136,194 @@
     if (exposure_after > max_exposure)
         FAIL(max_exposure_reached, CALL(note_exposure, TMP(box(exposure_after)), c));
     /* trading_state: HALTED rejects everything; REDUCING passes only signals that reduce an open position. */
+    if (on_trading_state) {
+        PyObject *state_reason = CALL(trading_state_reason, trading_state, BOOL(reduce_qty > 0));
+        if (state_reason == NULL) goto error;
+        TMP(state_reason);
+        if (state_reason != Py_None) FAIL_AS(state_reason, CALL(note_trading_state, state_reason));
+    }
     /* cooldown: Cooldown after a stop-loss on the symbol, StoplossGuard, or a run of losing trades. */
+    if (on_cooldown) {
+        double lock_at = now_s > evaluated ? now_s : evaluated;
+        if (locks_from <= lock_at && lock_at < locks_until) {
+            PyObject *lock = call_method(x, S_lock, ARGS(x, symbol, TMP(box(lock_at)), c), 4);
+            if (lock == NULL) goto error;
+            TMP(lock);
+            if (lock != Py_None) {
+                PyObject *why = TMP(PyObject_GetAttrString(lock, "reason"));
+                PyObject *left = TMP(PyObject_GetAttrString(lock, "remaining_sec"));
+                if (why == NULL || left == NULL) goto error;
+                FAIL(cooldown_active, CALL(note_cooldown, why, left));
+            }
+        }
+    }
     /* order_rate: At most MAX_ORDERS_PER_MINUTE approved orders in any 60 s window of a stateful replay. */
+    if (on_order_rate) {
+        Py_ssize_t recorded = PyObject_Size(approved_times);
+        if (recorded < 0) goto error;
+        if (0 < rate_limit && rate_limit <= recorded) {
+            PyObject *when = TMP(box(now_s));
+            PyObject *allows = call_method(limiter, S_allows, ARGS(limiter, when), 2);
+            if (allows == NULL) goto error;
+            int ok = PyObject_IsTrue(allows);
+            Py_DECREF(allows);
+            if (ok < 0) goto error;
+            if (!ok && reason == NULL) {
+                PyObject *count = TMP(call_method(limiter, S_count, ARGS(limiter, when), 2));
+                PyObject *wait = TMP(call_method(limiter, S_retry_after, ARGS(limiter, when), 2));
+                FAIL(order_rate_exceeded, CALL(note_order_rate, count, wait));
+            }
+        }
+    }
     /* open_positions: A new symbol must not push the open positions above MAX_OPEN_POSITIONS; reducing never flips. */
+    if (on_open_positions) {
+        if (reduce_qty && reducing && reduce_qty * price < size) size = reduce_qty * price;
+        Py_ssize_t open_count = PyObject_Size(open_legs);
+        if (open_count < 0) goto error;
+        if (held == NULL && 0 < max_open && max_open <= open_count)
+            FAIL(max_open_positions_reached,
+                 CALL(note_open_positions, TMP(PyLong_FromSsize_t(open_count)), TMP(PyLong_FromLong(max_open))));
+    }
     /* instrument: Price on the tick; size floored to the contract step; below min quantity or notional fails. */
-    double qty, per_day;
-    {  /* no C code: a run that needs this rule is decided by Python */
+    double qty, per_day, contracts = 0.0, first_bound = 0.0;
+    PyObject *inst = NULL, *bounds = NULL, *tier_rows = NULL;  /* borrowed from the prepared tuple */
+    Py_ssize_t n_tiers = 0;
+    if (on_instrument) {
+        qty = size / price;
+        per_day = settlements;
+        PyObject *prep = PyDict_GetItemWithError(prepared, symbol);
+        if (prep == NULL && PyErr_Occurred()) goto error;
+        if (prep == NULL && book != Py_None) {  /* another spelling (BTC/USDT:USDT): the normalised lookup */
+            PyObject *found_inst = TMP(call_method(book, S_get, ARGS(book, symbol), 2));
+            if (found_inst == NULL) goto error;
+            if (found_inst != Py_None) {
+                PyObject *key = TMP(PyObject_GetAttrString(found_inst, "symbol"));
+                if (key == NULL) goto error;
+                prep = PyDict_GetItemWithError(prepared, key);  /* KeyError in Python: prepared has every spelling */
+                if (prep == NULL) {
+                    if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, key);
+                    goto error;
+                }
+            }
+        }
+        if (prep == NULL) {
+            FAIL(unknown_instrument, CALL(note_unknown, symbol));
+        } else {
+            PyObject **p = &PyTuple_GET_ITEM(prep, 0);
+            inst = p[0];
+            double base_step = num(p[1]), step_num = num(p[2]), step_den = num(p[3]), base_num = num(p[4]);
+            double base_den = num(p[5]), tick = num(p[6]), min_q = num(p[7]), min_n = num(p[8]);
+            per_day = num(p[9]);
+            bounds = p[10];
+            n_tiers = PyLong_AsSsize_t(p[11]);
+            first_bound = num(p[12]);
+            tier_rows = p[13];
+            double max_q = num(p[14]);
+            if (PyErr_Occurred()) goto error;
+            double steps = qty / base_step + 1e-9;  /* instruments.floor_quantity: floored to the step */
+            if (qty > 0 && steps < INFINITY) {
+                steps = floor(steps);
+                qty = steps * base_num / base_den;
+                contracts = steps * step_num / step_den;
+            } else {
+                steps = contracts = qty = 0.0;
+            }
+            double capped = size;
+            size = qty * price;
+            if (size > capped) {  /* the flooring tolerance rounded up: never past the cap or target */
+                PyObject *whole = TMP(PyLong_FromDouble(steps));  /* math.floor's int, as Python passes it */
+                PyObject *fit = TMP(CALL(fit_notional, inst, whole, TMP(box(price)), TMP(box(capped))));
+                if (fit == NULL) goto error;
+                contracts = num(PyTuple_GET_ITEM(fit, 0));
+                qty = num(PyTuple_GET_ITEM(fit, 1));
+                size = num(PyTuple_GET_ITEM(fit, 2));
+                if (PyErr_Occurred()) goto error;
+            }
+            double ticks = price / tick;
+            double off = ticks < EXACT_BELOW ? ticks - (ticks + ROUNDER - ROUNDER) : 0.0;
+            if (ticks < 0.5 || !(-1e-6 <= off && off <= 1e-6)) {
+                FAIL(price_off_tick, CALL(note_tick, inst, TMP(box(price))));
+            } else if (contracts < min_q || size < min_n) {
+                if (reason == NULL) {
+                    PyObject *least = TMP(CALL(min_notional_of, inst, TMP(box(price))));
+                    FAIL(below_min_notional, CALL(note_min, TMP(box(size)), TMP(box(contracts)), least));
+                }
+            } else if (contracts > max_q) {
+                FAIL(above_max_quantity, CALL(note_max_quantity, TMP(box(contracts)), p[14]));
+            }
+        }
+    } else {
         qty = size / price;
         per_day = settlements;
     }
     /* risk_tier: MEXC risk-limit tier of the position after the order: its MMR, and its max leverage. */
     double mmr;
     long safe, lev_cap;
-    {  /* no C code: a run that needs this rule is decided by Python */
+    if (on_risk_tier) {
+        mmr = default_mmr, safe = max_safe, lev_cap = max_lev;
+        double tier_contracts = contracts;
+        if (inst != NULL) {
+            if (held != NULL && (held_side == 1) == is_long) {  /* the position after the order counts */
+                double size_of = getattr_d(inst, "contract_size");
+                if (PyErr_Occurred()) goto error;
+                tier_contracts += held_quantity / size_of;
+            }
+            double low = tier_contracts - 1e-9;  /* instruments.tier_for; most positions sit in tier 0 */
+            Py_ssize_t level = 0;
+            if (!(low <= first_bound)) {
+                PyObject *at = TMP(CALL(bisect_left, bounds, TMP(box(low))));
+                if (at == NULL) goto error;
+                level = PyLong_AsSsize_t(at);
+                if (PyErr_Occurred()) goto error;
+            }
+            if (level < n_tiers) {
+                PyObject *row = PyTuple_GET_ITEM(tier_rows, level);
+                double tier_limit = num(PyTuple_GET_ITEM(row, 1));
+                mmr = num(PyTuple_GET_ITEM(row, 2));
+                safe = PyLong_AsLong(PyTuple_GET_ITEM(row, 3));
+                lev_cap = PyLong_AsLong(PyTuple_GET_ITEM(row, 4));
+                if (PyErr_Occurred()) goto error;
+                if (lev > tier_limit)
+                    FAIL(leverage_exceeds_max, CALL(note_tier_leverage, lev_obj, PyTuple_GET_ITEM(row, 0)));
+            } else {
+                PyObject *last = PySequence_GetItem(bounds, PySequence_Size(bounds) - 1);
+                if (last == NULL) goto error;
+                TMP(last);
+                FAIL(risk_limit_exceeded, CALL(note_tier_limit, TMP(box(tier_contracts)), last));
+            }
+        }
+    } else {
         mmr = default_mmr, safe = max_safe, lev_cap = max_lev;
     }
     /* symbol_limit: Notional on the symbol after the order <= equity x MAX_SYMBOL_EXPOSURE_PCT and the instrument cap. */
+    if (on_symbol_limit) {
+        double symbol_after = held == NULL ? size : fabs(held_side * held_notional + (is_long ? 1 : -1) * size);
+        double symbol_limit = symbol_cap;
+        if (inst != NULL) {
+            double cap = getattr_d(inst, "max_position_usd");
+            if (PyErr_Occurred()) goto error;
+            if (cap < symbol_limit) symbol_limit = cap;
+        }
+        if (symbol_after > symbol_limit && (held == NULL || symbol_after >= held_notional))
+            FAIL(symbol_limit_exceeded,
+                 CALL(note_symbol_limit, symbol, TMP(box(symbol_after)), TMP(box(symbol_limit))));
+    }
     /* margin: Initial margin + opening and closing fees <= available balance (else equity - used margin). */
+    if (on_margin) {
+        double available = stated_available;
+        if (IS_NONE(available)) {
+            available = equity - getattr_d(x, "used_margin");
+            if (PyErr_Occurred()) goto error;
+        }
+        double initial_margin = size / lev;
+        double entry_fee = limit_order ? maker : taker;
+        double round_trip_fees = 2.0 * size * ((entry_fee + taker) / 2.0);
+        double required = initial_margin + round_trip_fees;
+        int margin_ok = required <= available + 1e-9 + fabs(available) * 1e-12;
+        if (!margin_ok && !(reduce_qty && size <= reduce_qty * price * (1 + 1e-12)))
+            FAIL(insufficient_margin, CALL(note_margin, TMP(box(required)), TMP(box(initial_margin)),
+                                           TMP(box(round_trip_fees)), TMP(box(available))));
+    }
     /* spread: (ask - bid) / mid in basis points must stay <= MAX_SPREAD_BPS. */
     double spread = NONE;  /* None: no bid/ask */
     if (!IS_NONE(bid) && !IS_NONE(ask)) {

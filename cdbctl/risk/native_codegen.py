@@ -25,9 +25,30 @@ _GENERATED = (
 FRAME_USES = (
     "n:now", "o:clock", "o:default_lev", "d:d_vol", "d:d_fund", "n:d_atr", "n:d_depth", "n:d_bid", "n:d_ask",
     "d:equity", "o:st", "o:x", "o:c", "b:stateful", "o:record", "o:reject", "d:fee_market", "d:fee_limit",
-    "o:overflow_note", "b:default_cross", "d:taker", "d:maker", "i:max_safe",
+    "o:overflow_note", "b:default_cross", "d:taker", "d:maker", "i:max_safe", "o:open_by_symbol",
+    "o:normalize_symbol",
 )  # fmt: skip
 _FRAME_REASONS = ("numeric_overflow",)
+# the open position on the symbol and what the order closes of it, once the signal is known valid
+_HELD = """
+PyObject *held = NULL;  /* the open position on the symbol (a stateful replay changes the dict) */
+double held_side = 0.0, held_quantity = 0.0, held_notional = 0.0, reduce_qty = 0.0;
+if (PyDict_GET_SIZE(open_by_symbol)) {
+    PyObject *key = CALL(normalize_symbol, symbol);
+    if (key == NULL) goto error;
+    held = PyDict_GetItemWithError(open_by_symbol, key);
+    Py_DECREF(key);
+    if (held == NULL && PyErr_Occurred()) goto error;
+    if (held != NULL) {
+        TMP(Py_NewRef(held));
+        held_side = getattr_d(held, "side");
+        held_quantity = getattr_d(held, "quantity");
+        held_notional = getattr_d(held, "notional");
+        if (PyErr_Occurred()) goto error;
+        if ((held_side == 1) != is_long) reduce_qty = held_quantity;
+    }
+}
+"""
 
 
 def _bound(prepare: str) -> set[str]:
@@ -86,7 +107,10 @@ def header() -> str:
 def body() -> str:
     """native_body.h: every rule's C code in table order (a rule cut out of a run: its otherwise)."""
     lines = [_GENERATED, ""]
+    first_check = next(r for r in RULES if not r.invalidates)
     for rule in RULES:
+        if rule is first_check:
+            lines += _c_block(_HELD, 4)
         lines.append(f"    /* {rule.name}: {rule.rule} */")
         lines += _c_block(rule.native_decl, 4)
         if rule.applies is None:  # without C code every run needs Python (native_rules() omits it)

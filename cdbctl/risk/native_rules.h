@@ -2,7 +2,7 @@
 #ifndef CDBCTL_NATIVE_RULES_H
 #define CDBCTL_NATIVE_RULES_H
 
-#define NATIVE_RULE_NAMES "validity,staleness,circuit_breaker,daily_drawdown,market_regime,sizing,leverage,exposure,spread,liquidation,funding,slippage"
+#define NATIVE_RULE_NAMES "validity,staleness,circuit_breaker,daily_drawdown,market_regime,sizing,leverage,exposure,trading_state,cooldown,order_rate,open_positions,instrument,risk_tier,symbol_limit,margin,spread,liquidation,funding,slippage"
 
 /* X(kind, name, owner): d number, n number or None, i integer, o object, b truth */
 #define NATIVE_CONSTS(X) \
@@ -29,6 +29,8 @@
     X(d, taker, always) \
     X(d, maker, always) \
     X(i, max_safe, always) \
+    X(o, open_by_symbol, always) \
+    X(o, normalize_symbol, always) \
     X(b, on_trading_state, always) \
     X(b, on_cooldown, always) \
     X(b, on_order_rate, always) \
@@ -70,6 +72,35 @@
     X(o, note_leverage, always) \
     X(d, max_exposure, always) \
     X(o, note_exposure, always) \
+    X(o, trading_state, trading_state) \
+    X(o, trading_state_reason, always) \
+    X(o, note_trading_state, always) \
+    X(d, locks_from, cooldown) \
+    X(d, locks_until, cooldown) \
+    X(o, note_cooldown, always) \
+    X(o, limiter, order_rate) \
+    X(d, rate_limit, order_rate) \
+    X(o, approved_times, order_rate) \
+    X(o, note_order_rate, always) \
+    X(i, max_open, open_positions) \
+    X(b, reducing, open_positions) \
+    X(o, open_legs, open_positions) \
+    X(o, note_open_positions, always) \
+    X(o, prepared, instrument) \
+    X(o, book, always) \
+    X(o, fit_notional, always) \
+    X(o, note_unknown, always) \
+    X(o, note_tick, always) \
+    X(o, note_min, always) \
+    X(o, note_max_quantity, always) \
+    X(o, min_notional_of, always) \
+    X(o, note_tier_limit, always) \
+    X(o, note_tier_leverage, always) \
+    X(o, bisect_left, always) \
+    X(d, symbol_cap, symbol_limit) \
+    X(o, note_symbol_limit, always) \
+    X(n, stated_available, margin) \
+    X(o, note_margin, always) \
     X(d, max_spread, always) \
     X(o, note_spread, always) \
     X(d, default_mmr, always) \
@@ -101,6 +132,18 @@
     X(position_size_zero_after_sizing) \
     X(leverage_exceeds_max) \
     X(max_exposure_reached) \
+    X(trading_halted) \
+    X(reduce_only) \
+    X(cooldown_active) \
+    X(order_rate_exceeded) \
+    X(max_open_positions_reached) \
+    X(unknown_instrument) \
+    X(price_off_tick) \
+    X(below_min_notional) \
+    X(above_max_quantity) \
+    X(risk_limit_exceeded) \
+    X(symbol_limit_exceeded) \
+    X(insufficient_margin) \
     X(excessive_spread) \
     X(liquidation_risk_too_high) \
     X(excessive_funding_fees) \

@@ -171,3 +171,64 @@ def test_the_c_timestamp_parser_reads_the_common_forms() -> None:
 
 def test_signals_strategy_is_shared() -> None:
     assert signals is not None  # the parity strategies are this module's input space
+
+
+TINY = {  # a contract whose limits a test reaches with a few signals
+    "tick_size": 0.000000000001, "contract_size": 1, "quantity_step": 1, "min_quantity": 1, "max_quantity": 50,
+    "min_notional": 5, "max_leverage": 20, "maintenance_margin_rate": 0.004, "initial_margin_rate": 0.05,
+    "funding_interval_hours": 4, "risk_base_vol": 20, "risk_incr_vol": 10, "risk_incr_mmr": 0.004,
+    "risk_incr_imr": 0.05, "risk_level_limit": 3,
+}  # fmt: skip
+
+
+def _replay(run: dict[str, Any], book: Any, lines: list[dict[str, Any]]) -> list[str]:
+    """Each signal through the compiled engine and the Python one: equal bit for bit; their reasons."""
+    engines = []
+    for compiled in (True, False):
+        cfg = resolve([env_layer(run.get("env", {}))]).config
+        engines.append(Engine(cfg, load_state(run.get("state", {"equity": 1e5})), now=resolve_now(NOW),
+                              stateful=run.get("stateful", False), instruments=book, finite_inputs=True,
+                              compiled=compiled))  # fmt: skip
+    fast, python = engines
+    assert _compiled(fast) and not _compiled(python)
+    reasons = []
+    for raw in lines:
+        sig = msgspec.json.decode(msgspec.json.encode(raw), type=Signal)
+        got, want = fast.fast(sig), python.fast(sig)  # type: ignore[misc]
+        assert msgspec.json.encode(got) == msgspec.json.encode(want)
+        reasons.append(got.reason)
+    return reasons
+
+
+def _sig(**fields: Any) -> dict[str, Any]:
+    return {"symbol": "TINY_USDT", "side": "long", "price": 10.0, "leverage": 2, "timestamp": "2026-01-01T12:00:00Z",
+            "target_position_usd": 100.0} | fields  # fmt: skip
+
+
+def test_rare_paths_of_the_instrument_rules_decide_as_python_does() -> None:
+    from cdbctl.risk.instruments import load_instruments
+
+    book = load_instruments({"schema_version": 1, "instruments": {"TINY_USDT": TINY}})
+    reasons = _replay({}, book, [
+        _sig(),
+        _sig(symbol="TINY/USDT:USDT"),  # another spelling: found through the book's normalised lookup
+        _sig(price=10.000000000005, target_position_usd=100.0),  # flooring rounds up past the target: fitted
+        _sig(target_position_usd=5000.0),  # 500 contracts > max_quantity 50
+        _sig(target_position_usd=300.0, leverage=15),  # 30 contracts: tier 1 (max leverage 10)
+        _sig(target_position_usd=450.0),  # 45 contracts: beyond the last tier (40)
+        _sig(symbol="NOPE_USDT"),
+        _sig(price=10.0000000000005),  # half a tick off
+        _sig(target_position_usd=20.0),  # 2 contracts, 20 USDT: fine; then below the minimum notional
+        _sig(target_position_usd=4.0),
+    ])  # fmt: skip
+    assert reasons == [
+        None, None, None, "above_max_quantity", "leverage_exceeds_max", "risk_limit_exceeded", "unknown_instrument",
+        "price_off_tick", None, "below_min_notional",
+    ]  # fmt: skip
+
+
+def test_the_order_rate_and_a_tiny_price_decide_as_python_does() -> None:
+    run = {"env": {"MAX_ORDERS_PER_MINUTE": "2", "MAX_TOTAL_EXPOSURE_PCT": "1"}, "stateful": True}
+    btc = {"symbol": "BTCUSDT", "side": "long", "price": 50000.0, "timestamp": "2026-01-01T12:00:00Z"}
+    reasons = _replay(run, None, [btc | {"price": 1e-320}] + [btc | {"signal_id": i} for i in range(4)])
+    assert reasons == ["numeric_overflow", None, None, "order_rate_exceeded", "order_rate_exceeded"]

@@ -142,6 +142,13 @@ state_reason = trading_state_reason(trading_state, reduce_qty > 0)
 if state_reason is not None:
     fail(state_reason, note_trading_state(state_reason))
 """,
+    native_uses=("o:trading_state", "o:trading_state_reason", "o:note_trading_state"),
+    native="""
+PyObject *state_reason = CALL(trading_state_reason, trading_state, BOOL(reduce_qty > 0));
+if (state_reason == NULL) goto error;
+TMP(state_reason);
+if (state_reason != Py_None) FAIL_AS(state_reason, CALL(note_trading_state, state_reason));
+""",
     trace="value, limit = trading_state.value, None",
 )
 
@@ -168,6 +175,21 @@ lock = x.lock(symbol, lock_at, c) if locks_from <= lock_at < locks_until else No
 if lock is not None:
     fail("cooldown_active", note_cooldown(lock.reason, lock.remaining_sec))
 """,
+    native_uses=("d:locks_from", "d:locks_until", "o:note_cooldown"),
+    native="""
+double lock_at = now_s > evaluated ? now_s : evaluated;
+if (locks_from <= lock_at && lock_at < locks_until) {
+    PyObject *lock = call_method(x, S_lock, ARGS(x, symbol, TMP(box(lock_at)), c), 4);
+    if (lock == NULL) goto error;
+    TMP(lock);
+    if (lock != Py_None) {
+        PyObject *why = TMP(PyObject_GetAttrString(lock, "reason"));
+        PyObject *left = TMP(PyObject_GetAttrString(lock, "remaining_sec"));
+        if (why == NULL || left == NULL) goto error;
+        FAIL(cooldown_active, CALL(note_cooldown, why, left));
+    }
+}
+""",
     trace="value, limit = 0.0 if lock is None else lock.remaining_sec, c.COOLDOWN_SEC",
 )
 
@@ -188,6 +210,24 @@ rate_limit, approved_times = limiter.limit, limiter.times
 # fewer orders than the limit recorded in all: no window can be full
 if 0 < rate_limit <= len(approved_times) and not limiter.allows(now_s):
     fail("order_rate_exceeded", note_order_rate(limiter.count(now_s), limiter.retry_after(now_s)))
+""",
+    native_uses=("o:limiter", "d:rate_limit", "o:approved_times", "o:note_order_rate"),
+    native="""
+Py_ssize_t recorded = PyObject_Size(approved_times);
+if (recorded < 0) goto error;
+if (0 < rate_limit && rate_limit <= recorded) {
+    PyObject *when = TMP(box(now_s));
+    PyObject *allows = call_method(limiter, S_allows, ARGS(limiter, when), 2);
+    if (allows == NULL) goto error;
+    int ok = PyObject_IsTrue(allows);
+    Py_DECREF(allows);
+    if (ok < 0) goto error;
+    if (!ok && reason == NULL) {
+        PyObject *count = TMP(call_method(limiter, S_count, ARGS(limiter, when), 2));
+        PyObject *wait = TMP(call_method(limiter, S_retry_after, ARGS(limiter, when), 2));
+        FAIL(order_rate_exceeded, CALL(note_order_rate, count, wait));
+    }
+}
 """,
     trace="value, limit = limiter.count(now_s), limiter.limit",
 )
@@ -213,6 +253,15 @@ open_count = len(open_legs)
 if held is None and 0 < max_open <= open_count:
     fail("max_open_positions_reached", note_open_positions(open_count, max_open))
 """,
+    native_uses=("i:max_open", "b:reducing", "o:open_legs", "o:note_open_positions"),
+    native="""
+if (reduce_qty && reducing && reduce_qty * price < size) size = reduce_qty * price;
+Py_ssize_t open_count = PyObject_Size(open_legs);
+if (open_count < 0) goto error;
+if (held == NULL && 0 < max_open && max_open <= open_count)
+    FAIL(max_open_positions_reached,
+         CALL(note_open_positions, TMP(PyLong_FromSsize_t(open_count)), TMP(PyLong_FromLong(max_open))));
+""",
     trace="value, limit = open_count + 1 if held is None else open_count, max_open",
 )
 
@@ -234,6 +283,19 @@ if inst is not None and inst.max_position_usd < symbol_limit:
     symbol_limit = inst.max_position_usd
 if symbol_after > symbol_limit and (held is None or symbol_after >= held.notional):  # lowering always passes
     fail("symbol_limit_exceeded", note_symbol_limit(symbol, symbol_after, symbol_limit))
+""",
+    native_uses=("d:symbol_cap", "o:note_symbol_limit"),
+    native="""
+double symbol_after = held == NULL ? size : fabs(held_side * held_notional + (is_long ? 1 : -1) * size);
+double symbol_limit = symbol_cap;
+if (inst != NULL) {
+    double cap = getattr_d(inst, "max_position_usd");
+    if (PyErr_Occurred()) goto error;
+    if (cap < symbol_limit) symbol_limit = cap;
+}
+if (symbol_after > symbol_limit && (held == NULL || symbol_after >= held_notional))
+    FAIL(symbol_limit_exceeded,
+         CALL(note_symbol_limit, symbol, TMP(box(symbol_after)), TMP(box(symbol_limit))));
 """,
     trace="value, limit = symbol_after, symbol_limit",
 )

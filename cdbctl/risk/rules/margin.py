@@ -99,6 +99,22 @@ margin_ok = required <= available + 1e-9 + abs(available) * 1e-12  # binary roun
 if not margin_ok and not (reduce_qty and size <= reduce_qty * price * (1 + 1e-12)):  # reducing frees margin
     fail("insufficient_margin", note_margin(required, initial_margin, round_trip_fees, available))
 """,
+    native_uses=("n:stated_available", "o:note_margin"),
+    native="""
+double available = stated_available;
+if (IS_NONE(available)) {
+    available = equity - getattr_d(x, "used_margin");
+    if (PyErr_Occurred()) goto error;
+}
+double initial_margin = size / lev;
+double entry_fee = limit_order ? maker : taker;
+double round_trip_fees = 2.0 * size * ((entry_fee + taker) / 2.0);
+double required = initial_margin + round_trip_fees;
+int margin_ok = required <= available + 1e-9 + fabs(available) * 1e-12;
+if (!margin_ok && !(reduce_qty && size <= reduce_qty * price * (1 + 1e-12)))
+    FAIL(insufficient_margin, CALL(note_margin, TMP(box(required)), TMP(box(initial_margin)),
+                                   TMP(box(round_trip_fees)), TMP(box(available))));
+""",
     trace="""
 value, limit = required, available
 note = None if margin_ok else "reduces an open position: frees margin"
