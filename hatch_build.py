@@ -19,7 +19,12 @@ from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-SOURCES = ("native.c", "native_rules.h", "native_body.h")  # as cdbctl/risk/native.py hashes them
+SOURCES = (
+    "native.c",
+    "native_decide.h",
+    "native_rules.h",
+    "native_body.h",
+)  # as cdbctl/risk/native.py hashes them
 # IEEE double arithmetic exactly as Python's: no fused multiply-add, no fast-math reassociation
 FLAGS = ["-O2", "-fPIC", "-shared", "-std=c11", "-ffp-contract=off", "-fno-fast-math", "-fvisibility=hidden"]
 

@@ -38,6 +38,7 @@ from cdbctl.risk.rules.account import (
 )
 from cdbctl.risk.rules.base import Setup
 from cdbctl.risk.rules.instrument import (
+    NO_INSTRUMENT,
     min_notional_of,
     note_max_quantity,
     note_min,
@@ -47,13 +48,30 @@ from cdbctl.risk.rules.instrument import (
     note_unknown,
     prepare_instruments,
 )
-from cdbctl.risk.rules.margin import cross_liquidation_of, note_liq_distance, note_margin, note_stop
-from cdbctl.risk.rules.market import SQRT_YEAR, note_funding, note_panic, note_slippage, note_spread
+from cdbctl.risk.rules.margin import (
+    FREES_MARGIN,
+    cross_liquidation_of,
+    note_liq_distance,
+    note_margin,
+    note_stop,
+)
+from cdbctl.risk.rules.market import (
+    NO_BID_ASK,
+    NO_DEPTH,
+    SQRT_YEAR,
+    note_funding,
+    note_funding_alert,
+    note_panic,
+    note_slippage,
+    note_spread,
+    note_stressed,
+)
 from cdbctl.risk.rules.signal import (
     ANY_CASE_SIDES,
     MISSING_REQUIRED,
     MISSING_SIGNAL_CLOCK,
     MODES,
+    NO_TIMESTAMP,
     note_crossed,
     note_future,
     note_mode,
@@ -678,7 +696,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
         now_s = evaluated if t is None else t  # the signal's own time in a replay, else the evaluation clock
         note = None
         value, limit = None if t is None else evaluated - t, stale  # the age
-        note = "no timestamp" if ts is None else None
+        note = NO_TIMESTAMP if ts is None else None
         record_check(Check("staleness", r is None, value, limit, note if r is None else why, r))
         if r is not None and reason is None:
             reason, detail = r, why
@@ -711,7 +729,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
             regime, mult = "normal", 1.0
         note = None
         value, limit = vol, panic if regime == "panic" else stressed
-        note = f"size x {mult:g}" if regime == "stressed" else None
+        note = note_stressed(mult) if regime == "stressed" else None
         record_check(Check("market_regime", r is None, value, limit, note if r is None else why, r))
         if r is not None and reason is None:
             reason, detail = r, why
@@ -877,7 +895,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
             note = None
             if inst is None:
                 value = limit = None
-                note = "no instrument rules for the symbol"
+                note = NO_INSTRUMENT
             elif level >= n_tiers:
                 value, limit = tier_contracts, tier_limit
             else:
@@ -915,7 +933,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
                 r, why = "insufficient_margin", note_margin(required, initial_margin, round_trip_fees, available)
             note = None
             value, limit = required, available
-            note = None if margin_ok else "reduces an open position: frees margin"
+            note = None if margin_ok else FREES_MARGIN
             record_check(Check("margin", r is None, value, limit, note if r is None else why, r))
             if r is not None and reason is None:
                 reason, detail = r, why
@@ -928,7 +946,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
                 r, why = "excessive_spread", note_spread(spread, c)
         note = None
         value, limit = spread, max_spread
-        note = "no bid/ask" if spread is None else None
+        note = NO_BID_ASK if spread is None else None
         record_check(Check("spread", r is None, value, limit, note if r is None else why, r))
         if r is not None and reason is None:
             reason, detail = r, why
@@ -978,7 +996,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
             r, why = "excessive_funding_fees", note_funding(rate, c)
         note = None
         value, limit = rate, max_funding
-        note = f"funding alert: {rate:.4%} of value per day > {funding_alert:.4%}" if rate > funding_alert else None
+        note = note_funding_alert(rate, funding_alert) if rate > funding_alert else None
         record_check(Check("funding", r is None, value, limit, note if r is None else why, r))
         if r is not None and reason is None:
             reason, detail = r, why
@@ -992,7 +1010,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
             r, why = "excessive_slippage", note_slippage(slip, c)
         note = None
         value, limit = slip, max_slip
-        note = "no order_book_depth: impact not estimated" if depth is None else None
+        note = NO_DEPTH if depth is None else None
         record_check(Check("slippage", r is None, value, limit, note if r is None else why, r))
         if r is not None and reason is None:
             reason, detail = r, why

@@ -25,7 +25,11 @@ __all__ = [
     "read_chunks", "read_units", "record_from_object", "records_from_document", "resolve_now",
 ]  # fmt: skip
 
-CHUNK_SIZE = 1 << 20
+# Bytes of JSONL decided at a time. Small enough that a chunk's signals, decisions and output stay in
+# the CPU caches between decoding, deciding and encoding (1 MiB chunks made a replay ~1.4x slower,
+# a traced one ~1.9x: bench/bench_risk_replay.py); a traced decision is ~8x its signal.
+CHUNK_SIZE = 1 << 16
+TRACED_CHUNK_SIZE = 1 << 14
 MAX_LINE = 64 << 20  # one JSONL line: a signal is a few hundred bytes
 MAX_DOCUMENT = 1 << 30  # one JSON document (array or object), decoded whole
 _TYPED = msgspec.json.Decoder(Signal)

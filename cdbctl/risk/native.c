@@ -37,8 +37,10 @@ typedef long T_i;
 typedef struct {
     PyObject_HEAD
     vectorcallfunc vectorcall;
+    int traced;    /* every check recorded in the decision */
+    Py_ssize_t n_checks; /* traced: the run's rules, one check each */
     int on_always; /* the owner of the constants every run has */
-#define X(kind, name, owner) T_##kind name;
+#define X(kind, name, owner) T_##kind name; PyObject *name##_o; /* its value, and the object itself */
     NATIVE_CONSTS(X)
 #undef X
 } Engine;
@@ -53,6 +55,9 @@ static PyObject *S_long, *S_short, *S_limit, *S_cross, *S_isolated, *S_lower, *S
     *S_normal, *S_lock, *S_allows, *S_count, *S_retry_after, *S_get, *SCHEMA, *KW_RECORD, *KW_SAFE, *F_ZERO;
 #define X(reason) static PyObject *R_##reason;
 NATIVE_REASONS(X)
+#undef X
+#define X(name) static PyObject *CK_##name; /* a check's name in the trace */
+NATIVE_CHECKS(X)
 #undef X
 
 static int offset_of(PyObject *type, const char *field, Py_ssize_t *out) {
@@ -94,6 +99,29 @@ static PyObject *call_method(PyObject *obj, PyObject *name, PyObject *const *arg
     for (size_t i = 0; i < n; i++)
         if (args[i] == NULL) return NULL;
     return PyObject_VectorcallMethod(name, args, n, NULL);
+}
+
+/* Check(name, passed, value, limit, detail, reason): None for a NULL; a passed check's detail is
+ * its note, a failed one's the failure's detail */
+static PyObject *CheckType;
+static Py_ssize_t off_check[6]; /* name, passed, value, limit, detail, reason */
+static int add_check(PyObject *checks, Py_ssize_t *n, PyObject *name, PyObject *r, PyObject *why, PyObject *value,
+                     PyObject *limit, PyObject *note) {
+#define OR_NONE(v) ((v) ? (v) : Py_None)
+    PyObject *fields[6] = {name, r ? Py_False : Py_True, OR_NONE(value), OR_NONE(limit),
+                           r ? why : OR_NONE(note), OR_NONE(r)};
+#undef OR_NONE
+    /* allocated and filled slot by slot as msgspec's own decoder does (a gc=False struct: no tracking) */
+    PyObject *check = ((PyTypeObject *)CheckType)->tp_alloc((PyTypeObject *)CheckType, 0);
+    if (check == NULL) return -1;
+    for (int i = 0; i < 6; i++) PTR(check, off_check[i]) = Py_NewRef(fields[i]);
+    if (*n >= PyList_GET_SIZE(checks)) { /* more rules ran than the engine counted: a bug */
+        Py_DECREF(check);
+        PyErr_SetString(PyExc_RuntimeError, "native engine: more checks than rules");
+        return -1;
+    }
+    PyList_SET_ITEM(checks, (*n)++, check); /* the list was made with one slot per rule of the run */
+    return 0;
 }
 
 /* a numeric attribute as a double (NaN and the error set when it fails) */
@@ -192,23 +220,40 @@ static inline PyObject *keep(PyObject **tmp, int *n, PyObject *obj) {
     tmp[(*n)++] = obj;
     return obj;
 }
-/* the first failure wins: later details are never formatted */
-#define FAIL(R, DETAIL)                    \
-    do {                                   \
-        if (reason == NULL) {              \
-            reason = R_##R;                \
-            detail = (DETAIL);             \
-            if (detail == NULL) goto error; \
-        }                                  \
+/* A rule's failure. Fast: the first failure wins and later details are never formatted. Traced:
+ * every rule's failure is recorded in its check (r, why), and the first is the decision's. */
+#define FAIL(R, DETAIL) FAIL_AS(R_##R, DETAIL)
+#define FAIL_AS(R, DETAIL)                              \
+    do {                                                \
+        if (TRACED) {                                   \
+            Py_CLEAR(why);                              \
+            r = (R);                                    \
+            if ((why = (DETAIL)) == NULL) goto error;   \
+        } else if (reason == NULL) {                    \
+            reason = (R);                               \
+            if ((detail = (DETAIL)) == NULL) goto error; \
+        }                                               \
     } while (0)
-/* a failure whose reason code is an object (a rule that computes it) */
-#define FAIL_AS(R, DETAIL)                 \
-    do {                                   \
-        if (reason == NULL) {              \
-            reason = (R);                  \
-            detail = (DETAIL);             \
-            if (detail == NULL) goto error; \
-        }                                  \
+/* whether a failure's detail is formatted (a rule can skip the work of one that is not) */
+#define WANT_DETAIL (TRACED || reason == NULL)
+/* traced: a rule starts with no failure and no trace values */
+#define RULE_BEGIN()     \
+    do {                 \
+        r = NULL;        \
+        Py_CLEAR(why);   \
+        Py_CLEAR(value); \
+        Py_CLEAR(limit); \
+        Py_CLEAR(note);  \
+    } while (0)
+/* traced: the rule's check appended (value, limit, note as its trace bound them), its failure the
+ * decision's when it is the first */
+#define RULE_END(NAME)                                                                  \
+    do {                                                                                \
+        if (PyErr_Occurred() || add_check(checks, &n_checks, (NAME), r, why, value, limit, note) < 0) goto error; \
+        if (r != NULL && reason == NULL) {                                              \
+            reason = r;                                                                 \
+            detail = Py_NewRef(why);                                                    \
+        }                                                                               \
     } while (0)
 /* the signal itself is invalid: its decision says why and nothing else runs */
 #define REJECT(DETAIL)                                       \
@@ -226,108 +271,25 @@ static inline PyObject *keep(PyObject **tmp, int *n, PyObject *obj) {
 #define NATIVE_SOURCE_HASH "" /* the build stamps the sha256 of the sources (hatch_build.py) */
 #endif
 
-static PyObject *decide(Engine *e, PyObject *sig) {
-#define X(kind, name, owner) const T_##kind name = e->name;
-    NATIVE_CONSTS(X)
-#undef X
-    PyObject *tmp[TEMPS_MAX];
-    int ntmp = 0;
-    PyObject *result = NULL, *reason = NULL, *detail = NULL;
-    if (!Py_IS_TYPE(sig, (PyTypeObject *)SignalType)) {
-        PyErr_SetString(PyExc_TypeError, "the native engine decides Signal records only");
-        return NULL;
-    }
-    PyObject *symbol = PTR(sig, off_symbol), *side = PTR(sig, off_side), *mode = PTR(sig, off_mode);
-    PyObject *ts = PTR(sig, off_timestamp), *lev_obj = PTR(sig, off_leverage);
-    PyObject *target_obj = PTR(sig, off_target), *mark_obj = PTR(sig, off_mark);
-    double price = num(PTR(sig, off_price)), target = num(target_obj), stop_in = num(PTR(sig, off_stop));
-    double mark = num(mark_obj);
-    if (lev_obj == Py_None) lev_obj = e->default_lev;
-    long lev = PyLong_AsLong(lev_obj);
-    if (lev == -1 && PyErr_Occurred()) return NULL;
-    PyObject *order_type = PTR(sig, off_order_type);
-    int limit_order = order_type != Py_None && PyUnicode_Compare(order_type, S_limit) == 0;
-    PyObject *mk = PTR(sig, off_market);
-    double vol = d_vol, fund = d_fund, atr = d_atr, depth = d_depth, bid = d_bid, ask = d_ask;
-    if (mk != Py_None) { /* the signal's market, field by field over the run's default */
-        double v;
-        if (!IS_NONE(v = num(PTR(mk, off_vol)))) vol = v;
-        if (!IS_NONE(v = num(PTR(mk, off_fund)))) fund = v;
-        if (!IS_NONE(v = num(PTR(mk, off_atr)))) atr = v;
-        if (!IS_NONE(v = num(PTR(mk, off_depth)))) depth = v;
-        if (!IS_NONE(v = num(PTR(mk, off_bid)))) bid = v;
-        if (!IS_NONE(v = num(PTR(mk, off_ask)))) ask = v;
-    }
-    if (PyErr_Occurred()) return NULL;
-    double evaluated = now;
-    if (IS_NONE(evaluated)) {
-        evaluated = call_d(clock, NULL, 0);
-        if (PyErr_Occurred()) return NULL;
-    }
-
-#include "native_body.h"
-
-    /* estimated costs to 1e-8 USDT (formulas.money): no float noise such as 3.0000000000000004 */
-    if (-1e7 < fee_daily && fee_daily < 1e7) fee_daily = (fee_daily * 1e8 + ROUNDER - ROUNDER) / 1e8;
-    double fees = size * (limit_order ? fee_limit : fee_market);
-    if (-1e7 < fees && fees < 1e7) fees = (fees * 1e8 + ROUNDER - ROUNDER) / 1e8;
-    double sum = qty + size + stop + lp + dist + fee_daily + slip + fees;
-    if (reason == NULL && !(-INFINITY < sum && sum < INFINITY && qty > 0)) {
-        /* a number out of the float range (price 1e-320: size / price = inf): never approve it */
-        PyObject *note = CALL(overflow_note, TMP(box(price)), TMP(box(qty)), TMP(box(size)), TMP(box(stop)),
-                              TMP(box(lp)), TMP(box(dist)), TMP(box(fee_daily)), TMP(box(slip)), TMP(box(fees)));
-        if (note == NULL) goto error;
-        if (note == Py_None) {
-            Py_DECREF(note);
-        } else {
-            reason = R_numeric_overflow;
-            detail = note;
-        }
-    }
-    int approved = reason == NULL;
-    if (approved && stateful) {
-        double exposure = num(PTR(st, off_total_exposure)) + size / equity;
-        PyObject *boxed = box(exposure);
-        if (boxed == NULL || PyObject_SetAttrString(st, "total_exposure_pct", boxed) < 0) {
-            Py_XDECREF(boxed);
-            goto error;
-        }
-        Py_DECREF(boxed);
-        if (record != Py_None) {
-            PyObject *done_ = call_kw(record, ARGS(symbol, BOOL(is_long), TMP(box(qty)), TMP(box(price)), lev_obj,
-                                                   TMP(box(now_s)), cross ? S_cross : S_isolated), 4, KW_RECORD);
-            if (done_ == NULL) goto error;
-            Py_DECREF(done_);
-        }
-    }
-    PyObject *safe_obj = PyLong_FromLong(safe);
-    PyObject *fields[19] = {
-        SCHEMA, PTR(sig, off_signal_id), symbol, is_long ? S_long : S_short, BOOL(approved),
-        reason ? reason : Py_None, detail ? detail : Py_None,
-        approved ? box(qty) : (Py_INCREF(F_ZERO), F_ZERO), approved ? box(size) : (Py_INCREF(F_ZERO), F_ZERO),
-        lev_obj, box(stop), box(lp), box(dist), safe_obj, regime, box(fee_daily),
-        BOOL(approved && rate > funding_alert), box(slip), box(fees),
-    };
-    static const int owned[] = {7, 8, 10, 11, 12, 13, 15, 17, 18};
-    int ok = 1;
-    for (size_t k = 0; k < sizeof(owned) / sizeof(owned[0]); k++) ok &= fields[owned[k]] != NULL;
-    if (ok) result = PyObject_Vectorcall(DecisionType, fields, 19, NULL);
-    for (size_t k = 0; k < sizeof(owned) / sizeof(owned[0]); k++) Py_XDECREF(fields[owned[k]]);
-    goto done;
-error:
-    result = NULL;
-done:
-    Py_XDECREF(detail);
-    for (int k = 0; k < ntmp; k++) Py_XDECREF(tmp[k]);
-    return result;
-}
+/* the evaluation function, twice: fast (the first failure wins) and traced (every check recorded) */
+#define TRACED 0
+#define DECIDE decide_fast
+#include "native_decide.h"
+#undef DECIDE
+#undef TRACED
+#define TRACED 1
+#define DECIDE decide_traced
+#include "native_decide.h"
+#undef DECIDE
+#undef TRACED
 
 static PyObject *engine_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames) {
     if (PyVectorcall_NARGS(nargsf) != 1 || kwnames != NULL) {
         PyErr_SetString(PyExc_TypeError, "decide(signal) takes one Signal");
         return NULL;
     }
-    return decide((Engine *)self, args[0]);
+    Engine *e = (Engine *)self;
+    return e->traced ? decide_traced(e, args[0]) : decide_fast(e, args[0]);
 }
 
 /* ---- construction: the run's constants from the namespace of the Python prepare code ---- */
@@ -360,12 +322,11 @@ static int load_d(PyObject *ns, const char *name, double *out, int none_ok) {
 }
 
 static int load_o(PyObject *ns, const char *name, PyObject **out) {
-    PyObject *v = PyDict_GetItemString(ns, name);
+    PyObject *v = PyDict_GetItemString(ns, name); /* borrowed: name##_o holds the reference */
     if (v == NULL) {
         PyErr_Format(PyExc_KeyError, "native engine: the prepare code bound no %s", name);
         return -1;
     }
-    Py_INCREF(v);
     *out = v;
     return 0;
 }
@@ -397,12 +358,7 @@ static int load_i(PyObject *ns, const char *name, long *out) {
 }
 
 static void engine_dealloc(Engine *self) {
-#define KIND_o(name) Py_XDECREF(self->name);
-#define KIND_d(name)
-#define KIND_n(name)
-#define KIND_b(name)
-#define KIND_i(name)
-#define X(kind, name, owner) KIND_##kind(name)
+#define X(kind, name, owner) Py_XDECREF(self->name##_o);
     NATIVE_CONSTS(X)
 #undef X
     Py_TYPE(self)->tp_free((PyObject *)self);
@@ -414,17 +370,22 @@ static PyTypeObject EngineType;
  * KeyError/TypeError/OverflowError, and the caller keeps the Python engine) */
 static PyObject *engine_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     PyObject *ns;
-    if (!PyArg_ParseTuple(args, "O!:Engine", &PyDict_Type, &ns)) return NULL;
+    int traced = 0;
+    Py_ssize_t n_checks = 0;
+    if (!PyArg_ParseTuple(args, "O!|pn:Engine", &PyDict_Type, &ns, &traced, &n_checks)) return NULL;
     Engine *self = (Engine *)type->tp_alloc(type, 0);
     if (self == NULL) return NULL;
     self->vectorcall = engine_vectorcall;
     self->on_always = 1;
+    self->traced = traced;
+    self->n_checks = n_checks;
 #define LOAD_d(name) if (load_d(ns, #name, &self->name, 0) < 0) goto fail;
 #define LOAD_n(name) if (load_d(ns, #name, &self->name, 1) < 0) goto fail;
 #define LOAD_o(name) if (load_o(ns, #name, &self->name) < 0) goto fail;
 #define LOAD_b(name) if (load_b(ns, #name, &self->name) < 0) goto fail;
 #define LOAD_i(name) if (load_i(ns, #name, &self->name) < 0) goto fail;
-#define X(kind, name, owner) if (self->on_##owner) { LOAD_##kind(name) }
+#define X(kind, name, owner) \
+    if (self->on_##owner) { LOAD_##kind(name) self->name##_o = Py_NewRef(PyDict_GetItemString(ns, #name)); }
     NATIVE_CONSTS(X)
 #undef X
     return (PyObject *)self;
@@ -451,7 +412,12 @@ static int init_types(PyObject *model) {
     MarketType = PyObject_GetAttrString(model, "MarketData");
     DecisionType = PyObject_GetAttrString(model, "Decision");
     StateType = PyObject_GetAttrString(model, "RiskState");
-    if (!SignalType || !MarketType || !DecisionType || !StateType) return -1;
+    CheckType = PyObject_GetAttrString(model, "Check");
+    if (!SignalType || !MarketType || !DecisionType || !StateType || !CheckType) return -1;
+    if (PyType_HasFeature((PyTypeObject *)CheckType, Py_TPFLAGS_HAVE_GC)) { /* add_check fills it unseen */
+        PyErr_SetString(PyExc_ImportError, "the native engine needs Check to be a gc=False struct");
+        return -1;
+    }
     struct { PyObject *type; const char *name; Py_ssize_t *off; } fields[] = {
         {SignalType, "signal_id", &off_signal_id}, {SignalType, "symbol", &off_symbol},
         {SignalType, "side", &off_side}, {SignalType, "price", &off_price},
@@ -463,6 +429,8 @@ static int init_types(PyObject *model) {
         {MarketType, "atr", &off_atr}, {MarketType, "order_book_depth", &off_depth},
         {MarketType, "bid", &off_bid}, {MarketType, "ask", &off_ask},
         {StateType, "total_exposure_pct", &off_total_exposure},
+        {CheckType, "name", &off_check[0]}, {CheckType, "passed", &off_check[1]}, {CheckType, "value", &off_check[2]},
+        {CheckType, "limit", &off_check[3]}, {CheckType, "detail", &off_check[4]}, {CheckType, "reason", &off_check[5]},
     };
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
         if (offset_of(fields[i].type, fields[i].name, fields[i].off) < 0) return -1;
@@ -508,10 +476,14 @@ PyMODINIT_FUNC PyInit__native(void) {
 #define X(reason) if (!(R_##reason = intern(#reason))) goto fail;
     NATIVE_REASONS(X)
 #undef X
+#define X(name) if (!(CK_##name = intern(#name))) goto fail;
+    NATIVE_CHECKS(X)
+#undef X
     if (PyType_Ready(&EngineType) < 0) goto fail;
     Py_INCREF(&EngineType);
     if (PyModule_AddObject(m, "Engine", (PyObject *)&EngineType) < 0) goto fail;
     if (PyModule_AddStringConstant(m, "RULES", NATIVE_RULE_NAMES) < 0) goto fail;
+    if (PyModule_AddStringConstant(m, "TRACED_RULES", NATIVE_TRACED_RULE_NAMES) < 0) goto fail;
     if (PyModule_AddStringConstant(m, "SOURCE_HASH", NATIVE_SOURCE_HASH) < 0) goto fail;
     return m;
 fail:

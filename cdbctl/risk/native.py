@@ -19,7 +19,12 @@ from types import ModuleType
 from cdbctl.risk.model import Decision, Signal
 from cdbctl.risk.rules import Setup
 
-SOURCES = ("native.c", "native_rules.h", "native_body.h")  # what the build hashes (hatch_build.py)
+SOURCES = (
+    "native.c",
+    "native_decide.h",
+    "native_rules.h",
+    "native_body.h",
+)  # what the build hashes (hatch_build.py)
 
 
 def source_hash(folder: Path) -> str:
@@ -53,13 +58,11 @@ def unsupported(setup: Setup, traced: bool) -> str | None:
     module, why = loaded()
     if module is None:
         return why
-    if traced:
-        return "--trace records every check (the Python function)"
     if not setup.finite_inputs:
         return "inputs that are not JSON text can hold NaN"
-    missing = sorted(setup.on - set(module.RULES.split(",")))
+    missing = sorted(setup.on - set((module.TRACED_RULES if traced else module.RULES).split(",")))
     if missing:
-        return f"rules without C code apply: {', '.join(missing)}"
+        return f"rules without C {'trace' if traced else 'code'} apply: {', '.join(missing)}"
     return None
 
 
@@ -71,6 +74,6 @@ def build(setup: Setup, traced: bool) -> Callable[[Signal], Decision] | None:
     from cdbctl.risk.decide import native_namespace
 
     try:
-        return module.Engine(native_namespace(setup))  # type: ignore[no-any-return]
+        return module.Engine(native_namespace(setup), traced, len(setup.on))  # type: ignore[no-any-return]
     except OverflowError:  # a config number beyond 2**53 is not exact as a double: Python decides
         return None

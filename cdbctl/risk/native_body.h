@@ -41,6 +41,9 @@
     if (!IS_NONE(stop_in) && (is_long ? stop_in >= price : stop_in <= price))
         REJECT(CALL(note_stop_side, TMP(box(stop_in)), TMP(box(price)), BOOL(is_long)));
     if (!IS_NONE(bid) && !IS_NONE(ask) && bid > ask) REJECT(CALL(note_crossed, TMP(box(bid)), TMP(box(ask))));
+#if TRACED
+    RULE_END(CK_validity);
+#endif
     PyObject *held = NULL;  /* the open position on the symbol (a stateful replay changes the dict) */
     double held_side = 0.0, held_quantity = 0.0, held_notional = 0.0, reduce_qty = 0.0;
     if (PyDict_GET_SIZE(open_by_symbol)) {
@@ -60,6 +63,9 @@
     }
     /* staleness: Age of the signal against DATA_STALE_TIMEOUT_SEC; unparseable or future timestamps fail. */
     double now_s;
+#if TRACED
+    RULE_BEGIN();
+#endif
     double t = NONE;
     if (ts != Py_None) {
         int parsed = 0;
@@ -74,10 +80,10 @@
             }
         }
         if (!parsed) {  /* every other spelling: timeparse decides */
-            PyObject *r = PyObject_CallOneArg(to_epoch, ts);
-            if (r == NULL) goto error;
-            t = r == Py_None ? NONE : PyFloat_AsDouble(r);
-            Py_DECREF(r);
+            PyObject *epoch = PyObject_CallOneArg(to_epoch, ts);
+            if (epoch == NULL) goto error;
+            t = epoch == Py_None ? NONE : PyFloat_AsDouble(epoch);
+            Py_DECREF(epoch);
             if (PyErr_Occurred()) goto error;
         }
         if (IS_NONE(t)) {
@@ -98,13 +104,36 @@
         FAIL(invalid_signal, Py_NewRef(MISSING_REQUIRED));
     }
     now_s = IS_NONE(t) ? evaluated : t;
+#if TRACED
+    value = IS_NONE(t) ? NULL : box(evaluated - t);
+    limit = Py_NewRef(stale_o);
+    note = ts == Py_None ? Py_NewRef(NO_TIMESTAMP) : NULL;
+    RULE_END(CK_staleness);
+#endif
     /* circuit_breaker: Halt when the day's loss or the drawdown from peak_equity reaches CIRCUIT_BREAKER_THRESHOLD_PCT. */
+#if TRACED
+    RULE_BEGIN();
+#endif
     if (breaker_note != Py_None) FAIL(circuit_breaker_triggered, Py_NewRef(breaker_note));
+#if TRACED
+    value = Py_NewRef(drawdown), limit = Py_NewRef(breaker);
+    RULE_END(CK_circuit_breaker);
+#endif
     /* daily_drawdown: daily_pnl <= -equity x MAX_DAILY_DRAWDOWN_PCT stops new risk for the day. */
+#if TRACED
+    RULE_BEGIN();
+#endif
     if (daily_note != Py_None) FAIL(max_daily_drawdown_exceeded, Py_NewRef(daily_note));
+#if TRACED
+    value = PyObject_GetAttrString(st, "daily_pnl"), limit = Py_NewRef(daily_limit);
+    RULE_END(CK_daily_drawdown);
+#endif
     /* market_regime: Volatility regime: > panic threshold rejects, > stressed threshold scales the size down. */
     PyObject *regime;
     double mult;
+#if TRACED
+    RULE_BEGIN();
+#endif
     if (vol > panic) {
         regime = S_panic, mult = 0.0;
         FAIL(market_regime_panic, CALL(note_panic, TMP(box(vol)), c));
@@ -113,8 +142,16 @@
     } else {
         regime = S_normal, mult = 1.0;
     }
+#if TRACED
+    value = box(vol), limit = Py_NewRef(regime == S_panic ? panic_o : stressed_o);
+    note = regime == S_stressed ? CALL(note_stressed, TMP(box(mult))) : NULL;
+    RULE_END(CK_market_regime);
+#endif
     /* sizing: min(method size, target_position_usd, equity x MAX_POSITION_PCT) x regime multiplier. */
     double size;
+#if TRACED
+    RULE_BEGIN();
+#endif
     if (!IS_NONE(const_size)) {
         size = const_size;
     } else {
@@ -129,36 +166,73 @@
         size = 0.0;
         FAIL(position_size_zero_after_sizing, CALL(note_zero, TMP(box(mult)), regime, target_obj, c));
     }
+#if TRACED
+    value = box(size), limit = Py_NewRef(position_cap_o);
+    RULE_END(CK_sizing);
+#endif
     /* leverage: Leverage above MAX_LEVERAGE is rejected. */
+#if TRACED
+    RULE_BEGIN();
+#endif
     if (lev > max_lev) FAIL(leverage_exceeds_max, CALL(note_leverage, lev_obj, c));
+#if TRACED
+    value = Py_NewRef(lev_obj), limit = Py_NewRef(max_lev_o);
+    RULE_END(CK_leverage);
+#endif
     /* exposure: total_exposure_pct + notional / equity must stay <= MAX_TOTAL_EXPOSURE_PCT. */
+#if TRACED
+    RULE_BEGIN();
+#endif
     double exposure_after = num(PTR(st, off_total_exposure)) + size / equity;
     if (exposure_after > max_exposure)
         FAIL(max_exposure_reached, CALL(note_exposure, TMP(box(exposure_after)), c));
+#if TRACED
+    value = box(exposure_after), limit = Py_NewRef(max_exposure_o);
+    RULE_END(CK_exposure);
+#endif
     /* trading_state: HALTED rejects everything; REDUCING passes only signals that reduce an open position. */
     if (on_trading_state) {
+#if TRACED
+        RULE_BEGIN();
+#endif
         PyObject *state_reason = CALL(trading_state_reason, trading_state, BOOL(reduce_qty > 0));
         if (state_reason == NULL) goto error;
         TMP(state_reason);
         if (state_reason != Py_None) FAIL_AS(state_reason, CALL(note_trading_state, state_reason));
+#if TRACED
+        value = PyObject_GetAttrString(trading_state, "value");
+        RULE_END(CK_trading_state);
+#endif
     }
     /* cooldown: Cooldown after a stop-loss on the symbol, StoplossGuard, or a run of losing trades. */
     if (on_cooldown) {
+#if TRACED
+        RULE_BEGIN();
+#endif
         double lock_at = now_s > evaluated ? now_s : evaluated;
+        PyObject *lock = Py_None;
         if (locks_from <= lock_at && lock_at < locks_until) {
-            PyObject *lock = call_method(x, S_lock, ARGS(x, symbol, TMP(box(lock_at)), c), 4);
+            lock = call_method(x, S_lock, ARGS(x, symbol, TMP(box(lock_at)), c), 4);
             if (lock == NULL) goto error;
             TMP(lock);
             if (lock != Py_None) {
-                PyObject *why = TMP(PyObject_GetAttrString(lock, "reason"));
+                PyObject *locked_by = TMP(PyObject_GetAttrString(lock, "reason"));
                 PyObject *left = TMP(PyObject_GetAttrString(lock, "remaining_sec"));
-                if (why == NULL || left == NULL) goto error;
-                FAIL(cooldown_active, CALL(note_cooldown, why, left));
+                if (locked_by == NULL || left == NULL) goto error;
+                FAIL(cooldown_active, CALL(note_cooldown, locked_by, left));
             }
         }
+#if TRACED
+        value = lock == Py_None ? box(0.0) : PyObject_GetAttrString(lock, "remaining_sec");
+        limit = PyObject_GetAttrString(c, "COOLDOWN_SEC");
+        RULE_END(CK_cooldown);
+#endif
     }
     /* order_rate: At most MAX_ORDERS_PER_MINUTE approved orders in any 60 s window of a stateful replay. */
     if (on_order_rate) {
+#if TRACED
+        RULE_BEGIN();
+#endif
         Py_ssize_t recorded = PyObject_Size(approved_times);
         if (recorded < 0) goto error;
         if (0 < rate_limit && rate_limit <= recorded) {
@@ -168,27 +242,42 @@
             int ok = PyObject_IsTrue(allows);
             Py_DECREF(allows);
             if (ok < 0) goto error;
-            if (!ok && reason == NULL) {
+            if (!ok && WANT_DETAIL) {
                 PyObject *count = TMP(call_method(limiter, S_count, ARGS(limiter, when), 2));
                 PyObject *wait = TMP(call_method(limiter, S_retry_after, ARGS(limiter, when), 2));
                 FAIL(order_rate_exceeded, CALL(note_order_rate, count, wait));
             }
         }
+#if TRACED
+        value = call_method(limiter, S_count, ARGS(limiter, TMP(box(now_s))), 2);
+        limit = PyObject_GetAttrString(limiter, "limit");
+        RULE_END(CK_order_rate);
+#endif
     }
     /* open_positions: A new symbol must not push the open positions above MAX_OPEN_POSITIONS; reducing never flips. */
     if (on_open_positions) {
+#if TRACED
+        RULE_BEGIN();
+#endif
         if (reduce_qty && reducing && reduce_qty * price < size) size = reduce_qty * price;
         Py_ssize_t open_count = PyObject_Size(open_legs);
         if (open_count < 0) goto error;
         if (held == NULL && 0 < max_open && max_open <= open_count)
             FAIL(max_open_positions_reached,
                  CALL(note_open_positions, TMP(PyLong_FromSsize_t(open_count)), TMP(PyLong_FromLong(max_open))));
+#if TRACED
+        value = PyLong_FromSsize_t(held == NULL ? open_count + 1 : open_count), limit = Py_NewRef(max_open_o);
+        RULE_END(CK_open_positions);
+#endif
     }
     /* instrument: Price on the tick; size floored to the contract step; below min quantity or notional fails. */
     double qty, per_day, contracts = 0.0, first_bound = 0.0;
-    PyObject *inst = NULL, *bounds = NULL, *tier_rows = NULL;  /* borrowed from the prepared tuple */
+    PyObject *inst = NULL, *bounds = NULL, *tier_rows = NULL, *max_q_obj = NULL;  /* the prepared tuple's */
     Py_ssize_t n_tiers = 0;
     if (on_instrument) {
+#if TRACED
+        RULE_BEGIN();
+#endif
         qty = size / price;
         per_day = settlements;
         PyObject *prep = PyDict_GetItemWithError(prepared, symbol);
@@ -218,7 +307,7 @@
             n_tiers = PyLong_AsSsize_t(p[11]);
             first_bound = num(p[12]);
             tier_rows = p[13];
-            double max_q = num(p[14]);
+            double max_q = num(max_q_obj = p[14]);
             if (PyErr_Occurred()) goto error;
             double steps = qty / base_step + 1e-9;  /* instruments.floor_quantity: floored to the step */
             if (qty > 0 && steps < INFINITY) {
@@ -244,7 +333,7 @@
             if (ticks < 0.5 || !(-1e-6 <= off && off <= 1e-6)) {
                 FAIL(price_off_tick, CALL(note_tick, inst, TMP(box(price))));
             } else if (contracts < min_q || size < min_n) {
-                if (reason == NULL) {
+                if (WANT_DETAIL) {
                     PyObject *least = TMP(CALL(min_notional_of, inst, TMP(box(price))));
                     FAIL(below_min_notional, CALL(note_min, TMP(box(size)), TMP(box(contracts)), least));
                 }
@@ -252,6 +341,18 @@
                 FAIL(above_max_quantity, CALL(note_max_quantity, TMP(box(contracts)), p[14]));
             }
         }
+#if TRACED
+        if (inst == NULL) {
+            value = box(size);
+        } else if (r == R_price_off_tick) {
+            limit = PyObject_GetAttrString(inst, "tick_size");
+        } else if (r == R_above_max_quantity) {
+            value = box(contracts), limit = Py_NewRef(max_q_obj);
+        } else {
+            value = box(size), limit = CALL(min_notional_of, inst, TMP(box(price)));
+        }
+        RULE_END(CK_instrument);
+#endif
     } else {
         qty = size / price;
         per_day = settlements;
@@ -260,8 +361,13 @@
     double mmr;
     long safe, lev_cap;
     if (on_risk_tier) {
+#if TRACED
+        RULE_BEGIN();
+#endif
         mmr = default_mmr, safe = max_safe, lev_cap = max_lev;
         double tier_contracts = contracts;
+        Py_ssize_t level = 0;
+        PyObject *row = NULL, *last_bound = NULL;
         if (inst != NULL) {
             if (held != NULL && (held_side == 1) == is_long) {  /* the position after the order counts */
                 double size_of = getattr_d(inst, "contract_size");
@@ -269,7 +375,6 @@
                 tier_contracts += held_quantity / size_of;
             }
             double low = tier_contracts - 1e-9;  /* instruments.tier_for; most positions sit in tier 0 */
-            Py_ssize_t level = 0;
             if (!(low <= first_bound)) {
                 PyObject *at = TMP(CALL(bisect_left, bounds, TMP(box(low))));
                 if (at == NULL) goto error;
@@ -277,7 +382,7 @@
                 if (PyErr_Occurred()) goto error;
             }
             if (level < n_tiers) {
-                PyObject *row = PyTuple_GET_ITEM(tier_rows, level);
+                row = PyTuple_GET_ITEM(tier_rows, level);
                 double tier_limit = num(PyTuple_GET_ITEM(row, 1));
                 mmr = num(PyTuple_GET_ITEM(row, 2));
                 safe = PyLong_AsLong(PyTuple_GET_ITEM(row, 3));
@@ -286,17 +391,30 @@
                 if (lev > tier_limit)
                     FAIL(leverage_exceeds_max, CALL(note_tier_leverage, lev_obj, PyTuple_GET_ITEM(row, 0)));
             } else {
-                PyObject *last = PySequence_GetItem(bounds, PySequence_Size(bounds) - 1);
-                if (last == NULL) goto error;
-                TMP(last);
-                FAIL(risk_limit_exceeded, CALL(note_tier_limit, TMP(box(tier_contracts)), last));
+                last_bound = TMP(PySequence_GetItem(bounds, PySequence_Size(bounds) - 1));
+                if (last_bound == NULL) goto error;
+                FAIL(risk_limit_exceeded, CALL(note_tier_limit, TMP(box(tier_contracts)), last_bound));
             }
         }
+#if TRACED
+        if (inst == NULL) {
+            note = Py_NewRef(NO_INSTRUMENT);
+        } else if (level >= n_tiers) {
+            value = box(tier_contracts), limit = Py_NewRef(last_bound);
+        } else {
+            value = Py_NewRef(lev_obj), limit = Py_NewRef(PyTuple_GET_ITEM(row, 1));
+            note = Py_NewRef(PyTuple_GET_ITEM(row, 5));
+        }
+        RULE_END(CK_risk_tier);
+#endif
     } else {
         mmr = default_mmr, safe = max_safe, lev_cap = max_lev;
     }
     /* symbol_limit: Notional on the symbol after the order <= equity x MAX_SYMBOL_EXPOSURE_PCT and the instrument cap. */
     if (on_symbol_limit) {
+#if TRACED
+        RULE_BEGIN();
+#endif
         double symbol_after = held == NULL ? size : fabs(held_side * held_notional + (is_long ? 1 : -1) * size);
         double symbol_limit = symbol_cap;
         if (inst != NULL) {
@@ -307,9 +425,16 @@
         if (symbol_after > symbol_limit && (held == NULL || symbol_after >= held_notional))
             FAIL(symbol_limit_exceeded,
                  CALL(note_symbol_limit, symbol, TMP(box(symbol_after)), TMP(box(symbol_limit))));
+#if TRACED
+        value = box(symbol_after), limit = box(symbol_limit);
+        RULE_END(CK_symbol_limit);
+#endif
     }
     /* margin: Initial margin + opening and closing fees <= available balance (else equity - used margin). */
     if (on_margin) {
+#if TRACED
+        RULE_BEGIN();
+#endif
         double available = stated_available;
         if (IS_NONE(available)) {
             available = equity - getattr_d(x, "used_margin");
@@ -323,15 +448,31 @@
         if (!margin_ok && !(reduce_qty && size <= reduce_qty * price * (1 + 1e-12)))
             FAIL(insufficient_margin, CALL(note_margin, TMP(box(required)), TMP(box(initial_margin)),
                                            TMP(box(round_trip_fees)), TMP(box(available))));
+#if TRACED
+        value = box(required), limit = box(available);
+        note = margin_ok ? NULL : Py_NewRef(FREES_MARGIN);
+        RULE_END(CK_margin);
+#endif
     }
     /* spread: (ask - bid) / mid in basis points must stay <= MAX_SPREAD_BPS. */
     double spread = NONE;  /* None: no bid/ask */
+#if TRACED
+    RULE_BEGIN();
+#endif
     if (!IS_NONE(bid) && !IS_NONE(ask)) {
         spread = (ask - bid) / (ask + bid) * 20000.0;
         if (spread > max_spread) FAIL(excessive_spread, CALL(note_spread, TMP(box(spread)), c));
     }
+#if TRACED
+    value = IS_NONE(spread) ? NULL : box(spread), limit = Py_NewRef(max_spread_o);
+    note = IS_NONE(spread) ? Py_NewRef(NO_BID_ASK) : NULL;
+    RULE_END(CK_spread);
+#endif
     /* liquidation: MEXC liquidation price; distance below MIN_LIQUIDATION_DISTANCE or a stop beyond LP fails. */
     double dist, lp, stop;
+#if TRACED
+    RULE_BEGIN();
+#endif
     dist = 1.0 / lev - mmr;
     if (dist < 0.0) dist = 0.0;
     if (is_long) {
@@ -374,14 +515,34 @@
     if (dist < min_dist) FAIL(liquidation_risk_too_high, CALL(note_liq_distance, TMP(box(dist)), c));
     else if (is_long ? stop <= lp : stop >= lp)
         FAIL(liquidation_risk_too_high, CALL(note_stop, TMP(box(stop)), TMP(box(lp))));
+#if TRACED
+    value = box(dist), limit = Py_NewRef(min_dist_o);
+    RULE_END(CK_liquidation);
+#endif
     /* funding: Daily funding fee = value x rate x 24 / FUNDING_SETTLEMENT_HOURS; longs pay a positive rate. */
     double rate, fee_daily;
+#if TRACED
+    RULE_BEGIN();
+#endif
     rate = fund * per_day;
     if (!is_long) rate = -rate;
     fee_daily = (IS_NONE(mark) ? size : size / price * mark) * rate;
     if (rate > max_funding) FAIL(excessive_funding_fees, CALL(note_funding, TMP(box(rate)), c));
+#if TRACED
+    value = box(rate), limit = Py_NewRef(max_funding_o);
+    note = rate > funding_alert ? CALL(note_funding_alert, TMP(box(rate)), funding_alert_o) : NULL;
+    RULE_END(CK_funding);
+#endif
     /* slippage: Half spread + square-root impact Y x sigma_daily x sqrt(notional / depth), in bps. */
     double slip;
+#if TRACED
+    RULE_BEGIN();
+#endif
     slip = IS_NONE(spread) ? 0.0 : spread * 0.5;
     if (!IS_NONE(depth)) slip += impact * vol * sqrt(size / depth);
     if (slip > max_slip) FAIL(excessive_slippage, CALL(note_slippage, TMP(box(slip)), c));
+#if TRACED
+    value = box(slip), limit = Py_NewRef(max_slip_o);
+    note = IS_NONE(depth) ? Py_NewRef(NO_DEPTH) : NULL;
+    RULE_END(CK_slippage);
+#endif

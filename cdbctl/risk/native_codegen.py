@@ -11,6 +11,7 @@ and the rules that have C code. The Python half of the engine's constants is ``n
 from __future__ import annotations
 
 import ast
+import re
 import textwrap
 from pathlib import Path
 
@@ -65,6 +66,11 @@ def native_rules() -> tuple[Rule, ...]:
     return tuple(r for r in RULES if r.native.strip())
 
 
+def traced_rules() -> tuple[Rule, ...]:
+    """The rules the compiled engine can also trace (an invalidating rule records no values)."""
+    return tuple(r for r in native_rules() if r.native_trace.strip() or r.invalidates)
+
+
 def _constants() -> list[tuple[str, str, str]]:
     """(kind, name, owner) of every constant: owner is the guarded rule whose prepare binds it, or
     ``always`` (the prelude, the rule flags, module-level names)."""
@@ -84,6 +90,13 @@ def _constants() -> list[tuple[str, str, str]]:
     return list(out.values())
 
 
+# the frame's own variables (native_decide.h): a snippet that declared one would shadow it
+_RESERVED = re.compile(
+    r"\b(?:PyObject|double|int|long|Py_ssize_t)\b[\s*]*"
+    r"\b(r|why|value|limit|note|checks|reason|detail|result|tmp|ntmp|n_checks|e|sig)\b\s*[=;,\[]"
+)
+
+
 def _c_block(text: str, indent: int) -> list[str]:
     lines = textwrap.dedent(text).strip("\n").splitlines()
     return [(" " * indent + line) if line.strip() else "" for line in lines]
@@ -94,14 +107,33 @@ def header() -> str:
     reasons = list(dict.fromkeys([*(r for rule in native_rules() for r in rule.reasons), *_FRAME_REASONS]))
     lines = [_GENERATED, "#ifndef CDBCTL_NATIVE_RULES_H", "#define CDBCTL_NATIVE_RULES_H", ""]
     names = ",".join(r.name for r in native_rules())
-    lines += [f'#define NATIVE_RULE_NAMES "{names}"', ""]
+    traced = ",".join(r.name for r in traced_rules())
+    lines += [f'#define NATIVE_RULE_NAMES "{names}"', f'#define NATIVE_TRACED_RULE_NAMES "{traced}"', ""]
     lines.append("/* X(kind, name, owner): d number, n number or None, i integer, o object, b truth */")
     lines.append("#define NATIVE_CONSTS(X) \\")
     lines += [f"    X({kind}, {name}, {owner}) \\" for kind, name, owner in _constants()]
     lines += ["", "#define NATIVE_REASONS(X) \\"]
     lines += [f"    X({reason}) \\" for reason in reasons]
+    lines += ["", "#define NATIVE_CHECKS(X) \\"]
+    lines += [f"    X({rule.name}) \\" for rule in RULES]
     lines += ["", "#endif", ""]
     return "\n".join(lines)
+
+
+def _checked(rule: Rule, indent: int) -> list[str]:
+    """A rule's C code with its trace: the check, then (traced build) its trace and its Check."""
+    pad = " " * indent
+    if rule.invalidates:  # a failure returns the invalid decision; passing, it records no values
+        return [*_c_block(rule.native, indent), "#if TRACED", f"{pad}RULE_END(CK_{rule.name});", "#endif"]
+    lines = ["#if TRACED", f"{pad}RULE_BEGIN();", "#endif", *_c_block(rule.native, indent)]
+    if rule.native_trace.strip():
+        lines += [
+            "#if TRACED",
+            *_c_block(rule.native_trace, indent),
+            f"{pad}RULE_END(CK_{rule.name});",
+            "#endif",
+        ]
+    return lines
 
 
 def body() -> str:
@@ -109,15 +141,18 @@ def body() -> str:
     lines = [_GENERATED, ""]
     first_check = next(r for r in RULES if not r.invalidates)
     for rule in RULES:
+        for text in (rule.native_decl, rule.native, rule.native_trace, rule.native_otherwise):
+            if found := _RESERVED.search(text):
+                raise RuntimeError(f"rule {rule.name}: its C code declares the frame's {found[1]!r}")
         if rule is first_check:
             lines += _c_block(_HELD, 4)
         lines.append(f"    /* {rule.name}: {rule.rule} */")
         lines += _c_block(rule.native_decl, 4)
         if rule.applies is None:  # without C code every run needs Python (native_rules() omits it)
-            lines += _c_block(rule.native, 4) if rule.native.strip() else ["    /* no C code */"]
+            lines += _checked(rule, 4) if rule.native.strip() else ["    /* no C code */"]
         elif rule.native.strip():
             lines.append(f"    if (on_{rule.name}) {{")
-            lines += _c_block(rule.native, 8)
+            lines += _checked(rule, 8)
             if rule.native_otherwise.strip():
                 lines.append("    } else {")
                 lines += _c_block(rule.native_otherwise, 8)

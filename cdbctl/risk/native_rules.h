@@ -3,6 +3,7 @@
 #define CDBCTL_NATIVE_RULES_H
 
 #define NATIVE_RULE_NAMES "validity,staleness,circuit_breaker,daily_drawdown,market_regime,sizing,leverage,exposure,trading_state,cooldown,order_rate,open_positions,instrument,risk_tier,symbol_limit,margin,spread,liquidation,funding,slippage"
+#define NATIVE_TRACED_RULE_NAMES "validity,staleness,circuit_breaker,daily_drawdown,market_regime,sizing,leverage,exposure,trading_state,cooldown,order_rate,open_positions,instrument,risk_tier,symbol_limit,margin,spread,liquidation,funding,slippage"
 
 /* X(kind, name, owner): d number, n number or None, i integer, o object, b truth */
 #define NATIVE_CONSTS(X) \
@@ -56,12 +57,17 @@
     X(o, note_future, always) \
     X(o, MISSING_SIGNAL_CLOCK, always) \
     X(o, MISSING_REQUIRED, always) \
+    X(o, NO_TIMESTAMP, always) \
     X(o, breaker_note, always) \
+    X(o, drawdown, always) \
+    X(o, breaker, always) \
     X(o, daily_note, always) \
+    X(o, daily_limit, always) \
     X(d, panic, always) \
     X(d, stressed, always) \
     X(d, stressed_mult, always) \
     X(o, note_panic, always) \
+    X(o, note_stressed, always) \
     X(d, position_cap, always) \
     X(n, const_size, always) \
     X(b, vol_target, always) \
@@ -97,12 +103,15 @@
     X(o, note_tier_limit, always) \
     X(o, note_tier_leverage, always) \
     X(o, bisect_left, always) \
+    X(o, NO_INSTRUMENT, always) \
     X(d, symbol_cap, symbol_limit) \
     X(o, note_symbol_limit, always) \
     X(n, stated_available, margin) \
     X(o, note_margin, always) \
+    X(o, FREES_MARGIN, always) \
     X(d, max_spread, always) \
     X(o, note_spread, always) \
+    X(o, NO_BID_ASK, always) \
     X(d, default_mmr, always) \
     X(d, min_dist, always) \
     X(d, stop_long, always) \
@@ -118,9 +127,11 @@
     X(d, max_funding, always) \
     X(d, funding_alert, always) \
     X(o, note_funding, always) \
+    X(o, note_funding_alert, always) \
     X(d, impact, always) \
     X(d, max_slip, always) \
     X(o, note_slippage, always) \
+    X(o, NO_DEPTH, always) \
 
 #define NATIVE_REASONS(X) \
     X(invalid_signal) \
@@ -149,5 +160,27 @@
     X(excessive_funding_fees) \
     X(excessive_slippage) \
     X(numeric_overflow) \
+
+#define NATIVE_CHECKS(X) \
+    X(validity) \
+    X(staleness) \
+    X(circuit_breaker) \
+    X(daily_drawdown) \
+    X(market_regime) \
+    X(sizing) \
+    X(leverage) \
+    X(exposure) \
+    X(trading_state) \
+    X(cooldown) \
+    X(order_rate) \
+    X(open_positions) \
+    X(instrument) \
+    X(risk_tier) \
+    X(symbol_limit) \
+    X(margin) \
+    X(spread) \
+    X(liquidation) \
+    X(funding) \
+    X(slippage) \
 
 #endif

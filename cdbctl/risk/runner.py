@@ -55,8 +55,8 @@ def evaluate_chunk(
     """Decisions for a chunk in input order; invalid records are located, counted and reported."""
     evaluate = engine.evaluate
     records = chunk.records
-    fast = engine.fast
-    if chunk.locs is None and chunk.kind == "line" and fast is not None:  # all records are Signals
+    fast = engine.decide  # fast or traced: the engine's evaluation, without the per-call wrapper
+    if chunk.locs is None and chunk.kind == "line":  # all records are Signals
         decisions: list[Decision] = []
         pending = iter(records)
         while True:  # one C-level loop; list.extend keeps what it got before an exception

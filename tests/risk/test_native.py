@@ -54,21 +54,20 @@ def _engine(run: dict[str, Any], *, compiled: bool, trace: bool = False) -> Engi
 
 
 def _compiled(engine: Engine) -> bool:
-    return MODULE is not None and isinstance(engine.fast, MODULE.Engine)
+    return MODULE is not None and isinstance(engine.decide, MODULE.Engine)
 
 
 @settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(runs())
-def test_the_compiled_engine_decides_every_signal_as_python_does(run: dict[str, Any]) -> None:
-    """Same decisions in every field, and the same account afterwards (a --stateful replay's positions
-    and exposure), called directly: an exception fails the test."""
-    fast, python = _engine(run, compiled=True), _engine(run, compiled=False)
-    assert python.fast is not None and not _compiled(python)
-    assert _compiled(fast) == (native.unsupported(fast.setup, False) is None)
-    assert fast.fast is not None
+@given(runs(), st.booleans())
+def test_the_compiled_engine_decides_every_signal_as_python_does(run: dict[str, Any], trace: bool) -> None:
+    """Same decisions in every field (with --trace every check's too), and the same account afterwards
+    (a --stateful replay's positions and exposure), called directly: an exception fails the test."""
+    fast, python = _engine(run, compiled=True, trace=trace), _engine(run, compiled=False, trace=trace)
+    assert not _compiled(python)
+    assert _compiled(fast), native.unsupported(fast.setup, trace)  # every rule has C code and a C trace
     for raw in run["signals"]:
         sig = msgspec.json.decode(msgspec.json.encode(raw), type=Signal)  # as the CLI decodes it
-        assert msgspec.json.encode(fast.fast(sig)) == msgspec.json.encode(python.fast(sig))  # bit for bit
+        assert msgspec.json.encode(fast.decide(sig)) == msgspec.json.encode(python.decide(sig))  # bit for bit
     assert fast.account.positions == python.account.positions
     assert fast.state.total_exposure_pct == python.state.total_exposure_pct
 
@@ -97,9 +96,7 @@ def test_which_runs_the_compiled_engine_decides(change: dict[str, Any], why: str
     assert _compiled(engine) == (why is None)
 
 
-def test_traced_runs_and_decoded_python_objects_are_decided_by_python() -> None:
-    traced = _engine(PLAIN, compiled=True, trace=True)
-    assert native.unsupported(traced.setup, True) == "--trace records every check (the Python function)"
+def test_decoded_python_objects_are_decided_by_python() -> None:
     cfg = resolve([]).config
     loose = Engine(cfg, now=resolve_now(NOW))  # objects from Python (explain, the API) may hold NaN
     assert native.unsupported(loose.setup, False) == "inputs that are not JSON text can hold NaN"
@@ -194,7 +191,7 @@ def _replay(run: dict[str, Any], book: Any, lines: list[dict[str, Any]]) -> list
     reasons = []
     for raw in lines:
         sig = msgspec.json.decode(msgspec.json.encode(raw), type=Signal)
-        got, want = fast.fast(sig), python.fast(sig)  # type: ignore[misc]
+        got, want = fast.decide(sig), python.decide(sig)
         assert msgspec.json.encode(got) == msgspec.json.encode(want)
         reasons.append(got.reason)
     return reasons

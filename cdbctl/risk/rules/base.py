@@ -66,11 +66,13 @@ class Rule:
     units: tuple[tuple[str, str], ...] = ()  # (reason, unit): a failure whose trace is in another unit
     invalidates: bool = False  # a failure means the signal itself is invalid: nothing else runs
     uses: tuple[str, ...] = ()  # names the snippets import: "name" (the rule's module) or "module:name"
-    # the compiled engine (cdbctl/risk/native.c): the check in C over the same local names, C
-    # declarations of what it binds for later rules, its otherwise, and the run's constants it reads
-    # as "kind:name" (d number, n number or None, i integer, o object, b truth). No native code: a run
-    # that needs the rule is decided by the Python function.
+    # the compiled engine (cdbctl/risk/native.c): the check in C over the same local names, its trace
+    # (sets the owned references value, limit and note), C declarations of what it binds for later
+    # rules, its otherwise, and the run's constants it reads as "kind:name" (d number, n number or
+    # None, i integer, o object, b truth; NAME_o is the object itself). No native code: a run that
+    # needs the rule is decided by the Python function.
     native: str = ""
+    native_trace: str = ""
     native_decl: str = ""
     native_otherwise: str = ""
     native_uses: tuple[str, ...] = ()

@@ -75,6 +75,9 @@ def prepare_instruments(book: InstrumentBook, min_dist: float, max_lev: int) -> 
     return prepared
 
 
+NO_INSTRUMENT = "no instrument rules for the symbol"
+
+
 def has_instruments(s: Setup) -> bool:
     """Instrument rules were loaded (--instruments)."""
     return s.instruments is not None
@@ -146,7 +149,7 @@ per_day = settlements
 """,
     native_decl="""
 double qty, per_day, contracts = 0.0, first_bound = 0.0;
-PyObject *inst = NULL, *bounds = NULL, *tier_rows = NULL;  /* borrowed from the prepared tuple */
+PyObject *inst = NULL, *bounds = NULL, *tier_rows = NULL, *max_q_obj = NULL;  /* the prepared tuple's */
 Py_ssize_t n_tiers = 0;
 """,
     native_uses=(
@@ -189,7 +192,7 @@ if (prep == NULL) {
     n_tiers = PyLong_AsSsize_t(p[11]);
     first_bound = num(p[12]);
     tier_rows = p[13];
-    double max_q = num(p[14]);
+    double max_q = num(max_q_obj = p[14]);
     if (PyErr_Occurred()) goto error;
     double steps = qty / base_step + 1e-9;  /* instruments.floor_quantity: floored to the step */
     if (qty > 0 && steps < INFINITY) {
@@ -215,13 +218,24 @@ if (prep == NULL) {
     if (ticks < 0.5 || !(-1e-6 <= off && off <= 1e-6)) {
         FAIL(price_off_tick, CALL(note_tick, inst, TMP(box(price))));
     } else if (contracts < min_q || size < min_n) {
-        if (reason == NULL) {
+        if (WANT_DETAIL) {
             PyObject *least = TMP(CALL(min_notional_of, inst, TMP(box(price))));
             FAIL(below_min_notional, CALL(note_min, TMP(box(size)), TMP(box(contracts)), least));
         }
     } else if (contracts > max_q) {
         FAIL(above_max_quantity, CALL(note_max_quantity, TMP(box(contracts)), p[14]));
     }
+}
+""",
+    native_trace="""
+if (inst == NULL) {
+    value = box(size);
+} else if (r == R_price_off_tick) {
+    limit = PyObject_GetAttrString(inst, "tick_size");
+} else if (r == R_above_max_quantity) {
+    value = box(contracts), limit = Py_NewRef(max_q_obj);
+} else {
+    value = box(size), limit = CALL(min_notional_of, inst, TMP(box(price)));
 }
 """,
     native_otherwise="""
@@ -246,7 +260,7 @@ RISK_TIER = Rule(
     stage=140,
     reasons=("risk_limit_exceeded", "leverage_exceeds_max"),
     rule="MEXC risk-limit tier of the position after the order: its MMR, and its max leverage.",
-    uses=("note_tier_limit", "note_tier_leverage"),
+    uses=("note_tier_limit", "note_tier_leverage", "NO_INSTRUMENT"),
     applies=has_instruments,
     headroom=1,
     unit="x",
@@ -271,10 +285,22 @@ if inst is not None:
 """,
     otherwise="mmr, safe, lev_cap = default_mmr, max_safe, max_lev",
     native_decl="double mmr;\nlong safe, lev_cap;",
-    native_uses=("o:note_tier_limit", "o:note_tier_leverage", "o:bisect_left"),
+    native_uses=("o:note_tier_limit", "o:note_tier_leverage", "o:bisect_left", "o:NO_INSTRUMENT"),
+    native_trace="""
+if (inst == NULL) {
+    note = Py_NewRef(NO_INSTRUMENT);
+} else if (level >= n_tiers) {
+    value = box(tier_contracts), limit = Py_NewRef(last_bound);
+} else {
+    value = Py_NewRef(lev_obj), limit = Py_NewRef(PyTuple_GET_ITEM(row, 1));
+    note = Py_NewRef(PyTuple_GET_ITEM(row, 5));
+}
+""",
     native="""
 mmr = default_mmr, safe = max_safe, lev_cap = max_lev;
 double tier_contracts = contracts;
+Py_ssize_t level = 0;
+PyObject *row = NULL, *last_bound = NULL;
 if (inst != NULL) {
     if (held != NULL && (held_side == 1) == is_long) {  /* the position after the order counts */
         double size_of = getattr_d(inst, "contract_size");
@@ -282,7 +308,6 @@ if (inst != NULL) {
         tier_contracts += held_quantity / size_of;
     }
     double low = tier_contracts - 1e-9;  /* instruments.tier_for; most positions sit in tier 0 */
-    Py_ssize_t level = 0;
     if (!(low <= first_bound)) {
         PyObject *at = TMP(CALL(bisect_left, bounds, TMP(box(low))));
         if (at == NULL) goto error;
@@ -290,7 +315,7 @@ if (inst != NULL) {
         if (PyErr_Occurred()) goto error;
     }
     if (level < n_tiers) {
-        PyObject *row = PyTuple_GET_ITEM(tier_rows, level);
+        row = PyTuple_GET_ITEM(tier_rows, level);
         double tier_limit = num(PyTuple_GET_ITEM(row, 1));
         mmr = num(PyTuple_GET_ITEM(row, 2));
         safe = PyLong_AsLong(PyTuple_GET_ITEM(row, 3));
@@ -299,10 +324,9 @@ if (inst != NULL) {
         if (lev > tier_limit)
             FAIL(leverage_exceeds_max, CALL(note_tier_leverage, lev_obj, PyTuple_GET_ITEM(row, 0)));
     } else {
-        PyObject *last = PySequence_GetItem(bounds, PySequence_Size(bounds) - 1);
-        if (last == NULL) goto error;
-        TMP(last);
-        FAIL(risk_limit_exceeded, CALL(note_tier_limit, TMP(box(tier_contracts)), last));
+        last_bound = TMP(PySequence_GetItem(bounds, PySequence_Size(bounds) - 1));
+        if (last_bound == NULL) goto error;
+        FAIL(risk_limit_exceeded, CALL(note_tier_limit, TMP(box(tier_contracts)), last_bound));
     }
 }
 """,
@@ -310,7 +334,7 @@ if (inst != NULL) {
     trace="""
 if inst is None:
     value = limit = None
-    note = "no instrument rules for the symbol"
+    note = NO_INSTRUMENT
 elif level >= n_tiers:
     value, limit = tier_contracts, tier_limit
 else:

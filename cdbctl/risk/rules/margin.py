@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from cdbctl.risk.account import Account
 
 
+FREES_MARGIN = "reduces an open position: frees margin"
+
+
 def note_margin(required: float, margin: float, fees: float, available: float) -> str:
     """Detail for `insufficient_margin`."""
     m = fixed
@@ -84,7 +87,7 @@ MARGIN = Rule(
     stage=160,
     reasons=("insufficient_margin",),
     rule="Initial margin + opening and closing fees <= available balance (else equity - used margin).",
-    uses=("note_margin",),
+    uses=("note_margin", "FREES_MARGIN"),
     applies=margin_applies,
     headroom=1,
     unit="USDT",
@@ -99,7 +102,11 @@ margin_ok = required <= available + 1e-9 + abs(available) * 1e-12  # binary roun
 if not margin_ok and not (reduce_qty and size <= reduce_qty * price * (1 + 1e-12)):  # reducing frees margin
     fail("insufficient_margin", note_margin(required, initial_margin, round_trip_fees, available))
 """,
-    native_uses=("n:stated_available", "o:note_margin"),
+    native_uses=("n:stated_available", "o:note_margin", "o:FREES_MARGIN"),
+    native_trace="""
+value = box(required), limit = box(available);
+note = margin_ok ? NULL : Py_NewRef(FREES_MARGIN);
+""",
     native="""
 double available = stated_available;
 if (IS_NONE(available)) {
@@ -117,7 +124,7 @@ if (!margin_ok && !(reduce_qty && size <= reduce_qty * price * (1 + 1e-12)))
 """,
     trace="""
 value, limit = required, available
-note = None if margin_ok else "reduces an open position: frees margin"
+note = None if margin_ok else FREES_MARGIN
 """,
 )
 
@@ -174,6 +181,7 @@ elif (stop <= lp) if long else (stop >= lp):
     fail("liquidation_risk_too_high", note_stop(stop, lp))
 """,
     native_decl="double dist, lp, stop;",
+    native_trace="value = box(dist), limit = Py_NewRef(min_dist_o);",
     native_uses=(
         "d:default_mmr",
         "d:min_dist",

@@ -58,6 +58,7 @@ def note_future(ahead: float, skew: float) -> str:
     return f"timestamp: {ahead:g}s in the future (max skew {skew:g}s)"
 
 
+NO_TIMESTAMP = "no timestamp"
 MISSING_SIGNAL_CLOCK = "timestamp: missing (--now signal judges each signal at its own timestamp)"
 MISSING_REQUIRED = "timestamp: missing (REQUIRE_TIMESTAMP is true)"
 
@@ -178,6 +179,7 @@ STALENESS = Rule(
         "note_future",
         "MISSING_SIGNAL_CLOCK",
         "MISSING_REQUIRED",
+        "NO_TIMESTAMP",
         "cdbctl.risk.timeparse:HEADS",
         "cdbctl.risk.timeparse:TAILS",
         "cdbctl.risk.timeparse:to_epoch",
@@ -234,6 +236,7 @@ now_s = evaluated if t is None else t  # the signal's own time in a replay, else
         "o:note_future",
         "o:MISSING_SIGNAL_CLOCK",
         "o:MISSING_REQUIRED",
+        "o:NO_TIMESTAMP",
     ),
     native="""
 double t = NONE;
@@ -250,10 +253,10 @@ if (ts != Py_None) {
         }
     }
     if (!parsed) {  /* every other spelling: timeparse decides */
-        PyObject *r = PyObject_CallOneArg(to_epoch, ts);
-        if (r == NULL) goto error;
-        t = r == Py_None ? NONE : PyFloat_AsDouble(r);
-        Py_DECREF(r);
+        PyObject *epoch = PyObject_CallOneArg(to_epoch, ts);
+        if (epoch == NULL) goto error;
+        t = epoch == Py_None ? NONE : PyFloat_AsDouble(epoch);
+        Py_DECREF(epoch);
         if (PyErr_Occurred()) goto error;
     }
     if (IS_NONE(t)) {
@@ -275,8 +278,13 @@ if (ts != Py_None) {
 }
 now_s = IS_NONE(t) ? evaluated : t;
 """,
+    native_trace="""
+value = IS_NONE(t) ? NULL : box(evaluated - t);
+limit = Py_NewRef(stale_o);
+note = ts == Py_None ? Py_NewRef(NO_TIMESTAMP) : NULL;
+""",
     trace="""
 value, limit = None if t is None else evaluated - t, stale  # the age
-note = "no timestamp" if ts is None else None
+note = NO_TIMESTAMP if ts is None else None
 """,
 )

@@ -77,6 +77,7 @@ if not size > 0:
         "o:atr_usd",
         "o:note_zero",
     ),
+    native_trace="value = box(size), limit = Py_NewRef(position_cap_o);",
     native="""
 if (!IS_NONE(const_size)) {
     size = const_size;
@@ -110,6 +111,7 @@ if lev > max_lev:
     fail("leverage_exceeds_max", note_leverage(lev, c))
 """,
     native_uses=("i:max_lev", "o:note_leverage"),
+    native_trace="value = Py_NewRef(lev_obj), limit = Py_NewRef(max_lev_o);",
     native="if (lev > max_lev) FAIL(leverage_exceeds_max, CALL(note_leverage, lev_obj, c));",
     trace="value, limit = lev, max_lev",
 )
