@@ -39,6 +39,7 @@ typedef struct {
     vectorcallfunc vectorcall;
     int traced;    /* every check recorded in the decision */
     Py_ssize_t n_checks; /* traced: the run's rules, one check each */
+    PyObject **last;     /* traced: each rule's previous check (add_check) */
     int on_always; /* the owner of the constants every run has */
 #define X(kind, name, owner) T_##kind name; PyObject *name##_o; /* its value, and the object itself */
     NATIVE_CONSTS(X)
@@ -50,7 +51,7 @@ static PyObject *SignalType, *MarketType, *DecisionType, *StateType;
 static Py_ssize_t off_signal_id, off_symbol, off_side, off_price, off_target, off_leverage, off_mode,
     off_order_type, off_stop, off_timestamp, off_market, off_mark;
 static Py_ssize_t off_vol, off_fund, off_atr, off_depth, off_bid, off_ask;
-static Py_ssize_t off_total_exposure;
+static Py_ssize_t off_total_exposure, off_daily_pnl;
 static PyObject *S_long, *S_short, *S_limit, *S_cross, *S_isolated, *S_lower, *S_panic, *S_stressed,
     *S_normal, *S_lock, *S_allows, *S_count, *S_retry_after, *S_get, *SCHEMA, *KW_RECORD, *KW_SAFE, *F_ZERO;
 #define X(reason) static PyObject *R_##reason;
@@ -102,26 +103,45 @@ static PyObject *call_method(PyObject *obj, PyObject *name, PyObject *const *arg
 }
 
 /* Check(name, passed, value, limit, detail, reason): None for a NULL; a passed check's detail is
- * its note, a failed one's the failure's detail */
+ * its note, a failed one's the failure's detail. Check is frozen, so a check made of the very same
+ * objects as the rule's previous one (a constant limit and value: the circuit breaker, a leverage)
+ * is that one, shared: ``last`` holds each rule's previous check. */
 static PyObject *CheckType;
 static Py_ssize_t off_check[6]; /* name, passed, value, limit, detail, reason */
-static int add_check(PyObject *checks, Py_ssize_t *n, PyObject *name, PyObject *r, PyObject *why, PyObject *value,
-                     PyObject *limit, PyObject *note) {
+static int add_check(PyObject *checks, Py_ssize_t *n, PyObject **last, PyObject *name, PyObject *r, PyObject *why,
+                     PyObject *value, PyObject *limit, PyObject *note) {
 #define OR_NONE(v) ((v) ? (v) : Py_None)
     PyObject *fields[6] = {name, r ? Py_False : Py_True, OR_NONE(value), OR_NONE(limit),
                            r ? why : OR_NONE(note), OR_NONE(r)};
 #undef OR_NONE
-    /* allocated and filled slot by slot as msgspec's own decoder does (a gc=False struct: no tracking) */
-    PyObject *check = ((PyTypeObject *)CheckType)->tp_alloc((PyTypeObject *)CheckType, 0);
-    if (check == NULL) return -1;
-    for (int i = 0; i < 6; i++) PTR(check, off_check[i]) = Py_NewRef(fields[i]);
     if (*n >= PyList_GET_SIZE(checks)) { /* more rules ran than the engine counted: a bug */
-        Py_DECREF(check);
         PyErr_SetString(PyExc_RuntimeError, "native engine: more checks than rules");
         return -1;
     }
+    PyObject *check = last[*n];
+    for (int i = 0; check != NULL && i < 6; i++)
+        if (PTR(check, off_check[i]) != fields[i]) check = NULL;
+    if (check != NULL) {
+        Py_INCREF(check);
+    } else { /* allocated and filled slot by slot as msgspec's decoder does (gc=False: no tracking) */
+        check = ((PyTypeObject *)CheckType)->tp_alloc((PyTypeObject *)CheckType, 0);
+        if (check == NULL) return -1;
+        for (int i = 0; i < 6; i++) PTR(check, off_check[i]) = Py_NewRef(fields[i]);
+        Py_XSETREF(last[*n], Py_NewRef(check));
+    }
     PyList_SET_ITEM(checks, (*n)++, check); /* the list was made with one slot per rule of the run */
     return 0;
+}
+
+/* Decision(*fields, checks), allocated and filled slot by slot (a gc=False struct: no tracking) */
+static PyObject *UNSET;
+static Py_ssize_t off_decision[20]; /* the fields in declaration order, checks last */
+static PyObject *new_decision(PyObject *const *fields, PyObject *checks) {
+    PyObject *d = ((PyTypeObject *)DecisionType)->tp_alloc((PyTypeObject *)DecisionType, 0);
+    if (d == NULL) return NULL;
+    for (int i = 0; i < 19; i++) PTR(d, off_decision[i]) = Py_NewRef(fields[i]);
+    PTR(d, off_decision[19]) = Py_NewRef(checks);
+    return d;
 }
 
 /* a numeric attribute as a double (NaN and the error set when it fails) */
@@ -249,7 +269,7 @@ static inline PyObject *keep(PyObject **tmp, int *n, PyObject *obj) {
  * decision's when it is the first */
 #define RULE_END(NAME)                                                                  \
     do {                                                                                \
-        if (PyErr_Occurred() || add_check(checks, &n_checks, (NAME), r, why, value, limit, note) < 0) goto error; \
+        if (PyErr_Occurred() || add_check(checks, &n_checks, e->last, (NAME), r, why, value, limit, note) < 0) goto error; \
         if (r != NULL && reason == NULL) {                                              \
             reason = r;                                                                 \
             detail = Py_NewRef(why);                                                    \
@@ -358,6 +378,10 @@ static int load_i(PyObject *ns, const char *name, long *out) {
 }
 
 static void engine_dealloc(Engine *self) {
+    if (self->last != NULL) {
+        for (Py_ssize_t i = 0; i < self->n_checks; i++) Py_XDECREF(self->last[i]);
+        PyMem_Free(self->last);
+    }
 #define X(kind, name, owner) Py_XDECREF(self->name##_o);
     NATIVE_CONSTS(X)
 #undef X
@@ -379,6 +403,10 @@ static PyObject *engine_new(PyTypeObject *type, PyObject *args, PyObject *kwds) 
     self->on_always = 1;
     self->traced = traced;
     self->n_checks = n_checks;
+    if (n_checks < 0 || (self->last = PyMem_Calloc(n_checks + 1, sizeof(PyObject *))) == NULL) {
+        Py_DECREF(self);
+        return n_checks < 0 ? (PyErr_SetString(PyExc_ValueError, "n_checks < 0"), NULL) : PyErr_NoMemory();
+    }
 #define LOAD_d(name) if (load_d(ns, #name, &self->name, 0) < 0) goto fail;
 #define LOAD_n(name) if (load_d(ns, #name, &self->name, 1) < 0) goto fail;
 #define LOAD_o(name) if (load_o(ns, #name, &self->name) < 0) goto fail;
@@ -414,8 +442,15 @@ static int init_types(PyObject *model) {
     StateType = PyObject_GetAttrString(model, "RiskState");
     CheckType = PyObject_GetAttrString(model, "Check");
     if (!SignalType || !MarketType || !DecisionType || !StateType || !CheckType) return -1;
-    if (PyType_HasFeature((PyTypeObject *)CheckType, Py_TPFLAGS_HAVE_GC)) { /* add_check fills it unseen */
-        PyErr_SetString(PyExc_ImportError, "the native engine needs Check to be a gc=False struct");
+    PyObject *frozen = PyObject_GetAttrString(CheckType, "__struct_config__");
+    PyObject *is_frozen = frozen ? PyObject_GetAttrString(frozen, "frozen") : NULL;
+    Py_XDECREF(frozen);
+    if (is_frozen == NULL) return -1;
+    int shareable = is_frozen == Py_True;
+    Py_DECREF(is_frozen);
+    /* add_check fills it unseen and shares equal ones */
+    if (PyType_HasFeature((PyTypeObject *)CheckType, Py_TPFLAGS_HAVE_GC) || !shareable) {
+        PyErr_SetString(PyExc_ImportError, "the native engine needs Check to be a frozen gc=False struct");
         return -1;
     }
     struct { PyObject *type; const char *name; Py_ssize_t *off; } fields[] = {
@@ -428,12 +463,37 @@ static int init_types(PyObject *model) {
         {MarketType, "volatility", &off_vol}, {MarketType, "funding_rate", &off_fund},
         {MarketType, "atr", &off_atr}, {MarketType, "order_book_depth", &off_depth},
         {MarketType, "bid", &off_bid}, {MarketType, "ask", &off_ask},
-        {StateType, "total_exposure_pct", &off_total_exposure},
+        {StateType, "total_exposure_pct", &off_total_exposure}, {StateType, "daily_pnl", &off_daily_pnl},
         {CheckType, "name", &off_check[0]}, {CheckType, "passed", &off_check[1]}, {CheckType, "value", &off_check[2]},
         {CheckType, "limit", &off_check[3]}, {CheckType, "detail", &off_check[4]}, {CheckType, "reason", &off_check[5]},
     };
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
         if (offset_of(fields[i].type, fields[i].name, fields[i].off) < 0) return -1;
+    
+    if (PyType_HasFeature((PyTypeObject *)DecisionType, Py_TPFLAGS_HAVE_GC)) { /* new_decision fills it unseen */
+        PyErr_SetString(PyExc_ImportError, "the native engine needs Decision to be a gc=False struct");
+        return -1;
+    }
+    PyObject *names = PyObject_GetAttrString(DecisionType, "__struct_fields__");
+    if (names == NULL) return -1;
+    if (!PyTuple_Check(names) || PyTuple_GET_SIZE(names) != 20) {
+        Py_DECREF(names);
+        PyErr_SetString(PyExc_ImportError, "the native engine knows Decision with 20 fields");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < 20; i++) {
+        const char *field = PyUnicode_AsUTF8(PyTuple_GET_ITEM(names, i));
+        if (field == NULL || offset_of(DecisionType, field, &off_decision[i]) < 0) {
+            Py_DECREF(names);
+            return -1;
+        }
+    }
+    Py_DECREF(names);
+    PyObject *msgspec = PyImport_ImportModule("msgspec");
+    if (msgspec == NULL) return -1;
+    UNSET = PyObject_GetAttrString(msgspec, "UNSET");
+    Py_DECREF(msgspec);
+    if (UNSET == NULL) return -1;
     PyObject *schema = PyObject_GetAttrString(model, "SCHEMA_VERSION");
     if (schema == NULL) return -1;
     SCHEMA = schema;

@@ -125,7 +125,7 @@
 #endif
     if (daily_note != Py_None) FAIL(max_daily_drawdown_exceeded, Py_NewRef(daily_note));
 #if TRACED
-    value = PyObject_GetAttrString(st, "daily_pnl"), limit = Py_NewRef(daily_limit);
+    value = Py_NewRef(PTR(st, off_daily_pnl)), limit = Py_NewRef(daily_limit);
     RULE_END(CK_daily_drawdown);
 #endif
     /* market_regime: Volatility regime: > panic threshold rejects, > stressed threshold scales the size down. */

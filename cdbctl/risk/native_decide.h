@@ -98,7 +98,7 @@ static PyObject *DECIDE(Engine *e, PyObject *sig) {
     static const int owned[] = {7, 8, 10, 11, 12, 13, 15, 17, 18};
     int ok = 1;
     for (size_t k = 0; k < sizeof(owned) / sizeof(owned[0]); k++) ok &= fields[owned[k]] != NULL;
-    if (ok) result = PyObject_Vectorcall(DecisionType, fields, TRACED ? 20 : 19, NULL);
+    if (ok) result = new_decision(fields, TRACED ? checks : UNSET);
     for (size_t k = 0; k < sizeof(owned) / sizeof(owned[0]); k++) Py_XDECREF(fields[owned[k]]);
     goto done;
 error:

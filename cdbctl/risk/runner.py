@@ -17,6 +17,7 @@ _ENC = msgspec.json.Encoder()
 Reporter = Callable[[str], None]
 _LOCATED = frozenset(("invalid_signal", "internal_error"))
 _APPROVED = attrgetter("approved")
+_REASON = attrgetter("reason")
 
 
 @dataclass(slots=True)
@@ -73,7 +74,8 @@ def evaluate_chunk(
             for r in records
         ]
     approved = sum(map(_APPROVED, decisions))
-    if approved != len(decisions):  # a rejection may be an invalid record or a bug: locate those
+    reasons = set(map(_REASON, decisions)) if approved != len(decisions) else ()
+    if not _LOCATED.isdisjoint(reasons):  # an invalid record or a bug: locate those (a C-speed test first)
         for i, d in enumerate(decisions):
             if d.reason in _LOCATED:
                 where = chunk.where(i)

@@ -103,7 +103,7 @@ if daily_note is not None:  # the state is the run's: decided once
     fail("max_daily_drawdown_exceeded", daily_note)
 """,
     native_uses=("o:daily_note", "o:daily_limit"),
-    native_trace='value = PyObject_GetAttrString(st, "daily_pnl"), limit = Py_NewRef(daily_limit);',
+    native_trace="value = Py_NewRef(PTR(st, off_daily_pnl)), limit = Py_NewRef(daily_limit);",
     native="if (daily_note != Py_None) FAIL(max_daily_drawdown_exceeded, Py_NewRef(daily_note));",
     trace="value, limit = st.daily_pnl, daily_limit",
 )
