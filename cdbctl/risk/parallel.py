@@ -31,7 +31,7 @@ import msgspec
 
 from cdbctl.errors import EnvironmentProblem
 from cdbctl.risk.engine import Engine
-from cdbctl.risk.io import Chunk, LineBlock, Unit
+from cdbctl.risk.io import CHUNK_SIZE, TRACED_CHUNK_SIZE, Chunk, LineBlock, Unit
 from cdbctl.risk.runner import Reporter, Summary, evaluate_chunk
 
 _ENC = msgspec.json.Encoder()
@@ -59,6 +59,20 @@ def _decide(engine: Engine, chunk: Chunk, name: str) -> Result:
     return (_ENC.encode_lines(decisions) if decisions else b""), summary, reports
 
 
+def _decide_block(engine: Engine, block: LineBlock, name: str) -> Result:
+    """A block decided piece by piece (as one process reads its chunks), one result for the parent."""
+    size = TRACED_CHUNK_SIZE if engine.trace else CHUNK_SIZE
+    outputs: list[bytes] = []
+    summary = Summary()
+    reports: list[str] = []
+    for piece in block.split(size):
+        out, counted, reported = _decide(engine, piece.decode(), name)
+        outputs.append(out)
+        summary.add(counted)
+        reports += reported
+    return b"".join(outputs), summary, reports
+
+
 class _Crash(NamedTuple):
     """A worker's unexpected exception (a bug: evaluate_chunk already turns a signal's into a decision)."""
 
@@ -84,7 +98,7 @@ def _serve(  # noqa: PLR0917  # a process target: its arguments are positional
         while (task := tasks.recv()) is not None:
             block, name = task
             try:
-                out: Result | _Crash = _decide(engine, block.decode(), name)
+                out: Result | _Crash = _decide_block(engine, block, name)
             except Exception as exc:  # handed to the parent, raised there
                 out = _Crash(f"{type(exc).__name__}: {exc}")
             results.send(out)

@@ -151,7 +151,7 @@ def _replay_in_parallel(  # noqa: PLR0917
     report: Callable[[str], None],
 ) -> None:
     from cdbctl.commands.risk.inputs import signal_sources
-    from cdbctl.risk.io import read_units
+    from cdbctl.risk.io import PARALLEL_BLOCK_SIZE, read_units
     from cdbctl.risk.parallel import ParallelReplay
 
     sys.stdout.flush()  # the workers are forks: nothing buffered here may be written twice
@@ -161,5 +161,5 @@ def _replay_in_parallel(  # noqa: PLR0917
         ParallelReplay(engine, workers, write, summary, report) as run,
     ):
         for read, label in sources:
-            run.run(read_units(read, label), label)
+            run.run(read_units(read, label, PARALLEL_BLOCK_SIZE), label)
         run.finish()
