@@ -193,11 +193,12 @@ def first_decisions(src: Path, *, stateful: bool = False, trace: bool = False) -
 
 def _chunks_with(src: Path, decided: list[Decision]) -> Iterator[tuple[Chunk, list[Decision]]]:
     """Each chunk of ``src`` as the CLI reads it, with as many of ``decided`` (repeated) as it has records."""
-    from cdbctl.risk.io import read_chunks
+    from cdbctl.risk.io import CHUNK_SIZE, TRACED_CHUNK_SIZE, read_chunks
 
     have = len(decided)
+    size = TRACED_CHUNK_SIZE if decided and decided[0].checks else CHUNK_SIZE  # as the CLI reads that mode
     with src.open("rb") as f:
-        for chunk in read_chunks(f.read1, str(src)):
+        for chunk in read_chunks(f.read1, str(src), size):
             n = len(chunk.records)
             yield chunk, decided[:n] if n <= have else decided * (n // have) + decided[: n % have]
 
@@ -317,6 +318,12 @@ def main() -> int:
         }
         t_floor, ratios = measure(src, runs)
         jobs, speedup = parallel_speedup(src, state)
+    from cdbctl.risk import native
+
+    module, why = native.loaded()
+    print(
+        f"engine                             {'compiled (' + str(module.__file__) + ')' if module else 'Python: ' + str(why)}"
+    )
     print(f"lines                              {LINES}")
     print(f"floor (msgspec decode+encode)      {t_floor:.3f}s  ({LINES / t_floor:,.0f} lines/s)")
     print("ratio to the floor                 replay   no engine   engine's share   goal")
