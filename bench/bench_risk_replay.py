@@ -15,7 +15,8 @@ encoding that mode's decisions (computed beforehand), plus the least a Python en
 (read the signal's fields, build the Decision: no rule at all). The difference is the engine's share.
 and the peak RSS of the real CLI (a subprocess, `--stateful --instruments --state`) at 200k signals
 and, with BENCH_RISK_2M=1, at 2M signals: memory must stay flat.
-Goals: plain <= 1.5x, stateful+instruments <= 2.0x, trace <= 3.0x.
+Goals: plain <= 1.5x, stateful+instruments <= 2.0x, trace <= 3.0x. The first line says which engine
+decided (the compiled one, cdbctl/risk/native.c, when it is built: docs/risk.md).
 """
 
 from __future__ import annotations
@@ -321,9 +322,8 @@ def main() -> int:
     from cdbctl.risk import native
 
     module, why = native.loaded()
-    print(
-        f"engine                             {'compiled (' + str(module.__file__) + ')' if module else 'Python: ' + str(why)}"
-    )
+    engine = f"compiled ({module.__file__})" if module else f"Python: the compiled engine is {why}"
+    print(f"engine                             {engine}")
     print(f"lines                              {LINES}")
     print(f"floor (msgspec decode+encode)      {t_floor:.3f}s  ({LINES / t_floor:,.0f} lines/s)")
     print("ratio to the floor                 replay   no engine   engine's share   goal")
