@@ -5,7 +5,7 @@ built from them), ``shell_lex``/``shell`` (lexer and analysis of ``run:`` script
 ``success_flags``, ``report_files``, ``handlers``, ``script_exits``, ``discard`` and ``nested`` for
 which scanner runs and how a status gets lost), ``syntax``/``quoting``/``edit_guard`` (the parse guard
 every script edit must pass), ``composer``/``locate``/``node_edits`` (YAML positions via PyYAML's C
-composer, and edits from them), ``steps``/``step_context``/``action_inputs``/``run_scripts``/
+composer, and edits from them; ``merge_conflicts`` names the markers that broke a file), ``steps``/``step_context``/``action_inputs``/``run_scripts``/
 ``continue_on_error``/``defaults`` (findings per step and job), ``policy``/``readers``/``waivers``
 (gates, second runs, waivers), ``splice`` (edits and their verification), ``hunks`` (the diff from the
 edits), ``harden`` (text -> findings + edits), ``report``/``rulesdoc`` (output formats and the rule

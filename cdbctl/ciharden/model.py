@@ -160,6 +160,14 @@ class FileProblem:
     file: str
     line: int | None
     message: str
+    col: int | None = None
+
+
+def located(path: str, line: int | None, col: int | None) -> str:
+    """``path:line:col`` (as linters print it), as far as it is known."""
+    if not line:
+        return path
+    return f"{path}:{line}:{col}" if col else f"{path}:{line}"
 
 
 # ---- the scanner registry's record types (entries live in scanners.py) ----
