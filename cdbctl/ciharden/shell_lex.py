@@ -223,9 +223,37 @@ def _lex(src: str) -> tuple[Token, ...]:
                         i = end
                 continue
             end = max(_word_end(src, i), i + 1)
+            if src.startswith("(", end) and _ARRAY_NAME.match(src, i, end):
+                end = _array_end(src, end + 1) or end  # ``CMD=(trivy fs .)``: one word, as in bash
             tokens.append(Token("word", src[i:end], i, end))
             i = end
     return tuple(tokens)
+
+
+# ``NAME=`` or ``NAME+=`` right before ``(``: an array assignment (anywhere else bash rejects the ``(``)
+_ARRAY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\+?=$")
+
+
+def _array_end(src: str, i: int) -> int | None:
+    """Index just past the ``)`` closing the elements that start at ``i`` (words, blanks, newlines,
+    comments), or None when an operator or the end of the script comes first: not an array."""
+    n = len(src)
+    while i < n:
+        c = src[i]
+        if c in " \t\r\n":
+            i += 1
+        elif c == "\\" and src.startswith("\n", i + 1):
+            i += 2
+        elif c == "#":
+            j = src.find("\n", i)
+            i = n if j < 0 else j
+        elif c == ")":
+            return i + 1
+        elif c in _WORD_STOP:
+            return None
+        else:
+            i = max(_word_end(src, i), i + 1)
+    return None
 
 
 def commands(tokens: list[Token]) -> list[SimpleCommand]:
