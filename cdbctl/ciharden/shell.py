@@ -95,14 +95,6 @@ def scan_script(
         inline = inline_script(cmd) if inv is None and nesting < _MAX_NESTING else None
         held = held_command(cmd, inline) if inv is None and nesting < _MAX_NESTING else None
         inner: list[str] = []
-        if inline is not None and held is None:  # ``bash -c "bandit || true"``: a script of its own
-            nested = scan_script(
-                inline.word.value, errexit=inline.errexit, pipefail=inline.pipefail, nesting=nesting + 1
-            )
-            inner = list(nested.tools)
-            tools.extend(inner)
-            reports |= nested.reports
-            issues.extend(inline_issues(inline, nested.issues))
         if held is not None:  # ``eval "$CMD"``, ``bash -c "$CMD"``, ``"${CMD[@]}"``: what the value runs
             errexit, pipefail = held.shell or (state["errexit"], state["pipefail"])
             nested_scan = partial(
@@ -120,6 +112,15 @@ def scan_script(
             tools.extend(inner)
             reports |= followed.reports
             issues.extend(followed.issues)
+        if inline is not None and not inner:  # ``bash -c "bandit || true"``: a script of its own
+            # (also ``bash -c "$PRE && trivy fs ."`` when $PRE is not known: trivy still runs)
+            nested = scan_script(
+                inline.word.value, errexit=inline.errexit, pipefail=inline.pipefail, nesting=nesting + 1
+            )
+            inner = list(nested.tools)
+            tools.extend(inner)
+            reports |= nested.reports
+            issues.extend(inline_issues(inline, nested.issues))
         if inv is None and not inner:
             if (
                 found

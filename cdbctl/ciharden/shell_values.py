@@ -142,13 +142,15 @@ class Assignments:
             if element is not None:  # one element changed: the array is no longer known
                 self._add(array_key(element.group(1)), _Assignment(k, None, plain))
             elif m is not None and m.group(3).startswith(_ARRAY):
-                # ``CMD=(trivy fs .)``: its elements (``$CMD`` alone is the first one, not followed);
-                # ``CMD+=(--quiet)`` is ``CMD=("${CMD[@]}" --quiet)``
+                # ``CMD=(trivy fs .)``: its elements, and ``$CMD`` is the first one;
+                # ``CMD+=(--quiet)`` is ``CMD=("${CMD[@]}" --quiet)`` (and leaves ``$CMD`` as it was)
                 key = array_key(m.group(1))
                 elements = m.group(3)[len(_ARRAY) :]
                 value = ("${" + key + "} " if m.group(2) else "") + elements
                 self._add(key, _Assignment(k, value, plain))
-                self._add(m.group(1), _Assignment(k, None, plain))
+                if not m.group(2):
+                    first = next((t.value for t in lex(elements) if t.kind == "word"), "")
+                    self._add(m.group(1), _Assignment(k, first, plain))
             elif m is not None:  # ``CMD+=" --flag"`` is ``CMD="${CMD} --flag"``
                 value = ("${" + m.group(1) + "}" if m.group(2) else "") + m.group(3)
                 self._add(m.group(1), _Assignment(k, value, plain))

@@ -48,7 +48,15 @@ ENV = {"SCAN": "trivy fs .", "BUILD": "npm ci", "FROM_INPUT": "${{ inputs.cmd }}
         ('CMD=(trivy fs "--exit-code" 0 .)\nFOO=1 "${CMD[@]}" --quiet\n', ["trivy"], ["flag"]),
         ('f() {\n  local -a a=(bandit -r .)\n  "${a[@]}" || true\n}\n', ["bandit"], ["swallow"]),
         ('CMD=(trivy fs .)\nbash -c "${CMD[*]} --exit-code 1 || true"\n', ["trivy"], ["swallow"]),
+        # eval of an array: its elements joined; ``$CMD`` of an array is its first element
+        ('CMD=(bandit -r .)\neval "${CMD[@]}" || true\n', ["bandit"], ["swallow"]),
+        ('CMD=("bandit -r ." --quiet)\neval "$CMD" || true\n', ["bandit"], ["swallow"]),
+        ('CMD=(echo bandit)\neval "$CMD" || true\n', [], []),  # runs 'echo' alone
+        ('CMD=()\neval "$CMD" || true\n', [], []),
+        # an array assignment keeps its substitution's status, as a plain one does: no discard
+        ("x=( $(bandit -f json -r .) )\n", ["bandit"], []),
         # not known: reported, never guessed
+        ('bash -c "$PRE && trivy fs --exit-code 1 ." || true\n', ["trivy"], ["opaque", "swallow"]),
         ('bash -c "$FROM_INPUT" || true\n', [], []),  # names nothing, the step is not named for a scan
         ('if x; then CMD="bandit -r ."; fi\nbash -c "$CMD" || true\n', [], ["opaque"]),
         ('CMD="bandit -r ."\nbash -c $CMD || true\n', [], ["opaque"]),  # split: the script is 'bandit'
