@@ -5,6 +5,7 @@ like eval (``eval_command``), and otherwise reported, never guessed."""
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -43,9 +44,8 @@ def held_command(cmd: SimpleCommand, inline: Inline | None) -> Held | None:
         if word.text.startswith("'") or not _in_command_position(word.value):
             return None
         quoted = word.text.startswith('"') and word.text.endswith('"')
-        shell = cmd.words[0].value if cmd.words else "sh"
-        name = next((w.value for w in cmd.words if not ASSIGN.match(w.value)), shell)
-        return Held(word.value, f"{name} -c", (inline.errexit, inline.pipefail), one_field=not quoted)
+        shell = posixpath.basename(next((w.value for w in cmd.words if not ASSIGN.match(w.value)), "sh"))
+        return Held(word.value, f"{shell} -c", (inline.errexit, inline.pipefail), one_field=not quoted)
     first = next((w for w in cmd.words if not ASSIGN.match(w.value)), None)
     if first is None or not _ARRAY_RUN.match(first.value):
         return None
