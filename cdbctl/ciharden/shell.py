@@ -30,9 +30,10 @@ from cdbctl.ciharden.nested import (
     inline_script,
     substitution_discard,
 )
+from cdbctl.ciharden.quoting import substitutions
 from cdbctl.ciharden.report_files import has_variable, report_paths, reports_of, scan_key
 from cdbctl.ciharden.script_exits import status_kept
-from cdbctl.ciharden.shell_lex import SimpleCommand, commands, lex, substitutions
+from cdbctl.ciharden.shell_lex import SimpleCommand, commands, lex
 from cdbctl.ciharden.shell_values import Scope, report_patterns
 from cdbctl.ciharden.success_flags import flag_issues
 
