@@ -26,7 +26,8 @@ Examples:
 \b
 Exit codes:
   0  success: approved, healthy, nothing to change
-  1  negative result: a signal rejected, the stack unhealthy, --check found drift
+  1  negative result: a signal rejected, the stack unhealthy, --check found drift (ci-harden: or a
+     workflow it could not check, such as one with merge-conflict markers)
   2  usage or input error: bad flag, missing file, malformed JSON/YAML, invalid record
   3  environment error: Docker unreachable, permission denied, unsafe edit
   4  internal error (a bug; rerun with CDBCTL_DEBUG=1 for a traceback)
