@@ -215,8 +215,11 @@ def build_fast(s: Setup) -> Callable[[Signal], Decision]:
             else:
                 t = to_epoch(ts)
             if t is None:
+                bad_ts = f"timestamp: {ts!r} is not ISO-8601 with Z/offset nor epoch s/ms"
+                if signal_clock:  # no time to judge the later checks at (never the wall clock): they are skipped
+                    return reject(bad_ts, sig, "invalid_timestamp_format")
                 if reason is None:
-                    reason, detail = "invalid_timestamp_format", f"timestamp: {ts!r} is not ISO-8601 with Z/offset nor epoch s/ms"
+                    reason, detail = "invalid_timestamp_format", bad_ts
             else:
                 if signal_clock:  # the replay's clock: each signal judged when it was emitted, none from the future
                     if t - evaluated > skew:
@@ -230,9 +233,8 @@ def build_fast(s: Setup) -> Callable[[Signal], Decision]:
                 elif -age > skew:
                     if reason is None:
                         reason, detail = "invalid_signal", f"timestamp: {-age:g}s in the future (max skew {skew:g}s)"
-        elif signal_clock:
-            if reason is None:
-                reason, detail = "invalid_signal", "timestamp: missing (--now signal judges each signal at its own timestamp)"
+        elif signal_clock:  # as above: the later checks are skipped
+            return reject("timestamp: missing (--now signal judges each signal at its own timestamp)", sig, "invalid_signal")
         elif require_ts:
             if reason is None:
                 reason, detail = "invalid_signal", "timestamp: missing (REQUIRE_TIMESTAMP is true)"
@@ -645,7 +647,12 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
             else:
                 t = to_epoch(ts)
             if t is None:
-                r, why = "invalid_timestamp_format", f"timestamp: {ts!r} is not ISO-8601 with Z/offset nor epoch s/ms"
+                bad_ts = f"timestamp: {ts!r} is not ISO-8601 with Z/offset nor epoch s/ms"
+                if signal_clock:  # no time to judge the later checks at (never the wall clock): they are skipped
+                    r, why = "invalid_timestamp_format", bad_ts
+                    record_check(Check("staleness", False, None, None, why, r))
+                    return reject(why, sig, r, checks)
+                r, why = "invalid_timestamp_format", bad_ts
             else:
                 if signal_clock:  # the replay's clock: each signal judged when it was emitted, none from the future
                     if t - evaluated > skew:
@@ -656,8 +663,10 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
                     r, why = "stale_data", note_stale(age, c)
                 elif -age > skew:
                     r, why = "invalid_signal", f"timestamp: {-age:g}s in the future (max skew {skew:g}s)"
-        elif signal_clock:
+        elif signal_clock:  # as above: the later checks are skipped
             r, why = "invalid_signal", "timestamp: missing (--now signal judges each signal at its own timestamp)"
+            record_check(Check("staleness", False, None, None, why, r))
+            return reject(why, sig, r, checks)
         elif require_ts:
             r, why = "invalid_signal", "timestamp: missing (REQUIRE_TIMESTAMP is true)"
         now_s = evaluated if t is None else t  # the signal's own time in a replay, else the evaluation clock

@@ -113,7 +113,10 @@ if ts is not None:
     else:
         t = to_epoch(ts)
     if t is None:
-        fail("invalid_timestamp_format", f"timestamp: {ts!r} is not ISO-8601 with Z/offset nor epoch s/ms")
+        bad_ts = f"timestamp: {ts!r} is not ISO-8601 with Z/offset nor epoch s/ms"
+        if signal_clock:  # no time to judge the later checks at (never the wall clock): they are skipped
+            invalid("invalid_timestamp_format", bad_ts)
+        fail("invalid_timestamp_format", bad_ts)
     else:
         if signal_clock:  # the replay's clock: each signal judged when it was emitted, none from the future
             if t - evaluated > skew:
@@ -124,8 +127,8 @@ if ts is not None:
             fail("stale_data", note_stale(age, c))
         elif -age > skew:
             fail("invalid_signal", f"timestamp: {-age:g}s in the future (max skew {skew:g}s)")
-elif signal_clock:
-    fail("invalid_signal", "timestamp: missing (--now signal judges each signal at its own timestamp)")
+elif signal_clock:  # as above: the later checks are skipped
+    invalid("invalid_signal", "timestamp: missing (--now signal judges each signal at its own timestamp)")
 elif require_ts:
     fail("invalid_signal", "timestamp: missing (REQUIRE_TIMESTAMP is true)")
 now_s = evaluated if t is None else t  # the signal's own time in a replay, else the evaluation clock
