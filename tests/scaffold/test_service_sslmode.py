@@ -22,9 +22,7 @@ from types import ModuleType
 
 import pytest
 
-from cdbctl.scaffold.plan import Sources
 from tests.scaffold.pg_tls import self_signed, set_ssl, superuser
-from tests.scaffold.service_helpers import scaffold_repo, service_app
 from tests.servers import PostgresServer, ScriptedServer, ServerUnavailable
 
 pytestmark = pytest.mark.integration
@@ -63,16 +61,6 @@ def server() -> Iterator[PostgresServer]:
         yield pg
     finally:
         pg.stop()
-
-
-@pytest.fixture(scope="module")
-def readiness(tmp_path_factory: pytest.TempPathFactory, sources: Sources) -> Iterator[ModuleType]:
-    """The generated app/readiness.py of cdb_core (its app/pgwire.py logs in)."""
-    root = scaffold_repo(tmp_path_factory.mktemp("ssl") / "cdb", sources, ["cdb_core"])
-    with service_app(root / "backoffice/services/cdb_core"):
-        from app import readiness as module  # type: ignore[import-not-found]
-
-        yield module
 
 
 _ATTEMPT = re.compile(
