@@ -19,7 +19,7 @@ from pathlib import Path
 from cdbctl.risk.rules import RULES, Rule, module_of
 
 TARGET = Path(__file__).with_name("decide.py")
-_FAIL = re.compile(r"^(?P<indent>\s*)fail\((?P<reason>[^,]+), (?P<detail>.+)\)$")
+_FAIL = re.compile(r"^(?P<indent>\s*)(?P<verb>fail|invalid)\((?P<reason>[^,]+), (?P<detail>.+)\)$")
 _LINE = 110
 _IMPORTS = {
     "cdbctl.risk.formulas": {"ROUNDER", "overflow_note"},
@@ -141,6 +141,14 @@ def _fail(line: str, rule: Rule, traced: bool) -> list[str]:
     pad, code, why = m["indent"], m["reason"], m["detail"]
     if rule.invalidates:  # the signal itself is invalid: its decision says why, nothing else runs
         return [f"{pad}return reject({why}, sig)"]
+    if m["verb"] == "invalid":  # the signal cannot be judged further: this check fails, the later are skipped
+        if not traced:
+            return [f"{pad}return reject({why}, sig, {code})"]
+        return [
+            f"{pad}r, why = {code}, {why}",
+            f'{pad}record_check(Check("{rule.name}", False, None, None, why, r))',
+            f"{pad}return reject(why, sig, r, checks)",
+        ]
     if traced:
         return [f"{pad}r, why = {code}, {why}"]
     return [f"{pad}if reason is None:", f"{pad}    reason, detail = {code}, {why}"]

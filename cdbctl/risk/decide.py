@@ -247,6 +247,8 @@ def build_fast(s: Setup) -> Callable[[Signal], Decision]:
             else:
                 t = to_epoch(ts)
             if t is None:
+                if signal_clock:  # no time to judge the later checks at (never the wall clock): they are skipped
+                    return reject(note_timestamp(ts), sig, "invalid_timestamp_format")
                 if reason is None:
                     reason, detail = "invalid_timestamp_format", note_timestamp(ts)
             else:
@@ -262,9 +264,8 @@ def build_fast(s: Setup) -> Callable[[Signal], Decision]:
                 elif -age > skew:
                     if reason is None:
                         reason, detail = "invalid_signal", note_future(-age, skew)
-        elif signal_clock:
-            if reason is None:
-                reason, detail = "invalid_signal", MISSING_SIGNAL_CLOCK
+        elif signal_clock:  # as above: the later checks are skipped
+            return reject(MISSING_SIGNAL_CLOCK, sig, "invalid_signal")
         elif require_ts:
             if reason is None:
                 reason, detail = "invalid_signal", MISSING_REQUIRED
@@ -678,6 +679,10 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
             else:
                 t = to_epoch(ts)
             if t is None:
+                if signal_clock:  # no time to judge the later checks at (never the wall clock): they are skipped
+                    r, why = "invalid_timestamp_format", note_timestamp(ts)
+                    record_check(Check("staleness", False, None, None, why, r))
+                    return reject(why, sig, r, checks)
                 r, why = "invalid_timestamp_format", note_timestamp(ts)
             else:
                 if signal_clock:  # the replay's clock: each signal judged when it was emitted, none from the future
@@ -689,8 +694,10 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
                     r, why = "stale_data", note_stale(age, c)
                 elif -age > skew:
                     r, why = "invalid_signal", note_future(-age, skew)
-        elif signal_clock:
+        elif signal_clock:  # as above: the later checks are skipped
             r, why = "invalid_signal", MISSING_SIGNAL_CLOCK
+            record_check(Check("staleness", False, None, None, why, r))
+            return reject(why, sig, r, checks)
         elif require_ts:
             r, why = "invalid_signal", MISSING_REQUIRED
         now_s = evaluated if t is None else t  # the signal's own time in a replay, else the evaluation clock

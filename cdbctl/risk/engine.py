@@ -110,8 +110,10 @@ class Engine:
         detail = f"internal error: {type(exc).__name__}: {exc}"
         return self.invalid(detail, sig.signal_id, sig.symbol, sig.side, reason="internal_error")
 
-    def _reject(self, detail: str, sig: Signal) -> Decision:
-        return self.invalid(detail, sig.signal_id, sig.symbol, sig.side)
+    def _reject(
+        self, detail: str, sig: Signal, reason: str = "invalid_signal", checks: list[Check] | None = None
+    ) -> Decision:
+        return self.invalid(detail, sig.signal_id, sig.symbol, sig.side, reason=reason, checks=checks)
 
     def invalid(
         self,
@@ -121,8 +123,10 @@ class Engine:
         side: object = None,
         *,
         reason: str = "invalid_signal",
+        checks: list[Check] | None = None,
     ) -> Decision:
-        """The rejection for a record that could not be evaluated (bad field, malformed JSON, bug)."""
+        """The rejection for a record that could not be evaluated (bad field, malformed JSON, bug);
+        ``checks``: the trace up to the check that gave up on it (default: the first check failed)."""
         d = Decision(
             SCHEMA_VERSION,
             signal_id if isinstance(signal_id, str | int) and not isinstance(signal_id, bool) else None,
@@ -145,9 +149,10 @@ class Engine:
             None,
         )
         if self.trace:
-            first, *rest = self.rules
-            d.checks = [
-                Check(first, False, None, None, detail, reason)
-            ]  # every failed check names its reason
-            d.checks += [Check(n, False, None, None, _SKIPPED) for n in rest]
+            if checks is None:
+                # the first check failed (a failed check names its reason)
+                checks = [Check(self.rules[0], False, None, None, detail, reason)]
+            # the checks after the failed one were never run (nothing to judge them with)
+            skipped = _SKIPPED if reason == "invalid_signal" else f"skipped: {reason}"
+            d.checks = checks + [Check(n, False, None, None, skipped) for n in self.rules[len(checks) :]]
         return d

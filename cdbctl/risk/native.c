@@ -284,6 +284,25 @@ static inline PyObject *keep(PyObject **tmp, int *n, PyObject *obj) {
         Py_DECREF(why_);                                     \
         goto done;                                           \
     } while (0)
+/* the signal cannot be judged any further (codegen's invalid()): this check fails with R and the
+ * decision is the invalid one; traced, its trace is the checks so far, the later ones skipped */
+#define INVALID(R, DETAIL)                                                                      \
+    do {                                                                                        \
+        PyObject *why_ = (DETAIL);                                                              \
+        if (why_ == NULL) goto error;                                                           \
+        PyObject *so_far_ = NULL;                                                               \
+        if (TRACED) {                                                                           \
+            if (add_check(checks, &n_checks, e->last, CURRENT_CHECK, R_##R, why_, NULL, NULL, NULL) < 0 || \
+                (so_far_ = PyList_GetSlice(checks, 0, n_checks)) == NULL) {                     \
+                Py_DECREF(why_);                                                                \
+                goto error;                                                                     \
+            }                                                                                   \
+        }                                                                                       \
+        result = TRACED ? CALL(reject, why_, sig, R_##R, so_far_) : CALL(reject, why_, sig, R_##R); \
+        Py_DECREF(why_);                                                                        \
+        Py_XDECREF(so_far_);                                                                    \
+        goto done;                                                                              \
+    } while (0)
 #define BOOL(v) ((v) ? Py_True : Py_False)
 #define ROUNDER 6755399441055744.0
 #define EXACT_BELOW 2251799813685248.0 /* formulas.EXACT_BELOW: 2**51 */

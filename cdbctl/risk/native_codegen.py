@@ -147,6 +147,7 @@ def body() -> str:
         if rule is first_check:
             lines += _c_block(_HELD, 4)
         lines.append(f"    /* {rule.name}: {rule.rule} */")
+        lines += ["#undef CURRENT_CHECK", f"#define CURRENT_CHECK CK_{rule.name}"]
         lines += _c_block(rule.native_decl, 4)
         if rule.applies is None:  # without C code every run needs Python (native_rules() omits it)
             lines += _checked(rule, 4) if rule.native.strip() else ["    /* no C code */"]

@@ -9,8 +9,8 @@ static PyObject *DECIDE(Engine *e, PyObject *sig) {
     PyObject *result = NULL, *reason = NULL, *detail = NULL;
     /* the current rule's failure, and its trace (traced: every rule's; owned references) */
     PyObject *r = NULL, *why = NULL, *value = NULL, *limit = NULL, *note = NULL, *checks = NULL;
+    Py_ssize_t n_checks = 0; /* traced: the run's rules each record one check, in table order */
 #if TRACED
-    Py_ssize_t n_checks = 0; /* the run's rules each record one check, in table order */
     if ((checks = PyList_New(e->n_checks)) == NULL) return NULL;
     PyObject_GC_UnTrack(checks); /* Checks only (gc=False structs): no cycle can pass through it */
 #endif

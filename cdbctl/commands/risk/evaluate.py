@@ -131,7 +131,7 @@ def _workers(jobs: int, fmt: OutputFormat, stateful: bool) -> int:
         )
     if fmt is not OutputFormat.jsonl:
         raise UsageError(f"--jobs needs --format jsonl (got {fmt.value})")
-    from cdbctl.risk.parallel import usable_cpus
+    from cdbctl.risk.parallel import require_fork, usable_cpus
 
     cpus = usable_cpus()
     most = max(MAX_JOBS_PER_CPU * cpus, 8)  # each worker holds an engine (~25 MiB); more only thrash
@@ -139,6 +139,8 @@ def _workers(jobs: int, fmt: OutputFormat, stateful: bool) -> int:
         raise UsageError(
             f"--jobs: {jobs} is more than {most} ({MAX_JOBS_PER_CPU} per usable CPU, {cpus} here)"
         )
+    if (jobs or cpus) > 1:
+        require_fork()
     return jobs or cpus
 
 

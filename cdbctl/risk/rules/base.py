@@ -6,7 +6,10 @@ table order, into the two evaluation functions of ``cdbctl/risk/decide.py``: the
 and the traced one. mypy and ruff check that generated module, so a snippet is type-checked where
 it runs. The statement ``fail(REASON, DETAIL)`` in a check rejects the signal: in the fast function
 the first failure wins and later details are never formatted; in the traced one every failure is
-recorded in the trace.
+recorded in the trace. The statement ``invalid(REASON, DETAIL)`` rejects a signal that cannot be judged
+any further (under ``--now signal``, one without a usable timestamp has no time to judge the later
+checks at): both functions return at once, and the trace lists the later checks as skipped, as for
+an invalid signal.
 
 Names a snippet sees: the signal's fields (``symbol``, ``side``, ``price``, ``lev``, ``target``,
 ``stop_in``, ``mark``, ``ts``, ``limit_order``), the merged market (``vol``, ``fund``, ``atr``,
@@ -21,13 +24,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from cdbctl.risk.account import Account
     from cdbctl.risk.config import RiskConfig
     from cdbctl.risk.instruments import InstrumentBook
-    from cdbctl.risk.model import Decision, MarketData, RiskState, Signal
+    from cdbctl.risk.model import Check, Decision, MarketData, RiskState, Signal
+
+
+class Reject(Protocol):
+    """The decision for a signal that cannot be judged: ``checks``, the trace up to its failed check."""
+
+    def __call__(
+        self, detail: str, sig: Signal, reason: str = ..., checks: list[Check] | None = ...
+    ) -> Decision: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +56,7 @@ class Setup:
     finite_inputs: bool  # records decoded from JSON text: no NaN or infinity can occur
     max_safe: int  # the config's max safe leverage (isolated, default MMR)
     on: frozenset[str]  # the rules that apply to this run
-    reject: Callable[[str, Signal], Decision]  # the decision for an invalid signal (its detail)
+    reject: Reject  # the decision for an invalid signal (its detail)
 
 
 @dataclass(frozen=True, slots=True)

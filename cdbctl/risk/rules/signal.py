@@ -207,6 +207,8 @@ if ts is not None:
     else:
         t = to_epoch(ts)
     if t is None:
+        if signal_clock:  # no time to judge the later checks at (never the wall clock): they are skipped
+            invalid("invalid_timestamp_format", note_timestamp(ts))
         fail("invalid_timestamp_format", note_timestamp(ts))
     else:
         if signal_clock:  # the replay's clock: each signal judged when it was emitted, none from the future
@@ -218,8 +220,8 @@ if ts is not None:
             fail("stale_data", note_stale(age, c))
         elif -age > skew:
             fail("invalid_signal", note_future(-age, skew))
-elif signal_clock:
-    fail("invalid_signal", MISSING_SIGNAL_CLOCK)
+elif signal_clock:  # as above: the later checks are skipped
+    invalid("invalid_signal", MISSING_SIGNAL_CLOCK)
 elif require_ts:
     fail("invalid_signal", MISSING_REQUIRED)
 now_s = evaluated if t is None else t  # the signal's own time in a replay, else the evaluation clock
@@ -260,6 +262,7 @@ if (ts != Py_None) {
         if (PyErr_Occurred()) goto error;
     }
     if (IS_NONE(t)) {
+        if (signal_clock) INVALID(invalid_timestamp_format, CALL(note_timestamp, ts));
         FAIL(invalid_timestamp_format, CALL(note_timestamp, ts));
     } else {
         if (signal_clock) {
@@ -272,7 +275,7 @@ if (ts != Py_None) {
         else if (-age > skew) FAIL(invalid_signal, CALL(note_future, TMP(box(-age)), TMP(box(skew))));
     }
 } else if (signal_clock) {
-    FAIL(invalid_signal, Py_NewRef(MISSING_SIGNAL_CLOCK));
+    INVALID(invalid_signal, Py_NewRef(MISSING_SIGNAL_CLOCK));
 } else if (require_ts) {
     FAIL(invalid_signal, Py_NewRef(MISSING_REQUIRED));
 }
