@@ -332,12 +332,14 @@ static PyObject *engine_vectorcall(PyObject *self, PyObject *const *args, size_t
 }
 
 /* ---- construction: the run's constants from the namespace of the Python prepare code ---- */
-static int load_d(PyObject *ns, const char *name, double *out, int none_ok) {
-    PyObject *v = PyDict_GetItemString(ns, name); /* borrowed */
-    if (v == NULL) {
-        PyErr_Format(PyExc_KeyError, "native engine: the prepare code bound no %s", name);
-        return -1;
-    }
+/* the value a run's constant is bound to (borrowed), or NULL and KeyError: the prepare code bound none */
+static PyObject *bound(PyObject *ns, const char *name) {
+    PyObject *v = PyDict_GetItemString(ns, name);
+    if (v == NULL) PyErr_Format(PyExc_KeyError, "native engine: the prepare code bound no %s", name);
+    return v;
+}
+
+static int load_d(PyObject *v, const char *name, double *out, int none_ok) {
     if (v == Py_None && none_ok) {
         *out = NONE;
         return 0;
@@ -360,34 +362,14 @@ static int load_d(PyObject *ns, const char *name, double *out, int none_ok) {
     return 0;
 }
 
-static int load_o(PyObject *ns, const char *name, PyObject **out) {
-    PyObject *v = PyDict_GetItemString(ns, name); /* borrowed: name##_o holds the reference */
-    if (v == NULL) {
-        PyErr_Format(PyExc_KeyError, "native engine: the prepare code bound no %s", name);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static int load_b(PyObject *ns, const char *name, int *out) {
-    PyObject *v = PyDict_GetItemString(ns, name);
-    if (v == NULL) {
-        PyErr_Format(PyExc_KeyError, "native engine: the prepare code bound no %s", name);
-        return -1;
-    }
+static int load_b(PyObject *v, int *out) {
     int t = PyObject_IsTrue(v);
     if (t < 0) return -1;
     *out = t;
     return 0;
 }
 
-static int load_i(PyObject *ns, const char *name, long *out) {
-    PyObject *v = PyDict_GetItemString(ns, name);
-    if (v == NULL) {
-        PyErr_Format(PyExc_KeyError, "native engine: the prepare code bound no %s", name);
-        return -1;
-    }
+static int load_i(PyObject *v, const char *name, long *out) {
     if (!PyLong_CheckExact(v)) {
         PyErr_Format(PyExc_TypeError, "native engine: %s is not an integer", name);
         return -1;
@@ -426,13 +408,17 @@ static PyObject *engine_new(PyTypeObject *type, PyObject *args, PyObject *kwds) 
         Py_DECREF(self);
         return n_checks < 0 ? (PyErr_SetString(PyExc_ValueError, "n_checks < 0"), NULL) : PyErr_NoMemory();
     }
-#define LOAD_d(name) if (load_d(ns, #name, &self->name, 0) < 0) goto fail;
-#define LOAD_n(name) if (load_d(ns, #name, &self->name, 1) < 0) goto fail;
-#define LOAD_o(name) if (load_o(ns, #name, &self->name) < 0) goto fail;
-#define LOAD_b(name) if (load_b(ns, #name, &self->name) < 0) goto fail;
-#define LOAD_i(name) if (load_i(ns, #name, &self->name) < 0) goto fail;
-#define X(kind, name, owner) \
-    if (self->on_##owner) { LOAD_##kind(name) self->name##_o = Py_NewRef(PyDict_GetItemString(ns, #name)); }
+#define LOAD_d(name) if (load_d(v, #name, &self->name, 0) < 0) goto fail;
+#define LOAD_n(name) if (load_d(v, #name, &self->name, 1) < 0) goto fail;
+#define LOAD_o(name) self->name = v; /* borrowed: name##_o holds the reference */
+#define LOAD_b(name) if (load_b(v, &self->name) < 0) goto fail;
+#define LOAD_i(name) if (load_i(v, #name, &self->name) < 0) goto fail;
+#define X(kind, name, owner)                                \
+    if (self->on_##owner) {                                 \
+        PyObject *v = bound(ns, #name);                     \
+        if (v == NULL) goto fail;                           \
+        LOAD_##kind(name) self->name##_o = Py_NewRef(v);    \
+    }
     NATIVE_CONSTS(X)
 #undef X
     return (PyObject *)self;
