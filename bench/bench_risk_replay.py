@@ -16,7 +16,8 @@ encoding that mode's decisions (computed beforehand), plus the least a Python en
 and the peak RSS of the real CLI (a subprocess, `--stateful --instruments --state`) at 200k signals
 and, with BENCH_RISK_2M=1, at 2M signals: memory must stay flat.
 Goals: plain <= 1.5x, stateful+instruments <= 2.0x, trace <= 3.0x. The first line says which engine
-decided (the compiled one, cdbctl/risk/native.c, when it is built: docs/risk.md).
+decided (the compiled one, cdbctl/risk/native.c, when it is built: docs/risk.md); the last column is
+the same replay with the compiled engine withheld (the Python engine).
 """
 
 from __future__ import annotations
@@ -147,17 +148,21 @@ def cli_args(src: Path, state: Path, *, stateful: bool = False, trace: bool = Fa
     return args + (["--trace"] if trace else [])
 
 
-def replay(args: list[str]) -> None:
-    """The CLI in this process (its real path: options, engine, reading, the checked stdout writer)."""
+def replay(args: list[str], *, compiled: bool = True) -> None:
+    """The CLI in this process (its real path: options, engine, reading, the checked stdout writer);
+    ``compiled=False``: with the compiled engine withheld, so the Python engine decides."""
     from cdbctl.cli import main
+    from cdbctl.risk import native
 
-    saved = sys.stdout
+    saved, build = sys.stdout, native.build
     with open(os.devnull, "w") as devnull:
         sys.stdout = devnull
+        if not compiled:
+            native.build = lambda setup, traced: None
         try:
             code = main(args)
         finally:
-            sys.stdout = saved
+            sys.stdout, native.build = saved, build
     if code not in (0, 1):
         raise SystemExit(f"the CLI failed ({code}): cdbctl {' '.join(args)}")
 
@@ -252,23 +257,24 @@ def peak_rss_mib(src: Path, state: Path) -> float:
 
 def replay_in(
     src: Path, state: Path, *, stateful: bool = False, trace: bool = False
-) -> tuple[Callable[[], object], Callable[[], object]]:
-    """A mode's replay and its no-engine bound (the same decisions, decided beforehand)."""
+) -> tuple[Callable[[], object], Callable[[], object], Callable[[], object]]:
+    """A mode's replay, its no-engine bound (the same decisions, decided beforehand) and its replay
+    on the Python engine."""
     decided = first_decisions(src, stateful=stateful, trace=trace)
     args = cli_args(src, state, stateful=stateful, trace=trace)
-    return (lambda: replay(args)), (lambda: bound(src, decided))
+    return (lambda: replay(args)), (lambda: bound(src, decided)), (lambda: replay(args, compiled=False))
 
 
 def measure(
-    src: Path, runs: dict[str, tuple[Callable[[], object], Callable[[], object]]]
+    src: Path, runs: dict[str, tuple[Callable[[], object], Callable[[], object], Callable[[], object]]]
 ) -> tuple[float, dict[str, float]]:
     """The floor's least CPU time and every run's ratio to it, each timed alternately with the floor."""
     floors: list[float] = []
     ratios: dict[str, float] = {}
     timed = [
         (name, fn)
-        for name, (run, least) in runs.items()
-        for name, fn in ((name, run), (f"{name} bound", least))
+        for name, (run, least, python) in runs.items()
+        for name, fn in ((name, run), (f"{name} bound", least), (f"{name} python", python))
     ]
     plain = first_decisions(src)
     timed.append(("least engine", lambda: least_engine(src, plain)))
@@ -326,10 +332,10 @@ def main() -> int:
     print(f"engine                             {engine}")
     print(f"lines                              {LINES}")
     print(f"floor (msgspec decode+encode)      {t_floor:.3f}s  ({LINES / t_floor:,.0f} lines/s)")
-    print("ratio to the floor                 replay   no engine   engine's share   goal")
+    print("ratio to the floor                 replay   no engine   engine's share   goal     Python engine")
     for name, goal in (("plain", 1.5), ("stateful+instruments", 2.0), ("trace", 3.0)):
-        run, least = ratios[name], ratios[f"{name} bound"]
-        print(f"  {name:<32} {run:5.2f}x  {least:8.2f}x  {run - least:13.2f}x   <= {goal}x")
+        run, least, python = ratios[name], ratios[f"{name} bound"], ratios[f"{name} python"]
+        print(f"  {name:<32} {run:5.2f}x  {least:8.2f}x  {run - least:13.2f}x   <= {goal}x  {python:8.2f}x")
     least = ratios["least engine"]
     print(f"  least Python engine (plain)      {least:5.2f}x  (read the fields, build the Decision)")
     if jobs > 1:
