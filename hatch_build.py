@@ -19,12 +19,7 @@ from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-SOURCES = (
-    "native.c",
-    "native_decide.h",
-    "native_rules.h",
-    "native_body.h",
-)  # as cdbctl/risk/native.py hashes them
+SOURCES = "native*.[ch]"  # the C sources in cdbctl/risk/, hashed as cdbctl/risk/native.py hashes them
 # IEEE double arithmetic exactly as Python's: no fused multiply-add, no fast-math reassociation
 FLAGS = ["-O2", "-fPIC", "-shared", "-std=c11", "-ffp-contract=off", "-fno-fast-math", "-fvisibility=hidden"]
 
@@ -56,8 +51,8 @@ class NativeBuildHook(BuildHookInterface):  # type: ignore[type-arg]
             self.app.display_warning(f"cdbctl: no C compiler ({compiler[0]}): the risk engine is pure Python")
             return False
         digest = hashlib.sha256()
-        for source in SOURCES:
-            digest.update((folder / source).read_bytes())
+        for path in sorted(folder.glob(SOURCES)):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
         include = sysconfig.get_paths()["include"]
         tmp = out.with_name(out.name + ".tmp")
         cmd = [*compiler, *FLAGS, f'-DNATIVE_SOURCE_HASH="{digest.hexdigest()}"', f"-I{include}",

@@ -19,25 +19,20 @@ from types import ModuleType
 from cdbctl.risk.model import Decision, Signal
 from cdbctl.risk.rules import Setup
 
-SOURCES = (
-    "native.c",
-    "native_decide.h",
-    "native_rules.h",
-    "native_body.h",
-)  # what the build hashes (hatch_build.py)
+SOURCES = "native*.[ch]"  # the C sources in cdbctl/risk/, as the build hashes them (hatch_build.py)
 
 
 def source_hash(folder: Path) -> str:
-    """sha256 over the C sources, as the build stamps it into the module."""
+    """sha256 over the C sources' names and bytes in name order, as the build stamps it into the module."""
     digest = hashlib.sha256()
-    for name in SOURCES:
-        digest.update((folder / name).read_bytes())
+    for path in sorted(folder.glob(SOURCES)):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 
 def stale(module: ModuleType, folder: Path) -> str | None:
     """Why a built module does not match the C sources in ``folder`` (None: it does, or they are absent)."""
-    if all((folder / name).is_file() for name in SOURCES) and source_hash(folder) != module.SOURCE_HASH:
+    if any(folder.glob(SOURCES)) and source_hash(folder) != module.SOURCE_HASH:
         return f"stale: {module.__file__} was built from other sources (reinstall cdbctl)"
     return None
 

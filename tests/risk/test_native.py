@@ -34,13 +34,18 @@ def test_the_compiled_engine_is_built_and_current() -> None:
 
 def test_a_build_from_other_sources_is_never_used(tmp_path: Path) -> None:
     assert MODULE is not None
-    for name in native.SOURCES:
-        shutil.copy(NATIVE_DIR / name, tmp_path / name)
+    sources = sorted(NATIVE_DIR.glob(native.SOURCES))
+    assert {p.name for p in sources} >= {"native.c", "native_body.h", "native_rules.h", "native_decide.h"}
+    for path in sources:
+        shutil.copy(path, tmp_path / path.name)
     assert native.stale(MODULE, tmp_path) is None
     (tmp_path / "native_body.h").write_text("/* edited */\n", encoding="utf-8")
     why = native.stale(MODULE, tmp_path)
     assert why is not None and why.startswith("stale: ") and "reinstall cdbctl" in why
-    (tmp_path / "native_body.h").unlink()  # sources absent (a wheel without them): the stamp is trusted
+    (tmp_path / "native_body.h").unlink()  # a source file less (or more) is other sources too
+    assert native.stale(MODULE, tmp_path) is not None
+    for path in tmp_path.glob(native.SOURCES):  # sources absent (a wheel without them): the stamp is trusted
+        path.unlink()
     assert native.stale(MODULE, tmp_path) is None
 
 
