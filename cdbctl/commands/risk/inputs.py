@@ -85,6 +85,7 @@ def build_engine(
     mk = load_market(read_json_file(market, "market"), str(market)) if market else None
     book = read_instruments(instruments) if instruments else None
     signal_clock = now is not None and now.strip().lower() == "signal"
+    _warn_if_stale()
     try:
         return Engine(
             resolved.config,
@@ -102,6 +103,17 @@ def build_engine(
         if err.where is None and state is not None and err.message.startswith("state"):
             err.where = str(state)
         raise
+
+
+def _warn_if_stale() -> None:
+    """A compiled engine built from other sources is never used: say so (an edited rule table or C
+    file in an editable install), since the Python engine decides, correctly but slower."""
+    from cdbctl.output import warn
+    from cdbctl.risk import native
+
+    module, why = native.loaded()
+    if module is None and why is not None and why.startswith("stale"):
+        warn(f"the compiled risk engine is {why}; the Python engine decides (same decisions, slower)")
 
 
 def _resolve_now(now: str | None) -> float | None:

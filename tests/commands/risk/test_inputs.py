@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.risk.helpers import DATA, EXAMPLES, NOW, ROOT, cli, run, signal
+from tests.risk.helpers import DATA, EXAMPLES, NOW, ROOT, cli, run, signal, write_jsonl
 
 pytestmark = pytest.mark.unit
 
@@ -377,3 +377,28 @@ def test_closed_stdin_is_an_environment_error_not_a_bug(command: str) -> None:
     )
     assert (proc.returncode, proc.stdout) == (3, "")
     assert proc.stderr == "cdbctl: error: stdin is closed\nhint: pass a file, or pipe signals into -\n"
+
+
+def test_a_stale_compiled_engine_is_named_and_python_decides(capsys, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from cdbctl.risk import native
+
+    stale = "stale: /x/_native.so was built from other sources (reinstall cdbctl)"
+    monkeypatch.setattr(native, "loaded", lambda: (None, stale))
+    path = write_jsonl(tmp_path / "one.jsonl", signal())
+    r = cli(capsys, monkeypatch, "risk", "evaluate", str(path), "--format", "jsonl", "--now", NOW)
+    assert r.code == 0 and [d["approved"] for d in r.jsonl()] == [True]
+    assert r.err == (
+        "cdbctl: warning: the compiled risk engine is stale: /x/_native.so was built from other sources"
+        " (reinstall cdbctl); the Python engine decides (same decisions, slower)\n"
+    )
+
+
+def test_no_compiled_engine_says_nothing(capsys, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from cdbctl.risk import native
+
+    monkeypatch.setattr(
+        native, "loaded", lambda: (None, "not built (no C compiler when cdbctl was installed)")
+    )
+    path = write_jsonl(tmp_path / "one.jsonl", signal())
+    r = cli(capsys, monkeypatch, "risk", "evaluate", str(path), "--format", "jsonl", "--now", NOW)
+    assert r.code == 0 and r.err == ""
