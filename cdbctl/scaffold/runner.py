@@ -41,6 +41,7 @@ class ScaffoldResult:
     compose_files: tuple[str, ...] = ()  # every compose layer, in order (compose is the last)
     blocked: bool = False  # a file cdbctl never generated stopped the run: nothing written
     compose_found_by: str = "given"  # layers.find_compose's source: given, recorded, default, cdb, reference
+    changed_files: bool = False  # files were written or removed (written says only that it could)
 
     @property
     def would_change(self) -> bool:
@@ -248,6 +249,7 @@ def run_scaffold(
         removed = write and not blocked
         reports.append(FileReport(tmp, st.REMOVED if removed else st.LEFTOVER, "temp", None,
                                   "temporary file of an interrupted run"))  # fmt: skip
+    changed_files = write and not blocked and bool(leftovers or writes or removals)
     if write and not blocked:
         for tmp in leftovers:
             fs.remove(tmp)
@@ -265,7 +267,7 @@ def run_scaffold(
         ]
     return ScaffoldResult(
         tuple(reports), tuple(problems), "".join(diffs), paths[-1], written, tuple(gen), tuple(paths),
-        blocked=blocked, compose_found_by=found_by,
+        blocked=blocked, compose_found_by=found_by, changed_files=changed_files,
     )  # fmt: skip
 
 
