@@ -85,3 +85,12 @@ def test_what_cannot_be_translated_is_an_input_error(fields: dict[str, Any], mes
 def test_a_bad_equity_is_reported_by_the_state_validation() -> None:
     with pytest.raises(InputError, match="equity"):
         load_state(cdb_state(total_exposure=100.0, equity=-5))
+
+
+def test_cdb_positions_by_bare_quantity_are_refused_with_what_to_give() -> None:
+    with pytest.raises(InputError) as err:
+        decide(cdb_state(positions={"BTCUSDT": 0.5}, last_prices={"BTCUSDT": 50000.0}))
+    assert str(err.value) == (
+        "state.positions.BTCUSDT: a bare quantity (0.5, CDB's risk-service form) has no side or entry_price; "
+        "give the position as an object: symbol, side, quantity, entry_price"
+    )
