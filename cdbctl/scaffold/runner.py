@@ -13,6 +13,7 @@ from cdbctl.scaffold.builds import GENERATE, UNCHECKED, BuildVerdict, judge, lay
 from cdbctl.scaffold.checks import dockerignore_problems, validate_builds
 from cdbctl.scaffold.compose_layers import block_choices, block_ids, patch_for, patch_layers
 from cdbctl.scaffold.fs import RepoFS
+from cdbctl.scaffold.host_ports import avoid_published, published_ports
 from cdbctl.scaffold.layers import REFERENCE, Layer, find_compose, load_layers
 from cdbctl.scaffold.merge import is_text, to_lf
 from cdbctl.scaffold.obsolete import find_obsolete
@@ -116,13 +117,14 @@ def run_scaffold(
     layers, opaque = load_layers(fs, paths, exists, sources)
     verdicts = _judge_all(fs, layers, specs, repoint, opaque)
     wanted = {v.name for v in verdicts if v.verdict == GENERATE}
-    gen = [s for s in specs if s.name in wanted]
+    published = published_ports((layer.path, layer.text) for layer in layers) if exists else {}
+    gen, port_problems = avoid_published([s for s in specs if s.name in wanted], published, old.services)
     services = merge_recorded(old.services, gen, "--service")
     planned = plan_files(gen, sources, has_shared_services=fs.is_dir("services")) if gen else []
     reports: list[FileReport] = [
         FileReport(v.shown, v.verdict, "build", v.name, v.detail) for v in verdicts if v.verdict != GENERATE
     ]
-    problems = [v.detail for v in verdicts if v.verdict == UNCHECKED]
+    problems = [v.detail for v in verdicts if v.verdict == UNCHECKED] + port_problems
     writes: list[tuple[str, bytes, int]] = []
     diffs: list[str] = []
     files = dict(old.files)
