@@ -10,7 +10,7 @@ from pathlib import Path
 from cdbctl.errors import EnvironmentProblem
 from cdbctl.scaffold import state as st
 from cdbctl.scaffold.builds import GENERATE, UNCHECKED, BuildVerdict, judge, layered_builds, project_dir_of
-from cdbctl.scaffold.checks import dockerignore_problems, validate_builds
+from cdbctl.scaffold.checks import dockerignore_problems, start_overrides, validate_builds
 from cdbctl.scaffold.compose_layers import block_choices, block_ids, patch_for, patch_layers
 from cdbctl.scaffold.fs import RepoFS
 from cdbctl.scaffold.host_ports import avoid_published, published_ports
@@ -240,6 +240,7 @@ def run_scaffold(
     after = [(layer.path, patched_texts[layer.path]) for layer in layers]
     bases = {layer.path: layer.base for layer in layers}
     problems = validate_builds(fs.root, project, after, planned_paths, set(owners), bases=bases) + problems
+    problems += start_overrides(after, {s.name for s in gen})
     problems += dockerignore_problems(fs, planned)
     managed = [
         *planned_paths,

@@ -198,6 +198,28 @@ def test_force_with_service_repoints_on_purpose(cdb: Path, capsys: Cap) -> None:
     assert code == 0 and not data["would_change"]
 
 
+def test_force_repointing_a_service_whose_entrypoint_starts_the_old_code_warns(
+    cdb: Path, capsys: Cap
+) -> None:
+    # CDB's dev.yml starts cdb_risk with `sh -c '... exec python -m services.risk'`: kept, the generated
+    # image would run the old module and crash-loop; scaffold names the line to remove.
+    code, data, err = scaffold(
+        capsys, cdb, *layers("base.yml", "dev.yml"), "--service", "cdb_risk", "--force"
+    )
+    problem = (
+        "scaffolded service 'cdb_risk': `entrypoint` in infrastructure/compose/dev.yml replaces the generated "
+        "image's start (gunicorn), so its app never runs; remove it"
+    )
+    assert code == 0 and data["problems"] == [problem]
+    assert f"cdbctl: warning: {problem}\n" in err
+    dev = cdb / LAYERS[1]
+    dev.write_text(dev.read_text().replace(
+        '    entrypoint: ["sh", "-c", "export REDIS_PASSWORD=$(cat /run/secrets/redis_password) && exec python '
+        '-m services.risk"]\n', ""))  # fmt: skip
+    code, data, _ = scaffold(capsys, cdb)
+    assert code == 0 and data["problems"] == []
+
+
 def test_force_without_service_does_not_repoint(cdb: Path, capsys: Cap) -> None:
     code, data, _ = scaffold(capsys, cdb, *layers("base.yml", "dev.yml"), "--force")
     assert code == 0
