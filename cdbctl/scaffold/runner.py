@@ -75,6 +75,10 @@ def _judge_all(
 ) -> list[BuildVerdict]:
     bases = {layer.path: layer.base for layer in layers}
     builds = layered_builds([(layer.path, layer.text) for layer in layers], bases)
+    # A service no layer defines joins the application services: the last layer that builds one
+    # (CDB's dev.yml, not a logging.yml or healthchecks-strict.yml overlay given after it), else the last.
+    building = {b.build_in for b in builds.values()}
+    home = next((layer.path for layer in reversed(layers) if layer.path in building), layers[-1].path)
     return [
         judge(
             fs.root,
@@ -83,7 +87,7 @@ def _judge_all(
             s.name,
             f"{service_dir(s.name)}/Dockerfile",
             repoint=s.name in repoint,
-            last=layers[-1].path,
+            last=home,
             opaque=opaque,
         )
         for s in specs
