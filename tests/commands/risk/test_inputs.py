@@ -377,3 +377,25 @@ def test_closed_stdin_is_an_environment_error_not_a_bug(command: str) -> None:
     )
     assert (proc.returncode, proc.stdout) == (3, "")
     assert proc.stderr == "cdbctl: error: stdin is closed\nhint: pass a file, or pipe signals into -\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("MAX_LEVERAGE: [1, 2]\n", "config file: MAX_LEVERAGE: must be one value, got a list"),
+        (
+            "risk:\n  MAX_LEVERAGE: {value: 8}\n",
+            "config file: MAX_LEVERAGE: must be one value, got a mapping",
+        ),
+        ("- MAX_LEVERAGE: 8\n", "config file must be a mapping of KEY: value, got a list"),
+    ],
+)
+def test_a_config_file_that_is_not_key_value_names_the_key(
+    capsys, monkeypatch, tmp_path, text, message
+) -> None:  # type: ignore[no-untyped-def]
+    # It said only "config file must be a mapping of KEY: scalar value", whatever key was wrong.
+    config = tmp_path / "risk.yaml"
+    config.write_text(text)
+    r = cli(capsys, monkeypatch, "risk", "config", "--config", str(config))
+    assert (r.code, r.out) == (2, "")
+    assert r.err == f"cdbctl: error: {message}, {config}\n"
