@@ -15,7 +15,8 @@ encoding that mode's decisions (computed beforehand), plus the least a Python en
 (read the signal's fields, build the Decision: no rule at all). The difference is the engine's share.
 and the peak RSS of the real CLI (a subprocess, `--stateful --instruments --state`) at 200k signals
 and, with BENCH_RISK_2M=1, at 2M signals: memory must stay flat.
-Goals: plain <= 1.5x, stateful+instruments <= 2.0x, trace <= 3.0x.
+Goals: plain <= 1.5x, stateful+instruments <= 2.0x, trace <= 3.0x. The first line says which engine
+decided (the compiled one, cdbctl/risk/native.c, when it is built: docs/risk.md).
 """
 
 from __future__ import annotations
@@ -193,11 +194,12 @@ def first_decisions(src: Path, *, stateful: bool = False, trace: bool = False) -
 
 def _chunks_with(src: Path, decided: list[Decision]) -> Iterator[tuple[Chunk, list[Decision]]]:
     """Each chunk of ``src`` as the CLI reads it, with as many of ``decided`` (repeated) as it has records."""
-    from cdbctl.risk.io import read_chunks
+    from cdbctl.risk.io import CHUNK_SIZE, TRACED_CHUNK_SIZE, read_chunks
 
     have = len(decided)
+    size = TRACED_CHUNK_SIZE if decided and decided[0].checks else CHUNK_SIZE  # as the CLI reads that mode
     with src.open("rb") as f:
-        for chunk in read_chunks(f.read1, str(src)):
+        for chunk in read_chunks(f.read1, str(src), size):
             n = len(chunk.records)
             yield chunk, decided[:n] if n <= have else decided * (n // have) + decided[: n % have]
 
@@ -317,6 +319,11 @@ def main() -> int:
         }
         t_floor, ratios = measure(src, runs)
         jobs, speedup = parallel_speedup(src, state)
+    from cdbctl.risk import native
+
+    module, why = native.loaded()
+    engine = f"compiled ({module.__file__})" if module else f"Python: the compiled engine is {why}"
+    print(f"engine                             {engine}")
     print(f"lines                              {LINES}")
     print(f"floor (msgspec decode+encode)      {t_floor:.3f}s  ({LINES / t_floor:,.0f} lines/s)")
     print("ratio to the floor                 replay   no engine   engine's share   goal")

@@ -1,107 +1,16 @@
-"""The cdbctl Typer application and the one place that maps errors to exit codes."""
+"""The process entry point and the one place that maps errors to exit codes."""
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated, Any
+from typing import Any
 
-import typer
-
-from cdbctl import __version__
 from cdbctl.errors import CdbctlError, EnvironmentProblem, ExitCode
-from cdbctl.help_layout import fit_help
 from cdbctl.sanitize import clean
 
-HELP = f"""cdbctl {__version__}: operations CLI for the Claire de Binare (CDB) back office.
-
-\b
-Examples:
-  cdbctl risk evaluate examples/signal.json --now 2026-01-01T12:00:05Z
-  cdbctl risk evaluate signals.jsonl --format jsonl --stateful
-  cdbctl scaffold --repo path/to/cdb --dry-run
-  cdbctl ci-harden --repo path/to/cdb --check
-  cdbctl verify --compose docker-compose.yml --wait
-
-\b
-Exit codes:
-  0  success: approved, healthy, nothing to change
-  1  negative result: a signal rejected, the stack unhealthy, --check found drift
-  2  usage or input error: bad flag, missing file, malformed JSON/YAML, invalid record
-  3  environment error: Docker unreachable, permission denied, unsafe edit
-  4  internal error (a bug; rerun with CDBCTL_DEBUG=1 for a traceback)
-  130 interrupted
-  141 stdout closed early by its reader (broken pipe, as for SIGPIPE)
-"""
-
-
-def _version_callback(value: bool) -> None:
-    if value:
-        sys.stdout.write(f"cdbctl {__version__}\n")
-        raise typer.Exit(0)
-
-
-def build_app() -> typer.Typer:
-    """Build the Typer app with every command registered."""
-    app = typer.Typer(
-        name="cdbctl",
-        help=HELP,
-        no_args_is_help=True,
-        add_completion=True,
-        pretty_exceptions_enable=False,
-        context_settings={"help_option_names": ["-h", "--help"]},
-    )
-
-    @app.callback()
-    def _root(
-        version: Annotated[
-            bool,
-            typer.Option("--version", callback=_version_callback, is_eager=True, help="Show the version."),
-        ] = False,
-    ) -> None:
-        """cdbctl: operations CLI for the CDB back office."""
-
-    from cdbctl.commands import ciharden, risk, scaffold, verify
-
-    for module in (risk, scaffold, ciharden, verify):
-        module.register(app)
-    return app
-
-
-def _help_width() -> int:
-    """Columns the help body gets: the terminal's (COLUMNS honoured) less Rich's padding."""
-    import shutil
-
-    return max(40, shutil.get_terminal_size((80, 24)).columns - 4)
-
-
-def _plain_metavars(command: Any) -> None:
-    """Show values the way people write them (PATH, table|json), never Python types (<bool>, <list[str]>)."""
-    from typer._click import Context
-
-    if getattr(command, "help", None):
-        command.help = fit_help(command.help, _help_width())
-    help_option = command.get_help_option(Context(command, help_option_names=["-h", "--help"]))
-    if help_option is not None:
-        help_option.metavar = ""
-    for param in getattr(command, "params", ()):
-        if getattr(param, "param_type_name", "") == "argument":
-            # The usage line already shows the argument's name; a type column would add "<list[str]>".
-            param.display_type_rich = lambda ctx: None
-        desc = getattr(param, "type_descriptor", None)
-        if getattr(param, "is_flag", False):
-            param.metavar = ""
-        elif param.metavar is not None:
-            if param.metavar.startswith("[") and param.metavar.endswith("...]"):
-                param.metavar = param.metavar[1:-5].strip()  # click adds the brackets and the dots itself
-        elif desc is not None and desc.is_choice:
-            param.metavar = "|".join(str(getattr(c, "value", c)) for c in desc.choices or ())
-        elif desc is not None and desc.is_path:
-            param.metavar = "PATH"
-        elif param.name:
-            param.metavar = param.name.upper()
-    for sub in getattr(command, "commands", {}).values():
-        _plain_metavars(sub)
+# Nothing heavy at import: the console script and `python -m cdbctl` import this module before any
+# handler of ours runs, so a Ctrl-C while Typer loads (_dispatch imports it) must find us ready.
 
 
 def _report_usage(exc: Any, args: list[str]) -> None:
@@ -190,10 +99,15 @@ def _dispatch(argv: list[str] | None) -> int:
         _report(EnvironmentProblem("stdout is closed", hint="open stdout, e.g. redirect it to a file"))
         return int(ExitCode.ENVIRONMENT)
     try:
+        import typer  # the heavy imports: a Ctrl-C during them is an interruption like any later one
         import typer.main
 
+        from cdbctl.app import build_app, plain_metavars
+    except KeyboardInterrupt:
+        return _interrupted()
+    try:
         command = typer.main.get_command(build_app())
-        _plain_metavars(command)
+        plain_metavars(command)
         rv = command.main(args=args, prog_name="cdbctl", standalone_mode=False)
     except CdbctlError as err:
         if debug:
@@ -203,8 +117,7 @@ def _dispatch(argv: list[str] | None) -> int:
     except typer.Exit as exc:
         return int(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
-        sys.stderr.write("cdbctl: interrupted\n")
-        return int(ExitCode.INTERRUPTED)
+        return _interrupted()
     except BrokenPipeError:
         _silence_stdout()
         return int(ExitCode.BROKEN_PIPE)
@@ -239,8 +152,13 @@ def _dispatch(argv: list[str] | None) -> int:
         return int(ExitCode.INTERNAL)
     if rv == ExitCode.INTERRUPTED:
         # Typer turns Ctrl-C into a plain return of 130 before the handlers above see it.
-        sys.stderr.write("cdbctl: interrupted\n")
+        return _interrupted()
     return rv if isinstance(rv, int) else int(ExitCode.OK)
+
+
+def _interrupted() -> int:
+    sys.stderr.write("cdbctl: interrupted\n")
+    return int(ExitCode.INTERRUPTED)
 
 
 def run() -> None:

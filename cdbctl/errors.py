@@ -9,7 +9,7 @@ class ExitCode(IntEnum):
     """Process exit codes, documented in README and ``cdbctl --help``."""
 
     OK = 0
-    NEGATIVE = 1  # a signal rejected, the stack unhealthy, --check found drift
+    NEGATIVE = 1  # a signal rejected, the stack unhealthy, --check found drift or a file it could not check
     USAGE = 2  # bad flag, missing file, malformed JSON/YAML, invalid record
     ENVIRONMENT = 3  # Docker unreachable, permission denied, unsafe edit
     INTERNAL = 4  # a bug

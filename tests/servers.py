@@ -259,6 +259,12 @@ class PostgresServer:
                 )
             )
 
+    def restart(self) -> None:
+        """Restart the cluster with the options it was started with (for settings a reload cannot change)."""
+        # -l as at the start: without it the new server writes to (and holds open) pg_ctl's captured stdout
+        self._run(_pg_bin("pg_ctl"), "-D", str(self.data_dir), "-l", str(self.directory / "postgres.log"),
+                  "-m", "fast", "-w", "-t", str(int(START_TIMEOUT_S)), "restart")  # fmt: skip
+
     def stop(self) -> None:
         """Stop the cluster (fast shutdown) and remove its directory."""
         if (self.data_dir / "postmaster.pid").exists():

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from cdbctl import __version__
-from cdbctl.cli import build_app, main
+from cdbctl.app import build_app
+from cdbctl.cli import main
 
 pytestmark = pytest.mark.unit
 
@@ -236,3 +237,56 @@ def test_ctrl_c_during_shutdown_ends_quietly_like_sigint() -> None:
     assert proc.stdout.strip() == f"cdbctl {__version__}"
     assert "Traceback" not in proc.stderr and "KeyboardInterrupt" not in proc.stderr
     assert proc.returncode == -2  # killed by SIGINT: a shell shows 130
+
+
+# A stand-in for a slow `import typer` (a cold disk, a busy machine): the import announces itself on
+# stderr and then waits, so the test can deliver a real Ctrl-C while cdbctl's entry point imports.
+_SLOW_IMPORT = """\
+import sys
+import time
+
+
+class SlowImport:
+    def find_spec(self, name, path=None, target=None):
+        if name == "typer":
+            sys.stderr.write("importing typer\\n")
+            sys.stderr.flush()
+            time.sleep(60)
+        return None
+
+
+sys.meta_path.insert(0, SlowImport())
+"""
+
+
+def _entry_points() -> list[list[str]]:
+    """`python -m cdbctl` and the console script as pip writes it for pyproject's [project.scripts]."""
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    target = tomllib.loads((root / "pyproject.toml").read_text())["project"]["scripts"]["cdbctl"]
+    module, _, func = target.partition(":")
+    script = f"import sys\nfrom {module} import {func}\nsys.exit({func}())\n"
+    return [[sys.executable, "-m", "cdbctl"], [sys.executable, "-c", script]]
+
+
+@pytest.mark.parametrize("entry", _entry_points(), ids=["python -m cdbctl", "console script"])
+def test_ctrl_c_during_the_start_up_imports_exits_130_with_one_line(entry: list[str], tmp_path: Path) -> None:
+    import os
+    import signal
+
+    (tmp_path / "sitecustomize.py").write_text(_SLOW_IMPORT)
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), root])}
+    proc = subprocess.Popen(
+        [*entry, "--version"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tmp_path
+    )
+    assert proc.stderr is not None
+    try:
+        assert proc.stderr.readline() == b"importing typer\n"  # cdbctl's entry point is importing typer
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert (proc.returncode, out, err.decode()) == (130, b"", "cdbctl: interrupted\n")

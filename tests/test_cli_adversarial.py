@@ -153,13 +153,13 @@ def test_diagnostics_naming_a_hostile_file_are_inert(
     workflows = tmp_path / "repo" / ".github" / "workflows"
     workflows.mkdir(parents=True)
     (workflows / f"w{ESCAPES}.yml").write_text("jobs: [unclosed\n")
-    runs = [
-        ["risk", "evaluate", str(bad), "--format", "jsonl"],
-        ["risk", "explain", str(bad)],
-        ["ci-harden", "--repo", str(tmp_path / "repo"), "--check"],
+    runs = [  # ci-harden: a workflow it cannot check is a result (1), not an input error
+        (["risk", "evaluate", str(bad), "--format", "jsonl"], 2),
+        (["risk", "explain", str(bad)], 2),
+        (["ci-harden", "--repo", str(tmp_path / "repo"), "--check"], 1),
     ]
-    for args in runs:
+    for args, expected in runs:
         code = main(args)
         err = capsys.readouterr().err
-        assert code == 2, (args, err)
+        assert code == expected, (args, err)
         assert "PWNED" in err and "\x1b" not in err and "\x07" not in err, args

@@ -127,6 +127,18 @@ def test_ci_harden_json_finding_keys_are_the_documented_ones(
 
 
 @pytest.mark.unit
+def test_ci_harden_merge_conflict_sample(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    section = _section("ci-harden.md", "## Files that cannot be checked")
+    workflow, expected = _blocks(section, {"yaml"})[0], _blocks(section, {"text"})[0]
+    target = tmp_path / ".github" / "workflows" / "scan.yml"
+    target.parent.mkdir(parents=True)
+    target.write_text(workflow, encoding="utf-8")
+    assert main(["ci-harden", "--repo", str(tmp_path), "--check", "--format", "text"]) == 1
+    assert capsys.readouterr().err == expected
+    assert target.read_text(encoding="utf-8") == workflow
+
+
+@pytest.mark.unit
 def test_scaffold_verbose_sample(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -10,6 +10,8 @@ import re
 import yaml
 from yaml.nodes import MappingNode, Node, SequenceNode
 
+from cdbctl.ciharden.merge_conflicts import conflict_in
+from cdbctl.ciharden.model import located
 from cdbctl.errors import InputError
 
 # an anchor (``&name``) and an alias (``*name``) at the start of the text or after a space or flow
@@ -26,12 +28,14 @@ _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class WorkflowError(InputError):
-    """A workflow file that cannot be used (invalid YAML, alias bomb); carries the 1-based line."""
+    """A workflow file that cannot be used (invalid YAML, alias bomb); carries the 1-based line and
+    column where known."""
 
-    def __init__(self, message: str, *, path: str, line: int | None) -> None:
-        super().__init__(message, where=f"{path}:{line}" if line else path)
+    def __init__(self, message: str, *, path: str, line: int | None, col: int | None = None) -> None:
+        super().__init__(message, where=located(path, line, col))
         self.path = path
         self.line = line
+        self.col = col if line else None
 
 
 def _too_deep(text: str) -> int | None:
@@ -70,10 +74,13 @@ def compose(text: str, path: str) -> Node | None:
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        raise WorkflowError(f"invalid YAML: {exc.problem or exc.context}", path=path, line=line) from exc
+        raise _invalid(exc, text, path) from exc
     except yaml.YAMLError as exc:
+        conflict = conflict_in(text, None)
+        if conflict is not None:
+            raise WorkflowError(
+                f"invalid YAML: {conflict.message}", path=path, line=conflict.line, col=conflict.col
+            ) from exc
         raise WorkflowError(f"invalid YAML: {exc}", path=path, line=None) from exc
     except RecursionError as exc:
         raise WorkflowError("YAML nested too deeply", path=path, line=None) from exc
@@ -82,6 +89,27 @@ def compose(text: str, path: str) -> Node | None:
     if node is not None and "!" in text:
         _check_tags(node, path)
     return node
+
+
+def _invalid(exc: yaml.MarkedYAMLError, text: str, path: str) -> WorkflowError:
+    """One line for a parse error: merge-conflict markers when they are the cause (located at the
+    first one), else the parser's problem and what it was parsing, at the problem's line and column."""
+    mark = exc.problem_mark or exc.context_mark
+    line = mark.line + 1 if mark is not None else None
+    col = mark.column + 1 if mark is not None else None
+    what = " ".join(str(x) for x in (exc.problem, exc.context) if x)
+    what = " ".join(what.split()) or "cannot be parsed"  # PyYAML's texts may hold line breaks
+    conflict = conflict_in(text, line)
+    if conflict is None:
+        return WorkflowError(f"invalid YAML: {what}", path=path, line=line, col=col)
+    # the location is the conflict's; where the parser gave up is said only when it is elsewhere
+    stopped = f", at {line}:{col}" if line and (line, col) != (conflict.line, conflict.col) else ""
+    return WorkflowError(
+        f"invalid YAML: {conflict.message} (parser{stopped}: {what})",
+        path=path,
+        line=conflict.line,
+        col=conflict.col,
+    )
 
 
 _SHORT_TAG = "tag:yaml.org,2002:"
@@ -109,6 +137,7 @@ def _check_tags(root: Node, path: str) -> None:
             f"unsupported YAML tag '{tag}' (workflows hold plain data)",
             path=path,
             line=first.start_mark.line + 1,
+            col=first.start_mark.column + 1,
         )
 
 

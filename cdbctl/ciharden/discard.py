@@ -188,3 +188,30 @@ def assignment_swallow(cmd: SimpleCommand, handler: SimpleCommand, tool: str) ->
             None,
         )
     ]
+
+
+def and_list_issue(
+    src: str, cmds: list[SimpleCommand], span: tuple[int, int], conds: Conditions, tool: str
+) -> list[ShellIssue]:
+    """``scanner && x`` followed by more commands: errexit ignores a failure of any command of an
+    ``&&`` list but the last, so the script goes on. Only a list that starts its line is judged (a
+    condition, ``if scanner && x; then``, is the script's own handling); reported, not fixed."""
+    idx, end = span
+    first = cmds[idx].words[0].start if cmds[idx].words else cmds[idx].start  # after if/while/!
+    line_start = src.rfind("\n", 0, first) + 1
+    if src[line_start:first].strip():
+        return []
+    k = group_end(src, cmds, conds.list_end[end])
+    if conds.handles_in(end + 1, k):
+        return []
+    if k + 1 >= len(cmds):
+        return []  # the list is the script's last command: its status is the step's
+    return [
+        ShellIssue(
+            "swallow",
+            tool,
+            cmds[end + 1].start,
+            f"{tool} runs in an '&& ...' list that more commands follow: errexit ignores its failure there",
+            None,
+        )
+    ]

@@ -51,12 +51,12 @@ def _run(repo: Path, *, mode: str, options: Options) -> Outcome:
         if isinstance(source, Skipped):
             problems.append(FileProblem(name, None, source.message))
             continue
-        names.append(name)
         try:
             result = harden(source.text, name, write=mode == "fix", options=options, verify=mode != "check")
-        except WorkflowError as exc:
-            problems.append(FileProblem(name, exc.line, exc.message))
+        except WorkflowError as exc:  # not checked: counted with the problems, not with the files
+            problems.append(FileProblem(name, exc.line, exc.message, exc.col))
             continue
+        names.append(name)
         findings.extend(result.findings)
         if result.changed:
             writes.append((source, result.hardened))
@@ -93,7 +93,12 @@ def _local_actions(files: list[tuple[str, Path]]) -> dict[str, tuple[str, ...]]:
 
 
 def exit_code(report: Report) -> ExitCode:
-    """2 when a file could not be processed, 1 when something is (still) to fix, else 0."""
-    if report.problems:
-        return ExitCode.USAGE
-    return ExitCode.NEGATIVE if any(f.status is Status.would_fix for f in report.findings) else ExitCode.OK
+    """1 when something is (still) to fix or a file could not be checked, else 0.
+
+    A file that could not be checked (not valid YAML, merge-conflict markers, too large, unreadable)
+    is a result of the run like a finding, not a usage error: its exit 1 does not hide the findings
+    of the files that were checked, and a run that left a file unchecked never passes (fail closed).
+    """
+    if report.problems or any(f.status is Status.would_fix for f in report.findings):
+        return ExitCode.NEGATIVE
+    return ExitCode.OK

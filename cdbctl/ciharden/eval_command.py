@@ -1,6 +1,8 @@
 """``eval "$CMD"``: the scripts an ``eval`` runs. Its words are joined and run as a script in the
 same shell, so what it runs is known when every value its variables may have there is known
-(``shell_values``); then it is scanned like any script. Anything else is reported, never guessed."""
+(``shell_values``); then it is scanned like any script. Anything else is reported, never guessed.
+The same following serves the other commands held in a value (``indirect``: ``bash -c "$CMD"``,
+``"${CMD[@]}"``); ``runner`` names the one at hand in the messages."""
 
 from __future__ import annotations
 
@@ -11,13 +13,7 @@ from typing import Protocol
 from cdbctl.ciharden.model import ShellIssue
 from cdbctl.ciharden.registry import may_run_scanner
 from cdbctl.ciharden.shell_lex import SimpleCommand, Token, commands, lex
-from cdbctl.ciharden.shell_values import (
-    ASSIGN,
-    MAX_CHOICES,
-    REFERENCE,
-    Assignments,
-    expand,
-)
+from cdbctl.ciharden.shell_values import ASSIGN, MAX_CHOICES, Assignments, expand, reference_names
 
 
 @dataclass(frozen=True)
@@ -49,15 +45,23 @@ def eval_args(cmd: SimpleCommand) -> list[Token] | None:
 def eval_target(
     args: list[Token], index: int, assignments: Assignments, env: Mapping[str, str]
 ) -> EvalTarget:
-    """What ``eval <args>`` (the command at ``index``) runs. A reference that cannot be resolved stays
-    as written: harmless as an argument (``trivy fs $TARGET``), but in command position
-    (``$TOOL fs .``) it leaves what runs unknown."""
-    text = " ".join(w.value for w in args)
-    names = sorted({a or b for a, b in REFERENCE.findall(text)})
-    origin = ", ".join(_origin(n, index, assignments, env) for n in names) or "its arguments"
+    """What ``eval <args>`` (the command at ``index``) runs."""
+    return value_target(" ".join(w.value for w in args), index, assignments, env)
+
+
+def value_target(
+    text: str, index: int, assignments: Assignments, env: Mapping[str, str], *, one_field: bool = False
+) -> EvalTarget:
+    """The scripts ``text`` stands for at the command at ``index``, once its variables are replaced.
+    A reference that cannot be resolved stays as written: harmless as an argument (``trivy fs
+    $TARGET``), but in command position (``$TOOL fs .``) it leaves what runs unknown. ``one_field``:
+    only a value without blanks is known (word splitting would cut it: ``bash -c $CMD``)."""
+    names = reference_names(text)
+    origin = ", ".join(_origin(n, assignments, env) for n in names) or "its arguments"
     choices = expand(text, index, assignments, env, 0)
-    raw = " ".join([text, *(_raw(n, index, assignments, env) for n in names)])
-    if len(choices) > MAX_CHOICES or any(_opaque_command(c) for c in choices):
+    raw = " ".join([text, *(_raw(n, assignments, env) for n in names)])
+    split = one_field and any(len(c.split()) > 1 for c in choices)
+    if split or len(choices) > MAX_CHOICES or any(_opaque_command(c) for c in choices):
         return EvalTarget((), origin, raw, tuple(names))
     return EvalTarget(tuple(choices), origin)
 
@@ -72,20 +76,21 @@ def _opaque_command(script: str) -> bool:
     return False
 
 
-def _origin(name: str, index: int, assignments: Assignments, env: Mapping[str, str]) -> str:
+def _origin(name: str, assignments: Assignments, env: Mapping[str, str]) -> str:
+    shown = "${" + name + "}" if name.endswith("]") else f"${name}"
     if assignments.texts(name):
-        return f"${name}, set in this script"
+        return f"{shown}, set in this script"
     if name in env:
-        return f"${name}, set in env:"
-    return f"${name}, not set in this script or in env:"
+        return f"{shown}, set in env:"
+    return f"{shown}, not set in this script or in env:"
 
 
-def _raw(name: str, index: int, assignments: Assignments, env: Mapping[str, str]) -> str:
+def _raw(name: str, assignments: Assignments, env: Mapping[str, str]) -> str:
     """Every text ``name`` is set to (for a scanner name in a value ci-harden cannot follow)."""
     return " ".join([*assignments.texts(name), env.get(name, "")])
 
 
-class _Scan(Protocol):
+class ScriptScan(Protocol):
     """What following a script needs from ``shell.ShellScan``."""
 
     @property
@@ -105,19 +110,17 @@ class Followed:
     issues: list[ShellIssue]
 
 
-def follow_eval(
+def follow(
     cmd: SimpleCommand,
-    index: int,
-    assignments: Assignments,
-    env: Mapping[str, str],
-    scan: Callable[[str], _Scan],
+    target: EvalTarget,
+    scan: Callable[[str], ScriptScan],
     *,
     runners: bool,
+    runner: str = "eval",
 ) -> Followed:
-    """Scan each script an eval may run (``scan``: the shell analysis, one nesting level down); an
-    eval whose script is not known is reported when it may run a scanner: a value that names one, or
-    a variable in a step named for a scan (``runners``)."""
-    target = eval_target(eval_args(cmd) or [], index, assignments, env)
+    """Scan each script ``cmd`` may run (``scan``: the shell analysis, one nesting level down); one
+    whose script is not known is reported when it may run a scanner: a value that names one, or a
+    variable in a step named for a scan (``runners``). ``runner`` names the command in messages."""
     tools: list[str] = []
     reports: set[str] = set()
     found: list[tuple[str, ShellIssue]] = []
@@ -126,15 +129,15 @@ def follow_eval(
         tools += [t for t in nested.tools if t not in tools]
         reports |= nested.reports
         found += [(text, issue) for issue in nested.issues]
-    issues = eval_issues(cmd, target, found)
+    issues = eval_issues(cmd, target, found, runner)
     # ``eval "$(brew shellenv)"`` (no variable: the setup idiom) is not reported for the step's name alone
     if not target.texts and (may_run_scanner(target.unknown) or (runners and target.variables)):
-        issues.append(opaque_issue(cmd, target))
+        issues.append(opaque_issue(cmd, target, runner))
     return Followed(tools, frozenset(reports), issues)
 
 
 def eval_issues(
-    cmd: SimpleCommand, target: EvalTarget, found: list[tuple[str, ShellIssue]]
+    cmd: SimpleCommand, target: EvalTarget, found: list[tuple[str, ShellIssue]], runner: str = "eval"
 ) -> list[ShellIssue]:
     """The issues of the scripts an eval runs (``(text, issue)``), reported on the eval: not edited,
     since the fix belongs in the value, which other commands may use too. An issue of only some of
@@ -150,20 +153,20 @@ def eval_issues(
         texts = seen[key]
         some = len(set(texts)) < len(target.texts)
         when = f" when it is '{_short(texts[0])}'" if some else ""
-        message = f"in what eval runs ({target.origin}){when}: {issue.message}"
-        fix = issue.proposed_fix and f"{issue.proposed_fix} in the value eval runs"
+        message = f"in what {runner} runs ({target.origin}){when}: {issue.message}"
+        fix = issue.proposed_fix and f"{issue.proposed_fix} in the value {runner} runs"
         out.append(ShellIssue(issue.kind, issue.tool, cmd.start, message, None, fix))
     return out
 
 
-def opaque_issue(cmd: SimpleCommand, target: EvalTarget) -> ShellIssue:
-    """An eval whose script ci-harden cannot know (reported, never guessed)."""
+def opaque_issue(cmd: SimpleCommand, target: EvalTarget, runner: str = "eval") -> ShellIssue:
+    """A command whose script ci-harden cannot know (reported, never guessed)."""
     return ShellIssue(
         "opaque",
         "",
         cmd.start,
-        f"eval runs a value ci-harden cannot follow ({target.origin}); if it runs a scanner, check by "
-        "hand that the scanner's failure fails the step",
+        f"{runner} runs a value ci-harden cannot follow ({target.origin}); if it runs a scanner, check "
+        "by hand that the scanner's failure fails the step",
         None,
     )
 

@@ -101,3 +101,25 @@ def errexit_fix(
     if line != "set +e" and not line.startswith("set +e #"):
         return None
     return (start, end, "")
+
+
+def set_options(cmd: SimpleCommand, state: dict[str, bool]) -> None:
+    """Apply a ``set`` command's options (``-e``/``+e``, ``-o pipefail``, ``-eo pipefail``) to ``state``."""
+    if not cmd.words or cmd.words[0].value != "set":
+        return
+    vals = [w.value for w in cmd.words]
+    k = 1
+    while k < len(vals):
+        v = vals[k]
+        if v in ("-o", "+o") and k + 1 < len(vals):
+            state[vals[k + 1]] = v == "-o"
+            k += 2
+            continue
+        if len(v) > 1 and v[0] in "-+" and v[1:].isalpha():
+            on = v[0] == "-"
+            if "e" in v:
+                state["errexit"] = on
+            if v.endswith("o") and k + 1 < len(vals):
+                state[vals[k + 1]] = on
+                k += 1
+        k += 1

@@ -52,8 +52,8 @@ RULE_HELP: dict[Rule, str] = {
     Rule.non_security_continue: "continue-on-error on a step or job that runs no scanner (left alone).",
     Rule.expression_continue: "continue-on-error set from an expression (left alone).",
     Rule.waiver_without_reason: "A cdbctl: allow-soft-fail waiver without a reason is ignored.",
-    Rule.not_analysable: "A command that may run a scanner cannot be followed: eval of a value only known "
-    "at run time.",
+    Rule.not_analysable: "A command that may run a scanner cannot be followed: eval, bash -c or an array "
+    "run as a command, of a value only known at run time.",
 }
 
 # Rules whose fixes make a scanner blocking (they trigger the publish-step rule).
@@ -160,6 +160,14 @@ class FileProblem:
     file: str
     line: int | None
     message: str
+    col: int | None = None
+
+
+def located(path: str, line: int | None, col: int | None) -> str:
+    """``path:line:col`` (as linters print it), as far as it is known."""
+    if not line:
+        return path
+    return f"{path}:{line}:{col}" if col else f"{path}:{line}"
 
 
 # ---- the scanner registry's record types (entries live in scanners.py) ----

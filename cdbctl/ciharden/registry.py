@@ -78,8 +78,10 @@ for _tool in TOOLS:
 KEYWORDS: tuple[str, ...] = tuple(sorted({c for c in _COMMANDS} | {"continue-on-error", "cdbctl:"}))
 _ACTION_PREFIXES = tuple(sorted({p.split("/")[0] + "/" for t in TOOLS for p in t.actions}))
 # Plain substring tests beat one big alternation regex by ~5x on typical files.
-# ``eval``: what it runs may be a scanner named only in a variable set outside the file
-_PREFILTER_WORDS = tuple(sorted({k.lower() for k in (*KEYWORDS, *_ACTION_PREFIXES, "eval")}))
+# ``eval "$X"``, ``bash -c "$X"``, ``"${X[@]}"``: what they run may be a scanner named only in a
+# variable set outside the file
+_HELD = ("eval", 'c "$', "c $", "[@]", "[*]")
+_PREFILTER_WORDS = tuple(sorted({k.lower() for k in (*KEYWORDS, *_ACTION_PREFIXES, *_HELD)}))
 
 
 def action_ref(uses: str) -> str:

@@ -34,10 +34,10 @@ class Report:
     """Everything one run found."""
 
     mode: str  # "fix" | "check" | "dry-run"
-    files: tuple[str, ...]
+    files: tuple[str, ...]  # the files checked (a file in ``problems`` is not)
     changed: tuple[str, ...]
     findings: tuple[Finding, ...]
-    problems: tuple[FileProblem, ...]
+    problems: tuple[FileProblem, ...]  # the files not checked, each with why and where
     skipped: tuple[FileProblem, ...]
 
 
@@ -94,7 +94,9 @@ def to_json(report: Report) -> dict[str, Any]:
         "files_changed": list(report.changed),
         "summary": summary(report),
         "findings": [finding_dict(f) for f in report.findings],
-        "errors": [{"file": p.file, "line": p.line, "message": p.message} for p in report.problems],
+        "errors": [
+            {"file": p.file, "line": p.line, "col": p.col, "message": p.message} for p in report.problems
+        ],
         "skipped": [{"file": p.file, "message": p.message} for p in report.skipped],
     }
 
@@ -124,6 +126,13 @@ def _fixes(f: Finding) -> list[dict[str, Any]]:
             "artifactChanges": [{"artifactLocation": {"uri": f.file}, "replacements": replacements}],
         }
     ]
+
+
+def _region(p: FileProblem) -> dict[str, int]:
+    region = {"startLine": p.line or 1}
+    if p.col:
+        region["startColumn"] = p.col
+    return region
 
 
 def to_sarif(report: Report, *, include_info: bool = False) -> dict[str, Any]:
@@ -167,7 +176,7 @@ def to_sarif(report: Report, *, include_info: bool = False) -> dict[str, Any]:
                 {
                     "physicalLocation": {
                         "artifactLocation": {"uri": p.file},
-                        **({"region": {"startLine": p.line}} if p.line else {}),
+                        **({"region": _region(p)} if p.line else {}),
                     }
                 }
             ],
@@ -249,5 +258,6 @@ def github_annotations(report: Report) -> str:
         lines.append(f"::{_GITHUB_LEVEL[f.status]} {props}::{message}\n")
     for p in report.problems:
         where = f"file={_escape_property(p.file)}" + (f",line={p.line}" if p.line else "")
+        where += f",col={p.col}" if p.line and p.col else ""
         lines.append(f"::error {where},title=ci-harden::{_escape_data(p.message)}\n")
     return "".join(lines)

@@ -84,7 +84,8 @@ EXAMPLES: dict[Rule, Example] = {
         "- name: Security scan\n"
         '  run: eval "$SCAN_CMD" || true\n'
         "  env:\n    SCAN_CMD: ${{ vars.SCAN_CMD }}\n",
-        "Reported (info), nothing edited. `eval` is followed when every value it may run is known: set "
+        'Reported (info), nothing edited. `eval` (likewise `bash -c "$CMD"` and an array run as '
+        '`"${CMD[@]}"`) is followed when every value it may run is known: set '
         "earlier in the script (also built up with `+=`, or a `for` list), or a literal `env:` value. A "
         "value from an expression, `$(...)`, `read`, a subshell or only a branch is not guessed; such an "
         "eval is reported when a value it may have names a scanner or the step is named like a scan.",

@@ -37,7 +37,8 @@ KIND_RULE = {
 # a step named like a scan: its ``make lint-trivy`` counts as the scanner the target is named for
 _SCAN_NAMED = re.compile(r"scan|secur|audit|vuln|sast|dast|sca\b|cve|lint", re.IGNORECASE)
 _RUNNER = re.compile(r"\b(?:make|just|task|mage)\s")
-_EVAL = re.compile(r"(?<![\w.-])eval\b")
+# a command held in a value (``indirect``): ``eval``, a ``-c`` string that starts with an expansion, an array
+_HELD = re.compile(r"(?<![\w.-])eval\b|\s-[a-z]*c\s+\"?\$|\[[@*]\]\}")
 
 
 def guarded(script: str, issues: list[ShellIssue]) -> list[ShellIssue]:
@@ -108,7 +109,7 @@ def run_candidates(t: Text, ctx: Context, info: StepInfo, run: ScalarNode) -> No
         flags = shell.split()
         errexit = any(f.startswith("-") and "e" in f for f in flags) or "errexit" in flags
         pipefail = "pipefail" in flags
-    if not may_run_scanner(run.value) and not _RUNNER.search(run.value) and not _EVAL.search(run.value):
+    if not may_run_scanner(run.value) and not _RUNNER.search(run.value) and not _HELD.search(run.value):
         return
     runners = _SCAN_NAMED.search(" ".join(filter(None, (mstr(info.node, "name"), info.step_id)))) is not None
     env = {**ctx.env, **env_of(info.node)}

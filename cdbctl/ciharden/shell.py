@@ -13,14 +13,14 @@ from functools import partial
 
 from cdbctl.ciharden.discard import (
     Conditions,
+    and_list_issue,
     and_or,
     assignment_swallow,
     conditions,
-    group_end,
     negation_or_condition,
 )
-from cdbctl.ciharden.eval_command import eval_args, follow_eval
-from cdbctl.ciharden.handlers import errexit_fix, handler_cut, swallowing_handler
+from cdbctl.ciharden.handlers import errexit_fix, handler_cut, set_options, swallowing_handler
+from cdbctl.ciharden.indirect import follow_held, held_command
 from cdbctl.ciharden.invocation import match_scanner
 from cdbctl.ciharden.model import ShellIssue
 from cdbctl.ciharden.nested import (
@@ -30,9 +30,10 @@ from cdbctl.ciharden.nested import (
     inline_script,
     substitution_discard,
 )
+from cdbctl.ciharden.quoting import substitutions
 from cdbctl.ciharden.report_files import has_variable, report_paths, reports_of, scan_key
 from cdbctl.ciharden.script_exits import status_kept
-from cdbctl.ciharden.shell_lex import SimpleCommand, commands, lex, substitutions
+from cdbctl.ciharden.shell_lex import SimpleCommand, commands, lex
 from cdbctl.ciharden.shell_values import Scope, report_patterns
 from cdbctl.ciharden.success_flags import flag_issues
 
@@ -47,27 +48,6 @@ class ShellScan:
     issues: tuple[ShellIssue, ...]
     reports: frozenset[str]
     other_pipes: bool
-
-
-def _set_flags(cmd: SimpleCommand, state: dict[str, bool]) -> None:
-    if not cmd.words or cmd.words[0].value != "set":
-        return
-    vals = [w.value for w in cmd.words]
-    k = 1
-    while k < len(vals):
-        v = vals[k]
-        if v in ("-o", "+o") and k + 1 < len(vals):
-            state[vals[k + 1]] = v == "-o"
-            k += 2
-            continue
-        if len(v) > 1 and v[0] in "-+" and v[1:].isalpha():
-            on = v[0] == "-"
-            if "e" in v:
-                state["errexit"] = on
-            if v.endswith("o") and k + 1 < len(vals):
-                state[vals[k + 1]] = on
-                k += 1
-        k += 1
 
 
 _MAX_NESTING = 8  # command substitutions looked into, nested this deep (a bound, not a shell limit)
@@ -107,15 +87,34 @@ def scan_script(
             else []
         )
         was_on = state["errexit"]
-        _set_flags(cmd, state)
+        set_options(cmd, state)
         if was_on and not state["errexit"]:
             errexit_off_at = idx
         inv = match_scanner(cmd.words, runners=runners)
         if cmd.sep_after in ("|", "|&"):
             piping.append(idx)
         inline = inline_script(cmd) if inv is None and nesting < _MAX_NESTING else None
+        held = held_command(cmd, inline) if inv is None and nesting < _MAX_NESTING else None
         inner: list[str] = []
-        if inline is not None:  # ``bash -c "bandit || true"``: the string is a script of its own
+        if held is not None:  # ``eval "$CMD"``, ``bash -c "$CMD"``, ``"${CMD[@]}"``: what the value runs
+            errexit, pipefail = held.shell or (state["errexit"], state["pipefail"])
+            nested_scan = partial(
+                scan_script,
+                errexit=errexit,
+                pipefail=pipefail,
+                nesting=nesting + 1,
+                runners=runners,
+                env=env,  # a ``-c`` shell of its own sees the environment, not this script's variables
+                outer=None if held.shell else (scope, idx),
+            )
+            where = (idx, scope.get(), env or {})
+            followed = follow_held(cmd, held, where, nested_scan, runners=runners)
+            inner = followed.tools
+            tools.extend(inner)
+            reports |= followed.reports
+            issues.extend(followed.issues)
+        if inline is not None and not inner:  # ``bash -c "bandit || true"``: a script of its own
+            # (also ``bash -c "$PRE && trivy fs ."`` when $PRE is not known: trivy still runs)
             nested = scan_script(
                 inline.word.value, errexit=inline.errexit, pipefail=inline.pipefail, nesting=nesting + 1
             )
@@ -123,23 +122,6 @@ def scan_script(
             tools.extend(inner)
             reports |= nested.reports
             issues.extend(inline_issues(inline, nested.issues))
-        if inv is None and inline is None and nesting < _MAX_NESTING and eval_args(cmd) is not None:
-            # ``eval "$CMD"``: the scripts it runs, when they can be known
-
-            nested_scan = partial(
-                scan_script,
-                errexit=state["errexit"],
-                pipefail=state["pipefail"],
-                nesting=nesting + 1,
-                runners=runners,
-                env=env,
-                outer=(scope, idx),
-            )
-            followed = follow_eval(cmd, idx, scope.get(), env or {}, nested_scan, runners=runners)
-            inner = followed.tools
-            tools.extend(inner)
-            reports |= followed.reports
-            issues.extend(followed.issues)
         if inv is None and not inner:
             if (
                 found
@@ -219,7 +201,7 @@ def scan_script(
             last_idx = h_end
         elif state["errexit"] and cmds[end].sep_after == "&&":
             either = and_or(src, cmds, end, conds, tool)
-            issues.extend([either] if either else _and_list_issue(src, cmds, (idx, end), conds, tool))
+            issues.extend([either] if either else and_list_issue(src, cmds, (idx, end), conds, tool))
         if not state["errexit"] and last_idx + 1 < len(cmds) and not status_kept(src, cmds, cmd, last_idx):
             fix = errexit_fix(src, cmds, errexit_off_at, errexit)
             issues.append(
@@ -274,30 +256,3 @@ def _substituted(
                 issues.append(ShellIssue("discard", issue.tool, base + issue.offset, message, None))
     tools.extend(found)
     return found
-
-
-def _and_list_issue(
-    src: str, cmds: list[SimpleCommand], span: tuple[int, int], conds: Conditions, tool: str
-) -> list[ShellIssue]:
-    """``scanner && x`` followed by more commands: errexit ignores a failure of any command of an
-    ``&&`` list but the last, so the script goes on. Only a list that starts its line is judged (a
-    condition, ``if scanner && x; then``, is the script's own handling); reported, not fixed."""
-    idx, end = span
-    first = cmds[idx].words[0].start if cmds[idx].words else cmds[idx].start  # after if/while/!
-    line_start = src.rfind("\n", 0, first) + 1
-    if src[line_start:first].strip():
-        return []
-    k = group_end(src, cmds, conds.list_end[end])
-    if conds.handles_in(end + 1, k):
-        return []
-    if k + 1 >= len(cmds):
-        return []  # the list is the script's last command: its status is the step's
-    return [
-        ShellIssue(
-            "swallow",
-            tool,
-            cmds[end + 1].start,
-            f"{tool} runs in an '&& ...' list that more commands follow: errexit ignores its failure there",
-            None,
-        )
-    ]

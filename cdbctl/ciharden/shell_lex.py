@@ -112,7 +112,7 @@ class SimpleCommand:
     prefix: list[Token] = field(default_factory=list)  # reserved words before it: if, then, !, ...
 
 
-def _skip_balanced(src: str, i: int, open_c: str, close_c: str) -> int:
+def skip_balanced(src: str, i: int, open_c: str, close_c: str) -> int:
     """Index just past the bracket matching src[i-1] == open_c."""
     depth = 1
     n = len(src)
@@ -156,9 +156,9 @@ def _word_end(src: str, i: int) -> int:
                 j += 2 if src[j] == "\\" else 1
             i = j + 1
         elif src.startswith("$(", i):
-            i = _skip_balanced(src, i + 2, "(", ")")
+            i = skip_balanced(src, i + 2, "(", ")")
         elif src.startswith("${", i):
-            i = _skip_balanced(src, i + 2, "{", "}")
+            i = skip_balanced(src, i + 2, "{", "}")
         else:
             i += 1
     return min(i, n)
@@ -223,9 +223,37 @@ def _lex(src: str) -> tuple[Token, ...]:
                         i = end
                 continue
             end = max(_word_end(src, i), i + 1)
+            if src.startswith("(", end) and _ARRAY_NAME.match(src, i, end):
+                end = _array_end(src, end + 1) or end  # ``CMD=(trivy fs .)``: one word, as in bash
             tokens.append(Token("word", src[i:end], i, end))
             i = end
     return tuple(tokens)
+
+
+# ``NAME=`` or ``NAME+=`` right before ``(``: an array assignment (anywhere else bash rejects the ``(``)
+_ARRAY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\+?=$")
+
+
+def _array_end(src: str, i: int) -> int | None:
+    """Index just past the ``)`` closing the elements that start at ``i`` (words, blanks, newlines,
+    comments), or None when an operator or the end of the script comes first: not an array."""
+    n = len(src)
+    while i < n:
+        c = src[i]
+        if c in " \t\r\n":
+            i += 1
+        elif c == "\\" and src.startswith("\n", i + 1):
+            i += 2
+        elif c == "#":
+            j = src.find("\n", i)
+            i = n if j < 0 else j
+        elif c == ")":
+            return i + 1
+        elif c in _WORD_STOP:
+            return None
+        else:
+            i = max(_word_end(src, i), i + 1)
+    return None
 
 
 def commands(tokens: list[Token]) -> list[SimpleCommand]:
@@ -264,37 +292,4 @@ def commands(tokens: list[Token]) -> list[SimpleCommand]:
     for cmd in out:
         while cmd.words and cmd.words[0].text in RESERVED_PREFIX:
             cmd.prefix.append(cmd.words.pop(0))
-    return out
-
-
-def substitutions(text: str) -> list[tuple[int, int]]:
-    """The inner spans of the ``$(...)`` and backtick command substitutions of a word (not in single
-    quotes, not ``$((`` arithmetic); nested ones are found by looking inside these."""
-    out: list[tuple[int, int]] = []
-    i, n = 0, len(text)
-    double = False
-    while i < n:
-        c = text[i]
-        if c == "\\":
-            i += 2
-        elif c == "'" and not double:
-            j = text.find("'", i + 1)
-            i = n if j < 0 else j + 1
-        elif c == '"':
-            double = not double
-            i += 1
-        elif text.startswith("$((", i):
-            i = _skip_balanced(text, i + 3, "(", ")")
-        elif text.startswith("$(", i):
-            end = _skip_balanced(text, i + 2, "(", ")")
-            out.append((i + 2, end - 1 if end <= n and text[end - 1] == ")" else end))
-            i = end
-        elif c == "`":
-            j = i + 1
-            while j < n and text[j] != "`":
-                j += 2 if text[j] == "\\" else 1
-            out.append((i + 1, min(j, n)))
-            i = j + 1
-        else:
-            i += 1
     return out

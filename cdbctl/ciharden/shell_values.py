@@ -9,12 +9,26 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cdbctl.ciharden.report_files import report_pattern
-from cdbctl.ciharden.shell_lex import SimpleCommand, Token
+from cdbctl.ciharden.shell_lex import SimpleCommand, Token, lex
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 ASSIGN = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(\+?)=(.*)$", re.DOTALL)
-# ``$NAME`` / ``${NAME}``; any other expansion (``$(...)``, ``${X:-y}``, ``$1``) stays as written
-REFERENCE = re.compile(r"\$(?:\{([A-Za-z_]\w*)\}|([A-Za-z_]\w*))")
+# ``$NAME`` / ``${NAME}``, and ``${NAME[@]}`` / ``${NAME[*]}`` (every element of an array, kept as the
+# name ``NAME[@]``); any other expansion (``$(...)``, ``${X:-y}``, ``${A[0]}``, ``$1``) stays as written
+REFERENCE = re.compile(r"\$(?:\{([A-Za-z_]\w*(?:\[[@*]\])?)\}|([A-Za-z_]\w*))")
+_ELEMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\[[^]]*\]\+?=")  # ``CMD[2]=--exit-code``
+
+
+def array_key(name: str) -> str:
+    """The name an array's elements are kept under (``CMD[@]``; ``${CMD[*]}`` reads the same)."""
+    return name.removesuffix("[*]").removesuffix("[@]") + "[@]"
+
+
+def reference_names(text: str) -> list[str]:
+    """The variables ``text`` references (arrays as ``NAME[@]``), sorted."""
+    return sorted({array_key(a) if a.endswith("]") else a or b for a, b in REFERENCE.findall(text)})
+
+
 _DECLARE = frozenset({"export", "declare", "typeset", "local", "readonly"})
 _READS = frozenset({"read", "mapfile", "readarray"})
 _CLOSERS = frozenset({"fi", "done", "esac", "}"})
@@ -65,6 +79,7 @@ class Assignments:
                     push("subshell") if c == "(" else pop() if c == ")" else None
             # a backslash-newline inside quotes is no line break once eval reads the value again
             vals = [Token("word", w.text.replace("\\\n", ""), 0, 0).value for w in cmd.words]
+            vals = [_array_text(w.text) or v for w, v in zip(cmd.words, vals, strict=True)]
             first = vals[0] if vals else ""
             if first in _CLOSERS:
                 pop()
@@ -111,18 +126,32 @@ class Assignments:
                 definite = plain and value is not None and words[0] == "for"  # select: the user's pick
                 self._add(words[1], _Assignment(k, value, definite))
             return
-        if words[0] in _READS:
+        if words[0] in _READS:  # ``read -a``/``mapfile``: an array too
             for name in words[1:]:
                 if _NAME.match(name):
                     self._add(name, _Assignment(k, None, False))
+                    self._add(array_key(name), _Assignment(k, None, False))
             return
         declared = words[0] in _DECLARE
         rest = words[1:] if declared else words
-        if not declared and not all(ASSIGN.match(w) for w in rest):
+        if not declared and not all(ASSIGN.match(w) or _ELEMENT.match(w) for w in rest):
             return  # ``CMD=x some-command``: the value is only that command's environment
         for word in rest:
             m = ASSIGN.match(word)
-            if m is not None:  # ``CMD+=" --flag"`` is ``CMD="${CMD} --flag"``
+            element = _ELEMENT.match(word)
+            if element is not None:  # one element changed: the array is no longer known
+                self._add(array_key(element.group(1)), _Assignment(k, None, plain))
+            elif m is not None and m.group(3).startswith(_ARRAY):
+                # ``CMD=(trivy fs .)``: its elements, and ``$CMD`` is the first one;
+                # ``CMD+=(--quiet)`` is ``CMD=("${CMD[@]}" --quiet)`` (and leaves ``$CMD`` as it was)
+                key = array_key(m.group(1))
+                elements = m.group(3)[len(_ARRAY) :]
+                value = ("${" + key + "} " if m.group(2) else "") + elements
+                self._add(key, _Assignment(k, value, plain))
+                if not m.group(2):
+                    first = next((t.value for t in lex(elements) if t.kind == "word"), "")
+                    self._add(m.group(1), _Assignment(k, first, plain))
+            elif m is not None:  # ``CMD+=" --flag"`` is ``CMD="${CMD} --flag"``
                 value = ("${" + m.group(1) + "}" if m.group(2) else "") + m.group(3)
                 self._add(m.group(1), _Assignment(k, value, plain))
 
@@ -137,6 +166,22 @@ class Assignments:
         """Every text ``name`` is set to, here and in the enclosing scripts."""
         own = [a.value or "" for a in self.by_name.get(name, [])]
         return own + (self.parent[0].get().texts(name) if self.parent else [])
+
+
+_ARRAY = "\0array:"  # marks a value taken from ``NAME=(...)``: its elements, as they are written
+
+
+def _array_text(word: str) -> str | None:
+    """``CMD=(trivy fs "a b")`` as ``CMD=<_ARRAY>trivy fs "a b"``: the elements as written, one line
+    (comments and line breaks between them dropped), quotes kept; None for any other word."""
+    name = _ARRAY_WORD.match(word)
+    if name is None:
+        return None
+    inner = [t.text for t in lex(word[name.end() : -1]) if t.kind == "word"]
+    return name.group(0)[:-1] + _ARRAY + " ".join(inner)
+
+
+_ARRAY_WORD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\+?=\((?=.*\)$)", re.DOTALL)
 
 
 class Scope:
@@ -161,9 +206,13 @@ def expand(
     """The texts ``text`` can stand for once its ``$NAME`` references are replaced by the values they
     may have before command ``index`` (a reference with no known value stays as written)."""
     results = [text]
-    for name in sorted({a or b for a, b in REFERENCE.findall(text)}):
+    for name in reference_names(text):
         values = _values(name, index, assignments, env, depth) if depth < _MAX_DEPTH else ["${" + name + "}"]
-        pattern = re.compile(r"\$(?:\{" + name + r"\}|" + name + r"(?!\w))")
+        if name.endswith("]"):  # only braced: ``$CMD[@]`` is ``$CMD`` and the text ``[@]``
+            base = re.escape(name[:-3])
+            pattern = re.compile(r"\$\{" + base + r"\[[@*]\]\}")
+        else:
+            pattern = re.compile(r"\$(?:\{" + name + r"\}|" + name + r"(?!\w))")
         results = [pattern.sub(v.replace("\\", "\\\\"), r) for r in results for v in values]
         if len(results) > MAX_CHOICES:
             break

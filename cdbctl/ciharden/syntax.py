@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cdbctl.ciharden.quoting import closed
-from cdbctl.ciharden.shell_lex import REDIRECTS, Token, lex, substitutions
+from cdbctl.ciharden.quoting import closed, substitutions
+from cdbctl.ciharden.shell_lex import REDIRECTS, Token, lex
 
 _MAX_NESTING = 8  # command substitutions checked this deep (a bound, not a shell limit)
 _CHAIN = frozenset({"&&", "||", "|", "|&"})

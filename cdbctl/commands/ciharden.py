@@ -17,6 +17,7 @@ from cdbctl.output import OutputFormat
 
 if TYPE_CHECKING:
     from cdbctl.ciharden.engine import Outcome
+    from cdbctl.ciharden.report import Report
 
 HELP = """Make neutered security scanners in .github/workflows (and composite actions) blocking again.
 
@@ -34,10 +35,12 @@ Examples:
 
 \b
 Exit codes:
-  0  nothing (left) to fix
-  1  --check/--dry-run: something would be fixed; otherwise: a finding needs a manual fix
-  2  usage error, or a workflow file is not valid YAML / too large / an alias bomb / an unsupported
-     YAML tag / a symlink loop (the others are still processed)
+  0  every file was checked and nothing (left) to fix
+  1  --check/--dry-run: something would be fixed; otherwise: a finding needs a manual fix; or a
+     file could not be checked (not valid YAML, merge-conflict markers, too large, an alias bomb,
+     an unsupported YAML tag, unreadable, a symlink loop): it is named on stderr and in the summary,
+     listed under "errors" in JSON and left untouched; every other file is still checked and fixed
+  2  usage error: a bad option, a --repo directory that does not exist
   3  a file cannot be written safely (read-only, changed meanwhile), stdout is closed or full, or a
      workflow directory cannot be listed
 """
@@ -112,10 +115,10 @@ def register(app: typer.Typer) -> None:
         with _stdout_errors(written=mode == "fix" and bool(outcome.writes)):
             _output(outcome, fmt, repo=repo, dry_run=dry_run, sarif_info=sarif_info)
         counts = summary(report)
-        # a file that could not be read is no "file checked": say so, or a gate reads "all clean"
-        unchecked = f", {len(report.problems)} not checked (errors above)" if report.problems else ""
+        # a file that could not be read is no "file checked": say which, or a gate reads "all clean"
+        unchecked = _unchecked(report)
         sys.stderr.write(
-            f"ci-harden: {len(report.files)} file(s){unchecked}, {len(report.changed)} "
+            f"ci-harden: {len(report.files)} file(s) checked{unchecked}, {len(report.changed)} "
             f"{'changed' if mode == 'fix' else 'to change'}; "
             + ", ".join(f"{n} {s}" for s, n in counts.items())
             + "\n"
@@ -123,15 +126,31 @@ def register(app: typer.Typer) -> None:
         raise typer.Exit(exit_code(report))
 
 
+_NAMED = 5  # unchecked files named in the summary line; the rest are counted
+
+
+def _unchecked(report: Report) -> str:
+    """``, 2 not checked (a.yml, b.yml; errors above)`` for the summary line, or nothing."""
+    from cdbctl.sanitize import clean
+
+    if not report.problems:
+        return ""
+    names = [clean(p.file) for p in report.problems]
+    shown = ", ".join(names[:_NAMED]) + (f" and {len(names) - _NAMED} more" if len(names) > _NAMED else "")
+    errors = "error" if len(names) == 1 else "errors"
+    return f", {len(names)} not checked ({shown}; {errors} above)"
+
+
 def _output(outcome: Outcome, fmt: FindingsFormat, *, repo: Path, dry_run: bool, sarif_info: bool) -> None:
     """Diagnostics on stderr, the report (and the diff) on stdout."""
+    from cdbctl.ciharden.model import located
     from cdbctl.ciharden.report import github_annotations, text_lines, to_json, to_sarif
     from cdbctl.output import dumps_json, warn, write_stdout
     from cdbctl.sanitize import clean
 
     report = outcome.report
     for problem in report.problems:  # file names and YAML excerpts are outside text
-        where = f"{problem.file}:{problem.line}" if problem.line else problem.file
+        where = located(problem.file, problem.line, problem.col)
         sys.stderr.write(f"cdbctl: error: {clean(problem.message)}, {clean(where)}\n")
     for skipped in report.skipped:
         warn(clean(f"{skipped.message}, {skipped.file}"))

@@ -19,7 +19,7 @@ from pathlib import Path
 from cdbctl.risk.rules import RULES, Rule, module_of
 
 TARGET = Path(__file__).with_name("decide.py")
-_FAIL = re.compile(r"^(?P<indent>\s*)fail\((?P<reason>[^,]+), (?P<detail>.+)\)$")
+_FAIL = re.compile(r"^(?P<indent>\s*)(?P<verb>fail|invalid)\((?P<reason>[^,]+), (?P<detail>.+)\)$")
 _LINE = 110
 _IMPORTS = {
     "cdbctl.risk.formulas": {"ROUNDER", "overflow_note"},
@@ -141,6 +141,14 @@ def _fail(line: str, rule: Rule, traced: bool) -> list[str]:
     pad, code, why = m["indent"], m["reason"], m["detail"]
     if rule.invalidates:  # the signal itself is invalid: its decision says why, nothing else runs
         return [f"{pad}return reject({why}, sig)"]
+    if m["verb"] == "invalid":  # the signal cannot be judged further: this check fails, the later are skipped
+        if not traced:
+            return [f"{pad}return reject({why}, sig, {code})"]
+        return [
+            f"{pad}r, why = {code}, {why}",
+            f'{pad}record_check(Check("{rule.name}", False, None, None, why, r))',
+            f"{pad}return reject(why, sig, r, checks)",
+        ]
     if traced:
         return [f"{pad}r, why = {code}, {why}"]
     return [f"{pad}if reason is None:", f"{pad}    reason, detail = {code}, {why}"]
@@ -238,22 +246,45 @@ def _imports() -> list[str]:
     return out
 
 
+def _namespace() -> list[str]:
+    """native_namespace: build_fast's prelude and prepare code, its names for the compiled engine."""
+    out = [
+        "def native_namespace(s: Setup) -> dict[str, object]:",
+        '    """The run\'s constants for the compiled fast evaluation (cdbctl/risk/native.c): the names',
+        "    build_fast's prelude and the applying rules' prepare code bind, and this module's.\"\"\"",
+    ]
+    fast = _function(False)
+    out += fast[2 : fast.index("    def decide(sig: Signal) -> Decision:") - 1]
+    out.append("    return {**globals(), **locals()}")
+    return out
+
+
 def generate(on: frozenset[str] | None = None, *, traced: bool | None = None) -> str:
     """The source of decide.py for the current rule table; ``on``: specialised to those rules,
     ``traced``: only that one of the two functions."""
     functions = [_function(t, on) for t in (False, True) if traced is None or t == traced]
+    if on is None and traced is None:
+        functions.append(_namespace())
     lines = [_HEADER.rstrip("\n"), "", *_imports()]
     for function in functions:
         lines += ["", "", *function]
     return "\n".join(lines) + "\n"
 
 
+def outputs() -> dict[Path, str]:
+    """Every generated file and its text: decide.py and the compiled engine's rule code."""
+    from cdbctl.risk.native_codegen import outputs as native_outputs
+
+    return {TARGET: generate(), **native_outputs()}
+
+
 def main() -> int:
-    """Rewrite decide.py (``--check``: exit 1 when it is stale instead)."""
-    text = generate()
+    """Rewrite decide.py and the native rule code (``--check``: exit 1 when one is stale instead)."""
+    wanted = outputs()
     if "--check" in sys.argv[1:]:
-        return 0 if TARGET.read_text(encoding="utf-8") == text else 1
-    TARGET.write_text(text, encoding="utf-8")
+        return 0 if all(path.read_text(encoding="utf-8") == text for path, text in wanted.items()) else 1
+    for path, text in wanted.items():
+        path.write_text(text, encoding="utf-8")
     return 0
 
 

@@ -38,6 +38,7 @@ from cdbctl.risk.rules.account import (
 )
 from cdbctl.risk.rules.base import Setup
 from cdbctl.risk.rules.instrument import (
+    NO_INSTRUMENT,
     min_notional_of,
     note_max_quantity,
     note_min,
@@ -47,9 +48,39 @@ from cdbctl.risk.rules.instrument import (
     note_unknown,
     prepare_instruments,
 )
-from cdbctl.risk.rules.margin import cross_liquidation_of, note_liq_distance, note_margin, note_stop
-from cdbctl.risk.rules.market import SQRT_YEAR, note_funding, note_panic, note_slippage, note_spread
-from cdbctl.risk.rules.signal import ANY_CASE_SIDES, MODES, note_not_finite, note_stale, note_stop_side
+from cdbctl.risk.rules.margin import (
+    FREES_MARGIN,
+    cross_liquidation_of,
+    note_liq_distance,
+    note_margin,
+    note_stop,
+)
+from cdbctl.risk.rules.market import (
+    NO_BID_ASK,
+    NO_DEPTH,
+    SQRT_YEAR,
+    note_funding,
+    note_funding_alert,
+    note_panic,
+    note_slippage,
+    note_spread,
+    note_stressed,
+)
+from cdbctl.risk.rules.signal import (
+    ANY_CASE_SIDES,
+    MISSING_REQUIRED,
+    MISSING_SIGNAL_CLOCK,
+    MODES,
+    NO_TIMESTAMP,
+    note_crossed,
+    note_future,
+    note_mode,
+    note_not_finite,
+    note_side,
+    note_stale,
+    note_stop_side,
+    note_timestamp,
+)
 from cdbctl.risk.rules.sizing import note_leverage, note_zero
 from cdbctl.risk.timeparse import HEADS, TAILS, to_epoch
 
@@ -102,6 +133,7 @@ def build_fast(s: Setup) -> Callable[[Signal], Decision]:
         const_size = fixed_fractional_usd(equity, c)
     elif method == "kelly":
         const_size = kelly_usd(equity, st.win_rate, st.avg_win, st.avg_loss, c)
+    vol_target = method == "vol_target"
     # leverage
     max_lev = c.MAX_LEVERAGE
     # exposure
@@ -176,14 +208,14 @@ def build_fast(s: Setup) -> Callable[[Signal], Decision]:
         if found is None:
             found = sides.get(side.lower())
             if found is None:
-                return reject(f"side: {side!r} is not long, short, buy or sell", sig)
+                return reject(note_side(side), sig)
         long = found is True
         cross = default_cross
         if mode is not None:
             if mode not in MODES:
                 mode = mode.lower()
                 if mode not in MODES:
-                    return reject(f"margin_mode: {mode!r} is not isolated or cross", sig)
+                    return reject(note_mode(mode), sig)
             cross = mode == "cross"
         if (
             check_finite  # NaN or an infinity anywhere makes the sum non-finite (so can a sum that overflows)
@@ -196,7 +228,7 @@ def build_fast(s: Setup) -> Callable[[Signal], Decision]:
             # a long's stop at or above its entry fires at once (a short's below: the same), no protection
             return reject(note_stop_side(stop_in, price, long), sig)
         if bid is not None and ask is not None and bid > ask:
-            return reject(f"market.bid: {bid:g} is above market.ask {ask:g} (crossed book)", sig)
+            return reject(note_crossed(bid, ask), sig)
         held = open_by_symbol.get(normalize_symbol(symbol)) if open_by_symbol else None  # the open position
         reduce_qty = held.quantity if held is not None and (held.side == 1) != long else 0.0  # what the order closes
         # staleness: Age of the signal against DATA_STALE_TIMEOUT_SEC; unparseable or future timestamps fail.
@@ -215,13 +247,15 @@ def build_fast(s: Setup) -> Callable[[Signal], Decision]:
             else:
                 t = to_epoch(ts)
             if t is None:
+                if signal_clock:  # no time to judge the later checks at (never the wall clock): they are skipped
+                    return reject(note_timestamp(ts), sig, "invalid_timestamp_format")
                 if reason is None:
-                    reason, detail = "invalid_timestamp_format", f"timestamp: {ts!r} is not ISO-8601 with Z/offset nor epoch s/ms"
+                    reason, detail = "invalid_timestamp_format", note_timestamp(ts)
             else:
                 if signal_clock:  # the replay's clock: each signal judged when it was emitted, none from the future
                     if t - evaluated > skew:
                         if reason is None:
-                            reason, detail = "invalid_signal", f"timestamp: {t - evaluated:g}s in the future (max skew {skew:g}s)"
+                            reason, detail = "invalid_signal", note_future(t - evaluated, skew)
                     evaluated = t
                 age = evaluated - t
                 if age > stale:
@@ -229,13 +263,12 @@ def build_fast(s: Setup) -> Callable[[Signal], Decision]:
                         reason, detail = "stale_data", note_stale(age, c)
                 elif -age > skew:
                     if reason is None:
-                        reason, detail = "invalid_signal", f"timestamp: {-age:g}s in the future (max skew {skew:g}s)"
-        elif signal_clock:
-            if reason is None:
-                reason, detail = "invalid_signal", "timestamp: missing (--now signal judges each signal at its own timestamp)"
+                        reason, detail = "invalid_signal", note_future(-age, skew)
+        elif signal_clock:  # as above: the later checks are skipped
+            return reject(MISSING_SIGNAL_CLOCK, sig, "invalid_signal")
         elif require_ts:
             if reason is None:
-                reason, detail = "invalid_signal", "timestamp: missing (REQUIRE_TIMESTAMP is true)"
+                reason, detail = "invalid_signal", MISSING_REQUIRED
         now_s = evaluated if t is None else t  # the signal's own time in a replay, else the evaluation clock
         # circuit_breaker: Halt when the day's loss or the drawdown from peak_equity reaches CIRCUIT_BREAKER_THRESHOLD_PCT.
         if breaker_note is not None:  # the state is the run's: decided once
@@ -257,7 +290,7 @@ def build_fast(s: Setup) -> Callable[[Signal], Decision]:
         # sizing: min(method size, target_position_usd, equity x MAX_POSITION_PCT) x regime multiplier.
         if const_size is not None:
             size = const_size
-        elif method == "vol_target":
+        elif vol_target:
             size = vol_target_usd(equity, vol, c)
         else:
             size = atr_usd(equity, atr, price, c)
@@ -521,6 +554,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
         const_size = fixed_fractional_usd(equity, c)
     elif method == "kelly":
         const_size = kelly_usd(equity, st.win_rate, st.avg_win, st.avg_loss, c)
+    vol_target = method == "vol_target"
     # leverage
     max_lev = c.MAX_LEVERAGE
     # exposure
@@ -602,14 +636,14 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
         if found is None:
             found = sides.get(side.lower())
             if found is None:
-                return reject(f"side: {side!r} is not long, short, buy or sell", sig)
+                return reject(note_side(side), sig)
         long = found is True
         cross = default_cross
         if mode is not None:
             if mode not in MODES:
                 mode = mode.lower()
                 if mode not in MODES:
-                    return reject(f"margin_mode: {mode!r} is not isolated or cross", sig)
+                    return reject(note_mode(mode), sig)
             cross = mode == "cross"
         if (
             check_finite  # NaN or an infinity anywhere makes the sum non-finite (so can a sum that overflows)
@@ -622,7 +656,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
             # a long's stop at or above its entry fires at once (a short's below: the same), no protection
             return reject(note_stop_side(stop_in, price, long), sig)
         if bid is not None and ask is not None and bid > ask:
-            return reject(f"market.bid: {bid:g} is above market.ask {ask:g} (crossed book)", sig)
+            return reject(note_crossed(bid, ask), sig)
         note = None
         value = limit = None
         record_check(Check("validity", True, value, limit, note))
@@ -645,25 +679,31 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
             else:
                 t = to_epoch(ts)
             if t is None:
-                r, why = "invalid_timestamp_format", f"timestamp: {ts!r} is not ISO-8601 with Z/offset nor epoch s/ms"
+                if signal_clock:  # no time to judge the later checks at (never the wall clock): they are skipped
+                    r, why = "invalid_timestamp_format", note_timestamp(ts)
+                    record_check(Check("staleness", False, None, None, why, r))
+                    return reject(why, sig, r, checks)
+                r, why = "invalid_timestamp_format", note_timestamp(ts)
             else:
                 if signal_clock:  # the replay's clock: each signal judged when it was emitted, none from the future
                     if t - evaluated > skew:
-                        r, why = "invalid_signal", f"timestamp: {t - evaluated:g}s in the future (max skew {skew:g}s)"
+                        r, why = "invalid_signal", note_future(t - evaluated, skew)
                     evaluated = t
                 age = evaluated - t
                 if age > stale:
                     r, why = "stale_data", note_stale(age, c)
                 elif -age > skew:
-                    r, why = "invalid_signal", f"timestamp: {-age:g}s in the future (max skew {skew:g}s)"
-        elif signal_clock:
-            r, why = "invalid_signal", "timestamp: missing (--now signal judges each signal at its own timestamp)"
+                    r, why = "invalid_signal", note_future(-age, skew)
+        elif signal_clock:  # as above: the later checks are skipped
+            r, why = "invalid_signal", MISSING_SIGNAL_CLOCK
+            record_check(Check("staleness", False, None, None, why, r))
+            return reject(why, sig, r, checks)
         elif require_ts:
-            r, why = "invalid_signal", "timestamp: missing (REQUIRE_TIMESTAMP is true)"
+            r, why = "invalid_signal", MISSING_REQUIRED
         now_s = evaluated if t is None else t  # the signal's own time in a replay, else the evaluation clock
         note = None
         value, limit = None if t is None else evaluated - t, stale  # the age
-        note = "no timestamp" if ts is None else None
+        note = NO_TIMESTAMP if ts is None else None
         record_check(Check("staleness", r is None, value, limit, note if r is None else why, r))
         if r is not None and reason is None:
             reason, detail = r, why
@@ -696,7 +736,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
             regime, mult = "normal", 1.0
         note = None
         value, limit = vol, panic if regime == "panic" else stressed
-        note = f"size x {mult:g}" if regime == "stressed" else None
+        note = note_stressed(mult) if regime == "stressed" else None
         record_check(Check("market_regime", r is None, value, limit, note if r is None else why, r))
         if r is not None and reason is None:
             reason, detail = r, why
@@ -704,7 +744,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
         r = None
         if const_size is not None:
             size = const_size
-        elif method == "vol_target":
+        elif vol_target:
             size = vol_target_usd(equity, vol, c)
         else:
             size = atr_usd(equity, atr, price, c)
@@ -862,7 +902,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
             note = None
             if inst is None:
                 value = limit = None
-                note = "no instrument rules for the symbol"
+                note = NO_INSTRUMENT
             elif level >= n_tiers:
                 value, limit = tier_contracts, tier_limit
             else:
@@ -900,7 +940,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
                 r, why = "insufficient_margin", note_margin(required, initial_margin, round_trip_fees, available)
             note = None
             value, limit = required, available
-            note = None if margin_ok else "reduces an open position: frees margin"
+            note = None if margin_ok else FREES_MARGIN
             record_check(Check("margin", r is None, value, limit, note if r is None else why, r))
             if r is not None and reason is None:
                 reason, detail = r, why
@@ -913,7 +953,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
                 r, why = "excessive_spread", note_spread(spread, c)
         note = None
         value, limit = spread, max_spread
-        note = "no bid/ask" if spread is None else None
+        note = NO_BID_ASK if spread is None else None
         record_check(Check("spread", r is None, value, limit, note if r is None else why, r))
         if r is not None and reason is None:
             reason, detail = r, why
@@ -963,7 +1003,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
             r, why = "excessive_funding_fees", note_funding(rate, c)
         note = None
         value, limit = rate, max_funding
-        note = f"funding alert: {rate:.4%} of value per day > {funding_alert:.4%}" if rate > funding_alert else None
+        note = note_funding_alert(rate, funding_alert) if rate > funding_alert else None
         record_check(Check("funding", r is None, value, limit, note if r is None else why, r))
         if r is not None and reason is None:
             reason, detail = r, why
@@ -977,7 +1017,7 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
             r, why = "excessive_slippage", note_slippage(slip, c)
         note = None
         value, limit = slip, max_slip
-        note = "no order_book_depth: impact not estimated" if depth is None else None
+        note = NO_DEPTH if depth is None else None
         record_check(Check("slippage", r is None, value, limit, note if r is None else why, r))
         if r is not None and reason is None:
             reason, detail = r, why
@@ -1004,3 +1044,99 @@ def build_traced(s: Setup) -> Callable[[Signal], Decision]:
         )  # fmt: skip
 
     return decide
+
+
+def native_namespace(s: Setup) -> dict[str, object]:
+    """The run's constants for the compiled fast evaluation (cdbctl/risk/native.c): the names
+    build_fast's prelude and the applying rules' prepare code bind, and this module's."""
+    c, st, x, book, now, stateful = s.config, s.state, s.account, s.instruments, s.now, s.stateful
+    max_safe = s.max_safe
+    equity = st.equity if st.equity is not None else c.ACCOUNT_EQUITY
+    dm = s.market
+    d_vol = dm.volatility if dm.volatility is not None else c.DEFAULT_VOLATILITY
+    d_fund = dm.funding_rate if dm.funding_rate is not None else c.FUNDING_RATE
+    d_atr, d_depth, d_bid, d_ask = dm.atr, dm.order_book_depth, dm.bid, dm.ask
+    default_cross, default_lev = c.MARGIN_MODE == "cross", c.DEFAULT_LEVERAGE
+    taker, maker = c.TAKER_FEE, c.MAKER_FEE
+    fee_market, fee_limit = taker + taker, maker + taker  # round trip: the entry and a taker exit
+    clock, inf, floor, sqrt, reject = time.time, math.inf, math.floor, math.sqrt, s.reject
+    open_by_symbol = x.by_key  # normalised symbol -> open position (a stateful replay changes it)
+    record = x.record_fill if stateful else None
+    on_trading_state = "trading_state" in s.on
+    on_cooldown = "cooldown" in s.on
+    on_order_rate = "order_rate" in s.on
+    on_open_positions = "open_positions" in s.on
+    on_instrument = "instrument" in s.on
+    on_risk_tier = "risk_tier" in s.on
+    on_symbol_limit = "symbol_limit" in s.on
+    on_margin = "margin" in s.on
+    # validity
+    sides = ANY_CASE_SIDES
+    check_finite = not s.finite_inputs
+    # staleness
+    stale, skew, require_ts = c.DATA_STALE_TIMEOUT_SEC, c.MAX_FUTURE_SKEW_SEC, c.REQUIRE_TIMESTAMP
+    heads_get, tails_get = HEADS.get, TAILS.get
+    signal_clock = s.signal_clock
+    # circuit_breaker
+    breaker = c.CIRCUIT_BREAKER_THRESHOLD_PCT
+    drawdown = circuit_fraction(equity, st.daily_pnl, st.peak_equity)  # the larger of the two measures
+    breaker_note = note_circuit(equity, st.daily_pnl, st.peak_equity, c) if drawdown >= breaker else None
+    # daily_drawdown
+    daily_limit = -equity * c.MAX_DAILY_DRAWDOWN_PCT
+    daily_note = f"daily_pnl {st.daily_pnl:g} <= {daily_limit:g}" if st.daily_pnl <= daily_limit else None
+    # market_regime
+    panic, stressed = c.REGIME_PANIC_VOLATILITY, c.REGIME_STRESSED_VOLATILITY
+    stressed_mult = c.REGIME_STRESSED_SIZE_MULTIPLIER
+    # sizing
+    position_cap = equity * c.MAX_POSITION_PCT
+    method = c.SIZING_METHOD
+    const_size: float | None = None  # fixed_fractional and kelly do not depend on the signal
+    if method == "fixed_fractional":
+        const_size = fixed_fractional_usd(equity, c)
+    elif method == "kelly":
+        const_size = kelly_usd(equity, st.win_rate, st.avg_win, st.avg_loss, c)
+    vol_target = method == "vol_target"
+    # leverage
+    max_lev = c.MAX_LEVERAGE
+    # exposure
+    max_exposure = c.MAX_TOTAL_EXPOSURE_PCT
+    # trading_state
+    if on_trading_state:
+        trading_state = x.trading_state
+    # cooldown
+    if on_cooldown:
+        locks_from = x.trades[0].closed_at if x.trades else inf
+        locks_until = x.trades[-1].closed_at + c.COOLDOWN_SEC if x.trades and c.COOLDOWN_SEC > 0 else -inf
+    # order_rate
+    if on_order_rate:
+        limiter = x.limiter
+        rate_limit, approved_times = limiter.limit, limiter.times
+    # open_positions
+    if on_open_positions:
+        max_open = c.MAX_OPEN_POSITIONS
+        reducing = x.trading_state is TradingState.REDUCING
+        open_legs = x.positions
+    # instrument
+    if on_instrument:
+        prepared = prepare_instruments(book, c.MIN_LIQUIDATION_DISTANCE, c.MAX_LEVERAGE) if book is not None else {}
+        prepared_get = prepared.get
+    # symbol_limit
+    if on_symbol_limit:
+        symbol_cap = equity * c.MAX_SYMBOL_EXPOSURE_PCT if c.MAX_SYMBOL_EXPOSURE_PCT > 0 else inf
+    # margin
+    if on_margin:
+        stated_available = x.available
+    # spread
+    max_spread = c.MAX_SPREAD_BPS
+    # liquidation
+    default_mmr, min_dist = c.MAINTENANCE_MARGIN_RATE, c.MIN_LIQUIDATION_DISTANCE
+    stop_long, stop_short = 1.0 - c.STOP_LOSS_PCT, 1.0 + c.STOP_LOSS_PCT
+    wallet = x.wallet if x.wallet is not None else equity  # cross margin without other legs
+    legs = x.positions
+    # funding
+    settlements = 24.0 / c.FUNDING_SETTLEMENT_HOURS
+    max_funding, funding_alert = c.MAX_DAILY_FUNDING_FEE_PCT, c.FUNDING_ALERT_PCT
+    # slippage
+    impact = c.SLIPPAGE_IMPACT_COEFFICIENT / SQRT_YEAR * 1e4
+    max_slip = c.MAX_SLIPPAGE_BPS
+    return {**globals(), **locals()}

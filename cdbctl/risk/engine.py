@@ -11,7 +11,9 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+from collections.abc import Callable
 
+from cdbctl.risk import native
 from cdbctl.risk.account import Account
 from cdbctl.risk.config import RiskConfig
 from cdbctl.risk.instruments import InstrumentBook
@@ -40,8 +42,8 @@ class Engine:
     """Evaluates signals against one config, state and default market (reused across a batch)."""
 
     __slots__ = (
-        "_untraced", "account", "config", "decide", "fast", "market", "max_safe", "now", "rules", "setup",
-        "state", "stateful", "trace",
+        "_untraced", "account", "compiled", "config", "decide", "fast", "market", "max_safe", "now", "rules",
+        "setup", "state", "stateful", "trace",
     )  # fmt: skip
 
     def __init__(
@@ -56,6 +58,7 @@ class Engine:
         stateful: bool = False,
         finite_inputs: bool = False,
         instruments: InstrumentBook | None = None,
+        compiled: bool = True,
     ) -> None:
         self.config = config
         self.state = state if state is not None else RiskState()
@@ -73,7 +76,8 @@ class Engine:
         on = frozenset(r.name for r in RULES if r.applies is None or r.applies(setup))
         self.rules: tuple[str, ...] = tuple(r.name for r in RULES if r.name in on)  # the trace's checks
         self.setup = setup = dataclasses.replace(setup, on=on)
-        self.decide = specialised(on, trace)(setup)  # decide.py's code with only this run's rules
+        self.compiled = compiled  # False: the Python function even where the compiled one could decide
+        self.decide = self._build(trace)
         self.fast = None if trace else self.decide  # the replay loop's function (runner.py)
         self._untraced: Engine | None = None if trace else self
 
@@ -83,10 +87,16 @@ class Engine:
         if self._untraced is None:
             other = copy.copy(self)
             other.trace = False
-            other.decide = other.fast = specialised(self.setup.on, False)(self.setup)
+            other.decide = other.fast = other._build(False)
             other._untraced = other
             self._untraced = other
         return self._untraced
+
+    def _build(self, trace: bool) -> Callable[[Signal], Decision]:
+        """The run's evaluation: the compiled one where it can decide the run, else decide.py's code
+        with only this run's rules."""
+        built = native.build(self.setup, trace) if self.compiled else None
+        return built if built is not None else specialised(self.setup.on, trace)(self.setup)
 
     def evaluate(self, sig: Signal) -> Decision:
         """One decision for one decoded signal; an exception is a bug and rejects (fail closed)."""
@@ -100,8 +110,10 @@ class Engine:
         detail = f"internal error: {type(exc).__name__}: {exc}"
         return self.invalid(detail, sig.signal_id, sig.symbol, sig.side, reason="internal_error")
 
-    def _reject(self, detail: str, sig: Signal) -> Decision:
-        return self.invalid(detail, sig.signal_id, sig.symbol, sig.side)
+    def _reject(
+        self, detail: str, sig: Signal, reason: str = "invalid_signal", checks: list[Check] | None = None
+    ) -> Decision:
+        return self.invalid(detail, sig.signal_id, sig.symbol, sig.side, reason=reason, checks=checks)
 
     def invalid(
         self,
@@ -111,8 +123,10 @@ class Engine:
         side: object = None,
         *,
         reason: str = "invalid_signal",
+        checks: list[Check] | None = None,
     ) -> Decision:
-        """The rejection for a record that could not be evaluated (bad field, malformed JSON, bug)."""
+        """The rejection for a record that could not be evaluated (bad field, malformed JSON, bug);
+        ``checks``: the trace up to the check that gave up on it (default: the first check failed)."""
         d = Decision(
             SCHEMA_VERSION,
             signal_id if isinstance(signal_id, str | int) and not isinstance(signal_id, bool) else None,
@@ -135,9 +149,10 @@ class Engine:
             None,
         )
         if self.trace:
-            first, *rest = self.rules
-            d.checks = [
-                Check(first, False, None, None, detail, reason)
-            ]  # every failed check names its reason
-            d.checks += [Check(n, False, None, None, _SKIPPED) for n in rest]
+            if checks is None:
+                # the first check failed (a failed check names its reason)
+                checks = [Check(self.rules[0], False, None, None, detail, reason)]
+            # the checks after the failed one were never run (nothing to judge them with)
+            skipped = _SKIPPED if reason == "invalid_signal" else f"skipped: {reason}"
+            d.checks = checks + [Check(n, False, None, None, skipped) for n in self.rules[len(checks) :]]
         return d

@@ -68,8 +68,9 @@ class RiskState(msgspec.Struct, gc=False):
 CheckValue = float | int | str | None
 
 
-class Check(msgspec.Struct, gc=False, omit_defaults=True):
-    """One check's outcome in a decision's trace (``reason``: the code it failed with, absent if passed)."""
+class Check(msgspec.Struct, gc=False, omit_defaults=True, frozen=True):
+    """One check's outcome in a decision's trace (``reason``: the code it failed with, absent if passed).
+    Frozen: a compiled engine's decisions share equal checks (cdbctl/risk/native.c)."""
 
     name: str
     passed: bool

@@ -31,7 +31,7 @@ import msgspec
 
 from cdbctl.errors import EnvironmentProblem
 from cdbctl.risk.engine import Engine
-from cdbctl.risk.io import Chunk, LineBlock, Unit
+from cdbctl.risk.io import CHUNK_SIZE, TRACED_CHUNK_SIZE, Chunk, LineBlock, Unit
 from cdbctl.risk.runner import Reporter, Summary, evaluate_chunk
 
 _ENC = msgspec.json.Encoder()
@@ -40,7 +40,7 @@ _STOP_WAIT = 0.5  # seconds the writer gets to finish the write in progress when
 # Held back in the parent while it forks the workers: a Ctrl-C or SIGTERM landing inside
 # multiprocessing's start-up (a half-started worker, a KeyboardInterrupt traceback in a worker that
 # has not ignored SIGINT yet) left a worker behind or ended as an internal error. Delivered after.
-_HELD = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
+_HELD = frozenset(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
@@ -52,11 +52,34 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
+def require_fork() -> None:
+    """EnvironmentProblem where no worker process can be forked (Windows): the replay needs fork."""
+    if not hasattr(os, "fork"):
+        raise EnvironmentProblem(
+            "--jobs: this platform cannot fork worker processes",
+            hint="run without --jobs: one process decides the same",
+        )
+
+
 def _decide(engine: Engine, chunk: Chunk, name: str) -> Result:
     summary = Summary()
     reports: list[str] = []
     decisions = evaluate_chunk(engine, chunk, name, summary, reports.append)
     return (_ENC.encode_lines(decisions) if decisions else b""), summary, reports
+
+
+def _decide_block(engine: Engine, block: LineBlock, name: str) -> Result:
+    """A block decided piece by piece (as one process reads its chunks), one result for the parent."""
+    size = TRACED_CHUNK_SIZE if engine.trace else CHUNK_SIZE
+    outputs: list[bytes] = []
+    summary = Summary()
+    reports: list[str] = []
+    for piece in block.split(size):
+        out, counted, reported = _decide(engine, piece.decode(), name)
+        outputs.append(out)
+        summary.add(counted)
+        reports += reported
+    return b"".join(outputs), summary, reports
 
 
 class _Crash(NamedTuple):
@@ -78,13 +101,13 @@ def _serve(  # noqa: PLR0917  # a process target: its arguments are positional
         conn.close()
     # Ctrl-C reaches the whole process group: the parent stops the workers, and they print nothing
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _die_with_parent(parent)
+    die_with_parent(parent)
     signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     try:
         while (task := tasks.recv()) is not None:
             block, name = task
             try:
-                out: Result | _Crash = _decide(engine, block.decode(), name)
+                out: Result | _Crash = _decide_block(engine, block, name)
             except Exception as exc:  # handed to the parent, raised there
                 out = _Crash(f"{type(exc).__name__}: {exc}")
             results.send(out)
@@ -92,10 +115,13 @@ def _serve(  # noqa: PLR0917  # a process target: its arguments are positional
         return
 
 
-def _die_with_parent(parent: int) -> None:
+def die_with_parent(parent: int) -> None:
     """Have the kernel kill this worker when the parent dies, however it dies (Linux only).
 
-    Without it, a parent killed by SIGTERM, SIGHUP or SIGKILL left its workers waiting for tasks.
+    At once, even mid-block. Where there is no such signal (macOS, the BSDs) a worker still ends with
+    its parent: the parent's pipe ends close with it, so an idle worker's ``recv`` meets the end of
+    file and a busy one's ``send`` a broken pipe once its block is decided (no other process holds
+    those ends: each worker closes the ones it inherited).
     """
     if not sys.platform.startswith("linux"):
         return

@@ -17,6 +17,7 @@ _ENC = msgspec.json.Encoder()
 Reporter = Callable[[str], None]
 _LOCATED = frozenset(("invalid_signal", "internal_error"))
 _APPROVED = attrgetter("approved")
+_REASON = attrgetter("reason")
 
 
 @dataclass(slots=True)
@@ -55,8 +56,8 @@ def evaluate_chunk(
     """Decisions for a chunk in input order; invalid records are located, counted and reported."""
     evaluate = engine.evaluate
     records = chunk.records
-    fast = engine.fast
-    if chunk.locs is None and chunk.kind == "line" and fast is not None:  # all records are Signals
+    fast = engine.decide  # fast or traced: the engine's evaluation, without the per-call wrapper
+    if chunk.locs is None and chunk.kind == "line":  # all records are Signals
         decisions: list[Decision] = []
         pending = iter(records)
         while True:  # one C-level loop; list.extend keeps what it got before an exception
@@ -73,7 +74,8 @@ def evaluate_chunk(
             for r in records
         ]
     approved = sum(map(_APPROVED, decisions))
-    if approved != len(decisions):  # a rejection may be an invalid record or a bug: locate those
+    reasons = set(map(_REASON, decisions)) if approved != len(decisions) else ()
+    if not _LOCATED.isdisjoint(reasons):  # an invalid record or a bug: locate those (a C-speed test first)
         for i, d in enumerate(decisions):
             if d.reason in _LOCATED:
                 where = chunk.where(i)

@@ -8,6 +8,13 @@ block's lines, and where the line merge collides, key by key (`block_merge`). A 
 (no base kept) is recognised when it is exactly what the current or an earlier fragment (`compose/history/`)
 renders for it, or still holds two thirds of that render's lines in order: that render is its base.
 
+A block the user rewrote in another style (flow style, an anchor, settings merged in with `<<: *defaults`)
+is still scaffold's: it is recognised by what compose reads of it (`block_meaning`) when its lines differ
+too much. A flow-style block is never edited: kept while it means what the template renders (or the
+template did not change), else a conflict. A merge by lines into a block with merge keys or aliases is
+taken only when compose then reads what a key-by-key merge expects (a template key that your `<<` also
+sets would otherwise silently win over yours).
+
 A compose file never gets conflict markers (it would no longer load, for any service): a conflict leaves the
 block as it is, reported `conflict`; `--overwrite FILE#NAME` or `--skip FILE#NAME` decides it.
 """
@@ -20,8 +27,9 @@ from dataclasses import dataclass
 
 from cdbctl.errors import CdbctlError
 from cdbctl.scaffold import state as st
+from cdbctl.scaffold.block_meaning import Clash, Meaning, kept_share, meaning_at, merge_meaning, restyled
 from cdbctl.scaffold.block_merge import merge_mapping
-from cdbctl.scaffold.compose_doc import ComposeDoc, cut, semantic, service_span, services_node
+from cdbctl.scaffold.compose_doc import ComposeDoc, cut, semantic, service_node, service_span, services_node
 from cdbctl.scaffold.merge import to_lf
 from cdbctl.scaffold.reconcile import Decision, decide, usable_base
 
@@ -59,12 +67,28 @@ class LayerBlocks:
 
 
 @dataclass(frozen=True)
+class _Entry:
+    span: tuple[int, int]
+    block: bytes  # the block's lines, LF, ending with a newline
+    flow: bool  # the service's mapping is in flow style: never edited by lines
+    restyled: bool  # flow style, or a merge key or alias inside: what compose reads is checked
+    meaning: Meaning
+
+
+@dataclass(frozen=True)
 class _Found:
     name: str
-    span: tuple[int, int]
-    current: bytes  # the block's lines, LF, ending with a newline
+    entry: _Entry
     base: bytes | None  # the recorded base, when it was kept
     recorded: str | None  # its digest in the state
+
+    @property
+    def span(self) -> tuple[int, int]:
+        return self.entry.span
+
+    @property
+    def current(self) -> bytes:
+        return self.entry.block
 
 
 def _kept_lines(render: bytes, block: bytes) -> int:
@@ -72,8 +96,10 @@ def _kept_lines(render: bytes, block: bytes) -> int:
     return sum(m.size for m in matcher.get_matching_blocks())
 
 
-def _earlier_base(block: bytes, renders: Sequence[bytes]) -> bytes | None:
-    """The render a block is (exactly, else the one it keeps most lines of, at least SIMILAR of them).
+def _earlier_base(block: bytes, renders: Sequence[bytes], meaning: Meaning | None = None) -> bytes | None:
+    """The render a block is (exactly, else the one it keeps most lines of, at least SIMILAR of them, else
+    the one whose values compose reads most of in it, at least SIMILAR of them: a block rewritten in
+    another style).
 
     None: the block is not scaffold's (a service the user wrote, whose build scaffold only fixed).
     """
@@ -81,18 +107,28 @@ def _earlier_base(block: bytes, renders: Sequence[bytes]) -> bytes | None:
         return block
     scored = [(_kept_lines(r, block), -i, r) for i, r in enumerate(renders) if r]
     best = max(scored, default=None)
-    return best[2] if best is not None and best[0] >= SIMILAR * len(best[2].splitlines()) else None
+    if best is not None and best[0] >= SIMILAR * len(best[2].splitlines()):
+        return best[2]
+    mine = meaning(block) if meaning is not None else None
+    if mine is None:
+        return None
+    assert meaning is not None
+    read = [(kept_share(meaning(r), mine), -i, r) for i, r in enumerate(renders) if r]
+    closest = max(read, default=None)
+    return closest[2] if closest is not None and closest[0] >= SIMILAR else None
 
 
-def _find(text: str, where: str, names: Sequence[str]) -> dict[str, tuple[tuple[int, int], bytes]]:
+def _find(text: str, where: str, names: Sequence[str]) -> dict[str, _Entry]:
     doc = ComposeDoc(text, where)
     services = services_node(doc)
     out = {}
     for name in names:
         span = service_span(doc, services, name)
-        if span is not None:
+        node = service_node(services, name)
+        if span is not None and node is not None:
             block = to_lf(text[span[0] : span[1]].encode())
-            out[name] = (span, block if block.endswith(b"\n") else block + b"\n")
+            block = block if block.endswith(b"\n") else block + b"\n"
+            out[name] = _Entry(span, block, node.flow, restyled(node), meaning_at(text, where, span, name))
     return out
 
 
@@ -133,21 +169,21 @@ def refresh_blocks(
     }
     mine: list[_Found] = []
     for attempt in range(2):
-        stripped = cut(text, [found[n][0] for n in [*candidates, *present]])
+        stripped = cut(text, [found[n].span for n in [*candidates, *present]])
         now = _renders(render, stripped, None, candidates)
         # Earlier fragments only matter for blocks without a base (an older cdbctl added them).
         unknown = [n for n in candidates if kept_base[n] is None]
         olds = [_renders(render, stripped, fragment, unknown) for fragment in earlier] if unknown else []
         mine = []
         for name in candidates:
-            span, block = found[name]
+            entry = found[name]
             recorded_digest = recorded.get(st.block_id(where, name))
             base, digest = kept_base[name], recorded_digest
             if base is None:  # the renders say whether it is scaffold's block, and which render is its base
-                base = _earlier_base(block, [r[name] for r in (now, *olds) if name in r])
+                base = _earlier_base(entry.block, [r[name] for r in (now, *olds) if name in r], entry.meaning)
                 digest = st.digest(base) if base is not None else recorded_digest
             if digest is not None:
-                mine.append(_Found(name, span, block, base, digest))
+                mine.append(_Found(name, entry, base, digest))
         if attempt or len(mine) == len(candidates):
             break
         candidates = [m.name for m in mine]  # render again without the blocks that are not scaffold's
@@ -171,16 +207,21 @@ def _decide_all(
         new = now.get(f.name)
         if new is None:
             continue
-        d = decide(f.current, new, f.recorded, f.base, force=force, choice=choices.get(bid))
-        if d.status == st.CONFLICT and f.base is not None:
-            d = _by_key(f.current, new, f.base) or d
+        why = (
+            "the template changed lines you edited" if f.base is not None else "edited, and no base was kept"
+        )
+        if f.entry.flow and not force and bid not in choices:  # never edited by lines: by what it means
+            d = _by_meaning(f, new)
+            why = "written in flow style, which cdbctl does not edit, and the template changed it"
+        else:
+            d = decide(f.current, new, f.recorded, f.base, force=force, choice=choices.get(bid))
+            if d.status == st.CONFLICT and f.base is not None:
+                d = _by_key(f.current, new, f.base) or d
+            if d.status == st.MERGED and f.entry.restyled and not _reads_as_merged(f, new, d):
+                d = Decision(st.CONFLICT, None, f.recorded, f.base)
+                why = "merged by lines, compose would read your merge keys or aliases otherwise"
         if d.status == st.CONFLICT:
             # Nothing is written, so the block keeps its old base: the same conflict until it is decided.
-            why = (
-                "the template changed lines you edited"
-                if f.base is not None
-                else "edited, and no base was kept"
-            )
             d = Decision(
                 st.CONFLICT, None, f.recorded, f.base, f"{why}; left as it is: {_CHOICE.format(id=bid)}"
             )
@@ -199,6 +240,30 @@ def _decide_all(
                 )  # fmt: skip
         outcomes.append(BlockOutcome(bid, f.name, d))
     return LayerBlocks(text, tuple(reversed(outcomes)))
+
+
+def _by_meaning(f: _Found, new: bytes) -> Decision:
+    """A block never edited by lines: kept while compose reads what the template means, else a conflict."""
+    read = f.entry.meaning
+    current, fresh = read(f.current), read(new)
+    if f.base is not None and current is not None and (new == f.base or fresh == read(f.base)):
+        return Decision(st.KEPT, None, st.digest(new), new, "edited; the template did not change")
+    if current is not None and current == fresh:
+        return Decision(st.KEPT, None, st.digest(new), new, "edited; already has the template's change")
+    return Decision(st.CONFLICT, None, f.recorded, f.base)
+
+
+def _reads_as_merged(f: _Found, new: bytes, d: Decision) -> bool:
+    """A merge by lines into a block with merge keys or aliases reads as the key-by-key merge of what
+    base, block and template mean (a template key your `<<` also sets would otherwise win over yours)."""
+    read = f.entry.meaning
+    if f.base is None or d.write is None:
+        return False
+    try:
+        expected = merge_meaning(read(f.base), read(f.current), read(new))
+    except Clash:
+        return False
+    return expected is not None and read(d.write) == expected
 
 
 def _by_key(current: bytes, new: bytes, base: bytes) -> Decision | None:
@@ -241,6 +306,6 @@ def without_blocks(text: str, where: str, names: Sequence[str]) -> str:
 
 
 def block_text(text: str, where: str, name: str) -> bytes | None:
-    """A service's block as its base is kept (LF, ending with a newline), None when not a block mapping."""
+    """A service's block as its base is kept (LF, ending with a newline), None when it has none."""
     found = _find(text, where, [name])
-    return found[name][1] if name in found else None
+    return found[name].block if name in found else None

@@ -100,20 +100,30 @@ def last_end(node: YNode) -> int:
     return node.end
 
 
-def service_span(doc: ComposeDoc, services: YNode | None, name: str) -> tuple[int, int] | None:
-    """The lines of a block-style service entry: from its key's line to the end of its last value's line.
+def service_node(services: YNode | None, name: str) -> YNode | None:
+    """The value node of a service of a block-style `services` mapping (None: absent)."""
+    for key, raw in services.items if services is not None and not services.flow else []:
+        if key.value == name:
+            return raw
+    return None
 
-    None when the service is absent or not a plain block mapping (flow style, an alias, one line).
+
+def service_span(doc: ComposeDoc, services: YNode | None, name: str) -> tuple[int, int] | None:
+    """The lines of a service entry: from its key's line to the end of its last value's line.
+
+    The entry's mapping may be in block style (anchored or not) or in flow style (`name: {...}`, over
+    one line or several). None when the service is absent, not a mapping (an alias), empty, or shares
+    its first line with something else.
     """
     for key, raw in services.items if services is not None and not services.flow else []:
         if key.value != name:
             continue
-        if raw.kind != "map" or raw.flow or not raw.items or raw.anchor:
+        if raw.kind != "map" or not raw.items:
             return None
         start = doc.line_start(key.start)
         if doc.text[start : key.start].strip(" "):
             return None
-        end, _ = doc.after_line(last_end(raw))
+        end, _ = doc.after_line(raw.end if raw.flow else last_end(raw))
         return start, end
     return None
 

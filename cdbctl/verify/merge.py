@@ -184,14 +184,20 @@ def pass_through(value: Any, env: Mapping[str, str]) -> Any:
 
 
 def environment_dict(value: Any) -> dict[str, str]:
-    """A service's `environment` (mapping or list of KEY=VALUE) as a dict; bare keys map to ''."""
+    """A service's `environment` (mapping or list of KEY=VALUE) as the container's variables.
+
+    A key without a value (`KEY:` null, a bare `- KEY`) is one whose variable was unset when compose
+    resolved it (`docker compose config` prints it null): the container does not have it (the Docker
+    engine takes a bare `KEY` as "unset"), so it is left out. A set but empty variable is kept, empty.
+    """
     if isinstance(value, dict):
-        return {str(k): "" if v is None else _scalar(v) for k, v in value.items()}
+        return {str(k): _scalar(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):
         out: dict[str, str] = {}
         for item in value:
-            key, _, val = str(item).partition("=")
-            out[key] = val
+            key, sep, val = str(item).partition("=")
+            if sep:
+                out[key] = val
         return out
     return {}
 

@@ -155,17 +155,18 @@ def test_invalid_yaml_reported_others_processed(repo: Path, capsys: pytest.Captu
     broken = "on: push\njobs:\n  a:\n    steps: [\n      - run: x\n"
     (repo / WF / "broken.yml").write_text(broken)
     code, out, err = run(capsys, "--repo", str(repo), "--format", "json")
-    assert code == 2
+    assert code == 1  # not checked: a result like a finding, never a pass
     data = json.loads(out)
     (problem,) = data["errors"]
     assert problem["file"] == f"{WF}/broken.yml"
-    assert problem["line"] == 5
+    assert (problem["line"], problem["col"]) == (5, 7)
+    assert data["files_scanned"] == 2  # the two files checked; the broken one is not among them
     assert "cdbctl: error: invalid YAML: " in err
-    assert f"{WF}/broken.yml:5" in err
+    assert f"{WF}/broken.yml:5:7\n" in err
     assert (repo / WF / "broken.yml").read_text() == broken
     assert "continue-on-error" not in (repo / WF / "ci.yml").read_text()  # the others were still fixed
     assert "Traceback" not in err
-    assert "file(s), 1 not checked (errors above), 1 changed;" in err  # the summary counts it too
+    assert f"2 file(s) checked, 1 not checked ({WF}/broken.yml; error above), 1 changed;" in err
 
 
 def test_invalid_yaml_without_scanner_keywords_is_still_reported(
@@ -173,7 +174,7 @@ def test_invalid_yaml_without_scanner_keywords_is_still_reported(
 ) -> None:
     repo = make_repo(tmp_path, {f"{WF}/x.yml": "a: [1, 2\n"})
     code, _, err = run(capsys, "--repo", str(repo), "--check")
-    assert code == 2
+    assert code == 1
     assert f"{WF}/x.yml" in err
 
 
@@ -188,7 +189,7 @@ def test_alias_bomb_and_huge_file(tmp_path: Path, capsys: pytest.CaptureFixture[
     )
     repo = make_repo(tmp_path, {f"{WF}/bomb.yml": bomb, f"{WF}/huge.yml": huge, f"{WF}/ok.yml": DIRTY})
     code, out, _err = run(capsys, "--repo", str(repo), "--format", "json")
-    assert code == 2
+    assert code == 1
     errors = {e["file"]: e for e in json.loads(out)["errors"]}
     assert "aliases expand" in errors[f"{WF}/bomb.yml"]["message"]
     assert "larger than" in errors[f"{WF}/huge.yml"]["message"]

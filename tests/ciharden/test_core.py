@@ -356,16 +356,21 @@ def test_json_and_sarif_shapes() -> None:
         write=False,
     )
     report = Report(
-        "check", ("w.yml",), ("w.yml",), result.findings, (FileProblem("bad.yml", 3, "invalid YAML: x"),), ()
+        "check",
+        ("w.yml",),
+        ("w.yml",),
+        result.findings,
+        (FileProblem("bad.yml", 3, "invalid YAML: x", 5),),
+        (),
     )
     data = json.loads(json.dumps(to_json(report)))
     assert data["summary"] == {"fixed": 0, "would-fix": 1, "gated": 0, "waived": 0, "info": 0}
     assert data["findings"][0]["status"] == "would-fix"
-    assert data["errors"] == [{"file": "bad.yml", "line": 3, "message": "invalid YAML: x"}]
+    assert data["errors"] == [{"file": "bad.yml", "line": 3, "col": 5, "message": "invalid YAML: x"}]
     sarif = to_sarif(report)
     assert sarif["runs"][0]["invocations"][0]["executionSuccessful"] is False
     note = sarif["runs"][0]["invocations"][0]["toolExecutionNotifications"][0]
-    assert note["locations"][0]["physicalLocation"]["region"]["startLine"] == 3
+    assert note["locations"][0]["physicalLocation"]["region"] == {"startLine": 3, "startColumn": 5}
     assert {r["id"] for r in sarif["runs"][0]["tool"]["driver"]["rules"]} == {r.value for r in Rule}
 
 

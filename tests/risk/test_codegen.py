@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from cdbctl.risk import codegen
+from cdbctl.risk import codegen, native
 from cdbctl.risk import engine as engine_module
 from cdbctl.risk.config import RiskConfig
 from cdbctl.risk.engine import Engine
@@ -25,10 +25,21 @@ def test_decide_py_is_what_the_generator_writes() -> None:
     assert codegen.TARGET.read_bytes() == codegen.generate().encode(), "run: python -m cdbctl.risk.codegen"
 
 
+def test_the_compiled_engines_rule_code_is_what_the_generator_writes() -> None:
+    for path, text in codegen.outputs().items():
+        assert path.read_text(encoding="utf-8") == text, (
+            f"{path.name} is stale: run python -m cdbctl.risk.codegen"
+        )
+
+
 def test_check_mode_reports_a_stale_file(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cdbctl.risk import native_codegen
+
     stale = tmp_path / "decide.py"
     stale.write_text("# stale\n", encoding="utf-8")
     monkeypatch.setattr(codegen, "TARGET", stale)
+    for name in ("HEADER", "BODY"):  # the C rule code is written beside it, never into the package
+        monkeypatch.setattr(native_codegen, name, tmp_path / getattr(native_codegen, name).name)
     monkeypatch.setattr(sys, "argv", ["codegen", "--check"])
     assert codegen.main() == 1
     monkeypatch.setattr(sys, "argv", ["codegen"])
@@ -74,6 +85,10 @@ def test_a_new_rule_is_one_table_entry(monkeypatch: pytest.MonkeyPatch) -> None:
     fast = Engine(RiskConfig(), now=now).evaluate(sig)
     traced = Engine(RiskConfig(), now=now, trace=True).evaluate(sig)
     assert (fast.reason, fast.detail) == ("price_too_high", "price 200000 > 100000")
+    # no C code for the new rule yet: its runs are decided by the Python function
+    assert native.unsupported(Engine(RiskConfig(), now=now, finite_inputs=True).setup, False) == (
+        "rules without C code apply: max_price"
+    )
     assert traced.checks is not msgspec.UNSET
     names = [c.name for c in traced.checks]
     assert names[names.index("leverage") + 1] == "max_price"

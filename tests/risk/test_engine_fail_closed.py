@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -31,8 +32,9 @@ def broken(*args: object, **kwargs: object) -> object:
 
 @pytest.fixture
 def bug(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Inject a bug into both evaluation functions."""
+    """Inject a bug into every evaluation function (the compiled one too)."""
     monkeypatch.setattr(engine_module, "specialised", lambda on, traced: broken)
+    monkeypatch.setattr(engine_module.native, "build", broken)
 
 
 @pytest.mark.usefixtures("bug")
@@ -83,6 +85,7 @@ def fast_bug(monkeypatch: pytest.MonkeyPatch) -> None:
 
     real = engine_module.specialised
     monkeypatch.setattr(engine_module, "specialised", lambda on, traced: real(on, True) if traced else build)
+    monkeypatch.setattr(engine_module.native, "build", lambda setup, traced: None)  # the Python fast path
 
 
 @pytest.mark.usefixtures("fast_bug")
@@ -124,6 +127,7 @@ def test_a_bug_on_one_line_rejects_that_line_only_in_order(monkeypatch: pytest.M
 
     real = engine_module.specialised
     monkeypatch.setattr(engine_module, "specialised", lambda on, traced: real(on, True) if traced else build)
+    monkeypatch.setattr(engine_module.native, "build", lambda setup, traced: None)  # the Python fast path
     lines = [signal(signal_id=i, symbol="BAD" if i in (1, 3) else "BTCUSDT") for i in range(5)]
     data = b"".join(msgspec.json.encode(line) + b"\n" for line in lines)
     engine = Engine(RiskConfig(), now=resolve_now(NOW), finite_inputs=True)
@@ -135,3 +139,26 @@ def test_a_bug_on_one_line_rejects_that_line_only_in_order(monkeypatch: pytest.M
     ]  # fmt: skip
     assert summary.internal == 2 and reports == ["x:2: internal error: ZeroDivisionError: one",
                                                  "x:4: internal error: ZeroDivisionError: one"]  # fmt: skip
+
+
+def test_an_exception_inside_the_compiled_engine_rejects_that_line_and_exits_4(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A Python helper the compiled engine calls raises (here: the leverage rule's note): that line
+    is an internal error, the others are decided, exit 4."""
+    from cdbctl.risk import decide, native
+
+    assert native.loaded()[0] is not None, "the compiled engine is not built: pip install -e ."
+
+    def note_leverage(lev: int, c: RiskConfig) -> str:
+        raise ZeroDivisionError("note")
+
+    monkeypatch.setattr(decide, "note_leverage", note_leverage)
+    path = tmp_path / "three.jsonl"
+    path.write_text("".join(
+        msgspec.json.encode(signal(signal_id=i, leverage=50 if i == 1 else 2)).decode() + "\n" for i in range(3)
+    ))  # fmt: skip
+    r = cli(capsys, monkeypatch, "risk", "evaluate", str(path), "--format", "jsonl", "--now", NOW)
+    assert r.code == 4
+    assert [d["reason"] for d in r.jsonl()] == [None, "internal_error", None]
+    assert r.err == f"{path}:2: internal error: ZeroDivisionError: note\n"

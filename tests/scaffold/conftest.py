@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -10,6 +12,7 @@ from cdbctl.resources import compose_dir, templates_dir
 from cdbctl.scaffold.plan import Sources
 from cdbctl.scaffold.runner import package_dir
 from cdbctl.scaffold.sources import load_sources
+from tests.scaffold.service_helpers import scaffold_repo, service_app
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "scaffold"
 
@@ -38,6 +41,16 @@ services:
 def sources() -> Sources:
     """The templates, compose fragment and vendored engine exactly as cdbctl ships them."""
     return load_sources(templates_dir(), compose_dir(), package_dir())
+
+
+@pytest.fixture(scope="module")
+def readiness(tmp_path_factory: pytest.TempPathFactory, sources: Sources) -> Iterator[ModuleType]:
+    """The generated app/readiness.py of cdb_core (its app/pgwire.py logs in to PostgreSQL)."""
+    root = scaffold_repo(tmp_path_factory.mktemp("ready") / "cdb", sources, ["cdb_core"])
+    with service_app(root / "backoffice/services/cdb_core"):
+        from app import readiness as module  # type: ignore[import-not-found]
+
+        yield module
 
 
 @pytest.fixture

@@ -19,9 +19,7 @@ from types import ModuleType
 
 import pytest
 
-from cdbctl.scaffold.plan import Sources
 from tests.scaffold.pg_tls import self_signed, set_ssl, superuser
-from tests.scaffold.service_helpers import scaffold_repo, service_app
 from tests.servers import PostgresServer, ScriptedServer, ServerUnavailable
 
 MD5_USER, MD5_PASSWORD = "md5_user", "md5-test-password"  # test-only roles of a throwaway cluster
@@ -55,16 +53,6 @@ def tls_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Pos
         yield server, ca
     finally:
         server.stop()
-
-
-@pytest.fixture(scope="module")
-def readiness(tmp_path_factory: pytest.TempPathFactory, sources: Sources) -> Iterator[ModuleType]:
-    """The generated app/readiness.py of cdb_core."""
-    root = scaffold_repo(tmp_path_factory.mktemp("ready") / "cdb", sources, ["cdb_core"])
-    with service_app(root / "backoffice/services/cdb_core"):
-        from app import readiness as module  # type: ignore[import-not-found]
-
-        yield module
 
 
 def _url(server: PostgresServer, user: str, password: str, query: str = "") -> str:

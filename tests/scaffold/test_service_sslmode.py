@@ -22,9 +22,7 @@ from types import ModuleType
 
 import pytest
 
-from cdbctl.scaffold.plan import Sources
 from tests.scaffold.pg_tls import self_signed, set_ssl, superuser
-from tests.scaffold.service_helpers import scaffold_repo, service_app
 from tests.servers import PostgresServer, ScriptedServer, ServerUnavailable
 
 pytestmark = pytest.mark.integration
@@ -56,20 +54,13 @@ def server() -> Iterator[PostgresServer]:
             for role in (TLS_ONLY, PLAIN_ONLY):
                 conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{PASSWORD}'")
             conn.execute("ALTER SYSTEM SET log_connections = on")
+            # contrib's auth_delay: a refused login answers after auth_delay.milliseconds (default 0: at once)
+            conn.execute("ALTER SYSTEM SET shared_preload_libraries = 'auth_delay'")
+        pg.restart()
         set_ssl(pg, True)  # reloads pg_hba.conf and log_connections too
         yield pg
     finally:
         pg.stop()
-
-
-@pytest.fixture(scope="module")
-def readiness(tmp_path_factory: pytest.TempPathFactory, sources: Sources) -> Iterator[ModuleType]:
-    """The generated app/readiness.py of cdb_core (its app/pgwire.py logs in)."""
-    root = scaffold_repo(tmp_path_factory.mktemp("ssl") / "cdb", sources, ["cdb_core"])
-    with service_app(root / "backoffice/services/cdb_core"):
-        from app import readiness as module  # type: ignore[import-not-found]
-
-        yield module
 
 
 _ATTEMPT = re.compile(
@@ -148,6 +139,49 @@ def test_a_wrong_password_with_allow_is_tried_with_tls_too_and_still_refused(
     assert answer == "error: authentication failed (SQLSTATE 28P01)"
     log = (Path(server.directory) / "postgres.log").read_bytes()[since:].decode("utf-8", "replace")
     assert log.count('password authentication failed for user "cdb"') == 2  # plain, then TLS
+
+
+def _auth_delay(server: PostgresServer, ms: int) -> None:
+    with superuser(server) as conn:
+        conn.execute(f"ALTER SYSTEM SET auth_delay.milliseconds = {ms}")
+        conn.execute("SELECT pg_reload_conf()")
+    time.sleep(0.3)  # the reload is asynchronous; new backends read it
+
+
+def test_the_libpq_retry_stays_within_the_probes_time_budget(
+    readiness: ModuleType, server: PostgresServer
+) -> None:
+    """`allow` with a wrong password logs in twice (plain, then TLS); a server that answers each refusal
+    after 1.4 s must not make a 2 s probe take 2.8 s: the retry gets what is left of the budget, and the
+    first refusal is the answer when the retry cannot finish in it."""
+    set_ssl(server, True)
+    _auth_delay(server, 1400)
+    try:
+        start = time.monotonic()
+        answer = readiness.check_postgres(server.dsn(password="Wr0ng") + "?sslmode=allow", 2.0)
+        took = time.monotonic() - start
+    finally:
+        _auth_delay(server, 0)
+    assert answer == "error: authentication failed (SQLSTATE 28P01)"
+    assert 1.4 <= took < 2.5, took
+
+
+def test_a_server_that_trickles_its_answer_cannot_stretch_the_budget(readiness: ModuleType) -> None:
+    """Each read waits at most what is left of the probe's budget, not a full timeout per read."""
+
+    def script(conn: socket.socket) -> None:
+        _startup_or_ssl(conn)
+        conn.sendall(b"N")
+        _startup_or_ssl(conn)
+        for byte in struct.pack("!ci", b"R", 8) + struct.pack("!i", 0):  # AuthenticationOk, slowly
+            time.sleep(0.4)
+            conn.sendall(bytes([byte]))
+
+    with ScriptedServer(script) as peer:
+        start = time.monotonic()
+        with pytest.raises(TimeoutError):
+            readiness.check_postgres(f"postgresql://cdb:pw@127.0.0.1:{peer.port}/cdb?sslmode=prefer", 1.0)
+        assert time.monotonic() - start < 1.5
 
 
 def _startup_or_ssl(conn: socket.socket) -> int:

@@ -163,6 +163,11 @@ def _cases(tmp: Path | None) -> list[tuple[str, list[Path], dict[str, str]]]:
         ),
         ("dotenv dialect", [CORPUS / "dotenv" / "compose.yaml"], {"BARE": "from-os"}),
         ("merge rules", [CORPUS / "merge" / "base.yml", CORPUS / "merge" / "over.yml"], {}),
+        (
+            "bare environment keys, empty and unset",
+            [CORPUS / "passthrough" / "compose.yaml"],
+            {"FROM_SHELL": ""},
+        ),
         ("several YAML documents in one file", [CORPUS / "documents" / "compose.yaml"], {}),
         (
             "null in an override file, project name interpolated",

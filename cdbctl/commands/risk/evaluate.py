@@ -53,7 +53,7 @@ def evaluate_command(  # noqa: PLR0917  # Typer maps parameters to options
     from cdbctl.commands.formats import default_format
     from cdbctl.commands.risk.inputs import build_engine, no_signals, signal_names, signal_sources
     from cdbctl.commands.risk.output import require_stdout, stdout_errors, stdout_writer, table_console
-    from cdbctl.risk.io import read_chunks
+    from cdbctl.risk.io import CHUNK_SIZE, TRACED_CHUNK_SIZE, read_chunks
     from cdbctl.risk.runner import Summary, decide_chunks
     from cdbctl.risk.sink import JsonStream
     from cdbctl.sanitize import clean
@@ -88,7 +88,8 @@ def evaluate_command(  # noqa: PLR0917  # Typer maps parameters to options
         encode_lines = msgspec.json.Encoder().encode_lines
         with closing(signal_sources(names)) as sources:
             for read, label in sources:
-                for chunk, got in decide_chunks(read_chunks(read, label), engine, label, summary, report):
+                chunks = read_chunks(read, label, TRACED_CHUNK_SIZE if engine.trace else CHUNK_SIZE)
+                for chunk, got in decide_chunks(chunks, engine, label, summary, report):
                     if json_out is not None:
                         array = array or chunk.kind == "item"
                         json_out.add(got)  # streamed: the output is never held whole in memory
@@ -130,7 +131,7 @@ def _workers(jobs: int, fmt: OutputFormat, stateful: bool) -> int:
         )
     if fmt is not OutputFormat.jsonl:
         raise UsageError(f"--jobs needs --format jsonl (got {fmt.value})")
-    from cdbctl.risk.parallel import usable_cpus
+    from cdbctl.risk.parallel import require_fork, usable_cpus
 
     cpus = usable_cpus()
     most = max(MAX_JOBS_PER_CPU * cpus, 8)  # each worker holds an engine (~25 MiB); more only thrash
@@ -138,6 +139,8 @@ def _workers(jobs: int, fmt: OutputFormat, stateful: bool) -> int:
         raise UsageError(
             f"--jobs: {jobs} is more than {most} ({MAX_JOBS_PER_CPU} per usable CPU, {cpus} here)"
         )
+    if (jobs or cpus) > 1:
+        require_fork()
     return jobs or cpus
 
 
@@ -150,7 +153,7 @@ def _replay_in_parallel(  # noqa: PLR0917
     report: Callable[[str], None],
 ) -> None:
     from cdbctl.commands.risk.inputs import signal_sources
-    from cdbctl.risk.io import read_units
+    from cdbctl.risk.io import PARALLEL_BLOCK_SIZE, read_units
     from cdbctl.risk.parallel import ParallelReplay
 
     sys.stdout.flush()  # the workers are forks: nothing buffered here may be written twice
@@ -160,5 +163,5 @@ def _replay_in_parallel(  # noqa: PLR0917
         ParallelReplay(engine, workers, write, summary, report) as run,
     ):
         for read, label in sources:
-            run.run(read_units(read, label), label)
+            run.run(read_units(read, label, PARALLEL_BLOCK_SIZE), label)
         run.finish()

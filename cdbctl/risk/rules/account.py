@@ -81,6 +81,9 @@ breaker_note = note_circuit(equity, st.daily_pnl, st.peak_equity, c) if drawdown
 if breaker_note is not None:  # the state is the run's: decided once
     fail("circuit_breaker_triggered", breaker_note)
 """,
+    native_uses=("o:breaker_note", "o:drawdown", "o:breaker"),
+    native_trace="value = Py_NewRef(drawdown), limit = Py_NewRef(breaker);",
+    native="if (breaker_note != Py_None) FAIL(circuit_breaker_triggered, Py_NewRef(breaker_note));",
     trace="value, limit = drawdown, breaker",
 )
 
@@ -99,6 +102,9 @@ daily_note = f"daily_pnl {st.daily_pnl:g} <= {daily_limit:g}" if st.daily_pnl <=
 if daily_note is not None:  # the state is the run's: decided once
     fail("max_daily_drawdown_exceeded", daily_note)
 """,
+    native_uses=("o:daily_note", "o:daily_limit"),
+    native_trace="value = Py_NewRef(PTR(st, off_daily_pnl)), limit = Py_NewRef(daily_limit);",
+    native="if (daily_note != Py_None) FAIL(max_daily_drawdown_exceeded, Py_NewRef(daily_note));",
     trace="value, limit = st.daily_pnl, daily_limit",
 )
 
@@ -116,6 +122,13 @@ exposure_after = st.total_exposure_pct + size / equity
 if exposure_after > max_exposure:
     fail("max_exposure_reached", note_exposure(exposure_after, c))
 """,
+    native_uses=("d:max_exposure", "o:note_exposure"),
+    native_trace="value = box(exposure_after), limit = Py_NewRef(max_exposure_o);",
+    native="""
+double exposure_after = num(PTR(st, off_total_exposure)) + size / equity;
+if (exposure_after > max_exposure)
+    FAIL(max_exposure_reached, CALL(note_exposure, TMP(box(exposure_after)), c));
+""",
     trace="value, limit = exposure_after, max_exposure",
 )
 
@@ -131,6 +144,14 @@ TRADING_STATE = Rule(
 state_reason = trading_state_reason(trading_state, reduce_qty > 0)
 if state_reason is not None:
     fail(state_reason, note_trading_state(state_reason))
+""",
+    native_uses=("o:trading_state", "o:trading_state_reason", "o:note_trading_state"),
+    native_trace='value = PyObject_GetAttrString(trading_state, "value");',
+    native="""
+PyObject *state_reason = CALL(trading_state_reason, trading_state, BOOL(reduce_qty > 0));
+if (state_reason == NULL) goto error;
+TMP(state_reason);
+if (state_reason != Py_None) FAIL_AS(state_reason, CALL(note_trading_state, state_reason));
 """,
     trace="value, limit = trading_state.value, None",
 )
@@ -158,6 +179,26 @@ lock = x.lock(symbol, lock_at, c) if locks_from <= lock_at < locks_until else No
 if lock is not None:
     fail("cooldown_active", note_cooldown(lock.reason, lock.remaining_sec))
 """,
+    native_uses=("d:locks_from", "d:locks_until", "o:note_cooldown"),
+    native_trace="""
+value = lock == Py_None ? box(0.0) : PyObject_GetAttrString(lock, "remaining_sec");
+limit = PyObject_GetAttrString(c, "COOLDOWN_SEC");
+""",
+    native="""
+double lock_at = now_s > evaluated ? now_s : evaluated;
+PyObject *lock = Py_None;
+if (locks_from <= lock_at && lock_at < locks_until) {
+    lock = call_method(x, S_lock, ARGS(x, symbol, TMP(box(lock_at)), c), 4);
+    if (lock == NULL) goto error;
+    TMP(lock);
+    if (lock != Py_None) {
+        PyObject *locked_by = TMP(PyObject_GetAttrString(lock, "reason"));
+        PyObject *left = TMP(PyObject_GetAttrString(lock, "remaining_sec"));
+        if (locked_by == NULL || left == NULL) goto error;
+        FAIL(cooldown_active, CALL(note_cooldown, locked_by, left));
+    }
+}
+""",
     trace="value, limit = 0.0 if lock is None else lock.remaining_sec, c.COOLDOWN_SEC",
 )
 
@@ -178,6 +219,28 @@ rate_limit, approved_times = limiter.limit, limiter.times
 # fewer orders than the limit recorded in all: no window can be full
 if 0 < rate_limit <= len(approved_times) and not limiter.allows(now_s):
     fail("order_rate_exceeded", note_order_rate(limiter.count(now_s), limiter.retry_after(now_s)))
+""",
+    native_uses=("o:limiter", "d:rate_limit", "o:approved_times", "o:note_order_rate"),
+    native_trace="""
+value = call_method(limiter, S_count, ARGS(limiter, TMP(box(now_s))), 2);
+limit = PyObject_GetAttrString(limiter, "limit");
+""",
+    native="""
+Py_ssize_t recorded = PyObject_Size(approved_times);
+if (recorded < 0) goto error;
+if (0 < rate_limit && rate_limit <= recorded) {
+    PyObject *when = TMP(box(now_s));
+    PyObject *allows = call_method(limiter, S_allows, ARGS(limiter, when), 2);
+    if (allows == NULL) goto error;
+    int ok = PyObject_IsTrue(allows);
+    Py_DECREF(allows);
+    if (ok < 0) goto error;
+    if (!ok && WANT_DETAIL) {
+        PyObject *count = TMP(call_method(limiter, S_count, ARGS(limiter, when), 2));
+        PyObject *wait = TMP(call_method(limiter, S_retry_after, ARGS(limiter, when), 2));
+        FAIL(order_rate_exceeded, CALL(note_order_rate, count, wait));
+    }
+}
 """,
     trace="value, limit = limiter.count(now_s), limiter.limit",
 )
@@ -203,6 +266,18 @@ open_count = len(open_legs)
 if held is None and 0 < max_open <= open_count:
     fail("max_open_positions_reached", note_open_positions(open_count, max_open))
 """,
+    native_uses=("i:max_open", "b:reducing", "o:open_legs", "o:note_open_positions"),
+    native_trace="""
+value = PyLong_FromSsize_t(held == NULL ? open_count + 1 : open_count), limit = Py_NewRef(max_open_o);
+""",
+    native="""
+if (reduce_qty && reducing && reduce_qty * price < size) size = reduce_qty * price;
+Py_ssize_t open_count = PyObject_Size(open_legs);
+if (open_count < 0) goto error;
+if (held == NULL && 0 < max_open && max_open <= open_count)
+    FAIL(max_open_positions_reached,
+         CALL(note_open_positions, TMP(PyLong_FromSsize_t(open_count)), TMP(PyLong_FromLong(max_open))));
+""",
     trace="value, limit = open_count + 1 if held is None else open_count, max_open",
 )
 
@@ -224,6 +299,20 @@ if inst is not None and inst.max_position_usd < symbol_limit:
     symbol_limit = inst.max_position_usd
 if symbol_after > symbol_limit and (held is None or symbol_after >= held.notional):  # lowering always passes
     fail("symbol_limit_exceeded", note_symbol_limit(symbol, symbol_after, symbol_limit))
+""",
+    native_uses=("d:symbol_cap", "o:note_symbol_limit"),
+    native_trace="value = box(symbol_after), limit = box(symbol_limit);",
+    native="""
+double symbol_after = held == NULL ? size : fabs(held_side * held_notional + (is_long ? 1 : -1) * size);
+double symbol_limit = symbol_cap;
+if (inst != NULL) {
+    double cap = getattr_d(inst, "max_position_usd");
+    if (PyErr_Occurred()) goto error;
+    if (cap < symbol_limit) symbol_limit = cap;
+}
+if (symbol_after > symbol_limit && (held == NULL || symbol_after >= held_notional))
+    FAIL(symbol_limit_exceeded,
+         CALL(note_symbol_limit, symbol, TMP(box(symbol_after)), TMP(box(symbol_limit))));
 """,
     trace="value, limit = symbol_after, symbol_limit",
 )

@@ -6,7 +6,10 @@ table order, into the two evaluation functions of ``cdbctl/risk/decide.py``: the
 and the traced one. mypy and ruff check that generated module, so a snippet is type-checked where
 it runs. The statement ``fail(REASON, DETAIL)`` in a check rejects the signal: in the fast function
 the first failure wins and later details are never formatted; in the traced one every failure is
-recorded in the trace.
+recorded in the trace. The statement ``invalid(REASON, DETAIL)`` rejects a signal that cannot be judged
+any further (under ``--now signal``, one without a usable timestamp has no time to judge the later
+checks at): both functions return at once, and the trace lists the later checks as skipped, as for
+an invalid signal.
 
 Names a snippet sees: the signal's fields (``symbol``, ``side``, ``price``, ``lev``, ``target``,
 ``stop_in``, ``mark``, ``ts``, ``limit_order``), the merged market (``vol``, ``fund``, ``atr``,
@@ -21,13 +24,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from cdbctl.risk.account import Account
     from cdbctl.risk.config import RiskConfig
     from cdbctl.risk.instruments import InstrumentBook
-    from cdbctl.risk.model import Decision, MarketData, RiskState, Signal
+    from cdbctl.risk.model import Check, Decision, MarketData, RiskState, Signal
+
+
+class Reject(Protocol):
+    """The decision for a signal that cannot be judged: ``checks``, the trace up to its failed check."""
+
+    def __call__(
+        self, detail: str, sig: Signal, reason: str = ..., checks: list[Check] | None = ...
+    ) -> Decision: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +56,7 @@ class Setup:
     finite_inputs: bool  # records decoded from JSON text: no NaN or infinity can occur
     max_safe: int  # the config's max safe leverage (isolated, default MMR)
     on: frozenset[str]  # the rules that apply to this run
-    reject: Callable[[str, Signal], Decision]  # the decision for an invalid signal (its detail)
+    reject: Reject  # the decision for an invalid signal (its detail)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +77,16 @@ class Rule:
     units: tuple[tuple[str, str], ...] = ()  # (reason, unit): a failure whose trace is in another unit
     invalidates: bool = False  # a failure means the signal itself is invalid: nothing else runs
     uses: tuple[str, ...] = ()  # names the snippets import: "name" (the rule's module) or "module:name"
+    # the compiled engine (cdbctl/risk/native.c): the check in C over the same local names, its trace
+    # (sets the owned references value, limit and note), C declarations of what it binds for later
+    # rules, its otherwise, and the run's constants it reads as "kind:name" (d number, n number or
+    # None, i integer, o object, b truth; NAME_o is the object itself). No native code: a run that
+    # needs the rule is decided by the Python function.
+    native: str = ""
+    native_trace: str = ""
+    native_decl: str = ""
+    native_otherwise: str = ""
+    native_uses: tuple[str, ...] = ()
 
     def unit_for(self, reason: str | None) -> str:
         """The unit of the trace's value and limit when the check failed with ``reason`` (None: passed)."""

@@ -75,6 +75,9 @@ def prepare_instruments(book: InstrumentBook, min_dist: float, max_lev: int) -> 
     return prepared
 
 
+NO_INSTRUMENT = "no instrument rules for the symbol"
+
+
 def has_instruments(s: Setup) -> bool:
     """Instrument rules were loaded (--instruments)."""
     return s.instruments is not None
@@ -144,6 +147,101 @@ qty = size / price
 inst = None
 per_day = settlements
 """,
+    native_decl="""
+double qty, per_day, contracts = 0.0, first_bound = 0.0;
+PyObject *inst = NULL, *bounds = NULL, *tier_rows = NULL, *max_q_obj = NULL;  /* the prepared tuple's */
+Py_ssize_t n_tiers = 0;
+""",
+    native_uses=(
+        "o:prepared",
+        "o:book",
+        "o:fit_notional",
+        "o:note_unknown",
+        "o:note_tick",
+        "o:note_min",
+        "o:note_max_quantity",
+        "o:min_notional_of",
+    ),
+    native="""
+qty = size / price;
+per_day = settlements;
+PyObject *prep = PyDict_GetItemWithError(prepared, symbol);
+if (prep == NULL && PyErr_Occurred()) goto error;
+if (prep == NULL && book != Py_None) {  /* another spelling (BTC/USDT:USDT): the normalised lookup */
+    PyObject *found_inst = TMP(call_method(book, S_get, ARGS(book, symbol), 2));
+    if (found_inst == NULL) goto error;
+    if (found_inst != Py_None) {
+        PyObject *key = TMP(PyObject_GetAttrString(found_inst, "symbol"));
+        if (key == NULL) goto error;
+        prep = PyDict_GetItemWithError(prepared, key);  /* KeyError in Python: prepared has every spelling */
+        if (prep == NULL) {
+            if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, key);
+            goto error;
+        }
+    }
+}
+if (prep == NULL) {
+    FAIL(unknown_instrument, CALL(note_unknown, symbol));
+} else {
+    PyObject **p = &PyTuple_GET_ITEM(prep, 0);
+    inst = p[0];
+    double base_step = num(p[1]), step_num = num(p[2]), step_den = num(p[3]), base_num = num(p[4]);
+    double base_den = num(p[5]), tick = num(p[6]), min_q = num(p[7]), min_n = num(p[8]);
+    per_day = num(p[9]);
+    bounds = p[10];
+    n_tiers = PyLong_AsSsize_t(p[11]);
+    first_bound = num(p[12]);
+    tier_rows = p[13];
+    double max_q = num(max_q_obj = p[14]);
+    if (PyErr_Occurred()) goto error;
+    double steps = qty / base_step + 1e-9;  /* instruments.floor_quantity: floored to the step */
+    if (qty > 0 && steps < INFINITY) {
+        steps = floor(steps);
+        qty = steps * base_num / base_den;
+        contracts = steps * step_num / step_den;
+    } else {
+        steps = contracts = qty = 0.0;
+    }
+    double capped = size;
+    size = qty * price;
+    if (size > capped) {  /* the flooring tolerance rounded up: never past the cap or target */
+        PyObject *whole = TMP(PyLong_FromDouble(steps));  /* math.floor's int, as Python passes it */
+        PyObject *fit = TMP(CALL(fit_notional, inst, whole, TMP(box(price)), TMP(box(capped))));
+        if (fit == NULL) goto error;
+        contracts = num(PyTuple_GET_ITEM(fit, 0));
+        qty = num(PyTuple_GET_ITEM(fit, 1));
+        size = num(PyTuple_GET_ITEM(fit, 2));
+        if (PyErr_Occurred()) goto error;
+    }
+    double ticks = price / tick;
+    double off = ticks < EXACT_BELOW ? ticks - (ticks + ROUNDER - ROUNDER) : 0.0;
+    if (ticks < 0.5 || !(-1e-6 <= off && off <= 1e-6)) {
+        FAIL(price_off_tick, CALL(note_tick, inst, TMP(box(price))));
+    } else if (contracts < min_q || size < min_n) {
+        if (WANT_DETAIL) {
+            PyObject *least = TMP(CALL(min_notional_of, inst, TMP(box(price))));
+            FAIL(below_min_notional, CALL(note_min, TMP(box(size)), TMP(box(contracts)), least));
+        }
+    } else if (contracts > max_q) {
+        FAIL(above_max_quantity, CALL(note_max_quantity, TMP(box(contracts)), p[14]));
+    }
+}
+""",
+    native_trace="""
+if (inst == NULL) {
+    value = box(size);
+} else if (r == R_price_off_tick) {
+    limit = PyObject_GetAttrString(inst, "tick_size");
+} else if (r == R_above_max_quantity) {
+    value = box(contracts), limit = Py_NewRef(max_q_obj);
+} else {
+    value = box(size), limit = CALL(min_notional_of, inst, TMP(box(price)));
+}
+""",
+    native_otherwise="""
+qty = size / price;
+per_day = settlements;
+""",
     # a price is no amount of the tick (no headroom to show); the maximum is in contracts
     trace="""
 if inst is None:
@@ -162,7 +260,7 @@ RISK_TIER = Rule(
     stage=140,
     reasons=("risk_limit_exceeded", "leverage_exceeds_max"),
     rule="MEXC risk-limit tier of the position after the order: its MMR, and its max leverage.",
-    uses=("note_tier_limit", "note_tier_leverage"),
+    uses=("note_tier_limit", "note_tier_leverage", "NO_INSTRUMENT"),
     applies=has_instruments,
     headroom=1,
     unit="x",
@@ -186,10 +284,57 @@ if inst is not None:
         fail("risk_limit_exceeded", note_tier_limit(tier_contracts, tier_limit))
 """,
     otherwise="mmr, safe, lev_cap = default_mmr, max_safe, max_lev",
+    native_decl="double mmr;\nlong safe, lev_cap;",
+    native_uses=("o:note_tier_limit", "o:note_tier_leverage", "o:bisect_left", "o:NO_INSTRUMENT"),
+    native_trace="""
+if (inst == NULL) {
+    note = Py_NewRef(NO_INSTRUMENT);
+} else if (level >= n_tiers) {
+    value = box(tier_contracts), limit = Py_NewRef(last_bound);
+} else {
+    value = Py_NewRef(lev_obj), limit = Py_NewRef(PyTuple_GET_ITEM(row, 1));
+    note = Py_NewRef(PyTuple_GET_ITEM(row, 5));
+}
+""",
+    native="""
+mmr = default_mmr, safe = max_safe, lev_cap = max_lev;
+double tier_contracts = contracts;
+Py_ssize_t level = 0;
+PyObject *row = NULL, *last_bound = NULL;
+if (inst != NULL) {
+    if (held != NULL && (held_side == 1) == is_long) {  /* the position after the order counts */
+        double size_of = getattr_d(inst, "contract_size");
+        if (PyErr_Occurred()) goto error;
+        tier_contracts += held_quantity / size_of;
+    }
+    double low = tier_contracts - 1e-9;  /* instruments.tier_for; most positions sit in tier 0 */
+    if (!(low <= first_bound)) {
+        PyObject *at = TMP(CALL(bisect_left, bounds, TMP(box(low))));
+        if (at == NULL) goto error;
+        level = PyLong_AsSsize_t(at);
+        if (PyErr_Occurred()) goto error;
+    }
+    if (level < n_tiers) {
+        row = PyTuple_GET_ITEM(tier_rows, level);
+        double tier_limit = num(PyTuple_GET_ITEM(row, 1));
+        mmr = num(PyTuple_GET_ITEM(row, 2));
+        safe = PyLong_AsLong(PyTuple_GET_ITEM(row, 3));
+        lev_cap = PyLong_AsLong(PyTuple_GET_ITEM(row, 4));
+        if (PyErr_Occurred()) goto error;
+        if (lev > tier_limit)
+            FAIL(leverage_exceeds_max, CALL(note_tier_leverage, lev_obj, PyTuple_GET_ITEM(row, 0)));
+    } else {
+        last_bound = TMP(PySequence_GetItem(bounds, PySequence_Size(bounds) - 1));
+        if (last_bound == NULL) goto error;
+        FAIL(risk_limit_exceeded, CALL(note_tier_limit, TMP(box(tier_contracts)), last_bound));
+    }
+}
+""",
+    native_otherwise="mmr = default_mmr, safe = max_safe, lev_cap = max_lev;",
     trace="""
 if inst is None:
     value = limit = None
-    note = "no instrument rules for the symbol"
+    note = NO_INSTRUMENT
 elif level >= n_tiers:
     value, limit = tier_contracts, tier_limit
 else:

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from cdbctl.risk.account import Account
 
 
+FREES_MARGIN = "reduces an open position: frees margin"
+
+
 def note_margin(required: float, margin: float, fees: float, available: float) -> str:
     """Detail for `insufficient_margin`."""
     m = fixed
@@ -84,7 +87,7 @@ MARGIN = Rule(
     stage=160,
     reasons=("insufficient_margin",),
     rule="Initial margin + opening and closing fees <= available balance (else equity - used margin).",
-    uses=("note_margin",),
+    uses=("note_margin", "FREES_MARGIN"),
     applies=margin_applies,
     headroom=1,
     unit="USDT",
@@ -99,9 +102,29 @@ margin_ok = required <= available + 1e-9 + abs(available) * 1e-12  # binary roun
 if not margin_ok and not (reduce_qty and size <= reduce_qty * price * (1 + 1e-12)):  # reducing frees margin
     fail("insufficient_margin", note_margin(required, initial_margin, round_trip_fees, available))
 """,
+    native_uses=("n:stated_available", "o:note_margin", "o:FREES_MARGIN"),
+    native_trace="""
+value = box(required), limit = box(available);
+note = margin_ok ? NULL : Py_NewRef(FREES_MARGIN);
+""",
+    native="""
+double available = stated_available;
+if (IS_NONE(available)) {
+    available = equity - getattr_d(x, "used_margin");
+    if (PyErr_Occurred()) goto error;
+}
+double initial_margin = size / lev;
+double entry_fee = limit_order ? maker : taker;
+double round_trip_fees = 2.0 * size * ((entry_fee + taker) / 2.0);
+double required = initial_margin + round_trip_fees;
+int margin_ok = required <= available + 1e-9 + fabs(available) * 1e-12;
+if (!margin_ok && !(reduce_qty && size <= reduce_qty * price * (1 + 1e-12)))
+    FAIL(insufficient_margin, CALL(note_margin, TMP(box(required)), TMP(box(initial_margin)),
+                                   TMP(box(round_trip_fees)), TMP(box(available))));
+""",
     trace="""
 value, limit = required, available
-note = None if margin_ok else "reduces an open position: frees margin"
+note = None if margin_ok else FREES_MARGIN
 """,
 )
 
@@ -156,6 +179,65 @@ if dist < min_dist:
     fail("liquidation_risk_too_high", note_liq_distance(dist, c))
 elif (stop <= lp) if long else (stop >= lp):
     fail("liquidation_risk_too_high", note_stop(stop, lp))
+""",
+    native_decl="double dist, lp, stop;",
+    native_trace="value = box(dist), limit = Py_NewRef(min_dist_o);",
+    native_uses=(
+        "d:default_mmr",
+        "d:min_dist",
+        "d:stop_long",
+        "d:stop_short",
+        "d:wallet",
+        "o:legs",
+        "o:cross_liquidation_of",
+        "o:cross_liquidation_price",
+        "o:max_leverage_for_distance",
+        "o:note_liq_distance",
+        "o:note_stop",
+    ),
+    native="""
+dist = 1.0 / lev - mmr;
+if (dist < 0.0) dist = 0.0;
+if (is_long) {
+    if (dist > 1.0) dist = 1.0;
+    lp = price * (1.0 - dist);
+    stop = IS_NONE(stop_in) ? price * stop_long : stop_in;
+} else {
+    lp = price * (1.0 + dist);
+    stop = IS_NONE(stop_in) ? price * stop_short : stop_in;
+}
+if (cross && size > 0) {
+    int has_legs = PyObject_IsTrue(legs);
+    if (has_legs < 0) goto error;
+    if (has_legs) {
+        PyObject *pair = CALL(cross_liquidation_of, x, symbol, BOOL(is_long), TMP(box(qty)), TMP(box(price)),
+                              TMP(box(equity)), mark_obj, TMP(box(mmr)));
+        if (pair == NULL) goto error;
+        lp = PyFloat_AsDouble(PyTuple_GET_ITEM(pair, 0));
+        dist = PyFloat_AsDouble(PyTuple_GET_ITEM(pair, 1));
+        Py_DECREF(pair);
+    } else {
+        lp = call_d(cross_liquidation_price, ARGS(TMP(PyLong_FromLong(is_long ? 1 : -1)), TMP(box(qty)),
+                    TMP(box(price)), TMP(box(wallet)), TMP(box(mmr))), 5);
+        double reference = IS_NONE(mark) ? price : mark;
+        dist = is_long && lp <= 0 ? 1.0
+             : is_long ? (reference - lp) / reference : (lp - reference) / reference;
+    }
+    if (PyErr_Occurred()) goto error;
+}
+if (!IS_NONE(mark)) {  /* MEXC liquidates on the fair (mark) price */
+    PyObject *best = call_kw(max_leverage_for_distance,
+        ARGS(TMP(PyLong_FromLong(is_long ? 1 : -1)), TMP(box(price)), TMP(box(mmr)), TMP(box(min_dist)),
+             mark_obj, TMP(PyLong_FromLong(lev_cap))), 4, KW_SAFE);
+    if (best == NULL) goto error;
+    safe = PyLong_AsLong(best);
+    Py_DECREF(best);
+    if (PyErr_Occurred()) goto error;
+    dist = is_long && lp <= 0 ? 1.0 : is_long ? (mark - lp) / mark : (lp - mark) / mark;
+}
+if (dist < min_dist) FAIL(liquidation_risk_too_high, CALL(note_liq_distance, TMP(box(dist)), c));
+else if (is_long ? stop <= lp : stop >= lp)
+    FAIL(liquidation_risk_too_high, CALL(note_stop, TMP(box(stop)), TMP(box(lp))));
 """,
     trace="value, limit = dist, min_dist",
 )

@@ -10,6 +10,18 @@ from cdbctl.risk.formulas import fixed, percent
 from cdbctl.risk.rules.base import Rule
 
 SQRT_YEAR = math.sqrt(365.0)  # crypto trades every day: annualised vol / sqrt(365) = daily vol
+NO_BID_ASK = "no bid/ask"
+NO_DEPTH = "no order_book_depth: impact not estimated"
+
+
+def note_stressed(mult: float) -> str:
+    """Trace note of market_regime in a stressed regime."""
+    return f"size x {mult:g}"
+
+
+def note_funding_alert(rate: float, alert: float) -> str:
+    """Trace note of funding above FUNDING_ALERT_PCT."""
+    return f"funding alert: {rate:.4%} of value per day > {alert:.4%}"
 
 
 @lru_cache(maxsize=4096)  # replays repeat the same values: format each once
@@ -41,7 +53,7 @@ MARKET_REGIME = Rule(
     stage=50,
     reasons=("market_regime_panic",),
     rule="Volatility regime: > panic threshold rejects, > stressed threshold scales the size down.",
-    uses=("note_panic",),
+    uses=("note_panic", "note_stressed"),
     headroom=1,
     unit="annualised volatility",
     prepare="""
@@ -57,9 +69,25 @@ elif vol > stressed:
 else:
     regime, mult = "normal", 1.0
 """,
+    native_decl="PyObject *regime;\ndouble mult;",
+    native_uses=("d:panic", "d:stressed", "d:stressed_mult", "o:note_panic", "o:note_stressed"),
+    native_trace="""
+value = box(vol), limit = Py_NewRef(regime == S_panic ? panic_o : stressed_o);
+note = regime == S_stressed ? CALL(note_stressed, TMP(box(mult))) : NULL;
+""",
+    native="""
+if (vol > panic) {
+    regime = S_panic, mult = 0.0;
+    FAIL(market_regime_panic, CALL(note_panic, TMP(box(vol)), c));
+} else if (vol > stressed) {
+    regime = S_stressed, mult = stressed_mult;
+} else {
+    regime = S_normal, mult = 1.0;
+}
+""",
     trace="""
 value, limit = vol, panic if regime == "panic" else stressed
-note = f"size x {mult:g}" if regime == "stressed" else None
+note = note_stressed(mult) if regime == "stressed" else None
 """,
 )
 
@@ -68,7 +96,7 @@ SPREAD = Rule(
     stage=170,
     reasons=("excessive_spread",),
     rule="(ask - bid) / mid in basis points must stay <= MAX_SPREAD_BPS.",
-    uses=("note_spread",),
+    uses=("note_spread", "NO_BID_ASK"),
     headroom=1,
     unit="bps",
     prepare="max_spread = c.MAX_SPREAD_BPS",
@@ -79,9 +107,21 @@ if bid is not None and ask is not None:
     if spread > max_spread:
         fail("excessive_spread", note_spread(spread, c))
 """,
+    native_decl="double spread = NONE;  /* None: no bid/ask */",
+    native_uses=("d:max_spread", "o:note_spread", "o:NO_BID_ASK"),
+    native_trace="""
+value = IS_NONE(spread) ? NULL : box(spread), limit = Py_NewRef(max_spread_o);
+note = IS_NONE(spread) ? Py_NewRef(NO_BID_ASK) : NULL;
+""",
+    native="""
+if (!IS_NONE(bid) && !IS_NONE(ask)) {
+    spread = (ask - bid) / (ask + bid) * 20000.0;
+    if (spread > max_spread) FAIL(excessive_spread, CALL(note_spread, TMP(box(spread)), c));
+}
+""",
     trace="""
 value, limit = spread, max_spread
-note = "no bid/ask" if spread is None else None
+note = NO_BID_ASK if spread is None else None
 """,
 )
 
@@ -90,7 +130,7 @@ FUNDING = Rule(
     stage=190,
     reasons=("excessive_funding_fees",),
     rule="Daily funding fee = value x rate x 24 / FUNDING_SETTLEMENT_HOURS; longs pay a positive rate.",
-    uses=("note_funding",),
+    uses=("note_funding", "note_funding_alert"),
     headroom=1,
     unit="fraction of value per day",
     prepare="""
@@ -105,9 +145,27 @@ fee_daily = (size if mark is None else size / price * mark) * rate  # MEXC settl
 if rate > max_funding:
     fail("excessive_funding_fees", note_funding(rate, c))
 """,
+    native_decl="double rate, fee_daily;",
+    native_uses=(
+        "d:settlements",
+        "d:max_funding",
+        "d:funding_alert",
+        "o:note_funding",
+        "o:note_funding_alert",
+    ),
+    native_trace="""
+value = box(rate), limit = Py_NewRef(max_funding_o);
+note = rate > funding_alert ? CALL(note_funding_alert, TMP(box(rate)), funding_alert_o) : NULL;
+""",
+    native="""
+rate = fund * per_day;
+if (!is_long) rate = -rate;
+fee_daily = (IS_NONE(mark) ? size : size / price * mark) * rate;
+if (rate > max_funding) FAIL(excessive_funding_fees, CALL(note_funding, TMP(box(rate)), c));
+""",
     trace="""
 value, limit = rate, max_funding
-note = f"funding alert: {rate:.4%} of value per day > {funding_alert:.4%}" if rate > funding_alert else None
+note = note_funding_alert(rate, funding_alert) if rate > funding_alert else None
 """,
 )
 
@@ -116,7 +174,7 @@ SLIPPAGE = Rule(
     stage=200,
     reasons=("excessive_slippage",),
     rule="Half spread + square-root impact Y x sigma_daily x sqrt(notional / depth), in bps.",
-    uses=("note_slippage", "SQRT_YEAR"),
+    uses=("note_slippage", "SQRT_YEAR", "NO_DEPTH"),
     headroom=1,
     unit="bps",
     prepare="""
@@ -131,8 +189,19 @@ if depth is not None:
 if slip > max_slip:
     fail("excessive_slippage", note_slippage(slip, c))
 """,
+    native_decl="double slip;",
+    native_uses=("d:impact", "d:max_slip", "o:note_slippage", "o:NO_DEPTH"),
+    native_trace="""
+value = box(slip), limit = Py_NewRef(max_slip_o);
+note = IS_NONE(depth) ? Py_NewRef(NO_DEPTH) : NULL;
+""",
+    native="""
+slip = IS_NONE(spread) ? 0.0 : spread * 0.5;
+if (!IS_NONE(depth)) slip += impact * vol * sqrt(size / depth);
+if (slip > max_slip) FAIL(excessive_slippage, CALL(note_slippage, TMP(box(slip)), c));
+""",
     trace="""
 value, limit = slip, max_slip
-note = "no order_book_depth: impact not estimated" if depth is None else None
+note = NO_DEPTH if depth is None else None
 """,
 )

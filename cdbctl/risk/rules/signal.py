@@ -33,6 +33,36 @@ def note_stop_side(stop: float, price: float, long: bool) -> str:
     return f"stop_price: {stop:.12g} is not {where} the entry price {price:.12g} for a {side}"
 
 
+def note_side(side: str) -> str:
+    """Detail of invalid_signal for a side that is none of the four."""
+    return f"side: {side!r} is not long, short, buy or sell"
+
+
+def note_mode(mode: str) -> str:
+    """Detail of invalid_signal for an unknown margin mode."""
+    return f"margin_mode: {mode!r} is not isolated or cross"
+
+
+def note_crossed(bid: float, ask: float) -> str:
+    """Detail of invalid_signal for a crossed book."""
+    return f"market.bid: {bid:g} is above market.ask {ask:g} (crossed book)"
+
+
+def note_timestamp(ts: object) -> str:
+    """Detail of invalid_timestamp_format."""
+    return f"timestamp: {ts!r} is not ISO-8601 with Z/offset nor epoch s/ms"
+
+
+def note_future(ahead: float, skew: float) -> str:
+    """Detail of invalid_signal for a timestamp ahead of the clock by more than the skew."""
+    return f"timestamp: {ahead:g}s in the future (max skew {skew:g}s)"
+
+
+NO_TIMESTAMP = "no timestamp"
+MISSING_SIGNAL_CLOCK = "timestamp: missing (--now signal judges each signal at its own timestamp)"
+MISSING_REQUIRED = "timestamp: missing (REQUIRE_TIMESTAMP is true)"
+
+
 @lru_cache(maxsize=4096)  # replays repeat the same values: format each once
 def note_stale(age: float, c: RiskConfig) -> str:
     """Detail of stale_data."""
@@ -44,7 +74,15 @@ VALIDITY = Rule(
     stage=10,
     reasons=("invalid_signal",),
     rule="Semantics the typed decoder cannot express: side, margin mode, finite numbers, a sane book.",
-    uses=("ANY_CASE_SIDES", "MODES", "note_not_finite", "note_stop_side"),
+    uses=(
+        "ANY_CASE_SIDES",
+        "MODES",
+        "note_not_finite",
+        "note_stop_side",
+        "note_side",
+        "note_mode",
+        "note_crossed",
+    ),
     invalidates=True,
     prepare="""
 sides = ANY_CASE_SIDES
@@ -55,14 +93,14 @@ found = sides.get(side)
 if found is None:
     found = sides.get(side.lower())
     if found is None:
-        fail("invalid_signal", f"side: {side!r} is not long, short, buy or sell")
+        fail("invalid_signal", note_side(side))
 long = found is True
 cross = default_cross
 if mode is not None:
     if mode not in MODES:
         mode = mode.lower()
         if mode not in MODES:
-            fail("invalid_signal", f"margin_mode: {mode!r} is not isolated or cross")
+            fail("invalid_signal", note_mode(mode))
     cross = mode == "cross"
 if (
     check_finite  # NaN or an infinity anywhere makes the sum non-finite (so can a sum that overflows)
@@ -75,7 +113,58 @@ if stop_in is not None and ((stop_in >= price) if long else (stop_in <= price)):
     # a long's stop at or above its entry fires at once (a short's below: the same), no protection
     fail("invalid_signal", note_stop_side(stop_in, price, long))
 if bid is not None and ask is not None and bid > ask:
-    fail("invalid_signal", f"market.bid: {bid:g} is above market.ask {ask:g} (crossed book)")
+    fail("invalid_signal", note_crossed(bid, ask))
+""",
+    native_decl="int is_long, cross;",
+    native_uses=(
+        "o:sides",
+        "b:check_finite",
+        "o:note_side",
+        "o:note_mode",
+        "o:note_stop_side",
+        "o:note_crossed",
+        "o:MODES",
+    ),
+    native="""
+PyObject *found = PyDict_GetItemWithError(sides, side);
+if (found == NULL) {
+    if (PyErr_Occurred()) goto error;
+    PyObject *lowered = PyObject_CallMethodNoArgs(side, S_lower);
+    if (lowered == NULL) goto error;
+    found = PyDict_GetItemWithError(sides, lowered);
+    Py_DECREF(lowered);
+    if (found == NULL) {
+        if (PyErr_Occurred()) goto error;
+        REJECT(CALL(note_side, side));
+    }
+}
+is_long = found == Py_True;
+cross = default_cross;
+if (mode != Py_None) {
+    int known = PySet_Contains(MODES, mode);
+    if (known < 0) goto error;
+    if (!known) {
+        PyObject *lowered = PyObject_CallMethodNoArgs(mode, S_lower);
+        if (lowered == NULL) goto error;
+        known = PySet_Contains(MODES, lowered);
+        if (known <= 0) {
+            if (known == 0) REJECT(CALL(note_mode, TMP(lowered)));
+            Py_DECREF(lowered);
+            goto error;
+        }
+        cross = PyUnicode_Compare(lowered, S_cross) == 0;
+        Py_DECREF(lowered);
+    } else {
+        cross = PyUnicode_Compare(mode, S_cross) == 0;
+    }
+}
+if (check_finite) {  /* NaN cannot come from JSON text: the engine is built for decoded JSON only */
+    PyErr_SetString(PyExc_RuntimeError, "the native engine decides decoded JSON only");
+    goto error;
+}
+if (!IS_NONE(stop_in) && (is_long ? stop_in >= price : stop_in <= price))
+    REJECT(CALL(note_stop_side, TMP(box(stop_in)), TMP(box(price)), BOOL(is_long)));
+if (!IS_NONE(bid) && !IS_NONE(ask) && bid > ask) REJECT(CALL(note_crossed, TMP(box(bid)), TMP(box(ask))));
 """,
 )
 
@@ -86,6 +175,11 @@ STALENESS = Rule(
     rule="Age of the signal against DATA_STALE_TIMEOUT_SEC; unparseable or future timestamps fail.",
     uses=(
         "note_stale",
+        "note_timestamp",
+        "note_future",
+        "MISSING_SIGNAL_CLOCK",
+        "MISSING_REQUIRED",
+        "NO_TIMESTAMP",
         "cdbctl.risk.timeparse:HEADS",
         "cdbctl.risk.timeparse:TAILS",
         "cdbctl.risk.timeparse:to_epoch",
@@ -113,25 +207,87 @@ if ts is not None:
     else:
         t = to_epoch(ts)
     if t is None:
-        fail("invalid_timestamp_format", f"timestamp: {ts!r} is not ISO-8601 with Z/offset nor epoch s/ms")
+        if signal_clock:  # no time to judge the later checks at (never the wall clock): they are skipped
+            invalid("invalid_timestamp_format", note_timestamp(ts))
+        fail("invalid_timestamp_format", note_timestamp(ts))
     else:
         if signal_clock:  # the replay's clock: each signal judged when it was emitted, none from the future
             if t - evaluated > skew:
-                fail("invalid_signal", f"timestamp: {t - evaluated:g}s in the future (max skew {skew:g}s)")
+                fail("invalid_signal", note_future(t - evaluated, skew))
             evaluated = t
         age = evaluated - t
         if age > stale:
             fail("stale_data", note_stale(age, c))
         elif -age > skew:
-            fail("invalid_signal", f"timestamp: {-age:g}s in the future (max skew {skew:g}s)")
-elif signal_clock:
-    fail("invalid_signal", "timestamp: missing (--now signal judges each signal at its own timestamp)")
+            fail("invalid_signal", note_future(-age, skew))
+elif signal_clock:  # as above: the later checks are skipped
+    invalid("invalid_signal", MISSING_SIGNAL_CLOCK)
 elif require_ts:
-    fail("invalid_signal", "timestamp: missing (REQUIRE_TIMESTAMP is true)")
+    fail("invalid_signal", MISSING_REQUIRED)
 now_s = evaluated if t is None else t  # the signal's own time in a replay, else the evaluation clock
+""",
+    native_decl="double now_s;",
+    native_uses=(
+        "d:stale",
+        "d:skew",
+        "b:require_ts",
+        "b:signal_clock",
+        "o:to_epoch",
+        "o:note_stale",
+        "o:note_timestamp",
+        "o:note_future",
+        "o:MISSING_SIGNAL_CLOCK",
+        "o:MISSING_REQUIRED",
+        "o:NO_TIMESTAMP",
+    ),
+    native="""
+double t = NONE;
+if (ts != Py_None) {
+    int parsed = 0;
+    if (PyUnicode_CheckExact(ts)) {
+        parsed = iso_epoch(ts, &t);
+    } else if (PyLong_CheckExact(ts)) {
+        int overflow;
+        long long ms = PyLong_AsLongLongAndOverflow(ts, &overflow);
+        if (!overflow && ms > 100000000000LL && ms < 1000000000000000000LL) {
+            t = (double)ms / 1000.0;
+            parsed = 1;
+        }
+    }
+    if (!parsed) {  /* every other spelling: timeparse decides */
+        PyObject *epoch = PyObject_CallOneArg(to_epoch, ts);
+        if (epoch == NULL) goto error;
+        t = epoch == Py_None ? NONE : PyFloat_AsDouble(epoch);
+        Py_DECREF(epoch);
+        if (PyErr_Occurred()) goto error;
+    }
+    if (IS_NONE(t)) {
+        if (signal_clock) INVALID(invalid_timestamp_format, CALL(note_timestamp, ts));
+        FAIL(invalid_timestamp_format, CALL(note_timestamp, ts));
+    } else {
+        if (signal_clock) {
+            if (t - evaluated > skew)
+                FAIL(invalid_signal, CALL(note_future, TMP(box(t - evaluated)), TMP(box(skew))));
+            evaluated = t;
+        }
+        double age = evaluated - t;
+        if (age > stale) FAIL(stale_data, CALL(note_stale, TMP(box(age)), c));
+        else if (-age > skew) FAIL(invalid_signal, CALL(note_future, TMP(box(-age)), TMP(box(skew))));
+    }
+} else if (signal_clock) {
+    INVALID(invalid_signal, Py_NewRef(MISSING_SIGNAL_CLOCK));
+} else if (require_ts) {
+    FAIL(invalid_signal, Py_NewRef(MISSING_REQUIRED));
+}
+now_s = IS_NONE(t) ? evaluated : t;
+""",
+    native_trace="""
+value = IS_NONE(t) ? NULL : box(evaluated - t);
+limit = Py_NewRef(stale_o);
+note = ts == Py_None ? Py_NewRef(NO_TIMESTAMP) : NULL;
 """,
     trace="""
 value, limit = None if t is None else evaluated - t, stale  # the age
-note = "no timestamp" if ts is None else None
+note = NO_TIMESTAMP if ts is None else None
 """,
 )

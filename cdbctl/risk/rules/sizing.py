@@ -50,11 +50,12 @@ if method == "fixed_fractional":
     const_size = fixed_fractional_usd(equity, c)
 elif method == "kelly":
     const_size = kelly_usd(equity, st.win_rate, st.avg_win, st.avg_loss, c)
+vol_target = method == "vol_target"
 """,
     check="""
 if const_size is not None:
     size = const_size
-elif method == "vol_target":
+elif vol_target:
     size = vol_target_usd(equity, vol, c)
 else:
     size = atr_usd(equity, atr, price, c)
@@ -66,6 +67,32 @@ size *= mult
 if not size > 0:
     size = 0.0
     fail("position_size_zero_after_sizing", note_zero(mult, regime, target, c))
+""",
+    native_decl="double size;",
+    native_uses=(
+        "d:position_cap",
+        "n:const_size",
+        "b:vol_target",
+        "o:vol_target_usd",
+        "o:atr_usd",
+        "o:note_zero",
+    ),
+    native_trace="value = box(size), limit = Py_NewRef(position_cap_o);",
+    native="""
+if (!IS_NONE(const_size)) {
+    size = const_size;
+} else {
+    size = vol_target ? call_d(vol_target_usd, ARGS(TMP(box(equity)), TMP(box(vol)), c), 3)
+                      : call_d(atr_usd, ARGS(TMP(box(equity)), TMP(box_opt(atr)), TMP(box(price)), c), 4);
+    if (PyErr_Occurred()) goto error;
+}
+if (size > position_cap) size = position_cap;
+if (!IS_NONE(target) && size > target) size = target;
+size *= mult;
+if (!(size > 0)) {
+    size = 0.0;
+    FAIL(position_size_zero_after_sizing, CALL(note_zero, TMP(box(mult)), regime, target_obj, c));
+}
 """,
     trace="value, limit = size, position_cap",
 )
@@ -83,5 +110,8 @@ LEVERAGE = Rule(
 if lev > max_lev:
     fail("leverage_exceeds_max", note_leverage(lev, c))
 """,
+    native_uses=("i:max_lev", "o:note_leverage"),
+    native_trace="value = Py_NewRef(lev_obj), limit = Py_NewRef(max_lev_o);",
+    native="if (lev > max_lev) FAIL(leverage_exceeds_max, CALL(note_leverage, lev_obj, c));",
     trace="value, limit = lev, max_lev",
 )

@@ -278,6 +278,29 @@ def test_now_signal_rejects_a_signal_without_timestamp(capsys, monkeypatch, tmp_
     assert r.err == f"{src}:2: timestamp: missing (--now signal judges each signal at its own timestamp)\n"
 
 
+def test_now_signal_trace_skips_the_checks_of_a_signal_without_a_time(capsys, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Its later checks have no time to be judged at: skipped, never judged at the wall clock (a
+    stop-loss cooldown at the wall clock would make the trace depend on when the replay ran)."""
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"recent_trades": [
+        {"symbol": "BTC_USDT", "closed_at": "2026-01-01T12:00:00Z", "pnl": -10.0, "exit_reason": "stop_loss"},
+    ]}))  # fmt: skip
+    src = write_jsonl(tmp_path / "s.jsonl", signal(timestamp=None), signal(timestamp="noon"))
+    r = cli(capsys, monkeypatch, "risk", "evaluate", str(src), "--state", str(state), "--now", "signal",
+            "--trace", "--format", "jsonl")  # fmt: skip
+    assert r.code == 2  # the first is an invalid record
+    missing, garbled = r.jsonl()
+    assert (missing["reason"], garbled["reason"]) == ("invalid_signal", "invalid_timestamp_format")
+    for d, skipped in (
+        (missing, "skipped: the signal is invalid"),
+        (garbled, "skipped: invalid_timestamp_format"),
+    ):
+        validity, staleness, *rest = d["checks"]
+        assert (validity["passed"], staleness["passed"], staleness["reason"]) == (True, False, d["reason"])
+        assert "cooldown" in [c["name"] for c in rest]
+        assert all((c["passed"], c["value"], c["detail"]) == (False, None, skipped) for c in rest)
+
+
 def test_bad_now_names_the_accepted_forms(capsys, monkeypatch, two) -> None:  # type: ignore[no-untyped-def]
     r = cli(capsys, monkeypatch, "risk", "evaluate", str(two), "--now", "tomorrow")
     assert r.code == 2 and r.out == ""

@@ -71,13 +71,13 @@ def test_an_input_error_after_a_replay_writes_what_one_process_writes(capsys, mo
 
 
 @contextlib.contextmanager
-def _live_replay(*extra: str, stdout: int = subprocess.PIPE) -> Iterator[subprocess.Popen[bytes]]:
+def _live_replay(
+    *extra: str, stdout: int = subprocess.PIPE, entry: list[str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
     """A parallel replay of stdin (and any INPUT in extra) on two workers, in a session of its own;
     a hung one is killed with its workers on the way out, so the test fails instead of hanging."""
     cmd = [
-        sys.executable,
-        "-m",
-        "cdbctl",
+        *(entry or [sys.executable, "-m", "cdbctl"]),
         "risk",
         "evaluate",
         "-",
@@ -140,6 +140,43 @@ def test_a_parent_killed_leaves_no_worker_behind(sig: signal_module.Signals) -> 
                 os.kill(int(pid), signal_module.SIGKILL)
 
 
+# cdbctl as its console script runs it, with the kernel's parent-death signal off: prctl is Linux's,
+# elsewhere (macOS, the BSDs) a worker must notice its parent's death by itself
+_NO_DEATH_SIGNAL = """\
+import sys
+import cdbctl.risk.parallel
+cdbctl.risk.parallel.die_with_parent = lambda parent: None
+from cdbctl.cli import run
+sys.argv[0] = "cdbctl"
+run()
+"""
+
+
+@pytest.mark.parametrize("busy", [False, True], ids=["idle", "busy"])
+@pytest.mark.parametrize("sig", [signal_module.SIGTERM, signal_module.SIGKILL])
+def test_without_the_death_signal_workers_end_with_their_parent(
+    sig: signal_module.Signals, busy: bool, tmp_path: Path
+) -> None:
+    """Where no parent-death signal exists, a worker sees its parent go as the end of its task pipe (idle)
+    or a broken result pipe (busy: after the block it decides), and exits: none is left behind."""
+    entry = [sys.executable, "-c", _NO_DEATH_SIGNAL]
+    extra = [str(_replay_file(tmp_path, 200000))] if busy else []
+    with _live_replay(*extra, entry=entry) as proc:
+        children = _decided_first(proc)
+        if busy:  # stdin ends: the workers go on to the file's blocks
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.close()
+            proc.stdout.readline()
+        os.kill(proc.pid, sig)
+        assert proc.wait(timeout=30) == -sig
+    try:
+        assert _gone(children), f"workers left behind: {children}"
+    finally:
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal_module.SIGKILL)
+
+
 def test_ctrl_c_with_a_stalled_reader_does_not_wait_for_the_writer(tmp_path: Path) -> None:
     """Ctrl-C while stdout's reader reads nothing (the writer blocked in write): exit 130 at once, as -j 1."""
     src = _replay_file(tmp_path, 100000)
@@ -183,3 +220,15 @@ def test_jobs_writes_jsonl_when_no_format_is_given(capsys, monkeypatch, tmp_path
         piped.out == cli(capsys, monkeypatch, "risk", "evaluate", str(src), "--now", NOW, "-f", "jsonl").out
     )
     assert len(piped.jsonl()) == 3000 and piped.code == 2  # the invalid line 1235
+
+
+def test_jobs_where_no_process_can_be_forked_is_an_environment_error(capsys, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Windows has no fork: the workers cannot be made, and --jobs says so (exit 3), never a traceback."""
+    src = _replay_file(tmp_path, 2000)
+    monkeypatch.delattr(os, "fork")
+    r = cli(capsys, monkeypatch, "risk", "evaluate", str(src), "--now", NOW, "--jobs", "2")
+    assert (r.code, r.out) == (3, "")
+    assert r.err == (
+        "cdbctl: error: --jobs: this platform cannot fork worker processes\n"
+        "hint: run without --jobs: one process decides the same\n"
+    )

@@ -9,7 +9,7 @@ import sys
 import pytest
 import typer.main
 
-from cdbctl.cli import build_app
+from cdbctl.app import build_app
 from tests.risk.helpers import ROOT, cli
 
 pytestmark = pytest.mark.unit

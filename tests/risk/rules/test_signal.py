@@ -10,6 +10,7 @@ import pytest
 from cdbctl.risk import Engine, load_state
 from cdbctl.risk.config import env_layer, resolve
 from cdbctl.risk.model import Decision, Signal
+from cdbctl.risk.timeparse import to_epoch
 
 from ..helpers import check, decide, signal
 
@@ -154,3 +155,33 @@ def test_signal_clock_judges_cooldowns_at_each_signals_time(ts: str, reason: str
     ]
     fast, _ = _signal_clock(signal(timestamp=ts), recent_trades=trades)
     assert fast.reason == reason
+
+
+@pytest.mark.parametrize(
+    ("ts", "reason"),
+    [(None, "invalid_signal"), ("yesterday noon", "invalid_timestamp_format")],
+)
+def test_signal_clock_skips_the_checks_of_a_signal_without_a_time(
+    ts: str | None, reason: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under `--now signal` a signal without a usable timestamp has no time to judge the later checks
+    at: they are skipped (as for any invalid signal), never judged at the wall clock. The wall clock is
+    set inside and then outside a stop-loss's cooldown: the decisions must not change."""
+    trades = [
+        {"symbol": "BTC_USDT", "closed_at": "2026-01-01T12:00:00Z", "pnl": -10.0, "exit_reason": "stop_loss"}
+    ]
+    seen = []
+    for wall in ("2026-01-01T12:30:00Z", "2026-06-01T00:00:00Z"):
+        epoch = to_epoch(wall)
+        monkeypatch.setattr("time.time", lambda epoch=epoch: epoch)
+        fast, traced = _signal_clock(signal(timestamp=ts), recent_trades=trades)
+        seen.append(traced)
+        assert fast.reason == reason
+        assert traced.checks is not msgspec.UNSET
+        names = [c.name for c in traced.checks]
+        assert names[:2] == ["validity", "staleness"] and "cooldown" in names
+        validity, staleness, *rest = traced.checks
+        assert validity.passed is True
+        assert (staleness.passed, staleness.reason, staleness.detail) == (False, reason, fast.detail)
+        assert all(not c.passed and c.value is None and c.detail.startswith("skipped: ") for c in rest)
+    assert seen[0] == seen[1]
