@@ -47,8 +47,8 @@ RULE_HELP: dict[Rule, str] = {
     Rule.errexit_off: "set +e (errexit off) lets the script continue past a failing scanner.",
     Rule.status_discarded: "A scanner's exit status is discarded: '! scanner', an if/while condition or "
     "'&& ... ||' list that never fails, or '|| true' inside $(...).",
-    Rule.publish_if: "A later step or job publishing scan results gets if: ${{ !cancelled() }} to run on "
-    "failure.",
+    Rule.publish_if: "A later step or job publishing scan results, or a report-only scanner run writing "
+    "what a later step publishes, gets if: ${{ !cancelled() }} to run on failure.",
     Rule.non_security_continue: "continue-on-error on a step or job that runs no scanner (left alone).",
     Rule.expression_continue: "continue-on-error set from an expression (left alone).",
     Rule.waiver_without_reason: "A cdbctl: allow-soft-fail waiver without a reason is ignored.",

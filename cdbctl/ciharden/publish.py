@@ -33,15 +33,22 @@ def publishers(t: Text, ctx: Context, cands: list[Candidate], infos: list[StepIn
     if not blocking:
         return []
     first = min(blocking)
+    # a scanner step with a soft-fail still to fix (by this run or by hand) is a scan of its own,
+    # not a report-only run: it is left as it is
+    open_soft_fails = {c.step_index for c in cands if c.status is None and c.rule in BLOCKING_RULES}
     reports = {r for i in infos for r in i.reports if r}
     tools = {tool for i in infos for tool in i.tools}
     out: list[Candidate] = []
     for info in infos:
-        if info.index <= first or not info.publisher:
+        if info.index <= first:
             continue
         condition = mget(info.node, "if")
         if condition is not None and has_status_function(condition[1]):
             continue  # always(), !cancelled(), failure(), success(): the author decided when it runs
+        if not info.publisher:
+            if info.index not in open_soft_fails and _feeds_a_publisher(info, infos):
+                out.append(_run_on_failure(t, ctx, info, condition, _PRODUCER_MESSAGE))
+            continue
         uses_pair = mget(info.node, "uses")
         if uses_pair is None:
             continue
@@ -55,28 +62,57 @@ def publishers(t: Text, ctx: Context, cands: list[Candidate], infos: list[StepIn
                 or _names_scan_output(text, [i for i in infos if i.index in set(blocking)])
             ):
                 continue
-        value = "${{ !cancelled() }}"
-        if condition is None:
-            edit = insert_pair(t, info.node, "if", value, f"'{value}'")
-        else:
-            value, edit = condition_edit(t, condition[1])
-        fix = Fix((edit,), (Mutation((*info.path, "if"), "set", value),)) if edit else None
-        out.append(
-            Candidate(
-                Rule.publish_if,
-                uses_key.start_mark.line + 1,
-                ctx.job,
-                info.label,
-                "publishes scan results after a scanner that now fails the job, so it would be skipped "
-                "exactly when there are findings",
-                None,
-                fix,
-                step_index=info.index,
-                col=uses_key.start_mark.column + 1,
-                proposed_fix=f"{'add' if condition is None else 'set'} if: {value}",
-            )
-        )
+        out.append(_run_on_failure(t, ctx, info, condition, _PUBLISHER_MESSAGE, key=uses_key))
     return out
+
+
+_PUBLISHER_MESSAGE = (
+    "publishes scan results after a scanner that now fails the job, so it would be skipped exactly when "
+    "there are findings"
+)
+_PRODUCER_MESSAGE = (
+    "writes the scan results a later step publishes, after a scanner that now fails the job, so it "
+    "would be skipped exactly when there are findings"
+)
+
+
+def _feeds_a_publisher(info: StepInfo, infos: list[StepInfo]) -> bool:
+    """Does a scanner run (a report-only one: trivy's second run for SARIF, say) write a report that a
+    later publishing step reads? Skipped after the gate fails, it would leave that step nothing to upload."""
+    return bool(info.tools) and any(
+        later.publisher and info.reports & later.reports for later in infos if later.index > info.index
+    )
+
+
+def _run_on_failure(
+    t: Text,
+    ctx: Context,
+    info: StepInfo,
+    condition: tuple[ScalarNode, Node] | None,
+    message: str,
+    *,
+    key: Node | None = None,
+) -> Candidate:
+    """``if: ${{ !cancelled() }}`` (or ``!cancelled() && (<cond>)``) for one step, reported at ``key``."""
+    value = "${{ !cancelled() }}"
+    if condition is None:
+        edit = insert_pair(t, info.node, "if", value, f"'{value}'")
+    else:
+        value, edit = condition_edit(t, condition[1])
+    fix = Fix((edit,), (Mutation((*info.path, "if"), "set", value),)) if edit else None
+    mark = (key if key is not None else info.node).start_mark
+    return Candidate(
+        Rule.publish_if,
+        mark.line + 1,
+        ctx.job,
+        info.label,
+        message,
+        None,
+        fix,
+        step_index=info.index,
+        col=mark.column + 1,
+        proposed_fix=f"{'add' if condition is None else 'set'} if: {value}",
+    )
 
 
 _PATH_PART = re.compile(r"[^/\s'\"]+")

@@ -64,7 +64,9 @@ EXAMPLES: dict[Rule, Example] = {
         "- run: bandit -r src -f sarif -o bandit.sarif || true\n"
         "- uses: github/codeql-action/upload-sarif@v3\n  with:\n    sarif_file: bandit.sarif\n",
         "`if: ${{ !cancelled() }}` is added, so the results are still uploaded when the scan fails; a job "
-        "that `needs:` the scan job and downloads its artifacts gets it too.",
+        "that `needs:` the scan job and downloads its artifacts gets it too, and so does a report-only "
+        "second run of a scanner (trivy `exit-code: 0` writing the SARIF) whose report a later step "
+        "uploads.",
     ),
     Rule.non_security_continue: Example(
         "- run: mypy src\n  continue-on-error: true\n",

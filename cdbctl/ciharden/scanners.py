@@ -121,6 +121,17 @@ TOOLS: tuple[Tool, ...] = (
         default_aliases=("-f",),
     ),
     Tool(
+        # ``docker scout cves`` exits 0 on findings unless --exit-code (-e) is given (then 2); quickview,
+        # compare, recommendations and sbom are no gate. The action's exit-code input defaults to false.
+        "docker-scout",
+        actions=("docker/scout-action",),
+        commands=(Command("docker", ("scout cves",)), Command("docker-scout", ("cves",))),
+        flags=(FlagRule(("--exit-code", "-e"), bad_values=("false",), good="true"),),
+        default_flag="--exit-code",
+        default_aliases=("-e",),
+        inputs=(InputRule(("exit-code",), bad="false", good="true"),),
+    ),
+    Tool(
         "snyk",
         actions=("snyk/actions", "snyk/actions/*"),
         commands=(Command("snyk", ("test", "code test", "container test", "iac test")),),

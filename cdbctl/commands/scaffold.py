@@ -333,7 +333,7 @@ def register(app: typer.Typer) -> None:
                 "compose": result.compose,
                 "compose_files": list(result.compose_files),
                 "mode": mode,
-                "written": result.written,
+                "written": result.changed_files,
                 "services": [{"name": s.name, "port": s.port} for s in result.services],
                 "would_change": result.would_change,
                 "files": [

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 import msgspec
 
 from cdbctl.errors import InputError
+from cdbctl.risk.cdb_state import from_cdb_service
 from cdbctl.risk.model import MarketData, RiskState, Signal
 from cdbctl.risk.records import DECODE_ERRORS as _DECODE_ERRORS
 from cdbctl.risk.records import Chunk, Invalid, Record, describe, record_from_object, records_from_document
@@ -281,7 +282,11 @@ def decode_payload(payload: bytes | str | dict[str, Any] | list[Any]) -> Chunk:
 
 
 def load_state(state: Mapping[str, Any] | None, where: str | None = None) -> RiskState:
-    """A validated RiskState from a mapping; InputError naming the field (and file, if any)."""
+    """A validated RiskState from a mapping; InputError naming the field (and file, if any).
+
+    CDB's risk-service fields (``circuit_breaker``, ``total_exposure``) are translated first."""
+    if isinstance(state, Mapping):
+        state = from_cdb_service(state, where)
     state_value: RiskState = _convert(state, RiskState, "state", where)
     return state_value
 

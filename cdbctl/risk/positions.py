@@ -129,6 +129,12 @@ def parse_positions(raw: object, where: str = "state.positions") -> tuple[Positi
         raise InputError(f"{where}: must be a list of positions, got {type(raw).__name__}")
     positions = []
     for here, item in items:
+        if isinstance(raw, Mapping) and isinstance(item, int | float) and not isinstance(item, bool):
+            # CDB's risk service keeps {symbol: signed quantity}: no entry price, so no margin to compute
+            raise InputError(
+                f"{here}: a bare quantity ({item!r}, CDB's risk-service form) has no side or entry_price; "
+                "give the position as an object: symbol, side, quantity, entry_price"
+            )
         if not isinstance(item, Mapping):
             raise InputError(f"{here}: must be an object, got {type(item).__name__}")
         symbol = item.get("symbol")

@@ -1,4 +1,5 @@
-"""Read-only checks after planning: build paths of every service, and what .dockerignore would drop."""
+"""Read-only checks after planning: build paths of every service, what .dockerignore would drop, and
+compose overrides that keep a generated service from starting."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from cdbctl.errors import InputError
 from cdbctl.scaffold.builds import layered_builds
+from cdbctl.scaffold.compose_doc import semantic
 from cdbctl.scaffold.dockerignore import excluded
 from cdbctl.scaffold.fs import RepoFS
 from cdbctl.scaffold.plan import PlannedFile
@@ -72,3 +75,35 @@ def dockerignore_problems(fs: RepoFS, planned: Sequence[PlannedFile]) -> list[st
             more = f" (and {len(dropped) - 1} more)" if len(dropped) > 1 else ""
             problems.append(f"'.dockerignore' excludes {dropped[0]}{more}, which the {service} image copies")
     return problems
+
+
+START_KEYS = ("entrypoint", "command")
+
+
+def start_overrides(layers: Sequence[tuple[str, str]], generated: set[str]) -> list[str]:
+    """Generated services whose merged compose definition sets `entrypoint` or `command`.
+
+    Either replaces the generated image's start (gunicorn via CMD): CDB's services start with
+    ``sh -c 'export ...; exec python -m services.<name>.service'``, which a re-pointed build keeps.
+    A later layer's ``!reset`` or empty value clears an earlier one, as compose merges them.
+    """
+    last: dict[tuple[str, str], str | None] = {}  # (service, key) -> file that sets it, None: cleared
+    for path, text in layers:
+        try:
+            data = semantic(text, path)
+        except InputError:  # reported where the layer is patched
+            data = None
+        services = data.get("services") if isinstance(data, dict) else None
+        for name in sorted(generated):
+            svc = services.get(name) if isinstance(services, dict) else None
+            if not isinstance(svc, dict):
+                continue
+            for key in START_KEYS:
+                if key in svc:
+                    last[(name, key)] = path if svc[key] not in (None, "", [], "null") else None
+    return [
+        f"scaffolded service {name!r}: `{key}` in {path} replaces the generated image's start (gunicorn), "
+        "so its app never runs; remove it"
+        for (name, key), path in sorted(last.items())
+        if path is not None
+    ]

@@ -10,9 +10,10 @@ from pathlib import Path
 from cdbctl.errors import EnvironmentProblem
 from cdbctl.scaffold import state as st
 from cdbctl.scaffold.builds import GENERATE, UNCHECKED, BuildVerdict, judge, layered_builds, project_dir_of
-from cdbctl.scaffold.checks import dockerignore_problems, validate_builds
+from cdbctl.scaffold.checks import dockerignore_problems, start_overrides, validate_builds
 from cdbctl.scaffold.compose_layers import block_choices, block_ids, patch_for, patch_layers
 from cdbctl.scaffold.fs import RepoFS
+from cdbctl.scaffold.host_ports import avoid_published, published_ports
 from cdbctl.scaffold.layers import REFERENCE, Layer, find_compose, load_layers
 from cdbctl.scaffold.merge import is_text, to_lf
 from cdbctl.scaffold.obsolete import find_obsolete
@@ -41,6 +42,7 @@ class ScaffoldResult:
     compose_files: tuple[str, ...] = ()  # every compose layer, in order (compose is the last)
     blocked: bool = False  # a file cdbctl never generated stopped the run: nothing written
     compose_found_by: str = "given"  # layers.find_compose's source: given, recorded, default, cdb, reference
+    changed_files: bool = False  # files were written or removed (written says only that it could)
 
     @property
     def would_change(self) -> bool:
@@ -73,6 +75,10 @@ def _judge_all(
 ) -> list[BuildVerdict]:
     bases = {layer.path: layer.base for layer in layers}
     builds = layered_builds([(layer.path, layer.text) for layer in layers], bases)
+    # A service no layer defines joins the application services: the last layer that builds one
+    # (CDB's dev.yml, not a logging.yml or healthchecks-strict.yml overlay given after it), else the last.
+    building = {b.build_in for b in builds.values()}
+    home = next((layer.path for layer in reversed(layers) if layer.path in building), layers[-1].path)
     return [
         judge(
             fs.root,
@@ -81,7 +87,7 @@ def _judge_all(
             s.name,
             f"{service_dir(s.name)}/Dockerfile",
             repoint=s.name in repoint,
-            last=layers[-1].path,
+            last=home,
             opaque=opaque,
         )
         for s in specs
@@ -115,13 +121,14 @@ def run_scaffold(
     layers, opaque = load_layers(fs, paths, exists, sources)
     verdicts = _judge_all(fs, layers, specs, repoint, opaque)
     wanted = {v.name for v in verdicts if v.verdict == GENERATE}
-    gen = [s for s in specs if s.name in wanted]
+    published = published_ports((layer.path, layer.text) for layer in layers) if exists else {}
+    gen, port_problems = avoid_published([s for s in specs if s.name in wanted], published, old.services)
     services = merge_recorded(old.services, gen, "--service")
     planned = plan_files(gen, sources, has_shared_services=fs.is_dir("services")) if gen else []
     reports: list[FileReport] = [
         FileReport(v.shown, v.verdict, "build", v.name, v.detail) for v in verdicts if v.verdict != GENERATE
     ]
-    problems = [v.detail for v in verdicts if v.verdict == UNCHECKED]
+    problems = [v.detail for v in verdicts if v.verdict == UNCHECKED] + port_problems
     writes: list[tuple[str, bytes, int]] = []
     diffs: list[str] = []
     files = dict(old.files)
@@ -237,6 +244,7 @@ def run_scaffold(
     after = [(layer.path, patched_texts[layer.path]) for layer in layers]
     bases = {layer.path: layer.base for layer in layers}
     problems = validate_builds(fs.root, project, after, planned_paths, set(owners), bases=bases) + problems
+    problems += start_overrides(after, {s.name for s in gen})
     problems += dockerignore_problems(fs, planned)
     managed = [
         *planned_paths,
@@ -248,6 +256,7 @@ def run_scaffold(
         removed = write and not blocked
         reports.append(FileReport(tmp, st.REMOVED if removed else st.LEFTOVER, "temp", None,
                                   "temporary file of an interrupted run"))  # fmt: skip
+    changed_files = write and not blocked and bool(leftovers or writes or removals)
     if write and not blocked:
         for tmp in leftovers:
             fs.remove(tmp)
@@ -265,7 +274,7 @@ def run_scaffold(
         ]
     return ScaffoldResult(
         tuple(reports), tuple(problems), "".join(diffs), paths[-1], written, tuple(gen), tuple(paths),
-        blocked=blocked, compose_found_by=found_by,
+        blocked=blocked, compose_found_by=found_by, changed_files=changed_files,
     )  # fmt: skip
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cdbctl.errors import InputError
 
@@ -15,6 +15,7 @@ DEFAULT_SERVICES: tuple[tuple[str, int], ...] = (
     ("cdb_risk", 8002),
     ("cdb_execution", 8003),
 )
+FIRST_AUTO_PORT = 8001  # where the search for a free port starts
 RISK_SERVICE = "cdb_risk"
 # YAML 1.1 (PyYAML, compose v1) reads these plain keys as null or booleans, not as service names.
 YAML_WORDS = frozenset({"null", "true", "false", "yes", "no", "on", "off"})
@@ -26,6 +27,9 @@ class ServiceSpec:
 
     name: str
     port: int
+    # chosen by scaffold (a default or the next free one), not by --service or an earlier run: it may
+    # move off a host port the compose files already publish (host_ports.py)
+    auto_port: bool = field(default=False, compare=False)
 
     @property
     def serves_risk(self) -> bool:
@@ -77,7 +81,7 @@ def build_specs(options: Sequence[str], reserved: Mapping[str, int] | None = Non
     options move that service too; a name given without a port keeps its recorded port.
     """
     if not options:
-        return tuple(ServiceSpec(n, p) for n, p in DEFAULT_SERVICES)
+        return tuple(ServiceSpec(n, p, auto_port=True) for n, p in DEFAULT_SERVICES)
     reserved = reserved or {}
     parsed = [parse_service(o) for o in options]
     given_names = {n for n, _ in parsed}
@@ -86,11 +90,12 @@ def build_specs(options: Sequence[str], reserved: Mapping[str, int] | None = Non
     specs: list[ServiceSpec] = []
     names: set[str] = set()
     ports: dict[int, str] = {}
-    next_free = 8001
+    next_free = FIRST_AUTO_PORT
     for (name, given), text in zip(parsed, options, strict=True):
         port = given
         if name in names:
             raise InputError(f"service {name!r} given twice", where="--service")
+        auto = port is None and (reserved.get(name) is None or reserved[name] in used)
         if port is None:
             port, next_free = _auto_port(name, reserved.get(name), used, next_free)
             used.add(port)
@@ -104,7 +109,7 @@ def build_specs(options: Sequence[str], reserved: Mapping[str, int] | None = Non
             )
         names.add(name)
         ports[port] = name
-        specs.append(ServiceSpec(name, port))
+        specs.append(ServiceSpec(name, port, auto_port=auto))
     return tuple(specs)
 
 

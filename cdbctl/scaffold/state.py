@@ -74,22 +74,11 @@ def load_state(data: bytes | None, where: str) -> State:
         raise InputError(
             f"malformed state file: {exc}", where=where, hint="delete it and rerun with --force"
         ) from None
-    ok = (
-        isinstance(raw, dict)
-        and raw.get("schema_version") == STATE_SCHEMA
-        and isinstance(raw.get("files"), dict)
-        and all(isinstance(k, str) and isinstance(v, str) for k, v in raw["files"].items())
-        and isinstance(raw.get("services", {}), dict)
-        and all(isinstance(v, int) for v in raw.get("services", {}).values())
-        and isinstance(raw.get("compose", ""), str)
-        and isinstance(raw.get("compose_files", []), list)
-        and all(isinstance(v, str) for v in raw.get("compose_files", []))
-        and isinstance(raw.get("blocks", {}), dict)
-        and all(isinstance(k, str) and isinstance(v, str) for k, v in raw.get("blocks", {}).items())
-    )
-    if not ok:
+    problem = _state_problem(raw)
+    if problem is not None:
         raise InputError(
-            f"state file is not a cdbctl scaffold state (schema_version {STATE_SCHEMA})", where=where
+            f"state file is not a cdbctl scaffold state (schema_version {STATE_SCHEMA}): {problem}",
+            where=where,
         )
     return State(
         template_version=str(raw.get("template_version", "")),
@@ -100,6 +89,33 @@ def load_state(data: bytes | None, where: str) -> State:
         compose_files=tuple(raw.get("compose_files") or ([raw["compose"]] if raw.get("compose") else [])),
         blocks=dict(raw.get("blocks", {})),
     )
+
+
+def _state_problem(raw: object) -> str | None:
+    """The first field of a decoded state file that is not as scaffold writes it, or None."""
+    if not isinstance(raw, dict):
+        return f"expected a JSON object, got {type(raw).__name__}"
+    if raw.get("schema_version") != STATE_SCHEMA:
+        return f"schema_version: expected {STATE_SCHEMA}, got {raw.get('schema_version')!r}"
+    text_maps = {"files": raw.get("files"), "blocks": raw.get("blocks", {})}
+    for key, value in text_maps.items():
+        if not isinstance(value, dict):
+            return f"{key}: expected an object of path: digest"
+        bad = next((k for k, v in value.items() if not isinstance(v, str)), None)
+        if bad is not None:
+            return f"{key}.{bad}: expected a digest string"
+    services = raw.get("services", {})
+    if not isinstance(services, dict):
+        return "services: expected an object of name: port"
+    bad = next((k for k, v in services.items() if isinstance(v, bool) or not isinstance(v, int)), None)
+    if bad is not None:
+        return f"services.{bad}: expected a port number, got {services[bad]!r}"
+    if not isinstance(raw.get("compose", ""), str):
+        return "compose: expected a path"
+    layers = raw.get("compose_files", [])
+    if not isinstance(layers, list) or not all(isinstance(v, str) for v in layers):
+        return "compose_files: expected a list of paths"
+    return None
 
 
 def dump_state(state: State) -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ import yaml
 
 from cdbctl.cdb_layout import CDB_COMPOSE_DIR, cdb_compose_layers
 from cdbctl.errors import InputError, UsageError
+from cdbctl.repo_root import enclosing_repository
 
 # Lookup order of `docker compose` v2 (v1 only knew the docker-compose.* names).
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
@@ -136,13 +137,19 @@ def find_compose_files(cwd: Path, explicit: Sequence[Path], source: str = "--com
 
 
 def layered_files_hint(cwd: Path) -> str | None:
-    """The command line for CDB's layered files when they are here or under infrastructure/compose."""
-    for where in ("", CDB_COMPOSE_DIR):
-        layered = cdb_compose_layers(lambda p: (cwd / p).is_file(), where)
+    """The command line for CDB's layered files when they are here, under infrastructure/compose, or
+    there in the checkout that holds cwd (run from ``services/risk``: ``-c ../../infrastructure/...``)."""
+    root = enclosing_repository(cwd)
+    for base, where in ((cwd, ""), (cwd, CDB_COMPOSE_DIR), (root, CDB_COMPOSE_DIR)):
+        layered = cdb_compose_layers(_is_file_under(base), where)
         if layered is not None:
-            flags = " ".join(f"-c {p}" for p in layered)
+            flags = " ".join(f"-c {Path(os.path.relpath(base / p, cwd)).as_posix()}" for p in layered)
             return f"CDB's compose files are layered: cdbctl verify {flags}"
     return None
+
+
+def _is_file_under(base: Path) -> Callable[[str], bool]:
+    return lambda path: (base / path).is_file()
 
 
 def normalize_project_name(raw: str) -> str:

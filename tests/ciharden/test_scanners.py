@@ -149,6 +149,33 @@ FIXED, OPEN = Status.fixed, Status.would_fix
             [(Rule.success_flag, FIXED)],
             "      - run: trivy fs --exit-code=1 .\n",
         ),
+        # docker scout cves exits 0 on findings without --exit-code (CDB's security-scan.yml)
+        (
+            "      - run: docker scout cves redis:7 --severity critical,high > scan.txt || true\n",
+            [(Rule.failure_swallowed, FIXED), (Rule.nonblocking_default, FIXED)],
+            "      - run: docker scout cves --exit-code redis:7 --severity critical,high > scan.txt\n",
+        ),
+        (
+            "      - run: docker scout cves --exit-code=false app:1\n",
+            [(Rule.success_flag, FIXED)],
+            "      - run: docker scout cves --exit-code=true app:1\n",
+        ),
+        ("      - run: docker scout cves -e app:1\n", [], None),
+        (
+            "      - run: docker-scout cves app:1\n",
+            [(Rule.nonblocking_default, FIXED)],
+            "      - run: docker-scout cves --exit-code app:1\n",
+        ),
+        (
+            "      - uses: docker/scout-action@v1\n        with:\n          command: cves\n          exit-code: false\n",
+            [(Rule.success_input, FIXED)],
+            "      - uses: docker/scout-action@v1\n        with:\n          command: cves\n          exit-code: true\n",
+        ),
+        # an overview, an SBOM, the version and other docker commands are no gate
+        ("      - run: docker scout quickview app:1 || true\n", [], None),
+        ("      - run: docker scout sbom app:1 > sbom.json || true\n", [], None),
+        ("      - run: docker scout version || true\n", [], None),
+        ("      - run: docker build -t app:1 . || true\n", [], None),
     ],
 )
 def test_scanner_is_found_and_hardened(

@@ -80,6 +80,21 @@ def test_json_format(repo: Path, capsys: Cap) -> None:
     assert data["problems"] == []
 
 
+def test_json_written_is_false_on_a_run_that_writes_nothing(repo: Path, capsys: Cap) -> None:
+    # A second run changes nothing: its JSON must not claim it wrote (it said "written": true).
+    assert json.loads(run(capsys, "--repo", str(repo), "--format", "json")[1])["written"] is True
+    before = tree(repo)
+    code, out, _ = run(capsys, "--repo", str(repo), "--format", "json")
+    data = json.loads(out)
+    assert code == 0 and tree(repo) == before
+    assert data["mode"] == "apply" and data["written"] is False and data["would_change"] is False
+    # an edit the template did not change is kept: still nothing written
+    health = repo / "backoffice/services/cdb_core/healthcheck.py"
+    health.write_text(health.read_text() + "# ours\n")
+    data = json.loads(run(capsys, "--repo", str(repo), "--format", "json")[1])
+    assert data["written"] is False and health.read_text().endswith("# ours\n")
+
+
 def test_dry_run_prints_a_diff_and_writes_nothing(repo: Path, capsys: Cap) -> None:
     before = tree(repo)
     code, out, err = run(capsys, "--repo", str(repo), "--dry-run")

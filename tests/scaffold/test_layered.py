@@ -198,6 +198,74 @@ def test_force_with_service_repoints_on_purpose(cdb: Path, capsys: Cap) -> None:
     assert code == 0 and not data["would_change"]
 
 
+def test_force_repointing_a_service_whose_entrypoint_starts_the_old_code_warns(
+    cdb: Path, capsys: Cap
+) -> None:
+    # CDB's dev.yml starts cdb_risk with `sh -c '... exec python -m services.risk'`: kept, the generated
+    # image would run the old module and crash-loop; scaffold names the line to remove.
+    code, data, err = scaffold(
+        capsys, cdb, *layers("base.yml", "dev.yml"), "--service", "cdb_risk", "--force"
+    )
+    problem = (
+        "scaffolded service 'cdb_risk': `entrypoint` in infrastructure/compose/dev.yml replaces the generated "
+        "image's start (gunicorn), so its app never runs; remove it"
+    )
+    assert code == 0 and data["problems"] == [problem]
+    assert f"cdbctl: warning: {problem}\n" in err
+    dev = cdb / LAYERS[1]
+    dev.write_text(dev.read_text().replace(
+        '    entrypoint: ["sh", "-c", "export REDIS_PASSWORD=$(cat /run/secrets/redis_password) && exec python '
+        '-m services.risk"]\n', ""))  # fmt: skip
+    code, data, _ = scaffold(capsys, cdb)
+    assert code == 0 and data["problems"] == []
+
+
+LOGGING = """\
+# Logging overlay: given after dev.yml when the stack runs with logs shipped.
+services:
+  cdb_loki:
+    image: grafana/loki:3.0.0
+    ports:
+      - "127.0.0.1:3100:3100"
+"""
+STRICT = "services:\n  cdb_risk:\n    depends_on:\n      cdb_redis:\n        condition: service_healthy\n"
+
+
+def test_a_missing_service_joins_the_application_services_not_a_later_overlay(cdb: Path, capsys: Cap) -> None:
+    # `-c base.yml -c dev.yml -c healthchecks-strict.yml -c logging.yml`, as CDB's stack_up -StrictHealth
+    # -Logging layers them, put cdb_core into logging.yml: gone whenever the stack ran without logging.
+    compose = cdb / "infrastructure/compose"
+    (compose / "logging.yml").write_text(LOGGING)
+    (compose / "healthchecks-strict.yml").write_text(STRICT)
+    args = layers("base.yml", "dev.yml", "healthchecks-strict.yml", "logging.yml")
+    code, data, err = scaffold(capsys, cdb, *args, "--service", "cdb_core")
+    assert code == 0, err
+    assert (compose / "logging.yml").read_text() == LOGGING
+    assert (compose / "healthchecks-strict.yml").read_text() == STRICT
+    dev = yaml.safe_load((compose / "dev.yml").read_text())
+    assert dev["services"]["cdb_core"]["build"]["dockerfile"] == "backoffice/services/cdb_core/Dockerfile"
+    code, data, _ = scaffold(capsys, cdb, "--check")
+    assert code == 0 and data["compose_files"] == [f"infrastructure/compose/{n}" for n in
+        ("base.yml", "dev.yml", "healthchecks-strict.yml", "logging.yml")]  # fmt: skip
+
+
+def test_with_an_override_that_builds_nothing_a_missing_service_goes_to_the_main_file(
+    tmp_path: Path, capsys: Cap
+) -> None:
+    repo = tmp_path / "repo"
+    (repo / "app").mkdir(parents=True)
+    (repo / "app/Dockerfile").write_text("FROM python:3.12-slim\n")
+    main_file = "services:\n  app:\n    build: ./app\n"
+    override = 'services:\n  app:\n    ports:\n      - "127.0.0.1:8000:8000"\n'
+    (repo / "docker-compose.yml").write_text(main_file)
+    (repo / "docker-compose.override.yml").write_text(override)
+    code, data, err = scaffold(capsys, repo, "--service", "cdb_core")
+    assert code == 0, err
+    assert data["compose_files"] == ["docker-compose.yml", "docker-compose.override.yml"]
+    assert (repo / "docker-compose.override.yml").read_text() == override  # often a local, untracked file
+    assert "cdb_core" in yaml.safe_load((repo / "docker-compose.yml").read_text())["services"]
+
+
 def test_force_without_service_does_not_repoint(cdb: Path, capsys: Cap) -> None:
     code, data, _ = scaffold(capsys, cdb, *layers("base.yml", "dev.yml"), "--force")
     assert code == 0

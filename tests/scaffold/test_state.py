@@ -46,6 +46,29 @@ def test_bad_state_is_input_error(data: bytes) -> None:
     assert info.value.where == ".cdbctl/scaffold.json"
 
 
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        (b"[]", "expected a JSON object, got list"),
+        (b'{"schema_version": 99, "files": {}}', "schema_version: expected 1, got 99"),
+        (b'{"schema_version": 1}', "files: expected an object of path: digest"),
+        (b'{"schema_version": 1, "files": {"a": 1}}', "files.a: expected a digest string"),
+        (b'{"schema_version": 1, "files": {}, "blocks": {"f#s": null}}', "blocks.f#s: expected a digest string"),
+        (b'{"schema_version": 1, "files": {}, "services": {"cdb_core": "8001"}}',
+         "services.cdb_core: expected a port number, got '8001'"),
+        (b'{"schema_version": 1, "files": {}, "services": {"cdb_core": true}}',
+         "services.cdb_core: expected a port number, got True"),
+        (b'{"schema_version": 1, "files": {}, "compose": 5}', "compose: expected a path"),
+        (b'{"schema_version": 1, "files": {}, "compose_files": "a.yml"}', "compose_files: expected a list of paths"),
+    ],
+)  # fmt: skip
+def test_a_bad_state_names_the_field(data: bytes, problem: str) -> None:
+    # A hand-resolved merge of .cdbctl/scaffold.json said only "is not a cdbctl scaffold state".
+    with pytest.raises(InputError) as info:
+        st.load_state(data, ".cdbctl/scaffold.json")
+    assert info.value.message == f"state file is not a cdbctl scaffold state (schema_version 1): {problem}"
+
+
 def _run(repo: Path, sources: Sources, *, force: bool = False, write: bool = True) -> ScaffoldResult:
     return run_scaffold(RepoFS(repo), build_specs([]), sources, compose=None, write=write, force=force)
 

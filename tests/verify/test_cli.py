@@ -401,6 +401,31 @@ def test_no_compose_file_in_a_cdb_checkout_names_its_layered_files(
     assert err.splitlines()[1] == hint
 
 
+@pytest.mark.parametrize(
+    ("where", "hint"),
+    [
+        ("infrastructure", "hint: CDB's compose files are layered: cdbctl verify -c compose/base.yml "
+         "-c compose/dev.yml"),
+        ("services/risk", "hint: CDB's compose files are layered: cdbctl verify "
+         "-c ../../infrastructure/compose/base.yml -c ../../infrastructure/compose/dev.yml"),
+    ],
+)  # fmt: skip
+def test_from_a_subdirectory_of_a_cdb_checkout_the_hint_names_its_layered_files(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str, hint: str
+) -> None:
+    # From services/risk of a checkout the hint said only "pass --compose FILE".
+    (tmp_path / ".git").mkdir()
+    layers = tmp_path / "infrastructure" / "compose"
+    layers.mkdir(parents=True)
+    for name in ("base.yml", "dev.yml"):
+        (layers / name).write_text("services: {}\n")
+    (tmp_path / where).mkdir(parents=True, exist_ok=True)
+    monkeypatch.chdir(tmp_path / where)
+    code, out, err = run(capsys)
+    assert (code, out) == (2, "")
+    assert err.splitlines()[1] == hint
+
+
 def test_malformed_compose_file_names_file_and_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -182,8 +182,13 @@ def read_config_file(path: Path) -> dict[str, object]:
         return {}
     if isinstance(data, dict) and set(data) == {"risk"} and isinstance(data["risk"], dict):
         data = data["risk"]
-    if not isinstance(data, dict) or any(isinstance(v, dict | list) for v in data.values()):
-        raise InputError("config file must be a mapping of KEY: scalar value", where=str(path))
+    if not isinstance(data, dict):
+        got = type(data).__name__
+        raise InputError(f"config file must be a mapping of KEY: value, got a {got}", where=str(path))
+    for key, value in data.items():
+        if isinstance(value, dict | list):
+            kind = "mapping" if isinstance(value, dict) else "list"
+            raise InputError(f"config file: {key}: must be one value, got a {kind}", where=str(path))
     return {str(k): v for k, v in data.items()}
 
 

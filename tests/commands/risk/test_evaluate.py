@@ -326,3 +326,31 @@ def test_jobs_refuses_what_cannot_be_split(capsys, monkeypatch, two, extra, mess
     r = cli(capsys, monkeypatch, "risk", "evaluate", str(two), "--now", NOW, *extra)
     assert (r.code, r.out) == (2, "")
     assert r.err == f"cdbctl: error: {message}\n"
+
+
+def test_a_cdb_risk_service_state_file_is_read_as_cdb_means_it(capsys, monkeypatch, tmp_path, two) -> None:  # type: ignore[no-untyped-def]
+    # `curl cdb_risk:8002/status | jq .risk_state > state.json`: a tripped breaker used to be ignored
+    cdb = {"circuit_breaker": True, "daily_pnl": -600.0, "last_prices": {}, "open_positions": 0,
+           "pending_orders": 0, "positions": {}, "signals_approved": 4, "signals_blocked": 1,
+           "total_exposure": 0.0}  # fmt: skip
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps(cdb))
+    r = cli(
+        capsys, monkeypatch, "risk", "evaluate", str(two), "--state", str(state), "--now", NOW, "-f", "jsonl"
+    )
+    assert r.code == 1 and [d["reason"] for d in r.jsonl()] == ["trading_halted", "trading_halted"]
+    # its exposure is USDT: without the state's equity it cannot become a fraction, so it is refused
+    state.write_text(json.dumps({**cdb, "circuit_breaker": False, "total_exposure": 45000.0}))
+    r = cli(capsys, monkeypatch, "risk", "evaluate", str(two), "--state", str(state), "--now", NOW)
+    assert r.code == 2 and r.out == ""
+    assert r.err == (
+        "cdbctl: error: state: total_exposure: 45000.0 USDT (CDB's notional) needs the state's equity to become "
+        f"total_exposure_pct; add equity (the balance CDB sizes against) or give total_exposure_pct, {state}\n"
+    )
+    state.write_text(
+        json.dumps({**cdb, "circuit_breaker": False, "total_exposure": 45000.0, "equity": 100000})
+    )
+    r = cli(
+        capsys, monkeypatch, "risk", "evaluate", str(two), "--state", str(state), "--now", NOW, "-f", "jsonl"
+    )
+    assert r.code == 1 and [d["reason"] for d in r.jsonl()] == ["max_exposure_reached"] * 2

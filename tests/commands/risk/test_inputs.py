@@ -402,3 +402,25 @@ def test_no_compiled_engine_says_nothing(capsys, monkeypatch, tmp_path) -> None:
     path = write_jsonl(tmp_path / "one.jsonl", signal())
     r = cli(capsys, monkeypatch, "risk", "evaluate", str(path), "--format", "jsonl", "--now", NOW)
     assert r.code == 0 and r.err == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("MAX_LEVERAGE: [1, 2]\n", "config file: MAX_LEVERAGE: must be one value, got a list"),
+        (
+            "risk:\n  MAX_LEVERAGE: {value: 8}\n",
+            "config file: MAX_LEVERAGE: must be one value, got a mapping",
+        ),
+        ("- MAX_LEVERAGE: 8\n", "config file must be a mapping of KEY: value, got a list"),
+    ],
+)
+def test_a_config_file_that_is_not_key_value_names_the_key(
+    capsys, monkeypatch, tmp_path, text, message
+) -> None:  # type: ignore[no-untyped-def]
+    # It said only "config file must be a mapping of KEY: scalar value", whatever key was wrong.
+    config = tmp_path / "risk.yaml"
+    config.write_text(text)
+    r = cli(capsys, monkeypatch, "risk", "config", "--config", str(config))
+    assert (r.code, r.out) == (2, "")
+    assert r.err == f"cdbctl: error: {message}, {config}\n"
