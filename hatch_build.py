@@ -36,14 +36,19 @@ class NativeBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         name = "_native" + sysconfig.get_config_var("EXT_SUFFIX")
         if version == "editable":  # the package is imported from the source tree
             out = folder / name
-        else:
-            out = Path(tempfile.mkdtemp(prefix="cdbctl-native-")) / name
+        else:  # built aside, copied into the wheel, removed in finalize
+            self._scratch = tempfile.mkdtemp(prefix="cdbctl-native-")
+            out = Path(self._scratch) / name
         if not self._compile(folder, out):
             return
         if version != "editable":
             build_data["force_include"][str(out)] = f"cdbctl/risk/{name}"
         build_data["pure_python"] = False
         build_data["infer_tag"] = True
+
+    def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
+        if getattr(self, "_scratch", None):
+            shutil.rmtree(self._scratch, ignore_errors=True)
 
     def _compile(self, folder: Path, out: Path) -> bool:
         compiler = shlex.split(os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc")

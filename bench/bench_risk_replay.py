@@ -199,12 +199,12 @@ def first_decisions(src: Path, *, stateful: bool = False, trace: bool = False) -
 
 def _chunks_with(src: Path, decided: list[Decision]) -> Iterator[tuple[Chunk, list[Decision]]]:
     """Each chunk of ``src`` as the CLI reads it, with as many of ``decided`` (repeated) as it has records."""
-    from cdbctl.risk.io import CHUNK_SIZE, TRACED_CHUNK_SIZE, read_chunks
+    from cdbctl.risk.io import chunk_size, read_chunks
 
     have = len(decided)
-    size = TRACED_CHUNK_SIZE if decided and decided[0].checks else CHUNK_SIZE  # as the CLI reads that mode
+    traced = bool(decided) and bool(decided[0].checks)  # as the CLI reads that mode
     with src.open("rb") as f:
-        for chunk in read_chunks(f.read1, str(src), size):
+        for chunk in read_chunks(f.read1, str(src), chunk_size(traced)):
             n = len(chunk.records)
             yield chunk, decided[:n] if n <= have else decided * (n // have) + decided[: n % have]
 

@@ -129,7 +129,8 @@ return Decision(
 """
 
 
-def _block(text: str, indent: int) -> list[str]:
+def block(text: str, indent: int) -> list[str]:
+    """A snippet dedented, then indented by ``indent`` (blank lines left empty)."""
     lines = textwrap.dedent(text).strip("\n").splitlines()
     return [(" " * indent + line) if line.strip() else "" for line in lines]
 
@@ -158,11 +159,11 @@ def _rule(rule: Rule, traced: bool, indent: int) -> list[str]:
     """One rule's per-signal code: its check (and trace), behind its flag when it may not apply."""
     pad = " " * indent
     body = [f"{pad}r = None"] if traced and not rule.invalidates else []
-    for line in _block(rule.check, indent):
+    for line in block(rule.check, indent):
         body.extend(_fail(line, rule, traced))
     if traced:
         body.append(f"{pad}note = None")
-        body.extend(_block(rule.trace or "value = limit = None", indent))
+        body.extend(block(rule.trace or "value = limit = None", indent))
         if rule.invalidates:
             body.append(f'{pad}record_check(Check("{rule.name}", True, value, limit, note))')
         else:
@@ -178,7 +179,7 @@ def _function(traced: bool, on: frozenset[str] | None = None) -> list[str]:
     name = "build_traced" if traced else "build_fast"
     what = "traced evaluation (every check recorded)" if traced else "fast evaluation (no trace)"
     out = [f"def {name}(s: Setup) -> Callable[[Signal], Decision]:", f'    """The {what} of a run."""']
-    out += _block(_PRELUDE, 4)
+    out += block(_PRELUDE, 4)
     guarded = [r for r in RULES if r.applies is not None and on is None]
     out += [f'    on_{r.name} = "{r.name}" in s.on' for r in guarded]
     running = [r for r in RULES if r.applies is None or on is None or r.name in on]
@@ -188,18 +189,18 @@ def _function(traced: bool, on: frozenset[str] | None = None) -> list[str]:
         out.append(f"    # {rule.name}")
         if rule in guarded:
             out.append(f"    if on_{rule.name}:")
-            out += _block(rule.prepare, 8)
+            out += block(rule.prepare, 8)
         else:
-            out += _block(rule.prepare, 4)
+            out += block(rule.prepare, 4)
     out += ["", "    def decide(sig: Signal) -> Decision:"]
-    out += _block(_INPUTS, 8)
+    out += block(_INPUTS, 8)
     if traced:
-        out += _block(_TRACE_INPUTS, 8)
+        out += block(_TRACE_INPUTS, 8)
     body: list[str] = []
     for rule in RULES:
         body.append(f"        # {rule.name}: {rule.rule}")
         if rule not in running:  # cut out for this run: only the values later rules read
-            body += _block(rule.otherwise, 8)
+            body += block(rule.otherwise, 8)
         elif rule not in guarded:
             body += _rule(rule, traced, 8)
         else:
@@ -207,13 +208,13 @@ def _function(traced: bool, on: frozenset[str] | None = None) -> list[str]:
             body += _rule(rule, traced, 12)
             if rule.otherwise.strip():
                 body.append("        else:")
-                body += _block(rule.otherwise, 12)
+                body += block(rule.otherwise, 12)
     # the open position on the symbol, once the signal is known valid, when a rule reads it
     at = body.index(next(line for line in body if line.startswith(f"        # {_FIRST_CHECK}:")))
     if any(_HELD_NAMES.search(line) for line in body[at:]):
-        body[at:at] = _block(_HELD, 8)
+        body[at:at] = block(_HELD, 8)
     out += body
-    out += _block(_RESULT.replace("{checks}", ", checks" if traced else ""), 8)
+    out += block(_RESULT.replace("{checks}", ", checks" if traced else ""), 8)
     out += ["", "    return decide"]
     return out
 

@@ -78,7 +78,7 @@ class Engine:
         self.setup = setup = dataclasses.replace(setup, on=on)
         self.compiled = compiled  # False: the Python function even where the compiled one could decide
         self.decide = self._build(trace)
-        self.fast = None if trace else self.decide  # the replay loop's function (runner.py)
+        self.fast = None if trace else self.decide  # the untraced evaluation (None: this engine traces)
         self._untraced: Engine | None = None if trace else self
 
     def untraced(self) -> Engine:

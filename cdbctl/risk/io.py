@@ -196,6 +196,11 @@ def _too_large(name: str, limit: int) -> InputError:
     )
 
 
+def chunk_size(traced: bool) -> int:
+    """The bytes of JSONL decided at a time by an engine with or without the trace."""
+    return TRACED_CHUNK_SIZE if traced else CHUNK_SIZE
+
+
 def read_chunks(
     read: Callable[[int], bytes],
     name: str,

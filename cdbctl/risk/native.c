@@ -57,6 +57,13 @@ static PyObject *S_long, *S_short, *S_limit, *S_cross, *S_isolated, *S_lower, *S
 #define X(reason) static PyObject *R_##reason;
 NATIVE_REASONS(X)
 #undef X
+/* attribute names the rules read per signal, interned once (ATTR, ATTR_D): no string made per call */
+#define NATIVE_ATTRS(X)                                                                                  \
+    X(value) X(reason) X(remaining_sec) X(COOLDOWN_SEC) X(limit) X(symbol) X(tick_size) X(contract_size) \
+    X(max_position_usd) X(used_margin) X(side) X(quantity) X(notional) X(total_exposure_pct)
+#define X(name) static PyObject *N_##name;
+NATIVE_ATTRS(X)
+#undef X
 #define X(name) static PyObject *CK_##name; /* a check's name in the trace */
 NATIVE_CHECKS(X)
 #undef X
@@ -313,6 +320,9 @@ PyMODINIT_FUNC PyInit__native(void) {
 #undef X
 #define X(name) if (!(CK_##name = intern(#name))) goto fail;
     NATIVE_CHECKS(X)
+#undef X
+#define X(name) if (!(N_##name = intern(#name))) goto fail;
+    NATIVE_ATTRS(X)
 #undef X
     if (PyType_Ready(&EngineType) < 0) goto fail;
     Py_INCREF(&EngineType);

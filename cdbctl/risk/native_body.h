@@ -56,9 +56,9 @@
         if (held == NULL && PyErr_Occurred()) goto error;
         if (held != NULL) {
             TMP(Py_NewRef(held));
-            held_side = getattr_d(held, "side");
-            held_quantity = getattr_d(held, "quantity");
-            held_notional = getattr_d(held, "notional");
+            held_side = ATTR_D(held, side);
+            held_quantity = ATTR_D(held, quantity);
+            held_notional = ATTR_D(held, notional);
             if (PyErr_Occurred()) goto error;
             if ((held_side == 1) != is_long) reduce_qty = held_quantity;
         }
@@ -219,7 +219,7 @@
         TMP(state_reason);
         if (state_reason != Py_None) FAIL_AS(state_reason, CALL(note_trading_state, state_reason));
 #if TRACED
-        value = PyObject_GetAttrString(trading_state, "value");
+        value = ATTR(trading_state, value);
         RULE_END(CK_trading_state);
 #endif
     }
@@ -237,15 +237,15 @@
             if (lock == NULL) goto error;
             TMP(lock);
             if (lock != Py_None) {
-                PyObject *locked_by = TMP(PyObject_GetAttrString(lock, "reason"));
-                PyObject *left = TMP(PyObject_GetAttrString(lock, "remaining_sec"));
+                PyObject *locked_by = TMP(ATTR(lock, reason));
+                PyObject *left = TMP(ATTR(lock, remaining_sec));
                 if (locked_by == NULL || left == NULL) goto error;
                 FAIL(cooldown_active, CALL(note_cooldown, locked_by, left));
             }
         }
 #if TRACED
-        value = lock == Py_None ? box(0.0) : PyObject_GetAttrString(lock, "remaining_sec");
-        limit = PyObject_GetAttrString(c, "COOLDOWN_SEC");
+        value = lock == Py_None ? box(0.0) : ATTR(lock, remaining_sec);
+        limit = ATTR(c, COOLDOWN_SEC);
         RULE_END(CK_cooldown);
 #endif
     }
@@ -273,7 +273,7 @@
         }
 #if TRACED
         value = call_method(limiter, S_count, ARGS(limiter, TMP(box(now_s))), 2);
-        limit = PyObject_GetAttrString(limiter, "limit");
+        limit = ATTR(limiter, limit);
         RULE_END(CK_order_rate);
 #endif
     }
@@ -313,7 +313,7 @@
             PyObject *found_inst = TMP(call_method(book, S_get, ARGS(book, symbol), 2));
             if (found_inst == NULL) goto error;
             if (found_inst != Py_None) {
-                PyObject *key = TMP(PyObject_GetAttrString(found_inst, "symbol"));
+                PyObject *key = TMP(ATTR(found_inst, symbol));
                 if (key == NULL) goto error;
                 prep = PyDict_GetItemWithError(prepared, key);  /* KeyError in Python: prepared has every spelling */
                 if (prep == NULL) {
@@ -372,7 +372,7 @@
         if (inst == NULL) {
             value = box(size);
         } else if (r == R_price_off_tick) {
-            limit = PyObject_GetAttrString(inst, "tick_size");
+            limit = ATTR(inst, tick_size);
         } else if (r == R_above_max_quantity) {
             value = box(contracts), limit = Py_NewRef(max_q_obj);
         } else {
@@ -399,7 +399,7 @@
         PyObject *row = NULL, *last_bound = NULL;
         if (inst != NULL) {
             if (held != NULL && (held_side == 1) == is_long) {  /* the position after the order counts */
-                double size_of = getattr_d(inst, "contract_size");
+                double size_of = ATTR_D(inst, contract_size);
                 if (PyErr_Occurred()) goto error;
                 tier_contracts += held_quantity / size_of;
             }
@@ -449,7 +449,7 @@
         double symbol_after = held == NULL ? size : fabs(held_side * held_notional + (is_long ? 1 : -1) * size);
         double symbol_limit = symbol_cap;
         if (inst != NULL) {
-            double cap = getattr_d(inst, "max_position_usd");
+            double cap = ATTR_D(inst, max_position_usd);
             if (PyErr_Occurred()) goto error;
             if (cap < symbol_limit) symbol_limit = cap;
         }
@@ -470,7 +470,7 @@
 #endif
         double available = stated_available;
         if (IS_NONE(available)) {
-            available = equity - getattr_d(x, "used_margin");
+            available = equity - ATTR_D(x, used_margin);
             if (PyErr_Occurred()) goto error;
         }
         double initial_margin = size / lev;

@@ -15,6 +15,7 @@ import re
 import textwrap
 from pathlib import Path
 
+from cdbctl.risk.codegen import block
 from cdbctl.risk.rules import RULES, Rule
 
 HEADER = Path(__file__).with_name("native_rules.h")
@@ -42,9 +43,9 @@ if (PyDict_GET_SIZE(open_by_symbol)) {
     if (held == NULL && PyErr_Occurred()) goto error;
     if (held != NULL) {
         TMP(Py_NewRef(held));
-        held_side = getattr_d(held, "side");
-        held_quantity = getattr_d(held, "quantity");
-        held_notional = getattr_d(held, "notional");
+        held_side = ATTR_D(held, side);
+        held_quantity = ATTR_D(held, quantity);
+        held_notional = ATTR_D(held, notional);
         if (PyErr_Occurred()) goto error;
         if ((held_side == 1) != is_long) reduce_qty = held_quantity;
     }
@@ -97,11 +98,6 @@ _RESERVED = re.compile(
 )
 
 
-def _c_block(text: str, indent: int) -> list[str]:
-    lines = textwrap.dedent(text).strip("\n").splitlines()
-    return [(" " * indent + line) if line.strip() else "" for line in lines]
-
-
 def header() -> str:
     """native_rules.h: the constants, reasons and rule names of the compiled engine."""
     reasons = list(dict.fromkeys([*(r for rule in native_rules() for r in rule.reasons), *_FRAME_REASONS]))
@@ -124,12 +120,12 @@ def _checked(rule: Rule, indent: int) -> list[str]:
     """A rule's C code with its trace: the check, then (traced build) its trace and its Check."""
     pad = " " * indent
     if rule.invalidates:  # a failure returns the invalid decision; passing, it records no values
-        return [*_c_block(rule.native, indent), "#if TRACED", f"{pad}RULE_END(CK_{rule.name});", "#endif"]
-    lines = ["#if TRACED", f"{pad}RULE_BEGIN();", "#endif", *_c_block(rule.native, indent)]
+        return [*block(rule.native, indent), "#if TRACED", f"{pad}RULE_END(CK_{rule.name});", "#endif"]
+    lines = ["#if TRACED", f"{pad}RULE_BEGIN();", "#endif", *block(rule.native, indent)]
     if rule.native_trace.strip():
         lines += [
             "#if TRACED",
-            *_c_block(rule.native_trace, indent),
+            *block(rule.native_trace, indent),
             f"{pad}RULE_END(CK_{rule.name});",
             "#endif",
         ]
@@ -145,10 +141,10 @@ def body() -> str:
             if found := _RESERVED.search(text):
                 raise RuntimeError(f"rule {rule.name}: its C code declares the frame's {found[1]!r}")
         if rule is first_check:
-            lines += _c_block(_HELD, 4)
+            lines += block(_HELD, 4)
         lines.append(f"    /* {rule.name}: {rule.rule} */")
         lines += ["#undef CURRENT_CHECK", f"#define CURRENT_CHECK CK_{rule.name}"]
-        lines += _c_block(rule.native_decl, 4)
+        lines += block(rule.native_decl, 4)
         if rule.applies is None:  # without C code every run needs Python (native_rules() omits it)
             lines += _checked(rule, 4) if rule.native.strip() else ["    /* no C code */"]
         elif rule.native.strip():
@@ -156,11 +152,11 @@ def body() -> str:
             lines += _checked(rule, 8)
             if rule.native_otherwise.strip():
                 lines.append("    } else {")
-                lines += _c_block(rule.native_otherwise, 8)
+                lines += block(rule.native_otherwise, 8)
             lines.append("    }")
         elif rule.native_otherwise.strip():
             lines.append("    {  /* no C code: a run that needs this rule is decided by Python */")
-            lines += _c_block(rule.native_otherwise, 8)
+            lines += block(rule.native_otherwise, 8)
             lines.append("    }")
     return "\n".join(lines) + "\n"
 

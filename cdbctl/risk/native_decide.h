@@ -69,7 +69,7 @@ static PyObject *DECIDE(Engine *e, PyObject *sig) {
     if (approved && stateful) {
         double exposure = num(PTR(st, off_total_exposure)) + size / equity;
         PyObject *boxed = box(exposure);
-        if (boxed == NULL || PyObject_SetAttrString(st, "total_exposure_pct", boxed) < 0) {
+        if (boxed == NULL || PyObject_SetAttr(st, N_total_exposure_pct, boxed) < 0) {
             Py_XDECREF(boxed);
             goto error;
         }

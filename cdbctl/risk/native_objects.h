@@ -71,9 +71,12 @@ static PyObject *new_decision(PyObject *const *fields, PyObject *checks) {
     return d;
 }
 
+#define ATTR(obj, name) PyObject_GetAttr((obj), N_##name) /* a new reference, NULL on error */
+#define ATTR_D(obj, name) getattr_d((obj), N_##name)
+
 /* a numeric attribute as a double (NaN and the error set when it fails) */
-static double getattr_d(PyObject *obj, const char *name) {
-    PyObject *v = PyObject_GetAttrString(obj, name);
+static double getattr_d(PyObject *obj, PyObject *name) {
+    PyObject *v = PyObject_GetAttr(obj, name);
     if (v == NULL) return NAN;
     double d = PyFloat_AsDouble(v);
     Py_DECREF(v);

@@ -31,7 +31,7 @@ import msgspec
 
 from cdbctl.errors import EnvironmentProblem
 from cdbctl.risk.engine import Engine
-from cdbctl.risk.io import CHUNK_SIZE, TRACED_CHUNK_SIZE, Chunk, LineBlock, Unit
+from cdbctl.risk.io import Chunk, LineBlock, Unit, chunk_size
 from cdbctl.risk.runner import Reporter, Summary, evaluate_chunk
 
 _ENC = msgspec.json.Encoder()
@@ -70,11 +70,10 @@ def _decide(engine: Engine, chunk: Chunk, name: str) -> Result:
 
 def _decide_block(engine: Engine, block: LineBlock, name: str) -> Result:
     """A block decided piece by piece (as one process reads its chunks), one result for the parent."""
-    size = TRACED_CHUNK_SIZE if engine.trace else CHUNK_SIZE
     outputs: list[bytes] = []
     summary = Summary()
     reports: list[str] = []
-    for piece in block.split(size):
+    for piece in block.split(chunk_size(engine.trace)):
         out, counted, reported = _decide(engine, piece.decode(), name)
         outputs.append(out)
         summary.add(counted)

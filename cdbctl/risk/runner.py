@@ -56,13 +56,13 @@ def evaluate_chunk(
     """Decisions for a chunk in input order; invalid records are located, counted and reported."""
     evaluate = engine.evaluate
     records = chunk.records
-    fast = engine.decide  # fast or traced: the engine's evaluation, without the per-call wrapper
+    decide = engine.decide  # fast or traced: the engine's evaluation, without the per-call wrapper
     if chunk.locs is None and chunk.kind == "line":  # all records are Signals
         decisions: list[Decision] = []
         pending = iter(records)
         while True:  # one C-level loop; list.extend keeps what it got before an exception
             try:
-                decisions.extend(map(fast, pending))  # type: ignore[arg-type]
+                decisions.extend(map(decide, pending))  # type: ignore[arg-type]
                 break
             except Exception as exc:  # a bug: rejected (internal_error, exit 4), never re-run elsewhere
                 decisions.append(engine.internal_error(exc, records[len(decisions)]))  # type: ignore[arg-type]

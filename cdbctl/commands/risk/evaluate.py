@@ -53,7 +53,7 @@ def evaluate_command(  # noqa: PLR0917  # Typer maps parameters to options
     from cdbctl.commands.formats import default_format
     from cdbctl.commands.risk.inputs import build_engine, no_signals, signal_names, signal_sources
     from cdbctl.commands.risk.output import require_stdout, stdout_errors, stdout_writer, table_console
-    from cdbctl.risk.io import CHUNK_SIZE, TRACED_CHUNK_SIZE, read_chunks
+    from cdbctl.risk.io import chunk_size, read_chunks
     from cdbctl.risk.runner import Summary, decide_chunks
     from cdbctl.risk.sink import JsonStream
     from cdbctl.sanitize import clean
@@ -88,7 +88,7 @@ def evaluate_command(  # noqa: PLR0917  # Typer maps parameters to options
         encode_lines = msgspec.json.Encoder().encode_lines
         with closing(signal_sources(names)) as sources:
             for read, label in sources:
-                chunks = read_chunks(read, label, TRACED_CHUNK_SIZE if engine.trace else CHUNK_SIZE)
+                chunks = read_chunks(read, label, chunk_size(engine.trace))
                 for chunk, got in decide_chunks(chunks, engine, label, summary, report):
                     if json_out is not None:
                         array = array or chunk.kind == "item"

@@ -146,7 +146,7 @@ if state_reason is not None:
     fail(state_reason, note_trading_state(state_reason))
 """,
     native_uses=("o:trading_state", "o:trading_state_reason", "o:note_trading_state"),
-    native_trace='value = PyObject_GetAttrString(trading_state, "value");',
+    native_trace="value = ATTR(trading_state, value);",
     native="""
 PyObject *state_reason = CALL(trading_state_reason, trading_state, BOOL(reduce_qty > 0));
 if (state_reason == NULL) goto error;
@@ -181,8 +181,8 @@ if lock is not None:
 """,
     native_uses=("d:locks_from", "d:locks_until", "o:note_cooldown"),
     native_trace="""
-value = lock == Py_None ? box(0.0) : PyObject_GetAttrString(lock, "remaining_sec");
-limit = PyObject_GetAttrString(c, "COOLDOWN_SEC");
+value = lock == Py_None ? box(0.0) : ATTR(lock, remaining_sec);
+limit = ATTR(c, COOLDOWN_SEC);
 """,
     native="""
 double lock_at = now_s > evaluated ? now_s : evaluated;
@@ -192,8 +192,8 @@ if (locks_from <= lock_at && lock_at < locks_until) {
     if (lock == NULL) goto error;
     TMP(lock);
     if (lock != Py_None) {
-        PyObject *locked_by = TMP(PyObject_GetAttrString(lock, "reason"));
-        PyObject *left = TMP(PyObject_GetAttrString(lock, "remaining_sec"));
+        PyObject *locked_by = TMP(ATTR(lock, reason));
+        PyObject *left = TMP(ATTR(lock, remaining_sec));
         if (locked_by == NULL || left == NULL) goto error;
         FAIL(cooldown_active, CALL(note_cooldown, locked_by, left));
     }
@@ -223,7 +223,7 @@ if 0 < rate_limit <= len(approved_times) and not limiter.allows(now_s):
     native_uses=("o:limiter", "d:rate_limit", "o:approved_times", "o:note_order_rate"),
     native_trace="""
 value = call_method(limiter, S_count, ARGS(limiter, TMP(box(now_s))), 2);
-limit = PyObject_GetAttrString(limiter, "limit");
+limit = ATTR(limiter, limit);
 """,
     native="""
 Py_ssize_t recorded = PyObject_Size(approved_times);
@@ -306,7 +306,7 @@ if symbol_after > symbol_limit and (held is None or symbol_after >= held.notiona
 double symbol_after = held == NULL ? size : fabs(held_side * held_notional + (is_long ? 1 : -1) * size);
 double symbol_limit = symbol_cap;
 if (inst != NULL) {
-    double cap = getattr_d(inst, "max_position_usd");
+    double cap = ATTR_D(inst, max_position_usd);
     if (PyErr_Occurred()) goto error;
     if (cap < symbol_limit) symbol_limit = cap;
 }

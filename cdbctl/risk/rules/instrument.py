@@ -171,7 +171,7 @@ if (prep == NULL && book != Py_None) {  /* another spelling (BTC/USDT:USDT): the
     PyObject *found_inst = TMP(call_method(book, S_get, ARGS(book, symbol), 2));
     if (found_inst == NULL) goto error;
     if (found_inst != Py_None) {
-        PyObject *key = TMP(PyObject_GetAttrString(found_inst, "symbol"));
+        PyObject *key = TMP(ATTR(found_inst, symbol));
         if (key == NULL) goto error;
         prep = PyDict_GetItemWithError(prepared, key);  /* KeyError in Python: prepared has every spelling */
         if (prep == NULL) {
@@ -231,7 +231,7 @@ if (prep == NULL) {
 if (inst == NULL) {
     value = box(size);
 } else if (r == R_price_off_tick) {
-    limit = PyObject_GetAttrString(inst, "tick_size");
+    limit = ATTR(inst, tick_size);
 } else if (r == R_above_max_quantity) {
     value = box(contracts), limit = Py_NewRef(max_q_obj);
 } else {
@@ -303,7 +303,7 @@ Py_ssize_t level = 0;
 PyObject *row = NULL, *last_bound = NULL;
 if (inst != NULL) {
     if (held != NULL && (held_side == 1) == is_long) {  /* the position after the order counts */
-        double size_of = getattr_d(inst, "contract_size");
+        double size_of = ATTR_D(inst, contract_size);
         if (PyErr_Occurred()) goto error;
         tier_contracts += held_quantity / size_of;
     }

@@ -110,7 +110,7 @@ note = margin_ok ? NULL : Py_NewRef(FREES_MARGIN);
     native="""
 double available = stated_available;
 if (IS_NONE(available)) {
-    available = equity - getattr_d(x, "used_margin");
+    available = equity - ATTR_D(x, used_margin);
     if (PyErr_Occurred()) goto error;
 }
 double initial_margin = size / lev;
