@@ -234,3 +234,14 @@ def test_the_order_rate_and_a_tiny_price_decide_as_python_does() -> None:
     btc = {"symbol": "BTCUSDT", "side": "long", "price": 50000.0, "timestamp": "2026-01-01T12:00:00Z"}
     reasons = _replay(run, None, [btc | {"price": 1e-320}] + [btc | {"signal_id": i} for i in range(4)])
     assert reasons == ["numeric_overflow", None, None, "order_rate_exceeded", "order_rate_exceeded"]
+
+
+def test_epoch_numbers_decide_as_python_does() -> None:
+    """CDB's signal service writes int epoch seconds: read in C, like ms and float epochs, as timeparse does."""
+    now = 1767268805  # helpers.NOW
+    stamps: list[object] = [now - 5, (now - 5) * 1000, now - 4.5, (now - 4.5) * 1000, -5, 0, 10**11, 10**11 + 1,
+                            10**18, 10**19, -0.0, 1e300, now + 3600]  # fmt: skip
+    lines = [{"symbol": "BTCUSDT", "side": "BUY", "price": 50000.0, "timestamp": ts} for ts in stamps]
+    reasons = _replay({"env": {"DATA_STALE_TIMEOUT_SEC": "60"}}, None, lines)
+    assert reasons[:4] == [None] * 4 and reasons[4] == "invalid_timestamp_format"
+    assert reasons[-1] == "invalid_signal"  # an hour in the future

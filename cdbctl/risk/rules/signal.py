@@ -246,11 +246,20 @@ if (ts != Py_None) {
     int parsed = 0;
     if (PyUnicode_CheckExact(ts)) {
         parsed = iso_epoch(ts, &t);
-    } else if (PyLong_CheckExact(ts)) {
+    } else if (PyLong_CheckExact(ts)) {  /* epoch ms above 1e11, else seconds (CDB's signals: int seconds) */
         int overflow;
-        long long ms = PyLong_AsLongLongAndOverflow(ts, &overflow);
-        if (!overflow && ms > 100000000000LL && ms < 1000000000000000000LL) {
-            t = (double)ms / 1000.0;
+        long long n = PyLong_AsLongLongAndOverflow(ts, &overflow);
+        if (!overflow && n > 100000000000LL && n < 1000000000000000000LL) {
+            t = (double)n / 1000.0;
+            parsed = 1;
+        } else if (!overflow && n >= 0 && n <= 100000000000LL) {
+            t = (double)n;
+            parsed = 1;
+        }
+    } else if (PyFloat_CheckExact(ts)) {  /* as timeparse's _number: negative or not finite is refused */
+        double v = PyFloat_AS_DOUBLE(ts);
+        if (0 <= v && v < INFINITY) {
+            t = v > 1e11 ? v / 1000.0 : v;
             parsed = 1;
         }
     }
